@@ -1,0 +1,121 @@
+/* lk_hash.c — 64-bit hashing (8 bytes per round, multiply-xorshift mixing),
+ * CRC32 via zlib, and an open-addressing string interner. */
+#include "lib/lk_hash.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "lib/lk_alloc.h"
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+static inline uint64_t fmix(uint64_t h)
+{
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
+}
+
+uint64_t lk_hash64(const void *data, size_t n, uint64_t seed)
+{
+  const uint8_t *p = data;
+  uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+  while (n >= 8) {
+    h = (h ^ fmix(rd64(p))) * 0x87c37b91114253d5ULL;
+    h = (h << 27) | (h >> 37);
+    p += 8;
+    n -= 8;
+  }
+  uint64_t tail = 0;
+  memcpy(&tail, p, n);
+  h ^= fmix(tail ^ n);
+  return fmix(h);
+}
+
+uint32_t lk_crc32(uint32_t crc, const void *p, size_t n)
+{
+  while (n > 0) {
+    uInt chunk = n > 1u << 30 ? 1u << 30 : (uInt)n;
+    crc = (uint32_t)crc32(crc, p, chunk);
+    p = (const uint8_t *)p + chunk;
+    n -= chunk;
+  }
+  return crc;
+}
+
+/*---- Interner ----*/
+
+struct lk_intern {
+  char **slots;
+  uint64_t *hashes;
+  size_t cap, count, bytes;
+  lk_arena *strings;
+};
+
+lk_intern *lk_intern_new(void)
+{
+  lk_intern *in = lk_xcalloc(1, sizeof *in);
+  in->cap = 1024;
+  in->slots = lk_xcalloc(in->cap, sizeof *in->slots);
+  in->hashes = lk_xcalloc(in->cap, sizeof *in->hashes);
+  in->strings = lk_arena_new(64 * 1024);
+  return in;
+}
+
+void lk_intern_free(lk_intern *in)
+{
+  if (!in)
+    return;
+  free(in->slots);
+  free(in->hashes);
+  lk_arena_free(in->strings);
+  free(in);
+}
+
+static void intern_grow(lk_intern *in)
+{
+  size_t ncap = in->cap * 2;
+  char **ns = lk_xcalloc(ncap, sizeof *ns);
+  uint64_t *nh = lk_xcalloc(ncap, sizeof *nh);
+  for (size_t i = 0; i < in->cap; i++) {
+    if (!in->slots[i])
+      continue;
+    size_t j = in->hashes[i] & (ncap - 1);
+    while (ns[j])
+      j = (j + 1) & (ncap - 1);
+    ns[j] = in->slots[i];
+    nh[j] = in->hashes[i];
+  }
+  free(in->slots);
+  free(in->hashes);
+  in->slots = ns;
+  in->hashes = nh;
+  in->cap = ncap;
+}
+
+const char *lk_intern_str(lk_intern *in, const char *s, size_t n)
+{
+  if (in->count * 2 >= in->cap)
+    intern_grow(in);
+  uint64_t h = lk_hash64(s, n, 0);
+  size_t j = h & (in->cap - 1);
+  for (; in->slots[j]; j = (j + 1) & (in->cap - 1))
+    if (in->hashes[j] == h && !strncmp(in->slots[j], s, n) && in->slots[j][n] == 0)
+      return in->slots[j];
+  in->slots[j] = lk_arena_strndup(in->strings, s, n);
+  in->hashes[j] = h;
+  in->count++;
+  in->bytes += n + 1;
+  return in->slots[j];
+}
+
+size_t lk_intern_count(const lk_intern *in) { return in->count; }
+size_t lk_intern_bytes(const lk_intern *in) { return in->bytes; }

@@ -1,0 +1,24 @@
+/* lk_time.h — clocks and the time/duration syntaxes of the Prometheus API.
+ * Metric time is int64 milliseconds since the epoch throughout Lookout. */
+#ifndef LK_TIME_H
+#define LK_TIME_H
+
+#include <stdint.h>
+
+#include "lib/lk_err.h"
+
+int64_t lk_now_ms(void);      /* wall clock */
+int64_t lk_mono_ns(void);     /* monotonic, for timing */
+
+/* Prometheus duration: `1h30m`, `5m1ms`, units ms s m h d w y, decreasing
+ * order; a bare `0` is accepted. Returns LK_EPARSE (diag says why). */
+int lk_parse_duration(const char *s, int64_t *out_ms, lk_diag *d);
+
+/* API time parameter: RFC 3339 (`2026-11-22T05:00:00.5Z`, offsets allowed) or
+ * Unix seconds with optional fraction (`1700000000.123`). Rounded to ms. */
+int lk_parse_time(const char *s, int64_t *out_ms, lk_diag *d);
+
+/* API duration parameter (`step`, `timeout`): a duration or float seconds. */
+int lk_parse_step(const char *s, int64_t *out_ms, lk_diag *d);
+
+#endif

@@ -1,0 +1,20 @@
+/* cmd.h — the subcommand table entry and the commands main/ provides.
+ * Each run function gets argv starting at the command name and returns the
+ * process exit status (0 ok, 1 runtime failure, 2 usage error). */
+#ifndef MAIN_CMD_H
+#define MAIN_CMD_H
+
+struct cmd {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *help;
+};
+
+int cmd_up(int argc, char **argv);
+int cmd_server(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_query_range(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif

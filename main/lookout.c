@@ -1,0 +1,54 @@
+/* lookout.c — the one binary: a table of subcommands, each in cmd_*.c.
+ * Global state lives only here (none so far); each command parses its own
+ * flags and returns the process exit status. */
+#include <stdio.h>
+#include <string.h>
+
+#include "main/cmd.h"
+
+static int cmd_unavailable(const char *name, const char *issue)
+{
+  fprintf(stderr, "lookout %s: not yet available in this build (%s)\n", name, issue);
+  return 2;
+}
+
+static int cmd_agent(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("agent", "node collector"); }
+static int cmd_logs(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("logs", "log store"); }
+static int cmd_apply(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("apply", "orchestrator"); }
+static int cmd_get(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("get", "orchestrator"); }
+static int cmd_scale(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("scale", "orchestrator"); }
+
+static const struct cmd commands[] = {
+  {"up",          cmd_up,          "all-in-one node: server + local agent (+ more as it lands)"},
+  {"server",      cmd_server,      "central server only"},
+  {"agent",       cmd_agent,       "node collector only"},
+  {"query",       cmd_query,       "instant PromQL query"},
+  {"query-range", cmd_query_range, "range PromQL query"},
+  {"logs",        cmd_logs,        "log search / tail"},
+  {"apply",       cmd_apply,       "create/update deployments"},
+  {"get",         cmd_get,         "list deployments|pods|autoscalers|alerts"},
+  {"scale",       cmd_scale,       "scale a deployment"},
+  {"import",      cmd_import,      "bulk metric import, with a progress bar"},
+  {"version",     cmd_version,     "print the version"},
+};
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: lookout COMMAND [ARGS]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+  fprintf(f, "\n`lookout COMMAND --help` for the flags of one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name))
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "lookout: unknown command \"%s\" (try lookout --help)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,169 @@
+/* tsdb.h — Lookout's time-series engine: the public interface.
+ *
+ * A series is identified by its label set; a sample is (int64 ms, float64).
+ * Storage is lossless: every float64 bit pattern round-trips (NaN payloads,
+ * the Prometheus stale marker 0x7ff0000000000002, ±Inf, -0.0, denormals).
+ *
+ * Data flows: tsdb_append → WAL (write(2) before return, so a 2xx answered
+ * after it survives kill -9; fsync per opts) → head (in-memory compressed
+ * chunks) → immutable on-disk blocks (cut at block_range, compacted, removed
+ * by retention). Reads merge head and blocks in time order, deduplicated.
+ *
+ * Threads: every function here may be called from any thread concurrently,
+ * except tsdb_close, which must be the last call. The handle owns its locks.
+ *
+ * Ownership: input arrays and strings are borrowed for the duration of the
+ * call (the engine copies what it keeps). Results (tsdb_result, string
+ * lists) are owned by the caller and freed with their _free function.
+ */
+#ifndef TSDB_H
+#define TSDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lk_err.h"
+#include "lib/lk_labels.h"
+
+typedef struct tsdb tsdb_t;
+
+#define TSDB_STALE_NAN_BITS 0x7ff0000000000002ULL
+
+enum tsdb_fsync {
+  TSDB_FSYNC_DEFAULT = 0,  /* = TSDB_FSYNC_INTERVAL */
+  TSDB_FSYNC_BATCH,        /* fsync the WAL before tsdb_append returns (power-loss safe) */
+  TSDB_FSYNC_INTERVAL,     /* write(2) before return (kill -9 safe), fsync every fsync_interval_ms */
+  TSDB_FSYNC_NEVER,        /* write(2) before return, leave flushing to the kernel */
+};
+
+/* Options; zero-initialise and set what you need: every 0 means the default. */
+typedef struct tsdb_opts {
+  const char *dir;             /* data directory, created if missing (required) */
+  int64_t block_range_ms;      /* head → block cut size; default 2 h */
+  int64_t retention_ms;        /* drop blocks older than newest sample − this; default 15 d */
+  uint64_t retention_bytes;    /* drop oldest blocks while total exceeds this; default off */
+  int64_t ooo_window_ms;       /* accept samples this far behind a series' newest; default 0 (none; -1 also means none) */
+  enum tsdb_fsync fsync;
+  int64_t fsync_interval_ms;   /* default 1000 */
+  uint32_t max_labels;         /* labels per series; default 64 */
+  uint32_t max_name_len;       /* bytes; default 256 */
+  uint32_t max_value_len;      /* bytes; default 4096 */
+  uint64_t max_series;         /* cardinality guard; default 5,000,000 */
+} tsdb_opts;
+
+/* Open (and replay the WAL of) the database in opts->dir. Replay tolerates a
+ * torn tail and logs what it skipped. On failure *out is untouched. */
+int tsdb_open(const tsdb_opts *opts, tsdb_t **out, lk_diag *d);
+/* Stop background work, sync the WAL and release everything. NULL is fine. */
+void tsdb_close(tsdb_t *db);
+
+/*---- Append ----*/
+
+typedef struct tsdb_sample {
+  int64_t t;
+  double v;
+} tsdb_sample;
+
+typedef struct tsdb_series_in {
+  const lk_label *labels; /* any order; names must be unique */
+  size_t nlabels;
+  const tsdb_sample *samples; /* in time order within the series */
+  size_t nsamples;
+} tsdb_series_in;
+
+typedef struct tsdb_append_stats {
+  uint64_t accepted;      /* samples stored */
+  uint64_t duplicates;    /* same timestamp and same value bits as stored: ignored, not an error */
+  uint64_t out_of_order;  /* older than the series' newest sample beyond the OOO window */
+  uint64_t too_old;       /* older than the oldest block kept (outside retention) */
+  uint64_t conflicts;     /* same timestamp, different value */
+} tsdb_append_stats;
+
+/* Append a batch atomically with respect to validation: if any series is
+ * invalid (bad/duplicate/empty label name, empty value, too many labels, name
+ * or value too long, invalid UTF-8) or would exceed max_series, nothing is
+ * stored and LK_EINVAL / LK_ELIMIT is returned with a diag naming the series.
+ * Otherwise every acceptable sample is written to the WAL and head, rejected
+ * samples are counted in *out (never silently dropped), and 0 is returned;
+ * the caller decides how to report rejections. */
+int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stats *out, lk_diag *d);
+
+/*---- Select ----*/
+
+enum tsdb_match { TSDB_EQ, TSDB_NE, TSDB_RE, TSDB_NRE };
+
+typedef struct tsdb_matcher {
+  enum tsdb_match type;
+  const char *name;
+  const char *value; /* regexes are fully anchored, RE2/Prometheus syntax subset (POSIX ERE) */
+} tsdb_matcher;
+
+typedef struct tsdb_select_opts {
+  bool labels_only;      /* series whose data overlaps [mint,maxt]; no samples decoded */
+  uint64_t max_series;   /* 0 = unlimited; exceeding → LK_ELIMIT with a clear diag */
+  uint64_t max_samples;  /* 0 = unlimited; exceeding → LK_ELIMIT */
+} tsdb_select_opts;
+
+typedef struct tsdb_series {
+  const lk_label *labels; /* sorted by name */
+  size_t nlabels;
+  const int64_t *t;       /* ascending, unique */
+  const double *v;
+  size_t n;
+} tsdb_series;
+
+typedef struct tsdb_result tsdb_result;
+
+/* Series matching all matchers (at least one matcher must not match the
+ * empty string, as in Prometheus) with their samples in [mint, maxt]
+ * (inclusive), head and blocks merged. Series with no sample in range are
+ * omitted unless labels_only. Series come sorted by label set. opts may be
+ * NULL. Bad regex → LK_EPARSE with diag. */
+int tsdb_select(tsdb_t *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+                const tsdb_select_opts *opts, tsdb_result **out, lk_diag *d);
+size_t tsdb_result_count(const tsdb_result *r);
+const tsdb_series *tsdb_result_get(const tsdb_result *r, size_t i);
+void tsdb_result_free(tsdb_result *r); /* NULL is fine */
+
+/* Sorted, unique label names (nm == 0: all) or values of `name` among series
+ * matching m in [mint, maxt]. *out is a malloc'd array of malloc'd strings;
+ * free with tsdb_strings_free. */
+int tsdb_label_names(tsdb_t *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+                     char ***out, size_t *out_n, lk_diag *d);
+int tsdb_label_values(tsdb_t *db, const char *name, const tsdb_matcher *m, size_t nm,
+                      int64_t mint, int64_t maxt, char ***out, size_t *out_n, lk_diag *d);
+void tsdb_strings_free(char **v, size_t n);
+
+/*---- Maintenance and status ----*/
+
+/* Persist the whole head into blocks, compact, apply retention and truncate
+ * the WAL (checkpoint). Afterwards the data dir holds only blocks + an empty
+ * WAL. Blocks appends for its duration. */
+int tsdb_flush(tsdb_t *db, lk_diag *d);
+
+typedef struct tsdb_count {
+  char *name;      /* owned by the tsdb_status */
+  uint64_t count;
+} tsdb_count;
+
+typedef struct tsdb_status {
+  uint64_t head_series, head_samples, head_chunks, head_label_pairs;
+  int64_t head_min_t, head_max_t;        /* 0 when the head is empty */
+  uint64_t blocks, block_bytes, block_samples;
+  int64_t min_t, max_t;                  /* over everything stored */
+  uint64_t wal_bytes;
+  uint64_t samples_appended_total;       /* since open */
+  uint64_t samples_rejected_total[4];    /* out_of_order, too_old, conflicts, invalid */
+  uint64_t series_created_total;
+  /* top-N lists, sorted by count descending */
+  tsdb_count *series_by_metric; size_t n_series_by_metric;
+  tsdb_count *values_by_label;  size_t n_values_by_label;
+  tsdb_count *bytes_by_label;   size_t n_bytes_by_label;
+  tsdb_count *series_by_pair;   size_t n_series_by_pair;  /* name "k=v" */
+} tsdb_status;
+
+int tsdb_status_get(tsdb_t *db, size_t topn, tsdb_status **out);
+void tsdb_status_free(tsdb_status *s); /* NULL is fine */
+
+#endif
