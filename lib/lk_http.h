@@ -7,15 +7,23 @@
  * unknown paths 404, wrong methods 405 — all as JSON error bodies in the
  * Prometheus shape {"status":"error","errorType":..,"error":..}.
  *
- * Threads: handlers run on libmicrohttpd's worker threads, concurrently;
- * the route table and ctx are borrowed for the server's lifetime and must be
- * safe for concurrent use.
+ * Threads: handlers run on libmicrohttpd's threads, concurrently (by
+ * default one thread per connection, so a slow query or a long-lived event
+ * stream never stalls other clients); the route table and ctx are borrowed
+ * for the server's lifetime and must be safe for concurrent use.
+ *
+ * Auth: a route's requirement is checked before its body is read; a missing
+ * or wrong "Authorization: Bearer <token>" gets 401 (JSON error). An
+ * LK_AUTH_REMOTE route on a server listening beyond loopback with no token
+ * configured answers 401 saying a token must be configured.
  */
 #ifndef LK_HTTP_H
 #define LK_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/lk_buf.h"
 #include "lib/lk_err.h"
@@ -42,12 +50,27 @@ size_t lk_http_args(const lk_http_req *r, const char *name, const char **out, si
 const char *lk_http_header(const lk_http_req *r, const char *name);
 const uint8_t *lk_http_body(const lk_http_req *r, size_t *len); /* buffered routes */
 
-/* Response filled by handlers. body is owned by the server after return. */
+/* Streaming response body (Server-Sent Events, live feeds). read is called
+ * repeatedly on the connection's thread: it writes up to max bytes into buf
+ * and returns their count, 0 when nothing is ready yet (it may wait up to
+ * ~100 ms first; the server then asks again), or -1 when the stream is done.
+ * free(state) runs exactly once, when the response ends, the client leaves or
+ * the server stops. A producer should emit something (an SSE comment line)
+ * every few seconds so a departed client is noticed. */
+typedef struct lk_http_body_stream {
+  ssize_t (*read)(void *state, uint8_t *buf, size_t max);
+  void (*free)(void *state);
+  void *state;
+} lk_http_body_stream;
+
+/* Response filled by handlers. body is owned by the server after return.
+ * When stream.read is set, body is ignored and the stream is sent chunked. */
 typedef struct lk_http_resp {
   int status;                 /* default 200 */
   const char *content_type;   /* static string; default application/json */
   const char *content_encoding; /* static string or NULL */
   lk_buf body;
+  lk_http_body_stream stream;
 } lk_http_resp;
 
 /* Fill resp with a Prometheus-shaped JSON error. */
@@ -59,7 +82,11 @@ typedef void (*lk_http_handler)(void *ctx, const lk_http_req *req, lk_http_resp 
 /* Streaming body: begin returns per-request state (or NULL and fills resp to
  * reject early); chunk may be called many times; end always runs once and
  * must free the state. A chunk returning nonzero stops reading, and end is
- * then called with the failure recorded in the state. */
+ * then called with the failure recorded in the state. When the body exceeds
+ * the route's limit, chunk is not called again and end finds resp already
+ * holding the 413 error (it may rewrite the message, e.g. to say what was
+ * stored). When the client goes away mid-body, end runs with a scratch resp
+ * that is discarded. */
 typedef struct lk_http_stream {
   void *(*begin)(void *ctx, const lk_http_req *req, lk_http_resp *resp);
   int (*chunk)(void *state, const uint8_t *p, size_t n);
@@ -77,18 +104,32 @@ typedef struct lk_http_route {
 } lk_http_route;
 
 typedef struct lk_http_opts {
-  const char *listen;      /* "127.0.0.1:9470" */
-  const char *token;       /* bearer token, or NULL */
-  unsigned threads;        /* worker threads; 0 = number of CPUs */
+  const char *listen;      /* "127.0.0.1:9470", "[::1]:9470", ":9470" (all), port 0 = any */
+  const char *token;       /* bearer token (copied), or NULL */
+  unsigned threads;        /* 0 = one thread per connection (default, needed for
+                              streaming responses); N = a pool of N polling threads */
+  unsigned max_connections; /* 0 = 1024 */
+  unsigned timeout_s;      /* idle connection timeout; 0 = 120 s */
+  bool require_token;      /* LK_AUTH_REMOTE routes need the token even on loopback
+                              (e.g. behind a reverse proxy that connects from 127.0.0.1) */
+  const char *tls_cert;    /* PEM certificate (chain) text: serve HTTPS; NULL = plain HTTP */
+  const char *tls_key;     /* PEM private key text, required with tls_cert */
 } lk_http_opts;
 
-/* Request counter callback for self-metrics (route name, status). Optional. */
+/* Request counter callback for self-metrics (route name, status, duration),
+ * called once per answered request from the connection's thread; requests
+ * that match no route report the name "unmatched". Optional. */
 typedef void (*lk_http_observer)(void *ctx, const char *route, int status, int64_t micros);
 
+/* Bind and start serving. Fails with LK_EINVAL (bad listen address) or LK_EIO
+ * (cannot bind: the diag names the address and the reason). */
 int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nroutes, void *ctx,
                   lk_http_observer observe, lk_http_server **out, lk_diag *d);
 /* Port actually bound (useful with port 0 in tests). */
 int lk_http_port(const lk_http_server *s);
-void lk_http_stop(lk_http_server *s); /* NULL is fine */
+/* Whether the server listens on a loopback address only. */
+bool lk_http_is_loopback(const lk_http_server *s);
+/* Stop accepting, end open streams, wait for handlers, free. NULL is fine. */
+void lk_http_stop(lk_http_server *s);
 
 #endif

@@ -18,6 +18,21 @@ typedef struct lk_label {
   const char *value;
 } lk_label;
 
+/* One sample: time in ms since the epoch, any float64 bit pattern. */
+typedef struct lk_sample {
+  int64_t t;
+  double v;
+} lk_sample;
+
+/* A series with samples, as parsers produce and storage consumes it.
+ * All pointers are borrowed from whoever built it (usually an arena). */
+typedef struct lk_series {
+  const lk_label *labels; /* any order; names unique */
+  size_t nlabels;
+  const lk_sample *samples; /* in time order */
+  size_t nsamples;
+} lk_series;
+
 /* Sort by name (stable for equal names, so duplicates stay detectable). */
 void lk_labels_sort(lk_label *ls, size_t n);
 /* Lexicographic order over (name, value) pairs, as Prometheus sorts series. */

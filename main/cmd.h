@@ -11,10 +11,12 @@ struct cmd {
 };
 
 int cmd_up(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_query_range(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 #endif

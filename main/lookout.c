@@ -12,8 +12,6 @@ static int cmd_unavailable(const char *name, const char *issue)
   return 2;
 }
 
-static int cmd_agent(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("agent", "node collector"); }
-static int cmd_logs(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("logs", "log store"); }
 static int cmd_apply(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("apply", "orchestrator"); }
 static int cmd_get(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("get", "orchestrator"); }
 static int cmd_scale(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("scale", "orchestrator"); }

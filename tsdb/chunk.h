@@ -1,10 +1,13 @@
-/* chunk.h — tsdb-internal: the sample chunk codec (one series, one chunk).
+/* chunk.h — tsdb-internal: the sample chunk codec (one series, one chunk),
+ * and the block-level compression frame the storage layer wraps groups of
+ * chunks (or any other sealed bytes) in.
  *
  * A chunk holds the samples of one series in a time range, encoded at once
  * when the chunk is sealed (the encoder sees all samples, so it can choose the
- * best scheme per chunk). The format is written down in tsdb/FORMAT.md.
+ * best scheme per chunk). The format is written down in tsdb/chunk_format.md.
  * Lossless: decode(encode(x)) reproduces every int64 timestamp and every
- * float64 bit pattern exactly.
+ * float64 bit pattern exactly. All functions are pure (no shared state), so
+ * any thread may call them.
  */
 #ifndef TSDB_CHUNK_H
 #define TSDB_CHUNK_H
@@ -14,15 +17,36 @@
 
 #include "lib/lk_buf.h"
 
-/* Append the encoding of n samples (t ascending; n >= 1) to out. */
+/* Most samples one chunk may hold (encoder precondition, decoder check). */
+#define TSDB__CHUNK_MAX_SAMPLES 65535
+
+/* Append the encoding of n samples (1 <= n <= TSDB__CHUNK_MAX_SAMPLES;
+ * t ascending is the efficient case, any int64 order round-trips) to out.
+ * Violating the bounds on n aborts (a caller bug). */
 void tsdb__chunk_encode(const int64_t *t, const double *v, size_t n, lk_buf *out);
 
 /* Number of samples in an encoded chunk (cheap: read from the header), or a
- * negative LK_E* code if the header is corrupt. */
+ * negative LK_E* code if the header is corrupt. Never more than
+ * TSDB__CHUNK_MAX_SAMPLES. */
 int64_t tsdb__chunk_count(const uint8_t *p, size_t len);
 
 /* Decode into caller arrays with room for tsdb__chunk_count() samples.
- * Returns the sample count, or LK_ECORRUPT: never reads outside [p, p+len). */
+ * Returns the sample count, or LK_ECORRUPT: never reads outside [p, p+len).
+ * On error the arrays hold unspecified values (they are scratch). */
 int64_t tsdb__chunk_decode(const uint8_t *p, size_t len, int64_t *t, double *v);
+
+/* Most bytes tsdb__unpack will produce from one frame (corruption guard). */
+#define TSDB__PACK_MAX_RAW ((size_t)1 << 30)
+
+/* Append to out a self-describing compressed frame of in[0..n) (codec byte,
+ * uvarint raw length, uvarint payload length, payload); stores the bytes as
+ * they are when compression would not shrink them. n <= TSDB__PACK_MAX_RAW.
+ * Returns 0, or LK_ETOOBIG / LK_EIO (out unchanged). */
+int tsdb__pack(const uint8_t *in, size_t n, lk_buf *out);
+
+/* Append the original bytes of the frame in[0..n) to out. The frame must be
+ * exactly n bytes. Returns 0, or LK_ECORRUPT on anything malformed (out
+ * unchanged); never reads outside [in, in+n). */
+int tsdb__unpack(const uint8_t *in, size_t n, lk_buf *out);
 
 #endif

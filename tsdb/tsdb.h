@@ -50,33 +50,32 @@ typedef struct tsdb_opts {
   uint32_t max_name_len;       /* bytes; default 256 */
   uint32_t max_value_len;      /* bytes; default 4096 */
   uint64_t max_series;         /* cardinality guard; default 5,000,000 */
+  uint64_t head_min_samples;   /* cut the head into blocks only once it also holds this many
+                                  samples or spans half the retention; default 2,000,000
+                                  (keeps series-ordered bulk imports from cutting tiny
+                                  overlapping blocks; 1 = cut on time span alone) */
 } tsdb_opts;
 
 /* Open (and replay the WAL of) the database in opts->dir. Replay tolerates a
- * torn tail and logs what it skipped. On failure *out is untouched. */
+ * torn tail and logs what it skipped. On failure *out is untouched:
+ * LK_EAGAIN if another process has the directory open, LK_ECORRUPT (diag
+ * names the file) for a damaged block, or a negated errno. */
 int tsdb_open(const tsdb_opts *opts, tsdb_t **out, lk_diag *d);
 /* Stop background work, sync the WAL and release everything. NULL is fine. */
 void tsdb_close(tsdb_t *db);
 
 /*---- Append ----*/
 
-typedef struct tsdb_sample {
-  int64_t t;
-  double v;
-} tsdb_sample;
-
-typedef struct tsdb_series_in {
-  const lk_label *labels; /* any order; names must be unique */
-  size_t nlabels;
-  const tsdb_sample *samples; /* in time order within the series */
-  size_t nsamples;
-} tsdb_series_in;
+/* Input series (lib/lk_labels.h): labels in any order with unique names,
+ * samples in time order within the series. */
+typedef lk_sample tsdb_sample;
+typedef lk_series tsdb_series_in;
 
 typedef struct tsdb_append_stats {
   uint64_t accepted;      /* samples stored */
   uint64_t duplicates;    /* same timestamp and same value bits as stored: ignored, not an error */
   uint64_t out_of_order;  /* older than the series' newest sample beyond the OOO window */
-  uint64_t too_old;       /* older than the oldest block kept (outside retention) */
+  uint64_t too_old;       /* older than the newest sample stored − retention_ms */
   uint64_t conflicts;     /* same timestamp, different value */
 } tsdb_append_stats;
 
@@ -88,6 +87,25 @@ typedef struct tsdb_append_stats {
  * samples are counted in *out (never silently dropped), and 0 is returned;
  * the caller decides how to report rejections. */
 int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stats *out, lk_diag *d);
+
+/* Fast path for ingest: resolve a label set once, then append by ref.
+ * Resolve, creating if needed, the series of a label set (validated exactly
+ * as in tsdb_append, same errors; series creation is logged to the WAL).
+ * Refs stay valid until tsdb_close. */
+typedef uint64_t tsdb_ref;
+int tsdb_series_ref(tsdb_t *db, const lk_label *labels, size_t n, tsdb_ref *out, lk_diag *d);
+
+typedef struct tsdb_ref_sample {
+  tsdb_ref ref;
+  int64_t t;
+  double v;
+} tsdb_ref_sample;
+
+/* Append samples of already-resolved series (any mix of series; per-series
+ * time order within the batch); same counting rules as tsdb_append. An
+ * unknown ref → LK_EINVAL and nothing stored. */
+int tsdb_append_refs(tsdb_t *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out,
+                     lk_diag *d);
 
 /*---- Select ----*/
 

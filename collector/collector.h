@@ -1,0 +1,157 @@
+/* collector.h — the node metrics collector: container metrics from cgroup v1
+ * and v2 (with Kubernetes, Docker, systemd and Lookout-pod discovery), node
+ * metrics from /proc and /sys, and scraping of Prometheus targets.
+ *
+ * The collector produces batches of lk_series (lib/lk_labels.h) and hands
+ * them to a {fn, ctx} sink; it knows nothing of storage or HTTP routes. One
+ * cycle (collector_collect) reads everything once and calls the sink once
+ * with every series of that cycle, each holding one sample stamped with the
+ * cycle's time. Metric names and labels follow cAdvisor and node_exporter
+ * (see shared/specs/cgroup-facts.md).
+ *
+ * Threads: a collector_t is used by one thread at a time (the caller's, or
+ * the one collector_start runs). The sink runs on that thread.
+ */
+#ifndef COLLECTOR_H
+#define COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lk_buf.h"
+#include "lib/lk_err.h"
+#include "lib/lk_labels.h"
+
+typedef struct collector collector_t;
+
+/* Receives one cycle's series. The series and everything they point to are
+ * borrowed for the duration of the call only. A non-zero return is counted
+ * as a sink error; the collector keeps going. */
+typedef int (*collector_sink_fn)(void *ctx, const lk_series *series, size_t n);
+typedef struct collector_sink {
+  collector_sink_fn fn;
+  void *ctx;
+} collector_sink;
+
+/* One static scrape target (scrape_configs with static_configs). */
+typedef struct collector_target {
+  const char *job;        /* job label */
+  const char *url;        /* http://host:port/metrics */
+  int64_t interval_ms;    /* 0: the collector interval */
+  int64_t timeout_ms;     /* 0: min(interval, 10 s) */
+} collector_target;
+
+/* Options; zero-initialise, then set what differs. Strings are copied. */
+typedef struct collector_opts {
+  const char *cgroup_root;    /* default /sys/fs/cgroup (v1 controllers below, or v2, or both) */
+  const char *proc_root;      /* default /proc */
+  const char *sys_root;       /* default /sys */
+  const char *log_root;       /* default /var/log (pods/ and containers/ below) */
+  const char *pod_log_dir;    /* Lookout pods' logs (<data>/pods), optional */
+  const char *node;           /* `node` label; default: the host name */
+  /* Optional kubelet pod list, e.g. http://127.0.0.1:10255/pods (the
+   * read-only port; plain http only): names and `image` labels for
+   * containers, re-read at each rescan. Without it names come from the log
+   * layout only and `image` is not known. */
+  const char *kubelet_url;
+  int64_t interval_ms;        /* collector_start cycle period; default 5000 */
+  int64_t rescan_ms;          /* container rediscovery period; default 10000 */
+  /* Minimum period of a container's detail files (CPU user/system split and
+   * throttling on v1, memory peak/failcnt/OOM/swap, block I/O, pids, PSI,
+   * network); default 10000 (kubelet's housekeeping interval). Core files
+   * (CPU usage, memory usage and working set, v2 cpu.stat) are read every
+   * cycle. Detail values are repeated between reads, as cAdvisor does between
+   * housekeepings; reads are staggered over containers. Set it <= interval_ms
+   * to read everything every cycle. */
+  int64_t detail_interval_ms;
+  bool no_containers;         /* skip cgroup metrics */
+  bool no_node;               /* skip node metrics */
+  const collector_target *targets; /* scrape targets (borrowed during collector_new) */
+  size_t ntargets;
+} collector_opts;
+
+/* Counters since collector_new; read with collector_stats. */
+typedef struct collector_stats {
+  uint64_t cycles;
+  uint64_t containers;        /* containers known after the last cycle */
+  uint64_t series_last;       /* series handed to the sink in the last cycle */
+  uint64_t read_errors;       /* unreadable files (not counting vanished containers) */
+  uint64_t parse_errors;      /* malformed file contents */
+  uint64_t vanished;          /* containers gone between discovery and reading */
+  uint64_t sink_errors;
+  uint64_t scrape_errors;
+  uint64_t rescans;
+  int64_t last_cycle_ns;      /* wall time the last cycle took */
+} collector_stats;
+
+/* Create a collector. Fails with LK_EINVAL (diag says why) on bad options;
+ * nothing is read until the first collect. */
+int collector_new(const collector_opts *o, collector_sink sink, collector_t **out, lk_diag *d);
+void collector_free(collector_t *c); /* stops the thread if running; NULL is fine */
+
+/* Run one cycle now, stamping samples with now_ms (0: the wall clock).
+ * Rediscovers containers when rescan_ms has passed. Errors reading single
+ * files are counted, not returned; returns 0 or the sink's error. */
+int collector_collect(collector_t *c, int64_t now_ms);
+
+/* Run cycles every interval_ms on a thread of the collector's own until
+ * collector_stop. Returns LK_EEXIST when already running. */
+int collector_start(collector_t *c);
+void collector_stop(collector_t *c);
+
+/* Force rediscovery on the next cycle (e.g. after creating a cgroup). */
+void collector_rescan(collector_t *c);
+
+void collector_get_stats(collector_t *c, collector_stats *out);
+
+/* Raise the soft open-file limit to the hard limit: the collector keeps one
+ * descriptor open per read cgroup file (about 15 per container). Process-wide,
+ * so only main/ and benchmarks call it. */
+void collector_raise_fd_limit(void);
+
+/*---- /metrics page ----*/
+
+/* Append series as exposition text 0.0.4: grouped by metric name, each
+ * family with # HELP and # TYPE (counter for *_total, gauge otherwise; series
+ * of scraped targets untyped), no timestamps. Passes `promtool check metrics`
+ * for what the collector itself produces. */
+void collector_format_metrics(const lk_series *s, size_t n, lk_buf *out);
+
+/*---- the push path: remote_write with a bounded on-disk queue ----*/
+
+typedef struct collector_pusher collector_pusher;
+
+typedef struct collector_push_opts {
+  const char *url;             /* remote_write endpoint, http:// (required) */
+  const char *queue_dir;       /* on-disk queue directory (created; required) */
+  uint64_t queue_max_bytes;    /* bound of the queue; 0: 256 MiB. Oldest dropped first */
+  size_t max_series_per_send;  /* 0: 2000 (as Prometheus' max_samples_per_send) */
+  const char *bearer_token;    /* optional Authorization: Bearer */
+  int timeout_ms;              /* per request; 0: 10 s */
+  int64_t backoff_min_ms;      /* 0: 100 ms */
+  int64_t backoff_max_ms;      /* 0: 5 s */
+} collector_push_opts;
+
+typedef struct collector_push_stats {
+  uint64_t sent_requests, sent_samples;
+  uint64_t failed_attempts;            /* network errors, 5xx, 429: retried */
+  uint64_t rejected_requests, rejected_samples; /* 4xx other than 429: dropped */
+  uint64_t dropped_requests, dropped_samples;   /* queue bound hit: oldest dropped */
+  uint64_t queued_requests, queued_bytes;       /* waiting now */
+} collector_push_stats;
+
+/* Open (or reopen, keeping what a previous run left) the queue. Nothing is
+ * sent until collector_pusher_start. */
+int collector_pusher_new(const collector_push_opts *o, collector_pusher **out, lk_diag *d);
+/* Stops the sender; what is still queued stays on disk for the next run. */
+void collector_pusher_free(collector_pusher *p);
+/* A sink that encodes batches as remote_write requests and queues them. */
+collector_sink collector_pusher_sink(collector_pusher *p);
+int collector_pusher_start(collector_pusher *p);
+void collector_pusher_stop(collector_pusher *p);
+/* Wait until the queue is empty or timeout_ms passes: 0 or LK_ETIMEOUT. */
+int collector_pusher_flush(collector_pusher *p, int timeout_ms);
+void collector_pusher_get_stats(collector_pusher *p, collector_push_stats *out);
+
+#endif

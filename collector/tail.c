@@ -1,0 +1,619 @@
+/* tail.c — following log files: discovery, rotation, truncation, batching
+ * to the sink and checkpoints.
+ *
+ * Each followed path has one open fd and a read offset. A pass globs the
+ * paths, notices a new inode at a known path (rotation by rename: the old fd
+ * is read to its end first, then the new file from 0), a size below the read
+ * offset (copytruncate: restart at 0) and vanished paths (read to the end,
+ * flush partials, close). Records are split on \n; an unfinished last record
+ * waits in a buffer. Partial state (the joiner) belongs to the path, so a
+ * P/F pair spanning a rotation still joins.
+ *
+ * Checkpoint per file: (dev, ino, X, C) — X is where to restart reading (the
+ * first fragment of the oldest unfinished line, else C) and C the end of the
+ * last record consumed. Entries completed at or before C were acknowledged,
+ * so after a restart (or a sink failure, which rewinds to the last
+ * checkpoint) entries completing at or before C are dropped: no loss, no
+ * duplicates. The checkpoint file is replaced atomically (temp + fsync +
+ * rename) after every acknowledged batch.
+ * Threads: one owner at a time (see tail.h); the start/stop thread holds
+ * t->mu only to read `stop`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/tail.h"
+#include "lib/lk_alloc.h"
+#include "lib/lk_buf.h"
+#include "lib/lk_log.h"
+#include "lib/lk_time.h"
+
+#define READ_CHUNK (64u << 10)
+
+typedef struct tfile {
+  char *path;
+  int fd;
+  dev_t dev;
+  ino_t ino;
+  uint64_t off;           /* next byte to read */
+  lk_buf part;            /* unfinished record read so far */
+  collector_log_joiner *j;
+  bool pending;           /* the joiner holds a partial line */
+  uint64_t pend_start;    /* X candidate while pending */
+  uint64_t consumed;      /* C: end of the last record fed */
+  uint64_t ck_x, ck_c;    /* last acknowledged checkpoint */
+  uint64_t snap_x, snap_c;/* snapshot sent with the batch in flight */
+  uint64_t skip_until;    /* drop entries completing at or before this */
+  char *ns, *pod, *container;
+  lk_label labels[2][5];
+  size_t nlabels;
+  int restart;            /* N of N.log, or -1 */
+  int64_t last_data;
+  bool seen;
+} tfile;
+
+typedef struct saved_pos {
+  dev_t dev;
+  ino_t ino;
+  uint64_t x, c;
+} saved_pos;
+
+typedef struct bentry {
+  int64_t ts;
+  size_t off, len;
+  const lk_label *labels;
+  size_t nlabels;
+} bentry;
+
+struct collector_tail {
+  collector_tail_opts o;
+  collector_log_sink sink;
+  char **globs;
+  size_t nglobs;
+  char *positions;
+  tfile **files;
+  size_t nfiles, fcap;
+  saved_pos *saved;
+  size_t nsaved;
+  /* batch being built */
+  bentry *b;
+  size_t nb, bcap;
+  lk_buf bbytes;
+  tfile *cur;             /* file being fed (for the joined callback) */
+  uint64_t cur_rec_end;
+  int sink_rc;
+  collector_tail_stats st;
+  /* thread */
+  pthread_t thr;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool running, stop;
+  int64_t interval_ms;
+};
+
+/*---- labels from the path ----*/
+
+static char *dup_range(const char *s, const char *e) { return lk_xstrndup(s, (size_t)(e - s)); }
+
+/* .../<ns>_<pod>_<uid>/<container>/<N>.log or .../<id>/<id>-json.log */
+static void path_labels(tfile *f)
+{
+  const char *p = f->path, *base = strrchr(p, '/');
+  base = base ? base + 1 : p;
+  f->restart = -1;
+  char *end;
+  long n = strtol(base, &end, 10);
+  if (end != base && !strcmp(end, ".log"))
+    f->restart = (int)n;
+  const char *d1e = base > p ? base - 1 : NULL, *d1 = NULL, *d2 = NULL;
+  if (d1e) {
+    for (d1 = d1e; d1 > p && d1[-1] != '/'; d1--)
+      ;
+    if (d1 > p + 1)
+      for (d2 = d1 - 1; d2 > p && d2[-1] != '/'; d2--)
+        ;
+  }
+  const char *dash = strstr(base, "-json.log");
+  if (dash && dash - base == 64) {
+    f->container = dup_range(base, base + 12);
+  } else if (d2 && f->restart >= 0) {
+    const char *u1 = memchr(d2, '_', (size_t)(d1 - 1 - d2)), *u2 = u1 ? memchr(u1 + 1, '_', (size_t)(d1 - 2 - u1)) : NULL;
+    if (u1 && u2) {
+      f->ns = dup_range(d2, u1);
+      f->pod = dup_range(u1 + 1, u2);
+      f->container = dup_range(d1, d1e);
+    }
+  }
+  for (int s = 0; s < 2; s++) {
+    size_t k = 0;
+    if (f->container)
+      f->labels[s][k++] = (lk_label){"container", f->container};
+    f->labels[s][k++] = (lk_label){"filename", f->path};
+    if (f->ns)
+      f->labels[s][k++] = (lk_label){"namespace", f->ns};
+    if (f->pod)
+      f->labels[s][k++] = (lk_label){"pod", f->pod};
+    f->labels[s][k++] = (lk_label){"stream", s ? "stderr" : "stdout"};
+    f->nlabels = k;
+  }
+}
+
+/*---- batches ----*/
+
+static void on_joined(void *ctx, const char *file, int64_t ts, const char *stream,
+                      const char *line, size_t len)
+{
+  collector_tail *t = ctx;
+  tfile *f = t->cur;
+  if (t->cur_rec_end <= f->skip_until)
+    return; /* acknowledged before a restart or a rewind */
+  t->b = lk_xgrow(t->b, &t->bcap, t->nb + 1, sizeof *t->b);
+  int s = !strcmp(stream, "stderr");
+  t->b[t->nb++] = (bentry){ts, t->bbytes.len, len, f->labels[s], f->nlabels};
+  lk_buf_append(&t->bbytes, line, len);
+  t->st.entries++;
+  t->st.bytes += len;
+}
+
+static void joiner_reset(collector_tail *t, tfile *f)
+{
+  collector_joiner_free(f->j);
+  f->j = collector_joiner_new(t->o.format, t->o.max_line, on_joined, t);
+  f->pending = false;
+}
+
+static int save_positions(collector_tail *t)
+{
+  if (!t->positions)
+    return 0;
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", t->positions);
+  FILE *fp = fopen(tmp, "w");
+  if (!fp)
+    return -errno;
+  for (size_t i = 0; i < t->nfiles; i++) {
+    tfile *f = t->files[i];
+    fprintf(fp, "%llu %llu %llu %llu %s\n", (unsigned long long)f->dev,
+            (unsigned long long)f->ino, (unsigned long long)f->ck_x,
+            (unsigned long long)f->ck_c, f->path);
+  }
+  int rc = fflush(fp) || fsync(fileno(fp)) ? -errno : 0;
+  if (fclose(fp) && !rc)
+    rc = -errno;
+  if (!rc && rename(tmp, t->positions))
+    rc = -errno;
+  return rc;
+}
+
+static void rewind_all(collector_tail *t)
+{
+  for (size_t i = 0; i < t->nfiles; i++) {
+    tfile *f = t->files[i];
+    f->off = f->ck_x;
+    f->skip_until = f->ck_c;
+    f->consumed = f->ck_c;
+    lk_buf_clear(&f->part);
+    joiner_reset(t, f);
+  }
+}
+
+/* Send the batch; on success commit every file's snapshot. */
+static int flush_batch(collector_tail *t)
+{
+  for (size_t i = 0; i < t->nfiles; i++) {
+    tfile *f = t->files[i];
+    f->snap_x = f->pending ? f->pend_start : f->consumed;
+    f->snap_c = f->consumed;
+  }
+  int rc = 0;
+  if (t->nb) {
+    collector_log_entry *e = lk_xmalloc(t->nb * sizeof *e);
+    for (size_t i = 0; i < t->nb; i++)
+      e[i] = (collector_log_entry){t->b[i].ts, (const char *)t->bbytes.data + t->b[i].off,
+                                   t->b[i].len, t->b[i].labels, t->b[i].nlabels};
+    rc = t->sink.fn(t->sink.ctx, e, t->nb);
+    free(e);
+    t->nb = 0;
+    lk_buf_clear(&t->bbytes);
+  }
+  if (rc) {
+    t->st.sink_errors++;
+    rewind_all(t);
+    return rc;
+  }
+  for (size_t i = 0; i < t->nfiles; i++) {
+    t->files[i]->ck_x = t->files[i]->snap_x;
+    t->files[i]->ck_c = t->files[i]->snap_c;
+  }
+  int src = save_positions(t);
+  if (src)
+    lk_warn("log tailer: cannot write positions %s: %s", t->positions, strerror(-src));
+  return 0;
+}
+
+/*---- reading ----*/
+
+static int feed_record(collector_tail *t, tfile *f, const char *p, size_t n, uint64_t start,
+                       uint64_t end)
+{
+  bool was = f->pending;
+  t->cur = f;
+  t->cur_rec_end = end;
+  if (collector_joiner_feed(f->j, f->path, p, n, lk_now_ms() * 1000000LL) == LK_EPARSE)
+    lk_debug("log tailer: bad record at %s:%llu", f->path, (unsigned long long)start);
+  f->pending = collector_joiner_pending(f->j);
+  if (f->pending && !was)
+    f->pend_start = start;
+  f->consumed = end;
+  if (t->nb >= t->o.batch_entries)
+    return flush_batch(t);
+  return 0;
+}
+
+/* Split new bytes into records; returns the sink's error if a batch failed. */
+static int consume(collector_tail *t, tfile *f, const char *p, size_t n)
+{
+  uint64_t base = f->off - f->part.len; /* file offset of part[0]; off is where p starts */
+  size_t i = 0;
+  while (i < n) {
+    const char *nl = memchr(p + i, '\n', n - i);
+    size_t take = nl ? (size_t)(nl - (p + i)) : n - i;
+    lk_buf_append(&f->part, p + i, take);
+    i += take;
+    /* no newline in sight: cut the record (the joiner splits long lines itself) */
+    bool forced = !nl && f->part.len > t->o.max_line * 4 + (64u << 10);
+    if (!nl && !forced)
+      break;
+    uint64_t start = base, end = base + f->part.len + (nl ? 1 : 0);
+    int rc = feed_record(t, f, (const char *)f->part.data, f->part.len, start, end);
+    i += nl ? 1 : 0;
+    base = end;
+    lk_buf_clear(&f->part);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int read_to_end(collector_tail *t, tfile *f)
+{
+  char *buf = lk_xmalloc(READ_CHUNK);
+  int rc = 0;
+  for (;;) {
+    ssize_t r = pread(f->fd, buf, READ_CHUNK, (off_t)f->off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    f->last_data = lk_mono_ns();
+    rc = consume(t, f, buf, (size_t)r);
+    if (rc)
+      break; /* rewound to the checkpoint */
+    f->off += (uint64_t)r;
+  }
+  free(buf);
+  return rc;
+}
+
+/*---- files ----*/
+
+static void tfile_free(tfile *f)
+{
+  if (f->fd >= 0)
+    close(f->fd);
+  collector_joiner_free(f->j);
+  lk_buf_fini(&f->part);
+  free(f->path);
+  free(f->ns);
+  free(f->pod);
+  free(f->container);
+  free(f);
+}
+
+static const saved_pos *saved_find(const collector_tail *t, dev_t dev, ino_t ino)
+{
+  for (size_t i = 0; i < t->nsaved; i++)
+    if (t->saved[i].dev == dev && t->saved[i].ino == ino)
+      return &t->saved[i];
+  return NULL;
+}
+
+static tfile *tfile_open(collector_tail *t, const char *path)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+    if (fd >= 0)
+      close(fd);
+    return NULL;
+  }
+  for (size_t i = 0; i < t->nfiles; i++)
+    if (t->files[i]->dev == sb.st_dev && t->files[i]->ino == sb.st_ino) {
+      close(fd); /* the same file through another path (symlink) */
+      t->files[i]->seen = true;
+      return NULL;
+    }
+  tfile *f = lk_xcalloc(1, sizeof *f);
+  f->path = lk_xstrdup(path);
+  f->fd = fd;
+  f->dev = sb.st_dev;
+  f->ino = sb.st_ino;
+  const saved_pos *sp = saved_find(t, sb.st_dev, sb.st_ino);
+  if (sp && sp->x <= (uint64_t)sb.st_size) {
+    f->off = f->ck_x = sp->x;
+    f->consumed = f->ck_c = f->skip_until = sp->c;
+  }
+  path_labels(f);
+  joiner_reset(t, f);
+  f->last_data = lk_mono_ns();
+  t->files = lk_xgrow(t->files, &t->fcap, t->nfiles + 1, sizeof *t->files);
+  t->files[t->nfiles++] = f;
+  t->st.files++;
+  return f;
+}
+
+/* The path now names another inode: finish the old one, then switch. */
+static int rotate(collector_tail *t, tfile *f, const struct stat *sb)
+{
+  int rc = read_to_end(t, f);
+  if (rc)
+    return rc;
+  int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0; /* gone again; the next pass sees it */
+  close(f->fd);
+  f->fd = fd;
+  f->dev = sb->st_dev;
+  f->ino = sb->st_ino;
+  f->off = f->consumed = f->ck_x = f->ck_c = f->skip_until = 0;
+  f->pend_start = 0;
+  lk_buf_clear(&f->part);
+  t->st.rotations++;
+  return 0;
+}
+
+static void flush_partial(collector_tail *t, tfile *f)
+{
+  t->cur = f;
+  t->cur_rec_end = f->consumed;
+  collector_joiner_flush(f->j);
+  f->pending = false;
+}
+
+static bool newer_sibling(const collector_tail *t, const tfile *f);
+
+static int follow(collector_tail *t, tfile *f)
+{
+  struct stat sb, fsb;
+  if (stat(f->path, &sb) == 0 && (sb.st_ino != f->ino || sb.st_dev != f->dev)) {
+    int rc = rotate(t, f, &sb);
+    if (rc)
+      return rc;
+  }
+  if (fstat(f->fd, &fsb) == 0 && (uint64_t)fsb.st_size < f->off) {
+    t->st.truncations++; /* copytruncate or truncate -s 0 */
+    f->off = f->consumed = f->skip_until = 0;
+    f->pend_start = 0;
+    lk_buf_clear(&f->part);
+  }
+  int rc = read_to_end(t, f);
+  if (!rc && f->pending && newer_sibling(t, f))
+    flush_partial(t, f); /* the container restarted: its last line ended */
+  return rc;
+}
+
+static bool newer_sibling(const collector_tail *t, const tfile *f)
+{
+  if (f->restart < 0)
+    return false;
+  const char *slash = strrchr(f->path, '/');
+  size_t dlen = slash ? (size_t)(slash - f->path) : 0;
+  for (size_t i = 0; i < t->nfiles; i++) {
+    const tfile *g = t->files[i];
+    if (g != f && g->restart > f->restart && !strncmp(g->path, f->path, dlen) &&
+        g->path[dlen] == '/' && !strchr(g->path + dlen + 1, '/'))
+      return true;
+  }
+  return false;
+}
+
+static void remove_file(collector_tail *t, size_t i)
+{
+  tfile_free(t->files[i]);
+  memmove(t->files + i, t->files + i + 1, (t->nfiles - i - 1) * sizeof *t->files);
+  t->nfiles--;
+}
+
+/* Finish files whose path is gone; flush dangling partials when due. */
+static int settle(collector_tail *t)
+{
+  int64_t now = lk_mono_ns();
+  for (size_t i = 0; i < t->nfiles; i++) {
+    tfile *f = t->files[i];
+    bool gone = !f->seen;
+    if (gone) {
+      int rc = read_to_end(t, f);
+      if (rc)
+        return rc;
+    }
+    bool quiet = now - f->last_data >= t->o.partial_flush_ns;
+    if (f->part.len && t->o.format == COLLECTOR_LOG_PLAIN && (gone || quiet)) {
+      /* a plain file's last line without \n: a finished file (no newline at EOF) */
+      int rc = feed_record(t, f, (const char *)f->part.data, f->part.len, f->off - f->part.len, f->off);
+      lk_buf_clear(&f->part);
+      if (rc)
+        return rc;
+    }
+    if (f->pending && (gone || newer_sibling(t, f) || quiet))
+      flush_partial(t, f);
+  }
+  int rc = flush_batch(t);
+  if (rc)
+    return rc;
+  for (size_t i = t->nfiles; i-- > 0;)
+    if (!t->files[i]->seen)
+      remove_file(t, i);
+  return 0;
+}
+
+int collector_tail_poll(collector_tail *t)
+{
+  for (size_t i = 0; i < t->nfiles; i++)
+    t->files[i]->seen = false;
+  for (size_t g = 0; g < t->nglobs; g++) {
+    glob_t gl;
+    if (glob(t->globs[g], 0, NULL, &gl))
+      continue;
+    for (size_t k = 0; k < gl.gl_pathc; k++) {
+      const char *p = gl.gl_pathv[k];
+      size_t len = strlen(p);
+      if (len > 4 && !strcmp(p + len - 4, ".tmp"))
+        continue;
+      tfile *f = NULL;
+      for (size_t i = 0; i < t->nfiles && !f; i++)
+        if (!strcmp(t->files[i]->path, p))
+          f = t->files[i];
+      if (!f && t->nfiles < t->o.max_open)
+        f = tfile_open(t, p);
+      if (f)
+        f->seen = true;
+    }
+    globfree(&gl);
+  }
+  for (size_t i = 0; i < t->nfiles; i++) {
+    if (!t->files[i]->seen)
+      continue;
+    int rc = follow(t, t->files[i]);
+    if (rc)
+      return rc;
+  }
+  return settle(t);
+}
+
+/*---- lifecycle ----*/
+
+static void load_positions(collector_tail *t)
+{
+  FILE *fp = t->positions ? fopen(t->positions, "r") : NULL;
+  if (!fp)
+    return;
+  unsigned long long dev, ino, x, c;
+  char path[4096];
+  size_t cap = 0;
+  while (fscanf(fp, "%llu %llu %llu %llu %4095[^\n]\n", &dev, &ino, &x, &c, path) == 5) {
+    t->saved = lk_xgrow(t->saved, &cap, t->nsaved + 1, sizeof *t->saved);
+    t->saved[t->nsaved++] = (saved_pos){(dev_t)dev, (ino_t)ino, x, c};
+  }
+  fclose(fp);
+}
+
+int collector_tail_new(const collector_tail_opts *o, collector_log_sink sink,
+                       collector_tail **out, lk_diag *d)
+{
+  if (!sink.fn)
+    return lk_diag_set(d, LK_EINVAL, -1, "log tailer: no sink");
+  collector_tail *t = lk_xcalloc(1, sizeof *t);
+  t->o = *o;
+  t->sink = sink;
+  if (!t->o.max_line)
+    t->o.max_line = 256u << 10;
+  if (!t->o.batch_entries)
+    t->o.batch_entries = 1000;
+  if (!t->o.max_open)
+    t->o.max_open = 512;
+  if (!t->o.partial_flush_ns)
+    t->o.partial_flush_ns = 5000000000LL;
+  static const char *def[] = {COLLECTOR_TAIL_DEFAULT_GLOB};
+  const char *const *gl = o->nglobs ? o->globs : def;
+  t->nglobs = o->nglobs ? o->nglobs : 1;
+  t->globs = lk_xcalloc(t->nglobs, sizeof *t->globs);
+  for (size_t i = 0; i < t->nglobs; i++)
+    t->globs[i] = lk_xstrdup(gl[i]);
+  t->positions = o->positions ? lk_xstrdup(o->positions) : NULL;
+  t->o.globs = NULL;
+  t->o.positions = NULL;
+  load_positions(t);
+  pthread_mutex_init(&t->mu, NULL);
+  pthread_cond_init(&t->cv, NULL);
+  *out = t;
+  return 0;
+}
+
+void collector_tail_stats_get(const collector_tail *t, collector_tail_stats *out)
+{
+  *out = t->st;
+}
+
+void collector_tail_free(collector_tail *t)
+{
+  if (!t)
+    return;
+  collector_tail_stop(t);
+  for (size_t i = 0; i < t->nfiles; i++)
+    tfile_free(t->files[i]);
+  free(t->files);
+  for (size_t i = 0; i < t->nglobs; i++)
+    free(t->globs[i]);
+  free(t->globs);
+  free(t->positions);
+  free(t->saved);
+  free(t->b);
+  lk_buf_fini(&t->bbytes);
+  pthread_mutex_destroy(&t->mu);
+  pthread_cond_destroy(&t->cv);
+  free(t);
+}
+
+static void *tail_thread(void *arg)
+{
+  collector_tail *t = arg;
+  pthread_mutex_lock(&t->mu);
+  while (!t->stop) {
+    pthread_mutex_unlock(&t->mu);
+    int rc = collector_tail_poll(t);
+    if (rc)
+      lk_warn("log tailer: sink refused a batch (%s); retrying", lk_strerror(rc));
+    pthread_mutex_lock(&t->mu);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (t->interval_ms % 1000) * 1000000LL;
+    ts.tv_sec += t->interval_ms / 1000 + ns / 1000000000LL;
+    ts.tv_nsec = ns % 1000000000LL;
+    if (!t->stop)
+      pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+  }
+  pthread_mutex_unlock(&t->mu);
+  return NULL;
+}
+
+int collector_tail_start(collector_tail *t, int64_t interval_ms)
+{
+  if (t->running)
+    return LK_EEXIST;
+  t->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+  t->stop = false;
+  if (pthread_create(&t->thr, NULL, tail_thread, t))
+    return LK_EAGAIN;
+  t->running = true;
+  return 0;
+}
+
+void collector_tail_stop(collector_tail *t)
+{
+  if (!t || !t->running)
+    return;
+  pthread_mutex_lock(&t->mu);
+  t->stop = true;
+  pthread_cond_signal(&t->cv);
+  pthread_mutex_unlock(&t->mu);
+  pthread_join(t->thr, NULL);
+  t->running = false;
+}

@@ -1,0 +1,628 @@
+/* lk_config.c — YAML config loading, see lk_config.h.
+ *
+ * libyaml loads the file into a node tree (with line marks); a walker then
+ * applies it to a fresh lk_config holding defaults, driven by one key table
+ * per section (key, type, field offset). Lists of objects (scrape_configs,
+ * static_configs, receivers, webhook_configs) have small custom walkers with
+ * their own tables. Parsing happens into a temporary config that replaces the
+ * caller's only on success, so a bad file changes nothing.
+ */
+#include "lib/lk_config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "lib/lk_alloc.h"
+#include "lib/lk_time.h"
+
+typedef struct walk {
+  yaml_document_t *doc;
+  const char *file;
+  lk_diag *d;
+} walk;
+
+enum ftype { F_STR, F_DUR, F_SIZE, F_UINT, F_BOOL, F_STRLIST, F_SECTION, F_CUSTOM };
+
+typedef struct field field;
+typedef int (*custom_fn)(walk *w, yaml_node_t *n, void *base, const char *key);
+struct field {
+  const char *key;
+  enum ftype t;
+  size_t off;
+  const field *sub;   /* F_SECTION */
+  custom_fn custom;   /* F_CUSTOM */
+};
+
+static int werr(walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int werr(walk *w, const yaml_node_t *n, const char *fmt, ...)
+{
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return lk_diag_set(w->d, LK_EINVAL, -1, "%s:%zu: %s", w->file, n ? n->start_mark.line + 1 : 0, msg);
+}
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static bool is_null(const yaml_node_t *n)
+{
+  if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    return false;
+  const char *s = scalar(n);
+  return !s[0] || !strcmp(s, "~") || !strcmp(s, "null");
+}
+
+void lk_config_set(char **field, const char *v)
+{
+  free(*field);
+  *field = v ? lk_xstrdup(v) : NULL;
+}
+
+static void strlist_free(lk_strlist *l)
+{
+  for (size_t i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
+static void strlist_add(lk_strlist *l, const char *s)
+{
+  l->v = lk_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+  l->v[l->n++] = lk_xstrdup(s);
+}
+
+int lk_parse_size(const char *s, uint64_t *out, lk_diag *d)
+{
+  static const struct { const char *u; uint64_t m; } units[] = {
+    {"", 1}, {"B", 1}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000ULL},
+    {"TB", 1000000000000ULL}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30},
+    {"TiB", 1ULL << 40}, {"K", 1ULL << 10}, {"M", 1ULL << 20}, {"G", 1ULL << 30},
+  };
+  char *end;
+  if (!s || s[0] < '0' || s[0] > '9')
+    return lk_diag_set(d, LK_EPARSE, 0, "bad size \"%s\" (expected e.g. 512, 64KiB, 16MiB, 1GB)", s ? s : "");
+  unsigned long long v = strtoull(s, &end, 10);
+  while (*end == ' ')
+    end++;
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (!strcasecmp(end, units[i].u)) {
+      if (v > UINT64_MAX / units[i].m)
+        return lk_diag_set(d, LK_EPARSE, 0, "size \"%s\" is too large", s);
+      *out = v * units[i].m;
+      return 0;
+    }
+  return lk_diag_set(d, LK_EPARSE, 0, "bad size \"%s\" (expected e.g. 512, 64KiB, 16MiB, 1GB)", s);
+}
+
+/*---- typed values ----*/
+
+static int want_scalar(walk *w, yaml_node_t *n, const char *key)
+{
+  if (n->type != YAML_SCALAR_NODE)
+    return werr(w, n, "%s: expected a single value, not a %s", key,
+                n->type == YAML_MAPPING_NODE ? "mapping" : "list");
+  return 0;
+}
+
+static int set_strlist(walk *w, yaml_node_t *n, lk_strlist *l, const char *key)
+{
+  lk_strlist tmp = {0};
+  if (is_null(n)) {
+    strlist_free(l);
+    return 0;
+  }
+  if (n->type != YAML_SEQUENCE_NODE)
+    return werr(w, n, "%s: expected a list", key);
+  for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+    yaml_node_t *e = yaml_document_get_node(w->doc, *it);
+    if (e->type != YAML_SCALAR_NODE) {
+      strlist_free(&tmp);
+      return werr(w, e, "%s: list items must be strings", key);
+    }
+    strlist_add(&tmp, scalar(e));
+  }
+  strlist_free(l);
+  *l = tmp;
+  return 0;
+}
+
+static int set_value(walk *w, yaml_node_t *n, const field *f, void *base)
+{
+  char *p = (char *)base + f->off;
+  lk_diag vd = {0};
+  if (f->t == F_STRLIST)
+    return set_strlist(w, n, (lk_strlist *)p, f->key);
+  if (want_scalar(w, n, f->key))
+    return LK_EINVAL;
+  const char *s = scalar(n);
+  switch (f->t) {
+  case F_STR:
+    lk_config_set((char **)p, is_null(n) ? NULL : s);
+    return 0;
+  case F_DUR:
+    if (lk_parse_duration(s, (int64_t *)p, &vd))
+      return werr(w, n, "%s: %s", f->key, vd.msg);
+    return 0;
+  case F_SIZE:
+    if (lk_parse_size(s, (uint64_t *)p, &vd))
+      return werr(w, n, "%s: %s", f->key, vd.msg);
+    return 0;
+  case F_UINT: {
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!s[0] || *end || s[0] == '-')
+      return werr(w, n, "%s: expected a non-negative integer, got \"%s\"", f->key, s);
+    *(uint64_t *)p = v;
+    return 0;
+  }
+  case F_BOOL:
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+      *(bool *)p = true;
+    else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+      *(bool *)p = false;
+    else
+      return werr(w, n, "%s: expected true or false, got \"%s\"", f->key, s);
+    return 0;
+  default:
+    return werr(w, n, "%s: internal: bad field type", f->key);
+  }
+}
+
+static void list_keys(const field *t, char *buf, size_t sz)
+{
+  size_t o = 0;
+  buf[0] = 0;
+  for (; t->key && o < sz; t++)
+    o += (size_t)snprintf(buf + o, sz - o, "%s%s", o ? ", " : "", t->key);
+}
+
+/* Apply a mapping node to base through table t; `where` names the section. */
+static int apply_map(walk *w, yaml_node_t *n, const field *t, void *base, const char *where)
+{
+  if (is_null(n))
+    return 0;
+  if (n->type != YAML_MAPPING_NODE)
+    return werr(w, n, "%s: expected a mapping of keys", where);
+  for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = yaml_document_get_node(w->doc, pr->key);
+    yaml_node_t *v = yaml_document_get_node(w->doc, pr->value);
+    if (k->type != YAML_SCALAR_NODE)
+      return werr(w, k, "%s: keys must be plain names", where);
+    const field *f = t;
+    while (f->key && strcmp(f->key, scalar(k)))
+      f++;
+    if (!f->key) {
+      char known[600];
+      list_keys(t, known, sizeof known);
+      return werr(w, k, "unknown key \"%s\" in %s (known keys: %s)", scalar(k), where, known);
+    }
+    int rc = f->t == F_SECTION  ? apply_map(w, v, f->sub, base, f->key)
+             : f->t == F_CUSTOM ? f->custom(w, v, base, f->key)
+                                : set_value(w, v, f, base);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/*---- lists of objects ----*/
+
+static int seq_items(walk *w, yaml_node_t *n, const char *key, size_t *count)
+{
+  if (is_null(n)) {
+    *count = 0;
+    return 0;
+  }
+  if (n->type != YAML_SEQUENCE_NODE)
+    return werr(w, n, "%s: expected a list", key);
+  *count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+  return 0;
+}
+
+static yaml_node_t *seq_item(walk *w, yaml_node_t *n, size_t i)
+{
+  return yaml_document_get_node(w->doc, n->data.sequence.items.start[i]);
+}
+
+static void static_free(lk_static_config *s)
+{
+  strlist_free(&s->targets);
+  for (size_t i = 0; i < s->nlabels; i++) {
+    free((char *)s->labels[i].name);
+    free((char *)s->labels[i].value);
+  }
+  free(s->labels);
+}
+
+static int parse_labels(walk *w, yaml_node_t *n, void *base, const char *key)
+{
+  lk_static_config *s = base;
+  if (is_null(n))
+    return 0;
+  if (n->type != YAML_MAPPING_NODE)
+    return werr(w, n, "labels: expected a mapping of label names to values");
+  for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = yaml_document_get_node(w->doc, pr->key);
+    yaml_node_t *v = yaml_document_get_node(w->doc, pr->value);
+    if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
+      return werr(w, k, "labels: names and values must be strings");
+    if (!lk_label_name_valid(scalar(k)))
+      return werr(w, k, "labels: invalid label name \"%s\"", scalar(k));
+    s->labels = lk_xrealloc(s->labels, (s->nlabels + 1) * sizeof *s->labels);
+    s->labels[s->nlabels++] = (lk_label){lk_xstrdup(scalar(k)), lk_xstrdup(scalar(v))};
+  }
+  return 0;
+}
+
+static const field static_fields[] = {
+  {"targets", F_STRLIST, offsetof(lk_static_config, targets), NULL, NULL},
+  {"labels", F_CUSTOM, 0, NULL, parse_labels},
+  {NULL, 0, 0, NULL, NULL},
+};
+
+static int parse_static_configs(walk *w, yaml_node_t *n, void *base, const char *key)
+{
+  lk_scrape_config *sc = base;
+  size_t cnt = 0;
+  int rc = seq_items(w, n, key, &cnt);
+  for (size_t i = 0; !rc && i < cnt; i++) {
+    sc->static_configs = lk_xrealloc(sc->static_configs, (sc->nstatic + 1) * sizeof *sc->static_configs);
+    lk_static_config *s = &sc->static_configs[sc->nstatic++];
+    memset(s, 0, sizeof *s);
+    rc = apply_map(w, seq_item(w, n, i), static_fields, s, "static_configs");
+  }
+  return rc;
+}
+
+static const field scrape_fields[] = {
+  {"job_name", F_STR, offsetof(lk_scrape_config, job_name), NULL, NULL},
+  {"scrape_interval", F_DUR, offsetof(lk_scrape_config, scrape_interval_ms), NULL, NULL},
+  {"scrape_timeout", F_DUR, offsetof(lk_scrape_config, scrape_timeout_ms), NULL, NULL},
+  {"metrics_path", F_STR, offsetof(lk_scrape_config, metrics_path), NULL, NULL},
+  {"scheme", F_STR, offsetof(lk_scrape_config, scheme), NULL, NULL},
+  {"static_configs", F_CUSTOM, 0, NULL, parse_static_configs},
+  {NULL, 0, 0, NULL, NULL},
+};
+
+static void scrape_free(lk_scrape_config *s)
+{
+  free(s->job_name);
+  free(s->metrics_path);
+  free(s->scheme);
+  for (size_t i = 0; i < s->nstatic; i++)
+    static_free(&s->static_configs[i]);
+  free(s->static_configs);
+}
+
+static int parse_scrape_configs(walk *w, yaml_node_t *n, void *base, const char *key)
+{
+  lk_config *c = base;
+  size_t cnt = 0;
+  int rc = seq_items(w, n, key, &cnt);
+  for (size_t i = 0; !rc && i < cnt; i++) {
+    yaml_node_t *item = seq_item(w, n, i);
+    c->scrape_configs = lk_xrealloc(c->scrape_configs, (c->nscrape_configs + 1) * sizeof *c->scrape_configs);
+    lk_scrape_config *s = &c->scrape_configs[c->nscrape_configs++];
+    memset(s, 0, sizeof *s);
+    rc = apply_map(w, item, scrape_fields, s, "scrape_configs");
+    if (!rc && (!s->job_name || !s->job_name[0]))
+      rc = werr(w, item, "scrape_configs: every entry needs a job_name");
+    for (size_t j = 0; !rc && j + 1 < c->nscrape_configs; j++)
+      if (!strcmp(c->scrape_configs[j].job_name, s->job_name))
+        rc = werr(w, item, "scrape_configs: duplicate job_name \"%s\"", s->job_name);
+  }
+  return rc;
+}
+
+static const field webhook_fields[] = {
+  {"url", F_STR, offsetof(lk_webhook_config, url), NULL, NULL},
+  {"send_resolved", F_BOOL, offsetof(lk_webhook_config, send_resolved), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+
+static int parse_webhooks(walk *w, yaml_node_t *n, void *base, const char *key)
+{
+  lk_receiver *r = base;
+  size_t cnt = 0;
+  int rc = seq_items(w, n, key, &cnt);
+  for (size_t i = 0; !rc && i < cnt; i++) {
+    yaml_node_t *item = seq_item(w, n, i);
+    r->webhooks = lk_xrealloc(r->webhooks, (r->nwebhooks + 1) * sizeof *r->webhooks);
+    lk_webhook_config *h = &r->webhooks[r->nwebhooks++];
+    *h = (lk_webhook_config){NULL, true};
+    rc = apply_map(w, item, webhook_fields, h, "webhook_configs");
+    if (!rc && (!h->url || strncmp(h->url, "http", 4)))
+      rc = werr(w, item, "webhook_configs: every entry needs an http(s) url");
+  }
+  return rc;
+}
+
+static const field receiver_fields[] = {
+  {"name", F_STR, offsetof(lk_receiver, name), NULL, NULL},
+  {"webhook_configs", F_CUSTOM, 0, NULL, parse_webhooks},
+  {NULL, 0, 0, NULL, NULL},
+};
+
+static void receiver_free(lk_receiver *r)
+{
+  free(r->name);
+  for (size_t i = 0; i < r->nwebhooks; i++)
+    free(r->webhooks[i].url);
+  free(r->webhooks);
+}
+
+static int parse_receivers(walk *w, yaml_node_t *n, void *base, const char *key)
+{
+  lk_config *c = base;
+  size_t cnt = 0;
+  int rc = seq_items(w, n, key, &cnt);
+  for (size_t i = 0; !rc && i < cnt; i++) {
+    yaml_node_t *item = seq_item(w, n, i);
+    c->receivers = lk_xrealloc(c->receivers, (c->nreceivers + 1) * sizeof *c->receivers);
+    lk_receiver *r = &c->receivers[c->nreceivers++];
+    memset(r, 0, sizeof *r);
+    rc = apply_map(w, item, receiver_fields, r, "receivers");
+    if (!rc && (!r->name || !r->name[0]))
+      rc = werr(w, item, "receivers: every entry needs a name");
+  }
+  return rc;
+}
+
+/*---- top level ----*/
+
+#define C(f) offsetof(lk_config, f)
+static const field storage_fields[] = {
+  {"retention", F_DUR, C(storage.retention_ms), NULL, NULL},
+  {"retention_size", F_SIZE, C(storage.retention_size), NULL, NULL},
+  {"ooo_window", F_DUR, C(storage.ooo_window_ms), NULL, NULL},
+  {"fsync", F_STR, C(storage.fsync), NULL, NULL},
+  {"block_range", F_DUR, C(storage.block_range_ms), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+static const field collector_fields[] = {
+  {"interval", F_DUR, C(collector.interval_ms), NULL, NULL},
+  {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL},
+  {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL},
+  {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+static const field global_fields[] = {
+  {"scrape_interval", F_DUR, C(global.scrape_interval_ms), NULL, NULL},
+  {"scrape_timeout", F_DUR, C(global.scrape_timeout_ms), NULL, NULL},
+  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+static const field route_fields[] = {
+  {"receiver", F_STR, C(route.receiver), NULL, NULL},
+  {"group_by", F_STRLIST, C(route.group_by), NULL, NULL},
+  {"group_wait", F_DUR, C(route.group_wait_ms), NULL, NULL},
+  {"group_interval", F_DUR, C(route.group_interval_ms), NULL, NULL},
+  {"repeat_interval", F_DUR, C(route.repeat_interval_ms), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+static const field orchestrator_fields[] = {
+  {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL},
+  {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+static const field auth_fields[] = {
+  {"token_file", F_STR, C(auth.token_file), NULL, NULL},
+  {"require_token", F_BOOL, C(auth.require_token), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+static const field tls_fields[] = {
+  {"cert_file", F_STR, C(tls.cert_file), NULL, NULL},
+  {"key_file", F_STR, C(tls.key_file), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+static const field limits_fields[] = {
+  {"max_body_size", F_SIZE, C(limits.max_body_size), NULL, NULL},
+  {"max_decoded_size", F_SIZE, C(limits.max_decoded_size), NULL, NULL},
+  {"max_import_size", F_SIZE, C(limits.max_import_size), NULL, NULL},
+  {"max_line_size", F_SIZE, C(limits.max_line_size), NULL, NULL},
+  {"max_labels", F_UINT, C(limits.max_labels), NULL, NULL},
+  {"max_label_name_length", F_UINT, C(limits.max_label_name_length), NULL, NULL},
+  {"max_label_value_length", F_UINT, C(limits.max_label_value_length), NULL, NULL},
+  {"max_series", F_UINT, C(limits.max_series), NULL, NULL},
+  {"max_match", F_UINT, C(limits.max_match), NULL, NULL},
+  {"max_query_samples", F_UINT, C(limits.max_query_samples), NULL, NULL},
+  {"query_timeout", F_DUR, C(limits.query_timeout_ms), NULL, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+static const field top_fields[] = {
+  {"listen", F_STR, C(listen), NULL, NULL},
+  {"data", F_STR, C(data), NULL, NULL},
+  {"storage", F_SECTION, 0, storage_fields, NULL},
+  {"collector", F_SECTION, 0, collector_fields, NULL},
+  {"global", F_SECTION, 0, global_fields, NULL},
+  {"scrape_configs", F_CUSTOM, 0, NULL, parse_scrape_configs},
+  {"rule_files", F_STRLIST, C(rule_files), NULL, NULL},
+  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL},
+  {"route", F_SECTION, 0, route_fields, NULL},
+  {"receivers", F_CUSTOM, 0, NULL, parse_receivers},
+  {"alertmanager_url", F_STR, C(alertmanager_url), NULL, NULL},
+  {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL},
+  {"auth", F_SECTION, 0, auth_fields, NULL},
+  {"tls", F_SECTION, 0, tls_fields, NULL},
+  {"limits", F_SECTION, 0, limits_fields, NULL},
+  {NULL, 0, 0, NULL, NULL},
+};
+#undef C
+
+void lk_config_init(lk_config *c)
+{
+  memset(c, 0, sizeof *c);
+  c->listen = lk_xstrdup("127.0.0.1:9470");
+  c->data = lk_xstrdup("./data");
+  c->storage.retention_ms = 15LL * 24 * 3600 * 1000;
+  c->storage.fsync = lk_xstrdup("interval");
+  c->storage.block_range_ms = 2LL * 3600 * 1000;
+  c->collector.interval_ms = 5000;
+  c->collector.cgroup_root = lk_xstrdup("/sys/fs/cgroup");
+  strlist_add(&c->collector.log_paths, "/var/log/pods/*/*/*.log");
+  c->global.scrape_interval_ms = 15000;
+  c->global.scrape_timeout_ms = 10000;
+  c->evaluation_interval_ms = 15000;
+  c->route.receiver = lk_xstrdup("default");
+  strlist_add(&c->route.group_by, "alertname");
+  c->route.group_wait_ms = 30000;
+  c->route.group_interval_ms = 5 * 60000;
+  c->route.repeat_interval_ms = 4 * 3600000;
+  c->orchestrator.enabled = true;
+  c->limits.max_body_size = 16ULL << 20;
+  c->limits.max_decoded_size = 256ULL << 20;
+  c->limits.max_import_size = 64ULL << 30;
+  c->limits.max_line_size = 1ULL << 20;
+  c->limits.max_labels = 64;
+  c->limits.max_label_name_length = 256;
+  c->limits.max_label_value_length = 4096;
+  c->limits.max_series = 5000000;
+  c->limits.max_match = 64;
+  c->limits.max_query_samples = 50000000;
+  c->limits.query_timeout_ms = 120000;
+}
+
+/* Cross-field checks and derived defaults, after the walk. */
+static int finish(walk *w, lk_config *c, yaml_node_t *root)
+{
+  if (!c->listen || !c->listen[0] || !strchr(c->listen, ':'))
+    return werr(w, root, "listen: expected host:port, got \"%s\"", c->listen ? c->listen : "");
+  if (!c->data || !c->data[0])
+    return werr(w, root, "data: must name a directory");
+  const char *fs = c->storage.fsync ? c->storage.fsync : "";
+  if (strcmp(fs, "interval") && strcmp(fs, "batch") && strcmp(fs, "never"))
+    return werr(w, root, "storage.fsync: expected interval, batch or never, got \"%s\"", fs);
+  if (c->collector.interval_ms <= 0 || c->evaluation_interval_ms <= 0 || c->global.scrape_interval_ms <= 0)
+    return werr(w, root, "intervals must be positive durations");
+  for (size_t i = 0; i < c->nscrape_configs; i++) {
+    lk_scrape_config *s = &c->scrape_configs[i];
+    if (!s->scrape_interval_ms)
+      s->scrape_interval_ms = c->global.scrape_interval_ms;
+    if (!s->scrape_timeout_ms)
+      s->scrape_timeout_ms = c->global.scrape_timeout_ms < s->scrape_interval_ms
+                                 ? c->global.scrape_timeout_ms : s->scrape_interval_ms;
+    if (s->scrape_timeout_ms > s->scrape_interval_ms)
+      return werr(w, root, "scrape_configs: job \"%s\": scrape_timeout is greater than scrape_interval",
+                  s->job_name);
+    if (!s->metrics_path)
+      s->metrics_path = lk_xstrdup("/metrics");
+    if (!s->scheme)
+      s->scheme = lk_xstrdup("http");
+  }
+  if ((c->tls.cert_file != NULL) != (c->tls.key_file != NULL))
+    return werr(w, root, "tls: both cert_file and key_file are needed");
+  bool found = c->nreceivers == 0;
+  for (size_t i = 0; i < c->nreceivers; i++)
+    found |= c->route.receiver && !strcmp(c->receivers[i].name, c->route.receiver);
+  if (!found)
+    return werr(w, root, "route.receiver \"%s\" is not among the receivers",
+                c->route.receiver ? c->route.receiver : "");
+  return 0;
+}
+
+static int load_doc(yaml_document_t *doc, const char *text, size_t len, const char *name, lk_diag *d)
+{
+  yaml_parser_t p;
+  yaml_parser_initialize(&p);
+  yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+  int ok = yaml_parser_load(&p, doc);
+  int rc = 0;
+  if (!ok)
+    rc = lk_diag_set(d, LK_EPARSE, (long)p.problem_mark.index, "%s:%zu: YAML syntax error: %s%s%s", name,
+                     p.problem_mark.line + 1, p.problem ? p.problem : "unknown problem",
+                     p.context ? " " : "", p.context ? p.context : "");
+  yaml_parser_delete(&p);
+  return rc;
+}
+
+int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name, lk_diag *d)
+{
+  yaml_document_t doc;
+  int rc = load_doc(&doc, text, len, name, d);
+  if (rc)
+    return rc;
+  lk_config tmp;
+  lk_config_init(&tmp);
+  walk w = {&doc, name, d};
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (root)
+    rc = apply_map(&w, root, top_fields, &tmp, "the config file");
+  if (!rc)
+    rc = finish(&w, &tmp, root);
+  yaml_document_delete(&doc);
+  if (rc) {
+    lk_config_fini(&tmp);
+    return rc;
+  }
+  tmp.path = c->path ? lk_xstrdup(c->path) : NULL;
+  lk_config_fini(c);
+  *c = tmp;
+  return 0;
+}
+
+int lk_config_load(lk_config *c, const char *path, lk_diag *d)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return lk_diag_set(d, errno == ENOENT ? LK_ENOENT : LK_EIO, -1, "cannot read config %s: %s", path,
+                       strerror(errno));
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    buf = lk_xgrow(buf, &cap, len + 65536, 1);
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (n == 0)
+      break;
+    if (len > (16u << 20)) {
+      fclose(f);
+      free(buf);
+      return lk_diag_set(d, LK_ETOOBIG, -1, "config %s is larger than 16 MiB", path);
+    }
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) {
+    free(buf);
+    return lk_diag_set(d, LK_EIO, -1, "cannot read config %s", path);
+  }
+  int rc = lk_config_parse(c, buf, len, path, d);
+  free(buf);
+  if (!rc)
+    lk_config_set(&c->path, path);
+  return rc;
+}
+
+void lk_config_fini(lk_config *c)
+{
+  free(c->path);
+  free(c->listen);
+  free(c->data);
+  free(c->storage.fsync);
+  free(c->collector.cgroup_root);
+  strlist_free(&c->collector.log_paths);
+  strlist_free(&c->collector.pcap_interfaces);
+  for (size_t i = 0; i < c->nscrape_configs; i++)
+    scrape_free(&c->scrape_configs[i]);
+  free(c->scrape_configs);
+  strlist_free(&c->rule_files);
+  free(c->route.receiver);
+  strlist_free(&c->route.group_by);
+  for (size_t i = 0; i < c->nreceivers; i++)
+    receiver_free(&c->receivers[i]);
+  free(c->receivers);
+  free(c->alertmanager_url);
+  strlist_free(&c->orchestrator.manifests);
+  free(c->auth.token_file);
+  free(c->tls.cert_file);
+  free(c->tls.key_file);
+  memset(c, 0, sizeof *c);
+}

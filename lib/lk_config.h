@@ -1,0 +1,157 @@
+/* lk_config.h — the server/agent configuration file (YAML, libyaml).
+ *
+ * Keys follow DESIGN.md ("Config file"), with Prometheus and Alertmanager
+ * names where they exist:
+ *
+ *   listen: 127.0.0.1:9470
+ *   data: ./data
+ *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,
+ *                fsync: interval|batch|never, block_range: 2h }
+ *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup,
+ *                log_paths: [...], pcap_interfaces: [...] }
+ *   global:    { scrape_interval: 15s, scrape_timeout: 10s, evaluation_interval: 15s }
+ *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,
+ *                       scheme, static_configs: [ { targets: [...], labels: {...} } ] } ]
+ *   rule_files: [ <glob>, ... ]
+ *   evaluation_interval: 15s
+ *   route:     { receiver, group_by: [...], group_wait, group_interval, repeat_interval }
+ *   receivers: [ { name, webhook_configs: [ { url, send_resolved } ] } ]
+ *   alertmanager_url: http://127.0.0.1:9093     (optional: also POST alerts there)
+ *   orchestrator: { enabled: true, manifests: [...] }
+ *   auth:      { token_file: ./data/token, require_token: false }
+ *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS)
+ *   limits:    { max_body_size: 16MiB, max_decoded_size: 256MiB, max_import_size: 64GiB,
+ *                max_line_size: 1MiB, max_labels: 64, max_label_name_length: 256,
+ *                max_label_value_length: 4096, max_series: 5000000, max_match: 64,
+ *                max_query_samples: 50000000, query_timeout: 2m }
+ *
+ * Durations use Prometheus syntax (`90s`, `1h30m`); sizes are bytes with an
+ * optional unit (`512`, `64KiB`, `16MiB`, `1GB`, `2GiB`). Unknown keys and bad
+ * values are errors naming the file, line and key. Every field has a default
+ * (lk_config_init), so a missing file section means "defaults"; every CLI
+ * flag overrides its key by assigning the field after loading.
+ *
+ * Adding a key: a field here, its default in lk_config_init, one line in the
+ * section's table in lk_config.c (and a free in lk_config_fini if it owns
+ * memory).
+ */
+#ifndef LK_CONFIG_H
+#define LK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lk_err.h"
+#include "lib/lk_labels.h"
+
+/* A list of owned strings. */
+typedef struct lk_strlist {
+  char **v;
+  size_t n;
+} lk_strlist;
+
+typedef struct lk_static_config {
+  lk_strlist targets;
+  lk_label *labels; /* owned names and values */
+  size_t nlabels;
+} lk_static_config;
+
+typedef struct lk_scrape_config {
+  char *job_name;
+  int64_t scrape_interval_ms; /* default: global.scrape_interval */
+  int64_t scrape_timeout_ms;  /* default: global.scrape_timeout (capped at the interval) */
+  char *metrics_path;         /* default /metrics */
+  char *scheme;               /* default http */
+  lk_static_config *static_configs;
+  size_t nstatic;
+} lk_scrape_config;
+
+typedef struct lk_webhook_config {
+  char *url;
+  bool send_resolved; /* default true */
+} lk_webhook_config;
+
+typedef struct lk_receiver {
+  char *name;
+  lk_webhook_config *webhooks;
+  size_t nwebhooks;
+} lk_receiver;
+
+typedef struct lk_config {
+  char *path;    /* file loaded, or NULL */
+  char *listen;  /* 127.0.0.1:9470 */
+  char *data;    /* ./data */
+  struct {
+    int64_t retention_ms;     /* 15d */
+    uint64_t retention_size;  /* bytes, 0 = off */
+    int64_t ooo_window_ms;    /* 0 */
+    char *fsync;              /* "interval" (default), "batch", "never" */
+    int64_t block_range_ms;   /* 2h */
+  } storage;
+  struct {
+    int64_t interval_ms;      /* 5s */
+    char *cgroup_root;        /* /sys/fs/cgroup */
+    lk_strlist log_paths;     /* Kubernetes pod logs (see lk_config_init) */
+    lk_strlist pcap_interfaces; /* [] */
+  } collector;
+  struct {
+    int64_t scrape_interval_ms;     /* 15s */
+    int64_t scrape_timeout_ms;      /* 10s */
+  } global;
+  lk_scrape_config *scrape_configs;
+  size_t nscrape_configs;
+  lk_strlist rule_files;
+  int64_t evaluation_interval_ms;   /* 15s */
+  struct {
+    char *receiver;                 /* "default" */
+    lk_strlist group_by;            /* [alertname] */
+    int64_t group_wait_ms;          /* 30s */
+    int64_t group_interval_ms;      /* 5m */
+    int64_t repeat_interval_ms;     /* 4h */
+  } route;
+  lk_receiver *receivers;
+  size_t nreceivers;
+  char *alertmanager_url;           /* NULL */
+  struct {
+    bool enabled;                   /* true */
+    lk_strlist manifests;           /* [] */
+  } orchestrator;
+  struct {
+    char *token_file;               /* <data>/token when unset (NULL) */
+    bool require_token;             /* false: write endpoints need the token only beyond loopback */
+  } auth;
+  struct {
+    char *cert_file;                /* PEM certificate (chain); NULL = plain HTTP */
+    char *key_file;                 /* PEM private key */
+  } tls;
+  struct {
+    uint64_t max_body_size;         /* 16 MiB: remote_write / push bodies as sent */
+    uint64_t max_decoded_size;      /* 256 MiB: decoded remote_write bodies */
+    uint64_t max_import_size;       /* 64 GiB: streamed import bodies */
+    uint64_t max_line_size;         /* 1 MiB: exposition lines */
+    uint64_t max_labels;            /* 64 per series */
+    uint64_t max_label_name_length; /* 256 bytes */
+    uint64_t max_label_value_length; /* 4096 bytes */
+    uint64_t max_series;            /* 5,000,000 */
+    uint64_t max_match;             /* 64 match[] per request */
+    uint64_t max_query_samples;     /* 50,000,000 */
+    int64_t query_timeout_ms;       /* 2m */
+  } limits;
+} lk_config;
+
+/* Fill every field with its default (allocates; free with lk_config_fini). */
+void lk_config_init(lk_config *c);
+/* Parse YAML text (name is used in messages) over a config holding defaults.
+ * On error c is unchanged and the diag reads "<name>:<line>: <problem>". */
+int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name, lk_diag *d);
+/* Read and parse a file (LK_ENOENT / LK_EIO with the path in the diag). */
+int lk_config_load(lk_config *c, const char *path, lk_diag *d);
+/* Replace an owned string field (copies v; NULL clears). */
+void lk_config_set(char **field, const char *v);
+void lk_config_fini(lk_config *c);
+
+/* `16MiB`, `64KiB`, `1GB`, `512` → bytes. LK_EPARSE on bad syntax/overflow. */
+int lk_parse_size(const char *s, uint64_t *out, lk_diag *d);
+
+#endif

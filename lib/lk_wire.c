@@ -1,0 +1,156 @@
+/* lk_wire.c — snappy helpers and the remote_write WriteRequest encoder
+ * (decoding is in lk_rw_decode.c; messages in lib/remote.proto).
+ *
+ * Encoding is written by hand: the wire format of these few messages is fixed
+ * and tiny, and the agent needs no protobuf message structs to build a body.
+ * tests/lib/test_wire.c decodes its output with protobuf-c (generated from
+ * lib/remote.proto) to cross-check both sides.
+ */
+#include "lib/lk_wire.h"
+
+#include <snappy-c.h>
+#include <string.h>
+
+#include "lib/lk_wire_int.h"
+
+/* Protobuf wire tags: (field << 3) | wire type (1 = fixed64, 0 = varint, 2 = bytes). */
+#define TAG_LEN1 0x0a   /* field 1, length-delimited */
+#define TAG_LEN2 0x12   /* field 2, length-delimited */
+#define TAG_FIX1 0x09   /* field 1, fixed64 (Sample.value) */
+#define TAG_VAR2 0x10   /* field 2, varint (Sample.timestamp) */
+
+/*---- snappy ----*/
+
+int lk_snappy_compress(const uint8_t *in, size_t n, lk_buf *out)
+{
+  size_t cap = snappy_max_compressed_length(n);
+  lk_buf_reserve(out, cap);
+  size_t got = cap;
+  snappy_status st = snappy_compress(n ? (const char *)in : "", n, (char *)out->data + out->len, &got);
+  if (st != SNAPPY_OK) /* only on a too-small buffer, which max_compressed_length rules out */
+    return LK_EINVAL;
+  out->len += got;
+  out->data[out->len] = 0;
+  return 0;
+}
+
+/* Stated decoded size of a snappy block, checked against max_out. */
+int lk__snappy_size(const uint8_t *in, size_t n, size_t max_out, size_t *size, lk_diag *d)
+{
+  size_t ulen;
+  if (snappy_uncompressed_length((const char *)in, n, &ulen) != SNAPPY_OK)
+    return lk_diag_set(d, LK_ECORRUPT, -1, "snappy: corrupt input");
+  if (ulen > max_out)
+    return lk_diag_set(d, LK_ETOOBIG, -1, "snappy: decoded size %zu exceeds limit %zu", ulen,
+                       max_out);
+  *size = ulen;
+  return 0;
+}
+
+/* Decompress into dst, which has room for exactly `size` bytes. */
+int lk__snappy_into(const uint8_t *in, size_t n, uint8_t *dst, size_t size, lk_diag *d)
+{
+  size_t got = size;
+  if (snappy_uncompress((const char *)in, n, (char *)dst, &got) != SNAPPY_OK || got != size)
+    return lk_diag_set(d, LK_ECORRUPT, -1, "snappy: corrupt input");
+  return 0;
+}
+
+int lk_snappy_uncompress(const uint8_t *in, size_t n, size_t max_out, lk_buf *out, lk_diag *d)
+{
+  size_t size = 0;
+  int rc = lk__snappy_size(in, n, max_out, &size, d);
+  if (rc)
+    return rc;
+  lk_buf_reserve(out, size);
+  rc = lk__snappy_into(in, n, out->data + out->len, size, d);
+  if (rc) {
+    out->data[out->len] = 0;
+    return rc;
+  }
+  out->len += size;
+  out->data[out->len] = 0;
+  return 0;
+}
+
+/*---- encode ----*/
+
+static size_t uvarint_len(uint64_t v)
+{
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+/* Bytes of a length-delimited field body of `len` bytes: tag + length + body. */
+static size_t field_len(size_t len) { return 1 + uvarint_len(len) + len; }
+
+static size_t label_msg_len(const lk_label *l)
+{
+  return field_len(strlen(l->name)) + field_len(strlen(l->value));
+}
+
+static size_t sample_msg_len(const lk_sample *s)
+{
+  return 1 + 8 + 1 + uvarint_len((uint64_t)s->t);
+}
+
+static size_t series_msg_len(const lk_series *s)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < s->nlabels; i++)
+    n += field_len(label_msg_len(&s->labels[i]));
+  for (size_t i = 0; i < s->nsamples; i++)
+    n += field_len(sample_msg_len(&s->samples[i]));
+  return n;
+}
+
+static void put_field_head(lk_buf *b, uint8_t tag, size_t len)
+{
+  lk_buf_putc(b, tag);
+  lk_buf_put_uvarint(b, len);
+}
+
+static void put_string(lk_buf *b, uint8_t tag, const char *s)
+{
+  size_t n = strlen(s);
+  put_field_head(b, tag, n);
+  lk_buf_append(b, s, n);
+}
+
+static void put_series(lk_buf *b, const lk_series *s)
+{
+  put_field_head(b, TAG_LEN1, series_msg_len(s));
+  for (size_t i = 0; i < s->nlabels; i++) {
+    put_field_head(b, TAG_LEN1, label_msg_len(&s->labels[i]));
+    put_string(b, TAG_LEN1, s->labels[i].name);
+    put_string(b, TAG_LEN2, s->labels[i].value);
+  }
+  for (size_t i = 0; i < s->nsamples; i++) {
+    const lk_sample *sm = &s->samples[i];
+    uint64_t bits;
+    memcpy(&bits, &sm->v, 8);
+    put_field_head(b, TAG_LEN2, sample_msg_len(sm));
+    lk_buf_putc(b, TAG_FIX1);
+    lk_buf_put_u64le(b, bits);
+    lk_buf_putc(b, TAG_VAR2);
+    lk_buf_put_uvarint(b, (uint64_t)sm->t); /* plain int64: negatives take 10 bytes */
+  }
+}
+
+int lk_rw_encode(const lk_series *s, size_t n, lk_buf *out)
+{
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < s[i].nlabels; j++)
+      if (!s[i].labels[j].name || !s[i].labels[j].value)
+        return LK_EINVAL;
+  lk_buf raw = {0};
+  for (size_t i = 0; i < n; i++)
+    put_series(&raw, &s[i]);
+  int rc = lk_snappy_compress(raw.data, raw.len, out);
+  lk_buf_fini(&raw);
+  return rc;
+}

@@ -1,0 +1,53 @@
+/* lk_wire.h — Prometheus remote_write 1.0 bodies (snappy block format around a
+ * protobuf WriteRequest) and raw snappy helpers.
+ *
+ * Decoding allocates everything from a caller-owned arena (one per request):
+ * the result borrows nothing from `body`, and lives until the arena is reset.
+ * Arena use ≈ decoded size + 16 B per label + 16 B per sample + 32 B per
+ * series. Metadata (WriteRequest field 3), exemplars and native histograms
+ * are checked for well-formedness and ignored. Thread-safe: no shared state.
+ */
+#ifndef LK_WIRE_H
+#define LK_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lk_alloc.h"
+#include "lib/lk_buf.h"
+#include "lib/lk_err.h"
+#include "lib/lk_labels.h"
+
+/* Decode a snappy-compressed (block format) remote_write WriteRequest.
+ * OUT *out, *n: series array, labels, strings and samples, all in `arena`;
+ * set only on success (*n may be 0 for an empty request).
+ * Every series comes back with its labels sorted by name, names unique
+ * (sorting costs nothing for senders that sort, as the spec asks).
+ * Checked here: decoded size ≤ max_decoded (LK_ETOOBIG, "snappy: decoded size
+ * N exceeds limit M"), snappy and protobuf well-formedness (LK_ECORRUPT,
+ * "snappy: corrupt input" / "protobuf: cannot decode WriteRequest"; the
+ * same bodies protobuf-c rejects), then a series without labels, with a
+ * repeated label name, or with a NUL byte in a label name or value (LK_EINVAL,
+ * "series N: no labels" / "duplicate label name \"x\"" / "label value
+ * contains a NUL byte"; N is the 0-based index in the request).
+ * NOT checked here (storage does): label name/value syntax and lengths, empty
+ * values, __name__ presence, UTF-8, labels per series, sample order/duplicates.
+ * On failure the arena may hold garbage from the attempt (reset it). */
+int lk_rw_decode(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
+                 lk_series **out, size_t *n, lk_diag *d);
+
+/* Append `n` series as one snappy-compressed WriteRequest body to `out`
+ * (labels written in the given order, samples as given). Returns 0; LK_EINVAL
+ * if a label has a NULL name or value. */
+int lk_rw_encode(const lk_series *s, size_t n, lk_buf *out);
+
+/* Append the snappy block-format compression of in[0..n) to `out`. Returns 0. */
+int lk_snappy_compress(const uint8_t *in, size_t n, lk_buf *out);
+
+/* Append the decompression of a snappy block to `out`. LK_ETOOBIG when the
+ * stated decoded size exceeds max_out (checked before allocating),
+ * LK_ECORRUPT on malformed input ("snappy: corrupt input"). On failure `out`
+ * keeps its previous length. */
+int lk_snappy_uncompress(const uint8_t *in, size_t n, size_t max_out, lk_buf *out, lk_diag *d);
+
+#endif

@@ -1,0 +1,300 @@
+/* logql_metric.c — metric LogQL: range functions over log lines and vector
+ * aggregations, evaluated on a grid of steps.
+ *
+ * The scan collects, per output series, the timestamp and byte length of
+ * every matching entry in [first step - range, last step]; each series is
+ * then swept with two pointers, so a range query costs one scan plus
+ * O(entries + steps). Values live in a steps-wide array per series with NaN
+ * for "no point" (Loki omits steps without entries). Aggregations reduce
+ * those arrays; topk/bottomk keep the k extreme series per step and group.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logstore/logql_eval.h"
+
+typedef struct vec {
+  lk_label *labels;
+  size_t nlabels;
+  double *v; /* nsteps; NaN = absent */
+} vec;
+
+typedef struct vecs {
+  vec *v;
+  size_t n;
+} vecs;
+
+typedef struct mctx {
+  logstore *s;
+  const logstore_query_opts *o;
+  int64_t *steps;
+  size_t nsteps;
+  size_t max_series;
+  logstore_result *r;
+  lk_diag *d;
+} mctx;
+
+static bool emit_metric(lq_scan *sc, const ls_stream *st, int64_t ts, const lq_line *ln)
+{
+  lq_groups *gs = sc->ctx;
+  lk_label tmp[96];
+  size_t nl = logstore__lq_out_labels(st, ln, tmp, 96);
+  lq_group *g = logstore__lq_group_get(gs, tmp, nl, sc->res->arena);
+  if (gs->n > sc->limit) {
+    sc->err = LK_ELIMIT;
+    return false;
+  }
+  size_t cap = g->cap;
+  g->ts = lk_xgrow(g->ts, &cap, g->n + 1, sizeof *g->ts);
+  cap = g->cap;
+  g->bytes = lk_xgrow(g->bytes, &cap, g->n + 1, sizeof *g->bytes);
+  g->cap = cap;
+  if (g->n && g->ts[g->n - 1] > ts)
+    g->unsorted = true;
+  g->ts[g->n] = ts;
+  g->bytes[g->n++] = ln->len;
+  return true;
+}
+
+typedef struct tb {
+  int64_t t;
+  uint64_t b;
+} tb;
+
+static int cmp_tb(const void *a, const void *b)
+{
+  const tb *x = a, *y = b;
+  return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static void sort_group(lq_group *g)
+{
+  tb *v = lk_xmalloc((g->n ? g->n : 1) * sizeof *v);
+  for (size_t i = 0; i < g->n; i++)
+    v[i] = (tb){g->ts[i], g->bytes[i]};
+  qsort(v, g->n, sizeof *v, cmp_tb);
+  for (size_t i = 0; i < g->n; i++) {
+    g->ts[i] = v[i].t;
+    g->bytes[i] = v[i].b;
+  }
+  free(v);
+}
+
+/* Window (t - range, t] per step, two pointers over sorted entries. */
+static void sweep(const mctx *m, const lq_expr *e, lq_group *g, double *out)
+{
+  if (g->unsorted)
+    sort_group(g);
+  size_t lo = 0, hi = 0;
+  uint64_t bytes = 0;
+  double secs = (double)e->range_ns / 1e9;
+  for (size_t k = 0; k < m->nsteps; k++) {
+    int64_t t = m->steps[k];
+    while (hi < g->n && g->ts[hi] <= t)
+      bytes += g->bytes[hi++];
+    while (lo < hi && g->ts[lo] <= t - e->range_ns)
+      bytes -= g->bytes[lo++];
+    size_t cnt = hi - lo;
+    if (!cnt) {
+      out[k] = NAN;
+      continue;
+    }
+    switch (e->fn) {
+    case LQ_COUNT_OVER_TIME: out[k] = (double)cnt; break;
+    case LQ_RATE: out[k] = (double)cnt / secs; break;
+    case LQ_BYTES_OVER_TIME: out[k] = (double)bytes; break;
+    case LQ_BYTES_RATE: out[k] = (double)bytes / secs; break;
+    }
+  }
+}
+
+static int eval_range(mctx *m, const lq_expr *e, vecs *out)
+{
+  lq_groups gs = {0};
+  lq_scan sc = {.s = m->s, .lg = &e->log, .start = m->steps[0] - e->range_ns + 1,
+                .end = m->steps[m->nsteps - 1], .res = m->r, .emit = emit_metric, .ctx = &gs,
+                .limit = m->max_series};
+  int rc = logstore__lq_scan(&sc);
+  if (rc == LK_ELIMIT)
+    lk_diag_set(m->d, rc, -1, "query produces more than %zu series", m->max_series);
+  if (!rc) {
+    out->v = lk_arena_zalloc(m->r->arena, (gs.n ? gs.n : 1) * sizeof *out->v);
+    for (size_t i = 0; i < gs.n; i++) {
+      vec *v = &out->v[out->n++];
+      v->labels = gs.v[i].labels;
+      v->nlabels = gs.v[i].nlabels;
+      v->v = lk_arena_alloc(m->r->arena, m->nsteps * sizeof *v->v);
+      sweep(m, e, &gs.v[i], v->v);
+    }
+  }
+  logstore__lq_groups_fini(&gs);
+  return rc;
+}
+
+static bool in_grouping(const lq_expr *e, const char *name)
+{
+  for (size_t i = 0; i < e->ngrouping; i++)
+    if (!strcmp(e->grouping[i], name))
+      return true;
+  return false;
+}
+
+/* The labels an aggregation keeps for one input series. */
+static size_t group_labels(const lq_expr *e, const vec *in, lk_label *out, size_t max)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < in->nlabels && n < max; i++)
+    if (in_grouping(e, in->labels[i].name) == !e->without)
+      out[n++] = in->labels[i];
+  return n;
+}
+
+static void combine(enum lq_agg_op op, double *acc, double *cnt, double x)
+{
+  if (isnan(x))
+    return;
+  if (*cnt == 0) {
+    *acc = op == LQ_COUNT ? 1 : x;
+  } else {
+    switch (op) {
+    case LQ_SUM: case LQ_AVG: *acc += x; break;
+    case LQ_MIN: if (x < *acc) *acc = x; break;
+    case LQ_MAX: if (x > *acc) *acc = x; break;
+    default: *acc += 1; break;
+    }
+  }
+  *cnt += 1;
+}
+
+static void reduce(const mctx *m, const lq_expr *e, const vecs *in, vecs *out)
+{
+  lq_groups gs = {0};
+  uint32_t *gi = lk_xmalloc((in->n ? in->n : 1) * sizeof *gi);
+  for (size_t i = 0; i < in->n; i++) {
+    lk_label tmp[96];
+    size_t nl = group_labels(e, &in->v[i], tmp, 96);
+    gi[i] = (uint32_t)(logstore__lq_group_get(&gs, tmp, nl, m->r->arena) - gs.v);
+  }
+  out->n = gs.n;
+  out->v = lk_arena_zalloc(m->r->arena, (gs.n ? gs.n : 1) * sizeof *out->v);
+  double *cnt = lk_xcalloc(gs.n * m->nsteps + 1, sizeof *cnt);
+  for (size_t g = 0; g < gs.n; g++) {
+    out->v[g].labels = gs.v[g].labels;
+    out->v[g].nlabels = gs.v[g].nlabels;
+    out->v[g].v = lk_arena_alloc(m->r->arena, m->nsteps * sizeof(double));
+  }
+  for (size_t i = 0; i < in->n; i++)
+    for (size_t k = 0; k < m->nsteps; k++)
+      combine(e->agg, &out->v[gi[i]].v[k], &cnt[gi[i] * m->nsteps + k], in->v[i].v[k]);
+  for (size_t g = 0; g < gs.n; g++)
+    for (size_t k = 0; k < m->nsteps; k++) {
+      double c = cnt[g * m->nsteps + k];
+      double *x = &out->v[g].v[k];
+      *x = c == 0 ? NAN : e->agg == LQ_AVG ? *x / c : *x;
+    }
+  free(cnt);
+  free(gi);
+  logstore__lq_groups_fini(&gs);
+}
+
+/* topk/bottomk: per step and group, keep the k largest/smallest values. */
+static void select_k(const mctx *m, const lq_expr *e, vecs *in)
+{
+  lq_groups gs = {0};
+  uint32_t *gi = lk_xmalloc((in->n ? in->n : 1) * sizeof *gi);
+  for (size_t i = 0; i < in->n; i++) {
+    lk_label tmp[96];
+    size_t nl = group_labels(e, &in->v[i], tmp, 96);
+    gi[i] = (uint32_t)(logstore__lq_group_get(&gs, tmp, nl, m->r->arena) - gs.v);
+  }
+  bool top = e->agg == LQ_TOPK;
+  for (size_t k = 0; k < m->nsteps; k++)
+    for (size_t i = 0; i < in->n; i++) {
+      double x = in->v[i].v[k];
+      if (isnan(x))
+        continue;
+      long better = 0; /* series of the same group ranked ahead of i */
+      for (size_t j = 0; j < in->n; j++) {
+        double y = in->v[j].v[k];
+        if (j == i || gi[j] != gi[i] || isnan(y))
+          continue;
+        if (top ? (y > x || (y == x && j < i)) : (y < x || (y == x && j < i)))
+          better++;
+      }
+      if (better >= e->k)
+        in->v[i].v[k] = -INFINITY; /* marked; cleared below */
+    }
+  for (size_t i = 0; i < in->n; i++)
+    for (size_t k = 0; k < m->nsteps; k++)
+      if (isinf(in->v[i].v[k]) && in->v[i].v[k] < 0)
+        in->v[i].v[k] = NAN;
+  free(gi);
+  logstore__lq_groups_fini(&gs);
+}
+
+static int eval(mctx *m, const lq_expr *e, vecs *out)
+{
+  if (e->kind == LQ_RANGE)
+    return eval_range(m, e, out);
+  vecs in = {0};
+  int rc = eval(m, e->inner, &in);
+  if (rc)
+    return rc;
+  if (e->agg == LQ_TOPK || e->agg == LQ_BOTTOMK) {
+    select_k(m, e, &in);
+    *out = in;
+  } else {
+    reduce(m, e, &in, out);
+  }
+  return 0;
+}
+
+static void to_result(const mctx *m, const vecs *v, logstore_result *r)
+{
+  r->kind = m->o->step_ns ? LOGSTORE_MATRIX : LOGSTORE_VECTOR;
+  r->series = lk_arena_zalloc(r->arena, (v->n ? v->n : 1) * sizeof *r->series);
+  for (size_t i = 0; i < v->n; i++) {
+    size_t pts = 0;
+    for (size_t k = 0; k < m->nsteps; k++)
+      pts += !isnan(v->v[i].v[k]);
+    if (!pts)
+      continue;
+    logstore_rseries *s = &r->series[r->n++];
+    s->labels = v->v[i].labels;
+    s->nlabels = v->v[i].nlabels;
+    lk_labels_sort(s->labels, s->nlabels);
+    s->t_ns = lk_arena_alloc(r->arena, pts * sizeof *s->t_ns);
+    s->v = lk_arena_alloc(r->arena, pts * sizeof *s->v);
+    for (size_t k = 0; k < m->nsteps; k++)
+      if (!isnan(v->v[i].v[k])) {
+        s->t_ns[s->n] = m->steps[k];
+        s->v[s->n++] = v->v[i].v[k];
+      }
+  }
+}
+
+#define MAX_STEPS 11000
+
+int logstore__lq_metric(logstore *s, const lq_expr *e, const logstore_query_opts *o,
+                        logstore_result *r, lk_diag *d)
+{
+  mctx m = {.s = s, .o = o, .r = r, .d = d, .max_series = o->max_series ? o->max_series : 10000};
+  if (o->step_ns > 0) {
+    if (o->end_ns < o->start_ns || (o->end_ns - o->start_ns) / o->step_ns >= MAX_STEPS)
+      return lk_diag_set(d, LK_ELIMIT, -1, "exceeded maximum resolution of %d points per "
+                         "series; use a larger step", MAX_STEPS);
+    m.nsteps = (size_t)((o->end_ns - o->start_ns) / o->step_ns) + 1;
+  } else {
+    m.nsteps = 1;
+  }
+  m.steps = lk_xmalloc(m.nsteps * sizeof *m.steps);
+  for (size_t k = 0; k < m.nsteps; k++)
+    m.steps[k] = o->step_ns > 0 ? o->start_ns + (int64_t)k * o->step_ns : o->end_ns;
+  vecs v = {0};
+  int rc = eval(&m, e, &v);
+  if (!rc)
+    to_result(&m, &v, r);
+  free(m.steps);
+  return rc;
+}

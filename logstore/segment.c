@@ -1,0 +1,460 @@
+/* segment.c — sealing heads into compressed blocks, segment files, reading
+ * blocks back, and retention.
+ *
+ * Blocks are appended to the newest segment file; a segment is never
+ * rewritten, only deleted whole by retention, so readers need no lock beyond
+ * the store's read lock. At open only headers, metas and blooms are read
+ * (they form the in-memory index); a torn block at a segment's end (crash
+ * mid-seal) is cut off, which is safe because its entries are still in the WAL.
+ * Codec: zstd level LS_ZSTD_LEVEL (1; measured against level 3 and zlib in
+ * FORMAT.md "Codec choice").
+ * Called with store->lock held (write for seal/retention, read for reads).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "lib/lk_hash.h"
+#include "lib/lk_log.h"
+#include "logstore/format.h"
+#include "logstore/logstore_int.h"
+
+#define LS_ZSTD_LEVEL 1
+
+static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+  const uint8_t *b = p;
+  while (n) {
+    ssize_t w = pwrite(fd, b, n, (off_t)off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -errno;
+    b += w, n -= (size_t)w, off += (uint64_t)w;
+  }
+  return 0;
+}
+
+static int pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+  uint8_t *b = p;
+  while (n) {
+    ssize_t r = pread(fd, b, n, (off_t)off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return r < 0 ? -errno : LK_ECORRUPT;
+    b += r, n -= (size_t)r, off += (uint64_t)r;
+  }
+  return 0;
+}
+
+static int seg_create(logstore *s, uint32_t num)
+{
+  char name[64], path[4096];
+  snprintf(name, sizeof name, LS_SEG_FMT, num);
+  int rc = logstore__stream_path(s, path, sizeof path, name);
+  if (rc)
+    return rc;
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  uint32_t h[2] = {LS_SEG_MAGIC, LS_FORMAT_VERSION};
+  if ((rc = pwrite_all(fd, h, sizeof h, 0))) {
+    close(fd);
+    return rc;
+  }
+  s->segs = lk_xgrow(s->segs, &s->segcap, s->nsegs + 1, sizeof *s->segs);
+  s->segs[s->nsegs++] = (ls_seg){.num = num, .fd = fd, .size = LS_FILE_HDR, .maxt = INT64_MIN};
+  return 0;
+}
+
+static ls_seg *seg_current(logstore *s, int *rc)
+{
+  *rc = 0;
+  if (!s->nsegs || s->segs[s->nsegs - 1].size >= s->o.segment_bytes)
+    *rc = seg_create(s, s->nsegs ? s->segs[s->nsegs - 1].num + 1 : 1);
+  return *rc ? NULL : &s->segs[s->nsegs - 1];
+}
+
+/* Serialise the head as the decompressed block data. */
+static void encode_raw(const ls_stream *st, lk_buf *raw)
+{
+  int64_t prev = st->hts[0];
+  for (size_t i = 0; i < st->hn; i++) {
+    lk_buf_put_varint(raw, st->hts[i] - prev);
+    prev = st->hts[i];
+  }
+  for (size_t i = 0; i < st->hn; i++)
+    lk_buf_put_uvarint(raw, st->hlen[i]);
+  for (size_t i = 0; i < st->hn; i++)
+    lk_buf_append(raw, st->hbytes.data + st->hoff[i], st->hlen[i]);
+}
+
+static void build_bloom(const ls_stream *st, ls_block *b)
+{
+  ls_tokset *t = logstore__tokset_new();
+  for (size_t i = 0; i < st->hn; i++)
+    logstore__tokset_add_line(t, (const char *)st->hbytes.data + st->hoff[i], st->hlen[i]);
+  b->bloom = logstore__bloom_build(t, &b->bloom_words, &b->bloom_k);
+  logstore__tokset_free(t);
+}
+
+static void encode_meta(const ls_stream *st, const ls_block *b, lk_buf *meta)
+{
+  logstore__labels_put(meta, st->labels, st->nlabels);
+  lk_buf_put_uvarint(meta, st->next_seq);
+  lk_buf_put_varint(meta, b->mint);
+  lk_buf_put_varint(meta, b->maxt);
+  lk_buf_put_uvarint(meta, b->nentries);
+  lk_buf_put_uvarint(meta, b->raw_len);
+  lk_buf_putc(meta, LS_CODEC_ZSTD);
+  lk_buf_putc(meta, b->bloom_k);
+}
+
+static void head_reset(ls_stream *st)
+{
+  st->hn = 0;
+  lk_buf_clear(&st->hbytes);
+  if (st->hbytes.cap > (8u << 20)) {
+    lk_buf_fini(&st->hbytes);
+  }
+}
+
+/* Write hdr ‖ meta ‖ bloom ‖ data at the segment's end. */
+static int write_block(logstore *s, ls_block *b, const lk_buf *meta, const void *data)
+{
+  int rc;
+  ls_seg *seg = seg_current(s, &rc);
+  if (!seg)
+    return rc;
+  size_t bloom_len = (size_t)b->bloom_words * 8;
+  uint32_t hdr[6] = {LS_BLK_MAGIC, (uint32_t)meta->len, (uint32_t)bloom_len, b->data_len, 0,
+                     b->data_crc};
+  hdr[4] = lk_crc32(lk_crc32(0, meta->data, meta->len), b->bloom, bloom_len);
+  lk_buf out = {0};
+  lk_buf_append(&out, hdr, sizeof hdr);
+  lk_buf_append(&out, meta->data, meta->len);
+  lk_buf_append(&out, b->bloom, bloom_len);
+  b->off = seg->size + out.len;
+  lk_buf_append(&out, data, b->data_len);
+  rc = pwrite_all(seg->fd, out.data, out.len, seg->size);
+  if (!rc) {
+    seg->size += out.len;
+    b->seg = seg->num;
+    if (b->maxt > seg->maxt)
+      seg->maxt = b->maxt;
+    s->sealed_bytes += out.len;
+  }
+  lk_buf_fini(&out);
+  return rc;
+}
+
+static void stream_add_block(ls_stream *st, const ls_block *b)
+{
+  st->blocks = lk_xgrow(st->blocks, &st->bcap, st->nblocks + 1, sizeof *st->blocks);
+  size_t pos = st->nblocks;
+  while (pos && st->blocks[pos - 1].mint > b->mint) /* keep ordered by mint */
+    pos--;
+  memmove(st->blocks + pos + 1, st->blocks + pos, (st->nblocks - pos) * sizeof *st->blocks);
+  st->blocks[pos] = *b;
+  st->nblocks++;
+}
+
+int logstore__seal(logstore *s, ls_stream *st)
+{
+  if (!st->hn)
+    return 0;
+  lk_buf raw = {0}, meta = {0};
+  encode_raw(st, &raw);
+  ls_block b = {.mint = st->hts[0], .maxt = st->hts[st->hn - 1], .nentries = (uint32_t)st->hn,
+                .raw_len = (uint32_t)raw.len};
+  size_t bound = ZSTD_compressBound(raw.len);
+  void *data = lk_xmalloc(bound);
+  size_t clen = ZSTD_compress(data, bound, raw.data, raw.len, LS_ZSTD_LEVEL);
+  int rc = ZSTD_isError(clen) ? LK_EIO : 0;
+  if (!rc) {
+    b.data_len = (uint32_t)clen;
+    b.data_crc = lk_crc32(0, data, clen);
+    build_bloom(st, &b);
+    encode_meta(st, &b, &meta);
+    rc = write_block(s, &b, &meta, data);
+  }
+  if (!rc) {
+    s->raw_bytes += st->hbytes.len;
+    stream_add_block(st, &b);
+    head_reset(st);
+  } else {
+    free(b.bloom);
+  }
+  free(data);
+  lk_buf_fini(&raw);
+  lk_buf_fini(&meta);
+  return rc;
+}
+
+int logstore__seal_all(logstore *s)
+{
+  for (size_t i = 0; i < s->nstreams; i++) {
+    int rc = logstore__seal(s, s->streams[i]);
+    if (rc)
+      return rc;
+  }
+  if (s->nsegs && fdatasync(s->segs[s->nsegs - 1].fd))
+    return -errno;
+  return logstore__wal_reset(s);
+}
+
+/*---- opening ----*/
+
+static int load_block(logstore *s, ls_seg *seg, uint64_t off, const uint32_t hdr[6], uint64_t *next)
+{
+  size_t ml = hdr[1], bl = hdr[2];
+  if (ml > LS_MAX_META || bl % 8 || bl > (64u << 20) || off + LS_BLK_HDR + ml + bl + hdr[3] > seg->size)
+    return LK_ECORRUPT;
+  uint8_t *mb = lk_xmalloc(ml + bl + 1);
+  int rc = pread_all(seg->fd, mb, ml + bl, off + LS_BLK_HDR);
+  if (!rc && lk_crc32(0, mb, ml + bl) != hdr[4])
+    rc = LK_ECORRUPT;
+  lk_arena *a = lk_arena_new(1024);
+  lk_label ls[64];
+  lk_dec d;
+  lk_dec_init(&d, mb, ml);
+  long nl = rc ? -1 : logstore__labels_get(&d, a, ls, 64);
+  ls_block b = {.seg = seg->num, .off = off + LS_BLK_HDR + ml + bl, .data_len = hdr[3],
+                .data_crc = hdr[5]};
+  uint64_t seq_end = lk_dec_uvarint(&d);
+  b.mint = lk_dec_varint(&d);
+  b.maxt = lk_dec_varint(&d);
+  b.nentries = (uint32_t)lk_dec_uvarint(&d);
+  b.raw_len = (uint32_t)lk_dec_uvarint(&d);
+  uint8_t codec = lk_dec_u8(&d);
+  b.bloom_k = lk_dec_u8(&d);
+  if (!rc && (nl < 0 || d.err || codec != LS_CODEC_ZSTD || b.raw_len > LS_MAX_BLOCK_RAW))
+    rc = LK_ECORRUPT;
+  if (!rc) {
+    lk_labels_sort(ls, (size_t)nl);
+    ls_stream *st = logstore__stream_get(s, ls, (size_t)nl, true);
+    b.bloom_words = (uint32_t)(bl / 8);
+    b.bloom = lk_xmalloc(bl ? bl : 8);
+    memcpy(b.bloom, mb + ml, bl);
+    stream_add_block(st, &b);
+    if (seq_end > st->next_seq)
+      st->next_seq = seq_end;
+    if (b.maxt > st->maxt)
+      st->maxt = b.maxt;
+    if (b.maxt > seg->maxt)
+      seg->maxt = b.maxt;
+    if (b.maxt > s->newest)
+      s->newest = b.maxt;
+    s->sealed_bytes += LS_BLK_HDR + ml + bl + hdr[3];
+    *next = b.off + hdr[3];
+  }
+  lk_arena_free(a);
+  free(mb);
+  return rc;
+}
+
+static int seg_load(logstore *s, ls_seg *seg, const char *path)
+{
+  uint32_t h[6];
+  if (seg->size < LS_FILE_HDR || pread_all(seg->fd, h, 8, 0) || h[0] != LS_SEG_MAGIC ||
+      h[1] != LS_FORMAT_VERSION)
+    return LK_ECORRUPT;
+  uint64_t off = LS_FILE_HDR;
+  while (off + LS_BLK_HDR <= seg->size) {
+    uint64_t next = 0;
+    if (pread_all(seg->fd, h, sizeof h, off) || h[0] != LS_BLK_MAGIC ||
+        load_block(s, seg, off, h, &next))
+      break;
+    off = next;
+  }
+  if (off < seg->size) {
+    lk_warn("log segment: torn tail cut, file=%s bytes=%llu", path,
+            (unsigned long long)(seg->size - off));
+    if (ftruncate(seg->fd, (off_t)off))
+      return -errno;
+    seg->size = off;
+  }
+  return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int list_segs(const char *dir, uint32_t **out, size_t *n)
+{
+  DIR *dh = opendir(dir);
+  if (!dh)
+    return -errno;
+  size_t cap = 0;
+  *out = NULL;
+  *n = 0;
+  struct dirent *de;
+  while ((de = readdir(dh))) {
+    unsigned num;
+    char tail;
+    if (sscanf(de->d_name, "seg-%8u.lk%c", &num, &tail) == 2 && tail == 's') {
+      *out = lk_xgrow(*out, &cap, *n + 1, sizeof **out);
+      (*out)[(*n)++] = num;
+    }
+  }
+  closedir(dh);
+  if (*n)
+    qsort(*out, *n, sizeof **out, cmp_u32);
+  return 0;
+}
+
+int logstore__segs_open(logstore *s, lk_diag *d)
+{
+  uint32_t *nums = NULL;
+  size_t n = 0;
+  int rc = list_segs(s->dir, &nums, &n);
+  if (rc)
+    return lk_diag_set(d, rc, -1, "log store: list %s: %s", s->dir, lk_strerror(rc));
+  for (size_t i = 0; i < n && !rc; i++) {
+    char name[64], path[4096];
+    snprintf(name, sizeof name, LS_SEG_FMT, nums[i]);
+    logstore__stream_path(s, path, sizeof path, name);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb)) {
+      rc = lk_diag_set(d, -errno, -1, "log store: open %s: %s", path, strerror(errno));
+      if (fd >= 0)
+        close(fd);
+      break;
+    }
+    s->segs = lk_xgrow(s->segs, &s->segcap, s->nsegs + 1, sizeof *s->segs);
+    ls_seg *seg = &s->segs[s->nsegs++];
+    *seg = (ls_seg){.num = nums[i], .fd = fd, .size = (uint64_t)sb.st_size, .maxt = INT64_MIN};
+    if ((rc = seg_load(s, seg, path)))
+      lk_diag_set(d, rc, -1, "log store: %s is not a version %u segment", path, LS_FORMAT_VERSION);
+  }
+  free(nums);
+  return rc;
+}
+
+void logstore__segs_close(logstore *s)
+{
+  for (size_t i = 0; i < s->nsegs; i++)
+    close(s->segs[i].fd);
+  free(s->segs);
+  s->segs = NULL;
+  s->nsegs = 0;
+}
+
+/*---- reading ----*/
+
+void logstore__decoded_fini(ls_decoded *d)
+{
+  free(d->ts);
+  free(d->off);
+  free(d->len);
+  free(d->raw);
+  memset(d, 0, sizeof *d);
+}
+
+static const ls_seg *seg_find(const logstore *s, uint32_t num)
+{
+  for (size_t i = 0; i < s->nsegs; i++)
+    if (s->segs[i].num == num)
+      return &s->segs[i];
+  return NULL;
+}
+
+static int decode_raw(const ls_block *b, ls_decoded *out)
+{
+  size_t n = b->nentries;
+  if (n > out->cap_n) {
+    out->ts = lk_xrealloc(out->ts, n * sizeof *out->ts);
+    out->off = lk_xrealloc(out->off, n * sizeof *out->off);
+    out->len = lk_xrealloc(out->len, n * sizeof *out->len);
+    out->cap_n = n;
+  }
+  lk_dec d;
+  lk_dec_init(&d, out->raw, b->raw_len);
+  int64_t t = b->mint;
+  for (size_t i = 0; i < n; i++)
+    out->ts[i] = t += lk_dec_varint(&d);
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    out->off[i] = (uint32_t)total;
+    out->len[i] = (uint32_t)lk_dec_uvarint(&d);
+    total += out->len[i];
+  }
+  if (d.err || total != lk_dec_left(&d))
+    return LK_ECORRUPT;
+  out->bytes = (const char *)d.p;
+  out->n = n;
+  return 0;
+}
+
+int logstore__block_read(logstore *s, const ls_block *b, ls_decoded *out)
+{
+  const ls_seg *seg = seg_find(s, b->seg);
+  if (!seg)
+    return LK_ENOENT;
+  uint8_t *data = lk_xmalloc(b->data_len + 1);
+  int rc = pread_all(seg->fd, data, b->data_len, b->off);
+  if (!rc && lk_crc32(0, data, b->data_len) != b->data_crc)
+    rc = LK_ECORRUPT;
+  if (!rc) {
+    out->raw = lk_xrealloc(out->raw, (size_t)b->raw_len + 1);
+    size_t got = ZSTD_decompress(out->raw, b->raw_len, data, b->data_len);
+    rc = ZSTD_isError(got) || got != b->raw_len ? LK_ECORRUPT : decode_raw(b, out);
+  }
+  free(data);
+  return rc;
+}
+
+/*---- retention ----*/
+
+static void drop_segment(logstore *s, size_t idx)
+{
+  uint32_t num = s->segs[idx].num;
+  for (size_t i = 0; i < s->nstreams; i++) {
+    ls_stream *st = s->streams[i];
+    size_t w = 0;
+    for (size_t r = 0; r < st->nblocks; r++) {
+      if (st->blocks[r].seg == num) {
+        free(st->blocks[r].bloom);
+        continue;
+      }
+      st->blocks[w++] = st->blocks[r];
+    }
+    st->nblocks = w;
+  }
+  char name[64], path[4096];
+  snprintf(name, sizeof name, LS_SEG_FMT, num);
+  logstore__stream_path(s, path, sizeof path, name);
+  close(s->segs[idx].fd);
+  unlink(path);
+  s->sealed_bytes -= s->segs[idx].size - LS_FILE_HDR;
+  memmove(s->segs + idx, s->segs + idx + 1, (s->nsegs - idx - 1) * sizeof *s->segs);
+  s->nsegs--;
+}
+
+int logstore__retention_locked(logstore *s)
+{
+  /* never the newest segment: it is being appended to */
+  while (s->nsegs > 1 && s->o.retention_ns && s->newest != INT64_MIN &&
+         s->segs[0].maxt < s->newest - s->o.retention_ns)
+    drop_segment(s, 0);
+  uint64_t total = 0;
+  for (size_t i = 0; i < s->nsegs; i++)
+    total += s->segs[i].size;
+  while (s->nsegs > 1 && s->o.retention_bytes && total > s->o.retention_bytes) {
+    total -= s->segs[0].size;
+    drop_segment(s, 0);
+  }
+  return 0;
+}

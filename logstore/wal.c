@@ -1,0 +1,233 @@
+/* wal.c — the write-ahead log of entries not yet sealed into blocks.
+ *
+ * One file, one record per push (see FORMAT.md). A record is written with a
+ * single write(2), so after kill -9 the file holds whole records plus at most
+ * one torn tail, which replay detects by length/CRC and cuts off. Replay
+ * skips entries already sealed (seq below the stream's sealed count), which
+ * makes a crash between sealing and truncating harmless.
+ * Called with store->lock held for writing (or before the store is shared).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/lk_hash.h"
+#include "lib/lk_log.h"
+#include "logstore/format.h"
+#include "logstore/logstore_int.h"
+
+void logstore__labels_put(lk_buf *b, const lk_label *ls, size_t n)
+{
+  lk_buf_put_uvarint(b, n);
+  for (size_t i = 0; i < n; i++) {
+    size_t a = strlen(ls[i].name), v = strlen(ls[i].value);
+    lk_buf_put_uvarint(b, a);
+    lk_buf_append(b, ls[i].name, a);
+    lk_buf_put_uvarint(b, v);
+    lk_buf_append(b, ls[i].value, v);
+  }
+}
+
+static const char *dec_str(lk_dec *d, lk_arena *a)
+{
+  uint64_t n = lk_dec_uvarint(d);
+  if (n > lk_dec_left(d)) {
+    d->err = LK_ECORRUPT;
+    return NULL;
+  }
+  const uint8_t *p = lk_dec_bytes(d, (size_t)n);
+  return p ? lk_arena_strndup(a, (const char *)p, (size_t)n) : NULL;
+}
+
+long logstore__labels_get(lk_dec *d, lk_arena *a, lk_label *out, size_t max)
+{
+  uint64_t n = lk_dec_uvarint(d);
+  if (d->err || n > max)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    out[i].name = dec_str(d, a);
+    out[i].value = dec_str(d, a);
+    if (d->err || !out[i].name || !out[i].value)
+      return -1;
+  }
+  return (long)n;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+  const uint8_t *b = p;
+  while (n) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -errno;
+    b += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int logstore__wal_append(logstore *s, const ls_stream *st, uint64_t first_seq,
+                         const logstore_entry *e, size_t n)
+{
+  lk_buf b = {0};
+  lk_buf_put_u32le(&b, 0);
+  lk_buf_put_u32le(&b, 0);
+  lk_buf_putc(&b, LS_WAL_ENTRIES);
+  logstore__labels_put(&b, st->labels, st->nlabels);
+  lk_buf_put_uvarint(&b, first_seq);
+  lk_buf_put_uvarint(&b, n);
+  for (size_t i = 0; i < n; i++) {
+    lk_buf_put_varint(&b, e[i].ts);
+    lk_buf_put_uvarint(&b, e[i].len);
+    lk_buf_append(&b, e[i].line, e[i].len);
+  }
+  uint32_t len = (uint32_t)(b.len - LS_WAL_REC_HDR);
+  uint32_t crc = lk_crc32(0, b.data + LS_WAL_REC_HDR, len);
+  memcpy(b.data, &len, 4); /* little-endian hosts only, as format.h states */
+  memcpy(b.data + 4, &crc, 4);
+  int rc = write_all(s->wal_fd, b.data, b.len);
+  if (!rc && s->o.fsync && fdatasync(s->wal_fd))
+    rc = -errno;
+  if (!rc)
+    s->wal_size += b.len;
+  else if (ftruncate(s->wal_fd, (off_t)s->wal_size) == 0)
+    lseek(s->wal_fd, (off_t)s->wal_size, SEEK_SET); /* drop a partial record */
+  lk_buf_fini(&b);
+  return rc;
+}
+
+/* Re-apply one record's entries that are not sealed yet. */
+static int replay_record(logstore *s, const uint8_t *p, size_t n, lk_arena *a)
+{
+  lk_dec d;
+  lk_dec_init(&d, p, n);
+  lk_label ls[64];
+  if (lk_dec_u8(&d) != LS_WAL_ENTRIES)
+    return LK_ECORRUPT;
+  long nl = logstore__labels_get(&d, a, ls, 64);
+  uint64_t seq = lk_dec_uvarint(&d), cnt = lk_dec_uvarint(&d);
+  if (nl < 0 || d.err || cnt > n)
+    return LK_ECORRUPT;
+  lk_labels_sort(ls, (size_t)nl);
+  ls_stream *st = logstore__stream_get(s, ls, (size_t)nl, true);
+  for (uint64_t i = 0; i < cnt; i++, seq++) {
+    logstore_entry e;
+    e.ts = lk_dec_varint(&d);
+    e.len = (size_t)lk_dec_uvarint(&d);
+    e.line = (const char *)lk_dec_bytes(&d, e.len);
+    if (d.err || !e.line)
+      return LK_ECORRUPT;
+    if (seq < st->next_seq)
+      continue; /* already sealed before the crash */
+    st->next_seq = seq;
+    int rc = logstore__head_append(s, st, &e, 1);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int replay(logstore *s, const uint8_t *buf, size_t size, uint64_t *good)
+{
+  lk_arena *a = lk_arena_new(4096);
+  size_t off = LS_FILE_HDR;
+  int rc = 0;
+  while (off + LS_WAL_REC_HDR <= size) {
+    uint32_t len, crc;
+    memcpy(&len, buf + off, 4);
+    memcpy(&crc, buf + off + 4, 4);
+    if (len > LS_WAL_MAX_REC || len > size - off - LS_WAL_REC_HDR ||
+        lk_crc32(0, buf + off + LS_WAL_REC_HDR, len) != crc)
+      break;
+    rc = replay_record(s, buf + off + LS_WAL_REC_HDR, len, a);
+    if (rc)
+      break;
+    lk_arena_reset(a);
+    off += LS_WAL_REC_HDR + len;
+  }
+  lk_arena_free(a);
+  *good = off;
+  return rc == LK_ECORRUPT ? 0 : rc;
+}
+
+static int read_file(int fd, uint8_t **out, size_t *out_n)
+{
+  struct stat sb;
+  if (fstat(fd, &sb))
+    return -errno;
+  size_t n = (size_t)sb.st_size, got = 0;
+  uint8_t *p = lk_xmalloc(n + 1);
+  while (got < n) {
+    ssize_t r = pread(fd, p + got, n - got, (off_t)got);
+    if (r <= 0) {
+      free(p);
+      return r < 0 ? -errno : LK_EIO;
+    }
+    got += (size_t)r;
+  }
+  *out = p;
+  *out_n = n;
+  return 0;
+}
+
+static int write_header(int fd)
+{
+  uint32_t h[2] = {LS_WAL_MAGIC, LS_FORMAT_VERSION};
+  if (ftruncate(fd, 0) || lseek(fd, 0, SEEK_SET) < 0)
+    return -errno;
+  return write_all(fd, h, sizeof h);
+}
+
+int logstore__wal_open(logstore *s, lk_diag *d)
+{
+  char path[4096];
+  int rc = logstore__stream_path(s, path, sizeof path, LS_WAL_NAME);
+  if (rc)
+    return lk_diag_set(d, rc, -1, "log store: path too long");
+  s->wal_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (s->wal_fd < 0)
+    return lk_diag_set(d, -errno, -1, "log store: open %s: %s", path, strerror(errno));
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  if ((rc = read_file(s->wal_fd, &buf, &n)))
+    return lk_diag_set(d, rc, -1, "log store: read %s: %s", path, lk_strerror(rc));
+  uint32_t magic = 0, ver = 0;
+  if (n >= LS_FILE_HDR) {
+    memcpy(&magic, buf, 4);
+    memcpy(&ver, buf + 4, 4);
+  }
+  uint64_t good = LS_FILE_HDR;
+  if (n < LS_FILE_HDR) {
+    rc = write_header(s->wal_fd);
+  } else if (magic != LS_WAL_MAGIC || ver != LS_FORMAT_VERSION) {
+    rc = lk_diag_set(d, LK_ECORRUPT, -1, "log store: %s is not a version %u WAL", path,
+                     LS_FORMAT_VERSION);
+  } else {
+    rc = replay(s, buf, n, &good);
+    if (!rc && good < n) {
+      lk_warn("log WAL: torn tail cut, file=%s bytes=%zu", path, n - (size_t)good);
+      if (ftruncate(s->wal_fd, (off_t)good))
+        rc = -errno;
+    }
+  }
+  free(buf);
+  if (rc)
+    return lk_diag_set(d, rc, -1, "log store: WAL %s: %s", path, lk_strerror(rc));
+  s->wal_size = good;
+  lseek(s->wal_fd, (off_t)good, SEEK_SET);
+  return 0;
+}
+
+int logstore__wal_reset(logstore *s)
+{
+  int rc = write_header(s->wal_fd);
+  if (!rc && fdatasync(s->wal_fd))
+    rc = -errno;
+  s->wal_size = rc ? s->wal_size : LS_FILE_HDR;
+  return rc;
+}

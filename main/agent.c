@@ -1,0 +1,89 @@
+/* agent.c — see agent.h. Scrape targets: one per static target, URL
+ * <scheme>://<target><metrics_path>, job = job_name, interval and timeout
+ * from the scrape config (already defaulted from `global` by lk_config). */
+#include "main/agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/lk_alloc.h"
+#include "lib/lk_log.h"
+#include "tsdb/tsdb.h"
+
+void lookout_agent_config(const lk_config *cfg, lookout_agent_cfg *out)
+{
+  memset(out, 0, sizeof *out);
+  size_t n = 0;
+  for (size_t i = 0; i < cfg->nscrape_configs; i++)
+    for (size_t j = 0; j < cfg->scrape_configs[i].nstatic; j++)
+      n += cfg->scrape_configs[i].static_configs[j].targets.n;
+  out->targets = lk_xcalloc(n ? n : 1, sizeof *out->targets);
+  out->urls = lk_xcalloc(n ? n : 1, sizeof *out->urls);
+  for (size_t i = 0; i < cfg->nscrape_configs; i++) {
+    const lk_scrape_config *sc = &cfg->scrape_configs[i];
+    for (size_t j = 0; j < sc->nstatic; j++)
+      for (size_t k = 0; k < sc->static_configs[j].targets.n; k++) {
+        const char *t = sc->static_configs[j].targets.v[k];
+        size_t len = strlen(t) + strlen(sc->metrics_path) + strlen(sc->scheme) + 8;
+        char *url = lk_xmalloc(len);
+        snprintf(url, len, "%s://%s%s", sc->scheme, t, sc->metrics_path);
+        out->urls[out->ntargets] = url;
+        out->targets[out->ntargets++] = (collector_target){
+          .job = sc->job_name, .url = url, .interval_ms = sc->scrape_interval_ms,
+          .timeout_ms = sc->scrape_timeout_ms};
+      }
+  }
+  size_t pl = strlen(cfg->data) + 8;
+  out->pod_log_dir = lk_xmalloc(pl);
+  snprintf(out->pod_log_dir, pl, "%s/pods", cfg->data);
+  out->opts = (collector_opts){
+    .cgroup_root = cfg->collector.cgroup_root,
+    .pod_log_dir = out->pod_log_dir,
+    .interval_ms = cfg->collector.interval_ms,
+    .targets = out->targets,
+    .ntargets = out->ntargets,
+  };
+}
+
+void lookout_agent_config_fini(lookout_agent_cfg *a)
+{
+  for (size_t i = 0; i < a->ntargets; i++)
+    free(a->urls[i]);
+  free(a->urls);
+  free(a->targets);
+  free(a->pod_log_dir);
+  memset(a, 0, sizeof *a);
+}
+
+int lookout_agent_tsdb_sink(void *ctx, const lk_series *s, size_t n)
+{
+  tsdb_append_stats st;
+  lk_diag d = {0};
+  int rc = tsdb_append(ctx, s, n, &st, &d);
+  if (rc)
+    lk_warn("agent: storing a collector batch failed: %s: %s", lk_strerror(rc), d.msg);
+  return rc;
+}
+
+collector_t *lookout_agent_start_local(const lk_config *cfg, void *db)
+{
+  lookout_agent_cfg ac;
+  lookout_agent_config(cfg, &ac);
+  collector_t *c = NULL;
+  lk_diag d = {0};
+  int rc = collector_new(&ac.opts, (collector_sink){lookout_agent_tsdb_sink, db}, &c, &d);
+  lookout_agent_config_fini(&ac);
+  if (!rc) {
+    collector_raise_fd_limit();
+    rc = collector_start(c);
+  }
+  if (rc) {
+    lk_error("local agent not started: %s", d.msg[0] ? d.msg : lk_strerror(rc));
+    collector_free(c);
+    return NULL;
+  }
+  lk_info("local agent collecting every %lld ms into local storage",
+          (long long)(cfg->collector.interval_ms ? cfg->collector.interval_ms : 5000));
+  return c;
+}

@@ -1,0 +1,30 @@
+/* agent.h — the node agent's wiring shared by `lookout agent` (push over
+ * remote_write) and `lookout up` (batches straight into the local tsdb):
+ * collector options and scrape targets from the config file. */
+#ifndef MAIN_AGENT_H
+#define MAIN_AGENT_H
+
+#include "collector/collector.h"
+#include "lib/lk_config.h"
+
+typedef struct lookout_agent_cfg {
+  collector_opts opts;         /* strings point into cfg or into this struct */
+  collector_target *targets;   /* one per static target of every scrape config */
+  char **urls;                 /* owned target URLs */
+  size_t ntargets;
+  char *pod_log_dir;           /* <data>/pods, Lookout pods' logs */
+} lookout_agent_cfg;
+
+/* Fill out from cfg (borrowed: cfg must outlive out). Free with _fini. */
+void lookout_agent_config(const lk_config *cfg, lookout_agent_cfg *out);
+void lookout_agent_config_fini(lookout_agent_cfg *a);
+
+/* `lookout up`: start the collector in-process with batches going straight
+ * into db (a tsdb_t *). Returns NULL (logged) when it cannot start; stop and
+ * free with collector_free before closing db. */
+collector_t *lookout_agent_start_local(const lk_config *cfg, void *db);
+
+/* Collector sink for `lookout up`: appends each batch to the tsdb_t *ctx. */
+int lookout_agent_tsdb_sink(void *ctx, const lk_series *s, size_t n);
+
+#endif

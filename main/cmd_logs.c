@@ -1,0 +1,228 @@
+/* cmd_logs.c — `lookout logs LOGQL [--since D] [--limit N] [--follow]`:
+ * search (or follow) the server's log store through the Loki API and print
+ * one line per entry, oldest first: time, labels, line. Metric queries print
+ * one line per series and point.
+ *
+ * --follow polls query_range forward from the newest entry seen, once a
+ * second, until interrupted. Exit status: 0 ok, 1 server/query error
+ * (message from the server on stderr), 2 usage.
+ */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/lk_buf.h"
+#include "lib/lk_httpc.h"
+#include "lib/lk_time.h"
+#include "main/cmd.h"
+
+typedef struct logs_flags {
+  const char *query, *server;
+  int64_t since_ms;
+  long limit;
+  int follow;
+} logs_flags;
+
+static const char usage_text[] =
+    "usage: lookout logs LOGQL [--since DURATION] [--limit N] [--follow] [--server URL]\n"
+    "  --since   how far back to search (default 1h)\n"
+    "  --limit   most entries to print (default 100)\n"
+    "  --follow  keep printing new entries until interrupted\n"
+    "  --server  Lookout or Loki base URL (default http://127.0.0.1:9470)\n"
+    "example: lookout logs '{namespace=\"shop\"} |= \"error\"' --since 15m\n";
+
+static int parse_flags(int argc, char **argv, logs_flags *f)
+{
+  *f = (logs_flags){.server = "http://127.0.0.1:9470", .since_ms = 3600000, .limit = 100};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage_text, stdout);
+      return 1;
+    } else if (!strcmp(a, "--follow") || !strcmp(a, "-f")) {
+      f->follow = 1;
+    } else if (!strcmp(a, "--since") && v) {
+      if (lk_parse_duration(v, &f->since_ms, NULL)) {
+        fprintf(stderr, "lookout logs: invalid --since \"%s\"\n", v);
+        return -1;
+      }
+      i++;
+    } else if (!strcmp(a, "--limit") && v) {
+      f->limit = strtol(v, NULL, 10);
+      if (f->limit <= 0) {
+        fprintf(stderr, "lookout logs: invalid --limit \"%s\"\n", v);
+        return -1;
+      }
+      i++;
+    } else if (!strcmp(a, "--server") && v) {
+      f->server = v;
+      i++;
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "lookout logs: unknown or incomplete flag %s\n%s", a, usage_text);
+      return -1;
+    } else if (!f->query) {
+      f->query = a;
+    } else {
+      fprintf(stderr, "lookout logs: one query only (quote it)\n");
+      return -1;
+    }
+  }
+  if (!f->query) {
+    fputs(usage_text, stderr);
+    return -1;
+  }
+  return 0;
+}
+
+static void urlenc(lk_buf *b, const char *s)
+{
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-_.~", c))
+      lk_buf_putc(b, c);
+    else
+      lk_buf_printf(b, "%%%02X", c);
+  }
+}
+
+static void print_time(int64_t ns)
+{
+  time_t sec = (time_t)(ns / 1000000000LL);
+  struct tm tm;
+  gmtime_r(&sec, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  printf("%s.%09lldZ ", buf, (long long)(ns % 1000000000LL));
+}
+
+static void print_labels(json_t *obj)
+{
+  const char *k;
+  json_t *v;
+  int first = 1;
+  putchar('{');
+  json_object_foreach(obj, k, v) {
+    printf("%s%s=\"%s\"", first ? "" : ", ", k, json_string_value(v) ? json_string_value(v) : "");
+    first = 0;
+  }
+  putchar('}');
+}
+
+typedef struct ent {
+  int64_t ts;
+  json_t *labels;
+  const char *line;
+} ent;
+
+static int cmp_ent(const void *a, const void *b)
+{
+  const ent *x = a, *y = b;
+  return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* Print a streams result oldest first; returns the newest time printed. */
+static int64_t print_streams(json_t *result, int64_t newest)
+{
+  size_t n = 0, cap = 0;
+  ent *v = NULL;
+  size_t i, j;
+  json_t *s, *val;
+  json_array_foreach(result, i, s) {
+    json_array_foreach(json_object_get(s, "values"), j, val) {
+      if (n == cap)
+        v = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof *v);
+      if (!v)
+        return newest;
+      v[n++] = (ent){strtoll(json_string_value(json_array_get(val, 0)), NULL, 10),
+                     json_object_get(s, "stream"), json_string_value(json_array_get(val, 1))};
+    }
+  }
+  qsort(v, n, sizeof *v, cmp_ent);
+  for (i = 0; i < n; i++) {
+    print_time(v[i].ts);
+    print_labels(v[i].labels);
+    printf(" %s\n", v[i].line ? v[i].line : "");
+    if (v[i].ts > newest)
+      newest = v[i].ts;
+  }
+  free(v);
+  fflush(stdout);
+  return newest;
+}
+
+static void print_series(json_t *result)
+{
+  size_t i, j;
+  json_t *s, *p;
+  json_array_foreach(result, i, s) {
+    json_t *vals = json_object_get(s, "values");
+    if (!vals) {
+      print_labels(json_object_get(s, "metric"));
+      p = json_object_get(s, "value");
+      printf(" %s\n", json_string_value(json_array_get(p, 1)));
+      continue;
+    }
+    json_array_foreach(vals, j, p) {
+      print_time((int64_t)(json_number_value(json_array_get(p, 0)) * 1e9));
+      print_labels(json_object_get(s, "metric"));
+      printf(" %s\n", json_string_value(json_array_get(p, 1)));
+    }
+  }
+}
+
+/* One query_range call; prints and returns the newest entry time (or -1 on error). */
+static int64_t fetch(const logs_flags *f, int64_t start_ns, const char *direction, int64_t newest)
+{
+  lk_buf url = {0};
+  lk_buf_printf(&url, "%s/loki/api/v1/query_range?query=", f->server);
+  urlenc(&url, f->query);
+  lk_buf_printf(&url, "&start=%lld&end=%lld&limit=%ld&direction=%s", (long long)start_ns,
+                (long long)(lk_now_ms() * 1000000LL), f->limit, direction);
+  lk_httpc_resp r = {0};
+  lk_diag d = {0};
+  int rc = lk_httpc_get((const char *)url.data, 60000, &r, &d);
+  lk_buf_fini(&url);
+  if (rc) {
+    fprintf(stderr, "lookout logs: %s: %s\n", f->server, d.set ? d.msg : lk_strerror(rc));
+    return -1;
+  }
+  json_t *root = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
+  json_t *data = json_object_get(root, "data");
+  if (r.status != 200 || !data) {
+    json_t *e = json_object_get(root, "error");
+    fprintf(stderr, "lookout logs: %s\n", e ? json_string_value(e) : (const char *)r.body.data);
+    newest = -1;
+  } else if (json_string_value(json_object_get(data, "resultType")) &&
+             !strcmp(json_string_value(json_object_get(data, "resultType")), "streams")) {
+    newest = print_streams(json_object_get(data, "result"), newest);
+  } else {
+    print_series(json_object_get(data, "result"));
+  }
+  json_decref(root);
+  lk_httpc_resp_fini(&r);
+  return newest;
+}
+
+int cmd_logs(int argc, char **argv)
+{
+  logs_flags f;
+  int rc = parse_flags(argc, argv, &f);
+  if (rc)
+    return rc > 0 ? 0 : 2;
+  int64_t start = (lk_now_ms() - f.since_ms) * 1000000LL;
+  int64_t newest = fetch(&f, start, "backward", start - 1);
+  if (newest == -1)
+    return 1;
+  while (f.follow) {
+    sleep(1);
+    int64_t n = fetch(&f, newest + 1, "forward", newest);
+    if (n < 0)
+      return 1;
+    newest = n;
+  }
+  return 0;
+}

@@ -1,0 +1,294 @@
+/* cmd_server.c — `lookout server` (and the server part of `lookout up`):
+ * parse flags, load the config, open storage, serve HTTP until SIGINT or
+ * SIGTERM, then stop cleanly (HTTP first, so no request is mid-append when
+ * storage closes).
+ *
+ * Signals: SIGINT/SIGTERM are blocked before any thread starts (threads
+ * inherit the mask) and collected with sigwait on the main thread, so no
+ * handler runs concurrently with anything. SIGPIPE is ignored.
+ *
+ * The bearer token lives in auth.token_file (default <data>/token); it is
+ * created with a random value on first start, so endpoints that need a token
+ * (writes from beyond loopback, orchestrator actions) are protected from the
+ * first run on.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/lk_config.h"
+#include "lib/lk_log.h"
+#include "lib/lk_time.h"
+#include "main/agent.h"
+#include "main/cmd.h"
+#include "main/logs_local.h"
+#include "main/serve.h"
+#include "tsdb/tsdb.h"
+#include "web/web.h"
+
+typedef struct serve_flags {
+  const char *config, *data, *listen;
+} serve_flags;
+
+static void usage(FILE *f, const char *cmd, const char *extra)
+{
+  fprintf(f,
+          "usage: lookout %s [--config FILE] [--data DIR] [--listen ADDR]\n\n"
+          "%s\n"
+          "  --config FILE   YAML config file (see README \"Configuration\")\n"
+          "  --data DIR      data directory (config key `data`, default ./data)\n"
+          "  --listen ADDR   HTTP listen address host:port (config key `listen`,\n"
+          "                  default 127.0.0.1:9470)\n"
+          "\nStops cleanly on SIGINT or SIGTERM.\n",
+          cmd, extra);
+}
+
+/* 0 ok, 1 = --help shown, -1 = usage error (printed). */
+static int parse_flags(const char *cmd, int argc, char **argv, serve_flags *f, const char *extra)
+{
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout, cmd, extra);
+      return 1;
+    }
+    const struct { const char *name; const char **slot; } flags[] = {
+      {"--config", &f->config}, {"--data", &f->data}, {"--listen", &f->listen}};
+    const char **slot = NULL;
+    const char *eq = strchr(a, '=');
+    size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+      if (strlen(flags[k].name) == nl && !strncmp(a, flags[k].name, nl))
+        slot = flags[k].slot;
+    if (!slot) {
+      fprintf(stderr, "lookout %s: unknown flag \"%s\" (try lookout %s --help)\n", cmd, a, cmd);
+      return -1;
+    }
+    if (eq) {
+      *slot = eq + 1;
+    } else if (i + 1 < argc) {
+      *slot = argv[++i];
+    } else {
+      fprintf(stderr, "lookout %s: flag %s needs a value\n", cmd, a);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+    return -1;
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0755) && errno != EEXIST)
+        return -1;
+      *p = '/';
+    }
+  return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+/* Read the token file, creating it with a random token if missing. */
+static int load_token(const char *path, char *out, size_t outsz)
+{
+  FILE *f = fopen(path, "r");
+  if (!f && errno == ENOENT) {
+    unsigned char rnd[24];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+      return -1;
+    for (size_t i = 0; i < sizeof rnd; i++)
+      snprintf(out + 2 * i, outsz - 2 * i, "%02x", rnd[i]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+      return -1;
+    size_t n = strlen(out);
+    int ok = write(fd, out, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
+    close(fd);
+    if (ok)
+      lk_info("created bearer token file %s", path);
+    return ok ? 0 : -1;
+  }
+  if (!f)
+    return -1;
+  char *line = fgets(out, (int)outsz, f);
+  fclose(f);
+  if (!line)
+    return -1;
+  out[strcspn(out, "\r\n \t")] = 0;
+  return out[0] ? 0 : -1;
+}
+
+/* Whole small file (certificates, keys) as a NUL-terminated string. */
+static char *read_small_file(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  char *buf = malloc(1 << 20);
+  size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+  int bad = ferror(f) || !feof(f) || n == 0;
+  fclose(f);
+  if (bad) {
+    free(buf);
+    return NULL;
+  }
+  buf[n] = 0;
+  return buf;
+}
+
+static enum tsdb_fsync fsync_mode(const char *s)
+{
+  return !strcmp(s, "batch") ? TSDB_FSYNC_BATCH : !strcmp(s, "never") ? TSDB_FSYNC_NEVER : TSDB_FSYNC_INTERVAL;
+}
+
+static int open_storage(const lk_config *c, tsdb_t **db)
+{
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/tsdb", c->data);
+  tsdb_opts o = {
+    .dir = dir,
+    .block_range_ms = c->storage.block_range_ms,
+    .retention_ms = c->storage.retention_ms,
+    .retention_bytes = c->storage.retention_size,
+    .ooo_window_ms = c->storage.ooo_window_ms,
+    .fsync = fsync_mode(c->storage.fsync),
+    .max_labels = (uint32_t)c->limits.max_labels,
+    .max_name_len = (uint32_t)c->limits.max_label_name_length,
+    .max_value_len = (uint32_t)c->limits.max_label_value_length,
+    .max_series = c->limits.max_series,
+  };
+  lk_diag d = {0};
+  int64_t t0 = lk_mono_ns();
+  if (tsdb_open(&o, db, &d)) {
+    fprintf(stderr, "lookout: cannot open storage in %s: %s\n", dir, d.set ? d.msg : "unknown error");
+    return -1;
+  }
+  lk_info("storage open dir=%s took_ms=%lld", dir, (long long)((lk_mono_ns() - t0) / 1000000));
+  return 0;
+}
+
+static int run(const char *cmd, const lk_config *c)
+{
+  if (mkdir_p(c->data)) {
+    fprintf(stderr, "lookout %s: cannot create data directory %s: %s\n", cmd, c->data, strerror(errno));
+    return 1;
+  }
+  char token_path[4096], token[128];
+  snprintf(token_path, sizeof token_path, "%s", c->auth.token_file ? c->auth.token_file : "");
+  if (!token_path[0])
+    snprintf(token_path, sizeof token_path, "%s/token", c->data);
+  if (load_token(token_path, token, sizeof token)) {
+    fprintf(stderr, "lookout %s: cannot read or create the token file %s: %s\n", cmd, token_path,
+            errno ? strerror(errno) : "empty file");
+    return 1;
+  }
+  char *cert = NULL, *key = NULL;
+  if (c->tls.cert_file && (!(cert = read_small_file(c->tls.cert_file)) || !(key = read_small_file(c->tls.key_file)))) {
+    fprintf(stderr, "lookout %s: cannot read TLS %s file %s\n", cmd, cert ? "key" : "certificate",
+            cert ? c->tls.key_file : c->tls.cert_file);
+    free(cert);
+    return 1;
+  }
+  tsdb_t *db = NULL;
+  if (open_storage(c, &db)) {
+    free(cert);
+    free(key);
+    return 1;
+  }
+  logstore *logs = lookout_logstore_open(c);
+  if (!logs) {
+    tsdb_close(db);
+    free(cert);
+    free(key);
+    return 1;
+  }
+  web_opts wo = {
+    .tls_cert = cert,
+    .tls_key = key,
+    .require_token = c->auth.require_token,
+    .listen = c->listen,
+    .token = token,
+    .limits = {
+      .max_write_body = c->limits.max_body_size,
+      .max_decoded_body = c->limits.max_decoded_size,
+      .max_import_body = c->limits.max_import_size,
+      .max_line = c->limits.max_line_size,
+      .max_match = c->limits.max_match,
+    },
+    .logs = logs,
+  };
+  web_server *w = NULL;
+  lk_diag d = {0};
+  int started = web_start(&wo, db, &w, &d);
+  free(cert); /* MHD keeps its own parsed copy */
+  free(key);
+  if (started) {
+    fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+    tsdb_close(db);
+    logstore_close(logs);
+    return 1;
+  }
+  const char *colon = strrchr(c->listen, ':');
+  lk_info("listening on %s://%.*s:%d data=%s", c->tls.cert_file ? "https" : "http", (int)(colon - c->listen),
+          c->listen, web_port(w), c->data);
+  collector_t *agent = !strcmp(cmd, "up") ? lookout_agent_start_local(c, db) : NULL;
+  lookout_logs *tailer = !strcmp(cmd, "up") ? lookout_logs_start_local(c, logs) : NULL;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  lk_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  collector_free(agent);
+  lookout_logs_stop(tailer);
+  web_stop(w);
+  tsdb_close(db);
+  logstore_close(logs);
+  lk_info("stopped");
+  return 0;
+}
+
+int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help)
+{
+  serve_flags f = {0};
+  int rc = parse_flags(cmd, argc, argv, &f, extra_help);
+  if (rc)
+    return rc > 0 ? 0 : 2;
+  lk_config c;
+  lk_config_init(&c);
+  lk_diag d = {0};
+  if (f.config && lk_config_load(&c, f.config, &d)) {
+    fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+    lk_config_fini(&c);
+    return 2;
+  }
+  if (f.data)
+    lk_config_set(&c.data, f.data);
+  if (f.listen)
+    lk_config_set(&c.listen, f.listen);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread exists */
+  signal(SIGPIPE, SIG_IGN);
+  rc = run(cmd, &c);
+  lk_config_fini(&c);
+  return rc;
+}
+
+int cmd_server(int argc, char **argv)
+{
+  return lookout_serve("server", argc, argv, "Runs the central server: storage and the HTTP API.\n");
+}

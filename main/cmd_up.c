@@ -1,0 +1,23 @@
+/* cmd_up.c — `lookout up`: the all-in-one node. For now it runs the server
+ * (storage + HTTP API) and the node agent in-process (cmd_server.c starts it
+ * for "up"); alerting, orchestrator and dashboard join the same process as
+ * they land. */
+#include <string.h>
+
+#include "lib/lk_log.h"
+#include "main/cmd.h"
+#include "main/serve.h"
+
+int cmd_up(int argc, char **argv)
+{
+  static const char what[] =
+      "Runs the all-in-one node. In this build: storage, the HTTP API and the node\n"
+      "agent (collector.* config keys; batches go straight into local storage)\n"
+      "(alerting, orchestrator and dashboard are not in it yet).\n";
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+      return lookout_serve("up", argc, argv, what);
+  lk_info("up: running the server (storage + HTTP API) and the node agent; alerting, "
+          "orchestrator and dashboard are not part of this build yet");
+  return lookout_serve("up", argc, argv, what);
+}

@@ -1,0 +1,295 @@
+/* agg.c — aggregation operators (sum avg min max count group stddev stdvar
+ * topk bottomk quantile count_values limitk limit_ratio) with by/without.
+ *
+ * Groups are formed once per query from each series' labels (labels never
+ * change across steps); per step the present member values are gathered
+ * into a scratch array and reduced by a shared kernel. topk-style operators
+ * keep their input series and only filter steps; for an instant query the
+ * series are reordered as Prometheus returns them (per group, by value).
+ * An output series drops __name__ later if any member was marked to.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/lk_hash.h"
+#include "promql/promql_int.h"
+
+typedef struct agg_plan {
+  size_t *grp;          /* group index per input series */
+  size_t ng;
+  pq_series *out;       /* one output series per group (non-k ops) */
+} agg_plan;
+
+static lk_label *group_labels(pq_ctx *c, const pq_expr *e, const pq_series *s, size_t *n)
+{
+  lk_label *o = lk_arena_alloc(c->a, (s->nls ? s->nls : 1) * sizeof *o);
+  size_t k = 0;
+  for (size_t i = 0; i < s->nls; i++) {
+    bool listed = promql__in_list(s->ls[i].name, e->u.agg.labels, e->u.agg.nlabels);
+    if (e->u.agg.without ? (listed || !strcmp(s->ls[i].name, "__name__")) : !listed)
+      continue;
+    o[k++] = s->ls[i];
+  }
+  *n = k;
+  return o;
+}
+
+static void plan_groups(pq_ctx *c, const pq_expr *e, pq_val *in, agg_plan *p)
+{
+  pq_map m;
+  promql__map_init(&m, c->a, in->n);
+  lk_buf b = {0};
+  p->grp = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *p->grp);
+  p->out = promql__new_series(c, in->n);
+  p->ng = 0;
+  for (size_t k = 0; k < in->n; k++) {
+    size_t nls;
+    lk_label *ls = group_labels(c, e, &in->ser[k], &nls);
+    promql__sig(&b, ls, nls, NULL, 0, false);
+    const char *nm = lk_labels_get(ls, nls, "__name__");
+    if (nm) {
+      lk_buf_puts(&b, "\xfd");
+      lk_buf_puts(&b, nm);
+    }
+    size_t g = p->ng;
+    if (!promql__map_get_or_put(&m, (const char *)b.data, b.len, &g)) {
+      p->out[g] = (pq_series){.ls = ls, .nls = nls};
+      p->ng++;
+    }
+    p->grp[k] = g;
+    if (in->ser[k].drop_name)
+      p->out[g].drop_name = true;
+  }
+  lk_buf_fini(&b);
+}
+
+static double reduce(enum pq_aggop op, double *v, size_t n, double param)
+{
+  switch (op) {
+  case A_SUM: return pq_k_sum(v, n);
+  case A_AVG: return pq_k_avg(v, n);
+  case A_MIN: return pq_k_min(v, n);
+  case A_MAX: return pq_k_max(v, n);
+  case A_COUNT: return (double)n;
+  case A_GROUP: return 1;
+  case A_STDDEV: return sqrt(pq_k_stdvar(v, n));
+  case A_STDVAR: return pq_k_stdvar(v, n);
+  case A_QUANTILE: return promql__quantile(param, v, n);
+  default: return NAN;
+  }
+}
+
+/* Members of each group, as index lists (CSR layout). */
+static void members(pq_ctx *c, agg_plan *p, size_t n, size_t **start, size_t **idx)
+{
+  *start = lk_arena_zalloc(c->a, (p->ng + 1) * sizeof **start);
+  *idx = lk_arena_alloc(c->a, (n ? n : 1) * sizeof **idx);
+  for (size_t k = 0; k < n; k++)
+    (*start)[p->grp[k] + 1]++;
+  for (size_t g = 0; g < p->ng; g++)
+    (*start)[g + 1] += (*start)[g];
+  size_t *fill = lk_arena_alloc(c->a, (p->ng ? p->ng : 1) * sizeof *fill);
+  memcpy(fill, *start, p->ng * sizeof *fill);
+  for (size_t k = 0; k < n; k++)
+    (*idx)[fill[p->grp[k]]++] = k;
+}
+
+static int agg_simple(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, pq_val *out)
+{
+  agg_plan p;
+  plan_groups(c, e, in, &p);
+  size_t *st, *idx;
+  members(c, &p, in->n, &st, &idx);
+  double *scratch = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *scratch);
+  for (size_t g = 0; g < p.ng; g++) {
+    pq_series *o = &p.out[g];
+    promql__alloc_slots(c, o);
+    for (size_t i = 0; i < c->nsteps; i++) {
+      size_t n = 0;
+      for (size_t j = st[g]; j < st[g + 1]; j++)
+        if (in->ser[idx[j]].ok[i])
+          scratch[n++] = in->ser[idx[j]].v[i];
+      if (!n)
+        continue;
+      o->ok[i] = 1;
+      o->v[i] = reduce(e->u.agg.op, scratch, n, param ? param[i] : 0);
+    }
+  }
+  *out = (pq_val){.type = V_VECTOR, .ser = p.out, .n = p.ng};
+  return 0;
+}
+
+typedef struct kcand {
+  size_t k;      /* input series index */
+  double v;
+} kcand;
+
+static bool k_better(bool top, double a, double b)
+{
+  if (isnan(a))
+    return false;
+  if (isnan(b))
+    return true;
+  return top ? a > b : a < b;
+}
+
+static int cmp_top(const void *x, const void *y)
+{
+  const kcand *a = x, *b = y;
+  if (k_better(true, a->v, b->v)) return -1;
+  if (k_better(true, b->v, a->v)) return 1;
+  return a->k < b->k ? -1 : a->k > b->k;
+}
+
+static int cmp_bottom(const void *x, const void *y)
+{
+  const kcand *a = x, *b = y;
+  if (k_better(false, a->v, b->v)) return -1;
+  if (k_better(false, b->v, a->v)) return 1;
+  return a->k < b->k ? -1 : a->k > b->k;
+}
+
+/* Fraction in [0,1) from a label set's hash, for limit_ratio. */
+static double ratio_offset(const pq_series *s)
+{
+  uint64_t h = lk_labels_hash(s->ls, s->nls);
+  return (double)(h % 4294967296ULL) / 4294967296.0;
+}
+
+static int agg_k(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, pq_val *out)
+{
+  enum pq_aggop op = e->u.agg.op;
+  agg_plan p;
+  plan_groups(c, e, in, &p);
+  size_t *st, *idx;
+  members(c, &p, in->n, &st, &idx);
+  uint8_t **keep = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *keep);
+  for (size_t k = 0; k < in->n; k++)
+    keep[k] = lk_arena_zalloc(c->a, c->nsteps ? c->nsteps : 1);
+  kcand *cand = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *cand);
+  size_t *order = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *order), norder = 0;
+  for (size_t i = 0; i < c->nsteps; i++) {
+    double pv = param[i];
+    if (isnan(pv))
+      return promql__exec_err(c, op == A_LIMIT_RATIO ? "Ratio value is NaN" : "Parameter value is NaN");
+    if (op == A_LIMIT_RATIO && (pv < -1 || pv > 1)) {
+      promql__annotate(c, true, e->u.agg.param, "PromQL warning: ratio value should be between -1 and 1, got %g, capping to %d", pv, pv < 0 ? -1 : 1);
+      pv = pv < 0 ? -1 : 1;
+    }
+    if (op != A_LIMIT_RATIO && fabs(pv) >= 9.2e18)
+      return promql__exec_err(c, "Scalar value %g overflows int64", pv);
+    for (size_t g = 0; g < p.ng; g++) {
+      size_t n = 0;
+      for (size_t j = st[g]; j < st[g + 1]; j++)
+        if (in->ser[idx[j]].ok[i])
+          cand[n++] = (kcand){idx[j], in->ser[idx[j]].v[i]};
+      if (op == A_TOPK)
+        qsort(cand, n, sizeof *cand, cmp_top);
+      else if (op == A_BOTTOMK)
+        qsort(cand, n, sizeof *cand, cmp_bottom);
+      size_t lim = n;
+      if (op != A_LIMIT_RATIO)
+        lim = pv < 1 ? 0 : (double)n < pv ? n : (size_t)pv;
+      for (size_t j = 0; j < lim; j++) {
+        if (op == A_LIMIT_RATIO) {
+          double off = ratio_offset(&in->ser[cand[j].k]);
+          if (!(pv >= 0 ? off < pv : off >= 1 + pv))
+            continue;
+        }
+        keep[cand[j].k][i] = 1;
+        if (c->nsteps == 1)
+          order[norder++] = cand[j].k;
+      }
+    }
+  }
+  pq_series *o = promql__new_series(c, in->n);
+  size_t n = 0;
+  if (c->nsteps == 1) {
+    for (size_t j = 0; j < norder; j++)
+      o[n++] = in->ser[order[j]];
+  } else {
+    for (size_t k = 0; k < in->n; k++) {
+      pq_series *s = &in->ser[k];
+      for (size_t i = 0; i < c->nsteps; i++)
+        s->ok[i] = s->ok[i] && keep[k][i];
+      o[n++] = *s;
+    }
+  }
+  *out = (pq_val){.type = V_VECTOR, .ser = o, .n = n};
+  return 0;
+}
+
+static int agg_count_values(pq_ctx *c, const pq_expr *e, pq_val *in, const char *label,
+                            pq_val *out)
+{
+  if (!lk_label_name_valid(label))
+    return promql__exec_err(c, "invalid label name %s", label);
+  agg_plan p;
+  plan_groups(c, e, in, &p);
+  pq_map m;
+  promql__map_init(&m, c->a, in->n);
+  size_t cap = 16, n = 0;
+  pq_series *o = promql__new_series(c, cap);
+  lk_buf b = {0};
+  for (size_t k = 0; k < in->n; k++) {
+    pq_series *s = &in->ser[k];
+    pq_series *g = &p.out[p.grp[k]];
+    for (size_t i = 0; i < c->nsteps; i++) {
+      if (!s->ok[i])
+        continue;
+      char val[400];
+      pq_fmt_plain(val, sizeof val, s->v[i]);
+      lk_buf_clear(&b);
+      lk_buf_printf(&b, "%zu\xff%s", p.grp[k], val);
+      size_t oi = n;
+      if (!promql__map_get_or_put(&m, (const char *)b.data, b.len, &oi)) {
+        if (n == cap) {
+          pq_series *no = promql__new_series(c, cap * 2);
+          memcpy(no, o, n * sizeof *o);
+          o = no;
+          cap *= 2;
+        }
+        size_t nls;
+        lk_label *ls = promql__labels_set(c, g->ls, g->nls, label,
+                                          lk_arena_strndup(c->a, val, strlen(val)), &nls);
+        o[n] = (pq_series){.ls = ls, .nls = nls, .drop_name = g->drop_name};
+        promql__alloc_slots(c, &o[n]);
+        for (size_t j = 0; j < c->nsteps; j++)
+          o[n].v[j] = 0;
+        n++;
+      }
+      o[oi].ok[i] = 1;
+      o[oi].v[i] += 1;
+    }
+  }
+  lk_buf_fini(&b);
+  *out = (pq_val){.type = V_VECTOR, .ser = o, .n = n};
+  return 0;
+}
+
+int promql__eval_agg(pq_ctx *c, const pq_expr *e, pq_val *out)
+{
+  pq_val in, par = {0};
+  int rc = 0;
+  if (e->u.agg.param && (rc = promql__eval(c, e->u.agg.param, &par)))
+    return rc;
+  if ((rc = promql__eval(c, e->u.agg.e, &in)))
+    return rc;
+  switch (e->u.agg.op) {
+  case A_TOPK: case A_BOTTOMK: case A_LIMITK: case A_LIMIT_RATIO:
+    return agg_k(c, e, &in, par.s, out);
+  case A_COUNT_VALUES:
+    return agg_count_values(c, e, &in, par.str, out);
+  case A_QUANTILE:
+    for (size_t i = 0; i < c->nsteps; i++)
+      if (!(par.s[i] >= 0 && par.s[i] <= 1)) {
+        promql__annotate(c, true, e->u.agg.param, "PromQL warning: quantile value should be between 0 and 1, got %g", par.s[i]);
+        break;
+      }
+    return agg_simple(c, e, &in, par.s, out);
+  default:
+    return agg_simple(c, e, &in, par.s, out);
+  }
+}

@@ -1,0 +1,121 @@
+/* promql.h — Lookout's PromQL engine: parse, evaluate, results.
+ *
+ * The engine reads data through a small vtable (promql_queryable), so it can
+ * run over the real tsdb (promql_queryable_tsdb) or over an in-memory store
+ * (promql_mem, used by unit tests). A query loads each selector's whole
+ * needed time range once, then steps over the arrays; an instant query is a
+ * range query with one step.
+ *
+ * Semantics follow Prometheus 3.x float PromQL: 5 m lookback, left-open
+ * windows (t−range, t], stale markers end series, delayed __name__ removal.
+ * Native histograms are not supported.
+ *
+ * Threads: a promql_expr is immutable after parsing and may be evaluated from
+ * several threads at once; each evaluation owns its own scratch arena.
+ */
+#ifndef PROMQL_H
+#define PROMQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lk_err.h"
+#include "lib/lk_labels.h"
+#include "tsdb/tsdb.h"
+
+/*---- Storage access ----*/
+
+/* One series as a queryable returns it: labels sorted by name, samples in
+ * ascending unique time order within [mint, maxt] (stale markers included). */
+typedef tsdb_series promql_series_in;
+
+/* The data source. select returns an opaque result set that stays valid (and
+ * its series/labels/arrays borrowed) until release. Regex matchers are fully
+ * anchored. max_samples 0 = unlimited; exceeding it returns LK_ELIMIT. */
+typedef struct promql_queryable {
+  void *ctx;
+  int (*select)(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+                uint64_t max_series, uint64_t max_samples, void **out_set, lk_diag *d);
+  size_t (*count)(void *set);
+  const promql_series_in *(*get)(void *set, size_t i);
+  void (*release)(void *set);
+} promql_queryable;
+
+/* In-memory store: a sorted list of series, for tests and the conformance
+ * runner. Not thread-safe while appending. */
+typedef struct promql_mem promql_mem;
+promql_mem *promql_mem_new(void);
+void promql_mem_free(promql_mem *m); /* NULL is fine */
+/* Add samples to the series with these labels (copied; any order). Samples
+ * must be in time order; a sample at an existing timestamp replaces it. */
+int promql_mem_add(promql_mem *m, const lk_label *ls, size_t n, const lk_sample *s, size_t ns,
+                   lk_diag *d);
+/* A queryable reading m (borrowed for the queryable's lifetime). */
+promql_queryable promql_mem_queryable(promql_mem *m);
+/* A queryable over tsdb_select (db borrowed). */
+promql_queryable promql_queryable_tsdb(tsdb_t *db);
+
+/*---- Parsing ----*/
+
+typedef struct promql_expr promql_expr;
+
+/* Parse a query. Errors: LK_EPARSE with a diag "1:5: parse error: ..."
+ * naming the line:column and what was expected (Prometheus's wording). */
+int promql_parse(const char *query, promql_expr **out, lk_diag *d);
+void promql_expr_free(promql_expr *e); /* NULL is fine */
+
+/*---- Evaluation ----*/
+
+typedef struct promql_opts {
+  int64_t lookback_ms;     /* default 5 m */
+  int64_t timeout_ms;      /* default 2 min; exceeding → LK_ETIMEOUT */
+  uint64_t max_samples;    /* samples loaded + points held; default 50,000,000 → LK_ELIMIT */
+  uint64_t max_series;     /* series per selector / result; default 1,000,000 → LK_ELIMIT */
+  int64_t max_points;      /* steps per range query; default 11,000 → LK_EINVAL */
+} promql_opts;
+
+enum promql_type { PROMQL_SCALAR, PROMQL_STRING, PROMQL_VECTOR, PROMQL_MATRIX };
+
+/* A result series: labels sorted by name; for a vector exactly one point
+ * (t = evaluation time); for a matrix the present points in time order. */
+typedef struct promql_series {
+  lk_label *labels;
+  size_t nlabels;
+  int64_t *t;
+  double *v;
+  size_t n;
+} promql_series;
+
+/* Read-only result; free with promql_result_free. Matrix series are sorted
+ * by label set; vector series are in evaluation order (sort/topk order is
+ * meaningful). warnings/infos are annotation texts. */
+typedef struct promql_result {
+  enum promql_type type;
+  int64_t t;                /* scalar/string/vector: evaluation time */
+  double scalar;
+  char *string;
+  promql_series *series;
+  size_t nseries;
+  char **warnings;
+  size_t nwarnings;
+  char **infos;
+  size_t ninfos;
+} promql_result;
+
+/* Evaluate at one time (ms). Errors: LK_EEXEC (evaluation error, e.g.
+ * many-to-many matching), LK_ETIMEOUT, LK_ELIMIT, storage errors; the diag
+ * holds the message. */
+int promql_eval_instant(const promql_queryable *q, const promql_opts *o, const promql_expr *e,
+                        int64_t t, promql_result **out, lk_diag *d);
+/* Evaluate at start, start+step, ... ≤ end; always returns a matrix.
+ * A string-typed expression is LK_EINVAL. */
+int promql_eval_range(const promql_queryable *q, const promql_opts *o, const promql_expr *e,
+                      int64_t start, int64_t end, int64_t step, promql_result **out, lk_diag *d);
+void promql_result_free(promql_result *r); /* NULL is fine */
+
+/* The static type an expression evaluates to (matrix for range selectors
+ * and subqueries). */
+enum promql_type promql_expr_type(const promql_expr *e);
+
+#endif

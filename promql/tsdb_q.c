@@ -1,0 +1,24 @@
+/* tsdb_q.c — the queryable adapter over tsdb_select: one storage call per
+ * selector per query; the result set is released when the query ends. */
+#include "promql/promql_int.h"
+
+static int q_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+                    uint64_t max_series, uint64_t max_samples, void **out, lk_diag *d)
+{
+  tsdb_select_opts o = {.max_series = max_series, .max_samples = max_samples};
+  tsdb_result *r = NULL;
+  int rc = tsdb_select(ctx, m, nm, mint, maxt, &o, &r, d);
+  if (rc)
+    return rc;
+  *out = r;
+  return 0;
+}
+
+static size_t q_count(void *set) { return tsdb_result_count(set); }
+static const promql_series_in *q_get(void *set, size_t i) { return tsdb_result_get(set, i); }
+static void q_release(void *set) { tsdb_result_free(set); }
+
+promql_queryable promql_queryable_tsdb(tsdb_t *db)
+{
+  return (promql_queryable){db, q_select, q_count, q_get, q_release};
+}

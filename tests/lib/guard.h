@@ -1,0 +1,46 @@
+/* guard.h — guard-page buffers for parser tests: the bytes end exactly where
+ * a PROT_NONE page begins, so any read past the input faults under test. */
+#ifndef LK_TEST_GUARD_H
+#define LK_TEST_GUARD_H
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+typedef struct guard_buf {
+  uint8_t *map;   /* whole mapping */
+  size_t maplen;
+  uint8_t *data;  /* copy of the input, ending at the guard page */
+} guard_buf;
+
+/* Copy p[0..n) so that it ends right before an inaccessible page. */
+static inline int guard_init(guard_buf *g, const void *p, size_t n)
+{
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  *g = (guard_buf){0};
+  size_t body = (n + page - 1) / page * page;
+  g->maplen = body + page;
+  g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (g->map == MAP_FAILED)
+    return -1;
+  if (mprotect(g->map + body, page, PROT_NONE))
+    return -1;
+  g->data = g->map + body - n;
+  if (n)
+    memcpy(g->data, p, n);
+  return 0;
+}
+
+static inline void guard_fini(guard_buf *g) { munmap(g->map, g->maplen); }
+
+/* Deterministic PRNG for the mutation tests (xorshift64*). */
+static inline uint64_t test_rand(uint64_t *s)
+{
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 0x2545f4914f6cdd1dull;
+}
+
+#endif

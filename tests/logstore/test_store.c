@@ -1,0 +1,305 @@
+/* test_store.c — the log store: push/query round trips, WAL replay after a
+ * reopen, sealing into blocks, torn WAL tails, kill -9 of a writer process,
+ * out-of-order window, retention, and the skip index reading few blocks. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/lk_alloc.h"
+#include "logstore/logstore.h"
+
+#define SEC 1000000000LL
+
+static char *tmpdir(void)
+{
+  char tmpl[] = "/tmp/lk-logstore-XXXXXX";
+  assert_non_null(mkdtemp(tmpl));
+  return lk_xstrdup(tmpl);
+}
+
+static void rmrf(const char *dir)
+{
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static logstore *open_store(const char *dir, size_t block_bytes)
+{
+  logstore_opts o = {.dir = dir, .block_bytes = block_bytes};
+  logstore *s = NULL;
+  lk_diag d = {0};
+  assert_int_equal(logstore_open(&o, &s, &d), 0);
+  return s;
+}
+
+static void push_line(logstore *s, const char *app, int64_t ts, const char *line)
+{
+  lk_label ls[] = {{"app", app}, {"env", "prod"}};
+  logstore_entry e = {ts, line, strlen(line)};
+  lk_diag d = {0};
+  assert_int_equal(logstore_push(s, ls, 2, &e, 1, &d), 0);
+}
+
+static size_t count_query(logstore *s, const char *q, size_t limit)
+{
+  logstore_query_opts o = {.start_ns = 0, .end_ns = INT64_MAX / 2, .limit = limit};
+  logstore_result *r = NULL;
+  lk_diag d = {0};
+  int rc = logstore_query(s, q, &o, &r, &d);
+  if (rc)
+    fprintf(stderr, "query %s: %s\n", q, d.msg);
+  assert_int_equal(rc, 0);
+  size_t n = 0;
+  for (size_t i = 0; i < r->n; i++)
+    n += r->streams[i].n;
+  logstore_result_free(r);
+  return n;
+}
+
+static void fill(logstore *s, int n)
+{
+  char line[128];
+  for (int i = 0; i < n; i++) {
+    snprintf(line, sizeof line, "req id=%d path=/api/v%d status=%d user=u%05d", i, i % 3,
+             i % 10 ? 200 : 500, i);
+    push_line(s, i % 2 ? "web" : "api", (int64_t)(1000 + i) * SEC, line);
+  }
+}
+
+static void test_roundtrip_and_reopen(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore *s = open_store(dir, 4096);
+  fill(s, 2000);
+  assert_int_equal(count_query(s, "{env=\"prod\"}", 5000), 2000);
+  assert_int_equal(count_query(s, "{app=\"web\"}", 5000), 1000);
+  assert_int_equal(count_query(s, "{app=~\"w.b|api\"} |= \"status=500\"", 5000), 200);
+  assert_int_equal(count_query(s, "{app!=\"web\", env=\"prod\"} != \"status=200\"", 5000), 200);
+  assert_int_equal(count_query(s, "{env=\"prod\"} |~ \"user=u0001[0-9]\"", 5000), 10);
+  assert_int_equal(count_query(s, "{env=\"prod\"}", 7), 7);
+  logstore_stats st;
+  logstore_stats_get(s, &st);
+  assert_true(st.blocks > 10); /* small blocks: many seals */
+  logstore_close(s);
+  s = open_store(dir, 4096); /* blocks from segments + head from the WAL */
+  assert_int_equal(count_query(s, "{env=\"prod\"}", 5000), 2000);
+  assert_int_equal(logstore_flush(s), 0);
+  logstore_close(s);
+  s = open_store(dir, 4096);
+  assert_int_equal(count_query(s, "{env=\"prod\"} |= \"user=u01999\"", 5000), 1);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
+static void test_direction_and_order(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore *s = open_store(dir, 1 << 20);
+  push_line(s, "a", 30 * SEC, "third");
+  push_line(s, "a", 10 * SEC, "first"); /* out of order, inside the window */
+  push_line(s, "a", 20 * SEC, "second");
+  logstore_query_opts o = {.start_ns = 0, .end_ns = 100 * SEC, .limit = 2,
+                           .direction = LOGSTORE_BACKWARD};
+  logstore_result *r;
+  assert_int_equal(logstore_query(s, "{app=\"a\"}", &o, &r, NULL), 0);
+  assert_int_equal(r->n, 1);
+  assert_int_equal(r->streams[0].n, 2);
+  assert_memory_equal(r->streams[0].entries[0].line, "third", 5);
+  assert_memory_equal(r->streams[0].entries[1].line, "second", 6);
+  logstore_result_free(r);
+  o.direction = LOGSTORE_FORWARD;
+  assert_int_equal(logstore_flush(s), 0);
+  assert_int_equal(logstore_query(s, "{app=\"a\"}", &o, &r, NULL), 0);
+  assert_memory_equal(r->streams[0].entries[0].line, "first", 5);
+  logstore_result_free(r);
+  /* beyond the window: refused, nothing stored */
+  lk_label ls[] = {{"app", "a"}, {"env", "prod"}};
+  logstore_entry e = {30 * SEC - 2 * 3600 * SEC, "old", 3};
+  lk_diag d = {0};
+  assert_int_equal(logstore_push(s, ls, 2, &e, 1, &d), LK_EOOO);
+  assert_non_null(strstr(d.msg, "too far behind"));
+  assert_int_equal(count_query(s, "{app=\"a\"}", 100), 3);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
+static void test_bad_input(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore_opts o = {.dir = dir, .max_line = 100};
+  logstore *s;
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  char big[200];
+  memset(big, 'x', sizeof big);
+  lk_label ls[] = {{"app", "a"}};
+  logstore_entry e = {SEC, big, sizeof big};
+  lk_diag d = {0};
+  assert_int_equal(logstore_push(s, ls, 1, &e, 1, &d), LK_ETOOBIG);
+  lk_label bad[] = {{"1app", "a"}};
+  e.len = 10;
+  assert_int_equal(logstore_push(s, bad, 1, &e, 1, NULL), LK_EINVAL);
+  static const char *queries[] = {"{app=\"a\"", "{app=\"a\"} |= ", "sum(", "{app=~\"(\"}",
+                                  "{app=\"\"}", "count_over_time({app=\"a\"}[x])",
+                                  "{app=\"a\"} | foo ==", "rate({app=\"a\"})"};
+  for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+    lk_diag pd = {0};
+    assert_int_equal(logstore_logql_check(queries[i], &pd), LK_EPARSE);
+    assert_true(pd.offset >= 0);
+    assert_non_null(strstr(pd.msg, "position"));
+  }
+  lk_diag pd = {0};
+  assert_int_equal(logstore_logql_check("{app=\"a\"} |= \"x\" | bogus ~ 3", &pd), LK_EPARSE);
+  assert_int_equal(pd.offset, 25);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
+static void test_torn_wal(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore *s = open_store(dir, 1 << 20);
+  push_line(s, "a", 1 * SEC, "one");
+  push_line(s, "a", 2 * SEC, "two");
+  logstore_close(s);
+  char path[512];
+  snprintf(path, sizeof path, "%s/wal.log", dir);
+  int fd = open(path, O_WRONLY | O_APPEND);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "\x30\x00\x00\x00garbage", 11), 11); /* torn record */
+  close(fd);
+  s = open_store(dir, 1 << 20);
+  assert_int_equal(count_query(s, "{app=\"a\"}", 100), 2);
+  push_line(s, "a", 3 * SEC, "three"); /* appends after the cut */
+  logstore_close(s);
+  s = open_store(dir, 1 << 20);
+  assert_int_equal(count_query(s, "{app=\"a\"}", 100), 3);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
+/* A child pushes and reports each acknowledged entry over a pipe; the parent
+ * kills it with SIGKILL mid-stream and checks every acknowledged entry. */
+static void test_kill9(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    logstore *s = open_store(dir, 8192);
+    char line[64];
+    for (int i = 0; i < 1000000; i++) {
+      snprintf(line, sizeof line, "entry %d", i);
+      push_line(s, "k", (int64_t)(i + 1) * 1000, line);
+      if (write(p[1], &i, sizeof i) != sizeof i)
+        _exit(1);
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  int last = -1, v;
+  while (last < 3000 && read(p[0], &v, sizeof v) == sizeof v)
+    last = v;
+  kill(pid, SIGKILL);
+  while (read(p[0], &v, sizeof v) == sizeof v)
+    last = v; /* acknowledged before it died */
+  close(p[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFSIGNALED(status));
+  logstore *s = open_store(dir, 8192);
+  size_t n = count_query(s, "{app=\"k\"}", 2000000);
+  assert_true(n >= (size_t)last + 1);
+  assert_true(n <= (size_t)last + 2); /* at most the one in flight */
+  char q[64];
+  snprintf(q, sizeof q, "{app=\"k\"} |= \"entry %d\"", last);
+  assert_int_equal(count_query(s, q, 10), 1);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
+static void test_skip_index(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore *s = open_store(dir, 16384);
+  fill(s, 20000);
+  assert_int_equal(logstore_flush(s), 0);
+  logstore_query_opts o = {.start_ns = 0, .end_ns = INT64_MAX / 2, .limit = 100};
+  logstore_result *r;
+  assert_int_equal(logstore_query(s, "{env=\"prod\"} |= \"user=u12345\"", &o, &r, NULL), 0);
+  assert_int_equal(r->n, 1);
+  assert_int_equal(r->streams[0].n, 1);
+  assert_true(r->blocks_total > 50);
+  assert_true(r->blocks_read * 10 < r->blocks_total);
+  logstore_result_free(r);
+  /* a regex with a literal run uses the index too */
+  assert_int_equal(logstore_query(s, "{env=\"prod\"} |~ \"user=u1234[0-9] \"", &o, &r, NULL), 0);
+  assert_true(r->blocks_read * 4 < r->blocks_total);
+  logstore_result_free(r);
+  /* substrings inside tokens must still match (no false exclusion) */
+  assert_int_equal(count_query(s, "{env=\"prod\"} |= \"er=u1234\"", 100), 10);
+  assert_int_equal(count_query(s, "{env=\"prod\"} |= \"2345 \"", 100), 2);
+  assert_int_equal(count_query(s, "{env=\"prod\"} |= \"=u12345\"", 100), 1);
+  assert_int_equal(count_query(s, "{env=\"prod\"} |~ \"u1234(5|6)\"", 100), 2);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
+static void test_retention(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore_opts o = {.dir = dir, .block_bytes = 2048, .segment_bytes = 4096,
+                     .retention_ns = 500 * SEC};
+  logstore *s;
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  fill(s, 3000);
+  assert_int_equal(logstore_flush(s), 0);
+  size_t n = count_query(s, "{env=\"prod\"}", 10000);
+  assert_true(n < 3000 && n >= 500);
+  logstore_query_opts q = {.start_ns = 0, .end_ns = (1000 + 2400) * SEC, .limit = 10};
+  logstore_result *r;
+  assert_int_equal(logstore_query(s, "{env=\"prod\"}", &q, &r, NULL), 0);
+  for (size_t i = 0; i < r->n; i++)
+    for (size_t j = 0; j < r->streams[i].n; j++)
+      assert_true(r->streams[i].entries[j].ts >= (1000 + 2999 - 500 - 400) * SEC);
+  logstore_result_free(r);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_roundtrip_and_reopen), cmocka_unit_test(test_direction_and_order),
+      cmocka_unit_test(test_bad_input),            cmocka_unit_test(test_torn_wal),
+      cmocka_unit_test(test_kill9),                cmocka_unit_test(test_skip_index),
+      cmocka_unit_test(test_retention),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

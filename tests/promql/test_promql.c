@@ -1,0 +1,302 @@
+/* test_promql.c — unit tests of the PromQL lexer/parser (errors name the
+ * position and what was expected) and of evaluation over the in-memory
+ * queryable: staleness, range windows, rate, aggregation, matching errors,
+ * limits and the timeout. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/lk_regex.h"
+#include "promql/promql.h"
+
+static void parse_fails_with(const char *q, const char *msg)
+{
+  promql_expr *e = NULL;
+  lk_diag d = {0};
+  int rc = promql_parse(q, &e, &d);
+  if (rc != LK_EPARSE || !strstr(d.msg, msg))
+    fail_msg("query %s: rc %d, message \"%s\", wanted \"%s\"", q, rc, d.msg, msg);
+  assert_null(e);
+}
+
+static void test_parse_errors(void **state)
+{
+  parse_fails_with("foo(", "1:5: parse error: unclosed left parenthesis");
+  parse_fails_with("sum(rate(x[5m])", "1:16: parse error: unclosed left parenthesis");
+  parse_fails_with("{}", "1:1: parse error: vector selector must contain at least one non-empty matcher");
+  parse_fails_with("{a=~\".*\"}", "vector selector must contain at least one non-empty matcher");
+  parse_fails_with("1 +", "1:4: parse error: unexpected end of input");
+  parse_fails_with("rate(foo)", "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector");
+  parse_fails_with("foo[5m", "1:7: parse error: unclosed left bracket");
+  parse_fails_with("\"abc", "1:1: parse error: unterminated quoted string");
+  parse_fails_with("1 and 2", "set operator \"and\" not allowed in binary scalar expression");
+  parse_fails_with("1 == 2", "comparisons between scalars must use BOOL modifier");
+  parse_fails_with("foo +\n  )", "2:3: parse error: unexpected right parenthesis ')'");
+  parse_fails_with("nosuchfn(1)", "1:1: parse error: unknown function with name \"nosuchfn\"");
+  parse_fails_with("foo{a=\"b\" c}", "1:11: parse error: unexpected identifier \"c\", expected \",\" or \"}\"");
+  parse_fails_with("foo{a=~\"(\"}", "invalid regular expression");
+  parse_fails_with("sum by (a) (x) by (b)", "unexpected identifier \"by\"");
+  parse_fails_with("1 $ 2", "1:3: parse error: unexpected character: '$'");
+  parse_fails_with("x @ 1 @ 2", "@ <timestamp> may not be set multiple times");
+  parse_fails_with("topk(x)", "wrong number of arguments for aggregate expression provided, expected 2, got 1");
+  parse_fails_with("", "no expression found in input");
+  parse_fails_with("1 # only a comment follows\n+", "2:2: parse error: unexpected end of input");
+  parse_fails_with("foo{", "1:5: parse error: unexpected end of input inside braces");
+  parse_fails_with("deriv(foo[3m] smoothed)", "smoothed modifier can only be used with: delta, increase, rate - not with deriv");
+  parse_fails_with("max_over_time(foo[3m] anchored)", "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time");
+  parse_fails_with("a and fill(0) b", "fill modifiers are not allowed for set operators");
+  parse_fails_with("a + fill(b) c", "fill value must be a number literal");
+  parse_fails_with("foo[0s]", "duration must be greater than 0");
+  parse_fails_with("foo offset 1h offset 2h", "offset may not be set multiple times");
+  parse_fails_with("rate(foo[5m] @ 1, 2)", "expected 1 argument(s) in call to \"rate\", got 2");
+}
+
+/* Syntax that must parse: modifiers, duration arithmetic, fill, keywords
+ * as label names, metric names that look like modifiers. */
+static void test_parse_ok(void **state)
+{
+  static const char *const ok[] = {
+    "sum by (a) (x) + on(b) group_left(c) y", "sum(x) without (a,)", "x[5m:] offset -1m @ end()",
+    "foo[1h30m+5m]", "foo offset (1h - 5m)", "count_over_time(x[step()*2])", "x + fill_left(1) fill_right(2) y",
+    "fill + fill(0) other", "{__name__=\"x\", and=\"1\"}", "{\"utf8.name\"}", "rate(x[5m] anchored)",
+    "x smoothed", "increase(x[5m] smoothed)", "topk(3, x) by (a)", "SUM(x) BY (a)", "x @ 1700000000.5",
+    "-x ^ 2", "histogram_quantiles(x, \"q\", 0.5, 0.9)", "1 - -1", "time() > bool 5",
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    promql_expr *e = NULL;
+    lk_diag d = {0};
+    if (promql_parse(ok[i], &e, &d))
+      fail_msg("%s: %s", ok[i], d.msg);
+    promql_expr_free(e);
+  }
+}
+
+/* Evaluate q at t (ms) over q; returns the result (caller frees). */
+static promql_result *eval_at(const promql_queryable *qq, const char *q, int64_t t)
+{
+  promql_expr *e = NULL;
+  lk_diag d = {0};
+  if (promql_parse(q, &e, &d))
+    fail_msg("parse %s: %s", q, d.msg);
+  promql_result *r = NULL;
+  if (promql_eval_instant(qq, NULL, e, t, &r, &d))
+    fail_msg("eval %s: %s", q, d.msg);
+  promql_expr_free(e);
+  return r;
+}
+
+static double scalar_of(const char *q)
+{
+  promql_mem *m = promql_mem_new();
+  promql_queryable qq = promql_mem_queryable(m);
+  promql_result *r = eval_at(&qq, q, 0);
+  assert_int_equal(r->type, PROMQL_SCALAR);
+  double v = r->scalar;
+  promql_result_free(r);
+  promql_mem_free(m);
+  return v;
+}
+
+static void test_literals(void **state)
+{
+  assert_true(scalar_of("0x1f") == 31);
+  assert_true(scalar_of("1e3") == 1000);
+  assert_true(scalar_of(".5") == 0.5);
+  assert_true(isinf(scalar_of("-Inf")) && scalar_of("-inf") < 0);
+  assert_true(isnan(scalar_of("NaN")));
+  assert_true(scalar_of("1h30m") == 5400);
+  assert_true(scalar_of("-2 ^ 2") == -4);
+  assert_true(scalar_of("2 ^ 3 ^ 2") == 512);
+  assert_true(scalar_of("10 - 2 - 3") == 5);
+  assert_true(scalar_of("1 + 2 * 3 # comment") == 7);
+  assert_true(scalar_of("(1 + 2) * 3") == 9);
+  assert_true(scalar_of("5 % 3") == 2);
+  assert_true(scalar_of("1 < bool 2") == 1);
+  promql_mem *m = promql_mem_new();
+  promql_queryable qq = promql_mem_queryable(m);
+  promql_result *r = eval_at(&qq, "\"a\\nb\\x41\\u00e9\"", 0);
+  assert_int_equal(r->type, PROMQL_STRING);
+  assert_string_equal(r->string, "a\nbA\xc3\xa9");
+  promql_result_free(r);
+  r = eval_at(&qq, "`raw\\n`", 0);
+  assert_string_equal(r->string, "raw\\n");
+  promql_result_free(r);
+  promql_mem_free(m);
+}
+
+static promql_mem *sample_store(void)
+{
+  promql_mem *m = promql_mem_new();
+  lk_label a[] = {{"__name__", "req_total"}, {"job", "api"}, {"instance", "0"}};
+  lk_label b[] = {{"__name__", "req_total"}, {"job", "api"}, {"instance", "1"}};
+  lk_sample sa[11], sb[3];
+  for (int i = 0; i <= 10; i++)
+    sa[i] = (lk_sample){i * 60000, i * 60.0};
+  uint64_t stale_bits = TSDB_STALE_NAN_BITS;
+  double stale;
+  memcpy(&stale, &stale_bits, sizeof stale);
+  sb[0] = (lk_sample){0, 5};
+  sb[1] = (lk_sample){60000, 7};
+  sb[2] = (lk_sample){120000, stale};
+  assert_int_equal(promql_mem_add(m, a, 3, sa, 11, NULL), 0);
+  assert_int_equal(promql_mem_add(m, b, 3, sb, 3, NULL), 0);
+  return m;
+}
+
+static void test_eval_selectors(void **state)
+{
+  promql_mem *m = sample_store();
+  promql_queryable qq = promql_mem_queryable(m);
+  /* both present at 1m; the stale marker at 2m ends instance 1 */
+  promql_result *r = eval_at(&qq, "req_total", 60000);
+  assert_int_equal(r->nseries, 2);
+  promql_result_free(r);
+  r = eval_at(&qq, "req_total", 150000);
+  assert_int_equal(r->nseries, 1);
+  assert_string_equal(r->series[0].labels[1].value, "0");
+  promql_result_free(r);
+  /* lookback: a sample at 10m is visible until 15m (exclusive) */
+  r = eval_at(&qq, "req_total{instance=\"0\"}", 899999);
+  assert_int_equal(r->nseries, 1);
+  promql_result_free(r);
+  r = eval_at(&qq, "req_total{instance=\"0\"}", 900000);
+  assert_int_equal(r->nseries, 0);
+  promql_result_free(r);
+  /* left-open range window: (4m, 5m] holds one sample */
+  r = eval_at(&qq, "count_over_time(req_total{instance=\"0\"}[1m])", 300000);
+  assert_int_equal(r->nseries, 1);
+  assert_true(r->series[0].v[0] == 1);
+  assert_int_equal(r->series[0].nlabels, 2); /* __name__ dropped */
+  promql_result_free(r);
+  r = eval_at(&qq, "rate(req_total{instance=\"0\"}[5m])", 600000);
+  assert_true(fabs(r->series[0].v[0] - 1.0) < 1e-12);
+  promql_result_free(r);
+  r = eval_at(&qq, "sum by (job) (req_total)", 60000);
+  assert_int_equal(r->nseries, 1);
+  assert_true(r->series[0].v[0] == 67);
+  promql_result_free(r);
+  r = eval_at(&qq, "req_total[2m]", 120000);
+  assert_int_equal(r->type, PROMQL_MATRIX);
+  assert_int_equal(r->nseries, 2);
+  assert_int_equal(r->series[0].n, 2); /* (0, 2m] */
+  assert_int_equal(r->series[1].n, 1); /* stale marker not returned */
+  promql_result_free(r);
+  promql_mem_free(m);
+}
+
+static void test_eval_range(void **state)
+{
+  promql_mem *m = sample_store();
+  promql_queryable qq = promql_mem_queryable(m);
+  promql_expr *e;
+  lk_diag d = {0};
+  assert_int_equal(promql_parse("req_total * 2", &e, &d), 0);
+  promql_result *r = NULL;
+  assert_int_equal(promql_eval_range(&qq, NULL, e, 0, 600000, 60000, &r, &d), 0);
+  assert_int_equal(r->type, PROMQL_MATRIX);
+  assert_int_equal(r->nseries, 2);
+  assert_int_equal(r->series[0].n, 11);
+  assert_true(r->series[0].v[10] == 1200);
+  assert_int_equal(r->series[1].n, 2); /* stale at 2m */
+  promql_result_free(r);
+  assert_int_equal(promql_eval_range(&qq, NULL, e, 10, 0, 1000, &r, &d), LK_EINVAL);
+  assert_non_null(strstr(d.msg, "end timestamp must not be before start time"));
+  promql_expr_free(e);
+  promql_mem_free(m);
+}
+
+static void eval_fails_at(promql_queryable *qq, const promql_opts *o, const char *q, int64_t t,
+                          int code, const char *msg)
+{
+  promql_expr *e;
+  lk_diag d = {0};
+  assert_int_equal(promql_parse(q, &e, &d), 0);
+  promql_result *r = NULL;
+  int rc = promql_eval_instant(qq, o, e, t, &r, &d);
+  if (rc != code || !strstr(d.msg, msg))
+    fail_msg("%s: rc %d msg \"%s\", wanted %d \"%s\"", q, rc, d.msg, code, msg);
+  assert_null(r);
+  promql_expr_free(e);
+}
+
+static void eval_fails_with(promql_queryable *qq, const promql_opts *o, const char *q, int code,
+                            const char *msg)
+{
+  eval_fails_at(qq, o, q, 600000, code, msg);
+}
+
+static void test_eval_errors_and_limits(void **state)
+{
+  promql_mem *m = sample_store();
+  promql_queryable qq = promql_mem_queryable(m);
+  eval_fails_at(&qq, NULL, "req_total + on(job) req_total", 60000, LK_EEXEC,
+                  "many-to-many matching not allowed");
+  eval_fails_with(&qq, NULL, "label_replace(req_total, \"a\", \"x\", \"b\", \"(\")", LK_EEXEC,
+                  "invalid regular expression in label_replace()");
+  promql_opts few = {.max_samples = 5};
+  eval_fails_with(&qq, &few, "sum_over_time(req_total[10m])", LK_ELIMIT, "too many samples");
+  promql_opts quick = {.timeout_ms = 1};
+  eval_fails_with(&qq, &quick, "count_over_time(vector(1)[30d:1s])", LK_ETIMEOUT, "timed out");
+  promql_mem_free(m);
+}
+
+static bool rx_full_match(const char *re, const char *s)
+{
+  regex_t r;
+  char err[128];
+  if (lk_regex_compile(re, &r, err, sizeof err))
+    fail_msg("compile %s: %s", re, err);
+  bool m = regexec(&r, s, 0, NULL, 0) == 0;
+  regfree(&r);
+  return m;
+}
+
+/* RE2 spellings translated to POSIX ERE, fully anchored. */
+static void test_regex(void **state)
+{
+  assert_true(rx_full_match("a.c", "abc"));
+  assert_false(rx_full_match("a.c", "xabc"));          /* anchored */
+  assert_true(rx_full_match("\\d+", "123"));
+  assert_false(rx_full_match("\\d+", "12a"));
+  assert_true(rx_full_match("[\\w.]+", "a_b.c"));
+  assert_true(rx_full_match("(?i)prod", "PrOd"));
+  assert_true(rx_full_match("x(?i:ab)y", "xABy"));
+  assert_false(rx_full_match("x(?i:ab)y", "XABy"));     /* scope ends with the group */
+  assert_true(rx_full_match("(?:a|b)+c", "abac"));
+  assert_true(rx_full_match(".*?x", "aax"));
+  assert_true(rx_full_match("", ""));
+  assert_true(lk_regex_matches_empty(".*"));
+  assert_false(lk_regex_matches_empty("a+"));
+  char err[128];
+  assert_int_not_equal(lk_regex_check("(", err, sizeof err), 0);
+  assert_int_not_equal(lk_regex_check("\\bword", err, sizeof err), 0); /* unsupported */
+  /* group numbers of the user's pattern survive the wrapper and (?:) groups */
+  promql_mem *m = promql_mem_new();
+  lk_label l[] = {{"__name__", "m"}, {"src", "ab-12"}};
+  lk_sample smp = {0, 1};
+  assert_int_equal(promql_mem_add(m, l, 2, &smp, 1, NULL), 0);
+  promql_queryable qq = promql_mem_queryable(m);
+  promql_result *r = eval_at(&qq, "label_replace(m, \"dst\", \"$2/$1\", \"src\", \"(?:x|)(\\\\w+)-(\\\\d+)\")", 0);
+  assert_int_equal(r->nseries, 1);
+  assert_string_equal(lk_labels_get(r->series[0].labels, r->series[0].nlabels, "dst"), "12/ab");
+  promql_result_free(r);
+  promql_mem_free(m);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_parse_errors),
+    cmocka_unit_test(test_parse_ok),
+    cmocka_unit_test(test_literals),
+    cmocka_unit_test(test_eval_selectors),
+    cmocka_unit_test(test_eval_range),
+    cmocka_unit_test(test_eval_errors_and_limits),
+    cmocka_unit_test(test_regex),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,390 @@
+/* test_api.c — the web/ handlers end to end: a real tsdb in a temp dir, a
+ * real server on 127.0.0.1 port 0, requests through lk_httpc. Covers
+ * remote_write (success, corrupt bodies, wrong encodings, invalid labels,
+ * out-of-order samples), import (plain, gzip, malformed lines, timestamps),
+ * the metadata endpoints, flush, health and /metrics — and that rejected
+ * requests store nothing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "lib/lk_httpc.h"
+#include "lib/lk_wire.h"
+#include "tsdb/tsdb.h"
+#include "web/web.h"
+
+typedef struct fx {
+  char dir[64];
+  tsdb_t *db;
+  web_server *w;
+  char base[64];
+} fx;
+
+static int setup(void **state)
+{
+  fx *f = calloc(1, sizeof *f);
+  strcpy(f->dir, "/tmp/lk_api_XXXXXX");
+  if (!mkdtemp(f->dir))
+    return -1;
+  tsdb_opts o = {.dir = f->dir};
+  lk_diag d = {0};
+  if (tsdb_open(&o, &f->db, &d)) {
+    fprintf(stderr, "tsdb_open: %s\n", d.msg);
+    return -1;
+  }
+  web_opts wo = {.listen = "127.0.0.1:0", .limits = {.max_write_body = 1 << 20}};
+  if (web_start(&wo, f->db, &f->w, &d)) {
+    fprintf(stderr, "web_start: %s\n", d.msg);
+    return -1;
+  }
+  snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", web_port(f->w));
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fx *f = *state;
+  web_stop(f->w);
+  tsdb_close(f->db);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  if (system(cmd) != 0)
+    return -1;
+  free(f);
+  return 0;
+}
+
+static int req(fx *f, const char *method, const char *path, const char *const *hdrs, const void *body,
+               size_t len, lk_httpc_resp *r)
+{
+  char url[1024];
+  snprintf(url, sizeof url, "%s%s", f->base, path);
+  lk_httpc_req q = {.method = method, .url = url, .headers = hdrs, .body = body, .body_len = len,
+                    .timeout_ms = 10000};
+  lk_diag d = {0};
+  int rc = lk_httpc_do(&q, r, &d);
+  if (rc)
+    fprintf(stderr, "%s %s: %s\n", method, path, d.msg);
+  return rc;
+}
+
+/* GET path and return the body (caller frees); asserts the status. */
+static char *get_ok(fx *f, const char *path, int want)
+{
+  lk_httpc_resp r = {0};
+  assert_int_equal(req(f, "GET", path, NULL, NULL, 0, &r), 0);
+  if (r.status != want)
+    fprintf(stderr, "GET %s → %d %s\n", path, r.status, (char *)r.body.data);
+  assert_int_equal(r.status, want);
+  char *b = strdup((char *)r.body.data);
+  lk_httpc_resp_fini(&r);
+  return b;
+}
+
+/* assert a status, printing the body when it differs */
+#define expect_status(r, want)                                                   \
+  do {                                                                           \
+    if ((r).status != (want))                                                    \
+      fprintf(stderr, "line %d: status %d: %s\n", __LINE__, (r).status,         \
+              (char *)(r).body.data);                                            \
+    assert_int_equal((r).status, (want));                                        \
+  } while (0)
+
+static const char *const rw_hdrs[] = {"Content-Encoding: snappy", "Content-Type: application/x-protobuf",
+                                      "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
+
+static int post_rw(fx *f, const lk_series *s, size_t n, const char *const *hdrs, lk_httpc_resp *r)
+{
+  lk_buf body = {0};
+  assert_int_equal(lk_rw_encode(s, n, &body), 0);
+  int rc = req(f, "POST", "/api/v1/write", hdrs ? hdrs : rw_hdrs, body.data, body.len, r);
+  lk_buf_fini(&body);
+  return rc;
+}
+
+static void test_write_and_read(void **state)
+{
+  fx *f = *state;
+  lk_label l1[] = {{"__name__", "rw_metric"}, {"job", "a"}};
+  lk_label l2[] = {{"job", "b"}, {"__name__", "rw_metric"}}; /* unsorted: accepted */
+  lk_sample s1[] = {{1000, 1}, {2000, 2}};
+  lk_sample s2[] = {{1000, 5}};
+  lk_series in[] = {{l1, 2, s1, 2}, {l2, 2, s2, 1}};
+  lk_httpc_resp r = {0};
+  assert_int_equal(post_rw(f, in, 2, NULL, &r), 0);
+  expect_status(r, 204);
+  lk_httpc_resp_fini(&r);
+
+  char *b = get_ok(f, "/api/v1/series?match[]=rw_metric", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[{\"__name__\":\"rw_metric\",\"job\":\"a\"},"
+                         "{\"__name__\":\"rw_metric\",\"job\":\"b\"}]}");
+  free(b);
+  b = get_ok(f, "/api/v1/series?match[]=rw_metric{job=%22b%22}&match[]=rw_metric{job=~%22a|b%22}", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[{\"__name__\":\"rw_metric\",\"job\":\"a\"},"
+                         "{\"__name__\":\"rw_metric\",\"job\":\"b\"}]}");
+  free(b);
+  b = get_ok(f, "/api/v1/label/job/values?match[]=rw_metric", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[\"a\",\"b\"]}");
+  free(b);
+  b = get_ok(f, "/api/v1/labels?match[]=rw_metric", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[\"__name__\",\"job\"]}");
+  free(b);
+  b = get_ok(f, "/api/v1/series?match[]=rw_metric&limit=1", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[{\"__name__\":\"rw_metric\",\"job\":\"a\"}],"
+                         "\"warnings\":[\"results truncated due to limit\"]}");
+  free(b);
+  b = get_ok(f, "/api/v1/label/job/values?limit=2", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[\"a\",\"b\"]}");
+  free(b);
+  b = get_ok(f, "/api/v1/labels?limit=-1", 400);
+  free(b);
+  b = get_ok(f, "/api/v1/label/U__j_6f_b/values", 200); /* U__ escaping of "job" */
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[\"a\",\"b\"]}");
+  free(b);
+  b = get_ok(f, "/api/v1/label/U__j_zz/values", 400);
+  free(b);
+  b = get_ok(f, "/api/v1/series?match[]=nothing_here", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[]}");
+  free(b);
+
+  /* the samples themselves, read back from storage */
+  tsdb_matcher m[] = {{TSDB_EQ, "__name__", "rw_metric"}, {TSDB_EQ, "job", "a"}};
+  tsdb_result *res = NULL;
+  lk_diag d = {0};
+  assert_int_equal(tsdb_select(f->db, m, 2, 0, 10000, NULL, &res, &d), 0);
+  assert_int_equal(tsdb_result_count(res), 1);
+  const tsdb_series *s = tsdb_result_get(res, 0);
+  assert_int_equal(s->n, 2);
+  assert_int_equal(s->t[1], 2000);
+  assert_true(s->v[1] == 2);
+  tsdb_result_free(res);
+
+  /* an older sample for an existing series: rejected and reported, never dropped silently */
+  lk_sample old[] = {{500, 9}, {3000, 3}};
+  lk_series in2[] = {{l1, 2, old, 2}};
+  assert_int_equal(post_rw(f, in2, 1, NULL, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "accepted 1 samples, rejected 1: 1 out of order"));
+  lk_httpc_resp_fini(&r);
+}
+
+static void test_write_rejects(void **state)
+{
+  fx *f = *state;
+  lk_httpc_resp r = {0};
+  /* garbage snappy */
+  assert_int_equal(req(f, "POST", "/api/v1/write", rw_hdrs, "\xff\xff\xff\xff garbage", 13, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "snappy"));
+  lk_httpc_resp_fini(&r);
+  /* valid snappy around garbage protobuf */
+  lk_buf body = {0};
+  const uint8_t junk[] = {0x0a, 0x50, 0x0a, 0x03, 'a', 'b'};
+  lk_snappy_compress(junk, sizeof junk, &body);
+  assert_int_equal(req(f, "POST", "/api/v1/write", rw_hdrs, body.data, body.len, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "protobuf"));
+  lk_httpc_resp_fini(&r);
+  lk_buf_fini(&body);
+  /* truncated body of a valid request */
+  lk_label l[] = {{"__name__", "trunc_metric"}};
+  lk_sample s[] = {{1000, 1}};
+  lk_series in[] = {{l, 1, s, 1}};
+  lk_rw_encode(in, 1, &body);
+  assert_int_equal(req(f, "POST", "/api/v1/write", rw_hdrs, body.data, body.len - 3, &r), 0);
+  expect_status(r, 400);
+  lk_httpc_resp_fini(&r);
+  /* other encodings */
+  const char *gz[] = {"Content-Encoding: gzip", NULL};
+  assert_int_equal(req(f, "POST", "/api/v1/write", gz, body.data, body.len, &r), 0);
+  expect_status(r, 415);
+  lk_httpc_resp_fini(&r);
+  const char *v2[] = {"Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request", NULL};
+  assert_int_equal(req(f, "POST", "/api/v1/write", v2, body.data, body.len, &r), 0);
+  expect_status(r, 415);
+  lk_httpc_resp_fini(&r);
+  lk_buf_fini(&body);
+  /* invalid label name: the whole request is refused, nothing stored */
+  lk_label good[] = {{"__name__", "trunc_metric"}};
+  lk_label bad[] = {{"__name__", "trunc_metric"}, {"bad-name", "x"}};
+  lk_series mixed[] = {{good, 1, s, 1}, {bad, 2, s, 1}};
+  assert_int_equal(post_rw(f, mixed, 2, NULL, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "bad-name"));
+  lk_httpc_resp_fini(&r);
+  /* oversized body (limit 1 MiB in this fixture) */
+  size_t big = (2 << 20);
+  char *huge = malloc(big);
+  memset(huge, 'x', big);
+  assert_int_equal(req(f, "POST", "/api/v1/write", rw_hdrs, huge, big, &r), 0);
+  expect_status(r, 413);
+  lk_httpc_resp_fini(&r);
+  free(huge);
+  char *b = get_ok(f, "/api/v1/series?match[]=trunc_metric", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[]}");
+  free(b);
+}
+
+static void gzip_buf(const char *in, lk_buf *out)
+{
+  z_stream z = {0};
+  assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  lk_buf_reserve(out, compressBound(strlen(in)) + 64);
+  z.next_in = (Bytef *)in;
+  z.avail_in = (uInt)strlen(in);
+  z.next_out = out->data;
+  z.avail_out = (uInt)out->cap;
+  assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out->len = z.total_out;
+  deflateEnd(&z);
+}
+
+static void test_import(void **state)
+{
+  fx *f = *state;
+  const char *text = "# HELP imp_a help\n# TYPE imp_a gauge\n"
+                     "imp_a{x=\"1\"} 1 1000\nimp_a{x=\"1\"} 2 2000\nimp_a{x=\"2\"} 3.5 1000\n"
+                     "imp_b 7 1000\n";
+  lk_httpc_resp r = {0};
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", NULL, text, strlen(text), &r), 0);
+  expect_status(r, 200);
+  assert_non_null(strstr((char *)r.body.data, "\"accepted\":4"));
+  assert_non_null(strstr((char *)r.body.data, "\"series\":3"));
+  lk_httpc_resp_fini(&r);
+  char *b = get_ok(f, "/api/v1/series?match[]={__name__=~%22imp_.*%22}", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[{\"__name__\":\"imp_a\",\"x\":\"1\"},"
+                         "{\"__name__\":\"imp_a\",\"x\":\"2\"},{\"__name__\":\"imp_b\"}]}");
+  free(b);
+
+  /* gzip */
+  lk_buf gz = {0};
+  gzip_buf("imp_gz{a=\"b\"} 42 5000\n", &gz);
+  const char *ge[] = {"Content-Encoding: gzip", NULL};
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", ge, gz.data, gz.len, &r), 0);
+  expect_status(r, 200);
+  lk_httpc_resp_fini(&r);
+  /* truncated gzip */
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", ge, gz.data, gz.len - 6, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "gzip"));
+  lk_httpc_resp_fini(&r);
+  lk_buf_fini(&gz);
+  tsdb_matcher m[] = {{TSDB_EQ, "__name__", "imp_gz"}};
+  tsdb_result *res = NULL;
+  lk_diag d = {0};
+  assert_int_equal(tsdb_select(f->db, m, 1, 0, 10000, NULL, &res, &d), 0);
+  assert_int_equal(tsdb_result_count(res), 1);
+  assert_true(tsdb_result_get(res, 0)->v[0] == 42);
+  tsdb_result_free(res);
+
+  /* a malformed line: 400 naming it; lines before it are stored, none after */
+  const char *bad = "imp_c 1 1000\nimp_c 2 2000\nimp_c{x=\"1\" 3 3000\nimp_d 4 4000\n";
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", NULL, bad, strlen(bad), &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "line 3"));
+  assert_non_null(strstr((char *)r.body.data, "2 samples from the lines before it were stored"));
+  lk_httpc_resp_fini(&r);
+  b = get_ok(f, "/api/v1/series?match[]=imp_d", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[]}");
+  free(b);
+  const char *badlabel = "imp_e{bad-label=\"x\"} 1\n";
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", NULL, badlabel, strlen(badlabel), &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "line 1"));
+  lk_httpc_resp_fini(&r);
+  const char *brotli[] = {"Content-Encoding: br", NULL};
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", brotli, "x 1\n", 4, &r), 0);
+  expect_status(r, 415);
+  lk_httpc_resp_fini(&r);
+}
+
+/* Own fixture: "now" becomes the newest time, so retention (relative to the
+ * newest sample) would drop the small timestamps the other tests use. */
+static void test_import_now(void **state)
+{
+  fx *f = *state;
+  lk_httpc_resp r = {0};
+  tsdb_result *res = NULL;
+  lk_diag d = {0};
+  /* a sample without timestamp gets the request time */
+  int64_t before = (int64_t)time(NULL) * 1000;
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", NULL, "imp_now 1\n", 10, &r), 0);
+  expect_status(r, 200);
+  lk_httpc_resp_fini(&r);
+  tsdb_matcher mn[] = {{TSDB_EQ, "__name__", "imp_now"}};
+  assert_int_equal(tsdb_select(f->db, mn, 1, 0, INT64_MAX, NULL, &res, &d), 0);
+  assert_int_equal(tsdb_result_count(res), 1);
+  assert_true(tsdb_result_get(res, 0)->t[0] >= before);
+  assert_true(tsdb_result_get(res, 0)->t[0] <= (int64_t)time(NULL) * 1000 + 1000);
+  tsdb_result_free(res);
+}
+
+static void test_meta_errors_and_misc(void **state)
+{
+  fx *f = *state;
+  char *b = get_ok(f, "/api/v1/series", 400);
+  assert_string_equal(b, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"no match[] parameter provided\"}");
+  free(b);
+  b = get_ok(f, "/api/v1/series?match[]=up{", 400);
+  assert_non_null(strstr(b, "invalid parameter \\\"match[]\\\": 1:4: parse error"));
+  free(b);
+  b = get_ok(f, "/api/v1/labels?start=abc", 400);
+  assert_non_null(strstr(b, "invalid parameter \\\"start\\\""));
+  free(b);
+  b = get_ok(f, "/api/v1/labels?start=100&end=50", 400);
+  assert_non_null(strstr(b, "end timestamp must not be before start time"));
+  free(b);
+  b = get_ok(f, "/api/v1/label/job/nope", 404);
+  free(b);
+  b = get_ok(f, "/api/v1/status/tsdb", 200);
+  assert_non_null(strstr(b, "\"headStats\":{\"numSeries\":"));
+  assert_non_null(strstr(b, "\"seriesCountByMetricName\":["));
+  free(b);
+  b = get_ok(f, "/-/healthy", 200);
+  free(b);
+  b = get_ok(f, "/-/ready", 200);
+  free(b);
+  b = get_ok(f, "/metrics", 200);
+  assert_non_null(strstr(b, "# TYPE lookout_samples_ingested_total counter"));
+  assert_non_null(strstr(b, "lookout_http_requests_total{code=\"200\", handler=\"/-/healthy\"} 1"));
+  assert_non_null(strstr(b, "process_resident_memory_bytes "));
+  free(b);
+  /* POST form for series, as client_golang may send it */
+  const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+  const char *body = "match%5B%5D=rw_metric%7Bjob%3D%22a%22%7D";
+  lk_httpc_resp r = {0};
+  assert_int_equal(req(f, "POST", "/api/v1/series", form, body, strlen(body), &r), 0);
+  expect_status(r, 200);
+  assert_string_equal((char *)r.body.data, "{\"status\":\"success\",\"data\":[{\"__name__\":\"rw_metric\",\"job\":\"a\"}]}");
+  lk_httpc_resp_fini(&r);
+  assert_int_equal(req(f, "POST", "/api/v1/admin/flush", NULL, "", 0, &r), 0);
+  expect_status(r, 204);
+  lk_httpc_resp_fini(&r);
+  /* data survives the flush into blocks */
+  b = get_ok(f, "/api/v1/series?match[]=rw_metric", 200);
+  assert_non_null(strstr(b, "\"job\":\"b\""));
+  free(b);
+  assert_int_equal(req(f, "DELETE", "/api/v1/series", NULL, NULL, 0, &r), 0);
+  expect_status(r, 405);
+  lk_httpc_resp_fini(&r);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_write_and_read),
+    cmocka_unit_test(test_write_rejects),
+    cmocka_unit_test(test_import),
+    cmocka_unit_test(test_meta_errors_and_misc),
+    cmocka_unit_test_setup_teardown(test_import_now, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

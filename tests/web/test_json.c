@@ -1,0 +1,117 @@
+/* test_json.c — lib/lk_json.c against the exact examples of
+ * specs/prometheus-facts.md §1 (sample values, point timestamps, scalar
+ * notation) and JSON string escaping. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lib/lk_json.h"
+
+static void check_value(double v, const char *want)
+{
+  lk_buf b = {0};
+  lk_json_sample_value(&b, v);
+  assert_string_equal((char *)b.data, want);
+  lk_buf_fini(&b);
+}
+
+static void check_ts(int64_t ms, const char *want)
+{
+  lk_buf b = {0};
+  lk_json_sample_ts(&b, ms);
+  assert_string_equal((char *)b.data, want);
+  lk_buf_fini(&b);
+}
+
+static void test_sample_values(void **state)
+{
+  check_value(0.1 + 0.2, "\"0.30000000000000004\"");
+  check_value(1e-7, "\"1e-07\"");
+  check_value(1.5e21, "\"1.5e+21\"");
+  check_value(1e21, "\"1e+21\"");
+  check_value(1e20, "\"100000000000000000000\"");
+  check_value(1e-6, "\"0.000001\"");
+  check_value(1.234e-6, "\"0.000001234\"");
+  check_value(9.99e-7, "\"9.99e-07\"");
+  check_value(1e-100, "\"1e-100\"");
+  check_value(1, "\"1\"");
+  check_value(100, "\"100\"");
+  check_value(-2.5, "\"-2.5\"");
+  check_value(0, "\"0\"");
+  check_value(-0.0, "\"-0\"");
+  check_value(123456789.125, "\"123456789.125\"");
+  check_value(1.7976931348623157e308, "\"1.7976931348623157e+308\"");
+  check_value(5e-324, "\"5e-324\"");
+  check_value(NAN, "\"NaN\"");
+  check_value(INFINITY, "\"+Inf\"");
+  check_value(-INFINITY, "\"-Inf\"");
+}
+
+static void test_point_timestamps(void **state)
+{
+  check_ts(1435781451781, "1435781451.781");
+  check_ts(1000050, "1000.050");
+  check_ts(1435781451000, "1435781451");
+  check_ts(5, "0.005");
+  check_ts(0, "0");
+  check_ts(-1500, "-1.500");
+  lk_buf b = {0};
+  lk_json_point(&b, 1000050, 1);
+  assert_string_equal((char *)b.data, "[1000.050,\"1\"]");
+  lk_buf_fini(&b);
+}
+
+static void test_scalar(void **state)
+{
+  lk_buf b = {0};
+  lk_json_scalar_ts(&b, 1000050);
+  assert_string_equal((char *)b.data, "1000.05");
+  lk_buf_clear(&b);
+  lk_json_scalar_ts(&b, 1435781451000);
+  assert_string_equal((char *)b.data, "1435781451");
+  lk_buf_clear(&b);
+  lk_json_scalar_value(&b, 1e-7);
+  assert_string_equal((char *)b.data, "\"0.0000001\"");
+  lk_buf_clear(&b);
+  lk_json_scalar_value(&b, 1.5e21);
+  assert_string_equal((char *)b.data, "\"1500000000000000000000\"");
+  lk_buf_clear(&b);
+  lk_json_scalar_value(&b, 0.1 + 0.2);
+  assert_string_equal((char *)b.data, "\"0.30000000000000004\"");
+  lk_buf_fini(&b);
+  char tmp[LK_FMT_FLOAT_MAX];
+  /* the smallest denormal in plain notation fits the buffer */
+  size_t n = lk_fmt_plain(tmp, 5e-324);
+  assert_int_equal(n, strlen("0.") + 323 + 1);
+  assert_string_equal(tmp + n - 2, "05");
+}
+
+static void test_strings(void **state)
+{
+  lk_buf b = {0};
+  lk_json_str(&b, "a\"b\\c\n\x01\t/é");
+  assert_string_equal((char *)b.data, "\"a\\\"b\\\\c\\n\\u0001\\t/é\"");
+  lk_buf_clear(&b);
+  lk_json_strn(&b, "x\xffy\xc3", 4); /* invalid bytes → U+FFFD */
+  assert_string_equal((char *)b.data, "\"x\xef\xbf\xbdy\xef\xbf\xbd\"");
+  lk_buf_clear(&b);
+  lk_label ls[2] = {{"__name__", "up"}, {"job", "a\"b"}};
+  lk_json_labels(&b, ls, 2);
+  assert_string_equal((char *)b.data, "{\"__name__\":\"up\",\"job\":\"a\\\"b\"}");
+  lk_buf_fini(&b);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_sample_values),
+    cmocka_unit_test(test_point_timestamps),
+    cmocka_unit_test(test_scalar),
+    cmocka_unit_test(test_strings),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,190 @@
+/* matchers.c — compiled label matchers and sorted-id set operations, the
+ * building blocks of postings-based series selection.
+ *
+ * Regexes are Prometheus-style fully anchored: compiled once per call as
+ * POSIX ERE `^(...)$` (RE2's `(?:` and `\d` translated). A regex made only
+ * of literal alternatives (`a|b|c`, no metacharacters) skips regcomp, is
+ * matched by string comparison and resolved by direct postings lookups. A matcher
+ * that matches the empty string also matches series lacking the label, so
+ * selection treats it as a subtraction (see select.c).
+ */
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsdb/tsdb_int.h"
+#include "tsdb/select_int.h"
+
+static bool is_literal(const char *s)
+{
+  for (; *s; s++)
+    if (strchr(".[]{}()\\*+?^$", *s))
+      return false;
+  return true;
+}
+
+static void split_alternatives(tsdb__cmatcher *c)
+{
+  const char *s = c->value;
+  size_t n = 1;
+  for (const char *p = s; *p; p++)
+    n += *p == '|';
+  c->alts = lk_xmalloc(n * sizeof *c->alts);
+  c->nalts = 0;
+  for (;;) {
+    const char *e = strchr(s, '|');
+    size_t len = e ? (size_t)(e - s) : strlen(s);
+    c->alts[c->nalts++] = lk_xstrndup(s, len);
+    if (!e)
+      break;
+    s = e + 1;
+  }
+}
+
+/* `^(re)$` in POSIX ERE, translating the RE2 forms common in PromQL that
+ * ERE lacks: `(?:` groups, `\d`/`\D` outside brackets. */
+static char *anchored_ere(const char *re)
+{
+  lk_buf b = {0};
+  lk_buf_puts(&b, "^(");
+  for (const char *p = re; *p; p++) {
+    if (p[0] == '(' && p[1] == '?' && p[2] == ':') {
+      lk_buf_putc(&b, '(');
+      p += 2;
+    } else if (p[0] == '\\' && (p[1] == 'd' || p[1] == 'D')) {
+      lk_buf_puts(&b, p[1] == 'd' ? "[0-9]" : "[^0-9]");
+      p++;
+    } else if (p[0] == '\\' && p[1]) {
+      lk_buf_append(&b, p, 2);
+      p++;
+    } else {
+      lk_buf_putc(&b, (uint8_t)*p);
+    }
+  }
+  lk_buf_puts(&b, ")$");
+  return (char *)lk_buf_take(&b, NULL);
+}
+
+int tsdb__matcher_compile(const tsdb_matcher *m, tsdb__cmatcher *c, lk_diag *d)
+{
+  memset(c, 0, sizeof *c);
+  if (!m->name || !m->value || m->type < TSDB_EQ || m->type > TSDB_NRE)
+    return lk_diag_set(d, LK_EINVAL, -1, "invalid matcher");
+  c->type = m->type;
+  c->name = m->name;
+  c->value = m->value;
+  if (m->type == TSDB_RE || m->type == TSDB_NRE) {
+    if (is_literal(m->value)) {
+      split_alternatives(c);
+    } else {
+      char *pat = anchored_ere(m->value);
+      int rc = regcomp(&c->re, pat, REG_EXTENDED | REG_NOSUB);
+      free(pat);
+      if (rc) {
+        char msg[256];
+        regerror(rc, &c->re, msg, sizeof msg);
+        return lk_diag_set(d, LK_EPARSE, -1, "invalid regular expression \"%s\": %s", m->value, msg);
+      }
+      c->has_re = true;
+    }
+  }
+  c->matches_empty = tsdb__matcher_match(c, "");
+  return 0;
+}
+
+void tsdb__matcher_fini(tsdb__cmatcher *c)
+{
+  if (c->has_re)
+    regfree(&c->re);
+  for (size_t i = 0; i < c->nalts; i++)
+    free(c->alts[i]);
+  free(c->alts);
+  memset(c, 0, sizeof *c);
+}
+
+static bool cm_re_match(const tsdb__cmatcher *c, const char *v)
+{
+  if (c->has_re)
+    return regexec(&c->re, v, 0, NULL, 0) == 0;
+  for (size_t i = 0; i < c->nalts; i++)
+    if (!strcmp(c->alts[i], v))
+      return true;
+  return false;
+}
+
+bool tsdb__matcher_match(const tsdb__cmatcher *c, const char *v)
+{
+  switch (c->type) {
+  case TSDB_EQ: return !strcmp(c->value, v);
+  case TSDB_NE: return strcmp(c->value, v) != 0;
+  case TSDB_RE: return cm_re_match(c, v);
+  case TSDB_NRE: return !cm_re_match(c, v);
+  }
+  return false;
+}
+
+/*---- Sorted id sets ----*/
+
+void tsdb__ids_fini(tsdb__ids *s)
+{
+  free(s->v);
+  memset(s, 0, sizeof *s);
+}
+
+void tsdb__ids_append(tsdb__ids *s, const uint32_t *ids, size_t n)
+{
+  s->v = lk_xgrow(s->v, &s->cap, s->n + n, sizeof *s->v);
+  memcpy(s->v + s->n, ids, n * sizeof *ids);
+  s->n += n;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+void tsdb__ids_sort_unique(tsdb__ids *s)
+{
+  bool sorted = true;
+  for (size_t i = 1; i < s->n && sorted; i++)
+    sorted = s->v[i - 1] < s->v[i];
+  if (sorted)
+    return;
+  qsort(s->v, s->n, sizeof *s->v, u32_cmp);
+  size_t w = 0;
+  for (size_t i = 0; i < s->n; i++)
+    if (!w || s->v[w - 1] != s->v[i])
+      s->v[w++] = s->v[i];
+  s->n = w;
+}
+
+void tsdb__ids_intersect(tsdb__ids *a, const tsdb__ids *b)
+{
+  size_t i = 0, j = 0, w = 0;
+  while (i < a->n && j < b->n) {
+    if (a->v[i] < b->v[j])
+      i++;
+    else if (a->v[i] > b->v[j])
+      j++;
+    else {
+      a->v[w++] = a->v[i++];
+      j++;
+    }
+  }
+  a->n = w;
+}
+
+void tsdb__ids_subtract(tsdb__ids *a, const tsdb__ids *b)
+{
+  size_t i = 0, j = 0, w = 0;
+  while (i < a->n) {
+    while (j < b->n && b->v[j] < a->v[i])
+      j++;
+    if (j < b->n && b->v[j] == a->v[i])
+      i++;
+    else
+      a->v[w++] = a->v[i++];
+  }
+  a->n = w;
+}

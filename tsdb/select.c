@@ -1,0 +1,456 @@
+/* select.c — series selection: matchers → postings per source (head and
+ * every block overlapping the time range) → candidates merged by label set
+ * → samples merged in time order, deduplicated → a tsdb_result.
+ *
+ * Per source, every matcher that does not match "" contributes the union
+ * of the postings of the values it matches (intersected together); every
+ * matcher that matches "" subtracts the postings of the values it does NOT
+ * match (so series lacking the label stay in). Candidates from all sources
+ * are sorted by (label set, source), blocks in list order before the head,
+ * and each group's samples are gathered in that order, so the first source
+ * wins a duplicated timestamp.
+ *
+ * Locks: cut_lock shared (no head cut moves data mid-query) → blocks_lock
+ * shared (blocks stay mapped) → index_lock shared while reading head
+ * postings → each head series' stripe while copying its samples.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsdb/select_int.h"
+#include "tsdb/tsdb_int.h"
+
+struct tsdb_result {
+  lk_arena *a;
+  tsdb_series *s;
+  size_t n, cap;
+};
+
+typedef struct cand {
+  const lk_label *labels;
+  uint32_t nl;
+  uint32_t src;              /* block index, or nblocks for the head */
+  tsdb__series *hs;
+  tsdb__bseries bs;
+  tsdb__vec pre;             /* block samples, read in frame order */
+} cand;
+
+typedef struct sel {
+  tsdb_t *db;
+  const tsdb__cmatcher *cm;
+  size_t nm;
+  int64_t mint, maxt;
+  cand *c;
+  size_t n, cap;
+  tsdb__fcache *fc;          /* one frame cache per block */
+} sel;
+
+/*---- Postings per source ----*/
+
+static void head_value_ids(const tsdb__hval *hv, tsdb__ids *out)
+{
+  tsdb__ids_append(out, hv->ids, hv->n);
+}
+
+/* Union of the postings of values v of cm->name with match(v) == want. */
+static void head_matcher_ids(const tsdb__head *h, const tsdb__cmatcher *cm, bool want, tsdb__ids *out)
+{
+  const tsdb__hname *nm = tsdb__head_name(h, cm->name);
+  if (!nm)
+    return;
+  if (want && (cm->type == TSDB_EQ || (cm->type == TSDB_RE && cm->alts))) {
+    size_t n = cm->type == TSDB_EQ ? 1 : cm->nalts;
+    for (size_t i = 0; i < n; i++) {
+      uint32_t vi = tsdb__strmap_get(&nm->vmap, cm->type == TSDB_EQ ? cm->value : cm->alts[i]);
+      if (vi != UINT32_MAX)
+        head_value_ids(&nm->vals[vi], out);
+    }
+    return;
+  }
+  for (uint32_t i = 0; i < nm->nvals; i++)
+    if (tsdb__matcher_match(cm, nm->vals[i].value) == want)
+      head_value_ids(&nm->vals[i], out);
+}
+
+static int block_pair_ids(const tsdb__block *b, uint32_t pi, tsdb__ids *out)
+{
+  uint32_t *ids;
+  size_t n;
+  int rc = tsdb__block_postings(b, pi, &ids, &n);
+  if (!rc) {
+    tsdb__ids_append(out, ids, n);
+    free(ids);
+  }
+  return rc;
+}
+
+static int block_matcher_ids(const tsdb__block *b, const tsdb__cmatcher *cm, bool want, tsdb__ids *out)
+{
+  uint32_t lo, hi;
+  tsdb__block_name_range(b, cm->name, &lo, &hi);
+  int rc = 0;
+  for (uint32_t i = lo; i < hi && !rc; i++)
+    if (tsdb__matcher_match(cm, b->syms[b->post[i].value]) == want)
+      rc = block_pair_ids(b, i, out);
+  return rc;
+}
+
+/* Ids of one source matching every matcher; src NULL = the head. */
+static int source_ids(const sel *s, const tsdb__block *b, tsdb__ids *out)
+{
+  bool first = true;
+  int rc = 0;
+  for (int pass = 0; pass < 2 && !rc; pass++)
+    for (size_t i = 0; i < s->nm && !rc; i++) {
+      const tsdb__cmatcher *cm = &s->cm[i];
+      if (cm->matches_empty != (pass == 1))
+        continue;
+      tsdb__ids tmp = {0};
+      if (b)
+        rc = block_matcher_ids(b, cm, !cm->matches_empty, &tmp);
+      else
+        head_matcher_ids(&s->db->head, cm, !cm->matches_empty, &tmp);
+      tsdb__ids_sort_unique(&tmp);
+      if (first) {
+        tsdb__ids_fini(out);
+        *out = tmp;
+        first = false;
+        continue;
+      }
+      if (pass == 0)
+        tsdb__ids_intersect(out, &tmp);
+      else
+        tsdb__ids_subtract(out, &tmp);
+      tsdb__ids_fini(&tmp);
+    }
+  return rc;
+}
+
+static cand *cand_push(sel *s)
+{
+  s->c = lk_xgrow(s->c, &s->cap, s->n + 1, sizeof *s->c);
+  cand *c = &s->c[s->n++];
+  memset(c, 0, sizeof *c);
+  return c;
+}
+
+static void head_candidates(sel *s, uint32_t src)
+{
+  tsdb__head *h = &s->db->head;
+  tsdb__ids ids = {0};
+  pthread_rwlock_rdlock(&h->index_lock);
+  source_ids(s, NULL, &ids);
+  for (size_t i = 0; i < ids.n; i++) {
+    tsdb__series *hs = tsdb__head_get(h, ids.v[i]);
+    if (!hs)
+      continue;
+    cand *c = cand_push(s);
+    c->labels = hs->labels;
+    c->nl = hs->nlabels;
+    c->src = src;
+    c->hs = hs;
+  }
+  pthread_rwlock_unlock(&h->index_lock);
+  tsdb__ids_fini(&ids);
+}
+
+static bool bseries_overlaps(const tsdb__bseries *bs, int64_t mint, int64_t maxt)
+{
+  for (uint32_t k = 0; k < bs->nchunks; k++)
+    if (bs->chunks[k].maxt >= mint && bs->chunks[k].mint <= maxt)
+      return true;
+  return false;
+}
+
+static int block_candidates(sel *s, const tsdb__block *b, uint32_t src)
+{
+  tsdb__ids ids = {0};
+  int rc = source_ids(s, b, &ids);
+  for (size_t i = 0; i < ids.n && !rc; i++) {
+    tsdb__bseries bs;
+    rc = tsdb__block_series(b, ids.v[i], &bs);
+    if (rc)
+      break;
+    if (!bseries_overlaps(&bs, s->mint, s->maxt)) {
+      tsdb__bseries_fini(&bs);
+      continue;
+    }
+    cand *c = cand_push(s);
+    c->bs = bs;
+    c->labels = c->bs.labels;
+    c->nl = c->bs.nlabels;
+    c->src = src;
+  }
+  tsdb__ids_fini(&ids);
+  return rc;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+  const cand *x = a, *y = b;
+  int c = lk_labels_cmp(x->labels, x->nl, y->labels, y->nl);
+  return c ? c : (x->src > y->src) - (x->src < y->src);
+}
+
+/*---- Results ----*/
+
+static void result_add(tsdb_result *r, const lk_label *ls, uint32_t nl, const tsdb__vec *v)
+{
+  r->s = lk_xgrow(r->s, &r->cap, r->n + 1, sizeof *r->s);
+  tsdb_series *o = &r->s[r->n++];
+  lk_label *l = lk_arena_alloc(r->a, nl * sizeof *l);
+  for (uint32_t i = 0; i < nl; i++) {
+    l[i].name = lk_arena_strndup(r->a, ls[i].name, strlen(ls[i].name));
+    l[i].value = lk_arena_strndup(r->a, ls[i].value, strlen(ls[i].value));
+  }
+  o->labels = l;
+  o->nlabels = nl;
+  o->n = v ? v->n : 0;
+  int64_t *t = NULL;
+  double *vv = NULL;
+  if (o->n) {
+    t = lk_arena_alloc(r->a, o->n * sizeof *t);
+    vv = lk_arena_alloc(r->a, o->n * sizeof *vv);
+    memcpy(t, v->t, o->n * sizeof *t);
+    memcpy(vv, v->v, o->n * sizeof *vv);
+  }
+  o->t = t;
+  o->v = vv;
+}
+
+static bool group_overlaps(const sel *s, const cand *c, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (c[i].hs) {
+      tsdb__head *h = &s->db->head;
+      pthread_mutex_lock(tsdb__stripe(h, c[i].hs->id));
+      bool o = tsdb__series_overlaps(c[i].hs, s->mint, s->maxt);
+      pthread_mutex_unlock(tsdb__stripe(h, c[i].hs->id));
+      if (o)
+        return true;
+    } else {
+      return true; /* block candidates were filtered by time already */
+    }
+  }
+  return false;
+}
+
+static int limit_diag(lk_diag *d, const char *what, uint64_t limit)
+{
+  return lk_diag_set(d, LK_ELIMIT, -1, "query selects more %s than the limit of %llu (max_%s)", what,
+                     (unsigned long long)limit, what);
+}
+
+typedef struct fetch {
+  uint32_t src;
+  uint64_t off;
+  size_t idx;
+} fetch;
+
+static int fetch_cmp(const void *a, const void *b)
+{
+  const fetch *x = a, *y = b;
+  if (x->src != y->src)
+    return x->src < y->src ? -1 : 1;
+  if (x->off != y->off)
+    return x->off < y->off ? -1 : 1;
+  return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Do the selected blocks overlap in time? (then samples may repeat) */
+static bool blocks_overlap(tsdb__block **b, uint32_t nb, int64_t mint, int64_t maxt)
+{
+  int64_t end = INT64_MIN;
+  bool any = false;
+  for (uint32_t i = 0; i < nb; i++) {
+    if (b[i]->maxt < mint || b[i]->mint > maxt)
+      continue;
+    if (any && b[i]->mint <= end)
+      return true;
+    end = b[i]->maxt > end ? b[i]->maxt : end;
+    any = true;
+  }
+  return false;
+}
+
+/* Read every block candidate's samples in (block, frame) order, so each
+ * frame is unpacked once even though results are produced in label order.
+ * Without overlapping blocks the raw count is exact, so max_samples is
+ * enforced here, before the head is read. */
+static int prefetch(sel *s, tsdb__block **blocks, uint32_t nb, uint64_t max_samples, lk_diag *d)
+{
+  fetch *f = lk_xmalloc((s->n ? s->n : 1) * sizeof *f);
+  size_t nf = 0;
+  for (size_t i = 0; i < s->n; i++)
+    if (!s->c[i].hs)
+      f[nf++] = (fetch){s->c[i].src, s->c[i].bs.grp_off, i};
+  if (nf)
+    qsort(f, nf, sizeof *f, fetch_cmp);
+  bool exact = !blocks_overlap(blocks, nb, s->mint, s->maxt);
+  uint64_t total = 0;
+  int rc = 0;
+  for (size_t k = 0; k < nf && !rc; k++) {
+    cand *c = &s->c[f[k].idx];
+    rc = tsdb__block_samples(blocks[c->src], &c->bs, s->mint, s->maxt, &s->fc[c->src], &c->pre);
+    total += c->pre.n;
+    if (!rc && exact && max_samples && total > max_samples)
+      rc = limit_diag(d, "samples", max_samples);
+  }
+  free(f);
+  return rc;
+}
+
+static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v)
+{
+  int rc = 0;
+  v->n = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (c[i].hs) {
+      tsdb__head *h = &s->db->head;
+      pthread_mutex_lock(tsdb__stripe(h, c[i].hs->id));
+      rc = tsdb__series_collect(c[i].hs, s->mint, s->maxt, v);
+      pthread_mutex_unlock(tsdb__stripe(h, c[i].hs->id));
+    } else {
+      tsdb__vec_reserve(v, c[i].pre.n);
+      memcpy(v->t + v->n, c[i].pre.t, c[i].pre.n * sizeof *v->t);
+      memcpy(v->v + v->n, c[i].pre.v, c[i].pre.n * sizeof *v->v);
+      v->n += c[i].pre.n;
+      tsdb__vec_fini(&c[i].pre);
+    }
+  }
+  tsdb__vec_normalize(v, s->mint, s->maxt);
+  return rc;
+}
+
+static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_select_opts *o,
+                        tsdb_result *r, lk_diag *d)
+{
+  if (s->n)
+    qsort(s->c, s->n, sizeof *s->c, cand_cmp);
+  tsdb__vec v = {0};
+  uint64_t samples = 0;
+  int rc = o->labels_only ? 0 : prefetch(s, blocks, nb, o->max_samples, d);
+  for (size_t i = 0; i < s->n && !rc;) {
+    size_t j = i + 1;
+    while (j < s->n && !lk_labels_cmp(s->c[i].labels, s->c[i].nl, s->c[j].labels, s->c[j].nl))
+      j++;
+    bool keep;
+    if (o->labels_only) {
+      keep = group_overlaps(s, s->c + i, j - i);
+    } else {
+      rc = group_samples(s, s->c + i, j - i, &v);
+      keep = !rc && v.n > 0;
+      samples += keep ? v.n : 0;
+      if (!rc && o->max_samples && samples > o->max_samples)
+        rc = limit_diag(d, "samples", o->max_samples);
+    }
+    if (!rc && keep) {
+      if (o->max_series && r->n + 1 > o->max_series)
+        rc = limit_diag(d, "series", o->max_series);
+      else
+        result_add(r, s->c[i].labels, s->c[i].nl, o->labels_only ? NULL : &v);
+    }
+    i = j;
+  }
+  tsdb__vec_fini(&v);
+  if (rc == LK_ECORRUPT)
+    lk_diag_set(d, rc, -1, "corrupt data encountered while reading series");
+  return rc;
+}
+
+static int select_compile(const tsdb_matcher *m, size_t nm, tsdb__cmatcher **out, lk_diag *d)
+{
+  tsdb__cmatcher *cm = lk_xcalloc(nm ? nm : 1, sizeof *cm);
+  int rc = 0;
+  bool nonempty = false;
+  for (size_t i = 0; i < nm && !rc; i++) {
+    rc = tsdb__matcher_compile(&m[i], &cm[i], d);
+    nonempty |= !rc && !cm[i].matches_empty;
+  }
+  if (!rc && !nonempty)
+    rc = lk_diag_set(d, LK_EINVAL, -1, "vector selector must contain at least one non-empty matcher");
+  if (rc) {
+    for (size_t i = 0; i < nm; i++)
+      tsdb__matcher_fini(&cm[i]);
+    free(cm);
+    return rc;
+  }
+  *out = cm;
+  return 0;
+}
+
+static int run_select(tsdb_t *db, const tsdb__cmatcher *cm, size_t nm, int64_t mint, int64_t maxt,
+                      const tsdb_select_opts *o, tsdb_result *r, lk_diag *d)
+{
+  sel s = {.db = db, .cm = cm, .nm = nm, .mint = mint, .maxt = maxt};
+  int rc = 0;
+  pthread_rwlock_rdlock(&db->cut_lock);
+  pthread_rwlock_rdlock(&db->blocks_lock);
+  uint32_t nb = (uint32_t)db->nblocks;
+  s.fc = lk_xcalloc(nb ? nb : 1, sizeof *s.fc);
+  for (uint32_t i = 0; i < nb && !rc; i++)
+    if (db->blocks[i]->maxt >= mint && db->blocks[i]->mint <= maxt)
+      rc = block_candidates(&s, db->blocks[i], i);
+  if (rc)
+    lk_diag_set(d, rc, -1, "corrupt block index encountered while selecting series");
+  if (!rc) {
+    head_candidates(&s, nb);
+    rc = build_result(&s, db->blocks, nb, o, r, d);
+  }
+  pthread_rwlock_unlock(&db->blocks_lock);
+  pthread_rwlock_unlock(&db->cut_lock);
+  for (uint32_t i = 0; i < nb; i++)
+    tsdb__fcache_fini(&s.fc[i]);
+  free(s.fc);
+  for (size_t i = 0; i < s.n; i++)
+    if (!s.c[i].hs) {
+      tsdb__bseries_fini(&s.c[i].bs);
+      tsdb__vec_fini(&s.c[i].pre);
+    }
+  free(s.c);
+  return rc;
+}
+
+int tsdb_select(tsdb_t *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+                const tsdb_select_opts *opts, tsdb_result **out, lk_diag *d)
+{
+  if (!db || !out || (nm && !m))
+    return lk_diag_set(d, LK_EINVAL, -1, "tsdb_select: bad arguments");
+  tsdb__cmatcher *cm;
+  int rc = select_compile(m, nm, &cm, d);
+  if (rc)
+    return rc;
+  tsdb_select_opts o = opts ? *opts : (tsdb_select_opts){0};
+  tsdb_result *r = lk_xcalloc(1, sizeof *r);
+  r->a = lk_arena_new(64 * 1024);
+  if (mint <= maxt)
+    rc = run_select(db, cm, nm, mint, maxt, &o, r, d);
+  for (size_t i = 0; i < nm; i++)
+    tsdb__matcher_fini(&cm[i]);
+  free(cm);
+  if (rc) {
+    tsdb_result_free(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+size_t tsdb_result_count(const tsdb_result *r)
+{
+  return r ? r->n : 0;
+}
+
+const tsdb_series *tsdb_result_get(const tsdb_result *r, size_t i)
+{
+  return r && i < r->n ? &r->s[i] : NULL;
+}
+
+void tsdb_result_free(tsdb_result *r)
+{
+  if (!r)
+    return;
+  lk_arena_free(r->a);
+  free(r->s);
+  free(r);
+}

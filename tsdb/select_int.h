@@ -1,0 +1,39 @@
+/* select_int.h — tsdb-internal: compiled matchers and sorted id sets used
+ * by select.c and labels.c (defined in matchers.c). */
+#ifndef TSDB_SELECT_INT_H
+#define TSDB_SELECT_INT_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsdb/tsdb.h"
+
+typedef struct tsdb__cmatcher {
+  enum tsdb_match type;
+  const char *name, *value; /* borrowed from the caller's matcher */
+  bool has_re;
+  regex_t re;
+  char **alts;              /* literal alternatives when the regex has no metacharacters */
+  size_t nalts;
+  bool matches_empty;
+} tsdb__cmatcher;
+
+int tsdb__matcher_compile(const tsdb_matcher *m, tsdb__cmatcher *c, lk_diag *d);
+void tsdb__matcher_fini(tsdb__cmatcher *c);
+bool tsdb__matcher_match(const tsdb__cmatcher *c, const char *v);
+
+/* Ascending unique uint32 ids. Zero-initialise. */
+typedef struct tsdb__ids {
+  uint32_t *v;
+  size_t n, cap;
+} tsdb__ids;
+
+void tsdb__ids_fini(tsdb__ids *s);
+void tsdb__ids_append(tsdb__ids *s, const uint32_t *ids, size_t n);
+void tsdb__ids_sort_unique(tsdb__ids *s);
+void tsdb__ids_intersect(tsdb__ids *a, const tsdb__ids *b);
+void tsdb__ids_subtract(tsdb__ids *a, const tsdb__ids *b);
+
+#endif

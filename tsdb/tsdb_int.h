@@ -1,0 +1,340 @@
+/* tsdb_int.h — tsdb-internal structures shared by head*.c, wal.c, block*.c,
+ * compact.c, select.c and db.c. Nothing outside tsdb/ includes this.
+ *
+ * Lock order (outermost first; never acquire an earlier lock while holding a
+ * later one):
+ *   db->cut_lock (rwlock: appends/selects shared, head cut/flush exclusive)
+ *   → db->compact_mu (mutex: compaction + retention; deletes blocks)
+ *   → db->blocks_lock (rwlock: the block list; selects hold it shared)
+ *   → head->index_lock (rwlock: series table, label index, interner)
+ *   → head->stripe[i] (mutex: the sample data of series with id % NSTRIPE == i)
+ *   → wal->mu (mutex: the WAL file descriptor and generation)
+ * In practice compact_mu is taken with no other lock held (the background
+ * thread, flush after releasing cut_lock, open). db->bg_mu is a leaf lock
+ * (guards the background thread's flags only).
+ */
+#ifndef TSDB_INT_H
+#define TSDB_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lk_alloc.h"
+#include "lib/lk_buf.h"
+#include "lib/lk_err.h"
+#include "lib/lk_hash.h"
+#include "lib/lk_labels.h"
+#include "tsdb/tsdb.h"
+
+#define TSDB_NSTRIPE 256
+#define TSDB_HEAD_CHUNK_SAMPLES 120
+#define TSDB_OOO_CHUNK_SAMPLES 120
+
+/*---- Sample vectors ----*/
+
+/* Growable (t, v) arrays; zero-initialise, free with tsdb__vec_fini. */
+typedef struct tsdb__vec {
+  int64_t *t;
+  double *v;
+  size_t n, cap;
+} tsdb__vec;
+
+void tsdb__vec_fini(tsdb__vec *s);
+void tsdb__vec_reserve(tsdb__vec *s, size_t extra);
+void tsdb__vec_push(tsdb__vec *s, int64_t t, double v);
+/* Stable-sort by time when needed, then keep the first sample of each
+ * timestamp (earlier pushes win), and drop samples outside [mint, maxt]. */
+void tsdb__vec_normalize(tsdb__vec *s, int64_t mint, int64_t maxt);
+/* Decode an encoded chunk and push its samples in [mint, maxt]. */
+int tsdb__vec_push_chunk(tsdb__vec *s, const uint8_t *p, size_t len, int64_t mint, int64_t maxt);
+
+/* malloc'd a + sep + b (paths). */
+char *tsdb__path(const char *a, const char *sep, const char *b);
+
+/* An encoded chunk to copy verbatim into a block. */
+typedef struct tsdb__craw {
+  int64_t mint, maxt;
+  uint32_t n, len;
+  const uint8_t *data;
+} tsdb__craw;
+
+/*---- String map (open addressing, string keys compared by content) ----*/
+
+typedef struct tsdb__strmap {
+  const char **keys;
+  uint32_t *vals;
+  size_t cap, n;
+} tsdb__strmap;
+
+void tsdb__strmap_fini(tsdb__strmap *m);
+/* Index stored for key, or UINT32_MAX. */
+uint32_t tsdb__strmap_get(const tsdb__strmap *m, const char *key);
+/* key is borrowed for the map's lifetime (interned). */
+void tsdb__strmap_put(tsdb__strmap *m, const char *key, uint32_t val);
+
+/*---- Head ----*/
+
+/* A sealed head chunk (codec-encoded bytes). */
+typedef struct tsdb__hchunk {
+  int64_t mint, maxt;
+  uint32_t n, len;
+  uint8_t *data;
+} tsdb__hchunk;
+
+/* One series. labels/hash/id are immutable after creation; the sample
+ * fields are guarded by head->stripe[id % TSDB_NSTRIPE]. */
+typedef struct tsdb__series {
+  uint32_t id;
+  uint32_t nlabels;
+  uint64_t hash;
+  lk_label *labels;          /* sorted; strings interned in the head */
+  _Atomic uint32_t wal_gen;  /* WAL generation holding its series record (+1; 0 = none) */
+  _Atomic bool check_blocks; /* newest sample in blocks not yet looked up (new series) */
+  /* guarded by the stripe lock */
+  bool has_max;
+  bool overlapping;          /* chunks may overlap/unsorted (OOO chunks sealed) */
+  int64_t max_t;             /* newest sample ever accepted */
+  uint64_t last_bits;        /* value bits at max_t */
+  tsdb__hchunk *chunks;
+  uint32_t nchunks, capchunks;
+  int64_t *bt;               /* open in-order buffer, capacity TSDB_HEAD_CHUNK_SAMPLES */
+  double *bv;
+  uint32_t bn;
+  int64_t buf_end;           /* exclusive block-range boundary of the buffer */
+  tsdb__vec ooo;             /* unsorted out-of-order samples */
+} tsdb__series;
+
+typedef struct tsdb__hval {
+  const char *value;
+  uint32_t *ids;             /* ascending series ids */
+  uint32_t n, cap;
+} tsdb__hval;
+
+typedef struct tsdb__hname {
+  const char *name;
+  tsdb__hval *vals;
+  uint32_t nvals, capvals;
+  tsdb__strmap vmap;         /* value → index in vals */
+} tsdb__hname;
+
+typedef struct tsdb__head {
+  pthread_rwlock_t index_lock;
+  /* guarded by index_lock */
+  lk_intern *strings;
+  tsdb__series **series;     /* by id; NULL = hole (id 0 is never used) */
+  uint32_t nseries_slots, capseries;
+  uint32_t *htab;            /* labels hash → id (0 = empty) */
+  size_t htab_cap;
+  uint64_t live_series;
+  tsdb__hname *names;
+  uint32_t nnames, capnames;
+  tsdb__strmap nmap;         /* name → index in names */
+  uint64_t label_pairs;
+  /* sample data locks */
+  pthread_mutex_t stripe[TSDB_NSTRIPE];
+  /* statistics (atomics, approximate under concurrency) */
+  _Atomic int64_t min_t, max_t; /* of data in the head; INT64_MAX/INT64_MIN when empty */
+  _Atomic uint64_t nsamples, nchunks;
+} tsdb__head;
+
+void tsdb__head_init(tsdb__head *h);
+void tsdb__head_fini(tsdb__head *h);
+/* Find the series of canonical (sorted, validated) labels; NULL if absent.
+ * Caller holds index_lock (shared or exclusive). */
+tsdb__series *tsdb__head_find(tsdb__head *h, const lk_label *ls, size_t n, uint64_t hash);
+/* Create a series with the given id (0 = next free id). Caller holds
+ * index_lock exclusively and has checked it does not exist. */
+tsdb__series *tsdb__head_create(tsdb__head *h, const lk_label *ls, size_t n, uint64_t hash, uint32_t id);
+static inline tsdb__series *tsdb__head_get(tsdb__head *h, uint64_t id)
+{
+  return id < h->nseries_slots ? h->series[id] : NULL;
+}
+static inline pthread_mutex_t *tsdb__stripe(tsdb__head *h, uint32_t id)
+{
+  return &h->stripe[id % TSDB_NSTRIPE];
+}
+const tsdb__hname *tsdb__head_name(const tsdb__head *h, const char *name);
+
+/* Append one sample (stripe lock held). force: replay mode, accept any order.
+ * Returns 0 (stored) or which counter it belongs to. */
+enum tsdb__verdict { TSDB_V_OK, TSDB_V_DUP, TSDB_V_OOO, TSDB_V_CONFLICT };
+enum tsdb__verdict tsdb__series_add(tsdb__head *h, tsdb__series *s, int64_t t, double v,
+                                    int64_t range, int64_t ooo_window, bool force);
+/* Add a sealed chunk (replay of a checkpoint); stripe lock held. Takes data. */
+void tsdb__series_add_chunk(tsdb__head *h, tsdb__series *s, int64_t mint, int64_t maxt,
+                            uint32_t n, uint8_t *data, uint32_t len);
+/* Push the series' head samples in [mint, maxt] to out (not normalized). */
+int tsdb__series_collect(const tsdb__series *s, int64_t mint, int64_t maxt, tsdb__vec *out);
+/* Does the series hold head data overlapping [mint, maxt]? */
+bool tsdb__series_overlaps(const tsdb__series *s, int64_t mint, int64_t maxt);
+/* The series' head data in [lo, hi) as chunks to copy verbatim: sealed
+ * chunks inside the range plus the open buffer encoded into `scratch`.
+ * Returns false (use tsdb__series_collect) if data is out of order or a
+ * chunk straddles the range. *out is malloc'd; chunk data is borrowed. */
+bool tsdb__series_raw(const tsdb__series *s, int64_t lo, int64_t hi, lk_buf *scratch, tsdb__craw **out,
+                      size_t *nout);
+/* Drop head data with t < before (already persisted). */
+void tsdb__series_truncate(tsdb__head *h, tsdb__series *s, int64_t before);
+bool tsdb__series_empty(const tsdb__series *s);
+/* Recompute head min_t/max_t/nsamples/nchunks (caller excludes appends). */
+void tsdb__head_recount(tsdb__head *h);
+
+/*---- WAL ----*/
+
+typedef struct tsdb__wal {
+  pthread_mutex_t mu;
+  char *dir;
+  int fd;                    /* active segment */
+  uint32_t gen;              /* generation of the active segment */
+  enum tsdb_fsync policy;
+  bool dirty;
+  _Atomic uint64_t bytes;    /* checkpoint + segment */
+} tsdb__wal;
+
+struct tsdb;
+/* Open dir/wal, replay checkpoint + segments into db->head, truncating a
+ * torn tail (one lk_warn line). */
+int tsdb__wal_open(struct tsdb *db, lk_diag *d);
+void tsdb__wal_close(tsdb__wal *w);
+/* Write one framed record (type + payload); fsync when the policy says. */
+int tsdb__wal_write(tsdb__wal *w, uint8_t type, const uint8_t *p, size_t n);
+/* Write the series record of s unless already in the current generation. */
+int tsdb__wal_log_series(tsdb__wal *w, tsdb__series *s);
+void tsdb__wal_encode_series(lk_buf *b, const tsdb__series *s);
+/* Replace WAL contents with a checkpoint of the head (appends excluded). */
+int tsdb__wal_checkpoint(struct tsdb *db, lk_diag *d);
+int tsdb__wal_sync(tsdb__wal *w);
+
+/*---- Blocks ----*/
+
+typedef struct tsdb__bpost {
+  uint32_t name, value;      /* symbol ids */
+  uint64_t off;              /* postings list offset in the index file */
+  uint32_t count;
+} tsdb__bpost;
+
+typedef struct tsdb__block {
+  char *dir;                 /* full path */
+  uint64_t seq;
+  int64_t mint, maxt;        /* inclusive data bounds */
+  uint64_t nseries, nsamples, nchunks, bytes;
+  const uint8_t *idx, *chk;  /* mmaps */
+  size_t idx_len, chk_len;
+  const char **syms;
+  uint32_t nsyms;
+  uint32_t *series_off;      /* offset of each series entry in idx */
+  tsdb__bpost *post;         /* sorted by (name, value) */
+  uint32_t npost;
+} tsdb__block;
+
+/* Chunk metadata of one block series. */
+typedef struct tsdb__bchunk {
+  int64_t mint, maxt;
+  uint32_t n, len;
+  uint32_t raw_off;          /* offset inside the unpacked frame */
+} tsdb__bchunk;
+
+typedef struct tsdb__bseries {
+  lk_label *labels;          /* strings point into the block's mmap */
+  uint32_t nlabels;
+  uint64_t grp_off, grp_len; /* its tsdb__pack frame in the chunks file (+ crc u32) */
+  uint32_t grp_base;         /* offset of its first chunk in the unpacked frame */
+  tsdb__bchunk *chunks;
+  uint32_t nchunks;
+} tsdb__bseries;
+
+int tsdb__block_open(const char *dir, uint64_t seq, tsdb__block **out, lk_diag *d);
+void tsdb__block_close(tsdb__block *b);
+/* Decode series `id` (labels + chunk metas); free with tsdb__bseries_fini. */
+int tsdb__block_series(const tsdb__block *b, uint32_t id, tsdb__bseries *out);
+void tsdb__bseries_fini(tsdb__bseries *s);
+/* The last unpacked frame of one block, reused while series share it. */
+typedef struct tsdb__fcache {
+  bool valid;
+  uint64_t off;
+  lk_buf raw;
+} tsdb__fcache;
+
+void tsdb__fcache_fini(tsdb__fcache *c);
+/* Unpack (CRC-checked) the frame holding series s, or reuse c's; *raw is
+ * valid until c loads another frame. */
+int tsdb__block_frame(const tsdb__block *b, const tsdb__bseries *s, tsdb__fcache *c, const uint8_t **raw);
+/* Push the samples in [mint, maxt] of a decoded series (not normalized).
+ * c: a frame cache for this block, or NULL. */
+int tsdb__block_samples(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
+                        tsdb__fcache *c, tsdb__vec *out);
+/* Postings of (name, value) pair index `pi` into out (appends ascending ids). */
+int tsdb__block_postings(const tsdb__block *b, uint32_t pi, uint32_t **ids, size_t *n);
+/* Find the series with exactly these (sorted) labels: 1 and *out filled
+ * (free with tsdb__bseries_fini), or 0. */
+int tsdb__block_find(const tsdb__block *b, const lk_label *ls, size_t n, tsdb__bseries *out);
+/* Range [lo, hi) of post[] entries for label name, or lo == hi. */
+void tsdb__block_name_range(const tsdb__block *b, const char *name, uint32_t *lo, uint32_t *hi);
+
+
+/* Block writer: feed series in label order, then finish. */
+typedef struct tsdb__bwriter tsdb__bwriter;
+int tsdb__bwriter_new(const char *tmpdir, tsdb__bwriter **out, lk_diag *d);
+/* labels sorted; samples sorted, unique; n >= 1. */
+int tsdb__bwriter_add(tsdb__bwriter *w, const lk_label *ls, size_t nl, const int64_t *t,
+                      const double *v, size_t n);
+/* Write the index, fsync; on success the tmp dir is complete. Frees w. */
+int tsdb__bwriter_finish(tsdb__bwriter *w, lk_diag *d);
+void tsdb__bwriter_abort(tsdb__bwriter *w);
+uint64_t tsdb__bwriter_samples(const tsdb__bwriter *w);
+/* Add a series as encoded chunks, time-ordered and non-overlapping (nc >= 1). */
+int tsdb__bwriter_add_raw(tsdb__bwriter *w, const lk_label *ls, size_t nl, const tsdb__craw *c, size_t nc);
+
+/*---- The database ----*/
+
+struct tsdb {
+  tsdb_opts o;               /* defaults filled in; o.dir points to dir */
+  char *dir;
+  int lock_fd;
+  pthread_rwlock_t cut_lock;
+  pthread_mutex_t compact_mu;
+  pthread_rwlock_t blocks_lock;
+  tsdb__block **blocks;      /* guarded by blocks_lock; sorted by mint */
+  size_t nblocks;
+  _Atomic uint64_t next_seq;
+  tsdb__head head;
+  tsdb__wal wal;
+  _Atomic int64_t newest_t;  /* newest sample stored anywhere; INT64_MIN if none */
+  /* counters */
+  _Atomic uint64_t appended, rejected[4], series_created;
+  /* background thread: WAL fsync (interval policy) and compaction after
+   * head cuts; bg_mu (a leaf lock) guards compact_wanted and stopping */
+  pthread_t bg;
+  bool bg_running;
+  pthread_mutex_t bg_mu;
+  pthread_cond_t bg_cv;
+  bool compact_wanted;
+  bool stopping;
+};
+
+/* Validate one input label set and produce its canonical sorted copy in ls
+ * (room for n). */
+int tsdb__validate_labels(const tsdb_t *db, const lk_label *in, size_t n, lk_label *ls, lk_diag *d);
+/* Persist head data in [lo, hi) as one block (cut_lock held exclusively). */
+int tsdb__persist_range(tsdb_t *db, int64_t lo, int64_t hi, lk_diag *d);
+/* Add an opened block to the list (takes blocks_lock). */
+void tsdb__blocks_add(tsdb_t *db, tsdb__block *b);
+/* Remove blocks from the list and delete their directories (compact_mu held). */
+void tsdb__blocks_remove(tsdb_t *db, tsdb__block **drop, size_t n);
+/* Rename a finished tmp block dir into place, open it and add it. */
+int tsdb__install_block(tsdb_t *db, uint64_t seq, const char *tmp, const char *fin, lk_diag *d);
+/* Compact blocks; all_windows: also windows still receiving data (flush). */
+int tsdb__compact(tsdb_t *db, bool all_windows, lk_diag *d);
+int tsdb__retention(tsdb_t *db);
+/* Path of a new block's final and temporary directories (malloc'd). */
+void tsdb__block_paths(tsdb_t *db, uint64_t seq, char **final_dir, char **tmp_dir);
+int tsdb__fsync_dir(const char *dir);
+void tsdb__newest_update(tsdb_t *db, int64_t t);
+int64_t tsdb__floor_div(int64_t a, int64_t b);
+/* Cut blocks while the head spans more than 1.5 block ranges. */
+int tsdb__maybe_cut(tsdb_t *db);
+
+#endif

@@ -1,0 +1,216 @@
+/* api_query.c — GET|POST /api/v1/query and /api/v1/query_range.
+ *
+ * Parameters are read as Prometheus reads them (time/start/end as RFC 3339
+ * or float seconds, step/timeout as a duration or float seconds), the query
+ * runs on the tsdb through promql_queryable_tsdb, and the answer uses the
+ * exact Prometheus shapes: vector/matrix points as [<ts number>, "<value>"]
+ * and scalar/string results with their own number format (lib/lk_json.h).
+ * Error mapping: parameter and parse errors → 400 bad_data, evaluation
+ * errors and limits → 422 execution, timeout → 503 timeout, storage → 500.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/lk_json.h"
+#include "lib/lk_time.h"
+#include "web/api_query.h"
+#include "web/web_int.h"
+
+#define MAX_POINTS 11000
+
+static void json_series(lk_buf *b, const promql_series *s, bool matrix)
+{
+  lk_buf_puts(b, "{\"metric\":");
+  lk_json_labels(b, s->labels, s->nlabels);
+  if (matrix) {
+    lk_buf_puts(b, ",\"values\":[");
+    for (size_t i = 0; i < s->n; i++) {
+      if (i)
+        lk_buf_putc(b, ',');
+      lk_json_point(b, s->t[i], s->v[i]);
+    }
+    lk_buf_puts(b, "]}");
+  } else {
+    lk_buf_puts(b, ",\"value\":");
+    lk_json_point(b, s->t[0], s->v[0]);
+    lk_buf_putc(b, '}');
+  }
+}
+
+static void json_strings(lk_buf *b, const char *key, char **v, size_t n)
+{
+  if (!n)
+    return;
+  lk_buf_printf(b, ",\"%s\":[", key);
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      lk_buf_putc(b, ',');
+    lk_json_str(b, v[i]);
+  }
+  lk_buf_putc(b, ']');
+}
+
+void web__query_data_json(lk_buf *b, const promql_result *r)
+{
+  static const char *const types[] = {"scalar", "string", "vector", "matrix"};
+  lk_buf_printf(b, "{\"resultType\":\"%s\",\"result\":", types[r->type]);
+  switch (r->type) {
+  case PROMQL_SCALAR:
+    lk_buf_putc(b, '[');
+    lk_json_scalar_ts(b, r->t);
+    lk_buf_putc(b, ',');
+    lk_json_scalar_value(b, r->scalar);
+    lk_buf_putc(b, ']');
+    break;
+  case PROMQL_STRING:
+    lk_buf_putc(b, '[');
+    lk_json_scalar_ts(b, r->t);
+    lk_buf_putc(b, ',');
+    lk_json_str(b, r->string);
+    lk_buf_putc(b, ']');
+    break;
+  default:
+    lk_buf_putc(b, '[');
+    for (size_t k = 0; k < r->nseries; k++) {
+      if (k)
+        lk_buf_putc(b, ',');
+      json_series(b, &r->series[k], r->type == PROMQL_MATRIX);
+    }
+    lk_buf_putc(b, ']');
+    break;
+  }
+  lk_buf_putc(b, '}');
+}
+
+static void respond(lk_http_resp *resp, const promql_result *r)
+{
+  lk_buf data = {0};
+  web__query_data_json(&data, r);
+  resp->status = 200;
+  resp->content_type = "application/json";
+  lk_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
+  lk_buf_append(&resp->body, data.data, data.len);
+  json_strings(&resp->body, "warnings", r->warnings, r->nwarnings);
+  json_strings(&resp->body, "infos", r->infos, r->ninfos);
+  lk_buf_putc(&resp->body, '}');
+  lk_buf_fini(&data);
+}
+
+static int bad_param(lk_http_resp *resp, const char *name, const char *fmt, const char *val)
+{
+  char msg[300];
+  snprintf(msg, sizeof msg, fmt, val ? val : "");
+  lk_http_error(resp, 400, "bad_data", "invalid parameter \"%s\": %s", name, msg);
+  return -1;
+}
+
+static int time_param(const lk_http_req *req, lk_http_resp *resp, const char *name, bool required,
+                      int64_t dflt, int64_t *out)
+{
+  const char *v = lk_http_arg(req, name);
+  if (!v || !*v) {
+    if (required)
+      return bad_param(resp, name, "cannot parse \"%s\" to a valid timestamp", "");
+    *out = dflt;
+    return 0;
+  }
+  lk_diag d = {0};
+  if (lk_parse_time(v, out, &d))
+    return bad_param(resp, name, "cannot parse \"%s\" to a valid timestamp", v);
+  return 0;
+}
+
+static int dur_param(const lk_http_req *req, lk_http_resp *resp, const char *name, bool required,
+                     int64_t *out)
+{
+  const char *v = lk_http_arg(req, name);
+  if (!v || !*v) {
+    if (required)
+      return bad_param(resp, name, "cannot parse \"%s\" to a valid duration", "");
+    *out = 0;
+    return 0;
+  }
+  lk_diag d = {0};
+  if (lk_parse_step(v, out, &d))
+    return bad_param(resp, name, "cannot parse \"%s\" to a valid duration", v);
+  return 0;
+}
+
+/* Parse query + common options; fills *e (caller frees). */
+static int common(const lk_http_req *req, lk_http_resp *resp, promql_opts *o, promql_expr **e)
+{
+  int64_t timeout, lookback;
+  if (dur_param(req, resp, "timeout", false, &timeout) ||
+      dur_param(req, resp, "lookback_delta", false, &lookback))
+    return -1;
+  *o = (promql_opts){.timeout_ms = timeout, .lookback_ms = lookback, .max_points = MAX_POINTS};
+  const char *q = lk_http_arg(req, "query");
+  lk_diag d = {0};
+  if (promql_parse(q ? q : "", e, &d)) {
+    lk_http_error(resp, 400, "bad_data", "invalid parameter \"query\": %s", d.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static void finish(lk_http_resp *resp, int rc, promql_result *r, const lk_diag *d)
+{
+  if (rc)
+    web__fail(resp, rc, d, NULL);
+  else
+    respond(resp, r);
+  promql_result_free(r);
+}
+
+void web__query(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  web_server *w = ctx;
+  promql_opts o;
+  promql_expr *e = NULL;
+  int64_t t;
+  if (time_param(req, resp, "time", false, lk_now_ms(), &t) || common(req, resp, &o, &e))
+    return;
+  promql_queryable q = promql_queryable_tsdb(w->db);
+  promql_result *r = NULL;
+  lk_diag d = {0};
+  int rc = promql_eval_instant(&q, &o, e, t, &r, &d);
+  promql_expr_free(e);
+  finish(resp, rc, r, &d);
+}
+
+void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  web_server *w = ctx;
+  int64_t start, end, step;
+  if (time_param(req, resp, "start", true, 0, &start) ||
+      time_param(req, resp, "end", true, 0, &end) ||
+      dur_param(req, resp, "step", true, &step))
+    return;
+  if (end < start) {
+    bad_param(resp, "end", "end timestamp must not be before start time%s", "");
+    return;
+  }
+  if (step <= 0) {
+    bad_param(resp, "step", "zero or negative query resolution step widths are not accepted. Try a positive integer%s", "");
+    return;
+  }
+  if ((end - start) / step > MAX_POINTS) {
+    lk_http_error(resp, 400, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
+    return;
+  }
+  promql_opts o;
+  promql_expr *e = NULL;
+  if (common(req, resp, &o, &e))
+    return;
+  o.max_points = MAX_POINTS + 1;
+  promql_queryable q = promql_queryable_tsdb(w->db);
+  promql_result *r = NULL;
+  lk_diag d = {0};
+  int rc = promql_eval_range(&q, &o, e, start, end, step, &r, &d);
+  promql_expr_free(e);
+  if (rc == LK_EINVAL) { /* expression type not allowed in a range query */
+    lk_http_error(resp, 400, "bad_data", "%s", d.msg);
+    return;
+  }
+  finish(resp, rc, r, &d);
+}

@@ -1,0 +1,38 @@
+/* routes.c — the one route table of the Lookout HTTP API.
+ *
+ * One line per endpoint: methods, path (exact, or a prefix ending in '*'),
+ * auth, body limit, handler (or streaming body callbacks) and the route name
+ * used in self-metrics. Earlier lines win when paths overlap. Body limits are
+ * bytes or a WEB_BODY_* class resolved from the configured limits at start.
+ * Write endpoints need a bearer token once the server listens beyond
+ * loopback (LK_AUTH_REMOTE); reads are open.
+ */
+#include "web/api_loki.h"
+#include "web/api_query.h"
+#include "web/web_int.h"
+
+#define FORM WEB_BODY_FORM
+
+const lk_http_route web__route_table[] = {
+  /* methods     path                          auth            body limit        handler            stream  name */
+  {"GET",        "/-/healthy",                 LK_AUTH_NONE,   0,                web__healthy,      NULL,   "/-/healthy"},
+  {"GET",        "/-/ready",                   LK_AUTH_NONE,   0,                web__ready,        NULL,   "/-/ready"},
+  {"GET",        "/metrics",                   LK_AUTH_NONE,   0,                web__metrics,      NULL,   "/metrics"},
+  {"POST",       "/api/v1/write",              LK_AUTH_REMOTE, WEB_BODY_WRITE,   web__write,        NULL,   "/api/v1/write"},
+  {"POST",       "/api/v1/import/prometheus",  LK_AUTH_REMOTE, WEB_BODY_IMPORT,  NULL, &web__import_stream, "/api/v1/import/prometheus"},
+  {"GET|POST",   "/api/v1/query",              LK_AUTH_NONE,   FORM,             web__query,        NULL,   "/api/v1/query"},
+  {"GET|POST",   "/api/v1/query_range",        LK_AUTH_NONE,   FORM,             web__query_range,  NULL,   "/api/v1/query_range"},
+  {"GET|POST",   "/api/v1/series",             LK_AUTH_NONE,   FORM,             web__series,       NULL,   "/api/v1/series"},
+  {"GET|POST",   "/api/v1/labels",             LK_AUTH_NONE,   FORM,             web__labels,       NULL,   "/api/v1/labels"},
+  {"GET",        "/api/v1/label/*",            LK_AUTH_NONE,   0,                web__label_values, NULL,   "/api/v1/label/:name/values"},
+  {"GET",        "/api/v1/status/tsdb",        LK_AUTH_NONE,   0,                web__status_tsdb,  NULL,   "/api/v1/status/tsdb"},
+  {"POST|PUT",   "/api/v1/admin/flush",        LK_AUTH_REMOTE, FORM,             web__flush,        NULL,   "/api/v1/admin/flush"},
+  {"POST",       "/loki/api/v1/push",          LK_AUTH_REMOTE, WEB_BODY_WRITE,   web__loki_push,    NULL,   "/loki/api/v1/push"},
+  {"GET|POST",   "/loki/api/v1/query_range",   LK_AUTH_NONE,   FORM,             web__loki_query_range, NULL, "/loki/api/v1/query_range"},
+  {"GET|POST",   "/loki/api/v1/query",         LK_AUTH_NONE,   FORM,             web__loki_query,   NULL,   "/loki/api/v1/query"},
+  {"GET|POST",   "/loki/api/v1/labels",        LK_AUTH_NONE,   FORM,             web__loki_labels,  NULL,   "/loki/api/v1/labels"},
+  {"GET",        "/loki/api/v1/label/*",       LK_AUTH_NONE,   0,                web__loki_label_values, NULL, "/loki/api/v1/label/:name/values"},
+  {"GET|POST",   "/loki/api/v1/series",        LK_AUTH_NONE,   FORM,             web__loki_series,  NULL,   "/loki/api/v1/series"},
+  {"GET",        "/loki/api/v1/tail",          LK_AUTH_NONE,   0,                web__loki_tail,    NULL,   "/loki/api/v1/tail"},
+};
+const size_t web__nroutes = sizeof web__route_table / sizeof web__route_table[0];

@@ -1,0 +1,54 @@
+/* web.h — Lookout's HTTP API: every route of the server, on lib/lk_http.
+ *
+ * web_start binds the listen address and serves the route table in
+ * web/routes.c against the given backends; web_stop ends it. The backends
+ * are borrowed and must outlive the server. Backends added by later modules
+ * (log store, alerting, orchestrator) come in as further web_opts fields, so
+ * callers that do not set them keep compiling.
+ *
+ * Threads: handlers run concurrently on the HTTP threads; the server's own
+ * state (self-metrics) is internally locked.
+ */
+#ifndef WEB_H
+#define WEB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lk_err.h"
+#include "tsdb/tsdb.h"
+
+typedef struct web_server web_server;
+
+/* Request limits; zero-initialise: every 0 means the default shown. */
+typedef struct web_limits {
+  size_t max_write_body;    /* compressed remote_write body; 16 MiB */
+  size_t max_decoded_body;  /* remote_write body after snappy; 256 MiB */
+  size_t max_import_body;   /* streamed import body as sent; 64 GiB */
+  size_t max_form_body;     /* query/metadata POST forms; 1 MiB */
+  size_t max_line;          /* exposition line length; 1 MiB */
+  size_t max_match;         /* match[] selectors per request; 64 */
+  uint64_t max_series;      /* series per /series answer; 1,000,000 */
+} web_limits;
+
+typedef struct web_opts {
+  const char *listen;     /* host:port; default 127.0.0.1:9470 */
+  const char *token;      /* bearer token for protected routes, or NULL */
+  bool require_token;     /* write routes need the token on loopback too */
+  unsigned threads;       /* 0 = one thread per connection (see lk_http.h) */
+  const char *tls_cert;   /* PEM text: serve HTTPS; NULL = plain HTTP */
+  const char *tls_key;    /* PEM text of the private key */
+  web_limits limits;
+  struct logstore *logs;  /* log store for the Loki API, or NULL (those routes answer 503) */
+} web_opts;
+
+/* Start serving. db is required. On failure (bad address, port in use) the
+ * diag names the cause and *out is untouched. */
+int web_start(const web_opts *o, tsdb_t *db, web_server **out, lk_diag *d);
+/* The port actually bound (for listen addresses with port 0). */
+int web_port(const web_server *w);
+/* Stop serving and free. NULL is fine. */
+void web_stop(web_server *w);
+
+#endif

@@ -1,0 +1,93 @@
+/* web_int.h — the web server context shared by the handler files.
+ *
+ * Every handler gets the web_server as its ctx. Add backends (log store, …)
+ * as fields here and in web_opts; add handlers to routes.c.
+ *
+ * Lock order: stats.lock is a leaf (held only to bump or copy counters).
+ */
+#ifndef WEB_INT_H
+#define WEB_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "lib/lk_http.h"
+#include "tsdb/tsdb.h"
+#include "web/web.h"
+
+/* body_limit classes in the route table, resolved from web_limits at start. */
+#define WEB_BODY_WRITE ((size_t)-1)
+#define WEB_BODY_IMPORT ((size_t)-2)
+#define WEB_BODY_FORM ((size_t)-3)
+
+/* Ingest paths and rejection reasons, for self-metrics. */
+enum web_ingest_path { WEB_IN_WRITE, WEB_IN_IMPORT, WEB_IN_NPATHS };
+enum web_reject { WEB_REJ_OOO, WEB_REJ_TOO_OLD, WEB_REJ_CONFLICT, WEB_REJ_INVALID, WEB_REJ_N };
+
+#define WEB_MAX_CODES 512   /* (route, status) pairs kept */
+#define WEB_MAX_ROUTES 128  /* routes with a latency histogram */
+#define WEB_NBUCKETS 11     /* latency buckets, see selfmetrics.c */
+
+typedef struct web_code_count {
+  const char *route;
+  int code;
+  uint64_t n;
+} web_code_count;
+
+typedef struct web_latency {
+  const char *route;
+  uint64_t bucket[WEB_NBUCKETS]; /* non-cumulative; last is +Inf */
+  double sum_s;
+  uint64_t count;
+} web_latency;
+
+typedef struct web_stats {
+  pthread_mutex_t lock; /* guards codes, ncodes, lat, nlat */
+  web_code_count codes[WEB_MAX_CODES];
+  size_t ncodes;
+  web_latency lat[WEB_MAX_ROUTES];
+  size_t nlat;
+  _Atomic uint64_t ingested[WEB_IN_NPATHS];
+  _Atomic uint64_t duplicates;
+  _Atomic uint64_t rejected[WEB_REJ_N];
+  _Atomic uint64_t bad_requests[WEB_IN_NPATHS]; /* whole request refused (4xx) */
+} web_stats;
+
+struct web_server {
+  tsdb_t *db;
+  struct logstore *logs; /* borrowed; NULL = no Loki API */
+  web_limits limits;   /* defaults filled in */
+  lk_http_route *routes; /* the table with body classes resolved */
+  size_t nroutes;
+  lk_http_server *http;
+  int64_t start_ms;
+  web_stats stats;
+};
+
+/* routes.c */
+extern const lk_http_route web__route_table[];
+extern const size_t web__nroutes;
+
+/* Handlers (one file per API group). */
+void web__healthy(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__ready(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+extern const lk_http_stream web__import_stream;
+void web__series(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__labels(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__label_values(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__status_tsdb(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__flush(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+
+/* selfmetrics.c: the lk_http observer. */
+void web__observe(void *ctx, const char *route, int status, int64_t micros);
+void web__count_append(web_server *w, enum web_ingest_path path, const tsdb_append_stats *st);
+
+/* Prometheus-shaped success envelope around data already in `data`. */
+void web__ok(lk_http_resp *resp, const lk_buf *data);
+/* Map an LK_E* code + diag to the JSON error (status from the error class). */
+void web__fail(lk_http_resp *resp, int code, const lk_diag *d, const char *what);
+
+#endif

@@ -1,0 +1,130 @@
+/* web_server.c — web_start/web_stop, the health endpoints and the shared
+ * response helpers (success envelope, LK_E* → Prometheus error mapping).
+ *
+ * web_start copies the static route table and resolves its WEB_BODY_*
+ * classes against the configured limits, so the table itself stays a plain
+ * constant list that other modules add lines to.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/lk_alloc.h"
+#include "lib/lk_json.h"
+#include "lib/lk_time.h"
+#include "web/web_int.h"
+
+static void fill_default_limits(web_limits *l)
+{
+  if (!l->max_write_body)
+    l->max_write_body = (size_t)16 << 20;
+  if (!l->max_decoded_body)
+    l->max_decoded_body = (size_t)256 << 20;
+  if (!l->max_import_body)
+    l->max_import_body = (size_t)64 << 30;
+  if (!l->max_form_body)
+    l->max_form_body = (size_t)1 << 20;
+  if (!l->max_line)
+    l->max_line = (size_t)1 << 20;
+  if (!l->max_match)
+    l->max_match = 64;
+  if (!l->max_series)
+    l->max_series = 1000000;
+}
+
+static size_t resolve_limit(const web_limits *l, size_t v)
+{
+  if (v == WEB_BODY_WRITE)
+    return l->max_write_body;
+  if (v == WEB_BODY_IMPORT)
+    return l->max_import_body;
+  if (v == WEB_BODY_FORM)
+    return l->max_form_body;
+  return v;
+}
+
+int web_start(const web_opts *o, tsdb_t *db, web_server **out, lk_diag *d)
+{
+  if (!db)
+    return lk_diag_set(d, LK_EINVAL, -1, "web_start: no storage");
+  web_server *w = lk_xcalloc(1, sizeof *w);
+  w->db = db;
+  w->logs = o->logs;
+  w->limits = o->limits;
+  fill_default_limits(&w->limits);
+  w->start_ms = lk_now_ms();
+  pthread_mutex_init(&w->stats.lock, NULL);
+  w->nroutes = web__nroutes;
+  w->routes = lk_xmalloc(w->nroutes * sizeof *w->routes);
+  for (size_t i = 0; i < w->nroutes; i++) {
+    w->routes[i] = web__route_table[i];
+    w->routes[i].body_limit = resolve_limit(&w->limits, w->routes[i].body_limit);
+  }
+  lk_http_opts ho = {.listen = o->listen, .token = o->token, .threads = o->threads,
+                     .require_token = o->require_token, .tls_cert = o->tls_cert, .tls_key = o->tls_key};
+  int rc = lk_http_start(&ho, w->routes, w->nroutes, w, web__observe, &w->http, d);
+  if (rc) {
+    pthread_mutex_destroy(&w->stats.lock);
+    free(w->routes);
+    free(w);
+    return rc;
+  }
+  *out = w;
+  return 0;
+}
+
+int web_port(const web_server *w) { return lk_http_port(w->http); }
+
+void web_stop(web_server *w)
+{
+  if (!w)
+    return;
+  lk_http_stop(w->http);
+  pthread_mutex_destroy(&w->stats.lock);
+  free(w->routes);
+  free(w);
+}
+
+void web__healthy(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  resp->content_type = "text/plain; charset=utf-8";
+  lk_buf_puts(&resp->body, "Lookout is Healthy.\n");
+}
+
+/* The server only starts listening once storage is open and replayed, so
+ * a server that answers is ready. */
+void web__ready(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  resp->content_type = "text/plain; charset=utf-8";
+  lk_buf_puts(&resp->body, "Lookout is Ready.\n");
+}
+
+void web__ok(lk_http_resp *resp, const lk_buf *data)
+{
+  resp->status = 200;
+  resp->content_type = "application/json";
+  lk_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
+  lk_buf_append(&resp->body, data->data, data->len);
+  lk_buf_putc(&resp->body, '}');
+}
+
+void web__fail(lk_http_resp *resp, int code, const lk_diag *d, const char *what)
+{
+  int status = 500;
+  const char *type = "internal";
+  switch (code) {
+  case LK_EINVAL: case LK_EPARSE: case LK_ECORRUPT: case LK_EOOO:
+    status = 400; type = "bad_data"; break;
+  case LK_ETOOBIG: status = 413; type = "bad_data"; break;
+  case LK_ELIMIT: case LK_EEXEC: status = 422; type = "execution"; break;
+  case LK_ETIMEOUT: status = 503; type = "timeout"; break;
+  case LK_ECANCELED: status = 499; type = "canceled"; break;
+  case LK_ENOENT: status = 404; type = "not_found"; break;
+  case LK_EUNAVAIL: status = 503; type = "unavailable"; break;
+  default: break;
+  }
+  const char *msg = d && d->set ? d->msg : lk_strerror(code);
+  if (what)
+    lk_http_error(resp, status, type, "%s: %s", what, msg);
+  else
+    lk_http_error(resp, status, type, "%s", msg);
+}
