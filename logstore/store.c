@@ -19,7 +19,7 @@
 #include "lib/lk_hash.h"
 #include "logstore/logstore_int.h"
 
-#define DEF_BLOCK_BYTES (4u << 20)
+#define DEF_BLOCK_BYTES (2u << 20)
 #define DEF_WAL_BYTES (256u << 20)
 #define DEF_MAX_LINE (256u << 10)
 #define DEF_OOO_NS (3600LL * 1000000000LL)

@@ -250,7 +250,7 @@ int main(int argc, char **argv)
   rec *buf = lk_xmalloc(batch * sizeof *buf);
   tsdb_ref_sample *rs = lk_xmalloc(batch * sizeof *rs);
   double t0 = now_s(), c0 = cpu_s();
-  size_t nser;
+  size_t nser = 0;
   tsdb_ref *refs = resolve_all(db, series, &nser);
   uint64_t total = 0, acc = 0;
   int64_t mint = INT64_MAX, maxt = INT64_MIN;

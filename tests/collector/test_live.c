@@ -122,8 +122,9 @@ static double query(live *l, const char *expr, int64_t t_ms)
 
 static int write_str(const char *dir, const char *file, const char *v)
 {
-  char p[1024];
-  snprintf(p, sizeof p, "%s/%s", dir, file);
+  char p[2048];
+  if (snprintf(p, sizeof p, "%s/%s", dir, file) >= (int)sizeof p)
+    return -1;
   int fd = open(p, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;
