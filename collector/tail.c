@@ -9,7 +9,9 @@
  * waits in a buffer. Partial state (the joiner) belongs to the path, so a
  * P/F pair spanning a rotation still joins.
  *
- * Checkpoint per file: (dev, ino, X, C) — X is where to restart reading (the
+ * Checkpoint per file: (dev, ino, fingerprint, X, C) — the fingerprint is
+ * the crc32 of the file's first bytes (up to 256), since inodes are reused
+ * after deletion; X is where to restart reading (the
  * first fragment of the oldest unfinished line, else C) and C the end of the
  * last record consumed. Entries completed at or before C were acknowledged,
  * so after a restart (or a sink failure, which rewinds to the last
@@ -33,16 +35,19 @@
 #include "collector/tail.h"
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
+#include "lib/lk_hash.h"
 #include "lib/lk_log.h"
 #include "lib/lk_time.h"
 
 #define READ_CHUNK (64u << 10)
+#define FP_BYTES 256u
 
 typedef struct tfile {
   char *path;
   int fd;
   dev_t dev;
   ino_t ino;
+  uint32_t fp, fp_len;    /* crc32 of the first fp_len (<= FP_BYTES) bytes: inodes get reused */
   uint64_t off;           /* next byte to read */
   lk_buf part;            /* unfinished record read so far */
   collector_log_joiner *j;
@@ -63,6 +68,7 @@ typedef struct tfile {
 typedef struct saved_pos {
   dev_t dev;
   ino_t ino;
+  uint32_t fp, fp_len;
   uint64_t x, c;
 } saved_pos;
 
@@ -181,8 +187,8 @@ static int save_positions(collector_tail *t)
     return -errno;
   for (size_t i = 0; i < t->nfiles; i++) {
     tfile *f = t->files[i];
-    fprintf(fp, "%llu %llu %llu %llu %s\n", (unsigned long long)f->dev,
-            (unsigned long long)f->ino, (unsigned long long)f->ck_x,
+    fprintf(fp, "%llu %llu %u %u %llu %llu %s\n", (unsigned long long)f->dev,
+            (unsigned long long)f->ino, f->fp, f->fp_len, (unsigned long long)f->ck_x,
             (unsigned long long)f->ck_c, f->path);
   }
   int rc = fflush(fp) || fsync(fileno(fp)) ? -errno : 0;
@@ -318,11 +324,34 @@ static void tfile_free(tfile *f)
   free(f);
 }
 
-static const saved_pos *saved_find(const collector_tail *t, dev_t dev, ino_t ino)
+/* crc32 of the first n bytes (n <= FP_BYTES); -1 when fewer can be read. */
+static int64_t fingerprint(int fd, uint32_t n)
 {
-  for (size_t i = 0; i < t->nsaved; i++)
-    if (t->saved[i].dev == dev && t->saved[i].ino == ino)
-      return &t->saved[i];
+  uint8_t buf[FP_BYTES];
+  ssize_t r = n ? pread(fd, buf, n, 0) : 0;
+  return r == (ssize_t)n ? (int64_t)lk_crc32(0, buf, n) : -1;
+}
+
+/* Take the fingerprint once the file has FP_BYTES (or whatever it has so far). */
+static void fingerprint_update(tfile *f, uint64_t size)
+{
+  if (f->fp_len >= FP_BYTES || size <= f->fp_len)
+    return;
+  uint32_t n = size < FP_BYTES ? (uint32_t)size : FP_BYTES;
+  int64_t v = fingerprint(f->fd, n);
+  if (v >= 0)
+    f->fp = (uint32_t)v, f->fp_len = n;
+}
+
+/* The saved position of this file: same dev, inode and first bytes. */
+static const saved_pos *saved_find(const collector_tail *t, int fd, dev_t dev, ino_t ino)
+{
+  for (size_t i = 0; i < t->nsaved; i++) {
+    const saved_pos *sp = &t->saved[i];
+    if (sp->dev == dev && sp->ino == ino && sp->fp_len <= FP_BYTES &&
+        fingerprint(fd, sp->fp_len) == (int64_t)sp->fp)
+      return sp;
+  }
   return NULL;
 }
 
@@ -346,10 +375,12 @@ static tfile *tfile_open(collector_tail *t, const char *path)
   f->fd = fd;
   f->dev = sb.st_dev;
   f->ino = sb.st_ino;
-  const saved_pos *sp = saved_find(t, sb.st_dev, sb.st_ino);
+  const saved_pos *sp = saved_find(t, fd, sb.st_dev, sb.st_ino);
   if (sp && sp->x <= (uint64_t)sb.st_size) {
     f->off = f->ck_x = sp->x;
     f->consumed = f->ck_c = f->skip_until = sp->c;
+    f->fp = sp->fp;
+    f->fp_len = sp->fp_len;
   }
   path_labels(f);
   joiner_reset(t, f);
@@ -375,6 +406,7 @@ static int rotate(collector_tail *t, tfile *f, const struct stat *sb)
   f->ino = sb->st_ino;
   f->off = f->consumed = f->ck_x = f->ck_c = f->skip_until = 0;
   f->pend_start = 0;
+  f->fp = f->fp_len = 0;
   lk_buf_clear(&f->part);
   t->st.rotations++;
   return 0;
@@ -398,12 +430,16 @@ static int follow(collector_tail *t, tfile *f)
     if (rc)
       return rc;
   }
-  if (fstat(f->fd, &fsb) == 0 && (uint64_t)fsb.st_size < f->off) {
+  bool have = fstat(f->fd, &fsb) == 0;
+  if (have && (uint64_t)fsb.st_size < f->off) {
     t->st.truncations++; /* copytruncate or truncate -s 0 */
     f->off = f->consumed = f->skip_until = 0;
+    f->fp = f->fp_len = 0;
     f->pend_start = 0;
     lk_buf_clear(&f->part);
   }
+  if (have)
+    fingerprint_update(f, (uint64_t)fsb.st_size);
   int rc = read_to_end(t, f);
   if (!rc && f->pending && newer_sibling(t, f))
     flush_partial(t, f); /* the container restarted: its last line ended */
@@ -506,11 +542,13 @@ static void load_positions(collector_tail *t)
   if (!fp)
     return;
   unsigned long long dev, ino, x, c;
+  unsigned fpv, fpl;
   char path[4096];
   size_t cap = 0;
-  while (fscanf(fp, "%llu %llu %llu %llu %4095[^\n]\n", &dev, &ino, &x, &c, path) == 5) {
+  while (fscanf(fp, "%llu %llu %u %u %llu %llu %4095[^\n]\n", &dev, &ino, &fpv, &fpl, &x, &c,
+                path) == 7) {
     t->saved = lk_xgrow(t->saved, &cap, t->nsaved + 1, sizeof *t->saved);
-    t->saved[t->nsaved++] = (saved_pos){(dev_t)dev, (ino_t)ino, x, c};
+    t->saved[t->nsaved++] = (saved_pos){(dev_t)dev, (ino_t)ino, fpv, fpl, x, c};
   }
   fclose(fp);
 }

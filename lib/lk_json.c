@@ -8,6 +8,7 @@
  */
 #include "lib/lk_json.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +22,37 @@ typedef struct digits {
 } digits;
 
 /* v must be finite and >= 0. */
+/* Digits of an integral value below 1e15 (exact in a double), without
+ * going through printf/strtod: the common case of counters and bytes. */
+static bool integer_digits(double v, digits *out)
+{
+  if (v >= 1e15 || v != floor(v))
+    return false;
+  char rev[20];
+  int n = 0;
+  for (uint64_t u = (uint64_t)v; u; u /= 10)
+    rev[n++] = (char)('0' + u % 10);
+  out->exp = n - 1;
+  int first = 0;
+  while (first < n - 1 && rev[first] == '0')
+    first++;
+  out->n = 0;
+  for (int i = n - 1; i >= first; i--)
+    out->d[out->n++] = rev[i];
+  return true;
+}
+
+static bool round_trips(double v, int prec, char *tmp, size_t n)
+{
+  snprintf(tmp, n, "%.*e", prec, v);
+  return strtod(tmp, NULL) == v;
+}
+
+/* Shortest decimal digits that read back as v (v > 0, finite). A normal
+ * value whose shortest form has at most 15 significant digits is exactly its
+ * 15-digit rounding with trailing zeros removed, so one printf usually
+ * settles it; 16 and then 17 digits cover the rest (17 always round-trips).
+ * Denormals carry fewer bits, so they search from one digit up. */
 static void shortest_digits(double v, digits *out)
 {
   char tmp[48];
@@ -30,10 +62,13 @@ static void shortest_digits(double v, digits *out)
     out->exp = 0;
     return;
   }
-  for (int prec = 0; prec <= 16; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-    if (strtod(tmp, NULL) == v)
-      break;
+  if (integer_digits(v, out))
+    return;
+  if (v < DBL_MIN) {
+    for (int prec = 0; prec <= 16 && !round_trips(v, prec, tmp, sizeof tmp); prec++)
+      ;
+  } else if (!round_trips(v, 14, tmp, sizeof tmp) && !round_trips(v, 15, tmp, sizeof tmp)) {
+    snprintf(tmp, sizeof tmp, "%.16e", v);
   }
   /* tmp is "D[.DDD]e±XX" */
   int n = 0;

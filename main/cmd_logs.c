@@ -1,7 +1,8 @@
 /* cmd_logs.c — `lookout logs LOGQL [--since D] [--limit N] [--follow]`:
  * search (or follow) the server's log store through the Loki API and print
- * one line per entry, oldest first: time, labels, line. Metric queries print
- * one line per series and point.
+ * one line per entry, oldest first: time, labels, line. Metric queries (not
+ * starting with '{') are evaluated at the current time and print one line
+ * per series.
  *
  * --follow polls query_range forward from the newest entry seen, once a
  * second, until interrupted. Exit status: 0 ok, 1 server/query error
@@ -9,6 +10,7 @@
  */
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,10 +180,13 @@ static void print_series(json_t *result)
 static int64_t fetch(const logs_flags *f, int64_t start_ns, const char *direction, int64_t newest)
 {
   lk_buf url = {0};
-  lk_buf_printf(&url, "%s/loki/api/v1/query_range?query=", f->server);
+  const char *q = f->query + strspn(f->query, " \t\n");
+  bool metric = *q != '{'; /* metric queries: one instant value per series, now */
+  lk_buf_printf(&url, "%s/loki/api/v1/%s?query=", f->server, metric ? "query" : "query_range");
   urlenc(&url, f->query);
-  lk_buf_printf(&url, "&start=%lld&end=%lld&limit=%ld&direction=%s", (long long)start_ns,
-                (long long)(lk_now_ms() * 1000000LL), f->limit, direction);
+  if (!metric)
+    lk_buf_printf(&url, "&start=%lld&end=%lld&limit=%ld&direction=%s", (long long)start_ns,
+                  (long long)(lk_now_ms() * 1000000LL), f->limit, direction);
   lk_httpc_resp r = {0};
   lk_diag d = {0};
   int rc = lk_httpc_get((const char *)url.data, 60000, &r, &d);
@@ -217,7 +222,7 @@ int cmd_logs(int argc, char **argv)
   int64_t newest = fetch(&f, start, "backward", start - 1);
   if (newest == -1)
     return 1;
-  while (f.follow) {
+  while (f.follow && f.query[strspn(f.query, " \t\n")] == '{') {
     sleep(1);
     int64_t n = fetch(&f, newest + 1, "forward", newest);
     if (n < 0)

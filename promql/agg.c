@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lib/lk_hash.h"
+#include "lib/lk_json.h"
 #include "promql/promql_int.h"
 
 typedef struct agg_plan {
@@ -239,8 +240,8 @@ static int agg_count_values(pq_ctx *c, const pq_expr *e, pq_val *in, const char 
     for (size_t i = 0; i < c->nsteps; i++) {
       if (!s->ok[i])
         continue;
-      char val[400];
-      pq_fmt_plain(val, sizeof val, s->v[i]);
+      char val[LK_FMT_FLOAT_MAX];
+      lk_fmt_plain(val, s->v[i]);
       lk_buf_clear(&b);
       lk_buf_printf(&b, "%zu\xff%s", p.grp[k], val);
       size_t oi = n;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lk_json.h"
 #include "promql/promql_int.h"
 
 typedef struct bucket {
@@ -277,8 +278,8 @@ int promql__fn_histogram_quantiles(pq_ctx *c, const pq_expr *call, pq_val *a, pq
   for (size_t j = 0; j < nq; j++) {
     per_group(c, call, &a[0], &h, tmp, a[2 + j].s, NULL, 0);
     warn_q(c, call->u.call.args[2 + j], a[2 + j].s);
-    char qs[400];
-    pq_fmt_plain(qs, sizeof qs, a[2 + j].s[0]);
+    char qs[LK_FMT_FLOAT_MAX + 2];
+    lk_fmt_plain(qs, a[2 + j].s[0]);
     if (!strpbrk(qs, ".eIN"))
       strcat(qs, ".0");
     const char *qv = lk_arena_strndup(c->a, qs, strlen(qs));

@@ -3,9 +3,7 @@
  * sum, overflow-safe mean, Welford variance with compensation, min/max with
  * Prometheus's NaN rules, and the interpolating quantile. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "promql/kernels.h"
 
@@ -110,58 +108,4 @@ double promql__quantile(double q, double *v, size_t n)
   size_t ui = li + 1 < n ? li + 1 : n - 1;
   double w = rank - lo;
   return v[li] * (1 - w) + v[ui] * w;
-}
-
-void pq_fmt_plain(char *out, size_t n, double v)
-{
-  if (isnan(v)) {
-    snprintf(out, n, "NaN");
-    return;
-  }
-  if (isinf(v)) {
-    snprintf(out, n, v > 0 ? "+Inf" : "-Inf");
-    return;
-  }
-  char e[40];
-  for (int p = 0; p < 17; p++) {
-    snprintf(e, sizeof e, "%.*e", p, v);
-    if (strtod(e, NULL) == v)
-      break;
-  }
-  /* e = [-]d[.ddd]e±XX → plain digits */
-  char digits[24];
-  size_t nd = 0;
-  const char *q = e;
-  bool neg = *q == '-';
-  if (neg)
-    q++;
-  for (; *q && *q != 'e'; q++)
-    if (*q != '.')
-      digits[nd++] = *q;
-  int exp = atoi(q + 1);
-  while (nd > 1 && digits[nd - 1] == '0')
-    nd--;
-  size_t k = 0;
-  if (neg && k + 1 < n)
-    out[k++] = '-';
-  if (exp < 0) {
-    for (int i = 0; i < 1 - exp + (int)nd + 1 && k + 1 < n; i++) {
-      if (i == 0)
-        out[k++] = '0';
-      else if (i == 1)
-        out[k++] = '.';
-      else if (i - 2 < -exp - 1)
-        out[k++] = '0';
-      else if ((size_t)(i - 2 - (-exp - 1)) < nd)
-        out[k++] = digits[i - 2 - (-exp - 1)];
-    }
-  } else {
-    for (int i = 0; i <= exp || (size_t)i < nd; i++) {
-      if (i == exp + 1 && k + 1 < n)
-        out[k++] = '.';
-      if (k + 1 < n)
-        out[k++] = (size_t)i < nd ? digits[i] : '0';
-    }
-  }
-  out[k] = 0;
 }

@@ -14,7 +14,5 @@ double pq_k_max(const double *v, size_t n);
 double pq_k_stdvar(const double *v, size_t n);
 /* Sorts v in place. */
 double promql__quantile(double q, double *v, size_t n);
-/* Go's strconv.FormatFloat(v, 'f', -1, 64): shortest plain notation. */
-void pq_fmt_plain(char *out, size_t n, double v);
 
 #endif

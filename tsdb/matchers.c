@@ -1,8 +1,8 @@
 /* matchers.c — compiled label matchers and sorted-id set operations, the
  * building blocks of postings-based series selection.
  *
- * Regexes are Prometheus-style fully anchored: compiled once per call as
- * POSIX ERE `^(...)$` (RE2's `(?:` and `\d` translated). A regex made only
+ * Regexes are Prometheus-style fully anchored: compiled once per call by
+ * lib/lk_regex (RE2 spellings translated to POSIX ERE). A regex made only
  * of literal alternatives (`a|b|c`, no metacharacters) skips regcomp, is
  * matched by string comparison and resolved by direct postings lookups. A matcher
  * that matches the empty string also matches series lacking the label, so
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lk_regex.h"
 #include "tsdb/tsdb_int.h"
 #include "tsdb/select_int.h"
 
@@ -41,30 +42,6 @@ static void split_alternatives(tsdb__cmatcher *c)
   }
 }
 
-/* `^(re)$` in POSIX ERE, translating the RE2 forms common in PromQL that
- * ERE lacks: `(?:` groups, `\d`/`\D` outside brackets. */
-static char *anchored_ere(const char *re)
-{
-  lk_buf b = {0};
-  lk_buf_puts(&b, "^(");
-  for (const char *p = re; *p; p++) {
-    if (p[0] == '(' && p[1] == '?' && p[2] == ':') {
-      lk_buf_putc(&b, '(');
-      p += 2;
-    } else if (p[0] == '\\' && (p[1] == 'd' || p[1] == 'D')) {
-      lk_buf_puts(&b, p[1] == 'd' ? "[0-9]" : "[^0-9]");
-      p++;
-    } else if (p[0] == '\\' && p[1]) {
-      lk_buf_append(&b, p, 2);
-      p++;
-    } else {
-      lk_buf_putc(&b, (uint8_t)*p);
-    }
-  }
-  lk_buf_puts(&b, ")$");
-  return (char *)lk_buf_take(&b, NULL);
-}
-
 int tsdb__matcher_compile(const tsdb_matcher *m, tsdb__cmatcher *c, lk_diag *d)
 {
   memset(c, 0, sizeof *c);
@@ -77,14 +54,9 @@ int tsdb__matcher_compile(const tsdb_matcher *m, tsdb__cmatcher *c, lk_diag *d)
     if (is_literal(m->value)) {
       split_alternatives(c);
     } else {
-      char *pat = anchored_ere(m->value);
-      int rc = regcomp(&c->re, pat, REG_EXTENDED | REG_NOSUB);
-      free(pat);
-      if (rc) {
-        char msg[256];
-        regerror(rc, &c->re, msg, sizeof msg);
+      char msg[256];
+      if (lk_regex_compile(m->value, &c->re, msg, sizeof msg))
         return lk_diag_set(d, LK_EPARSE, -1, "invalid regular expression \"%s\": %s", m->value, msg);
-      }
       c->has_re = true;
     }
   }

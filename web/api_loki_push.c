@@ -7,13 +7,15 @@
  * {seconds = 1, nanos = 2}, line = 2}} — so no generated code is needed.
  * Each stream is pushed to the store in one call; the first failure stops
  * the request (earlier streams stay stored, as in Loki) and answers 400.
- * Success is 204 No Content. Bounded: labels per stream, entries per stream.
+ * Success is 204 No Content. Bounded: labels per stream, decoded size.
+ * `Content-Encoding: gzip` bodies (JSON or protobuf) are inflated first.
  */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/lk_alloc.h"
+#include "lib/lk_gzip.h"
 #include "lib/lk_varint.h"
 #include "lib/lk_wire.h"
 #include "logstore/logstore.h"
@@ -204,6 +206,22 @@ static int push_proto(logstore *s, const uint8_t *body, size_t len, lk_diag *d)
   return rc;
 }
 
+static int collect(void *ctx, const uint8_t *p, size_t n)
+{
+  lk_buf_append(ctx, p, n);
+  return 0;
+}
+
+static int gunzip_body(const uint8_t *body, size_t len, lk_buf *out, lk_diag *d)
+{
+  lk_gunzip *z = lk_gunzip_new(MAX_DECODED, collect, out);
+  int rc = lk_gunzip_feed(z, body, len, d);
+  if (!rc)
+    rc = lk_gunzip_finish(z, d);
+  lk_gunzip_free(z);
+  return rc;
+}
+
 void web__loki_push(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   logstore *s = web__loki_store(ctx, resp);
@@ -211,9 +229,18 @@ void web__loki_push(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     return;
   size_t len;
   const uint8_t *body = lk_http_body(req, &len);
-  const char *ct = lk_http_header(req, "Content-Type");
+  const char *ct = lk_http_header(req, "Content-Type"), *ce = lk_http_header(req, "Content-Encoding");
   lk_diag d = {0};
-  int rc = ct && strstr(ct, "protobuf") ? push_proto(s, body, len, &d) : push_json(s, body, len, &d);
+  lk_buf inflated = {0};
+  int rc = 0;
+  if (ce && !strcasecmp(ce, "gzip")) {
+    rc = gunzip_body(body, len, &inflated, &d);
+    body = inflated.data;
+    len = inflated.len;
+  }
+  if (!rc)
+    rc = ct && strstr(ct, "protobuf") ? push_proto(s, body, len, &d) : push_json(s, body, len, &d);
+  lk_buf_fini(&inflated);
   if (rc) {
     web__fail(resp, rc, &d, "push");
     return;

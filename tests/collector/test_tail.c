@@ -227,8 +227,9 @@ static void append(const char *path, const char *text)
  * (inherent in that scheme), and a tailer more than one rename behind finds
  * the data only in older rotated files, which it does not follow. So before
  * each rotation the child asks the parent (pipe `req`) to wait until the
- * tailer has read up to the previous rotation (the whole file for a
- * truncate), and waits for `go`. Everything else runs concurrently. */
+ * tailer has read the first line of the current file (so it holds it open
+ * and will drain it after the rename; the whole file for a truncate), and
+ * waits for `go`. Everything else runs concurrently. */
 static void writer(const char *path, int total, int req, int go)
 {
   char rot[600];
@@ -241,7 +242,7 @@ static void writer(const char *path, int total, int req, int go)
     if (i % 97 == 96) {
       fclose(fp);
       bool do_trunc = (i / 97) % 3 == 2;
-      int upto = do_trunc ? i + 1 : prev;
+      int upto = do_trunc ? i + 1 : prev + 1; /* +1: the tailer has this file open */
       char c;
       prev = i + 1;
       if (write(req, &upto, sizeof upto) != sizeof upto || read(go, &c, 1) != 1)
@@ -304,6 +305,17 @@ static void test_rotation_with_writer(void **state)
   }
   if (!done || !WIFEXITED(status) || WEXITSTATUS(status))
     fprintf(stderr, "writer: done=%d status=%d n=%zu\n", done, status, ss.n);
+  if (!done || ss.n != (size_t)total) {
+    collector_tail_stats ds;
+    collector_tail_stats_get(t, &ds);
+    fprintf(stderr, "tailer: files=%llu rotations=%llu truncations=%llu want=%d\n",
+            (unsigned long long)ds.files, (unsigned long long)ds.rotations,
+            (unsigned long long)ds.truncations, want);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls -li %s/pods/*/*/ >&2; wc -l %s/pods/*/*/* >&2", dir, dir);
+    if (system(cmd))
+      fprintf(stderr, "ls failed\n");
+  }
   assert_true(done && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   assert_int_equal(ss.n, total); /* each line exactly once, in order */
   for (int i = 0; i < total; i++) {
@@ -363,6 +375,37 @@ static void test_restart_and_rewind(void **state)
   free(dir);
 }
 
+/* Same inode, other content while the agent was down (a reused inode, or a
+ * file rewritten in place): the fingerprint no longer matches, so the whole
+ * file is read instead of resuming at the stale offset. */
+static void test_stale_position(void **state)
+{
+  (void)state;
+  char *dir = mkpods();
+  char path[512];
+  snprintf(path, sizeof path, "%s/pods/shop_web-1_u1/web/0.log", dir);
+  append(path, "2024-05-01T12:00:00Z stdout F old one\n2024-05-01T12:00:01Z stdout F old two\n");
+  sink_state ss = {0};
+  collector_tail *t = new_tail(dir, &ss, true);
+  assert_int_equal(collector_tail_poll(t), 0);
+  assert_int_equal(ss.n, 2);
+  collector_tail_free(t);
+  FILE *fp = fopen(path, "r+"); /* rewrite in place: the inode stays */
+  assert_non_null(fp);
+  fputs("2024-05-01T13:00:00Z stdout F new one, longer than before\n"
+        "2024-05-01T13:00:01Z stdout F new two\n2024-05-01T13:00:02Z stdout F new three\n", fp);
+  fclose(fp);
+  t = new_tail(dir, &ss, true);
+  assert_int_equal(collector_tail_poll(t), 0);
+  assert_int_equal(ss.n, 5);
+  assert_string_equal(ss.lines[2], "new one, longer than before");
+  assert_string_equal(ss.lines[4], "new three");
+  collector_tail_free(t);
+  sink_free(&ss);
+  rmrf(dir);
+  free(dir);
+}
+
 static void test_restart_file_and_bad_input(void **state)
 {
   (void)state;
@@ -409,6 +452,7 @@ int main(void)
       cmocka_unit_test(test_timestamps),
       cmocka_unit_test(test_restart_and_rewind),
       cmocka_unit_test(test_restart_file_and_bad_input),
+      cmocka_unit_test(test_stale_position),
       cmocka_unit_test(test_rotation_with_writer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/lk_buf.h"
+#include <zlib.h>
 #include "lib/lk_httpc.h"
 #include "lib/lk_time.h"
 #include "lib/lk_wire.h"
@@ -126,6 +127,26 @@ static void test_push_and_query(void **state)
   assert_int_equal(post(f, "application/x-protobuf", pb.data, pb.len, &r), 204);
   lk_httpc_resp_fini(&r);
   lk_buf_fini(&pb);
+  /* gzip-encoded JSON (Content-Encoding: gzip) */
+  snprintf(body, sizeof body, "{\"streams\":[{\"stream\":{\"app\":\"shop\",\"env\":\"gz\"},\"values\":"
+           "[[\"%lld\",\"order 4 failed gzipped\"]]}]}", (long long)(now - 500000));
+  uint8_t gz[600];
+  z_stream zs = {0};
+  assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  zs.next_in = (Bytef *)body;
+  zs.avail_in = (uInt)strlen(body);
+  zs.next_out = gz;
+  zs.avail_out = sizeof gz;
+  assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  size_t gzlen = sizeof gz - zs.avail_out;
+  deflateEnd(&zs);
+  char url[128];
+  snprintf(url, sizeof url, "%s/loki/api/v1/push", f->base);
+  const char *gzh[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
+  lk_httpc_req greq = {.method = "POST", .url = url, .headers = gzh, .body = gz, .body_len = gzlen};
+  assert_int_equal(lk_httpc_do(&greq, &r, NULL), 0);
+  assert_int_equal(r.status, 204);
+  lk_httpc_resp_fini(&r);
 
   assert_int_equal(get(f, "/loki/api/v1/query_range?query=%7Bapp%3D%22shop%22%7D%20%7C%3D%20%22failed%22"
                           "&limit=10&direction=forward", &r), 200);
@@ -133,6 +154,7 @@ static void test_push_and_query(void **state)
   assert_non_null(strstr(b, "\"resultType\":\"streams\""));
   assert_non_null(strstr(b, "order 1 failed"));
   assert_non_null(strstr(b, "order 3 failed in \\\"dev\\\""));
+  assert_non_null(strstr(b, "order 4 failed gzipped"));
   assert_null(strstr(b, "order 2 ok"));
   lk_httpc_resp_fini(&r);
 
@@ -150,7 +172,7 @@ static void test_push_and_query(void **state)
   assert_string_equal((const char *)r.body.data, "{\"status\":\"success\",\"data\":[\"app\",\"env\"]}");
   lk_httpc_resp_fini(&r);
   assert_int_equal(get(f, "/loki/api/v1/label/env/values", &r), 200);
-  assert_string_equal((const char *)r.body.data, "{\"status\":\"success\",\"data\":[\"dev\",\"prod\"]}");
+  assert_string_equal((const char *)r.body.data, "{\"status\":\"success\",\"data\":[\"dev\",\"gz\",\"prod\"]}");
   lk_httpc_resp_fini(&r);
   assert_int_equal(get(f, "/loki/api/v1/series?match[]=%7Benv%3D%22dev%22%7D", &r), 200);
   assert_string_equal((const char *)r.body.data,

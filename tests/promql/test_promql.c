@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,6 +288,66 @@ static void test_regex(void **state)
   promql_mem_free(m);
 }
 
+/* Deterministic mutation fuzzing: truncations, byte flips and splices of
+ * valid queries must parse or fail cleanly, and whatever parses must
+ * evaluate or fail cleanly (ASan/UBSan watch for the rest). Bounded: a
+ * fixed number of iterations. */
+static void test_fuzz(void **state)
+{
+  static const char *const seeds[] = {
+    "sum by (job) (rate(req_total{job=~\"a.*\"}[5m] offset 1m))",
+    "histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))",
+    "a + on(b) group_left(c) fill(0) d",
+    "max_over_time(req_total[1h:30s] @ end())",
+    "label_replace(req_total, \"x\", \"$1\", \"job\", \"(.*)\")",
+    "topk(2, req_total) or bottomk(1, req_total) unless absent(nope)",
+    "count_values(\"v\", req_total) > bool 1",
+    "increase(req_total[5m] smoothed) / -(1 ^ 2 % 3)",
+    "quantile_over_time(0.5, req_total[step()*3+10s])",
+    "{__name__=\"req_total\", instance!=\"x\"} @ 1e3 offset -(5m)",
+  };
+  const char alphabet[] = "(){}[],:@+-*/%^=!~<>\"'`#$ \n\t0123456789.eEaxyz_";
+  promql_mem *m = sample_store();
+  promql_queryable qq = promql_mem_queryable(m);
+  uint64_t x = 0x9e3779b97f4a7c15ULL;
+  char buf[256];
+  for (int it = 0; it < 20000; it++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const char *seed = seeds[x % (sizeof seeds / sizeof seeds[0])];
+    size_t n = strlen(seed);
+    memcpy(buf, seed, n + 1);
+    switch ((x >> 8) % 3) {
+    case 0: /* truncate */
+      buf[(x >> 16) % (n + 1)] = 0;
+      break;
+    case 1: /* replace a few bytes */
+      for (int k = 0; k < 3; k++)
+        buf[(x >> (16 + 8 * k)) % n] = alphabet[(x >> (20 + 8 * k)) % (sizeof alphabet - 1)];
+      break;
+    default: { /* splice the tail of another seed */
+      const char *other = seeds[(x >> 24) % (sizeof seeds / sizeof seeds[0])];
+      size_t cut = (x >> 32) % (n + 1), from = (x >> 40) % (strlen(other) + 1);
+      snprintf(buf + cut, sizeof buf - cut, "%s", other + from);
+    }
+    }
+    promql_expr *e = NULL;
+    lk_diag d = {0};
+    if (promql_parse(buf, &e, &d)) {
+      assert_true(d.set && strstr(d.msg, "parse error"));
+      continue;
+    }
+    promql_result *r = NULL;
+    promql_opts o = {.max_samples = 1000000};
+    if (promql_eval_range(&qq, &o, e, 0, 600000, 60000, &r, &d) == 0)
+      promql_result_free(r);
+    r = NULL;
+    if (promql_eval_instant(&qq, &o, e, 300000, &r, &d) == 0)
+      promql_result_free(r);
+    promql_expr_free(e);
+  }
+  promql_mem_free(m);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -297,6 +358,7 @@ int main(void)
     cmocka_unit_test(test_eval_range),
     cmocka_unit_test(test_eval_errors_and_limits),
     cmocka_unit_test(test_regex),
+    cmocka_unit_test(test_fuzz),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -105,10 +107,68 @@ static void test_strings(void **state)
   lk_buf_fini(&b);
 }
 
+/* Significant digits of the shortest round-tripping %e form, by search. */
+static int reference_digits(double v)
+{
+  char tmp[48];
+  for (int prec = 0; prec <= 16; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+    if (strtod(tmp, NULL) == v)
+      return prec + 1;
+  }
+  return 17;
+}
+
+static int significant_digits(const char *s)
+{
+  int n = 0, seen = 0, zeros = 0;
+  for (; *s && *s != 'e'; s++) {
+    if (*s < '0' || *s > '9')
+      continue;
+    if (*s == '0' && !seen)
+      continue;
+    seen = 1;
+    if (*s == '0') {
+      zeros++;
+    } else {
+      n += zeros + 1;
+      zeros = 0;
+    }
+  }
+  return n ? n : 1;
+}
+
+/* Property: over random bit patterns and random short decimals, the
+ * formatted value reads back bit-exactly and is as short as the search. */
+static void test_shortest_property(void **state)
+{
+  (void)state;
+  srand(11);
+  for (int i = 0; i < 20000; i++) {
+    double v;
+    if (i & 1) {
+      uint64_t bits = ((uint64_t)rand() << 42) ^ ((uint64_t)rand() << 21) ^ (uint64_t)rand();
+      memcpy(&v, &bits, sizeof v);
+      if (!isfinite(v))
+        continue;
+    } else {
+      v = (double)(rand() % 100000) / pow(10, rand() % 12);
+    }
+    char out[LK_FMT_FLOAT_MAX];
+    size_t n = lk_fmt_value(out, v);
+    out[n] = 0;
+    double back = strtod(out, NULL);
+    assert_memory_equal(&back, &v, sizeof v);
+    if (v != 0)
+      assert_int_equal(significant_digits(out), reference_digits(fabs(v)));
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sample_values),
+    cmocka_unit_test(test_shortest_property),
     cmocka_unit_test(test_point_timestamps),
     cmocka_unit_test(test_scalar),
     cmocka_unit_test(test_strings),
