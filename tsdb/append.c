@@ -107,6 +107,25 @@ static int create_missing(tsdb_t *db, want *w, size_t nw, tsdb__series **out, lk
   return 0;
 }
 
+/* Full validation of series not found in the head, in input order (labels
+ * of series already there were validated when they were created). */
+static int validate_missing(const tsdb_t *db, const want *w, size_t n, lk_diag *d)
+{
+  lk_label tmp[64];
+  lk_label *ls = tmp;
+  size_t most = 0;
+  for (size_t i = 0; i < n; i++)
+    most = w[i].n > most ? w[i].n : most;
+  if (most > sizeof tmp / sizeof *tmp)
+    ls = lk_xmalloc(most * sizeof *ls);
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = tsdb__validate_labels(db, w[i].ls, w[i].n, ls, d);
+  if (ls != tmp)
+    free(ls);
+  return rc;
+}
+
 /* Resolve canonical label sets to series, creating missing ones atomically.
  * cut_lock is held shared by the caller. */
 static int resolve(tsdb_t *db, want *w, size_t nw, tsdb__series **out, lk_diag *d)
@@ -122,8 +141,11 @@ static int resolve(tsdb_t *db, want *w, size_t nw, tsdb__series **out, lk_diag *
   pthread_rwlock_unlock(&h->index_lock);
   if (!nmiss)
     return 0;
+  int rc = validate_missing(db, w, nmiss, d);
+  if (rc)
+    return rc;
   pthread_rwlock_wrlock(&h->index_lock);
-  int rc = create_missing(db, w, nmiss, out, d);
+  rc = create_missing(db, w, nmiss, out, d);
   pthread_rwlock_unlock(&h->index_lock);
   return rc;
 }
@@ -295,10 +317,34 @@ static void count_invalid(tsdb_t *db, const tsdb_series_in *in, size_t n)
   atomic_fetch_add(&db->rejected[3], c);
 }
 
-int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stats *out, lk_diag *d)
+/* Canonical (sorted) copies of the input label sets in all[], with their
+ * hashes: all a head lookup needs. Only what sorting and hashing rely on is
+ * checked here; the rest of validation runs for lookup misses (resolve). */
+static int prepare(const tsdb_t *db, const tsdb_series_in *in, size_t n, lk_label *all, want *w,
+                   lk_diag *d)
 {
-  if (!db || (n && !in))
-    return lk_diag_set(d, LK_EINVAL, -1, "tsdb_append: bad arguments");
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    const lk_label *ls = in[i].labels;
+    size_t nl = in[i].nlabels;
+    if (nl == 0)
+      return lk_diag_set(d, LK_EINVAL, -1, "series without labels");
+    for (size_t j = 0; j < nl; j++)
+      if (!ls[j].name || !ls[j].value)
+        return lk_diag_set(d, LK_EINVAL, -1, "invalid label name in series %zu", i);
+    memcpy(all + off, ls, nl * sizeof *ls);
+    lk_labels_sort(all + off, nl);
+    w[i] = (want){all + off, nl, lk_labels_hash(all + off, nl), i};
+    off += nl;
+  }
+  return 0;
+}
+
+/* Validate and resolve in[0..n) to series (ss, room for n), creating the
+ * missing ones atomically; caller holds cut_lock shared. On failure the
+ * samples of the batch are counted as invalid. */
+static int resolve_batch(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb__series **ss, lk_diag *d)
+{
   size_t total = 0;
   for (size_t i = 0; i < n; i++) {
     if (in[i].nlabels > db->o.max_labels) {
@@ -309,33 +355,49 @@ int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stat
   }
   lk_label *all = lk_xmalloc((total ? total : 1) * sizeof *all);
   want *w = lk_xmalloc((n ? n : 1) * sizeof *w);
-  tsdb__series **ss = lk_xmalloc((n ? n : 1) * sizeof *ss);
-  int rc = 0;
-  size_t off = 0;
-  for (size_t i = 0; i < n && !rc; i++) {
-    rc = tsdb__validate_labels(db, in[i].labels, in[i].nlabels, all + off, d);
-    w[i] = (want){all + off, in[i].nlabels, lk_labels_hash(all + off, in[i].nlabels), i};
-    off += in[i].nlabels;
-  }
-  pthread_rwlock_rdlock(&db->cut_lock);
+  int rc = prepare(db, in, n, all, w, d);
   if (!rc)
     rc = resolve(db, w, n, ss, d);
   for (size_t i = 0; i < n && !rc; i++)
     init_from_blocks(db, ss[i]);
+  if (rc)
+    count_invalid(db, in, n);
+  free(all);
+  free(w);
+  return rc;
+}
+
+int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stats *out, lk_diag *d)
+{
+  if (!db || (n && !in))
+    return lk_diag_set(d, LK_EINVAL, -1, "tsdb_append: bad arguments");
+  tsdb__series **ss = lk_xmalloc((n ? n : 1) * sizeof *ss);
+  pthread_rwlock_rdlock(&db->cut_lock);
+  int rc = resolve_batch(db, in, n, ss, d);
   if (!rc) {
     batch b;
     batch_init(&b, db);
     append_series(&b, ss, in, n);
     rc = batch_finish(&b, out, d);
-  } else {
-    count_invalid(db, in, n);
   }
   pthread_rwlock_unlock(&db->cut_lock);
-  free(all);
-  free(w);
   free(ss);
   if (!rc)
     tsdb__maybe_cut(db);
+  return rc;
+}
+
+int tsdb_series_refs(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_ref *out, lk_diag *d)
+{
+  if (!db || (n && (!in || !out)))
+    return lk_diag_set(d, LK_EINVAL, -1, "tsdb_series_refs: bad arguments");
+  tsdb__series **ss = lk_xmalloc((n ? n : 1) * sizeof *ss);
+  pthread_rwlock_rdlock(&db->cut_lock);
+  int rc = resolve_batch(db, in, n, ss, d);
+  pthread_rwlock_unlock(&db->cut_lock);
+  for (size_t i = 0; i < n && !rc; i++)
+    out[i] = ss[i]->id;
+  free(ss);
   return rc;
 }
 
@@ -346,10 +408,11 @@ int tsdb_series_ref(tsdb_t *db, const lk_label *labels, size_t n, tsdb_ref *out,
   if (n > db->o.max_labels)
     return series_diag(d, LK_ELIMIT, labels, n, "too many labels (limit exceeded)");
   lk_label *ls = lk_xmalloc((n ? n : 1) * sizeof *ls);
-  int rc = tsdb__validate_labels(db, labels, n, ls, d);
+  tsdb_series_in in = {labels, n, NULL, 0};
+  want w;
   tsdb__series *s = NULL;
+  int rc = prepare(db, &in, 1, ls, &w, d);
   if (!rc) {
-    want w = {ls, n, lk_labels_hash(ls, n), 0};
     pthread_rwlock_rdlock(&db->cut_lock);
     rc = resolve(db, &w, 1, &s, d);
     if (!rc)
