@@ -209,6 +209,20 @@ int collector__psi(const char *buf, double *some_us, double *full_us, bool *has_
   return some || *has_full ? 0 : LK_EPARSE;
 }
 
+int collector__cg_read(collector_t *c, collector__ctr *k, enum collector__file f, const char *what,
+                       char *buf, int *status)
+{
+  size_t len;
+  int rc = collector__ctr_read(c, k, f, buf, COLLECTOR__CG_BUFSZ, &len);
+  if (rc == 0)
+    return 0;
+  if (rc == LK_ECANCELED)
+    *status = LK_ECANCELED;
+  else if (rc != LK_ENOENT)
+    collector__note_error(c, k, what, rc);
+  return 1;
+}
+
 int collector__note_error(collector_t *c, collector__ctr *k, const char *what, int code)
 {
   pthread_mutex_lock(&c->lock);

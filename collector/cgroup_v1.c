@@ -23,31 +23,13 @@
 #include "collector/collector_int.h"
 
 #define USER_HZ 100.0
-#define BUFSZ 8192
-
-/* Read f; 0 with data, 1 when absent/failed (already counted), sets *status
- * on vanish. */
-static int rd(collector_t *c, collector__ctr *k, enum collector__file f, const char *what,
-              char *buf, int *status)
-{
-  size_t len;
-  int rc = collector__ctr_read(c, k, f, buf, BUFSZ, &len);
-  if (rc == 0)
-    return 0;
-  if (rc == LK_ECANCELED)
-    *status = LK_ECANCELED;
-  else if (rc != LK_ENOENT)
-    collector__note_error(c, k, what, rc);
-  return 1;
-}
-
 #define EMIT(name, v) collector__emit(&c->batch, name, k->labels, k->nlabels, NULL, 0, (v))
 
 static void v1_cpu_core(collector_t *c, collector__ctr *k, char *buf, int *status)
 {
   double v;
   bool is_max;
-  if (!rd(c, k, CF_CPUACCT_USAGE, "cpuacct.usage", buf, status)) {
+  if (!collector__cg_read(c, k, CF_CPUACCT_USAGE, "cpuacct.usage", buf, status)) {
     if (collector__single(buf, &v, &is_max))
       collector__note_error(c, k, "cpuacct.usage", LK_EPARSE);
     else {
@@ -63,7 +45,7 @@ static void v1_cpu_detail(collector_t *c, collector__ctr *k, char *buf, int *sta
   static const char *const st_keys[] = {"user", "system"};
   double st[2];
   uint32_t found = 0;
-  if (!rd(c, k, CF_CPUACCT_STAT, "cpuacct.stat", buf, status)) {
+  if (!collector__cg_read(c, k, CF_CPUACCT_STAT, "cpuacct.stat", buf, status)) {
     if (collector__kv(buf, st_keys, 2, st, &found) || found != 3)
       collector__note_error(c, k, "cpuacct.stat", LK_EPARSE);
     else {
@@ -74,7 +56,7 @@ static void v1_cpu_detail(collector_t *c, collector__ctr *k, char *buf, int *sta
   static const char *const cfs_keys[] = {"nr_periods", "nr_throttled", "throttled_time"};
   double cfs[3];
   found = 0;
-  if (!rd(c, k, CF_CPU_STAT, "cpu.stat", buf, status)) {
+  if (!collector__cg_read(c, k, CF_CPU_STAT, "cpu.stat", buf, status)) {
     if (collector__kv(buf, cfs_keys, 3, cfs, &found) || found != 7)
       collector__note_error(c, k, "cpu.stat", LK_EPARSE);
     else {
@@ -138,7 +120,7 @@ static void v1_memory_core(collector_t *c, collector__ctr *k, char *buf, int *st
 {
   double v, usage = -1;
   bool is_max;
-  if (!rd(c, k, CF_MEM_USAGE, "memory.usage_in_bytes", buf, status)) {
+  if (!collector__cg_read(c, k, CF_MEM_USAGE, "memory.usage_in_bytes", buf, status)) {
     if (collector__single(buf, &v, &is_max))
       collector__note_error(c, k, "memory.usage_in_bytes", LK_EPARSE);
     else
@@ -151,15 +133,15 @@ static void v1_memory_detail(collector_t *c, collector__ctr *k, char *buf, int *
 {
   double v;
   bool is_max;
-  if (!rd(c, k, CF_MEM_STAT, "memory.stat", buf, status))
+  if (!collector__cg_read(c, k, CF_MEM_STAT, "memory.stat", buf, status))
     v1_memory_stat(c, k, buf);
-  if (!rd(c, k, CF_MEM_MAXUSAGE, "memory.max_usage_in_bytes", buf, status)) {
+  if (!collector__cg_read(c, k, CF_MEM_MAXUSAGE, "memory.max_usage_in_bytes", buf, status)) {
     if (collector__single(buf, &v, &is_max))
       collector__note_error(c, k, "memory.max_usage_in_bytes", LK_EPARSE);
     else
       EMIT("container_memory_max_usage_bytes", v);
   }
-  if (!rd(c, k, CF_MEM_FAILCNT, "memory.failcnt", buf, status)) {
+  if (!collector__cg_read(c, k, CF_MEM_FAILCNT, "memory.failcnt", buf, status)) {
     if (collector__single(buf, &v, &is_max))
       collector__note_error(c, k, "memory.failcnt", LK_EPARSE);
     else
@@ -167,7 +149,7 @@ static void v1_memory_detail(collector_t *c, collector__ctr *k, char *buf, int *
   }
   static const char *const oom_keys[] = {"oom_kill"};
   uint32_t found = 0;
-  if (!rd(c, k, CF_MEM_OOM, "memory.oom_control", buf, status)) {
+  if (!collector__cg_read(c, k, CF_MEM_OOM, "memory.oom_control", buf, status)) {
     if (collector__kv(buf, oom_keys, 1, &v, &found))
       collector__note_error(c, k, "memory.oom_control", LK_EPARSE);
     else if (found)
@@ -238,13 +220,14 @@ static void v1_blkio(collector_t *c, collector__ctr *k, char *buf, int *status)
   blkdev d[MAXDEV];
   size_t n = 0;
   bool ok = false;
-  if (!rd(c, k, CF_BLK_BYTES, "blkio.throttle.io_service_bytes_recursive", buf, status)) {
+  if (!collector__cg_read(c, k, CF_BLK_BYTES, "blkio.throttle.io_service_bytes_recursive", buf,
+                          status)) {
     if (parse_blkio(buf, d, &n, false))
       collector__note_error(c, k, "blkio.throttle.io_service_bytes_recursive", LK_EPARSE);
     else
       ok = true;
   }
-  if (ok && !rd(c, k, CF_BLK_OPS, "blkio.throttle.io_serviced_recursive", buf, status) &&
+  if (ok && !collector__cg_read(c, k, CF_BLK_OPS, "blkio.throttle.io_serviced_recursive", buf, status) &&
       parse_blkio(buf, d, &n, true)) {
     collector__note_error(c, k, "blkio.throttle.io_serviced_recursive", LK_EPARSE);
     ok = false;
@@ -257,7 +240,7 @@ static void v1_pids(collector_t *c, collector__ctr *k, char *buf, int *status)
 {
   double v;
   bool is_max;
-  if (rd(c, k, CF_PIDS_CUR, "pids.current", buf, status))
+  if (collector__cg_read(c, k, CF_PIDS_CUR, "pids.current", buf, status))
     return;
   if (collector__single(buf, &v, &is_max))
     collector__note_error(c, k, "pids.current", LK_EPARSE);
@@ -267,7 +250,7 @@ static void v1_pids(collector_t *c, collector__ctr *k, char *buf, int *status)
 
 void collector__read_v1(collector_t *c, collector__ctr *k, bool detail, int *status)
 {
-  char buf[BUFSZ];
+  char buf[COLLECTOR__CG_BUFSZ];
   bool cpu = k->hmask & (1u << H_CPUACCT | 1u << H_CPU), mem = k->hmask & (1u << H_MEMORY);
   if (!detail) {
     if (cpu)

@@ -21,22 +21,6 @@
 
 #include "collector/collector_int.h"
 
-#define BUFSZ 8192
-
-static int rd(collector_t *c, collector__ctr *k, enum collector__file f, const char *what,
-              char *buf, int *status)
-{
-  size_t len;
-  int rc = collector__ctr_read(c, k, f, buf, BUFSZ, &len);
-  if (rc == 0)
-    return 0;
-  if (rc == LK_ECANCELED)
-    *status = LK_ECANCELED;
-  else if (rc != LK_ENOENT)
-    collector__note_error(c, k, what, rc);
-  return 1;
-}
-
 #define EMIT(name, v) collector__emit(&c->batch, name, k->labels, k->nlabels, NULL, 0, (v))
 #define IN_V1(h) (k->hmask & (1u << (h)))
 
@@ -46,7 +30,7 @@ static void v2_cpu(collector_t *c, collector__ctr *k, char *buf, int *status)
                                      "nr_periods", "nr_throttled", "throttled_usec"};
   double v[6];
   uint32_t found = 0;
-  if (rd(c, k, CF2_CPU_STAT, "cpu.stat", buf, status))
+  if (collector__cg_read(c, k, CF2_CPU_STAT, "cpu.stat", buf, status))
     return;
   if (collector__kv(buf, keys, 6, v, &found) || (found & 7) != 7) {
     collector__note_error(c, k, "cpu.stat", LK_EPARSE);
@@ -71,7 +55,7 @@ static void v2_single(collector_t *c, collector__ctr *k, enum collector__file f,
 {
   double v;
   bool is_max;
-  if (rd(c, k, f, file, buf, status))
+  if (collector__cg_read(c, k, f, file, buf, status))
     return;
   if (collector__single(buf, &v, &is_max) || is_max) {
     collector__note_error(c, k, file, LK_EPARSE);
@@ -99,7 +83,7 @@ static void v2_memory_detail(collector_t *c, collector__ctr *k, char *buf, int *
                                      "pgfault", "pgmajfault"};
   double v[6] = {0}, swap = 0, oom;
   uint32_t found = 0;
-  if (rd(c, k, CF2_MEM_STAT, "memory.stat", buf, status))
+  if (collector__cg_read(c, k, CF2_MEM_STAT, "memory.stat", buf, status))
     return;
   if (collector__kv(buf, keys, 6, v, &found) || (found & 0xb) != 0xb) {
     collector__note_error(c, k, "memory.stat", LK_EPARSE);
@@ -116,7 +100,7 @@ static void v2_memory_detail(collector_t *c, collector__ctr *k, char *buf, int *
             NULL);
   static const char *const ev_keys[] = {"oom_kill"};
   found = 0;
-  if (!rd(c, k, CF2_MEM_EVENTS, "memory.events", buf, status)) {
+  if (!collector__cg_read(c, k, CF2_MEM_EVENTS, "memory.events", buf, status)) {
     if (collector__kv(buf, ev_keys, 1, &oom, &found))
       collector__note_error(c, k, "memory.events", LK_EPARSE);
     else if (found)
@@ -156,7 +140,7 @@ static void v2_io(collector_t *c, collector__ctr *k, char *buf, int *status)
 {
   collector__blkdev d[COLLECTOR__MAXDEV];
   size_t n = 0;
-  if (rd(c, k, CF2_IO_STAT, "io.stat", buf, status))
+  if (collector__cg_read(c, k, CF2_IO_STAT, "io.stat", buf, status))
     return;
   if (parse_io_stat(buf, d, &n))
     collector__note_error(c, k, "io.stat", LK_EPARSE);
@@ -180,7 +164,7 @@ static void v2_psi(collector_t *c, collector__ctr *k, char *buf, int *status)
   for (size_t i = 0; i < sizeof psi / sizeof psi[0]; i++) {
     double some = 0, full = 0;
     bool has_full;
-    if (rd(c, k, psi[i].f, psi[i].file, buf, status))
+    if (collector__cg_read(c, k, psi[i].f, psi[i].file, buf, status))
       continue;
     if (collector__psi(buf, &some, &full, &has_full)) {
       collector__note_error(c, k, psi[i].file, LK_EPARSE);
@@ -194,7 +178,7 @@ static void v2_psi(collector_t *c, collector__ctr *k, char *buf, int *status)
 
 void collector__read_v2(collector_t *c, collector__ctr *k, bool detail, int *status)
 {
-  char buf[BUFSZ];
+  char buf[COLLECTOR__CG_BUFSZ];
   if (!(k->hmask & (1u << H_V2)))
     return;
   if (!detail) { /* cpu.stat is one file: usage, split and throttling together */

@@ -164,6 +164,13 @@ struct collector {
 int collector__ctr_read(collector_t *c, collector__ctr *k, enum collector__file f,
                         char *buf, size_t cap, size_t *out_len);
 void collector__ctr_close(collector__ctr *k);
+/* collector__ctr_read for the cgroup v1/v2 readers, whose buf holds
+ * COLLECTOR__CG_BUFSZ bytes. 0 with data; 1 when absent or failed (failures
+ * other than absence are counted with collector__note_error); a vanished
+ * cgroup also sets *status to LK_ECANCELED. */
+#define COLLECTOR__CG_BUFSZ 8192
+int collector__cg_read(collector_t *c, collector__ctr *k, enum collector__file f, const char *what,
+                       char *buf, int *status);
 /* Read a whole small file (open/read/close). Same codes. */
 int collector__read_path(const char *path, char *buf, size_t cap, size_t *out_len);
 

@@ -3,64 +3,48 @@
  *
  * The sink (tailer thread) encodes each batch as one snappy-compressed
  * logproto.PushRequest (entries grouped into streams by label set) and
- * appends it to the bounded on-disk queue (collector/queue.h, the same one
- * the metrics push path uses); the tailer checkpoints once the request is
- * on disk. The sender thread posts the oldest queued request, removes it on
- * 2xx, drops it on a 4xx other than 429 (counted as rejected) and otherwise
- * retries it with exponential backoff, so requests arrive in order.
- * Threads: tailer thread (sink) and sender thread. Lock order: p->lock, then
- * the queue's own lock. p->lock guards stats, stop, running.
+ * appends it to the bounded on-disk queue; the tailer checkpoints once the
+ * request is on disk. The shared sender (sender.h, as for remote_write) posts the
+ * queued requests in order with retry and backoff.
+ * Threads: tailer thread (sink) and the sender's thread; the pusher itself
+ * holds no lock.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "collector/queue.h"
+#include "collector/sender.h"
 #include "collector/tail.h"
 #include "lib/lk_alloc.h"
-#include "lib/lk_httpc.h"
-#include "lib/lk_log.h"
-#include "lib/lk_time.h"
 #include "lib/lk_varint.h"
 #include "lib/lk_wire.h"
 
 struct collector_log_pusher {
-  char *url, *auth_header;
-  int timeout_ms;
-  collector__queue *q;
-  pthread_mutex_t lock;
-  pthread_cond_t wake;
-  pthread_t thread;
-  bool running, stop;
-  collector_log_push_stats st;
+  collector__sender *s;
 };
+
+static const char *const loki_headers[] = {"Content-Type: application/x-protobuf",
+                                           "User-Agent: lookout-agent", NULL};
 
 int collector_log_pusher_new(const collector_log_push_opts *o, collector_log_pusher **out,
                              lk_diag *d)
 {
   if (!o || !o->url || strncmp(o->url, "http://", 7) || !o->queue_dir)
     return lk_diag_set(d, LK_EINVAL, -1, "log push: an http:// url and a queue directory are required");
-  collector__queue *q = NULL;
-  int rc = collector__queue_open(o->queue_dir, o->queue_max_bytes ? o->queue_max_bytes : 256u << 20,
-                                 &q, d);
+  size_t n = strlen(o->url) + 32;
+  char *url = lk_xmalloc(n);
+  bool full = strstr(o->url, "/loki/api/v1/push") != NULL;
+  snprintf(url, n, "%s%s", o->url, full ? "" : "/loki/api/v1/push");
+  collector__sender_opts so = {.what = "log push", .url = url, .headers = loki_headers,
+                               .bearer_token = o->bearer_token, .queue_dir = o->queue_dir,
+                               .queue_max_bytes = o->queue_max_bytes, .timeout_ms = o->timeout_ms};
+  collector__sender *snd = NULL;
+  int rc = collector__sender_new(&so, &snd, d);
+  free(url);
   if (rc)
     return rc;
   collector_log_pusher *p = lk_xcalloc(1, sizeof *p);
-  size_t n = strlen(o->url) + 32;
-  p->url = lk_xmalloc(n);
-  bool full = strstr(o->url, "/loki/api/v1/push") != NULL;
-  snprintf(p->url, n, "%s%s", o->url, full ? "" : "/loki/api/v1/push");
-  if (o->bearer_token) {
-    n = strlen(o->bearer_token) + 32;
-    p->auth_header = lk_xmalloc(n);
-    snprintf(p->auth_header, n, "Authorization: Bearer %s", o->bearer_token);
-  }
-  p->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
-  p->q = q;
-  pthread_mutex_init(&p->lock, NULL);
-  pthread_cond_init(&p->wake, NULL);
+  p->s = snd;
   *out = p;
   return 0;
 }
@@ -127,11 +111,8 @@ static int log_sink(void *ctx, const collector_log_entry *e, size_t n)
     i = j;
   }
   lk_snappy_compress(req.data, req.len, &body);
-  int rc = collector__queue_put(p->q, body.data, body.len, n);
+  int rc = collector__sender_put(p->s, body.data, body.len, n);
   lk_buf_fini(&req), lk_buf_fini(&st), lk_buf_fini(&lt), lk_buf_fini(&body);
-  pthread_mutex_lock(&p->lock);
-  pthread_cond_broadcast(&p->wake);
-  pthread_mutex_unlock(&p->lock);
   return rc;
 }
 
@@ -140,118 +121,26 @@ collector_log_sink collector_log_pusher_sink(collector_log_pusher *p)
   return (collector_log_sink){log_sink, p};
 }
 
-/*---- the sender ----*/
-
-enum outcome { SENT, REJECTED, RETRY };
-
-static enum outcome send_one(collector_log_pusher *p, const lk_buf *body)
-{
-  const char *hdrs[4] = {"Content-Type: application/x-protobuf", "User-Agent: lookout-agent",
-                         p->auth_header, NULL};
-  lk_httpc_req req = {.method = "POST", .url = p->url, .headers = hdrs, .body = body->data,
-                      .body_len = body->len, .timeout_ms = p->timeout_ms, .max_body = 1 << 20};
-  lk_httpc_resp resp = {0};
-  int rc = lk_httpc_do(&req, &resp, NULL);
-  enum outcome o = RETRY;
-  if (!rc && resp.status / 100 == 2) {
-    o = SENT;
-  } else if (!rc && resp.status / 100 == 4 && resp.status != 429) {
-    o = REJECTED;
-    lk_warn("log push to %s rejected with %d: %.200s", p->url, resp.status,
-            resp.body.data ? (const char *)resp.body.data : "");
-  }
-  lk_httpc_resp_fini(&resp);
-  return o;
-}
-
-static bool wait_ms(collector_log_pusher *p, int64_t ms)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000;
-  ts.tv_sec += ms / 1000 + ns / 1000000000;
-  ts.tv_nsec = ns % 1000000000;
-  pthread_mutex_lock(&p->lock);
-  if (!p->stop)
-    pthread_cond_timedwait(&p->wake, &p->lock, &ts);
-  bool stop = p->stop;
-  pthread_mutex_unlock(&p->lock);
-  return stop;
-}
-
-static void *sender(void *arg)
-{
-  collector_log_pusher *p = arg;
-  lk_buf body = {0};
-  int64_t backoff = 100;
-  for (;;) {
-    uint64_t seq, entries;
-    if (collector__queue_peek(p->q, &body, &seq, &entries)) {
-      if (wait_ms(p, 1000))
-        break;
-      continue;
-    }
-    enum outcome o = send_one(p, &body);
-    pthread_mutex_lock(&p->lock);
-    if (o == SENT)
-      p->st.sent_requests++, p->st.sent_entries += entries;
-    else if (o == REJECTED)
-      p->st.rejected_requests++;
-    else
-      p->st.failed_attempts++;
-    bool stop = p->stop;
-    pthread_mutex_unlock(&p->lock);
-    if (o != RETRY) {
-      collector__queue_pop(p->q, seq);
-      backoff = 100;
-      continue;
-    }
-    if (stop || wait_ms(p, backoff))
-      break;
-    backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-  }
-  lk_buf_fini(&body);
-  return NULL;
-}
+/*---- the sender (sender.c) ----*/
 
 int collector_log_pusher_start(collector_log_pusher *p)
 {
-  pthread_mutex_lock(&p->lock);
-  bool was = p->running;
-  p->stop = false;
-  p->running = true;
-  pthread_mutex_unlock(&p->lock);
-  if (was)
-    return LK_EEXIST;
-  if (pthread_create(&p->thread, NULL, sender, p)) {
-    p->running = false;
-    return LK_EAGAIN;
-  }
-  return 0;
+  return collector__sender_start(p->s);
 }
 
 void collector_log_pusher_stats(collector_log_pusher *p, collector_log_push_stats *out)
 {
-  pthread_mutex_lock(&p->lock);
-  *out = p->st;
-  pthread_mutex_unlock(&p->lock);
+  collector__sender_stats st;
+  collector__sender_get_stats(p->s, &st);
+  *out = (collector_log_push_stats){.sent_requests = st.sent_requests, .sent_entries = st.sent_items,
+                                    .rejected_requests = st.rejected_requests,
+                                    .failed_attempts = st.failed_attempts};
 }
 
 void collector_log_pusher_free(collector_log_pusher *p)
 {
   if (!p)
     return;
-  pthread_mutex_lock(&p->lock);
-  bool running = p->running;
-  p->stop = true;
-  pthread_cond_broadcast(&p->wake);
-  pthread_mutex_unlock(&p->lock);
-  if (running)
-    pthread_join(p->thread, NULL);
-  collector__queue_close(p->q);
-  pthread_mutex_destroy(&p->lock);
-  pthread_cond_destroy(&p->wake);
-  free(p->url);
-  free(p->auth_header);
+  collector__sender_free(p->s);
   free(p);
 }

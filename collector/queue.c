@@ -31,6 +31,7 @@
 
 #include "collector/queue.h"
 #include "lib/lk_alloc.h"
+#include "lib/lk_fs.h"
 #include "lib/lk_hash.h"
 #include "lib/lk_log.h"
 
@@ -181,25 +182,9 @@ static void load(collector__queue *q)
   free(seqs);
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
-{
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
-    return -1;
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(tmp, 0755) && errno != EEXIST)
-        return -1;
-      *p = '/';
-    }
-  return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 int collector__queue_open(const char *dir, uint64_t max_bytes, collector__queue **out, lk_diag *d)
 {
-  if (make_dirs(dir))
+  if (lk_mkdir_p(dir))
     return lk_diag_set(d, LK_EIO, -1, "push queue: cannot create %s: %s", dir, strerror(errno));
   struct stat st;
   if (stat(dir, &st) || !S_ISDIR(st.st_mode))

@@ -1,5 +1,14 @@
-/* lk_hash.c — 64-bit hashing (8 bytes per round, multiply-xorshift mixing),
- * CRC32 via zlib, and an open-addressing string interner. */
+/* lk_hash.c — 64-bit hashing, CRC32 via zlib, and an open-addressing
+ * string interner.
+ *
+ * lk_hash64 folds 16 input bytes per round with one 64×64→128-bit multiply
+ * (the high and low halves xored), so long keys such as the raw label bytes
+ * of a remote_write series cost a few cycles per 16 bytes; a final fold of
+ * the length mixes every input bit into both ends of the result (tables use
+ * the low bits for slots and the high bits for shards). Values live only in
+ * memory: nothing on disk depends on them. Not for adversarial hash flooding
+ * (all tables compare keys exactly, so collisions cost time, not results).
+ */
 #include "lib/lk_hash.h"
 
 #include <stdlib.h>
@@ -8,6 +17,13 @@
 
 #include "lib/lk_alloc.h"
 
+__extension__ typedef unsigned __int128 u128;
+
+#define K0 0xa0761d6478bd642fULL
+#define K1 0xe7037ed1a0b428dbULL
+#define K2 0x8ebc6af09c88c6e3ULL
+#define K3 0x589965cc75374cc3ULL
+
 static inline uint64_t rd64(const uint8_t *p)
 {
   uint64_t v;
@@ -15,29 +31,26 @@ static inline uint64_t rd64(const uint8_t *p)
   return v;
 }
 
-static inline uint64_t fmix(uint64_t h)
+static inline uint64_t fold(uint64_t a, uint64_t b)
 {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  return h ^ (h >> 33);
+  u128 r = (u128)a * b;
+  return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
 uint64_t lk_hash64(const void *data, size_t n, uint64_t seed)
 {
   const uint8_t *p = data;
-  uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
-  while (n >= 8) {
-    h = (h ^ fmix(rd64(p))) * 0x87c37b91114253d5ULL;
-    h = (h << 27) | (h >> 37);
-    p += 8;
-    n -= 8;
+  uint64_t h = fold(seed ^ K0, n ^ K1);
+  size_t left = n;
+  while (left > 16) {
+    h = fold(rd64(p) ^ K1 ^ h, rd64(p + 8) ^ K2);
+    p += 16;
+    left -= 16;
   }
-  uint64_t tail = 0;
-  memcpy(&tail, p, n);
-  h ^= fmix(tail ^ n);
-  return fmix(h);
+  uint8_t tail[16] = {0};
+  memcpy(tail, p, left);
+  h = fold(rd64(tail) ^ K1 ^ h, rd64(tail + 8) ^ K2);
+  return fold(h ^ K3, (uint64_t)n ^ K0);
 }
 
 uint32_t lk_crc32(uint32_t crc, const void *p, size_t n)

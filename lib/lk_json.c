@@ -1,10 +1,15 @@
 /* lk_json.c — JSON strings and Prometheus number formatting.
  *
- * Shortest round-trip digits: printf's %.Ne with increasing precision until
- * strtod gives the same double back (at most 17 significant digits always
- * round-trips). The digits and decimal exponent are then laid out in the
- * notation each API shape needs; see lk_json.h. C's %g cannot be used: it
- * does not pick the shortest digits and its exponent rules differ from Go's.
+ * Shortest round-trip digits: the 15-, then 16-, then 17-significant-digit
+ * rounding of the value, the first that reads back as the same double (at
+ * most 17 digits always round-trips). The digits and decimal exponent are
+ * then laid out in the notation each API shape needs; see lk_json.h. C's %g
+ * cannot be used: it does not pick the shortest digits and its exponent rules
+ * differ from Go's.
+ *
+ * Query output formats millions of values, so the rounding and the read-back
+ * check are done in registers where that is provably exact (fast_digits);
+ * everything else takes the reference route, printf's %.Ne and strtod.
  */
 #include "lib/lk_json.h"
 
@@ -21,6 +26,44 @@ typedef struct digits {
   int exp;    /* decimal exponent of the first digit: v = d[0].d[1..] × 10^exp */
 } digits;
 
+static const char digit_pairs[201] =
+  "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+  "8081828384858687888990919293949596979899";
+
+/* Decimal digits of m (no leading zeros; "0" for 0) ending at end; returns
+ * the first. Two digits per division. */
+static char *u64_text(uint64_t m, char *end)
+{
+  char *p = end;
+  while (m >= 100) {
+    unsigned r = (unsigned)(m % 100);
+    m /= 100;
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * r, 2);
+  }
+  if (m >= 10) {
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * m, 2);
+  } else {
+    *--p = (char)('0' + m);
+  }
+  return p;
+}
+
+/* m's digits without trailing zeros, first digit at 10^exp. */
+static void u64_digits(uint64_t m, int exp, digits *out)
+{
+  char tmp[20];
+  char *p = u64_text(m, tmp + sizeof tmp);
+  int n = (int)(tmp + sizeof tmp - p);
+  while (n > 1 && p[n - 1] == '0')
+    n--;
+  memcpy(out->d, p, (size_t)n);
+  out->n = n;
+  out->exp = exp;
+}
+
 /* v must be finite and >= 0. */
 /* Digits of an integral value below 1e15 (exact in a double), without
  * going through printf/strtod: the common case of counters and bytes. */
@@ -28,19 +71,151 @@ static bool integer_digits(double v, digits *out)
 {
   if (v >= 1e15 || v != floor(v))
     return false;
-  char rev[20];
-  int n = 0;
-  for (uint64_t u = (uint64_t)v; u; u /= 10)
-    rev[n++] = (char)('0' + u % 10);
-  out->exp = n - 1;
-  int first = 0;
-  while (first < n - 1 && rev[first] == '0')
-    first++;
-  out->n = 0;
-  for (int i = n - 1; i >= first; i--)
-    out->d[out->n++] = rev[i];
+  char tmp[20];
+  uint64_t u = (uint64_t)v;
+  int len = (int)(tmp + sizeof tmp - u64_text(u, tmp + sizeof tmp));
+  u64_digits(u, len - 1, out);
   return true;
 }
+
+/* Powers of ten exact in a double (5^22 < 2^53). */
+static const double exact_p10[23] = {
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* The 15-digit candidate in plain double arithmetic: s = v × 10^k is off by
+ * under 0.125 (one rounding, s < 2^50), and a 15-digit decimal that reads
+ * back as v lies within 0.11 of the exact s; so if v has such a decimal,
+ * it is round(s), and round(s) reading back as v proves it (at most one
+ * 15-digit decimal can). False: ask the longer paths. */
+static bool digits15(double v, digits *out)
+{
+  int e2;
+  frexp(v, &e2);
+  int e10 = (int)floor((e2 - 1) * 0.30102999566398120); /* log10(2): e10 or one less */
+  for (int tries = 0; tries < 2; tries++) {
+    int k = 14 - e10;
+    if (k < 0 || k > 22)
+      return false;
+    double sc = v * exact_p10[k];
+    if (sc >= 1e15) {
+      e10++;
+      continue;
+    }
+    double r = floor(sc + 0.5);
+    if (r < 1e14 || r >= 1e15)
+      return false;
+    uint64_t m = (uint64_t)r;
+    if ((double)m / exact_p10[k] != v)
+      return false;
+    u64_digits(m, e10, out);
+    return true;
+  }
+  return false;
+}
+
+#if LDBL_MANT_DIG >= 64
+/* 10^k as a long double, exact for 0 <= k <= 27 (5^27 < 2^64). */
+static const long double ld_p10_tab[28] = {
+  1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L, 1e12L, 1e13L,
+  1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L,
+};
+
+static long double ld_p10(int k) { return ld_p10_tab[k]; }
+
+/* v × 10^k in extended precision (|k| <= 27: one rounding, relative error
+ * below 2^-64). */
+static long double ld_scale(double v, int k)
+{
+  return k >= 0 ? (long double)v * ld_p10(k) : (long double)v / ld_p10(-k);
+}
+
+/* Does m × 10^-k read back as v? Exact when m and 10^|k| are exact doubles:
+ * IEEE division and multiplication round the exact quotient/product once,
+ * just as strtod rounds the decimal. Sets *known false otherwise. */
+static bool fast_round_trips(double v, uint64_t m, int k, bool *known)
+{
+  *known = m <= (1ULL << 53) && k >= -22 && k <= 22;
+  if (!*known)
+    return false;
+  double back = k >= 0 ? (double)m / exact_p10[k] : (double)m * exact_p10[-k];
+  return back == v;
+}
+
+/* v (normal, > 0) scaled to 17 integer digits: s = v × 10^(16-e10) in
+ * [1e16, 1e17), with e10 the exponent of v's first digit; false when the
+ * scale is out of range or the boundaries cannot be told apart. */
+static bool scale17(double v, long double *s, int *e10)
+{
+  int e2;
+  frexp(v, &e2);
+  int e = (int)floor((e2 - 1) * 0.30102999566398120); /* log10(2) */
+  for (int tries = 0; tries < 3; tries++) {
+    int k = 16 - e;
+    if (k < -27 || k > 27)
+      return false;
+    long double x = ld_scale(v, k);
+    if (x >= 1e17L)
+      e++;
+    else if (x < 1e16L)
+      e--;
+    else {
+      *s = x;
+      *e10 = e;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The prec-digit rounding of v from its 17-digit scaling s as an integer m
+ * (10^(prec-1) <= m < 10^prec) and the exponent of its first digit; false
+ * when extended precision cannot prove the rounding (the scaled value lies
+ * within 0.01 of a rounding boundary; its error is below 0.002). */
+static bool round_to_digits(long double s, int e10, int prec, uint64_t *m, int *exp)
+{
+  long double x = prec == 17 ? s : s / ld_p10(17 - prec);
+  uint64_t q = (uint64_t)x;
+  long double frac = x - (long double)q;
+  if (frac > 0.49L && frac < 0.51L)
+    return false;
+  q += frac > 0.5L;
+  if ((long double)q >= ld_p10(prec)) { /* 99…9.5 rounded up to 10^prec */
+    q /= 10;
+    e10++;
+  }
+  *m = q;
+  *exp = e10;
+  return true;
+}
+
+/* The reference algorithm (15, 16, then 17 digits) without printf/strtod
+ * when every step is provably exact; false means "ask the reference". */
+static bool fast_digits(double v, digits *out)
+{
+  long double s;
+  int e10;
+  if (!scale17(v, &s, &e10))
+    return false;
+  for (int prec = 15; prec <= 17; prec++) {
+    uint64_t m;
+    int exp;
+    bool known = true;
+    if (!round_to_digits(s, e10, prec, &m, &exp))
+      return false;
+    if (prec == 17 || fast_round_trips(v, m, prec - 1 - exp, &known)) {
+      u64_digits(m, exp, out);
+      return true;
+    }
+    if (!known)
+      return false;
+  }
+  return false;
+}
+#else
+static bool fast_digits(double v, digits *out) { return false; }
+#endif
 
 static bool round_trips(double v, int prec, char *tmp, size_t n)
 {
@@ -63,6 +238,8 @@ static void shortest_digits(double v, digits *out)
     return;
   }
   if (integer_digits(v, out))
+    return;
+  if (v >= DBL_MIN && (digits15(v, out) || fast_digits(v, out)))
     return;
   if (v < DBL_MIN) {
     for (int prec = 0; prec <= 16 && !round_trips(v, prec, tmp, sizeof tmp); prec++)
@@ -243,14 +420,33 @@ void lk_json_labels(lk_buf *b, const lk_label *ls, size_t n)
   lk_buf_putc(b, '}');
 }
 
-void lk_json_sample_ts(lk_buf *b, int64_t ms)
+/* Seconds with ".mmm" only when the milliseconds are non-zero; returns the
+ * length written (at most 25 bytes). */
+static size_t put_sample_ts(char *out, int64_t ms)
 {
   uint64_t a = ms < 0 ? -(uint64_t)ms : (uint64_t)ms;
+  unsigned frac = (unsigned)(a % 1000);
+  char tmp[20];
+  char *p = u64_text(a / 1000, tmp + sizeof tmp);
+  size_t n = (size_t)(tmp + sizeof tmp - p);
+  char *o = out;
   if (ms < 0)
-    lk_buf_putc(b, '-');
-  lk_buf_printf(b, "%llu", (unsigned long long)(a / 1000));
-  if (a % 1000)
-    lk_buf_printf(b, ".%03u", (unsigned)(a % 1000));
+    *o++ = '-';
+  memcpy(o, p, n);
+  o += n;
+  if (frac) {
+    o[0] = '.';
+    o[1] = (char)('0' + frac / 100);
+    memcpy(o + 2, digit_pairs + 2 * (frac % 100), 2);
+    o += 4;
+  }
+  return (size_t)(o - out);
+}
+
+void lk_json_sample_ts(lk_buf *b, int64_t ms)
+{
+  char tmp[32];
+  lk_buf_append(b, tmp, put_sample_ts(tmp, ms));
 }
 
 void lk_json_sample_value(lk_buf *b, double v)
@@ -264,11 +460,16 @@ void lk_json_sample_value(lk_buf *b, double v)
 
 void lk_json_point(lk_buf *b, int64_t ms, double v)
 {
-  lk_buf_putc(b, '[');
-  lk_json_sample_ts(b, ms);
-  lk_buf_putc(b, ',');
-  lk_json_sample_value(b, v);
-  lk_buf_putc(b, ']');
+  char tmp[LK_FMT_FLOAT_MAX + 40];
+  size_t n = 0;
+  tmp[n++] = '[';
+  n += put_sample_ts(tmp + n, ms);
+  tmp[n++] = ',';
+  tmp[n++] = '"';
+  n += lk_fmt_value(tmp + n, v);
+  tmp[n++] = '"';
+  tmp[n++] = ']';
+  lk_buf_append(b, tmp, n);
 }
 
 void lk_json_scalar_ts(lk_buf *b, int64_t ms)

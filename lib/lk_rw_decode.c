@@ -25,6 +25,7 @@
  * way (a table of their fields), so exactly the bodies protobuf-c accepts are
  * accepted. Varints: tags and lengths at most 5 bytes, values at most 10.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "lib/lk_wire.h"
@@ -327,5 +328,129 @@ int lk_rw_decode(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *
       return rc;
   *out = ss;
   *n = ns;
+  return 0;
+}
+
+/*---- scan: structure and samples now, labels on demand ----*/
+
+/* Checks as count_series, the span of the label fields (key), and where
+ * the first sample field starts (*first; the labels need not be read again). */
+static int scan_series(ctx *c, uint8_t *data, size_t len, lk_rw_series *out, size_t *ns, uint8_t **first)
+{
+  pbuf b = {data, data + len};
+  field f = {0};
+  const uint8_t *kstart = NULL, *kend = NULL;
+  bool contiguous = true;
+  *ns = 0;
+  *first = data + len;
+  while (b.p < b.e) {
+    uint8_t *start = b.p;
+    if (next_field(&b, &f))
+      return corrupt(c);
+    if (f.num >= 1 && f.num <= 4 && f.wt != WT_LEN)
+      return corrupt(c);
+    if ((f.num == 3 && !valid_message(f.data, f.len, &exemplar_rule)) ||
+        (f.num == 4 && !valid_message(f.data, f.len, &histogram_rule)))
+      return corrupt(c);
+    if (f.num == 1) {
+      contiguous = contiguous && (!kstart || start == kend);
+      kstart = kstart ? kstart : start;
+      kend = b.p;
+    }
+    if (f.num == 2 && !*ns)
+      *first = start;
+    *ns += f.num == 2;
+  }
+  out->key = contiguous ? kstart : NULL;
+  out->key_len = contiguous && kstart ? (size_t)(kend - kstart) : 0;
+  out->msg = data;
+  out->msg_len = len;
+  return 0;
+}
+
+static int scan_samples(ctx *c, uint8_t *from, uint8_t *end, lk_sample *ss)
+{
+  pbuf b = {from, end};
+  field f = {0};
+  size_t is = 0;
+  while (b.p < b.e) {
+    next_field(&b, &f); /* cannot fail: scan_series accepted these bytes */
+    if (f.num != 2)
+      continue;
+    int rc = parse_sample(c, f.data, f.len, &ss[is++]);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+int lk_rw_scan(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
+               lk_rw_series **out, size_t *n, lk_diag *d)
+{
+  size_t size = 0;
+  int rc = lk__snappy_size(body, len, max_decoded, &size, d);
+  if (rc)
+    return rc;
+  uint8_t *buf = lk_arena_alloc(arena, size ? size : 1);
+  if ((rc = lk__snappy_into(body, len, buf, size, d)))
+    return rc;
+  ctx c = {.a = arena, .d = d};
+  size_t nts;
+  if ((rc = count_timeseries(&c, buf, size, &nts)))
+    return rc;
+  lk_rw_series *rs = nts ? lk_arena_alloc(arena, nts * sizeof *rs) : NULL;
+  pbuf b = {buf, buf + size};
+  field f = {0};
+  while (b.p < b.e) {
+    next_field(&b, &f); /* cannot fail: count_timeseries accepted these bytes */
+    if (f.num != 1)
+      continue;
+    lk_rw_series *s = &rs[c.series];
+    size_t ns;
+    uint8_t *first;
+    if ((rc = scan_series(&c, f.data, f.len, s, &ns, &first)))
+      return rc;
+    lk_sample *ss = ns ? lk_arena_alloc(arena, ns * sizeof *ss) : NULL;
+    if ((rc = scan_samples(&c, first, f.data + f.len, ss)))
+      return rc;
+    s->samples = ss;
+    s->nsamples = ns;
+    c.series++;
+  }
+  *out = rs;
+  *n = nts;
+  return 0;
+}
+
+int lk_rw_scan_labels(const lk_rw_series *s, size_t index, lk_arena *arena, lk_label **out,
+                      size_t *n, lk_diag *d)
+{
+  ctx c = {.a = arena, .d = d, .series = index};
+  size_t len = s->msg_len;
+  uint8_t *copy = lk_arena_alloc(arena, len ? len : 1); /* parse_label works in place */
+  memcpy(copy, s->msg, len);
+  pbuf b = {copy, copy + len};
+  field f = {0};
+  size_t nl = 0;
+  while (b.p < b.e) {
+    next_field(&b, &f); /* cannot fail: lk_rw_scan accepted these bytes */
+    nl += f.num == 1;
+  }
+  lk_label *ls = lk_arena_alloc(arena, (nl ? nl : 1) * sizeof *ls);
+  size_t il = 0;
+  b = (pbuf){copy, copy + len};
+  while (b.p < b.e) {
+    next_field(&b, &f);
+    if (f.num != 1)
+      continue;
+    int rc = parse_label(&c, f.data, f.len, &ls[il++]);
+    if (rc)
+      return rc;
+  }
+  int rc = check_labels(&c, ls, nl);
+  if (rc)
+    return rc;
+  *out = ls;
+  *n = nl;
   return 0;
 }

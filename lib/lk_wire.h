@@ -36,6 +36,30 @@
 int lk_rw_decode(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
                  lk_series **out, size_t *n, lk_diag *d);
 
+/* Remote_write with a series cache (the ingest fast path): lk_rw_scan
+ * decodes and checks a body exactly as lk_rw_decode does except the label
+ * messages, and gives each TimeSeries' label fields as raw bytes (`key`):
+ * equal keys mean equal label sets, so a caller that already resolved a key
+ * needs no label decoding. lk_rw_scan_labels decodes (and checks, as
+ * lk_rw_decode would) the labels of one series on a cache miss. */
+typedef struct lk_rw_series {
+  const uint8_t *key;        /* label fields (tags included), as sent; NULL if */
+  size_t key_len;            /* other fields sit between them */
+  const lk_sample *samples;  /* in the arena */
+  size_t nsamples;
+  const uint8_t *msg;        /* the TimeSeries message, in the arena */
+  size_t msg_len;
+} lk_rw_series;
+
+/* Same arguments, limits and errors as lk_rw_decode, minus the label
+ * checks. The keys and messages point into the arena (left unmodified). */
+int lk_rw_scan(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
+               lk_rw_series **out, size_t *n, lk_diag *d);
+/* Labels of s (the `index`-th series, for messages): sorted by name, copied
+ * into the arena; the label errors of lk_rw_decode (LK_ECORRUPT, LK_EINVAL). */
+int lk_rw_scan_labels(const lk_rw_series *s, size_t index, lk_arena *arena, lk_label **out,
+                      size_t *n, lk_diag *d);
+
 /* Append `n` series as one snappy-compressed WriteRequest body to `out`
  * (labels written in the given order, samples as given). Returns 0; LK_EINVAL
  * if a label has a NULL name or value. */

@@ -167,15 +167,22 @@ static void combine(enum lq_agg_op op, double *acc, double *cnt, double x)
   *cnt += 1;
 }
 
-static void reduce(const mctx *m, const lq_expr *e, const vecs *in, vecs *out)
+/* The output group of each input series (malloc'd; groups added to gs). */
+static uint32_t *group_index(const mctx *m, const lq_expr *e, const vecs *in, lq_groups *gs)
 {
-  lq_groups gs = {0};
   uint32_t *gi = lk_xmalloc((in->n ? in->n : 1) * sizeof *gi);
   for (size_t i = 0; i < in->n; i++) {
     lk_label tmp[96];
     size_t nl = group_labels(e, &in->v[i], tmp, 96);
-    gi[i] = (uint32_t)(logstore__lq_group_get(&gs, tmp, nl, m->r->arena) - gs.v);
+    gi[i] = (uint32_t)(logstore__lq_group_get(gs, tmp, nl, m->r->arena) - gs->v);
   }
+  return gi;
+}
+
+static void reduce(const mctx *m, const lq_expr *e, const vecs *in, vecs *out)
+{
+  lq_groups gs = {0};
+  uint32_t *gi = group_index(m, e, in, &gs);
   out->n = gs.n;
   out->v = lk_arena_zalloc(m->r->arena, (gs.n ? gs.n : 1) * sizeof *out->v);
   double *cnt = lk_xcalloc(gs.n * m->nsteps + 1, sizeof *cnt);
@@ -202,12 +209,7 @@ static void reduce(const mctx *m, const lq_expr *e, const vecs *in, vecs *out)
 static void select_k(const mctx *m, const lq_expr *e, vecs *in)
 {
   lq_groups gs = {0};
-  uint32_t *gi = lk_xmalloc((in->n ? in->n : 1) * sizeof *gi);
-  for (size_t i = 0; i < in->n; i++) {
-    lk_label tmp[96];
-    size_t nl = group_labels(e, &in->v[i], tmp, 96);
-    gi[i] = (uint32_t)(logstore__lq_group_get(&gs, tmp, nl, m->r->arena) - gs.v);
-  }
+  uint32_t *gi = group_index(m, e, in, &gs);
   bool top = e->agg == LQ_TOPK;
   for (size_t k = 0; k < m->nsteps; k++)
     for (size_t i = 0; i < in->n; i++) {

@@ -1,6 +1,8 @@
 /* logql_parse.c — LogQL text to syntax tree (logql_int.h).
  *
- * A hand-written lexer and recursive-descent parser. Supported: stream
+ * A hand-written lexer and recursive-descent parser; stream selectors and
+ * quoted strings come from lib/lk_selector.c (LogQL dialect, shared with the
+ * match[] parser). Supported: stream
  * selectors with = != =~ !~; line filters |= != |~ !~; | json, | logfmt,
  * | regexp "re", | line_format "tmpl", label filters (= != =~ !~ and
  * numeric > >= < <= == !=); count_over_time, rate, bytes_over_time,
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lk_selector.h"
 #include "lib/lk_time.h"
 #include "logstore/logql_int.h"
 
@@ -62,12 +65,10 @@ static bool peek(parser *ps, const char *tok)
 static int ident(parser *ps, const char **out)
 {
   ws(ps);
-  const char *s = ps->p;
-  if (!isalpha((unsigned char)*s) && *s != '_')
+  const char *name = lk_sel_name(&ps->p, false, ps->q->arena);
+  if (!name)
     return perr(ps, "expected %s", "an identifier");
-  while (isalnum((unsigned char)*ps->p) || *ps->p == '_')
-    ps->p++;
-  *out = lk_arena_strndup(ps->q->arena, s, (size_t)(ps->p - s));
+  *out = name;
   return 0;
 }
 
@@ -82,75 +83,30 @@ static bool keyword(parser *ps, const char *w)
   return true;
 }
 
-static int utf8_put(lk_buf *b, unsigned long cp)
+/* LogQL's wording for each lk_selector error (the LogQL dialect raises only
+ * these). */
+static const char *const sel_msgs[LK_SEL_E_COUNT] = {
+    [LK_SEL_E_STRING] = "expected a string",
+    [LK_SEL_E_UNTERMINATED] = "unterminated string",
+    [LK_SEL_E_ESCAPE_CHAR] = "bad \\u escape",
+    [LK_SEL_E_NAME] = "expected an identifier",
+    [LK_SEL_E_OP] = "expected one of = != =~ !~",
+    [LK_SEL_E_SEP] = "expected ',' or '}'",
+    [LK_SEL_E_TOO_MANY] = "too many matchers",
+};
+
+static int sel_err(parser *ps, const lk_sel_err *e)
 {
-  if (cp < 0x80) {
-    lk_buf_putc(b, (uint8_t)cp);
-  } else if (cp < 0x800) {
-    lk_buf_putc(b, (uint8_t)(0xc0 | cp >> 6));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    lk_buf_putc(b, (uint8_t)(0xe0 | cp >> 12));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  } else {
-    return -1;
-  }
-  return 0;
+  ps->p = e->at;
+  return perr(ps, "%s", sel_msgs[e->code] ? sel_msgs[e->code] : "invalid string");
 }
 
-static int escape(parser *ps, lk_buf *b)
-{
-  char c = *ps->p++;
-  switch (c) {
-  case 'n': lk_buf_putc(b, '\n'); return 0;
-  case 't': lk_buf_putc(b, '\t'); return 0;
-  case 'r': lk_buf_putc(b, '\r'); return 0;
-  case '\\': case '"': case '\'': lk_buf_putc(b, (uint8_t)c); return 0;
-  case 'u': {
-    char hex[5] = {0};
-    for (int i = 0; i < 4; i++)
-      if (!isxdigit((unsigned char)(hex[i] = ps->p[i])))
-        return perr(ps, "%s", "bad \\u escape");
-    ps->p += 4;
-    return utf8_put(b, strtoul(hex, NULL, 16)) ? perr(ps, "%s", "bad \\u escape") : 0;
-  }
-  default: /* keep unknown escapes for the regex engine: "\\." and "\." agree */
-    lk_buf_putc(b, '\\');
-    lk_buf_putc(b, (uint8_t)c);
-    return c ? 0 : perr(ps, "%s", "unterminated string");
-  }
-}
-
-/* "double quoted" with escapes, or `raw`. */
+/* "double quoted" with escapes, or `raw` (lib/lk_selector.h, LogQL dialect). */
 static int string(parser *ps, const char **out, size_t *out_len)
 {
   ws(ps);
-  char q = *ps->p;
-  if (q != '"' && q != '`')
-    return perr(ps, "expected %s", "a string");
-  const char *start = ps->p++;
-  lk_buf b = {0};
-  int rc = 0;
-  while (!rc && *ps->p != q) {
-    if (!*ps->p) {
-      ps->p = start;
-      rc = perr(ps, "%s", "unterminated string");
-    } else if (q == '"' && *ps->p == '\\') {
-      ps->p++;
-      rc = escape(ps, &b);
-    } else {
-      lk_buf_putc(&b, (uint8_t)*ps->p++);
-    }
-  }
-  if (!rc) {
-    ps->p++;
-    *out = lk_arena_strndup(ps->q->arena, b.data ? (const char *)b.data : "", b.len);
-    if (out_len)
-      *out_len = b.len;
-  }
-  lk_buf_fini(&b);
-  return rc;
+  lk_sel_err e;
+  return lk_sel_string(LK_SEL_LOGQL, &ps->p, ps->q->arena, out, out_len, &e) ? sel_err(ps, &e) : 0;
 }
 
 /* Rewrite RE2 group syntax for POSIX ERE; records group names. */
@@ -220,50 +176,45 @@ static int compile(parser *ps, const char *re, bool anchor, regex_t **out, const
   return 0;
 }
 
-static int matcher(parser *ps, lq_matcher *m)
+typedef struct sel_ctx {
+  parser *ps;
+  lq_log *lg;
+  bool any_positive;
+} sel_ctx;
+
+/* lk_sel_braces callback: keep the matcher, compiling regexes as they come. */
+static int add_matcher(void *ctx, const lk_sel_matcher *sm)
 {
-  int rc = ident(ps, &m->name);
-  if (rc)
-    return rc;
-  if (eat(ps, "=~"))
-    m->op = LQ_RE;
-  else if (eat(ps, "!~"))
-    m->op = LQ_NRE;
-  else if (eat(ps, "!="))
-    m->op = LQ_NE;
-  else if (eat(ps, "="))
-    m->op = LQ_EQ;
-  else
-    return perr(ps, "expected %s", "one of = != =~ !~");
-  ws(ps);
-  const char *at = ps->p;
-  if ((rc = string(ps, &m->value, NULL)))
-    return rc;
-  if (m->op == LQ_RE || m->op == LQ_NRE)
-    return compile(ps, m->value, true, &m->re, NULL, NULL, at);
+  static const enum lq_op ops[] = {
+      [LK_SEL_EQ] = LQ_EQ, [LK_SEL_NE] = LQ_NE, [LK_SEL_RE] = LQ_RE, [LK_SEL_NRE] = LQ_NRE};
+  sel_ctx *c = ctx;
+  lq_matcher *m = &c->lg->m[c->lg->nm];
+  m->name = sm->name;
+  m->value = sm->value;
+  m->op = ops[sm->op];
+  if (m->op == LQ_RE || m->op == LQ_NRE) {
+    int rc = compile(c->ps, m->value, true, &m->re, NULL, NULL, sm->value_at);
+    if (rc)
+      return rc;
+  }
+  c->lg->nm++;
+  c->any_positive |= (m->op == LQ_EQ && *m->value) ||
+                     (m->op == LQ_RE && regexec(m->re, "", 0, NULL, 0) != 0);
   return 0;
 }
 
 static int selector(parser *ps, lq_log *lg)
 {
-  if (!eat(ps, "{"))
+  ws(ps);
+  if (*ps->p != '{')
     return perr(ps, "expected %s", "'{' to start a stream selector");
   lg->m = lk_arena_zalloc(ps->q->arena, MAX_MATCHERS * sizeof *lg->m);
-  bool any_positive = false;
-  while (!eat(ps, "}")) {
-    if (lg->nm && !eat(ps, ","))
-      return perr(ps, "expected %s", "',' or '}'");
-    if (lg->nm == MAX_MATCHERS)
-      return perr(ps, "%s", "too many matchers");
-    lq_matcher *m = &lg->m[lg->nm];
-    int rc = matcher(ps, m);
-    if (rc)
-      return rc;
-    lg->nm++;
-    any_positive |= (m->op == LQ_EQ && *m->value) ||
-                    (m->op == LQ_RE && regexec(m->re, "", 0, NULL, 0) != 0);
-  }
-  if (!any_positive)
+  sel_ctx c = {ps, lg, false};
+  lk_sel_err e;
+  int rc = lk_sel_braces(LK_SEL_LOGQL, &ps->p, MAX_MATCHERS, ps->q->arena, add_matcher, &c, &e);
+  if (rc)
+    return e.at ? sel_err(ps, &e) : rc;
+  if (!c.any_positive)
     return perr(ps, "%s", "queries require at least one matcher that does not match the empty string, "
                           "e.g. {job=\"x\"}");
   return 0;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "lib/lk_config.h"
+#include "lib/lk_fs.h"
 #include "lib/lk_log.h"
 #include "lib/lk_time.h"
 #include "main/agent.h"
@@ -81,21 +82,6 @@ static int parse_flags(const char *cmd, int argc, char **argv, serve_flags *f, c
     }
   }
   return 0;
-}
-
-static int mkdir_p(const char *path)
-{
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-    return -1;
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(tmp, 0755) && errno != EEXIST)
-        return -1;
-      *p = '/';
-    }
-  return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
 }
 
 /* Read the token file, creating it with a random token if missing. */
@@ -179,7 +165,7 @@ static int open_storage(const lk_config *c, tsdb_t **db)
 
 static int run(const char *cmd, const lk_config *c)
 {
-  if (mkdir_p(c->data)) {
+  if (lk_mkdir_p(c->data)) {
     fprintf(stderr, "lookout %s: cannot create data directory %s: %s\n", cmd, c->data, strerror(errno));
     return 1;
   }

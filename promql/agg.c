@@ -152,6 +152,29 @@ static int cmp_bottom(const void *x, const void *y)
   return a->k < b->k ? -1 : a->k > b->k;
 }
 
+/* Put the lim best candidates (a total order: ties go to the lower series
+ * index) first, in order. A few out of many are picked by insertion into a
+ * sorted prefix: one comparison for most candidates instead of a full sort. */
+static void best_first(kcand *cand, size_t n, size_t lim, int (*cmp)(const void *, const void *))
+{
+  if (!lim)
+    return;
+  if (lim * 8 >= n || lim > 64) {
+    qsort(cand, n, sizeof *cand, cmp);
+    return;
+  }
+  size_t have = 0;
+  for (size_t i = 0; i < n; i++) {
+    kcand x = cand[i];
+    if (have == lim && cmp(&x, &cand[lim - 1]) >= 0)
+      continue;
+    size_t j = have < lim ? have++ : lim - 1;
+    for (; j > 0 && cmp(&x, &cand[j - 1]) < 0; j--)
+      cand[j] = cand[j - 1];
+    cand[j] = x;
+  }
+}
+
 /* Fraction in [0,1) from a label set's hash, for limit_ratio. */
 static double ratio_offset(const pq_series *s)
 {
@@ -186,13 +209,11 @@ static int agg_k(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, p
       for (size_t j = st[g]; j < st[g + 1]; j++)
         if (in->ser[idx[j]].ok[i])
           cand[n++] = (kcand){idx[j], in->ser[idx[j]].v[i]};
-      if (op == A_TOPK)
-        qsort(cand, n, sizeof *cand, cmp_top);
-      else if (op == A_BOTTOMK)
-        qsort(cand, n, sizeof *cand, cmp_bottom);
       size_t lim = n;
       if (op != A_LIMIT_RATIO)
         lim = pv < 1 ? 0 : (double)n < pv ? n : (size_t)pv;
+      if (op == A_TOPK || op == A_BOTTOMK)
+        best_first(cand, n, lim, op == A_TOPK ? cmp_top : cmp_bottom);
       for (size_t j = 0; j < lim; j++) {
         if (op == A_LIMIT_RATIO) {
           double off = ratio_offset(&in->ser[cand[j].k]);

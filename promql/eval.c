@@ -99,8 +99,14 @@ static int eval_vsel(pq_ctx *c, const pq_expr *e, bool want_ts, pq_val *out)
     promql__alloc_slots(c, s);
     bool any = false;
     loaded += in->n;
+    size_t j = 0; /* points at or before eff[i]: walks forward while eff grows */
     for (size_t i = 0; i < c->nsteps; i++) {
-      size_t j = upper_bound(in->t, in->n, eff[i]);
+      if (i && eff[i] >= eff[i - 1]) {
+        while (j < in->n && in->t[j] <= eff[i])
+          j++;
+      } else {
+        j = upper_bound(in->t, in->n, eff[i]);
+      }
       if (!j || in->t[j - 1] <= eff[i] - c->lookback || promql__is_stale(in->v[j - 1]))
         continue;
       s->ok[i] = 1;

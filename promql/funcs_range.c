@@ -2,12 +2,16 @@
  * their instant variants, deriv/predict_linear, resets/changes, every
  * *_over_time, absent_over_time and double_exponential_smoothing.
  *
- * One driver walks every series and step: the window (eff−range, eff] is
- * located by binary search in the series' point arrays (loaded once for
- * the whole query) and handed to a kernel with the step's scalar params.
- * A kernel returns false when the window yields no point.
+ * One driver walks every series and step: the window (eff−range, eff] of
+ * the series' point arrays (loaded once for the whole query) slides forward
+ * with the steps (binary search only when a window moves back, as with @)
+ * and is handed to a kernel with the step's scalar params. A kernel returns
+ * false when the window yields no point. max/min_over_time keep a monotone
+ * deque instead of rescanning each window. A call over many points runs its
+ * series in two shares on two threads (eval_all).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -265,6 +269,48 @@ static size_t ubound(const int64_t *t, size_t n, int64_t x)
   return lo;
 }
 
+/* Sliding max/min for max_over_time/min_over_time when windows only move
+ * forward: a deque of point indices whose values decrease (max) or increase
+ * (min) from the front, so each point is pushed and popped once instead of
+ * every window rescanning ~range/interval points. NaNs never enter (the
+ * kernels' rule: NaN only when the window holds nothing else), and equal
+ * values keep the earlier point, as the kernels' strict comparison does. */
+typedef struct mono {
+  size_t *q;          /* room for the series' points */
+  size_t head, tail;  /* live part q[head, tail) */
+  size_t next;        /* first point not yet pushed */
+  bool max;
+} mono;
+
+static void mono_reset(mono *d)
+{
+  d->head = d->tail = d->next = 0;
+}
+
+/* The window [lo, hi)'s extreme (hi > lo; lo and hi never decrease). */
+static double mono_window(mono *d, const double *v, size_t lo, size_t hi)
+{
+  for (; d->next < hi; d->next++) {
+    double x = v[d->next];
+    if (isnan(x))
+      continue;
+    while (d->tail > d->head && (d->max ? v[d->q[d->tail - 1]] < x : v[d->q[d->tail - 1]] > x))
+      d->tail--;
+    d->q[d->tail++] = d->next;
+  }
+  while (d->head < d->tail && d->q[d->head] < lo)
+    d->head++;
+  return d->head < d->tail ? v[d->q[d->head]] : v[hi - 1];
+}
+
+static bool eff_ascending(const pq_val *m, size_t nsteps)
+{
+  for (size_t i = 1; i < nsteps; i++)
+    if (m->eff[i] < m->eff[i - 1])
+      return false;
+  return true;
+}
+
 static int check_params(pq_ctx *c, const char *name, pq_val *args, size_t nargs)
 {
   if (strcmp(name, "double_exponential_smoothing") || nargs < 3)
@@ -277,6 +323,115 @@ static int check_params(pq_ctx *c, const char *name, pq_val *args, size_t nargs)
       return promql__exec_err(c, "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
   }
   return 0;
+}
+
+/* What every series of one range-function call shares (read-only while
+ * series are evaluated). */
+typedef struct rjob {
+  const pq_ctx *c;
+  const struct rfunc *rf;
+  const char *name;
+  const pq_val *m;
+  const double *p1, *p2;
+  bool sliding;
+  pq_series *o;        /* o[k] for m->rs[k], slots allocated */
+  bool *any;           /* any[k]: o[k] has a point */
+} rjob;
+
+/* One share of the series [k0, k1) with its own scratch. */
+typedef struct rshare {
+  const rjob *j;
+  size_t k0, k1;
+  double *scratch;
+  uint32_t *drops;     /* counters only */
+  mono dq;             /* sliding only */
+} rshare;
+
+static bool eval_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series *s)
+{
+  const pq_ctx *c = j->c;
+  const pq_val *m = j->m;
+  bool any = false;
+  if (w->drops && r->n) {
+    w->drops[0] = 0;
+    for (size_t i = 1; i < r->n; i++)
+      w->drops[i] = w->drops[i - 1] + (r->v[i] < r->v[i - 1]);
+  }
+  size_t lo = 0, hi = 0; /* window [lo, hi), slid forward as eff grows */
+  mono_reset(&w->dq);
+  for (size_t i = 0; i < c->nsteps; i++) {
+    int64_t e = m->eff[i];
+    if (i && e < m->eff[i - 1]) {
+      lo = ubound(r->t, r->n, e - m->range);
+      hi = ubound(r->t, r->n, e);
+    } else {
+      while (lo < r->n && r->t[lo] <= e - m->range)
+        lo++;
+      while (hi < r->n && r->t[hi] <= e)
+        hi++;
+    }
+    if (m->ext) {
+      if (!promql__ext_window(j->name, m->ext, r->t, r->v, r->n, m->eff[i], m->range, c->lookback,
+                              &s->v[i]))
+        continue;
+    } else if (j->sliding) {
+      if (hi == lo)
+        continue;
+      s->v[i] = mono_window(&w->dq, r->v, lo, hi);
+    } else {
+      win x = {r->t + lo, r->v + lo, hi - lo, m->eff[i], m->range, pq_ts(c, i),
+               j->p1 ? j->p1[i] : 0, j->p2 ? j->p2[i] : 0, w->scratch, w->drops ? w->drops + lo : NULL};
+      if (!x.n || !j->rf->k(&x, &s->v[i]))
+        continue;
+    }
+    s->ok[i] = 1;
+    any = true;
+  }
+  return any;
+}
+
+static void *eval_share(void *arg)
+{
+  rshare *w = arg;
+  for (size_t k = w->k0; k < w->k1; k++)
+    w->j->any[k] = eval_series(w->j, w, &w->j->m->rs[k], &w->j->o[k]);
+  return NULL;
+}
+
+/* Calls over at least this many points are shared with a second thread. */
+#define PARALLEL_MIN_POINTS 200000
+
+/* Evaluate every series, in two shares of about equal points on two
+ * threads when the call is large. The helper thread takes no locks and
+ * allocates nothing: it writes its own series' slots and any[] entries,
+ * and is joined before the results are read. */
+static void eval_all(pq_ctx *c, const rjob *j, size_t maxn)
+{
+  const pq_val *m = j->m;
+  uint64_t points = 0;
+  for (size_t k = 0; k < m->nrs; k++)
+    points += m->rs[k].n;
+  size_t split = m->nrs;
+  if (points >= PARALLEL_MIN_POINTS && m->nrs >= 2) {
+    uint64_t half = 0;
+    for (split = 0; split < m->nrs - 1 && half * 2 < points; split++)
+      half += m->rs[split].n;
+  }
+  bool counter = j->rf->k == k_rate || j->rf->k == k_increase;
+  rshare w[2];
+  for (int i = 0; i < 2; i++) {
+    w[i] = (rshare){j, i ? split : 0, i ? m->nrs : split, lk_arena_alloc(c->a, maxn * sizeof(double)),
+                    counter ? lk_arena_alloc(c->a, maxn * sizeof(uint32_t)) : NULL,
+                    {.q = j->sliding ? lk_arena_alloc(c->a, maxn * sizeof(size_t)) : NULL,
+                     .max = j->rf->k == k_max}};
+  }
+  pthread_t th;
+  bool threaded = split < m->nrs && pthread_create(&th, NULL, eval_share, &w[1]) == 0;
+  eval_share(&w[0]);
+  if (threaded)
+    pthread_join(th, NULL);
+  else
+    eval_share(&w[1]);
 }
 
 int promql__eval_range_func(pq_ctx *c, const pq_expr *call, pq_val *args, pq_val *out)
@@ -297,58 +452,29 @@ int promql__eval_range_func(pq_ctx *c, const pq_expr *call, pq_val *args, pq_val
     maxn = m->rs[k].n > maxn ? m->rs[k].n : maxn;
   if ((rc = promql__check_limits(c, (uint64_t)m->nrs * c->nsteps)))
     return rc;
-  double *scratch = lk_arena_alloc(c->a, maxn * sizeof *scratch);
-  /* rate/increase: a prefix count of counter drops lets windows without a
-   * reset skip the reset scan */
-  bool counter = rf->k == k_rate || rf->k == k_increase;
-  uint32_t *drops = counter ? lk_arena_alloc(c->a, maxn * sizeof *drops) : NULL;
-  pq_series *o = promql__new_series(c, m->nrs);
-  size_t n = 0;
   if (!strcmp(name, "quantile_over_time"))
     for (size_t i = 0; i < c->nsteps; i++)
       if (!(p1[i] >= 0 && p1[i] <= 1))
         promql__annotate(c, true, call->u.call.args[0], "PromQL warning: quantile value should be between 0 and 1, got %g", p1[i]);
+  pq_series *o = promql__new_series(c, m->nrs);
+  for (size_t k = 0; k < m->nrs; k++)
+    promql__alloc_slots(c, &o[k]);
+  /* rate/increase get a prefix count of counter drops (drops), so windows
+   * without a reset skip the reset scan; max/min over forward-moving
+   * windows slide (mono) */
+  rjob j = {c, rf, name, m, p1, p2,
+            (rf->k == k_max || rf->k == k_min) && !m->ext && eff_ascending(m, c->nsteps), o,
+            lk_arena_zalloc(c->a, (m->nrs ? m->nrs : 1) * sizeof(bool))};
+  eval_all(c, &j, maxn);
+  size_t n = 0;
   for (size_t k = 0; k < m->nrs; k++) {
-    pq_rseries *r = &m->rs[k];
-    pq_series *s = &o[n];
-    promql__alloc_slots(c, s);
-    bool any = false;
-    if (drops && r->n) {
-      drops[0] = 0;
-      for (size_t j = 1; j < r->n; j++)
-        drops[j] = drops[j - 1] + (r->v[j] < r->v[j - 1]);
-    }
-    size_t lo = 0, hi = 0; /* window [lo, hi), slid forward as eff grows */
-    for (size_t i = 0; i < c->nsteps; i++) {
-      int64_t e = m->eff[i];
-      if (i && e < m->eff[i - 1]) {
-        lo = ubound(r->t, r->n, e - m->range);
-        hi = ubound(r->t, r->n, e);
-      } else {
-        while (lo < r->n && r->t[lo] <= e - m->range)
-          lo++;
-        while (hi < r->n && r->t[hi] <= e)
-          hi++;
-      }
-      if (m->ext) {
-        if (!promql__ext_window(name, m->ext, r->t, r->v, r->n, m->eff[i], m->range,
-                                c->lookback, &s->v[i]))
-          continue;
-      } else {
-        win w = {r->t + lo, r->v + lo, hi - lo, m->eff[i], m->range, pq_ts(c, i),
-                 p1 ? p1[i] : 0, p2 ? p2[i] : 0, scratch, drops ? drops + lo : NULL};
-        if (!w.n || !rf->k(&w, &s->v[i]))
-          continue;
-      }
-      s->ok[i] = 1;
-      any = true;
-    }
-    if (!any)
+    if (!j.any[k])
       continue;
-    s->ls = r->ls;
-    s->nls = r->nls;
-    s->drop_name = rf->keep_name ? r->drop_name : true;
-    n++;
+    pq_series *s = &o[k];
+    s->ls = m->rs[k].ls;
+    s->nls = m->rs[k].nls;
+    s->drop_name = rf->keep_name ? m->rs[k].drop_name : true;
+    o[n++] = *s;
   }
   *out = (pq_val){.type = V_VECTOR, .ser = o, .n = n};
   return promql__check_limits(c, 0);

@@ -1,13 +1,17 @@
 /* append.c — the write path: validation, series resolution, sample append
  * into the head and the WAL record that acknowledges it.
  *
- * Why this order: a batch is validated completely and all its new series are
+ * Why this order: a batch is resolved completely and all its new series are
  * created under one exclusive index lock (after the max_series check), so an
- * invalid batch stores nothing. Samples are then applied to the head under
- * the series' stripe lock, which decides accept/duplicate/OOO/conflict; only
- * accepted samples go into the WAL SAMPLES record, written with one write(2)
- * before returning. Two threads appending to one series may log in a
- * different order than they applied; replay therefore accepts any order.
+ * invalid batch stores nothing. Label sets are only sorted and hashed for the
+ * lookup; the full validation (names, lengths, UTF-8) runs for lookup misses
+ * only, since a series in the head was validated when it was created (ingest
+ * mostly appends to known series, and validation was ~10 % of its CPU).
+ * Samples are then applied to the head under the series' stripe lock, which
+ * decides accept/duplicate/OOO/conflict; only accepted samples go into the
+ * WAL SAMPLES record, written with one write(2) before returning. Two
+ * threads appending to one series may log in a different order than they
+ * applied; replay therefore accepts any order.
  *
  * Locks: cut_lock shared for the whole call → index_lock → stripe → wal->mu
  * (see tsdb_int.h). The WAL record is written with no stripe held.

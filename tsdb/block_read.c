@@ -20,6 +20,7 @@
 #include "lib/lk_varint.h"
 #include "tsdb/chunk.h"
 #include "tsdb/format.h"
+#include "tsdb/select_int.h"
 #include "tsdb/tsdb_int.h"
 
 static int map_file(const char *dir, const char *name, const uint8_t **out, size_t *len)
@@ -337,6 +338,67 @@ int tsdb__block_samples(const tsdb__block *b, const tsdb__bseries *s, int64_t mi
       rc = tsdb__vec_push_chunk(out, raw + ch->raw_off, ch->len, mint, maxt);
   }
   tsdb__fcache_fini(&local);
+  return rc;
+}
+
+static bool chunk_overlaps(const tsdb__bchunk *ch, int64_t mint, int64_t maxt)
+{
+  return ch->maxt >= mint && ch->mint <= maxt;
+}
+
+int tsdb__block_bound(const tsdb__bseries *s, int64_t mint, int64_t maxt, size_t *out)
+{
+  size_t n = 0;
+  for (uint32_t k = 0; k < s->nchunks; k++) {
+    const tsdb__bchunk *ch = &s->chunks[k];
+    if (!chunk_overlaps(ch, mint, maxt))
+      continue;
+    if (ch->n > TSDB__CHUNK_MAX_SAMPLES)
+      return LK_ECORRUPT;
+    n += ch->n;
+  }
+  *out = n;
+  return 0;
+}
+
+/* Decode one chunk at t/v (room for cap samples), keeping [mint, maxt]. */
+static int chunk_into(const uint8_t *p, const tsdb__bchunk *ch, int64_t mint, int64_t maxt, int64_t *t,
+                      double *v, size_t cap, size_t *n)
+{
+  int64_t cnt = tsdb__chunk_count(p, ch->len);
+  if (cnt < 0 || (size_t)cnt > cap || tsdb__chunk_decode(p, ch->len, t, v) != cnt)
+    return LK_ECORRUPT;
+  size_t w = (size_t)cnt;
+  if (ch->mint < mint || ch->maxt > maxt) {
+    w = 0;
+    for (size_t i = 0; i < (size_t)cnt; i++) {
+      t[w] = t[i];
+      v[w] = v[i];
+      w += t[i] >= mint && t[i] <= maxt;
+    }
+  }
+  *n = w;
+  return 0;
+}
+
+int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
+                             tsdb__fcache *c, int64_t *t, double *v, size_t cap, size_t *n)
+{
+  size_t w = 0;
+  const uint8_t *raw = NULL;
+  int rc = 0;
+  for (uint32_t k = 0; k < s->nchunks && !rc; k++) {
+    const tsdb__bchunk *ch = &s->chunks[k];
+    if (!chunk_overlaps(ch, mint, maxt))
+      continue;
+    if (!raw && (rc = tsdb__block_frame(b, s, c, &raw)))
+      break;
+    size_t got;
+    rc = chunk_into(raw + ch->raw_off, ch, mint, maxt, t + w, v + w, cap - w, &got);
+    w += rc ? 0 : got;
+  }
+  if (!rc)
+    *n = w;
   return rc;
 }
 

@@ -40,34 +40,6 @@ static const double p10[KMAX + 1] = {
   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-/* Zigzag on the two's-complement bits, without signed overflow. */
-static inline uint64_t zz(uint64_t x) { return (x << 1) ^ (0 - (x >> 63)); }
-static inline uint64_t unzz(uint64_t u) { return (u >> 1) ^ (0 - (u & 1)); }
-
-static inline uint64_t dbits(double d)
-{
-  uint64_t u;
-  memcpy(&u, &d, 8);
-  return u;
-}
-
-static inline double bitsd(uint64_t u)
-{
-  double d;
-  memcpy(&d, &u, 8);
-  return d;
-}
-
-static size_t uvarint_len(uint64_t v)
-{
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 /*---- Decimal detection ----*/
 
 /* Is v exactly x / 10^k for an integer |x| < 2^53? */
@@ -79,7 +51,7 @@ static inline bool dec_at(double v, unsigned k, int64_t *x)
   int64_t i = (s >= 4503599627370496.0 || s <= -4503599627370496.0)
                   ? (int64_t)s : (int64_t)(s + (s < 0 ? -0.5 : 0.5));
   double back = k ? (double)i / p10[k] : (double)i;
-  if (dbits(back) != dbits(v))
+  if (tsdb__dbits(back) != tsdb__dbits(v))
     return false;
   *x = i;
   return true;
@@ -159,13 +131,14 @@ static void dec_residuals(dec_plan *p, size_t n, uint64_t *tmp)
   }
   p->g = g ? g : 1;
   for (size_t i = 1; i < n; i++)
-    p->u[i - 1] = zz((uint64_t)(g > 1 ? (x[i] - x[i - 1]) / (int64_t)g : x[i] - x[i - 1]));
+    p->u[i - 1] = tsdb__zz((uint64_t)(g > 1 ? (x[i] - x[i - 1]) / (int64_t)g : x[i] - x[i - 1]));
   p->order = 1;
   p->nu = n - 1;
   if (n >= 3) {
     for (size_t i = 1; i < n - 1; i++)
-      tmp[i - 1] = zz(unzz(p->u[i]) - unzz(p->u[i - 1]));
-    if (tsdb__is_magnitude(tmp, n - 2) + 8 * uvarint_len(p->u[0]) < tsdb__is_magnitude(p->u, n - 1)) {
+      tmp[i - 1] = tsdb__zz(tsdb__unzz(p->u[i]) - tsdb__unzz(p->u[i - 1]));
+    if (tsdb__is_magnitude(tmp, n - 2) + 8 * tsdb__uvarint_len(p->u[0]) <
+        tsdb__is_magnitude(p->u, n - 1)) {
       p->order = 2;
       p->nu = n - 2;
       memmove(p->u + 1, tmp, (n - 2) * sizeof *tmp);
@@ -183,11 +156,11 @@ static void dec_write(tsdb__bw *w, const double *v, size_t n, const dec_plan *p)
   for (size_t i = 0; i < n; i++) {
     if (p->exc[i]) {
       tsdb__bw_uvarint(w, i - next);
-      tsdb__bw_put(w, dbits(v[i]), 64);
+      tsdb__bw_put(w, tsdb__dbits(v[i]), 64);
       next = i + 1;
     }
   }
-  tsdb__bw_uvarint(w, zz((uint64_t)p->x[0]));
+  tsdb__bw_uvarint(w, tsdb__zz((uint64_t)p->x[0]));
   if (n < 2)
     return;
   tsdb__bw_uvarint(w, p->g);
@@ -219,14 +192,14 @@ static void dec_read(tsdb__br *r, double *v, size_t n, uint64_t *u)
       tsdb__br_fail(r);
     next += gap + 1;
   }
-  uint64_t x = unzz(tsdb__br_uvarint(r)), g = 1, d = 0;
+  uint64_t x = tsdb__unzz(tsdb__br_uvarint(r)), g = 1, d = 0;
   size_t start = order;
   if (order == 2 && n < 3)
     tsdb__br_fail(r);
   if (n >= 2)
     g = tsdb__br_uvarint(r);
   if (order == 2)
-    d = unzz(tsdb__br_uvarint(r));
+    d = tsdb__unzz(tsdb__br_uvarint(r));
   if (!g)
     tsdb__br_fail(r);
   if (r->err)
@@ -241,19 +214,19 @@ static void dec_read(tsdb__br *r, double *v, size_t n, uint64_t *u)
     x += d * g;
     v[1] = to_double(x, k, scale);
     for (size_t i = 2; i < n; i++) {
-      d += unzz(u[i - 2]);
+      d += tsdb__unzz(u[i - 2]);
       x += d * g;
       v[i] = to_double(x, k, scale);
     }
   } else {
     for (size_t i = 1; i < n; i++) {
-      x += unzz(u[i - 1]) * g;
+      x += tsdb__unzz(u[i - 1]) * g;
       v[i] = to_double(x, k, scale);
     }
   }
   for (uint64_t e = 0, next = 0; e < nexc; e++) {
     next += tsdb__br_uvarint(&mark);
-    v[next++] = bitsd(tsdb__br_get(&mark, 64));
+    v[next++] = tsdb__bitsd(tsdb__br_get(&mark, 64));
   }
 }
 

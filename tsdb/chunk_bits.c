@@ -46,7 +46,7 @@ static inline void rice_put(tsdb__bw *w, uint64_t u, unsigned k)
   tsdb__bw_put(w, l1 ? u & (~0ULL >> (64 - l1)) : 0, l1);
 }
 
-static inline uint64_t rice_get(tsdb__br *r, unsigned k)
+static inline __attribute__((always_inline)) uint64_t rice_get(tsdb__br *r, unsigned k)
 {
   tsdb__br_refill(r);
   unsigned z = r->acc ? (unsigned)__builtin_clzll(r->acc) : 64u;
@@ -202,6 +202,44 @@ void tsdb__is_write(tsdb__bw *w, const uint64_t *u, size_t m, const tsdb__is_pla
   tsdb__bw_align(w);
 }
 
+/* m plain Rice codes: while 8 input bytes remain, one refill serves up to
+ * two codes of at most 56 bits, with the reader state in locals; escapes,
+ * long codes and the input's tail go through rice_get. */
+static void read_rice(tsdb__br *r, uint64_t *u, size_t m, unsigned k)
+{
+  size_t i = 0;
+  while (i < m && !r->err) {
+    uint64_t acc = r->acc;
+    unsigned cnt = r->cnt;
+    const uint8_t *p = r->p;
+    while (i < m && r->end - p >= 8) {
+      uint64_t x;
+      memcpy(&x, p, 8);
+      acc |= __builtin_bswap64(x) >> cnt;
+      p += (63 - cnt) >> 3;
+      cnt |= 56;
+      unsigned z = acc ? (unsigned)__builtin_clzll(acc) : 64u, nb = z + 1 + k;
+      if (z >= QMAX || nb > 56)
+        break;
+      u[i++] = ((uint64_t)z << k) + (acc >> (64 - nb)) - ((uint64_t)1 << k);
+      acc <<= nb;
+      cnt -= nb;
+      z = acc ? (unsigned)__builtin_clzll(acc) : 64u;
+      nb = z + 1 + k;
+      if (i == m || z >= QMAX || nb > cnt)
+        continue;
+      u[i++] = ((uint64_t)z << k) + (acc >> (64 - nb)) - ((uint64_t)1 << k);
+      acc <<= nb; /* nb <= cnt < 64 */
+      cnt -= nb;
+    }
+    r->acc = acc;
+    r->cnt = cnt;
+    r->p = p;
+    if (i < m)
+      u[i++] = rice_get(r, k);
+  }
+}
+
 static void read_runs(tsdb__br *r, uint64_t *u, size_t m, unsigned kv, unsigned kr)
 {
   size_t i = 0;
@@ -228,8 +266,7 @@ void tsdb__is_decode(tsdb__br *r, uint64_t *u, size_t m)
       tsdb__br_fail(r);
     memset(u, 0, m * sizeof *u);
   } else if (kind == IS_RICE) {
-    for (size_t i = 0; i < m && !r->err; i++)
-      u[i] = rice_get(r, k);
+    read_rice(r, u, m, k);
   } else if (kind == IS_ZRICE) {
     for (size_t i = 0; i < m && !r->err; i++)
       u[i] = tsdb__br_get(r, 1) ? rice_get(r, k) + 1 : 0;

@@ -17,6 +17,38 @@
 #include "lib/lk_err.h"
 #include "lib/lk_varint.h"
 
+/*---- Small shared helpers ----*/
+
+/* Zigzag on the two's-complement bits, without signed overflow. */
+static inline uint64_t tsdb__zz(uint64_t x) { return (x << 1) ^ (0 - (x >> 63)); }
+static inline uint64_t tsdb__unzz(uint64_t u) { return (u >> 1) ^ (0 - (u & 1)); }
+
+/* A double's bits and back. */
+static inline uint64_t tsdb__dbits(double d)
+{
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  return u;
+}
+
+static inline double tsdb__bitsd(uint64_t u)
+{
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+/* Bytes a uvarint of v takes. */
+static inline size_t tsdb__uvarint_len(uint64_t v)
+{
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
 /*---- Bit writer over caller-reserved memory ----*/
 
 typedef struct tsdb__bw {

@@ -14,19 +14,6 @@
  */
 #include "tsdb/chunk_int.h"
 
-static inline uint64_t zz(uint64_t x) { return (x << 1) ^ (0 - (x >> 63)); }
-static inline uint64_t unzz(uint64_t u) { return (u >> 1) ^ (0 - (u & 1)); }
-
-static size_t uvarint_len(uint64_t v)
-{
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 /* Medians are taken over at most this many (evenly spaced) samples: the
  * step over more, since an error in it grows with i, the origin over fewer. */
 #define STEP_SAMPLES 255
@@ -90,7 +77,7 @@ static uint64_t grid_plan(const int64_t *t, size_t n, uint64_t d, uint64_t *u, i
     tmp[m++] = (int64_t)((uint64_t)t[i] - d * i);
   uint64_t o = (uint64_t)select_kth(tmp, (long)m, (long)m / 2);
   for (size_t i = 0; i < n; i++)
-    u[i] = zz((uint64_t)t[i] - o - d * i);
+    u[i] = tsdb__zz((uint64_t)t[i] - o - d * i);
   return o;
 }
 
@@ -99,7 +86,7 @@ static void dod_plan(const int64_t *t, size_t n, uint64_t *u)
   uint64_t prev = (uint64_t)t[1] - (uint64_t)t[0];
   for (size_t i = 2; i < n; i++) {
     uint64_t d = (uint64_t)t[i] - (uint64_t)t[i - 1];
-    u[i - 2] = zz(d - prev);
+    u[i - 2] = tsdb__zz(d - prev);
     prev = d;
   }
 }
@@ -108,44 +95,47 @@ unsigned tsdb__ts_encode(tsdb__bw *w, const int64_t *t, size_t n, uint64_t *scra
 {
   uint64_t d1 = n >= 2 ? (uint64_t)t[1] - (uint64_t)t[0] : 0;
   if (n < 3) {
-    tsdb__bw_uvarint(w, zz((uint64_t)t[0]));
+    tsdb__bw_uvarint(w, tsdb__zz((uint64_t)t[0]));
     if (n == 2)
-      tsdb__bw_uvarint(w, zz(d1));
+      tsdb__bw_uvarint(w, tsdb__zz(d1));
     return TSDB__TS_DOD;
   }
   uint64_t *dod = scratch, *grid = scratch + n;
   int64_t *tmp = (int64_t *)(scratch + 2 * n);
   dod_plan(t, n, dod);
-  uint64_t cdod = tsdb__is_magnitude(dod, n - 2) + 8 * (uvarint_len(zz((uint64_t)t[0])) + uvarint_len(zz(d1)));
+  uint64_t cdod = tsdb__is_magnitude(dod, n - 2) +
+                  8 * (tsdb__uvarint_len(tsdb__zz((uint64_t)t[0])) + tsdb__uvarint_len(tsdb__zz(d1)));
   /* The cheap mean step first; the median (robust to outliers at the ends)
    * only when that grid loses. */
   uint64_t step = mean_step(t, n), o = grid_plan(t, n, step, grid, tmp);
-  uint64_t cgrid = tsdb__is_magnitude(grid, n) + 8 * (uvarint_len(zz(o)) + uvarint_len(zz(step)));
+  uint64_t cgrid = tsdb__is_magnitude(grid, n) +
+                   8 * (tsdb__uvarint_len(tsdb__zz(o)) + tsdb__uvarint_len(tsdb__zz(step)));
   if (cgrid >= cdod) {
     uint64_t med = median_step(t, n, tmp);
     if (med != step) {
       step = med;
       o = grid_plan(t, n, step, grid, tmp);
-      cgrid = tsdb__is_magnitude(grid, n) + 8 * (uvarint_len(zz(o)) + uvarint_len(zz(step)));
+      cgrid = tsdb__is_magnitude(grid, n) +
+              8 * (tsdb__uvarint_len(tsdb__zz(o)) + tsdb__uvarint_len(tsdb__zz(step)));
     }
   }
   if (cgrid < cdod) {
     tsdb__is_plan pg = tsdb__is_plan_for(grid, n);
-    tsdb__bw_uvarint(w, zz(o));
-    tsdb__bw_uvarint(w, zz(step));
+    tsdb__bw_uvarint(w, tsdb__zz(o));
+    tsdb__bw_uvarint(w, tsdb__zz(step));
     tsdb__is_write(w, grid, n, &pg);
     return TSDB__TS_GRID;
   }
   tsdb__is_plan pd = tsdb__is_plan_for(dod, n - 2);
-  tsdb__bw_uvarint(w, zz((uint64_t)t[0]));
-  tsdb__bw_uvarint(w, zz(d1));
+  tsdb__bw_uvarint(w, tsdb__zz((uint64_t)t[0]));
+  tsdb__bw_uvarint(w, tsdb__zz(d1));
   tsdb__is_write(w, dod, n - 2, &pd);
   return TSDB__TS_DOD;
 }
 
 void tsdb__ts_decode(tsdb__br *r, unsigned scheme, int64_t *t, size_t n)
 {
-  uint64_t a = unzz(tsdb__br_uvarint(r)), b = n >= 2 ? unzz(tsdb__br_uvarint(r)) : 0;
+  uint64_t a = tsdb__unzz(tsdb__br_uvarint(r)), b = n >= 2 ? tsdb__unzz(tsdb__br_uvarint(r)) : 0;
   /* int64_t and uint64_t may alias: decode the residuals in place. */
   uint64_t *u = (uint64_t *)t;
   if (scheme == TSDB__TS_GRID) {
@@ -155,7 +145,7 @@ void tsdb__ts_decode(tsdb__br *r, unsigned scheme, int64_t *t, size_t n)
     }
     tsdb__is_decode(r, u, n);
     for (size_t i = 0; i < n; i++)
-      u[i] = a + b * i + unzz(u[i]);
+      u[i] = a + b * i + tsdb__unzz(u[i]);
     return;
   }
   u[0] = a;
@@ -166,7 +156,7 @@ void tsdb__ts_decode(tsdb__br *r, unsigned scheme, int64_t *t, size_t n)
   tsdb__is_decode(r, u + 2, n - 2);
   uint64_t cur = a + b, d = b;
   for (size_t i = 2; i < n; i++) {
-    d += unzz(u[i]);
+    d += tsdb__unzz(u[i]);
     cur += d;
     u[i] = cur;
   }

@@ -12,27 +12,13 @@
  */
 #include "tsdb/chunk_int.h"
 
-static inline uint64_t dbits(double d)
-{
-  uint64_t u;
-  memcpy(&u, &d, 8);
-  return u;
-}
-
-static inline double bitsd(uint64_t u)
-{
-  double d;
-  memcpy(&d, &u, 8);
-  return d;
-}
-
 void tsdb__xor_encode(tsdb__bw *w, const double *v, size_t n)
 {
-  uint64_t prev = dbits(v[0]);
+  uint64_t prev = tsdb__dbits(v[0]);
   unsigned lead = 0xff, trail = 0;
   tsdb__bw_put(w, prev, 64);
   for (size_t i = 1; i < n; i++) {
-    uint64_t cur = dbits(v[i]), x = cur ^ prev;
+    uint64_t cur = tsdb__dbits(v[i]), x = cur ^ prev;
     prev = cur;
     if (!x) {
       tsdb__bw_put(w, 0, 1);
@@ -61,7 +47,7 @@ void tsdb__xor_decode(tsdb__br *r, double *v, size_t n)
 {
   uint64_t prev = tsdb__br_get(r, 64);
   unsigned lead = 0xff, trail = 0;
-  v[0] = bitsd(prev);
+  v[0] = tsdb__bitsd(prev);
   for (size_t i = 1; i < n && !r->err; i++) {
     if (tsdb__br_get(r, 1)) {
       if (tsdb__br_get(r, 1)) {
@@ -80,7 +66,7 @@ void tsdb__xor_decode(tsdb__br *r, double *v, size_t n)
       }
       prev ^= tsdb__br_get(r, 64 - lead - trail) << trail;
     }
-    v[i] = bitsd(prev);
+    v[i] = tsdb__bitsd(prev);
   }
   tsdb__br_align(r);
 }

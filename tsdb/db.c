@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/lk_fs.h"
 #include "lib/lk_log.h"
 #include "tsdb/format.h"
 #include "tsdb/tsdb_int.h"
@@ -365,21 +366,6 @@ int tsdb_flush(tsdb_t *db, lk_diag *d)
 
 /*---- Open / close ----*/
 
-static int mkdir_p(const char *dir)
-{
-  char *p = lk_xstrdup(dir);
-  for (char *s = p + 1; *s; s++) {
-    if (*s != '/')
-      continue;
-    *s = 0;
-    mkdir(p, 0755);
-    *s = '/';
-  }
-  int rc = mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
-  free(p);
-  return rc;
-}
-
 static int load_blocks(tsdb_t *db, lk_diag *d)
 {
   DIR *dir = opendir(db->dir);
@@ -490,7 +476,7 @@ int tsdb_open(const tsdb_opts *opts, tsdb_t **out, lk_diag *d)
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_open: a data directory is required");
   tsdb_t *db = db_new(opts);
   bool wal_open = false;
-  int rc = mkdir_p(db->dir);
+  int rc = lk_mkdir_p(db->dir);
   if (rc)
     lk_diag_set(d, rc, -1, "cannot create %s: %s", db->dir, lk_strerror(rc));
   if (!rc)

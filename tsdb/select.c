@@ -10,12 +10,24 @@
  * and each group's samples are gathered in that order, so the first source
  * wins a duplicated timestamp.
  *
+ * Samples are copied once: block members decode straight into one slab
+ * the result owns, sized by their chunk counts: a slice per group, a slot
+ * per member, compacted in source order afterwards. A group with head
+ * members moves to its own heap arrays (head samples are appended). The
+ * slab is one mapping with transparent huge pages when large: a query
+ * reading millions of samples would otherwise spend much of its time in
+ * page faults on fresh memory.
+ *
  * Locks: cut_lock shared (no head cut moves data mid-query) → blocks_lock
  * shared (blocks stay mapped) → index_lock shared while reading head
- * postings → each head series' stripe while copying its samples.
+ * postings → each head series' stripe while copying its samples. A large
+ * block read runs on two threads under the caller's shared locks; the
+ * helper thread takes no lock, owns its frame caches and writes only its
+ * candidates' slots, and is joined before the head is read.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "tsdb/select_int.h"
 #include "tsdb/tsdb_int.h"
@@ -24,6 +36,11 @@ struct tsdb_result {
   lk_arena *a;
   tsdb_series *s;
   size_t n, cap;
+  void **own;                /* heap sample arrays taken over from groups */
+  size_t nown, capown;
+  void *slab;                /* block samples of every group */
+  size_t slab_len;
+  bool slab_mapped;          /* mmap'ed (else malloc'ed) */
 };
 
 typedef struct cand {
@@ -32,7 +49,9 @@ typedef struct cand {
   uint32_t src;              /* block index, or nblocks for the head */
   tsdb__series *hs;
   tsdb__bseries bs;
-  tsdb__vec pre;             /* block samples, read in frame order */
+  size_t grp;                /* index of its group (equal label sets) */
+  size_t base, bound, got;   /* block samples: slot [base, base+bound) of the
+                                group's array, got of them filled */
 } cand;
 
 typedef struct sel {
@@ -194,7 +213,15 @@ static int cand_cmp(const void *a, const void *b)
 
 /*---- Results ----*/
 
-static void result_add(tsdb_result *r, const lk_label *ls, uint32_t nl, const tsdb__vec *v)
+static void result_own(tsdb_result *r, void *p)
+{
+  r->own = lk_xgrow(r->own, &r->capown, r->nown + 1, sizeof *r->own);
+  r->own[r->nown++] = p;
+}
+
+/* Add a series; its samples (if v) are taken over from v, which is left
+ * empty: heap arrays become the result's, a slab slice already is. */
+static void result_add(tsdb_result *r, const lk_label *ls, uint32_t nl, tsdb__vec *v, bool heap)
 {
   r->s = lk_xgrow(r->s, &r->cap, r->n + 1, sizeof *r->s);
   tsdb_series *o = &r->s[r->n++];
@@ -206,16 +233,48 @@ static void result_add(tsdb_result *r, const lk_label *ls, uint32_t nl, const ts
   o->labels = l;
   o->nlabels = nl;
   o->n = v ? v->n : 0;
-  int64_t *t = NULL;
-  double *vv = NULL;
-  if (o->n) {
-    t = lk_arena_alloc(r->a, o->n * sizeof *t);
-    vv = lk_arena_alloc(r->a, o->n * sizeof *vv);
-    memcpy(t, v->t, o->n * sizeof *t);
-    memcpy(vv, v->v, o->n * sizeof *vv);
+  o->t = NULL;
+  o->v = NULL;
+  if (o->n && !heap) {
+    o->t = v->t;
+    o->v = v->v;
+  } else if (o->n) {
+    if (v->cap > 2 * v->n) { /* range filtering left most of the room unused */
+      v->t = lk_xrealloc(v->t, v->n * sizeof *v->t);
+      v->v = lk_xrealloc(v->v, v->n * sizeof *v->v);
+    }
+    result_own(r, v->t);
+    result_own(r, v->v);
+    o->t = v->t;
+    o->v = v->v;
+    *v = (tsdb__vec){0};
   }
-  o->t = t;
-  o->v = vv;
+}
+
+/* Slabs from this size on are mapped with huge pages (when the kernel has
+ * them): the faults of a few 2 MiB pages instead of hundreds of 4 KiB ones.
+ * Only the pages decoding reaches are committed, so a read that stops at
+ * max_samples does not pay for the rest of its bound; a bound larger than
+ * the address space can give fails the query (LK_ENOMEM), not the process. */
+#define SLAB_MAP_MIN ((size_t)4 << 20)
+
+static int slab_alloc(tsdb_result *r, size_t bytes, lk_diag *d)
+{
+  if (bytes < SLAB_MAP_MIN) {
+    r->slab = lk_xmalloc(bytes ? bytes : 1);
+    r->slab_len = bytes;
+    return 0;
+  }
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return lk_diag_set(d, LK_ENOMEM, -1, "query needs %zu bytes of samples, more than can be mapped", bytes);
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  r->slab = p;
+  r->slab_len = bytes;
+  r->slab_mapped = true;
+  return 0;
 }
 
 static bool group_overlaps(const sel *s, const cand *c, size_t n)
@@ -273,53 +332,191 @@ static bool blocks_overlap(tsdb__block **b, uint32_t nb, int64_t mint, int64_t m
   return false;
 }
 
+/* Give each group a slice of the result's slab for its block members and
+ * each member a slot in it, sized by its chunk counts. The vectors are
+ * views into the slab (their cap is the slice). */
+static int plan_groups(sel *s, tsdb_result *r, tsdb__vec *gv, size_t ng, lk_diag *d)
+{
+  size_t total = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    cand *c = &s->c[i];
+    if (c->hs)
+      continue;
+    int rc = tsdb__block_bound(&c->bs, s->mint, s->maxt, &c->bound);
+    if (rc)
+      return rc;
+    c->base = gv[c->grp].cap;
+    gv[c->grp].cap += c->bound;
+    total += c->bound;
+  }
+  int rc = slab_alloc(r, total * (sizeof(int64_t) + sizeof(double)), d);
+  if (rc)
+    return rc;
+  uint8_t *p = r->slab;
+  for (size_t g = 0; g < ng; g++) {
+    gv[g].t = (int64_t *)(void *)p;
+    gv[g].v = (double *)(void *)(p + gv[g].cap * sizeof(int64_t));
+    p += gv[g].cap * (sizeof(int64_t) + sizeof(double));
+  }
+  return 0;
+}
+
+/* One reader of a share of the fetch list. Readers write disjoint slots
+ * and take no locks: the caller holds cut_lock and blocks_lock shared for
+ * the whole read, and the head is not touched. */
+typedef struct reader {
+  const sel *s;
+  tsdb__block **blocks;
+  tsdb__vec *gv;
+  const fetch *f;
+  size_t nf;
+  tsdb__fcache *fc;          /* its own frame caches, one per block */
+  uint64_t stop_at;          /* give up past this many samples (0: never) */
+  uint64_t total;
+  int rc;
+} reader;
+
+static void *read_share(void *arg)
+{
+  reader *w = arg;
+  for (size_t k = 0; k < w->nf && !w->rc; k++) {
+    cand *c = &w->s->c[w->f[k].idx];
+    tsdb__vec *v = &w->gv[c->grp];
+    w->rc = tsdb__block_samples_into(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
+                                     v->t + c->base, v->v + c->base, c->bound, &c->got);
+    w->total += w->rc ? 0 : c->got;
+    if (w->stop_at && w->total > w->stop_at)
+      break;
+  }
+  return NULL;
+}
+
+/* Reads at least this many samples are shared with a second thread. */
+#define PARALLEL_MIN_SAMPLES 200000
+
+/* Run the two readers, the second on its own thread when it has work (or
+ * in turn when no thread can be started). */
+static void read_parallel(reader *w, uint32_t nb)
+{
+  pthread_t th;
+  bool threaded = false;
+  if (w[1].nf) {
+    w[1].fc = lk_xcalloc(nb ? nb : 1, sizeof *w[1].fc);
+    threaded = pthread_create(&th, NULL, read_share, &w[1]) == 0;
+  }
+  read_share(&w[0]);
+  if (threaded)
+    pthread_join(th, NULL);
+  else if (w[1].nf)
+    read_share(&w[1]);
+  if (w[1].fc)
+    for (uint32_t i = 0; i < nb; i++)
+      tsdb__fcache_fini(&w[1].fc[i]);
+  free(w[1].fc);
+}
+
 /* Read every block candidate's samples in (block, frame) order, so each
- * frame is unpacked once even though results are produced in label order.
- * Without overlapping blocks the raw count is exact, so max_samples is
- * enforced here, before the head is read. */
-static int prefetch(sel *s, tsdb__block **blocks, uint32_t nb, uint64_t max_samples, lk_diag *d)
+ * frame is unpacked once even though results are produced in label order;
+ * a large read is split in two halves of about equal samples, read by two
+ * threads. Without overlapping blocks the raw count is exact, so
+ * max_samples is enforced here, before the head is read. */
+static int prefetch(sel *s, tsdb__block **blocks, uint32_t nb, tsdb__vec *gv, uint64_t max_samples,
+                    lk_diag *d)
 {
   fetch *f = lk_xmalloc((s->n ? s->n : 1) * sizeof *f);
   size_t nf = 0;
+  uint64_t bound = 0;
   for (size_t i = 0; i < s->n; i++)
-    if (!s->c[i].hs)
+    if (!s->c[i].hs && s->c[i].bound) {
       f[nf++] = (fetch){s->c[i].src, s->c[i].bs.grp_off, i};
+      bound += s->c[i].bound;
+    }
   if (nf)
     qsort(f, nf, sizeof *f, fetch_cmp);
   bool exact = !blocks_overlap(blocks, nb, s->mint, s->maxt);
-  uint64_t total = 0;
-  int rc = 0;
-  for (size_t k = 0; k < nf && !rc; k++) {
-    cand *c = &s->c[f[k].idx];
-    rc = tsdb__block_samples(blocks[c->src], &c->bs, s->mint, s->maxt, &s->fc[c->src], &c->pre);
-    total += c->pre.n;
-    if (!rc && exact && max_samples && total > max_samples)
-      rc = limit_diag(d, "samples", max_samples);
+  size_t split = nf;
+  if (bound >= PARALLEL_MIN_SAMPLES && nf >= 2) {
+    uint64_t half = 0;
+    for (split = 0; split < nf - 1 && half * 2 < bound; split++)
+      half += s->c[f[split].idx].bound;
   }
+  reader w[2];
+  for (int i = 0; i < 2; i++)
+    w[i] = (reader){s, blocks, gv, i ? f + split : f, i ? nf - split : split, i ? NULL : s->fc,
+                    exact ? max_samples : 0, 0, 0};
+  read_parallel(w, nb);
   free(f);
+  int rc = w[0].rc ? w[0].rc : w[1].rc;
+  if (!rc && exact && max_samples && w[0].total + w[1].total > max_samples)
+    rc = limit_diag(d, "samples", max_samples);
   return rc;
 }
 
-static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v)
+/* Already strictly ascending within [mint, maxt]? (the common case: one
+ * block, or blocks that do not overlap) — then normalizing would only copy. */
+static bool normal(const tsdb__vec *v, int64_t mint, int64_t maxt)
+{
+  if (!v->n)
+    return true;
+  bool ok = v->t[0] >= mint && v->t[v->n - 1] <= maxt;
+  for (size_t i = 1; i < v->n; i++)
+    ok &= v->t[i - 1] < v->t[i];
+  return ok;
+}
+
+/* Gather a group's samples into v (a slab view): the block members' slots
+ * compacted in source order, then, if the group has head members, moved to
+ * heap arrays (*heap set) with the head's samples appended; normalized. */
+static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *heap)
 {
   int rc = 0;
-  v->n = 0;
-  for (size_t i = 0; i < n && !rc; i++) {
-    if (c[i].hs) {
-      tsdb__head *h = &s->db->head;
-      pthread_mutex_lock(tsdb__stripe(h, c[i].hs->id));
-      rc = tsdb__series_collect(c[i].hs, s->mint, s->maxt, v);
-      pthread_mutex_unlock(tsdb__stripe(h, c[i].hs->id));
-    } else {
-      tsdb__vec_reserve(v, c[i].pre.n);
-      memcpy(v->t + v->n, c[i].pre.t, c[i].pre.n * sizeof *v->t);
-      memcpy(v->v + v->n, c[i].pre.v, c[i].pre.n * sizeof *v->v);
-      v->n += c[i].pre.n;
-      tsdb__vec_fini(&c[i].pre);
+  size_t w = 0;
+  bool head = false;
+  for (size_t i = 0; i < n; i++) {
+    head |= c[i].hs != NULL;
+    if (c[i].hs || !c[i].got)
+      continue;
+    if (c[i].base != w) {
+      memmove(v->t + w, v->t + c[i].base, c[i].got * sizeof *v->t);
+      memmove(v->v + w, v->v + c[i].base, c[i].got * sizeof *v->v);
     }
+    w += c[i].got;
   }
-  tsdb__vec_normalize(v, s->mint, s->maxt);
+  v->n = w;
+  *heap = head;
+  if (head) {
+    tsdb__vec h = {0};
+    if (w) {
+      tsdb__vec_reserve(&h, w);
+      memcpy(h.t, v->t, w * sizeof *h.t);
+      memcpy(h.v, v->v, w * sizeof *h.v);
+      h.n = w;
+    }
+    *v = h;
+  }
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (!c[i].hs)
+      continue;
+    tsdb__head *hd = &s->db->head;
+    pthread_mutex_lock(tsdb__stripe(hd, c[i].hs->id));
+    rc = tsdb__series_collect(c[i].hs, s->mint, s->maxt, v);
+    pthread_mutex_unlock(tsdb__stripe(hd, c[i].hs->id));
+  }
+  if (!normal(v, s->mint, s->maxt))
+    tsdb__vec_normalize(v, s->mint, s->maxt);
   return rc;
+}
+
+/* Number the groups of equal label sets (candidates sorted); returns how many. */
+static size_t number_groups(sel *s)
+{
+  size_t g = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    if (i && lk_labels_cmp(s->c[i - 1].labels, s->c[i - 1].nl, s->c[i].labels, s->c[i].nl))
+      g++;
+    s->c[i].grp = g;
+  }
+  return s->n ? g + 1 : 0;
 }
 
 static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_select_opts *o,
@@ -327,20 +524,24 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
 {
   if (s->n)
     qsort(s->c, s->n, sizeof *s->c, cand_cmp);
-  tsdb__vec v = {0};
+  size_t ng = number_groups(s);
+  tsdb__vec *gv = lk_xcalloc(ng ? ng : 1, sizeof *gv);
   uint64_t samples = 0;
-  int rc = o->labels_only ? 0 : prefetch(s, blocks, nb, o->max_samples, d);
+  int rc = o->labels_only ? 0 : plan_groups(s, r, gv, ng, d);
+  if (!rc && !o->labels_only)
+    rc = prefetch(s, blocks, nb, gv, o->max_samples, d);
   for (size_t i = 0; i < s->n && !rc;) {
     size_t j = i + 1;
-    while (j < s->n && !lk_labels_cmp(s->c[i].labels, s->c[i].nl, s->c[j].labels, s->c[j].nl))
+    while (j < s->n && s->c[j].grp == s->c[i].grp)
       j++;
-    bool keep;
+    tsdb__vec *v = &gv[s->c[i].grp];
+    bool keep, heap = false;
     if (o->labels_only) {
       keep = group_overlaps(s, s->c + i, j - i);
     } else {
-      rc = group_samples(s, s->c + i, j - i, &v);
-      keep = !rc && v.n > 0;
-      samples += keep ? v.n : 0;
+      rc = group_samples(s, s->c + i, j - i, v, &heap);
+      keep = !rc && v->n > 0;
+      samples += keep ? v->n : 0;
       if (!rc && o->max_samples && samples > o->max_samples)
         rc = limit_diag(d, "samples", o->max_samples);
     }
@@ -348,11 +549,13 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
       if (o->max_series && r->n + 1 > o->max_series)
         rc = limit_diag(d, "series", o->max_series);
       else
-        result_add(r, s->c[i].labels, s->c[i].nl, o->labels_only ? NULL : &v);
+        result_add(r, s->c[i].labels, s->c[i].nl, o->labels_only ? NULL : v, heap);
     }
+    if (heap) /* not taken over (limit, error or no samples) */
+      tsdb__vec_fini(v);
     i = j;
   }
-  tsdb__vec_fini(&v);
+  free(gv);
   if (rc == LK_ECORRUPT)
     lk_diag_set(d, rc, -1, "corrupt data encountered while reading series");
   return rc;
@@ -403,10 +606,8 @@ static int run_select(tsdb_t *db, const tsdb__cmatcher *cm, size_t nm, int64_t m
     tsdb__fcache_fini(&s.fc[i]);
   free(s.fc);
   for (size_t i = 0; i < s.n; i++)
-    if (!s.c[i].hs) {
+    if (!s.c[i].hs)
       tsdb__bseries_fini(&s.c[i].bs);
-      tsdb__vec_fini(&s.c[i].pre);
-    }
   free(s.c);
   return rc;
 }
@@ -451,6 +652,13 @@ void tsdb_result_free(tsdb_result *r)
   if (!r)
     return;
   lk_arena_free(r->a);
+  for (size_t i = 0; i < r->nown; i++)
+    free(r->own[i]);
+  free(r->own);
+  if (r->slab_mapped)
+    munmap(r->slab, r->slab_len);
+  else
+    free(r->slab);
   free(r->s);
   free(r);
 }

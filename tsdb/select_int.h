@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "tsdb/tsdb.h"
+#include "tsdb/tsdb_int.h"
 
 typedef struct tsdb__cmatcher {
   enum tsdb_match type;
@@ -23,6 +24,15 @@ typedef struct tsdb__cmatcher {
 int tsdb__matcher_compile(const tsdb_matcher *m, tsdb__cmatcher *c, lk_diag *d);
 void tsdb__matcher_fini(tsdb__cmatcher *c);
 bool tsdb__matcher_match(const tsdb__cmatcher *c, const char *v);
+
+/* Block samples straight into caller memory (block_read.c). The bound is
+ * the sample count of the chunks overlapping [mint, maxt], an upper bound of
+ * what tsdb__block_samples_into writes (LK_ECORRUPT for an impossible
+ * chunk count); that writes the samples in [mint, maxt] in chunk order to
+ * t/v (room for cap) and sets *n. c: the block's frame cache. */
+int tsdb__block_bound(const tsdb__bseries *s, int64_t mint, int64_t maxt, size_t *out);
+int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
+                             tsdb__fcache *c, int64_t *t, double *v, size_t cap, size_t *n);
 
 /* Ascending unique uint32 ids. Zero-initialise. */
 typedef struct tsdb__ids {

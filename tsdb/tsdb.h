@@ -95,6 +95,12 @@ int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stat
 typedef uint64_t tsdb_ref;
 int tsdb_series_ref(tsdb_t *db, const lk_label *labels, size_t n, tsdb_ref *out, lk_diag *d);
 
+/* Resolve n label sets at once (in[i].labels; samples are not stored): out[i]
+ * gets the ref of in[i]. Validated and created atomically as in tsdb_append:
+ * one invalid set or the max_series limit → nothing created, the error names
+ * the series. Labels of series already stored are not validated again. */
+int tsdb_series_refs(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_ref *out, lk_diag *d);
+
 typedef struct tsdb_ref_sample {
   tsdb_ref ref;
   int64_t t;

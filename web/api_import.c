@@ -7,6 +7,17 @@
  * from that text to a tsdb_ref means labels are parsed and resolved once per
  * distinct series, and samples go to storage in batches of BATCH refs via
  * tsdb_append_refs. Samples without a timestamp get the request's time.
+ * Exporters print their series in the same order every scrape, so each
+ * cache entry remembers which entry followed it last time: a line matching
+ * that prediction (one memcmp) needs no hashing or probing.
+ *
+ * Pipelining: once a request fills its first batch, a storage thread owned
+ * by the request appends full batches while the request thread parses the
+ * next one (two buffers handed back and forth), so parsing and storage use
+ * two cores; batches are stored in order. A storage error is seen at the
+ * next hand-off or at the end, and stops the import there. Small imports
+ * (one batch) never start the thread. Lock: worker.mu, a leaf, guards the
+ * worker fields; the request thread joins the worker before answering.
  *
  * Errors: the import stops at the first bad line (syntax, invalid labels):
  * everything on the lines before it is stored (it was streamed to storage
@@ -16,6 +27,7 @@
  * refuses (out of order, too old, conflicting value) are counted and
  * answered with 400 stating the numbers; success is 200 with counts.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,7 +46,22 @@ typedef struct cache_ent {
   const char *key;   /* in cache_arena */
   size_t len;
   tsdb_ref ref;
+  size_t next;       /* slot + 1 of the entry that followed this one last; 0 = none */
 } cache_ent;
+
+/* The storage thread of one import request (see the file comment). */
+typedef struct store_worker {
+  pthread_t th;
+  bool running;               /* started; owner: the request thread */
+  pthread_mutex_t mu;         /* guards the fields below */
+  pthread_cond_t cv;
+  const tsdb_ref_sample *buf; /* batch being stored; NULL = idle */
+  size_t n;
+  bool stop;
+  int err;                    /* first storage error */
+  lk_diag d;
+  tsdb_append_stats st;       /* of the batches it stored */
+} store_worker;
 
 typedef struct import_state {
   web_server *w;
@@ -44,8 +71,12 @@ typedef struct import_state {
   lk_arena *scratch;          /* labels of one series on a cache miss */
   cache_ent *tab;
   size_t cap, used;
-  tsdb_ref_sample *batch;
+  size_t prev;                /* slot + 1 of the previous sample's entry; 0 = none */
+  tsdb_ref_sample *bufs[2];   /* batch buffers: one filling, one with the worker */
+  int fill;                   /* index of the buffer being filled */
+  tsdb_ref_sample *batch;     /* = bufs[fill] */
   size_t nbatch;
+  store_worker k;
   int64_t now_ms;
   uint64_t samples;           /* parsed sample lines */
   tsdb_append_stats st;
@@ -66,19 +97,48 @@ static void cache_grow(import_state *s)
     while (nt[j].hash)
       j = (j + 1) & (ncap - 1);
     nt[j] = s->tab[i];
+    nt[j].next = 0; /* slots moved: forget the predictions */
   }
+  s->prev = 0;
   free(s->tab);
   s->tab = nt;
   s->cap = ncap;
 }
 
+/* The entry predicted to follow the previous sample's, if x matches it. */
+static cache_ent *predicted(import_state *s, const lk_expo_sample *x)
+{
+  if (!s->prev || !s->tab[s->prev - 1].next)
+    return NULL;
+  size_t i = s->tab[s->prev - 1].next - 1;
+  cache_ent *e = &s->tab[i];
+  if (e->len != x->series_len || memcmp(e->key, x->series, x->series_len))
+    return NULL;
+  s->prev = i + 1;
+  return e;
+}
+
+/* Remember that slot i followed the previous sample's entry. */
+static void follow(import_state *s, size_t i)
+{
+  if (s->prev)
+    s->tab[s->prev - 1].next = i + 1;
+  s->prev = i + 1;
+}
+
 static int resolve_series(import_state *s, const lk_expo_sample *x, tsdb_ref *out)
 {
+  cache_ent *p = predicted(s, x);
+  if (p) {
+    *out = p->ref;
+    return 0;
+  }
   uint64_t h = lk_hash64(x->series, x->series_len, 0x5eed) | 1;
   size_t i = h & (s->cap - 1);
   for (; s->tab[i].hash; i = (i + 1) & (s->cap - 1))
     if (s->tab[i].hash == h && s->tab[i].len == x->series_len && !memcmp(s->tab[i].key, x->series, x->series_len)) {
       *out = s->tab[i].ref;
+      follow(s, i);
       return 0;
     }
   lk_label *ls;
@@ -90,7 +150,9 @@ static int resolve_series(import_state *s, const lk_expo_sample *x, tsdb_ref *ou
     rc = tsdb_series_ref(s->w->db, ls, n, out, &d);
   if (rc)
     return lk_diag_set(&s->d, rc, -1, "line %llu: %s", (unsigned long long)x->line, d.set ? d.msg : lk_strerror(rc));
-  s->tab[i] = (cache_ent){h, lk_arena_strndup(s->cache_arena, x->series, x->series_len), x->series_len, *out};
+  const char *key = lk_arena_strndup(s->cache_arena, x->series, x->series_len);
+  s->tab[i] = (cache_ent){h, key, x->series_len, *out, 0};
+  follow(s, i);
   if (++s->used * 2 > s->cap)
     cache_grow(s);
   return 0;
@@ -98,23 +160,125 @@ static int resolve_series(import_state *s, const lk_expo_sample *x, tsdb_ref *ou
 
 /*---- the parse → store pipeline ----*/
 
-static int flush_batch(import_state *s)
+static void add_stats(tsdb_append_stats *to, const tsdb_append_stats *st)
 {
-  if (!s->nbatch)
-    return 0;
+  to->accepted += st->accepted;
+  to->duplicates += st->duplicates;
+  to->out_of_order += st->out_of_order;
+  to->too_old += st->too_old;
+  to->conflicts += st->conflicts;
+}
+
+/* Store n samples now, on this thread. */
+static int store_now(import_state *s, const tsdb_ref_sample *b, size_t n)
+{
   tsdb_append_stats st = {0};
   lk_diag d = {0};
-  int rc = tsdb_append_refs(s->w->db, s->batch, s->nbatch, &st, &d);
-  s->nbatch = 0;
+  int rc = tsdb_append_refs(s->w->db, b, n, &st, &d);
   if (rc)
     return lk_diag_set(&s->d, rc, -1, "storage: %s", d.set ? d.msg : lk_strerror(rc));
   web__count_append(s->w, WEB_IN_IMPORT, &st);
-  s->st.accepted += st.accepted;
-  s->st.duplicates += st.duplicates;
-  s->st.out_of_order += st.out_of_order;
-  s->st.too_old += st.too_old;
-  s->st.conflicts += st.conflicts;
+  add_stats(&s->st, &st);
   return 0;
+}
+
+static void *worker_main(void *arg)
+{
+  import_state *s = arg;
+  store_worker *k = &s->k;
+  pthread_mutex_lock(&k->mu);
+  for (;;) {
+    while (!k->buf && !k->stop)
+      pthread_cond_wait(&k->cv, &k->mu);
+    if (!k->buf)
+      break;
+    const tsdb_ref_sample *b = k->buf;
+    size_t n = k->n;
+    pthread_mutex_unlock(&k->mu);
+    tsdb_append_stats st = {0};
+    lk_diag d = {0};
+    int rc = k->err ? 0 : tsdb_append_refs(s->w->db, b, n, &st, &d); /* only this thread writes err */
+    if (!rc)
+      web__count_append(s->w, WEB_IN_IMPORT, &st);
+    pthread_mutex_lock(&k->mu);
+    if (rc && !k->err) {
+      k->err = rc;
+      k->d = d;
+    }
+    add_stats(&k->st, &st);
+    k->buf = NULL;
+    pthread_cond_broadcast(&k->cv);
+  }
+  pthread_mutex_unlock(&k->mu);
+  return NULL;
+}
+
+/* Wait until the worker is idle; its first error, reported into s->d. */
+static int worker_idle(import_state *s)
+{
+  store_worker *k = &s->k;
+  pthread_mutex_lock(&k->mu);
+  while (k->buf)
+    pthread_cond_wait(&k->cv, &k->mu);
+  int rc = k->err;
+  pthread_mutex_unlock(&k->mu);
+  if (rc)
+    return lk_diag_set(&s->d, rc, -1, "storage: %s", k->d.set ? k->d.msg : lk_strerror(rc));
+  return 0;
+}
+
+/* A full batch: to the worker (started on first use), or stored here if
+ * no thread can be started. */
+static int hand_off(import_state *s)
+{
+  store_worker *k = &s->k;
+  if (!k->running) {
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    k->running = pthread_create(&k->th, NULL, worker_main, s) == 0;
+    if (!k->running) {
+      pthread_mutex_destroy(&k->mu);
+      pthread_cond_destroy(&k->cv);
+      int rc = store_now(s, s->batch, s->nbatch);
+      s->nbatch = 0;
+      return rc;
+    }
+  }
+  int rc = worker_idle(s);
+  if (rc)
+    return rc;
+  pthread_mutex_lock(&k->mu);
+  k->buf = s->batch;
+  k->n = s->nbatch;
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&k->mu);
+  s->fill ^= 1;
+  s->batch = s->bufs[s->fill];
+  s->nbatch = 0;
+  return 0;
+}
+
+/* Store what is left, stop the worker; the first storage error. */
+static int finish_storage(import_state *s)
+{
+  store_worker *k = &s->k;
+  int rc = 0;
+  if (k->running) {
+    rc = worker_idle(s);
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->th, NULL);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    k->running = false;
+    add_stats(&s->st, &k->st);
+  }
+  if (!rc && s->nbatch)
+    rc = store_now(s, s->batch, s->nbatch);
+  s->nbatch = 0;
+  return rc;
 }
 
 static int on_sample(void *ctx, const lk_expo_sample *x)
@@ -126,7 +290,7 @@ static int on_sample(void *ctx, const lk_expo_sample *x)
     return rc;
   s->batch[s->nbatch++] = (tsdb_ref_sample){ref, x->has_t ? x->t_ms : s->now_ms, x->value};
   s->samples++;
-  return s->nbatch == BATCH ? flush_batch(s) : 0;
+  return s->nbatch == BATCH ? hand_off(s) : 0;
 }
 
 static int feed_parser(void *ctx, const uint8_t *p, size_t n)
@@ -154,7 +318,9 @@ static void *import_begin(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   s->gz = gz ? lk_gunzip_new(0, feed_parser, s) : NULL;
   s->cache_arena = lk_arena_new(1 << 20);
   s->scratch = lk_arena_new(1 << 14);
-  s->batch = lk_xmalloc(BATCH * sizeof *s->batch);
+  s->bufs[0] = lk_xmalloc(BATCH * sizeof *s->batch);
+  s->bufs[1] = lk_xmalloc(BATCH * sizeof *s->batch);
+  s->batch = s->bufs[0];
   s->now_ms = lk_now_ms();
   cache_grow(s);
   return s;
@@ -174,7 +340,8 @@ static void import_free(import_state *s)
   lk_arena_free(s->cache_arena);
   lk_arena_free(s->scratch);
   free(s->tab);
-  free(s->batch);
+  free(s->bufs[0]);
+  free(s->bufs[1]);
   free(s);
 }
 
@@ -202,7 +369,7 @@ static void import_end(void *state, const lk_http_req *req, lk_http_resp *resp)
 {
   import_state *s = state;
   if (resp->status == 413) { /* body over the limit: what came before it is stored */
-    flush_batch(s);
+    finish_storage(s);
     lk_http_error(resp, 413, "bad_data", "request body exceeds the import limit of %zu bytes; "
                   "%llu samples before that point were stored", s->w->limits.max_import_body,
                   (unsigned long long)s->st.accepted);
@@ -215,7 +382,7 @@ static void import_end(void *state, const lk_http_req *req, lk_http_resp *resp)
     rc = lk_gunzip_finish(s->gz, &s->d);
   if (!rc)
     rc = lk_expo_finish(s->parser, &s->d);
-  int frc = flush_batch(s); /* lines before a bad one are stored, as documented */
+  int frc = finish_storage(s); /* lines before a bad one are stored, as documented */
   if (!rc)
     rc = frc;
   if (rc) {

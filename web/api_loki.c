@@ -232,7 +232,8 @@ void web__loki_query(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   run_query(resp, s, &q);
 }
 
-static void write_strings(lk_http_resp *resp, const char **v, size_t n)
+/* Answers the strings as a JSON array, then frees their arena. */
+static void write_strings(lk_http_resp *resp, const char **v, size_t n, lk_arena *a)
 {
   lk_buf b = {0};
   lk_buf_putc(&b, '[');
@@ -244,32 +245,33 @@ static void write_strings(lk_http_resp *resp, const char **v, size_t n)
   lk_buf_putc(&b, ']');
   web__ok(resp, &b);
   lk_buf_fini(&b);
+  lk_arena_free(a);
 }
 
-static int parse_range(const lk_http_req *req, int64_t *start, int64_t *end, lk_diag *d)
+/* start and end (default: the 6 hours up to now); false after answering
+ * the parse error. */
+static bool parse_range(const lk_http_req *req, lk_http_resp *resp, int64_t *start, int64_t *end)
 {
-  int64_t now = now_ns();
-  int rc = parse_ns(req, "end", now, end, d);
-  return rc ? rc : parse_ns(req, "start", *end - 6 * HOUR_NS, start, d);
+  lk_diag d = {0};
+  int rc = parse_ns(req, "end", now_ns(), end, &d);
+  if (!rc)
+    rc = parse_ns(req, "start", *end - 6 * HOUR_NS, start, &d);
+  if (rc)
+    web__fail(resp, LK_EPARSE, &d, NULL);
+  return !rc;
 }
 
 void web__loki_labels(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   logstore *s = web__loki_store(ctx, resp);
   int64_t start, end;
-  lk_diag d = {0};
-  if (!s)
+  if (!s || !parse_range(req, resp, &start, &end))
     return;
-  if (parse_range(req, &start, &end, &d)) {
-    web__fail(resp, LK_EPARSE, &d, NULL);
-    return;
-  }
   const char **v;
   size_t n;
   lk_arena *a;
   logstore_labels(s, start, end, &v, &n, &a);
-  write_strings(resp, v, n);
-  lk_arena_free(a);
+  write_strings(resp, v, n, a);
 }
 
 /* /loki/api/v1/label/<name>/values */
@@ -286,17 +288,13 @@ void web__loki_label_values(void *ctx, const lk_http_req *req, lk_http_resp *res
   char name[256];
   snprintf(name, sizeof name, "%.*s", (int)(slash - p), p);
   int64_t start, end;
-  lk_diag d = {0};
-  if (parse_range(req, &start, &end, &d)) {
-    web__fail(resp, LK_EPARSE, &d, NULL);
+  if (!parse_range(req, resp, &start, &end))
     return;
-  }
   const char **v;
   size_t n;
   lk_arena *a;
   logstore_label_values(s, name, start, end, &v, &n, &a);
-  write_strings(resp, v, n);
-  lk_arena_free(a);
+  write_strings(resp, v, n, a);
 }
 
 void web__loki_series(void *ctx, const lk_http_req *req, lk_http_resp *resp)
@@ -309,11 +307,9 @@ void web__loki_series(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   if (!nm)
     nm = lk_http_args(req, "match", match, 64);
   int64_t start, end;
-  lk_diag d = {0};
-  if (parse_range(req, &start, &end, &d)) {
-    web__fail(resp, LK_EPARSE, &d, NULL);
+  if (!parse_range(req, resp, &start, &end))
     return;
-  }
+  lk_diag d = {0};
   lk_buf b = {0};
   lk_buf_putc(&b, '[');
   size_t written = 0;

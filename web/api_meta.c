@@ -17,6 +17,7 @@
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_json.h"
+#include "lib/lk_selector.h"
 #include "lib/lk_time.h"
 #include "web/selector.h"
 #include "web/web_int.h"
@@ -96,6 +97,27 @@ static long parse_matches(web_server *w, const lk_http_req *req, lk_http_resp *r
   return (long)n;
 }
 
+/* The parameters every metadata endpoint takes (matchers in the arena). */
+typedef struct meta_params {
+  tsdb_matcher **sets;
+  size_t *lens;
+  long n;          /* match[] selectors */
+  range r;
+  size_t limit;
+} meta_params;
+
+/* false after answering the error; /series requires a match[]. */
+static bool parse_meta(web_server *w, const lk_http_req *req, lk_http_resp *resp, lk_arena *a,
+                       bool match_required, meta_params *p)
+{
+  p->n = parse_matches(w, req, resp, a, &p->sets, &p->lens);
+  if (p->n == 0 && match_required) {
+    lk_http_error(resp, 400, "bad_data", "no match[] parameter provided");
+    return false;
+  }
+  return p->n >= 0 && !parse_range(req, resp, &p->r) && !parse_limit(req, resp, &p->limit);
+}
+
 /*---- /api/v1/series ----*/
 
 typedef struct series_ref {
@@ -107,6 +129,42 @@ static int cmp_series(const void *a, const void *b)
 {
   const series_ref *x = a, *y = b;
   return lk_labels_cmp(x->ls, x->n, y->ls, y->n);
+}
+
+/* Answers the union of n elements of `size` bytes as a JSON array: sorted
+ * by cmp when they come from several lists (each list arrives sorted),
+ * duplicates written once, cut at limit with the warning. */
+static void write_union(lk_http_resp *resp, void *all, size_t n, size_t size, bool sort,
+                        int (*cmp)(const void *, const void *), void (*put)(lk_buf *, const void *),
+                        size_t limit)
+{
+  if (sort)
+    qsort(all, n, size, cmp);
+  const char *e = all;
+  lk_buf data = {0};
+  lk_buf_putc(&data, '[');
+  size_t out = 0;
+  bool cut = false;
+  for (size_t i = 0; i < n; i++) {
+    if (i && !cmp(e + (i - 1) * size, e + i * size))
+      continue;
+    if (out == limit) {
+      cut = true;
+      break;
+    }
+    if (out++)
+      lk_buf_putc(&data, ',');
+    put(&data, e + i * size);
+  }
+  lk_buf_putc(&data, ']');
+  ok_maybe_truncated(resp, &data, cut);
+  lk_buf_fini(&data);
+}
+
+static void put_series(lk_buf *b, const void *e)
+{
+  const series_ref *s = e;
+  lk_json_labels(b, s->ls, s->n);
 }
 
 static void write_series(lk_http_resp *resp, tsdb_result **res, size_t nres, size_t limit)
@@ -121,26 +179,7 @@ static void write_series(lk_http_resp *resp, tsdb_result **res, size_t nres, siz
       const tsdb_series *s = tsdb_result_get(res[i], j);
       all[k++] = (series_ref){s->labels, s->nlabels};
     }
-  if (nres > 1)
-    qsort(all, total, sizeof *all, cmp_series);
-  lk_buf data = {0};
-  lk_buf_putc(&data, '[');
-  size_t out = 0;
-  bool cut = false;
-  for (size_t i = 0; i < total; i++) {
-    if (i && !cmp_series(&all[i - 1], &all[i]))
-      continue;
-    if (out == limit) {
-      cut = true;
-      break;
-    }
-    if (out++)
-      lk_buf_putc(&data, ',');
-    lk_json_labels(&data, all[i].ls, all[i].n);
-  }
-  lk_buf_putc(&data, ']');
-  ok_maybe_truncated(resp, &data, cut);
-  lk_buf_fini(&data);
+  write_union(resp, all, total, sizeof *all, nres > 1, cmp_series, put_series, limit);
   free(all);
 }
 
@@ -148,27 +187,22 @@ void web__series(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   web_server *w = ctx;
   lk_arena *a = lk_arena_new(4096);
-  tsdb_matcher **sets;
-  size_t *lens;
-  range r;
-  size_t limit;
-  long n = parse_matches(w, req, resp, a, &sets, &lens);
-  if (n == 0)
-    lk_http_error(resp, 400, "bad_data", "no match[] parameter provided");
-  if (n <= 0 || parse_range(req, resp, &r) || parse_limit(req, resp, &limit)) {
+  meta_params p;
+  if (!parse_meta(w, req, resp, a, true, &p)) {
     lk_arena_free(a);
     return;
   }
+  long n = p.n;
   tsdb_result **res = lk_xcalloc((size_t)n, sizeof *res);
   tsdb_select_opts so = {.labels_only = true, .max_series = w->limits.max_series};
   int rc = 0;
   lk_diag d = {0};
   for (long i = 0; i < n && !rc; i++)
-    rc = tsdb_select(w->db, sets[i], lens[i], r.mint, r.maxt, &so, &res[i], &d);
+    rc = tsdb_select(w->db, p.sets[i], p.lens[i], p.r.mint, p.r.maxt, &so, &res[i], &d);
   if (rc)
     web__fail(resp, rc, &d, rc == LK_EPARSE ? "invalid parameter \"match[]\"" : NULL);
   else
-    write_series(resp, res, (size_t)n, limit);
+    write_series(resp, res, (size_t)n, p.limit);
   for (long i = 0; i < n; i++)
     tsdb_result_free(res[i]);
   free(res);
@@ -182,6 +216,11 @@ static int cmp_str(const void *a, const void *b)
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void put_str(lk_buf *b, const void *e)
+{
+  lk_json_str(b, *(char *const *)e);
+}
+
 /* Union of string lists, sorted and unique, as a JSON array. */
 static void write_strings(lk_http_resp *resp, char ***lists, size_t *lens, size_t nl, size_t limit)
 {
@@ -193,26 +232,7 @@ static void write_strings(lk_http_resp *resp, char ***lists, size_t *lens, size_
   for (size_t i = 0; i < nl; i++)
     for (size_t j = 0; j < lens[i]; j++)
       all[k++] = lists[i][j];
-  if (nl > 1)
-    qsort(all, total, sizeof *all, cmp_str);
-  lk_buf data = {0};
-  lk_buf_putc(&data, '[');
-  size_t out = 0;
-  bool cut = false;
-  for (size_t i = 0; i < total; i++) {
-    if (i && !strcmp(all[i - 1], all[i]))
-      continue;
-    if (out == limit) {
-      cut = true;
-      break;
-    }
-    if (out++)
-      lk_buf_putc(&data, ',');
-    lk_json_str(&data, all[i]);
-  }
-  lk_buf_putc(&data, ']');
-  ok_maybe_truncated(resp, &data, cut);
-  lk_buf_fini(&data);
+  write_union(resp, all, total, sizeof *all, nl > 1, cmp_str, put_str, limit);
   free(all);
 }
 
@@ -220,30 +240,27 @@ static void write_strings(lk_http_resp *resp, char ***lists, size_t *lens, size_
 static void names_or_values(web_server *w, const lk_http_req *req, lk_http_resp *resp, const char *name)
 {
   lk_arena *a = lk_arena_new(4096);
-  tsdb_matcher **sets;
-  size_t *lens;
-  range r;
-  size_t limit;
-  long n = parse_matches(w, req, resp, a, &sets, &lens);
-  if (n < 0 || parse_range(req, resp, &r) || parse_limit(req, resp, &limit)) {
+  meta_params p;
+  if (!parse_meta(w, req, resp, a, false, &p)) {
     lk_arena_free(a);
     return;
   }
+  long n = p.n;
   size_t nl = n ? (size_t)n : 1;
   char ***lists = lk_xcalloc(nl, sizeof *lists);
   size_t *counts = lk_xcalloc(nl, sizeof *counts);
   int rc = 0;
   lk_diag d = {0};
   for (size_t i = 0; i < nl && !rc; i++) {
-    const tsdb_matcher *m = n ? sets[i] : NULL;
-    size_t nm = n ? lens[i] : 0;
-    rc = name ? tsdb_label_values(w->db, name, m, nm, r.mint, r.maxt, &lists[i], &counts[i], &d)
-              : tsdb_label_names(w->db, m, nm, r.mint, r.maxt, &lists[i], &counts[i], &d);
+    const tsdb_matcher *m = n ? p.sets[i] : NULL;
+    size_t nm = n ? p.lens[i] : 0;
+    rc = name ? tsdb_label_values(w->db, name, m, nm, p.r.mint, p.r.maxt, &lists[i], &counts[i], &d)
+              : tsdb_label_names(w->db, m, nm, p.r.mint, p.r.maxt, &lists[i], &counts[i], &d);
   }
   if (rc)
     web__fail(resp, rc, &d, NULL);
   else
-    write_strings(resp, lists, counts, nl, limit);
+    write_strings(resp, lists, counts, nl, p.limit);
   for (size_t i = 0; i < nl; i++)
     tsdb_strings_free(lists[i], counts[i]);
   free(lists);
@@ -254,25 +271,6 @@ static void names_or_values(web_server *w, const lk_http_req *req, lk_http_resp 
 void web__labels(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   names_or_values(ctx, req, resp, NULL);
-}
-
-static void put_utf8(lk_buf *b, unsigned long cp)
-{
-  if (cp < 0x80) {
-    lk_buf_putc(b, (uint8_t)cp);
-  } else if (cp < 0x800) {
-    lk_buf_putc(b, (uint8_t)(0xc0 | cp >> 6));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    lk_buf_putc(b, (uint8_t)(0xe0 | cp >> 12));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  } else {
-    lk_buf_putc(b, (uint8_t)(0xf0 | cp >> 18));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 12) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  }
 }
 
 /* Prometheus 3 escaping of label names in paths: `U__` + the name with
@@ -297,7 +295,7 @@ static char *unescape_name(const char *s)
         lk_buf_fini(&b);
         return NULL;
       }
-      put_utf8(&b, cp);
+      lk_utf8_put(&b, (uint32_t)cp);
       p = end + 1;
     }
   }

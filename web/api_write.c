@@ -8,11 +8,21 @@
  * answered with 400 naming how many were accepted and rejected and why —
  * never dropped silently. Storage failures are 500 so senders retry.
  * Content-Encoding other than snappy and remote-write 2.0 bodies get 415.
+ *
+ * Why a series cache: senders repeat the same series request after request,
+ * byte for byte. lk_rw_scan hands out each series' raw label bytes; the
+ * server-wide rw_cache maps them to the tsdb_ref resolved earlier, so known
+ * series skip label decoding, sorting, hashing and comparison, and samples
+ * go to storage by ref. Only cache misses are decoded and resolved, all in
+ * one tsdb_series_refs call (validated and created atomically), before any
+ * sample is stored — the all-or-nothing rule above is kept. Scratch memory
+ * comes from a small pool of arenas reused across requests.
  */
 #include <string.h>
 #include <strings.h>
 
 #include "lib/lk_alloc.h"
+#include "lib/lk_hash.h"
 #include "lib/lk_wire.h"
 #include "web/web_int.h"
 
@@ -44,6 +54,99 @@ static void report_rejections(lk_http_resp *resp, const tsdb_append_stats *st, c
                 (unsigned long long)st->conflicts, d->set ? "; first: " : "", d->set ? d->msg : "");
 }
 
+#define ARENA_HINT ((size_t)1 << 20)
+#define ARENA_KEEP_MAX ((size_t)4 << 20) /* larger arenas (huge bodies) are not pooled */
+#define KEY_SEED 0x7277
+
+/* A scratch arena for one request, from the pool when one is free. */
+static lk_arena *arena_get(web_server *w)
+{
+  lk_arena *a = NULL;
+  pthread_mutex_lock(&w->arena_mu);
+  if (w->narenas)
+    a = w->arenas[--w->narenas];
+  pthread_mutex_unlock(&w->arena_mu);
+  return a ? a : lk_arena_new(ARENA_HINT);
+}
+
+static void arena_put(web_server *w, lk_arena *a)
+{
+  lk_arena_reset(a);
+  pthread_mutex_lock(&w->arena_mu);
+  if (w->narenas < WEB_ARENA_POOL && lk_arena_bytes(a) <= ARENA_KEEP_MAX) {
+    w->arenas[w->narenas++] = a;
+    a = NULL;
+  }
+  pthread_mutex_unlock(&w->arena_mu);
+  lk_arena_free(a);
+}
+
+/* Decode and resolve the series the cache does not know (miss[0..nmiss)),
+ * then remember their refs. */
+static int resolve_missing(web_server *w, const lk_rw_series *rs, const size_t *miss, size_t nmiss,
+                           const lk_keycache_key *keys, lk_arena *a, tsdb_ref *refs, lk_diag *d)
+{
+  lk_series *in = lk_arena_alloc(a, nmiss * sizeof *in);
+  tsdb_ref *got = lk_arena_alloc(a, nmiss * sizeof *got);
+  for (size_t j = 0; j < nmiss; j++) {
+    const lk_rw_series *s = &rs[miss[j]];
+    lk_label *ls;
+    size_t nl;
+    int rc = lk_rw_scan_labels(s, miss[j], a, &ls, &nl, d);
+    if (rc)
+      return rc;
+    in[j] = (lk_series){ls, nl, s->samples, s->nsamples};
+  }
+  int rc = tsdb_series_refs(w->db, in, nmiss, got, d);
+  if (rc)
+    return rc;
+  for (size_t j = 0; j < nmiss; j++) {
+    const lk_keycache_key *k = &keys[miss[j]];
+    refs[miss[j]] = got[j];
+    lk_keycache_put(w->rw_cache, k->key, k->len, k->hash, got[j]); /* no key: len 0, not stored */
+  }
+  return 0;
+}
+
+/* The ref of every series: from the cache, else resolved in one batch. */
+static int resolve_refs(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a, tsdb_ref *refs,
+                        lk_diag *d)
+{
+  lk_keycache_key *keys = lk_arena_alloc(a, n * sizeof *keys);
+  bool *found = lk_arena_alloc(a, n * sizeof *found);
+  for (size_t i = 0; i < n; i++) {
+    const lk_rw_series *s = &rs[i];
+    keys[i] = (lk_keycache_key){s->key, s->key ? s->key_len : 0,
+                                s->key ? lk_hash64(s->key, s->key_len, KEY_SEED) : 0};
+  }
+  if (lk_keycache_get_many(w->rw_cache, keys, n, refs, found) == n)
+    return 0;
+  size_t *miss = lk_arena_alloc(a, n * sizeof *miss);
+  size_t nmiss = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!found[i])
+      miss[nmiss++] = i;
+  return resolve_missing(w, rs, miss, nmiss, keys, a, refs, d);
+}
+
+static int store(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a, tsdb_append_stats *st,
+                 lk_diag *d)
+{
+  tsdb_ref *refs = lk_arena_alloc(a, (n ? n : 1) * sizeof *refs);
+  int rc = n ? resolve_refs(w, rs, n, a, refs, d) : 0;
+  if (rc)
+    return rc;
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += rs[i].nsamples;
+  tsdb_ref_sample *ss = lk_arena_alloc(a, (total ? total : 1) * sizeof *ss);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < rs[i].nsamples; j++)
+      ss[k++] = (tsdb_ref_sample){refs[i], rs[i].samples[j].t, rs[i].samples[j].v};
+  return tsdb_append_refs(w->db, ss, total, st, d);
+}
+
 void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   web_server *w = ctx;
@@ -53,15 +156,15 @@ void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   }
   size_t len;
   const uint8_t *body = lk_http_body(req, &len);
-  lk_arena *a = lk_arena_new(len * 4 + 4096 < ((size_t)1 << 24) ? len * 4 + 4096 : (size_t)1 << 24);
-  lk_series *series = NULL;
+  lk_arena *a = arena_get(w);
+  lk_rw_series *rs = NULL;
   size_t n = 0;
   lk_diag d = {0};
-  int rc = lk_rw_decode(body, len, w->limits.max_decoded_body, a, &series, &n, &d);
   tsdb_append_stats st = {0};
+  int rc = lk_rw_scan(body, len, w->limits.max_decoded_body, a, &rs, &n, &d);
   if (!rc)
-    rc = tsdb_append(w->db, series, n, &st, &d);
-  lk_arena_free(a);
+    rc = store(w, rs, n, a, &st, &d);
+  arena_put(w, a);
   if (rc) {
     if (rc == LK_ELIMIT || rc == LK_EINVAL || rc == LK_ECORRUPT || rc == LK_EPARSE)
       lk_http_error(resp, 400, "bad_data", "%s", d.set ? d.msg : lk_strerror(rc));

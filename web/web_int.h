@@ -3,7 +3,8 @@
  * Every handler gets the web_server as its ctx. Add backends (log store, …)
  * as fields here and in web_opts; add handlers to routes.c.
  *
- * Lock order: stats.lock is a leaf (held only to bump or copy counters).
+ * Lock order: stats.lock is a leaf (held only to bump or copy counters);
+ * so are arena_mu and the rw_cache shard locks.
  */
 #ifndef WEB_INT_H
 #define WEB_INT_H
@@ -12,7 +13,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "lib/lk_alloc.h"
 #include "lib/lk_http.h"
+#include "lib/lk_keycache.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
@@ -28,6 +31,8 @@ enum web_reject { WEB_REJ_OOO, WEB_REJ_TOO_OLD, WEB_REJ_CONFLICT, WEB_REJ_INVALI
 #define WEB_MAX_CODES 512   /* (route, status) pairs kept */
 #define WEB_MAX_ROUTES 128  /* routes with a latency histogram */
 #define WEB_NBUCKETS 11     /* latency buckets, see selfmetrics.c */
+#define WEB_ARENA_POOL 8    /* request arenas kept for reuse */
+#define WEB_RW_CACHE_BYTES ((size_t)64 << 20) /* remote_write series cache bound */
 
 typedef struct web_code_count {
   const char *route;
@@ -63,6 +68,13 @@ struct web_server {
   lk_http_server *http;
   int64_t start_ms;
   web_stats stats;
+  /* remote_write: raw label bytes → tsdb_ref (refs stay valid until
+   * tsdb_close, which comes after web_stop), and request arenas kept for
+   * reuse (arena_mu guards arenas/narenas) */
+  lk_keycache *rw_cache;
+  pthread_mutex_t arena_mu;
+  lk_arena *arenas[WEB_ARENA_POOL];
+  size_t narenas;
 };
 
 /* routes.c */

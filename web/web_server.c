@@ -42,6 +42,17 @@ static size_t resolve_limit(const web_limits *l, size_t v)
   return v;
 }
 
+static void free_server(web_server *w)
+{
+  pthread_mutex_destroy(&w->stats.lock);
+  pthread_mutex_destroy(&w->arena_mu);
+  for (size_t i = 0; i < w->narenas; i++)
+    lk_arena_free(w->arenas[i]);
+  lk_keycache_free(w->rw_cache);
+  free(w->routes);
+  free(w);
+}
+
 int web_start(const web_opts *o, tsdb_t *db, web_server **out, lk_diag *d)
 {
   if (!db)
@@ -53,6 +64,8 @@ int web_start(const web_opts *o, tsdb_t *db, web_server **out, lk_diag *d)
   fill_default_limits(&w->limits);
   w->start_ms = lk_now_ms();
   pthread_mutex_init(&w->stats.lock, NULL);
+  pthread_mutex_init(&w->arena_mu, NULL);
+  w->rw_cache = lk_keycache_new(WEB_RW_CACHE_BYTES);
   w->nroutes = web__nroutes;
   w->routes = lk_xmalloc(w->nroutes * sizeof *w->routes);
   for (size_t i = 0; i < w->nroutes; i++) {
@@ -63,9 +76,7 @@ int web_start(const web_opts *o, tsdb_t *db, web_server **out, lk_diag *d)
                      .require_token = o->require_token, .tls_cert = o->tls_cert, .tls_key = o->tls_key};
   int rc = lk_http_start(&ho, w->routes, w->nroutes, w, web__observe, &w->http, d);
   if (rc) {
-    pthread_mutex_destroy(&w->stats.lock);
-    free(w->routes);
-    free(w);
+    free_server(w);
     return rc;
   }
   *out = w;
@@ -79,9 +90,7 @@ void web_stop(web_server *w)
   if (!w)
     return;
   lk_http_stop(w->http);
-  pthread_mutex_destroy(&w->stats.lock);
-  free(w->routes);
-  free(w);
+  free_server(w);
 }
 
 void web__healthy(void *ctx, const lk_http_req *req, lk_http_resp *resp)

@@ -12,10 +12,8 @@ be there with its exact value.
 usage: crash.py LOOKOUT TSDB_DUMP [ROUNDS]"""
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 
@@ -29,68 +27,61 @@ def main():
     exe, dump_exe = sys.argv[1], sys.argv[2]
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     rng = random.Random(int(os.environ.get("SEED", "0")) or None)
-    work = tempfile.mkdtemp(prefix="lk-crash-")
-    data, log = os.path.join(work, "data"), os.path.join(work, "server.log")
-    acked = {}          # series key → {t: v}
-    t_next = 1_700_000_000_000
-    batches = 0
-    deadline = time.time() + 240
-    try:
-        srv = lkt.Server(exe, data, log)
-        for rnd in range(rounds):
-            if time.time() > deadline:
-                raise RuntimeError(f"time budget exceeded after {rnd} rounds")
+    with lkt.workdir("lk-crash-", tail=4000) as work:
+        data, log = os.path.join(work, "data"), os.path.join(work, "server.log")
+        acked = {}          # series key → {t: v}
+        t_next = 1_700_000_000_000
+        batches = 0
+        deadline = time.time() + 240
+        with lkt.Server(exe, data, log) as srv:
+            for rnd in range(rounds):
+                if time.time() > deadline:
+                    raise RuntimeError(f"time budget exceeded after {rnd} rounds")
+                srv.start()
+                check_series(srv, acked)
+                pid = srv.proc.pid
+                killer = threading.Timer(rng.uniform(0.05, 0.6), lambda: os.kill(pid, signal.SIGKILL))
+                killer.start()
+                for _ in range(10000):  # bounded; the kill ends the loop much earlier
+                    batch = []
+                    for s in range(SERIES):
+                        labels = {"__name__": "crash_metric", "series": str(s), "round": str(rnd % 3)}
+                        samples = [(t_next + k * 1000, float(rng.randint(0, 1 << 40)) / 7) for k in range(5)]
+                        batch.append((labels, samples))
+                    t_next += 5000
+                    try:
+                        if batches % 2 == 0:
+                            st, body = lkt.remote_write(srv.base, batch, timeout=5)
+                        else:
+                            text = "".join(
+                                f'crash_metric{{series="{lb["series"]}",round="{lb["round"]}"}} {v!r} {t}\n'
+                                for lb, smp in batch for t, v in smp)
+                            st, body = lkt.import_text(srv.base, text, timeout=5)
+                    except OSError:
+                        break  # killed mid-request: not acknowledged
+                    batches += 1
+                    if st // 100 != 2:
+                        raise RuntimeError(f"ingest answered {st}: {body[:300]!r}")
+                    for lb, smp in batch:
+                        acked.setdefault(tuple(sorted(lb.items())), {}).update(smp)
+                killer.join()
+                srv.kill()
             srv.start()
             check_series(srv, acked)
-            pid = srv.proc.pid
-            killer = threading.Timer(rng.uniform(0.05, 0.6), lambda: os.kill(pid, signal.SIGKILL))
-            killer.start()
-            for _ in range(10000):  # bounded; the kill ends the loop much earlier
-                batch = []
-                for s in range(SERIES):
-                    labels = {"__name__": "crash_metric", "series": str(s), "round": str(rnd % 3)}
-                    samples = [(t_next + k * 1000, float(rng.randint(0, 1 << 40)) / 7) for k in range(5)]
-                    batch.append((labels, samples))
-                t_next += 5000
-                try:
-                    if batches % 2 == 0:
-                        st, body = lkt.remote_write(srv.base, batch, timeout=5)
-                    else:
-                        text = "".join(
-                            f'crash_metric{{series="{lb["series"]}",round="{lb["round"]}"}} {v!r} {t}\n'
-                            for lb, smp in batch for t, v in smp)
-                        st, body = lkt.import_text(srv.base, text, timeout=5)
-                except OSError:
-                    break  # killed mid-request: not acknowledged
-                batches += 1
-                if st // 100 != 2:
-                    raise RuntimeError(f"ingest answered {st}: {body[:300]!r}")
-                for lb, smp in batch:
-                    acked.setdefault(tuple(sorted(lb.items())), {}).update(smp)
-            killer.join()
-            srv.kill()
-        srv.start()
-        check_series(srv, acked)
-        srv.kill(signal.SIGTERM)
-        stored = lkt.dump(dump_exe, data)
-        missing = 0
-        for key, samples in acked.items():
-            have = stored.get(key, {})
-            for t, v in samples.items():
-                if have.get(t) != v:
-                    missing += 1
-                    if missing <= 5:
-                        print(f"missing/wrong: {dict(key)} t={t} want={v!r} have={have.get(t)!r}")
-        n = sum(len(s) for s in acked.values())
-        print(f"rounds={rounds} batches={batches} acknowledged samples={n} missing={missing}")
-        if missing or n == 0:
-            sys.exit(1)
-    except Exception:
-        if os.path.exists(log):
-            sys.stderr.write(open(log, errors="replace").read()[-4000:])
-        raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            srv.kill(signal.SIGTERM)
+            stored = lkt.dump(dump_exe, data)
+            missing = 0
+            for key, samples in acked.items():
+                have = stored.get(key, {})
+                for t, v in samples.items():
+                    if have.get(t) != v:
+                        missing += 1
+                        if missing <= 5:
+                            print(f"missing/wrong: {dict(key)} t={t} want={v!r} have={have.get(t)!r}")
+            n = sum(len(s) for s in acked.values())
+            print(f"rounds={rounds} batches={batches} acknowledged samples={n} missing={missing}")
+            if missing or n == 0:
+                sys.exit(1)
 
 
 def check_series(srv, acked):

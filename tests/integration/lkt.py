@@ -1,17 +1,40 @@
 """lkt.py — shared helpers for Lookout's integration tests: start/stop a
 `lookout server` on a free loopback port, HTTP calls, remote_write encoding
 (protobuf by hand + python3-snappy block format), and reading a data
-directory back with the tsdb_dump helper. Every wait is bounded."""
+directory back with the tsdb_dump helper, and a work directory that shows
+the logs in it when a test fails. Every wait is bounded."""
+import contextlib
 import json
 import os
+import shutil
 import ssl
 import signal
 import socket
 import struct
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+
+
+@contextlib.contextmanager
+def workdir(prefix, logs=("server.log",), tail=3000):
+    """A fresh temporary directory, removed afterwards. When the block raises,
+    the last `tail` characters of each named log file in it go to stderr."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield work
+    except Exception:
+        for name in logs:
+            path = os.path.join(work, name)
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    sys.stderr.write(f"--- {name}\n" + f.read()[-tail:])
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def free_port():
@@ -51,6 +74,12 @@ class Server:
                 pass
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
 
     def kill(self, sig=signal.SIGKILL, timeout=30):
         if self.proc and self.proc.poll() is None:

@@ -18,51 +18,22 @@
 #include "collector/tail.h"
 #include <unistd.h>
 #include "logstore/logstore.h"
+#include "tests/helpers/web_fx.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
-typedef struct fx {
-  char dir[64];
-  tsdb_t *db;
-  logstore *logs;
-  web_server *w;
-  char base[64];
-} fx;
+typedef web_fx fx;
 
 static int setup(void **state)
 {
-  fx *f = calloc(1, sizeof *f);
-  strcpy(f->dir, "/tmp/lk-lokiapi-XXXXXX");
-  if (!mkdtemp(f->dir))
-    return -1;
-  char p[128];
-  snprintf(p, sizeof p, "%s/tsdb", f->dir);
-  tsdb_opts to = {.dir = p};
-  if (tsdb_open(&to, &f->db, NULL))
-    return -1;
-  snprintf(p, sizeof p, "%s/logs", f->dir);
-  logstore_opts lo = {.dir = p, .max_line = 1000};
-  if (logstore_open(&lo, &f->logs, NULL))
-    return -1;
-  web_opts wo = {.listen = "127.0.0.1:0", .logs = f->logs};
-  if (web_start(&wo, f->db, &f->w, NULL))
-    return -1;
-  snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", web_port(f->w));
-  *state = f;
-  return 0;
+  logstore_opts lo = {.max_line = 1000};
+  *state = web_fx_start("/tmp/lk-lokiapi-XXXXXX", (web_opts){0}, &lo);
+  return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-  fx *f = *state;
-  web_stop(f->w);
-  logstore_close(f->logs);
-  tsdb_close(f->db);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  int rc = system(cmd);
-  free(f);
-  return rc;
+  return web_fx_stop(*state);
 }
 
 static int post(fx *f, const char *ct, const void *body, size_t len, lk_httpc_resp *r)

@@ -1,7 +1,7 @@
 /* test_api.c — the web/ handlers end to end: a real tsdb in a temp dir, a
  * real server on 127.0.0.1 port 0, requests through lk_httpc. Covers
  * remote_write (success, corrupt bodies, wrong encodings, invalid labels,
- * out-of-order samples), import (plain, gzip, malformed lines, timestamps),
+ * out-of-order samples, the series cache), import (plain, gzip, malformed lines, timestamps),
  * the metadata endpoints, flush, health and /metrics — and that rejected
  * requests store nothing. */
 #include <stdarg.h>
@@ -17,49 +17,22 @@
 
 #include "lib/lk_httpc.h"
 #include "lib/lk_wire.h"
+#include "tests/helpers/web_fx.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
-typedef struct fx {
-  char dir[64];
-  tsdb_t *db;
-  web_server *w;
-  char base[64];
-} fx;
+typedef web_fx fx;
 
 static int setup(void **state)
 {
-  fx *f = calloc(1, sizeof *f);
-  strcpy(f->dir, "/tmp/lk_api_XXXXXX");
-  if (!mkdtemp(f->dir))
-    return -1;
-  tsdb_opts o = {.dir = f->dir};
-  lk_diag d = {0};
-  if (tsdb_open(&o, &f->db, &d)) {
-    fprintf(stderr, "tsdb_open: %s\n", d.msg);
-    return -1;
-  }
-  web_opts wo = {.listen = "127.0.0.1:0", .limits = {.max_write_body = 1 << 20}};
-  if (web_start(&wo, f->db, &f->w, &d)) {
-    fprintf(stderr, "web_start: %s\n", d.msg);
-    return -1;
-  }
-  snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", web_port(f->w));
-  *state = f;
-  return 0;
+  web_opts wo = {.limits = {.max_write_body = 1 << 20}};
+  *state = web_fx_start("/tmp/lk_api_XXXXXX", wo, NULL);
+  return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-  fx *f = *state;
-  web_stop(f->w);
-  tsdb_close(f->db);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  if (system(cmd) != 0)
-    return -1;
-  free(f);
-  return 0;
+  return web_fx_stop(*state);
 }
 
 static int req(fx *f, const char *method, const char *path, const char *const *hdrs, const void *body,
@@ -233,6 +206,47 @@ static void test_write_rejects(void **state)
   free(b);
 }
 
+/* Known series take the server's label-bytes cache: a request mixing a
+ * cached series with an invalid new one still stores nothing, and the same
+ * label set sent in another byte order reaches the same series. */
+static void test_write_cached_series(void **state)
+{
+  fx *f = *state;
+  lk_label a[] = {{"__name__", "cache_metric"}, {"job", "x"}};
+  lk_label a_swapped[] = {{"job", "x"}, {"__name__", "cache_metric"}};
+  lk_label bad[] = {{"__name__", "cache_metric"}, {"job", "y"}, {"job", "z"}};
+  lk_sample s1[] = {{1000, 1}}, s2[] = {{2000, 2}}, s3[] = {{3000, 3}};
+  lk_httpc_resp r = {0};
+  lk_series first[] = {{a, 2, s1, 1}};
+  assert_int_equal(post_rw(f, first, 1, NULL, &r), 0);
+  expect_status(r, 204);
+  lk_httpc_resp_fini(&r);
+  lk_series mixed[] = {{a, 2, s2, 1}, {bad, 3, s2, 1}};
+  assert_int_equal(post_rw(f, mixed, 2, NULL, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "duplicate label name"));
+  lk_httpc_resp_fini(&r);
+  lk_series again[] = {{a, 2, s2, 1}, {a_swapped, 2, s3, 1}};
+  assert_int_equal(post_rw(f, again, 2, NULL, &r), 0);
+  expect_status(r, 204);
+  lk_httpc_resp_fini(&r);
+  lk_series dup[] = {{a, 2, s3, 1}, {a_swapped, 2, s3, 1}};
+  assert_int_equal(post_rw(f, dup, 2, NULL, &r), 0); /* both keys cached now: duplicates */
+  expect_status(r, 204);
+  lk_httpc_resp_fini(&r);
+  tsdb_matcher m[] = {{TSDB_EQ, "__name__", "cache_metric"}};
+  tsdb_result *res = NULL;
+  lk_diag d = {0};
+  assert_int_equal(tsdb_select(f->db, m, 1, 0, 10000, NULL, &res, &d), 0);
+  assert_int_equal(tsdb_result_count(res), 1);
+  const tsdb_series *got = tsdb_result_get(res, 0);
+  assert_int_equal(got->n, 3);
+  assert_int_equal(got->t[0], 1000);
+  assert_int_equal(got->t[1], 2000);
+  assert_int_equal(got->t[2], 3000);
+  tsdb_result_free(res);
+}
+
 static void gzip_buf(const char *in, lk_buf *out)
 {
   z_stream z = {0};
@@ -304,6 +318,43 @@ static void test_import(void **state)
   assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", brotli, "x 1\n", 4, &r), 0);
   expect_status(r, 415);
   lk_httpc_resp_fini(&r);
+}
+
+/* Imports of several batches go through the storage thread: every sample
+ * before a bad line is stored and counted, in order, none after it. */
+static void test_import_pipelined(void **state)
+{
+  fx *f = *state;
+  lk_buf text = {0};
+  const int n = 50000; /* > 3 batches */
+  for (int i = 0; i < n; i++)
+    lk_buf_printf(&text, "imp_big{k=\"%d\"} %d %d\n", i % 7, i, 1000 + i);
+  lk_httpc_resp r = {0};
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", NULL, text.data, text.len, &r), 0);
+  expect_status(r, 200);
+  assert_non_null(strstr((char *)r.body.data, "\"accepted\":50000"));
+  assert_non_null(strstr((char *)r.body.data, "\"series\":7"));
+  lk_httpc_resp_fini(&r);
+  lk_buf_clear(&text);
+  for (int i = 0; i < n; i++)
+    lk_buf_printf(&text, "imp_big2 %d %d\n", i, 1000 + i);
+  lk_buf_puts(&text, "imp_big2{ 1 99999999\nimp_big2 1 99999999\n");
+  assert_int_equal(req(f, "POST", "/api/v1/import/prometheus", NULL, text.data, text.len, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "line 50001"));
+  assert_non_null(strstr((char *)r.body.data, "50000 samples from the lines before it were stored"));
+  lk_httpc_resp_fini(&r);
+  lk_buf_fini(&text);
+  tsdb_matcher m[] = {{TSDB_EQ, "__name__", "imp_big2"}};
+  tsdb_result *res = NULL;
+  lk_diag d = {0};
+  assert_int_equal(tsdb_select(f->db, m, 1, 0, INT64_MAX, NULL, &res, &d), 0);
+  assert_int_equal(tsdb_result_count(res), 1);
+  const tsdb_series *got = tsdb_result_get(res, 0);
+  assert_int_equal(got->n, n);
+  assert_int_equal(got->t[n - 1], 1000 + n - 1);
+  assert_true(got->v[n - 1] == n - 1);
+  tsdb_result_free(res);
 }
 
 /* Own fixture: "now" becomes the newest time, so retention (relative to the
@@ -382,7 +433,9 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_write_and_read),
     cmocka_unit_test(test_write_rejects),
+    cmocka_unit_test(test_write_cached_series),
     cmocka_unit_test(test_import),
+    cmocka_unit_test(test_import_pipelined),
     cmocka_unit_test(test_meta_errors_and_misc),
     cmocka_unit_test_setup_teardown(test_import_now, setup, teardown),
   };

@@ -1,0 +1,221 @@
+/* test_rw_scan.c — the remote_write scan path (lk_rw_scan +
+ * lk_rw_scan_labels in lib/lk_rw_decode.c) checked against lk_rw_decode on
+ * the same bodies: the independently built fixture, every prefix of it
+ * before a guard page, and a bounded mutation fuzz. Also: keys are the raw
+ * label fields (equal keys ⇔ same bytes ⇒ same labels), scanning leaves them
+ * intact, and non-contiguous label fields give no key.
+ * argv[1] = the fixtures directory (tests/lib/fixtures). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/lk_wire.h"
+#include "tests/lib/guard.h"
+
+static const char *fixtures_dir = "tests/lib/fixtures";
+
+static uint8_t *read_fixture(const char *name, size_t *n)
+{
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", fixtures_dir, name);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  uint8_t *buf = lk_xmalloc(1 << 20);
+  *n = fread(buf, 1, 1 << 20, f);
+  fclose(f);
+  return buf;
+}
+
+/* Scan + labels of every series; 0 and the same series as lk_rw_decode's,
+ * or an error exactly when lk_rw_decode fails. Returns the scan path's rc. */
+static int scan_all_and_compare(const uint8_t *body, size_t len, lk_arena *a, lk_arena *b)
+{
+  lk_series *want = NULL;
+  size_t nwant = 0;
+  int rc_dec = lk_rw_decode(body, len, 1 << 20, a, &want, &nwant, NULL);
+  lk_rw_series *rs = NULL;
+  size_t n = 0;
+  lk_diag d = {0};
+  int rc = lk_rw_scan(body, len, 1 << 20, b, &rs, &n, &d);
+  for (size_t i = 0; i < n && !rc; i++) {
+    uint8_t *key_before = rs[i].key ? lk_xmalloc(rs[i].key_len) : NULL;
+    if (key_before)
+      memcpy(key_before, rs[i].key, rs[i].key_len);
+    lk_label *ls;
+    size_t nl;
+    rc = lk_rw_scan_labels(&rs[i], i, b, &ls, &nl, &d);
+    if (key_before) {
+      assert_memory_equal(key_before, rs[i].key, rs[i].key_len); /* left intact */
+      free(key_before);
+    }
+    if (rc || rc_dec)
+      continue;
+    assert_true(rs[i].key != NULL); /* lk_rw_encode writes labels first, together */
+    assert_int_equal(nl, want[i].nlabels);
+    for (size_t j = 0; j < nl; j++) {
+      assert_string_equal(ls[j].name, want[i].labels[j].name);
+      assert_string_equal(ls[j].value, want[i].labels[j].value);
+    }
+    assert_int_equal(rs[i].nsamples, want[i].nsamples);
+    for (size_t j = 0; j < want[i].nsamples; j++) {
+      assert_int_equal(rs[i].samples[j].t, want[i].samples[j].t);
+      assert_memory_equal(&rs[i].samples[j].v, &want[i].samples[j].v, 8);
+    }
+  }
+  assert_int_equal(rc == 0, rc_dec == 0);
+  if (!rc)
+    assert_int_equal(n, nwant);
+  else
+    assert_true(rc == LK_ECORRUPT || rc == LK_EINVAL || rc == LK_ETOOBIG);
+  lk_arena_reset(a);
+  lk_arena_reset(b);
+  return rc;
+}
+
+static void test_fixture_matches_decode(void **state)
+{
+  (void)state;
+  size_t len;
+  uint8_t *body = read_fixture("rw_python.bin", &len);
+  lk_arena *a = lk_arena_new(1 << 16), *b = lk_arena_new(1 << 16);
+  assert_int_equal(scan_all_and_compare(body, len, a, b), 0);
+  lk_rw_series *rs;
+  size_t n;
+  assert_int_equal(lk_rw_scan(body, len, 1 << 20, b, &rs, &n, NULL), 0);
+  assert_int_equal(n, 202);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++) /* the fixture's series are all distinct */
+      assert_false(rs[i].key_len == rs[j].key_len && !memcmp(rs[i].key, rs[j].key, rs[i].key_len));
+  assert_int_equal(lk_rw_scan(body, len, 1000, b, &rs, &n, NULL), LK_ETOOBIG);
+  lk_arena_free(a);
+  lk_arena_free(b);
+  free(body);
+}
+
+static void test_keys(void **state)
+{
+  (void)state;
+  lk_label l1[] = {{"__name__", "m"}, {"job", "a"}};
+  lk_label l2[] = {{"job", "a"}, {"__name__", "m"}}; /* same set, other bytes */
+  lk_sample s[] = {{1000, 1}, {2000, 2}};
+  lk_series in[] = {{l1, 2, s, 2}, {l1, 2, s, 1}, {l2, 2, s, 1}};
+  lk_buf body = {0};
+  assert_int_equal(lk_rw_encode(in, 3, &body), 0);
+  lk_arena *a = lk_arena_new(1 << 12);
+  lk_rw_series *rs;
+  size_t n;
+  assert_int_equal(lk_rw_scan(body.data, body.len, 1 << 20, a, &rs, &n, NULL), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(rs[0].key_len, rs[1].key_len);
+  assert_memory_equal(rs[0].key, rs[1].key, rs[0].key_len);
+  assert_int_equal(rs[0].key_len, rs[2].key_len);
+  assert_true(memcmp(rs[0].key, rs[2].key, rs[0].key_len) != 0);
+  assert_int_equal(rs[0].nsamples, 2);
+  lk_label *ls;
+  size_t nl;
+  assert_int_equal(lk_rw_scan_labels(&rs[2], 2, a, &ls, &nl, NULL), 0);
+  assert_int_equal(nl, 2);
+  assert_string_equal(ls[0].name, "__name__"); /* sorted */
+  lk_buf_fini(&body);
+
+  /* label, sample, label: no key, but the labels still decode */
+  const uint8_t sample[] = {0x12, 0x03, 0x10, 0xe8, 0x07};
+  lk_buf pb = {0};
+  const uint8_t la[] = {0x0a, 0x05, 0x0a, 0x01, 'a', 0x12, 0x00};
+  const uint8_t lb[] = {0x0a, 0x06, 0x0a, 0x01, 'b', 0x12, 0x01, 'x'};
+  uint8_t hdr[] = {0x0a, (uint8_t)(sizeof la + sizeof sample + sizeof lb)};
+  lk_buf_append(&pb, hdr, 2);
+  lk_buf_append(&pb, la, sizeof la);
+  lk_buf_append(&pb, sample, sizeof sample);
+  lk_buf_append(&pb, lb, sizeof lb);
+  lk_buf_clear(&body);
+  lk_snappy_compress(pb.data, pb.len, &body);
+  assert_int_equal(lk_rw_scan(body.data, body.len, 1 << 20, a, &rs, &n, NULL), 0);
+  assert_int_equal(n, 1);
+  assert_null(rs[0].key);
+  assert_int_equal(rs[0].nsamples, 1);
+  assert_int_equal(rs[0].samples[0].t, 1000);
+  assert_int_equal(lk_rw_scan_labels(&rs[0], 0, a, &ls, &nl, NULL), 0);
+  assert_int_equal(nl, 2);
+  assert_string_equal(ls[1].name, "b");
+  assert_string_equal(ls[1].value, "x");
+  lk_buf_fini(&pb);
+  lk_buf_fini(&body);
+  lk_arena_free(a);
+}
+
+static void test_guard_page_prefixes(void **state)
+{
+  (void)state;
+  size_t len;
+  uint8_t *body = read_fixture("rw_python.bin", &len);
+  lk_arena *a = lk_arena_new(1 << 16), *b = lk_arena_new(1 << 16);
+  for (size_t cut = 0; cut <= len; cut++) {
+    guard_buf g;
+    assert_int_equal(guard_init(&g, body, cut), 0);
+    assert_int_equal(scan_all_and_compare(g.data, cut, a, b), cut == len ? 0 : LK_ECORRUPT);
+    guard_fini(&g);
+  }
+  lk_arena_free(a);
+  lk_arena_free(b);
+  free(body);
+}
+
+static void test_mutation_fuzz(void **state)
+{
+  (void)state;
+  size_t len;
+  uint8_t *body = read_fixture("rw_python.bin", &len);
+  lk_buf raw = {0}, mut = {0}, z = {0};
+  assert_int_equal(lk_snappy_uncompress(body, len, 1 << 20, &raw, NULL), 0);
+  lk_arena *a = lk_arena_new(1 << 16), *b = lk_arena_new(1 << 16);
+  uint64_t seed = 0x5ca1ab1e12345678ull;
+  int ok = 0, bad = 0;
+  for (int iter = 0; iter < 4000; iter++) {
+    lk_buf_clear(&mut);
+    lk_buf_append(&mut, raw.data, raw.len);
+    int edits = 1 + (int)(test_rand(&seed) % 4);
+    for (int e = 0; e < edits && mut.len; e++) {
+      size_t pos = test_rand(&seed) % mut.len;
+      switch (test_rand(&seed) % 3) {
+      case 0: mut.data[pos] ^= (uint8_t)(1u << (test_rand(&seed) % 8)); break;
+      case 1: mut.data[pos] = (uint8_t)test_rand(&seed); break;
+      default: mut.len = pos; break;
+      }
+    }
+    lk_buf_clear(&z);
+    lk_snappy_compress(mut.data, mut.len, &z);
+    guard_buf g;
+    assert_int_equal(guard_init(&g, z.data, z.len), 0);
+    if (scan_all_and_compare(g.data, z.len, a, b))
+      bad++;
+    else
+      ok++;
+    guard_fini(&g);
+  }
+  print_message("scan fuzz: %d accepted, %d rejected, all as lk_rw_decode\n", ok, bad);
+  assert_true(ok > 0 && bad > 0);
+  lk_arena_free(a);
+  lk_arena_free(b);
+  lk_buf_fini(&raw);
+  lk_buf_fini(&mut);
+  lk_buf_fini(&z);
+  free(body);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc > 1)
+    fixtures_dir = argv[1];
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_fixture_matches_decode),
+    cmocka_unit_test(test_keys),
+    cmocka_unit_test(test_guard_page_prefixes),
+    cmocka_unit_test(test_mutation_fuzz),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
