@@ -152,24 +152,33 @@ static int cmp_bottom(const void *x, const void *y)
   return a->k < b->k ? -1 : a->k > b->k;
 }
 
+/* Does a go before b in topk (top) or bottomk order? The order of
+ * cmp_top/cmp_bottom, inlined. */
+static inline bool goes_before(bool top, const kcand *a, const kcand *b)
+{
+  if (k_better(top, a->v, b->v))
+    return true;
+  return !k_better(top, b->v, a->v) && a->k < b->k;
+}
+
 /* Put the lim best candidates (a total order: ties go to the lower series
  * index) first, in order. A few out of many are picked by insertion into a
  * sorted prefix: one comparison for most candidates instead of a full sort. */
-static void best_first(kcand *cand, size_t n, size_t lim, int (*cmp)(const void *, const void *))
+static void best_first(kcand *cand, size_t n, size_t lim, bool top)
 {
   if (!lim)
     return;
   if (lim * 8 >= n || lim > 64) {
-    qsort(cand, n, sizeof *cand, cmp);
+    qsort(cand, n, sizeof *cand, top ? cmp_top : cmp_bottom);
     return;
   }
   size_t have = 0;
   for (size_t i = 0; i < n; i++) {
     kcand x = cand[i];
-    if (have == lim && cmp(&x, &cand[lim - 1]) >= 0)
+    if (have == lim && !goes_before(top, &x, &cand[lim - 1]))
       continue;
     size_t j = have < lim ? have++ : lim - 1;
-    for (; j > 0 && cmp(&x, &cand[j - 1]) < 0; j--)
+    for (; j > 0 && goes_before(top, &x, &cand[j - 1]); j--)
       cand[j] = cand[j - 1];
     cand[j] = x;
   }
@@ -213,7 +222,7 @@ static int agg_k(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, p
       if (op != A_LIMIT_RATIO)
         lim = pv < 1 ? 0 : (double)n < pv ? n : (size_t)pv;
       if (op == A_TOPK || op == A_BOTTOMK)
-        best_first(cand, n, lim, op == A_TOPK ? cmp_top : cmp_bottom);
+        best_first(cand, n, lim, op == A_TOPK);
       for (size_t j = 0; j < lim; j++) {
         if (op == A_LIMIT_RATIO) {
           double off = ratio_offset(&in->ser[cand[j].k]);

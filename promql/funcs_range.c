@@ -381,7 +381,10 @@ static bool eval_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series
     } else {
       win x = {r->t + lo, r->v + lo, hi - lo, m->eff[i], m->range, pq_ts(c, i),
                j->p1 ? j->p1[i] : 0, j->p2 ? j->p2[i] : 0, w->scratch, w->drops ? w->drops + lo : NULL};
-      if (!x.n || !j->rf->k(&x, &s->v[i]))
+      if (!x.n)
+        continue;
+      /* rate, the common case, as a direct (inlinable) call */
+      if (!(j->rf->k == k_rate ? extrapolated(&x, true, true, &s->v[i]) : j->rf->k(&x, &s->v[i])))
         continue;
     }
     s->ok[i] = 1;

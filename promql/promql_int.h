@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
@@ -277,7 +278,13 @@ int promql__eval_range_func(pq_ctx *c, const pq_expr *call, pq_val *args, pq_val
 bool promql__ext_window(const char *name, enum pq_ext ext, const int64_t *t, const double *v,
                         size_t n, int64_t eff, int64_t range, int64_t lookback, double *out);
 
-/* Numeric helpers shared by functions and aggregations. */
-bool promql__is_stale(double v);
+/* Numeric helpers shared by functions and aggregations. Inline: selectors
+ * test every sample they load. */
+static inline bool promql__is_stale(double v)
+{
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  return bits == TSDB_STALE_NAN_BITS;
+}
 
 #endif

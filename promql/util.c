@@ -32,13 +32,6 @@ double *promql__scalar_arr(pq_ctx *c, double fill)
   return s;
 }
 
-bool promql__is_stale(double v)
-{
-  uint64_t bits;
-  memcpy(&bits, &v, sizeof bits);
-  return bits == TSDB_STALE_NAN_BITS;
-}
-
 int promql__exec_err(pq_ctx *c, const char *fmt, ...)
 {
   char msg[480];
