@@ -8,8 +8,12 @@
  * differ from Go's.
  *
  * Query output formats millions of values, so the rounding and the read-back
- * check are done in registers where that is provably exact (fast_digits);
- * everything else takes the reference route, printf's %.Ne and strtod.
+ * check are done in registers where that is provably exact: 15 digits in
+ * double arithmetic (digits15), 15–17 digits in x87 extended precision
+ * (fast_digits); everything else (denormals, far exponents, roundings too
+ * close to call) takes the reference route, printf's %.Ne and strtod.
+ * tests/promql/test_fmt.c checks the fast paths against that route on
+ * millions of values. Digits and timestamps are written without printf.
  */
 #include "lib/lk_json.h"
 
@@ -21,7 +25,8 @@
 #include <string.h>
 
 typedef struct digits {
-  char d[24]; /* significant digits, no leading/trailing zeros (except "0") */
+  char d[40]; /* significant digits, no leading/trailing zeros (except "0");
+                 room past the 17 used so layouts copy fixed 24-byte runs */
   int n;      /* count of digits */
   int exp;    /* decimal exponent of the first digit: v = d[0].d[1..] × 10^exp */
 } digits;
@@ -51,15 +56,22 @@ static char *u64_text(uint64_t m, char *end)
   return p;
 }
 
+/* Number of decimal digits of m. */
+static int u64_len(uint64_t m)
+{
+  int n = 1;
+  for (; m >= 100; m /= 100)
+    n += 2;
+  return n + (m >= 10);
+}
+
 /* m's digits without trailing zeros, first digit at 10^exp. */
 static void u64_digits(uint64_t m, int exp, digits *out)
 {
-  char tmp[20];
-  char *p = u64_text(m, tmp + sizeof tmp);
-  int n = (int)(tmp + sizeof tmp - p);
-  while (n > 1 && p[n - 1] == '0')
+  int n = u64_len(m);
+  u64_text(m, out->d + n);
+  while (n > 1 && out->d[n - 1] == '0')
     n--;
-  memcpy(out->d, p, (size_t)n);
   out->n = n;
   out->exp = exp;
 }
@@ -71,10 +83,8 @@ static bool integer_digits(double v, digits *out)
 {
   if (v >= 1e15 || v != floor(v))
     return false;
-  char tmp[20];
   uint64_t u = (uint64_t)v;
-  int len = (int)(tmp + sizeof tmp - u64_text(u, tmp + sizeof tmp));
-  u64_digits(u, len - 1, out);
+  u64_digits(u, u64_len(u) - 1, out);
   return true;
 }
 
@@ -266,6 +276,10 @@ static size_t put_special(char *out, double v)
   return (size_t)sprintf(out, v > 0 ? "+Inf" : "-Inf");
 }
 
+/* Digits are copied as fixed runs (a few vector moves instead of a call per
+ * variable-length memcpy); outputs have LK_FMT_FLOAT_MAX bytes of room. */
+#define DIGIT_RUN 24
+
 static size_t layout_plain(char *out, const digits *g, bool neg)
 {
   char *o = out;
@@ -276,18 +290,18 @@ static size_t layout_plain(char *out, const digits *g, bool neg)
     *o++ = '.';
     for (int i = 0; i < -g->exp - 1; i++)
       *o++ = '0';
-    memcpy(o, g->d, (size_t)g->n);
+    memcpy(o, g->d, DIGIT_RUN);
     o += g->n;
   } else if (g->n <= g->exp + 1) {
-    memcpy(o, g->d, (size_t)g->n);
+    memcpy(o, g->d, DIGIT_RUN);
     o += g->n;
     for (int i = 0; i < g->exp + 1 - g->n; i++)
       *o++ = '0';
-  } else {
-    memcpy(o, g->d, (size_t)g->exp + 1);
+  } else { /* exp + 1 < n <= 17: both runs stay inside d */
+    memcpy(o, g->d, DIGIT_RUN);
     o += g->exp + 1;
     *o++ = '.';
-    memcpy(o, g->d + g->exp + 1, (size_t)(g->n - g->exp - 1));
+    memcpy(o, g->d + g->exp + 1, DIGIT_RUN);
     o += g->n - g->exp - 1;
   }
   *o = 0;
@@ -303,11 +317,18 @@ static size_t layout_exp(char *out, const digits *g, bool neg)
   *o++ = g->d[0];
   if (g->n > 1) {
     *o++ = '.';
-    memcpy(o, g->d + 1, (size_t)g->n - 1);
+    memcpy(o, g->d + 1, DIGIT_RUN);
     o += g->n - 1;
   }
   int e = g->exp;
-  o += sprintf(o, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+  unsigned ae = (unsigned)(e < 0 ? -e : e);
+  *o++ = 'e';
+  *o++ = e < 0 ? '-' : '+';
+  if (ae >= 100)
+    *o++ = (char)('0' + ae / 100);
+  memcpy(o, digit_pairs + 2 * (ae % 100), 2);
+  o += 2;
+  *o = 0;
   return (size_t)(o - out);
 }
 
@@ -315,7 +336,7 @@ size_t lk_fmt_value(char *out, double v)
 {
   if (!isfinite(v))
     return put_special(out, v);
-  digits g;
+  digits g = {0};
   double a = fabs(v);
   shortest_digits(a, &g);
   bool neg = signbit(v);
@@ -328,7 +349,7 @@ size_t lk_fmt_plain(char *out, double v)
 {
   if (!isfinite(v))
     return put_special(out, v);
-  digits g;
+  digits g = {0};
   shortest_digits(fabs(v), &g);
   return layout_plain(out, &g, signbit(v));
 }
@@ -426,13 +447,11 @@ static size_t put_sample_ts(char *out, int64_t ms)
 {
   uint64_t a = ms < 0 ? -(uint64_t)ms : (uint64_t)ms;
   unsigned frac = (unsigned)(a % 1000);
-  char tmp[20];
-  char *p = u64_text(a / 1000, tmp + sizeof tmp);
-  size_t n = (size_t)(tmp + sizeof tmp - p);
   char *o = out;
   if (ms < 0)
     *o++ = '-';
-  memcpy(o, p, n);
+  int n = u64_len(a / 1000);
+  u64_text(a / 1000, o + n);
   o += n;
   if (frac) {
     o[0] = '.';
@@ -460,16 +479,18 @@ void lk_json_sample_value(lk_buf *b, double v)
 
 void lk_json_point(lk_buf *b, int64_t ms, double v)
 {
-  char tmp[LK_FMT_FLOAT_MAX + 40];
-  size_t n = 0;
-  tmp[n++] = '[';
-  n += put_sample_ts(tmp + n, ms);
-  tmp[n++] = ',';
-  tmp[n++] = '"';
-  n += lk_fmt_value(tmp + n, v);
-  tmp[n++] = '"';
-  tmp[n++] = ']';
-  lk_buf_append(b, tmp, n);
+  /* written in place: [ ts , " value " ] within the reserved room */
+  lk_buf_reserve(b, LK_FMT_FLOAT_MAX + 40);
+  char *o = (char *)b->data + b->len, *start = o;
+  *o++ = '[';
+  o += put_sample_ts(o, ms);
+  *o++ = ',';
+  *o++ = '"';
+  o += lk_fmt_value(o, v);
+  *o++ = '"';
+  *o++ = ']';
+  b->len += (size_t)(o - start);
+  b->data[b->len] = 0;
 }
 
 void lk_json_scalar_ts(lk_buf *b, int64_t ms)

@@ -3,7 +3,9 @@
  *
  * Groups are formed once per query from each series' labels (labels never
  * change across steps); per step the present member values are gathered
- * into a scratch array and reduced by a shared kernel. topk-style operators
+ * into a scratch array and reduced by a shared kernel (sum instead runs its
+ * Kahan sums for all steps at once, member by member, in the same order).
+ * topk/bottomk pick their few best per step by insertion. topk-style operators
  * keep their input series and only filter steps; for an instant query the
  * series are reordered as Prometheus returns them (per group, by value).
  * An output series drops __name__ later if any member was marked to.
@@ -97,6 +99,27 @@ static void members(pq_ctx *c, agg_plan *p, size_t n, size_t **start, size_t **i
     (*idx)[fill[p->grp[k]]++] = k;
 }
 
+/* sum: the members' Kahan sums kept per step while reading each member's
+ * array once, in member order, so every step sees exactly pq_k_sum's
+ * sequence of operations without gathering values across series. */
+static void sum_members(pq_ctx *c, const pq_val *in, const size_t *idx, size_t n, pq_series *o,
+                        double *comp)
+{
+  for (size_t i = 0; i < c->nsteps; i++)
+    o->v[i] = comp[i] = 0;
+  for (size_t j = 0; j < n; j++) {
+    const pq_series *m = &in->ser[idx[j]];
+    for (size_t i = 0; i < c->nsteps; i++)
+      if (m->ok[i]) {
+        o->v[i] = promql__kahan_inc(m->v[i], o->v[i], &comp[i]);
+        o->ok[i] = 1;
+      }
+  }
+  for (size_t i = 0; i < c->nsteps; i++)
+    if (o->ok[i])
+      o->v[i] += comp[i];
+}
+
 static int agg_simple(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, pq_val *out)
 {
   agg_plan p;
@@ -104,9 +127,14 @@ static int agg_simple(pq_ctx *c, const pq_expr *e, pq_val *in, const double *par
   size_t *st, *idx;
   members(c, &p, in->n, &st, &idx);
   double *scratch = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *scratch);
+  double *comp = e->u.agg.op == A_SUM ? lk_arena_alloc(c->a, (c->nsteps ? c->nsteps : 1) * sizeof *comp) : NULL;
   for (size_t g = 0; g < p.ng; g++) {
     pq_series *o = &p.out[g];
     promql__alloc_slots(c, o);
+    if (comp) {
+      sum_members(c, in, idx + st[g], st[g + 1] - st[g], o, comp);
+      continue;
+    }
     for (size_t i = 0; i < c->nsteps; i++) {
       size_t n = 0;
       for (size_t j = st[g]; j < st[g + 1]; j++)

@@ -422,18 +422,19 @@ static void eval_all(pq_ctx *c, const rjob *j, size_t maxn)
   }
   bool counter = j->rf->k == k_rate || j->rf->k == k_increase;
   rshare w[2];
-  for (int i = 0; i < 2; i++) {
+  int shares = split < m->nrs ? 2 : 1;
+  for (int i = 0; i < shares; i++) {
     w[i] = (rshare){j, i ? split : 0, i ? m->nrs : split, lk_arena_alloc(c->a, maxn * sizeof(double)),
                     counter ? lk_arena_alloc(c->a, maxn * sizeof(uint32_t)) : NULL,
                     {.q = j->sliding ? lk_arena_alloc(c->a, maxn * sizeof(size_t)) : NULL,
                      .max = j->rf->k == k_max}};
   }
   pthread_t th;
-  bool threaded = split < m->nrs && pthread_create(&th, NULL, eval_share, &w[1]) == 0;
+  bool threaded = shares == 2 && pthread_create(&th, NULL, eval_share, &w[1]) == 0;
   eval_share(&w[0]);
   if (threaded)
     pthread_join(th, NULL);
-  else
+  else if (shares == 2)
     eval_share(&w[1]);
 }
 

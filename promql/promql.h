@@ -11,7 +11,9 @@
  * Native histograms are not supported.
  *
  * Threads: a promql_expr is immutable after parsing and may be evaluated from
- * several threads at once; each evaluation owns its own scratch arena.
+ * several threads at once; each evaluation owns its own scratch arena. A
+ * large range-function call runs half its series on one short-lived helper
+ * thread (funcs_range.c), joined before the call returns.
  */
 #ifndef PROMQL_H
 #define PROMQL_H

@@ -84,16 +84,13 @@ void web__query_data_json(lk_buf *b, const promql_result *r)
 
 static void respond(lk_http_resp *resp, const promql_result *r)
 {
-  lk_buf data = {0};
-  web__query_data_json(&data, r);
   resp->status = 200;
   resp->content_type = "application/json";
   lk_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
-  lk_buf_append(&resp->body, data.data, data.len);
+  web__query_data_json(&resp->body, r);
   json_strings(&resp->body, "warnings", r->warnings, r->nwarnings);
   json_strings(&resp->body, "infos", r->infos, r->ninfos);
   lk_buf_putc(&resp->body, '}');
-  lk_buf_fini(&data);
 }
 
 static int bad_param(lk_http_resp *resp, const char *name, const char *fmt, const char *val)
