@@ -18,6 +18,18 @@
  * checkpoint) entries completing at or before C are dropped: no loss, no
  * duplicates. The checkpoint file is replaced atomically (temp + fsync +
  * rename) after every acknowledged batch.
+ *
+ * Compressed rotation (logrotate `compress`, kubelet's 0.log.<time>.gz):
+ * while running, the old file's fd stays open across rename + gzip + unlink,
+ * so the rotation path above reads its unread tail from that fd (the inode
+ * lives while the fd is open). Only after a restart is there no fd: when a
+ * path's checkpoint names another inode than the file now at the path, the
+ * `<path>.*.gz` siblings are inflated (lk_gunzip, at most GZ_MAX bytes) into
+ * a memfd; the one whose first bytes match the checkpoint's fingerprint
+ * stands in for the old file (its offsets, dev/ino 0), so the ordinary
+ * rotation path reads it from X (dropping entries up to C) and then switches
+ * to the new file. A checkpoint for a path that no longer exists at all is
+ * not recovered.
  * Threads: one owner at a time (see tail.h); the start/stop thread holds
  * t->mu only to read `stop`.
  */
@@ -28,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,12 +48,14 @@
 #include "collector/tail.h"
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
+#include "lib/lk_gzip.h"
 #include "lib/lk_hash.h"
 #include "lib/lk_log.h"
 #include "lib/lk_time.h"
 
 #define READ_CHUNK (64u << 10)
 #define FP_BYTES 256u
+#define GZ_MAX (1ull << 30) /* inflated size of a rotated .gz we recover from */
 
 typedef struct tfile {
   char *path;
@@ -70,6 +85,7 @@ typedef struct saved_pos {
   ino_t ino;
   uint32_t fp, fp_len;
   uint64_t x, c;
+  char *path;
 } saved_pos;
 
 typedef struct bentry {
@@ -355,6 +371,80 @@ static const saved_pos *saved_find(const collector_tail *t, int fd, dev_t dev, i
   return NULL;
 }
 
+/*---- recovery from a compressed rotated file (after a restart) ----*/
+
+static int gz_to_fd(void *ctx, const uint8_t *p, size_t n)
+{
+  int fd = *(int *)ctx;
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return LK_EIO;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Inflate the gzip file gz into a new memfd; fd or -1. */
+static int gz_inflate(const char *gz)
+{
+  int in = open(gz, O_RDONLY | O_CLOEXEC);
+  if (in < 0)
+    return -1;
+  int out = memfd_create("lk-tail-gz", MFD_CLOEXEC);
+  lk_gunzip *z = out >= 0 ? lk_gunzip_new(GZ_MAX, gz_to_fd, &out) : NULL;
+  uint8_t *buf = lk_xmalloc(READ_CHUNK);
+  int rc = z ? 0 : -1;
+  ssize_t r;
+  while (!rc && (r = read(in, buf, READ_CHUNK)) != 0)
+    rc = r < 0 ? (errno == EINTR ? 0 : -1) : lk_gunzip_feed(z, buf, (size_t)r, NULL);
+  if (!rc)
+    rc = lk_gunzip_finish(z, NULL);
+  free(buf);
+  lk_gunzip_free(z);
+  close(in);
+  if (rc && out >= 0) {
+    close(out);
+    out = -1;
+  }
+  return out;
+}
+
+/* A saved position for this path whose file was rotated and compressed:
+ * the inflated .gz sibling whose first bytes match, as an fd, or -1. */
+static int gz_find(const collector_tail *t, const char *path, const saved_pos **which)
+{
+  for (size_t i = 0; i < t->nsaved; i++) {
+    const saved_pos *sp = &t->saved[i];
+    if (strcmp(sp->path, path) || !sp->fp_len || sp->fp_len > FP_BYTES)
+      continue;
+    lk_buf pat = {0};
+    lk_buf_printf(&pat, "%s.*.gz", path);
+    glob_t g;
+    int grc = glob((const char *)pat.data, 0, NULL, &g);
+    lk_buf_fini(&pat);
+    if (grc)
+      continue;
+    int fd = -1;
+    for (size_t k = 0; k < g.gl_pathc && fd < 0; k++) {
+      fd = gz_inflate(g.gl_pathv[k]);
+      if (fd >= 0 && fingerprint(fd, sp->fp_len) != (int64_t)sp->fp) {
+        close(fd);
+        fd = -1;
+      }
+    }
+    globfree(&g);
+    if (fd >= 0) {
+      *which = sp;
+      return fd;
+    }
+  }
+  return -1;
+}
+
 static tfile *tfile_open(collector_tail *t, const char *path)
 {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -376,6 +466,18 @@ static tfile *tfile_open(collector_tail *t, const char *path)
   f->dev = sb.st_dev;
   f->ino = sb.st_ino;
   const saved_pos *sp = saved_find(t, fd, sb.st_dev, sb.st_ino);
+  int gz = sp ? -1 : gz_find(t, path, &sp);
+  if (gz >= 0) {
+    /* stand in for the rotated file under dev/ino 0 (the new file may have
+     * reused the old inode): the next pass sees another inode at the path
+     * and rotates, reading this one to its end first */
+    close(fd);
+    f->fd = gz;
+    f->dev = 0;
+    f->ino = 0;
+    if (fstat(gz, &sb))
+      sb.st_size = 0;
+  }
   if (sp && sp->x <= (uint64_t)sb.st_size) {
     f->off = f->ck_x = sp->x;
     f->consumed = f->ck_c = f->skip_until = sp->c;
@@ -548,7 +650,7 @@ static void load_positions(collector_tail *t)
   while (fscanf(fp, "%llu %llu %u %u %llu %llu %4095[^\n]\n", &dev, &ino, &fpv, &fpl, &x, &c,
                 path) == 7) {
     t->saved = lk_xgrow(t->saved, &cap, t->nsaved + 1, sizeof *t->saved);
-    t->saved[t->nsaved++] = (saved_pos){(dev_t)dev, (ino_t)ino, fpv, fpl, x, c};
+    t->saved[t->nsaved++] = (saved_pos){(dev_t)dev, (ino_t)ino, fpv, fpl, x, c, lk_xstrdup(path)};
   }
   fclose(fp);
 }
@@ -602,6 +704,8 @@ void collector_tail_free(collector_tail *t)
     free(t->globs[i]);
   free(t->globs);
   free(t->positions);
+  for (size_t i = 0; i < t->nsaved; i++)
+    free(t->saved[i].path);
   free(t->saved);
   free(t->b);
   lk_buf_fini(&t->bbytes);

@@ -4,11 +4,17 @@
  * starting with '{') are evaluated at the current time and print one line
  * per series.
  *
- * --follow polls query_range forward from the newest entry seen, once a
- * second, until interrupted. Exit status: 0 ok, 1 server/query error
+ * --follow then opens the server's live /loki/api/v1/tail Server-Sent Events
+ * stream from just after the newest entry printed and prints each event as
+ * it arrives; when the server ends the stream (its maximum duration) or the
+ * connection drops, it reconnects from the newest entry seen, so nothing is
+ * printed twice. lk_httpc reads whole bodies, so the stream is read here
+ * with a small chunked-transfer decoder over a plain socket. Exit status: 0 ok, 1 server/query error
  * (message from the server on stderr), 2 usage.
  */
 #include <jansson.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -212,6 +218,154 @@ static int64_t fetch(const logs_flags *f, int64_t start_ns, const char *directio
   return newest;
 }
 
+/*---- --follow: the SSE stream ----*/
+
+/* Connect to the http:// base URL; fd or -1 (message printed). */
+static int dial(const char *server)
+{
+  const char *h = strncmp(server, "http://", 7) ? NULL : server + 7;
+  if (!h) {
+    fprintf(stderr, "lookout logs: --follow needs an http:// server URL\n");
+    return -1;
+  }
+  char host[256], port[16] = "80";
+  size_t hl = strcspn(h, ":/");
+  if (hl >= sizeof host)
+    return -1;
+  memcpy(host, h, hl);
+  host[hl] = 0;
+  if (h[hl] == ':')
+    snprintf(port, sizeof port, "%.*s", (int)strcspn(h + hl + 1, "/"), h + hl + 1);
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+  if (getaddrinfo(host, port, &hints, &ai)) {
+    fprintf(stderr, "lookout logs: cannot resolve %s\n", host);
+    return -1;
+  }
+  int fd = -1;
+  for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(ai);
+  if (fd < 0)
+    fprintf(stderr, "lookout logs: cannot connect to %s\n", server);
+  return fd;
+}
+
+static void consume(lk_buf *b, size_t n)
+{
+  memmove(b->data, b->data + n, b->len - n);
+  b->len -= n;
+}
+
+/* Print every complete SSE event in ev; keeps the unfinished rest. */
+static void print_events(lk_buf *ev, int64_t *newest)
+{
+  for (;;) {
+    lk_buf_putc(ev, 0);
+    ev->len--;
+    char *end = strstr((char *)ev->data, "\n\n");
+    if (!end)
+      return;
+    for (char *l = (char *)ev->data; l < end; l = strchr(l, '\n') + 1) {
+      if (strncmp(l, "data: ", 6))
+        continue;
+      json_t *root = json_loadb(l + 6, strcspn(l + 6, "\n"), 0, NULL);
+      *newest = print_streams(json_object_get(root, "streams"), *newest);
+      json_decref(root);
+    }
+    consume(ev, (size_t)(end + 2 - (char *)ev->data));
+  }
+}
+
+/* De-chunk what raw holds into ev; false at the last chunk or on garbage. */
+static bool dechunk(lk_buf *raw, lk_buf *ev)
+{
+  for (;;) {
+    lk_buf_putc(raw, 0);
+    raw->len--;
+    char *eol = strstr((char *)raw->data, "\r\n");
+    if (!eol)
+      return true;
+    char *num_end;
+    unsigned long n = strtoul((char *)raw->data, &num_end, 16);
+    if (num_end == (char *)raw->data)
+      return false;
+    if (n == 0)
+      return false;
+    size_t head = (size_t)(eol + 2 - (char *)raw->data);
+    if (raw->len < head + n + 2)
+      return true;
+    lk_buf_append(ev, raw->data + head, n);
+    consume(raw, head + n + 2);
+  }
+}
+
+/* Read the response head from raw; 1 streaming, 0 not yet, -1 error (printed). */
+static int check_head(lk_buf *raw)
+{
+  lk_buf_putc(raw, 0);
+  raw->len--;
+  char *end = strstr((char *)raw->data, "\r\n\r\n");
+  if (!end)
+    return 0;
+  int status = atoi((char *)raw->data + strcspn((char *)raw->data, " "));
+  if (status != 200) {
+    char *body = end + 4;
+    char *brace = strchr(body, '{');
+    json_t *root = brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    json_t *e = json_object_get(root, "error");
+    fprintf(stderr, "lookout logs: tail: HTTP %d %s\n", status, e ? json_string_value(e) : "");
+    json_decref(root);
+    return -1;
+  }
+  consume(raw, (size_t)(end + 4 - (char *)raw->data));
+  return 1;
+}
+
+/* One /tail connection: print events until the stream ends. Returns 0 when
+ * the stream ended (reconnect), -1 on a server/query error. */
+static int follow_once(const logs_flags *f, int64_t *newest)
+{
+  int fd = dial(f->server);
+  if (fd < 0)
+    return -1;
+  const char *host = f->server + 7, *prefix = host + strcspn(host, "/");
+  size_t plen = strlen(prefix);
+  while (plen && prefix[plen - 1] == '/')
+    plen--;
+  lk_buf rq = {0}, raw = {0}, ev = {0};
+  lk_buf_printf(&rq, "GET %.*s/loki/api/v1/tail?query=", (int)plen, prefix);
+  urlenc(&rq, f->query);
+  lk_buf_printf(&rq, "&start=%lld&limit=%ld HTTP/1.1\r\nHost: %.*s\r\nConnection: close\r\n\r\n",
+                (long long)(*newest + 1), f->limit, (int)(prefix - host), host);
+  int rc = write(fd, rq.data, rq.len) == (ssize_t)rq.len ? 0 : -1;
+  int streaming = 0;
+  while (!rc) {
+    char buf[16384];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0)
+      break;
+    lk_buf_append(&raw, buf, (size_t)n);
+    if (!streaming && (streaming = check_head(&raw)) < 0)
+      rc = -1;
+    if (streaming > 0) {
+      bool more = dechunk(&raw, &ev);
+      print_events(&ev, newest);
+      if (!more)
+        break;
+    }
+  }
+  close(fd);
+  lk_buf_fini(&rq);
+  lk_buf_fini(&raw);
+  lk_buf_fini(&ev);
+  return rc;
+}
+
 int cmd_logs(int argc, char **argv)
 {
   logs_flags f;
@@ -223,11 +377,9 @@ int cmd_logs(int argc, char **argv)
   if (newest == -1)
     return 1;
   while (f.follow && f.query[strspn(f.query, " \t\n")] == '{') {
-    sleep(1);
-    int64_t n = fetch(&f, newest + 1, "forward", newest);
-    if (n < 0)
+    if (follow_once(&f, &newest))
       return 1;
-    newest = n;
+    sleep(1); /* the stream ended: reconnect from the newest entry printed */
   }
   return 0;
 }

@@ -5,10 +5,15 @@
  * seconds or RFC 3339; defaults are the last hour up to now. `step` is a
  * duration or float seconds (default: range/250, at least 1 s), `direction`
  * forward|backward (default backward), `limit` (default 100, max 5000).
- * /tail answers text/event-stream: it watches for new entries for up to
- * `duration` (default 10 s, max 60 s) and sends each as an SSE event with
- * the entry time as `id`, so an EventSource reconnects (Last-Event-ID) where
- * it stopped. Parse errors are 400 naming the position.
+ * /tail answers a live text/event-stream: it sends the entries since
+ * `start` (default one hour ago, at most `limit`), then keeps the connection
+ * open, polls the store for newer entries every 150 ms and sends each as an
+ * SSE event `data: {"streams":[...]}` (Loki's tail shape) with the entry time
+ * as `id`, so an EventSource reconnects (Last-Event-ID) where it stopped. A
+ * comment line every 5 s idle lets the server notice a departed client; the
+ * stream ends after `duration` (default and max 1 h). The stream state is
+ * owned by the HTTP server (freed once, when the response ends). Parse
+ * errors are 400 naming the position.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,7 +342,7 @@ void web__loki_series(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 
 /*---- tail ----*/
 
-static void sse_events(lk_buf *out, const logstore_result *r, int64_t *last, size_t *sent)
+static void sse_events(lk_buf *out, const logstore_result *r, int64_t *last)
 {
   /* forward results: per stream in time order; send each entry newer than *last */
   int64_t newest = *last;
@@ -353,12 +358,80 @@ static void sse_events(lk_buf *out, const logstore_result *r, int64_t *last, siz
       lk_buf_putc(out, ',');
       lk_json_strn(out, s->entries[j].line, s->entries[j].len);
       lk_buf_puts(out, "]]}]}\n\n");
-      (*sent)++;
       if (s->entries[j].ts > newest)
         newest = s->entries[j].ts;
     }
   }
   *last = newest;
+}
+
+/* One open /tail stream: owned by the HTTP server from the handler's return
+ * until tail_free. `out` holds encoded events not yet handed to the server. */
+typedef struct tail_state {
+  logstore *s;
+  char *query;
+  logstore_query_opts o;
+  int64_t last;                /* newest entry time sent */
+  int64_t deadline, next_poll, next_ping; /* monotonic ns */
+  lk_buf out;
+  size_t out_pos;
+} tail_state;
+
+#define TAIL_POLL_NS (150LL * 1000000LL)
+#define TAIL_PING_NS (5000LL * 1000000LL)
+#define TAIL_MAX_MS (3600LL * 1000LL)
+
+/* Query entries newer than st->last and append them as events; 0, or -1
+ * when the store fails (the stream then ends). */
+static int tail_poll(tail_state *st)
+{
+  logstore_result *r;
+  st->o.start_ns = st->last + 1;
+  st->o.end_ns = INT64_MAX / 2;
+  if (logstore_query(st->s, st->query, &st->o, &r, NULL))
+    return -1;
+  if (r->kind == LOGSTORE_STREAMS)
+    sse_events(&st->out, r, &st->last);
+  logstore_result_free(r);
+  return 0;
+}
+
+static ssize_t tail_read(void *state, uint8_t *buf, size_t max)
+{
+  tail_state *st = state;
+  int64_t now = lk_mono_ns();
+  if (st->out_pos == st->out.len) {
+    lk_buf_clear(&st->out);
+    st->out_pos = 0;
+    if (now >= st->deadline)
+      return -1;
+    if (now >= st->next_poll) {
+      if (tail_poll(st))
+        return -1;
+      st->next_poll = now + TAIL_POLL_NS;
+    }
+    if (!st->out.len && now >= st->next_ping)
+      lk_buf_puts(&st->out, ": keep-alive\n\n"); /* lets the server notice a departed client */
+    if (!st->out.len) {
+      usleep(100000);
+      return 0;
+    }
+    st->next_ping = now + TAIL_PING_NS;
+  }
+  size_t n = st->out.len - st->out_pos;
+  if (n > max)
+    n = max;
+  memcpy(buf, st->out.data + st->out_pos, n);
+  st->out_pos += n;
+  return (ssize_t)n;
+}
+
+static void tail_free(void *state)
+{
+  tail_state *st = state;
+  lk_buf_fini(&st->out);
+  free(st->query);
+  free(st);
 }
 
 void web__loki_tail(void *ctx, const lk_http_req *req, lk_http_resp *resp)
@@ -378,37 +451,34 @@ void web__loki_tail(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   if (!rc && leid && *leid)
     start = strtoll(leid, NULL, 10) + 1;
   const char *dur = lk_http_arg(req, "duration");
-  int64_t dur_ms = 10000;
+  int64_t dur_ms = TAIL_MAX_MS;
   if (!rc && dur && lk_parse_step(dur, &dur_ms, NULL))
     rc = lk_diag_set(&d, LK_EPARSE, -1, "invalid duration \"%s\"", dur);
+  logstore_result *r = NULL;
+  q.o.direction = LOGSTORE_FORWARD;
+  q.o.start_ns = start;
+  q.o.end_ns = INT64_MAX / 2;
+  if (!rc)
+    rc = logstore_query(s, q.query, &q.o, &r, &d);
   if (rc) {
     web__fail(resp, rc, &d, NULL);
     return;
   }
-  if (dur_ms > 60000)
-    dur_ms = 60000;
+  if (r->kind != LOGSTORE_STREAMS) {
+    logstore_result_free(r);
+    lk_http_error(resp, 400, "bad_data", "tail needs a log query, not a metric query");
+    return;
+  }
+  if (dur_ms > TAIL_MAX_MS)
+    dur_ms = TAIL_MAX_MS;
+  tail_state *st = lk_xcalloc(1, sizeof *st);
+  int64_t mono = lk_mono_ns();
+  *st = (tail_state){.s = s, .query = lk_xstrdup(q.query), .o = q.o, .last = start - 1,
+                     .deadline = mono + dur_ms * 1000000LL, .next_poll = mono + TAIL_POLL_NS,
+                     .next_ping = mono + TAIL_PING_NS};
+  sse_events(&st->out, r, &st->last);
+  logstore_result_free(r);
   resp->status = 200;
   resp->content_type = "text/event-stream";
-  int64_t last = start - 1, deadline = lk_mono_ns() + dur_ms * 1000000LL;
-  size_t sent = 0;
-  q.o.direction = LOGSTORE_FORWARD;
-  do {
-    logstore_result *r;
-    q.o.start_ns = last + 1;
-    q.o.end_ns = INT64_MAX / 2;
-    if (logstore_query(s, q.query, &q.o, &r, &d))
-      break;
-    if (r->kind != LOGSTORE_STREAMS) {
-      logstore_result_free(r);
-      lk_buf_clear(&resp->body);
-      lk_http_error(resp, 400, "bad_data", "tail needs a log query, not a metric query");
-      return;
-    }
-    sse_events(&resp->body, r, &last, &sent);
-    logstore_result_free(r);
-    if (sent >= q.o.limit || lk_mono_ns() >= deadline)
-      break;
-    usleep(200000);
-  } while (lk_mono_ns() < deadline);
-  lk_buf_puts(&resp->body, ": end of this window; reconnect with Last-Event-ID\n\n");
+  resp->stream = (lk_http_body_stream){tail_read, tail_free, st};
 }

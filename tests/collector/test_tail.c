@@ -375,6 +375,65 @@ static void test_restart_and_rewind(void **state)
   free(dir);
 }
 
+/* Rotate by rename + gzip (kubelet's 0.log.<time>.gz, logrotate compress)
+ * with lines the tailer has not read yet, and start a new file. */
+static void rotate_gzip(const char *path)
+{
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "mv '%s' '%s.20240501-120000' && gzip '%s.20240501-120000'", path,
+           path, path);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "%s.20240501-120000", path);
+  assert_int_equal(access(cmd, F_OK), -1); /* gzip removed the uncompressed file */
+  append(path, "2024-05-01T12:00:05Z stdout F new-1\n2024-05-01T12:00:06Z stdout F new-2\n");
+}
+
+static void expect_exactly_once(const sink_state *ss)
+{
+  static const char *want[] = {"one", "two", "three", "four", "five", "new-1", "new-2"};
+  assert_int_equal(ss->n, 7);
+  for (size_t i = 0; i < 7; i++)
+    assert_string_equal(ss->lines[i], want[i]);
+}
+
+/* The unread tail of a file rotated and compressed while the tailer runs
+ * (read from its open fd) or while it was stopped (read from the .gz from
+ * the checkpoint): every line arrives exactly once. */
+static void test_rotation_gzip(void **state)
+{
+  (void)state;
+  for (int restart = 0; restart < 2; restart++) {
+    char *dir = mkpods();
+    char path[512];
+    snprintf(path, sizeof path, "%s/pods/shop_web-1_u1/web/0.log", dir);
+    append(path, "2024-05-01T12:00:00Z stdout F one\n2024-05-01T12:00:01Z stdout F two\n"
+                 "2024-05-01T12:00:02Z stdout F three\n");
+    sink_state ss = {0};
+    collector_tail *t = new_tail(dir, &ss, true);
+    assert_int_equal(collector_tail_poll(t), 0);
+    assert_int_equal(ss.n, 3);
+    if (restart)
+      collector_tail_free(t); /* the agent is down across the rotation */
+    append(path, "2024-05-01T12:00:03Z stdout F four\n2024-05-01T12:00:04Z stdout F five\n");
+    rotate_gzip(path);
+    if (restart)
+      t = new_tail(dir, &ss, true);
+    for (int i = 0; i < 3; i++)
+      assert_int_equal(collector_tail_poll(t), 0);
+    expect_exactly_once(&ss);
+    collector_tail_free(t);
+    if (restart) { /* and once more: the checkpoint now names the new file */
+      t = new_tail(dir, &ss, true);
+      assert_int_equal(collector_tail_poll(t), 0);
+      assert_int_equal(ss.n, 7);
+      collector_tail_free(t);
+    }
+    sink_free(&ss);
+    rmrf(dir);
+    free(dir);
+  }
+}
+
 /* Same inode, other content while the agent was down (a reused inode, or a
  * file rewritten in place): the fingerprint no longer matches, so the whole
  * file is read instead of resuming at the stale offset. */
@@ -454,6 +513,7 @@ int main(void)
       cmocka_unit_test(test_restart_file_and_bad_input),
       cmocka_unit_test(test_stale_position),
       cmocka_unit_test(test_rotation_with_writer),
+      cmocka_unit_test(test_rotation_gzip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

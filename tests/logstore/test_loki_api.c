@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 #include "lib/lk_time.h"
 #include "lib/lk_wire.h"
 #include "collector/tail.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "logstore/logstore.h"
 #include "tests/helpers/web_fx.h"
@@ -227,12 +232,88 @@ static void test_agent_push(void **state)
   collector_log_pusher_free(p);
 }
 
+/* Raw loopback client for the live /tail stream: lk_httpc reads whole bodies. */
+static int tail_open(fx *f, const char *path_query)
+{
+  int port = atoi(strrchr(f->base, ':') + 1);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char rq[512];
+  int n = snprintf(rq, sizeof rq, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path_query);
+  assert_int_equal(write(fd, rq, (size_t)n), n);
+  return fd;
+}
+
+/* Read from the stream into acc until it holds want (or ms pass). */
+static bool tail_wait_for(int fd, lk_buf *acc, const char *want, int ms)
+{
+  int64_t end = lk_mono_ns() + ms * 1000000LL;
+  while (lk_mono_ns() < end) {
+    lk_buf_putc(acc, 0);
+    acc->len--;
+    if (strstr((const char *)acc->data, want))
+      return true;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 100) == 1) {
+      char buf[4096];
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0)
+        return false;
+      lk_buf_append(acc, buf, (size_t)n);
+    }
+  }
+  return false;
+}
+
+static void push_line(fx *f, int64_t ts, const char *line)
+{
+  char body[512];
+  snprintf(body, sizeof body,
+           "{\"streams\":[{\"stream\":{\"app\":\"live\"},\"values\":[[\"%lld\",\"%s\"]]}]}",
+           (long long)ts, line);
+  lk_httpc_resp r;
+  assert_int_equal(post(f, "application/json", body, strlen(body), &r), 204);
+  lk_httpc_resp_fini(&r);
+}
+
+/* /tail stays open: lines pushed after it opened arrive within a bounded
+ * time, in Loki's tail shape; closing the client leaves the server fine. */
+static void test_tail_live(void **state)
+{
+  fx *f = *state;
+  int fd = tail_open(f, "/loki/api/v1/tail?query=%7Bapp%3D%22live%22%7D%20%7C%3D%20%22keep%22");
+  lk_buf acc = {0};
+  assert_true(tail_wait_for(fd, &acc, "text/event-stream", 5000));
+  int64_t now = lk_now_ms() * 1000000LL;
+  push_line(f, now, "keep first");
+  assert_true(tail_wait_for(fd, &acc, "keep first", 5000));
+  assert_non_null(strstr((const char *)acc.data, "data: {\"streams\":[{\"stream\":{\"app\":\"live\"},"
+                                                 "\"values\":[[\""));
+  usleep(300000); /* several polls in between: the stream is still open */
+  push_line(f, now + 1000, "drop this one");
+  push_line(f, now + 2000, "keep second");
+  assert_true(tail_wait_for(fd, &acc, "keep second", 5000));
+  assert_null(strstr((const char *)acc.data, "drop this one"));
+  assert_null(strstr(strstr((const char *)acc.data, "keep first") + 1, "keep first"));
+  close(fd);
+  lk_buf_fini(&acc);
+  usleep(300000); /* the server notices the departed client on its next write */
+  lk_httpc_resp r;
+  assert_int_equal(get(f, "/loki/api/v1/query?query=%7Bapp%3D%22live%22%7D", &r), 200);
+  assert_non_null(strstr((const char *)r.body.data, "keep second"));
+  lk_httpc_resp_fini(&r);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_push_and_query),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_agent_push),
+      cmocka_unit_test(test_tail_live),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
