@@ -441,7 +441,7 @@ void web__loki_tail(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     return;
   qparams q = {0};
   lk_diag d = {0};
-  int64_t now = now_ns(), start;
+  int64_t now = now_ns(), start = 0;
   int rc = parse_common(req, &q, &d);
   if (!rc)
     rc = logstore_logql_check(q.query, &d);
