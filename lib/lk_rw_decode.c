@@ -297,19 +297,32 @@ static int count_timeseries(ctx *c, uint8_t *data, size_t len, size_t *n)
   return 0;
 }
 
+/* Shared first steps of decode and scan: snappy into the arena (size checked
+ * against max_decoded first), then a well-formedness pass that counts the
+ * TimeSeries. Fills out-params only on success. */
+static int unpack_body(const uint8_t *body, size_t len, size_t max_decoded, ctx *c,
+                       uint8_t **buf, size_t *size, size_t *nts)
+{
+  size_t sz = 0;
+  int rc = lk__snappy_size(body, len, max_decoded, &sz, c->d);
+  if (rc)
+    return rc;
+  uint8_t *b = lk_arena_alloc(c->a, sz ? sz : 1);
+  if ((rc = lk__snappy_into(body, len, b, sz, c->d)) || (rc = count_timeseries(c, b, sz, nts)))
+    return rc;
+  *buf = b;
+  *size = sz;
+  return 0;
+}
+
 int lk_rw_decode(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
                  lk_series **out, size_t *n, lk_diag *d)
 {
-  size_t size = 0;
-  int rc = lk__snappy_size(body, len, max_decoded, &size, d);
-  if (rc)
-    return rc;
-  uint8_t *buf = lk_arena_alloc(arena, size ? size : 1);
-  if ((rc = lk__snappy_into(body, len, buf, size, d)))
-    return rc;
   ctx c = {.a = arena, .d = d};
-  size_t ns;
-  if ((rc = count_timeseries(&c, buf, size, &ns)))
+  uint8_t *buf;
+  size_t size, ns;
+  int rc = unpack_body(body, len, max_decoded, &c, &buf, &size, &ns);
+  if (rc)
     return rc;
   lk_series *ss = ns ? lk_arena_alloc(arena, ns * sizeof *ss) : NULL;
   pbuf b = {buf, buf + size};
@@ -387,16 +400,11 @@ static int scan_samples(ctx *c, uint8_t *from, uint8_t *end, lk_sample *ss)
 int lk_rw_scan(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
                lk_rw_series **out, size_t *n, lk_diag *d)
 {
-  size_t size = 0;
-  int rc = lk__snappy_size(body, len, max_decoded, &size, d);
-  if (rc)
-    return rc;
-  uint8_t *buf = lk_arena_alloc(arena, size ? size : 1);
-  if ((rc = lk__snappy_into(body, len, buf, size, d)))
-    return rc;
   ctx c = {.a = arena, .d = d};
-  size_t nts;
-  if ((rc = count_timeseries(&c, buf, size, &nts)))
+  uint8_t *buf;
+  size_t size, nts;
+  int rc = unpack_body(body, len, max_decoded, &c, &buf, &size, &nts);
+  if (rc)
     return rc;
   lk_rw_series *rs = nts ? lk_arena_alloc(arena, nts * sizeof *rs) : NULL;
   pbuf b = {buf, buf + size};
