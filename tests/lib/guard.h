@@ -1,5 +1,6 @@
 /* guard.h — guard-page buffers for parser tests: the bytes end exactly where
- * a PROT_NONE page begins, so any read past the input faults under test. */
+ * a PROT_NONE page begins, so any read past the input faults under test.
+ * Also the deterministic mutator the parsers' fuzz tests share. */
 #ifndef LK_TEST_GUARD_H
 #define LK_TEST_GUARD_H
 
@@ -7,6 +8,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "lib/lk_buf.h"
 
 typedef struct guard_buf {
   uint8_t *map;   /* whole mapping */
@@ -41,6 +44,23 @@ static inline uint64_t test_rand(uint64_t *s)
   *s ^= *s << 25;
   *s ^= *s >> 27;
   return *s * 0x2545f4914f6cdd1dull;
+}
+
+/* Replace mut with src[0..n) changed by 1–4 random edits: a flipped bit,
+ * a random byte, or truncation. */
+static inline void test_mutate(lk_buf *mut, const uint8_t *src, size_t n, uint64_t *seed)
+{
+  lk_buf_clear(mut);
+  lk_buf_append(mut, src, n);
+  int edits = 1 + (int)(test_rand(seed) % 4);
+  for (int e = 0; e < edits && mut->len; e++) {
+    size_t pos = test_rand(seed) % mut->len;
+    switch (test_rand(seed) % 3) {
+    case 0: mut->data[pos] ^= (uint8_t)(1u << (test_rand(seed) % 8)); break;
+    case 1: mut->data[pos] = (uint8_t)test_rand(seed); break;
+    default: mut->len = pos; break;
+    }
+  }
 }
 
 #endif

@@ -176,17 +176,7 @@ static void test_mutation_fuzz(void **state)
   uint64_t seed = 0x5ca1ab1e12345678ull;
   int ok = 0, bad = 0;
   for (int iter = 0; iter < 4000; iter++) {
-    lk_buf_clear(&mut);
-    lk_buf_append(&mut, raw.data, raw.len);
-    int edits = 1 + (int)(test_rand(&seed) % 4);
-    for (int e = 0; e < edits && mut.len; e++) {
-      size_t pos = test_rand(&seed) % mut.len;
-      switch (test_rand(&seed) % 3) {
-      case 0: mut.data[pos] ^= (uint8_t)(1u << (test_rand(&seed) % 8)); break;
-      case 1: mut.data[pos] = (uint8_t)test_rand(&seed); break;
-      default: mut.len = pos; break;
-      }
-    }
+    test_mutate(&mut, raw.data, raw.len, &seed);
     lk_buf_clear(&z);
     lk_snappy_compress(mut.data, mut.len, &z);
     guard_buf g;

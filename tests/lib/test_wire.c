@@ -363,17 +363,7 @@ static void test_mutation_fuzz(void **state)
   for (int iter = 0; iter < 6000; iter++) {
     int on_raw = iter & 1;
     const lk_buf src = on_raw ? raw : (lk_buf){body, len, len};
-    lk_buf_clear(&mut);
-    lk_buf_append(&mut, src.data, src.len);
-    int edits = 1 + (int)(test_rand(&seed) % 4);
-    for (int e = 0; e < edits && mut.len; e++) {
-      size_t pos = test_rand(&seed) % mut.len;
-      switch (test_rand(&seed) % 3) {
-      case 0: mut.data[pos] ^= (uint8_t)(1u << (test_rand(&seed) % 8)); break;
-      case 1: mut.data[pos] = (uint8_t)test_rand(&seed); break;
-      default: mut.len = pos; break;
-      }
-    }
+    test_mutate(&mut, src.data, src.len, &seed);
     const uint8_t *in = mut.data;
     size_t inlen = mut.len;
     if (on_raw) {
