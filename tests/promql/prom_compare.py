@@ -22,13 +22,14 @@ import math
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from lkt import free_port, http  # noqa: E402  (shared test helpers)
 
 STEP_S = 60
 QUERIES = [
@@ -75,23 +76,6 @@ QUERIES = [
     'sum(rate(http_requests_total[5m])) by (method) and on() vector(1)',
     'http_requests_total offset 10m',
 ]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def http(method, url, body=None, timeout=30):
-    req = urllib.request.Request(url, data=body, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def wait_ready(url, proc, log_path, timeout=60):
@@ -201,7 +185,7 @@ def write_openmetrics(series, path):
 def query_range(base, q, start, end):
     params = urllib.parse.urlencode({"query": q, "start": f"{start:.3f}", "end": f"{end:.3f}",
                                      "step": str(STEP_S)})
-    status, body = http("GET", f"{base}/api/v1/query_range?{params}")
+    status, body = http("GET", f"{base}/api/v1/query_range?{params}", timeout=30)
     doc = json.loads(body)
     if doc.get("status") != "success":
         raise RuntimeError(f"{base}: {q}: HTTP {status} {body[:300]!r}")
