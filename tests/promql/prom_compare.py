@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from lkt import free_port, http  # noqa: E402  (shared test helpers)
 
