@@ -385,6 +385,7 @@ static const field storage_fields[] = {
   {"ooo_window", F_DUR, C(storage.ooo_window_ms), NULL, NULL},
   {"fsync", F_STR, C(storage.fsync), NULL, NULL},
   {"block_range", F_DUR, C(storage.block_range_ms), NULL, NULL},
+  {"query_cache_size", F_SIZE, C(storage.query_cache_size), NULL, NULL},
   {NULL, 0, 0, NULL, NULL},
 };
 static const field collector_fields[] = {
@@ -465,6 +466,7 @@ void lk_config_init(lk_config *c)
   c->storage.retention_ms = 15LL * 24 * 3600 * 1000;
   c->storage.fsync = lk_xstrdup("interval");
   c->storage.block_range_ms = 2LL * 3600 * 1000;
+  c->storage.query_cache_size = 64ULL << 20;
   c->collector.interval_ms = 5000;
   c->collector.cgroup_root = lk_xstrdup("/sys/fs/cgroup");
   strlist_add(&c->collector.log_paths, "/var/log/pods/*/*/*.log");

@@ -6,7 +6,7 @@
  *   listen: 127.0.0.1:9470
  *   data: ./data
  *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,
- *                fsync: interval|batch|never, block_range: 2h }
+ *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup,
  *                log_paths: [...], pcap_interfaces: [...] }
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s, evaluation_interval: 15s }
@@ -88,6 +88,7 @@ typedef struct lk_config {
     int64_t ooo_window_ms;    /* 0 */
     char *fsync;              /* "interval" (default), "batch", "never" */
     int64_t block_range_ms;   /* 2h */
+    uint64_t query_cache_size; /* bytes of decoded block chunks kept for queries; 64MiB, 0 = off */
   } storage;
   struct {
     int64_t interval_ms;      /* 5s */

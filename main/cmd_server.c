@@ -147,6 +147,7 @@ static int open_storage(const lk_config *c, tsdb_t **db)
     .retention_ms = c->storage.retention_ms,
     .retention_bytes = c->storage.retention_size,
     .ooo_window_ms = c->storage.ooo_window_ms,
+    .sample_cache_bytes = c->storage.query_cache_size ? (int64_t)c->storage.query_cache_size : -1,
     .fsync = fsync_mode(c->storage.fsync),
     .max_labels = (uint32_t)c->limits.max_labels,
     .max_name_len = (uint32_t)c->limits.max_label_name_length,

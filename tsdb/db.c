@@ -87,6 +87,8 @@ static void fill_defaults(tsdb_opts *o)
     o->max_series = 5000000;
   if (!o->head_min_samples)
     o->head_min_samples = 2000000;
+  if (!o->sample_cache_bytes)
+    o->sample_cache_bytes = 64LL << 20;
 }
 
 /*---- Block list ----*/
@@ -149,8 +151,10 @@ void tsdb__blocks_remove(tsdb_t *db, tsdb__block **drop, size_t n)
   }
   db->nblocks = w;
   pthread_rwlock_unlock(&db->blocks_lock);
-  for (size_t j = 0; j < n; j++)
+  for (size_t j = 0; j < n; j++) {
+    tsdb__scache_drop_block(db->scache, drop[j]->seq);
     block_delete(drop[j]);
+  }
 }
 
 int tsdb__retention(tsdb_t *db)
@@ -467,6 +471,9 @@ static tsdb_t *db_new(const tsdb_opts *opts)
   pthread_cond_init(&db->bg_cv, NULL);
   atomic_store(&db->newest_t, INT64_MIN);
   tsdb__head_init(&db->head);
+  db->slabs = tsdb__slabpool_new();
+  if (db->o.sample_cache_bytes > 0)
+    tsdb__scache_new((uint64_t)db->o.sample_cache_bytes, &db->scache);
   return db;
 }
 
@@ -518,6 +525,8 @@ void tsdb_close(tsdb_t *db)
     tsdb__block_close(db->blocks[i]);
   free(db->blocks);
   tsdb__head_fini(&db->head);
+  tsdb__scache_free(db->scache);
+  tsdb__slabpool_unref(db->slabs);
   if (db->lock_fd >= 0)
     close(db->lock_fd);
   pthread_rwlock_destroy(&db->cut_lock);

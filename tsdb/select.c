@@ -10,13 +10,13 @@
  * and each group's samples are gathered in that order, so the first source
  * wins a duplicated timestamp.
  *
- * Samples are copied once: block members decode straight into one slab
- * the result owns, sized by their chunk counts: a slice per group, a slot
- * per member, compacted in source order afterwards. A group with head
- * members moves to its own heap arrays (head samples are appended). The
- * slab is one mapping with transparent huge pages when large: a query
- * reading millions of samples would otherwise spend much of its time in
- * page faults on fresh memory.
+ * Samples are copied once: block members decode (or copy from the sample
+ * cache, scache.c) straight into one slab the result owns (slab.c), sized
+ * by their chunk counts: a slice per group, a slot per member, compacted
+ * in source order afterwards. A group with head members moves to its own
+ * heap arrays (head samples are appended). Block chunks are time-ordered
+ * and disjoint, so a group read from blocks that do not overlap in time is
+ * already in order; other groups are sorted and deduplicated.
  *
  * Locks: cut_lock shared (no head cut moves data mid-query) → blocks_lock
  * shared (blocks stay mapped) → index_lock shared while reading head
@@ -27,7 +27,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "tsdb/select_int.h"
 #include "tsdb/tsdb_int.h"
@@ -38,9 +37,8 @@ struct tsdb_result {
   size_t n, cap;
   void **own;                /* heap sample arrays taken over from groups */
   size_t nown, capown;
-  void *slab;                /* block samples of every group */
-  size_t slab_len;
-  bool slab_mapped;          /* mmap'ed (else malloc'ed) */
+  tsdb__slab slab;           /* block samples of every group */
+  tsdb__slabpool *pool;      /* a reference while slab is held */
 };
 
 typedef struct cand {
@@ -62,6 +60,7 @@ typedef struct sel {
   cand *c;
   size_t n, cap;
   tsdb__fcache *fc;          /* one frame cache per block */
+  bool disjoint;             /* the blocks read do not overlap in time */
 } sel;
 
 /*---- Postings per source ----*/
@@ -251,46 +250,29 @@ static void result_add(tsdb_result *r, const lk_label *ls, uint32_t nl, tsdb__ve
   }
 }
 
-/* Slabs from this size on are mapped with huge pages (when the kernel has
- * them): the faults of a few 2 MiB pages instead of hundreds of 4 KiB ones.
- * Only the pages decoding reaches are committed, so a read that stops at
- * max_samples does not pay for the rest of its bound; a bound larger than
- * the address space can give fails the query (LK_ENOMEM), not the process. */
-#define SLAB_MAP_MIN ((size_t)4 << 20)
-
-static int slab_alloc(tsdb_result *r, size_t bytes, lk_diag *d)
+static int slab_alloc(tsdb_t *db, tsdb_result *r, size_t bytes, lk_diag *d)
 {
-  if (bytes < SLAB_MAP_MIN) {
-    r->slab = lk_xmalloc(bytes ? bytes : 1);
-    r->slab_len = bytes;
-    return 0;
-  }
-  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED)
+  if (tsdb__slab_alloc(db->slabs, bytes, &r->slab))
     return lk_diag_set(d, LK_ENOMEM, -1, "query needs %zu bytes of samples, more than can be mapped", bytes);
-#ifdef MADV_HUGEPAGE
-  madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-  r->slab = p;
-  r->slab_len = bytes;
-  r->slab_mapped = true;
+  r->pool = tsdb__slabpool_ref(db->slabs);
   return 0;
+}
+
+/* Does head candidate c have samples in the range? */
+static bool head_overlaps(const sel *s, const cand *c)
+{
+  tsdb__head *h = &s->db->head;
+  pthread_mutex_lock(tsdb__stripe(h, c->hs->id));
+  bool o = tsdb__series_overlaps(c->hs, s->mint, s->maxt);
+  pthread_mutex_unlock(tsdb__stripe(h, c->hs->id));
+  return o;
 }
 
 static bool group_overlaps(const sel *s, const cand *c, size_t n)
 {
-  for (size_t i = 0; i < n; i++) {
-    if (c[i].hs) {
-      tsdb__head *h = &s->db->head;
-      pthread_mutex_lock(tsdb__stripe(h, c[i].hs->id));
-      bool o = tsdb__series_overlaps(c[i].hs, s->mint, s->maxt);
-      pthread_mutex_unlock(tsdb__stripe(h, c[i].hs->id));
-      if (o)
-        return true;
-    } else {
+  for (size_t i = 0; i < n; i++)
+    if (!c[i].hs || head_overlaps(s, &c[i]))
       return true; /* block candidates were filtered by time already */
-    }
-  }
   return false;
 }
 
@@ -349,10 +331,10 @@ static int plan_groups(sel *s, tsdb_result *r, tsdb__vec *gv, size_t ng, lk_diag
     gv[c->grp].cap += c->bound;
     total += c->bound;
   }
-  int rc = slab_alloc(r, total * (sizeof(int64_t) + sizeof(double)), d);
+  int rc = slab_alloc(s->db, r, total * (sizeof(int64_t) + sizeof(double)), d);
   if (rc)
     return rc;
-  uint8_t *p = r->slab;
+  uint8_t *p = r->slab.p;
   for (size_t g = 0; g < ng; g++) {
     gv[g].t = (int64_t *)(void *)p;
     gv[g].v = (double *)(void *)(p + gv[g].cap * sizeof(int64_t));
@@ -382,8 +364,11 @@ static void *read_share(void *arg)
   for (size_t k = 0; k < w->nf && !w->rc; k++) {
     cand *c = &w->s->c[w->f[k].idx];
     tsdb__vec *v = &w->gv[c->grp];
-    w->rc = tsdb__block_samples_into(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
-                                     v->t + c->base, v->v + c->base, c->bound, &c->got);
+    tsdb__scache *sc = w->s->db->scache;
+    w->rc = sc ? tsdb__scache_read(sc, w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
+                                   v->t + c->base, v->v + c->base, c->bound, &c->got)
+               : tsdb__block_samples_into(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
+                                          v->t + c->base, v->v + c->base, c->bound, &c->got);
     w->total += w->rc ? 0 : c->got;
     if (w->stop_at && w->total > w->stop_at)
       break;
@@ -420,7 +405,7 @@ static void read_parallel(reader *w, uint32_t nb)
  * a large read is split in two halves of about equal samples, read by two
  * threads. Without overlapping blocks the raw count is exact, so
  * max_samples is enforced here, before the head is read. */
-static int prefetch(sel *s, tsdb__block **blocks, uint32_t nb, tsdb__vec *gv, uint64_t max_samples,
+static int prefetch(const sel *s, tsdb__block **blocks, uint32_t nb, tsdb__vec *gv, uint64_t max_samples,
                     lk_diag *d)
 {
   fetch *f = lk_xmalloc((s->n ? s->n : 1) * sizeof *f);
@@ -433,7 +418,7 @@ static int prefetch(sel *s, tsdb__block **blocks, uint32_t nb, tsdb__vec *gv, ui
     }
   if (nf)
     qsort(f, nf, sizeof *f, fetch_cmp);
-  bool exact = !blocks_overlap(blocks, nb, s->mint, s->maxt);
+  bool exact = s->disjoint;
   size_t split = nf;
   if (bound >= PARALLEL_MIN_SAMPLES && nf >= 2) {
     uint64_t half = 0;
@@ -465,15 +450,17 @@ static bool normal(const tsdb__vec *v, int64_t mint, int64_t maxt)
 }
 
 /* Gather a group's samples into v (a slab view): the block members' slots
- * compacted in source order, then, if the group has head members, moved to
- * heap arrays (*heap set) with the head's samples appended; normalized. */
+ * compacted in source order, then, if head members have samples in the
+ * range (series stay in the head after their samples moved to blocks),
+ * moved to heap arrays (*heap set) with the head's samples appended;
+ * normalized unless already in order. */
 static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *heap)
 {
   int rc = 0;
   size_t w = 0;
   bool head = false;
   for (size_t i = 0; i < n; i++) {
-    head |= c[i].hs != NULL;
+    head = head || (c[i].hs && head_overlaps(s, &c[i]));
     if (c[i].hs || !c[i].got)
       continue;
     if (c[i].base != w) {
@@ -494,7 +481,7 @@ static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *he
     }
     *v = h;
   }
-  for (size_t i = 0; i < n && !rc; i++) {
+  for (size_t i = 0; head && i < n && !rc; i++) {
     if (!c[i].hs)
       continue;
     tsdb__head *hd = &s->db->head;
@@ -502,7 +489,7 @@ static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *he
     rc = tsdb__series_collect(c[i].hs, s->mint, s->maxt, v);
     pthread_mutex_unlock(tsdb__stripe(hd, c[i].hs->id));
   }
-  if (!normal(v, s->mint, s->maxt))
+  if (!(s->disjoint && !head) && !normal(v, s->mint, s->maxt))
     tsdb__vec_normalize(v, s->mint, s->maxt);
   return rc;
 }
@@ -525,6 +512,7 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
   if (s->n)
     qsort(s->c, s->n, sizeof *s->c, cand_cmp);
   size_t ng = number_groups(s);
+  s->disjoint = !blocks_overlap(blocks, nb, s->mint, s->maxt);
   tsdb__vec *gv = lk_xcalloc(ng ? ng : 1, sizeof *gv);
   uint64_t samples = 0;
   int rc = o->labels_only ? 0 : plan_groups(s, r, gv, ng, d);
@@ -655,10 +643,10 @@ void tsdb_result_free(tsdb_result *r)
   for (size_t i = 0; i < r->nown; i++)
     free(r->own[i]);
   free(r->own);
-  if (r->slab_mapped)
-    munmap(r->slab, r->slab_len);
-  else
-    free(r->slab);
+  if (r->pool) {
+    tsdb__slab_free(r->pool, &r->slab);
+    tsdb__slabpool_unref(r->pool);
+  }
   free(r->s);
   free(r);
 }

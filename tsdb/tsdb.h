@@ -50,6 +50,8 @@ typedef struct tsdb_opts {
   uint32_t max_name_len;       /* bytes; default 256 */
   uint32_t max_value_len;      /* bytes; default 4096 */
   uint64_t max_series;         /* cardinality guard; default 5,000,000 */
+  int64_t sample_cache_bytes;  /* decoded block chunks kept for the next queries; default
+                                  64 MiB; negative = off */
   uint64_t head_min_samples;   /* cut the head into blocks only once it also holds this many
                                   samples or spans half the retention; default 2,000,000
                                   (keeps series-ordered bulk imports from cutting tiny
@@ -180,6 +182,9 @@ typedef struct tsdb_status {
   uint64_t samples_appended_total;       /* since open */
   uint64_t samples_rejected_total[4];    /* out_of_order, too_old, conflicts, invalid */
   uint64_t series_created_total;
+  /* sample cache (decoded block chunks): chunk lookups served / decoded, bytes held */
+  uint64_t sample_cache_hits_total, sample_cache_misses_total, sample_cache_bytes,
+      sample_cache_evictions_total;
   /* top-N lists, sorted by count descending */
   tsdb_count *series_by_metric; size_t n_series_by_metric;
   tsdb_count *values_by_label;  size_t n_values_by_label;

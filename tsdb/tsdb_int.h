@@ -275,6 +275,38 @@ int tsdb__block_find(const tsdb__block *b, const lk_label *ls, size_t n, tsdb__b
 void tsdb__block_name_range(const tsdb__block *b, const char *name, uint32_t *lo, uint32_t *hi);
 
 
+/* The sample cache (scache.c): decoded chunks of blocks, bounded by bytes.
+ * Thread-safe. */
+typedef struct tsdb__scache tsdb__scache;
+typedef struct tsdb__scache_stat {
+  uint64_t hits, misses, bytes, evictions; /* hits/misses count chunks */
+} tsdb__scache_stat;
+int tsdb__scache_new(uint64_t budget, tsdb__scache **out);
+void tsdb__scache_free(tsdb__scache *c); /* NULL is fine */
+/* As tsdb__block_samples_into, serving chunks from the cache and caching
+ * the ones it decodes. */
+int tsdb__scache_read(tsdb__scache *c, const tsdb__block *b, const tsdb__bseries *s, int64_t mint,
+                      int64_t maxt, tsdb__fcache *fc, int64_t *t, double *v, size_t cap, size_t *n);
+/* Forget a removed block's chunks. */
+void tsdb__scache_drop_block(tsdb__scache *c, uint64_t seq);
+void tsdb__scache_stats(tsdb__scache *c, tsdb__scache_stat *out);
+
+/* Sample slabs of results and their pool (slab.c). The pool is reference
+ * counted: the database and every result holding a mapped slab own one. */
+typedef struct tsdb__slabpool tsdb__slabpool;
+typedef struct tsdb__slab {
+  void *p;
+  size_t len;
+  bool mapped;
+} tsdb__slab;
+tsdb__slabpool *tsdb__slabpool_new(void);
+tsdb__slabpool *tsdb__slabpool_ref(tsdb__slabpool *sp);
+void tsdb__slabpool_unref(tsdb__slabpool *sp); /* NULL is fine */
+/* At least len bytes (uninitialised); LK_ENOMEM when it cannot be mapped. */
+int tsdb__slab_alloc(tsdb__slabpool *sp, size_t len, tsdb__slab *out);
+/* Back to the pool or the system; *s is cleared. */
+void tsdb__slab_free(tsdb__slabpool *sp, tsdb__slab *s);
+
 /* Block writer: feed series in label order, then finish. */
 typedef struct tsdb__bwriter tsdb__bwriter;
 int tsdb__bwriter_new(const char *tmpdir, tsdb__bwriter **out, lk_diag *d);
@@ -302,6 +334,8 @@ struct tsdb {
   _Atomic uint64_t next_seq;
   tsdb__head head;
   tsdb__wal wal;
+  tsdb__scache *scache;      /* NULL when off; outlives every select */
+  tsdb__slabpool *slabs;     /* one reference */
   _Atomic int64_t newest_t;  /* newest sample stored anywhere; INT64_MIN if none */
   /* counters */
   _Atomic uint64_t appended, rejected[4], series_created;

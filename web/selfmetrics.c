@@ -146,6 +146,14 @@ static void render_tsdb(lk_buf *b, web_server *w)
         samples_appended_total),
       G("lookout_tsdb_series_created_total", "counter", "Series created since start.",
         series_created_total),
+      G("lookout_tsdb_sample_cache_hits_total", "counter",
+        "Block chunks served decoded from the sample cache.", sample_cache_hits_total),
+      G("lookout_tsdb_sample_cache_misses_total", "counter",
+        "Block chunks decoded by queries (and then cached).", sample_cache_misses_total),
+      G("lookout_tsdb_sample_cache_bytes", "gauge", "Memory held by decoded chunks in the sample cache.",
+        sample_cache_bytes),
+      G("lookout_tsdb_sample_cache_evictions_total", "counter",
+        "Sample cache entries evicted to stay within its budget.", sample_cache_evictions_total),
 #undef G
   };
   for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {

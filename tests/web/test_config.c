@@ -108,7 +108,7 @@ static void test_load_file(void **state)
   char path[] = "/tmp/lkcfgXXXXXX";
   int fd = mkstemp(path);
   assert_true(fd >= 0);
-  const char *t = "data: /tmp/x\nlimits: { max_body_size: 1MiB, max_import_size: 2GB }\nstorage: { retention_size: 10GiB }\n";
+  const char *t = "data: /tmp/x\nlimits: { max_body_size: 1MiB, max_import_size: 2GB }\nstorage: { retention_size: 10GiB, query_cache_size: 8MiB }\n";
   assert_int_equal(write(fd, t, strlen(t)), (ssize_t)strlen(t));
   close(fd);
   lk_config c;
@@ -120,6 +120,7 @@ static void test_load_file(void **state)
   assert_int_equal(c.limits.max_body_size, 1u << 20);
   assert_int_equal(c.limits.max_import_size, 2000000000ULL);
   assert_int_equal(c.storage.retention_size, 10ULL << 30);
+  assert_int_equal(c.storage.query_cache_size, 8ULL << 20);
   unlink(path);
   lk_diag d2 = {0};
   assert_int_equal(lk_config_load(&c, path, &d2), LK_ENOENT);
