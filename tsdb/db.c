@@ -181,7 +181,7 @@ int tsdb__retention(tsdb_t *db)
   }
   pthread_rwlock_unlock(&db->blocks_lock);
   for (size_t i = 0; i < nd; i++)
-    lk_info("msg=\"retention: dropping block\" dir=%s mint=%lld maxt=%lld bytes=%llu", drop[i]->dir,
+    lk_info("retention: dropping block dir=%s mint=%lld maxt=%lld bytes=%llu", drop[i]->dir,
             (long long)drop[i]->mint, (long long)drop[i]->maxt, (unsigned long long)drop[i]->bytes);
   if (nd)
     tsdb__blocks_remove(db, drop, nd);
@@ -315,7 +315,7 @@ static void compact_and_retain(tsdb_t *db, bool all_windows)
   lk_diag d = {0};
   pthread_mutex_lock(&db->compact_mu);
   if (tsdb__compact(db, all_windows, &d))
-    lk_error("msg=\"compaction failed\" err=\"%s\"", d.msg);
+    lk_error("compaction failed err=\"%s\"", d.msg);
   tsdb__retention(db);
   pthread_mutex_unlock(&db->compact_mu);
 }
@@ -337,7 +337,7 @@ int tsdb__maybe_cut(tsdb_t *db)
     rc = tsdb__wal_checkpoint(db, &d);
   pthread_rwlock_unlock(&db->cut_lock);
   if (rc)
-    lk_error("msg=\"head cut failed\" err=\"%s\"", d.msg);
+    lk_error("head cut failed err=\"%s\"", d.msg);
   if (cut) {
     pthread_mutex_lock(&db->bg_mu);
     db->compact_wanted = true;

@@ -312,7 +312,7 @@ static int replay_file(replay *r, const char *path, uint64_t *bytes)
   int rc = 0;
   if (good < len || len < TSDB_WAL_HDR) {
     if (len)
-      lk_warn("msg=\"wal: truncated torn or corrupt tail\" file=%s kept_bytes=%zu skipped_bytes=%zu",
+      lk_warn("wal: truncated torn or corrupt tail file=%s kept_bytes=%zu skipped_bytes=%zu",
               path, good, len - good);
     if (ftruncate(fd, (off_t)good) < 0 || (good == 0 && write_header(fd) < 0))
       rc = -errno;
@@ -448,7 +448,7 @@ int tsdb__wal_open(tsdb_t *db, lk_diag *d)
   if (rc)
     return lk_diag_set(d, rc, -1, "opening the WAL in %s failed: %s", w->dir, lk_strerror(rc));
   if (r.samples)
-    lk_info("msg=\"wal replayed\" dir=%s samples=%llu", w->dir, (unsigned long long)r.samples);
+    lk_info("wal replayed dir=%s samples=%llu", w->dir, (unsigned long long)r.samples);
   return 0;
 }
 
