@@ -2,18 +2,27 @@
  *
  * Shortest round-trip digits: the 15-, then 16-, then 17-significant-digit
  * rounding of the value, the first that reads back as the same double (at
- * most 17 digits always round-trips). The digits and decimal exponent are
- * then laid out in the notation each API shape needs; see lk_json.h. C's %g
- * cannot be used: it does not pick the shortest digits and its exponent rules
- * differ from Go's.
+ * most 17 digits always round-trips); denormals search from one digit up.
+ * The digits and decimal exponent are then laid out in the notation each API
+ * shape needs; see lk_json.h. C's %g cannot be used: it does not pick the
+ * shortest digits and its exponent rules differ from Go's.
  *
  * Query output formats millions of values, so the rounding and the read-back
  * check are done in registers where that is provably exact: 15 digits in
- * double arithmetic (digits15), 15–17 digits in x87 extended precision
+ * double arithmetic (digits15), 15–17 digits in exact 128-bit fixed point
+ * for 1e-11 <= v < 1e17 (exact_digits), in x87 extended precision beyond
  * (fast_digits); everything else (denormals, far exponents, roundings too
  * close to call) takes the reference route, printf's %.Ne and strtod.
  * tests/promql/test_fmt.c checks the fast paths against that route on
- * millions of values. Digits and timestamps are written without printf.
+ * millions of values. No libc call on the fast paths: exponents come from
+ * the bits, and digits are made eight at a time as packed BCD in a 64-bit
+ * word (bcd8), whose zero bytes also give the leading and trailing zero
+ * counts. Timestamps are written the same way. Points are written straight
+ * into the buffer after one room check each: integers and 15-digit values
+ * (most sample values) go from the digit words to the output without the
+ * general layout (put_value_fast); lk_json_points reserves room for a whole
+ * series up front and makes only the last eight digits of each timestamp's
+ * seconds (the rest is shared by the run).
  */
 #include "lib/lk_json.h"
 
@@ -24,11 +33,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the digit words (bcd8) are laid out for a little-endian machine"
+#endif
+
+__extension__ typedef unsigned __int128 u128;
+
+/* Room a point can take: '[', sign, 20 timestamp digits, ".mmm", ',"', the
+ * value, '"]' and a separating ','. */
+#define POINT_MAX (LK_FMT_FLOAT_MAX + 40)
+
+/* Digits are copied as fixed runs (a few vector moves instead of a call per
+ * variable-length memcpy); outputs have LK_FMT_FLOAT_MAX bytes of room. */
+#define DIGIT_RUN 24
+
 typedef struct digits {
-  char d[40]; /* significant digits, no leading/trailing zeros (except "0");
-                 room past the 17 used so layouts copy fixed 24-byte runs */
-  int n;      /* count of digits */
-  int exp;    /* decimal exponent of the first digit: v = d[0].d[1..] × 10^exp */
+  char buf[48]; /* digits at buf[off, off + n): no leading or trailing zeros
+                   (except "0"); the buffer has room for DIGIT_RUN-byte
+                   copies from any digit */
+  int off;
+  int n;   /* count of significant digits */
+  int exp; /* decimal exponent of the first digit: v = d[0].d[1..] × 10^exp */
 } digits;
 
 static const char digit_pairs[201] =
@@ -36,55 +61,104 @@ static const char digit_pairs[201] =
   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
   "8081828384858687888990919293949596979899";
 
-/* Decimal digits of m (no leading zeros; "0" for 0) ending at end; returns
- * the first. Two digits per division. */
-static char *u64_text(uint64_t m, char *end)
+#define ASCII_ZEROS 0x3030303030303030ULL
+
+/* x < 10^8 as eight BCD bytes, the most significant digit in the lowest
+ * byte (first in memory on a little-endian machine): split into 4-digit,
+ * then 2-digit, then 1-digit lanes of one word, each split a multiply by a
+ * reciprocal ((y × 10486) >> 20 = y / 100 for y < 10^4; (y × 103) >> 10 =
+ * y / 10 for y < 100) that cannot carry into the next lane. */
+static inline uint64_t bcd8(uint32_t x)
 {
-  char *p = end;
-  while (m >= 100) {
-    unsigned r = (unsigned)(m % 100);
-    m /= 100;
-    p -= 2;
-    memcpy(p, digit_pairs + 2 * r, 2);
-  }
-  if (m >= 10) {
-    p -= 2;
-    memcpy(p, digit_pairs + 2 * m, 2);
+  uint64_t y = (x / 10000) | ((uint64_t)(x % 10000) << 32);
+  uint64_t z = ((y * 10486) >> 20) & 0x0000007f0000007fULL;
+  y = z | ((y - z * 100) << 16);
+  z = ((y * 103) >> 10) & 0x000f000f000f000fULL;
+  return z | ((y - z * 10) << 8);
+}
+
+static inline void put_word(char *p, uint64_t w) { memcpy(p, &w, 8); }
+static inline void put_word16(char *p, u128 w) { memcpy(p, &w, 16); }
+
+/* The lowest `bytes` bytes of w were leading zero digits: the rest of the
+ * 16 digits hi.lo shifted to the front. Writes 16 bytes; returns 16 - bytes. */
+static inline int put_from(char *o, uint64_t hi, uint64_t lo, int bytes)
+{
+  if (bytes >= 8) {
+    int s = 8 * (bytes - 8);
+    put_word(o, (lo + ASCII_ZEROS) >> s);
+    put_word(o + 8, 0);
+  } else if (bytes) {
+    int s = 8 * bytes;
+    uint64_t h = hi + ASCII_ZEROS, l = lo + ASCII_ZEROS;
+    put_word(o, (h >> s) | (l << (64 - s)));
+    put_word(o + 8, l >> s);
   } else {
-    *--p = (char)('0' + m);
+    put_word(o, hi + ASCII_ZEROS);
+    put_word(o + 8, lo + ASCII_ZEROS);
   }
-  return p;
+  return 16 - bytes;
 }
 
-/* Number of decimal digits of m. */
-static int u64_len(uint64_t m)
+/* Leading zero digits of the 16-digit BCD hi.lo (15 for zero: "0"). */
+static inline int bcd_leading_zeros(uint64_t hi, uint64_t lo)
 {
-  int n = 1;
-  for (; m >= 100; m /= 100)
-    n += 2;
-  return n + (m >= 10);
+  if (hi)
+    return __builtin_ctzll(hi) / 8;
+  return lo ? 8 + __builtin_ctzll(lo) / 8 : 15;
 }
 
-/* m's digits without trailing zeros, first digit at 10^exp. */
-static void u64_digits(uint64_t m, int exp, digits *out)
+/* Trailing zero digits of the 16-digit BCD hi.lo (16 for zero). */
+static inline int bcd_trailing_zeros(uint64_t hi, uint64_t lo)
 {
-  int n = u64_len(m);
-  u64_text(m, out->d + n);
-  while (n > 1 && out->d[n - 1] == '0')
-    n--;
-  out->n = n;
+  if (lo)
+    return __builtin_clzll(lo) / 8;
+  return hi ? 8 + __builtin_clzll(hi) / 8 : 16;
+}
+
+/* The digits of 0 < m < 10^17 without trailing zeros, first digit at 10^exp. */
+static void m_digits(uint64_t m, int exp, digits *out)
+{
+  uint64_t top = m / 10000000000000000ULL, rest = m % 10000000000000000ULL;
+  uint64_t hi = bcd8((uint32_t)(rest / 100000000)), lo = bcd8((uint32_t)(rest % 100000000));
+  out->buf[0] = (char)('0' + top);
+  put_word(out->buf + 1, hi + ASCII_ZEROS);
+  put_word(out->buf + 9, lo + ASCII_ZEROS);
+  memset(out->buf + 17, '0', sizeof out->buf - 17);
+  out->off = top ? 0 : 1 + bcd_leading_zeros(hi, lo);
+  out->n = 17 - bcd_trailing_zeros(hi, lo) - out->off;
   out->exp = exp;
 }
 
-/* v must be finite and >= 0. */
+/* Binary exponent e of a normal v = f × 2^e with f in [0.5, 1) (frexp's). */
+static inline int exp2_of(double v)
+{
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  return (int)((bits >> 52) & 0x7ff) - 1022;
+}
+
+/* Decimal exponent of v's first digit, or one less: floor((e2-1)·log10 2)
+ * as (x·78913) >> 18, exact for |x| <= 1650 (78913 / 2^18 approximates
+ * log10 2 closely enough); the offset keeps the shifted value positive. */
+static inline int e10_estimate(double v)
+{
+  int64_t x = exp2_of(v) - 1;
+  return (int)((x * 78913 + (400LL << 18)) >> 18) - 400;
+}
+
 /* Digits of an integral value below 1e15 (exact in a double), without
- * going through printf/strtod: the common case of counters and bytes. */
+ * going through printf/strtod: the common case of counters and bytes.
+ * v is finite and >= 0. */
 static bool integer_digits(double v, digits *out)
 {
-  if (v >= 1e15 || v != floor(v))
+  if (v >= 1e15)
     return false;
   uint64_t u = (uint64_t)v;
-  u64_digits(u, u64_len(u) - 1, out);
+  if ((double)u != v)
+    return false;
+  m_digits(u, 0, out);
+  out->exp = 16 - out->off;
   return true;
 }
 
@@ -98,29 +172,127 @@ static const double exact_p10[23] = {
  * under 0.125 (one rounding, s < 2^50), and a 15-digit decimal that reads
  * back as v lies within 0.11 of the exact s; so if v has such a decimal,
  * it is round(s), and round(s) reading back as v proves it (at most one
- * 15-digit decimal can). False: ask the longer paths. */
-static bool digits15(double v, digits *out)
+ * 15-digit decimal can). round(s) is taken with the 2^52 trick (no libc,
+ * no integer round trip before the check); it rounds ties to even, where
+ * floor(s + 0.5) would round up, but a tie in s is 0.375 or more from the
+ * exact s, so neither choice reads back as v. v is normal and > 0. On
+ * success *m is the 15-digit integer (10^14 <= m < 10^15) and *e10 the
+ * exponent of its first digit; false: ask the longer paths. */
+static inline bool round15(double v, uint64_t *m, int *e10)
 {
-  int e2;
-  frexp(v, &e2);
-  int e10 = (int)floor((e2 - 1) * 0.30102999566398120); /* log10(2): e10 or one less */
+  int e = e10_estimate(v);
   for (int tries = 0; tries < 2; tries++) {
-    int k = 14 - e10;
+    int k = 14 - e;
     if (k < 0 || k > 22)
       return false;
     double sc = v * exact_p10[k];
     if (sc >= 1e15) {
-      e10++;
+      e++;
       continue;
     }
-    double r = floor(sc + 0.5);
-    if (r < 1e14 || r >= 1e15)
+    double r = (sc + 4503599627370496.0) - 4503599627370496.0;
+    if (r < 1e14 || r >= 1e15 || r / exact_p10[k] != v)
       return false;
-    uint64_t m = (uint64_t)r;
-    if ((double)m / exact_p10[k] != v)
-      return false;
-    u64_digits(m, e10, out);
+    *m = (uint64_t)r;
+    *e10 = e;
     return true;
+  }
+  return false;
+}
+
+static bool digits15(double v, digits *out)
+{
+  uint64_t m;
+  int e10;
+  if (!round15(v, &m, &e10))
+    return false;
+  m_digits(m, e10, out);
+  return true;
+}
+
+/* 5^k, exact in 64 bits for k <= 27. */
+static const uint64_t pow5[28] = {
+  1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL, 1953125ULL,
+  9765625ULL, 48828125ULL, 244140625ULL, 1220703125ULL, 6103515625ULL, 30517578125ULL,
+  152587890625ULL, 762939453125ULL, 3814697265625ULL, 19073486328125ULL, 95367431640625ULL,
+  476837158203125ULL, 2384185791015625ULL, 11920928955078125ULL, 59604644775390625ULL,
+  298023223876953125ULL, 1490116119384765625ULL, 7450580596923828125ULL,
+};
+
+#define E16 10000000000000000ULL
+#define E17 100000000000000000ULL
+
+/* v × 10^k in exact binary fixed point, for v = f × 2^e (f the 53-bit
+ * significand) and 0 <= k <= 27: f × 5^k fits 116 bits, and multiplying by
+ * 2^(e+k) is a shift. The point sits s bits from the right. */
+typedef struct scaled {
+  u128 x;        /* v × 10^k × 2^s */
+  u128 ulp;      /* the gap to v's upper neighbour, in the same units */
+  unsigned s;
+  uint64_t top;  /* the integer part, 10^16 <= top < 10^17 */
+  int e10;       /* the exponent of v's first digit */
+} scaled;
+
+static bool scale_exact(uint64_t f, int e, double v, scaled *sc)
+{
+  int e10 = e10_estimate(v);
+  for (int tries = 0; tries < 3; tries++) {
+    int k = 16 - e10, sh = e + k;
+    if (k < 0 || k > 27 || sh > 8 || sh < -120)
+      return false;
+    u128 x = (u128)f * pow5[k], ulp = pow5[k];
+    unsigned s = 0;
+    if (sh >= 0) {
+      x <<= sh;
+      ulp <<= sh;
+    } else {
+      s = (unsigned)-sh;
+    }
+    u128 top = x >> s;
+    if (top >= E17) {
+      e10++;
+    } else if (top < E16) {
+      e10--;
+    } else {
+      *sc = (scaled){x, ulp, s, (uint64_t)top, e10};
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The 15-, 16-, then 17-digit rounding of v, each made exactly from the
+ * fixed-point scaling (ties to even, as printf rounds) and kept when it
+ * lies inside v's rounding interval (the interval's ends belong to v when
+ * f is even, as strtod rounds ties to even; at a power of two the lower
+ * neighbour is half as far). Exactly the reference route's answer, for
+ * normal v whose scale 10^k has 0 <= k <= 27 (about 1e-11 <= v < 1e17). */
+static bool exact_digits(double v, digits *out)
+{
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  int be = (int)(bits >> 52);
+  uint64_t f = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+  scaled sc;
+  if (be == 0 || !scale_exact(f, be - 1075, v, &sc))
+    return false;
+  bool even = !(f & 1), lower_closer = f == (1ULL << 52) && be > 1;
+  u128 frac = sc.x & ((((u128)1) << sc.s) - 1);
+  for (uint64_t pw = 100; pw; pw /= 10) { /* 15, 16, 17 digits */
+    uint64_t d = sc.top / pw;
+    u128 rem2 = ((((u128)(sc.top % pw)) << sc.s) | frac) << 1, half2 = (u128)pw << sc.s;
+    d += rem2 > half2 || (rem2 == half2 && (d & 1));
+    u128 dx = ((u128)d * pw) << sc.s;
+    u128 gap = dx >= sc.x ? (dx - sc.x) << 1 : (sc.x - dx) << (lower_closer ? 2 : 1);
+    if (gap < sc.ulp || (gap == sc.ulp && even)) {
+      int exp = sc.e10;
+      if (d >= E17 / pw) { /* 99…9.5 rounded up to 10^digits */
+        d /= 10;
+        exp++;
+      }
+      m_digits(d, exp, out);
+      return true;
+    }
   }
   return false;
 }
@@ -158,9 +330,7 @@ static bool fast_round_trips(double v, uint64_t m, int k, bool *known)
  * scale is out of range or the boundaries cannot be told apart. */
 static bool scale17(double v, long double *s, int *e10)
 {
-  int e2;
-  frexp(v, &e2);
-  int e = (int)floor((e2 - 1) * 0.30102999566398120); /* log10(2) */
+  int e = e10_estimate(v);
   for (int tries = 0; tries < 3; tries++) {
     int k = 16 - e;
     if (k < -27 || k > 27)
@@ -215,7 +385,7 @@ static bool fast_digits(double v, digits *out)
     if (!round_to_digits(s, e10, prec, &m, &exp))
       return false;
     if (prec == 17 || fast_round_trips(v, m, prec - 1 - exp, &known)) {
-      u64_digits(m, exp, out);
+      m_digits(m, exp, out);
       return true;
     }
     if (!known)
@@ -233,24 +403,10 @@ static bool round_trips(double v, int prec, char *tmp, size_t n)
   return strtod(tmp, NULL) == v;
 }
 
-/* Shortest decimal digits that read back as v (v > 0, finite). A normal
- * value whose shortest form has at most 15 significant digits is exactly its
- * 15-digit rounding with trailing zeros removed, so one printf usually
- * settles it; 16 and then 17 digits cover the rest (17 always round-trips).
- * Denormals carry fewer bits, so they search from one digit up. */
-static void shortest_digits(double v, digits *out)
+/* The reference route: printf's correctly rounded %.Ne read back by strtod. */
+static void printf_digits(double v, digits *out)
 {
   char tmp[48];
-  if (v == 0) {
-    out->d[0] = '0';
-    out->n = 1;
-    out->exp = 0;
-    return;
-  }
-  if (integer_digits(v, out))
-    return;
-  if (v >= DBL_MIN && (digits15(v, out) || fast_digits(v, out)))
-    return;
   if (v < DBL_MIN) {
     for (int prec = 0; prec <= 16 && !round_trips(v, prec, tmp, sizeof tmp); prec++)
       ;
@@ -260,48 +416,69 @@ static void shortest_digits(double v, digits *out)
   /* tmp is "D[.DDD]e±XX" */
   int n = 0;
   const char *p = tmp;
+  memset(out->buf, '0', sizeof out->buf);
   for (; *p && *p != 'e'; p++)
     if (*p != '.')
-      out->d[n++] = *p;
-  while (n > 1 && out->d[n - 1] == '0')
+      out->buf[n++] = *p;
+  while (n > 1 && out->buf[n - 1] == '0')
     n--;
+  out->off = 0;
   out->n = n;
   out->exp = atoi(p + 1);
 }
 
-static size_t put_special(char *out, double v)
+/* Shortest decimal digits that read back as v (v >= 0, finite). A normal
+ * value whose shortest form has at most 15 significant digits is exactly its
+ * 15-digit rounding with trailing zeros removed, so the 15-digit candidate
+ * usually settles it; 16 and then 17 digits cover the rest (17 always
+ * round-trips). Denormals carry fewer bits, so they search from one digit up. */
+static void shortest_digits(double v, digits *out)
 {
-  if (isnan(v))
-    return (size_t)sprintf(out, "NaN");
-  return (size_t)sprintf(out, v > 0 ? "+Inf" : "-Inf");
+  if (v == 0) {
+    memset(out->buf, '0', sizeof out->buf);
+    out->off = 0;
+    out->n = 1;
+    out->exp = 0;
+    return;
+  }
+  if (integer_digits(v, out))
+    return;
+  if (v >= DBL_MIN && (digits15(v, out) || exact_digits(v, out) || fast_digits(v, out)))
+    return;
+  printf_digits(v, out);
 }
 
-/* Digits are copied as fixed runs (a few vector moves instead of a call per
- * variable-length memcpy); outputs have LK_FMT_FLOAT_MAX bytes of room. */
-#define DIGIT_RUN 24
+static size_t put_special(char *out, double v)
+{
+  const char *s = isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
+  size_t n = strlen(s);
+  memcpy(out, s, n + 1);
+  return n;
+}
 
 static size_t layout_plain(char *out, const digits *g, bool neg)
 {
+  const char *d = g->buf + g->off;
   char *o = out;
   if (neg)
     *o++ = '-';
   if (g->exp < 0) {
     *o++ = '0';
     *o++ = '.';
-    for (int i = 0; i < -g->exp - 1; i++)
-      *o++ = '0';
-    memcpy(o, g->d, DIGIT_RUN);
+    memset(o, '0', (size_t)(-g->exp - 1));
+    o += -g->exp - 1;
+    memcpy(o, d, DIGIT_RUN);
     o += g->n;
   } else if (g->n <= g->exp + 1) {
-    memcpy(o, g->d, DIGIT_RUN);
+    memcpy(o, d, DIGIT_RUN);
     o += g->n;
-    for (int i = 0; i < g->exp + 1 - g->n; i++)
-      *o++ = '0';
-  } else { /* exp + 1 < n <= 17: both runs stay inside d */
-    memcpy(o, g->d, DIGIT_RUN);
+    memset(o, '0', (size_t)(g->exp + 1 - g->n));
+    o += g->exp + 1 - g->n;
+  } else { /* exp + 1 < n <= 17: both runs stay inside buf */
+    memcpy(o, d, DIGIT_RUN);
     o += g->exp + 1;
     *o++ = '.';
-    memcpy(o, g->d + g->exp + 1, DIGIT_RUN);
+    memcpy(o, d + g->exp + 1, DIGIT_RUN);
     o += g->n - g->exp - 1;
   }
   *o = 0;
@@ -311,13 +488,14 @@ static size_t layout_plain(char *out, const digits *g, bool neg)
 /* Go's 'e' layout: d[.ddd]e±XX with at least two exponent digits. */
 static size_t layout_exp(char *out, const digits *g, bool neg)
 {
+  const char *d = g->buf + g->off;
   char *o = out;
   if (neg)
     *o++ = '-';
-  *o++ = g->d[0];
+  *o++ = d[0];
   if (g->n > 1) {
     *o++ = '.';
-    memcpy(o, g->d + 1, DIGIT_RUN);
+    memcpy(o, d + 1, DIGIT_RUN);
     o += g->n - 1;
   }
   int e = g->exp;
@@ -332,11 +510,11 @@ static size_t layout_exp(char *out, const digits *g, bool neg)
   return (size_t)(o - out);
 }
 
-size_t lk_fmt_value(char *out, double v)
+static inline size_t fmt_value(char *out, double v)
 {
   if (!isfinite(v))
     return put_special(out, v);
-  digits g = {0};
+  digits g;
   double a = fabs(v);
   shortest_digits(a, &g);
   bool neg = signbit(v);
@@ -345,11 +523,13 @@ size_t lk_fmt_value(char *out, double v)
   return layout_plain(out, &g, neg);
 }
 
+size_t lk_fmt_value(char *out, double v) { return fmt_value(out, v); }
+
 size_t lk_fmt_plain(char *out, double v)
 {
   if (!isfinite(v))
     return put_special(out, v);
-  digits g = {0};
+  digits g;
   shortest_digits(fabs(v), &g);
   return layout_plain(out, &g, signbit(v));
 }
@@ -441,18 +621,20 @@ void lk_json_labels(lk_buf *b, const lk_label *ls, size_t n)
   lk_buf_putc(b, '}');
 }
 
+
 /* Seconds with ".mmm" only when the milliseconds are non-zero; returns the
- * length written (at most 25 bytes). */
-static size_t put_sample_ts(char *out, int64_t ms)
+ * length written (at most 21 bytes; writes up to 21). */
+static inline size_t put_sample_ts(char *out, int64_t ms)
 {
   uint64_t a = ms < 0 ? -(uint64_t)ms : (uint64_t)ms;
-  unsigned frac = (unsigned)(a % 1000);
+  uint64_t s = a / 1000;
+  unsigned frac = (unsigned)(a - s * 1000);
   char *o = out;
   if (ms < 0)
     *o++ = '-';
-  int n = u64_len(a / 1000);
-  u64_text(a / 1000, o + n);
-  o += n;
+  /* s < 2^63 / 1000 < 10^16 */
+  uint64_t hi = bcd8((uint32_t)(s / 100000000)), lo = bcd8((uint32_t)(s % 100000000));
+  o += put_from(o, hi, lo, bcd_leading_zeros(hi, lo));
   if (frac) {
     o[0] = '.';
     o[1] = (char)('0' + frac / 100);
@@ -464,32 +646,145 @@ static size_t put_sample_ts(char *out, int64_t ms)
 
 void lk_json_sample_ts(lk_buf *b, int64_t ms)
 {
-  char tmp[32];
+  char tmp[40];
   lk_buf_append(b, tmp, put_sample_ts(tmp, ms));
 }
 
 void lk_json_sample_value(lk_buf *b, double v)
 {
   char tmp[LK_FMT_FLOAT_MAX + 2];
-  size_t n = lk_fmt_value(tmp + 1, v);
+  size_t n = fmt_value(tmp + 1, v);
   tmp[0] = '"';
   tmp[n + 1] = '"';
   lk_buf_append(b, tmp, n + 2);
 }
 
+/* The plain notation of v when 10^-6 <= |v| < 10^15, byte for byte what
+ * fmt_value writes for it: integers and 15-digit forms (the common shapes:
+ * counters, gauges, values with a few decimals) straight from the digit
+ * words, 16–17 digits (rates, ratios) through exact_digits. Returns the
+ * end, or NULL to take the general route. Writes up to 42 bytes. */
+static inline char *put_value_fast(char *o, double v)
+{
+  double a = fabs(v);
+  if (!(a >= 1e-6 && a < 1e15)) /* also NaN */
+    return NULL;
+  if (signbit(v))
+    *o++ = '-';
+  uint64_t m = (uint64_t)a;
+  if ((double)m == a) {
+    uint64_t hi = bcd8((uint32_t)(m / 100000000)), lo = bcd8((uint32_t)(m % 100000000));
+    return o + put_from(o, hi, lo, bcd_leading_zeros(hi, lo));
+  }
+  int e10;
+  if (!round15(a, &m, &e10)) { /* a >= 1e-6 is normal */
+    digits g;
+    return exact_digits(a, &g) ? o + layout_plain(o, &g, false) : NULL;
+  }
+  uint64_t hi = bcd8((uint32_t)(m / 100000000)), lo = bcd8((uint32_t)(m % 100000000));
+  int n = 15 - bcd_trailing_zeros(hi, lo);
+  /* the 15 digits (hi's first byte is m's leading zero) in bytes 0..14 */
+  u128 x = (((u128)(lo + ASCII_ZEROS) << 64) | (hi + ASCII_ZEROS)) >> 8;
+  if (e10 < 0) { /* "0." then -e10-1 <= 5 zeros, then the digits */
+    int z = -e10 - 1;
+    put_word(o, 0x3030303030302e30ULL); /* "0.000000" */
+    put_word16(o + 2 + z, x);
+    return o + 2 + z + n;
+  }
+  /* q integer digits, '.', the rest: a is not an integer, so n > q (a
+   * decimal integer below 2^50 reads back as itself, not as a) */
+  int q = e10 + 1;
+  u128 low = ((u128)1 << (8 * q)) - 1;
+  put_word16(o, (x & low) | ((u128)'.' << (8 * q)) | ((x & ~low) << 8));
+  return o + n + 1;
+}
+
+/* "value" (quoted) at o, which has LK_FMT_FLOAT_MAX + 2 bytes of room;
+ * returns the end. */
+static inline char *put_quoted_value(char *o, double v)
+{
+  *o++ = '"';
+  char *end = put_value_fast(o, v);
+  o = end ? end : o + fmt_value(o, v);
+  *o = '"';
+  return o + 1;
+}
+
 void lk_json_point(lk_buf *b, int64_t ms, double v)
 {
-  /* written in place: [ ts , " value " ] within the reserved room */
-  lk_buf_reserve(b, LK_FMT_FLOAT_MAX + 40);
-  char *o = (char *)b->data + b->len, *start = o;
+  lk_buf_reserve(b, POINT_MAX);
+  char *start = (char *)b->data + b->len, *o = start;
   *o++ = '[';
   o += put_sample_ts(o, ms);
   *o++ = ',';
-  *o++ = '"';
-  o += lk_fmt_value(o, v);
-  *o++ = '"';
+  o = put_quoted_value(o, v);
   *o++ = ']';
   b->len += (size_t)(o - start);
+  b->data[b->len] = 0;
+}
+
+/* The seconds of a run's timestamps above their last eight digits, kept as
+ * text: consecutive points of a series share it, so a point makes only its
+ * last eight digits. */
+typedef struct secs_prefix {
+  uint64_t high; /* seconds / 10^8 the text is for; 0 = none */
+  uint64_t text; /* its digits in ASCII, the first in the lowest byte */
+  int len;
+} secs_prefix;
+
+/* put_sample_ts through the prefix for timestamps from 10^8 s (1973) on. */
+static inline char *put_run_ts(char *o, int64_t ms, secs_prefix *p)
+{
+  if (ms < 100000000000)
+    return o + put_sample_ts(o, ms);
+  uint64_t s = (uint64_t)ms / 1000, high = s / 100000000;
+  unsigned frac = (unsigned)((uint64_t)ms - s * 1000);
+  if (high != p->high) { /* 0 < high < 10^8: its text fits a word */
+    uint64_t h = bcd8((uint32_t)high);
+    int lz = __builtin_ctzll(h) / 8;
+    p->high = high;
+    p->text = (h + ASCII_ZEROS) >> (8 * lz);
+    p->len = 8 - lz;
+  }
+  put_word(o, p->text);
+  o += p->len;
+  put_word(o, bcd8((uint32_t)(s - high * 100000000)) + ASCII_ZEROS);
+  o += 8;
+  if (frac) {
+    o[0] = '.';
+    o[1] = (char)('0' + frac / 100);
+    memcpy(o + 2, digit_pairs + 2 * (frac % 100), 2);
+    o += 4;
+  }
+  return o;
+}
+
+void lk_json_points(lk_buf *b, const int64_t *t, const double *v, size_t n)
+{
+  if (!n)
+    return;
+  /* typical points take under 40 bytes: one reservation for the run, then
+   * a room check per point for the rare long value; the write position
+   * stays in a register (stores through char * could alias b) */
+  secs_prefix prefix = {0};
+  lk_buf_reserve(b, n * 40 + POINT_MAX);
+  char *o = (char *)b->data + b->len, *room_end = (char *)b->data + b->cap - (POINT_MAX + 2);
+  for (size_t i = 0; i < n; i++) {
+    if (o > room_end) {
+      b->len = (size_t)(o - (char *)b->data);
+      lk_buf_reserve(b, (n - i) * 40 + POINT_MAX);
+      o = (char *)b->data + b->len;
+      room_end = (char *)b->data + b->cap - (POINT_MAX + 2);
+    }
+    *o = ',';
+    o += i != 0;
+    *o++ = '[';
+    o = put_run_ts(o, t[i], &prefix);
+    *o++ = ',';
+    o = put_quoted_value(o, v[i]);
+    *o++ = ']';
+  }
+  b->len = (size_t)(o - (char *)b->data);
   b->data[b->len] = 0;
 }
 

@@ -40,6 +40,10 @@ void lk_json_sample_ts(lk_buf *b, int64_t ms);
 void lk_json_sample_value(lk_buf *b, double v);      /* quoted */
 /* [<ts>,"<v>"] for vector/matrix points. */
 void lk_json_point(lk_buf *b, int64_t ms, double v);
+/* n points [t[i],"v[i]"] separated by commas (no enclosing brackets): the
+ * body of a matrix series' "values", byte for byte what n lk_json_point
+ * calls joined by ',' write. */
+void lk_json_points(lk_buf *b, const int64_t *t, const double *v, size_t n);
 /* Scalar/string result parts. */
 void lk_json_scalar_ts(lk_buf *b, int64_t ms);
 void lk_json_scalar_value(lk_buf *b, double v);      /* quoted */

@@ -5,10 +5,18 @@
  * runs on the tsdb through promql_queryable_tsdb, and the answer uses the
  * exact Prometheus shapes: vector/matrix points as [<ts number>, "<value>"]
  * and scalar/string results with their own number format (lib/lk_json.h).
+ * Prometheus 3.x options: `limit` (at most that many series in a vector or
+ * matrix answer, 0 = off; a cut answer carries Prometheus' warning) and
+ * `lookback_delta` (this query's lookback instead of 5 m; 0 or negative =
+ * the default, as in Prometheus). Parameters are checked in Prometheus'
+ * order, so a request wrong in two ways is told of the same one.
  * Error mapping: parameter and parse errors → 400 bad_data, evaluation
  * errors and limits → 422 execution, timeout → 503 timeout, storage → 500.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/lk_json.h"
@@ -24,11 +32,7 @@ static void json_series(lk_buf *b, const promql_series *s, bool matrix)
   lk_json_labels(b, s->labels, s->nlabels);
   if (matrix) {
     lk_buf_puts(b, ",\"values\":[");
-    for (size_t i = 0; i < s->n; i++) {
-      if (i)
-        lk_buf_putc(b, ',');
-      lk_json_point(b, s->t[i], s->v[i]);
-    }
+    lk_json_points(b, s->t, s->v, s->n);
     lk_buf_puts(b, "]}");
   } else {
     lk_buf_puts(b, ",\"value\":");
@@ -50,7 +54,8 @@ static void json_strings(lk_buf *b, const char *key, char **v, size_t n)
   lk_buf_putc(b, ']');
 }
 
-void web__query_data_json(lk_buf *b, const promql_result *r)
+/* The data object, with at most `limit` series of a vector or matrix. */
+static void data_json(lk_buf *b, const promql_result *r, size_t limit)
 {
   static const char *const types[] = {"scalar", "string", "vector", "matrix"};
   lk_buf_printf(b, "{\"resultType\":\"%s\",\"result\":", types[r->type]);
@@ -71,7 +76,7 @@ void web__query_data_json(lk_buf *b, const promql_result *r)
     break;
   default:
     lk_buf_putc(b, '[');
-    for (size_t k = 0; k < r->nseries; k++) {
+    for (size_t k = 0; k < r->nseries && k < limit; k++) {
       if (k)
         lk_buf_putc(b, ',');
       json_series(b, &r->series[k], r->type == PROMQL_MATRIX);
@@ -82,13 +87,30 @@ void web__query_data_json(lk_buf *b, const promql_result *r)
   lk_buf_putc(b, '}');
 }
 
-static void respond(lk_http_resp *resp, const promql_result *r)
+void web__query_data_json(lk_buf *b, const promql_result *r) { data_json(b, r, SIZE_MAX); }
+
+static const char truncated_warning[] = "results truncated due to limit";
+
+/* The success envelope; a vector or matrix over `limit` series is cut to it
+ * and warned about after the engine's own warnings. */
+static void respond(lk_http_resp *resp, const promql_result *r, size_t limit)
 {
+  bool cut = (r->type == PROMQL_VECTOR || r->type == PROMQL_MATRIX) && r->nseries > limit;
   resp->status = 200;
   resp->content_type = "application/json";
   lk_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
-  web__query_data_json(&resp->body, r);
-  json_strings(&resp->body, "warnings", r->warnings, r->nwarnings);
+  data_json(&resp->body, r, limit);
+  if (cut) {
+    lk_buf_puts(&resp->body, ",\"warnings\":[");
+    for (size_t i = 0; i < r->nwarnings; i++) {
+      lk_json_str(&resp->body, r->warnings[i]);
+      lk_buf_putc(&resp->body, ',');
+    }
+    lk_json_str(&resp->body, truncated_warning);
+    lk_buf_putc(&resp->body, ']');
+  } else {
+    json_strings(&resp->body, "warnings", r->warnings, r->nwarnings);
+  }
   json_strings(&resp->body, "infos", r->infos, r->ninfos);
   lk_buf_putc(&resp->body, '}');
 }
@@ -133,12 +155,49 @@ static int dur_param(const lk_http_req *req, lk_http_resp *resp, const char *nam
   return 0;
 }
 
+/* `limit` as Go's strconv.Atoi reads it, with Prometheus' messages; 0 or
+ * absent = no limit (SIZE_MAX). */
+static int limit_param(const lk_http_req *req, lk_http_resp *resp, size_t *out)
+{
+  const char *v = lk_http_arg(req, "limit");
+  if (!v || !*v) {
+    *out = SIZE_MAX;
+    return 0;
+  }
+  const char *p = v + (*v == '+' || *v == '-');
+  if (!*p || strspn(p, "0123456789") != strlen(p))
+    return bad_param(resp, "limit", "strconv.Atoi: parsing \"%s\": invalid syntax", v);
+  errno = 0;
+  long long n = strtoll(v, NULL, 10);
+  if (errno == ERANGE)
+    return bad_param(resp, "limit", "strconv.Atoi: parsing \"%s\": value out of range", v);
+  if (n < 0)
+    return bad_param(resp, "limit", "limit must be non-negative%s", "");
+  *out = n ? (size_t)n : SIZE_MAX;
+  return 0;
+}
+
+/* `lookback_delta`: a duration or float seconds; 0 (the engine's default of
+ * 5 m) when absent, zero or negative, as Prometheus' engine treats those. */
+static int lookback_param(const lk_http_req *req, lk_http_resp *resp, int64_t *out)
+{
+  const char *v = lk_http_arg(req, "lookback_delta");
+  int64_t ms = 0;
+  lk_diag d = {0};
+  if (v && *v && lk_parse_step(v, &ms, &d)) {
+    lk_http_error(resp, 400, "bad_data",
+                  "error parsing lookback delta duration: cannot parse \"%s\" to a valid duration", v);
+    return -1;
+  }
+  *out = ms > 0 ? ms : 0;
+  return 0;
+}
+
 /* Parse query + common options; fills *e (caller frees). */
 static int common(const lk_http_req *req, lk_http_resp *resp, promql_opts *o, promql_expr **e)
 {
   int64_t timeout, lookback;
-  if (dur_param(req, resp, "timeout", false, &timeout) ||
-      dur_param(req, resp, "lookback_delta", false, &lookback))
+  if (dur_param(req, resp, "timeout", false, &timeout) || lookback_param(req, resp, &lookback))
     return -1;
   *o = (promql_opts){.timeout_ms = timeout, .lookback_ms = lookback, .max_points = MAX_POINTS};
   const char *q = lk_http_arg(req, "query");
@@ -150,12 +209,12 @@ static int common(const lk_http_req *req, lk_http_resp *resp, promql_opts *o, pr
   return 0;
 }
 
-static void finish(lk_http_resp *resp, int rc, promql_result *r, const lk_diag *d)
+static void finish(lk_http_resp *resp, int rc, promql_result *r, const lk_diag *d, size_t limit)
 {
   if (rc)
     web__fail(resp, rc, d, NULL);
   else
-    respond(resp, r);
+    respond(resp, r, limit);
   promql_result_free(r);
 }
 
@@ -165,21 +224,24 @@ void web__query(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   promql_opts o;
   promql_expr *e = NULL;
   int64_t t;
-  if (time_param(req, resp, "time", false, lk_now_ms(), &t) || common(req, resp, &o, &e))
+  size_t limit;
+  if (limit_param(req, resp, &limit) || time_param(req, resp, "time", false, lk_now_ms(), &t) ||
+      common(req, resp, &o, &e))
     return;
   promql_queryable q = promql_queryable_tsdb(w->db);
   promql_result *r = NULL;
   lk_diag d = {0};
   int rc = promql_eval_instant(&q, &o, e, t, &r, &d);
   promql_expr_free(e);
-  finish(resp, rc, r, &d);
+  finish(resp, rc, r, &d, limit);
 }
 
 void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   web_server *w = ctx;
   int64_t start, end, step;
-  if (time_param(req, resp, "start", true, 0, &start) ||
+  size_t limit;
+  if (limit_param(req, resp, &limit) || time_param(req, resp, "start", true, 0, &start) ||
       time_param(req, resp, "end", true, 0, &end) ||
       dur_param(req, resp, "step", true, &step))
     return;
@@ -209,5 +271,5 @@ void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     lk_http_error(resp, 400, "bad_data", "%s", d.msg);
     return;
   }
-  finish(resp, rc, r, &d);
+  finish(resp, rc, r, &d, limit);
 }

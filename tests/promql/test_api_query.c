@@ -155,6 +155,77 @@ static void test_post_form(void **state)
   lk_httpc_resp_fini(&r);
 }
 
+/* Prometheus 3 `limit`: at most that many series, a warning when it cut. */
+static void test_limit(void **state)
+{
+  fixture *f = *state;
+  expect_body(f, "/api/v1/query?query=req_total&time=1000600&limit=1", 200,
+              "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+              "{\"metric\":{\"__name__\":\"req_total\",\"job\":\"api\"},\"value\":[1000600,\"600\"]}]},"
+              "\"warnings\":[\"results truncated due to limit\"]}");
+  /* at or under the limit, and 0 (off): no cut, no warning */
+  static const char both[] =
+    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+    "{\"metric\":{\"__name__\":\"req_total\",\"job\":\"api\"},\"value\":[1000600,\"600\"]},"
+    "{\"metric\":{\"__name__\":\"req_total\",\"job\":\"web\"},\"value\":[1000600,\"0.000001\"]}]}}";
+  expect_body(f, "/api/v1/query?query=req_total&time=1000600&limit=2", 200, both);
+  expect_body(f, "/api/v1/query?query=req_total&time=1000600&limit=0", 200, both);
+  expect_body(f, "/api/v1/query?query=req_total&time=1000600&limit=", 200, both);
+  expect_body(f, "/api/v1/query_range?query=req_total&start=1000540&end=1000600&step=1m&limit=1", 200,
+              "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+              "{\"metric\":{\"__name__\":\"req_total\",\"job\":\"api\"},\"values\":[[1000540,\"540\"],[1000600,\"600\"]]}]},"
+              "\"warnings\":[\"results truncated due to limit\"]}");
+  /* scalars are not series: never cut */
+  expect_body(f, "/api/v1/query?query=7&time=5&limit=1", 200,
+              "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[5,\"7\"]}}");
+  /* the engine's own warnings come first */
+  char *body = get(f, "/api/v1/query?query=quantile_over_time(2%2Creq_total%5B5m%5D)&time=1000600&limit=1", 200);
+  const char *w = strstr(body, "\"warnings\":[\"PromQL warning: quantile value should be between 0 and 1, got 2");
+  if (!w || !strstr(w, "\",\"results truncated due to limit\"]}") || strstr(body, "\"job\":\"web\""))
+    fail_msg("limit with engine warnings: %s", body);
+  free(body);
+  /* Go's strconv.Atoi errors, checked before any other parameter */
+  expect_body(f, "/api/v1/query?query=1&time=yesterday&limit=abc", 400,
+              "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"limit\\\": strconv.Atoi: parsing \\\"abc\\\": invalid syntax\"}");
+  expect_body(f, "/api/v1/query?query=1&limit=-1", 400,
+              "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"limit\\\": limit must be non-negative\"}");
+  expect_body(f, "/api/v1/query_range?query=1&limit=1.5", 400,
+              "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"limit\\\": strconv.Atoi: parsing \\\"1.5\\\": invalid syntax\"}");
+  expect_body(f, "/api/v1/query?query=1&limit=99999999999999999999", 400,
+              "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"limit\\\": strconv.Atoi: parsing \\\"99999999999999999999\\\": value out of range\"}");
+}
+
+/* Prometheus 3 `lookback_delta`: how far back an instant selector looks. The
+ * newest sample is at 1000600 s; the next at 1000660 would be the next. */
+static void test_lookback_delta(void **state)
+{
+  fixture *f = *state;
+  static const char found[] =
+    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+    "{\"metric\":{\"__name__\":\"req_total\",\"job\":\"api\"},\"value\":[1000630,\"600\"]}]}}";
+  static const char empty[] = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}";
+  expect_body(f, "/api/v1/query?query=req_total%7Bjob%3D%22api%22%7D&time=1000630", 200, found);
+  expect_body(f, "/api/v1/query?query=req_total%7Bjob%3D%22api%22%7D&time=1000630&lookback_delta=10s", 200, empty);
+  expect_body(f, "/api/v1/query?query=req_total%7Bjob%3D%22api%22%7D&time=1000630&lookback_delta=29.999", 200, empty);
+  expect_body(f, "/api/v1/query?query=req_total%7Bjob%3D%22api%22%7D&time=1000630&lookback_delta=31", 200, found);
+  /* beyond the default 5 m */
+  expect_body(f, "/api/v1/query?query=req_total%7Bjob%3D%22api%22%7D&time=1001000", 200, empty);
+  expect_body(f, "/api/v1/query?query=req_total%7Bjob%3D%22api%22%7D&time=1001000&lookback_delta=7m", 200,
+              "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+              "{\"metric\":{\"__name__\":\"req_total\",\"job\":\"api\"},\"value\":[1001000,\"600\"]}]}}");
+  /* zero and negative mean the default, as in Prometheus' engine */
+  expect_body(f, "/api/v1/query?query=req_total%7Bjob%3D%22api%22%7D&time=1000630&lookback_delta=0", 200, found);
+  expect_body(f, "/api/v1/query?query=req_total%7Bjob%3D%22api%22%7D&time=1000630&lookback_delta=-5", 200, found);
+  /* range queries: each step looks back lookback_delta */
+  expect_body(f, "/api/v1/query_range?query=req_total%7Bjob%3D%22api%22%7D&start=1000000&end=1000090&step=30&lookback_delta=15s", 200,
+              "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+              "{\"metric\":{\"__name__\":\"req_total\",\"job\":\"api\"},\"values\":[[1000000,\"0\"],[1000060,\"60\"]]}]}}");
+  expect_body(f, "/api/v1/query?query=1&lookback_delta=soon", 400,
+              "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"error parsing lookback delta duration: cannot parse \\\"soon\\\" to a valid duration\"}");
+  expect_body(f, "/api/v1/query_range?query=1&start=0&end=5&step=1&lookback_delta=5x", 400,
+              "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"error parsing lookback delta duration: cannot parse \\\"5x\\\" to a valid duration\"}");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -162,6 +233,8 @@ int main(void)
     cmocka_unit_test(test_range),
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_post_form),
+    cmocka_unit_test(test_limit),
+    cmocka_unit_test(test_lookback_delta),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,7 +4,11 @@
  * counters) and as raw bit patterns, the sample-value text must carry
  * exactly the reference's shortest round-trip digits and exponent, and read
  * back as the same double. The fast in-register path and the printf route
- * must never disagree. */
+ * must never disagree: that covers the 15-digit double path, the exact
+ * 128-bit path (15–17 digits, ties included) and the x87 path. The point
+ * writers (lk_json_point, lk_json_points) have their own direct route for
+ * plain-notation values; every value checked here also goes through them
+ * and must come out as lk_fmt_value wrote it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -83,13 +87,41 @@ static uint64_t rnd(void)
 }
 static double unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
 
+/* The value the point writer puts between the quotes equals lk_fmt_value's. */
+static lk_buf point_buf; /* reused: millions of checks; freed by the group teardown */
+
+static int free_point_buf(void **state)
+{
+  lk_buf_fini(&point_buf);
+  return 0;
+}
+
+static void check_point(double v, const char *want)
+{
+  lk_buf *b = &point_buf;
+  lk_buf_clear(b);
+  lk_json_point(b, 1700000000123, v);
+  const char *q = strchr((const char *)b->data, '"');
+  size_t n = strlen(want);
+  if (!q || strncmp(q + 1, want, n) || strcmp(q + 1 + n, "\"]"))
+    fail_msg("%.17g: point writes %s, lk_fmt_value %s", v, (const char *)b->data, want);
+}
+
 static void check_one(double v)
 {
   char out[LK_FMT_FLOAT_MAX], got[32], want[32];
   int ge, we;
-  if (!isfinite(v))
+  if (!isfinite(v)) {
+    lk_fmt_value(out, v);
+    check_point(v, out);
     return;
+  }
   lk_fmt_value(out, v);
+  check_point(v, out);
+  const char *dot = strchr(out, '.'), *e = strchr(out, 'e');
+  size_t mant = e ? (size_t)(e - out) : strlen(out);
+  if (dot && (out[mant - 1] == '0' || out[mant - 1] == '.'))
+    fail_msg("%.17g formatted as %s: trailing zero or point", v, out);
   if (strtod(out, NULL) != v)
     fail_msg("%.17g formatted as %s does not read back", v, out);
   parse_digits(out, got, &ge);
@@ -152,12 +184,52 @@ static void test_edges(void **state)
   }
 }
 
+/* Decimals of 1 to 17 significant digits at every decade the plain
+ * notation uses, both signs: the direct path's 15-digit form and the
+ * integer shortcut, and their borders (1e-6, 1e15, 1e21). */
+static void test_decimal_shapes(void **state)
+{
+  for (int i = 0; i < 120000; i++) {
+    int nd = 1 + (int)(rnd() % 17);
+    uint64_t m = rnd() % 100000000000000000ULL;
+    while (m >= 10 && m >= (uint64_t)pow(10, nd))
+      m /= 10;
+    int e = (int)(rnd() % 34) - 12;
+    double v = (double)m * pow(10, e - nd);
+    check_one(v);
+    check_one(-v);
+    check_one(nextafter(v, INFINITY));
+    check_one(nextafter(v, 0));
+    check_one(floor(v));
+  }
+  static const double borders[] = {1e-6, 1e-5, 0.1, 1, 999999999999999.0, 999999999999999.9,
+                                   1e15, 1e15 + 1, 1e16, 1e21, 9.99999e-7, 4503599627370496.0};
+  for (size_t i = 0; i < sizeof borders / sizeof borders[0]; i++) {
+    for (double v = borders[i], k = 0; k < 40; k++, v = nextafter(v, INFINITY)) {
+      check_one(v);
+      check_one(-v);
+    }
+    for (double v = borders[i], k = 0; k < 40; k++, v = nextafter(v, 0))
+      check_one(v);
+  }
+  /* integers of every length, and powers of two */
+  for (int i = 0; i < 20000; i++) {
+    check_one((double)(rnd() >> (rnd() % 64)));
+    check_one(ldexp(1, (int)(rnd() % 2098) - 1074));
+  }
+  static const double special[] = {0.0, -0.0, NAN, -NAN, INFINITY, -INFINITY, 5e-324, -5e-324,
+                                    2.2250738585072009e-308, DBL_MAX, -DBL_MAX, DBL_MIN};
+  for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+    check_one(special[i]);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_edges),
     cmocka_unit_test(test_query_like_values),
     cmocka_unit_test(test_bit_patterns),
+    cmocka_unit_test(test_decimal_shapes),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, NULL, free_point_buf);
 }

@@ -1,6 +1,7 @@
 /* test_json.c — lib/lk_json.c against the exact examples of
  * specs/prometheus-facts.md §1 (sample values, point timestamps, scalar
- * notation) and JSON string escaping. */
+ * notation) and JSON string escaping; point timestamps against a printf
+ * reference; the batched point writer against the per-part writers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "lib/lk_json.h"
@@ -164,6 +166,117 @@ static void test_shortest_property(void **state)
   }
 }
 
+static uint64_t rng_state = 0x853c49e6748fea9bULL;
+static uint64_t rnd(void)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
+/* Point timestamps: seconds, then ".mmm" only for non-zero milliseconds. */
+static void ref_ts(char *out, size_t n, int64_t ms)
+{
+  uint64_t a = ms < 0 ? -(uint64_t)ms : (uint64_t)ms;
+  const char *sign = ms < 0 ? "-" : "";
+  if (a % 1000)
+    snprintf(out, n, "%s%llu.%03u", sign, (unsigned long long)(a / 1000), (unsigned)(a % 1000));
+  else
+    snprintf(out, n, "%s%llu", sign, (unsigned long long)(a / 1000));
+}
+
+static void test_timestamps_reference(void **state)
+{
+  static const int64_t fixed[] = {INT64_MIN, INT64_MIN + 1, INT64_MAX, -1, 1, 999, 1000, 1001,
+                                  -999, -1000, 9999999999999999, 10000000000000000, 99999999999,
+                                  100000000000, 100000000000000000};
+  char want[40];
+  for (int i = 0; i < 200000; i++) {
+    int64_t ms;
+    if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+      ms = fixed[i];
+    } else {
+      uint64_t r = rnd();
+      ms = (int64_t)(r >> (r % 64)); /* every length */
+      if (i & 1)
+        ms = -ms;
+      if (i & 2)
+        ms -= ms % 1000;
+    }
+    ref_ts(want, sizeof want, ms);
+    check_ts(ms, want);
+  }
+}
+
+/* One value of a varied mix: decimals of 1–17 digits at many decades,
+ * integers, random bit patterns (denormals, exponent form), specials. */
+static double mixed_value(void)
+{
+  static const double special[] = {0.0, -0.0, NAN, INFINITY, -INFINITY, 5e-324, 1e-6, 1e15, 1e21};
+  uint64_t r = rnd();
+  double v;
+  switch (r % 5) {
+  case 0:
+    return special[(r >> 8) % (sizeof special / sizeof special[0])];
+  case 1:
+    return (double)(int64_t)(rnd() >> (r % 64)) * ((r & 256) ? -1 : 1);
+  case 2: {
+    uint64_t bits = rnd();
+    memcpy(&v, &bits, sizeof v);
+    return v;
+  }
+  default:
+    return (double)(rnd() % 100000000000000000ULL >> ((r >> 8) % 50)) * pow(10, (int)((r >> 16) % 40) - 25);
+  }
+}
+
+/* The batch equals '[' ts ',' "value" ']' per point joined by ',', built
+ * from lk_json_sample_ts and lk_json_sample_value, appended to a buffer
+ * that already holds text. The last run has the longest points (51 bytes)
+ * and a length whose first reservation lands exactly on a power of two
+ * (2^20), so it must grow again midway: skipping that would overflow. */
+static void test_points_batch(void **state)
+{
+  static const size_t sizes[] = {0, 1, 7, 49, 343, 2401, 26202};
+  enum { N = 26202 };
+  int64_t *t = malloc(N * sizeof *t);
+  double *v = malloc(N * sizeof *v);
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    size_t n = sizes[k];
+    bool longest = n == N;
+    lk_buf got = {0}, want = {0};
+    lk_buf_puts(&got, "prefix");
+    lk_buf_puts(&want, "prefix");
+    for (size_t i = 0; i < n; i++) {
+      t[i] = longest ? INT64_MIN + 1 + (int64_t)i : (int64_t)(rnd() % 4000000000000ULL) - 100000000000;
+      v[i] = longest ? -1.2345678901234567e-100 * (double)(i % 7 + 1) : mixed_value();
+      if (i)
+        lk_buf_putc(&want, ',');
+      lk_buf_putc(&want, '[');
+      lk_json_sample_ts(&want, t[i]);
+      lk_buf_putc(&want, ',');
+      lk_json_sample_value(&want, v[i]);
+      lk_buf_putc(&want, ']');
+    }
+    lk_json_points(&got, t, v, n);
+    assert_int_equal(got.len, want.len);
+    assert_string_equal((char *)got.data, (char *)want.data);
+    lk_buf_fini(&got);
+    lk_buf_fini(&want);
+  }
+  lk_buf b = {0};
+  lk_json_points(&b, t, v, 0);
+  assert_int_equal(b.len, 0);
+  int64_t ts[2] = {1435781451781, 5};
+  double vs[2] = {0.1 + 0.2, -2.5};
+  lk_json_points(&b, ts, vs, 2);
+  assert_string_equal((char *)b.data, "[1435781451.781,\"0.30000000000000004\"],[0.005,\"-2.5\"]");
+  lk_buf_fini(&b);
+  free(t);
+  free(v);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -172,6 +285,8 @@ int main(void)
     cmocka_unit_test(test_point_timestamps),
     cmocka_unit_test(test_scalar),
     cmocka_unit_test(test_strings),
+    cmocka_unit_test(test_timestamps_reference),
+    cmocka_unit_test(test_points_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
