@@ -5,9 +5,11 @@
  * change across steps); per step the present member values are gathered
  * into a scratch array and reduced by a shared kernel (sum instead runs its
  * Kahan sums for all steps at once, member by member, in the same order).
- * topk/bottomk pick their few best per step by insertion. topk-style operators
- * keep their input series and only filter steps; for an instant query the
- * series are reordered as Prometheus returns them (per group, by value).
+ * topk/bottomk with a small k read each member once, inserting into
+ * per-step lists of the best so far (a larger k, limitk and limit_ratio
+ * gather per step). topk-style operators keep their input series and only
+ * filter steps; for an instant query the series are reordered as
+ * Prometheus returns them (per group, by value).
  * An output series drops __name__ later if any member was marked to.
  */
 #include <math.h>
@@ -219,29 +221,33 @@ static double ratio_offset(const pq_series *s)
   return (double)(h % 4294967296ULL) / 4294967296.0;
 }
 
-static int agg_k(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, pq_val *out)
+/* The parameter at one step, checked as Prometheus does (limit_ratio's is
+ * capped to [-1, 1]). */
+static int k_param(pq_ctx *c, const pq_expr *e, double pv, double *out)
 {
   enum pq_aggop op = e->u.agg.op;
-  agg_plan p;
-  plan_groups(c, e, in, &p);
-  size_t *st, *idx;
-  members(c, &p, in->n, &st, &idx);
-  uint8_t **keep = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *keep);
-  for (size_t k = 0; k < in->n; k++)
-    keep[k] = lk_arena_zalloc(c->a, c->nsteps ? c->nsteps : 1);
+  if (isnan(pv))
+    return promql__exec_err(c, op == A_LIMIT_RATIO ? "Ratio value is NaN" : "Parameter value is NaN");
+  if (op == A_LIMIT_RATIO && (pv < -1 || pv > 1)) {
+    promql__annotate(c, true, e->u.agg.param, "PromQL warning: ratio value should be between -1 and 1, got %g, capping to %d", pv, pv < 0 ? -1 : 1);
+    pv = pv < 0 ? -1 : 1;
+  }
+  if (op != A_LIMIT_RATIO && fabs(pv) >= 9.2e18)
+    return promql__exec_err(c, "Scalar value %g overflows int64", pv);
+  *out = pv;
+  return 0;
+}
+
+/* Each step's members in a candidate array, then picked (per step, per
+ * group): limitk, limit_ratio, and topk/bottomk with a large k. */
+static void pick_by_step(pq_ctx *c, enum pq_aggop op, const pq_val *in, const agg_plan *p,
+                         const size_t *st, const size_t *idx, const double *pvs, uint8_t **keep,
+                         size_t *order, size_t *norder)
+{
   kcand *cand = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *cand);
-  size_t *order = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *order), norder = 0;
   for (size_t i = 0; i < c->nsteps; i++) {
-    double pv = param[i];
-    if (isnan(pv))
-      return promql__exec_err(c, op == A_LIMIT_RATIO ? "Ratio value is NaN" : "Parameter value is NaN");
-    if (op == A_LIMIT_RATIO && (pv < -1 || pv > 1)) {
-      promql__annotate(c, true, e->u.agg.param, "PromQL warning: ratio value should be between -1 and 1, got %g, capping to %d", pv, pv < 0 ? -1 : 1);
-      pv = pv < 0 ? -1 : 1;
-    }
-    if (op != A_LIMIT_RATIO && fabs(pv) >= 9.2e18)
-      return promql__exec_err(c, "Scalar value %g overflows int64", pv);
-    for (size_t g = 0; g < p.ng; g++) {
+    double pv = pvs[i];
+    for (size_t g = 0; g < p->ng; g++) {
       size_t n = 0;
       for (size_t j = st[g]; j < st[g + 1]; j++)
         if (in->ser[idx[j]].ok[i])
@@ -259,8 +265,103 @@ static int agg_k(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, p
         }
         keep[cand[j].k][i] = 1;
         if (c->nsteps == 1)
-          order[norder++] = cand[j].k;
+          order[(*norder)++] = cand[j].k;
       }
+    }
+  }
+}
+
+/* topk/bottomk with k ≤ kmax (small) at every step: each member series is
+ * read once, in member (= series index) order, inserting its points into
+ * per-step sorted lists of the best so far. The reads are sequential
+ * instead of gathering every step's values across all members, and a point
+ * that does not beat a full list's last costs one comparison with that
+ * step's cut (kept in a dense array). The lists hold best_first's total
+ * order, so the same points are kept in the same order: a later series
+ * never wins a tie, so against a full list whose last is a number, only a
+ * strictly better value enters. The members' presence maps are rewritten
+ * to the kept points. */
+static void pick_by_series(pq_ctx *c, bool top, pq_val *in, const agg_plan *p,
+                           const size_t *st, const size_t *idx, const size_t *lims, size_t kmax,
+                           size_t *order, size_t *norder)
+{
+  size_t nsteps = c->nsteps, ns = nsteps ? nsteps : 1;
+  kcand *best = lk_arena_alloc(c->a, ns * kmax * sizeof *best);
+  size_t *have = lk_arena_alloc(c->a, ns * sizeof *have);
+  double *cut = lk_arena_alloc(c->a, ns * sizeof *cut); /* the full list's last value */
+  uint8_t *full = lk_arena_alloc(c->a, ns);             /* 1: full, and its last is a number */
+  for (size_t g = 0; g < p->ng; g++) {
+    memset(have, 0, nsteps * sizeof *have);
+    for (size_t i = 0; i < nsteps; i++) {
+      full[i] = !lims[i];
+      cut[i] = top ? INFINITY : -INFINITY; /* k = 0: nothing beats it */
+    }
+    for (size_t j = st[g]; j < st[g + 1]; j++) {
+      size_t k = idx[j];
+      const uint8_t *ok = in->ser[k].ok;
+      const double *v = in->ser[k].v;
+      for (size_t i = 0; i < nsteps; i++) {
+        if (!ok[i] || (full[i] && !(top ? v[i] > cut[i] : v[i] < cut[i])))
+          continue;
+        size_t lim = lims[i];
+        kcand x = {k, v[i]}, *b = best + i * kmax;
+        if (have[i] == lim && !goes_before(top, &x, &b[lim - 1]))
+          continue;
+        size_t q = have[i] < lim ? have[i]++ : lim - 1;
+        for (; q > 0 && goes_before(top, &x, &b[q - 1]); q--)
+          b[q] = b[q - 1];
+        b[q] = x;
+        if (have[i] == lim) {
+          cut[i] = b[lim - 1].v;
+          full[i] = !isnan(cut[i]);
+        }
+      }
+    }
+    /* the members' presence becomes "kept" */
+    for (size_t j = st[g]; j < st[g + 1]; j++)
+      memset(in->ser[idx[j]].ok, 0, nsteps);
+    for (size_t i = 0; i < nsteps; i++)
+      for (size_t q = 0; q < have[i]; q++) {
+        in->ser[best[i * kmax + q].k].ok[i] = 1;
+        if (nsteps == 1)
+          order[(*norder)++] = best[i * kmax + q].k;
+      }
+  }
+}
+
+/* Series-major topk/bottomk when every step's k is at most this. */
+#define BY_SERIES_MAX_K 64
+
+static int agg_k(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, pq_val *out)
+{
+  enum pq_aggop op = e->u.agg.op;
+  double *pvs = lk_arena_alloc(c->a, (c->nsteps ? c->nsteps : 1) * sizeof *pvs);
+  size_t *lims = lk_arena_alloc(c->a, (c->nsteps ? c->nsteps : 1) * sizeof *lims), kmax = 0;
+  for (size_t i = 0; i < c->nsteps; i++) {
+    int rc = k_param(c, e, param[i], &pvs[i]);
+    if (rc)
+      return rc;
+    /* k for every group: no group has more than in->n members */
+    lims[i] = pvs[i] < 1 ? 0 : (double)in->n < pvs[i] ? in->n : (size_t)pvs[i];
+    kmax = lims[i] > kmax ? lims[i] : kmax;
+  }
+  agg_plan p;
+  plan_groups(c, e, in, &p);
+  size_t *st, *idx;
+  members(c, &p, in->n, &st, &idx);
+  size_t *order = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *order), norder = 0;
+  if ((op == A_TOPK || op == A_BOTTOMK) && kmax <= BY_SERIES_MAX_K) {
+    pick_by_series(c, op == A_TOPK, in, &p, st, idx, lims, kmax ? kmax : 1, order, &norder);
+  } else {
+    uint8_t **keep = lk_arena_alloc(c->a, (in->n ? in->n : 1) * sizeof *keep);
+    for (size_t k = 0; k < in->n; k++)
+      keep[k] = lk_arena_zalloc(c->a, c->nsteps ? c->nsteps : 1);
+    pick_by_step(c, op, in, &p, st, idx, pvs, keep, order, &norder);
+    for (size_t k = 0; k < in->n; k++) {
+      uint8_t *restrict ok = in->ser[k].ok;
+      const uint8_t *restrict kk = keep[k];
+      for (size_t i = 0; i < c->nsteps; i++)
+        ok[i] &= kk[i];
     }
   }
   pq_series *o = promql__new_series(c, in->n);
@@ -269,12 +370,8 @@ static int agg_k(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, p
     for (size_t j = 0; j < norder; j++)
       o[n++] = in->ser[order[j]];
   } else {
-    for (size_t k = 0; k < in->n; k++) {
-      pq_series *s = &in->ser[k];
-      for (size_t i = 0; i < c->nsteps; i++)
-        s->ok[i] = s->ok[i] && keep[k][i];
-      o[n++] = *s;
-    }
+    for (size_t k = 0; k < in->n; k++)
+      o[n++] = in->ser[k];
   }
   *out = (pq_val){.type = V_VECTOR, .ser = o, .n = n};
   return 0;

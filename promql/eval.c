@@ -7,8 +7,12 @@
  * re-reads storage per step. Windows are left-open, right-closed:
  * an instant selector at t takes the newest sample in (t−lookback, t] unless
  * it is a stale marker; a range selector takes (t−range, t] minus stale
- * markers. Subqueries evaluate their inner expression once over aligned
- * inner steps and expose the points like a range selector.
+ * markers — handed over raw (storage's arrays, stale markers included) and
+ * cleaned by promql__matrix_clean before any reader but the range-function
+ * driver, which drops them while it walks each series anyway, so the
+ * common rate() path reads every sample once instead of twice. Subqueries
+ * evaluate their inner expression once over aligned inner steps and expose
+ * the points like a range selector.
  *
  * Storage result sets stay alive until the query ends (labels are borrowed
  * from them); the result copies what it returns.
@@ -127,7 +131,10 @@ static int eval_vsel(pq_ctx *c, const pq_expr *e, bool want_ts, pq_val *out)
   return promql__check_limits(c, loaded);
 }
 
-/* Range selector: all non-stale samples covering every step's window. */
+/* Range selector: all samples covering every step's window, as storage
+ * returned them (stale markers included: promql__matrix_clean, or the
+ * range-function driver while it reads each series anyway, removes them,
+ * so the selector itself does not read every sample). */
 static int eval_msel(pq_ctx *c, const pq_expr *e, pq_val *out)
 {
   int64_t lo = INT64_MAX, hi = INT64_MIN, range = dur(c, e->u.sel.range, e->u.sel.range_x);
@@ -151,34 +158,51 @@ static int eval_msel(pq_ctx *c, const pq_expr *e, pq_val *out)
     return rc;
   size_t n = c->q->count(set);
   out->rs = lk_arena_zalloc(c->a, (n ? n : 1) * sizeof *out->rs);
+  out->raw = true;
   uint64_t loaded = 0;
   for (size_t k = 0; k < n; k++) {
     const promql_series_in *in = c->q->get(set, k);
-    pq_rseries *r = &out->rs[out->nrs];
-    size_t stale = 0;
-    for (size_t j = 0; j < in->n; j++)
-      stale += promql__is_stale(in->v[j]);
     loaded += in->n;
-    if (stale == in->n)
-      continue;
-    if (!stale) {
-      r->t = (int64_t *)in->t;
-      r->v = (double *)in->v;
-      r->n = in->n;
-    } else {
-      r->t = lk_arena_alloc(c->a, (in->n - stale) * sizeof *r->t);
-      r->v = lk_arena_alloc(c->a, (in->n - stale) * sizeof *r->v);
-      for (size_t j = 0; j < in->n; j++)
-        if (!promql__is_stale(in->v[j])) {
-          r->t[r->n] = in->t[j];
-          r->v[r->n++] = in->v[j];
-        }
-    }
-    r->ls = (lk_label *)in->labels;
-    r->nls = in->nlabels;
-    out->nrs++;
+    out->rs[out->nrs++] = (pq_rseries){(lk_label *)in->labels, in->nlabels, (int64_t *)in->t,
+                                       (double *)in->v, in->n, false};
   }
   return promql__check_limits(c, loaded);
+}
+
+/* How many of v are stale markers. */
+static size_t count_stale(const double *v, size_t n)
+{
+  size_t stale = 0;
+  for (size_t j = 0; j < n; j++)
+    stale += promql__is_stale(v[j]);
+  return stale;
+}
+
+void promql__matrix_clean(pq_ctx *c, pq_val *v)
+{
+  if (v->type != V_MATRIX || !v->raw)
+    return;
+  size_t n = 0;
+  for (size_t k = 0; k < v->nrs; k++) {
+    pq_rseries *r = &v->rs[n], in = v->rs[k];
+    size_t stale = count_stale(in.v, in.n);
+    if (stale == in.n)
+      continue;
+    *r = in;
+    if (stale) {
+      r->t = lk_arena_alloc(c->a, (in.n - stale) * sizeof *r->t);
+      r->v = lk_arena_alloc(c->a, (in.n - stale) * sizeof *r->v);
+      r->n = 0;
+      for (size_t j = 0; j < in.n; j++)
+        if (!promql__is_stale(in.v[j])) {
+          r->t[r->n] = in.t[j];
+          r->v[r->n++] = in.v[j];
+        }
+    }
+    n++;
+  }
+  v->nrs = n;
+  v->raw = false;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -472,8 +496,10 @@ static int run(const promql_queryable *q, const promql_opts *o, const promql_exp
   c.src = e->src;
   pq_val v;
   int rc = promql__eval(&c, e->root, &v);
-  if (!rc)
+  if (!rc) {
+    promql__matrix_clean(&c, &v);
     rc = promql__finish_names(&c, &v);
+  }
   promql_result *r = NULL;
   if (!rc) {
     r = lk_xcalloc(1, sizeof *r);

@@ -383,6 +383,8 @@ int promql__eval_call(pq_ctx *c, const pq_expr *e, pq_val *out)
     }
     if ((rc = promql__eval(c, arg, &args[i])))
       return rc;
+    if (f->fn != promql__eval_range_func)
+      promql__matrix_clean(c, &args[i]);
   }
   return f->fn(c, e, args, out);
 }

@@ -6,9 +6,18 @@
  * the series' point arrays (loaded once for the whole query) slides forward
  * with the steps (binary search only when a window moves back, as with @)
  * and is handed to a kernel with the step's scalar params. A kernel returns
- * false when the window yields no point. max/min_over_time keep a monotone
- * deque instead of rescanning each window. A call over many points runs its
+ * false when the window yields no point. A call over many points runs its
  * series in two shares on two threads (eval_all).
+ *
+ * The hot functions over forward-moving windows (every range query without
+ * @) take their own loops instead of the per-window kernel call:
+ * rate/increase/delta gather every step's window in one walk over the
+ * series (which also lists counter resets and finds stale markers, so a
+ * range selector's matrix arrives raw, see eval.c) and then run
+ * Prometheus's extrapolation over all steps as one branch-free loop the
+ * compiler vectorizes — the same floating-point operations in the same
+ * order, so results stay bit-identical; max/min_over_time fold blocks of
+ * points (blockfold) instead of rescanning each window.
  */
 #include <math.h>
 #include <pthread.h>
@@ -25,42 +34,83 @@ typedef struct win {
   int64_t ts;          /* the step's evaluation time */
   double p1, p2;       /* scalar params at this step */
   double *scratch;     /* room for n values */
-  const uint32_t *drops; /* counters: drops[i] = value decreases up to point i, or NULL */
 } win;
 
 typedef bool (*rkernel)(const win *w, double *out);
 
+/* What extrapolatedRate needs of one window of n ≥ 2 points, every
+ * integer-derived quantity already a double (computed by the same
+ * operations as Prometheus's). */
+typedef struct xwin {
+  double *to_start;    /* t[0] − window start (ms) */
+  double *to_end;      /* window end − t[n−1] (ms) */
+  double *sampled;     /* t[n−1] − t[0] (ms) */
+  double *nm1;         /* n − 1 */
+  double *first;       /* v[0] */
+  double *result;      /* v[n−1] − v[0], plus for counters the value before
+                          each drop, added in point order */
+} xwin;
+
+static inline void xwin_put(const xwin *x, size_t i, const int64_t *t, const double *v, size_t n,
+                            int64_t eff, int64_t range, double result)
+{
+  double range_start = (double)(eff - range), range_end = (double)eff;
+  x->to_start[i] = (double)t[0] - range_start;
+  x->to_end[i] = range_end - (double)t[n - 1];
+  x->sampled[i] = (double)(t[n - 1] - t[0]);
+  x->nm1[i] = (double)(n - 1);
+  x->first[i] = v[0];
+  x->result[i] = result;
+}
+
+/* Prometheus's extrapolatedRate for windows [0, nw) of x into out. Every
+ * floating-point operation is Prometheus's, in its order, so results are
+ * bit-identical; the choices are selects, so the loop has no branches and
+ * the compiler can run several windows per instruction (the divisions
+ * dominate, and packed IEEE division rounds as the scalar one does). */
+static inline __attribute__((always_inline)) void
+extrapolate(const xwin *x, size_t nw, double range_s, bool counter,
+                               bool is_rate, double *restrict out)
+{
+  const double *restrict xs = x->to_start, *restrict xe = x->to_end, *restrict xm = x->sampled;
+  const double *restrict xn = x->nm1, *restrict xf = x->first, *restrict xr = x->result;
+  for (size_t i = 0; i < nw; i++) {
+    double result = xr[i];
+    double to_start = xs[i] / 1000, to_end = xe[i] / 1000, sampled = xm[i] / 1000;
+    double avg_step = sampled / xn[i];
+    double threshold = avg_step * 1.1;
+    double half = avg_step / 2;
+    to_start = to_start >= threshold ? half : to_start;
+    if (counter) {
+      /* Prometheus: durationToZero = sampled·(first/result) when result > 0
+       * and first ≥ 0, and to_start = min(to_start, durationToZero).
+       * Computed unconditionally and selected, so the loop has no branch */
+      double zero_at = sampled * (xf[i] / result);
+      bool use = (result > 0) & (xf[i] >= 0) & (zero_at < to_start);
+      to_start = use ? zero_at : to_start;
+    }
+    to_end = to_end >= threshold ? half : to_end;
+    double factor = (sampled + to_start + to_end) / sampled;
+    if (is_rate)
+      factor /= range_s;
+    out[i] = result * factor;
+  }
+}
+
+/* The window-kernel form (windows that move back, as with @). */
 static bool extrapolated(const win *w, bool counter, bool is_rate, double *out)
 {
   if (w->n < 2)
     return false;
   double result = w->v[w->n - 1] - w->v[0];
-  if (counter && (!w->drops || w->drops[w->n - 1] != w->drops[0])) {
+  if (counter)
     for (size_t i = 1; i < w->n; i++)
       if (w->v[i] < w->v[i - 1])
         result += w->v[i - 1];
-  }
-  double range_start = (double)(w->eff - w->range), range_end = (double)w->eff;
-  double to_start = ((double)w->t[0] - range_start) / 1000;
-  double to_end = (range_end - (double)w->t[w->n - 1]) / 1000;
-  double sampled = (double)(w->t[w->n - 1] - w->t[0]) / 1000;
-  double avg_step = sampled / (double)(w->n - 1);
-  double threshold = avg_step * 1.1;
-  if (to_start >= threshold)
-    to_start = avg_step / 2;
-  if (counter) {
-    double to_zero = to_start;
-    if (result > 0 && w->v[0] >= 0)
-      to_zero = sampled * (w->v[0] / result);
-    if (to_zero < to_start)
-      to_start = to_zero;
-  }
-  if (to_end >= threshold)
-    to_end = avg_step / 2;
-  double factor = (sampled + to_start + to_end) / sampled;
-  if (is_rate)
-    factor /= (double)w->range / 1000;
-  *out = result * factor;
+  double f[6];
+  xwin x = {&f[0], &f[1], &f[2], &f[3], &f[4], &f[5]};
+  xwin_put(&x, 0, w->t, w->v, w->n, w->eff, w->range, result);
+  extrapolate(&x, 1, (double)w->range / 1000, counter, is_rate, out);
   return true;
 }
 
@@ -269,38 +319,81 @@ static size_t ubound(const int64_t *t, size_t n, int64_t x)
   return lo;
 }
 
-/* Sliding max/min for max_over_time/min_over_time when windows only move
- * forward: a deque of point indices whose values decrease (max) or increase
- * (min) from the front, so each point is pushed and popped once instead of
- * every window rescanning ~range/interval points. NaNs never enter (the
- * kernels' rule: NaN only when the window holds nothing else), and equal
- * values keep the earlier point, as the kernels' strict comparison does. */
-typedef struct mono {
-  size_t *q;          /* room for the series' points */
-  size_t head, tail;  /* live part q[head, tail) */
-  size_t next;        /* first point not yet pushed */
-  bool max;
-} mono;
+/* max_over_time/min_over_time by blocks of BLK points: each point's fold
+ * from its block's start (px) and to its block's end (sx), and each
+ * block's fold (bm), made once per series; a window spanning blocks is
+ * sx[lo], the whole blocks between and px[hi−1] — a few folds per step
+ * whatever the window's length (a monotone deque instead spends most of
+ * its time on mispredicted pops). The fold is the
+ * kernels' (pq_k_max/pq_k_min: NaN only when the window holds nothing
+ * else, ties keep the earlier point); it is associative, so any grouping
+ * in point order gives the kernel's result, bit for bit. */
+#define BLK 32
 
-static void mono_reset(mono *d)
+typedef struct blockfold {
+  double *px, *sx;     /* room for the series' points */
+  double *bm;          /* room for its blocks */
+  bool max;
+} blockfold;
+
+static inline double fold(bool max, double acc, double v)
 {
-  d->head = d->tail = d->next = 0;
+  return (max ? v > acc : v < acc) || isnan(acc) ? v : acc;
 }
 
-/* The window [lo, hi)'s extreme (hi > lo; lo and hi never decrease). */
-static double mono_window(mono *d, const double *v, size_t lo, size_t hi)
+static inline __attribute__((always_inline)) void
+bf_build(const blockfold *b, const double *v, size_t n, bool max)
 {
-  for (; d->next < hi; d->next++) {
-    double x = v[d->next];
-    if (isnan(x))
-      continue;
-    while (d->tail > d->head && (d->max ? v[d->q[d->tail - 1]] < x : v[d->q[d->tail - 1]] > x))
-      d->tail--;
-    d->q[d->tail++] = d->next;
+  for (size_t s = 0; s < n; s += BLK) {
+    size_t e = s + BLK < n ? s + BLK : n;
+    b->px[s] = v[s];
+    for (size_t i = s + 1; i < e; i++)
+      b->px[i] = fold(max, b->px[i - 1], v[i]);
+    b->sx[e - 1] = v[e - 1];
+    for (size_t i = e - 1; i-- > s;)
+      b->sx[i] = fold(max, v[i], b->sx[i + 1]);
+    b->bm[s / BLK] = b->px[e - 1];
   }
-  while (d->head < d->tail && d->q[d->head] < lo)
-    d->head++;
-  return d->head < d->tail ? v[d->q[d->head]] : v[hi - 1];
+}
+
+/* The fold of the window [lo, hi), hi > lo. */
+static inline __attribute__((always_inline)) double
+bf_window(const blockfold *b, const double *v, size_t lo, size_t hi, bool max)
+{
+  size_t bl = lo / BLK, bh = (hi - 1) / BLK;
+  if (bl == bh) {
+    double r = v[lo];
+    for (size_t i = lo + 1; i < hi; i++)
+      r = fold(max, r, v[i]);
+    return r;
+  }
+  double r = b->sx[lo];
+  for (size_t k = bl + 1; k < bh; k++)
+    r = fold(max, r, b->bm[k]);
+  return fold(max, r, b->px[hi - 1]);
+}
+
+/* max/min_over_time of one series over windows that move forward. */
+static inline __attribute__((always_inline)) bool
+fold_series(const pq_val *m, size_t nsteps, const blockfold *b, const pq_rseries *r,
+            pq_series *s, bool max)
+{
+  const int64_t *t = r->t, *eff = m->eff;
+  size_t n = r->n, lo = 0, hi = 0;
+  bool any = false;
+  bf_build(b, r->v, n, max);
+  for (size_t i = 0; i < nsteps; i++) {
+    while (hi < n && t[hi] <= eff[i])
+      hi++;
+    while (lo < hi && t[lo] <= eff[i] - m->range)
+      lo++;
+    if (hi == lo)
+      continue;
+    s->v[i] = bf_window(b, r->v, lo, hi, max);
+    s->ok[i] = 1;
+    any = true;
+  }
+  return any;
 }
 
 static bool eff_ascending(const pq_val *m, size_t nsteps)
@@ -333,7 +426,8 @@ typedef struct rjob {
   const char *name;
   const pq_val *m;
   const double *p1, *p2;
-  bool sliding;
+  bool extrap;         /* rate/increase/delta over forward plain windows */
+  bool sliding;        /* max/min_over_time over forward windows (blockfold) */
   pq_series *o;        /* o[k] for m->rs[k], slots allocated */
   bool *any;           /* any[k]: o[k] has a point */
 } rjob;
@@ -343,22 +437,141 @@ typedef struct rshare {
   const rjob *j;
   size_t k0, k1;
   double *scratch;
-  uint32_t *drops;     /* counters only */
-  mono dq;             /* sliding only */
+  size_t *resets;      /* rate/increase: room for the series' reset indices */
+  double *xw;          /* rate/increase/delta: 6 × nsteps gathered window values */
+  int64_t *tbuf;       /* raw fast path: room for a series without its stale markers */
+  double *vbuf;
+  blockfold bf;        /* sliding only */
 } rshare;
+
+/* Indices i ≥ 1 with v[i] < v[i−1] (counter resets), ascending; how many. */
+static size_t find_resets(const double *v, size_t n, size_t *out)
+{
+  size_t nr = 0;
+  for (size_t i = 1; i < n; i++)
+    if (v[i] < v[i - 1])
+      out[nr++] = i;
+  return nr;
+}
+
+/* The points of t, v that are not stale markers, into ot, ov; how many. */
+static size_t drop_stale(const int64_t *t, const double *v, size_t n, int64_t *ot, double *ov)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!promql__is_stale(v[i])) {
+      ot[k] = t[i];
+      ov[k++] = v[i];
+    }
+  return k;
+}
+
+/* Every step's window of t, v into x, ok[i] = 1 where it holds ≥ 2
+ * points; true when any does. The bounds advance with the steps. With
+ * scan, the points are checked as the windows' ends pass them: counter
+ * resets are listed into rs, and a NaN (maybe a stale marker) stops the
+ * walk with *nan set; without, rs holds the series' nr resets already. */
+static inline __attribute__((always_inline)) bool
+gather_windows(const int64_t *t, const double *v, size_t n, const int64_t *eff, size_t nsteps,
+               int64_t range, bool counter, bool scan, size_t *rs, size_t nr, const xwin *x,
+               uint8_t *ok, bool *nan)
+{
+  size_t lo = 0, hi = 0, ri = 0; /* window [lo, hi); rs[ri] the first reset after lo */
+  bool any = false;
+  if (scan && n && v[0] != v[0]) {
+    *nan = true;
+    return false;
+  }
+  for (size_t i = 0; i < nsteps; i++) {
+    int64_t e = eff[i], b = e - range;
+    if (scan) {
+      for (; hi < n && t[hi] <= e; hi++)
+        if (hi && !(v[hi] >= v[hi - 1])) {
+          if (!(v[hi] < v[hi - 1])) {
+            *nan = true;
+            return false;
+          }
+          if (counter)
+            rs[nr++] = hi;
+        }
+    } else {
+      while (hi < n && t[hi] <= e)
+        hi++;
+    }
+    while (lo < hi && t[lo] <= b)
+      lo++;
+    if (hi - lo < 2) {
+      /* no point; harmless values for the arithmetic pass */
+      static const int64_t dt[2] = {0, 1000};
+      static const double dv[2] = {0, 0};
+      xwin_put(x, i, dt, dv, 2, 1000, 1000, 0);
+      continue;
+    }
+    double result = v[hi - 1] - v[lo];
+    if (counter && nr) {
+      while (ri < nr && rs[ri] <= lo)
+        ri++;
+      for (size_t k = ri; k < nr && rs[k] < hi; k++)
+        result += v[rs[k] - 1];
+    }
+    xwin_put(x, i, t + lo, v + lo, hi - lo, e, range, result);
+    ok[i] = 1;
+    any = true;
+  }
+  return any;
+}
+
+/* rate/increase/delta over windows that only move forward: the windows
+ * are gathered in one walk that also lists a counter's resets and looks
+ * for NaNs (so windows without a reset, the usual case, add nothing, and
+ * the series is read once), then extrapolate runs over all of them. A
+ * series with a NaN starts over: without its stale markers when the matrix
+ * is raw, with its resets listed first. */
+static inline __attribute__((always_inline)) bool
+extrapolated_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series *s, bool counter,
+                    bool is_rate)
+{
+  const int64_t *t = r->t, *eff = j->m->eff;
+  const double *v = r->v;
+  size_t n = r->n, nsteps = j->c->nsteps;
+  int64_t range = j->m->range;
+  xwin x = {w->xw, w->xw + nsteps, w->xw + 2 * nsteps, w->xw + 3 * nsteps, w->xw + 4 * nsteps,
+            w->xw + 5 * nsteps};
+  bool nan = false, any = false;
+  if (counter || j->m->raw)
+    any = gather_windows(t, v, n, eff, nsteps, range, counter, true, w->resets, 0, &x, s->ok, &nan);
+  if (!(counter || j->m->raw) || nan) {
+    memset(s->ok, 0, nsteps);
+    if (j->m->raw) {
+      n = drop_stale(t, v, n, w->tbuf, w->vbuf);
+      t = w->tbuf;
+      v = w->vbuf;
+    }
+    size_t nr = counter ? find_resets(v, n, w->resets) : 0;
+    any = gather_windows(t, v, n, eff, nsteps, range, counter, false, w->resets, nr, &x, s->ok, &nan);
+  }
+  if (any)
+    extrapolate(&x, nsteps, (double)range / 1000, counter, is_rate, s->v);
+  return any;
+}
 
 static bool eval_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series *s)
 {
   const pq_ctx *c = j->c;
   const pq_val *m = j->m;
-  bool any = false;
-  if (w->drops && r->n) {
-    w->drops[0] = 0;
-    for (size_t i = 1; i < r->n; i++)
-      w->drops[i] = w->drops[i - 1] + (r->v[i] < r->v[i - 1]);
+  if (j->extrap) {
+    if (j->rf->k == k_rate)
+      return extrapolated_series(j, w, r, s, true, true);
+    if (j->rf->k == k_increase)
+      return extrapolated_series(j, w, r, s, true, false);
+    if (j->rf->k == k_delta)
+      return extrapolated_series(j, w, r, s, false, false);
   }
+  if (j->sliding)
+    return w->bf.max ? fold_series(m, c->nsteps, &w->bf, r, s, true)
+                     : fold_series(m, c->nsteps, &w->bf, r, s, false);
+  bool any = false;
   size_t lo = 0, hi = 0; /* window [lo, hi), slid forward as eff grows */
-  mono_reset(&w->dq);
   for (size_t i = 0; i < c->nsteps; i++) {
     int64_t e = m->eff[i];
     if (i && e < m->eff[i - 1]) {
@@ -374,17 +587,10 @@ static bool eval_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series
       if (!promql__ext_window(j->name, m->ext, r->t, r->v, r->n, m->eff[i], m->range, c->lookback,
                               &s->v[i]))
         continue;
-    } else if (j->sliding) {
-      if (hi == lo)
-        continue;
-      s->v[i] = mono_window(&w->dq, r->v, lo, hi);
     } else {
       win x = {r->t + lo, r->v + lo, hi - lo, m->eff[i], m->range, pq_ts(c, i),
-               j->p1 ? j->p1[i] : 0, j->p2 ? j->p2[i] : 0, w->scratch, w->drops ? w->drops + lo : NULL};
-      if (!x.n)
-        continue;
-      /* rate, the common case, as a direct (inlinable) call */
-      if (!(j->rf->k == k_rate ? extrapolated(&x, true, true, &s->v[i]) : j->rf->k(&x, &s->v[i])))
+               j->p1 ? j->p1[i] : 0, j->p2 ? j->p2[i] : 0, w->scratch};
+      if (!x.n || !j->rf->k(&x, &s->v[i]))
         continue;
     }
     s->ok[i] = 1;
@@ -424,9 +630,15 @@ static void eval_all(pq_ctx *c, const rjob *j, size_t maxn)
   rshare w[2];
   int shares = split < m->nrs ? 2 : 1;
   for (int i = 0; i < shares; i++) {
+    size_t nb = maxn / BLK + 1;
     w[i] = (rshare){j, i ? split : 0, i ? m->nrs : split, lk_arena_alloc(c->a, maxn * sizeof(double)),
-                    counter ? lk_arena_alloc(c->a, maxn * sizeof(uint32_t)) : NULL,
-                    {.q = j->sliding ? lk_arena_alloc(c->a, maxn * sizeof(size_t)) : NULL,
+                    counter ? lk_arena_alloc(c->a, maxn * sizeof(size_t)) : NULL,
+                    j->extrap ? lk_arena_alloc(c->a, 6 * (c->nsteps ? c->nsteps : 1) * sizeof(double)) : NULL,
+                    m->raw ? lk_arena_alloc(c->a, maxn * sizeof(int64_t)) : NULL,
+                    m->raw ? lk_arena_alloc(c->a, maxn * sizeof(double)) : NULL,
+                    {.px = j->sliding ? lk_arena_alloc(c->a, maxn * sizeof(double)) : NULL,
+                     .sx = j->sliding ? lk_arena_alloc(c->a, maxn * sizeof(double)) : NULL,
+                     .bm = j->sliding ? lk_arena_alloc(c->a, nb * sizeof(double)) : NULL,
                      .max = j->rf->k == k_max}};
   }
   pthread_t th;
@@ -451,6 +663,13 @@ int promql__eval_range_func(pq_ctx *c, const pq_expr *call, pq_val *args, pq_val
   int rc = check_params(c, name, args, nargs);
   if (rc)
     return rc;
+  /* rate/increase/delta over forward-moving plain windows take their own
+   * loop (extrapolated_series), which also drops stale markers itself;
+   * max/min over forward windows fold blocks (blockfold) */
+  bool forward = eff_ascending(m, c->nsteps);
+  bool extrap = (rf->k == k_rate || rf->k == k_increase || rf->k == k_delta) && !m->ext && forward;
+  if (!extrap)
+    promql__matrix_clean(c, m);
   size_t maxn = 1;
   for (size_t k = 0; k < m->nrs; k++)
     maxn = m->rs[k].n > maxn ? m->rs[k].n : maxn;
@@ -463,11 +682,7 @@ int promql__eval_range_func(pq_ctx *c, const pq_expr *call, pq_val *args, pq_val
   pq_series *o = promql__new_series(c, m->nrs);
   for (size_t k = 0; k < m->nrs; k++)
     promql__alloc_slots(c, &o[k]);
-  /* rate/increase get a prefix count of counter drops (drops), so windows
-   * without a reset skip the reset scan; max/min over forward-moving
-   * windows slide (mono) */
-  rjob j = {c, rf, name, m, p1, p2,
-            (rf->k == k_max || rf->k == k_min) && !m->ext && eff_ascending(m, c->nsteps), o,
+  rjob j = {c, rf, name, m, p1, p2, extrap, (rf->k == k_max || rf->k == k_min) && !m->ext && forward, o,
             lk_arena_zalloc(c->a, (m->nrs ? m->nrs : 1) * sizeof(bool))};
   eval_all(c, &j, maxn);
   size_t n = 0;

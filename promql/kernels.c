@@ -7,18 +7,6 @@
 
 #include "promql/kernels.h"
 
-double promql__kahan_inc(double inc, double sum, double *comp)
-{
-  double t = sum + inc;
-  if (isinf(t))
-    *comp = 0;
-  else if (fabs(sum) >= fabs(inc))
-    *comp += (sum - t) + inc;
-  else
-    *comp += (inc - t) + sum;
-  return t;
-}
-
 double pq_k_sum(const double *v, size_t n)
 {
   double s = 0, c = 0;

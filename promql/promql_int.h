@@ -185,6 +185,8 @@ typedef struct pq_val {
   enum pq_ext ext;       /* V_MATRIX: anchored/smoothed windows (points then also
                             cover up to a lookback before/after every window) */
   int64_t *eff;          /* V_MATRIX: window end per step (after @/offset) */
+  bool raw;              /* V_MATRIX: stale markers still in the arrays (a range
+                            selector's; promql__matrix_clean removes them) */
 } pq_val;
 
 typedef struct pq_sets {   /* storage result sets to release at the end */
@@ -210,8 +212,11 @@ typedef struct pq_ctx {
 
 static inline int64_t pq_ts(const pq_ctx *c, size_t i) { return c->start + (int64_t)i * c->step; }
 
-/* Evaluate a node into *out (arena). */
+/* Evaluate a node into *out (arena). A range selector's matrix comes back
+ * raw: consumers other than the range-function driver clean it first. */
 int promql__eval(pq_ctx *c, const pq_expr *e, pq_val *out);
+/* Remove stale markers from a raw matrix (and series left empty). */
+void promql__matrix_clean(pq_ctx *c, pq_val *v);
 /* An instant selector whose values are its samples' timestamps (seconds). */
 int promql__eval_timestamp_sel(pq_ctx *c, const pq_expr *sel, pq_val *out);
 int promql__eval_binop(pq_ctx *c, const pq_expr *e, pq_val *out);
