@@ -11,10 +11,18 @@
  * created with a random value on first start, so endpoints that need a token
  * (writes from beyond loopback, orchestrator actions) are protected from the
  * first run on.
+ *
+ * Memory: every query evaluates in its own arena of a few MiB, on its own
+ * connection thread. With glibc's defaults those blocks are mapped and
+ * unmapped per query, and the page faults and TLB shootdowns of that cost
+ * more than the evaluation itself (a 24 h dashboard query took 19 ms instead
+ * of 8 ms on a 2-vCPU VM), so the server keeps freed memory up to
+ * MALLOC_KEEP for the next query (tune_malloc).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +254,16 @@ static int run(const char *cmd, const lk_config *c)
   return 0;
 }
 
+/* Blocks below this come from malloc's arenas (reused), not fresh mappings;
+ * free memory above twice it is returned to the system. */
+#define MALLOC_KEEP ((int)32 << 20)
+
+static void tune_malloc(void)
+{
+  mallopt(M_MMAP_THRESHOLD, MALLOC_KEEP);
+  mallopt(M_TRIM_THRESHOLD, 2 * MALLOC_KEEP);
+}
+
 int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help)
 {
   serve_flags f = {0};
@@ -270,6 +288,7 @@ int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread exists */
   signal(SIGPIPE, SIG_IGN);
+  tune_malloc();
   rc = run(cmd, &c);
   lk_config_fini(&c);
   return rc;
