@@ -97,6 +97,29 @@ extrapolate(const xwin *x, size_t nw, double range_s, bool counter,
   }
 }
 
+/* extrapolate over all steps of one series, for each combination of
+ * counter/is_rate as its own loop. On x86-64 there is an AVX2 build of it
+ * as well, picked at load time where the CPU has AVX2: four divisions per
+ * instruction instead of two, with the same IEEE results (C11 mode does
+ * not contract into FMA, and AVX2 alone does not enable it). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PQ_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define PQ_AVX2_CLONE
+#endif
+static PQ_AVX2_CLONE void extrapolate_steps(const xwin *x, size_t nw, double range_s, bool counter,
+                                            bool is_rate, double *restrict out)
+{
+  if (counter && is_rate)
+    extrapolate(x, nw, range_s, true, true, out);
+  else if (counter)
+    extrapolate(x, nw, range_s, true, false, out);
+  else if (is_rate)
+    extrapolate(x, nw, range_s, false, true, out);
+  else
+    extrapolate(x, nw, range_s, false, false, out);
+}
+
 /* The window-kernel form (windows that move back, as with @). */
 static bool extrapolated(const win *w, bool counter, bool is_rate, double *out)
 {
@@ -466,40 +489,56 @@ static size_t drop_stale(const int64_t *t, const double *v, size_t n, int64_t *o
   return k;
 }
 
+/* Whether v holds a NaN (a stale marker, or a NaN sample); and whether
+ * it never decreases (no counter resets, no NaN). Loops without branches,
+ * vectorized in the AVX2 build (the compiler leaves the baseline's
+ * floating-point compares scalar). */
+static PQ_AVX2_CLONE bool has_nan(const double *v, size_t n)
+{
+  unsigned bad = 0;
+  for (size_t i = 0; i < n; i++)
+    bad |= v[i] != v[i];
+  return bad;
+}
+
+static PQ_AVX2_CLONE bool ascending(const double *v, size_t n)
+{
+  unsigned bad = n && v[0] != v[0];
+  for (size_t i = 1; i < n; i++)
+    bad |= !(v[i] >= v[i - 1]);
+  return !bad;
+}
+
+/* The first index ≥ from whose t exceeds e (t ascending, t[from−1] ≤ e).
+ * Regular scrapes move every step's window by the same count of points,
+ * so from + d (the last move) is tried first. */
+static inline size_t upper_from(const int64_t *t, size_t n, size_t from, size_t d, int64_t e)
+{
+  size_t g = from + d;
+  if (g <= n && (g == from || t[g - 1] <= e) && (g == n || t[g] > e))
+    return g;
+  while (from < n && t[from] <= e)
+    from++;
+  return from;
+}
+
 /* Every step's window of t, v into x, ok[i] = 1 where it holds ≥ 2
- * points; true when any does. The bounds advance with the steps. With
- * scan, the points are checked as the windows' ends pass them: counter
- * resets are listed into rs, and a NaN (maybe a stale marker) stops the
- * walk with *nan set; without, rs holds the series' nr resets already. */
+ * points; true when any does. rs lists the series' nr counter resets. */
 static inline __attribute__((always_inline)) bool
 gather_windows(const int64_t *t, const double *v, size_t n, const int64_t *eff, size_t nsteps,
-               int64_t range, bool counter, bool scan, size_t *rs, size_t nr, const xwin *x,
-               uint8_t *ok, bool *nan)
+               int64_t range, bool counter, const size_t *rs, size_t nr, const xwin *x,
+               uint8_t *ok)
 {
   size_t lo = 0, hi = 0, ri = 0; /* window [lo, hi); rs[ri] the first reset after lo */
+  size_t dlo = 0, dhi = 0;       /* the last moves of lo and hi */
   bool any = false;
-  if (scan && n && v[0] != v[0]) {
-    *nan = true;
-    return false;
-  }
   for (size_t i = 0; i < nsteps; i++) {
-    int64_t e = eff[i], b = e - range;
-    if (scan) {
-      for (; hi < n && t[hi] <= e; hi++)
-        if (hi && !(v[hi] >= v[hi - 1])) {
-          if (!(v[hi] < v[hi - 1])) {
-            *nan = true;
-            return false;
-          }
-          if (counter)
-            rs[nr++] = hi;
-        }
-    } else {
-      while (hi < n && t[hi] <= e)
-        hi++;
-    }
-    while (lo < hi && t[lo] <= b)
-      lo++;
+    int64_t e = eff[i];
+    size_t h = upper_from(t, n, hi, dhi, e), l = upper_from(t, n, lo, dlo, e - range);
+    dhi = h - hi;
+    dlo = l - lo;
+    hi = h;
+    lo = l;
     if (hi - lo < 2) {
       /* no point; harmless values for the arithmetic pass */
       static const int64_t dt[2] = {0, 1000};
@@ -521,37 +560,33 @@ gather_windows(const int64_t *t, const double *v, size_t n, const int64_t *eff, 
   return any;
 }
 
-/* rate/increase/delta over windows that only move forward: the windows
- * are gathered in one walk that also lists a counter's resets and looks
- * for NaNs (so windows without a reset, the usual case, add nothing, and
- * the series is read once), then extrapolate runs over all of them. A
- * series with a NaN starts over: without its stale markers when the matrix
- * is raw, with its resets listed first. */
+/* rate/increase/delta over windows that only move forward: one vectorized
+ * pass tells the usual series (no NaN; for counters, no reset either, so
+ * windows add nothing for resets), the windows are gathered in one walk,
+ * and extrapolate runs over all of them. A series with a NaN in a raw
+ * matrix first drops its stale markers; a counter that decreases somewhere
+ * lists its resets. */
 static inline __attribute__((always_inline)) bool
 extrapolated_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series *s, bool counter,
                     bool is_rate)
 {
-  const int64_t *t = r->t, *eff = j->m->eff;
+  const int64_t *t = r->t;
   const double *v = r->v;
-  size_t n = r->n, nsteps = j->c->nsteps;
-  int64_t range = j->m->range;
+  size_t n = r->n, nsteps = j->c->nsteps, nr;
   xwin x = {w->xw, w->xw + nsteps, w->xw + 2 * nsteps, w->xw + 3 * nsteps, w->xw + 4 * nsteps,
             w->xw + 5 * nsteps};
-  bool nan = false, any = false;
-  if (counter || j->m->raw)
-    any = gather_windows(t, v, n, eff, nsteps, range, counter, true, w->resets, 0, &x, s->ok, &nan);
-  if (!(counter || j->m->raw) || nan) {
-    memset(s->ok, 0, nsteps);
-    if (j->m->raw) {
-      n = drop_stale(t, v, n, w->tbuf, w->vbuf);
-      t = w->tbuf;
-      v = w->vbuf;
-    }
-    size_t nr = counter ? find_resets(v, n, w->resets) : 0;
-    any = gather_windows(t, v, n, eff, nsteps, range, counter, false, w->resets, nr, &x, s->ok, &nan);
+  /* the usual series: a counter without resets, a gauge without NaN */
+  bool plain = counter ? ascending(v, n) : !has_nan(v, n);
+  if (!plain && j->m->raw && has_nan(v, n)) {
+    n = drop_stale(t, v, n, w->tbuf, w->vbuf);
+    t = w->tbuf;
+    v = w->vbuf;
   }
+  nr = counter && !plain ? find_resets(v, n, w->resets) : 0;
+  bool any = gather_windows(t, v, n, j->m->eff, nsteps, j->m->range, counter, w->resets, nr, &x,
+                            s->ok);
   if (any)
-    extrapolate(&x, nsteps, (double)range / 1000, counter, is_rate, s->v);
+    extrapolate_steps(&x, nsteps, (double)j->m->range / 1000, counter, is_rate, s->v);
   return any;
 }
 

@@ -19,6 +19,7 @@
  * Usage: bench_promql_eval [runs [q1|q2|q5|x QUERY]]   (default 21 runs, all
  * queries; x times QUERY, over the same data and range)
  */
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -178,6 +179,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: bench_promql_eval [runs 1..10000 [q1|q2|q5]]\n");
     return 2;
   }
+  /* malloc tuned as the server tunes it (main/cmd_server.c), so per-query
+   * buffers are reused instead of mapped and faulted in every run */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   promql_mem *m = promql_mem_new();
   if (load(m)) {
     fprintf(stderr, "load failed\n");
