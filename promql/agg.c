@@ -109,14 +109,8 @@ static void sum_members(pq_ctx *c, const pq_val *in, const size_t *idx, size_t n
 {
   for (size_t i = 0; i < c->nsteps; i++)
     o->v[i] = comp[i] = 0;
-  for (size_t j = 0; j < n; j++) {
-    const pq_series *m = &in->ser[idx[j]];
-    for (size_t i = 0; i < c->nsteps; i++)
-      if (m->ok[i]) {
-        o->v[i] = promql__kahan_inc(m->v[i], o->v[i], &comp[i]);
-        o->ok[i] = 1;
-      }
-  }
+  for (size_t j = 0; j < n; j++)
+    pq_k_kahan_steps(o->v, comp, o->ok, in->ser[idx[j]].v, in->ser[idx[j]].ok, c->nsteps);
   for (size_t i = 0; i < c->nsteps; i++)
     if (o->ok[i])
       o->v[i] += comp[i];

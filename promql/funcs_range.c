@@ -98,15 +98,7 @@ extrapolate(const xwin *x, size_t nw, double range_s, bool counter,
 }
 
 /* extrapolate over all steps of one series, for each combination of
- * counter/is_rate as its own loop. On x86-64 there is an AVX2 build of it
- * as well, picked at load time where the CPU has AVX2: four divisions per
- * instruction instead of two, with the same IEEE results (C11 mode does
- * not contract into FMA, and AVX2 alone does not enable it). */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define PQ_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
-#else
-#define PQ_AVX2_CLONE
-#endif
+ * counter/is_rate as its own loop (with an AVX2 build, see kernels.h). */
 static PQ_AVX2_CLONE void extrapolate_steps(const xwin *x, size_t nw, double range_s, bool counter,
                                             bool is_rate, double *restrict out)
 {

@@ -7,6 +7,20 @@
 
 #include "promql/kernels.h"
 
+PQ_AVX2_CLONE void pq_k_kahan_steps(double *restrict sum, double *restrict comp,
+                                   uint8_t *restrict have, const double *restrict v,
+                                   const uint8_t *restrict ok, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    double s = sum[i], x = v[i], t = s + x;
+    double c = comp[i] + (fabs(s) >= fabs(x) ? (s - t) + x : (x - t) + s);
+    c = isinf(t) ? 0 : c;
+    sum[i] = ok[i] ? t : s;
+    comp[i] = ok[i] ? c : comp[i];
+    have[i] |= ok[i];
+  }
+}
+
 double pq_k_sum(const double *v, size_t n)
 {
   double s = 0, c = 0;
