@@ -226,6 +226,39 @@ static void test_lookback_delta(void **state)
               "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"error parsing lookback delta duration: cannot parse \\\"5x\\\" to a valid duration\"}");
 }
 
+/* The series objects of a matrix response: what lies between
+ * "result":[ and the closing ]}} (borrowed from body, cut in place). */
+static char *result_list(char *body)
+{
+  char *p = strstr(body, "\"result\":[");
+  assert_non_null(p);
+  p += strlen("\"result\":[");
+  size_t n = strlen(p);
+  assert_true(n >= 3 && !strcmp(p + n - 3, "]}}"));
+  p[n - 3] = 0;
+  return p;
+}
+
+/* A large matrix (2 × 6,001 points) is encoded in two shares on two
+ * threads: the body must be the two single-series answers joined. */
+static void test_large_matrix(void **state)
+{
+  fixture *f = *state;
+  char *both = get(f, "/api/v1/query_range?query=req_total&start=1000000&end=1000600&step=0.1", 200);
+  char *api = get(f, "/api/v1/query_range?query=req_total%7Bjob%3D%22api%22%7D&start=1000000&end=1000600&step=0.1", 200);
+  char *web = get(f, "/api/v1/query_range?query=req_total%7Bjob%3D%22web%22%7D&start=1000000&end=1000600&step=0.1", 200);
+  char *lb = result_list(both), *la = result_list(api), *lw = result_list(web);
+  size_t na = strlen(la);
+  assert_true(strlen(lb) == na + 1 + strlen(lw));
+  assert_memory_equal(lb, la, na);
+  assert_int_equal(lb[na], ',');
+  assert_string_equal(lb + na + 1, lw);
+  assert_non_null(strstr(lw, "[1000599.900,\"9e-07\"],[1000600,\"0.000001\"]]}"));
+  free(both);
+  free(api);
+  free(web);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -235,6 +268,7 @@ int main(void)
     cmocka_unit_test(test_post_form),
     cmocka_unit_test(test_limit),
     cmocka_unit_test(test_lookback_delta),
+    cmocka_unit_test(test_large_matrix),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
