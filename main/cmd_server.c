@@ -13,11 +13,11 @@
  * first run on.
  *
  * Memory: every query evaluates in its own arena of a few MiB, on its own
- * connection thread. With glibc's defaults those blocks are mapped and
- * unmapped per query, and the page faults and TLB shootdowns of that cost
- * more than the evaluation itself (a 24 h dashboard query took 19 ms instead
- * of 8 ms on a 2-vCPU VM), so the server keeps freed memory up to
- * MALLOC_KEEP for the next query (tune_malloc).
+ * connection thread. With glibc's defaults the thread's malloc arena hands
+ * that memory back to the kernel after each query and faults it in again
+ * on the next, which cost more than the evaluation itself (a 24 h dashboard
+ * query took 19 ms instead of 8 ms on a 2-vCPU VM), so the server keeps
+ * freed memory up to a bound for the next query (tune_malloc).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -255,8 +255,9 @@ static int run(const char *cmd, const lk_config *c)
 }
 
 /* Blocks below this come from malloc's arenas (reused), not fresh mappings;
- * free memory above twice it is returned to the system. */
-#define MALLOC_KEEP ((int)32 << 20)
+ * an arena's free memory above twice it is returned to the system. Larger
+ * values bought no speed and kept ~10 MiB more after a bulk import. */
+#define MALLOC_KEEP ((int)8 << 20)
 
 static void tune_malloc(void)
 {

@@ -181,8 +181,8 @@ int main(int argc, char **argv)
   }
   /* malloc tuned as the server tunes it (main/cmd_server.c), so per-query
    * buffers are reused instead of mapped and faulted in every run */
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 8 << 20);
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
   promql_mem *m = promql_mem_new();
   if (load(m)) {
     fprintf(stderr, "load failed\n");
