@@ -12,14 +12,11 @@
  * order, so a request wrong in two ways is told of the same one.
  * Error mapping: parameter and parse errors → 400 bad_data, evaluation
  * errors and limits → 422 execution, timeout → 503 timeout, storage → 500.
- * Threads: a large answer is encoded in two shares, the second on a helper
- * thread with its own buffer, joined before the answer is assembled.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "lib/lk_json.h"
@@ -57,54 +54,6 @@ static void json_strings(lk_buf *b, const char *key, char **v, size_t n)
   lk_buf_putc(b, ']');
 }
 
-/* Series [k0, k1) of s, each after a comma but the very first (k == 0). */
-typedef struct series_run {
-  lk_buf b;
-  const promql_series *s;
-  size_t k0, k1;
-  bool matrix;
-} series_run;
-
-static void *encode_run(void *arg)
-{
-  series_run *u = arg;
-  for (size_t k = u->k0; k < u->k1; k++) {
-    if (k)
-      lk_buf_putc(&u->b, ',');
-    json_series(&u->b, &u->s[k], u->matrix);
-  }
-  return NULL;
-}
-
-/* From this many points on, a result is encoded in two shares on two
- * threads (the caller's and a helper joined here): formatting numbers is
- * most of a large answer's time. */
-#define PARALLEL_POINTS 8192
-
-/* n series, comma-separated. */
-static void json_series_list(lk_buf *b, const promql_series *s, size_t n, bool matrix)
-{
-  size_t points = 0;
-  for (size_t k = 0; k < n; k++)
-    points += s[k].n;
-  series_run second = {{0}, s, n, n, matrix};
-  if (points >= PARALLEL_POINTS && n >= 2) {
-    size_t half = 0; /* the second share starts where half the points are behind */
-    while (second.k0 > 1 && half + s[second.k0 - 1].n <= points / 2)
-      half += s[--second.k0].n;
-  }
-  pthread_t th;
-  bool helper = second.k0 < n && !pthread_create(&th, NULL, encode_run, &second);
-  series_run first = {*b, s, 0, helper ? second.k0 : n, matrix};
-  encode_run(&first);
-  *b = first.b;
-  if (helper) {
-    pthread_join(th, NULL);
-    lk_buf_append(b, second.b.data, second.b.len);
-    lk_buf_fini(&second.b);
-  }
-}
-
 /* The data object, with at most `limit` series of a vector or matrix. */
 static void data_json(lk_buf *b, const promql_result *r, size_t limit)
 {
@@ -127,8 +76,11 @@ static void data_json(lk_buf *b, const promql_result *r, size_t limit)
     break;
   default:
     lk_buf_putc(b, '[');
-    json_series_list(b, r->series, r->nseries < limit ? r->nseries : limit,
-                     r->type == PROMQL_MATRIX);
+    for (size_t k = 0; k < r->nseries && k < limit; k++) {
+      if (k)
+        lk_buf_putc(b, ',');
+      json_series(b, &r->series[k], r->type == PROMQL_MATRIX);
+    }
     lk_buf_putc(b, ']');
     break;
   }

@@ -239,8 +239,8 @@ static char *result_list(char *body)
   return p;
 }
 
-/* A large matrix (2 × 6,001 points) is encoded in two shares on two
- * threads: the body must be the two single-series answers joined. */
+/* A large matrix (2 × 6,001 points): the body must be the two
+ * single-series answers joined. */
 static void test_large_matrix(void **state)
 {
   fixture *f = *state;
