@@ -11,13 +11,15 @@
  *
  * The hot functions over forward-moving windows (every range query without
  * @) take their own loops instead of the per-window kernel call:
- * rate/increase/delta gather every step's window in one walk over the
- * series (which also lists counter resets and finds stale markers, so a
- * range selector's matrix arrives raw, see eval.c) and then run
- * Prometheus's extrapolation over all steps as one branch-free loop the
- * compiler vectorizes — the same floating-point operations in the same
- * order, so results stay bit-identical; max/min_over_time fold blocks of
- * points (blockfold) instead of rescanning each window.
+ * rate/increase/delta first check a series in one vectorized pass (a
+ * counter without resets, a gauge without NaN: the usual case; otherwise
+ * stale markers are dropped here — a range selector's matrix arrives raw,
+ * see eval.c — and resets listed), gather every step's window in one walk,
+ * and run Prometheus's extrapolation over all steps as one branch-free
+ * loop — the same floating-point operations in the same order, so results
+ * stay bit-identical. The vector loops have an AVX2 build (PQ_AVX2_CLONE,
+ * kernels.h). max/min_over_time fold blocks of points (blockfold) instead
+ * of rescanning each window.
  */
 #include <math.h>
 #include <pthread.h>
