@@ -12,10 +12,8 @@ PQ_AVX2_CLONE void pq_k_kahan_steps(double *restrict sum, double *restrict comp,
                                    const uint8_t *restrict ok, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
-    double s = sum[i], x = v[i], t = s + x;
-    double c = comp[i] + (fabs(s) >= fabs(x) ? (s - t) + x : (x - t) + s);
-    c = isinf(t) ? 0 : c;
-    sum[i] = ok[i] ? t : s;
+    double c = comp[i], t = promql__kahan_inc(v[i], sum[i], &c);
+    sum[i] = ok[i] ? t : sum[i];
     comp[i] = ok[i] ? c : comp[i];
     have[i] |= ok[i];
   }

@@ -20,16 +20,13 @@
 #endif
 
 /* One step of Prometheus's Kahan–Babuška summation: sum + inc, with the
- * lost low-order part added to *comp. Inline: sums run it per value. */
+ * lost low-order part added to *comp (reset when the sum is infinite).
+ * Inline and written with selects, so loops over it vectorize. */
 static inline double promql__kahan_inc(double inc, double sum, double *comp)
 {
   double t = sum + inc;
-  if (isinf(t))
-    *comp = 0;
-  else if (fabs(sum) >= fabs(inc))
-    *comp += (sum - t) + inc;
-  else
-    *comp += (inc - t) + sum;
+  double lost = fabs(sum) >= fabs(inc) ? (sum - t) + inc : (inc - t) + sum;
+  *comp = isinf(t) ? 0 : *comp + lost;
   return t;
 }
 
