@@ -178,6 +178,17 @@ static size_t count_stale(const double *v, size_t n)
   return stale;
 }
 
+size_t promql__drop_stale(const int64_t *t, const double *v, size_t n, int64_t *ot, double *ov)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!promql__is_stale(v[i])) {
+      ot[k] = t[i];
+      ov[k++] = v[i];
+    }
+  return k;
+}
+
 void promql__matrix_clean(pq_ctx *c, pq_val *v)
 {
   if (v->type != V_MATRIX || !v->raw)
@@ -192,12 +203,7 @@ void promql__matrix_clean(pq_ctx *c, pq_val *v)
     if (stale) {
       r->t = lk_arena_alloc(c->a, (in.n - stale) * sizeof *r->t);
       r->v = lk_arena_alloc(c->a, (in.n - stale) * sizeof *r->v);
-      r->n = 0;
-      for (size_t j = 0; j < in.n; j++)
-        if (!promql__is_stale(in.v[j])) {
-          r->t[r->n] = in.t[j];
-          r->v[r->n++] = in.v[j];
-        }
+      r->n = promql__drop_stale(in.t, in.v, in.n, r->t, r->v);
     }
     n++;
   }

@@ -471,18 +471,6 @@ static size_t find_resets(const double *v, size_t n, size_t *out)
   return nr;
 }
 
-/* The points of t, v that are not stale markers, into ot, ov; how many. */
-static size_t drop_stale(const int64_t *t, const double *v, size_t n, int64_t *ot, double *ov)
-{
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!promql__is_stale(v[i])) {
-      ot[k] = t[i];
-      ov[k++] = v[i];
-    }
-  return k;
-}
-
 /* Whether v holds a NaN (a stale marker, or a NaN sample); and whether
  * it never decreases (no counter resets, no NaN). Loops without branches,
  * vectorized in the AVX2 build (the compiler leaves the baseline's
@@ -572,7 +560,7 @@ extrapolated_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series *s,
   /* the usual series: a counter without resets, a gauge without NaN */
   bool plain = counter ? ascending(v, n) : !has_nan(v, n);
   if (!plain && j->m->raw && has_nan(v, n)) {
-    n = drop_stale(t, v, n, w->tbuf, w->vbuf);
+    n = promql__drop_stale(t, v, n, w->tbuf, w->vbuf);
     t = w->tbuf;
     v = w->vbuf;
   }

@@ -217,6 +217,8 @@ static inline int64_t pq_ts(const pq_ctx *c, size_t i) { return c->start + (int6
 int promql__eval(pq_ctx *c, const pq_expr *e, pq_val *out);
 /* Remove stale markers from a raw matrix (and series left empty). */
 void promql__matrix_clean(pq_ctx *c, pq_val *v);
+/* The points of t, v that are not stale markers, into ot, ov; how many. */
+size_t promql__drop_stale(const int64_t *t, const double *v, size_t n, int64_t *ot, double *ov);
 /* An instant selector whose values are its samples' timestamps (seconds). */
 int promql__eval_timestamp_sel(pq_ctx *c, const pq_expr *sel, pq_val *out);
 int promql__eval_binop(pq_ctx *c, const pq_expr *e, pq_val *out);
