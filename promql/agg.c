@@ -232,6 +232,12 @@ static int k_param(pq_ctx *c, const pq_expr *e, double pv, double *out)
   return 0;
 }
 
+/* How many of n candidates a k of pv keeps (k < 1 keeps none). */
+static size_t k_limit(double pv, size_t n)
+{
+  return pv < 1 ? 0 : (double)n < pv ? n : (size_t)pv;
+}
+
 /* Each step's members in a candidate array, then picked (per step, per
  * group): limitk, limit_ratio, and topk/bottomk with a large k. */
 static void pick_by_step(pq_ctx *c, enum pq_aggop op, const pq_val *in, const agg_plan *p,
@@ -246,9 +252,7 @@ static void pick_by_step(pq_ctx *c, enum pq_aggop op, const pq_val *in, const ag
       for (size_t j = st[g]; j < st[g + 1]; j++)
         if (in->ser[idx[j]].ok[i])
           cand[n++] = (kcand){idx[j], in->ser[idx[j]].v[i]};
-      size_t lim = n;
-      if (op != A_LIMIT_RATIO)
-        lim = pv < 1 ? 0 : (double)n < pv ? n : (size_t)pv;
+      size_t lim = op == A_LIMIT_RATIO ? n : k_limit(pv, n);
       if (op == A_TOPK || op == A_BOTTOMK)
         best_first(cand, n, lim, op == A_TOPK);
       for (size_t j = 0; j < lim; j++) {
@@ -335,8 +339,7 @@ static int agg_k(pq_ctx *c, const pq_expr *e, pq_val *in, const double *param, p
     int rc = k_param(c, e, param[i], &pvs[i]);
     if (rc)
       return rc;
-    /* k for every group: no group has more than in->n members */
-    lims[i] = pvs[i] < 1 ? 0 : (double)in->n < pvs[i] ? in->n : (size_t)pvs[i];
+    lims[i] = k_limit(pvs[i], in->n); /* no group has more than in->n members */
     kmax = lims[i] > kmax ? lims[i] : kmax;
   }
   agg_plan p;

@@ -41,15 +41,21 @@ static void json_series(lk_buf *b, const promql_series *s, bool matrix)
   }
 }
 
-static void json_strings(lk_buf *b, const char *key, char **v, size_t n)
+/* ,"key":[v..., extra] when there is anything to list (extra may be NULL). */
+static void json_strings(lk_buf *b, const char *key, char **v, size_t n, const char *extra)
 {
-  if (!n)
+  if (!n && !extra)
     return;
   lk_buf_printf(b, ",\"%s\":[", key);
   for (size_t i = 0; i < n; i++) {
     if (i)
       lk_buf_putc(b, ',');
     lk_json_str(b, v[i]);
+  }
+  if (extra) {
+    if (n)
+      lk_buf_putc(b, ',');
+    lk_json_str(b, extra);
   }
   lk_buf_putc(b, ']');
 }
@@ -100,18 +106,8 @@ static void respond(lk_http_resp *resp, const promql_result *r, size_t limit)
   resp->content_type = "application/json";
   lk_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
   data_json(&resp->body, r, limit);
-  if (cut) {
-    lk_buf_puts(&resp->body, ",\"warnings\":[");
-    for (size_t i = 0; i < r->nwarnings; i++) {
-      lk_json_str(&resp->body, r->warnings[i]);
-      lk_buf_putc(&resp->body, ',');
-    }
-    lk_json_str(&resp->body, truncated_warning);
-    lk_buf_putc(&resp->body, ']');
-  } else {
-    json_strings(&resp->body, "warnings", r->warnings, r->nwarnings);
-  }
-  json_strings(&resp->body, "infos", r->infos, r->ninfos);
+  json_strings(&resp->body, "warnings", r->warnings, r->nwarnings, cut ? truncated_warning : NULL);
+  json_strings(&resp->body, "infos", r->infos, r->ninfos, NULL);
   lk_buf_putc(&resp->body, '}');
 }
 
