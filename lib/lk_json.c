@@ -622,6 +622,17 @@ void lk_json_labels(lk_buf *b, const lk_label *ls, size_t n)
 }
 
 
+/* ".mmm" for milliseconds frac (1..999) at o, nothing for 0; the end. */
+static inline char *put_ms_frac(char *o, unsigned frac)
+{
+  if (!frac)
+    return o;
+  o[0] = '.';
+  o[1] = (char)('0' + frac / 100);
+  memcpy(o + 2, digit_pairs + 2 * (frac % 100), 2);
+  return o + 4;
+}
+
 /* Seconds with ".mmm" only when the milliseconds are non-zero; returns the
  * length written (at most 21 bytes; writes up to 21). */
 static inline size_t put_sample_ts(char *out, int64_t ms)
@@ -635,12 +646,7 @@ static inline size_t put_sample_ts(char *out, int64_t ms)
   /* s < 2^63 / 1000 < 10^16 */
   uint64_t hi = bcd8((uint32_t)(s / 100000000)), lo = bcd8((uint32_t)(s % 100000000));
   o += put_from(o, hi, lo, bcd_leading_zeros(hi, lo));
-  if (frac) {
-    o[0] = '.';
-    o[1] = (char)('0' + frac / 100);
-    memcpy(o + 2, digit_pairs + 2 * (frac % 100), 2);
-    o += 4;
-  }
+  o = put_ms_frac(o, frac);
   return (size_t)(o - out);
 }
 
@@ -750,12 +756,7 @@ static inline char *put_run_ts(char *o, int64_t ms, secs_prefix *p)
   o += p->len;
   put_word(o, bcd8((uint32_t)(s - high * 100000000)) + ASCII_ZEROS);
   o += 8;
-  if (frac) {
-    o[0] = '.';
-    o[1] = (char)('0' + frac / 100);
-    memcpy(o + 2, digit_pairs + 2 * (frac % 100), 2);
-    o += 4;
-  }
+  o = put_ms_frac(o, frac);
   return o;
 }
 
