@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/lk_buf.h"
+#include "tests/lib/rand.h"
 
 typedef struct guard_buf {
   uint8_t *map;   /* whole mapping */
@@ -37,14 +38,6 @@ static inline int guard_init(guard_buf *g, const void *p, size_t n)
 
 static inline void guard_fini(guard_buf *g) { munmap(g->map, g->maplen); }
 
-/* Deterministic PRNG for the mutation tests (xorshift64*). */
-static inline uint64_t test_rand(uint64_t *s)
-{
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 0x2545f4914f6cdd1dull;
-}
 
 /* Replace mut with src[0..n) changed by 1–4 random edits: a flipped bit,
  * a random byte, or truncation. */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "promql/promql.h"
+#include "tests/lib/rand.h"
 
 #define NPTS 400
 #define STEP_MS 60000
@@ -46,13 +47,6 @@ static bool is_stale(double v)
 }
 
 static uint64_t rng = 0x853c49e6748fea9bULL;
-static uint64_t rnd(void)
-{
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
 
 typedef struct ser {
   char name[16];
@@ -67,14 +61,14 @@ static void make_counters(ser *s, size_t ns)
 {
   for (size_t k = 0; k < ns; k++) {
     snprintf(s[k].name, sizeof s[k].name, "c%zu", k);
-    double c = (double)(rnd() % 100);
-    int64_t t = (int64_t)(rnd() % 15000);
+    double c = (double)(test_rand(&rng) % 100);
+    int64_t t = (int64_t)(test_rand(&rng) % 15000);
     s[k].n = 0;
     for (size_t i = 0; i < NPTS; i++) {
-      t += 15000 + (int64_t)(rnd() % 7) - 3 + (k == 5 && i > 300 ? 200000 : 0);
-      c += (double)(rnd() % 1000) / 64;
-      if (k == 1 && rnd() % 23 == 0)
-        c = (double)(rnd() % 5);
+      t += 15000 + (int64_t)(test_rand(&rng) % 7) - 3 + (k == 5 && i > 300 ? 200000 : 0);
+      c += (double)(test_rand(&rng) % 1000) / 64;
+      if (k == 1 && test_rand(&rng) % 23 == 0)
+        c = (double)(test_rand(&rng) % 5);
       double v = c;
       if ((k == 2 && i % 97 == 50) || (k == 3 && i == NPTS - 1) || k == 4)
         v = stale_nan();
@@ -277,10 +271,10 @@ static void check_topk(const char *op, bool top, size_t k, size_t ns)
   for (size_t j = 0; j < ns; j++) {
     snprintf(s[j].name, sizeof s[j].name, "g%03zu", j);
     for (size_t i = 0; i < NSTEPS; i++) {
-      if (rnd() % 10 == 0)
+      if (test_rand(&rng) % 10 == 0)
         continue; /* absent at this step */
-      double v = (double)(rnd() % 7);
-      if (rnd() % 15 == 0)
+      double v = (double)(test_rand(&rng) % 7);
+      if (test_rand(&rng) % 15 == 0)
         v = NAN;
       s[j].s[s[j].n++] = (lk_sample){600000 + (int64_t)i * STEP_MS, v};
     }

@@ -1,10 +1,12 @@
-/* test_kernels.c — the branch-free, vectorized kernel pq_k_kahan_steps (the
- * sum aggregation's inner loop, built for AVX2 too) against the scalar
- * promql__kahan_inc it replaces: bit-identical sums and compensations over
- * members with infinities, NaNs, signed zeros, denormals and magnitudes far
- * apart, with steps missing at random. A NaN may differ in sign (the order
- * of operands decides which NaN an x86 operation passes on); a NaN sum is
- * answered as NaN whatever its bits. */
+/* test_kernels.c — the branch-free, vectorized loop pq_k_kahan_steps (the
+ * sum aggregation's inner loop, built for AVX2 too) against
+ * promql__kahan_inc applied one step at a time where a member has a point:
+ * bit-identical sums and compensations over members with infinities, NaNs,
+ * signed zeros, denormals and magnitudes far apart, with steps missing at
+ * random. (The step itself is Prometheus's; the conformance scripts check
+ * it.) A NaN may differ in sign (the order of operands decides which NaN
+ * an x86 operation passes on); a NaN sum is answered as NaN whatever its
+ * bits. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,22 +17,16 @@
 #include <string.h>
 
 #include "promql/kernels.h"
+#include "tests/lib/rand.h"
 
 #define NSTEPS 1031 /* not a multiple of the vector width */
 #define NMEMBERS 40
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
-static uint64_t rnd(void)
-{
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
 
 static double value(void)
 {
-  switch (rnd() % 16) {
+  switch (test_rand(&rng) % 16) {
   case 0: return INFINITY;
   case 1: return -INFINITY;
   case 2: return NAN;
@@ -39,7 +35,7 @@ static double value(void)
   case 5: return 1e300;
   case 6: return -1e300;
   case 7: return 1e-300;
-  default: return ((double)(rnd() % 2000000) - 1e6) / 1e3 * pow(10, (double)(rnd() % 24) - 12);
+  default: return ((double)(test_rand(&rng) % 2000000) - 1e6) / 1e3 * pow(10, (double)(test_rand(&rng) % 24) - 12);
   }
 }
 
@@ -69,7 +65,7 @@ static void test_kahan_steps_match_scalar(void **state)
       for (size_t i = 0; i < NSTEPS; i++) {
         double x = value();
         v[i] = specials || isfinite(x) ? x : 1.5;
-        ok[i] = rnd() % 5 != 0;
+        ok[i] = test_rand(&rng) % 5 != 0;
       }
       pq_k_kahan_steps(sum, comp, have, v, ok, NSTEPS);
       for (size_t i = 0; i < NSTEPS; i++)
