@@ -58,10 +58,10 @@ static bool is_null(const yaml_node_t *n)
   return !s[0] || !strcmp(s, "~") || !strcmp(s, "null");
 }
 
-void lk_config_set(char **field, const char *v)
+void lk_config_set(char **dst, const char *v)
 {
-  free(*field);
-  *field = v ? lk_xstrdup(v) : NULL;
+  free(*dst);
+  *dst = v ? lk_xstrdup(v) : NULL;
 }
 
 static void strlist_free(lk_strlist *l)

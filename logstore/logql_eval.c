@@ -332,8 +332,8 @@ static void build_streams(logq *lq, size_t limit, logstore_result *r)
   free(cnt);
 }
 
-int logstore__lq_logs(logstore *s, const lq_log *lg, const logstore_query_opts *o,
-                      logstore_result *r)
+static int lq_logs(logstore *s, const lq_log *lg, const logstore_query_opts *o,
+                   logstore_result *r)
 {
   logq lq = {0};
   size_t limit = o->limit ? o->limit : 100;
@@ -365,7 +365,7 @@ int logstore_query(logstore *s, const char *logql, const logstore_query_opts *o,
   r->arena = lk_arena_new(1 << 16);
   pthread_rwlock_rdlock(&s->lock);
   if (q->root->kind == LQ_LOGS)
-    rc = logstore__lq_logs(s, &q->root->log, o, r);
+    rc = lq_logs(s, &q->root->log, o, r);
   else
     rc = logstore__lq_metric(s, q->root, o, r, d);
   pthread_rwlock_unlock(&s->lock);

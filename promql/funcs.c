@@ -291,13 +291,6 @@ static int fn_empty(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out)
 #define SCA PROMQL_SCALAR
 #define RF promql__eval_range_func
 
-int promql__fn_sort(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
-int promql__fn_sort_by_label(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
-int promql__fn_label_replace(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
-int promql__fn_label_join(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
-int promql__fn_histogram_quantile(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
-int promql__fn_histogram_quantiles(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
-int promql__fn_histogram_fraction(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
 
 static const pq_func funcs[] = {
   {"abs", {V}, 1, 0, VEC, fn_math}, {"ceil", {V}, 1, 0, VEC, fn_math},

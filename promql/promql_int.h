@@ -279,6 +279,14 @@ const pq_func *promql__func_lookup(const char *name);
 
 /* Range-function evaluation over a matrix (funcs_range.c). */
 int promql__eval_range_func(pq_ctx *c, const pq_expr *call, pq_val *args, pq_val *out);
+/* Functions defined outside funcs.c (funcs_label.c, funcs_hist.c). */
+int promql__fn_sort(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
+int promql__fn_sort_by_label(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
+int promql__fn_label_replace(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
+int promql__fn_label_join(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
+int promql__fn_histogram_quantile(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
+int promql__fn_histogram_quantiles(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
+int promql__fn_histogram_fraction(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
 
 /* rate/increase/delta/changes/resets over an anchored or smoothed window
  * ending at eff (funcs_ext.c); false when the window yields no point. */
