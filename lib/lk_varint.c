@@ -1,4 +1,4 @@
-/* lk_varint.c — varint codec, decode cursor and bit streams. */
+/* lk_varint.c — varint codec and the decode cursor. */
 #include "lib/lk_varint.h"
 
 #include <stdlib.h>
@@ -70,57 +70,4 @@ uint64_t lk_dec_u64le(lk_dec *d)
 {
   uint64_t lo = lk_dec_u32le(d);
   return lo | (uint64_t)lk_dec_u32le(d) << 32;
-}
-
-/*---- Bit streams ----*/
-
-void lk_bitw_fini(lk_bitw *w)
-{
-  free(w->data);
-  memset(w, 0, sizeof *w);
-}
-
-void lk_bitw_write(lk_bitw *w, uint64_t v, unsigned nbits)
-{
-  if (!nbits)
-    return;
-  size_t need = (size_t)((w->nbits + nbits + 7) / 8) + 8;
-  if (need > w->cap) {
-    size_t c = w->cap ? w->cap * 2 : 64;
-    while (c < need)
-      c *= 2;
-    w->data = lk_xrealloc(w->data, c);
-    memset(w->data + w->cap, 0, c - w->cap);
-    w->cap = c;
-  }
-  if (nbits < 64)
-    v &= ((uint64_t)1 << nbits) - 1;
-  while (nbits) {
-    size_t byte = (size_t)(w->nbits >> 3);
-    unsigned used = (unsigned)(w->nbits & 7), room = 8 - used;
-    unsigned take = nbits < room ? nbits : room;
-    uint8_t bits = (uint8_t)((v >> (nbits - take)) & ((1u << take) - 1));
-    w->data[byte] |= (uint8_t)(bits << (room - take));
-    w->nbits += take;
-    nbits -= take;
-  }
-}
-
-uint64_t lk_bitr_read(lk_bitr *r, unsigned nbits)
-{
-  if (r->err || r->pos + nbits > r->nbits) {
-    r->err = LK_ECORRUPT;
-    return 0;
-  }
-  uint64_t v = 0;
-  while (nbits) {
-    size_t byte = (size_t)(r->pos >> 3);
-    unsigned used = (unsigned)(r->pos & 7), room = 8 - used;
-    unsigned take = nbits < room ? nbits : room;
-    uint8_t bits = (uint8_t)((r->data[byte] >> (room - take)) & ((1u << take) - 1));
-    v = (v << take) | bits;
-    r->pos += take;
-    nbits -= take;
-  }
-  return v;
 }

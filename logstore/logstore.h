@@ -70,13 +70,14 @@ void logstore_stats_get(logstore *s, logstore_stats *out);
 
 /*---- Queries (LogQL) ----*/
 
-enum logstore_dir { LOGSTORE_FORWARD = 0, LOGSTORE_BACKWARD = 1 };
+/* Zero is BACKWARD (newest first), Loki's default. */
+enum logstore_dir { LOGSTORE_BACKWARD = 0, LOGSTORE_FORWARD = 1 };
 
 typedef struct logstore_query_opts {
   int64_t start_ns, end_ns;   /* log queries: [start, end]; metric queries: steps */
   int64_t step_ns;            /* metric range queries; 0 = instant at end_ns */
   size_t limit;               /* log queries: most entries returned (default 100) */
-  enum logstore_dir direction;/* default BACKWARD is the Loki default; 0 = FORWARD here */
+  enum logstore_dir direction;/* default (0) BACKWARD, as in Loki */
   size_t max_series;          /* metric result bound (default 10000) */
 } logstore_query_opts;
 

@@ -927,5 +927,3 @@ void promql_expr_free(promql_expr *e)
   lk_arena_free(e->a);
   free(e);
 }
-
-enum promql_type promql_expr_type(const promql_expr *e) { return e->root->type; }

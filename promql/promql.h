@@ -116,8 +116,4 @@ int promql_eval_range(const promql_queryable *q, const promql_opts *o, const pro
                       int64_t start, int64_t end, int64_t step, promql_result **out, lk_diag *d);
 void promql_result_free(promql_result *r); /* NULL is fine */
 
-/* The static type an expression evaluates to (matrix for range selectors
- * and subqueries). */
-enum promql_type promql_expr_type(const promql_expr *e);
-
 #endif

@@ -93,8 +93,6 @@ static void data_json(lk_buf *b, const promql_result *r, size_t limit)
   lk_buf_putc(b, '}');
 }
 
-void web__query_data_json(lk_buf *b, const promql_result *r) { data_json(b, r, SIZE_MAX); }
-
 static const char truncated_warning[] = "results truncated due to limit";
 
 /* The success envelope; a vector or matrix over `limit` series is cut to it

@@ -1,10 +1,8 @@
 /* api_query.h — the Prometheus query API handlers (/api/v1/query and
- * /api/v1/query_range) over the PromQL engine, plus the JSON encoder of an
- * engine result, shared with tests. */
+ * /api/v1/query_range) over the PromQL engine. */
 #ifndef WEB_API_QUERY_H
 #define WEB_API_QUERY_H
 
-#include "lib/lk_buf.h"
 #include "lib/lk_http.h"
 #include "promql/promql.h"
 
@@ -13,9 +11,5 @@
  * limit (at most that many series, with Prometheus 3's truncation warning). */
 void web__query(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp);
-
-/* Append the `data` object {"resultType":…,"result":…} for r, with the
- * vector/matrix vs scalar/string number formats of prometheus-facts §1. */
-void web__query_data_json(lk_buf *b, const promql_result *r);
 
 #endif

@@ -1,4 +1,4 @@
-/* test_lib.c — lib/ plumbing: varints and the decode cursor, bit streams,
+/* test_lib.c — lib/ plumbing: varints and the decode cursor,
  * duration/time parsing, label validation and ordering, the arena and the
  * interner. */
 #include <stdarg.h>
@@ -53,30 +53,6 @@ static void test_varint_truncated(void **state)
   lk_dec_init(&d, overlong, sizeof overlong);
   lk_dec_uvarint(&d);
   assert_int_not_equal(d.err, 0);
-}
-
-static void test_bits(void **state)
-{
-  (void)state;
-  lk_bitw w = {0};
-  srand(7);
-  uint64_t vals[1000];
-  unsigned widths[1000];
-  for (int i = 0; i < 1000; i++) {
-    widths[i] = (unsigned)(rand() % 65);
-    vals[i] = ((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 11) ^ (uint64_t)rand();
-    if (widths[i] < 64)
-      vals[i] &= ((uint64_t)1 << widths[i]) - 1;
-    lk_bitw_write(&w, vals[i], widths[i]);
-  }
-  lk_bitr r;
-  lk_bitr_init(&r, w.data, w.nbits);
-  for (int i = 0; i < 1000; i++)
-    assert_int_equal(lk_bitr_read(&r, widths[i]), vals[i]);
-  assert_int_equal(r.err, 0);
-  lk_bitr_read(&r, 1);
-  assert_int_not_equal(r.err, 0);
-  lk_bitw_fini(&w);
 }
 
 static void test_duration(void **state)
@@ -171,8 +147,7 @@ static void test_arena_intern(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_varint_roundtrip), cmocka_unit_test(test_varint_truncated),
-    cmocka_unit_test(test_bits), cmocka_unit_test(test_duration), cmocka_unit_test(test_time),
+    cmocka_unit_test(test_varint_roundtrip), cmocka_unit_test(test_varint_truncated), cmocka_unit_test(test_duration), cmocka_unit_test(test_time),
     cmocka_unit_test(test_labels), cmocka_unit_test(test_arena_intern),
   };
   return cmocka_run_group_tests_name("lib", tests, NULL, NULL);

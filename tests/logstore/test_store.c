@@ -111,8 +111,8 @@ static void test_direction_and_order(void **state)
   push_line(s, "a", 30 * SEC, "third");
   push_line(s, "a", 10 * SEC, "first"); /* out of order, inside the window */
   push_line(s, "a", 20 * SEC, "second");
-  logstore_query_opts o = {.start_ns = 0, .end_ns = 100 * SEC, .limit = 2,
-                           .direction = LOGSTORE_BACKWARD};
+  /* zeroed direction: backward (newest first), Loki's default */
+  logstore_query_opts o = {.start_ns = 0, .end_ns = 100 * SEC, .limit = 2};
   logstore_result *r;
   assert_int_equal(logstore_query(s, "{app=\"a\"}", &o, &r, NULL), 0);
   assert_int_equal(r->n, 1);
