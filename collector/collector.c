@@ -260,7 +260,7 @@ static void read_containers(collector_t *c)
 static void emit_self(collector_t *c, int64_t took_ns)
 {
   collector_stats s;
-  collector_get_stats(c, &s);
+  collector_stats_get(c, &s);
   const lk_label node = {"node", c->node};
   size_t nn = c->node[0] ? 1 : 0;
   const struct { const char *name; double v; } m[] = {
@@ -318,7 +318,7 @@ void collector_rescan(collector_t *c)
   pthread_mutex_unlock(&c->lock);
 }
 
-void collector_get_stats(collector_t *c, collector_stats *out)
+void collector_stats_get(collector_t *c, collector_stats *out)
 {
   pthread_mutex_lock(&c->lock);
   *out = c->stats;

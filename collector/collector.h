@@ -103,7 +103,7 @@ void collector_stop(collector_t *c);
 /* Force rediscovery on the next cycle (e.g. after creating a cgroup). */
 void collector_rescan(collector_t *c);
 
-void collector_get_stats(collector_t *c, collector_stats *out);
+void collector_stats_get(collector_t *c, collector_stats *out);
 
 /* Raise the soft open-file limit to the hard limit: the collector keeps one
  * descriptor open per read cgroup file (about 15 per container). Process-wide,
@@ -152,6 +152,6 @@ int collector_pusher_start(collector_pusher *p);
 void collector_pusher_stop(collector_pusher *p);
 /* Wait until the queue is empty or timeout_ms passes: 0 or LK_ETIMEOUT. */
 int collector_pusher_flush(collector_pusher *p, int timeout_ms);
-void collector_pusher_get_stats(collector_pusher *p, collector_push_stats *out);
+void collector_pusher_stats_get(collector_pusher *p, collector_push_stats *out);
 
 #endif

@@ -128,10 +128,10 @@ int collector_log_pusher_start(collector_log_pusher *p)
   return collector__sender_start(p->s);
 }
 
-void collector_log_pusher_stats(collector_log_pusher *p, collector_log_push_stats *out)
+void collector_log_pusher_stats_get(collector_log_pusher *p, collector_log_push_stats *out)
 {
   collector__sender_stats st;
-  collector__sender_get_stats(p->s, &st);
+  collector__sender_stats_get(p->s, &st);
   *out = (collector_log_push_stats){.sent_requests = st.sent_requests, .sent_entries = st.sent_items,
                                     .rejected_requests = st.rejected_requests,
                                     .failed_attempts = st.failed_attempts};

@@ -122,10 +122,10 @@ int collector_pusher_flush(collector_pusher *p, int timeout_ms)
   return collector__sender_flush(p->s, timeout_ms);
 }
 
-void collector_pusher_get_stats(collector_pusher *p, collector_push_stats *out)
+void collector_pusher_stats_get(collector_pusher *p, collector_push_stats *out)
 {
   collector__sender_stats st;
-  collector__sender_get_stats(p->s, &st);
+  collector__sender_stats_get(p->s, &st);
   *out = (collector_push_stats){
       .sent_requests = st.sent_requests, .sent_samples = st.sent_items,
       .failed_attempts = st.failed_attempts,

@@ -288,7 +288,7 @@ void collector__queue_pop(collector__queue *q, uint64_t seq)
   pthread_mutex_unlock(&q->lock);
 }
 
-void collector__queue_stats(collector__queue *q, uint64_t *requests, uint64_t *bytes,
+void collector__queue_stats_get(collector__queue *q, uint64_t *requests, uint64_t *bytes,
                             uint64_t *dropped_requests, uint64_t *dropped_samples)
 {
   pthread_mutex_lock(&q->lock);

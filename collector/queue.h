@@ -22,7 +22,7 @@ int collector__queue_put(collector__queue *q, const uint8_t *body, size_t len, u
 int collector__queue_peek(collector__queue *q, lk_buf *body, uint64_t *seq, uint64_t *nsamples);
 /* Remove the request peeked as seq (no-op if it was dropped meanwhile). */
 void collector__queue_pop(collector__queue *q, uint64_t seq);
-void collector__queue_stats(collector__queue *q, uint64_t *requests, uint64_t *bytes,
+void collector__queue_stats_get(collector__queue *q, uint64_t *requests, uint64_t *bytes,
                             uint64_t *dropped_requests, uint64_t *dropped_samples);
 
 #endif

@@ -232,7 +232,7 @@ int collector__sender_flush(collector__sender *s, int timeout_ms)
   int64_t end = lk_mono_ns() + (int64_t)timeout_ms * 1000000;
   for (;;) {
     uint64_t n, bytes, dr, ds;
-    collector__queue_stats(s->q, &n, &bytes, &dr, &ds);
+    collector__queue_stats_get(s->q, &n, &bytes, &dr, &ds);
     if (!n)
       return 0;
     if (lk_mono_ns() >= end)
@@ -242,11 +242,11 @@ int collector__sender_flush(collector__sender *s, int timeout_ms)
   }
 }
 
-void collector__sender_get_stats(collector__sender *s, collector__sender_stats *out)
+void collector__sender_stats_get(collector__sender *s, collector__sender_stats *out)
 {
   pthread_mutex_lock(&s->lock);
   *out = s->st;
   pthread_mutex_unlock(&s->lock);
-  collector__queue_stats(s->q, &out->queued_requests, &out->queued_bytes, &out->dropped_requests,
+  collector__queue_stats_get(s->q, &out->queued_requests, &out->queued_bytes, &out->dropped_requests,
                          &out->dropped_items);
 }

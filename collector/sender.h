@@ -49,6 +49,6 @@ int collector__sender_start(collector__sender *s); /* LK_EEXIST when running */
 void collector__sender_stop(collector__sender *s);
 /* Wait until the queue is empty or timeout_ms passes: 0 or LK_ETIMEOUT. */
 int collector__sender_flush(collector__sender *s, int timeout_ms);
-void collector__sender_get_stats(collector__sender *s, collector__sender_stats *out);
+void collector__sender_stats_get(collector__sender *s, collector__sender_stats *out);
 
 #endif

@@ -57,7 +57,7 @@ static int page_sink(void *ctx, const lk_series *s, size_t n)
   lk_buf page = {0};
   collector_format_metrics(s, n, &page);
   collector_push_stats st;
-  collector_pusher_get_stats(a->pusher, &st);
+  collector_pusher_stats_get(a->pusher, &st);
   const struct { const char *name, *type; uint64_t v; } m[] = {
     {"lookout_agent_sent_samples_total", "counter", st.sent_samples},
     {"lookout_agent_failed_attempts_total", "counter", st.failed_attempts},

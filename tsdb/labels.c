@@ -244,7 +244,7 @@ int tsdb_status_get(tsdb_t *db, size_t topn, tsdb_status **out)
     s->samples_rejected_total[i] = atomic_load(&db->rejected[i]);
   s->series_created_total = atomic_load(&db->series_created);
   tsdb__scache_stat cs;
-  tsdb__scache_stats(db->scache, &cs);
+  tsdb__scache_stats_get(db->scache, &cs);
   s->sample_cache_hits_total = cs.hits;
   s->sample_cache_misses_total = cs.misses;
   s->sample_cache_bytes = cs.bytes;

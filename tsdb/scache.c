@@ -341,7 +341,7 @@ void tsdb__scache_drop_block(tsdb__scache *c, uint64_t seq)
   }
 }
 
-void tsdb__scache_stats(tsdb__scache *c, tsdb__scache_stat *out)
+void tsdb__scache_stats_get(tsdb__scache *c, tsdb__scache_stat *out)
 {
   *out = (tsdb__scache_stat){0};
   if (!c)

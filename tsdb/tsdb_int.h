@@ -289,7 +289,7 @@ int tsdb__scache_read(tsdb__scache *c, const tsdb__block *b, const tsdb__bseries
                       int64_t maxt, tsdb__fcache *fc, int64_t *t, double *v, size_t cap, size_t *n);
 /* Forget a removed block's chunks. */
 void tsdb__scache_drop_block(tsdb__scache *c, uint64_t seq);
-void tsdb__scache_stats(tsdb__scache *c, tsdb__scache_stat *out);
+void tsdb__scache_stats_get(tsdb__scache *c, tsdb__scache_stat *out);
 
 /* Sample slabs of results and their pool (slab.c). The pool is reference
  * counted: the database and every result holding a mapped slab own one. */

@@ -153,7 +153,7 @@ static void test_v1_cgroupfs(void **state)
   for (size_t i = 0; i < cap.n; i++)
     assert_true(cap.t[i] == 1700000000000);
   collector_stats st;
-  collector_get_stats(c, &st);
+  collector_stats_get(c, &st);
   assert_int_equal(st.containers, 3);
   assert_int_equal(st.read_errors + st.parse_errors, 0);
   collector_free(c);
@@ -234,7 +234,7 @@ static void test_malformed(void **state)
   assert_float_equal(capture_val(&cap, "container_pressure_cpu_waiting_seconds_total", "id", bad,
                                  NULL), 0.0001, EPS);
   collector_stats st;
-  collector_get_stats(c, &st);
+  collector_stats_get(c, &st);
   assert_int_equal(st.parse_errors, 2);
   assert_int_equal(st.read_errors, 1); /* its memory.stat is a directory: EISDIR */
   assert_float_equal(capture_val(&cap, "lookout_collector_parse_errors_total", NULL), 2, EPS);
@@ -348,7 +348,7 @@ static void test_v2_thousand(void **state)
   assert_int_equal(collector_collect(c, 0), 0);
   double ms = (double)(lk_mono_ns() - t0) / 1e6;
   collector_stats st;
-  collector_get_stats(c, &st);
+  collector_stats_get(c, &st);
   assert_int_equal(st.containers, 1000);
   assert_int_equal(capture_count(&cap, NULL, "container_cpu_usage_seconds_total", NULL), 1000);
   assert_int_equal(capture_count(&cap, NULL, "container_memory_working_set_bytes", NULL), 1000);

@@ -349,7 +349,7 @@ static void test_cpu_quota(void **state)
   assert_int_equal(collector_collect(c, t + 1000), 0);
   assert_int_equal(capture_count(&l->cap, NULL, "container_cpu_usage_seconds_total", "id", id, NULL), 0);
   collector_stats st;
-  collector_get_stats(c, &st);
+  collector_stats_get(c, &st);
   assert_int_equal(st.vanished, 1);
   collector_free(c);
 }

@@ -65,7 +65,7 @@ static void test_queue_bound_and_reopen(void **state)
     assert_int_equal(collector__queue_put(q, body, sizeof body, 10 + (uint64_t)i), 0);
   }
   uint64_t n, bytes, dr, ds;
-  collector__queue_stats(q, &n, &bytes, &dr, &ds);
+  collector__queue_stats_get(q, &n, &bytes, &dr, &ds);
   assert_int_equal(n, 3);
   assert_int_equal(dr, 2);             /* the two oldest */
   assert_int_equal(ds, 10 + 11);
@@ -224,7 +224,7 @@ static void test_outage_exactly_once(void **state)
     assert_int_equal(collector_collect(c, t0 + i * 1000), 0);
   sleep_ms(300);
   collector_push_stats st;
-  collector_pusher_get_stats(p, &st);
+  collector_pusher_stats_get(p, &st);
   assert_true(st.failed_attempts > 0);
   assert_true(st.queued_requests > 0);
   /* the server comes back on the same port; everything drains */
@@ -234,7 +234,7 @@ static void test_outage_exactly_once(void **state)
   assert_int_equal(collector_pusher_flush(p, 20000), 0);
   size_t dups;
   size_t got = receiver_distinct(&r, &dups);
-  collector_pusher_get_stats(p, &st);
+  collector_pusher_stats_get(p, &st);
   assert_int_equal(st.dropped_samples, 0);
   assert_int_equal(st.sent_samples, t.samples);
   assert_int_equal(got, t.samples);  /* every sample arrived... */
@@ -268,7 +268,7 @@ static void test_rejected_is_dropped(void **state)
   assert_int_equal(sink.fn(sink.ctx, &s, 1), 0);
   assert_int_equal(collector_pusher_flush(p, 10000), 0);
   collector_push_stats st;
-  collector_pusher_get_stats(p, &st);
+  collector_pusher_stats_get(p, &st);
   assert_int_equal(st.rejected_samples, 1);
   assert_int_equal(st.failed_attempts, 0);
   collector_pusher_free(p);
@@ -341,7 +341,7 @@ static void test_real_prometheus(void **state)
   assert_int_equal(collector_collect(c, now - 1000), 0);
   assert_int_equal(collector_pusher_flush(p, 15000), 0);
   collector_push_stats st;
-  collector_pusher_get_stats(p, &st);
+  collector_pusher_stats_get(p, &st);
   assert_int_equal(st.rejected_samples, 0);
   char q[512];
   snprintf(q, sizeof q, "http://127.0.0.1:%d/api/v1/query?query=container_cpu_usage_seconds_total"

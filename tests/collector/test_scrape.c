@@ -91,14 +91,14 @@ static void test_scrape_targets(void **state)
   assert_int_equal(capture_count(&cap, NULL, "ok_metric", NULL), 0); /* no partial scrape */
   assert_float_equal(capture_val(&cap, "up", "job", "dead", NULL), 0, 0);
   collector_stats st;
-  collector_get_stats(c, &st);
+  collector_stats_get(c, &st);
   assert_int_equal(st.scrape_errors, 2);
   /* not due again within the interval: no new scrape series */
   assert_int_equal(collector_collect(c, 1700000006000), 0);
   assert_int_equal(capture_count(&cap, NULL, "up", NULL), 0);
   assert_int_equal(collector_collect(c, 1700000010000), 0);
   assert_int_equal(capture_count(&cap, NULL, "up", NULL), 3);
-  collector_get_stats(c, &st);
+  collector_stats_get(c, &st);
   assert_int_equal(st.scrape_errors, 4);
   collector_free(c);
   capture_fini(&cap);
@@ -142,7 +142,7 @@ static void test_kubelet_pods(void **state)
   assert_int_equal(capture_count(&cap, NULL, "container_cpu_usage_seconds_total", "image",
                                  "registry.example/api:1.4.2", NULL), 0);
   collector_stats st;
-  collector_get_stats(c, &st);
+  collector_stats_get(c, &st);
   assert_int_equal(st.read_errors, 1);
   collector_free(c);
   capture_fini(&cap);

@@ -215,7 +215,7 @@ static void test_agent_push(void **state)
   collector_log_push_stats st = {0};
   for (int i = 0; i < 500 && st.sent_entries < 2; i++) {
     usleep(10000);
-    collector_log_pusher_stats(p, &st);
+    collector_log_pusher_stats_get(p, &st);
   }
   assert_int_equal(st.sent_entries, 2);
   lk_httpc_resp r;
