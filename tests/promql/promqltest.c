@@ -6,7 +6,8 @@
  * closes, deletes and reopens. Each eval is checked as Prometheus's own
  * harness checks it by default (promqltest_expect.c): values, annotations
  * named by expect lines, error texts, ordering, and every instant eval
- * re-run as a range query around t.
+ * re-run as a range query around t. Not done: upstream's re-run of instant
+ * evals with `@ t` pinned on every selector at other evaluation times.
  *
  * Lookout stores no native histograms. Histogram samples of a `load` (and
  * the series load_with_nhcb would convert) go into a shadow store instead;
