@@ -5,13 +5,14 @@
  * from an empty database in a temporary directory, `load` appends, `clear`
  * closes, deletes and reopens. Each eval is checked as Prometheus's own
  * harness checks it by default (promqltest_expect.c): values, annotations
- * named by expect lines, error texts, ordering, and every instant eval
- * re-run as a range query around t. Not done: upstream's re-run of instant
- * evals with `@ t` pinned on every selector at other evaluation times.
+ * named by expect lines, error texts, ordering, every instant eval re-run
+ * as a range query around t, and re-run with `@ t` pinned on its selectors
+ * at other evaluation times (promql_expr_pin_at).
  *
  * Lookout stores no native histograms. Histogram samples of a `load` (and
  * the series load_with_nhcb would convert) go into a shadow store instead;
- * an eval whose selectors touch that shadow data, or whose expected values
+ * an eval whose selectors touch that shadow data (or, when the engine cannot
+ * parse it, that names a metric with such data), or whose expected values
  * hold a histogram, is counted "not run (native histograms)", never passed.
  *
  * Output: `file:line: FAIL: …` per failing eval (`NOT RUN` lines with -v),
@@ -304,11 +305,10 @@ static bool uses_query_context(const char *expr)
 /* Upstream's range-mode cross-check: an instant eval is re-run as a range
  * query t−1m..t+1m step 1m; the result must be sorted by labels and its
  * points at t must meet the same expectations. */
-static bool cross_check_range(script *sc, const eval_cmd *ev, const promql_expr *pe,
+static bool cross_check_range(script *sc, const eval_cmd *ev, const promql_expr *pe, int64_t t,
                               const promql_result *ir, lk_buf *why)
 {
   const expect *ex = &ev->ex;
-  int64_t t = ev->start;
   if (ex->range_vec || ex->is_string || uses_query_context(ev->expr))
     return true;
   promql_result *rr = NULL;
@@ -343,18 +343,16 @@ static bool cross_check_range(script *sc, const eval_cmd *ev, const promql_expr 
   return ok;
 }
 
-/* Evaluate and check as upstream does: an error against `expect fail`,
- * else annotations, values, then the range-mode re-run. */
-static bool run_eval(script *sc, eval_cmd *ev, lk_buf *why)
+/* One query (at t, for an instant eval) with upstream's checks: an error
+ * against `expect fail`, else annotations, values, the range-mode re-run. */
+static bool check_query(script *sc, const eval_cmd *ev, const promql_expr *pe, int64_t t,
+                        lk_buf *why)
 {
-  expect *ex = &ev->ex;
+  const expect *ex = &ev->ex;
   lk_diag d = {0};
-  promql_expr *pe = NULL;
   promql_result *r = NULL;
-  int rc = promql_parse(ev->expr, &pe, &d);
-  if (!rc)
-    rc = ev->range ? promql_eval_range(&sc->st->q, NULL, pe, ev->start, ev->end, ev->step, &r, &d)
-                   : promql_eval_instant(&sc->st->q, NULL, pe, ev->start, &r, &d);
+  int rc = ev->range ? promql_eval_range(&sc->st->q, NULL, pe, ev->start, ev->end, ev->step, &r, &d)
+                     : promql_eval_instant(&sc->st->q, NULL, pe, t, &r, &d);
   bool pass;
   if (rc) {
     pass = ex->fail && ptest_fail_msg_ok(ex, d.msg, why);
@@ -370,10 +368,86 @@ static bool run_eval(script *sc, eval_cmd *ev, lk_buf *why)
       lk_buf_puts(why, " got ");
       ptest_describe_result(why, r);
     } else if (!ev->range) {
-      pass = cross_check_range(sc, ev, pe, r, why);
+      pass = cross_check_range(sc, ev, pe, t, r, why);
     }
   }
   promql_result_free(r);
+  return pass;
+}
+
+/* Upstream's @-invariance check: the query with `@ t` on its selectors and
+ * subqueries, evaluated at -10t, 0, t/5, t and 10t (-1s, 0, 1s when t = 0),
+ * must meet the same expectations. */
+static bool check_pinned(script *sc, const eval_cmd *ev, const promql_expr *pe, lk_buf *why)
+{
+  int64_t t = ev->start;
+  promql_expr *pinned = NULL;
+  lk_diag d = {0};
+  if (promql_expr_pin_at(pe, t, &pinned, &d)) {
+    lk_buf_printf(why, "pinning @ %lld failed: %s", (long long)t, d.msg);
+    return false;
+  }
+  if (!pinned)
+    return true; /* calls a function that follows the evaluation time */
+  int64_t at[5] = {-10 * t, 0, t / 5, t, 10 * t}, at0[3] = {-1000, 0, 1000};
+  const int64_t *times = t ? at : at0;
+  size_t n = t ? 5 : 3;
+  bool pass = true;
+  for (size_t i = 0; pass && i < n; i++) {
+    size_t mark = why->len;
+    lk_buf_printf(why, "with @ %lld on every selector, evaluated at %lld: ", (long long)t,
+                  (long long)times[i]);
+    pass = check_query(sc, ev, pinned, times[i], why);
+    if (pass && why->data) {
+      why->len = mark;
+      why->data[mark] = 0;
+    }
+  }
+  promql_expr_free(pinned);
+  return pass;
+}
+
+/* For a query the engine cannot parse: whether a name in it is a metric
+ * carrying native-histogram data (e.g. the trim operators `</` `>/`, which
+ * exist for histograms only). */
+static void note_hist_names(ptest_store *st, const char *expr)
+{
+  promql_queryable h = promql_mem_queryable(st->hist);
+  for (const char *p = expr; *p;) {
+    size_t n = 0;
+    while (isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == ':')
+      n++;
+    if (!n) {
+      p++;
+      continue;
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)n, p);
+    tsdb_matcher m = {TSDB_EQ, "__name__", name};
+    void *set = NULL;
+    lk_diag d = {0};
+    if (!h.select(h.ctx, &m, 1, INT64_MIN / 2, INT64_MAX / 2, 0, 0, &set, &d)) {
+      st->touched_hist |= h.count(set) > 0;
+      h.release(set);
+    }
+    p += n;
+  }
+}
+
+static bool run_eval(script *sc, const eval_cmd *ev, lk_buf *why)
+{
+  const expect *ex = &ev->ex;
+  lk_diag d = {0};
+  promql_expr *pe = NULL;
+  if (promql_parse(ev->expr, &pe, &d)) {
+    note_hist_names(sc->st, ev->expr);
+    if (!ex->fail)
+      lk_buf_printf(why, "error: %s", d.msg);
+    return ex->fail && ptest_fail_msg_ok(ex, d.msg, why);
+  }
+  bool pass = check_query(sc, ev, pe, ev->start, why);
+  if (pass && !ev->range)
+    pass = check_pinned(sc, ev, pe, why);
   promql_expr_free(pe);
   return pass;
 }
