@@ -223,7 +223,9 @@ static int k_param(pq_ctx *c, const pq_expr *e, double pv, double *out)
   if (isnan(pv))
     return promql__exec_err(c, op == A_LIMIT_RATIO ? "Ratio value is NaN" : "Parameter value is NaN");
   if (op == A_LIMIT_RATIO && (pv < -1 || pv > 1)) {
-    promql__annotate(c, true, e->u.agg.param, "PromQL warning: ratio value should be between -1 and 1, got %g, capping to %d", pv, pv < 0 ? -1 : 1);
+    char g[32];
+    promql__fmt_g(g, pv);
+    promql__annotate(c, true, e->u.agg.param, "PromQL warning: ratio value should be between -1 and 1, got %s, capping to %d", g, pv < 0 ? -1 : 1);
     pv = pv < 0 ? -1 : 1;
   }
   if (op != A_LIMIT_RATIO && fabs(pv) >= 9.2e18)
@@ -436,11 +438,7 @@ int promql__eval_agg(pq_ctx *c, const pq_expr *e, pq_val *out)
   case A_COUNT_VALUES:
     return agg_count_values(c, e, &in, par.str, out);
   case A_QUANTILE:
-    for (size_t i = 0; i < c->nsteps; i++)
-      if (!(par.s[i] >= 0 && par.s[i] <= 1)) {
-        promql__annotate(c, true, e->u.agg.param, "PromQL warning: quantile value should be between 0 and 1, got %g", par.s[i]);
-        break;
-      }
+    promql__warn_quantile(c, e->u.agg.param, par.s);
     return agg_simple(c, e, &in, par.s, out);
   default:
     return agg_simple(c, e, &in, par.s, out);

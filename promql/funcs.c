@@ -353,8 +353,34 @@ const pq_func *promql__func_lookup(const char *name)
   return NULL;
 }
 
+/* anchored/smoothed range selectors only feed the functions defined for
+ * them. As in Prometheus this is an evaluation error (no position). */
+static int check_ext_args(pq_ctx *c, const pq_expr *call)
+{
+  static const char *const anchored[] = {"changes", "delta", "increase", "rate", "resets"};
+  static const char *const smoothed[] = {"delta", "increase", "rate"};
+  const char *fn = call->u.call.f->name;
+  for (size_t i = 0; i < call->u.call.nargs; i++) {
+    const pq_expr *a = call->u.call.args[i];
+    while (a->kind == N_PAREN)
+      a = a->u.inner;
+    if (a->kind != N_SEL || !a->u.sel.ext || a->type != PROMQL_MATRIX)
+      continue;
+    bool anch = a->u.sel.ext == EXT_ANCHORED;
+    if (promql__in_list(fn, (const char **)(anch ? anchored : smoothed), anch ? 5 : 3))
+      continue;
+    return promql__exec_err(c, "%s modifier can only be used with: %s - not with %s",
+                            anch ? "anchored" : "smoothed",
+                            anch ? "changes, delta, increase, rate, resets" : "delta, increase, rate", fn);
+  }
+  return 0;
+}
+
 int promql__eval_call(pq_ctx *c, const pq_expr *e, pq_val *out)
 {
+  int erc = check_ext_args(c, e);
+  if (erc)
+    return erc;
   size_t n = e->u.call.nargs;
   pq_val *args = lk_arena_zalloc(c->a, (n ? n : 1) * sizeof *args);
   const pq_func *f = e->u.call.f;

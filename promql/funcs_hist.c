@@ -45,11 +45,12 @@ static void group_buckets(pq_ctx *c, const pq_expr *arg, pq_val *in, hgroups *h)
     const char *le = lk_labels_get(s->ls, s->nls, "le");
     char *end = NULL;
     h->grp[k] = SIZE_MAX;
-    if (!le)
-      continue;
-    h->ub[k] = strtod(le, &end);
-    if (end == le || *end) {
-      promql__annotate(c, true, arg, "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"%s\"", le);
+    if (le)
+      h->ub[k] = strtod(le, &end);
+    if (!le || end == le || *end) {
+      const char *nm = lk_labels_get(s->ls, s->nls, "__name__");
+      promql__annotate(c, true, arg, "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"%s\" for metric name \"%s\"",
+                       le ? le : "", nm ? nm : "");
       continue;
     }
     size_t nls;
@@ -204,15 +205,6 @@ static double bucket_fraction(double lower, double upper, const bucket *b, size_
   return (rank_at(upper, b, n, true) - rank_at(lower, b, n, false)) / total;
 }
 
-static void warn_q(pq_ctx *c, const pq_expr *arg, const double *q)
-{
-  for (size_t i = 0; i < c->nsteps; i++)
-    if (!(q[i] >= 0 && q[i] <= 1)) {
-      promql__annotate(c, true, arg, "PromQL warning: quantile value should be between 0 and 1, got %g", q[i]);
-      return;
-    }
-}
-
 static void forced_info(pq_ctx *c, const pq_expr *arg, const pq_series *o)
 {
   const char *nm = lk_labels_get(o->ls, o->nls, "__name__");
@@ -250,7 +242,7 @@ int promql__fn_histogram_quantile(pq_ctx *c, const pq_expr *call, pq_val *a, pq_
   group_buckets(c, call->u.call.args[1], &a[1], &h);
   pq_series *o = promql__new_series(c, h.ng);
   per_group(c, call, &a[1], &h, o, a[0].s, NULL, 0);
-  warn_q(c, call->u.call.args[0], a[0].s);
+  promql__warn_quantile(c, call->u.call.args[0], a[0].s);
   *out = (pq_val){.type = V_VECTOR, .ser = o, .n = h.ng};
   return 0;
 }
@@ -277,7 +269,7 @@ int promql__fn_histogram_quantiles(pq_ctx *c, const pq_expr *call, pq_val *a, pq
   pq_series *tmp = promql__new_series(c, h.ng);
   for (size_t j = 0; j < nq; j++) {
     per_group(c, call, &a[0], &h, tmp, a[2 + j].s, NULL, 0);
-    warn_q(c, call->u.call.args[2 + j], a[2 + j].s);
+    promql__warn_quantile(c, call->u.call.args[2 + j], a[2 + j].s);
     char qs[LK_FMT_FLOAT_MAX + 2];
     lk_fmt_plain(qs, a[2 + j].s[0]);
     if (!strpbrk(qs, ".eIN"))

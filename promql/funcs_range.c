@@ -693,9 +693,7 @@ int promql__eval_range_func(pq_ctx *c, const pq_expr *call, pq_val *args, pq_val
   if ((rc = promql__check_limits(c, (uint64_t)m->nrs * c->nsteps)))
     return rc;
   if (!strcmp(name, "quantile_over_time"))
-    for (size_t i = 0; i < c->nsteps; i++)
-      if (!(p1[i] >= 0 && p1[i] <= 1))
-        promql__annotate(c, true, call->u.call.args[0], "PromQL warning: quantile value should be between 0 and 1, got %g", p1[i]);
+    promql__warn_quantile(c, call->u.call.args[0], p1);
   pq_series *o = promql__new_series(c, m->nrs);
   for (size_t k = 0; k < m->nrs; k++)
     promql__alloc_slots(c, &o[k]);

@@ -427,28 +427,6 @@ static const enum promql_type argt_type[] = {
   [ARG_SCALAR] = PROMQL_SCALAR, [ARG_VECTOR] = PROMQL_VECTOR,
   [ARG_MATRIX] = PROMQL_MATRIX, [ARG_STRING] = PROMQL_STRING};
 
-/* anchored/smoothed range selectors only feed the functions defined for them. */
-static int check_ext_args(parser *p, const pq_func *f, const pq_expr *call)
-{
-  static const char *const anchored[] = {"changes", "delta", "increase", "rate", "resets"};
-  static const char *const smoothed[] = {"delta", "increase", "rate"};
-  for (size_t i = 0; i < call->u.call.nargs; i++) {
-    const pq_expr *a = call->u.call.args[i];
-    while (a->kind == N_PAREN)
-      a = a->u.inner;
-    if (a->kind != N_SEL || !a->u.sel.ext || a->type != PROMQL_MATRIX)
-      continue;
-    bool anch = a->u.sel.ext == EXT_ANCHORED;
-    const char *const *ok = anch ? anchored : smoothed;
-    size_t nok = anch ? 5 : 3;
-    if (promql__in_list(f->name, (const char **)ok, nok))
-      continue;
-    return promql__perr(p->d, p->lx.src, a->pos, "%s modifier can only be used with: %s - not with %s",
-                        anch ? "anchored" : "smoothed",
-                        anch ? "changes, delta, increase, rate, resets" : "delta, increase, rate", f->name);
-  }
-  return 0;
-}
 
 static int parse_call(parser *p, const pq_func *f, size_t pos, pq_expr **out)
 {
@@ -468,8 +446,6 @@ static int parse_call(parser *p, const pq_func *f, size_t pos, pq_expr **out)
                min + (size_t)f->variadic, f->name, n);
     return perr(p, pos, "%s%s", msg, "");
   }
-  if ((rc = check_ext_args(p, f, e)))
-    return rc;
   for (size_t i = 0; i < n; i++) {
     size_t ai = i < 6 ? i : 5;
     enum promql_type want = argt_type[f->args[ai]];

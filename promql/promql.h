@@ -116,4 +116,12 @@ int promql_eval_range(const promql_queryable *q, const promql_opts *o, const pro
                       int64_t start, int64_t end, int64_t step, promql_result **out, lk_diag *d);
 void promql_result_free(promql_result *r); /* NULL is fine */
 
+/* For Prometheus's @-invariance check: a new expression (free it) with
+ * `@ t_ms` on every selector and subquery not already pinned to a fixed
+ * time; what lies inside subqueries is left alone. *out is NULL (and 0 is
+ * returned) when e calls a function whose value follows the evaluation time
+ * even with pinned arguments: time(), timestamp(), hour(), predict_linear(),
+ * start()/end()/range()/step() and the other calendar functions. */
+int promql_expr_pin_at(const promql_expr *e, int64_t t_ms, promql_expr **out, lk_diag *d);
+
 #endif

@@ -228,6 +228,12 @@ int promql__check_limits(pq_ctx *c, uint64_t more);
 int promql__exec_err(pq_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void promql__annotate(pq_ctx *c, bool warning, const pq_expr *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* v as Go's %g prints it in Prometheus's messages: shortest digits,
+ * exponent form below 1e-4 or from 1e6, NaN/+Inf/-Inf. */
+void promql__fmt_g(char out[32], double v);
+/* The "quantile value should be between 0 and 1" warning for every step
+ * of q outside [0, 1]. */
+void promql__warn_quantile(pq_ctx *c, const pq_expr *arg, const double *q);
 
 /* Allocation helpers. */
 pq_series *promql__new_series(pq_ctx *c, size_t n);   /* n series with zeroed slots */

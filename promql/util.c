@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/lk_hash.h"
@@ -59,6 +60,34 @@ void promql__annotate(pq_ctx *c, bool warning, const pq_expr *e, const char *fmt
   if (b->data && strstr((const char *)b->data, line))
     return;
   lk_buf_puts(b, line);
+}
+
+void promql__fmt_g(char out[32], double v)
+{
+  if (isnan(v) || isinf(v)) {
+    snprintf(out, 32, "%s", isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+    return;
+  }
+  int prec = 1;
+  for (; prec < 17; prec++) {
+    snprintf(out, 32, "%.*e", prec - 1, v);
+    if (strtod(out, NULL) == v)
+      break;
+  }
+  snprintf(out, 32, "%.*e", prec - 1, v);
+  int exp = atoi(strchr(out, 'e') + 1);
+  if (exp >= -4 && exp < 6)
+    snprintf(out, 32, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);
+}
+
+void promql__warn_quantile(pq_ctx *c, const pq_expr *arg, const double *q)
+{
+  char g[32];
+  for (size_t i = 0; i < c->nsteps; i++)
+    if (!(q[i] >= 0 && q[i] <= 1)) {
+      promql__fmt_g(g, q[i]);
+      promql__annotate(c, true, arg, "PromQL warning: quantile value should be between 0 and 1, got %s", g);
+    }
 }
 
 int promql__check_limits(pq_ctx *c, uint64_t more)

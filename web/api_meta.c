@@ -1,6 +1,10 @@
 /* api_meta.c — metadata endpoints in Prometheus's shapes:
  * /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values,
- * /api/v1/status/tsdb and POST /api/v1/admin/flush.
+ * /api/v1/status/tsdb and POST /api/v1/admin/flush; and the answers
+ * Prometheus gives where Lookout keeps nothing (no metric metadata, no
+ * exemplars): /api/v1/metadata → {}, /api/v1/query_exemplars → [], plus
+ * /api/v1/status/buildinfo with Lookout's version — what Grafana's
+ * Prometheus data source asks for.
  *
  * start/end default to everything stored (Prometheus treats them as
  * approximate anyway). Several match[] selectors are a union: each is
@@ -19,6 +23,8 @@
 #include "lib/lk_json.h"
 #include "lib/lk_selector.h"
 #include "lib/lk_time.h"
+#include "lk_version.h"
+#include "promql/promql.h"
 #include "web/selector.h"
 #include "web/web_int.h"
 
@@ -365,6 +371,44 @@ void web__status_tsdb(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   web__ok(resp, &data);
   lk_buf_fini(&data);
   tsdb_status_free(st);
+}
+
+/*---- buildinfo, metadata, exemplars ----*/
+
+void web__buildinfo(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  lk_buf data = {0};
+  lk_buf_puts(&data, "{\"version\":");
+  lk_json_str(&data, LOOKOUT_VERSION);
+  lk_buf_puts(&data, ",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\","
+                     "\"goVersion\":\"\"}");
+  web__ok(resp, &data);
+  lk_buf_fini(&data);
+}
+
+void web__metadata(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  lk_buf data = {0};
+  lk_buf_puts(&data, "{}");
+  web__ok(resp, &data);
+  lk_buf_fini(&data);
+}
+
+/* The query must parse, as in Prometheus; the answer is always empty. */
+void web__query_exemplars(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  const char *q = lk_http_arg(req, "query");
+  promql_expr *e = NULL;
+  lk_diag d = {0};
+  if (!q || promql_parse(q, &e, &d)) {
+    lk_http_error(resp, 400, "bad_data", "invalid parameter \"query\": %s", q ? d.msg : "query is required");
+    return;
+  }
+  promql_expr_free(e);
+  lk_buf data = {0};
+  lk_buf_puts(&data, "[]");
+  web__ok(resp, &data);
+  lk_buf_fini(&data);
 }
 
 /*---- /api/v1/admin/flush ----*/

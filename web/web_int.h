@@ -91,6 +91,9 @@ void web__series(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__labels(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__label_values(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__status_tsdb(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__buildinfo(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__metadata(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__query_exemplars(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__flush(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 
 /* selfmetrics.c: the lk_http observer. */

@@ -47,8 +47,6 @@ static void test_parse_errors(void **state)
   parse_fails_with("", "no expression found in input");
   parse_fails_with("1 # only a comment follows\n+", "2:2: parse error: unexpected end of input");
   parse_fails_with("foo{", "1:5: parse error: unexpected end of input inside braces");
-  parse_fails_with("deriv(foo[3m] smoothed)", "smoothed modifier can only be used with: delta, increase, rate - not with deriv");
-  parse_fails_with("max_over_time(foo[3m] anchored)", "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time");
   parse_fails_with("a and fill(0) b", "fill modifiers are not allowed for set operators");
   parse_fails_with("a + fill(b) c", "fill value must be a number literal");
   parse_fails_with("foo[0s]", "duration must be greater than 0");
@@ -238,6 +236,11 @@ static void test_eval_errors_and_limits(void **state)
                   "many-to-many matching not allowed");
   eval_fails_with(&qq, NULL, "label_replace(req_total, \"a\", \"x\", \"b\", \"(\")", LK_EEXEC,
                   "invalid regular expression in label_replace()");
+  /* an evaluation error without position, as in Prometheus */
+  eval_fails_with(&qq, NULL, "deriv(req_total[3m] smoothed)", LK_EEXEC,
+                  "smoothed modifier can only be used with: delta, increase, rate - not with deriv");
+  eval_fails_with(&qq, NULL, "max_over_time((req_total[3m] anchored))", LK_EEXEC,
+                  "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time");
   promql_opts few = {.max_samples = 5};
   eval_fails_with(&qq, &few, "sum_over_time(req_total[10m])", LK_ELIMIT, "too many samples");
   promql_opts quick = {.timeout_ms = 1};
