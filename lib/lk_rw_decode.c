@@ -18,7 +18,7 @@
  * sees moved bytes.
  *
  * Protobuf rules followed: unknown fields of wire types 0, 1, 2, 5 are
- * skipped; groups (3, 4), field number 0, varints over 10 bytes, lengths past
+ * skipped; groups (3, 4), a one-byte tag of field 0, varints over 10 bytes, lengths past
  * the end, and known fields with the wrong wire type are errors; a repeated
  * scalar field keeps its last value; absent strings are "" and absent numbers 0.
  * Exemplars, histograms and metadata are not decoded, but checked the same

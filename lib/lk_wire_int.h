@@ -65,12 +65,15 @@ static inline uint64_t lk__pb_le(const uint8_t *p, int n)
   return v;
 }
 
-/* Next field of the message in b; -1 on malformed input (groups, field
- * number 0, over-long varints, lengths past the end). */
+/* Next field of the message in b; -1 on malformed input (groups, a one-byte
+ * tag of field 0, over-long varints, lengths past the end). Like protobuf-c,
+ * a longer tag spelling field 0 (0x80 0x00) is read as an unknown field. */
 static inline int lk__pb_next(lk__pbuf *b, lk__pbfield *f)
 {
   uint64_t tag;
-  if (lk__pb_varint(b, &tag, 5) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+  if (b->p < b->e && (*b->p & 0xf8) == 0)
+    return -1;
+  if (lk__pb_varint(b, &tag, 5) || (tag >> 3) > 0x1fffffff)
     return -1;
   f->num = (uint32_t)(tag >> 3);
   f->wt = (int)(tag & 7);

@@ -104,13 +104,14 @@ static int bad_stream(ctx *c)
                      c->stream);
 }
 
-/* Timestamp fields into *sec, *nanos (a repeated Timestamp merges into the
- * earlier one, as protobuf-c does); int32 nanos are the low 32 bits of the
- * varint, as protobuf-c reads them. */
+/* Timestamp fields into *sec, *nanos (a repeated Timestamp replaces the
+ * earlier one, as protobuf-c reads it); int32 nanos are the low 32 bits of
+ * the varint, as protobuf-c reads them. */
 static int parse_ts(ctx *c, uint8_t *data, size_t len, int64_t *sec, int64_t *nanos)
 {
   lk__pbuf b = {data, data + len};
   lk__pbfield f = {0};
+  *sec = *nanos = 0;
   while (b.p < b.e) {
     if (lk__pb_next(&b, &f))
       return bad_stream(c);
@@ -144,6 +145,10 @@ static int parse_entry(ctx *c, uint8_t *data, size_t len, lk_loki_entry *out)
     else if (parse_ts(c, f.data, f.len, &sec, &nanos))
       return LK_ECORRUPT;
   }
+  if (sec < 0 && nanos > 0) /* same instant, no overflow near INT64_MIN */
+    sec++, nanos -= NS;
+  else if (sec > 0 && nanos < 0)
+    sec--, nanos += NS;
   if (__builtin_mul_overflow(sec, NS, &out->ts) || __builtin_add_overflow(out->ts, nanos, &out->ts))
     return lk_diag_set(c->d, LK_EINVAL, -1, "stream %zu: entry %zu: timestamp out of range",
                        c->stream, c->entry);

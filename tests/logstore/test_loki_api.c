@@ -62,28 +62,12 @@ static int get(fx *f, const char *path_query, lk_httpc_resp *r)
   return r->status;
 }
 
-static void pb_bytes(lk_buf *b, unsigned field, const void *p, size_t n)
-{
-  lk_buf_put_uvarint(b, field << 3 | 2);
-  lk_buf_put_uvarint(b, n);
-  lk_buf_append(b, p, n);
-}
-
 /* logproto.PushRequest{streams: [{labels, entries: [{timestamp, line}]}]} */
 static void proto_push(lk_buf *out, const char *labels, int64_t ts, const char *line)
 {
-  lk_buf tsb = {0}, ent = {0}, st = {0}, req = {0};
-  lk_buf_put_uvarint(&tsb, 1 << 3);
-  lk_buf_put_uvarint(&tsb, (uint64_t)(ts / 1000000000));
-  lk_buf_put_uvarint(&tsb, 2 << 3);
-  lk_buf_put_uvarint(&tsb, (uint64_t)(ts % 1000000000));
-  pb_bytes(&ent, 1, tsb.data, tsb.len);
-  pb_bytes(&ent, 2, line, strlen(line));
-  pb_bytes(&st, 1, labels, strlen(labels));
-  pb_bytes(&st, 2, ent.data, ent.len);
-  pb_bytes(&req, 1, st.data, st.len);
-  lk_snappy_compress(req.data, req.len, out);
-  lk_buf_fini(&tsb), lk_buf_fini(&ent), lk_buf_fini(&st), lk_buf_fini(&req);
+  lk_loki_entry e = {ts, line, strlen(line)};
+  lk_loki_stream st = {labels, &e, 1};
+  assert_int_equal(lk_loki_push_encode(&st, 1, out), 0);
 }
 
 static void test_push_and_query(void **state)
