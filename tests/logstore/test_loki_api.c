@@ -166,6 +166,20 @@ static void test_bad_input(void **state)
   lk_httpc_resp_fini(&r);
   assert_int_equal(post(f, "application/x-protobuf", "\x05junk", 5, &r), 400);
   lk_httpc_resp_fini(&r);
+  /* a protobuf push's label set takes Go escapes, as Loki reads it; others are refused */
+  lk_buf pb = {0};
+  proto_push(&pb, "{app=\"esc\", note=\"caf\\u00e9 \\x41\\tz\"}", lk_now_ms() * 1000000LL, "escaped");
+  assert_int_equal(post(f, "application/x-protobuf", pb.data, pb.len, &r), 204);
+  lk_httpc_resp_fini(&r);
+  assert_int_equal(get(f, "/loki/api/v1/label/note/values", &r), 200);
+  assert_string_equal((const char *)r.body.data, "{\"status\":\"success\",\"data\":[\"caf\xc3\xa9 A\\tz\"]}");
+  lk_httpc_resp_fini(&r);
+  lk_buf_clear(&pb);
+  proto_push(&pb, "{app=\"esc\", note=\"\\q\"}", lk_now_ms() * 1000000LL, "refused");
+  assert_int_equal(post(f, "application/x-protobuf", pb.data, pb.len, &r), 400);
+  assert_non_null(strstr((const char *)r.body.data, "stream 0: bad labels"));
+  lk_httpc_resp_fini(&r);
+  lk_buf_fini(&pb);
   assert_int_equal(get(f, "/loki/api/v1/query_range?query=%7Bapp%3D%22x%22%7D%20%7C%3D", &r), 400);
   assert_non_null(strstr((const char *)r.body.data, "parse error at position 13"));
   lk_httpc_resp_fini(&r);
