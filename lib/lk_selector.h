@@ -37,7 +37,7 @@ enum lk_sel_errc {
   LK_SEL_E_UNTERMINATED, /* unterminated string (PromQL: at the end; LogQL: at the quote) */
   LK_SEL_E_ESCAPE,       /* unknown escape sequence (PromQL) */
   LK_SEL_E_ESCAPE_CHAR,  /* bad digit in an escape sequence */
-  LK_SEL_E_CODEPOINT,    /* \u or \U beyond Unicode or a surrogate (PromQL) */
+  LK_SEL_E_CODEPOINT,    /* \u or \U beyond Unicode or a surrogate */
   LK_SEL_E_OCTAL,        /* octal escape above 255 (PromQL) */
   LK_SEL_E_UTF8,         /* string is not valid UTF-8 (PromQL) */
   LK_SEL_E_NAME,         /* expected a label name */

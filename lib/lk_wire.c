@@ -34,7 +34,7 @@ int lk_snappy_compress(const uint8_t *in, size_t n, lk_buf *out)
 }
 
 /* Stated decoded size of a snappy block, checked against max_out. */
-int lk__snappy_size(const uint8_t *in, size_t n, size_t max_out, size_t *size, lk_diag *d)
+static int snappy_size(const uint8_t *in, size_t n, size_t max_out, size_t *size, lk_diag *d)
 {
   size_t ulen;
   if (snappy_uncompressed_length((const char *)in, n, &ulen) != SNAPPY_OK)
@@ -47,7 +47,7 @@ int lk__snappy_size(const uint8_t *in, size_t n, size_t max_out, size_t *size, l
 }
 
 /* Decompress into dst, which has room for exactly `size` bytes. */
-int lk__snappy_into(const uint8_t *in, size_t n, uint8_t *dst, size_t size, lk_diag *d)
+static int snappy_into(const uint8_t *in, size_t n, uint8_t *dst, size_t size, lk_diag *d)
 {
   size_t got = size;
   if (snappy_uncompress((const char *)in, n, (char *)dst, &got) != SNAPPY_OK || got != size)
@@ -59,11 +59,11 @@ int lk__snappy_arena(const uint8_t *in, size_t n, size_t max_out, lk_arena *a, u
                      size_t *size, lk_diag *d)
 {
   size_t sz = 0;
-  int rc = lk__snappy_size(in, n, max_out, &sz, d);
+  int rc = snappy_size(in, n, max_out, &sz, d);
   if (rc)
     return rc;
   uint8_t *b = lk_arena_alloc(a, sz ? sz : 1);
-  if ((rc = lk__snappy_into(in, n, b, sz, d)))
+  if ((rc = snappy_into(in, n, b, sz, d)))
     return rc;
   *out = b;
   *size = sz;
@@ -73,11 +73,11 @@ int lk__snappy_arena(const uint8_t *in, size_t n, size_t max_out, lk_arena *a, u
 int lk_snappy_uncompress(const uint8_t *in, size_t n, size_t max_out, lk_buf *out, lk_diag *d)
 {
   size_t size = 0;
-  int rc = lk__snappy_size(in, n, max_out, &size, d);
+  int rc = snappy_size(in, n, max_out, &size, d);
   if (rc)
     return rc;
   lk_buf_reserve(out, size);
-  rc = lk__snappy_into(in, n, out->data + out->len, size, d);
+  rc = snappy_into(in, n, out->data + out->len, size, d);
   if (rc) {
     out->data[out->len] = 0;
     return rc;

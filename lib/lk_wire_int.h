@@ -11,11 +11,9 @@
 #include "lib/lk_buf.h"
 #include "lib/lk_err.h"
 
-/* Stated decoded size of a snappy block; LK_ECORRUPT or LK_ETOOBIG (> max_out). */
-int lk__snappy_size(const uint8_t *in, size_t n, size_t max_out, size_t *size, lk_diag *d);
-/* Decompress into dst, which has room for exactly `size` bytes; LK_ECORRUPT. */
-int lk__snappy_into(const uint8_t *in, size_t n, uint8_t *dst, size_t size, lk_diag *d);
-/* Both: the decompression of in[0..n) into the arena (*out, *size set on success). */
+/* The decompression of the snappy block in[0..n) into the arena (*out,
+ * *size set on success); LK_ETOOBIG (decoded size over max_out, checked
+ * first) or LK_ECORRUPT, as lk_snappy_uncompress. */
 int lk__snappy_arena(const uint8_t *in, size_t n, size_t max_out, lk_arena *a, uint8_t **out,
                      size_t *size, lk_diag *d);
 

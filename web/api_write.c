@@ -3,7 +3,8 @@
  * The whole request is decoded first (snappy block + protobuf, into a
  * per-request arena) and handed to tsdb_append as one batch, which validates
  * every series before storing anything. So a corrupt body or an invalid
- * series stores nothing (400, never retried by senders); individual samples
+ * series stores nothing (400, never retried by senders; the samples of a
+ * body refused for an invalid series count as reason "invalid"); individual samples
  * storage refuses (out of order, too old, conflicting value) are counted and
  * answered with 400 naming how many were accepted and rejected and why —
  * never dropped silently. Native histogram samples (TimeSeries field 4)
@@ -188,6 +189,14 @@ static size_t series_with_histograms(const lk_rw_series *rs, size_t n)
   return k;
 }
 
+static uint64_t float_samples(const lk_rw_series *rs, size_t n)
+{
+  uint64_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    k += rs[i].nsamples;
+  return k;
+}
+
 void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   web_server *w = ctx;
@@ -203,13 +212,17 @@ void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   lk_diag d = {0};
   tsdb_append_stats st = {0};
   size_t hist_series = 0;
+  uint64_t invalid = 0; /* samples of a body refused for an invalid series */
   int rc = lk_rw_scan(body, len, w->limits.max_decoded_body, a, &rs, &n, &d);
   if (!rc) {
     hist_series = series_with_histograms(rs, n);
     rc = store(w, rs, n, a, &st, &d);
+    if (rc == LK_EINVAL || rc == LK_ELIMIT)
+      invalid = float_samples(rs, n);
   }
   arena_put(w, a);
   if (rc) {
+    atomic_fetch_add_explicit(&w->stats.rejected[TSDB_REJECT_INVALID], invalid, memory_order_relaxed);
     if (rc == LK_ELIMIT || rc == LK_EINVAL || rc == LK_ECORRUPT || rc == LK_EPARSE)
       lk_http_error(resp, 400, "bad_data", "%s", d.set ? d.msg : lk_strerror(rc));
     else if (rc == LK_ETOOBIG)

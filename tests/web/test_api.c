@@ -373,7 +373,16 @@ static void test_write_native_histograms(void **state)
   lk_httpc_resp_fini(&r);
   lk_buf_fini(&body);
 
+  /* a body refused for an invalid series: its samples count as invalid */
+  lk_label bad[] = {{"__name__", "hist_mixed"}, {"bad-name", "x"}};
+  lk_sample two[] = {{3000, 1}, {4000, 2}};
+  lk_series invalid[] = {{bad, 2, two, 2}};
+  assert_int_equal(post_rw(f, invalid, 1, NULL, &r), 0);
+  expect_status(r, 400);
+  lk_httpc_resp_fini(&r);
+
   b = get_ok(f, "/metrics", 200);
+  assert_non_null(strstr(b, "lookout_samples_rejected_total{reason=\"invalid\"} 2\n"));
   assert_non_null(strstr(b, "lookout_samples_rejected_total{reason=\"native_histogram\"} 6\n"));
   assert_non_null(strstr(b, "lookout_samples_rejected_total{reason=\"out_of_order\"} 1\n"));
   assert_non_null(strstr(b, "lookout_samples_ingested_total{path=\"remote_write\"} 3\n"));
