@@ -2,7 +2,8 @@
  * POST /loki/api/v1/push, losslessly across outages.
  *
  * The sink (tailer thread) encodes each batch as one snappy-compressed
- * logproto.PushRequest (entries grouped into streams by label set) and
+ * logproto.PushRequest (entries grouped into streams by label set;
+ * lk_loki_push_encode in lib/lk_wire.h) and
  * appends it to the bounded on-disk queue; the tailer checkpoints once the
  * request is on disk. The shared sender (sender.h, as for remote_write) posts the
  * queued requests in order with retry and backoff.
@@ -16,7 +17,6 @@
 #include "collector/sender.h"
 #include "collector/tail.h"
 #include "lib/lk_alloc.h"
-#include "lib/lk_varint.h"
 #include "lib/lk_wire.h"
 
 struct collector_log_pusher {
@@ -51,68 +51,39 @@ int collector_log_pusher_new(const collector_log_push_opts *o, collector_log_pus
 
 /*---- encoding ----*/
 
-static void pb_len(lk_buf *b, unsigned field, size_t n)
+/* The batch as streams: runs of entries sharing one label set, each label
+ * set as the text Loki expects (lk_labels_format), in `a`. */
+static size_t group_streams(const collector_log_entry *e, size_t n, lk_arena *a, lk_loki_stream *ss,
+                            lk_loki_entry *es)
 {
-  lk_buf_put_uvarint(b, field << 3 | 2);
-  lk_buf_put_uvarint(b, n);
-}
-
-static void labels_text(lk_buf *b, const lk_label *ls, size_t n)
-{
-  lk_buf_putc(b, '{');
-  for (size_t i = 0; i < n; i++) {
-    lk_buf_printf(b, "%s%s=\"", i ? ", " : "", ls[i].name);
-    for (const char *v = ls[i].value; *v; v++) {
-      if (*v == '"' || *v == '\\')
-        lk_buf_putc(b, '\\');
-      if (*v == '\n')
-        lk_buf_puts(b, "\\n");
-      else
-        lk_buf_putc(b, (uint8_t)*v);
-    }
-    lk_buf_putc(b, '"');
+  size_t ns = 0;
+  lk_buf text = {0};
+  for (size_t i = 0; i < n;) {
+    lk_buf_clear(&text);
+    lk_labels_format(&text, e[i].labels, e[i].nlabels);
+    size_t j = i;
+    for (; j < n && e[j].labels == e[i].labels; j++)
+      es[j] = (lk_loki_entry){e[j].ts, e[j].line, e[j].len};
+    ss[ns++] = (lk_loki_stream){lk_arena_strndup(a, (const char *)text.data, text.len), es + i, j - i};
+    i = j;
   }
-  lk_buf_putc(b, '}');
-}
-
-static void encode_entry(lk_buf *st, const collector_log_entry *e)
-{
-  uint8_t ts[24];
-  size_t tn = 0;
-  ts[tn++] = 1 << 3;
-  tn += lk_uvarint_put(ts + tn, (uint64_t)(e->ts / 1000000000));
-  ts[tn++] = 2 << 3;
-  tn += lk_uvarint_put(ts + tn, (uint64_t)(e->ts % 1000000000));
-  lk_buf ent = {0};
-  pb_len(&ent, 1, tn);
-  lk_buf_append(&ent, ts, tn);
-  pb_len(&ent, 2, e->len);
-  lk_buf_append(&ent, e->line, e->len);
-  pb_len(st, 2, ent.len);
-  lk_buf_append(st, ent.data, ent.len);
-  lk_buf_fini(&ent);
+  lk_buf_fini(&text);
+  return ns;
 }
 
 static int log_sink(void *ctx, const collector_log_entry *e, size_t n)
 {
   collector_log_pusher *p = ctx;
-  lk_buf req = {0}, st = {0}, lt = {0}, body = {0};
-  for (size_t i = 0; i < n;) {
-    lk_buf_clear(&st);
-    lk_buf_clear(&lt);
-    labels_text(&lt, e[i].labels, e[i].nlabels);
-    pb_len(&st, 1, lt.len);
-    lk_buf_append(&st, lt.data, lt.len);
-    size_t j = i;
-    for (; j < n && e[j].labels == e[i].labels; j++)
-      encode_entry(&st, &e[j]);
-    pb_len(&req, 1, st.len);
-    lk_buf_append(&req, st.data, st.len);
-    i = j;
-  }
-  lk_snappy_compress(req.data, req.len, &body);
-  int rc = collector__sender_put(p->s, body.data, body.len, n);
-  lk_buf_fini(&req), lk_buf_fini(&st), lk_buf_fini(&lt), lk_buf_fini(&body);
+  lk_arena *a = lk_arena_new(1 << 12);
+  lk_loki_stream *ss = lk_arena_alloc(a, (n ? n : 1) * sizeof *ss);
+  lk_loki_entry *es = lk_arena_alloc(a, (n ? n : 1) * sizeof *es);
+  size_t ns = group_streams(e, n, a, ss, es);
+  lk_buf body = {0};
+  int rc = lk_loki_push_encode(ss, ns, &body);
+  if (!rc)
+    rc = collector__sender_put(p->s, body.data, body.len, n);
+  lk_buf_fini(&body);
+  lk_arena_free(a);
   return rc;
 }
 

@@ -18,12 +18,12 @@
  * sees moved bytes.
  *
  * Protobuf rules followed: unknown fields of wire types 0, 1, 2, 5 are
- * skipped; groups (3, 4), field number 0, varints over 10 bytes, lengths past
+ * skipped; groups (3, 4), a one-byte tag of field 0, varints over 10 bytes, lengths past
  * the end, and known fields with the wrong wire type are errors; a repeated
  * scalar field keeps its last value; absent strings are "" and absent numbers 0.
  * Exemplars, histograms and metadata are not decoded, but checked the same
  * way (a table of their fields), so exactly the bodies protobuf-c accepts are
- * accepted. Varints: tags and lengths at most 5 bytes, values at most 10.
+ * accepted; the scan path counts histograms (one message = one sample). Varints: tags and lengths at most 5 bytes, values at most 10.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -31,84 +31,8 @@
 #include "lib/lk_wire.h"
 #include "lib/lk_wire_int.h"
 
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
-
-typedef struct pbuf {
-  uint8_t *p, *e;
-} pbuf;
-
-typedef struct field {
-  uint32_t num;
-  int wt;
-  uint64_t v;     /* WT_VARINT, WT_I64, WT_I32 */
-  uint8_t *data;  /* WT_LEN */
-  size_t len;
-} field;
-
-/* A varint of at most `max` bytes (10 for values, 5 for tags and lengths,
- * as protobuf-c reads them). */
-static inline int get_varint(pbuf *b, uint64_t *out, unsigned max)
-{
-  if (b->p < b->e && *b->p < 0x80) {
-    *out = *b->p++;
-    return 0;
-  }
-  uint64_t v = 0;
-  for (unsigned i = 0; i < max; i++) {
-    if (b->p >= b->e)
-      return -1;
-    uint8_t c = *b->p++;
-    v |= (uint64_t)(c & 0x7f) << (7 * i);
-    if (!(c & 0x80)) {
-      *out = v;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-static inline uint64_t get_le(const uint8_t *p, int n)
-{
-  uint64_t v = 0;
-  for (int i = n - 1; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
-}
-
-/* Next field of the message in b; -1 on malformed input. */
-static inline int next_field(pbuf *b, field *f)
-{
-  uint64_t tag;
-  if (get_varint(b, &tag, 5) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
-    return -1;
-  f->num = (uint32_t)(tag >> 3);
-  f->wt = (int)(tag & 7);
-  size_t left;
-  switch (f->wt) {
-  case WT_VARINT:
-    return get_varint(b, &f->v, 10);
-  case WT_I64:
-  case WT_I32:
-    left = (size_t)(b->e - b->p);
-    if (left < (f->wt == WT_I64 ? 8u : 4u))
-      return -1;
-    f->v = get_le(b->p, f->wt == WT_I64 ? 8 : 4);
-    b->p += f->wt == WT_I64 ? 8 : 4;
-    return 0;
-  case WT_LEN:
-    if (get_varint(b, &f->v, 5) || f->v > (uint64_t)(b->e - b->p))
-      return -1;
-    f->data = b->p;
-    f->len = (size_t)f->v;
-    b->p += f->len;
-    return 0;
-  default:
-    return -1;
-  }
-}
-
 /* A string field as a C string, NUL-terminated in place (see file comment). */
-static const char *terminate_in_place(const field *f)
+static const char *terminate_in_place(const lk__pbfield *f)
 {
   char *dst = (char *)f->data - 1;
   memmove(dst, f->data, f->len);
@@ -122,30 +46,30 @@ typedef struct msg_rule msg_rule;
 typedef struct field_rule {
   uint32_t num;
   int wt;
-  const msg_rule *sub; /* for WT_LEN fields holding a message */
+  const msg_rule *sub; /* for LK__WT_LEN fields holding a message */
 } field_rule;
 struct msg_rule {
   const field_rule *fields;
   size_t n;
 };
 
-static const field_rule label_fields[] = {{1, WT_LEN, NULL}, {2, WT_LEN, NULL}};
+static const field_rule label_fields[] = {{1, LK__WT_LEN, NULL}, {2, LK__WT_LEN, NULL}};
 static const msg_rule label_rule = {label_fields, 2};
 static const field_rule exemplar_fields[] = {
-  {1, WT_LEN, &label_rule}, {2, WT_I64, NULL}, {3, WT_VARINT, NULL}};
+  {1, LK__WT_LEN, &label_rule}, {2, LK__WT_I64, NULL}, {3, LK__WT_VARINT, NULL}};
 static const msg_rule exemplar_rule = {exemplar_fields, 3};
 static const msg_rule histogram_rule = {NULL, 0}; /* declared empty: any well-formed content */
 static const field_rule metadata_fields[] = {
-  {1, WT_VARINT, NULL}, {2, WT_LEN, NULL}, {4, WT_LEN, NULL}, {5, WT_LEN, NULL}};
+  {1, LK__WT_VARINT, NULL}, {2, LK__WT_LEN, NULL}, {4, LK__WT_LEN, NULL}, {5, LK__WT_LEN, NULL}};
 static const msg_rule metadata_rule = {metadata_fields, 4};
 
 /* Well-formed, and every known field has its declared wire type. */
 static int valid_message(const uint8_t *data, size_t len, const msg_rule *m)
 {
-  pbuf b = {(uint8_t *)data, (uint8_t *)data + len};
-  field f = {0};
+  lk__pbuf b = {(uint8_t *)data, (uint8_t *)data + len};
+  lk__pbfield f = {0};
   while (b.p < b.e) {
-    if (next_field(&b, &f))
+    if (lk__pb_next(&b, &f))
       return 0;
     for (size_t i = 0; i < m->n; i++) {
       const field_rule *r = &m->fields[i];
@@ -171,17 +95,17 @@ static int corrupt(ctx *c)
 
 static int parse_label(ctx *c, uint8_t *data, size_t len, lk_label *out)
 {
-  pbuf b = {data, data + len};
-  field f = {0};
+  lk__pbuf b = {data, data + len};
+  lk__pbfield f = {0};
   /* one scan of the whole message: without any 0 byte, no string holds a NUL */
   int may_hold_nul = memchr(data, 0, len) != NULL;
   out->name = out->value = "";
   while (b.p < b.e) {
-    if (next_field(&b, &f))
+    if (lk__pb_next(&b, &f))
       return corrupt(c);
     if (f.num != 1 && f.num != 2)
       continue;
-    if (f.wt != WT_LEN)
+    if (f.wt != LK__WT_LEN)
       return corrupt(c);
     if (may_hold_nul && memchr(f.data, 0, f.len))
       return lk_diag_set(c->d, LK_EINVAL, -1, "series %zu: label %s contains a NUL byte",
@@ -193,19 +117,19 @@ static int parse_label(ctx *c, uint8_t *data, size_t len, lk_label *out)
 
 static int parse_sample(ctx *c, const uint8_t *data, size_t len, lk_sample *out)
 {
-  pbuf b = {(uint8_t *)data, (uint8_t *)data + len};
-  field f = {0};
+  lk__pbuf b = {(uint8_t *)data, (uint8_t *)data + len};
+  lk__pbfield f = {0};
   out->t = 0;
   out->v = 0;
   while (b.p < b.e) {
-    if (next_field(&b, &f))
+    if (lk__pb_next(&b, &f))
       return corrupt(c);
     if (f.num == 1) {
-      if (f.wt != WT_I64)
+      if (f.wt != LK__WT_I64)
         return corrupt(c);
       memcpy(&out->v, &f.v, 8);
     } else if (f.num == 2) {
-      if (f.wt != WT_VARINT)
+      if (f.wt != LK__WT_VARINT)
         return corrupt(c);
       out->t = (int64_t)f.v;
     }
@@ -216,13 +140,13 @@ static int parse_sample(ctx *c, const uint8_t *data, size_t len, lk_sample *out)
 /* Counting scan of a TimeSeries: label and sample fields, wire types checked. */
 static int count_series(ctx *c, uint8_t *data, size_t len, size_t *nl, size_t *ns)
 {
-  pbuf b = {data, data + len};
-  field f = {0};
+  lk__pbuf b = {data, data + len};
+  lk__pbfield f = {0};
   *nl = *ns = 0;
   while (b.p < b.e) {
-    if (next_field(&b, &f))
+    if (lk__pb_next(&b, &f))
       return corrupt(c);
-    if (f.num >= 1 && f.num <= 4 && f.wt != WT_LEN)
+    if (f.num >= 1 && f.num <= 4 && f.wt != LK__WT_LEN)
       return corrupt(c);
     if ((f.num == 3 && !valid_message(f.data, f.len, &exemplar_rule)) ||
         (f.num == 4 && !valid_message(f.data, f.len, &histogram_rule)))
@@ -264,11 +188,11 @@ static int parse_series(ctx *c, uint8_t *data, size_t len, lk_series *out)
     return rc;
   lk_label *ls = lk_arena_alloc(c->a, (nl ? nl : 1) * sizeof *ls);
   lk_sample *ss = ns ? lk_arena_alloc(c->a, ns * sizeof *ss) : NULL;
-  pbuf b = {data, data + len};
-  field f = {0};
+  lk__pbuf b = {data, data + len};
+  lk__pbfield f = {0};
   size_t il = 0, is = 0;
   while (b.p < b.e) {
-    next_field(&b, &f); /* cannot fail: count_series accepted these bytes */
+    lk__pb_next(&b, &f); /* cannot fail: count_series accepted these bytes */
     if (f.num == 1)
       rc = parse_label(c, f.data, f.len, &ls[il++]);
     else if (f.num == 2)
@@ -282,13 +206,13 @@ static int parse_series(ctx *c, uint8_t *data, size_t len, lk_series *out)
 
 static int count_timeseries(ctx *c, uint8_t *data, size_t len, size_t *n)
 {
-  pbuf b = {data, data + len};
-  field f = {0};
+  lk__pbuf b = {data, data + len};
+  lk__pbfield f = {0};
   *n = 0;
   while (b.p < b.e) {
-    if (next_field(&b, &f))
+    if (lk__pb_next(&b, &f))
       return corrupt(c);
-    if ((f.num == 1 || f.num == 3) && f.wt != WT_LEN)
+    if ((f.num == 1 || f.num == 3) && f.wt != LK__WT_LEN)
       return corrupt(c);
     if (f.num == 3 && !valid_message(f.data, f.len, &metadata_rule))
       return corrupt(c);
@@ -304,11 +228,9 @@ static int unpack_body(const uint8_t *body, size_t len, size_t max_decoded, ctx 
                        uint8_t **buf, size_t *size, size_t *nts)
 {
   size_t sz = 0;
-  int rc = lk__snappy_size(body, len, max_decoded, &sz, c->d);
-  if (rc)
-    return rc;
-  uint8_t *b = lk_arena_alloc(c->a, sz ? sz : 1);
-  if ((rc = lk__snappy_into(body, len, b, sz, c->d)) || (rc = count_timeseries(c, b, sz, nts)))
+  uint8_t *b = NULL;
+  int rc = lk__snappy_arena(body, len, max_decoded, c->a, &b, &sz, c->d);
+  if (rc || (rc = count_timeseries(c, b, sz, nts)))
     return rc;
   *buf = b;
   *size = sz;
@@ -325,10 +247,10 @@ int lk_rw_decode(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *
   if (rc)
     return rc;
   lk_series *ss = ns ? lk_arena_alloc(arena, ns * sizeof *ss) : NULL;
-  pbuf b = {buf, buf + size};
-  field f = {0};
+  lk__pbuf b = {buf, buf + size};
+  lk__pbfield f = {0};
   while (b.p < b.e) {
-    next_field(&b, &f); /* cannot fail: count_timeseries accepted these bytes */
+    lk__pb_next(&b, &f); /* cannot fail: count_timeseries accepted these bytes */
     if (f.num != 1)
       continue;
     if ((rc = parse_series(&c, f.data, f.len, &ss[c.series])))
@@ -346,21 +268,23 @@ int lk_rw_decode(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *
 
 /*---- scan: structure and samples now, labels on demand ----*/
 
-/* Checks as count_series, the span of the label fields (key), and where
- * the first sample field starts (*first; the labels need not be read again). */
+/* Checks as count_series, the span of the label fields (key), the number of
+ * histogram samples, and where the first sample field starts (*first; the
+ * labels need not be read again). */
 static int scan_series(ctx *c, uint8_t *data, size_t len, lk_rw_series *out, size_t *ns, uint8_t **first)
 {
-  pbuf b = {data, data + len};
-  field f = {0};
+  lk__pbuf b = {data, data + len};
+  lk__pbfield f = {0};
   const uint8_t *kstart = NULL, *kend = NULL;
   bool contiguous = true;
   *ns = 0;
   *first = data + len;
+  out->nhistograms = 0;
   while (b.p < b.e) {
     uint8_t *start = b.p;
-    if (next_field(&b, &f))
+    if (lk__pb_next(&b, &f))
       return corrupt(c);
-    if (f.num >= 1 && f.num <= 4 && f.wt != WT_LEN)
+    if (f.num >= 1 && f.num <= 4 && f.wt != LK__WT_LEN)
       return corrupt(c);
     if ((f.num == 3 && !valid_message(f.data, f.len, &exemplar_rule)) ||
         (f.num == 4 && !valid_message(f.data, f.len, &histogram_rule)))
@@ -373,6 +297,7 @@ static int scan_series(ctx *c, uint8_t *data, size_t len, lk_rw_series *out, siz
     if (f.num == 2 && !*ns)
       *first = start;
     *ns += f.num == 2;
+    out->nhistograms += f.num == 4;
   }
   out->key = contiguous ? kstart : NULL;
   out->key_len = contiguous && kstart ? (size_t)(kend - kstart) : 0;
@@ -383,11 +308,11 @@ static int scan_series(ctx *c, uint8_t *data, size_t len, lk_rw_series *out, siz
 
 static int scan_samples(ctx *c, uint8_t *from, uint8_t *end, lk_sample *ss)
 {
-  pbuf b = {from, end};
-  field f = {0};
+  lk__pbuf b = {from, end};
+  lk__pbfield f = {0};
   size_t is = 0;
   while (b.p < b.e) {
-    next_field(&b, &f); /* cannot fail: scan_series accepted these bytes */
+    lk__pb_next(&b, &f); /* cannot fail: scan_series accepted these bytes */
     if (f.num != 2)
       continue;
     int rc = parse_sample(c, f.data, f.len, &ss[is++]);
@@ -407,10 +332,10 @@ int lk_rw_scan(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *ar
   if (rc)
     return rc;
   lk_rw_series *rs = nts ? lk_arena_alloc(arena, nts * sizeof *rs) : NULL;
-  pbuf b = {buf, buf + size};
-  field f = {0};
+  lk__pbuf b = {buf, buf + size};
+  lk__pbfield f = {0};
   while (b.p < b.e) {
-    next_field(&b, &f); /* cannot fail: count_timeseries accepted these bytes */
+    lk__pb_next(&b, &f); /* cannot fail: count_timeseries accepted these bytes */
     if (f.num != 1)
       continue;
     lk_rw_series *s = &rs[c.series];
@@ -437,18 +362,18 @@ int lk_rw_scan_labels(const lk_rw_series *s, size_t index, lk_arena *arena, lk_l
   size_t len = s->msg_len;
   uint8_t *copy = lk_arena_alloc(arena, len ? len : 1); /* parse_label works in place */
   memcpy(copy, s->msg, len);
-  pbuf b = {copy, copy + len};
-  field f = {0};
+  lk__pbuf b = {copy, copy + len};
+  lk__pbfield f = {0};
   size_t nl = 0;
   while (b.p < b.e) {
-    next_field(&b, &f); /* cannot fail: lk_rw_scan accepted these bytes */
+    lk__pb_next(&b, &f); /* cannot fail: lk_rw_scan accepted these bytes */
     nl += f.num == 1;
   }
   lk_label *ls = lk_arena_alloc(arena, (nl ? nl : 1) * sizeof *ls);
   size_t il = 0;
-  b = (pbuf){copy, copy + len};
+  b = (lk__pbuf){copy, copy + len};
   while (b.p < b.e) {
-    next_field(&b, &f);
+    lk__pb_next(&b, &f);
     if (f.num != 1)
       continue;
     int rc = parse_label(&c, f.data, f.len, &ls[il++]);

@@ -11,7 +11,6 @@
 #include "lib/lk_selector.h"
 
 #include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "lib/lk_err.h"
@@ -22,25 +21,6 @@ static int fail(lk_sel_err *err, enum lk_sel_errc code, const char *at)
   err->code = code;
   err->at = at;
   return LK_EPARSE;
-}
-
-void lk_utf8_put(lk_buf *b, uint32_t cp)
-{
-  if (cp < 0x80) {
-    lk_buf_putc(b, (uint8_t)cp);
-  } else if (cp < 0x800) {
-    lk_buf_putc(b, (uint8_t)(0xc0 | cp >> 6));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    lk_buf_putc(b, (uint8_t)(0xe0 | cp >> 12));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  } else {
-    lk_buf_putc(b, (uint8_t)(0xf0 | cp >> 18));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 12) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  }
 }
 
 const char *lk_sel_skip_ws(enum lk_sel_dialect dl, const char *p)
@@ -71,110 +51,21 @@ char *lk_sel_name(const char **p, bool metric, lk_arena *a)
   return lk_arena_strndup(a, s, (size_t)(e - s));
 }
 
-static int hexdig(char ch)
-{
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
-}
-
-/* Go escapes; *p just past the backslash. */
-static int escape_go(const char **p, char quote, lk_buf *b, lk_sel_err *err)
-{
-  static const char simple_in[] = "abfnrtv\\";
-  static const char simple_out[] = "\a\b\f\n\r\t\v\\";
-  const char *s = *p;
-  char e = *s++;
-  const char *k = strchr(simple_in, e);
-  *p = s;
-  if (e && k) {
-    lk_buf_putc(b, (uint8_t)simple_out[k - simple_in]);
-    return 0;
-  }
-  if (e == quote) {
-    lk_buf_putc(b, (uint8_t)e);
-    return 0;
-  }
-  int ndig = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : (e >= '0' && e <= '7') ? 3 : 0;
-  if (!ndig)
-    return fail(err, LK_SEL_E_ESCAPE, s);
-  int base = (e >= '0' && e <= '7') ? 8 : 16;
-  if (base == 8)
-    s--;
-  uint32_t v = 0;
-  for (int i = 0; i < ndig; i++, s++) {
-    int h = hexdig(*s);
-    if (h < 0 || h >= base)
-      return fail(err, LK_SEL_E_ESCAPE_CHAR, s);
-    v = v * (uint32_t)base + (uint32_t)h;
-  }
-  *p = s;
-  if (e == 'u' || e == 'U') {
-    if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-      return fail(err, LK_SEL_E_CODEPOINT, s);
-    lk_utf8_put(b, v);
-  } else {
-    if (v > 255)
-      return fail(err, LK_SEL_E_OCTAL, s);
-    lk_buf_putc(b, (uint8_t)v);
-  }
-  return 0;
-}
-
-/* LogQL escapes; *p just past the backslash. Unknown ones stay verbatim so
- * "\." reaches the regex engine as it was written. */
-static int escape_logql(const char **p, lk_buf *b, lk_sel_err *err)
-{
-  const char *s = *p;
-  char c = *s++;
-  *p = s;
-  switch (c) {
-  case 'n': lk_buf_putc(b, '\n'); return 0;
-  case 't': lk_buf_putc(b, '\t'); return 0;
-  case 'r': lk_buf_putc(b, '\r'); return 0;
-  case '\\': case '"': case '\'': lk_buf_putc(b, (uint8_t)c); return 0;
-  case 'u': {
-    char hex[5] = {0};
-    for (int i = 0; i < 4; i++)
-      if (!isxdigit((unsigned char)(hex[i] = s[i])))
-        return fail(err, LK_SEL_E_ESCAPE_CHAR, s);
-    *p = s + 4;
-    lk_utf8_put(b, (uint32_t)strtoul(hex, NULL, 16));
-    return 0;
-  }
-  default:
-    if (!c) /* the position reported is just past the terminator, as before */
-      return fail(err, LK_SEL_E_UNTERMINATED, s);
-    lk_buf_putc(b, '\\');
-    lk_buf_putc(b, (uint8_t)c);
-    return 0;
-  }
-}
-
-/* The body of a string after its opening quote q, up to and past the
- * closing one. */
+/* The string body after its opening quote q, up to and past the closing
+ * one (lib/lk_strlit.h), with lk_strlit's errors as this file's codes. */
 static int string_body(enum lk_sel_dialect dl, const char **p, char q, lk_buf *b, lk_sel_err *err)
 {
-  const char *open = *p - 1;
-  for (;;) {
-    char ch = **p;
-    if (!ch || (ch == '\n' && q != '`' && dl == LK_SEL_PROMQL))
-      return fail(err, LK_SEL_E_UNTERMINATED, dl == LK_SEL_LOGQL ? open : *p);
-    (*p)++;
-    if (ch == q)
-      return 0;
-    if (ch == '\\' && q != '`') {
-      int rc = dl == LK_SEL_LOGQL ? escape_logql(p, b, err) : escape_go(p, q, b, err);
-      if (rc)
-        return rc;
-      continue;
-    }
-    lk_buf_putc(b, (uint8_t)ch);
-  }
+  static const enum lk_sel_errc codes[] = {
+      [LK_STRLIT_E_UNTERMINATED] = LK_SEL_E_UNTERMINATED, [LK_STRLIT_E_ESCAPE] = LK_SEL_E_ESCAPE,
+      [LK_STRLIT_E_DIGIT] = LK_SEL_E_ESCAPE_CHAR, [LK_STRLIT_E_CODEPOINT] = LK_SEL_E_CODEPOINT,
+      [LK_STRLIT_E_OCTAL] = LK_SEL_E_OCTAL};
+  const char *open = *p - 1, *at = NULL;
+  int rc = lk_strlit_body(p, q, dl == LK_SEL_LOGQL ? LK_STRLIT_LOGQL : LK_STRLIT_GO, b, &at);
+  if (!rc)
+    return 0;
+  if (rc == LK_STRLIT_E_UNTERMINATED && dl == LK_SEL_LOGQL)
+    at = open; /* LogQL reports an unterminated string at its quote */
+  return fail(err, codes[rc], at);
 }
 
 int lk_sel_string(enum lk_sel_dialect dl, const char **p, lk_arena *a, const char **out, size_t *len,

@@ -7,14 +7,13 @@
  *
  * Two dialects, differing exactly as the two query languages do:
  * - LK_SEL_PROMQL: whitespace is space, tab, CR and LF; strings in double or
- *   single quotes with Go escapes (\a \b \f \n \r \t \v \\ and the quote,
- *   \xHH, \NNN octal, \uXXXX, \UXXXXXXXX; others are errors), no raw
- *   newline, UTF-8 checked; or back-quoted raw strings. Label names may be
+ *   single quotes with Go escapes (lib/lk_strlit.h, LK_STRLIT_GO: no raw
+ *   newline), UTF-8 checked; or back-quoted raw strings. Label names may be
  *   quoted (`{"utf8.name"="v"}`, and `{"metric.name"}` means
  *   __name__="metric.name"); a trailing comma is allowed.
  * - LK_SEL_LOGQL: whitespace is isspace(); double-quoted strings with
- *   \n \t \r \\ \" \' and \uXXXX, unknown escapes kept verbatim (backslash
- *   included, for regexes), or back-quoted raw strings; label names are bare
+ *   LogQL's escapes (lib/lk_strlit.h, LK_STRLIT_LOGQL: unknown escapes kept
+ *   verbatim, for regexes), or back-quoted raw strings; label names are bare
  *   identifiers; no trailing comma.
  * Errors are reported as a code plus the position they were found at; the
  * caller words them (the two languages word them differently).
@@ -28,6 +27,7 @@
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
+#include "lib/lk_strlit.h"
 
 enum lk_sel_dialect { LK_SEL_PROMQL, LK_SEL_LOGQL };
 enum lk_sel_op { LK_SEL_EQ, LK_SEL_NE, LK_SEL_RE, LK_SEL_NRE };
@@ -37,7 +37,7 @@ enum lk_sel_errc {
   LK_SEL_E_UNTERMINATED, /* unterminated string (PromQL: at the end; LogQL: at the quote) */
   LK_SEL_E_ESCAPE,       /* unknown escape sequence (PromQL) */
   LK_SEL_E_ESCAPE_CHAR,  /* bad digit in an escape sequence */
-  LK_SEL_E_CODEPOINT,    /* \u or \U beyond Unicode or a surrogate (PromQL) */
+  LK_SEL_E_CODEPOINT,    /* \u or \U beyond Unicode or a surrogate */
   LK_SEL_E_OCTAL,        /* octal escape above 255 (PromQL) */
   LK_SEL_E_UTF8,         /* string is not valid UTF-8 (PromQL) */
   LK_SEL_E_NAME,         /* expected a label name */
@@ -61,9 +61,6 @@ typedef struct lk_sel_matcher {
 /* Called once per parsed matcher, in order; a non-zero return stops the
  * parse and is returned as it is (the callback reports its own error). */
 typedef int (*lk_sel_fn)(void *ctx, const lk_sel_matcher *m);
-
-/* Append code point cp (at most 0x10ffff) to b as UTF-8. */
-void lk_utf8_put(lk_buf *b, uint32_t cp);
 
 /* p moved past the dialect's whitespace. */
 const char *lk_sel_skip_ws(enum lk_sel_dialect dl, const char *p);

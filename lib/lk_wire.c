@@ -1,5 +1,6 @@
-/* lk_wire.c — snappy helpers and the remote_write WriteRequest encoder
- * (decoding is in lk_rw_decode.c; messages in lib/remote.proto).
+/* lk_wire.c — snappy helpers, the protobuf writer helpers of the encoders
+ * and the remote_write WriteRequest encoder (decoding is in lk_rw_decode.c,
+ * messages in lib/remote.proto; Loki push is lk_wire_loki.c).
  *
  * Encoding is written by hand: the wire format of these few messages is fixed
  * and tiny, and the agent needs no protobuf message structs to build a body.
@@ -13,9 +14,7 @@
 
 #include "lib/lk_wire_int.h"
 
-/* Protobuf wire tags: (field << 3) | wire type (1 = fixed64, 0 = varint, 2 = bytes). */
-#define TAG_LEN1 0x0a   /* field 1, length-delimited */
-#define TAG_LEN2 0x12   /* field 2, length-delimited */
+/* Protobuf wire tags: (field << 3) | wire type (1 = fixed64, 0 = varint). */
 #define TAG_FIX1 0x09   /* field 1, fixed64 (Sample.value) */
 #define TAG_VAR2 0x10   /* field 2, varint (Sample.timestamp) */
 
@@ -35,7 +34,7 @@ int lk_snappy_compress(const uint8_t *in, size_t n, lk_buf *out)
 }
 
 /* Stated decoded size of a snappy block, checked against max_out. */
-int lk__snappy_size(const uint8_t *in, size_t n, size_t max_out, size_t *size, lk_diag *d)
+static int snappy_size(const uint8_t *in, size_t n, size_t max_out, size_t *size, lk_diag *d)
 {
   size_t ulen;
   if (snappy_uncompressed_length((const char *)in, n, &ulen) != SNAPPY_OK)
@@ -48,7 +47,7 @@ int lk__snappy_size(const uint8_t *in, size_t n, size_t max_out, size_t *size, l
 }
 
 /* Decompress into dst, which has room for exactly `size` bytes. */
-int lk__snappy_into(const uint8_t *in, size_t n, uint8_t *dst, size_t size, lk_diag *d)
+static int snappy_into(const uint8_t *in, size_t n, uint8_t *dst, size_t size, lk_diag *d)
 {
   size_t got = size;
   if (snappy_uncompress((const char *)in, n, (char *)dst, &got) != SNAPPY_OK || got != size)
@@ -56,14 +55,29 @@ int lk__snappy_into(const uint8_t *in, size_t n, uint8_t *dst, size_t size, lk_d
   return 0;
 }
 
+int lk__snappy_arena(const uint8_t *in, size_t n, size_t max_out, lk_arena *a, uint8_t **out,
+                     size_t *size, lk_diag *d)
+{
+  size_t sz = 0;
+  int rc = snappy_size(in, n, max_out, &sz, d);
+  if (rc)
+    return rc;
+  uint8_t *b = lk_arena_alloc(a, sz ? sz : 1);
+  if ((rc = snappy_into(in, n, b, sz, d)))
+    return rc;
+  *out = b;
+  *size = sz;
+  return 0;
+}
+
 int lk_snappy_uncompress(const uint8_t *in, size_t n, size_t max_out, lk_buf *out, lk_diag *d)
 {
   size_t size = 0;
-  int rc = lk__snappy_size(in, n, max_out, &size, d);
+  int rc = snappy_size(in, n, max_out, &size, d);
   if (rc)
     return rc;
   lk_buf_reserve(out, size);
-  rc = lk__snappy_into(in, n, out->data + out->len, size, d);
+  rc = snappy_into(in, n, out->data + out->len, size, d);
   if (rc) {
     out->data[out->len] = 0;
     return rc;
@@ -73,9 +87,9 @@ int lk_snappy_uncompress(const uint8_t *in, size_t n, size_t max_out, lk_buf *ou
   return 0;
 }
 
-/*---- encode ----*/
+/*---- protobuf writing, shared by the encoders ----*/
 
-static size_t uvarint_len(uint64_t v)
+size_t lk__pb_uvarint_len(uint64_t v)
 {
   size_t n = 1;
   while (v >= 0x80) {
@@ -85,55 +99,56 @@ static size_t uvarint_len(uint64_t v)
   return n;
 }
 
-/* Bytes of a length-delimited field body of `len` bytes: tag + length + body. */
-static size_t field_len(size_t len) { return 1 + uvarint_len(len) + len; }
+size_t lk__pb_field_len(size_t len) { return 1 + lk__pb_uvarint_len(len) + len; }
+
+void lk__pb_put_head(lk_buf *b, unsigned num, size_t len)
+{
+  lk_buf_putc(b, (uint8_t)(num << 3 | LK__WT_LEN));
+  lk_buf_put_uvarint(b, len);
+}
+
+void lk__pb_put_bytes(lk_buf *b, unsigned num, const void *p, size_t n)
+{
+  lk__pb_put_head(b, num, n);
+  lk_buf_append(b, p, n);
+}
+
+/*---- remote_write encode ----*/
 
 static size_t label_msg_len(const lk_label *l)
 {
-  return field_len(strlen(l->name)) + field_len(strlen(l->value));
+  return lk__pb_field_len(strlen(l->name)) + lk__pb_field_len(strlen(l->value));
 }
 
 static size_t sample_msg_len(const lk_sample *s)
 {
-  return 1 + 8 + 1 + uvarint_len((uint64_t)s->t);
+  return 1 + 8 + 1 + lk__pb_uvarint_len((uint64_t)s->t);
 }
 
 static size_t series_msg_len(const lk_series *s)
 {
   size_t n = 0;
   for (size_t i = 0; i < s->nlabels; i++)
-    n += field_len(label_msg_len(&s->labels[i]));
+    n += lk__pb_field_len(label_msg_len(&s->labels[i]));
   for (size_t i = 0; i < s->nsamples; i++)
-    n += field_len(sample_msg_len(&s->samples[i]));
+    n += lk__pb_field_len(sample_msg_len(&s->samples[i]));
   return n;
-}
-
-static void put_field_head(lk_buf *b, uint8_t tag, size_t len)
-{
-  lk_buf_putc(b, tag);
-  lk_buf_put_uvarint(b, len);
-}
-
-static void put_string(lk_buf *b, uint8_t tag, const char *s)
-{
-  size_t n = strlen(s);
-  put_field_head(b, tag, n);
-  lk_buf_append(b, s, n);
 }
 
 static void put_series(lk_buf *b, const lk_series *s)
 {
-  put_field_head(b, TAG_LEN1, series_msg_len(s));
+  lk__pb_put_head(b, 1, series_msg_len(s));
   for (size_t i = 0; i < s->nlabels; i++) {
-    put_field_head(b, TAG_LEN1, label_msg_len(&s->labels[i]));
-    put_string(b, TAG_LEN1, s->labels[i].name);
-    put_string(b, TAG_LEN2, s->labels[i].value);
+    const lk_label *l = &s->labels[i];
+    lk__pb_put_head(b, 1, label_msg_len(l));
+    lk__pb_put_bytes(b, 1, l->name, strlen(l->name));
+    lk__pb_put_bytes(b, 2, l->value, strlen(l->value));
   }
   for (size_t i = 0; i < s->nsamples; i++) {
     const lk_sample *sm = &s->samples[i];
     uint64_t bits;
     memcpy(&bits, &sm->v, 8);
-    put_field_head(b, TAG_LEN2, sample_msg_len(sm));
+    lk__pb_put_head(b, 2, sample_msg_len(sm));
     lk_buf_putc(b, TAG_FIX1);
     lk_buf_put_u64le(b, bits);
     lk_buf_putc(b, TAG_VAR2);

@@ -1,11 +1,14 @@
 /* lk_wire.h — Prometheus remote_write 1.0 bodies (snappy block format around a
- * protobuf WriteRequest) and raw snappy helpers.
+ * protobuf WriteRequest), Loki push bodies (the same around a PushRequest)
+ * and raw snappy helpers.
  *
  * Decoding allocates everything from a caller-owned arena (one per request):
  * the result borrows nothing from `body`, and lives until the arena is reset.
  * Arena use ≈ decoded size + 16 B per label + 16 B per sample + 32 B per
  * series. Metadata (WriteRequest field 3), exemplars and native histograms
- * are checked for well-formedness and ignored. Thread-safe: no shared state.
+ * are checked for well-formedness and not decoded; lk_rw_scan counts each
+ * series' native histogram samples so the caller can refuse them out loud.
+ * Thread-safe: no shared state.
  */
 #ifndef LK_WIRE_H
 #define LK_WIRE_H
@@ -49,6 +52,7 @@ typedef struct lk_rw_series {
   size_t nsamples;
   const uint8_t *msg;        /* the TimeSeries message, in the arena */
   size_t msg_len;
+  size_t nhistograms;        /* native histogram samples (TimeSeries field 4), not decoded */
 } lk_rw_series;
 
 /* Same arguments, limits and errors as lk_rw_decode, minus the label
@@ -64,6 +68,40 @@ int lk_rw_scan_labels(const lk_rw_series *s, size_t index, lk_arena *arena, lk_l
  * (labels written in the given order, samples as given). Returns 0; LK_EINVAL
  * if a label has a NULL name or value. */
 int lk_rw_encode(const lk_series *s, size_t n, lk_buf *out);
+
+/*---- Loki push: a snappy block around logproto.PushRequest ----*/
+
+/* Messages and field numbers: lib/loki_push.proto. One entry's time is sent
+ * as a Timestamp {seconds, nanos} with nanos in [0, 1e9). */
+typedef struct lk_loki_entry {
+  int64_t ts;          /* ns since the epoch */
+  const char *line;    /* len bytes, not NUL-terminated */
+  size_t len;
+} lk_loki_entry;
+
+typedef struct lk_loki_stream {
+  const char *labels;  /* the label set as text, `{a="b", c="d"}` (not parsed here) */
+  const lk_loki_entry *entries;
+  size_t n;
+} lk_loki_stream;
+
+/* Append `n` streams as one snappy-compressed PushRequest body to `out`.
+ * Returns 0; LK_EINVAL if a stream has NULL labels. */
+int lk_loki_push_encode(const lk_loki_stream *s, size_t n, lk_buf *out);
+
+/* Decode a snappy-compressed PushRequest. OUT *out, *n: the streams, their
+ * label strings (NUL-terminated; "" when absent) and entries, all in `arena`
+ * (lines point into the decoded body there); set only on success.
+ * Errors: LK_ETOOBIG (decoded size over max_decoded, checked first),
+ * LK_ECORRUPT for bad snappy ("snappy: corrupt input") or protobuf
+ * ("protobuf: cannot decode PushRequest" / "... PushRequest stream N"; the
+ * bodies protobuf-c rejects, known fields with another wire type included),
+ * LK_EINVAL "stream N: entry M: timestamp out of range" (beyond int64 ns).
+ * Nothing is decoded unless the whole body is. */
+int lk_loki_push_decode(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
+                        lk_loki_stream **out, size_t *n, lk_diag *d);
+
+/*---- snappy ----*/
 
 /* Append the snappy block-format compression of in[0..n) to `out`. Returns 0. */
 int lk_snappy_compress(const uint8_t *in, size_t n, lk_buf *out);

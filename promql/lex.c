@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/lk_strlit.h"
 #include "promql/promql_int.h"
 
 void promql__linecol(const char *src, size_t pos, char *buf, size_t n)
@@ -108,117 +109,32 @@ static size_t scan_duration(const char *p, int64_t *out)
   return i;
 }
 
-static int hexval(int c)
-{
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static void put_utf8(lk_buf *b, unsigned long cp)
-{
-  if (cp < 0x80) {
-    lk_buf_putc(b, (uint8_t)cp);
-  } else if (cp < 0x800) {
-    lk_buf_putc(b, (uint8_t)(0xc0 | (cp >> 6)));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    lk_buf_putc(b, (uint8_t)(0xe0 | (cp >> 12)));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  } else {
-    lk_buf_putc(b, (uint8_t)(0xf0 | (cp >> 18)));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 12) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-    lk_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
-  }
-}
-
-/* One escape after a backslash at s[*i]; appends to b. */
-static int lex_escape(pq_lexer *lx, size_t *i, char quote, lk_buf *b)
-{
-  const char *s = lx->src;
-  char c = s[*i];
-  static const char simple[] = "abfnrtv\\";
-  static const char simple_out[] = "\a\b\f\n\r\t\v\\";
-  const char *sp = strchr(simple, c);
-  if (c && sp) {
-    lk_buf_putc(b, (uint8_t)simple_out[sp - simple]);
-    (*i)++;
-    return 0;
-  }
-  if (c == quote) {
-    lk_buf_putc(b, (uint8_t)c);
-    (*i)++;
-    return 0;
-  }
-  int digits = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : 0;
-  if (digits) {
-    unsigned long v = 0;
-    for (int k = 1; k <= digits; k++) {
-      int h = hexval((unsigned char)s[*i + (size_t)k]);
-      if (h < 0)
-        return promql__perr(lx->d, s, *i, "invalid escape sequence in string");
-      v = v * 16 + (unsigned long)h;
-    }
-    *i += (size_t)digits + 1;
-    if (c == 'x')
-      lk_buf_putc(b, (uint8_t)v);
-    else if (v > 0x10ffff || (v >= 0xd800 && v < 0xe000))
-      return promql__perr(lx->d, s, *i, "invalid Unicode code point in escape sequence");
-    else
-      put_utf8(b, v);
-    return 0;
-  }
-  if (c >= '0' && c <= '7') {
-    unsigned v = 0;
-    for (int k = 0; k < 3; k++) {
-      char o = s[*i + (size_t)k];
-      if (o < '0' || o > '7')
-        return promql__perr(lx->d, s, *i, "invalid escape sequence in string");
-      v = v * 8 + (unsigned)(o - '0');
-    }
-    if (v > 255)
-      return promql__perr(lx->d, s, *i, "octal escape value > 255");
-    *i += 3;
-    lk_buf_putc(b, (uint8_t)v);
-    return 0;
-  }
-  return promql__perr(lx->d, s, *i, "unknown escape sequence %c", c ? c : ' ');
-}
-
+/* A quoted string at lx->pos: its body through lk_strlit (Go's escapes),
+ * errors worded as PromQL words them. */
 static pq_token lex_string(pq_lexer *lx, pq_token t)
 {
-  const char *s = lx->src;
+  const char *s = lx->src, *p = s + lx->pos + 1, *at = NULL;
   char quote = s[lx->pos];
-  size_t i = lx->pos + 1;
   lk_buf b = {0};
   lk_buf_reserve(&b, 16);
-  for (;;) {
-    char c = s[i];
-    if (!c || (c == '\n' && quote != '`')) {
+  int rc = lk_strlit_body(&p, quote, LK_STRLIT_GO, &b, &at);
+  if (rc) {
+    size_t where = (size_t)(at - s);
+    if (rc == LK_STRLIT_E_UNTERMINATED)
       promql__perr(lx->d, s, lx->pos, "unterminated quoted string %c", quote);
-      t.type = T_ERR;
-      lk_buf_fini(&b);
-      return t;
-    }
-    if (c == quote) {
-      i++;
-      break;
-    }
-    if (c == '\\' && quote != '`') {
-      i++;
-      if (lex_escape(lx, &i, quote, &b)) {
-        t.type = T_ERR;
-        lk_buf_fini(&b);
-        return t;
-      }
-      continue;
-    }
-    lk_buf_putc(&b, (uint8_t)c);
-    i++;
+    else if (rc == LK_STRLIT_E_ESCAPE)
+      promql__perr(lx->d, s, where, "unknown escape sequence %c", *at);
+    else if (rc == LK_STRLIT_E_DIGIT)
+      promql__perr(lx->d, s, where, "invalid escape sequence in string");
+    else if (rc == LK_STRLIT_E_CODEPOINT)
+      promql__perr(lx->d, s, where, "invalid Unicode code point in escape sequence");
+    else
+      promql__perr(lx->d, s, where, "octal escape value > 255");
+    t.type = T_ERR;
+    lk_buf_fini(&b);
+    return t;
   }
+  size_t i = (size_t)(p - s);
   t.type = T_STR;
   t.str = lk_arena_strndup(lx->a, (const char *)b.data, b.len);
   lk_buf_fini(&b);

@@ -25,6 +25,27 @@
 
 #define WAL_FLUSH_BYTES (1u << 20)
 
+static const struct {
+  const char *name, *text;
+} reject_reasons[TSDB_REJECT__COUNT] = {
+  [TSDB_REJECT_OUT_OF_ORDER] = {"out_of_order", "out of order"},
+  [TSDB_REJECT_TOO_OLD] = {"too_old", "too old (outside retention)"},
+  [TSDB_REJECT_CONFLICT] = {"conflict", "with a different value at an existing timestamp"},
+  [TSDB_REJECT_INVALID] = {"invalid", "in an invalid series"},
+  [TSDB_REJECT_NATIVE_HISTOGRAM] = {"native_histogram", "native histogram samples"},
+};
+
+const char *tsdb_reject_name(enum tsdb_reject_reason r) { return reject_reasons[r].name; }
+const char *tsdb_reject_text(enum tsdb_reject_reason r) { return reject_reasons[r].text; }
+
+uint64_t tsdb_rejected_sum(const tsdb_append_stats *st)
+{
+  uint64_t n = 0;
+  for (int r = 0; r < TSDB_REJECT__COUNT; r++)
+    n += st->rejected[r];
+  return n;
+}
+
 static int series_diag(lk_diag *d, int code, const lk_label *ls, size_t n, const char *why)
 {
   if (!d || d->set)
@@ -243,7 +264,7 @@ static void batch_add(batch *b, tsdb__series *s, int64_t t, double v)
 {
   tsdb_t *db = b->db;
   if (t < b->cutoff) {
-    b->st.too_old++;
+    b->st.rejected[TSDB_REJECT_TOO_OLD]++;
     return;
   }
   switch (tsdb__series_add(&db->head, s, t, v, db->o.block_range_ms, db->o.ooo_window_ms, false)) {
@@ -265,8 +286,8 @@ static void batch_add(batch *b, tsdb__series *s, int64_t t, double v)
     break;
   }
   case TSDB_V_DUP: b->st.duplicates++; break;
-  case TSDB_V_OOO: b->st.out_of_order++; break;
-  case TSDB_V_CONFLICT: b->st.conflicts++; break;
+  case TSDB_V_OOO: b->st.rejected[TSDB_REJECT_OUT_OF_ORDER]++; break;
+  case TSDB_V_CONFLICT: b->st.rejected[TSDB_REJECT_CONFLICT]++; break;
   }
 }
 
@@ -278,9 +299,8 @@ static int batch_finish(batch *b, tsdb_append_stats *out, lk_diag *d)
   if (b->newest != INT64_MIN)
     tsdb__newest_update(db, b->newest);
   atomic_fetch_add(&db->appended, b->st.accepted);
-  atomic_fetch_add(&db->rejected[0], b->st.out_of_order);
-  atomic_fetch_add(&db->rejected[1], b->st.too_old);
-  atomic_fetch_add(&db->rejected[2], b->st.conflicts);
+  for (int r = 0; r < TSDB_REJECT__COUNT; r++)
+    atomic_fetch_add(&db->rejected[r], b->st.rejected[r]);
   if (b->err)
     return lk_diag_set(d, b->err, -1, "writing the WAL failed: %s", lk_strerror(b->err));
   if (out)
@@ -318,7 +338,7 @@ static void count_invalid(tsdb_t *db, const tsdb_series_in *in, size_t n)
   uint64_t c = 0;
   for (size_t i = 0; i < n; i++)
     c += in[i].nsamples;
-  atomic_fetch_add(&db->rejected[3], c);
+  atomic_fetch_add(&db->rejected[TSDB_REJECT_INVALID], c);
 }
 
 /* Canonical (sorted) copies of the input label sets in all[], with their

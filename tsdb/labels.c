@@ -240,8 +240,8 @@ int tsdb_status_get(tsdb_t *db, size_t topn, tsdb_status **out)
   pthread_rwlock_unlock(&db->cut_lock);
   s->wal_bytes = atomic_load(&db->wal.bytes);
   s->samples_appended_total = atomic_load(&db->appended);
-  for (int i = 0; i < 4; i++)
-    s->samples_rejected_total[i] = atomic_load(&db->rejected[i]);
+  for (int r = 0; r < TSDB_REJECT__COUNT; r++)
+    s->samples_rejected_total[r] = atomic_load(&db->rejected[r]);
   s->series_created_total = atomic_load(&db->series_created);
   tsdb__scache_stat cs;
   tsdb__scache_stats_get(db->scache, &cs);

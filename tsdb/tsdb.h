@@ -73,13 +73,31 @@ void tsdb_close(tsdb_t *db);
 typedef lk_sample tsdb_sample;
 typedef lk_series tsdb_series_in;
 
+/* Why a sample was refused. Indexes tsdb_append_stats.rejected,
+ * tsdb_status.samples_rejected_total and the ingest self-metrics. */
+enum tsdb_reject_reason {
+  TSDB_REJECT_OUT_OF_ORDER,     /* older than the series' newest sample beyond the OOO window */
+  TSDB_REJECT_TOO_OLD,          /* older than the newest sample stored − retention_ms */
+  TSDB_REJECT_CONFLICT,         /* same timestamp, different value */
+  TSDB_REJECT_INVALID,          /* its batch held an invalid series (nothing stored) */
+  TSDB_REJECT_NATIVE_HISTOGRAM, /* a native histogram sample: storage holds floats only
+                                   (counted by the ingest API; tsdb never sees one) */
+  TSDB_REJECT__COUNT
+};
+
+/* The reason as a metric label value ("out_of_order") and as a phrase after
+ * a count in messages ("out of order"). Static strings; r < TSDB_REJECT__COUNT. */
+const char *tsdb_reject_name(enum tsdb_reject_reason r);
+const char *tsdb_reject_text(enum tsdb_reject_reason r);
+
 typedef struct tsdb_append_stats {
   uint64_t accepted;      /* samples stored */
   uint64_t duplicates;    /* same timestamp and same value bits as stored: ignored, not an error */
-  uint64_t out_of_order;  /* older than the series' newest sample beyond the OOO window */
-  uint64_t too_old;       /* older than the newest sample stored − retention_ms */
-  uint64_t conflicts;     /* same timestamp, different value */
+  uint64_t rejected[TSDB_REJECT__COUNT]; /* refused, by reason (append counts the first three) */
 } tsdb_append_stats;
+
+/* Samples refused for any reason (the sum of st->rejected). */
+uint64_t tsdb_rejected_sum(const tsdb_append_stats *st);
 
 /* Append a batch atomically with respect to validation: if any series is
  * invalid (bad/duplicate/empty label name, empty value, too many labels, name
@@ -180,7 +198,7 @@ typedef struct tsdb_status {
   int64_t min_t, max_t;                  /* over everything stored */
   uint64_t wal_bytes;
   uint64_t samples_appended_total;       /* since open */
-  uint64_t samples_rejected_total[4];    /* out_of_order, too_old, conflicts, invalid */
+  uint64_t samples_rejected_total[TSDB_REJECT__COUNT]; /* by enum tsdb_reject_reason */
   uint64_t series_created_total;
   /* sample cache (decoded block chunks): chunk lookups served / decoded, bytes held */
   uint64_t sample_cache_hits_total, sample_cache_misses_total, sample_cache_bytes,

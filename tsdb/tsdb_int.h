@@ -338,7 +338,7 @@ struct tsdb {
   tsdb__slabpool *slabs;     /* one reference */
   _Atomic int64_t newest_t;  /* newest sample stored anywhere; INT64_MIN if none */
   /* counters */
-  _Atomic uint64_t appended, rejected[4], series_created;
+  _Atomic uint64_t appended, rejected[TSDB_REJECT__COUNT], series_created;
   /* background thread: WAL fsync (interval policy) and compaction after
    * head cuts; bg_mu (a leaf lock) guards compact_wanted and stopping */
   pthread_t bg;

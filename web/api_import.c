@@ -164,9 +164,8 @@ static void add_stats(tsdb_append_stats *to, const tsdb_append_stats *st)
 {
   to->accepted += st->accepted;
   to->duplicates += st->duplicates;
-  to->out_of_order += st->out_of_order;
-  to->too_old += st->too_old;
-  to->conflicts += st->conflicts;
+  for (int r = 0; r < TSDB_REJECT__COUNT; r++)
+    to->rejected[r] += st->rejected[r];
 }
 
 /* Store n samples now, on this thread. */
@@ -347,14 +346,11 @@ static void import_free(import_state *s)
 
 static void answer(import_state *s, lk_http_resp *resp)
 {
-  uint64_t rejected = s->st.out_of_order + s->st.too_old + s->st.conflicts;
-  if (rejected) {
-    lk_http_error(resp, 400, "bad_data",
-                  "accepted %llu samples, rejected %llu: %llu out of order, %llu too old (outside "
-                  "retention), %llu with a different value at an existing timestamp",
-                  (unsigned long long)s->st.accepted, (unsigned long long)rejected,
-                  (unsigned long long)s->st.out_of_order, (unsigned long long)s->st.too_old,
-                  (unsigned long long)s->st.conflicts);
+  if (tsdb_rejected_sum(&s->st)) {
+    lk_buf msg = {0};
+    web__rejections_msg(&msg, &s->st);
+    lk_http_error(resp, 400, "bad_data", "%s", (char *)msg.data);
+    lk_buf_fini(&msg);
     return;
   }
   resp->status = 200;

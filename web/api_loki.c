@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/lk_json.h"
+#include "lib/lk_strlit.h"
 #include "lib/lk_time.h"
 #include "web/api_loki.h"
 #include "web/api_loki_int.h"
@@ -59,18 +60,11 @@ long web__loki_parse_labels(const char *s, lk_arena *a, lk_label *ls, size_t max
     ls[n].name = lk_arena_strndup(a, k, (size_t)(p - k));
     p += 2;
     lk_buf v = {0};
-    while (*p && *p != '"') {
-      if (*p == '\\' && p[1]) {
-        p++;
-        lk_buf_putc(&v, (uint8_t)(*p == 'n' ? '\n' : *p == 't' ? '\t' : *p));
-      } else {
-        lk_buf_putc(&v, (uint8_t)*p);
-      }
-      p++;
-    }
+    const char *at;
+    int rc = lk_strlit_body(&p, '"', LK_STRLIT_GO, &v, &at); /* Go escapes, as Loki reads them */
     ls[n++].value = lk_arena_strndup(a, v.data ? (char *)v.data : "", v.len);
     lk_buf_fini(&v);
-    if (*p++ != '"')
+    if (rc)
       return -1;
   }
 }

@@ -2,9 +2,8 @@
  *
  * JSON: {"streams":[{"stream":{..},"values":[["<ns>","line"(,{meta})],..]}]}
  * decoded with jansson. Protobuf (Content-Type application/x-protobuf):
- * a snappy block around logproto.PushRequest, decoded by hand — streams = 1
- * {labels = 1 (string `{a="b"}`), entries = 2 {timestamp = 1
- * {seconds = 1, nanos = 2}, line = 2}} — so no generated code is needed.
+ * a snappy block around logproto.PushRequest, decoded whole by
+ * lk_loki_push_decode (lib/lk_wire.h; a corrupt body stores nothing).
  * Each stream is pushed to the store in one call; the first failure stops
  * the request (earlier streams stay stored, as in Loki) and answers 400.
  * Success is 204 No Content. Bounded: labels per stream, decoded size.
@@ -16,7 +15,6 @@
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_gzip.h"
-#include "lib/lk_varint.h"
 #include "lib/lk_wire.h"
 #include "logstore/logstore.h"
 #include "web/api_loki.h"
@@ -93,116 +91,27 @@ static int push_json(logstore *s, const uint8_t *body, size_t len, lk_diag *d)
 
 /*---- protobuf ----*/
 
-/* A length-delimited field's bytes, or a varint's value. */
-typedef struct pbf {
-  uint32_t num, type;
-  uint64_t v;
-  const uint8_t *p;
-  size_t n;
-} pbf;
-
-static int pb_next(lk_dec *dc, pbf *f)
+static int push_proto_stream(logstore *s, const lk_loki_stream *st, size_t idx, lk_arena *a, lk_diag *d)
 {
-  uint64_t key = lk_dec_uvarint(dc);
-  f->num = (uint32_t)(key >> 3);
-  f->type = (uint32_t)(key & 7);
-  if (f->type == 0) {
-    f->v = lk_dec_uvarint(dc);
-  } else if (f->type == 2) {
-    f->n = (size_t)lk_dec_uvarint(dc);
-    if (f->n > lk_dec_left(dc))
-      return LK_ECORRUPT;
-    f->p = lk_dec_bytes(dc, f->n);
-  } else if (f->type == 1) {
-    lk_dec_u64le(dc);
-  } else if (f->type == 5) {
-    lk_dec_u32le(dc);
-  } else {
-    return LK_ECORRUPT;
-  }
-  return dc->err;
-}
-
-static int pb_entry(const uint8_t *p, size_t n, logstore_entry *e)
-{
-  lk_dec dc;
-  lk_dec_init(&dc, p, n);
-  pbf f;
-  e->ts = 0;
-  e->line = "";
-  e->len = 0;
-  while (lk_dec_left(&dc)) {
-    if (pb_next(&dc, &f))
-      return LK_ECORRUPT;
-    if (f.num == 1 && f.type == 2) {
-      lk_dec t;
-      lk_dec_init(&t, f.p, f.n);
-      int64_t sec = 0, nanos = 0;
-      pbf g;
-      while (lk_dec_left(&t)) {
-        if (pb_next(&t, &g))
-          return LK_ECORRUPT;
-        if (g.num == 1 && g.type == 0)
-          sec = (int64_t)g.v;
-        else if (g.num == 2 && g.type == 0)
-          nanos = (int64_t)g.v;
-      }
-      e->ts = sec * 1000000000LL + nanos;
-    } else if (f.num == 2 && f.type == 2) {
-      e->line = (const char *)f.p; /* borrowed from the decoded body */
-      e->len = f.n;
-    }
-  }
-  return 0;
-}
-
-static int pb_stream(logstore *s, const uint8_t *p, size_t n, size_t idx, lk_arena *a, lk_diag *d)
-{
-  lk_dec dc;
-  lk_dec_init(&dc, p, n);
-  pbf f;
-  const char *labels = NULL;
-  logstore_entry *e = NULL;
-  size_t ne = 0, cap = 0;
-  int rc = 0;
-  while (!rc && lk_dec_left(&dc)) {
-    if (pb_next(&dc, &f)) {
-      rc = LK_ECORRUPT;
-    } else if (f.num == 1 && f.type == 2) {
-      labels = lk_arena_strndup(a, (const char *)f.p, f.n);
-    } else if (f.num == 2 && f.type == 2) {
-      e = lk_xgrow(e, &cap, ne + 1, sizeof *e);
-      rc = pb_entry(f.p, f.n, &e[ne++]);
-    }
-  }
   lk_label ls[MAX_LABELS];
-  long nl = 0;
-  if (rc)
-    rc = lk_diag_set(d, LK_EPARSE, -1, "protobuf: cannot decode PushRequest stream %zu", idx);
-  else if (!labels || (nl = web__loki_parse_labels(labels, a, ls, MAX_LABELS, d)) < 0)
-    rc = lk_diag_set(d, LK_EPARSE, -1, "stream %zu: bad labels", idx);
-  else
-    rc = push_stream(s, ls, (size_t)nl, e, ne, d);
-  free(e);
-  return rc;
+  long nl = web__loki_parse_labels(st->labels, a, ls, MAX_LABELS, d);
+  if (nl < 0)
+    return lk_diag_set(d, LK_EPARSE, -1, "stream %zu: bad labels", idx);
+  logstore_entry *e = lk_arena_alloc(a, (st->n ? st->n : 1) * sizeof *e);
+  for (size_t i = 0; i < st->n; i++)
+    e[i] = (logstore_entry){st->entries[i].ts, st->entries[i].line, st->entries[i].len};
+  return push_stream(s, ls, (size_t)nl, e, st->n, d);
 }
 
 static int push_proto(logstore *s, const uint8_t *body, size_t len, lk_diag *d)
 {
-  lk_buf raw = {0};
-  int rc = lk_snappy_uncompress(body, len, MAX_DECODED, &raw, d);
   lk_arena *a = lk_arena_new(1 << 16);
-  lk_dec dc;
-  lk_dec_init(&dc, raw.data, raw.len);
-  for (size_t i = 0; !rc && lk_dec_left(&dc); i++) {
-    pbf f;
-    if (pb_next(&dc, &f))
-      rc = lk_diag_set(d, LK_EPARSE, -1, "protobuf: cannot decode PushRequest");
-    else if (f.num == 1 && f.type == 2)
-      rc = pb_stream(s, f.p, f.n, i, a, d);
-  }
+  lk_loki_stream *st = NULL;
+  size_t n = 0;
+  int rc = lk_loki_push_decode(body, len, MAX_DECODED, a, &st, &n, d);
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = push_proto_stream(s, &st[i], i, a, d);
   lk_arena_free(a);
-  lk_buf_fini(&raw);
   return rc;
 }
 

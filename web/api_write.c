@@ -3,10 +3,16 @@
  * The whole request is decoded first (snappy block + protobuf, into a
  * per-request arena) and handed to tsdb_append as one batch, which validates
  * every series before storing anything. So a corrupt body or an invalid
- * series stores nothing (400, never retried by senders); individual samples
+ * series stores nothing (400, never retried by senders; the samples of a
+ * body refused for an invalid series count as reason "invalid"); individual samples
  * storage refuses (out of order, too old, conflicting value) are counted and
  * answered with 400 naming how many were accepted and rejected and why —
- * never dropped silently. Storage failures are 500 so senders retry.
+ * never dropped silently. Native histogram samples (TimeSeries field 4)
+ * cannot be stored yet: the float samples beside them are stored, the
+ * histograms counted (reason native_histogram) and the answer is 400 naming
+ * how many were refused, so no sender believes them stored. A series
+ * without float samples is not created. Storage failures are 500 so
+ * senders retry.
  * Content-Encoding other than snappy and remote-write 2.0 bodies get 415.
  *
  * Why a series cache: senders repeat the same series request after request,
@@ -43,15 +49,38 @@ static int check_headers(const lk_http_req *req, lk_http_resp *resp)
   return 0;
 }
 
-static void report_rejections(lk_http_resp *resp, const tsdb_append_stats *st, const lk_diag *d)
+void web__rejections_msg(lk_buf *out, const tsdb_append_stats *st)
 {
-  uint64_t rejected = st->out_of_order + st->too_old + st->conflicts;
-  lk_http_error(resp, 400, "bad_data",
-                "accepted %llu samples, rejected %llu: %llu out of order, %llu too old (outside "
-                "retention), %llu with a different value at an existing timestamp%s%s",
-                (unsigned long long)st->accepted, (unsigned long long)rejected,
-                (unsigned long long)st->out_of_order, (unsigned long long)st->too_old,
-                (unsigned long long)st->conflicts, d->set ? "; first: " : "", d->set ? d->msg : "");
+  uint64_t hist = st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM];
+  uint64_t other = tsdb_rejected_sum(st) - hist;
+  lk_buf_printf(out, "accepted %llu %ssamples", (unsigned long long)st->accepted, hist ? "float " : "");
+  if (!other)
+    return;
+  lk_buf_printf(out, ", rejected %llu: ", (unsigned long long)other);
+  const char *sep = "";
+  for (int r = 0; r < TSDB_REJECT__COUNT; r++) {
+    if (r == TSDB_REJECT_NATIVE_HISTOGRAM || !st->rejected[r])
+      continue;
+    lk_buf_printf(out, "%s%llu %s", sep, (unsigned long long)st->rejected[r], tsdb_reject_text(r));
+    sep = ", ";
+  }
+}
+
+/* 400: what was stored and what was not, histograms (hist_series series) first. */
+static void report_rejections(lk_http_resp *resp, const tsdb_append_stats *st, size_t hist_series,
+                              const lk_diag *d)
+{
+  lk_buf msg = {0};
+  uint64_t hist = st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM];
+  if (hist)
+    lk_buf_printf(&msg, "native histograms are not supported yet: refused %llu %s in %zu series; ",
+                  (unsigned long long)hist, tsdb_reject_text(TSDB_REJECT_NATIVE_HISTOGRAM),
+                  hist_series);
+  web__rejections_msg(&msg, st);
+  if (d->set)
+    lk_buf_printf(&msg, "; first: %s", d->msg);
+  lk_http_error(resp, 400, "bad_data", "%s", (char *)msg.data);
+  lk_buf_fini(&msg);
 }
 
 #define ARENA_HINT ((size_t)1 << 20)
@@ -124,9 +153,9 @@ static int resolve_refs(web_server *w, const lk_rw_series *rs, size_t n, lk_aren
   size_t *miss = lk_arena_alloc(a, n * sizeof *miss);
   size_t nmiss = 0;
   for (size_t i = 0; i < n; i++)
-    if (!found[i])
+    if (!found[i] && rs[i].nsamples) /* nothing to store (histograms only): not created */
       miss[nmiss++] = i;
-  return resolve_missing(w, rs, miss, nmiss, keys, a, refs, d);
+  return nmiss ? resolve_missing(w, rs, miss, nmiss, keys, a, refs, d) : 0;
 }
 
 static int store(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a, tsdb_append_stats *st,
@@ -137,14 +166,35 @@ static int store(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a, t
   if (rc)
     return rc;
   size_t total = 0;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     total += rs[i].nsamples;
+    st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM] += rs[i].nhistograms;
+  }
   tsdb_ref_sample *ss = lk_arena_alloc(a, (total ? total : 1) * sizeof *ss);
   size_t k = 0;
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < rs[i].nsamples; j++)
       ss[k++] = (tsdb_ref_sample){refs[i], rs[i].samples[j].t, rs[i].samples[j].v};
-  return tsdb_append_refs(w->db, ss, total, st, d);
+  uint64_t hist = st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM];
+  rc = tsdb_append_refs(w->db, ss, total, st, d);
+  st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM] = hist; /* tsdb fills *st afresh */
+  return rc;
+}
+
+static size_t series_with_histograms(const lk_rw_series *rs, size_t n)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    k += rs[i].nhistograms > 0;
+  return k;
+}
+
+static uint64_t float_samples(const lk_rw_series *rs, size_t n)
+{
+  uint64_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    k += rs[i].nsamples;
+  return k;
 }
 
 void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
@@ -161,11 +211,18 @@ void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   size_t n = 0;
   lk_diag d = {0};
   tsdb_append_stats st = {0};
+  size_t hist_series = 0;
+  uint64_t invalid = 0; /* samples of a body refused for an invalid series */
   int rc = lk_rw_scan(body, len, w->limits.max_decoded_body, a, &rs, &n, &d);
-  if (!rc)
+  if (!rc) {
+    hist_series = series_with_histograms(rs, n);
     rc = store(w, rs, n, a, &st, &d);
+    if (rc == LK_EINVAL || rc == LK_ELIMIT)
+      invalid = float_samples(rs, n);
+  }
   arena_put(w, a);
   if (rc) {
+    atomic_fetch_add_explicit(&w->stats.rejected[TSDB_REJECT_INVALID], invalid, memory_order_relaxed);
     if (rc == LK_ELIMIT || rc == LK_EINVAL || rc == LK_ECORRUPT || rc == LK_EPARSE)
       lk_http_error(resp, 400, "bad_data", "%s", d.set ? d.msg : lk_strerror(rc));
     else if (rc == LK_ETOOBIG)
@@ -176,8 +233,8 @@ void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     return;
   }
   web__count_append(w, WEB_IN_WRITE, &st);
-  if (st.out_of_order + st.too_old + st.conflicts)
-    report_rejections(resp, &st, &d);
+  if (tsdb_rejected_sum(&st))
+    report_rejections(resp, &st, hist_series, &d);
   else
     resp->status = 204;
 }

@@ -23,8 +23,6 @@
 static const double bucket_le[WEB_NBUCKETS - 1] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                     0.25, 0.5, 1, 5};
 static const char *const path_names[WEB_IN_NPATHS] = {"remote_write", "import"};
-static const char *const reject_names[WEB_REJ_N] = {"out_of_order", "too_old", "conflict",
-                                                    "invalid"};
 
 static web_latency *latency_slot(web_stats *s, const char *route)
 {
@@ -75,9 +73,8 @@ void web__count_append(web_server *w, enum web_ingest_path path, const tsdb_appe
 {
   atomic_fetch_add_explicit(&w->stats.ingested[path], st->accepted, memory_order_relaxed);
   atomic_fetch_add_explicit(&w->stats.duplicates, st->duplicates, memory_order_relaxed);
-  atomic_fetch_add_explicit(&w->stats.rejected[WEB_REJ_OOO], st->out_of_order, memory_order_relaxed);
-  atomic_fetch_add_explicit(&w->stats.rejected[WEB_REJ_TOO_OLD], st->too_old, memory_order_relaxed);
-  atomic_fetch_add_explicit(&w->stats.rejected[WEB_REJ_CONFLICT], st->conflicts, memory_order_relaxed);
+  for (int r = 0; r < TSDB_REJECT__COUNT; r++)
+    atomic_fetch_add_explicit(&w->stats.rejected[r], st->rejected[r], memory_order_relaxed);
 }
 
 /*---- rendering ----*/
@@ -115,9 +112,9 @@ static void render_ingest(lk_buf *b, web_server *w)
   family(b, "lookout_samples_duplicate_total", "counter",
          "Samples ignored because the same timestamp and value were already stored.");
   sample1(b, "lookout_samples_duplicate_total", NULL, NULL, (double)atomic_load(&w->stats.duplicates));
-  family(b, "lookout_samples_rejected_total", "counter", "Samples refused by storage, by reason.");
-  for (int r = 0; r < WEB_REJ_N; r++)
-    sample1(b, "lookout_samples_rejected_total", "reason", reject_names[r],
+  family(b, "lookout_samples_rejected_total", "counter", "Samples refused at ingest (not stored), by reason.");
+  for (int r = 0; r < TSDB_REJECT__COUNT; r++)
+    sample1(b, "lookout_samples_rejected_total", "reason", tsdb_reject_name(r),
             (double)atomic_load(&w->stats.rejected[r]));
   family(b, "lookout_ingest_requests_rejected_total", "counter",
          "Ingest requests refused as a whole (bad body, invalid series, limits).");

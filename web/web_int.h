@@ -24,9 +24,8 @@
 #define WEB_BODY_IMPORT ((size_t)-2)
 #define WEB_BODY_FORM ((size_t)-3)
 
-/* Ingest paths and rejection reasons, for self-metrics. */
+/* Ingest paths, for self-metrics (rejections count by enum tsdb_reject_reason). */
 enum web_ingest_path { WEB_IN_WRITE, WEB_IN_IMPORT, WEB_IN_NPATHS };
-enum web_reject { WEB_REJ_OOO, WEB_REJ_TOO_OLD, WEB_REJ_CONFLICT, WEB_REJ_INVALID, WEB_REJ_N };
 
 #define WEB_MAX_CODES 512   /* (route, status) pairs kept */
 #define WEB_MAX_ROUTES 128  /* routes with a latency histogram */
@@ -55,7 +54,7 @@ typedef struct web_stats {
   size_t nlat;
   _Atomic uint64_t ingested[WEB_IN_NPATHS];
   _Atomic uint64_t duplicates;
-  _Atomic uint64_t rejected[WEB_REJ_N];
+  _Atomic uint64_t rejected[TSDB_REJECT__COUNT];
   _Atomic uint64_t bad_requests[WEB_IN_NPATHS]; /* whole request refused (4xx) */
 } web_stats;
 
@@ -99,6 +98,11 @@ void web__flush(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 /* selfmetrics.c: the lk_http observer. */
 void web__observe(void *ctx, const char *route, int status, int64_t micros);
 void web__count_append(web_server *w, enum web_ingest_path path, const tsdb_append_stats *st);
+
+/* api_write.c: "accepted N samples, rejected M: 2 out of order, 1 too old
+ * (outside retention)" — the reasons counted in st (those other than native
+ * histograms, which the remote_write answer states before this). */
+void web__rejections_msg(lk_buf *out, const tsdb_append_stats *st);
 
 /* Prometheus-shaped success envelope around data already in `data`. */
 void web__ok(lk_http_resp *resp, const lk_buf *data);

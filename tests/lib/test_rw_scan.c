@@ -197,6 +197,42 @@ static void test_mutation_fuzz(void **state)
   free(body);
 }
 
+/* Native histograms (TimeSeries field 4, one message per sample) are
+ * counted per series, not decoded; the series' float samples are unaffected. */
+static void test_histograms_counted(void **state)
+{
+  (void)state;
+  const uint8_t label[] = {0x0a, 0x05, 0x0a, 0x01, 'a', 0x12, 0x00};
+  const uint8_t sample[] = {0x12, 0x03, 0x10, 0xe8, 0x07};
+  const uint8_t hist_empty[] = {0x22, 0x00};
+  const uint8_t hist_count[] = {0x22, 0x02, 0x08, 0x03}; /* count_int 3 */
+  lk_buf pb = {0}, body = {0};
+  uint8_t hdr1[] = {0x0a, (uint8_t)(sizeof label + sizeof hist_empty + sizeof sample + sizeof hist_count)};
+  lk_buf_append(&pb, hdr1, 2);
+  lk_buf_append(&pb, label, sizeof label);
+  lk_buf_append(&pb, hist_empty, sizeof hist_empty);
+  lk_buf_append(&pb, sample, sizeof sample);
+  lk_buf_append(&pb, hist_count, sizeof hist_count);
+  uint8_t hdr2[] = {0x0a, (uint8_t)(sizeof label + sizeof sample)};
+  lk_buf_append(&pb, hdr2, 2);
+  lk_buf_append(&pb, label, sizeof label);
+  lk_buf_append(&pb, sample, sizeof sample);
+  lk_snappy_compress(pb.data, pb.len, &body);
+  lk_arena *a = lk_arena_new(1 << 12);
+  lk_rw_series *rs;
+  size_t n;
+  assert_int_equal(lk_rw_scan(body.data, body.len, 1 << 20, a, &rs, &n, NULL), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(rs[0].nhistograms, 2);
+  assert_int_equal(rs[0].nsamples, 1);
+  assert_int_equal(rs[0].samples[0].t, 1000);
+  assert_int_equal(rs[1].nhistograms, 0);
+  assert_int_equal(rs[1].nsamples, 1);
+  lk_buf_fini(&pb);
+  lk_buf_fini(&body);
+  lk_arena_free(a);
+}
+
 int main(int argc, char **argv)
 {
   if (argc > 1)
@@ -204,6 +240,7 @@ int main(int argc, char **argv)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fixture_matches_decode),
     cmocka_unit_test(test_keys),
+    cmocka_unit_test(test_histograms_counted),
     cmocka_unit_test(test_guard_page_prefixes),
     cmocka_unit_test(test_mutation_fuzz),
   };

@@ -117,9 +117,9 @@ static int ptest_store_add(ptest_store *st, const lk_label *ls, size_t n, const 
   int rc = tsdb_append(st->db, &in, 1, &stats, &d);
   if (rc)
     fprintf(stderr, "promqltest: append: %s\n", d.msg);
-  else if (stats.out_of_order || stats.too_old || stats.conflicts)
+  else if (tsdb_rejected_sum(&stats))
     fprintf(stderr, "promqltest: append rejected %llu samples\n",
-            (unsigned long long)(stats.out_of_order + stats.too_old + stats.conflicts));
+            (unsigned long long)tsdb_rejected_sum(&stats));
   return rc;
 }
 

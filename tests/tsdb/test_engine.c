@@ -211,9 +211,9 @@ static void test_ooo_window(void **state)
   tsdb_append_stats st;
   assert_int_equal(tu_append(f->db, t, v, 7, &st, kv), 0);
   assert_int_equal(st.accepted, 3);      /* 30, 25 (ooo ok), 21 (ooo ok) */
-  assert_int_equal(st.out_of_order, 1);  /* 5 min: beyond the window */
+  assert_int_equal(st.rejected[TSDB_REJECT_OUT_OF_ORDER], 1);  /* 5 min: beyond the window */
   assert_int_equal(st.duplicates, 2);    /* 30 again, 25 again */
-  assert_int_equal(st.conflicts, 1);     /* 30 with another value */
+  assert_int_equal(st.rejected[TSDB_REJECT_CONFLICT], 1);     /* 30 with another value */
   for (int round = 0; round < 2; round++) {
     tsdb_result *r = tu_select1(f->db, TSDB_EQ, "__name__", "o", T0, T0 + 60 * MIN);
     const tsdb_series *s = tsdb_result_get(r, 0);
@@ -228,8 +228,8 @@ static void test_ooo_window(void **state)
   }
   tsdb_status *stt;
   assert_int_equal(tsdb_status_get(f->db, 5, &stt), 0);
-  assert_int_equal(stt->samples_rejected_total[0], 1);
-  assert_int_equal(stt->samples_rejected_total[2], 1);
+  assert_int_equal(stt->samples_rejected_total[TSDB_REJECT_OUT_OF_ORDER], 1);
+  assert_int_equal(stt->samples_rejected_total[TSDB_REJECT_CONFLICT], 1);
   tsdb_status_free(stt);
 }
 

@@ -249,8 +249,8 @@ static void test_flush_blocks_reopen(void **state)
   for (int i = 0; i < 3; i++)
     assert_int_equal(tu_append(db, ts + i, vs + i, 1, &as, (const char *[]){"__name__", "m", "id", "s1", NULL}), 0);
   assert_int_equal(tsdb_status_get(db, 3, &st), 0);
-  assert_int_equal(st->samples_rejected_total[0], 1);
-  assert_int_equal(st->samples_rejected_total[2], 1);
+  assert_int_equal(st->samples_rejected_total[TSDB_REJECT_OUT_OF_ORDER], 1);
+  assert_int_equal(st->samples_rejected_total[TSDB_REJECT_CONFLICT], 1);
   assert_int_equal(st->samples_appended_total, 0);
   tsdb_status_free(st);
   /* new data after reopen goes to the head, merged with blocks */
@@ -344,7 +344,7 @@ static void test_retention_time(void **state)
   int64_t t = START + HOUR;
   double v = 1;
   assert_int_equal(tu_append(db, &t, &v, 1, &as, (const char *[]){"__name__", "m", "id", "s9", NULL}), 0);
-  assert_int_equal(as.too_old, 1);
+  assert_int_equal(as.rejected[TSDB_REJECT_TOO_OLD], 1);
   assert_int_equal(as.accepted, 0);
   tsdb_close(db);
   db = tu_open(&o, f->dir);

@@ -1,7 +1,8 @@
 /* test_api.c — the web/ handlers end to end: a real tsdb in a temp dir, a
  * real server on 127.0.0.1 port 0, requests through lk_httpc. Covers
  * remote_write (success, corrupt bodies, wrong encodings, invalid labels,
- * out-of-order samples, the series cache), import (plain, gzip, malformed lines, timestamps),
+ * out-of-order samples, the series cache, native histograms in a body built
+ * by protobuf-c), import (plain, gzip, malformed lines, timestamps),
  * the metadata endpoints, flush, health and /metrics — and that rejected
  * requests store nothing. */
 #include <stdarg.h>
@@ -16,7 +17,9 @@
 #include <zlib.h>
 
 #include "lib/lk_httpc.h"
+#include "lib/lk_varint.h"
 #include "lib/lk_wire.h"
+#include "lib/remote.pb-c.h"
 #include "tests/helpers/web_fx.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
@@ -247,6 +250,145 @@ static void test_write_cached_series(void **state)
   tsdb_result_free(res);
 }
 
+/*---- native histograms: refused out loud, floats beside them stored ----*/
+
+/* Prometheus' Histogram fields (count_int = 1, sum = 3, schema = 4,
+ * timestamp = 15), carried as unknown fields since lib/remote.proto declares
+ * the message empty; protobuf-c packs them as sent. */
+static void fill_histogram(Lkrw__Histogram *h, ProtobufCMessageUnknownField *uf, uint8_t *bytes,
+                           int64_t t)
+{
+  uint8_t *p = bytes;
+  static const uint8_t count[] = {7}, sum[] = {0, 0, 0, 0, 0, 0, 0x24, 0x40}, schema[] = {6};
+  uf[0] = (ProtobufCMessageUnknownField){1, PROTOBUF_C_WIRE_TYPE_VARINT, 1, (uint8_t *)count};
+  uf[1] = (ProtobufCMessageUnknownField){3, PROTOBUF_C_WIRE_TYPE_64BIT, 8, (uint8_t *)sum};
+  uf[2] = (ProtobufCMessageUnknownField){4, PROTOBUF_C_WIRE_TYPE_VARINT, 1, (uint8_t *)schema};
+  size_t n = lk_uvarint_put(p, (uint64_t)t);
+  uf[3] = (ProtobufCMessageUnknownField){15, PROTOBUF_C_WIRE_TYPE_VARINT, n, p};
+  lkrw__histogram__init(h);
+  h->base.n_unknown_fields = 4;
+  h->base.unknown_fields = uf;
+}
+
+enum { HIST_MAX = 4 };
+typedef struct pb_series {
+  Lkrw__TimeSeries ts;
+  Lkrw__Label lab[2], *labp[2];
+  Lkrw__Sample smp[2], *smpp[2];
+  Lkrw__Histogram hist[HIST_MAX], *histp[HIST_MAX];
+  ProtobufCMessageUnknownField uf[HIST_MAX][4];
+  uint8_t tbytes[HIST_MAX][LK_UVARINT_MAX];
+} pb_series;
+
+/* Series {__name__="name"} with ns float samples (t = 1000, 2000) and nh
+ * histogram samples (t = 1000, 2000, …). */
+static void pb_series_init(pb_series *s, const char *name, size_t ns, size_t nh)
+{
+  lkrw__time_series__init(&s->ts);
+  lkrw__label__init(&s->lab[0]);
+  s->lab[0].name = "__name__";
+  s->lab[0].value = (char *)name;
+  lkrw__label__init(&s->lab[1]);
+  s->lab[1].name = "job";
+  s->lab[1].value = "hist";
+  s->labp[0] = &s->lab[0];
+  s->labp[1] = &s->lab[1];
+  s->ts.n_labels = 2;
+  s->ts.labels = s->labp;
+  for (size_t i = 0; i < ns; i++) {
+    lkrw__sample__init(&s->smp[i]);
+    s->smp[i].timestamp = 1000 * (int64_t)(i + 1);
+    s->smp[i].value = 0.5 + (double)i;
+    s->smpp[i] = &s->smp[i];
+  }
+  s->ts.n_samples = ns;
+  s->ts.samples = s->smpp;
+  for (size_t i = 0; i < nh; i++) {
+    fill_histogram(&s->hist[i], s->uf[i], s->tbytes[i], 1000 * (int64_t)(i + 1));
+    s->histp[i] = &s->hist[i];
+  }
+  s->ts.n_histograms = nh;
+  s->ts.histograms = s->histp;
+}
+
+/* A snappy WriteRequest body of the series, packed by protobuf-c. */
+static void pb_body(pb_series *ss, size_t n, lk_buf *out)
+{
+  Lkrw__TimeSeries *tsp[4];
+  for (size_t i = 0; i < n; i++)
+    tsp[i] = &ss[i].ts;
+  Lkrw__WriteRequest wr;
+  lkrw__write_request__init(&wr);
+  wr.n_timeseries = n;
+  wr.timeseries = tsp;
+  size_t len = lkrw__write_request__get_packed_size(&wr);
+  uint8_t *raw = malloc(len + 1);
+  assert_int_equal(lkrw__write_request__pack(&wr, raw), len);
+  assert_int_equal(lk_snappy_compress(raw, len, out), 0);
+  free(raw);
+}
+
+static void test_write_native_histograms(void **state)
+{
+  fx *f = *state;
+  pb_series ss[3];
+  pb_series_init(&ss[0], "hist_mixed", 2, 2);
+  pb_series_init(&ss[1], "hist_floats", 1, 0);
+  pb_series_init(&ss[2], "hist_only", 0, 3);
+  lk_buf body = {0};
+  pb_body(ss, 3, &body);
+  lk_httpc_resp r = {0};
+  assert_int_equal(req(f, "POST", "/api/v1/write", rw_hdrs, body.data, body.len, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "native histograms are not supported yet: refused 5 "
+                                              "native histogram samples in 2 series; accepted 3 float samples"));
+  lk_httpc_resp_fini(&r);
+  lk_buf_fini(&body);
+
+  /* the floats are stored; the histogram-only series is not created */
+  tsdb_matcher m[] = {{TSDB_EQ, "job", "hist"}};
+  tsdb_result *res = NULL;
+  lk_diag d = {0};
+  assert_int_equal(tsdb_select(f->db, m, 1, 0, 10000, NULL, &res, &d), 0);
+  assert_int_equal(tsdb_result_count(res), 2);
+  const tsdb_series *floats = tsdb_result_get(res, 0), *mixed = tsdb_result_get(res, 1);
+  assert_int_equal(floats->n, 1);
+  assert_true(floats->v[0] == 0.5);
+  assert_int_equal(mixed->n, 2);
+  assert_int_equal(mixed->t[1], 2000);
+  assert_true(mixed->v[1] == 1.5);
+  tsdb_result_free(res);
+  char *b = get_ok(f, "/api/v1/series?match[]=hist_only", 200);
+  assert_string_equal(b, "{\"status\":\"success\",\"data\":[]}");
+  free(b);
+
+  /* with another rejection in the same request: both named */
+  pb_series_init(&ss[0], "hist_mixed", 1, 1);
+  ss[0].smp[0].timestamp = 500; /* behind 2000: out of order */
+  pb_body(ss, 1, &body);
+  assert_int_equal(req(f, "POST", "/api/v1/write", rw_hdrs, body.data, body.len, &r), 0);
+  expect_status(r, 400);
+  assert_non_null(strstr((char *)r.body.data, "refused 1 native histogram samples in 1 series; "
+                                              "accepted 0 float samples, rejected 1: 1 out of order"));
+  lk_httpc_resp_fini(&r);
+  lk_buf_fini(&body);
+
+  /* a body refused for an invalid series: its samples count as invalid */
+  lk_label bad[] = {{"__name__", "hist_mixed"}, {"bad-name", "x"}};
+  lk_sample two[] = {{3000, 1}, {4000, 2}};
+  lk_series invalid[] = {{bad, 2, two, 2}};
+  assert_int_equal(post_rw(f, invalid, 1, NULL, &r), 0);
+  expect_status(r, 400);
+  lk_httpc_resp_fini(&r);
+
+  b = get_ok(f, "/metrics", 200);
+  assert_non_null(strstr(b, "lookout_samples_rejected_total{reason=\"invalid\"} 2\n"));
+  assert_non_null(strstr(b, "lookout_samples_rejected_total{reason=\"native_histogram\"} 6\n"));
+  assert_non_null(strstr(b, "lookout_samples_rejected_total{reason=\"out_of_order\"} 1\n"));
+  assert_non_null(strstr(b, "lookout_samples_ingested_total{path=\"remote_write\"} 3\n"));
+  free(b);
+}
+
 static void gzip_buf(const char *in, lk_buf *out)
 {
   z_stream z = {0};
@@ -438,6 +580,7 @@ int main(void)
     cmocka_unit_test(test_import_pipelined),
     cmocka_unit_test(test_meta_errors_and_misc),
     cmocka_unit_test_setup_teardown(test_import_now, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_write_native_histograms, setup, teardown),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
