@@ -307,9 +307,11 @@ static int parse_matchers(parser *p, pq_expr *e, size_t *cap)
       return unexpected(p, "string");
     const char *val = p->tok.str;
     if (mt == TSDB_RE || mt == TSDB_NRE) {
-      char err[160];
-      if (lk_regex_check(val, err, sizeof err))
-        return perr(p, p->tok.pos, "invalid regular expression %s: %s", val, err);
+      lk_diag rd = {0};
+      lk_regex *re;
+      if (lk_regex_compile(val, LK_REGEX_ANCHORED, &re, &rd))
+        return perr(p, p->tok.pos, "%s%s", rd.msg, "");
+      lk_regex_free(re);
     }
     add_matcher(p, e, cap, mt, name, val);
     if ((rc = advance(p)))
@@ -323,13 +325,24 @@ static int parse_matchers(parser *p, pq_expr *e, size_t *cap)
   return rc ? rc : advance(p);
 }
 
+/* Regex matchers were checked at parse time, so they compile here. */
+static bool regex_matches_empty(const char *pattern)
+{
+  lk_regex *re;
+  if (lk_regex_compile(pattern, LK_REGEX_ANCHORED, &re, NULL))
+    return false;
+  bool empty = lk_regex_matches_empty(re);
+  lk_regex_free(re);
+  return empty;
+}
+
 static bool matcher_matches_empty(const tsdb_matcher *m)
 {
   switch (m->type) {
   case TSDB_EQ: return !*m->value;
   case TSDB_NE: return *m->value != 0;
-  case TSDB_RE: return lk_regex_matches_empty(m->value);
-  default: return !lk_regex_matches_empty(m->value);
+  case TSDB_RE: return regex_matches_empty(m->value);
+  default: return !regex_matches_empty(m->value);
   }
 }
 
