@@ -361,6 +361,21 @@ static size_t atom_literal(const char *p, size_t n, const char **lit)
   return *p == '[' || is_meta(*p) || *p == '|' ? 0 : n;
 }
 
+/* Bytes of the repetition {n}, {n,} or {n,m} at p, or 0 when p does not
+ * start one (RE2 then reads the '{' as a literal). */
+static size_t repeat_len(const char *p)
+{
+  if (*p != '{')
+    return 0;
+  size_t i = 1, digits = strspn(p + 1, "0123456789");
+  if (!digits)
+    return 0;
+  i += digits;
+  if (p[i] == ',')
+    i += 1 + strspn(p + i + 1, "0123456789");
+  return p[i] == '}' ? i + 1 : 0;
+}
+
 void lk_regex_literals(const char *pattern, void (*fn)(void *ctx, const char *p, size_t n), void *ctx)
 {
   if (!literals_apply(pattern))
@@ -371,7 +386,8 @@ void lk_regex_literals(const char *pattern, void (*fn)(void *ctx, const char *p,
     const char *lit;
     size_t ln = *p == '(' ? 0 : atom_literal(p, n, &lit);
     char q = p[n];
-    bool optional = q == '*' || q == '?' || q == '{';
+    size_t rep = repeat_len(p + n);
+    bool optional = q == '*' || q == '?' || rep;
     if (ln && !optional && r.n + ln <= sizeof r.b) {
       memcpy(r.b + r.n, lit, ln);
       r.n += ln;
@@ -380,7 +396,7 @@ void lk_regex_literals(const char *pattern, void (*fn)(void *ctx, const char *p,
     } else {
       run_flush(&r);
     }
-    p += n;
+    p += n + rep;
   }
   run_flush(&r);
 }
