@@ -230,6 +230,18 @@ void lk_regex_free(lk_regex *re)
   free(re);
 }
 
+int lk_regex_check(const char *pattern, bool *empty, lk_diag *d)
+{
+  lk_regex *re;
+  int rc = lk_regex_compile(pattern, LK_REGEX_ANCHORED, &re, d);
+  if (rc)
+    return rc;
+  if (empty)
+    *empty = re->empty;
+  lk_regex_free(re);
+  return 0;
+}
+
 /*---- Matching ----*/
 
 static bool alternative_match(const lk_regex *re, const char *s, size_t n)

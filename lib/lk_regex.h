@@ -41,6 +41,10 @@ typedef struct lk_regex_span {
  * or LK_ELIMIT when the program exceeds the memory bound. */
 int lk_regex_compile(const char *pattern, enum lk_regex_mode mode, lk_regex **out, lk_diag *d);
 void lk_regex_free(lk_regex *re); /* NULL is fine */
+/* Validate a label-matcher pattern (anchored) without keeping it: 0 or the
+ * lk_regex_compile error. When empty is non-NULL, it gets whether the
+ * pattern matches the empty string (a matcher for absent labels). */
+int lk_regex_check(const char *pattern, bool *empty, lk_diag *d);
 
 /* Whether s[0..n) matches (whole of it when anchored, anywhere otherwise). */
 bool lk_regex_match(const lk_regex *re, const char *s, size_t n);

@@ -308,10 +308,8 @@ static int parse_matchers(parser *p, pq_expr *e, size_t *cap)
     const char *val = p->tok.str;
     if (mt == TSDB_RE || mt == TSDB_NRE) {
       lk_diag rd = {0};
-      lk_regex *re;
-      if (lk_regex_compile(val, LK_REGEX_ANCHORED, &re, &rd))
+      if (lk_regex_check(val, NULL, &rd))
         return perr(p, p->tok.pos, "%s%s", rd.msg, "");
-      lk_regex_free(re);
     }
     add_matcher(p, e, cap, mt, name, val);
     if ((rc = advance(p)))
@@ -328,12 +326,8 @@ static int parse_matchers(parser *p, pq_expr *e, size_t *cap)
 /* Regex matchers were checked at parse time, so they compile here. */
 static bool regex_matches_empty(const char *pattern)
 {
-  lk_regex *re;
-  if (lk_regex_compile(pattern, LK_REGEX_ANCHORED, &re, NULL))
-    return false;
-  bool empty = lk_regex_matches_empty(re);
-  lk_regex_free(re);
-  return empty;
+  bool empty = false;
+  return !lk_regex_check(pattern, &empty, NULL) && empty;
 }
 
 static bool matcher_matches_empty(const tsdb_matcher *m)
