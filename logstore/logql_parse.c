@@ -7,9 +7,9 @@
  * | regexp "re", | line_format "tmpl", label filters (= != =~ !~ and
  * numeric > >= < <= == !=); count_over_time, rate, bytes_over_time,
  * bytes_rate over [range]; sum/avg/min/max/count/topk/bottomk with by or
- * without. Regexes use POSIX extended syntax (glibc), RE2's `(?P<name>` and
- * `(?:` groups and a leading `(?i)` are rewritten. Every error names the
- * byte offset where it was found.
+ * without. Regexes are RE2/Go syntax (lib/lk_regex): label matchers and
+ * label filters anchored, line filters and `regexp` unanchored, as in Loki.
+ * Every error names the byte offset where it was found.
  */
 #include <ctype.h>
 #include <stdio.h>

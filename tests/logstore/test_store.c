@@ -296,7 +296,8 @@ static const char *label_of_line(const logstore_result *r, const char *line, con
 }
 
 /* `\d{3}` is a digit class repeated, and `(?P<n>\d+)` captures digits —
- * not the letter d (the POSIX translation read \d as 'd'). */
+ * not the letter d (glibc's regcomp, which Lookout used before RE2, reads
+ * \d as 'd'). */
 static void test_regex_digits(void **state)
 {
   (void)state;
