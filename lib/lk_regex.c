@@ -1,8 +1,9 @@
 /* lk_regex.c — the C side of lib/lk_regex.h: pattern preparation for RE2
  * ((?<n>…) spelled as (?P<n>…), which this RE2 release predates), Go's
- * error texts with the offending part and its offset, the literal-alternation
- * fast path of label matchers, group names, and the required-literal walker
- * used by LogQL prefilters. RE2 itself sits behind lk_regex_re2.cc.
+ * error texts with the offending part and its offset, the fast paths of
+ * label matchers (literal alternatives compared as strings, a literal prefix
+ * checked before RE2 runs), group names, and the required-literal walker used
+ * by LogQL prefilters. RE2 itself sits behind lk_regex_re2.cc.
  */
 #include "lib/lk_regex.h"
 
@@ -26,6 +27,8 @@ struct lk_regex {
   bool empty;     /* matches "" */
   char **alts;    /* literal alternatives (anchored, no metacharacters) */
   size_t nalts;
+  char prefix[32]; /* anchored: bytes every matching value starts with */
+  size_t prefix_len;
   size_t ngroups;
   char **names;   /* [ngroups + 1], NULL for unnamed groups */
 };
@@ -180,6 +183,8 @@ static void split_alternatives(lk_regex *r, const char *pattern)
   }
 }
 
+static size_t literal_prefix(const char *pattern, char *out, size_t cap);
+
 static void keep_name(void *ctx, size_t g, const char *name)
 {
   lk_regex *r = ctx;
@@ -211,6 +216,8 @@ int lk_regex_compile(const char *pattern, enum lk_regex_mode mode, lk_regex **ou
   lk__re2_names(re, keep_name, r);
   if (anchored)
     split_alternatives(r, pattern);
+  if (anchored && !r->alts)
+    r->prefix_len = literal_prefix(pattern, r->prefix, sizeof r->prefix);
   r->empty = lk_regex_match(r, "", 0);
   *out = r;
   return 0;
@@ -256,6 +263,8 @@ bool lk_regex_match(const lk_regex *re, const char *s, size_t n)
 {
   if (re->alts)
     return alternative_match(re, s, n);
+  if (n < re->prefix_len || (re->prefix_len && memcmp(s, re->prefix, re->prefix_len)))
+    return false;
   return lk__re2_match(re->re, s ? s : "", n, re->anchored, NULL, NULL, 0);
 }
 
@@ -411,4 +420,27 @@ void lk_regex_literals(const char *pattern, void (*fn)(void *ctx, const char *p,
     p += n + rep;
   }
   run_flush(&r);
+}
+
+/* The literal atoms an anchored pattern starts with (none under top-level
+ * alternation or case folding; a quantified atom ends the prefix). */
+static size_t literal_prefix(const char *pattern, char *out, size_t cap)
+{
+  if (!literals_apply(pattern))
+    return 0;
+  size_t n = 0;
+  for (const char *p = pattern; *p && *p != '(';) {
+    size_t len = atom_len(p);
+    const char *lit;
+    size_t ln = atom_literal(p, len, &lit);
+    char q = p[len];
+    if (!ln || q == '*' || q == '?' || repeat_len(p + len) || n + ln > cap)
+      break;
+    memcpy(out + n, lit, ln);
+    n += ln;
+    if (q == '+')
+      break;
+    p += len;
+  }
+  return n;
 }

@@ -115,6 +115,29 @@ static void test_empty_and_alternatives(void **state)
   lk_regex_free(r);
 }
 
+/* Anchored matching checks a literal prefix before RE2; lk_regex_find always
+ * runs RE2, so the two must agree — on quantified, escaped and multibyte
+ * prefix atoms especially. */
+static void test_prefix_check(void **state)
+{
+  static const struct { const char *re, *in; bool full; } rows[] = {
+      {"ab+c", "abbbc", true},    {"ab+c", "ac", false},      {"ab?c", "ac", true},
+      {"ab{0}c", "ac", true},     {"a{2}", "aa", true},       {"\xc3\xa9+x", "\xc3\xa9\xc3\xa9x", true},
+      {"a\\.b.*", "a.bc", true}, {"a\\.b.*", "axbc", false}, {"a\\bc", "abc", false},
+      {"^abc", "abc", true},      {"a(?i)bc", "aBC", true},   {"ab(c|d)", "abd", true},
+      {"\\Qa.\\E", "a.", true}, {"host-0[0-4].*", "host-03:9100", true},
+      {"host-0[0-4].*", "host", false},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    lk_regex *r = must_compile(rows[i].re, LK_REGEX_ANCHORED);
+    size_t n = strlen(rows[i].in);
+    lk_regex_span m[1];
+    if (lk_regex_match(r, rows[i].in, n) != rows[i].full || lk_regex_find(r, rows[i].in, n, m, 1) != rows[i].full)
+      fail_msg("/%s/ on \"%s\": want %d", rows[i].re, rows[i].in, rows[i].full);
+    lk_regex_free(r);
+  }
+}
+
 static void expect_error(const char *re, int code, const char *want)
 {
   lk_regex *r = (lk_regex *)1;
@@ -228,6 +251,7 @@ int main(void)
       cmocka_unit_test(test_table),       cmocka_unit_test(test_groups),
       cmocka_unit_test(test_empty_and_alternatives), cmocka_unit_test(test_errors),
       cmocka_unit_test(test_literals),    cmocka_unit_test(test_linear_time),
+      cmocka_unit_test(test_prefix_check),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
