@@ -7,9 +7,9 @@
  * linear in the input; no backreferences or lookaround.
  *
  * Two modes:
- *  - LK_REGEX_ANCHORED: label matchers and label_replace, as Prometheus and
- *    Loki compile them (`^(?s:re)$`): the whole value must match and `.`
- *    also matches \n.
+ *  - LK_REGEX_ANCHORED: label matchers and label_replace, as Prometheus 3
+ *    and Loki compile them (`^(?s:re)$`): the whole value must match and `.`
+ *    also matches \n (Prometheus 2.x left \n out).
  *  - LK_REGEX_UNANCHORED: LogQL line filters and the `regexp` parser, as
  *    Loki compiles them: a match anywhere, `.` does not match \n.
  *

@@ -4,7 +4,7 @@
  * (tests/lib/test_regex.c), PromQL label matchers (tests/promql/test_promql.c)
  * and LogQL line filters and the regexp parser (tests/logstore/test_store.c).
  *
- * full:  the value matches as a Prometheus label matcher does, i.e. Go's
+ * full:  the value matches as a Prometheus 3 label matcher does, i.e. Go's
  *        `^(?s:re)$` (anchored at both ends, `.` matching \n too).
  * match: the leftmost-first match Go's FindString gives for `re` as is (a
  *        LogQL line filter, `.` not matching \n); NULL when there is none.
