@@ -107,7 +107,8 @@ static size_t atom_len(const char *p)
 /*---- Compilation ----*/
 
 /* Copy pattern into b with every "(?<name>" spelled "(?P<name>"; ins
- * records the source offset of each inserted 'P' (for error offsets). */
+ * records where the first maxins 'P's went in (error offsets past more
+ * rewrites than that come out a few bytes late). */
 static void prepare(const char *pattern, lk_buf *b, size_t *ins, size_t *nins, size_t maxins)
 {
   *nins = 0;
