@@ -344,9 +344,11 @@ static char *name_first_group(const char *re)
   return NULL;
 }
 
-/* Every row of the table as a line of its own stream: `|~` finds the rows Go
- * finds a match in (unanchored), `!~` the others, and `| regexp` extracts
- * Go's group 1. Run on the head, then on sealed blocks (bloom + prefilter). */
+/* Every row of the table as a line of its own stream, whose label v holds
+ * the same text: `|~` finds the rows Go finds a match in (unanchored), `!~`
+ * the others, `| regexp` extracts Go's group 1, and the matcher v=~ and the
+ * label filter v!~ follow Go's ^(?s:re)$. Run on the head, then on sealed
+ * blocks (bloom + prefilter). */
 static void test_regex_table(void **state)
 {
   (void)state;
@@ -355,9 +357,9 @@ static void test_regex_table(void **state)
   for (size_t i = 0; i < RX_NCASES; i++) {
     char id[16];
     snprintf(id, sizeof id, "%zu", i);
-    lk_label ls[] = {{"app", "rx"}, {"case", id}};
+    lk_label ls[] = {{"app", "rx"}, {"case", id}, {"v", rx_cases[i].in}};
     logstore_entry e = {(int64_t)(i + 1) * SEC, rx_cases[i].in, strlen(rx_cases[i].in)};
-    assert_int_equal(logstore_push(s, ls, 2, &e, 1, NULL), 0);
+    assert_int_equal(logstore_push(s, ls, *rx_cases[i].in ? 3 : 2, &e, 1, NULL), 0);
   }
   char q[512];
   for (int sealed = 0; sealed < 2; sealed++) {
@@ -370,6 +372,12 @@ static void test_regex_table(void **state)
         fail_msg("row %zu: %s on \"%s\": want %d", i, q, c->in, c->match != NULL);
       snprintf(q, sizeof q, "{case=\"%zu\"} !~ `%s`", i, c->re);
       assert_int_equal(count_query(s, q, 100), c->match == NULL);
+      /* label matchers and label filters are anchored, as in Prometheus */
+      snprintf(q, sizeof q, "{case=\"%zu\", v=~`%s`}", i, c->re);
+      if (count_query(s, q, 100) != c->full)
+        fail_msg("row %zu: %s on \"%s\": want %d", i, q, c->in, c->full);
+      snprintf(q, sizeof q, "{case=\"%zu\"} | v!~`%s`", i, c->re);
+      assert_int_equal(count_query(s, q, 100), !c->full);
       char *named = name_first_group(c->re);
       if (!named && !strstr(c->re, "<user>"))
         continue;
