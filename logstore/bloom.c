@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/lk_hash.h"
+#include "lib/lk_regex.h"
 #include "logstore/logstore_int.h"
 
 #define BITS_PER_ITEM 10
@@ -215,85 +216,6 @@ void logstore__probes_from_literal(ls_probes *p, const char *lit, size_t n)
   }
 }
 
-/* From '[' or '(' to its closing byte (or the NUL): bracket expressions take
- * ']' first as a literal; groups nest and may hold brackets and escapes. */
-static const char *skip_group(const char *q)
-{
-  if (*q == '[') {
-    for (q += q[1] == ']' ? 2 : 1; *q && *q != ']'; q++)
-      ;
-    return q;
-  }
-  int depth = 0;
-  for (; *q; q++) {
-    if (*q == '\\' && q[1])
-      q++;
-    else if (*q == '[')
-      q = skip_group(q);
-    else if (*q == '(')
-      depth++;
-    else if (*q == ')' && --depth == 0)
-      return q;
-    if (!*q)
-      return q;
-  }
-  return q;
-}
-
-/* Literal runs a POSIX ERE requires, when it has no top-level alternation;
- * each is passed to fn. Conservative: groups, classes and escapes other than
- * plain punctuation (GNU's \\< \\> \\` \\' are anchors) end a run; a byte made optional by ? * { is dropped. */
-void logstore__regex_literals(const char *re, void (*fn)(void *ctx, const char *p, size_t n),
-                              void *ctx)
-{
-  int depth = 0;
-  for (const char *q = re; *q; q++) {
-    if (*q == '\\' && q[1])
-      q++;
-    else if (*q == '(')
-      depth++;
-    else if (*q == ')')
-      depth--;
-    else if (*q == '|' && depth == 0)
-      return;
-    else if (*q == '[')
-      q = skip_group(q);
-    if (!*q)
-      break;
-  }
-  if (!strncmp(re, "(?i)", 4))
-    return;
-  char run[256];
-  size_t rn = 0;
-  for (const char *q = re;; q++) {
-    char c = *q;
-    bool lit = c && !strchr(".[]()*+?{}|^$\\", c);
-    if (c == '\\' && q[1] && strchr(".[]()*+?{}|^$\\/-\"#%&,:;=@~!", q[1])) {
-      c = *++q;
-      lit = true;
-    }
-    char nx = lit ? q[1] : 0;
-    if (lit && (nx == '?' || nx == '*' || nx == '{'))
-      lit = false;
-    if (lit && rn < sizeof run) {
-      run[rn++] = c;
-      if (nx != '+')
-        continue;
-    }
-    if (rn)
-      fn(ctx, run, rn);
-    rn = 0;
-    if (!*q || (*q == '\\' && !q[1]))
-      break;
-    if (*q == '\\')
-      q++;
-    if (*q == '[' || *q == '(')
-      q = skip_group(q);
-    if (!*q)
-      break;
-  }
-}
-
 static void probe_literal(void *ctx, const char *p, size_t n)
 {
   logstore__probes_from_literal(ctx, p, n);
@@ -301,5 +223,5 @@ static void probe_literal(void *ctx, const char *p, size_t n)
 
 void logstore__probes_from_regex(ls_probes *p, const char *re)
 {
-  logstore__regex_literals(re, probe_literal, p);
+  lk_regex_literals(re, probe_literal, p);
 }

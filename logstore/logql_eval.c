@@ -261,7 +261,6 @@ int logstore__lq_scan(lq_scan *sc)
   free(sc->cand);
   logstore__decoded_fini(&sc->dec);
   lk_buf_fini(&sc->ln.fmt);
-  lk_buf_fini(&sc->ln.nul);
   lk_arena_free(sc->ln.scratch);
   return sc->err;
 }

@@ -5,8 +5,7 @@
 #ifndef LOGSTORE_LOGQL_INT_H
 #define LOGSTORE_LOGQL_INT_H
 
-#include <regex.h>
-
+#include "lib/lk_regex.h"
 #include "logstore/logstore_int.h"
 
 enum lq_op {
@@ -17,7 +16,7 @@ enum lq_op {
 typedef struct lq_matcher {
   const char *name, *value;
   enum lq_op op;
-  regex_t *re;                        /* LQ_RE / LQ_NRE: anchored */
+  lk_regex *re;                       /* LQ_RE / LQ_NRE: anchored */
 } lq_matcher;
 
 enum lq_stage_kind { LQ_LINE_FILTER, LQ_JSON, LQ_LOGFMT, LQ_REGEXP, LQ_LABEL_FILTER, LQ_LINE_FORMAT };
@@ -30,11 +29,9 @@ typedef struct lq_stage {
   size_t value_len;
   double num;                         /* numeric label filters */
   bool numeric;
-  regex_t *re;
+  lk_regex *re;                       /* line filter, regexp: unanchored; label filter: anchored */
   const char *pre;                    /* line filter regex: a literal every match holds */
   size_t pre_len;
-  const char **group_names;           /* LQ_REGEXP: name of group i+1 or NULL */
-  size_t ngroups;
 } lq_stage;
 
 typedef struct lq_log {
@@ -64,7 +61,7 @@ typedef struct lq_expr {
 typedef struct lq_query {
   lk_arena *arena;
   lq_expr *root;
-  regex_t **res;                      /* every compiled regex, for regfree */
+  lk_regex **res;                     /* every compiled regex, for lk_regex_free */
   size_t nres, capres;
 } lq_query;
 
@@ -80,7 +77,6 @@ typedef struct lq_line {
   lk_label *ext;                      /* extracted labels (scratch) */
   size_t next, capext;
   lk_buf fmt;                         /* line_format output */
-  lk_buf nul;                         /* NUL-terminated copy for regexec */
   lk_arena *scratch;
 } lq_line;
 bool logstore__lq_matchers_ok(const lq_matcher *m, size_t nm, const lk_label *ls, size_t n);

@@ -7,9 +7,9 @@
  * | regexp "re", | line_format "tmpl", label filters (= != =~ !~ and
  * numeric > >= < <= == !=); count_over_time, rate, bytes_over_time,
  * bytes_rate over [range]; sum/avg/min/max/count/topk/bottomk with by or
- * without. Regexes use POSIX extended syntax (glibc), RE2's `(?P<name>` and
- * `(?:` groups and a leading `(?i)` are rewritten. Every error names the
- * byte offset where it was found.
+ * without. Regexes are RE2/Go syntax (lib/lk_regex): label matchers and
+ * label filters anchored, line filters and `regexp` unanchored, as in Loki.
+ * Every error names the byte offset where it was found.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -22,7 +22,6 @@
 
 #define MAX_MATCHERS 32
 #define MAX_STAGES 32
-#define MAX_GROUPS 16
 #define MAX_DEPTH 8
 
 typedef struct parser {
@@ -35,7 +34,7 @@ typedef struct parser {
 static int perr(parser *ps, const char *fmt, const char *what)
 {
   long off = (long)(ps->p - ps->src);
-  char msg[300];
+  char msg[sizeof ps->d->msg + 64];
   snprintf(msg, sizeof msg, fmt, what);
   return lk_diag_set(ps->d, LK_EPARSE, off, "parse error at position %ld: %s", off + 1, msg);
 }
@@ -109,70 +108,18 @@ static int string(parser *ps, const char **out, size_t *out_len)
   return lk_sel_string(LK_SEL_LOGQL, &ps->p, ps->q->arena, out, out_len, &e) ? sel_err(ps, &e) : 0;
 }
 
-/* Rewrite RE2 group syntax for POSIX ERE; records group names. */
-static char *rewrite_re(const char *re, bool anchor, const char **names, size_t *ngroups,
-                        bool *icase, lk_arena *a)
+/* Compile a regex (lib/lk_regex: RE2) into the query's list; a bad one is a
+ * parse error at the string's position, naming the offending part. */
+static int compile(parser *ps, const char *re, enum lk_regex_mode mode, lk_regex **out, const char *at)
 {
-  lk_buf b = {0};
-  size_t g = 0;
-  *icase = !strncmp(re, "(?i)", 4);
-  if (*icase)
-    re += 4;
-  if (anchor)
-    lk_buf_puts(&b, "^(");
-  for (const char *p = re; *p; p++) {
-    if (*p == '\\' && p[1]) {
-      lk_buf_append(&b, p, 2);
-      p++;
-      continue;
-    }
-    if (*p == '(') {
-      const char *name = NULL;
-      if (!strncmp(p, "(?P<", 4) || !strncmp(p, "(?<", 3)) {
-        const char *s = p + (p[2] == 'P' ? 4 : 3), *e = strchr(s, '>');
-        if (e) {
-          name = lk_arena_strndup(a, s, (size_t)(e - s));
-          p = e;
-        }
-      } else if (!strncmp(p, "(?:", 3)) {
-        p += 2;
-      }
-      if (g < MAX_GROUPS && names)
-        names[g] = name;
-      g++;
-      lk_buf_putc(&b, '(');
-      continue;
-    }
-    lk_buf_putc(&b, (uint8_t)*p);
-  }
-  if (anchor)
-    lk_buf_puts(&b, ")$");
-  if (ngroups)
-    *ngroups = g;
-  char *out = lk_arena_strndup(a, b.data ? (const char *)b.data : "", b.len);
-  lk_buf_fini(&b);
-  return out;
-}
-
-static int compile(parser *ps, const char *re, bool anchor, regex_t **out, const char **names,
-                   size_t *ngroups, const char *at)
-{
-  bool icase;
-  char *src = rewrite_re(re, anchor, names, ngroups, &icase, ps->q->arena);
-  regex_t *r = lk_arena_alloc(ps->q->arena, sizeof *r);
-  int flags = REG_EXTENDED | (icase ? REG_ICASE : 0) | (names ? 0 : REG_NOSUB);
-  int e = regcomp(r, src, flags);
-  if (e) {
-    char msg[200];
-    regerror(e, r, msg, sizeof msg);
-    regfree(r);
+  lk_diag rd = {0};
+  if (lk_regex_compile(re, mode, out, &rd)) {
     ps->p = at;
-    return perr(ps, "invalid regular expression: %s", msg);
+    return perr(ps, "%s", rd.msg);
   }
   lq_query *q = ps->q;
   q->res = lk_xgrow(q->res, &q->capres, q->nres + 1, sizeof *q->res);
-  q->res[q->nres++] = r;
-  *out = r;
+  q->res[q->nres++] = *out;
   return 0;
 }
 
@@ -193,13 +140,13 @@ static int add_matcher(void *ctx, const lk_sel_matcher *sm)
   m->value = sm->value;
   m->op = ops[sm->op];
   if (m->op == LQ_RE || m->op == LQ_NRE) {
-    int rc = compile(c->ps, m->value, true, &m->re, NULL, NULL, sm->value_at);
+    int rc = compile(c->ps, m->value, LK_REGEX_ANCHORED, &m->re, sm->value_at);
     if (rc)
       return rc;
   }
   c->lg->nm++;
   c->any_positive |= (m->op == LQ_EQ && *m->value) ||
-                     (m->op == LQ_RE && regexec(m->re, "", 0, NULL, 0) != 0);
+                     (m->op == LQ_RE && !lk_regex_matches_empty(m->re));
   return 0;
 }
 
@@ -241,7 +188,7 @@ static int label_filter(parser *ps, lq_stage *s)
     if ((rc = string(ps, &s->value, &s->value_len)))
       return rc;
     if (s->op == LQ_RE || s->op == LQ_NRE)
-      return compile(ps, s->value, true, &s->re, NULL, NULL, at);
+      return compile(ps, s->value, LK_REGEX_ANCHORED, &s->re, at);
     if (s->op != LQ_EQ && s->op != LQ_NE)
       return perr(ps, "%s", "numeric comparison needs a number");
     return 0;
@@ -285,9 +232,9 @@ static int stage(parser *ps, lq_stage *s)
     const char *at = ps->p;
     int rc = string(ps, &s->value, &s->value_len);
     if (!rc && (s->op == LQ_RE || s->op == LQ_NRE)) {
-      rc = compile(ps, s->value, false, &s->re, NULL, NULL, at);
+      rc = compile(ps, s->value, LK_REGEX_UNANCHORED, &s->re, at);
       lit_ctx lc = {s, ps->q->arena};
-      logstore__regex_literals(s->value, longest_literal, &lc);
+      lk_regex_literals(s->value, longest_literal, &lc);
     }
     return rc;
   }
@@ -307,11 +254,7 @@ static int stage(parser *ps, lq_stage *s)
     int rc = string(ps, &s->value, &s->value_len);
     if (rc)
       return rc;
-    s->group_names = lk_arena_zalloc(ps->q->arena, MAX_GROUPS * sizeof *s->group_names);
-    rc = compile(ps, s->value, false, &s->re, s->group_names, &s->ngroups, at);
-    if (!rc && s->ngroups > MAX_GROUPS)
-      return perr(ps, "%s", "too many regexp groups");
-    return rc;
+    return compile(ps, s->value, LK_REGEX_UNANCHORED, &s->re, at);
   } else {
     return label_filter(ps, s);
   }
@@ -484,7 +427,7 @@ void logstore__lq_free(lq_query *q)
   if (!q)
     return;
   for (size_t i = 0; i < q->nres; i++)
-    regfree(q->res[i]);
+    lk_regex_free(q->res[i]);
   free(q->res);
   lk_arena_free(q->arena);
   free(q);

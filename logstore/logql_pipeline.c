@@ -1,7 +1,7 @@
 /* logql_pipeline.c — applying a LogQL pipeline to one log line.
  *
  * Stages run in order over an lq_line: line filters test the current line
- * (memmem / regexec with REG_STARTEND, so lines need no NUL), parsers add
+ * (memmem / lib/lk_regex on (ptr, len), so lines need no NUL), parsers add
  * extracted labels (later values override earlier ones and stream labels),
  * label filters test the merged view, line_format replaces the line.
  * Extracted labels and formatted lines live in the caller's scratch arena,
@@ -23,8 +23,8 @@ bool logstore__lq_matchers_ok(const lq_matcher *m, size_t nm, const lk_label *ls
     switch (m[i].op) {
     case LQ_EQ: ok = !strcmp(v, m[i].value); break;
     case LQ_NE: ok = strcmp(v, m[i].value) != 0; break;
-    case LQ_RE: ok = regexec(m[i].re, v, 0, NULL, 0) == 0; break;
-    default: ok = regexec(m[i].re, v, 0, NULL, 0) != 0; break;
+    case LQ_RE: ok = lk_regex_match(m[i].re, v, strlen(v)); break;
+    default: ok = !lk_regex_match(m[i].re, v, strlen(v)); break;
     }
     if (!ok)
       return false;
@@ -40,25 +40,6 @@ bool logstore__lq_has_parsers(const lq_log *lg)
   return false;
 }
 
-/* regexec over a NUL-terminated copy (lines in blocks are back to back);
- * REG_STARTEND keeps bytes after an embedded NUL in play. */
-static bool rx_match(const regex_t *re, lq_line *ln, const char *p, size_t n, regmatch_t *m,
-                     size_t nm)
-{
-  lk_buf_clear(&ln->nul);
-  lk_buf_reserve(&ln->nul, n + 1);
-  lk_buf_append(&ln->nul, p, n);
-  ln->nul.data[n] = 0;
-  regmatch_t whole[1];
-  if (!nm) {
-    m = whole;
-    nm = 1;
-  }
-  m[0].rm_so = 0;
-  m[0].rm_eo = (regoff_t)n;
-  return regexec(re, (const char *)ln->nul.data, nm, m, REG_STARTEND) == 0;
-}
-
 static bool line_filter(const lq_stage *s, lq_line *ln)
 {
   const char *p = ln->line;
@@ -66,8 +47,8 @@ static bool line_filter(const lq_stage *s, lq_line *ln)
   switch (s->op) {
   case LQ_EQ: return !s->value_len || memmem(p, n, s->value, s->value_len);
   case LQ_NE: return s->value_len && !memmem(p, n, s->value, s->value_len);
-  case LQ_RE: return (!s->pre || memmem(p, n, s->pre, s->pre_len)) && rx_match(s->re, ln, p, n, NULL, 0);
-  default: return (s->pre && !memmem(p, n, s->pre, s->pre_len)) || !rx_match(s->re, ln, p, n, NULL, 0);
+  case LQ_RE: return (!s->pre || memmem(p, n, s->pre, s->pre_len)) && lk_regex_match(s->re, p, n);
+  default: return (s->pre && !memmem(p, n, s->pre, s->pre_len)) || !lk_regex_match(s->re, p, n);
   }
 }
 
@@ -182,17 +163,19 @@ static void stage_logfmt(lq_line *ln)
   }
 }
 
+/* Named groups of the first (leftmost-first) match become labels; no match
+ * or a group that took no part extracts nothing, as in Loki. */
 static void stage_regexp(const lq_stage *s, lq_line *ln)
 {
-  regmatch_t m[17];
-  size_t ng = s->ngroups < 16 ? s->ngroups : 16;
-  if (!rx_match(s->re, ln, ln->line, ln->len, m, ng + 1))
+  size_t nm = lk_regex_groups(s->re) + 1;
+  lk_regex_span *m = lk_arena_alloc(ln->scratch, nm * sizeof *m);
+  if (!lk_regex_find(s->re, ln->line, ln->len, m, nm))
     return;
-  for (size_t g = 0; g < ng; g++) {
-    if (!s->group_names[g] || m[g + 1].rm_so < 0)
-      continue;
-    ext_set(ln, s->group_names[g], lk_arena_strndup(ln->scratch, ln->line + m[g + 1].rm_so,
-                                                    (size_t)(m[g + 1].rm_eo - m[g + 1].rm_so)));
+  for (size_t g = 1; g < nm; g++) {
+    const char *name = lk_regex_group_name(s->re, g);
+    if (name && m[g].start >= 0)
+      ext_set(ln, name, lk_arena_strndup(ln->scratch, ln->line + m[g].start,
+                                         (size_t)(m[g].end - m[g].start)));
   }
 }
 
@@ -224,8 +207,8 @@ static bool label_filter(const lq_stage *s, const char *v)
   switch (s->op) {
   case LQ_EQ: return !strcmp(v, s->value);
   case LQ_NE: return strcmp(v, s->value) != 0;
-  case LQ_RE: return regexec(s->re, v, 0, NULL, 0) == 0;
-  default: return regexec(s->re, v, 0, NULL, 0) != 0;
+  case LQ_RE: return lk_regex_match(s->re, v, strlen(v));
+  default: return !lk_regex_match(s->re, v, strlen(v));
   }
 }
 

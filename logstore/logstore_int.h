@@ -10,7 +10,6 @@
 #define LOGSTORE_INT_H
 
 #include <pthread.h>
-#include <regex.h>
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
@@ -124,9 +123,6 @@ typedef struct ls_probes {
 } ls_probes;
 void logstore__probes_from_literal(ls_probes *p, const char *lit, size_t n);
 void logstore__probes_from_regex(ls_probes *p, const char *re);
-/* Literal runs every match of a POSIX ERE contains (see bloom.c). */
-void logstore__regex_literals(const char *re, void (*fn)(void *ctx, const char *p, size_t n),
-                              void *ctx);
 bool logstore__bloom_may_contain(const ls_block *b, const ls_probes *p);
 
 /* index_label.c: postings and selector matching */

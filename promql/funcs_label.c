@@ -123,12 +123,34 @@ int promql__fn_sort_by_label(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *
   return 0;
 }
 
-#define MAX_GROUPS 32
+static bool name_byte(char c) { return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80; }
 
-/* Go regexp.Expand: $n, ${n}, $$; names that are not numbers expand to "".
- * map translates user group numbers to regmatch_t indexes. */
-static void expand(lk_buf *b, const char *tmpl, const char *src, const regmatch_t *m,
-                   const size_t *map)
+/* Group number of a $name (decimal, at most 9 digits, no leading zero), or the
+ * group of that name; 0 (whole match) is valid, SIZE_MAX means none. */
+static size_t template_group(const lk_regex *re, const char *name, size_t n)
+{
+  size_t g = 0;
+  bool num = n <= 9 && (n == 1 || name[0] != '0');
+  for (size_t i = 0; num && i < n; i++) {
+    num = isdigit((unsigned char)name[i]) != 0;
+    g = g * 10 + (size_t)(name[i] - '0');
+  }
+  if (num)
+    return g;
+  char buf[128];
+  if (n >= sizeof buf)
+    return SIZE_MAX;
+  memcpy(buf, name, n);
+  buf[n] = 0;
+  g = lk_regex_group_index(re, buf);
+  return g ? g : SIZE_MAX;
+}
+
+/* Go regexp.Expand: $$ is '$'; $name and ${name} take the longest run of
+ * letters, digits and '_' as a group number or name (an unknown one expands
+ * to ""); a '$' not followed by a name is kept. m has room for every group. */
+static void expand(lk_buf *b, const char *tmpl, const char *src, const lk_regex *re,
+                   const lk_regex_span *m)
 {
   for (const char *p = tmpl; *p; p++) {
     if (*p != '$') {
@@ -142,24 +164,17 @@ static void expand(lk_buf *b, const char *tmpl, const char *src, const regmatch_
     }
     const char *q = p + 1;
     bool brace = *q == '{';
-    if (brace)
-      q++;
+    q += brace;
     const char *ns = q;
-    while (isalnum((unsigned char)*q) || *q == '_')
+    while (name_byte(*q))
       q++;
     if (q == ns || (brace && *q != '}')) {
       lk_buf_putc(b, '$');
       continue;
     }
-    bool num = true;
-    for (const char *r = ns; r < q; r++)
-      num &= isdigit((unsigned char)*r) != 0;
-    if (num && q - ns < 4) {
-      size_t g = (size_t)atoi(ns);
-      g = g < MAX_GROUPS ? map[g] : SIZE_MAX;
-      if (g < MAX_GROUPS && m[g].rm_so >= 0)
-        lk_buf_append(b, src + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
-    }
+    size_t g = template_group(re, ns, (size_t)(q - ns));
+    if (g <= lk_regex_groups(re) && m[g].start >= 0)
+      lk_buf_append(b, src + m[g].start, (size_t)(m[g].end - m[g].start));
     p = brace ? q : q - 1;
   }
 }
@@ -169,35 +184,34 @@ static bool dst_name_valid(const char *s) { return *s && lk_utf8_valid(s, strlen
 int promql__fn_label_replace(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out)
 {
   const char *dst = a[1].str, *repl = a[2].str, *src = a[3].str, *re = a[4].str;
-  regex_t rx;
-  char err[160];
-  size_t map[MAX_GROUPS];
-  if (lk_regex_compile_groups(re, &rx, map, MAX_GROUPS, err, sizeof err))
+  lk_regex *rx;
+  if (lk_regex_compile(re, LK_REGEX_ANCHORED, &rx, NULL))
     return promql__exec_err(c, "invalid regular expression in label_replace(): %s", re);
   if (!dst_name_valid(dst)) {
-    regfree(&rx);
+    lk_regex_free(rx);
     return promql__exec_err(c, "invalid destination label name in label_replace(): %s", dst);
   }
   lk_buf b = {0};
-  regmatch_t m[MAX_GROUPS];
+  size_t nm = lk_regex_groups(rx) + 1;
+  lk_regex_span *m = lk_arena_alloc(c->a, nm * sizeof *m);
   for (size_t k = 0; k < a[0].n; k++) {
     pq_series *s = &a[0].ser[k];
     const char *v = lk_labels_get(s->ls, s->nls, src);
     if (!v)
       v = "";
-    if (regexec(&rx, v, MAX_GROUPS, m, 0))
+    if (!lk_regex_find(rx, v, strlen(v), m, nm))
       continue;
     lk_buf_clear(&b);
     lk_buf_reserve(&b, 1);
     b.data[0] = 0;
-    expand(&b, repl, v, m, map);
+    expand(&b, repl, v, rx, m);
     const char *nv = lk_arena_strndup(c->a, (const char *)b.data, b.len);
     s->ls = promql__labels_set(c, s->ls, s->nls, dst, nv, &s->nls);
     if (!strcmp(dst, "__name__"))
       s->drop_name = false;
   }
   lk_buf_fini(&b);
-  regfree(&rx);
+  lk_regex_free(rx);
   *out = a[0];
   return promql__dedupe(c, out);
 }

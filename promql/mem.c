@@ -115,7 +115,7 @@ int promql_mem_add(promql_mem *m, const lk_label *ls, size_t n, const lk_sample 
   return 0;
 }
 
-static bool matches(const mem_series *s, const tsdb_matcher *m, regex_t *re)
+static bool matches(const mem_series *s, const tsdb_matcher *m, const lk_regex *re)
 {
   const char *v = lk_labels_get(s->ls, s->nls, m->name);
   if (!v)
@@ -123,8 +123,8 @@ static bool matches(const mem_series *s, const tsdb_matcher *m, regex_t *re)
   switch (m->type) {
   case TSDB_EQ: return !strcmp(v, m->value);
   case TSDB_NE: return strcmp(v, m->value) != 0;
-  case TSDB_RE: return regexec(re, v, 0, NULL, 0) == 0;
-  default: return regexec(re, v, 0, NULL, 0) != 0;
+  case TSDB_RE: return lk_regex_match(re, v, strlen(v));
+  default: return !lk_regex_match(re, v, strlen(v));
   }
 }
 
@@ -145,17 +145,11 @@ static int mem_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint,
                       uint64_t max_series, uint64_t max_samples, void **out, lk_diag *d)
 {
   promql_mem *mem = ctx;
-  regex_t *re = lk_xcalloc(nm ? nm : 1, sizeof *re);
+  lk_regex **re = lk_xcalloc(nm ? nm : 1, sizeof *re);
   int rc = 0;
-  size_t nre = 0;
-  for (; nre < nm; nre++) {
-    char err[128];
-    if ((m[nre].type == TSDB_RE || m[nre].type == TSDB_NRE) &&
-        lk_regex_compile(m[nre].value, &re[nre], err, sizeof err)) {
-      rc = lk_diag_set(d, LK_EPARSE, -1, "invalid regular expression %s: %s", m[nre].value, err);
-      break;
-    }
-  }
+  for (size_t j = 0; !rc && j < nm; j++)
+    if (m[j].type == TSDB_RE || m[j].type == TSDB_NRE)
+      rc = lk_regex_compile(m[j].value, LK_REGEX_ANCHORED, &re[j], d);
   mem_set *set = lk_xcalloc(1, sizeof *set);
   size_t cap = 0;
   uint64_t samples = 0;
@@ -163,7 +157,7 @@ static int mem_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint,
     mem_series *s = &mem->s[i];
     bool ok = true;
     for (size_t j = 0; ok && j < nm; j++)
-      ok = matches(s, &m[j], &re[j]);
+      ok = matches(s, &m[j], re[j]);
     if (!ok)
       continue;
     size_t lo = lower_bound(s->t, s->n, mint), hi = lower_bound(s->t, s->n, maxt + 1);
@@ -178,9 +172,8 @@ static int mem_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint,
     set->s = lk_xgrow(set->s, &cap, set->n + 1, sizeof *set->s);
     set->s[set->n++] = (promql_series_in){s->ls, s->nls, s->t + lo, s->v + lo, hi - lo};
   }
-  for (size_t j = 0; j < nre; j++)
-    if (m[j].type == TSDB_RE || m[j].type == TSDB_NRE)
-      regfree(&re[j]);
+  for (size_t j = 0; j < nm; j++)
+    lk_regex_free(re[j]);
   free(re);
   if (rc) {
     free(set->s);

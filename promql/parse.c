@@ -307,9 +307,9 @@ static int parse_matchers(parser *p, pq_expr *e, size_t *cap)
       return unexpected(p, "string");
     const char *val = p->tok.str;
     if (mt == TSDB_RE || mt == TSDB_NRE) {
-      char err[160];
-      if (lk_regex_check(val, err, sizeof err))
-        return perr(p, p->tok.pos, "invalid regular expression %s: %s", val, err);
+      lk_diag rd = {0};
+      if (lk_regex_check(val, NULL, &rd))
+        return perr(p, p->tok.pos, "%s%s", rd.msg, "");
     }
     add_matcher(p, e, cap, mt, name, val);
     if ((rc = advance(p)))
@@ -323,13 +323,20 @@ static int parse_matchers(parser *p, pq_expr *e, size_t *cap)
   return rc ? rc : advance(p);
 }
 
+/* Regex matchers were checked at parse time, so they compile here. */
+static bool regex_matches_empty(const char *pattern)
+{
+  bool empty = false;
+  return !lk_regex_check(pattern, &empty, NULL) && empty;
+}
+
 static bool matcher_matches_empty(const tsdb_matcher *m)
 {
   switch (m->type) {
   case TSDB_EQ: return !*m->value;
   case TSDB_NE: return *m->value != 0;
-  case TSDB_RE: return lk_regex_matches_empty(m->value);
-  default: return !lk_regex_matches_empty(m->value);
+  case TSDB_RE: return regex_matches_empty(m->value);
+  default: return !regex_matches_empty(m->value);
   }
 }
 

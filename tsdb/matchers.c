@@ -1,46 +1,17 @@
 /* matchers.c — compiled label matchers and sorted-id set operations, the
  * building blocks of postings-based series selection.
  *
- * Regexes are Prometheus-style fully anchored: compiled once per call by
- * lib/lk_regex (RE2 spellings translated to POSIX ERE). A regex made only
- * of literal alternatives (`a|b|c`, no metacharacters) skips regcomp, is
- * matched by string comparison and resolved by direct postings lookups. A matcher
- * that matches the empty string also matches series lacking the label, so
- * selection treats it as a subtraction (see select.c).
+ * Regexes are Prometheus-style fully anchored, compiled once per call by
+ * lib/lk_regex (RE2). A regex made only of literal alternatives (`a|b|c`)
+ * is matched by string comparison there and resolved here by direct postings
+ * lookups. A matcher that matches the empty string also matches series
+ * lacking the label, so selection treats it as a subtraction (see select.c).
  */
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/lk_regex.h"
 #include "tsdb/tsdb_int.h"
 #include "tsdb/select_int.h"
-
-static bool is_literal(const char *s)
-{
-  for (; *s; s++)
-    if (strchr(".[]{}()\\*+?^$", *s))
-      return false;
-  return true;
-}
-
-static void split_alternatives(tsdb__cmatcher *c)
-{
-  const char *s = c->value;
-  size_t n = 1;
-  for (const char *p = s; *p; p++)
-    n += *p == '|';
-  c->alts = lk_xmalloc(n * sizeof *c->alts);
-  c->nalts = 0;
-  for (;;) {
-    const char *e = strchr(s, '|');
-    size_t len = e ? (size_t)(e - s) : strlen(s);
-    c->alts[c->nalts++] = lk_xstrndup(s, len);
-    if (!e)
-      break;
-    s = e + 1;
-  }
-}
 
 int tsdb__matcher_compile(const tsdb_matcher *m, tsdb__cmatcher *c, lk_diag *d)
 {
@@ -51,14 +22,10 @@ int tsdb__matcher_compile(const tsdb_matcher *m, tsdb__cmatcher *c, lk_diag *d)
   c->name = m->name;
   c->value = m->value;
   if (m->type == TSDB_RE || m->type == TSDB_NRE) {
-    if (is_literal(m->value)) {
-      split_alternatives(c);
-    } else {
-      char msg[256];
-      if (lk_regex_compile(m->value, &c->re, msg, sizeof msg))
-        return lk_diag_set(d, LK_EPARSE, -1, "invalid regular expression \"%s\": %s", m->value, msg);
-      c->has_re = true;
-    }
+    int rc = lk_regex_compile(m->value, LK_REGEX_ANCHORED, &c->re, d);
+    if (rc)
+      return rc;
+    c->alts = lk_regex_alternatives(c->re, &c->nalts);
   }
   c->matches_empty = tsdb__matcher_match(c, "");
   return 0;
@@ -66,22 +33,8 @@ int tsdb__matcher_compile(const tsdb_matcher *m, tsdb__cmatcher *c, lk_diag *d)
 
 void tsdb__matcher_fini(tsdb__cmatcher *c)
 {
-  if (c->has_re)
-    regfree(&c->re);
-  for (size_t i = 0; i < c->nalts; i++)
-    free(c->alts[i]);
-  free(c->alts);
+  lk_regex_free(c->re);
   memset(c, 0, sizeof *c);
-}
-
-static bool cm_re_match(const tsdb__cmatcher *c, const char *v)
-{
-  if (c->has_re)
-    return regexec(&c->re, v, 0, NULL, 0) == 0;
-  for (size_t i = 0; i < c->nalts; i++)
-    if (!strcmp(c->alts[i], v))
-      return true;
-  return false;
 }
 
 bool tsdb__matcher_match(const tsdb__cmatcher *c, const char *v)
@@ -89,8 +42,8 @@ bool tsdb__matcher_match(const tsdb__cmatcher *c, const char *v)
   switch (c->type) {
   case TSDB_EQ: return !strcmp(c->value, v);
   case TSDB_NE: return strcmp(c->value, v) != 0;
-  case TSDB_RE: return cm_re_match(c, v);
-  case TSDB_NRE: return !cm_re_match(c, v);
+  case TSDB_RE: return lk_regex_match(c->re, v, strlen(v));
+  case TSDB_NRE: return !lk_regex_match(c->re, v, strlen(v));
   }
   return false;
 }

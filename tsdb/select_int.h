@@ -3,20 +3,19 @@
 #ifndef TSDB_SELECT_INT_H
 #define TSDB_SELECT_INT_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/lk_regex.h"
 #include "tsdb/tsdb.h"
 #include "tsdb/tsdb_int.h"
 
 typedef struct tsdb__cmatcher {
   enum tsdb_match type;
   const char *name, *value; /* borrowed from the caller's matcher */
-  bool has_re;
-  regex_t re;
-  char **alts;              /* literal alternatives when the regex has no metacharacters */
+  lk_regex *re;             /* TSDB_RE / TSDB_NRE, anchored */
+  const char *const *alts;  /* literal alternatives (`a|b|c`), owned by re; else NULL */
   size_t nalts;
   bool matches_empty;
 } tsdb__cmatcher;

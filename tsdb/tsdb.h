@@ -140,7 +140,7 @@ enum tsdb_match { TSDB_EQ, TSDB_NE, TSDB_RE, TSDB_NRE };
 typedef struct tsdb_matcher {
   enum tsdb_match type;
   const char *name;
-  const char *value; /* regexes are fully anchored, RE2/Prometheus syntax subset (POSIX ERE) */
+  const char *value; /* regexes: RE2/Go syntax, fully anchored as in Prometheus (lib/lk_regex) */
 } tsdb_matcher;
 
 typedef struct tsdb_select_opts {

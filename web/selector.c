@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "lib/lk_regex.h"
 #include "lib/lk_selector.h"
 
 #define MAX_MATCHERS 256
@@ -36,47 +37,47 @@ static int perr(const char *s, const char *at, const char *what, lk_diag *d)
 }
 
 typedef struct collect {
+  const char *src;
   tsdb_matcher *ms;
   size_t n;
+  bool any_nonempty; /* some matcher fails on a series lacking its label */
+  lk_diag *d;
 } collect;
 
+/* Keep the matcher; regexes are validated (lib/lk_regex) and judged on
+ * whether they match the empty string, i.e. series lacking the label. */
 static int add_matcher(void *ctx, const lk_sel_matcher *m)
 {
   static const enum tsdb_match types[] = {
       [LK_SEL_EQ] = TSDB_EQ, [LK_SEL_NE] = TSDB_NE, [LK_SEL_RE] = TSDB_RE, [LK_SEL_NRE] = TSDB_NRE};
   collect *c = ctx;
+  bool empty = !m->value[0];
+  if (m->op == LK_SEL_RE || m->op == LK_SEL_NRE) {
+    lk_diag rd = {0};
+    if (lk_regex_check(m->value, &empty, &rd))
+      return perr(c->src, m->value_at, rd.msg, c->d);
+  }
+  c->any_nonempty |= m->op == LK_SEL_EQ || m->op == LK_SEL_RE ? !empty : empty;
   c->ms[c->n++] = (tsdb_matcher){types[m->op], m->name, m->value};
   return 0;
-}
-
-/* Whether m can match a series lacking the label (value ""). Regexes are
- * judged by the common empty-matching forms only; storage rejects the rest. */
-static bool matches_empty(const tsdb_matcher *m)
-{
-  switch (m->type) {
-  case TSDB_EQ: return !m->value[0];
-  case TSDB_NE: return m->value[0] != 0;
-  case TSDB_RE:
-    return !m->value[0] || !strcmp(m->value, ".*") || !strcmp(m->value, ".*?");
-  case TSDB_NRE:
-    return strcmp(m->value, "") && strcmp(m->value, ".*");
-  }
-  return false;
 }
 
 int web__selector_parse(const char *s, lk_arena *a, tsdb_matcher **out, size_t *n, lk_diag *d)
 {
   tsdb_matcher ms[MAX_MATCHERS];
-  collect c = {ms, 0};
+  collect c = {s, ms, 0, false, d};
   const char *p = lk_sel_skip_ws(LK_SEL_PROMQL, s);
   char *name = lk_sel_name(&p, true, a);
-  if (name)
+  if (name) {
     ms[c.n++] = (tsdb_matcher){TSDB_EQ, "__name__", name};
+    c.any_nonempty = true;
+  }
   p = lk_sel_skip_ws(LK_SEL_PROMQL, p);
   if (*p == '{') {
     lk_sel_err e;
-    if (lk_sel_braces(LK_SEL_PROMQL, &p, MAX_MATCHERS - c.n, a, add_matcher, &c, &e))
-      return perr(s, e.at, sel_msgs[e.code], d);
+    int rc = lk_sel_braces(LK_SEL_PROMQL, &p, MAX_MATCHERS - c.n, a, add_matcher, &c, &e);
+    if (rc)
+      return e.at ? perr(s, e.at, sel_msgs[e.code], d) : rc;
     p = lk_sel_skip_ws(LK_SEL_PROMQL, p);
   } else if (!name) {
     return perr(s, p, *p ? "expected a metric name or '{'" : "unexpected end of input", d);
@@ -84,10 +85,7 @@ int web__selector_parse(const char *s, lk_arena *a, tsdb_matcher **out, size_t *
   if (*p)
     return perr(s, p, "unexpected characters after the selector", d);
   size_t nm = c.n;
-  bool any_nonempty = false;
-  for (size_t i = 0; i < nm; i++)
-    any_nonempty |= !matches_empty(&ms[i]);
-  if (!any_nonempty)
+  if (!c.any_nonempty)
     return lk_diag_set(d, LK_EPARSE, 0,
                        "1:1: parse error: vector selector must contain at least one non-empty matcher");
   tsdb_matcher *res = lk_arena_alloc(a, nm * sizeof *res);

@@ -187,6 +187,32 @@ static void test_bad_input(void **state)
   lk_httpc_resp_fini(&r);
 }
 
+/* A bad regex anywhere in LogQL is a 400 naming the query position, the
+ * pattern, Go's problem text and the offending part with its offset. */
+static void test_bad_regex(void **state)
+{
+  fx *f = *state;
+  static const struct { const char *q, *want; } rows[] = {
+      /* {app="x"} |~ "(" */
+      {"%7Bapp%3D%22x%22%7D%20%7C~%20%22(%22",
+       "parse error at position 14: invalid regular expression \\\"(\\\": error parsing regexp: "
+       "missing closing ): `(` (at offset 0)"},
+      /* {app=~"a**"} */
+      {"%7Bapp%3D~%22a**%22%7D", "invalid nested repetition operator: `**` (at offset 1)"},
+      /* {app="x"} | regexp "(?P<a-b>x)" */
+      {"%7Bapp%3D%22x%22%7D%20%7C%20regexp%20%22(%3FP%3Ca-b%3Ex)%22", "invalid named capture: `(?P<a-b>`"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    char pq[512];
+    snprintf(pq, sizeof pq, "/loki/api/v1/query_range?query=%s", rows[i].q);
+    lk_httpc_resp r;
+    assert_int_equal(get(f, pq, &r), 400);
+    if (!strstr((const char *)r.body.data, rows[i].want))
+      fail_msg("%s: %s lacks %s", rows[i].q, (const char *)r.body.data, rows[i].want);
+    lk_httpc_resp_fini(&r);
+  }
+}
+
 /* Agent mode: tailer → disk queue → POST /loki/api/v1/push of this server. */
 static void test_agent_push(void **state)
 {
@@ -310,6 +336,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_push_and_query),
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_bad_regex),
       cmocka_unit_test(test_agent_push),
       cmocka_unit_test(test_tail_live),
   };

@@ -1,6 +1,8 @@
 /* test_store.c — the log store: push/query round trips, WAL replay after a
  * reopen, sealing into blocks, torn WAL tails, kill -9 of a writer process,
- * out-of-order window, retention, and the skip index reading few blocks. */
+ * out-of-order window, retention, the skip index reading few blocks, and
+ * LogQL regexes (RE2): the Go-answer table through line filters and the
+ * regexp parser, head and sealed blocks alike. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +18,7 @@
 
 #include "lib/lk_alloc.h"
 #include "logstore/logstore.h"
+#include "tests/lib/regex_cases.h"
 
 #define SEC 1000000000LL
 
@@ -269,6 +272,132 @@ static void test_skip_index(void **state)
   free(dir);
 }
 
+static logstore_result *query_all(logstore *s, const char *q)
+{
+  logstore_query_opts o = {.start_ns = 0, .end_ns = INT64_MAX / 2, .limit = 1000};
+  logstore_result *r = NULL;
+  lk_diag d = {0};
+  if (logstore_query(s, q, &o, &r, &d))
+    fail_msg("query %s: %s", q, d.msg);
+  return r;
+}
+
+/* Value of label name on the stream of the entry whose line is line; NULL
+ * when the label is absent, "?" when no entry holds that line. */
+static const char *label_of_line(const logstore_result *r, const char *line, const char *name)
+{
+  for (size_t i = 0; i < r->n; i++)
+    for (size_t k = 0; k < r->streams[i].n; k++) {
+      const logstore_entry *e = &r->streams[i].entries[k];
+      if (e->len == strlen(line) && !memcmp(e->line, line, e->len))
+        return lk_labels_get(r->streams[i].labels, r->streams[i].nlabels, name);
+    }
+  return "?";
+}
+
+/* `\d{3}` is a digit class repeated, and `(?P<n>\d+)` captures digits —
+ * not the letter d (glibc's regcomp, which Lookout used before RE2, reads
+ * \d as 'd'). */
+static void test_regex_digits(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore *s = open_store(dir, 16384);
+  lk_label ls[] = {{"app", "x"}};
+  logstore_entry e[] = {{1 * SEC, "code 123 ok", 11}, {2 * SEC, "dddd letters", 12}};
+  assert_int_equal(logstore_push(s, ls, 1, e, 2, NULL), 0);
+  for (int sealed = 0; sealed < 2; sealed++) {
+    logstore_result *r = query_all(s, "{app=\"x\"} |~ \"\\\\d{3}\"");
+    assert_int_equal(r->n, 1);
+    assert_int_equal(r->streams[0].n, 1);
+    assert_int_equal(r->streams[0].entries[0].len, 11);
+    assert_memory_equal(r->streams[0].entries[0].line, "code 123 ok", 11);
+    logstore_result_free(r);
+    r = query_all(s, "{app=\"x\"} | regexp \"(?P<n>\\\\d+)\"");
+    assert_string_equal(label_of_line(r, "code 123 ok", "n"), "123");
+    assert_null(label_of_line(r, "dddd letters", "n"));
+    logstore_result_free(r);
+    assert_int_equal(logstore_flush(s), 0);
+  }
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
+/* The pattern with its first capturing group named g, or NULL if it has none. */
+static char *name_first_group(const char *re)
+{
+  for (const char *p = re; *p; p++) {
+    if (*p == '\\' && p[1]) {
+      p++;
+      continue;
+    }
+    if (*p == '(' && p[1] != '?') {
+      size_t at = (size_t)(p - re);
+      char *out = lk_xmalloc(strlen(re) + 8);
+      snprintf(out, strlen(re) + 8, "%.*s(?P<g>%s", (int)at, re, p + 1);
+      return out;
+    }
+    if (*p == '(' && (p[2] == 'P' || p[2] == '<') && p[2 + (p[2] == 'P')] == '<')
+      return NULL; /* already named (the table names them "user") */
+  }
+  return NULL;
+}
+
+/* Every row of the table as a line of its own stream, whose label v holds
+ * the same text: `|~` finds the rows Go finds a match in (unanchored), `!~`
+ * the others, `| regexp` extracts Go's group 1, and the matcher v=~ and the
+ * label filter v!~ follow Go's ^(?s:re)$. Run on the head, then on sealed
+ * blocks (bloom + prefilter). */
+static void test_regex_table(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore *s = open_store(dir, 4096);
+  for (size_t i = 0; i < RX_NCASES; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "%zu", i);
+    lk_label ls[] = {{"app", "rx"}, {"case", id}, {"v", rx_cases[i].in}};
+    logstore_entry e = {(int64_t)(i + 1) * SEC, rx_cases[i].in, strlen(rx_cases[i].in)};
+    assert_int_equal(logstore_push(s, ls, *rx_cases[i].in ? 3 : 2, &e, 1, NULL), 0);
+  }
+  char q[512];
+  for (int sealed = 0; sealed < 2; sealed++) {
+    for (size_t i = 0; i < RX_NCASES; i++) {
+      const rx_case *c = &rx_cases[i];
+      if (!*c->in)
+        continue; /* no empty log lines */
+      snprintf(q, sizeof q, "{case=\"%zu\"} |~ `%s`", i, c->re);
+      if (count_query(s, q, 100) != (c->match != NULL))
+        fail_msg("row %zu: %s on \"%s\": want %d", i, q, c->in, c->match != NULL);
+      snprintf(q, sizeof q, "{case=\"%zu\"} !~ `%s`", i, c->re);
+      assert_int_equal(count_query(s, q, 100), c->match == NULL);
+      /* label matchers and label filters are anchored, as in Prometheus */
+      snprintf(q, sizeof q, "{case=\"%zu\", v=~`%s`}", i, c->re);
+      if (count_query(s, q, 100) != c->full)
+        fail_msg("row %zu: %s on \"%s\": want %d", i, q, c->in, c->full);
+      snprintf(q, sizeof q, "{case=\"%zu\"} | v!~`%s`", i, c->re);
+      assert_int_equal(count_query(s, q, 100), !c->full);
+      char *named = name_first_group(c->re);
+      if (!named && !strstr(c->re, "<user>"))
+        continue;
+      snprintf(q, sizeof q, "{case=\"%zu\"} | regexp `%s`", i, named ? named : c->re);
+      logstore_result *r = query_all(s, q);
+      const char *got = label_of_line(r, c->in, named ? "g" : "user");
+      bool ok = c->g1 && *c->g1 ? got && !strcmp(got, c->g1) : !got || !*got;
+      if (!ok)
+        fail_msg("row %zu: %s on \"%s\": got %s, want %s", i, q, c->in, got ? got : "(none)",
+                 c->g1 ? c->g1 : "(none)");
+      logstore_result_free(r);
+      free(named);
+    }
+    assert_int_equal(logstore_flush(s), 0);
+  }
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
 static void test_retention(void **state)
 {
   (void)state;
@@ -299,7 +428,8 @@ int main(void)
       cmocka_unit_test(test_roundtrip_and_reopen), cmocka_unit_test(test_direction_and_order),
       cmocka_unit_test(test_bad_input),            cmocka_unit_test(test_torn_wal),
       cmocka_unit_test(test_kill9),                cmocka_unit_test(test_skip_index),
-      cmocka_unit_test(test_retention),
+      cmocka_unit_test(test_retention),            cmocka_unit_test(test_regex_digits),
+      cmocka_unit_test(test_regex_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,13 +7,13 @@
 #ifndef PROMQLTEST_H
 #define PROMQLTEST_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
+#include "lib/lk_regex.h"
 #include "promql/promql.h"
 
 /* Slot states of a parsed value sequence. */
@@ -36,8 +36,7 @@ void ptest_describe_result(lk_buf *b, const promql_result *r);
 /* A text check: exact text, an unanchored regex, or (neither) anything. */
 typedef struct ptest_match {
   const char *exact;
-  regex_t re;
-  bool has_re;
+  lk_regex *re;          /* unanchored, as upstream matches; NULL = none */
 } ptest_match;
 
 typedef struct exp_series {

@@ -265,17 +265,11 @@ static int parse_match(ptest_match *m, const char *how, const char *text, lk_are
     m->exact = lk_arena_strndup(a, text, strlen(text));
     return 0;
   }
-  /* upstream matches unanchored; lk_regex anchors, so pad with .* */
-  lk_buf re = {0};
-  lk_buf_printf(&re, ".*(?:%s).*", text);
-  char err[128];
-  int rc = lk_regex_compile((const char *)re.data, &m->re, err, sizeof err);
-  lk_buf_fini(&re);
-  if (rc) {
-    lk_buf_printf(why, "bad regex %s: %s", text, err);
+  lk_diag d = {0};
+  if (lk_regex_compile(text, LK_REGEX_UNANCHORED, &m->re, &d)) {
+    lk_buf_printf(why, "bad regex %s: %s", text, d.msg);
     return -1;
   }
-  m->has_re = true;
   return 0;
 }
 
@@ -283,7 +277,7 @@ static bool match_text(const ptest_match *m, const char *s)
 {
   if (m->exact)
     return !strcmp(m->exact, s);
-  return !m->has_re || !regexec(&m->re, s, 0, NULL, 0);
+  return !m->re || lk_regex_match(m->re, s, strlen(s));
 }
 
 /* The annotation as the v3.14.0 harness (the scripts' version) matches it:
@@ -449,14 +443,11 @@ int ptest_parse_body_line(char *l, expect *ex, lk_arena *a, lk_buf *why)
 
 void ptest_expect_fini(expect *ex)
 {
-  if (ex->fail_msg.has_re)
-    regfree(&ex->fail_msg.re);
+  lk_regex_free(ex->fail_msg.re);
   for (size_t i = 0; i < ex->nwarn; i++)
-    if (ex->warn[i].has_re)
-      regfree(&ex->warn[i].re);
+    lk_regex_free(ex->warn[i].re);
   for (size_t i = 0; i < ex->ninfo; i++)
-    if (ex->info[i].has_re)
-      regfree(&ex->info[i].re);
+    lk_regex_free(ex->info[i].re);
 }
 
 /*---- Comparing results ----*/
@@ -697,7 +688,7 @@ bool ptest_fail_msg_ok(const expect *ex, const char *err, lk_buf *why)
 {
   if (!ex->has_fail_msg || match_text(&ex->fail_msg, err))
     return true;
-  lk_buf_printf(why, "expected error %s\"%s\", got: %s", ex->fail_msg.has_re ? "matching " : "",
+  lk_buf_printf(why, "expected error %s\"%s\", got: %s", ex->fail_msg.re ? "matching " : "",
                 ex->fail_msg.exact ? ex->fail_msg.exact : "(regex)", err);
   return false;
 }

@@ -131,6 +131,11 @@ static void test_errors(void **state)
               "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)\"}");
   expect_body(f, "/api/v1/query_range?query=req_total%5B1m%5D&start=0&end=5&step=1", 400,
               "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid expression type \\\"range vector\\\" for range query, must be Scalar or instant Vector\"}");
+  /* a bad regex names the pattern, Go's problem text, the offending part and offsets */
+  expect_body(f, "/api/v1/query?query=%7Ba%3D~%22(%22%7D", 400,
+              "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"query\\\": "
+              "1:5: parse error: invalid regular expression \\\"(\\\": error parsing regexp: missing closing ): "
+              "`(` (at offset 0)\"}");
   char *body = get(f, "/api/v1/query?query=req_total%2Bon()req_total&time=1000600", 422);
   assert_non_null(strstr(body, "\"errorType\":\"execution\""));
   assert_non_null(strstr(body, "many-to-many matching not allowed"));

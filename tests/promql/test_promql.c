@@ -1,7 +1,9 @@
 /* test_promql.c — unit tests of the PromQL lexer/parser (errors name the
  * position and what was expected) and of evaluation over the in-memory
  * queryable: staleness, range windows, rate, aggregation, matching errors,
- * limits and the timeout. */
+ * limits and the timeout; regex label matchers (RE2, anchored) over the
+ * Go-answer table on the in-memory queryable and on the tsdb (head and
+ * block), label_replace group expansion, and regex parse errors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +15,8 @@
 
 #include "lib/lk_regex.h"
 #include "promql/promql.h"
+#include "tests/lib/regex_cases.h"
+#include "tsdb/tsdb.h"
 
 static void parse_fails_with(const char *q, const char *msg)
 {
@@ -250,16 +254,25 @@ static void test_eval_errors_and_limits(void **state)
 
 static bool rx_full_match(const char *re, const char *s)
 {
-  regex_t r;
-  char err[128];
-  if (lk_regex_compile(re, &r, err, sizeof err))
-    fail_msg("compile %s: %s", re, err);
-  bool m = regexec(&r, s, 0, NULL, 0) == 0;
-  regfree(&r);
+  lk_regex *r;
+  lk_diag d = {0};
+  if (lk_regex_compile(re, LK_REGEX_ANCHORED, &r, &d))
+    fail_msg("compile %s: %s", re, d.msg);
+  bool m = lk_regex_match(r, s, strlen(s));
+  lk_regex_free(r);
   return m;
 }
 
-/* RE2 spellings translated to POSIX ERE, fully anchored. */
+static bool rx_compiles(const char *re)
+{
+  lk_regex *r;
+  if (lk_regex_compile(re, LK_REGEX_ANCHORED, &r, NULL))
+    return false;
+  lk_regex_free(r);
+  return true;
+}
+
+/* RE2 (Go) syntax, fully anchored as label matchers are. */
 static void test_regex(void **state)
 {
   assert_true(rx_full_match("a.c", "abc"));
@@ -273,11 +286,8 @@ static void test_regex(void **state)
   assert_true(rx_full_match("(?:a|b)+c", "abac"));
   assert_true(rx_full_match(".*?x", "aax"));
   assert_true(rx_full_match("", ""));
-  assert_true(lk_regex_matches_empty(".*"));
-  assert_false(lk_regex_matches_empty("a+"));
-  char err[128];
-  assert_int_not_equal(lk_regex_check("(", err, sizeof err), 0);
-  assert_int_not_equal(lk_regex_check("\\bword", err, sizeof err), 0); /* unsupported */
+  assert_false(rx_compiles("("));
+  assert_true(rx_full_match("\\bword", "word"));     /* \b is RE2 syntax */
   /* group numbers of the user's pattern survive the wrapper and (?:) groups */
   promql_mem *m = promql_mem_new();
   lk_label l[] = {{"__name__", "m"}, {"src", "ab-12"}};
@@ -351,6 +361,111 @@ static void test_fuzz(void **state)
   promql_mem_free(m);
 }
 
+/* Labels of table row i: the input is the value of v (absent when empty,
+ * as Prometheus treats empty labels). */
+static size_t row_labels(size_t i, char *id, size_t idn, lk_label *ls)
+{
+  snprintf(id, idn, "%zu", i);
+  ls[0] = (lk_label){"__name__", "m"};
+  ls[1] = (lk_label){"case", id};
+  ls[2] = (lk_label){"v", rx_cases[i].in};
+  return *rx_cases[i].in ? 3 : 2;
+}
+
+/* m{case="i", v=~`re`} selects the row's series exactly when Go's
+ * ^(?s:re)$ matches the value; v!~ selects the others. */
+static void check_table(const promql_queryable *qq, const char *where)
+{
+  char q[512];
+  for (size_t i = 0; i < RX_NCASES; i++) {
+    const rx_case *c = &rx_cases[i];
+    for (int neg = 0; neg < 2; neg++) {
+      snprintf(q, sizeof q, "m{case=\"%zu\", v%s`%s`}", i, neg ? "!~" : "=~", c->re);
+      promql_result *r = eval_at(qq, q, 0);
+      if (r->nseries != (size_t)(c->full != neg))
+        fail_msg("%s row %zu: %s on \"%s\": %zu series", where, i, q, c->in, r->nseries);
+      promql_result_free(r);
+    }
+  }
+}
+
+static void test_regex_table(void **state)
+{
+  promql_mem *m = promql_mem_new();
+  char dir[] = "/tmp/lk-promql-rx-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  tsdb_opts o = {.dir = dir};
+  tsdb_t *db = NULL;
+  assert_int_equal(tsdb_open(&o, &db, NULL), 0);
+  for (size_t i = 0; i < RX_NCASES; i++) {
+    char id[16];
+    lk_label ls[3];
+    size_t n = row_labels(i, id, sizeof id, ls);
+    lk_sample smp = {0, 1};
+    assert_int_equal(promql_mem_add(m, ls, n, &smp, 1, NULL), 0);
+    tsdb_series_in in = {.labels = ls, .nlabels = n, .samples = &smp, .nsamples = 1};
+    lk_diag d = {0};
+    if (tsdb_append(db, &in, 1, NULL, &d))
+      fail_msg("append row %zu: %s", i, d.msg);
+  }
+  promql_queryable mq = promql_mem_queryable(m), tq = promql_queryable_tsdb(db);
+  check_table(&mq, "mem");
+  check_table(&tq, "tsdb head");
+  assert_int_equal(tsdb_flush(db, NULL), 0);
+  check_table(&tq, "tsdb block");
+  tsdb_close(db);
+  promql_mem_free(m);
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* label_replace: Go's Expand over RE2 groups — $1, ${1}, $name, ${name},
+ * $$, unknown names empty, $1x read as the name "1x", and no match keeps
+ * the series unchanged. */
+static void test_label_replace_groups(void **state)
+{
+  promql_mem *m = promql_mem_new();
+  lk_label l[] = {{"__name__", "m"}, {"src", "bob@example.com"}};
+  lk_sample smp = {0, 1};
+  assert_int_equal(promql_mem_add(m, l, 2, &smp, 1, NULL), 0);
+  promql_queryable qq = promql_mem_queryable(m);
+  static const struct { const char *repl, *re, *want; } rows[] = {
+      {"$1", "(\\\\w+)@.*", "bob"},
+      {"${2}-${1}", "(\\\\w+)@(\\\\w+)\\\\.com", "example-bob"},
+      {"$user at $host", "(?P<user>\\\\w+)@(?<host>[^.]+).*", "bob at example"},
+      {"${user}x", "(?P<user>[a-z]+)@.*", "bobx"},
+      {"$1x", "(\\\\w+)@.*", ""},
+      {"$$1", "(\\\\w+)@.*", "$1"},
+      {"$nope", "(\\\\w+)@.*", ""},
+      {"$0", "(\\\\w+)@.*", "bob@example.com"},
+      {"[$3]", "(\\\\w+)@.*", "[]"},
+      {"\u00e9$1", "(?i)(B\\\\pL+)@.*", "\u00e9bob"},
+  };
+  char q[256];
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    snprintf(q, sizeof q, "label_replace(m, \"dst\", \"%s\", \"src\", \"%s\")", rows[i].repl, rows[i].re);
+    promql_result *r = eval_at(&qq, q, 0);
+    assert_int_equal(r->nseries, 1);
+    const char *got = lk_labels_get(r->series[0].labels, r->series[0].nlabels, "dst");
+    if (strcmp(got ? got : "", rows[i].want))
+      fail_msg("%s: dst=%s, want %s", q, got ? got : "(none)", rows[i].want);
+    promql_result_free(r);
+  }
+  /* anchored: a partial match is no match, dst is not set */
+  promql_result *r = eval_at(&qq, "label_replace(m, \"dst\", \"x\", \"src\", \"bob\")", 0);
+  assert_null(lk_labels_get(r->series[0].labels, r->series[0].nlabels, "dst"));
+  promql_result_free(r);
+  promql_mem_free(m);
+}
+
+static void test_regex_parse_error(void **state)
+{
+  parse_fails_with("{a=~\"(\"}", "1:5: parse error: invalid regular expression \"(\": error parsing regexp: "
+                                    "missing closing ): `(` (at offset 0)");
+  parse_fails_with("up{a!~\"x{2,1}\"}", "invalid repeat count: `{2,1}` (at offset 1)");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -361,6 +476,9 @@ int main(void)
     cmocka_unit_test(test_eval_range),
     cmocka_unit_test(test_eval_errors_and_limits),
     cmocka_unit_test(test_regex),
+    cmocka_unit_test(test_regex_table),
+    cmocka_unit_test(test_label_replace_groups),
+    cmocka_unit_test(test_regex_parse_error),
     cmocka_unit_test(test_fuzz),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,6 +74,10 @@ static void test_errors(void **state)
   check_err("up[5m]", "1:3: parse error: unexpected characters after the selector");
   check_err("{job=\"\"}", "vector selector must contain at least one non-empty matcher");
   check_err("{job=~\".*\"}", "vector selector must contain at least one non-empty matcher");
+  /* matches-empty is RE2's answer, not a list of spellings; bad regexes name the problem */
+  check_err("{job=~\"(a|b)*\",x!~\"y+\"}", "vector selector must contain at least one non-empty matcher");
+  check_err("{job=~\"x|(\"}", "1:7: parse error: invalid regular expression \"x|(\": error parsing regexp: "
+                               "missing closing ): `x|(`");
   check_err("{job=\"\\q\"}", "unknown escape sequence");
   check_err("{job=\"\\xZZ\"}", "invalid character in escape sequence");
   check_err("{job=\"\\xff\"}", "invalid UTF-8");
