@@ -9,7 +9,9 @@
  *   | "LKQ1" | crc32  | nsamples 8 | length 8   | body (length)    |
  *   +--------+--------+------------+------------+------------------+
  *   crc32 (zlib) covers nsamples, length and body. A file failing the check
- *   at reopen is removed and counted as dropped.
+ *   at reopen is removed and counted as dropped. A file with another magic
+ *   (another format version) is left as it is, unsent, with one warning;
+ *   new sequence numbers start past it so it is never overwritten.
  *
  * Bound: when adding a request would take the queue past max_bytes, the
  * oldest requests are removed first and their samples counted as dropped;
@@ -93,7 +95,8 @@ static void drop_head(collector__queue *q, bool count)
   q->n--;
 }
 
-/* Read and verify one file; 0 with the body in out (if non-NULL). */
+/* Read and verify one file; 0 with the body in out (if non-NULL),
+ * LK_ENOTSUP for a file of another format. */
 static int read_file(const char *p, uint64_t *nsamples, uint64_t *len, lk_buf *out)
 {
   uint8_t h[HDR];
@@ -101,7 +104,10 @@ static int read_file(const char *p, uint64_t *nsamples, uint64_t *len, lk_buf *o
   if (fd < 0)
     return LK_EIO;
   int rc = LK_ECORRUPT;
-  if (read(fd, h, HDR) == HDR && !memcmp(h, MAGIC, 4)) {
+  ssize_t got = read(fd, h, HDR);
+  if (got >= 4 && memcmp(h, MAGIC, 4))
+    rc = LK_ENOTSUP;
+  else if (got == HDR) {
     *nsamples = lk_le64_load(h + 8);
     *len = lk_le64_load(h + 16);
     struct stat st;
@@ -156,14 +162,19 @@ static void load(collector__queue *q)
     char p[4096];
     uint64_t ns, len;
     path_of(q, seqs[i], p, sizeof p, ".q");
-    if (read_file(p, &ns, &len, NULL)) {
+    q->next_seq = seqs[i] + 1;
+    int rc = read_file(p, &ns, &len, NULL);
+    if (rc == LK_ENOTSUP) {
+      lk_warn("push queue: leaving %s as it is: not this version's format", p);
+      continue;
+    }
+    if (rc) {
       lk_warn("push queue: removing corrupt %s", p);
       unlink(p);
       q->dropped_requests++;
       continue;
     }
     push_ent(q, (qent){seqs[i], HDR + len, ns});
-    q->next_seq = seqs[i] + 1;
   }
   free(seqs);
 }
