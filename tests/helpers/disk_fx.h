@@ -17,6 +17,7 @@
 /* The file's bytes (malloc'ed, caller frees) and length; NULL on error. */
 static inline uint8_t *dfx_read(const char *path, size_t *len)
 {
+  *len = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st)) {

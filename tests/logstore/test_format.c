@@ -97,7 +97,7 @@ static char *path_in(const char *dir, const char *name)
  * by name and leave the overwritten bytes exactly; then restore them. */
 static void expect_refused(const char *dir, const char *path, off_t off, const void *bytes, size_t n)
 {
-  size_t len, plen;
+  size_t len = 0, plen = 0;
   uint8_t *orig = dfx_read(path, &len);
   assert_non_null(orig);
   assert_int_equal(dfx_write_at(path, off, bytes, n), 0);
@@ -146,7 +146,7 @@ static void test_segment_torn_header(void **state)
   const char *dir = *state;
   fill(dir, true);
   char *seg = path_in(dir, "seg-00000001.lks");
-  size_t len;
+  size_t len = 0;
   uint8_t *orig = dfx_read(seg, &len);
   assert_int_equal(truncate(seg, 3), 0);
   assert_int_equal(lines(dir), 0);
@@ -162,7 +162,7 @@ static void test_damaged_block_data(void **state)
   const char *dir = *state;
   fill(dir, true);
   char *seg = path_in(dir, "seg-00000001.lks");
-  size_t len;
+  size_t len = 0;
   free(dfx_read(seg, &len));
   assert_int_equal(dfx_flip(seg, (off_t)len - 5), 0);
   logstore *s = open_store(dir);

@@ -109,11 +109,11 @@ static char *block_file(const char *dir, const char *name)
  * original bytes back. */
 static void expect_refused(const char *dir, const char *path, off_t off, const void *bytes, size_t n)
 {
-  size_t len;
+  size_t len = 0;
   uint8_t *orig = dfx_read(path, &len);
   assert_non_null(orig);
   assert_int_equal(dfx_write_at(path, off, bytes, n), 0);
-  size_t plen;
+  size_t plen = 0;
   uint8_t *patched = dfx_read(path, &plen);
   tsdb_opts o = {.dir = dir};
   tsdb_t *db = NULL;
@@ -194,7 +194,7 @@ static void test_wal_torn_header(void **state)
   assert_int_equal(tsdb_flush(db, NULL), 0);
   tsdb_close(db);
   char *seg = wal_file(f->dir, "seg-");
-  size_t len;
+  size_t len = 0;
   uint8_t *hdr = dfx_read(seg, &len);
   assert_int_equal(len, 8);
   assert_int_equal(truncate(seg, 3), 0);
