@@ -9,7 +9,9 @@
  *   | "LKQ1" | crc32  | nsamples 8 | length 8   | body (length)    |
  *   +--------+--------+------------+------------+------------------+
  *   crc32 (zlib) covers nsamples, length and body. A file failing the check
- *   at reopen is removed and counted as dropped.
+ *   at reopen is removed and counted as dropped. A file with another magic
+ *   (another format version) is left as it is, unsent, with one warning;
+ *   new sequence numbers start past it so it is never overwritten.
  *
  * Bound: when adding a request would take the queue past max_bytes, the
  * oldest requests are removed first and their samples counted as dropped;
@@ -31,6 +33,7 @@
 
 #include "collector/queue.h"
 #include "lib/lk_alloc.h"
+#include "lib/lk_endian.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_hash.h"
 #include "lib/lk_log.h"
@@ -92,21 +95,8 @@ static void drop_head(collector__queue *q, bool count)
   q->n--;
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-  for (int i = 0; i < 8; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
-
-/* Read and verify one file; 0 with the body in out (if non-NULL). */
+/* Read and verify one file; 0 with the body in out (if non-NULL),
+ * LK_ENOTSUP for a file of another format. */
 static int read_file(const char *p, uint64_t *nsamples, uint64_t *len, lk_buf *out)
 {
   uint8_t h[HDR];
@@ -114,9 +104,12 @@ static int read_file(const char *p, uint64_t *nsamples, uint64_t *len, lk_buf *o
   if (fd < 0)
     return LK_EIO;
   int rc = LK_ECORRUPT;
-  if (read(fd, h, HDR) == HDR && !memcmp(h, MAGIC, 4)) {
-    *nsamples = get_u64(h + 8);
-    *len = get_u64(h + 16);
+  ssize_t got = read(fd, h, HDR);
+  if (got >= 4 && memcmp(h, MAGIC, 4))
+    rc = LK_ENOTSUP;
+  else if (got == HDR) {
+    *nsamples = lk_le64_load(h + 8);
+    *len = lk_le64_load(h + 16);
     struct stat st;
     if (fstat(fd, &st) == 0 && (uint64_t)st.st_size == HDR + *len) {
       lk_buf tmp = {0};
@@ -126,8 +119,7 @@ static int read_file(const char *p, uint64_t *nsamples, uint64_t *len, lk_buf *o
       if (read(fd, b->data, *len) == (ssize_t)*len) {
         b->len = *len;
         uint32_t crc = lk_crc32(lk_crc32(0, h + 8, 16), b->data, *len);
-        uint32_t want = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
-        rc = crc == want ? 0 : LK_ECORRUPT;
+        rc = crc == lk_le32_load(h + 4) ? 0 : LK_ECORRUPT;
       }
       lk_buf_fini(&tmp);
     }
@@ -170,14 +162,19 @@ static void load(collector__queue *q)
     char p[4096];
     uint64_t ns, len;
     path_of(q, seqs[i], p, sizeof p, ".q");
-    if (read_file(p, &ns, &len, NULL)) {
+    q->next_seq = seqs[i] + 1;
+    int rc = read_file(p, &ns, &len, NULL);
+    if (rc == LK_ENOTSUP) {
+      lk_warn("push queue: leaving %s as it is: not this version's format", p);
+      continue;
+    }
+    if (rc) {
       lk_warn("push queue: removing corrupt %s", p);
       unlink(p);
       q->dropped_requests++;
       continue;
     }
     push_ent(q, (qent){seqs[i], HDR + len, ns});
-    q->next_seq = seqs[i] + 1;
   }
   free(seqs);
 }
@@ -214,11 +211,9 @@ static int write_file(const char *tmp, const char *final, const uint8_t *body, s
 {
   uint8_t h[HDR];
   memcpy(h, MAGIC, 4);
-  put_u64(h + 8, nsamples);
-  put_u64(h + 16, len);
-  uint32_t crc = lk_crc32(lk_crc32(0, h + 8, 16), body, len);
-  for (int i = 0; i < 4; i++)
-    h[4 + i] = (uint8_t)(crc >> (8 * i));
+  lk_le64_store(h + 8, nsamples);
+  lk_le64_store(h + 16, len);
+  lk_le32_store(h + 4, lk_crc32(lk_crc32(0, h + 8, 16), body, len));
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return LK_EIO;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/lk_alloc.h"
+#include "lib/lk_endian.h"
 #include "lib/lk_varint.h"
 
 void lk_buf_fini(lk_buf *b)
@@ -69,7 +70,8 @@ void lk_buf_printf(lk_buf *b, const char *fmt, ...)
 
 void lk_buf_put_u32le(lk_buf *b, uint32_t v)
 {
-  uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+  uint8_t x[4];
+  lk_le32_store(x, v);
   lk_buf_append(b, x, 4);
 }
 
@@ -81,8 +83,9 @@ void lk_buf_put_u32be(lk_buf *b, uint32_t v)
 
 void lk_buf_put_u64le(lk_buf *b, uint64_t v)
 {
-  lk_buf_put_u32le(b, (uint32_t)v);
-  lk_buf_put_u32le(b, (uint32_t)(v >> 32));
+  uint8_t x[8];
+  lk_le64_store(x, v);
+  lk_buf_append(b, x, 8);
 }
 
 void lk_buf_put_uvarint(lk_buf *b, uint64_t v)

@@ -26,3 +26,12 @@ int lk_diag_set(lk_diag *d, int code, long offset, const char *fmt, ...)
   d->set = 1;
   return code;
 }
+
+int lk_diag_unknown_format(lk_diag *d, const char *path, uint32_t magic, uint32_t version,
+                           uint32_t want_magic, uint32_t want_version)
+{
+  return lk_diag_set(d, LK_ECORRUPT, 0,
+                     "%s: unknown file format (magic 0x%08x version %u; this build reads magic 0x%08x "
+                     "version %u): refusing to open it, the file is left unchanged",
+                     path, magic, version, want_magic, want_version);
+}

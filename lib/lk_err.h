@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* X(name, value, text) */
 #define LK_ERR_MAP(X)                                                    \
@@ -54,5 +55,12 @@ typedef struct lk_diag {
  * unchanged, so callers can write `return lk_diag_set(d, LK_EPARSE, off, ...)`. */
 int lk_diag_set(lk_diag *d, int code, long offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* A stored file in a format this build does not read (unknown magic or
+ * version, e.g. after a downgrade): records one message naming the file and
+ * both formats, returns LK_ECORRUPT. Stores refuse such a file whole and
+ * change nothing in it. */
+int lk_diag_unknown_format(lk_diag *d, const char *path, uint32_t magic, uint32_t version,
+                           uint32_t want_magic, uint32_t want_version);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/lk_alloc.h"
+#include "lib/lk_endian.h"
 #include "lib/lk_err.h"
 
 size_t lk_uvarint_put(uint8_t *p, uint64_t v)
@@ -57,7 +58,7 @@ uint8_t lk_dec_u8(lk_dec *d)
 uint32_t lk_dec_u32le(lk_dec *d)
 {
   const uint8_t *p = lk_dec_bytes(d, 4);
-  return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24 : 0;
+  return p ? lk_le32_load(p) : 0;
 }
 
 uint32_t lk_dec_u32be(lk_dec *d)
@@ -68,6 +69,6 @@ uint32_t lk_dec_u32be(lk_dec *d)
 
 uint64_t lk_dec_u64le(lk_dec *d)
 {
-  uint64_t lo = lk_dec_u32le(d);
-  return lo | (uint64_t)lk_dec_u32le(d) << 32;
+  const uint8_t *p = lk_dec_bytes(d, 8);
+  return p ? lk_le64_load(p) : 0;
 }

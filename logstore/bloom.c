@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lk_endian.h"
 #include "lib/lk_hash.h"
 #include "lib/lk_regex.h"
 #include "logstore/logstore_int.h"
@@ -104,14 +105,12 @@ static inline uint64_t mix(uint64_t h)
  * it runs for every token of every sealed line. */
 static inline uint64_t item(const char *p, size_t n, uint64_t seed)
 {
-  uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL), w;
-  for (; n >= 8; p += 8, n -= 8) {
-    memcpy(&w, p, 8);
-    h = mix(h ^ w) * 0x87c37b91114253d5ULL;
-  }
-  w = 0;
-  memcpy(&w, p, n);
-  return mix(h ^ w);
+  uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+  for (; n >= 8; p += 8, n -= 8)
+    h = mix(h ^ lk_le64_load(p)) * 0x87c37b91114253d5ULL;
+  uint8_t last[8] = {0};
+  memcpy(last, p, n);
+  return mix(h ^ lk_le64_load(last));
 }
 
 static void add_token(ls_tokset *t, const char *p, size_t n)

@@ -1,5 +1,7 @@
 /* format.h — on-disk layout of the log store (see FORMAT.md for diagrams).
- * All integers little-endian; varints are protobuf-style (lib/lk_varint.h).
+ * All integers little-endian (lib/lk_endian.h); varints are protobuf-style
+ * (lib/lk_varint.h). A file with an unknown magic or version is refused
+ * untouched (LK_ECORRUPT naming it); bump LS_FORMAT_VERSION on any change.
  * Every record carries a CRC32 (zlib polynomial, lk_crc32). */
 #ifndef LOGSTORE_FORMAT_H
 #define LOGSTORE_FORMAT_H

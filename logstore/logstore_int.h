@@ -86,6 +86,12 @@ int logstore__wal_open(logstore *s, lk_diag *d);
 int logstore__wal_append(logstore *s, const ls_stream *st, uint64_t first_seq,
                          const logstore_entry *e, size_t n);
 int logstore__wal_reset(logstore *s);
+/* File header (magic u32, version u32, little-endian: LS_FILE_HDR bytes) into out. */
+void logstore__header_put(uint8_t *out, uint32_t magic);
+/* 0 when the file's first len bytes p are this build's header for magic, or
+ * a prefix of it (a crash right after creating the file: the caller writes
+ * it again); otherwise another format: LK_ECORRUPT with path named in d. */
+int logstore__header_check(const char *path, const uint8_t *p, size_t len, uint32_t magic, lk_diag *d);
 void logstore__labels_put(lk_buf *b, const lk_label *ls, size_t n);
 /* Decodes label pairs into an arena; returns count or -1 on corrupt input. */
 long logstore__labels_get(lk_dec *d, lk_arena *a, lk_label *out, size_t max);

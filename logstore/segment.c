@@ -6,6 +6,9 @@
  * the store's read lock. At open only headers, metas and blooms are read
  * (they form the in-memory index); a torn block at a segment's end (crash
  * mid-seal) is cut off, which is safe because its entries are still in the WAL.
+ * A segment whose file header names another format (unknown magic or
+ * version) is refused untouched; a block found corrupt by a query is logged
+ * with its file and offset.
  * Codec: zstd level LS_ZSTD_LEVEL (1; measured against level 3 and zlib in
  * FORMAT.md "Codec choice").
  * Called with store->lock held (write for seal/retention, read for reads).
@@ -20,6 +23,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "lib/lk_endian.h"
 #include "lib/lk_hash.h"
 #include "lib/lk_log.h"
 #include "logstore/format.h"
@@ -55,17 +59,24 @@ static int pread_all(int fd, void *p, size_t n, uint64_t off)
   return 0;
 }
 
+static int seg_path(const logstore *s, uint32_t num, char *path, size_t cap)
+{
+  char name[64];
+  snprintf(name, sizeof name, LS_SEG_FMT, num);
+  return logstore__stream_path(s, path, cap, name);
+}
+
 static int seg_create(logstore *s, uint32_t num)
 {
-  char name[64], path[4096];
-  snprintf(name, sizeof name, LS_SEG_FMT, num);
-  int rc = logstore__stream_path(s, path, sizeof path, name);
+  char path[4096];
+  int rc = seg_path(s, num, path, sizeof path);
   if (rc)
     return rc;
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return -errno;
-  uint32_t h[2] = {LS_SEG_MAGIC, LS_FORMAT_VERSION};
+  uint8_t h[LS_FILE_HDR];
+  logstore__header_put(h, LS_SEG_MAGIC);
   if ((rc = pwrite_all(fd, h, sizeof h, 0))) {
     close(fd);
     return rc;
@@ -134,14 +145,19 @@ static int write_block(logstore *s, ls_block *b, const lk_buf *meta, const void 
   ls_seg *seg = seg_current(s, &rc);
   if (!seg)
     return rc;
-  size_t bloom_len = (size_t)b->bloom_words * 8;
-  uint32_t hdr[6] = {LS_BLK_MAGIC, (uint32_t)meta->len, (uint32_t)bloom_len, b->data_len, 0,
-                     b->data_crc};
-  hdr[4] = lk_crc32(lk_crc32(0, meta->data, meta->len), b->bloom, bloom_len);
+  lk_buf bloom = {0};
+  for (uint32_t i = 0; i < b->bloom_words; i++)
+    lk_buf_put_u64le(&bloom, b->bloom[i]);
   lk_buf out = {0};
-  lk_buf_append(&out, hdr, sizeof hdr);
+  lk_buf_put_u32le(&out, LS_BLK_MAGIC);
+  lk_buf_put_u32le(&out, (uint32_t)meta->len);
+  lk_buf_put_u32le(&out, (uint32_t)bloom.len);
+  lk_buf_put_u32le(&out, b->data_len);
+  lk_buf_put_u32le(&out, lk_crc32(lk_crc32(0, meta->data, meta->len), bloom.data, bloom.len));
+  lk_buf_put_u32le(&out, b->data_crc);
   lk_buf_append(&out, meta->data, meta->len);
-  lk_buf_append(&out, b->bloom, bloom_len);
+  lk_buf_append(&out, bloom.data, bloom.len);
+  lk_buf_fini(&bloom);
   b->off = seg->size + out.len;
   lk_buf_append(&out, data, b->data_len);
   rc = pwrite_all(seg->fd, out.data, out.len, seg->size);
@@ -213,22 +229,25 @@ int logstore__seal_all(logstore *s)
 
 /*---- opening ----*/
 
-static int load_block(logstore *s, ls_seg *seg, uint64_t off, const uint32_t hdr[6], uint64_t *next)
+/* Block header fields (FORMAT.md), in file order. */
+enum { BH_MAGIC, BH_META_LEN, BH_BLOOM_LEN, BH_DATA_LEN, BH_META_CRC, BH_DATA_CRC, BH_N };
+
+static int load_block(logstore *s, ls_seg *seg, uint64_t off, const uint32_t hdr[BH_N], uint64_t *next)
 {
-  size_t ml = hdr[1], bl = hdr[2];
-  if (ml > LS_MAX_META || bl % 8 || bl > (64u << 20) || off + LS_BLK_HDR + ml + bl + hdr[3] > seg->size)
+  size_t ml = hdr[BH_META_LEN], bl = hdr[BH_BLOOM_LEN];
+  if (ml > LS_MAX_META || bl % 8 || bl > (64u << 20) || off + LS_BLK_HDR + ml + bl + hdr[BH_DATA_LEN] > seg->size)
     return LK_ECORRUPT;
   uint8_t *mb = lk_xmalloc(ml + bl + 1);
   int rc = pread_all(seg->fd, mb, ml + bl, off + LS_BLK_HDR);
-  if (!rc && lk_crc32(0, mb, ml + bl) != hdr[4])
+  if (!rc && lk_crc32(0, mb, ml + bl) != hdr[BH_META_CRC])
     rc = LK_ECORRUPT;
   lk_arena *a = lk_arena_new(1024);
   lk_label ls[64];
   lk_dec d;
   lk_dec_init(&d, mb, ml);
   long nl = rc ? -1 : logstore__labels_get(&d, a, ls, 64);
-  ls_block b = {.seg = seg->num, .off = off + LS_BLK_HDR + ml + bl, .data_len = hdr[3],
-                .data_crc = hdr[5]};
+  ls_block b = {.seg = seg->num, .off = off + LS_BLK_HDR + ml + bl, .data_len = hdr[BH_DATA_LEN],
+                .data_crc = hdr[BH_DATA_CRC]};
   uint64_t seq_end = lk_dec_uvarint(&d);
   b.mint = lk_dec_varint(&d);
   b.maxt = lk_dec_varint(&d);
@@ -243,7 +262,8 @@ static int load_block(logstore *s, ls_seg *seg, uint64_t off, const uint32_t hdr
     ls_stream *st = logstore__stream_get(s, ls, (size_t)nl, true);
     b.bloom_words = (uint32_t)(bl / 8);
     b.bloom = lk_xmalloc(bl ? bl : 8);
-    memcpy(b.bloom, mb + ml, bl);
+    for (size_t i = 0; i < bl / 8; i++)
+      b.bloom[i] = lk_le64_load(mb + ml + i * 8);
     stream_add_block(st, &b);
     if (seq_end > st->next_seq)
       st->next_seq = seq_end;
@@ -253,25 +273,51 @@ static int load_block(logstore *s, ls_seg *seg, uint64_t off, const uint32_t hdr
       seg->maxt = b.maxt;
     if (b.maxt > s->newest)
       s->newest = b.maxt;
-    s->sealed_bytes += LS_BLK_HDR + ml + bl + hdr[3];
-    *next = b.off + hdr[3];
+    s->sealed_bytes += LS_BLK_HDR + ml + bl + hdr[BH_DATA_LEN];
+    *next = b.off + hdr[BH_DATA_LEN];
   }
   lk_arena_free(a);
   free(mb);
   return rc;
 }
 
-static int seg_load(logstore *s, ls_seg *seg, const char *path)
+/* The file header: refused when it names another format, written again
+ * when the file was cut short before it (crash right after creation). */
+static int seg_header(ls_seg *seg, const char *path, lk_diag *d)
 {
-  uint32_t h[6];
-  if (seg->size < LS_FILE_HDR || pread_all(seg->fd, h, 8, 0) || h[0] != LS_SEG_MAGIC ||
-      h[1] != LS_FORMAT_VERSION)
-    return LK_ECORRUPT;
+  uint8_t h[LS_FILE_HDR];
+  size_t n = seg->size < LS_FILE_HDR ? (size_t)seg->size : LS_FILE_HDR;
+  int rc = pread_all(seg->fd, h, n, 0);
+  if (rc)
+    return lk_diag_set(d, rc, -1, "log store: read %s: %s", path, lk_strerror(rc));
+  if ((rc = logstore__header_check(path, h, n, LS_SEG_MAGIC, d)) || n == LS_FILE_HDR)
+    return rc;
+  logstore__header_put(h, LS_SEG_MAGIC);
+  if ((rc = pwrite_all(seg->fd, h, sizeof h, 0)))
+    return lk_diag_set(d, rc, -1, "log store: write %s: %s", path, lk_strerror(rc));
+  seg->size = LS_FILE_HDR;
+  return 0;
+}
+
+static int read_block_header(const ls_seg *seg, uint64_t off, uint32_t h[BH_N])
+{
+  uint8_t raw[LS_BLK_HDR];
+  int rc = pread_all(seg->fd, raw, sizeof raw, off);
+  for (int i = 0; i < BH_N && !rc; i++)
+    h[i] = lk_le32_load(raw + 4 * i);
+  return rc;
+}
+
+static int seg_load(logstore *s, ls_seg *seg, const char *path, lk_diag *d)
+{
+  int rc = seg_header(seg, path, d);
+  if (rc)
+    return rc;
   uint64_t off = LS_FILE_HDR;
   while (off + LS_BLK_HDR <= seg->size) {
+    uint32_t h[BH_N];
     uint64_t next = 0;
-    if (pread_all(seg->fd, h, sizeof h, off) || h[0] != LS_BLK_MAGIC ||
-        load_block(s, seg, off, h, &next))
+    if (read_block_header(seg, off, h) || h[BH_MAGIC] != LS_BLK_MAGIC || load_block(s, seg, off, h, &next))
       break;
     off = next;
   }
@@ -279,7 +325,7 @@ static int seg_load(logstore *s, ls_seg *seg, const char *path)
     lk_warn("log segment: torn tail cut, file=%s bytes=%llu", path,
             (unsigned long long)(seg->size - off));
     if (ftruncate(seg->fd, (off_t)off))
-      return -errno;
+      return lk_diag_set(d, -errno, -1, "log store: truncate %s: %s", path, strerror(errno));
     seg->size = off;
   }
   return 0;
@@ -322,9 +368,8 @@ int logstore__segs_open(logstore *s, lk_diag *d)
   if (rc)
     return lk_diag_set(d, rc, -1, "log store: list %s: %s", s->dir, lk_strerror(rc));
   for (size_t i = 0; i < n && !rc; i++) {
-    char name[64], path[4096];
-    snprintf(name, sizeof name, LS_SEG_FMT, nums[i]);
-    logstore__stream_path(s, path, sizeof path, name);
+    char path[4096];
+    seg_path(s, nums[i], path, sizeof path);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb)) {
@@ -336,8 +381,7 @@ int logstore__segs_open(logstore *s, lk_diag *d)
     s->segs = lk_xgrow(s->segs, &s->segcap, s->nsegs + 1, sizeof *s->segs);
     ls_seg *seg = &s->segs[s->nsegs++];
     *seg = (ls_seg){.num = nums[i], .fd = fd, .size = (uint64_t)sb.st_size, .maxt = INT64_MIN};
-    if ((rc = seg_load(s, seg, path)))
-      lk_diag_set(d, rc, -1, "log store: %s is not a version %u segment", path, LS_FORMAT_VERSION);
+    rc = seg_load(s, seg, path, d);
   }
   free(nums);
   return rc;
@@ -398,6 +442,16 @@ static int decode_raw(const ls_block *b, ls_decoded *out)
   return 0;
 }
 
+/* One error line naming the segment file and the block data's offset. */
+static int block_corrupt(const logstore *s, const ls_block *b, const char *what)
+{
+  char path[4096];
+  seg_path(s, b->seg, path, sizeof path);
+  lk_error("log store: corrupt block data file=%s offset=%llu cause=\"%s\"", path,
+           (unsigned long long)b->off, what);
+  return LK_ECORRUPT;
+}
+
 int logstore__block_read(logstore *s, const ls_block *b, ls_decoded *out)
 {
   const ls_seg *seg = seg_find(s, b->seg);
@@ -405,12 +459,15 @@ int logstore__block_read(logstore *s, const ls_block *b, ls_decoded *out)
     return LK_ENOENT;
   uint8_t *data = lk_xmalloc(b->data_len + 1);
   int rc = pread_all(seg->fd, data, b->data_len, b->off);
-  if (!rc && lk_crc32(0, data, b->data_len) != b->data_crc)
-    rc = LK_ECORRUPT;
+  if (rc)
+    rc = block_corrupt(s, b, rc == LK_ECORRUPT ? "block beyond the file's end" : lk_strerror(rc));
+  else if (lk_crc32(0, data, b->data_len) != b->data_crc)
+    rc = block_corrupt(s, b, "data CRC32 mismatch");
   if (!rc) {
     out->raw = lk_xrealloc(out->raw, (size_t)b->raw_len + 1);
     size_t got = ZSTD_decompress(out->raw, b->raw_len, data, b->data_len);
-    rc = ZSTD_isError(got) || got != b->raw_len ? LK_ECORRUPT : decode_raw(b, out);
+    if (ZSTD_isError(got) || got != b->raw_len || decode_raw(b, out))
+      rc = block_corrupt(s, b, "data does not decode");
   }
   free(data);
   return rc;
@@ -433,9 +490,8 @@ static void drop_segment(logstore *s, size_t idx)
     }
     st->nblocks = w;
   }
-  char name[64], path[4096];
-  snprintf(name, sizeof name, LS_SEG_FMT, num);
-  logstore__stream_path(s, path, sizeof path, name);
+  char path[4096];
+  seg_path(s, num, path, sizeof path);
   close(s->segs[idx].fd);
   unlink(path);
   s->sealed_bytes -= s->segs[idx].size - LS_FILE_HDR;

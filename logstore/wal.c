@@ -4,7 +4,9 @@
  * single write(2), so after kill -9 the file holds whole records plus at most
  * one torn tail, which replay detects by length/CRC and cuts off. Replay
  * skips entries already sealed (seq below the stream's sealed count), which
- * makes a crash between sealing and truncating harmless.
+ * makes a crash between sealing and truncating harmless. A WAL whose header
+ * names another format (unknown magic or version) is refused untouched.
+ * The file-header helpers here serve the segment files too.
  * Called with store->lock held for writing (or before the store is shared).
  */
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lk_endian.h"
 #include "lib/lk_hash.h"
 #include "lib/lk_log.h"
 #include "logstore/format.h"
@@ -88,8 +91,8 @@ int logstore__wal_append(logstore *s, const ls_stream *st, uint64_t first_seq,
   }
   uint32_t len = (uint32_t)(b.len - LS_WAL_REC_HDR);
   uint32_t crc = lk_crc32(0, b.data + LS_WAL_REC_HDR, len);
-  memcpy(b.data, &len, 4); /* little-endian hosts only, as format.h states */
-  memcpy(b.data + 4, &crc, 4);
+  lk_le32_store(b.data, len);
+  lk_le32_store(b.data + 4, crc);
   int rc = write_all(s->wal_fd, b.data, b.len);
   if (!rc && s->o.fsync && fdatasync(s->wal_fd))
     rc = -errno;
@@ -138,9 +141,7 @@ static int replay(logstore *s, const uint8_t *buf, size_t size, uint64_t *good)
   size_t off = LS_FILE_HDR;
   int rc = 0;
   while (off + LS_WAL_REC_HDR <= size) {
-    uint32_t len, crc;
-    memcpy(&len, buf + off, 4);
-    memcpy(&crc, buf + off + 4, 4);
+    uint32_t len = lk_le32_load(buf + off), crc = lk_le32_load(buf + off + 4);
     if (len > LS_WAL_MAX_REC || len > size - off - LS_WAL_REC_HDR ||
         lk_crc32(0, buf + off + LS_WAL_REC_HDR, len) != crc)
       break;
@@ -175,9 +176,28 @@ static int read_file(int fd, uint8_t **out, size_t *out_n)
   return 0;
 }
 
+void logstore__header_put(uint8_t *out, uint32_t magic)
+{
+  lk_le32_store(out, magic);
+  lk_le32_store(out + 4, LS_FORMAT_VERSION);
+}
+
+int logstore__header_check(const char *path, const uint8_t *p, size_t len, uint32_t magic, lk_diag *d)
+{
+  uint8_t want[LS_FILE_HDR], got[LS_FILE_HDR] = {0};
+  logstore__header_put(want, magic);
+  size_t n = len < LS_FILE_HDR ? len : LS_FILE_HDR;
+  if (!memcmp(p, want, n))
+    return 0;
+  memcpy(got, p, n);
+  return lk_diag_unknown_format(d, path, lk_le32_load(got), lk_le32_load(got + 4), magic,
+                                LS_FORMAT_VERSION);
+}
+
 static int write_header(int fd)
 {
-  uint32_t h[2] = {LS_WAL_MAGIC, LS_FORMAT_VERSION};
+  uint8_t h[LS_FILE_HDR];
+  logstore__header_put(h, LS_WAL_MAGIC);
   if (ftruncate(fd, 0) || lseek(fd, 0, SEEK_SET) < 0)
     return -errno;
   return write_all(fd, h, sizeof h);
@@ -196,17 +216,13 @@ int logstore__wal_open(logstore *s, lk_diag *d)
   size_t n = 0;
   if ((rc = read_file(s->wal_fd, &buf, &n)))
     return lk_diag_set(d, rc, -1, "log store: read %s: %s", path, lk_strerror(rc));
-  uint32_t magic = 0, ver = 0;
-  if (n >= LS_FILE_HDR) {
-    memcpy(&magic, buf, 4);
-    memcpy(&ver, buf + 4, 4);
-  }
   uint64_t good = LS_FILE_HDR;
+  if ((rc = logstore__header_check(path, buf, n, LS_WAL_MAGIC, d))) {
+    free(buf);
+    return rc; /* another format: left as it is */
+  }
   if (n < LS_FILE_HDR) {
-    rc = write_header(s->wal_fd);
-  } else if (magic != LS_WAL_MAGIC || ver != LS_FORMAT_VERSION) {
-    rc = lk_diag_set(d, LK_ECORRUPT, -1, "log store: %s is not a version %u WAL", path,
-                     LS_FORMAT_VERSION);
+    rc = write_header(s->wal_fd); /* created, then cut short before its header */
   } else {
     rc = replay(s, buf, n, &good);
     if (!rc && good < n) {

@@ -165,7 +165,7 @@ static int open_storage(const lk_config *c, tsdb_t **db)
   lk_diag d = {0};
   int64_t t0 = lk_mono_ns();
   if (tsdb_open(&o, db, &d)) {
-    fprintf(stderr, "lookout: cannot open storage in %s: %s\n", dir, d.set ? d.msg : "unknown error");
+    lk_error("cannot open storage in %s: %s", dir, d.set ? d.msg : "unknown error");
     return -1;
   }
   lk_info("storage open dir=%s took_ms=%lld", dir, (long long)((lk_mono_ns() - t0) / 1000000));

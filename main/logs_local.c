@@ -32,7 +32,7 @@ logstore *lookout_logstore_open(const lk_config *c)
   logstore *s = NULL;
   lk_diag d = {0};
   if (logstore_open(&o, &s, &d)) {
-    fprintf(stderr, "lookout: cannot open the log store in %s: %s\n", dir, d.msg);
+    lk_error("cannot open the log store in %s: %s", dir, d.msg);
     return NULL;
   }
   return s;

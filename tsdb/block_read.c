@@ -6,8 +6,11 @@
  * pointers, the offset of each series entry and the postings table. Chunk
  * data is never read at open: a series' frame is CRC-checked and unpacked
  * when a query needs it. Every read is bounds-checked, so a corrupt file
- * yields LK_ECORRUPT, never a crash. A block is immutable and its handle
- * is read-only after open: any thread may use it concurrently.
+ * yields LK_ECORRUPT, never a crash; a file of another format (unknown
+ * magic or version) is refused at open with a message naming it, and a
+ * frame found corrupt by a query is logged with its file and offset. A
+ * block is immutable and its handle is read-only after open: any thread
+ * may use it concurrently.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lk_endian.h"
+#include "lib/lk_log.h"
 #include "lib/lk_varint.h"
 #include "tsdb/chunk.h"
 #include "tsdb/format.h"
@@ -54,15 +59,28 @@ static int section(const tsdb__block *b, uint64_t off, lk_dec *out)
 {
   if (off > b->idx_len || b->idx_len - off < 8)
     return LK_ECORRUPT;
-  uint32_t len, crc;
-  memcpy(&len, b->idx + off, 4);
+  uint32_t len = lk_le32_load(b->idx + off);
   if (len > b->idx_len - off - 8)
     return LK_ECORRUPT;
-  memcpy(&crc, b->idx + off + 4 + len, 4);
-  if (lk_crc32(0, b->idx + off + 4, len) != crc)
+  if (lk_crc32(0, b->idx + off + 4, len) != lk_le32_load(b->idx + off + 4 + len))
     return LK_ECORRUPT;
   lk_dec_init(out, b->idx + off + 4, len);
   return 0;
+}
+
+/* Magic u32 and version u8 at the start of a block file: LK_ECORRUPT with
+ * the file named in d unless they are this build's. */
+static int check_format(const tsdb__block *b, const char *file, const uint8_t *p, size_t len,
+                        uint32_t want_magic, uint8_t want_version, lk_diag *d)
+{
+  uint8_t got[5] = {0};
+  memcpy(got, p, len < 5 ? len : 5);
+  if (len >= 5 && lk_le32_load(got) == want_magic && got[4] == want_version)
+    return 0;
+  char *path = tsdb__path(b->dir, "/", file);
+  int rc = lk_diag_unknown_format(d, path, lk_le32_load(got), got[4], want_magic, want_version);
+  free(path);
+  return rc;
 }
 
 static int parse_header(tsdb__block *b)
@@ -151,9 +169,11 @@ static int parse_ptable(tsdb__block *b, lk_dec *d, const lk_dec *postings)
   return d->err;
 }
 
-static int parse_index(tsdb__block *b)
+static int parse_index(tsdb__block *b, lk_diag *d)
 {
-  int rc = parse_header(b);
+  int rc = check_format(b, TSDB_FILE_INDEX, b->idx, b->idx_len, TSDB_INDEX_MAGIC, TSDB_INDEX_VERSION, d);
+  if (!rc)
+    rc = parse_header(b);
   if (rc)
     return rc;
   lk_dec t;
@@ -173,14 +193,6 @@ static int parse_index(tsdb__block *b)
   return parse_ptable(b, &sec[TSDB_SEC_PTABLE], &sec[TSDB_SEC_POSTINGS]);
 }
 
-static int check_chunks_header(const tsdb__block *b)
-{
-  uint32_t magic;
-  if (b->chk_len < TSDB_CHUNKS_HDR)
-    return LK_ECORRUPT;
-  memcpy(&magic, b->chk, 4);
-  return magic == TSDB_CHUNKS_MAGIC && b->chk[4] == TSDB_CHUNKS_VERSION ? 0 : LK_ECORRUPT;
-}
 
 int tsdb__block_open(const char *dir, uint64_t seq, tsdb__block **out, lk_diag *d)
 {
@@ -190,16 +202,16 @@ int tsdb__block_open(const char *dir, uint64_t seq, tsdb__block **out, lk_diag *
   const char *what = TSDB_FILE_INDEX;
   int rc = map_file(dir, TSDB_FILE_INDEX, &b->idx, &b->idx_len);
   if (!rc)
-    rc = parse_index(b);
+    rc = parse_index(b, d);
   if (!rc) {
     what = TSDB_FILE_CHUNKS;
     rc = map_file(dir, TSDB_FILE_CHUNKS, &b->chk, &b->chk_len);
   }
   if (!rc)
-    rc = check_chunks_header(b);
+    rc = check_format(b, TSDB_FILE_CHUNKS, b->chk, b->chk_len, TSDB_CHUNKS_MAGIC, TSDB_CHUNKS_VERSION, d);
   if (rc) {
-    lk_diag_set(d, rc == LK_ECORRUPT ? LK_ECORRUPT : rc, -1, "block %s: %s file: %s", dir, what,
-                rc == LK_ECORRUPT ? "corrupt (bad magic, version, length or CRC32)" : lk_strerror(rc));
+    lk_diag_set(d, rc, -1, "%s/%s: %s", dir, what,
+                rc == LK_ECORRUPT ? "corrupt (bad length or CRC32)" : lk_strerror(rc));
     tsdb__block_close(b);
     return rc;
   }
@@ -299,26 +311,39 @@ void tsdb__fcache_fini(tsdb__fcache *c)
   c->valid = false;
 }
 
+/* One error line naming the chunks file and the frame's offset; LK_ECORRUPT. */
+static int frame_corrupt(const tsdb__block *b, const tsdb__bseries *s, const char *what)
+{
+  lk_error("tsdb: corrupt block data file=%s/%s offset=%llu cause=\"%s\"", b->dir, TSDB_FILE_CHUNKS,
+           (unsigned long long)s->grp_off, what);
+  return LK_ECORRUPT;
+}
+
 int tsdb__block_frame(const tsdb__block *b, const tsdb__bseries *s, tsdb__fcache *c, const uint8_t **raw)
 {
   if (!c->valid || c->off != s->grp_off) {
     const uint8_t *g = b->chk + s->grp_off;
-    uint32_t crc;
-    memcpy(&crc, g + s->grp_len, 4);
     c->valid = false;
     lk_buf_clear(&c->raw);
-    if (lk_crc32(0, g, s->grp_len) != crc || tsdb__unpack(g, s->grp_len, &c->raw))
-      return LK_ECORRUPT;
+    if (lk_crc32(0, g, s->grp_len) != lk_le32_load(g + s->grp_len))
+      return frame_corrupt(b, s, "frame CRC32 mismatch");
+    if (tsdb__unpack(g, s->grp_len, &c->raw))
+      return frame_corrupt(b, s, "frame does not unpack");
     c->valid = true;
     c->off = s->grp_off;
   }
   if (s->nchunks) {
     const tsdb__bchunk *last = &s->chunks[s->nchunks - 1];
     if ((uint64_t)last->raw_off + last->len > c->raw.len)
-      return LK_ECORRUPT;
+      return frame_corrupt(b, s, "chunk beyond its frame");
   }
   *raw = c->raw.data;
   return 0;
+}
+
+static bool chunk_overlaps(const tsdb__bchunk *ch, int64_t mint, int64_t maxt)
+{
+  return ch->maxt >= mint && ch->mint <= maxt;
 }
 
 int tsdb__block_samples(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
@@ -326,7 +351,7 @@ int tsdb__block_samples(const tsdb__block *b, const tsdb__bseries *s, int64_t mi
 {
   bool any = false;
   for (uint32_t k = 0; k < s->nchunks && !any; k++)
-    any = s->chunks[k].maxt >= mint && s->chunks[k].mint <= maxt;
+    any = chunk_overlaps(&s->chunks[k], mint, maxt);
   if (!any)
     return 0;
   tsdb__fcache local = {0};
@@ -334,16 +359,12 @@ int tsdb__block_samples(const tsdb__block *b, const tsdb__bseries *s, int64_t mi
   int rc = tsdb__block_frame(b, s, c ? c : &local, &raw);
   for (uint32_t k = 0; k < s->nchunks && !rc; k++) {
     const tsdb__bchunk *ch = &s->chunks[k];
-    if (ch->maxt >= mint && ch->mint <= maxt)
-      rc = tsdb__vec_push_chunk(out, raw + ch->raw_off, ch->len, mint, maxt);
+    if (chunk_overlaps(ch, mint, maxt) &&
+        tsdb__vec_push_chunk(out, raw + ch->raw_off, ch->len, mint, maxt))
+      rc = frame_corrupt(b, s, "chunk does not decode");
   }
   tsdb__fcache_fini(&local);
   return rc;
-}
-
-static bool chunk_overlaps(const tsdb__bchunk *ch, int64_t mint, int64_t maxt)
-{
-  return ch->maxt >= mint && ch->mint <= maxt;
 }
 
 int tsdb__block_bound(const tsdb__bseries *s, int64_t mint, int64_t maxt, size_t *out)
@@ -395,6 +416,8 @@ int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64
       break;
     size_t got;
     rc = chunk_into(raw + ch->raw_off, ch, mint, maxt, t + w, v + w, cap - w, &got);
+    if (rc)
+      rc = frame_corrupt(b, s, "chunk does not decode");
     w += rc ? 0 : got;
   }
   if (!rc)

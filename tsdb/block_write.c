@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lk_endian.h"
 #include "tsdb/chunk.h"
 #include "tsdb/format.h"
 #include "tsdb/tsdb_int.h"
@@ -294,7 +295,7 @@ static void section_begin(lk_buf *b, size_t *start)
 static void section_end(lk_buf *b, size_t start)
 {
   uint32_t len = (uint32_t)(b->len - start - 4);
-  memcpy(b->data + start, &len, 4);
+  lk_le32_store(b->data + start, len);
   lk_buf_put_u32le(b, lk_crc32(0, b->data + start + 4, len));
 }
 

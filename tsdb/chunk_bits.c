@@ -213,9 +213,7 @@ static void read_rice(tsdb__br *r, uint64_t *u, size_t m, unsigned k)
     unsigned cnt = r->cnt;
     const uint8_t *p = r->p;
     while (i < m && r->end - p >= 8) {
-      uint64_t x;
-      memcpy(&x, p, 8);
-      acc |= __builtin_bswap64(x) >> cnt;
+      acc |= lk_be64_load(p) >> cnt;
       p += (63 - cnt) >> 3;
       cnt |= 56;
       unsigned z = acc ? (unsigned)__builtin_clzll(acc) : 64u, nb = z + 1 + k;

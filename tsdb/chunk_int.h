@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/lk_endian.h"
 #include "lib/lk_err.h"
 #include "lib/lk_varint.h"
 
@@ -114,10 +115,7 @@ static inline void tsdb__br_init(tsdb__br *r, const uint8_t *p, size_t n)
 static inline void tsdb__br_refill(tsdb__br *r)
 {
   if (r->end - r->p >= 8) {
-    uint64_t x;
-    memcpy(&x, r->p, 8);
-    x = __builtin_bswap64(x);
-    r->acc |= x >> r->cnt;
+    r->acc |= lk_be64_load(r->p) >> r->cnt;
     r->p += (63 - r->cnt) >> 3;
     r->cnt |= 56;
     return;

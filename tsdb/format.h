@@ -1,8 +1,9 @@
 /* format.h — on-disk constants of the tsdb (see tsdb/FORMAT.md for the box
- * diagrams). All integers are little-endian; varints are LEB128 uvarints
- * (zigzag for signed); every CRC is CRC32 (IEEE, zlib) of the bytes it
- * follows. Bump a *_VERSION when a layout changes; readers reject unknown
- * versions with LK_ECORRUPT.
+ * diagrams). All integers are little-endian (lib/lk_endian.h); varints are
+ * LEB128 uvarints (zigzag for signed); every CRC is CRC32 (IEEE, zlib) of
+ * the bytes it follows. Bump a *_VERSION when a layout changes; readers
+ * refuse a file with an unknown magic or version (LK_ECORRUPT naming it)
+ * and leave it untouched.
  */
 #ifndef TSDB_FORMAT_H
 #define TSDB_FORMAT_H

@@ -11,7 +11,10 @@
  * Replay reads ckpt-C (newest complete checkpoint) then every seg-K with
  * K >= C; samples are applied in "force" mode (any order) because two
  * appenders can log in a different order than they applied. A torn or
- * corrupt tail is truncated away and reported with one lk_warn line.
+ * corrupt tail is truncated away and reported with one lk_warn line. A file
+ * whose header names another format (unknown magic or version, e.g. after a
+ * downgrade) is refused whole with LK_ECORRUPT and left untouched: cutting
+ * it would silently drop the head it holds.
  *
  * Locks: w->mu guards fd, dirty and file switches. w->gen only changes while
  * appends are excluded (cut_lock exclusive), so appenders read it unlocked.
@@ -26,6 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "lib/lk_endian.h"
 #include "lib/lk_log.h"
 #include "lib/lk_varint.h"
 #include "tsdb/format.h"
@@ -67,19 +71,24 @@ static int write_record(int fd, uint8_t type, const uint8_t *p, size_t n)
   uint8_t hdr[TSDB_WAL_REC_HDR];
   uint32_t len = (uint32_t)n;
   uint32_t crc = lk_crc32(lk_crc32(0, &type, 1), p, n);
-  memcpy(hdr, &len, 4);
-  memcpy(hdr + 4, &crc, 4);
+  lk_le32_store(hdr, len);
+  lk_le32_store(hdr + 4, crc);
   hdr[8] = type;
   struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)p, n}};
   return write_all(fd, iov, n ? 2 : 1);
 }
 
+static void fill_header(uint8_t hdr[TSDB_WAL_HDR])
+{
+  memset(hdr, 0, TSDB_WAL_HDR);
+  lk_le32_store(hdr, TSDB_WAL_MAGIC);
+  hdr[4] = TSDB_WAL_VERSION;
+}
+
 static int write_header(int fd)
 {
-  uint8_t hdr[TSDB_WAL_HDR] = {0};
-  uint32_t magic = TSDB_WAL_MAGIC;
-  memcpy(hdr, &magic, 4);
-  hdr[4] = TSDB_WAL_VERSION;
+  uint8_t hdr[TSDB_WAL_HDR];
+  fill_header(hdr);
   struct iovec iov = {hdr, sizeof hdr};
   return write_all(fd, &iov, 1);
 }
@@ -264,20 +273,30 @@ static int replay_record(replay *r, uint8_t type, const uint8_t *p, size_t n)
   }
 }
 
-/* Length of the valid prefix of a WAL file image (records applied). */
+/* 0 when the file starts with this build's header, or with a prefix of it
+ * (a crash between creating the file and writing its 8 bytes: repaired);
+ * otherwise the file is another format and LK_ECORRUPT is recorded in d. */
+static int check_header(const char *path, const uint8_t *p, size_t len, lk_diag *d)
+{
+  uint8_t want[TSDB_WAL_HDR];
+  fill_header(want);
+  size_t n = len < 5 ? len : 5; /* magic and version; the reserved bytes are not read */
+  if (!memcmp(p, want, n))
+    return 0;
+  uint8_t got[5] = {0};
+  memcpy(got, p, n);
+  return lk_diag_unknown_format(d, path, lk_le32_load(got), got[4], TSDB_WAL_MAGIC, TSDB_WAL_VERSION);
+}
+
+/* Length of the valid prefix of a WAL file image (records applied); the
+ * header was checked. */
 static size_t replay_image(replay *r, const uint8_t *p, size_t len)
 {
-  uint32_t magic;
   if (len < TSDB_WAL_HDR)
-    return 0;
-  memcpy(&magic, p, 4);
-  if (magic != TSDB_WAL_MAGIC || p[4] != TSDB_WAL_VERSION)
     return 0;
   size_t off = TSDB_WAL_HDR;
   while (len - off >= TSDB_WAL_REC_HDR) {
-    uint32_t n, crc;
-    memcpy(&n, p + off, 4);
-    memcpy(&crc, p + off + 4, 4);
+    uint32_t n = lk_le32_load(p + off), crc = lk_le32_load(p + off + 4);
     if (n > TSDB_WAL_MAX_REC || n > len - off - TSDB_WAL_REC_HDR)
       break;
     const uint8_t *rec = p + off + 8;
@@ -288,8 +307,9 @@ static size_t replay_image(replay *r, const uint8_t *p, size_t len)
   return off;
 }
 
-/* Replay one file; truncate a bad tail (or rewrite a bad header). */
-static int replay_file(replay *r, const char *path, uint64_t *bytes)
+/* Replay one file; truncate a torn tail (or complete a torn header). A file
+ * of another format is refused untouched. */
+static int replay_file(replay *r, const char *path, uint64_t *bytes, lk_diag *d)
 {
   int fd = open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0)
@@ -306,8 +326,14 @@ static int replay_file(replay *r, const char *path, uint64_t *bytes)
       close(fd);
       return -errno;
     }
-    good = replay_image(r, m, len);
+    int hrc = check_header(path, m, len, d);
+    if (!hrc)
+      good = replay_image(r, m, len);
     munmap(m, len);
+    if (hrc) {
+      close(fd);
+      return hrc;
+    }
   }
   int rc = 0;
   if (good < len || len < TSDB_WAL_HDR) {
@@ -372,14 +398,15 @@ static void unlink_gen(tsdb__wal *w, const char *kind, uint32_t gen)
   free(p);
 }
 
-static int replay_all(replay *r, tsdb__wal *w, const walfiles *f, uint32_t c, uint64_t *bytes)
+static int replay_all(replay *r, tsdb__wal *w, const walfiles *f, uint32_t c, uint64_t *bytes,
+                      lk_diag *d)
 {
   int rc = 0;
   if (f->nckpt) {
     char *p = wal_path(w, "ckpt", c, "");
     r->gen = c;
     r->active = f->nseg == 0 || f->seg[f->nseg - 1] == c;
-    rc = replay_file(r, p, bytes);
+    rc = replay_file(r, p, bytes, d);
     free(p);
   }
   for (size_t i = 0; i < f->nseg && !rc; i++) {
@@ -388,7 +415,7 @@ static int replay_all(replay *r, tsdb__wal *w, const walfiles *f, uint32_t c, ui
     char *p = wal_path(w, "seg", f->seg[i], "");
     r->gen = f->seg[i];
     r->active = i == f->nseg - 1;
-    rc = replay_file(r, p, bytes);
+    rc = replay_file(r, p, bytes, d);
     free(p);
   }
   return rc;
@@ -429,7 +456,7 @@ int tsdb__wal_open(tsdb_t *db, lk_diag *d)
   replay r = {.db = db};
   uint64_t bytes = 0;
   if (!rc)
-    rc = replay_all(&r, w, &f, c, &bytes);
+    rc = replay_all(&r, w, &f, c, &bytes, d);
   if (!rc) {
     for (size_t i = 0; i < f.nckpt; i++)
       if (f.ckpt[i] < c)
@@ -476,8 +503,8 @@ static void ckpt_put(ckpt *c, uint8_t type)
 {
   uint32_t len = (uint32_t)c->rec.len;
   uint32_t crc = lk_crc32(lk_crc32(0, &type, 1), c->rec.data, c->rec.len);
-  lk_buf_append(&c->out, &len, 4);
-  lk_buf_append(&c->out, &crc, 4);
+  lk_buf_put_u32le(&c->out, len);
+  lk_buf_put_u32le(&c->out, crc);
   lk_buf_putc(&c->out, type);
   lk_buf_append(&c->out, c->rec.data, c->rec.len);
   lk_buf_clear(&c->rec);

@@ -382,8 +382,9 @@ static void import_end(void *state, const lk_http_req *req, lk_http_resp *resp)
   if (!rc)
     rc = frc;
   if (rc) {
-    bool client = rc == LK_EPARSE || rc == LK_EINVAL || rc == LK_ECORRUPT || rc == LK_ELIMIT || rc == LK_ETOOBIG;
-    lk_http_error(resp, client ? 400 : 500, client ? "bad_data" : "internal",
+    const char *type;
+    int status = web__status_of(rc, WEB_ORIGIN_BODY, &type);
+    lk_http_error(resp, status, type,
                   "%s; %llu samples from the lines before it were stored", s->d.set ? s->d.msg : lk_strerror(rc),
                   (unsigned long long)s->st.accepted);
     atomic_fetch_add(&s->w->stats.bad_requests[WEB_IN_IMPORT], 1);

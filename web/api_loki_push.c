@@ -151,7 +151,7 @@ void web__loki_push(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     rc = ct && strstr(ct, "protobuf") ? push_proto(s, body, len, &d) : push_json(s, body, len, &d);
   lk_buf_fini(&inflated);
   if (rc) {
-    web__fail(resp, rc, &d, "push");
+    web__fail_body(resp, rc, &d, "push");
     return;
   }
   resp->status = 204;

@@ -223,12 +223,7 @@ void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   arena_put(w, a);
   if (rc) {
     atomic_fetch_add_explicit(&w->stats.rejected[TSDB_REJECT_INVALID], invalid, memory_order_relaxed);
-    if (rc == LK_ELIMIT || rc == LK_EINVAL || rc == LK_ECORRUPT || rc == LK_EPARSE)
-      lk_http_error(resp, 400, "bad_data", "%s", d.set ? d.msg : lk_strerror(rc));
-    else if (rc == LK_ETOOBIG)
-      lk_http_error(resp, 413, "bad_data", "%s", d.set ? d.msg : lk_strerror(rc));
-    else
-      web__fail(resp, rc, &d, "storage");
+    web__fail_body(resp, rc, &d, NULL);
     atomic_fetch_add(&w->stats.bad_requests[WEB_IN_WRITE], 1);
     return;
   }

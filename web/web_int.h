@@ -106,7 +106,19 @@ void web__rejections_msg(lk_buf *out, const tsdb_append_stats *st);
 
 /* Prometheus-shaped success envelope around data already in `data`. */
 void web__ok(lk_http_resp *resp, const lk_buf *data);
-/* Map an LK_E* code + diag to the JSON error (status from the error class). */
+/* Whose input a failing step was working on; it decides who is at fault. */
+enum web_origin {
+  WEB_ORIGIN_SERVER, /* parameters, evaluation, stored data: LK_ECORRUPT is a damaged
+                        file of ours (500 internal, the store logged which) */
+  WEB_ORIGIN_BODY,   /* decoding or storing a request body: corrupt input and
+                        limits are the client's (400 bad_data) */
+};
+/* The one LK_E* → HTTP mapping: the status for code, *type its Prometheus
+ * errorType. Every error answer built from an LK_E* code goes through it. */
+int web__status_of(int code, enum web_origin from, const char **type);
+/* The JSON error for code + diag ("what: msg" when what is non-NULL):
+ * web__fail for WEB_ORIGIN_SERVER, web__fail_body for WEB_ORIGIN_BODY. */
 void web__fail(lk_http_resp *resp, int code, const lk_diag *d, const char *what);
+void web__fail_body(lk_http_resp *resp, int code, const lk_diag *d, const char *what);
 
 #endif

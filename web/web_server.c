@@ -116,24 +116,40 @@ void web__ok(lk_http_resp *resp, const lk_buf *data)
   lk_buf_putc(&resp->body, '}');
 }
 
-void web__fail(lk_http_resp *resp, int code, const lk_diag *d, const char *what)
+int web__status_of(int code, enum web_origin from, const char **type)
 {
-  int status = 500;
-  const char *type = "internal";
+  bool body = from == WEB_ORIGIN_BODY;
   switch (code) {
-  case LK_EINVAL: case LK_EPARSE: case LK_ECORRUPT: case LK_EOOO:
-    status = 400; type = "bad_data"; break;
-  case LK_ETOOBIG: status = 413; type = "bad_data"; break;
-  case LK_ELIMIT: case LK_EEXEC: status = 422; type = "execution"; break;
-  case LK_ETIMEOUT: status = 503; type = "timeout"; break;
-  case LK_ECANCELED: status = 499; type = "canceled"; break;
-  case LK_ENOENT: status = 404; type = "not_found"; break;
-  case LK_EUNAVAIL: status = 503; type = "unavailable"; break;
-  default: break;
+  case LK_EINVAL: case LK_EPARSE: case LK_EOOO: *type = "bad_data"; return 400;
+  case LK_ECORRUPT: *type = body ? "bad_data" : "internal"; return body ? 400 : 500;
+  case LK_ETOOBIG: *type = "bad_data"; return 413;
+  case LK_ELIMIT: *type = body ? "bad_data" : "execution"; return body ? 400 : 422;
+  case LK_EEXEC: *type = "execution"; return 422;
+  case LK_ETIMEOUT: *type = "timeout"; return 503;
+  case LK_ECANCELED: *type = "canceled"; return 499;
+  case LK_ENOENT: *type = "not_found"; return 404;
+  case LK_EUNAVAIL: *type = "unavailable"; return 503;
+  default: *type = "internal"; return 500;
   }
+}
+
+static void fail_from(lk_http_resp *resp, int code, enum web_origin from, const lk_diag *d, const char *what)
+{
+  const char *type;
+  int status = web__status_of(code, from, &type);
   const char *msg = d && d->set ? d->msg : lk_strerror(code);
   if (what)
     lk_http_error(resp, status, type, "%s: %s", what, msg);
   else
     lk_http_error(resp, status, type, "%s", msg);
+}
+
+void web__fail(lk_http_resp *resp, int code, const lk_diag *d, const char *what)
+{
+  fail_from(resp, code, WEB_ORIGIN_SERVER, d, what);
+}
+
+void web__fail_body(lk_http_resp *resp, int code, const lk_diag *d, const char *what)
+{
+  fail_from(resp, code, WEB_ORIGIN_BODY, d, what);
 }

@@ -97,6 +97,43 @@ static void test_queue_bound_and_reopen(void **state)
   rm_rf(dir);
 }
 
+/* A request file of another format version (a downgrade) is neither sent
+ * nor deleted nor overwritten by new requests. */
+static void test_queue_other_version_kept(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/lk-queue-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char p[4200];
+  snprintf(p, sizeof p, "%s/%016llx.q", dir, 9ULL);
+  static const char newer[] = "LKQ2 a request in a later layout";
+  FILE *f = fopen(p, "w");
+  assert_non_null(f);
+  fwrite(newer, 1, sizeof newer, f);
+  fclose(f);
+  collector__queue *q = NULL;
+  assert_int_equal(collector__queue_open(dir, 1 << 20, &q, NULL), 0);
+  uint64_t n, bytes, dr, ds, seq, ns;
+  collector__queue_stats_get(q, &n, &bytes, &dr, &ds);
+  assert_int_equal(n, 0);
+  assert_int_equal(dr, 0);
+  uint8_t body[100] = {7};
+  assert_int_equal(collector__queue_put(q, body, sizeof body, 1), 0);
+  lk_buf b = {0};
+  assert_int_equal(collector__queue_peek(q, &b, &seq, &ns), 0);
+  assert_int_equal(seq, 10); /* past the kept file */
+  assert_int_equal(b.data[0], 7);
+  lk_buf_fini(&b);
+  collector__queue_close(q);
+  char back[sizeof newer + 1];
+  f = fopen(p, "r");
+  assert_non_null(f);
+  assert_int_equal(fread(back, 1, sizeof back, f), sizeof newer);
+  fclose(f);
+  assert_memory_equal(back, newer, sizeof newer);
+  rm_rf(dir);
+}
+
 /*---- a remote_write receiver on 127.0.0.1 ----*/
 
 typedef struct receiver {
@@ -365,6 +402,7 @@ int main(void)
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_queue_bound_and_reopen),
+    cmocka_unit_test(test_queue_other_version_kept),
     cmocka_unit_test(test_outage_exactly_once),
     cmocka_unit_test(test_rejected_is_dropped),
     cmocka_unit_test(test_real_prometheus),
