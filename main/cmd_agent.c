@@ -243,7 +243,7 @@ int cmd_agent(int argc, char **argv)
   lk_config cfg;
   lk_config_init(&cfg);
   lk_diag d = {0};
-  rc = f.config ? lk_config_load(&cfg, f.config, &d) : 0;
+  rc = f.config ? lk_config_load(&cfg, f.config, LK_CONFIG_AGENT, &d) : 0;
   int64_t iv = 0;
   if (!rc && f.interval && !(rc = lk_parse_duration(f.interval, &iv, &d)))
     cfg.collector.interval_ms = iv;

@@ -274,7 +274,8 @@ int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help
   lk_config c;
   lk_config_init(&c);
   lk_diag d = {0};
-  if (f.config && lk_config_load(&c, f.config, &d)) {
+  unsigned reader = !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER;
+  if (f.config && lk_config_load(&c, f.config, reader, &d)) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
     lk_config_fini(&c);
     return 2;
