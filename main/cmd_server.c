@@ -219,6 +219,8 @@ static int run(const char *cmd, const lk_config *c)
       .max_import_body = c->limits.max_import_size,
       .max_line = c->limits.max_line_size,
       .max_match = c->limits.max_match,
+      .max_query_samples = c->limits.max_query_samples,
+      .query_timeout_ms = c->limits.query_timeout_ms,
     },
     .logs = logs,
   };
