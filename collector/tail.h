@@ -75,7 +75,8 @@ int collector_tail_poll(collector_tail *t);
 void collector_tail_stats_get(const collector_tail *t, collector_tail_stats *out);
 void collector_tail_free(collector_tail *t); /* NULL ok; stops the thread */
 
-/* Run collector_tail_poll every interval on a thread of its own. */
+/* Run collector_tail_poll every interval on a thread of its own (negated
+ * errno when it cannot start). */
 int collector_tail_start(collector_tail *t, int64_t interval_ms);
 void collector_tail_stop(collector_tail *t);
 
@@ -120,7 +121,7 @@ int collector_log_pusher_new(const collector_log_push_opts *o, collector_log_pus
                              lk_diag *d);
 /* The sink for collector_tail_new: a batch is acknowledged once queued on disk. */
 collector_log_sink collector_log_pusher_sink(collector_log_pusher *p);
-int collector_log_pusher_start(collector_log_pusher *p); /* the sender thread */
+int collector_log_pusher_start(collector_log_pusher *p); /* the sender thread; as collector_start */
 void collector_log_pusher_stats(collector_log_pusher *p, collector_log_push_stats *out);
 void collector_log_pusher_free(collector_log_pusher *p); /* stops; queued requests stay on disk */
 

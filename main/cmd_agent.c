@@ -199,11 +199,16 @@ static int run_agent(const flags *f, lk_config *cfg)
     lk_http_opts ho = {.listen = listen};
     rc = lk_http_start(&ho, routes, sizeof routes / sizeof routes[0], &a, NULL, &srv, &d);
   }
-  if (!rc) {
+  if (!rc && (rc = collector_pusher_start(a.pusher)))
+    lk_diag_set(&d, rc, -1, "cannot start the remote_write sender thread: %s", lk_strerror(rc));
+  if (!rc)
     collector_raise_fd_limit();
-    collector_pusher_start(a.pusher);
-    collector_start(c);
-    lookout_logs *logs = lookout_logs_start_agent(cfg, f->server, token);
+  if (!rc && (rc = collector_start(c)))
+    lk_diag_set(&d, rc, -1, "cannot start the collector thread: %s", lk_strerror(rc));
+  lookout_logs *logs = NULL;
+  if (!rc && !(logs = lookout_logs_start_agent(cfg, f->server, token)))
+    rc = lk_diag_set(&d, LK_EUNAVAIL, -1, "log shipping did not start (the line above says why)");
+  if (!rc) {
     lk_info("agent: pushing to %s every %lld ms, /metrics on %s", url,
             (long long)(ac.opts.interval_ms ? ac.opts.interval_ms : 5000), srv ? listen : "(off)");
     sigset_t set;
