@@ -39,7 +39,7 @@ static const char usage_text[] =
   "remote_write 0.1.0 through a bounded on-disk queue (nothing is lost while the\n"
   "server is down, up to the queue's size). Serves the last cycle at /metrics.\n\n"
   "  --server URL          remote_write endpoint; a bare http://host:port gets /api/v1/write\n"
-  "  --config FILE         YAML config (collector:, scrape_configs:, data:)\n"
+  "  --config FILE         YAML config (data:, collector:, global:, scrape_configs:)\n"
   "  --interval D          collection interval (collector.interval, default 5s)\n"
   "  --cgroup-root DIR     cgroup mount root (collector.cgroup_root, default /sys/fs/cgroup)\n"
   "  --log-root DIR        where pods/ and containers/ logs live (default /var/log)\n"

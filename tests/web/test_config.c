@@ -194,8 +194,42 @@ static void test_load_file(void **state)
   lk_config_fini(&c);
 }
 
-int main(void)
+static const char *readme_path; /* argv[1] */
+
+/* The README's configuration sample is what `lookout up` accepts. */
+static void test_readme_sample(void **state)
 {
+  FILE *f = fopen(readme_path, "r");
+  assert_non_null(f);
+  static char text[1 << 16];
+  size_t len = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[len] = 0;
+  const char *sec = strstr(text, "## Configuration");
+  assert_non_null(sec);
+  const char *start = strstr(sec, "```yaml\n");
+  assert_non_null(start);
+  start += strlen("```yaml\n");
+  const char *end = strstr(start, "```");
+  assert_non_null(end);
+  lk_config c;
+  lk_config_init(&c);
+  lk_diag d = {0};
+  int rc = lk_config_parse(&c, start, (size_t)(end - start), "README.md", LK_CONFIG_UP, &d);
+  if (rc)
+    fail_msg("%s", d.msg);
+  assert_int_equal(c.nscrape_configs, 1);
+  assert_int_equal(c.limits.query_timeout_ms, 120000);
+  lk_config_fini(&c);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_config README.md\n");
+    return 2;
+  }
+  readme_path = argv[1];
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_defaults),
     cmocka_unit_test(test_design_example),
@@ -204,6 +238,7 @@ int main(void)
     cmocka_unit_test(test_keys_per_program),
     cmocka_unit_test(test_zero_refused),
     cmocka_unit_test(test_load_file),
+    cmocka_unit_test(test_readme_sample),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
