@@ -121,7 +121,7 @@ int collector_log_pusher_new(const collector_log_push_opts *o, collector_log_pus
                              lk_diag *d);
 /* The sink for collector_tail_new: a batch is acknowledged once queued on disk. */
 collector_log_sink collector_log_pusher_sink(collector_log_pusher *p);
-int collector_log_pusher_start(collector_log_pusher *p); /* the sender thread; as collector_start */
+int collector_log_pusher_start(collector_log_pusher *p); /* the sender thread */
 void collector_log_pusher_stats(collector_log_pusher *p, collector_log_push_stats *out);
 void collector_log_pusher_free(collector_log_pusher *p); /* stops; queued requests stay on disk */
 
