@@ -320,7 +320,8 @@ static int parse_labels(walk *w, yaml_node_t *n, void *base, const char *key)
 
 static const field static_fields[] = {
   {"targets", F_STRLIST, offsetof(lk_static_config, targets), NULL, NULL, .used_by = ALL},
-  {"labels", F_CUSTOM, 0, NULL, parse_labels, .used_by = ALL},
+  /* parsed, but the scraper does not attach them to the samples yet */
+  {"labels", F_CUSTOM, 0, NULL, parse_labels, .used_by = NOT_YET},
   {0},
 };
 
@@ -371,6 +372,9 @@ static int parse_scrape_configs(walk *w, yaml_node_t *n, void *base, const char 
     rc = apply_map(w, item, scrape_fields, s, "scrape_configs");
     if (!rc && (!s->job_name || !s->job_name[0]))
       rc = werr(w, item, "scrape_configs: every entry needs a job_name");
+    if (!rc && s->scheme && strcmp(s->scheme, "http"))
+      rc = werr(w, item, "scrape_configs: job \"%s\": scheme \"%s\" is not supported yet (only http)", s->job_name,
+                s->scheme);
     for (size_t j = 0; !rc && j + 1 < c->nscrape_configs; j++)
       if (!strcmp(c->scrape_configs[j].job_name, s->job_name))
         rc = werr(w, item, "scrape_configs: duplicate job_name \"%s\"", s->job_name);

@@ -11,7 +11,7 @@
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
  *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
- *                       scheme, static_configs: [ { targets: [...], labels: {...} } ] } ]
+ *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
  *   auth:      { token_file: ./data/token, require_token: false }      [S]
  *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS) [S]
  *   limits:    { max_body_size: 16MiB, max_decoded_size: 256MiB, max_import_size: 64GiB,   [S]
@@ -21,10 +21,11 @@
  *
  * Parsed but refused until their module lands ("key X is not supported
  * yet", unless the value is empty): rule_files, evaluation_interval,
- * global.evaluation_interval, route, receivers, alertmanager_url,
- * orchestrator, collector.pcap_interfaces. A key the reading program does
- * not use (collector.* for `lookout server`, limits.* for `lookout agent`)
- * is refused too, so no key is silently ignored.
+ * global.evaluation_interval, route, receivers, inhibit_rules,
+ * alertmanager_url, alerting, orchestrator, collector.pcap_interfaces,
+ * static_configs' labels (and a scrape scheme other than http). A key the
+ * reading program does not use (collector.* for `lookout server`, limits.*
+ * for `lookout agent`) is refused too, so no key is silently ignored.
  *
  * Durations use Prometheus syntax (`90s`, `1h30m`); sizes are bytes with an
  * optional unit (`512`, `64KiB`, `16MiB`, `1GB`, `2GiB`). Unknown keys and bad

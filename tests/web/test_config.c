@@ -115,12 +115,17 @@ static void test_not_supported_yet(void **state)
     {"alerting: { alertmanagers: [] }\n", "x.yaml:1: key alerting is not supported yet"},
     {"orchestrator: { enabled: false }\n", "x.yaml:1: key orchestrator is not supported yet"},
     {"collector:\n  pcap_interfaces: [eth0]\n", "x.yaml:2: key collector.pcap_interfaces is not supported yet"},
+    {"scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [h:1]\n        labels: { env: dev }\n",
+     "x.yaml:5: key static_configs.labels is not supported yet"},
+    {"scrape_configs:\n  - job_name: a\n    scheme: https\n",
+     "x.yaml:2: scrape_configs: job \"a\": scheme \"https\" is not supported yet (only http)"},
   };
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
     check_error_as(LK_CONFIG_UP, refused[i].text, refused[i].want);
   check_error_as(LK_CONFIG_SERVER, refused[0].text, refused[0].want);
   check_error_as(LK_CONFIG_AGENT, refused[9].text, refused[9].want);
-  static const char empty[] = "rule_files: []\nroute: {}\nreceivers:\ncollector: { pcap_interfaces: [] }\n";
+  static const char empty[] = "rule_files: []\nroute: {}\nreceivers:\ncollector: { pcap_interfaces: [] }\n"
+                              "scrape_configs: [ { job_name: a, scheme: http, static_configs: [ { labels: {} } ] } ]\n";
   lk_config c;
   lk_config_init(&c);
   lk_diag d = {0};
