@@ -2,7 +2,7 @@
 limits.max_query_samples answers 422 execution with Prometheus' message,
 limits.query_timeout answers 503 timeout and a request's `timeout` cannot
 raise it; and a key of a module not built yet stops the start with
-`file:line: key X is not supported yet`.
+`file:line: key X is not supported yet`, as a server-only key stops the agent.
 
 usage: query_limits.py LOOKOUT_EXE"""
 import os
@@ -74,6 +74,13 @@ def not_supported_yet(exe, work):
     assert p.returncode != 0 and f"{cfg}:2: key rule_files is not supported yet" in err, (p.returncode, err)
     assert not os.path.exists(os.path.join(work, "rules")), "a refused config still created the data directory"
     print("ok: rule_files refused at its line, nothing created")
+    with open(cfg, "w") as f:
+        f.write("data: x\nlimits: { max_series: 5 }\n")
+    p = subprocess.run([exe, "agent", "--server", "http://127.0.0.1:9", "--config", cfg, "--listen", "none"],
+                       capture_output=True, timeout=30)
+    err = p.stderr.decode()
+    assert p.returncode != 0 and f"{cfg}:2: key limits is not used by lookout agent" in err, (p.returncode, err)
+    print("ok: a server-only key stops lookout agent")
 
 
 def main():
