@@ -2,9 +2,11 @@
  *
  * libyaml loads the file into a node tree (with line marks); a walker then
  * applies it to a fresh lk_config holding defaults, driven by one key table
- * per section (key, type, field offset). Lists of objects (scrape_configs,
- * static_configs, receivers, webhook_configs) have small custom walkers with
- * their own tables. Parsing happens into a temporary config that replaces the
+ * per section (key, type, field offset, which programs act on the key).
+ * A key no program acts on yet, or one the reading program ignores, is
+ * refused from the table's used_by column alone. Lists of objects
+ * (scrape_configs, static_configs, receivers, webhook_configs) have small
+ * custom walkers with their own tables. Parsing happens into a temporary config that replaces the
  * caller's only on success, so a bad file changes nothing.
  */
 #include "lib/lk_config.h"
