@@ -61,13 +61,6 @@ void promql__annotate(pq_ctx *c, bool warning, const pq_expr *e, const char *fmt
   lk_buf_puts(b, line);
 }
 
-int promql__too_many_samples(pq_ctx *c)
-{
-  return lk_diag_set(c->d, LK_ELIMIT, -1,
-                     "query processing would load too many samples into memory in query execution (limit %llu)",
-                     (unsigned long long)c->max_samples);
-}
-
 int promql__check_limits(pq_ctx *c, uint64_t more)
 {
   c->samples += more;
@@ -76,6 +69,13 @@ int promql__check_limits(pq_ctx *c, uint64_t more)
   if (c->deadline_ns && lk_mono_ns() > c->deadline_ns)
     return lk_diag_set(c->d, LK_ETIMEOUT, -1, "query timed out in query execution");
   return 0;
+}
+
+int promql__too_many_samples(pq_ctx *c)
+{
+  return lk_diag_set(c->d, LK_ELIMIT, -1,
+                     "query processing would load too many samples into memory in query execution (limit %llu)",
+                     (unsigned long long)c->max_samples);
 }
 
 bool promql__in_list(const char *s, const char **l, size_t n)
