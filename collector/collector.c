@@ -355,11 +355,12 @@ int collector_start(collector_t *c)
   c->stop = false;
   c->running = true;
   pthread_mutex_unlock(&c->lock);
-  if (pthread_create(&c->thread, NULL, run, c)) {
+  int terr = pthread_create(&c->thread, NULL, run, c);
+  if (terr) {
     pthread_mutex_lock(&c->lock);
     c->running = false;
     pthread_mutex_unlock(&c->lock);
-    return LK_EAGAIN;
+    return -terr;
   }
   return 0;
 }

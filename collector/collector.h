@@ -96,7 +96,8 @@ void collector_free(collector_t *c); /* stops the thread if running; NULL is fin
 int collector_collect(collector_t *c, int64_t now_ms);
 
 /* Run cycles every interval_ms on a thread of the collector's own until
- * collector_stop. Returns LK_EEXIST when already running. */
+ * collector_stop. Returns LK_EEXIST when already running, or the negated
+ * errno of pthread_create when the thread cannot start. */
 int collector_start(collector_t *c);
 void collector_stop(collector_t *c);
 
@@ -148,7 +149,7 @@ int collector_pusher_new(const collector_push_opts *o, collector_pusher **out, l
 void collector_pusher_free(collector_pusher *p);
 /* A sink that encodes batches as remote_write requests and queues them. */
 collector_sink collector_pusher_sink(collector_pusher *p);
-int collector_pusher_start(collector_pusher *p);
+int collector_pusher_start(collector_pusher *p); /* the sender thread; as collector_start */
 void collector_pusher_stop(collector_pusher *p);
 /* Wait until the queue is empty or timeout_ms passes: 0 or LK_ETIMEOUT. */
 int collector_pusher_flush(collector_pusher *p, int timeout_ms);

@@ -204,11 +204,12 @@ int collector__sender_start(collector__sender *s)
   s->stop = false;
   s->running = true;
   pthread_mutex_unlock(&s->lock);
-  if (pthread_create(&s->thread, NULL, sender, s)) {
+  int terr = pthread_create(&s->thread, NULL, sender, s);
+  if (terr) {
     pthread_mutex_lock(&s->lock);
     s->running = false;
     pthread_mutex_unlock(&s->lock);
-    return LK_EAGAIN;
+    return -terr;
   }
   return 0;
 }

@@ -45,7 +45,7 @@ int collector__sender_new(const collector__sender_opts *o, collector__sender **o
 void collector__sender_free(collector__sender *s);
 /* Queue one request body (copied) carrying nitems, and wake the thread. */
 int collector__sender_put(collector__sender *s, const uint8_t *body, size_t len, uint64_t nitems);
-int collector__sender_start(collector__sender *s); /* LK_EEXIST when running */
+int collector__sender_start(collector__sender *s); /* LK_EEXIST when running, -errno if no thread */
 void collector__sender_stop(collector__sender *s);
 /* Wait until the queue is empty or timeout_ms passes: 0 or LK_ETIMEOUT. */
 int collector__sender_flush(collector__sender *s, int timeout_ms);

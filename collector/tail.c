@@ -742,8 +742,9 @@ int collector_tail_start(collector_tail *t, int64_t interval_ms)
     return LK_EEXIST;
   t->interval_ms = interval_ms > 0 ? interval_ms : 1000;
   t->stop = false;
-  if (pthread_create(&t->thr, NULL, tail_thread, t))
-    return LK_EAGAIN;
+  int terr = pthread_create(&t->thr, NULL, tail_thread, t);
+  if (terr)
+    return -terr;
   t->running = true;
   return 0;
 }

@@ -75,7 +75,8 @@ int collector_tail_poll(collector_tail *t);
 void collector_tail_stats_get(const collector_tail *t, collector_tail_stats *out);
 void collector_tail_free(collector_tail *t); /* NULL ok; stops the thread */
 
-/* Run collector_tail_poll every interval on a thread of its own. */
+/* Run collector_tail_poll every interval on a thread of its own (negated
+ * errno when it cannot start). */
 int collector_tail_start(collector_tail *t, int64_t interval_ms);
 void collector_tail_stop(collector_tail *t);
 

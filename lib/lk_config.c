@@ -2,9 +2,11 @@
  *
  * libyaml loads the file into a node tree (with line marks); a walker then
  * applies it to a fresh lk_config holding defaults, driven by one key table
- * per section (key, type, field offset). Lists of objects (scrape_configs,
- * static_configs, receivers, webhook_configs) have small custom walkers with
- * their own tables. Parsing happens into a temporary config that replaces the
+ * per section (key, type, field offset, which programs act on the key).
+ * A key no program acts on yet, or one the reading program ignores, is
+ * refused from the table's used_by column alone. Lists of objects
+ * (scrape_configs, static_configs, receivers, webhook_configs) have small
+ * custom walkers with their own tables. Parsing happens into a temporary config that replaces the
  * caller's only on success, so a bad file changes nothing.
  */
 #include "lib/lk_config.h"
@@ -22,10 +24,13 @@
 typedef struct walk {
   yaml_document_t *doc;
   const char *file;
+  unsigned reader; /* LK_CONFIG_SERVER / _AGENT bits: the program reading the file */
   lk_diag *d;
 } walk;
 
-enum ftype { F_STR, F_DUR, F_SIZE, F_UINT, F_BOOL, F_STRLIST, F_SECTION, F_CUSTOM };
+/* F_RESERVED: a key of a module not built yet that has no field here; only
+ * an empty value gets past its NOT_YET row. */
+enum ftype { F_STR, F_DUR, F_SIZE, F_UINT, F_BOOL, F_STRLIST, F_SECTION, F_CUSTOM, F_RESERVED };
 
 typedef struct field field;
 typedef int (*custom_fn)(walk *w, yaml_node_t *n, void *base, const char *key);
@@ -35,7 +40,17 @@ struct field {
   size_t off;
   const field *sub;   /* F_SECTION */
   custom_fn custom;   /* F_CUSTOM */
+  unsigned used_by;   /* programs that act on the key; NOT_YET: none, a non-empty value is refused */
+  bool positive;      /* F_DUR/F_SIZE/F_UINT: 0 is refused (it would silently mean "the default") */
 };
+
+/* Who acts on a key (the `used_by` column). Keys of modules that do not
+ * exist yet are NOT_YET: refused unless empty, until the module lands and
+ * the row says who reads it. */
+#define NOT_YET 0u
+#define SRV LK_CONFIG_SERVER
+#define AGT LK_CONFIG_AGENT
+#define ALL (LK_CONFIG_SERVER | LK_CONFIG_AGENT)
 
 static int werr(walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int werr(walk *w, const yaml_node_t *n, const char *fmt, ...)
@@ -134,14 +149,17 @@ static int set_strlist(walk *w, yaml_node_t *n, lk_strlist *l, const char *key)
   return 0;
 }
 
-static int set_value(walk *w, yaml_node_t *n, const field *f, void *base)
+/* A number field's value once set; 0 for other types. */
+static bool is_zero(const field *f, const char *p)
 {
-  char *p = (char *)base + f->off;
+  if (f->t == F_DUR)
+    return *(const int64_t *)p == 0;
+  return (f->t == F_SIZE || f->t == F_UINT) && *(const uint64_t *)p == 0;
+}
+
+static int set_scalar(walk *w, yaml_node_t *n, const field *f, char *p)
+{
   lk_diag vd = {0};
-  if (f->t == F_STRLIST)
-    return set_strlist(w, n, (lk_strlist *)p, f->key);
-  if (want_scalar(w, n, f->key))
-    return LK_EINVAL;
   const char *s = scalar(n);
   switch (f->t) {
   case F_STR:
@@ -176,12 +194,49 @@ static int set_value(walk *w, yaml_node_t *n, const field *f, void *base)
   }
 }
 
+static int set_value(walk *w, yaml_node_t *n, const field *f, void *base)
+{
+  char *p = (char *)base + f->off;
+  if (f->t == F_STRLIST)
+    return set_strlist(w, n, (lk_strlist *)p, f->key);
+  if (want_scalar(w, n, f->key))
+    return LK_EINVAL;
+  int rc = set_scalar(w, n, f, p);
+  if (!rc && f->positive && is_zero(f, p))
+    return werr(w, n, "%s: must be greater than 0", f->key);
+  return rc;
+}
+
 static void list_keys(const field *t, char *buf, size_t sz)
 {
   size_t o = 0;
   buf[0] = 0;
   for (; t->key && o < sz; t++)
     o += (size_t)snprintf(buf + o, sz - o, "%s%s", o ? ", " : "", t->key);
+}
+
+static const char top_where[] = "the config file";
+
+/* Null, [] or {}: a value that changes nothing. */
+static bool is_empty(const yaml_node_t *n)
+{
+  if (n->type == YAML_SEQUENCE_NODE)
+    return n->data.sequence.items.top == n->data.sequence.items.start;
+  if (n->type == YAML_MAPPING_NODE)
+    return n->data.mapping.pairs.top == n->data.mapping.pairs.start;
+  return is_null(n);
+}
+
+/* A key the program reading the file would ignore: stop rather than
+ * pretend. `where` is the section (top_where at the top level). */
+static int refuse(walk *w, const yaml_node_t *k, const field *f, const char *where)
+{
+  char name[200];
+  snprintf(name, sizeof name, "%s%s%s", where == top_where ? "" : where, where == top_where ? "" : ".", f->key);
+  if (f->used_by == NOT_YET)
+    return werr(w, k, "key %s is not supported yet", name);
+  return werr(w, k, "key %s is not used by lookout %s (lookout %s and lookout up read it)", name,
+              w->reader == SRV ? "server" : "agent", f->used_by == SRV ? "server" : "agent");
 }
 
 /* Apply a mapping node to base through table t; `where` names the section. */
@@ -204,9 +259,12 @@ static int apply_map(walk *w, yaml_node_t *n, const field *t, void *base, const 
       list_keys(t, known, sizeof known);
       return werr(w, k, "unknown key \"%s\" in %s (known keys: %s)", scalar(k), where, known);
     }
-    int rc = f->t == F_SECTION  ? apply_map(w, v, f->sub, base, f->key)
-             : f->t == F_CUSTOM ? f->custom(w, v, base, f->key)
-                                : set_value(w, v, f, base);
+    if (!(f->used_by & w->reader) && !is_empty(v))
+      return refuse(w, k, f, where);
+    int rc = f->t == F_SECTION    ? apply_map(w, v, f->sub, base, f->key)
+             : f->t == F_CUSTOM   ? f->custom(w, v, base, f->key)
+             : f->t == F_RESERVED ? 0
+                                  : set_value(w, v, f, base);
     if (rc)
       return rc;
   }
@@ -263,9 +321,10 @@ static int parse_labels(walk *w, yaml_node_t *n, void *base, const char *key)
 }
 
 static const field static_fields[] = {
-  {"targets", F_STRLIST, offsetof(lk_static_config, targets), NULL, NULL},
-  {"labels", F_CUSTOM, 0, NULL, parse_labels},
-  {NULL, 0, 0, NULL, NULL},
+  {"targets", F_STRLIST, offsetof(lk_static_config, targets), NULL, NULL, .used_by = ALL},
+  /* parsed, but the scraper does not attach them to the samples yet */
+  {"labels", F_CUSTOM, 0, NULL, parse_labels, .used_by = NOT_YET},
+  {0},
 };
 
 static int parse_static_configs(walk *w, yaml_node_t *n, void *base, const char *key)
@@ -283,13 +342,13 @@ static int parse_static_configs(walk *w, yaml_node_t *n, void *base, const char 
 }
 
 static const field scrape_fields[] = {
-  {"job_name", F_STR, offsetof(lk_scrape_config, job_name), NULL, NULL},
-  {"scrape_interval", F_DUR, offsetof(lk_scrape_config, scrape_interval_ms), NULL, NULL},
-  {"scrape_timeout", F_DUR, offsetof(lk_scrape_config, scrape_timeout_ms), NULL, NULL},
-  {"metrics_path", F_STR, offsetof(lk_scrape_config, metrics_path), NULL, NULL},
-  {"scheme", F_STR, offsetof(lk_scrape_config, scheme), NULL, NULL},
-  {"static_configs", F_CUSTOM, 0, NULL, parse_static_configs},
-  {NULL, 0, 0, NULL, NULL},
+  {"job_name", F_STR, offsetof(lk_scrape_config, job_name), NULL, NULL, .used_by = ALL},
+  {"scrape_interval", F_DUR, offsetof(lk_scrape_config, scrape_interval_ms), NULL, NULL, .used_by = ALL},
+  {"scrape_timeout", F_DUR, offsetof(lk_scrape_config, scrape_timeout_ms), NULL, NULL, .used_by = ALL},
+  {"metrics_path", F_STR, offsetof(lk_scrape_config, metrics_path), NULL, NULL, .used_by = ALL},
+  {"scheme", F_STR, offsetof(lk_scrape_config, scheme), NULL, NULL, .used_by = ALL},
+  {"static_configs", F_CUSTOM, 0, NULL, parse_static_configs, .used_by = ALL},
+  {0},
 };
 
 static void scrape_free(lk_scrape_config *s)
@@ -315,6 +374,9 @@ static int parse_scrape_configs(walk *w, yaml_node_t *n, void *base, const char 
     rc = apply_map(w, item, scrape_fields, s, "scrape_configs");
     if (!rc && (!s->job_name || !s->job_name[0]))
       rc = werr(w, item, "scrape_configs: every entry needs a job_name");
+    if (!rc && s->scheme && strcmp(s->scheme, "http"))
+      rc = werr(w, item, "scrape_configs: job \"%s\": scheme \"%s\" is not supported yet (only http)", s->job_name,
+                s->scheme);
     for (size_t j = 0; !rc && j + 1 < c->nscrape_configs; j++)
       if (!strcmp(c->scrape_configs[j].job_name, s->job_name))
         rc = werr(w, item, "scrape_configs: duplicate job_name \"%s\"", s->job_name);
@@ -323,9 +385,9 @@ static int parse_scrape_configs(walk *w, yaml_node_t *n, void *base, const char 
 }
 
 static const field webhook_fields[] = {
-  {"url", F_STR, offsetof(lk_webhook_config, url), NULL, NULL},
-  {"send_resolved", F_BOOL, offsetof(lk_webhook_config, send_resolved), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"url", F_STR, offsetof(lk_webhook_config, url), NULL, NULL, .used_by = ALL},
+  {"send_resolved", F_BOOL, offsetof(lk_webhook_config, send_resolved), NULL, NULL, .used_by = ALL},
+  {0},
 };
 
 static int parse_webhooks(walk *w, yaml_node_t *n, void *base, const char *key)
@@ -346,9 +408,9 @@ static int parse_webhooks(walk *w, yaml_node_t *n, void *base, const char *key)
 }
 
 static const field receiver_fields[] = {
-  {"name", F_STR, offsetof(lk_receiver, name), NULL, NULL},
-  {"webhook_configs", F_CUSTOM, 0, NULL, parse_webhooks},
-  {NULL, 0, 0, NULL, NULL},
+  {"name", F_STR, offsetof(lk_receiver, name), NULL, NULL, .used_by = ALL},
+  {"webhook_configs", F_CUSTOM, 0, NULL, parse_webhooks, .used_by = ALL},
+  {0},
 };
 
 static void receiver_free(lk_receiver *r)
@@ -380,81 +442,87 @@ static int parse_receivers(walk *w, yaml_node_t *n, void *base, const char *key)
 
 #define C(f) offsetof(lk_config, f)
 static const field storage_fields[] = {
-  {"retention", F_DUR, C(storage.retention_ms), NULL, NULL},
-  {"retention_size", F_SIZE, C(storage.retention_size), NULL, NULL},
-  {"ooo_window", F_DUR, C(storage.ooo_window_ms), NULL, NULL},
-  {"fsync", F_STR, C(storage.fsync), NULL, NULL},
-  {"block_range", F_DUR, C(storage.block_range_ms), NULL, NULL},
-  {"query_cache_size", F_SIZE, C(storage.query_cache_size), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"retention", F_DUR, C(storage.retention_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"retention_size", F_SIZE, C(storage.retention_size), NULL, NULL, .used_by = SRV},
+  {"ooo_window", F_DUR, C(storage.ooo_window_ms), NULL, NULL, .used_by = SRV},
+  {"fsync", F_STR, C(storage.fsync), NULL, NULL, .used_by = SRV},
+  {"block_range", F_DUR, C(storage.block_range_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"query_cache_size", F_SIZE, C(storage.query_cache_size), NULL, NULL, .used_by = SRV},
+  {0},
 };
 static const field collector_fields[] = {
-  {"interval", F_DUR, C(collector.interval_ms), NULL, NULL},
-  {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL},
-  {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL},
-  {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"interval", F_DUR, C(collector.interval_ms), NULL, NULL, .used_by = AGT},
+  {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL, .used_by = AGT},
+  {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL, .used_by = AGT},
+  {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = NOT_YET},
+  {0},
 };
+/* scrape_* are the defaults of scrape_configs entries (lk_config.h). */
 static const field global_fields[] = {
-  {"scrape_interval", F_DUR, C(global.scrape_interval_ms), NULL, NULL},
-  {"scrape_timeout", F_DUR, C(global.scrape_timeout_ms), NULL, NULL},
-  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"scrape_interval", F_DUR, C(global.scrape_interval_ms), NULL, NULL, .used_by = AGT},
+  {"scrape_timeout", F_DUR, C(global.scrape_timeout_ms), NULL, NULL, .used_by = AGT},
+  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = NOT_YET},
+  {0},
 };
 static const field route_fields[] = {
-  {"receiver", F_STR, C(route.receiver), NULL, NULL},
-  {"group_by", F_STRLIST, C(route.group_by), NULL, NULL},
-  {"group_wait", F_DUR, C(route.group_wait_ms), NULL, NULL},
-  {"group_interval", F_DUR, C(route.group_interval_ms), NULL, NULL},
-  {"repeat_interval", F_DUR, C(route.repeat_interval_ms), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"receiver", F_STR, C(route.receiver), NULL, NULL, .used_by = ALL},
+  {"group_by", F_STRLIST, C(route.group_by), NULL, NULL, .used_by = ALL},
+  {"group_wait", F_DUR, C(route.group_wait_ms), NULL, NULL, .used_by = ALL},
+  {"group_interval", F_DUR, C(route.group_interval_ms), NULL, NULL, .used_by = ALL},
+  {"repeat_interval", F_DUR, C(route.repeat_interval_ms), NULL, NULL, .used_by = ALL},
+  {0},
 };
 static const field orchestrator_fields[] = {
-  {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL},
-  {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL, .used_by = ALL},
+  {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = ALL},
+  {0},
 };
 static const field auth_fields[] = {
-  {"token_file", F_STR, C(auth.token_file), NULL, NULL},
-  {"require_token", F_BOOL, C(auth.require_token), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"token_file", F_STR, C(auth.token_file), NULL, NULL, .used_by = SRV},
+  {"require_token", F_BOOL, C(auth.require_token), NULL, NULL, .used_by = SRV},
+  {0},
 };
 static const field tls_fields[] = {
-  {"cert_file", F_STR, C(tls.cert_file), NULL, NULL},
-  {"key_file", F_STR, C(tls.key_file), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"cert_file", F_STR, C(tls.cert_file), NULL, NULL, .used_by = SRV},
+  {"key_file", F_STR, C(tls.key_file), NULL, NULL, .used_by = SRV},
+  {0},
 };
+/* 0 would silently mean "the built-in default" further down: refused. */
 static const field limits_fields[] = {
-  {"max_body_size", F_SIZE, C(limits.max_body_size), NULL, NULL},
-  {"max_decoded_size", F_SIZE, C(limits.max_decoded_size), NULL, NULL},
-  {"max_import_size", F_SIZE, C(limits.max_import_size), NULL, NULL},
-  {"max_line_size", F_SIZE, C(limits.max_line_size), NULL, NULL},
-  {"max_labels", F_UINT, C(limits.max_labels), NULL, NULL},
-  {"max_label_name_length", F_UINT, C(limits.max_label_name_length), NULL, NULL},
-  {"max_label_value_length", F_UINT, C(limits.max_label_value_length), NULL, NULL},
-  {"max_series", F_UINT, C(limits.max_series), NULL, NULL},
-  {"max_match", F_UINT, C(limits.max_match), NULL, NULL},
-  {"max_query_samples", F_UINT, C(limits.max_query_samples), NULL, NULL},
-  {"query_timeout", F_DUR, C(limits.query_timeout_ms), NULL, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"max_body_size", F_SIZE, C(limits.max_body_size), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_decoded_size", F_SIZE, C(limits.max_decoded_size), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_import_size", F_SIZE, C(limits.max_import_size), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_line_size", F_SIZE, C(limits.max_line_size), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_labels", F_UINT, C(limits.max_labels), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_label_name_length", F_UINT, C(limits.max_label_name_length), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_label_value_length", F_UINT, C(limits.max_label_value_length), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_series", F_UINT, C(limits.max_series), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_match", F_UINT, C(limits.max_match), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_query_samples", F_UINT, C(limits.max_query_samples), NULL, NULL, .used_by = SRV, .positive = true},
+  {"query_timeout", F_DUR, C(limits.query_timeout_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {0},
 };
+/* A section row's used_by gates the whole section; its rows then gate
+ * each key. */
 static const field top_fields[] = {
-  {"listen", F_STR, C(listen), NULL, NULL},
-  {"data", F_STR, C(data), NULL, NULL},
-  {"storage", F_SECTION, 0, storage_fields, NULL},
-  {"collector", F_SECTION, 0, collector_fields, NULL},
-  {"global", F_SECTION, 0, global_fields, NULL},
-  {"scrape_configs", F_CUSTOM, 0, NULL, parse_scrape_configs},
-  {"rule_files", F_STRLIST, C(rule_files), NULL, NULL},
-  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL},
-  {"route", F_SECTION, 0, route_fields, NULL},
-  {"receivers", F_CUSTOM, 0, NULL, parse_receivers},
-  {"alertmanager_url", F_STR, C(alertmanager_url), NULL, NULL},
-  {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL},
-  {"auth", F_SECTION, 0, auth_fields, NULL},
-  {"tls", F_SECTION, 0, tls_fields, NULL},
-  {"limits", F_SECTION, 0, limits_fields, NULL},
-  {NULL, 0, 0, NULL, NULL},
+  {"listen", F_STR, C(listen), NULL, NULL, .used_by = SRV},
+  {"data", F_STR, C(data), NULL, NULL, .used_by = ALL},
+  {"storage", F_SECTION, 0, storage_fields, NULL, .used_by = SRV},
+  {"collector", F_SECTION, 0, collector_fields, NULL, .used_by = AGT},
+  {"global", F_SECTION, 0, global_fields, NULL, .used_by = ALL},
+  {"scrape_configs", F_CUSTOM, 0, NULL, parse_scrape_configs, .used_by = AGT},
+  {"rule_files", F_STRLIST, C(rule_files), NULL, NULL, .used_by = NOT_YET},
+  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = NOT_YET},
+  {"route", F_SECTION, 0, route_fields, NULL, .used_by = NOT_YET},
+  {"receivers", F_CUSTOM, 0, NULL, parse_receivers, .used_by = NOT_YET},
+  {"inhibit_rules", F_RESERVED, 0, NULL, NULL, .used_by = NOT_YET},
+  {"alertmanager_url", F_STR, C(alertmanager_url), NULL, NULL, .used_by = NOT_YET},
+  {"alerting", F_RESERVED, 0, NULL, NULL, .used_by = NOT_YET},
+  {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL, .used_by = NOT_YET},
+  {"auth", F_SECTION, 0, auth_fields, NULL, .used_by = SRV},
+  {"tls", F_SECTION, 0, tls_fields, NULL, .used_by = SRV},
+  {"limits", F_SECTION, 0, limits_fields, NULL, .used_by = SRV},
+  {0},
 };
 #undef C
 
@@ -545,7 +613,8 @@ static int load_doc(yaml_document_t *doc, const char *text, size_t len, const ch
   return rc;
 }
 
-int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name, lk_diag *d)
+int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name, unsigned reader,
+                    lk_diag *d)
 {
   yaml_document_t doc;
   int rc = load_doc(&doc, text, len, name, d);
@@ -553,10 +622,10 @@ int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name
     return rc;
   lk_config tmp;
   lk_config_init(&tmp);
-  walk w = {&doc, name, d};
+  walk w = {&doc, name, reader, d};
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (root)
-    rc = apply_map(&w, root, top_fields, &tmp, "the config file");
+    rc = apply_map(&w, root, top_fields, &tmp, top_where);
   if (!rc)
     rc = finish(&w, &tmp, root);
   yaml_document_delete(&doc);
@@ -570,7 +639,7 @@ int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name
   return 0;
 }
 
-int lk_config_load(lk_config *c, const char *path, lk_diag *d)
+int lk_config_load(lk_config *c, const char *path, unsigned reader, lk_diag *d)
 {
   FILE *f = fopen(path, "rb");
   if (!f)
@@ -596,7 +665,7 @@ int lk_config_load(lk_config *c, const char *path, lk_diag *d)
     free(buf);
     return lk_diag_set(d, LK_EIO, -1, "cannot read config %s", path);
   }
-  int rc = lk_config_parse(c, buf, len, path, d);
+  int rc = lk_config_parse(c, buf, len, path, reader, d);
   free(buf);
   if (!rc)
     lk_config_set(&c->path, path);

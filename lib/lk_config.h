@@ -1,39 +1,42 @@
 /* lk_config.h — the server/agent configuration file (YAML, libyaml).
  *
  * Keys follow DESIGN.md ("Config file"), with Prometheus and Alertmanager
- * names where they exist:
+ * names where they exist. Read by `lookout server` [S], `lookout agent` [A]
+ * and `lookout up` (both):
  *
- *   listen: 127.0.0.1:9470
- *   data: ./data
- *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,
+ *   listen: 127.0.0.1:9470                                              [S]
+ *   data: ./data                                                        [S A]
+ *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,     [S]
  *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB }
- *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup,
- *                log_paths: [...], pcap_interfaces: [...] }
- *   global:    { scrape_interval: 15s, scrape_timeout: 10s, evaluation_interval: 15s }
- *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,
- *                       scheme, static_configs: [ { targets: [...], labels: {...} } ] } ]
- *   rule_files: [ <glob>, ... ]
- *   evaluation_interval: 15s
- *   route:     { receiver, group_by: [...], group_wait, group_interval, repeat_interval }
- *   receivers: [ { name, webhook_configs: [ { url, send_resolved } ] } ]
- *   alertmanager_url: http://127.0.0.1:9093     (optional: also POST alerts there)
- *   orchestrator: { enabled: true, manifests: [...] }
- *   auth:      { token_file: ./data/token, require_token: false }
- *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS)
- *   limits:    { max_body_size: 16MiB, max_decoded_size: 256MiB, max_import_size: 64GiB,
+ *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
+ *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
+ *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
+ *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
+ *   auth:      { token_file: ./data/token, require_token: false }      [S]
+ *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS) [S]
+ *   limits:    { max_body_size: 16MiB, max_decoded_size: 256MiB, max_import_size: 64GiB,   [S]
  *                max_line_size: 1MiB, max_labels: 64, max_label_name_length: 256,
  *                max_label_value_length: 4096, max_series: 5000000, max_match: 64,
  *                max_query_samples: 50000000, query_timeout: 2m }
  *
+ * Parsed but refused until their module lands ("key X is not supported
+ * yet", unless the value is empty): rule_files, evaluation_interval,
+ * global.evaluation_interval, route, receivers, inhibit_rules,
+ * alertmanager_url, alerting, orchestrator, collector.pcap_interfaces,
+ * static_configs' labels (and a scrape scheme other than http). A key the
+ * reading program does not use (collector.* for `lookout server`, limits.*
+ * for `lookout agent`) is refused too, so no key is silently ignored.
+ *
  * Durations use Prometheus syntax (`90s`, `1h30m`); sizes are bytes with an
  * optional unit (`512`, `64KiB`, `16MiB`, `1GB`, `2GiB`). Unknown keys and bad
- * values are errors naming the file, line and key. Every field has a default
+ * values are errors naming the file, line and key; limits, retention and
+ * block_range must be greater than 0. Every field has a default
  * (lk_config_init), so a missing file section means "defaults"; every CLI
  * flag overrides its key by assigning the field after loading.
  *
  * Adding a key: a field here, its default in lk_config_init, one line in the
- * section's table in lk_config.c (and a free in lk_config_fini if it owns
- * memory).
+ * section's table in lk_config.c saying which programs act on it (and a free
+ * in lk_config_fini if it owns memory).
  */
 #ifndef LK_CONFIG_H
 #define LK_CONFIG_H
@@ -141,13 +144,20 @@ typedef struct lk_config {
   } limits;
 } lk_config;
 
+/* The program reading the file (lk_config_parse's `reader`, a bit set):
+ * a key the reader would not act on stops the load, naming the key and who
+ * reads it, instead of being silently ignored. `lookout up` is both. */
+enum { LK_CONFIG_SERVER = 1u, LK_CONFIG_AGENT = 2u, LK_CONFIG_UP = 3u };
+
 /* Fill every field with its default (allocates; free with lk_config_fini). */
 void lk_config_init(lk_config *c);
 /* Parse YAML text (name is used in messages) over a config holding defaults.
- * On error c is unchanged and the diag reads "<name>:<line>: <problem>". */
-int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name, lk_diag *d);
+ * On error c is unchanged and the diag reads "<name>:<line>: <problem>";
+ * keys of modules not built yet read "<name>:<line>: key X is not supported yet". */
+int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name, unsigned reader,
+                    lk_diag *d);
 /* Read and parse a file (LK_ENOENT / LK_EIO with the path in the diag). */
-int lk_config_load(lk_config *c, const char *path, lk_diag *d);
+int lk_config_load(lk_config *c, const char *path, unsigned reader, lk_diag *d);
 /* Replace an owned string field (copies v; NULL clears). */
 void lk_config_set(char **field, const char *v);
 void lk_config_fini(lk_config *c);

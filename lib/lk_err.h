@@ -2,9 +2,10 @@
  *
  * Every function in the project returns 0 (LK_OK) or a negative LK_E* code.
  * Codes that mirror errno are negated errno values; project codes live at
- * -1000 and below. lk_strerror() names any code. User-facing detail (what was
- * wrong and where) travels in an optional lk_diag, which web/ turns into the
- * Prometheus/Loki JSON error body.
+ * -1000 and below; a function may also return any other negated errno
+ * (-EACCES, -EPERM, ...). lk_strerror() names any code. User-facing detail
+ * (what was wrong and where) travels in an optional lk_diag, which web/
+ * turns into the Prometheus/Loki JSON error body.
  */
 #ifndef LK_ERR_H
 #define LK_ERR_H
@@ -40,7 +41,9 @@ enum lk_err {
 #undef LK__ENUM
 };
 
-/* Static text for a code; never NULL ("unknown error" for unknown codes). */
+/* Static text for a code: the table's, or for any other negated errno the
+ * C library's description ("Permission denied"); never NULL ("unknown
+ * error" for codes that are neither). Thread-safe. */
 const char *lk_strerror(int code);
 
 /* A user-facing message plus the byte offset (or -1) it refers to.

@@ -76,7 +76,8 @@ collector_t *lookout_agent_start_local(const lk_config *cfg, void *db)
   lookout_agent_config_fini(&ac);
   if (!rc) {
     collector_raise_fd_limit();
-    rc = collector_start(c);
+    if ((rc = collector_start(c)))
+      lk_diag_set(&d, rc, -1, "cannot start the collector thread: %s", lk_strerror(rc));
   }
   if (rc) {
     lk_error("local agent not started: %s", d.msg[0] ? d.msg : lk_strerror(rc));

@@ -39,7 +39,7 @@ static const char usage_text[] =
   "remote_write 0.1.0 through a bounded on-disk queue (nothing is lost while the\n"
   "server is down, up to the queue's size). Serves the last cycle at /metrics.\n\n"
   "  --server URL          remote_write endpoint; a bare http://host:port gets /api/v1/write\n"
-  "  --config FILE         YAML config (collector:, scrape_configs:, data:)\n"
+  "  --config FILE         YAML config (data:, collector:, global:, scrape_configs:)\n"
   "  --interval D          collection interval (collector.interval, default 5s)\n"
   "  --cgroup-root DIR     cgroup mount root (collector.cgroup_root, default /sys/fs/cgroup)\n"
   "  --log-root DIR        where pods/ and containers/ logs live (default /var/log)\n"
@@ -199,11 +199,16 @@ static int run_agent(const flags *f, lk_config *cfg)
     lk_http_opts ho = {.listen = listen};
     rc = lk_http_start(&ho, routes, sizeof routes / sizeof routes[0], &a, NULL, &srv, &d);
   }
-  if (!rc) {
+  if (!rc && (rc = collector_pusher_start(a.pusher)))
+    lk_diag_set(&d, rc, -1, "cannot start the remote_write sender thread: %s", lk_strerror(rc));
+  if (!rc)
     collector_raise_fd_limit();
-    collector_pusher_start(a.pusher);
-    collector_start(c);
-    lookout_logs *logs = lookout_logs_start_agent(cfg, f->server, token);
+  if (!rc && (rc = collector_start(c)))
+    lk_diag_set(&d, rc, -1, "cannot start the collector thread: %s", lk_strerror(rc));
+  lookout_logs *logs = NULL;
+  if (!rc && !(logs = lookout_logs_start_agent(cfg, f->server, token)))
+    rc = lk_diag_set(&d, LK_EUNAVAIL, -1, "log shipping did not start (the line above says why)");
+  if (!rc) {
     lk_info("agent: pushing to %s every %lld ms, /metrics on %s", url,
             (long long)(ac.opts.interval_ms ? ac.opts.interval_ms : 5000), srv ? listen : "(off)");
     sigset_t set;
@@ -243,7 +248,7 @@ int cmd_agent(int argc, char **argv)
   lk_config cfg;
   lk_config_init(&cfg);
   lk_diag d = {0};
-  rc = f.config ? lk_config_load(&cfg, f.config, &d) : 0;
+  rc = f.config ? lk_config_load(&cfg, f.config, LK_CONFIG_AGENT, &d) : 0;
   int64_t iv = 0;
   if (!rc && f.interval && !(rc = lk_parse_duration(f.interval, &iv, &d)))
     cfg.collector.interval_ms = iv;

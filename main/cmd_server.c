@@ -219,6 +219,8 @@ static int run(const char *cmd, const lk_config *c)
       .max_import_body = c->limits.max_import_size,
       .max_line = c->limits.max_line_size,
       .max_match = c->limits.max_match,
+      .max_query_samples = c->limits.max_query_samples,
+      .query_timeout_ms = c->limits.query_timeout_ms,
     },
     .logs = logs,
   };
@@ -236,22 +238,26 @@ static int run(const char *cmd, const lk_config *c)
   const char *colon = strrchr(c->listen, ':');
   lk_info("listening on %s://%.*s:%d data=%s", c->tls.cert_file ? "https" : "http", (int)(colon - c->listen),
           c->listen, web_port(w), c->data);
-  collector_t *agent = !strcmp(cmd, "up") ? lookout_agent_start_local(c, db) : NULL;
-  lookout_logs *tailer = !strcmp(cmd, "up") ? lookout_logs_start_local(c, logs) : NULL;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-  lk_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  bool up = !strcmp(cmd, "up");
+  collector_t *agent = up ? lookout_agent_start_local(c, db) : NULL;
+  lookout_logs *tailer = agent ? lookout_logs_start_local(c, logs) : NULL;
+  bool started_all = !up || (agent && tailer); /* a failure was logged, naming the part */
+  if (started_all) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    lk_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  }
   collector_free(agent);
   lookout_logs_stop(tailer);
   web_stop(w);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");
-  return 0;
+  return started_all ? 0 : 1;
 }
 
 /* Blocks below this come from malloc's arenas (reused), not fresh mappings;
@@ -274,7 +280,8 @@ int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help
   lk_config c;
   lk_config_init(&c);
   lk_diag d = {0};
-  if (f.config && lk_config_load(&c, f.config, &d)) {
+  unsigned reader = !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER;
+  if (f.config && lk_config_load(&c, f.config, reader, &d)) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
     lk_config_fini(&c);
     return 2;

@@ -77,8 +77,8 @@ static int start_tail(lookout_logs *l, const lk_config *c, collector_log_sink si
   lk_diag d = {0};
   int rc = collector_tail_new(&o, sink, &l->tail, &d);
   free(globs);
-  if (!rc)
-    rc = collector_tail_start(l->tail, 1000);
+  if (!rc && (rc = collector_tail_start(l->tail, 1000)))
+    lk_diag_set(&d, rc, -1, "its thread did not start: %s", lk_strerror(rc));
   if (rc)
     lk_error("log tailer: cannot start: %s", d.set ? d.msg : lk_strerror(rc));
   else
@@ -114,8 +114,9 @@ lookout_logs *lookout_logs_start_agent(const lk_config *c, const char *server, c
     free(l);
     return NULL;
   }
-  if (collector_log_pusher_start(l->pusher) ||
-      start_tail(l, c, collector_log_pusher_sink(l->pusher), "agent-log-positions")) {
+  if ((rc = collector_log_pusher_start(l->pusher)))
+    lk_error("log push: cannot start the sender thread: %s", lk_strerror(rc));
+  if (rc || start_tail(l, c, collector_log_pusher_sink(l->pusher), "agent-log-positions")) {
     lookout_logs_stop(l);
     return NULL;
   }

@@ -16,7 +16,8 @@ logstore *lookout_logstore_open(const lk_config *c);
 lookout_logs *lookout_logs_start_local(const lk_config *c, logstore *s);
 /* `lookout agent`: tail the same paths and push to server's
  * /loki/api/v1/push (any path in server is replaced) through a disk queue in
- * <data>/agent-log-queue; positions in <data>/agent-log-positions. */
+ * <data>/agent-log-queue; positions in <data>/agent-log-positions. NULL on
+ * failure (logged). */
 lookout_logs *lookout_logs_start_agent(const lk_config *c, const char *server, const char *token);
 void lookout_logs_stop(lookout_logs *l); /* NULL ok */
 

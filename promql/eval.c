@@ -59,11 +59,14 @@ static int do_select(pq_ctx *c, const pq_expr *e, int64_t mint, int64_t maxt, vo
   if (rc)
     return rc;
   uint64_t left = c->max_samples > c->samples ? c->max_samples - c->samples : 1;
+  lk_diag sd = {0}; /* the queryable's own wording; the samples limit reads as Prometheus' */
   rc = c->q->select(c->q->ctx, e->u.sel.m, e->u.sel.nm, mint, maxt, c->max_series,
-                    c->max_samples ? left : 0, set, c->d);
+                    c->max_samples ? left : 0, set, &sd);
+  if (rc == LK_ELIMIT && strstr(sd.msg, "samples"))
+    return promql__too_many_samples(c);
   if (rc) {
-    if (rc == LK_ELIMIT)
-      lk_diag_set(c->d, rc, -1, "query processing would load too many samples into memory in query execution");
+    if (sd.set)
+      lk_diag_set(c->d, rc, sd.offset, "%s", sd.msg);
     return rc;
   }
   c->sets->v = lk_xgrow(c->sets->v, &c->sets->cap, c->sets->n + 1, sizeof *c->sets->v);

@@ -225,6 +225,8 @@ int promql__eval_binop(pq_ctx *c, const pq_expr *e, pq_val *out);
 int promql__eval_agg(pq_ctx *c, const pq_expr *e, pq_val *out);
 int promql__eval_call(pq_ctx *c, const pq_expr *e, pq_val *out);
 int promql__check_limits(pq_ctx *c, uint64_t more);
+/* LK_ELIMIT with Prometheus' "too many samples" message (--query.max-samples). */
+int promql__too_many_samples(pq_ctx *c);
 int promql__exec_err(pq_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void promql__annotate(pq_ctx *c, bool warning, const pq_expr *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -94,12 +94,17 @@ int promql__check_limits(pq_ctx *c, uint64_t more)
 {
   c->samples += more;
   if (c->max_samples && c->samples > c->max_samples)
-    return lk_diag_set(c->d, LK_ELIMIT, -1,
-                       "query processing would load too many samples into memory in query execution (limit %llu)",
-                       (unsigned long long)c->max_samples);
+    return promql__too_many_samples(c);
   if (c->deadline_ns && lk_mono_ns() > c->deadline_ns)
     return lk_diag_set(c->d, LK_ETIMEOUT, -1, "query timed out in query execution");
   return 0;
+}
+
+int promql__too_many_samples(pq_ctx *c)
+{
+  return lk_diag_set(c->d, LK_ELIMIT, -1,
+                     "query processing would load too many samples into memory in query execution (limit %llu)",
+                     (unsigned long long)c->max_samples);
 }
 
 bool promql__in_list(const char *s, const char **l, size_t n)

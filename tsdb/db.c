@@ -500,7 +500,13 @@ int tsdb_open(const tsdb_opts *opts, tsdb_t **out, lk_diag *d)
     tsdb_close(db);
     return rc;
   }
-  db->bg_running = pthread_create(&db->bg, NULL, bg_main, db) == 0;
+  int terr = pthread_create(&db->bg, NULL, bg_main, db);
+  if (terr) {
+    tsdb_close(db);
+    return lk_diag_set(d, -terr, -1, "cannot start the storage background thread (compaction, retention, WAL fsync): %s",
+                       lk_strerror(-terr));
+  }
+  db->bg_running = true;
   tsdb__maybe_cut(db);
   pthread_mutex_lock(&db->compact_mu);
   tsdb__retention(db);

@@ -61,7 +61,8 @@ typedef struct tsdb_opts {
 /* Open (and replay the WAL of) the database in opts->dir. Replay tolerates a
  * torn tail and logs what it skipped. On failure *out is untouched:
  * LK_EAGAIN if another process has the directory open, LK_ECORRUPT (diag
- * names the file) for a damaged block, or a negated errno. */
+ * names the file) for a damaged block, or a negated errno (also when the
+ * background thread cannot start; the diag names it). */
 int tsdb_open(const tsdb_opts *opts, tsdb_t **out, lk_diag *d);
 /* Stop background work, sync the WAL and release everything. NULL is fine. */
 void tsdb_close(tsdb_t *db);

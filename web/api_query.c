@@ -187,13 +187,20 @@ static int lookback_param(const lk_http_req *req, lk_http_resp *resp, int64_t *o
   return 0;
 }
 
-/* Parse query + common options; fills *e (caller frees). */
-static int common(const lk_http_req *req, lk_http_resp *resp, promql_opts *o, promql_expr **e)
+/* Parse query + common options; fills *e (caller frees). The server's
+ * limits (config limits.max_query_samples, limits.query_timeout) bound every
+ * query; a request's `timeout` can only shorten it, as in Prometheus. */
+static int common(const web_server *w, const lk_http_req *req, lk_http_resp *resp, promql_opts *o,
+                  promql_expr **e)
 {
   int64_t timeout, lookback;
   if (dur_param(req, resp, "timeout", false, &timeout) || lookback_param(req, resp, &lookback))
     return -1;
-  *o = (promql_opts){.timeout_ms = timeout, .lookback_ms = lookback, .max_points = MAX_POINTS};
+  int64_t cap = w->limits.query_timeout_ms;
+  *o = (promql_opts){.timeout_ms = timeout > 0 && timeout < cap ? timeout : cap,
+                     .max_samples = w->limits.max_query_samples,
+                     .lookback_ms = lookback,
+                     .max_points = MAX_POINTS};
   const char *q = lk_http_arg(req, "query");
   lk_diag d = {0};
   if (promql_parse(q ? q : "", e, &d)) {
@@ -220,7 +227,7 @@ void web__query(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   int64_t t;
   size_t limit;
   if (limit_param(req, resp, &limit) || time_param(req, resp, "time", false, lk_now_ms(), &t) ||
-      common(req, resp, &o, &e))
+      common(w, req, resp, &o, &e))
     return;
   promql_queryable q = promql_queryable_tsdb(w->db);
   promql_result *r = NULL;
@@ -253,7 +260,7 @@ void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   }
   promql_opts o;
   promql_expr *e = NULL;
-  if (common(req, resp, &o, &e))
+  if (common(w, req, resp, &o, &e))
     return;
   o.max_points = MAX_POINTS + 1;
   promql_queryable q = promql_queryable_tsdb(w->db);

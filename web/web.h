@@ -30,6 +30,8 @@ typedef struct web_limits {
   size_t max_line;          /* exposition line length; 1 MiB */
   size_t max_match;         /* match[] selectors per request; 64 */
   uint64_t max_series;      /* series per /series answer; 1,000,000 */
+  uint64_t max_query_samples; /* samples a PromQL query may load and hold; 50,000,000 (422) */
+  int64_t query_timeout_ms; /* PromQL evaluation time; a request's `timeout` only lowers it; 2 min (503) */
 } web_limits;
 
 typedef struct web_opts {

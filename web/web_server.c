@@ -29,6 +29,10 @@ static void fill_default_limits(web_limits *l)
     l->max_match = 64;
   if (!l->max_series)
     l->max_series = 1000000;
+  if (!l->max_query_samples)
+    l->max_query_samples = 50000000;
+  if (l->query_timeout_ms <= 0)
+    l->query_timeout_ms = 120000;
 }
 
 static size_t resolve_limit(const web_limits *l, size_t v)
