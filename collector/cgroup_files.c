@@ -70,7 +70,7 @@ int collector__read_path(const char *path, char *buf, size_t cap, size_t *out_le
   return rc == LK_ECANCELED ? LK_ENOENT : rc;
 }
 
-static int open_ctr_file(collector_t *c, collector__ctr *k, enum collector__file f, char *path,
+static int open_ctr_file(collector *c, collector__ctr *k, enum collector__file f, char *path,
                          size_t cap)
 {
   enum collector__hier h = file_table[f].hier;
@@ -91,7 +91,7 @@ static int open_ctr_file(collector_t *c, collector__ctr *k, enum collector__file
   return LK_EIO;
 }
 
-int collector__ctr_read(collector_t *c, collector__ctr *k, enum collector__file f, char *buf,
+int collector__ctr_read(collector *c, collector__ctr *k, enum collector__file f, char *buf,
                         size_t cap, size_t *out_len)
 {
   if (k->fd[f] == COLLECTOR__FD_ABSENT)
@@ -209,7 +209,7 @@ int collector__psi(const char *buf, double *some_us, double *full_us, bool *has_
   return some || *has_full ? 0 : LK_EPARSE;
 }
 
-int collector__cg_read(collector_t *c, collector__ctr *k, enum collector__file f, const char *what,
+int collector__cg_read(collector *c, collector__ctr *k, enum collector__file f, const char *what,
                        char *buf, int *status)
 {
   size_t len;
@@ -223,7 +223,7 @@ int collector__cg_read(collector_t *c, collector__ctr *k, enum collector__file f
   return 1;
 }
 
-int collector__note_error(collector_t *c, collector__ctr *k, const char *what, int code)
+int collector__note_error(collector *c, collector__ctr *k, const char *what, int code)
 {
   pthread_mutex_lock(&c->lock);
   uint64_t *ctr = code == LK_EPARSE ? &c->stats.parse_errors : &c->stats.read_errors;
@@ -243,7 +243,7 @@ static int devnum_cmp(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-void collector__load_devnames(collector_t *c)
+void collector__load_devnames(collector *c)
 {
   char path[4096];
   snprintf(path, sizeof path, "%s/diskstats", c->proc_root);
@@ -278,7 +278,7 @@ void collector__load_devnames(collector_t *c)
   free(tmp);
 }
 
-const char *collector__devname(collector_t *c, unsigned maj, unsigned min)
+const char *collector__devname(collector *c, unsigned maj, unsigned min)
 {
   uint32_t key = maj << 20 | min;
   uint32_t *hit = c->ndevs ? bsearch(&key, c->devnums, c->ndevs, sizeof key, devnum_cmp) : NULL;

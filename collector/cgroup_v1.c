@@ -25,7 +25,7 @@
 #define USER_HZ 100.0
 #define EMIT(name, v) collector__emit(&c->batch, name, k->labels, k->nlabels, NULL, 0, (v))
 
-static void v1_cpu_core(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v1_cpu_core(collector *c, collector__ctr *k, char *buf, int *status)
 {
   double v;
   bool is_max;
@@ -40,7 +40,7 @@ static void v1_cpu_core(collector_t *c, collector__ctr *k, char *buf, int *statu
   }
 }
 
-static void v1_cpu_detail(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v1_cpu_detail(collector *c, collector__ctr *k, char *buf, int *status)
 {
   static const char *const st_keys[] = {"user", "system"};
   double st[2];
@@ -73,7 +73,7 @@ static const char *const mem_total_keys[] = {"total_rss", "total_cache", "total_
 static const char *const mem_local_keys[] = {"rss", "cache", "mapped_file", "inactive_file",
   "swap", "pgfault", "pgmajfault"};
 
-void collector__emit_working_set(collector_t *c, collector__ctr *k, double usage)
+void collector__emit_working_set(collector *c, collector__ctr *k, double usage)
 {
   if (usage < 0 || k->inactive_file < 0)
     return;
@@ -81,7 +81,7 @@ void collector__emit_working_set(collector_t *c, collector__ctr *k, double usage
   EMIT("container_memory_working_set_bytes", ws < 0 ? 0 : ws);
 }
 
-void collector__emit_faults(collector_t *c, collector__ctr *k, double pgf_c, double pgmaj_c,
+void collector__emit_faults(collector *c, collector__ctr *k, double pgf_c, double pgmaj_c,
                             double pgf_h, double pgmaj_h)
 {
   static const lk_label l[4][2] = {
@@ -96,7 +96,7 @@ void collector__emit_faults(collector_t *c, collector__ctr *k, double pgf_c, dou
                     2, v[i]);
 }
 
-static void v1_memory_stat(collector_t *c, collector__ctr *k, char *buf)
+static void v1_memory_stat(collector *c, collector__ctr *k, char *buf)
 {
   double tot[M_NKEYS] = {0}, loc[M_NKEYS] = {0};
   uint32_t ftot = 0, floc = 0;
@@ -116,7 +116,7 @@ static void v1_memory_stat(collector_t *c, collector__ctr *k, char *buf)
   collector__emit_faults(c, k, loc[M_PGFAULT], loc[M_PGMAJ], v[M_PGFAULT], v[M_PGMAJ]);
 }
 
-static void v1_memory_core(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v1_memory_core(collector *c, collector__ctr *k, char *buf, int *status)
 {
   double v, usage = -1;
   bool is_max;
@@ -129,7 +129,7 @@ static void v1_memory_core(collector_t *c, collector__ctr *k, char *buf, int *st
   collector__emit_working_set(c, k, usage);
 }
 
-static void v1_memory_detail(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v1_memory_detail(collector *c, collector__ctr *k, char *buf, int *status)
 {
   double v;
   bool is_max;
@@ -198,7 +198,7 @@ static int parse_blkio(const char *buf, blkdev *d, size_t *n, bool ops)
   return 0;
 }
 
-void collector__emit_blk(collector_t *c, collector__ctr *k, const blkdev *d, size_t n)
+void collector__emit_blk(collector *c, collector__ctr *k, const blkdev *d, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     const char *name = collector__devname(c, d[i].maj, d[i].min);
@@ -215,7 +215,7 @@ void collector__emit_blk(collector_t *c, collector__ctr *k, const blkdev *d, siz
   }
 }
 
-static void v1_blkio(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v1_blkio(collector *c, collector__ctr *k, char *buf, int *status)
 {
   blkdev d[MAXDEV];
   size_t n = 0;
@@ -236,7 +236,7 @@ static void v1_blkio(collector_t *c, collector__ctr *k, char *buf, int *status)
     collector__emit_blk(c, k, d, n);
 }
 
-static void v1_pids(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v1_pids(collector *c, collector__ctr *k, char *buf, int *status)
 {
   double v;
   bool is_max;
@@ -248,7 +248,7 @@ static void v1_pids(collector_t *c, collector__ctr *k, char *buf, int *status)
     EMIT("container_threads", v);
 }
 
-void collector__read_v1(collector_t *c, collector__ctr *k, bool detail, int *status)
+void collector__read_v1(collector *c, collector__ctr *k, bool detail, int *status)
 {
   char buf[COLLECTOR__CG_BUFSZ];
   bool cpu = k->hmask & (1u << H_CPUACCT | 1u << H_CPU), mem = k->hmask & (1u << H_MEMORY);
@@ -280,7 +280,7 @@ static bool read_num(const char *root, const char *path, const char *file, doubl
          collector__single(buf, out, is_max) == 0;
 }
 
-void collector__spec_v1(collector_t *c, collector__ctr *k)
+void collector__spec_v1(collector *c, collector__ctr *k)
 {
   collector__spec *s = &k->spec;
   double v;

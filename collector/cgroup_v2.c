@@ -24,7 +24,7 @@
 #define EMIT(name, v) collector__emit(&c->batch, name, k->labels, k->nlabels, NULL, 0, (v))
 #define IN_V1(h) (k->hmask & (1u << (h)))
 
-static void v2_cpu(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v2_cpu(collector *c, collector__ctr *k, char *buf, int *status)
 {
   static const char *const keys[] = {"usage_usec", "user_usec", "system_usec",
                                      "nr_periods", "nr_throttled", "throttled_usec"};
@@ -50,7 +50,7 @@ static void v2_cpu(collector_t *c, collector__ctr *k, char *buf, int *status)
   }
 }
 
-static void v2_single(collector_t *c, collector__ctr *k, enum collector__file f, const char *file,
+static void v2_single(collector *c, collector__ctr *k, enum collector__file f, const char *file,
                       const char *metric, char *buf, int *status, double *out)
 {
   double v;
@@ -67,7 +67,7 @@ static void v2_single(collector_t *c, collector__ctr *k, enum collector__file f,
     *out = v;
 }
 
-static void v2_memory_core(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v2_memory_core(collector *c, collector__ctr *k, char *buf, int *status)
 {
   double usage = -1;
   v2_single(c, k, CF2_MEM_CURRENT, "memory.current", "container_memory_usage_bytes", buf,
@@ -77,7 +77,7 @@ static void v2_memory_core(collector_t *c, collector__ctr *k, char *buf, int *st
 
 /* memory.stat and the rarer memory files; nothing without a memory.stat
  * (no memory controller for this cgroup). */
-static void v2_memory_detail(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v2_memory_detail(collector *c, collector__ctr *k, char *buf, int *status)
 {
   static const char *const keys[] = {"anon", "file", "file_mapped", "inactive_file",
                                      "pgfault", "pgmajfault"};
@@ -136,7 +136,7 @@ static int parse_io_stat(const char *buf, collector__blkdev *d, size_t *n)
   return 0;
 }
 
-static void v2_io(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v2_io(collector *c, collector__ctr *k, char *buf, int *status)
 {
   collector__blkdev d[COLLECTOR__MAXDEV];
   size_t n = 0;
@@ -148,7 +148,7 @@ static void v2_io(collector_t *c, collector__ctr *k, char *buf, int *status)
     collector__emit_blk(c, k, d, n);
 }
 
-static void v2_psi(collector_t *c, collector__ctr *k, char *buf, int *status)
+static void v2_psi(collector *c, collector__ctr *k, char *buf, int *status)
 {
   static const struct {
     enum collector__file f;
@@ -176,7 +176,7 @@ static void v2_psi(collector_t *c, collector__ctr *k, char *buf, int *status)
   }
 }
 
-void collector__read_v2(collector_t *c, collector__ctr *k, bool detail, int *status)
+void collector__read_v2(collector *c, collector__ctr *k, bool detail, int *status)
 {
   char buf[COLLECTOR__CG_BUFSZ];
   if (!(k->hmask & (1u << H_V2)))
@@ -207,7 +207,7 @@ static bool read_file(const char *root, const char *path, const char *file, char
   return collector__read_path(p, buf, cap, &len) == 0;
 }
 
-void collector__spec_v2(collector_t *c, collector__ctr *k)
+void collector__spec_v2(collector *c, collector__ctr *k)
 {
   collector__spec *s = &k->spec;
   const char *root = c->hier[H_V2];

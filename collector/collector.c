@@ -35,7 +35,7 @@ static bool file_exists(const char *dir, const char *name)
   return access(p, F_OK) == 0;
 }
 
-static void detect_hierarchies(collector_t *c, const char *root)
+static void detect_hierarchies(collector *c, const char *root)
 {
   static const char *const v1[][2] = {
     [H_CPU] = {"cpu", "cpu,cpuacct"}, [H_CPUACCT] = {"cpuacct", "cpu,cpuacct"},
@@ -61,13 +61,13 @@ static char *dup_or(const char *s, const char *dflt)
   return s ? lk_xstrdup(s) : dflt ? lk_xstrdup(dflt) : NULL;
 }
 
-int collector_new(const collector_opts *o, collector_sink sink, collector_t **out, lk_diag *d)
+int collector_new(const collector_opts *o, collector_sink sink, collector **out, lk_diag *d)
 {
   if (!o || !sink.fn || !out)
     return lk_diag_set(d, LK_EINVAL, -1, "collector: options and a sink are required");
   if (o->interval_ms < 0 || o->rescan_ms < 0 || o->detail_interval_ms < 0)
     return lk_diag_set(d, LK_EINVAL, -1, "collector: negative interval");
-  collector_t *c = lk_xcalloc(1, sizeof *c);
+  collector *c = lk_xcalloc(1, sizeof *c);
   detect_hierarchies(c, o->cgroup_root ? o->cgroup_root : "/sys/fs/cgroup");
   c->proc_root = dup_or(o->proc_root, "/proc");
   c->sys_root = dup_or(o->sys_root, "/sys");
@@ -99,7 +99,7 @@ int collector_new(const collector_opts *o, collector_sink sink, collector_t **ou
   return 0;
 }
 
-void collector_free(collector_t *c)
+void collector_free(collector *c)
 {
   if (!c)
     return;
@@ -125,7 +125,7 @@ void collector_free(collector_t *c)
   free(c);
 }
 
-void collector__emit_spec(collector_t *c, collector__ctr *k)
+void collector__emit_spec(collector *c, collector__ctr *k)
 {
   const collector__spec *s = &k->spec;
   collector__batch *b = &c->batch;
@@ -142,7 +142,7 @@ void collector__emit_spec(collector_t *c, collector__ctr *k)
     collector__emit(b, "container_threads_max", k->labels, k->nlabels, NULL, 0, s->pids_max);
 }
 
-void collector__read_net(collector_t *c, collector__ctr *k)
+void collector__read_net(collector *c, collector__ctr *k)
 {
   char p[4096], buf[16384];
   size_t len;
@@ -184,7 +184,7 @@ static const char *put_str(char **at, const char *s)
 }
 
 /* Copy the detail series batch.series[from..to) of k (base labels first). */
-static void snap_take(collector_t *c, collector__ctr *k, size_t from, size_t to)
+static void snap_take(collector *c, collector__ctr *k, size_t from, size_t to)
 {
   collector__snap *s = lk_xcalloc(1, sizeof *s);
   size_t bytes = 0;
@@ -210,7 +210,7 @@ static void snap_take(collector_t *c, collector__ctr *k, size_t from, size_t to)
   k->snap = s;
 }
 
-static void snap_emit(collector_t *c, collector__ctr *k)
+static void snap_emit(collector *c, collector__ctr *k)
 {
   for (size_t i = 0; i < k->snap->n; i++) {
     const collector__snap_ent *e = &k->snap->e[i];
@@ -218,7 +218,7 @@ static void snap_emit(collector_t *c, collector__ctr *k)
   }
 }
 
-static void read_containers(collector_t *c)
+static void read_containers(collector *c)
 {
   uint64_t vanished = 0;
   for (size_t i = 0; i < c->nctrs; i++) {
@@ -257,7 +257,7 @@ static void read_containers(collector_t *c)
 }
 
 /* The collector's own counters, as series of the same batch. */
-static void emit_self(collector_t *c, int64_t took_ns)
+static void emit_self(collector *c, int64_t took_ns)
 {
   collector_stats s;
   collector_stats_get(c, &s);
@@ -277,7 +277,7 @@ static void emit_self(collector_t *c, int64_t took_ns)
     collector__emit(&c->batch, m[i].name, &node, nn, NULL, 0, m[i].v);
 }
 
-int collector_collect(collector_t *c, int64_t now_ms)
+int collector_collect(collector *c, int64_t now_ms)
 {
   int64_t t0 = lk_mono_ns(), mono_ms = t0 / 1000000;
   if (!now_ms)
@@ -311,14 +311,14 @@ int collector_collect(collector_t *c, int64_t now_ms)
   return rc;
 }
 
-void collector_rescan(collector_t *c)
+void collector_rescan(collector *c)
 {
   pthread_mutex_lock(&c->lock);
   c->rescan_requested = true;
   pthread_mutex_unlock(&c->lock);
 }
 
-void collector_stats_get(collector_t *c, collector_stats *out)
+void collector_stats_get(collector *c, collector_stats *out)
 {
   pthread_mutex_lock(&c->lock);
   *out = c->stats;
@@ -327,7 +327,7 @@ void collector_stats_get(collector_t *c, collector_stats *out)
 
 static void *run(void *arg)
 {
-  collector_t *c = arg;
+  collector *c = arg;
   struct timespec next;
   clock_gettime(CLOCK_MONOTONIC, &next);
   pthread_mutex_lock(&c->lock);
@@ -345,7 +345,7 @@ static void *run(void *arg)
   return NULL;
 }
 
-int collector_start(collector_t *c)
+int collector_start(collector *c)
 {
   pthread_mutex_lock(&c->lock);
   if (c->running) {
@@ -365,7 +365,7 @@ int collector_start(collector_t *c)
   return 0;
 }
 
-void collector_stop(collector_t *c)
+void collector_stop(collector *c)
 {
   pthread_mutex_lock(&c->lock);
   if (!c->running) {

@@ -9,7 +9,7 @@
  * cycle's time. Metric names and labels follow cAdvisor and node_exporter
  * (see shared/specs/cgroup-facts.md).
  *
- * Threads: a collector_t is used by one thread at a time (the caller's, or
+ * Threads: a collector is used by one thread at a time (the caller's, or
  * the one collector_start runs). The sink runs on that thread.
  */
 #ifndef COLLECTOR_H
@@ -23,7 +23,7 @@
 #include "lib/lk_err.h"
 #include "lib/lk_labels.h"
 
-typedef struct collector collector_t;
+typedef struct collector collector;
 
 /* Receives one cycle's series. The series and everything they point to are
  * borrowed for the duration of the call only. A non-zero return is counted
@@ -87,24 +87,24 @@ typedef struct collector_stats {
 
 /* Create a collector. Fails with LK_EINVAL (diag says why) on bad options;
  * nothing is read until the first collect. */
-int collector_new(const collector_opts *o, collector_sink sink, collector_t **out, lk_diag *d);
-void collector_free(collector_t *c); /* stops the thread if running; NULL is fine */
+int collector_new(const collector_opts *o, collector_sink sink, collector **out, lk_diag *d);
+void collector_free(collector *c); /* stops the thread if running; NULL is fine */
 
 /* Run one cycle now, stamping samples with now_ms (0: the wall clock).
  * Rediscovers containers when rescan_ms has passed. Errors reading single
  * files are counted, not returned; returns 0 or the sink's error. */
-int collector_collect(collector_t *c, int64_t now_ms);
+int collector_collect(collector *c, int64_t now_ms);
 
 /* Run cycles every interval_ms on a thread of the collector's own until
  * collector_stop. Returns LK_EEXIST when already running, or the negated
  * errno of pthread_create when the thread cannot start. */
-int collector_start(collector_t *c);
-void collector_stop(collector_t *c);
+int collector_start(collector *c);
+void collector_stop(collector *c);
 
 /* Force rediscovery on the next cycle (e.g. after creating a cgroup). */
-void collector_rescan(collector_t *c);
+void collector_rescan(collector *c);
 
-void collector_stats_get(collector_t *c, collector_stats *out);
+void collector_stats_get(collector *c, collector_stats *out);
 
 /* Raise the soft open-file limit to the hard limit: the collector keeps one
  * descriptor open per read cgroup file (about 15 per container). Process-wide,

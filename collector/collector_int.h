@@ -161,7 +161,7 @@ struct collector {
 /* Read a container's file through its cached descriptor into buf (NUL
  * terminated). 0 ok; LK_ENOENT the file does not exist (not an error);
  * LK_ECANCELED the cgroup vanished; LK_EIO other failures. */
-int collector__ctr_read(collector_t *c, collector__ctr *k, enum collector__file f,
+int collector__ctr_read(collector *c, collector__ctr *k, enum collector__file f,
                         char *buf, size_t cap, size_t *out_len);
 void collector__ctr_close(collector__ctr *k);
 /* collector__ctr_read for the cgroup v1/v2 readers, whose buf holds
@@ -169,7 +169,7 @@ void collector__ctr_close(collector__ctr *k);
  * other than absence are counted with collector__note_error); a vanished
  * cgroup also sets *status to LK_ECANCELED. */
 #define COLLECTOR__CG_BUFSZ 8192
-int collector__cg_read(collector_t *c, collector__ctr *k, enum collector__file f, const char *what,
+int collector__cg_read(collector *c, collector__ctr *k, enum collector__file f, const char *what,
                        char *buf, int *status);
 /* Read a whole small file (open/read/close). Same codes. */
 int collector__read_path(const char *path, char *buf, size_t cap, size_t *out_len);
@@ -183,36 +183,36 @@ int collector__single(const char *buf, double *out, bool *is_max);
 /* PSI file: the `total` of `some` and of `full` lines, in microseconds. */
 int collector__psi(const char *buf, double *some_us, double *full_us, bool *has_full);
 /* Device name for MAJ:MIN ("sda"), or NULL. */
-const char *collector__devname(collector_t *c, unsigned maj, unsigned min);
-void collector__load_devnames(collector_t *c);
+const char *collector__devname(collector *c, unsigned maj, unsigned min);
+void collector__load_devnames(collector *c);
 
 /*---- per-hierarchy readers ----*/
 
 /* Core files (detail false) or detail files (true) of one container. */
-void collector__read_v1(collector_t *c, collector__ctr *k, bool detail, int *status);
-void collector__read_v2(collector_t *c, collector__ctr *k, bool detail, int *status);
-void collector__spec_v1(collector_t *c, collector__ctr *k);
-void collector__spec_v2(collector_t *c, collector__ctr *k);
+void collector__read_v1(collector *c, collector__ctr *k, bool detail, int *status);
+void collector__read_v2(collector *c, collector__ctr *k, bool detail, int *status);
+void collector__spec_v1(collector *c, collector__ctr *k);
+void collector__spec_v2(collector *c, collector__ctr *k);
 /* Series both hierarchies' readers emit (cgroup_v1.c). */
-void collector__emit_faults(collector_t *c, collector__ctr *k, double pgf_c, double pgmaj_c,
+void collector__emit_faults(collector *c, collector__ctr *k, double pgf_c, double pgmaj_c,
                             double pgf_h, double pgmaj_h);
 typedef struct collector__blkdev {
   unsigned maj, min;
   double rb, wb, rio, wio;
 } collector__blkdev;
 #define COLLECTOR__MAXDEV 32
-void collector__emit_blk(collector_t *c, collector__ctr *k, const collector__blkdev *d, size_t n);
-void collector__emit_spec(collector_t *c, collector__ctr *k);
+void collector__emit_blk(collector *c, collector__ctr *k, const collector__blkdev *d, size_t n);
+void collector__emit_spec(collector *c, collector__ctr *k);
 /* usage - inactive_file of the last memory.stat, floored at 0 (if known). */
-void collector__emit_working_set(collector_t *c, collector__ctr *k, double usage);
-void collector__read_net(collector_t *c, collector__ctr *k);
+void collector__emit_working_set(collector *c, collector__ctr *k, double usage);
+void collector__read_net(collector *c, collector__ctr *k);
 /* Record a failed read: counts it, logs the first few. Returns code. */
-int collector__note_error(collector_t *c, collector__ctr *k, const char *what, int code);
+int collector__note_error(collector *c, collector__ctr *k, const char *what, int code);
 
 /*---- discovery (discover.c) ----*/
 
 void collector__classify(const char *path, collector__cinfo *out);
-void collector__rescan(collector_t *c);
+void collector__rescan(collector *c);
 /* Names from the log layout, plus the kubelet's pod list when kubelet_url
  * is set (entries with an image win over log entries for the same key).
  * Returns LK_EIO when the kubelet could not be read (logs still loaded). */
@@ -228,10 +228,10 @@ void collector__snap_free(collector__snap *s); /* NULL is fine */
 
 /*---- node metrics (node.c) ----*/
 
-void collector__read_node(collector_t *c);
+void collector__read_node(collector *c);
 /* Parse a /proc/net/dev style file and emit one set of counters per
  * interface (skipping names with any of the skip prefixes). */
-int collector__emit_netdev(collector_t *c, const char *buf, const char *prefix,
+int collector__emit_netdev(collector *c, const char *buf, const char *prefix,
                            const char *iface_label, const lk_label *base, size_t nbase,
                            bool skip_virtual);
 
@@ -240,6 +240,6 @@ int collector__emit_netdev(collector_t *c, const char *buf, const char *prefix,
 struct collector__scraper *collector__scraper_new(const collector_target *t, size_t n,
                                                   int64_t default_interval_ms);
 void collector__scraper_free(struct collector__scraper *s);
-void collector__scrape(collector_t *c, int64_t now_ms);
+void collector__scrape(collector *c, int64_t now_ms);
 
 #endif

@@ -17,12 +17,12 @@
 #define USER_HZ 100.0
 #define BIG (256 * 1024)
 
-static lk_label node_label(collector_t *c)
+static lk_label node_label(collector *c)
 {
   return (lk_label){"node", c->node};
 }
 
-static char *slurp(collector_t *c, const char *rel, size_t *len)
+static char *slurp(collector *c, const char *rel, size_t *len)
 {
   char p[4096];
   snprintf(p, sizeof p, "%s/%s", c->proc_root, rel);
@@ -36,7 +36,7 @@ static char *slurp(collector_t *c, const char *rel, size_t *len)
   return buf;
 }
 
-static void node_stat(collector_t *c)
+static void node_stat(collector *c)
 {
   static const char *const modes[] = {"user", "nice", "system", "idle", "iowait",
                                       "irq", "softirq", "steal"};
@@ -77,7 +77,7 @@ static void node_stat(collector_t *c)
   }
 }
 
-static void node_load(collector_t *c)
+static void node_load(collector *c)
 {
   size_t len;
   double l[3];
@@ -132,7 +132,7 @@ static void snake(const char *key, char *out, size_t cap)
   out[o] = 0;
 }
 
-static void node_meminfo(collector_t *c)
+static void node_meminfo(collector *c)
 {
   size_t len;
   char *buf = slurp(c, "meminfo", &len);
@@ -174,7 +174,7 @@ static bool skip_fs(const char *type, const char *mnt)
   return false;
 }
 
-static void node_fs(collector_t *c)
+static void node_fs(collector *c)
 {
   size_t len;
   char *buf = slurp(c, "mounts", &len);
@@ -200,7 +200,7 @@ static void node_fs(collector_t *c)
   }
 }
 
-static void node_disk(collector_t *c)
+static void node_disk(collector *c)
 {
   size_t len;
   char *buf = slurp(c, "diskstats", &len);
@@ -230,7 +230,7 @@ static void node_disk(collector_t *c)
   }
 }
 
-int collector__emit_netdev(collector_t *c, const char *buf, const char *prefix,
+int collector__emit_netdev(collector *c, const char *buf, const char *prefix,
                            const char *iface_label, const lk_label *base, size_t nbase,
                            bool skip_virtual)
 {
@@ -275,7 +275,7 @@ int collector__emit_netdev(collector_t *c, const char *buf, const char *prefix,
   return 0;
 }
 
-static void node_net(collector_t *c)
+static void node_net(collector *c)
 {
   size_t len;
   char *buf = slurp(c, "net/dev", &len);
@@ -284,7 +284,7 @@ static void node_net(collector_t *c)
     collector__note_error(c, NULL, "net/dev", LK_EPARSE);
 }
 
-static void node_pressure(collector_t *c)
+static void node_pressure(collector *c)
 {
   static const char *const res[] = {"cpu", "memory", "io"};
   lk_label n = node_label(c);
@@ -310,7 +310,7 @@ static void node_pressure(collector_t *c)
   }
 }
 
-void collector__read_node(collector_t *c)
+void collector__read_node(collector *c)
 {
   node_stat(c);
   node_load(c);

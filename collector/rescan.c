@@ -83,7 +83,7 @@ static int found_cmp(const void *a, const void *b)
 
 /* Hierarchy roots that are the same directory (co-mounted cpu,cpuacct) are
  * walked once with both bits. */
-static void walk_all(collector_t *c, walk *w)
+static void walk_all(collector *c, walk *w)
 {
   char real[H_COUNT][4096];
   for (int h = 0; h < H_COUNT; h++) {
@@ -157,7 +157,7 @@ static void set_str(char **dst, const char *s)
 }
 
 /* Resolve namespace/pod/container and rebuild the label array. */
-static void name_ctr(collector_t *c, collector__ctr *k)
+static void name_ctr(collector *c, collector__ctr *k)
 {
   const collector__cinfo *ci = &k->info;
   const char *ns = NULL, *pod = NULL, *name = NULL, *image = NULL;
@@ -208,7 +208,7 @@ static uint64_t netns_of(const char *proc_root, const char *pid)
 }
 
 /* A process inside (the first of cgroup.procs) and its netns. */
-static void find_pid(collector_t *c, collector__ctr *k)
+static void find_pid(collector *c, collector__ctr *k)
 {
   for (int h = H_COUNT - 1; h >= 0 && !k->pid; h--) {
     if (!c->hier[h] || !(k->hmask & (1u << h)))
@@ -225,7 +225,7 @@ static void find_pid(collector_t *c, collector__ctr *k)
   k->netns = ns && ns != c->host_netns ? ns : 0;
 }
 
-static void refresh(collector_t *c, collector__ctr *k, bool fresh)
+static void refresh(collector *c, collector__ctr *k, bool fresh)
 {
   size_t nlabels = k->nlabels;
   name_ctr(c, k);
@@ -246,7 +246,7 @@ static void refresh(collector_t *c, collector__ctr *k, bool fresh)
 }
 
 /* Merge the sorted walk result into the sorted container table. */
-static void merge(collector_t *c, walk *w)
+static void merge(collector *c, walk *w)
 {
   collector__ctr **out = lk_xcalloc(w->n ? w->n : 1, sizeof *out);
   size_t i = 0, j = 0, o = 0;
@@ -278,7 +278,7 @@ static void merge(collector_t *c, walk *w)
   c->nctrs = o;
 }
 
-void collector__rescan(collector_t *c)
+void collector__rescan(collector *c)
 {
   walk w = {0};
   c->gen++;

@@ -74,7 +74,7 @@ void collector__scraper_free(struct collector__scraper *s)
 }
 
 typedef struct scrape_ctx {
-  collector_t *c;
+  collector *c;
   target *t;
   size_t samples;
   lk_diag *d;
@@ -105,7 +105,7 @@ static int on_sample(void *arg, const lk_expo_sample *s)
   return 0;
 }
 
-static int scrape_one(collector_t *c, target *t, size_t *nsamples, lk_diag *d)
+static int scrape_one(collector *c, target *t, size_t *nsamples, lk_diag *d)
 {
   static const char *const hdrs[] = {
     "Accept: text/plain;version=0.0.4;q=1,*/*;q=0.1", "Accept-Encoding: identity", NULL};
@@ -131,7 +131,7 @@ static int scrape_one(collector_t *c, target *t, size_t *nsamples, lk_diag *d)
   return rc;
 }
 
-void collector__scrape(collector_t *c, int64_t now_ms)
+void collector__scrape(collector *c, int64_t now_ms)
 {
   struct collector__scraper *s = c->scraper;
   for (size_t i = 0; i < s->n; i++) {

@@ -66,11 +66,11 @@ int lookout_agent_tsdb_sink(void *ctx, const lk_series *s, size_t n)
   return rc;
 }
 
-collector_t *lookout_agent_start_local(const lk_config *cfg, void *db)
+collector *lookout_agent_start_local(const lk_config *cfg, void *db)
 {
   lookout_agent_cfg ac;
   lookout_agent_config(cfg, &ac);
-  collector_t *c = NULL;
+  collector *c = NULL;
   lk_diag d = {0};
   int rc = collector_new(&ac.opts, (collector_sink){lookout_agent_tsdb_sink, db}, &c, &d);
   lookout_agent_config_fini(&ac);

@@ -20,12 +20,12 @@ void lookout_agent_config(const lk_config *cfg, lookout_agent_cfg *out);
 void lookout_agent_config_fini(lookout_agent_cfg *a);
 
 /* `lookout up`: start the collector in-process with batches going straight
- * into db (a tsdb_t *). Returns NULL (one error line logged, naming the
+ * into db (a tsdb *). Returns NULL (one error line logged, naming the
  * part) when it cannot start; stop and free with collector_free before
  * closing db. */
-collector_t *lookout_agent_start_local(const lk_config *cfg, void *db);
+collector *lookout_agent_start_local(const lk_config *cfg, void *db);
 
-/* Collector sink for `lookout up`: appends each batch to the tsdb_t *ctx. */
+/* Collector sink for `lookout up`: appends each batch to the tsdb *ctx. */
 int lookout_agent_tsdb_sink(void *ctx, const lk_series *s, size_t n);
 
 #endif

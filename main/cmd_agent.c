@@ -190,7 +190,7 @@ static int run_agent(const flags *f, lk_config *cfg)
     rc = lk_diag_set(&d, LK_EINVAL, -1, "cannot read a token from %s", f->token_file);
   if (!rc)
     rc = collector_pusher_new(&po, &a.pusher, &d);
-  collector_t *c = NULL;
+  collector *c = NULL;
   if (!rc)
     rc = collector_new(&ac.opts, (collector_sink){page_sink, &a}, &c, &d);
   lk_http_server *srv = NULL;

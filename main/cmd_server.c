@@ -145,7 +145,7 @@ static enum tsdb_fsync fsync_mode(const char *s)
   return !strcmp(s, "batch") ? TSDB_FSYNC_BATCH : !strcmp(s, "never") ? TSDB_FSYNC_NEVER : TSDB_FSYNC_INTERVAL;
 }
 
-static int open_storage(const lk_config *c, tsdb_t **db)
+static int open_storage(const lk_config *c, tsdb **db)
 {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/tsdb", c->data);
@@ -194,7 +194,7 @@ static int run(const char *cmd, const lk_config *c)
     free(cert);
     return 1;
   }
-  tsdb_t *db = NULL;
+  tsdb *db = NULL;
   if (open_storage(c, &db)) {
     free(cert);
     free(key);
@@ -222,11 +222,12 @@ static int run(const char *cmd, const lk_config *c)
       .max_query_samples = c->limits.max_query_samples,
       .query_timeout_ms = c->limits.query_timeout_ms,
     },
+    .db = db,
     .logs = logs,
   };
   web_server *w = NULL;
   lk_diag d = {0};
-  int started = web_start(&wo, db, &w, &d);
+  int started = web_start(&wo, &w, &d);
   free(cert); /* MHD keeps its own parsed copy */
   free(key);
   if (started) {
@@ -239,7 +240,7 @@ static int run(const char *cmd, const lk_config *c)
   lk_info("listening on %s://%.*s:%d data=%s", c->tls.cert_file ? "https" : "http", (int)(colon - c->listen),
           c->listen, web_port(w), c->data);
   bool up = !strcmp(cmd, "up");
-  collector_t *agent = up ? lookout_agent_start_local(c, db) : NULL;
+  collector *agent = up ? lookout_agent_start_local(c, db) : NULL;
   lookout_logs *tailer = agent ? lookout_logs_start_local(c, logs) : NULL;
   bool started_all = !up || (agent && tailer); /* a failure was logged, naming the part */
   if (started_all) {

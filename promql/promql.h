@@ -56,7 +56,7 @@ int promql_mem_add(promql_mem *m, const lk_label *ls, size_t n, const lk_sample 
 /* A queryable reading m (borrowed for the queryable's lifetime). */
 promql_queryable promql_mem_queryable(promql_mem *m);
 /* A queryable over tsdb_select (db borrowed). */
-promql_queryable promql_queryable_tsdb(tsdb_t *db);
+promql_queryable promql_queryable_tsdb(tsdb *db);
 
 /*---- Parsing ----*/
 

@@ -18,7 +18,7 @@ static size_t q_count(void *set) { return tsdb_result_count(set); }
 static const promql_series_in *q_get(void *set, size_t i) { return tsdb_result_get(set, i); }
 static void q_release(void *set) { tsdb_result_free(set); }
 
-promql_queryable promql_queryable_tsdb(tsdb_t *db)
+promql_queryable promql_queryable_tsdb(tsdb *db)
 {
   return (promql_queryable){db, q_select, q_count, q_get, q_release};
 }

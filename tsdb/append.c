@@ -58,7 +58,7 @@ static int series_diag(lk_diag *d, int code, const lk_label *ls, size_t n, const
   return code;
 }
 
-int tsdb__validate_labels(const tsdb_t *db, const lk_label *in, size_t n, lk_label *ls, lk_diag *d)
+int tsdb__validate_labels(const tsdb *db, const lk_label *in, size_t n, lk_label *ls, lk_diag *d)
 {
   if (n == 0)
     return lk_diag_set(d, LK_EINVAL, -1, "series without labels");
@@ -102,7 +102,7 @@ static int want_cmp(const void *a, const void *b)
 }
 
 /* Create the missing series of w[0..nw) (index lock held exclusively). */
-static int create_missing(tsdb_t *db, want *w, size_t nw, tsdb__series **out, lk_diag *d)
+static int create_missing(tsdb *db, want *w, size_t nw, tsdb__series **out, lk_diag *d)
 {
   tsdb__head *h = &db->head;
   size_t nmiss = 0;
@@ -134,7 +134,7 @@ static int create_missing(tsdb_t *db, want *w, size_t nw, tsdb__series **out, lk
 
 /* Full validation of series not found in the head, in input order (labels
  * of series already there were validated when they were created). */
-static int validate_missing(const tsdb_t *db, const want *w, size_t n, lk_diag *d)
+static int validate_missing(const tsdb *db, const want *w, size_t n, lk_diag *d)
 {
   lk_label tmp[64];
   lk_label *ls = tmp;
@@ -153,7 +153,7 @@ static int validate_missing(const tsdb_t *db, const want *w, size_t n, lk_diag *
 
 /* Resolve canonical label sets to series, creating missing ones atomically.
  * cut_lock is held shared by the caller. */
-static int resolve(tsdb_t *db, want *w, size_t nw, tsdb__series **out, lk_diag *d)
+static int resolve(tsdb *db, want *w, size_t nw, tsdb__series **out, lk_diag *d)
 {
   tsdb__head *h = &db->head;
   size_t nmiss = 0;
@@ -200,7 +200,7 @@ static bool block_newest(const tsdb__block *b, const tsdb__series *s, int64_t *t
  * in blocks: take the newest as its max_t, so duplicates, conflicts and
  * out-of-order samples are recognised as if it had stayed in the head.
  * cut_lock is held shared; takes blocks_lock, then the stripe. */
-static void init_from_blocks(tsdb_t *db, tsdb__series *s)
+static void init_from_blocks(tsdb *db, tsdb__series *s)
 {
   if (!atomic_exchange(&s->check_blocks, false))
     return;
@@ -231,7 +231,7 @@ static void init_from_blocks(tsdb_t *db, tsdb__series *s)
 }
 
 typedef struct batch {
-  tsdb_t *db;
+  tsdb *db;
   lk_buf rec;             /* SAMPLES record being built */
   int64_t prev_t;
   int64_t cutoff;         /* samples older are too old */
@@ -240,7 +240,7 @@ typedef struct batch {
   int err;
 } batch;
 
-static void batch_init(batch *b, tsdb_t *db)
+static void batch_init(batch *b, tsdb *db)
 {
   memset(b, 0, sizeof *b);
   b->db = db;
@@ -262,7 +262,7 @@ static void batch_write(batch *b)
 /* One sample into a locked series; accepted ones are added to the record. */
 static void batch_add(batch *b, tsdb__series *s, int64_t t, double v)
 {
-  tsdb_t *db = b->db;
+  tsdb *db = b->db;
   if (t < b->cutoff) {
     b->st.rejected[TSDB_REJECT_TOO_OLD]++;
     return;
@@ -293,7 +293,7 @@ static void batch_add(batch *b, tsdb__series *s, int64_t t, double v)
 
 static int batch_finish(batch *b, tsdb_append_stats *out, lk_diag *d)
 {
-  tsdb_t *db = b->db;
+  tsdb *db = b->db;
   batch_write(b);
   lk_buf_fini(&b->rec);
   if (b->newest != INT64_MIN)
@@ -333,7 +333,7 @@ static int append_series(batch *b, tsdb__series **ss, const tsdb_series_in *in, 
   return 0;
 }
 
-static void count_invalid(tsdb_t *db, const tsdb_series_in *in, size_t n)
+static void count_invalid(tsdb *db, const tsdb_series_in *in, size_t n)
 {
   uint64_t c = 0;
   for (size_t i = 0; i < n; i++)
@@ -344,7 +344,7 @@ static void count_invalid(tsdb_t *db, const tsdb_series_in *in, size_t n)
 /* Canonical (sorted) copies of the input label sets in all[], with their
  * hashes: all a head lookup needs. Only what sorting and hashing rely on is
  * checked here; the rest of validation runs for lookup misses (resolve). */
-static int prepare(const tsdb_t *db, const tsdb_series_in *in, size_t n, lk_label *all, want *w,
+static int prepare(const tsdb *db, const tsdb_series_in *in, size_t n, lk_label *all, want *w,
                    lk_diag *d)
 {
   size_t off = 0;
@@ -367,7 +367,7 @@ static int prepare(const tsdb_t *db, const tsdb_series_in *in, size_t n, lk_labe
 /* Validate and resolve in[0..n) to series (ss, room for n), creating the
  * missing ones atomically; caller holds cut_lock shared. On failure the
  * samples of the batch are counted as invalid. */
-static int resolve_batch(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb__series **ss, lk_diag *d)
+static int resolve_batch(tsdb *db, const tsdb_series_in *in, size_t n, tsdb__series **ss, lk_diag *d)
 {
   size_t total = 0;
   for (size_t i = 0; i < n; i++) {
@@ -391,7 +391,7 @@ static int resolve_batch(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb__s
   return rc;
 }
 
-int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stats *out, lk_diag *d)
+int tsdb_append(tsdb *db, const tsdb_series_in *in, size_t n, tsdb_append_stats *out, lk_diag *d)
 {
   if (!db || (n && !in))
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_append: bad arguments");
@@ -411,7 +411,7 @@ int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stat
   return rc;
 }
 
-int tsdb_series_refs(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_ref *out, lk_diag *d)
+int tsdb_series_refs(tsdb *db, const tsdb_series_in *in, size_t n, tsdb_ref *out, lk_diag *d)
 {
   if (!db || (n && (!in || !out)))
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_series_refs: bad arguments");
@@ -425,7 +425,7 @@ int tsdb_series_refs(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_ref *o
   return rc;
 }
 
-int tsdb_series_ref(tsdb_t *db, const lk_label *labels, size_t n, tsdb_ref *out, lk_diag *d)
+int tsdb_series_ref(tsdb *db, const lk_label *labels, size_t n, tsdb_ref *out, lk_diag *d)
 {
   if (!db || !out || (n && !labels))
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_series_ref: bad arguments");
@@ -450,7 +450,7 @@ int tsdb_series_ref(tsdb_t *db, const lk_label *labels, size_t n, tsdb_ref *out,
 }
 
 /* Look up every ref first so an unknown ref stores nothing. */
-static int check_refs(tsdb_t *db, const tsdb_ref_sample *s, size_t n, lk_diag *d)
+static int check_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, lk_diag *d)
 {
   tsdb__head *h = &db->head;
   int rc = 0;
@@ -462,7 +462,7 @@ static int check_refs(tsdb_t *db, const tsdb_ref_sample *s, size_t n, lk_diag *d
   return rc;
 }
 
-int tsdb_append_refs(tsdb_t *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out, lk_diag *d)
+int tsdb_append_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out, lk_diag *d)
 {
   if (!db || (n && !s))
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_append_refs: bad arguments");

@@ -140,7 +140,7 @@ static int write_merged(tsdb__block **src, size_t nsrc, entry *e, size_t ne, boo
   return rc;
 }
 
-static int merge(tsdb_t *db, tsdb__block **src, size_t n, bool reencode, lk_diag *d)
+static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *d)
 {
   entry *e;
   size_t ne;
@@ -194,7 +194,7 @@ static bool plan_overlap(tsdb__block **b, size_t n, size_t *lo, size_t *hi)
 }
 
 /* Window sizes R·3^k <= min(10 % retention, 31 d), largest first. */
-static size_t window_sizes(const tsdb_t *db, int64_t *sizes, size_t max)
+static size_t window_sizes(const tsdb *db, int64_t *sizes, size_t max)
 {
   int64_t R = db->o.block_range_ms;
   int64_t maxr = db->o.retention_ms / 10 < D31_MS ? db->o.retention_ms / 10 : D31_MS;
@@ -210,7 +210,7 @@ static size_t window_sizes(const tsdb_t *db, int64_t *sizes, size_t max)
 }
 
 /* Blocks of a window to merge; *top: the window is of the largest size. */
-static bool plan_window(tsdb_t *db, tsdb__block **b, size_t n, bool all, size_t *lo, size_t *hi, bool *top)
+static bool plan_window(tsdb *db, tsdb__block **b, size_t n, bool all, size_t *lo, size_t *hi, bool *top)
 {
   int64_t sizes[40];
   size_t ns = window_sizes(db, sizes, 40);
@@ -235,7 +235,7 @@ static bool plan_window(tsdb_t *db, tsdb__block **b, size_t n, bool all, size_t 
   return false;
 }
 
-int tsdb__compact(tsdb_t *db, bool all_windows, lk_diag *d)
+int tsdb__compact(tsdb *db, bool all_windows, lk_diag *d)
 {
   for (int round = 0; round < 10000; round++) {
     pthread_rwlock_rdlock(&db->blocks_lock);

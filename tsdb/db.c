@@ -39,7 +39,7 @@ int64_t tsdb__floor_div(int64_t a, int64_t b)
   return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-void tsdb__newest_update(tsdb_t *db, int64_t t)
+void tsdb__newest_update(tsdb *db, int64_t t)
 {
   int64_t cur = atomic_load_explicit(&db->newest_t, memory_order_relaxed);
   while (t > cur && !atomic_compare_exchange_weak(&db->newest_t, &cur, t))
@@ -56,7 +56,7 @@ int tsdb__fsync_dir(const char *dir)
   return rc;
 }
 
-void tsdb__block_paths(tsdb_t *db, uint64_t seq, char **final_dir, char **tmp_dir)
+void tsdb__block_paths(tsdb *db, uint64_t seq, char **final_dir, char **tmp_dir)
 {
   lk_buf b = {0};
   lk_buf_printf(&b, "%s/%s%016llx", db->dir, TSDB_BLOCK_PREFIX, (unsigned long long)seq);
@@ -93,7 +93,7 @@ static void fill_defaults(tsdb_opts *o)
 
 /*---- Block list ----*/
 
-void tsdb__blocks_add(tsdb_t *db, tsdb__block *b)
+void tsdb__blocks_add(tsdb *db, tsdb__block *b)
 {
   pthread_rwlock_wrlock(&db->blocks_lock);
   db->blocks = lk_xrealloc(db->blocks, (db->nblocks + 1) * sizeof *db->blocks);
@@ -138,7 +138,7 @@ static void block_delete(tsdb__block *b)
 }
 
 /* Remove the blocks in `drop` from the list and delete them. compact_mu held. */
-void tsdb__blocks_remove(tsdb_t *db, tsdb__block **drop, size_t n)
+void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n)
 {
   pthread_rwlock_wrlock(&db->blocks_lock);
   size_t w = 0;
@@ -157,7 +157,7 @@ void tsdb__blocks_remove(tsdb_t *db, tsdb__block **drop, size_t n)
   }
 }
 
-int tsdb__retention(tsdb_t *db)
+int tsdb__retention(tsdb *db)
 {
   int64_t newest = atomic_load(&db->newest_t);
   int64_t cutoff = newest == INT64_MIN || newest < INT64_MIN + db->o.retention_ms
@@ -200,7 +200,7 @@ static int series_label_cmp(const void *a, const void *b)
 /* Write the block (appends are excluded by the caller). In-order head
  * chunks are copied verbatim (compaction re-encodes them into larger
  * chunks later); anything else is merged and encoded here. */
-static int write_range(tsdb_t *db, tsdb__series **ss, size_t n, int64_t lo, int64_t hi,
+static int write_range(tsdb *db, tsdb__series **ss, size_t n, int64_t lo, int64_t hi,
                        const char *tmp, lk_diag *d)
 {
   tsdb__bwriter *w;
@@ -236,7 +236,7 @@ static int write_range(tsdb_t *db, tsdb__series **ss, size_t n, int64_t lo, int6
   return tsdb__bwriter_finish(w, d);
 }
 
-int tsdb__install_block(tsdb_t *db, uint64_t seq, const char *tmp, const char *fin, lk_diag *d)
+int tsdb__install_block(tsdb *db, uint64_t seq, const char *tmp, const char *fin, lk_diag *d)
 {
   if (rename(tmp, fin) < 0)
     return lk_diag_set(d, -errno, -1, "renaming %s failed: %s", tmp, strerror(errno));
@@ -248,7 +248,7 @@ int tsdb__install_block(tsdb_t *db, uint64_t seq, const char *tmp, const char *f
   return rc;
 }
 
-int tsdb__persist_range(tsdb_t *db, int64_t lo, int64_t hi, lk_diag *d)
+int tsdb__persist_range(tsdb *db, int64_t lo, int64_t hi, lk_diag *d)
 {
   tsdb__head *h = &db->head;
   tsdb__series **ss = lk_xmalloc(h->nseries_slots * sizeof *ss);
@@ -275,7 +275,7 @@ int tsdb__persist_range(tsdb_t *db, int64_t lo, int64_t hi, lk_diag *d)
 }
 
 /* Persist and drop the oldest aligned range of the head (cut_lock exclusive). */
-static int cut_oldest(tsdb_t *db, lk_diag *d)
+static int cut_oldest(tsdb *db, lk_diag *d)
 {
   tsdb__head *h = &db->head;
   int64_t R = db->o.block_range_ms;
@@ -291,26 +291,26 @@ static int cut_oldest(tsdb_t *db, lk_diag *d)
   return 0;
 }
 
-static double head_span(tsdb_t *db)
+static double head_span(tsdb *db)
 {
   int64_t mn = atomic_load(&db->head.min_t), mx = atomic_load(&db->head.max_t);
   return mn <= mx ? (double)mx - (double)mn : 0;
 }
 
-static bool head_spans_long(tsdb_t *db)
+static bool head_spans_long(tsdb *db)
 {
   return head_span(db) > 1.5 * (double)db->o.block_range_ms;
 }
 
 /* Time to cut: long enough and big enough, or spanning half the retention
  * (small setups). Once started, a cut continues until the span is short. */
-static bool head_too_long(tsdb_t *db)
+static bool head_too_long(tsdb *db)
 {
   return head_spans_long(db) && (atomic_load(&db->head.nsamples) >= db->o.head_min_samples ||
                                  head_span(db) > (double)db->o.retention_ms / 2);
 }
 
-static void compact_and_retain(tsdb_t *db, bool all_windows)
+static void compact_and_retain(tsdb *db, bool all_windows)
 {
   lk_diag d = {0};
   pthread_mutex_lock(&db->compact_mu);
@@ -320,7 +320,7 @@ static void compact_and_retain(tsdb_t *db, bool all_windows)
   pthread_mutex_unlock(&db->compact_mu);
 }
 
-int tsdb__maybe_cut(tsdb_t *db)
+int tsdb__maybe_cut(tsdb *db)
 {
   if (!head_too_long(db))
     return 0;
@@ -347,7 +347,7 @@ int tsdb__maybe_cut(tsdb_t *db)
   return rc;
 }
 
-int tsdb_flush(tsdb_t *db, lk_diag *d)
+int tsdb_flush(tsdb *db, lk_diag *d)
 {
   if (!db)
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_flush: no database");
@@ -370,7 +370,7 @@ int tsdb_flush(tsdb_t *db, lk_diag *d)
 
 /*---- Open / close ----*/
 
-static int load_blocks(tsdb_t *db, lk_diag *d)
+static int load_blocks(tsdb *db, lk_diag *d)
 {
   DIR *dir = opendir(db->dir);
   if (!dir)
@@ -403,7 +403,7 @@ static int load_blocks(tsdb_t *db, lk_diag *d)
   return rc;
 }
 
-static void bg_wait(tsdb_t *db)
+static void bg_wait(tsdb *db)
 {
   if (db->o.fsync != TSDB_FSYNC_INTERVAL) {
     pthread_cond_wait(&db->bg_cv, &db->bg_mu);
@@ -419,7 +419,7 @@ static void bg_wait(tsdb_t *db)
 
 static void *bg_main(void *arg)
 {
-  tsdb_t *db = arg;
+  tsdb *db = arg;
   pthread_mutex_lock(&db->bg_mu);
   while (!db->stopping) {
     if (!db->compact_wanted)
@@ -439,7 +439,7 @@ static void *bg_main(void *arg)
   return NULL;
 }
 
-static int lock_dir(tsdb_t *db, lk_diag *d)
+static int lock_dir(tsdb *db, lk_diag *d)
 {
   char *p = tsdb__path(db->dir, "/", TSDB_DIR_LOCK);
   db->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -451,9 +451,9 @@ static int lock_dir(tsdb_t *db, lk_diag *d)
   return 0;
 }
 
-static tsdb_t *db_new(const tsdb_opts *opts)
+static tsdb *db_new(const tsdb_opts *opts)
 {
-  tsdb_t *db = lk_xcalloc(1, sizeof *db);
+  tsdb *db = lk_xcalloc(1, sizeof *db);
   db->o = *opts;
   fill_defaults(&db->o);
   db->dir = lk_xstrdup(opts->dir);
@@ -477,11 +477,11 @@ static tsdb_t *db_new(const tsdb_opts *opts)
   return db;
 }
 
-int tsdb_open(const tsdb_opts *opts, tsdb_t **out, lk_diag *d)
+int tsdb_open(const tsdb_opts *opts, tsdb **out, lk_diag *d)
 {
   if (!opts || !opts->dir || !*opts->dir || !out)
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_open: a data directory is required");
-  tsdb_t *db = db_new(opts);
+  tsdb *db = db_new(opts);
   bool wal_open = false;
   int rc = lk_mkdir_p(db->dir);
   if (rc)
@@ -515,7 +515,7 @@ int tsdb_open(const tsdb_opts *opts, tsdb_t **out, lk_diag *d)
   return 0;
 }
 
-void tsdb_close(tsdb_t *db)
+void tsdb_close(tsdb *db)
 {
   if (!db)
     return;

@@ -54,14 +54,14 @@ void tsdb_strings_free(char **v, size_t n)
   free(v);
 }
 
-static bool head_overlaps(tsdb_t *db, int64_t mint, int64_t maxt)
+static bool head_overlaps(tsdb *db, int64_t mint, int64_t maxt)
 {
   int64_t mn = atomic_load(&db->head.min_t), mx = atomic_load(&db->head.max_t);
   return mn <= mx && mx >= mint && mn <= maxt;
 }
 
 /* name == NULL: collect label names; else the values of `name`. */
-static void from_indexes(tsdb_t *db, const char *name, int64_t mint, int64_t maxt, strset *out)
+static void from_indexes(tsdb *db, const char *name, int64_t mint, int64_t maxt, strset *out)
 {
   pthread_rwlock_rdlock(&db->cut_lock);
   pthread_rwlock_rdlock(&db->blocks_lock);
@@ -89,7 +89,7 @@ static void from_indexes(tsdb_t *db, const char *name, int64_t mint, int64_t max
   pthread_rwlock_unlock(&db->cut_lock);
 }
 
-static int from_select(tsdb_t *db, const char *name, const tsdb_matcher *m, size_t nm, int64_t mint,
+static int from_select(tsdb *db, const char *name, const tsdb_matcher *m, size_t nm, int64_t mint,
                        int64_t maxt, strset *out, lk_diag *d)
 {
   tsdb_result *r;
@@ -109,7 +109,7 @@ static int from_select(tsdb_t *db, const char *name, const tsdb_matcher *m, size
   return 0;
 }
 
-static int list(tsdb_t *db, const char *name, const tsdb_matcher *m, size_t nm, int64_t mint,
+static int list(tsdb *db, const char *name, const tsdb_matcher *m, size_t nm, int64_t mint,
                 int64_t maxt, char ***out, size_t *out_n, lk_diag *d)
 {
   if (!db || !out || !out_n || (nm && !m))
@@ -129,13 +129,13 @@ static int list(tsdb_t *db, const char *name, const tsdb_matcher *m, size_t nm, 
   return 0;
 }
 
-int tsdb_label_names(tsdb_t *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+int tsdb_label_names(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
                      char ***out, size_t *out_n, lk_diag *d)
 {
   return list(db, NULL, m, nm, mint, maxt, out, out_n, d);
 }
 
-int tsdb_label_values(tsdb_t *db, const char *name, const tsdb_matcher *m, size_t nm, int64_t mint,
+int tsdb_label_values(tsdb *db, const char *name, const tsdb_matcher *m, size_t nm, int64_t mint,
                       int64_t maxt, char ***out, size_t *out_n, lk_diag *d)
 {
   if (!name)
@@ -197,7 +197,7 @@ static void head_tops(tsdb__head *h, size_t topn, tsdb_status *s)
     top(metric, nmetric, topn, &s->series_by_metric, &s->n_series_by_metric);
 }
 
-static void block_stats(tsdb_t *db, tsdb_status *s)
+static void block_stats(tsdb *db, tsdb_status *s)
 {
   s->min_t = INT64_MAX;
   s->max_t = INT64_MIN;
@@ -213,7 +213,7 @@ static void block_stats(tsdb_t *db, tsdb_status *s)
   pthread_rwlock_unlock(&db->blocks_lock);
 }
 
-int tsdb_status_get(tsdb_t *db, size_t topn, tsdb_status **out)
+int tsdb_status_get(tsdb *db, size_t topn, tsdb_status **out)
 {
   if (!db || !out)
     return LK_EINVAL;

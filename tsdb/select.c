@@ -53,7 +53,7 @@ typedef struct cand {
 } cand;
 
 typedef struct sel {
-  tsdb_t *db;
+  tsdb *db;
   const tsdb__cmatcher *cm;
   size_t nm;
   int64_t mint, maxt;
@@ -250,7 +250,7 @@ static void result_add(tsdb_result *r, const lk_label *ls, uint32_t nl, tsdb__ve
   }
 }
 
-static int slab_alloc(tsdb_t *db, tsdb_result *r, size_t bytes, lk_diag *d)
+static int slab_alloc(tsdb *db, tsdb_result *r, size_t bytes, lk_diag *d)
 {
   if (tsdb__slab_alloc(db->slabs, bytes, &r->slab))
     return lk_diag_set(d, LK_ENOMEM, -1, "query needs %zu bytes of samples, more than can be mapped", bytes);
@@ -570,7 +570,7 @@ static int select_compile(const tsdb_matcher *m, size_t nm, tsdb__cmatcher **out
   return 0;
 }
 
-static int run_select(tsdb_t *db, const tsdb__cmatcher *cm, size_t nm, int64_t mint, int64_t maxt,
+static int run_select(tsdb *db, const tsdb__cmatcher *cm, size_t nm, int64_t mint, int64_t maxt,
                       const tsdb_select_opts *o, tsdb_result *r, lk_diag *d)
 {
   sel s = {.db = db, .cm = cm, .nm = nm, .mint = mint, .maxt = maxt};
@@ -600,7 +600,7 @@ static int run_select(tsdb_t *db, const tsdb__cmatcher *cm, size_t nm, int64_t m
   return rc;
 }
 
-int tsdb_select(tsdb_t *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+int tsdb_select(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
                 const tsdb_select_opts *opts, tsdb_result **out, lk_diag *d)
 {
   if (!db || !out || (nm && !m))

@@ -26,7 +26,7 @@
 #include "lib/lk_err.h"
 #include "lib/lk_labels.h"
 
-typedef struct tsdb tsdb_t;
+typedef struct tsdb tsdb;
 
 #define TSDB_STALE_NAN_BITS 0x7ff0000000000002ULL
 
@@ -63,9 +63,9 @@ typedef struct tsdb_opts {
  * LK_EAGAIN if another process has the directory open, LK_ECORRUPT (diag
  * names the file) for a damaged block, or a negated errno (also when the
  * background thread cannot start; the diag names it). */
-int tsdb_open(const tsdb_opts *opts, tsdb_t **out, lk_diag *d);
+int tsdb_open(const tsdb_opts *opts, tsdb **out, lk_diag *d);
 /* Stop background work, sync the WAL and release everything. NULL is fine. */
-void tsdb_close(tsdb_t *db);
+void tsdb_close(tsdb *db);
 
 /*---- Append ----*/
 
@@ -107,20 +107,20 @@ uint64_t tsdb_rejected_sum(const tsdb_append_stats *st);
  * Otherwise every acceptable sample is written to the WAL and head, rejected
  * samples are counted in *out (never silently dropped), and 0 is returned;
  * the caller decides how to report rejections. */
-int tsdb_append(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_append_stats *out, lk_diag *d);
+int tsdb_append(tsdb *db, const tsdb_series_in *in, size_t n, tsdb_append_stats *out, lk_diag *d);
 
 /* Fast path for ingest: resolve a label set once, then append by ref.
  * Resolve, creating if needed, the series of a label set (validated exactly
  * as in tsdb_append, same errors; series creation is logged to the WAL).
  * Refs stay valid until tsdb_close. */
 typedef uint64_t tsdb_ref;
-int tsdb_series_ref(tsdb_t *db, const lk_label *labels, size_t n, tsdb_ref *out, lk_diag *d);
+int tsdb_series_ref(tsdb *db, const lk_label *labels, size_t n, tsdb_ref *out, lk_diag *d);
 
 /* Resolve n label sets at once (in[i].labels; samples are not stored): out[i]
  * gets the ref of in[i]. Validated and created atomically as in tsdb_append:
  * one invalid set or the max_series limit → nothing created, the error names
  * the series. Labels of series already stored are not validated again. */
-int tsdb_series_refs(tsdb_t *db, const tsdb_series_in *in, size_t n, tsdb_ref *out, lk_diag *d);
+int tsdb_series_refs(tsdb *db, const tsdb_series_in *in, size_t n, tsdb_ref *out, lk_diag *d);
 
 typedef struct tsdb_ref_sample {
   tsdb_ref ref;
@@ -131,7 +131,7 @@ typedef struct tsdb_ref_sample {
 /* Append samples of already-resolved series (any mix of series; per-series
  * time order within the batch); same counting rules as tsdb_append. An
  * unknown ref → LK_EINVAL and nothing stored. */
-int tsdb_append_refs(tsdb_t *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out,
+int tsdb_append_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out,
                      lk_diag *d);
 
 /*---- Select ----*/
@@ -165,7 +165,7 @@ typedef struct tsdb_result tsdb_result;
  * (inclusive), head and blocks merged. Series with no sample in range are
  * omitted unless labels_only. Series come sorted by label set. opts may be
  * NULL. Bad regex → LK_EPARSE with diag. */
-int tsdb_select(tsdb_t *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+int tsdb_select(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
                 const tsdb_select_opts *opts, tsdb_result **out, lk_diag *d);
 size_t tsdb_result_count(const tsdb_result *r);
 const tsdb_series *tsdb_result_get(const tsdb_result *r, size_t i);
@@ -174,9 +174,9 @@ void tsdb_result_free(tsdb_result *r); /* NULL is fine */
 /* Sorted, unique label names (nm == 0: all) or values of `name` among series
  * matching m in [mint, maxt]. *out is a malloc'd array of malloc'd strings;
  * free with tsdb_strings_free. */
-int tsdb_label_names(tsdb_t *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+int tsdb_label_names(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
                      char ***out, size_t *out_n, lk_diag *d);
-int tsdb_label_values(tsdb_t *db, const char *name, const tsdb_matcher *m, size_t nm,
+int tsdb_label_values(tsdb *db, const char *name, const tsdb_matcher *m, size_t nm,
                       int64_t mint, int64_t maxt, char ***out, size_t *out_n, lk_diag *d);
 void tsdb_strings_free(char **v, size_t n);
 
@@ -185,7 +185,7 @@ void tsdb_strings_free(char **v, size_t n);
 /* Persist the whole head into blocks, compact, apply retention and truncate
  * the WAL (checkpoint). Afterwards the data dir holds only blocks + an empty
  * WAL. Blocks appends for its duration. */
-int tsdb_flush(tsdb_t *db, lk_diag *d);
+int tsdb_flush(tsdb *db, lk_diag *d);
 
 typedef struct tsdb_count {
   char *name;      /* owned by the tsdb_status */
@@ -211,7 +211,7 @@ typedef struct tsdb_status {
   tsdb_count *series_by_pair;   size_t n_series_by_pair;  /* name "k=v" */
 } tsdb_status;
 
-int tsdb_status_get(tsdb_t *db, size_t topn, tsdb_status **out);
+int tsdb_status_get(tsdb *db, size_t topn, tsdb_status **out);
 void tsdb_status_free(tsdb_status *s); /* NULL is fine */
 
 #endif

@@ -351,24 +351,24 @@ struct tsdb {
 
 /* Validate one input label set and produce its canonical sorted copy in ls
  * (room for n). */
-int tsdb__validate_labels(const tsdb_t *db, const lk_label *in, size_t n, lk_label *ls, lk_diag *d);
+int tsdb__validate_labels(const tsdb *db, const lk_label *in, size_t n, lk_label *ls, lk_diag *d);
 /* Persist head data in [lo, hi) as one block (cut_lock held exclusively). */
-int tsdb__persist_range(tsdb_t *db, int64_t lo, int64_t hi, lk_diag *d);
+int tsdb__persist_range(tsdb *db, int64_t lo, int64_t hi, lk_diag *d);
 /* Add an opened block to the list (takes blocks_lock). */
-void tsdb__blocks_add(tsdb_t *db, tsdb__block *b);
+void tsdb__blocks_add(tsdb *db, tsdb__block *b);
 /* Remove blocks from the list and delete their directories (compact_mu held). */
-void tsdb__blocks_remove(tsdb_t *db, tsdb__block **drop, size_t n);
+void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n);
 /* Rename a finished tmp block dir into place, open it and add it. */
-int tsdb__install_block(tsdb_t *db, uint64_t seq, const char *tmp, const char *fin, lk_diag *d);
+int tsdb__install_block(tsdb *db, uint64_t seq, const char *tmp, const char *fin, lk_diag *d);
 /* Compact blocks; all_windows: also windows still receiving data (flush). */
-int tsdb__compact(tsdb_t *db, bool all_windows, lk_diag *d);
-int tsdb__retention(tsdb_t *db);
+int tsdb__compact(tsdb *db, bool all_windows, lk_diag *d);
+int tsdb__retention(tsdb *db);
 /* Path of a new block's final and temporary directories (malloc'd). */
-void tsdb__block_paths(tsdb_t *db, uint64_t seq, char **final_dir, char **tmp_dir);
+void tsdb__block_paths(tsdb *db, uint64_t seq, char **final_dir, char **tmp_dir);
 int tsdb__fsync_dir(const char *dir);
-void tsdb__newest_update(tsdb_t *db, int64_t t);
+void tsdb__newest_update(tsdb *db, int64_t t);
 int64_t tsdb__floor_div(int64_t a, int64_t b);
 /* Cut blocks while the head spans more than 1.5 block ranges. */
-int tsdb__maybe_cut(tsdb_t *db);
+int tsdb__maybe_cut(tsdb *db);
 
 #endif

@@ -165,7 +165,7 @@ int tsdb__wal_log_series(tsdb__wal *w, tsdb__series *s)
 /*---- Replay ----*/
 
 typedef struct replay {
-  tsdb_t *db;
+  tsdb *db;
   tsdb__series **refmap; /* WAL ref → series */
   size_t nref;
   uint32_t gen;          /* generation of the file being read */
@@ -224,7 +224,7 @@ static int replay_series(replay *r, lk_dec *d)
 
 static int replay_samples(replay *r, lk_dec *d)
 {
-  tsdb_t *db = r->db;
+  tsdb *db = r->db;
   int64_t t = 0;
   while (lk_dec_left(d) && !d->err) {
     uint64_t ref = lk_dec_uvarint(d);
@@ -439,7 +439,7 @@ static int open_active(tsdb__wal *w, bool create)
   return 0;
 }
 
-int tsdb__wal_open(tsdb_t *db, lk_diag *d)
+int tsdb__wal_open(tsdb *db, lk_diag *d)
 {
   tsdb__wal *w = &db->wal;
   pthread_mutex_init(&w->mu, NULL);
@@ -546,7 +546,7 @@ static void ckpt_series(ckpt *c, const tsdb__series *s)
 }
 
 /* Write ckpt-<gen>.tmp with the head; returns bytes written or error. */
-static int write_checkpoint(tsdb_t *db, const char *tmp, uint32_t gen, uint64_t *bytes)
+static int write_checkpoint(tsdb *db, const char *tmp, uint32_t gen, uint64_t *bytes)
 {
   ckpt c = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
   if (c.fd < 0)
@@ -578,7 +578,7 @@ static int write_checkpoint(tsdb_t *db, const char *tmp, uint32_t gen, uint64_t 
 
 /* Undo a failed checkpoint: the old generation stays the valid one, so
  * series records must be logged there again before their samples. */
-static int ckpt_abandon(tsdb_t *db, uint32_t gen, int rc, lk_diag *d)
+static int ckpt_abandon(tsdb *db, uint32_t gen, int rc, lk_diag *d)
 {
   unlink_gen(&db->wal, "ckpt", gen);
   for (uint32_t id = 1; id < db->head.nseries_slots; id++)
@@ -587,7 +587,7 @@ static int ckpt_abandon(tsdb_t *db, uint32_t gen, int rc, lk_diag *d)
   return lk_diag_set(d, rc, -1, "writing a WAL checkpoint failed: %s", lk_strerror(rc));
 }
 
-int tsdb__wal_checkpoint(tsdb_t *db, lk_diag *d)
+int tsdb__wal_checkpoint(tsdb *db, lk_diag *d)
 {
   tsdb__wal *w = &db->wal;
   uint32_t gen = w->gen + 1;

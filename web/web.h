@@ -1,10 +1,10 @@
 /* web.h — Lookout's HTTP API: every route of the server, on lib/lk_http.
  *
  * web_start binds the listen address and serves the route table in
- * web/routes.c against the given backends; web_stop ends it. The backends
- * are borrowed and must outlive the server. Backends added by later modules
- * (log store, alerting, orchestrator) come in as further web_opts fields, so
- * callers that do not set them keep compiling.
+ * web/routes.c against the backends named in web_opts; web_stop ends it.
+ * The backends are borrowed and must outlive the server. Every backend is a
+ * web_opts field (the tsdb, the log store; alerting and the orchestrator will
+ * join them), so callers that do not set a later one keep compiling.
  *
  * Threads: handlers run concurrently on the HTTP threads; the server's own
  * state (self-metrics) is internally locked.
@@ -42,12 +42,14 @@ typedef struct web_opts {
   const char *tls_cert;   /* PEM text: serve HTTPS; NULL = plain HTTP */
   const char *tls_key;    /* PEM text of the private key */
   web_limits limits;
+  /* The stores (borrowed; they must outlive the server). */
+  tsdb *db;               /* metrics; required */
   struct logstore *logs;  /* log store for the Loki API, or NULL (those routes answer 503) */
 } web_opts;
 
-/* Start serving. db is required. On failure (bad address, port in use) the
- * diag names the cause and *out is untouched. */
-int web_start(const web_opts *o, tsdb_t *db, web_server **out, lk_diag *d);
+/* Start serving the stores in o. On failure (no tsdb, bad address, port in
+ * use) the diag names the cause and *out is untouched. */
+int web_start(const web_opts *o, web_server **out, lk_diag *d);
 /* The port actually bound (for listen addresses with port 0). */
 int web_port(const web_server *w);
 /* Stop serving and free. NULL is fine. */

@@ -59,7 +59,7 @@ typedef struct web_stats {
 } web_stats;
 
 struct web_server {
-  tsdb_t *db;
+  tsdb *db;
   struct logstore *logs; /* borrowed; NULL = no Loki API */
   web_limits limits;   /* defaults filled in */
   lk_http_route *routes; /* the table with body classes resolved */

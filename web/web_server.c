@@ -57,12 +57,12 @@ static void free_server(web_server *w)
   free(w);
 }
 
-int web_start(const web_opts *o, tsdb_t *db, web_server **out, lk_diag *d)
+int web_start(const web_opts *o, web_server **out, lk_diag *d)
 {
-  if (!db)
+  if (!o->db)
     return lk_diag_set(d, LK_EINVAL, -1, "web_start: no storage");
   web_server *w = lk_xcalloc(1, sizeof *w);
-  w->db = db;
+  w->db = o->db;
   w->logs = o->logs;
   w->limits = o->limits;
   fill_default_limits(&w->limits);

@@ -151,7 +151,7 @@ static void sleep_until(int64_t mono_ns)
 }
 
 /* Cycles at 1 s for window seconds; CPU ms per cycle. */
-static double run_window(collector_t *c, int window, double *wall_ms)
+static double run_window(collector *c, int window, double *wall_ms)
 {
   double cpu0 = cpu_ms(), wall = 0;
   int64_t next = lk_mono_ns();
@@ -174,7 +174,7 @@ static int measure(const char *root, int window, bool farm, int64_t detail_ms, b
     load_manifest(&st);
   collector_opts o = {.cgroup_root = root, .no_node = true, .interval_ms = 1000, .node = "bench",
                       .detail_interval_ms = detail_ms};
-  collector_t *c = NULL;
+  collector *c = NULL;
   if (collector_new(&o, (collector_sink){sink, &st}, &c, NULL))
     return 1;
   int64_t t0 = lk_mono_ns();

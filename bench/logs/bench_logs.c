@@ -443,7 +443,7 @@ int main(int argc, char **argv)
          lines, secs() - t0);
 
   /* 1. push API */
-  tsdb_t *db;
+  tsdb *db;
   logstore *ps;
   snprintf(tsdir, sizeof tsdir, "%s/tsdb", dir);
   tsdb_opts to = {.dir = tsdir};
@@ -453,8 +453,9 @@ int main(int argc, char **argv)
   web_opts wo = {.listen = "127.0.0.1:0", .logs = NULL, .threads = 1};
   if (tsdb_open(&to, &db, NULL) || logstore_open(&lo, &ps, NULL))
     return 1;
+  wo.db = db;
   wo.logs = ps;
-  if (web_start(&wo, db, &w, NULL))
+  if (web_start(&wo, &w, NULL))
     return 1;
   char base[64];
   snprintf(base, sizeof base, "http://127.0.0.1:%d", web_port(w));

@@ -212,7 +212,7 @@ static void bench_logs(const opts *o, FILE *js)
 
 /*---- (b) tsdb selectors ----*/
 
-static void fill_series(tsdb_t *db)
+static void fill_series(tsdb *db)
 {
   for (int i = 0; i < NSERIES; i++) {
     char inst[32], job[16], path[48];
@@ -230,7 +230,7 @@ static void fill_series(tsdb_t *db)
   }
 }
 
-static double select_us(tsdb_t *db, size_t i, int runs, size_t *nseries)
+static double select_us(tsdb *db, size_t i, int runs, size_t *nseries)
 {
   tsdb_matcher m[] = {{TSDB_EQ, "__name__", "bench_metric"}, {sels[i].type, sels[i].name, sels[i].value}};
   tsdb_select_opts so = {.labels_only = true};
@@ -256,7 +256,7 @@ static void bench_tsdb(const opts *o, FILE *js)
   if (!mkdtemp(dir))
     exit(1);
   tsdb_opts to = {.dir = dir, .fsync = TSDB_FSYNC_NEVER};
-  tsdb_t *db = NULL;
+  tsdb *db = NULL;
   if (tsdb_open(&to, &db, NULL))
     exit(1);
   fill_series(db);

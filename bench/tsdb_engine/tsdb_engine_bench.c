@@ -175,7 +175,7 @@ static double now_s(void)
   return (double)lk_mono_ns() / 1e9;
 }
 
-static tsdb_ref *resolve_all(tsdb_t *db, const char *series_path, size_t *nout)
+static tsdb_ref *resolve_all(tsdb *db, const char *series_path, size_t *nout)
 {
   FILE *f = fopen(series_path, "r");
   if (!f)
@@ -202,7 +202,7 @@ static tsdb_ref *resolve_all(tsdb_t *db, const char *series_path, size_t *nout)
   return refs;
 }
 
-static void time_select(tsdb_t *db, const char *what, const tsdb_matcher *m, size_t nm, int64_t mint,
+static void time_select(tsdb *db, const char *what, const tsdb_matcher *m, size_t nm, int64_t mint,
                         int64_t maxt)
 {
   double best = 1e9;
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
     return 1;
   nftw(argv[2], rm_cb, 16, FTW_DEPTH | FTW_PHYS);
   tsdb_opts o = {.dir = argv[2]};
-  tsdb_t *db;
+  tsdb *db;
   lk_diag d = {0};
   if (tsdb_open(&o, &db, &d)) {
     fprintf(stderr, "open: %s\n", d.msg);

@@ -34,11 +34,11 @@
 #define LOOKOUT_APP "/lookout/default_web-0_5b5b5b5b-0000-4000-8000-000000000003/app"
 #define EPS 1e-9
 
-static collector_t *make(const char *root, capture *cap, bool node)
+static collector *make(const char *root, capture *cap, bool node)
 {
   collector_opts o = {.cgroup_root = root, .proc_root = FIX "/proc", .log_root = FIX "/logs",
                       .node = "testnode", .no_node = !node};
-  collector_t *c = NULL;
+  collector *c = NULL;
   lk_diag d = {0};
   assert_int_equal(collector_new(&o, (collector_sink){capture_sink, cap}, &c, &d), 0);
   return c;
@@ -84,7 +84,7 @@ static void test_v1_cgroupfs(void **state)
 {
   (void)state;
   capture cap = {0};
-  collector_t *c = make(FIX "/v1", &cap, false);
+  collector *c = make(FIX "/v1", &cap, false);
   assert_int_equal(collector_collect(c, 1700000000000), 0);
   static const char *const k1[] = {"id", ID1, "node", "testnode", "namespace", "prod", "pod",
                                    "api-5d8f7", "container", "api", NULL};
@@ -164,7 +164,7 @@ static void test_v2_systemd(void **state)
 {
   (void)state;
   capture cap = {0};
-  collector_t *c = make(FIX "/v2", &cap, false);
+  collector *c = make(FIX "/v2", &cap, false);
   assert_int_equal(collector_collect(c, 1700000000000), 0);
   static const char *const k2[] = {"id", ID2, "node", "testnode", "namespace", "kube-system",
                                    "pod", "coredns-x", "container", "coredns", NULL};
@@ -226,7 +226,7 @@ static void test_malformed(void **state)
 {
   (void)state;
   capture cap = {0};
-  collector_t *c = make(FIX "/v2", &cap, false);
+  collector *c = make(FIX "/v2", &cap, false);
   assert_int_equal(collector_collect(c, 0), 0);
   const char *bad = "/lookout/default_bad-0_5b5b5b5b-0000-4000-8000-000000000003/broken";
   assert_int_equal(capture_count(&cap, NULL, "container_cpu_usage_seconds_total", "id", bad, NULL), 0);
@@ -251,7 +251,7 @@ static void test_node(void **state)
   capture cap = {0};
   collector_opts o = {.cgroup_root = FIX "/v2", .proc_root = FIX "/proc", .log_root = FIX "/logs",
                       .node = "testnode", .no_containers = true};
-  collector_t *c = NULL;
+  collector *c = NULL;
   assert_int_equal(collector_new(&o, (collector_sink){capture_sink, &cap}, &c, NULL), 0);
   assert_int_equal(collector_collect(c, 0), 0);
   assert_float_equal(capture_val(&cap, "node_cpu_seconds_total", "cpu", "1", "mode", "user", NULL), 53.59, EPS);
@@ -342,7 +342,7 @@ static void test_v2_thousand(void **state)
     p[l] = 0;
   }
   capture cap = {0};
-  collector_t *c = make(root, &cap, false);
+  collector *c = make(root, &cap, false);
   assert_int_equal(collector_collect(c, 0), 0); /* discovery + first read */
   int64_t t0 = lk_mono_ns();
   assert_int_equal(collector_collect(c, 0), 0);
@@ -396,7 +396,7 @@ static void test_detail_cycles(void **state)
   capture cap = {0};
   collector_opts o = {.cgroup_root = root, .proc_root = FIX "/proc", .log_root = FIX "/logs",
                       .node = "d", .no_node = true, .interval_ms = 1000, .detail_interval_ms = 3000};
-  collector_t *c = NULL;
+  collector *c = NULL;
   assert_int_equal(collector_new(&o, (collector_sink){capture_sink, &cap}, &c, NULL), 0);
   assert_int_equal(collector_collect(c, 1000), 0); /* cycle 0: core + detail */
   assert_float_equal(capture_val(&cap, "container_threads", NULL), 7, 0);

@@ -43,7 +43,7 @@
 
 typedef struct live {
   char data[64];              /* tsdb directory */
-  tsdb_t *db;
+  tsdb *db;
   web_server *web;
   capture cap;
   bool v2;
@@ -71,8 +71,8 @@ static void server_start(live *l)
   assert_non_null(mkdtemp(l->data));
   tsdb_opts to = {.dir = l->data};
   assert_int_equal(tsdb_open(&to, &l->db, NULL), 0);
-  web_opts wo = {.listen = "127.0.0.1:0"};
-  assert_int_equal(web_start(&wo, l->db, &l->web, NULL), 0);
+  web_opts wo = {.listen = "127.0.0.1:0", .db = l->db};
+  assert_int_equal(web_start(&wo, &l->web, NULL), 0);
 }
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -286,11 +286,11 @@ __attribute__((no_sanitize_address)) static void hog(int max_s)
   sleep((unsigned)max_s);
 }
 
-static collector_t *new_collector(live *l)
+static collector *new_collector(live *l)
 {
   collector_opts o = {.cgroup_root = ROOT, .node = "live", .no_node = true,
                       .rescan_ms = 3600000, .detail_interval_ms = 1 /* every cycle */};
-  collector_t *c = NULL;
+  collector *c = NULL;
   assert_int_equal(collector_new(&o, (collector_sink){store_sink, l}, &c, NULL), 0);
   return c;
 }
@@ -323,7 +323,7 @@ static void test_cpu_quota(void **state)
   int wrc = l->v2 ? write_str(dir, "cpu.max", "50000 100000") : write_str(dir, "cpu.cfs_quota_us", "50000");
   assert_int_equal(wrc, 0);
   live_run(l, burn, 30);
-  collector_t *c = new_collector(l);
+  collector *c = new_collector(l);
   char id[300], expr[512];
   snprintf(id, sizeof id, "/%s", l->rel);
   struct timespec warm = {1, 0}, sec = {1, 0};
@@ -363,7 +363,7 @@ static void test_memory_hog(void **state)
   }
   server_start(l);
   live_run(l, hog, 30);
-  collector_t *c = new_collector(l);
+  collector *c = new_collector(l);
   char id[300], expr[512];
   snprintf(id, sizeof id, "/%s", l->rel);
   snprintf(expr, sizeof expr, "container_memory_working_set_bytes{id=\"%s\",container=\"hog\"}", id);

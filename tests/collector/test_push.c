@@ -248,7 +248,7 @@ static void test_outage_exactly_once(void **state)
   tee t = {collector_pusher_sink(p), 0};
   collector_opts o = {.cgroup_root = FIX "/v2", .proc_root = FIX "/proc",
                       .log_root = FIX "/logs", .node = "outage"};
-  collector_t *c = NULL;
+  collector *c = NULL;
   assert_int_equal(collector_new(&o, (collector_sink){tee_sink, &t}, &c, NULL), 0);
   int64_t t0 = 1700000000000;
   for (int i = 0; i < 3; i++)
@@ -371,7 +371,7 @@ static void test_real_prometheus(void **state)
   assert_int_equal(collector_pusher_start(p), 0);
   collector_opts o = {.cgroup_root = FIX "/v2", .proc_root = FIX "/proc",
                       .log_root = FIX "/logs", .node = "promtest"};
-  collector_t *c = NULL;
+  collector *c = NULL;
   assert_int_equal(collector_new(&o, collector_pusher_sink(p), &c, NULL), 0);
   int64_t now = lk_now_ms();
   assert_int_equal(collector_collect(c, now - 2000), 0);

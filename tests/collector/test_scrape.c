@@ -75,7 +75,7 @@ static void test_scrape_targets(void **state)
   capture cap = {0};
   collector_opts o = {.no_containers = true, .no_node = true, .node = "n", .targets = t,
                       .ntargets = 3};
-  collector_t *c = NULL;
+  collector *c = NULL;
   assert_int_equal(collector_new(&o, (collector_sink){capture_sink, &cap}, &c, NULL), 0);
   assert_int_equal(collector_collect(c, 1700000005000), 0);
   assert_float_equal(capture_val(&cap, "http_requests_total", "code", "200", "job", "app",
@@ -124,7 +124,7 @@ static void test_kubelet_pods(void **state)
   capture cap = {0};
   collector_opts o = {.cgroup_root = FIX "/v1", .proc_root = FIX "/proc", .log_root = FIX "/logs",
                       .node = "n", .no_node = true, .kubelet_url = url};
-  collector_t *c = NULL;
+  collector *c = NULL;
   assert_int_equal(collector_new(&o, (collector_sink){capture_sink, &cap}, &c, NULL), 0);
   assert_int_equal(collector_collect(c, 0), 0);
   assert_float_equal(capture_val(&cap, "container_cpu_usage_seconds_total", "id", ID1, "namespace",

@@ -36,8 +36,9 @@ web_fx *web_fx_start(const char *tmpl, web_opts wo, const logstore_opts *lo)
       return fail(f, "logstore_open", &d);
   }
   wo.listen = "127.0.0.1:0";
+  wo.db = f->db;
   wo.logs = f->logs;
-  if (web_start(&wo, f->db, &f->w, &d))
+  if (web_start(&wo, &f->w, &d))
     return fail(f, "web_start", &d);
   snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", web_port(f->w));
   return f;

@@ -11,7 +11,7 @@
 
 typedef struct web_fx {
   char dir[64];      /* the temporary directory: tsdb in dir/tsdb, logs in dir/logs */
-  tsdb_t *db;
+  tsdb *db;
   logstore *logs;    /* NULL unless lo was given */
   web_server *w;
   char base[64];     /* http://127.0.0.1:<port> */

@@ -16,7 +16,7 @@ int main(int argc, char **argv)
     return 2;
   }
   tsdb_opts o = {.dir = argv[1]};
-  tsdb_t *db = NULL;
+  tsdb *db = NULL;
   lk_diag d = {0};
   if (tsdb_open(&o, &db, &d)) {
     fprintf(stderr, "tsdb_dump: open %s: %s\n", argv[1], d.msg);

@@ -38,7 +38,7 @@
 typedef struct ptest_store {
   bool use_mem;          /* --store=mem: the in-memory queryable instead of tsdb */
   promql_mem *mem;
-  tsdb_t *db;
+  tsdb *db;
   char dir[64];
   promql_queryable data; /* mem or tsdb */
   promql_mem *hist;      /* shadow: series carrying native-histogram samples */

@@ -17,7 +17,7 @@
 
 typedef struct fixture {
   char dir[64];
-  tsdb_t *db;
+  tsdb *db;
   web_server *w;
   char base[64];
 } fixture;
@@ -45,8 +45,8 @@ static int setup(void **state)
   tsdb_series_in in[] = {{a, 2, sa, 11}, {b, 2, sb, 11}};
   tsdb_append_stats st;
   assert_int_equal(tsdb_append(f->db, in, 2, &st, &d), 0);
-  web_opts wo = {.listen = "127.0.0.1:0"};
-  assert_int_equal(web_start(&wo, f->db, &f->w, &d), 0);
+  web_opts wo = {.listen = "127.0.0.1:0", .db = f->db};
+  assert_int_equal(web_start(&wo, &f->w, &d), 0);
   snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", web_port(f->w));
   *state = f;
   return 0;

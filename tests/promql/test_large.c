@@ -27,7 +27,7 @@
 
 typedef struct fixture {
   char dir[64];
-  tsdb_t *db;
+  tsdb *db;
   promql_mem *mem;
   lk_sample *s[NSER];
   size_t n[NSER];

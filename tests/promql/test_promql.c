@@ -395,7 +395,7 @@ static void test_regex_table(void **state)
   char dir[] = "/tmp/lk-promql-rx-XXXXXX";
   assert_non_null(mkdtemp(dir));
   tsdb_opts o = {.dir = dir};
-  tsdb_t *db = NULL;
+  tsdb *db = NULL;
   assert_int_equal(tsdb_open(&o, &db, NULL), 0);
   for (size_t i = 0; i < RX_NCASES; i++) {
     char id[16];

@@ -56,7 +56,7 @@ static void series_labels(int i, lk_label ls[2], char *buf)
   ls[1] = (lk_label){"i", buf};
 }
 
-static int append_batch(tsdb_t *db, const tsdb_ref *refs, int round, uint32_t k)
+static int append_batch(tsdb *db, const tsdb_ref *refs, int round, uint32_t k)
 {
   int64_t t0 = batch_t0(round, k);
   if (k % 2) {
@@ -83,7 +83,7 @@ static int append_batch(tsdb_t *db, const tsdb_ref *refs, int round, uint32_t k)
 static void child(const char *dir, int round, int wfd)
 {
   int64_t deadline = lk_mono_ns() / 1000000 + CHILD_MAX_MS;
-  tsdb_t *db = tu_open(&OPTS, dir);
+  tsdb *db = tu_open(&OPTS, dir);
   if (!db)
     _exit(2);
   uint32_t ready = UINT32_MAX;
@@ -138,7 +138,7 @@ static uint32_t run_round(const char *dir, int round, unsigned *seed)
   return acked;
 }
 
-static void verify_round(tsdb_t *db, int round, uint32_t acked)
+static void verify_round(tsdb *db, int round, uint32_t acked)
 {
   int64_t from = batch_t0(round, 0);
   tsdb_result *r = tu_select1(db, TSDB_EQ, "__name__", "crash", from, from + ROUND_SPAN - 1);
@@ -176,7 +176,7 @@ static void test_kill9(void **state)
     acked[r] = run_round(dir, r, &seed);
     total += acked[r];
     rounds++;
-    tsdb_t *db = tu_open(&OPTS, dir);
+    tsdb *db = tu_open(&OPTS, dir);
     assert_non_null(db);
     for (int k = 0; k <= r; k++)
       verify_round(db, k, acked[k]);

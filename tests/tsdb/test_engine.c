@@ -18,7 +18,7 @@
 
 typedef struct fx {
   char *dir;
-  tsdb_t *db;
+  tsdb *db;
 } fx;
 
 static int setup(void **state)
@@ -73,7 +73,7 @@ static void test_roundtrip_special_floats(void **state)
   }
 }
 
-static void add_series(tsdb_t *db, const char *name, const char *job, const char *inst, int nsamp)
+static void add_series(tsdb *db, const char *name, const char *job, const char *inst, int nsamp)
 {
   int64_t t[64];
   double v[64];
@@ -85,7 +85,7 @@ static void add_series(tsdb_t *db, const char *name, const char *job, const char
   assert_int_equal(tu_append(db, t, v, (size_t)nsamp, NULL, kv), 0);
 }
 
-static size_t count_sel(tsdb_t *db, const tsdb_matcher *m, size_t nm, int *rc_out)
+static size_t count_sel(tsdb *db, const tsdb_matcher *m, size_t nm, int *rc_out)
 {
   tsdb_result *r = NULL;
   lk_diag d = {0};
@@ -97,7 +97,7 @@ static size_t count_sel(tsdb_t *db, const tsdb_matcher *m, size_t nm, int *rc_ou
   return n;
 }
 
-static void check_matchers(tsdb_t *db)
+static void check_matchers(tsdb *db)
 {
   int rc;
   tsdb_matcher m1[] = {{TSDB_EQ, "__name__", "cpu"}};
@@ -233,7 +233,7 @@ static void test_ooo_window(void **state)
   tsdb_status_free(stt);
 }
 
-static size_t total_series(tsdb_t *db)
+static size_t total_series(tsdb *db)
 {
   tsdb_status *st;
   assert_int_equal(tsdb_status_get(db, 3, &st), 0);
@@ -242,7 +242,7 @@ static size_t total_series(tsdb_t *db)
   return n;
 }
 
-static void expect_reject(tsdb_t *db, const lk_label *bad, size_t nbad, int code)
+static void expect_reject(tsdb *db, const lk_label *bad, size_t nbad, int code)
 {
   lk_label ok[] = {{"__name__", "fine"}};
   lk_sample s[] = {{T0, 1}};

@@ -41,7 +41,7 @@ static int teardown(void **state)
   return 0;
 }
 
-static void load(tsdb_t *db, int64_t from)
+static void load(tsdb *db, int64_t from)
 {
   int64_t t[NSAMPLES];
   double v[NSAMPLES];
@@ -59,7 +59,7 @@ static void load(tsdb_t *db, int64_t from)
 }
 
 /* Samples of "m" in [START, START + 2 h]. */
-static size_t samples(tsdb_t *db)
+static size_t samples(tsdb *db)
 {
   tsdb_result *r = tu_select1(db, TSDB_EQ, "__name__", "m", START, START + 120 * MIN);
   assert_non_null(r);
@@ -116,7 +116,7 @@ static void expect_refused(const char *dir, const char *path, off_t off, const v
   size_t plen = 0;
   uint8_t *patched = dfx_read(path, &plen);
   tsdb_opts o = {.dir = dir};
-  tsdb_t *db = NULL;
+  tsdb *db = NULL;
   lk_diag d = {0};
   assert_int_equal(tsdb_open(&o, &db, &d), LK_ECORRUPT);
   assert_null(db);
@@ -134,7 +134,7 @@ static const char WRONG_MAGIC[4] = {'X', 'Y', 'Z', 'W'};
 static void test_wal_segment_unknown_format(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(NULL, f->dir);
+  tsdb *db = tu_open(NULL, f->dir);
   load(db, START);
   tsdb_close(db);
   char *seg = wal_file(f->dir, "seg-");
@@ -151,7 +151,7 @@ static void test_wal_segment_unknown_format(void **state)
 static void test_checkpoint_unknown_format(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(NULL, f->dir);
+  tsdb *db = tu_open(NULL, f->dir);
   load(db, START);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   load(db, START + 60 * MIN);
@@ -168,7 +168,7 @@ static void test_checkpoint_unknown_format(void **state)
 static void test_block_unknown_format(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(NULL, f->dir);
+  tsdb *db = tu_open(NULL, f->dir);
   load(db, START);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   tsdb_close(db);
@@ -189,7 +189,7 @@ static void test_block_unknown_format(void **state)
 static void test_wal_torn_header(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(NULL, f->dir);
+  tsdb *db = tu_open(NULL, f->dir);
   load(db, START);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   tsdb_close(db);

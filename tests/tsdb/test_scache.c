@@ -52,7 +52,7 @@ static int64_t ts(int64_t k)
 }
 
 /* NSER series "id"=<i> with a sample at ts(k) for k in [k0, k1). */
-static void load(tsdb_t *db, int64_t k0, int64_t k1)
+static void load(tsdb *db, int64_t k0, int64_t k1)
 {
   tsdb_ref refs[NSER];
   for (int i = 0; i < NSER; i++) {
@@ -69,7 +69,7 @@ static void load(tsdb_t *db, int64_t k0, int64_t k1)
   }
 }
 
-static tsdb_status *status(tsdb_t *db)
+static tsdb_status *status(tsdb *db)
 {
   tsdb_status *st = NULL;
   assert_int_equal(tsdb_status_get(db, 0, &st), 0);
@@ -78,7 +78,7 @@ static tsdb_status *status(tsdb_t *db)
 
 /* Does the select of [lo, hi] hold exactly the generated samples? (no
  * cmocka asserts: readers run on threads) */
-static bool range_ok(tsdb_t *db, int64_t lo, int64_t hi, int64_t kmax)
+static bool range_ok(tsdb *db, int64_t lo, int64_t hi, int64_t kmax)
 {
   tsdb_matcher m = {TSDB_EQ, "__name__", "m"};
   tsdb_result *r = NULL;
@@ -101,13 +101,13 @@ static bool range_ok(tsdb_t *db, int64_t lo, int64_t hi, int64_t kmax)
   return ok;
 }
 
-static void check_range(tsdb_t *db, int64_t lo, int64_t hi, int64_t kmax)
+static void check_range(tsdb *db, int64_t lo, int64_t hi, int64_t kmax)
 {
   assert_true(range_ok(db, lo, hi, kmax));
 }
 
 /* rounds random ranges, each exact; false at the first wrong one. */
-static bool random_ranges(tsdb_t *db, unsigned seed, int rounds, int64_t kmax)
+static bool random_ranges(tsdb *db, unsigned seed, int rounds, int64_t kmax)
 {
   for (int q = 0; q < rounds; q++) {
     int64_t a = (int64_t)(rand_r(&seed) % (unsigned)kmax), b = (int64_t)(rand_r(&seed) % (unsigned)kmax);
@@ -126,7 +126,7 @@ static void test_cached_reads_equal_decoded(void **state)
 {
   fx *f = *state;
   enum { K = 12 * 240 };
-  tsdb_t *db = tu_open(NULL, f->dir);
+  tsdb *db = tu_open(NULL, f->dir);
   load(db, 0, K);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   tsdb_status *st = status(db);
@@ -163,7 +163,7 @@ static void test_budget_and_eviction(void **state)
   fx *f = *state;
   enum { K = 6 * 240 };
   tsdb_opts o = {.sample_cache_bytes = 64 << 10};
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   load(db, 0, K);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   assert_true(random_ranges(db, 11, 30, K));
@@ -179,7 +179,7 @@ static void test_removed_block_leaves_cache(void **state)
 {
   fx *f = *state;
   tsdb_opts o = {.retention_ms = 3 * HOUR, .head_min_samples = 1};
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   load(db, 0, 2 * 240);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   check_range(db, START, START + 2 * HOUR, 2 * 240);
@@ -196,7 +196,7 @@ static void test_removed_block_leaves_cache(void **state)
 }
 
 typedef struct rd {
-  tsdb_t *db;
+  tsdb *db;
   unsigned seed;
   bool ok;
 } rd;
@@ -214,7 +214,7 @@ static void test_concurrent_readers(void **state)
 {
   fx *f = *state;
   tsdb_opts o = {.sample_cache_bytes = 96 << 10};
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   load(db, 0, 6 * 240);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   pthread_t th[4];
@@ -241,7 +241,7 @@ static void test_large_slabs_reused(void **state)
   fx *f = *state;
   enum { K = 48 * 240 }; /* 24 series × 11,520 samples × 16 B ≈ 4.4 MB */
   tsdb_opts o = {.retention_ms = 30 * 24 * HOUR};
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   load(db, 0, K);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   for (int round = 0; round < 3; round++)

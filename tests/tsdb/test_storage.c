@@ -47,7 +47,7 @@ static double val(int i, int64_t t)
   return (double)i * 1000.0 + (double)(t / 1000 % 100000) + 0.25;
 }
 
-static void load(tsdb_t *db, int nser, int64_t from, int64_t to, int64_t step)
+static void load(tsdb *db, int nser, int64_t from, int64_t to, int64_t step)
 {
   char names[64][8];
   for (int64_t t0 = from; t0 < to; t0 += 100 * step) {
@@ -72,7 +72,7 @@ static void load(tsdb_t *db, int nser, int64_t from, int64_t to, int64_t step)
 }
 
 /* Every series holds exactly the samples of [from, to) at `step`. */
-static void verify(tsdb_t *db, int nser, int64_t from, int64_t to, int64_t step)
+static void verify(tsdb *db, int nser, int64_t from, int64_t to, int64_t step)
 {
   tsdb_result *r = tu_select1(db, TSDB_EQ, "__name__", "m", from - HOUR, to + HOUR);
   assert_non_null(r);
@@ -105,7 +105,7 @@ static void test_reopen_replay(void **state)
 {
   fx *f = *state;
   tsdb_opts o = {.fsync = TSDB_FSYNC_BATCH};
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   load(db, 5, START, START + HOUR, 15000);
   tsdb_close(db);
   db = tu_open(NULL, f->dir);
@@ -148,14 +148,14 @@ static off_t file_size(const char *p)
 }
 
 /* Run tsdb_open with stderr captured into buf. */
-static tsdb_t *open_capture(const char *dir, char *buf, size_t cap)
+static tsdb *open_capture(const char *dir, char *buf, size_t cap)
 {
   fflush(stderr);
   int saved = dup(2);
   char path[] = "/tmp/tsdb-stderr-XXXXXX";
   int fd = mkstemp(path);
   dup2(fd, 2);
-  tsdb_t *db = tu_open(NULL, dir);
+  tsdb *db = tu_open(NULL, dir);
   fflush(stderr);
   dup2(saved, 2);
   close(saved);
@@ -169,7 +169,7 @@ static tsdb_t *open_capture(const char *dir, char *buf, size_t cap)
 static void test_torn_tail(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(NULL, f->dir);
+  tsdb *db = tu_open(NULL, f->dir);
   load(db, 3, START, START + 30 * MIN, 15000);
   tsdb_close(db);
   char *seg = wal_segment(f->dir);
@@ -212,7 +212,7 @@ static const tsdb_opts CUT_BY_SPAN = {.head_min_samples = 1};
 static void test_flush_blocks_reopen(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(&CUT_BY_SPAN, f->dir);
+  tsdb *db = tu_open(&CUT_BY_SPAN, f->dir);
   load(db, 4, START, START + 5 * HOUR, 30000);
   tsdb_status *st;
   assert_int_equal(tsdb_status_get(db, 3, &st), 0);
@@ -262,7 +262,7 @@ static void test_flush_blocks_reopen(void **state)
 static void test_compaction(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(&CUT_BY_SPAN, f->dir);
+  tsdb *db = tu_open(&CUT_BY_SPAN, f->dir);
   load(db, 6, START, START + 24 * HOUR, 60000);
   tsdb_status *st;
   assert_int_equal(tsdb_status_get(db, 3, &st), 0);
@@ -300,7 +300,7 @@ static void test_series_ordered_import(void **state)
 {
   fx *f = *state;
   tsdb_opts o = {.head_min_samples = 10000};
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   for (int i = 0; i < 30; i++) {
     char id[8];
     snprintf(id, sizeof id, "s%d", i);
@@ -328,7 +328,7 @@ static void test_retention_time(void **state)
 {
   fx *f = *state;
   tsdb_opts o = {.retention_ms = 8 * HOUR}; /* compaction windows up to 0.8 h: none */
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   /* last year's data: the wall clock must not matter */
   load(db, 2, START, START + 24 * HOUR, 60000);
   assert_int_equal(tsdb_flush(db, NULL), 0);
@@ -359,7 +359,7 @@ static void test_retention_size(void **state)
 {
   fx *f = *state;
   tsdb_opts o = {.retention_ms = 60 * HOUR}; /* windows up to 6 h */
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   load(db, 8, START, START + 24 * HOUR, 30000);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   tsdb_status *st;
@@ -404,7 +404,7 @@ static void flip_byte(const char *path, off_t off)
 static void expect_open_corrupt(const char *dir, const char *what)
 {
   tsdb_opts o = {.dir = dir};
-  tsdb_t *db = NULL;
+  tsdb *db = NULL;
   lk_diag d = {0};
   assert_int_equal(tsdb_open(&o, &db, &d), LK_ECORRUPT);
   assert_null(db);
@@ -414,7 +414,7 @@ static void expect_open_corrupt(const char *dir, const char *what)
 static void test_corrupt_block(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(NULL, f->dir);
+  tsdb *db = tu_open(NULL, f->dir);
   load(db, 3, START, START + HOUR, 15000);
   assert_int_equal(tsdb_flush(db, NULL), 0);
   tsdb_close(db);
@@ -466,7 +466,7 @@ static double frame_val(int i, int k) /* poorly compressible */
 static void test_many_series_frames(void **state)
 {
   fx *f = *state;
-  tsdb_t *db = tu_open(NULL, f->dir);
+  tsdb *db = tu_open(NULL, f->dir);
   enum { NS = 600, NT = 2 * 240 };
   tsdb_ref refs[NS];
   for (int i = 0; i < NS; i++) {
@@ -510,7 +510,7 @@ static void test_many_series_frames(void **state)
 }
 
 typedef struct worker {
-  tsdb_t *db;
+  tsdb *db;
   int id;
   int64_t from, to;
   int err;
@@ -565,7 +565,7 @@ static void test_concurrency(void **state)
 {
   fx *f = *state;
   tsdb_opts o = {.block_range_ms = HOUR, .retention_ms = 30 * 24 * HOUR, .head_min_samples = 1};
-  tsdb_t *db = tu_open(&o, f->dir);
+  tsdb *db = tu_open(&o, f->dir);
   worker w[3] = {{db, 0, START, START + 8 * HOUR, 0}, {db, 1, START, START + 8 * HOUR, 0},
                  {db, 2, START, START + 8 * HOUR, 0}};
   pthread_t th[3];

@@ -34,11 +34,11 @@ static inline void tu_rmdir(char *p)
   free(p);
 }
 
-static inline tsdb_t *tu_open(const tsdb_opts *base, const char *dir)
+static inline tsdb *tu_open(const tsdb_opts *base, const char *dir)
 {
   tsdb_opts o = base ? *base : (tsdb_opts){0};
   o.dir = dir;
-  tsdb_t *db = NULL;
+  tsdb *db = NULL;
   lk_diag d = {0};
   int rc = tsdb_open(&o, &db, &d);
   if (rc) {
@@ -50,7 +50,7 @@ static inline tsdb_t *tu_open(const tsdb_opts *base, const char *dir)
 
 /* Append n samples t0, t0+step, ... with values f(i) to one series given
  * as "k1", "v1", "k2", "v2", ..., NULL. */
-static inline int tu_append(tsdb_t *db, const int64_t *t, const double *v, size_t n,
+static inline int tu_append(tsdb *db, const int64_t *t, const double *v, size_t n,
                      tsdb_append_stats *st, const char *const *kv)
 {
   lk_label ls[16];
@@ -67,7 +67,7 @@ static inline int tu_append(tsdb_t *db, const int64_t *t, const double *v, size_
   return rc;
 }
 
-static inline tsdb_result *tu_select1(tsdb_t *db, enum tsdb_match type, const char *name, const char *value,
+static inline tsdb_result *tu_select1(tsdb *db, enum tsdb_match type, const char *name, const char *value,
                                int64_t mint, int64_t maxt)
 {
   tsdb_matcher m = {type, name, value};
