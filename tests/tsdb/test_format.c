@@ -21,26 +21,6 @@
 #define NSER 3
 #define NSAMPLES 120 /* per series: [START, START + 30 min) every 15 s */
 
-typedef struct fx {
-  char *dir;
-} fx;
-
-static int setup(void **state)
-{
-  fx *f = calloc(1, sizeof *f);
-  f->dir = tu_tmpdir();
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  fx *f = *state;
-  tu_rmdir(f->dir);
-  free(f);
-  return 0;
-}
-
 static void load(tsdb *db, int64_t from)
 {
   int64_t t[NSAMPLES];
@@ -133,7 +113,7 @@ static const char WRONG_MAGIC[4] = {'X', 'Y', 'Z', 'W'};
 
 static void test_wal_segment_unknown_format(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(NULL, f->dir);
   load(db, START);
   tsdb_close(db);
@@ -150,7 +130,7 @@ static void test_wal_segment_unknown_format(void **state)
 
 static void test_checkpoint_unknown_format(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(NULL, f->dir);
   load(db, START);
   assert_int_equal(tsdb_flush(db, NULL), 0);
@@ -167,7 +147,7 @@ static void test_checkpoint_unknown_format(void **state)
 
 static void test_block_unknown_format(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(NULL, f->dir);
   load(db, START);
   assert_int_equal(tsdb_flush(db, NULL), 0);
@@ -188,7 +168,7 @@ static void test_block_unknown_format(void **state)
  * is completed; three bytes that are not a header prefix are refused. */
 static void test_wal_torn_header(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(NULL, f->dir);
   load(db, START);
   assert_int_equal(tsdb_flush(db, NULL), 0);
@@ -212,10 +192,10 @@ static void test_wal_torn_header(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_wal_segment_unknown_format, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_checkpoint_unknown_format, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_block_unknown_format, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_wal_torn_header, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_wal_segment_unknown_format, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_checkpoint_unknown_format, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_block_unknown_format, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_wal_torn_header, tu_setup, tu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

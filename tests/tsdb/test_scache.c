@@ -21,26 +21,6 @@
 #define STEP 15000LL
 #define NSER 24
 
-typedef struct fx {
-  char *dir;
-} fx;
-
-static int setup(void **state)
-{
-  fx *f = calloc(1, sizeof *f);
-  f->dir = tu_tmpdir();
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  fx *f = *state;
-  tu_rmdir(f->dir);
-  free(f);
-  return 0;
-}
-
 static double val(int i, int64_t t)
 {
   return (double)i * 1e6 + (double)((t - START) / STEP) * 0.125 + (double)(t % 7);
@@ -124,7 +104,7 @@ static bool random_ranges(tsdb *db, unsigned seed, int rounds, int64_t kmax)
  * off. */
 static void test_cached_reads_equal_decoded(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   enum { K = 12 * 240 };
   tsdb *db = tu_open(NULL, f->dir);
   load(db, 0, K);
@@ -160,7 +140,7 @@ static void test_cached_reads_equal_decoded(void **state)
  * answers stay exact. */
 static void test_budget_and_eviction(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   enum { K = 6 * 240 };
   tsdb_opts o = {.sample_cache_bytes = 64 << 10};
   tsdb *db = tu_open(&o, f->dir);
@@ -177,7 +157,7 @@ static void test_budget_and_eviction(void **state)
 /* Blocks removed by retention take their cached chunks with them. */
 static void test_removed_block_leaves_cache(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb_opts o = {.retention_ms = 3 * HOUR, .head_min_samples = 1};
   tsdb *db = tu_open(&o, f->dir);
   load(db, 0, 2 * 240);
@@ -212,7 +192,7 @@ static void *reader(void *arg)
  * interleave; every answer is exact. */
 static void test_concurrent_readers(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb_opts o = {.sample_cache_bytes = 96 << 10};
   tsdb *db = tu_open(&o, f->dir);
   load(db, 0, 6 * 240);
@@ -238,7 +218,7 @@ static void test_concurrent_readers(void **state)
  * and a result freed after tsdb_close is still valid until then. */
 static void test_large_slabs_reused(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   enum { K = 48 * 240 }; /* 24 series × 11,520 samples × 16 B ≈ 4.4 MB */
   tsdb_opts o = {.retention_ms = 30 * 24 * HOUR};
   tsdb *db = tu_open(&o, f->dir);
@@ -258,11 +238,11 @@ static void test_large_slabs_reused(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_cached_reads_equal_decoded, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_budget_and_eviction, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_removed_block_leaves_cache, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_concurrent_readers, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_large_slabs_reused, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cached_reads_equal_decoded, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_budget_and_eviction, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_removed_block_leaves_cache, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_concurrent_readers, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_large_slabs_reused, tu_setup, tu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,26 +21,6 @@
 #define HOUR (60 * MIN)
 #define START 1699963200000LL /* 2023-11-14T12:00Z: a multiple of 18 h */
 
-typedef struct fx {
-  char *dir;
-} fx;
-
-static int setup(void **state)
-{
-  fx *f = calloc(1, sizeof *f);
-  f->dir = tu_tmpdir();
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  fx *f = *state;
-  tu_rmdir(f->dir);
-  free(f);
-  return 0;
-}
-
 /* nser series "s<i>", one sample per step in [from, to), value = f(i, t). */
 static double val(int i, int64_t t)
 {
@@ -103,7 +83,7 @@ static size_t count_entries(const char *dir, const char *prefix)
 
 static void test_reopen_replay(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb_opts o = {.fsync = TSDB_FSYNC_BATCH};
   tsdb *db = tu_open(&o, f->dir);
   load(db, 5, START, START + HOUR, 15000);
@@ -168,7 +148,7 @@ static tsdb *open_capture(const char *dir, char *buf, size_t cap)
 
 static void test_torn_tail(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(NULL, f->dir);
   load(db, 3, START, START + 30 * MIN, 15000);
   tsdb_close(db);
@@ -211,7 +191,7 @@ static const tsdb_opts CUT_BY_SPAN = {.head_min_samples = 1};
 
 static void test_flush_blocks_reopen(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(&CUT_BY_SPAN, f->dir);
   load(db, 4, START, START + 5 * HOUR, 30000);
   tsdb_status *st;
@@ -261,7 +241,7 @@ static void test_flush_blocks_reopen(void **state)
 
 static void test_compaction(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(&CUT_BY_SPAN, f->dir);
   load(db, 6, START, START + 24 * HOUR, 60000);
   tsdb_status *st;
@@ -298,7 +278,7 @@ static void test_compaction(void **state)
  * merged and exact after flush. */
 static void test_series_ordered_import(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb_opts o = {.head_min_samples = 10000};
   tsdb *db = tu_open(&o, f->dir);
   for (int i = 0; i < 30; i++) {
@@ -326,7 +306,7 @@ static void test_series_ordered_import(void **state)
 
 static void test_retention_time(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb_opts o = {.retention_ms = 8 * HOUR}; /* compaction windows up to 0.8 h: none */
   tsdb *db = tu_open(&o, f->dir);
   /* last year's data: the wall clock must not matter */
@@ -357,7 +337,7 @@ static void test_retention_time(void **state)
 
 static void test_retention_size(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb_opts o = {.retention_ms = 60 * HOUR}; /* windows up to 6 h */
   tsdb *db = tu_open(&o, f->dir);
   load(db, 8, START, START + 24 * HOUR, 30000);
@@ -413,7 +393,7 @@ static void expect_open_corrupt(const char *dir, const char *what)
 
 static void test_corrupt_block(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(NULL, f->dir);
   load(db, 3, START, START + HOUR, 15000);
   assert_int_equal(tsdb_flush(db, NULL), 0);
@@ -465,7 +445,7 @@ static double frame_val(int i, int k) /* poorly compressible */
  * frames group series by timestamps, read back in label order. */
 static void test_many_series_frames(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb *db = tu_open(NULL, f->dir);
   enum { NS = 600, NT = 2 * 240 };
   tsdb_ref refs[NS];
@@ -563,7 +543,7 @@ static void *reader(void *arg)
 
 static void test_concurrency(void **state)
 {
-  fx *f = *state;
+  tu_fx *f = *state;
   tsdb_opts o = {.block_range_ms = HOUR, .retention_ms = 30 * 24 * HOUR, .head_min_samples = 1};
   tsdb *db = tu_open(&o, f->dir);
   worker w[3] = {{db, 0, START, START + 8 * HOUR, 0}, {db, 1, START, START + 8 * HOUR, 0},
@@ -591,16 +571,16 @@ static void test_concurrency(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_reopen_replay, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_flush_blocks_reopen, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_series_ordered_import, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_retention_time, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_retention_size, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_corrupt_block, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_many_series_frames, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_reopen_replay, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_torn_tail, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_flush_blocks_reopen, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_compaction, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_series_ordered_import, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_retention_time, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_retention_size, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_corrupt_block, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_concurrency, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_many_series_frames, tu_setup, tu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,27 @@ static inline void tu_rmdir(char *p)
   free(p);
 }
 
+/* cmocka fixture: a fresh data directory per test, removed afterwards. */
+typedef struct tu_fx {
+  char *dir;
+} tu_fx;
+
+static inline int tu_setup(void **state)
+{
+  tu_fx *f = calloc(1, sizeof *f);
+  f->dir = tu_tmpdir();
+  *state = f;
+  return 0;
+}
+
+static inline int tu_teardown(void **state)
+{
+  tu_fx *f = *state;
+  tu_rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
 static inline tsdb *tu_open(const tsdb_opts *base, const char *dir)
 {
   tsdb_opts o = base ? *base : (tsdb_opts){0};
