@@ -8,7 +8,6 @@ checks the stored values read back from the data directory.
 usage: prometheus_rw.py LOOKOUT TSDB_DUMP"""
 import http.server
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,10 +34,7 @@ class Target(http.server.BaseHTTPRequestHandler):
 
 def main():
     exe, dump_exe = sys.argv[1], sys.argv[2]
-    prom = shutil.which("prometheus") or "/usr/bin/prometheus"
-    if not os.path.exists(prom):
-        print("prometheus not installed; skipping")
-        sys.exit(77)
+    prom = lkt.require("prometheus")
     with lkt.workdir("lk-prom-", logs=("lookout.log", "prometheus.log")) as work:
         data = os.path.join(work, "data")
         srv = lkt.Server(exe, data, os.path.join(work, "lookout.log"))
