@@ -12,8 +12,19 @@
  * AVX2, the one for the CPU picked at load time: four doubles per
  * instruction instead of two, and vector compares the compiler does not
  * emit for the baseline. Results stay bit-identical: C11 mode does not
- * contract into FMA, and AVX2 alone does not enable it. */
-#if defined(__x86_64__) && defined(__GNUC__)
+ * contract into FMA, and AVX2 alone does not enable it. Not under
+ * ThreadSanitizer: the clone's resolver runs while the dynamic loader
+ * relocates, before the TSan runtime is set up, and its instrumented entry
+ * crashes (gcc 12 and clang 14). The attribute is on the prototypes too:
+ * clang 14 names the callable symbol only where it sees the attribute. */
+#if defined(__SANITIZE_THREAD__)
+#define PQ__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PQ__TSAN 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(PQ__TSAN)
 #define PQ_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
 #else
 #define PQ_AVX2_CLONE
@@ -33,8 +44,8 @@ static inline double promql__kahan_inc(double inc, double sum, double *comp)
 /* sum[i], comp[i] += v[i] by promql__kahan_inc where ok[i], and
  * have[i] |= ok[i], for i < n: one member series added to a group's sums
  * at every step, without branches. */
-void pq_k_kahan_steps(double *restrict sum, double *restrict comp, uint8_t *restrict have,
-                      const double *restrict v, const uint8_t *restrict ok, size_t n);
+PQ_AVX2_CLONE void pq_k_kahan_steps(double *restrict sum, double *restrict comp, uint8_t *restrict have,
+                                    const double *restrict v, const uint8_t *restrict ok, size_t n);
 
 double pq_k_sum(const double *v, size_t n);
 double pq_k_avg(const double *v, size_t n);
