@@ -15,26 +15,13 @@
  * contract into FMA, and AVX2 alone does not enable it. Not under
  * ThreadSanitizer: the clone's resolver runs while the dynamic loader
  * relocates, before the TSan runtime is set up, and its instrumented entry
- * crashes (gcc 12 and clang 14). PQ_AVX2_CLONE_PROTO goes on the prototype
- * of a cloned function other files call: clang names the callable symbol
- * only where it sees the attribute, while gcc would make every caller's file
- * a resolver of clones it cannot see. */
-#if defined(__SANITIZE_THREAD__)
-#define PQ__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PQ__TSAN 1
-#endif
-#endif
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(PQ__TSAN)
+ * crashes. gcc only: clang 14 neither exports the clones' dispatcher under
+ * the function's name nor (with the attribute on the prototype) calls it
+ * correctly from other files. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define PQ_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
 #else
 #define PQ_AVX2_CLONE
-#endif
-#ifdef __clang__
-#define PQ_AVX2_CLONE_PROTO PQ_AVX2_CLONE
-#else
-#define PQ_AVX2_CLONE_PROTO
 #endif
 
 /* One step of Prometheus's Kahan–Babuška summation: sum + inc, with the
@@ -51,8 +38,8 @@ static inline double promql__kahan_inc(double inc, double sum, double *comp)
 /* sum[i], comp[i] += v[i] by promql__kahan_inc where ok[i], and
  * have[i] |= ok[i], for i < n: one member series added to a group's sums
  * at every step, without branches. */
-PQ_AVX2_CLONE_PROTO void pq_k_kahan_steps(double *restrict sum, double *restrict comp,
-                                          uint8_t *restrict have, const double *restrict v, const uint8_t *restrict ok, size_t n);
+void pq_k_kahan_steps(double *restrict sum, double *restrict comp, uint8_t *restrict have,
+                      const double *restrict v, const uint8_t *restrict ok, size_t n);
 
 double pq_k_sum(const double *v, size_t n);
 double pq_k_avg(const double *v, size_t n);
