@@ -12,8 +12,13 @@
  * AVX2, the one for the CPU picked at load time: four doubles per
  * instruction instead of two, and vector compares the compiler does not
  * emit for the baseline. Results stay bit-identical: C11 mode does not
- * contract into FMA, and AVX2 alone does not enable it. */
-#if defined(__x86_64__) && defined(__GNUC__)
+ * contract into FMA, and AVX2 alone does not enable it. Not under
+ * ThreadSanitizer: the clone's resolver runs while the dynamic loader
+ * relocates, before the TSan runtime is set up, and its instrumented entry
+ * crashes. gcc only: clang 14 neither exports the clones' dispatcher under
+ * the function's name nor (with the attribute on the prototype) calls it
+ * correctly from other files. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define PQ_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
 #else
 #define PQ_AVX2_CLONE

@@ -95,6 +95,9 @@ static void fill_defaults(tsdb_opts *o)
 
 void tsdb__blocks_add(tsdb *db, tsdb__block *b)
 {
+  /* Once listed, b belongs to the list: compaction or retention (bg thread)
+   * may remove and free it as soon as blocks_lock is released. */
+  int64_t maxt = b->maxt;
   pthread_rwlock_wrlock(&db->blocks_lock);
   db->blocks = lk_xrealloc(db->blocks, (db->nblocks + 1) * sizeof *db->blocks);
   size_t i = db->nblocks;
@@ -106,7 +109,7 @@ void tsdb__blocks_add(tsdb *db, tsdb__block *b)
   db->blocks[i] = b;
   db->nblocks++;
   pthread_rwlock_unlock(&db->blocks_lock);
-  tsdb__newest_update(db, b->maxt);
+  tsdb__newest_update(db, maxt);
 }
 
 static void rm_tree(const char *dir)

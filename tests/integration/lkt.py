@@ -19,6 +19,19 @@ import urllib.error
 import urllib.request
 
 
+SKIP = 77  # meson reports this exit code as SKIP
+
+
+def require(program):
+    """The path of an installed program; without it, say so and exit 77 (SKIP):
+    a test whose point needs the program must not report OK."""
+    path = shutil.which(program)
+    if not path:
+        print(f"SKIP: {program} not installed")
+        sys.exit(SKIP)
+    return path
+
+
 @contextlib.contextmanager
 def workdir(prefix, logs=("server.log",), tail=3000):
     """A fresh temporary directory, removed afterwards. When the block raises,

@@ -15,7 +15,6 @@ sent with them — while never creating the histogram's series.
 usage: prometheus_rw.py LOOKOUT TSDB_DUMP"""
 import http.server
 import os
-import shutil
 import re
 import signal
 import struct
@@ -79,10 +78,7 @@ def native_histograms_refused(base):
 
 def main():
     exe, dump_exe = sys.argv[1], sys.argv[2]
-    prom = shutil.which("prometheus") or "/usr/bin/prometheus"
-    if not os.path.exists(prom):
-        print("prometheus not installed; skipping")
-        sys.exit(77)
+    prom = lkt.require("prometheus")
     with lkt.workdir("lk-prom-", logs=("lookout.log", "prometheus.log")) as work:
         data = os.path.join(work, "data")
         srv = lkt.Server(exe, data, os.path.join(work, "lookout.log"))

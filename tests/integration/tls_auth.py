@@ -17,9 +17,10 @@ import lkt  # noqa: E402
 
 def main():
     exe = sys.argv[1]
+    openssl = lkt.require("openssl")
     with lkt.workdir("lk-tls-") as work:
         crt, key = os.path.join(work, "server.crt"), os.path.join(work, "server.key")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
                         "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
         cfg = os.path.join(work, "lookout.yaml")
         with open(cfg, "w") as f:

@@ -4,11 +4,8 @@
  * that decodes must re-encode and decode to the same bits) and as a pack
  * frame; odd → the rest is read as 16-byte (t, v) samples that must
  * round-trip (bit 1: make them scrape-like, bit 2: two decimals).
- * Not part of the meson build (needs clang). Build and run from the repo root:
- *   clang -std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined \
- *     -o fuzz_chunk tests/tsdb/fuzz_chunk.c tsdb/chunk*.c lib/lk_alloc.c \
- *     lib/lk_buf.c lib/lk_varint.c lib/lk_err.c -lzstd -lz -lm
- *   ./fuzz_chunk -max_total_time=300 -max_len=4096 CORPUS_DIR
+ * Built by meson with clang (tests/fuzz/meson.build); scripts/test runs it
+ * over the seeds in tests/fuzz/corpus_chunk.
  */
 #include <stdint.h>
 #include <stdlib.h>
