@@ -51,7 +51,7 @@ static inline int dfx_write_at(const char *path, off_t off, const void *p, size_
 static inline int dfx_flip(const char *path, off_t off)
 {
   int fd = open(path, O_RDWR | O_CLOEXEC);
-  uint8_t c;
+  uint8_t c = 0;
   int rc = fd >= 0 && pread(fd, &c, 1, off) == 1 ? 0 : -1;
   c ^= 0x5a;
   if (!rc && pwrite(fd, &c, 1, off) != 1)
