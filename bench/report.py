@@ -144,11 +144,12 @@ def render_query(doc, path, compact=False):
     out = [table(head, rows), ""]
     if not compact:
         out.append("Cold: the first run of each query after a fresh start of the server, every cache off "
-                   "(%s), OS page cache %s. Warm: one fresh start with every cache on, one discarded run, then "
-                   "the median of %d. Caches: %s." % (
+                   "(%s), once the server is idle (no background compaction or merges), OS page cache %s. "
+                   "Warm: one fresh start with every cache on, one discarded run, then the median of %d. "
+                   "Caches: %s." % (
                        "Lookout `storage.query_cache_size: 0`, VictoriaMetrics `-search.disableCache`, "
                        "Prometheus has no result cache",
-                       "dropped before every cold run (every side)" if doc["page_cache_dropped"]
+                       "dropped right before every cold run (every side)" if doc["page_cache_dropped"]
                        else "not dropped (not root): the data sits in page cache for every side",
                        doc["repeats"], "; ".join("%s — %s" % (PEER_NAMES[r["peer"]], r["caches"]) for r in order)))
         out.append("")
