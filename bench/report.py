@@ -59,9 +59,10 @@ def source_line(doc, path, command=None):
                     "/".join("%.1f" % x for x in m["loadavg_end"])))
     when = doc.get("when", "?").replace("T", " ").replace("Z", " UTC")
     m = doc.get("machine", {})
-    return ("Source: `%s` → `%s`; run %s, %s %s cores, kernel %s (written before result files carried a "
-            "commit and load average)." % (cmd or "?", path, when, m.get("cpu_model", m.get("cpu", "")),
-                                           m.get("cpus", "?"), m.get("kernel", "?")))
+    cpu = m.get("cpu_model", m.get("cpu", ""))
+    return ("Source: `%s` → `%s`; run %s, %s%s cores, kernel %s (written before result files carried the "
+            "commit, CPU model and load average)." % (cmd or "?", path, when, cpu + ", " if cpu else "",
+                                                       m.get("cpus", "?"), m.get("kernel", "?")))
 
 
 # ---------------------------------------------------------------- tsdb
@@ -124,7 +125,7 @@ def render_query(doc, path, compact=False):
     head = ["query"]
     for kind in ("cold", "warm"):
         head += ["%s %s ms" % (PEER_NAMES[r["peer"]], kind) for r in order]
-    head += ["Lookout / fastest peer, cold", "warm"]
+    head += ["Lookout / fastest peer, cold", "Lookout / fastest peer, warm"]
     rows = []
     lk = next((r for r in order if r["peer"] == "lookout"), None)
     others = [r for r in order if r["peer"] != "lookout"]

@@ -11,7 +11,9 @@ Rows, all in one run (as root):
      core cgroup files every cycle and detail files every 10 s per container,
      staggered (its only mode: no config key changes the detail period).
   2. The collector alone (build/bench/bench_collector --existing-farm
-     --detail-ms 1): every cgroup file read every cycle, in the bench process.
+     --detail-ms 1): every cgroup file read every cycle, in the bench process;
+     and again with --detail-ms 0 (the default detail mode, as in row 1), so
+     the difference to row 1 is what storage, tailer and server add.
   3. Netdata 1.37, whole process, measured by ../shared/bench/collector_peers.py's
      run_netdata (its own farm of the same N and seed, created after ours is
      destroyed), when --netdata is given. Without it, Netdata's figure is
@@ -129,10 +131,11 @@ def run_lookout_up(args, ids):
         subprocess.run(["rm", "-rf", d])
 
 
-def run_collector_alone(args):
+def run_collector_alone(args, detail_ms):
+    """build/bench/bench_collector on the farm that is up; detail_ms 1 = every file every cycle, 0 = default."""
     jf = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
     jf.close()
-    cmd = [args.bench_bin, "--existing-farm", "--detail-ms", "1", "--window", str(int(args.window)),
+    cmd = [args.bench_bin, "--existing-farm", "--detail-ms", str(detail_ms), "--window", str(int(args.window)),
            "--json", jf.name]
     r = subprocess.run(cmd, capture_output=True, text=True)
     sys.stderr.write(r.stdout + r.stderr)
@@ -141,7 +144,8 @@ def run_collector_alone(args):
             res = json.load(f)
     finally:
         os.unlink(jf.name)
-    res["row"] = "collector alone, every cgroup file every cycle"
+    res["row"] = ("collector alone, every cgroup file every cycle" if detail_ms == 1 else
+                  "collector alone, detail files every 10 s, staggered")
     res["command"] = " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd[:-1]) + " FILE"
     res["cpu_pct_of_one_core"] = round(res["cpu_ms_per_cycle"] / 10.0, 3)
     if r.returncode:
@@ -169,7 +173,7 @@ def netdata_reference(n):
             return {"row": "Netdata %s, whole process (every file every 1 s)" % doc["versions"]["netdata"],
                     "source": "reference run %s, %s %s (%s)" % (doc["when"], doc["machine"]["cpu_model"],
                                                                doc["machine"]["cpus"],
-                                                               os.path.relpath(REFERENCE, os.path.dirname(ROOT))),
+                                                               "../" + os.path.relpath(REFERENCE, os.path.dirname(ROOT))),
                     "cpu_pct_of_one_core": r["cpu_pct_of_one_core"]["process"],
                     "cpu_ms_per_cycle": r["cpu_ms_per_cycle"]["process"],
                     "peak_rss_mib": r["rss_peak_mib"], "rss_mib": r["rss_mib"],
@@ -216,7 +220,8 @@ def main():
         farm_s = time.monotonic() - t0
         ids = {r["path"] for r in CP.farm_manifest()}
         log("farm of %d containers up in %.0f s" % (len(ids), farm_s))
-        for run in (lambda: run_lookout_up(args, ids), lambda: run_collector_alone(args)):
+        for run in (lambda: run_lookout_up(args, ids), lambda: run_collector_alone(args, 1),
+                    lambda: run_collector_alone(args, 0)):
             try:
                 rows.append(run())
             except Exception as e:  # recorded, never hidden
