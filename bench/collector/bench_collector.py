@@ -24,7 +24,7 @@ Window: --warmup s after every container is known, then --window s with a
 /proc snapshot every 5 s (collector_peers.py's snapshot(): process, threads,
 children). Writes bench/results/collector-<N>.{json,txt}.
 
-  bench/collector/bench_collector.py [--n 1000] [--window 60] [--warmup 20] [--netdata]
+  bench/collector/bench_collector.py [--n 1000] [--window 60] [--warmup 20] [--netdata [--netdata-timeout S]]
 """
 import argparse
 import json
@@ -154,7 +154,7 @@ def run_collector_alone(args, detail_ms):
 
 
 def run_netdata(args):
-    nargs = argparse.Namespace(discovery_timeout=900.0, stall=60.0, warmup=args.warmup, window=args.window,
+    nargs = argparse.Namespace(discovery_timeout=args.netdata_timeout, stall=60.0, warmup=args.warmup, window=args.window,
                                samples=12, max_cgroups=5000, unified="no", k8s_cache=True,
                                keep_logs="", update_every=1.0)
     r = CP.run_netdata(args.n, False, 100, nargs)
@@ -200,6 +200,8 @@ def main():
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--warmup", type=float, default=20.0)
     ap.add_argument("--netdata", action="store_true", help="measure Netdata in this run (about 7 min more)")
+    ap.add_argument("--netdata-timeout", type=float, default=900.0,
+                    help="longest wait for Netdata to chart every container (then it is measured as it is)")
     ap.add_argument("--lookout", default=os.path.join(ROOT, "build", "lookout"))
     ap.add_argument("--bench-bin", default=os.path.join(ROOT, "build", "bench", "bench_collector"))
     args = ap.parse_args()
