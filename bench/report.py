@@ -185,8 +185,8 @@ def render_collector(doc, path):
                      fnum(r["peak_rss_mib"]), "%d / %d" % (r["discovered"], r["expected"])])
     out = [table(["%d containers, 1 s interval" % doc["n_containers"], "CPU % of one core",
                   "CPU ms per 1 s cycle", "peak RSS MiB", "containers named"], rows), "",
-           "CPU: utime+stime from /proc/PID/stat over a %g s window after a %g s warm-up (the collector-alone "
-           "row: getrusage of the bench process); farm: `../shared/bench/cgroup_farm.sh create %d` with "
+           "CPU: utime+stime from /proc/PID/stat over a %g s window after a %g s warm-up (collector-alone "
+           "rows: getrusage of the bench process); farm: `../shared/bench/cgroup_farm.sh create %d` with "
            "FARM_HOLD_PCT=100 (a process in every container), created in %.0f s." % (
                doc["window_s"], doc["warmup_s"], doc["n_containers"], doc["farm"]["create_s"]), "",
            source_line(doc, path)]
