@@ -73,12 +73,13 @@ def machine():
 
 
 def git_commit():
-    """HEAD of the measured tree, and whether tracked files differed from it."""
+    """HEAD of the measured tree, and whether tracked files other than the
+    result files (which earlier benches of the same session rewrite) differed from it."""
     def git(*args):
         out = subprocess.run(["git", "-C", ROOT] + list(args), capture_output=True, text=True)
         return out.stdout.strip() if out.returncode == 0 else ""
     head = git("rev-parse", "HEAD") or "unknown"
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"))
     return head, dirty
 
 
