@@ -16,6 +16,12 @@
  * v2 fixture tree of 1,000 containers (regular files) for the v2 path.
  *
  *   bench_collector [--ns 200,1000] [--window 60] [--no-farm] [--v2-fixture] [--existing-farm]
+ *                   [--detail-ms MS] [--json FILE]
+ *
+ * --existing-farm measures the farm that is up, once, with --detail-ms
+ * (default 0: the collector's default of 10 s; 1: every file every cycle) and
+ * leaves the farm up; --json FILE also writes that row as JSON (used by
+ * bench/collector/bench_collector.py, which owns the farm then).
  *
  * Needs root for the farm. Prints a table; exits non-zero on failure.
  */
@@ -207,6 +213,24 @@ static int measure(const char *root, int window, bool farm, int64_t detail_ms, b
   return 0;
 }
 
+/* One measured row as JSON, for the python driver that stores results. */
+static int write_json(const char *path, const result *r, int window, int64_t detail_ms)
+{
+  json_t *j = json_pack("{s:s, s:i, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:f}",
+    "what", "collector alone in the bench process (getrusage, one thread)", "window_s", window,
+    "detail_interval_ms", (json_int_t)(detail_ms ? detail_ms : 10000), "cpu_ms_per_cycle", r->cpu_ms_cycle,
+    "sys_ms_per_cycle", r->sys_ms_cycle, "wall_ms_per_cycle", r->wall_ms_cycle,
+    "cpu_ms_per_cycle_with_rw_encode", r->cpu_ms_cycle_encode, "rss_mib", r->rss_mib,
+    "peak_rss_mib", r->hwm_mib, "series_per_cycle", (json_int_t)r->series,
+    "discovered", (json_int_t)r->discovered, "expected", (json_int_t)r->expected,
+    "first_cycle_s", r->discover_s);
+  int rc = j ? json_dump_file(j, path, JSON_INDENT(1)) : -1;
+  json_decref(j);
+  if (rc)
+    fprintf(stderr, "bench_collector: cannot write %s\n", path);
+  return rc ? 1 : 0;
+}
+
 /* Netdata's cgroups plugin figures for N from the reference JSON. */
 static bool peer(int n, double *cpu_ms_cycle, double *rss_mib, long *disc)
 {
@@ -297,6 +321,8 @@ int main(int argc, char **argv)
   const char *ns = "200,1000";
   int window = 60;
   bool use_farm = true, v2 = false, existing = false;
+  int64_t detail_ms = 0;
+  const char *json_path = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--ns") && i + 1 < argc)
       ns = argv[++i];
@@ -307,9 +333,14 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "--v2-fixture"))
       v2 = true;
     else if (!strcmp(argv[i], "--existing-farm"))
-      existing = true; /* measure the farm that is up; leave it up (profiling) */
+      existing = true; /* measure the farm that is up; leave it up */
+    else if (!strcmp(argv[i], "--detail-ms") && i + 1 < argc)
+      detail_ms = atoll(argv[++i]);
+    else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+      json_path = argv[++i];
     else {
-      fprintf(stderr, "usage: bench_collector [--ns 200,1000] [--window 60] [--no-farm] [--v2-fixture] [--existing-farm]\n");
+      fprintf(stderr, "usage: bench_collector [--ns 200,1000] [--window 60] [--no-farm] [--v2-fixture] "
+              "[--existing-farm] [--detail-ms MS] [--json FILE]\n");
       return 2;
     }
   }
@@ -325,11 +356,13 @@ int main(int argc, char **argv)
     int n = atoi(tok);
     if (existing) {
       result r = {0};
-      fails += measure("/sys/fs/cgroup", window, true, 0, true, &r);
+      fails += measure("/sys/fs/cgroup", window, true, detail_ms, detail_ms == 0, &r);
       printf("%-44s %6zu %10.2f %10.1f %12.1f %9.1f %9zu %7zu/%zu\n", "lookout collector (existing farm)",
              r.expected, r.cpu_ms_cycle / 10.0, r.cpu_ms_cycle, r.cpu_ms_cycle_encode, r.rss_mib,
              r.series, r.discovered, r.expected);
       printf("    kernel share %.1f ms per cycle\n", r.sys_ms_cycle);
+      if (json_path && write_json(json_path, &r, window, detail_ms))
+        fails++;
       break;
     }
     if (access(MANIFEST, F_OK) == 0) {

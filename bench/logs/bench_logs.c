@@ -1,19 +1,26 @@
 /* bench_logs.c — log pipeline figures on a ≥ 1 GB corpus built from the
- * loghub samples: ingest MB/s per core through the Loki push API
- * (protobuf+snappy, real HTTP on 127.0.0.1) and through the tailer; on-disk
+ * loghub samples: ingest MB/s per core through the Loki push API (protobuf +
+ * snappy, and JSON; real HTTP on 127.0.0.1) and through the tailer; on-disk
  * bytes and compression ratio; latency of selective searches (a rare token,
- * a rare phrase, a regex) over the whole time range next to `rg -c` over the
- * raw files in the same run (counts must agree); peak memory.
+ * a rare phrase, a regex, a common word) over the whole time range next to
+ * `rg -c` over the raw files in the same run (counts must agree); peak memory.
+ * Every figure is printed, and with --json FILE also written as JSON (for
+ * bench/logs/run.sh, which stores it through bench/lib/results.py).
  *
  * Corpus: each loghub file is repeated with shifted numbers — every digit
  * run of 5+ digits (textual timestamps, block ids, ports, pids) is shifted by
  * a per-repetition amount — so ids are unique per repetition and a rare
  * token stays rare, as in real logs. Entry timestamps advance 1 ms per line.
  *
- * usage: bench_logs [--mb N (default 1024)] [--work DIR] [--keep]
+ * Searches: each query runs once (its first run in this process, recorded),
+ * then 5 times, median reported; `rg -c` the same way. Corpus and store are
+ * both in the OS page cache (just written) for both sides.
+ *
+ * usage: bench_logs [--mb N (default 1024)] [--work DIR] [--keep] [--json FILE]
  */
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,7 @@
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
 #include "lib/lk_httpc.h"
+#include "lib/lk_json.h"
 #include "lib/lk_time.h"
 #include "lib/lk_varint.h"
 #include "lib/lk_wire.h"
@@ -174,6 +182,8 @@ static uint64_t build_corpus(const char *dir, uint64_t target) /* dir < 256 byte
 
 /*---- push through the API ----*/
 
+typedef enum push_fmt { PUSH_PROTOBUF, PUSH_JSON } push_fmt;
+
 static void pb_bytes(lk_buf *b, unsigned field, const void *p, size_t n)
 {
   lk_buf_put_uvarint(b, field << 3 | 2);
@@ -201,17 +211,47 @@ static void pb_entry(lk_buf *st, int64_t ts, const char *line, size_t len)
   lk_buf_append(st, line, len);
 }
 
-static int push_req(const char *url, const char *labels, lk_buf *stream_entries, lk_buf *scratch)
+/* One ["<ns>", "<line>"] pair of a Loki JSON stream's values. */
+static void json_entry(lk_buf *vals, int64_t ts, const char *line, size_t len)
 {
-  lk_buf st = {0}, req = {0};
+  if (vals->len)
+    lk_buf_putc(vals, ',');
+  lk_buf_printf(vals, "[\"%lld\",", (long long)ts);
+  lk_json_strn(vals, line, len);
+  lk_buf_putc(vals, ']');
+}
+
+/* The request body of one stream's entries, in the format asked for. */
+static void push_body(push_fmt f, const char *source, const lk_buf *entries, lk_buf *body)
+{
+  lk_buf req = {0};
+  lk_buf_clear(body);
+  if (f == PUSH_JSON) {
+    lk_buf_printf(body, "{\"streams\":[{\"stream\":{\"job\":\"loghub\",\"source\":");
+    lk_json_str(body, source);
+    lk_buf_printf(body, "},\"values\":[");
+    lk_buf_append(body, entries->data, entries->len);
+    lk_buf_printf(body, "]}]}");
+    return;
+  }
+  lk_buf st = {0};
+  char labels[160];
+  snprintf(labels, sizeof labels, "{job=\"loghub\", source=\"%.60s\"}", source);
   pb_bytes(&st, 1, labels, strlen(labels));
-  lk_buf_append(&st, stream_entries->data, stream_entries->len);
+  lk_buf_append(&st, entries->data, entries->len);
   pb_bytes(&req, 1, st.data, st.len);
-  lk_buf_clear(scratch);
-  lk_snappy_compress(req.data, req.len, scratch);
-  const char *hdrs[] = {"Content-Type: application/x-protobuf", NULL};
-  lk_httpc_req r = {.method = "POST", .url = url, .headers = hdrs, .body = scratch->data,
-                    .body_len = scratch->len, .timeout_ms = 120000};
+  lk_snappy_compress(req.data, req.len, body);
+  lk_buf_fini(&st);
+  lk_buf_fini(&req);
+}
+
+static int push_req(const char *url, push_fmt f, const char *source, const lk_buf *entries, lk_buf *body)
+{
+  push_body(f, source, entries, body);
+  const char *pb[] = {"Content-Type: application/x-protobuf", NULL};
+  const char *js[] = {"Content-Type: application/json", NULL};
+  lk_httpc_req r = {.method = "POST", .url = url, .headers = f == PUSH_JSON ? js : pb, .body = body->data,
+                    .body_len = body->len, .timeout_ms = 120000};
   lk_httpc_resp resp = {0};
   int rc = lk_httpc_do(&r, &resp, NULL);
   if (!rc && resp.status != 204) {
@@ -219,46 +259,56 @@ static int push_req(const char *url, const char *labels, lk_buf *stream_entries,
     rc = LK_EIO;
   }
   lk_httpc_resp_fini(&resp);
-  lk_buf_fini(&st);
-  lk_buf_fini(&req);
   return rc;
 }
 
-/* Stream every corpus file through POST /loki/api/v1/push, ~1 MiB per request. */
-static int push_all(const char *base, double *client_cpu)
+/* Stream every corpus file through POST /loki/api/v1/push, ~1 MiB of lines per request. */
+static int push_all(const char *base, push_fmt f, double *client_cpu)
 {
   char url[128];
   snprintf(url, sizeof url, "%s/loki/api/v1/push", base);
-  lk_buf ents = {0}, scratch = {0};
+  lk_buf ents = {0}, body = {0};
   struct timespec c0, c1;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0); /* this thread's CPU is all client work */
   for (size_t k = 0; k < nsrc; k++) {
-    char labels[160];
-    snprintf(labels, sizeof labels, "{job=\"loghub\", source=\"%.60s\"}", srcs[k].name);
     FILE *fp = fopen(srcs[k].path, "r");
     char *line = NULL;
-    size_t cap = 0, i = 0;
+    size_t cap = 0, i = 0, lines_bytes = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, fp)) > 0) {
-      pb_entry(&ents, T0 + (int64_t)i++ * 1000000, line, (size_t)n - 1);
-      if (ents.len >= (1u << 20)) {
-        if (push_req(url, labels, &ents, &scratch))
+      int64_t ts = T0 + (int64_t)i++ * 1000000;
+      if (f == PUSH_JSON)
+        json_entry(&ents, ts, line, (size_t)n - 1);
+      else
+        pb_entry(&ents, ts, line, (size_t)n - 1);
+      lines_bytes += (size_t)n - 1;
+      if (lines_bytes >= (1u << 20)) {
+        if (push_req(url, f, srcs[k].name, &ents, &body))
           return LK_EIO;
         lk_buf_clear(&ents);
+        lines_bytes = 0;
       }
     }
-    if (ents.len && push_req(url, labels, &ents, &scratch))
+    if (ents.len && push_req(url, f, srcs[k].name, &ents, &body))
       return LK_EIO;
     lk_buf_clear(&ents);
     free(line);
     fclose(fp);
   }
   lk_buf_fini(&ents);
-  lk_buf_fini(&scratch);
+  lk_buf_fini(&body);
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-  double spent = (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9;
-  *client_cpu = spent; /* reading, encoding, snappy, sending */
+  *client_cpu = (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9; /* read, encode, send */
   return 0;
+}
+
+/* One ingest figure as printed and as JSON. */
+static json_t *ingest_row(const char *path, uint64_t raw, double cpu, double client, double wall)
+{
+  printf("ingest via %s: %.0f MB/s per core (CPU %.1f s; the client thread's %.1f s not counted), "
+         "%.0f MB/s wall\n", path, raw / 1e6 / cpu, cpu, client, raw / 1e6 / wall);
+  return json_pack("{s:s, s:f, s:f, s:f, s:f, s:f}", "path", path, "mb_per_cpu_s", raw / 1e6 / cpu,
+                   "cpu_s", cpu, "client_cpu_s", client, "wall_s", wall, "mb_per_s_wall", raw / 1e6 / wall);
 }
 
 /*---- tail ----*/
@@ -283,6 +333,8 @@ static int tail_sink(void *ctx, const collector_log_entry *e, size_t n)
 
 /*---- searches ----*/
 
+#define REPS 5
+
 static uint64_t du(const char *dir)
 {
   DIR *d = opendir(dir);
@@ -300,13 +352,39 @@ static uint64_t du(const char *dir)
   return total;
 }
 
-static long lookout_count(logstore *s, const char *q, double *ms, logstore_result **keep)
+static int dbl_cmp(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Timings of one search: the first run, then REPS runs (median). */
+typedef struct timing {
+  double first, all[REPS], median;
+} timing;
+
+static void timing_done(timing *t)
+{
+  double s[REPS];
+  memcpy(s, t->all, sizeof s);
+  qsort(s, REPS, sizeof *s, dbl_cmp);
+  t->median = s[REPS / 2];
+}
+
+static json_t *timing_json(const timing *t)
+{
+  json_t *all = json_array();
+  for (int i = 0; i < REPS; i++)
+    json_array_append_new(all, json_real(t->all[i]));
+  return json_pack("{s:f, s:f, s:o}", "first_ms", t->first, "median_ms", t->median, "all_ms", all);
+}
+
+static long lookout_count(logstore *s, const char *q, timing *t, logstore_result **keep)
 {
   logstore_query_opts o = {.start_ns = 0, .end_ns = INT64_MAX / 2, .limit = 5000,
                            .direction = LOGSTORE_FORWARD};
-  double best = 1e9;
   long n = -1;
-  for (int rep = 0; rep < 5; rep++) {
+  for (int rep = -1; rep < REPS; rep++) {
     logstore_result *r;
     lk_diag d = {0};
     double t0 = secs();
@@ -314,21 +392,21 @@ static long lookout_count(logstore *s, const char *q, double *ms, logstore_resul
       fprintf(stderr, "query %s: %s\n", q, d.msg);
       return -1;
     }
-    double t = (secs() - t0) * 1000;
-    best = t < best ? t : best;
+    double ms = (secs() - t0) * 1000;
+    *(rep < 0 ? &t->first : &t->all[rep]) = ms;
     n = 0;
     for (size_t i = 0; i < r->n; i++)
       n += (long)r->streams[i].n;
-    if (rep == 4 && keep)
+    if (rep == REPS - 1 && keep)
       *keep = r;
     else
       logstore_result_free(r);
   }
-  *ms = best;
+  timing_done(t);
   return n;
 }
 
-static long rg_count(const char *dir, const char *flags, const char *pat, double *ms)
+static long rg_count(const char *dir, const char *flags, const char *pat, timing *t)
 {
   char pf[300], cmd[2048];
   snprintf(pf, sizeof pf, "%s/pattern", dir);
@@ -336,9 +414,8 @@ static long rg_count(const char *dir, const char *flags, const char *pat, double
   fprintf(fp, "%s\n", pat);
   fclose(fp);
   snprintf(cmd, sizeof cmd, "rg -c --no-filename %s -f '%s' '%s/corpus' 2>/dev/null", flags, pf, dir);
-  double best = 1e9;
   long total = 0;
-  for (int rep = 0; rep < 3; rep++) {
+  for (int rep = -1; rep < REPS; rep++) {
     double t0 = secs();
     FILE *p = popen(cmd, "r");
     long c;
@@ -348,10 +425,9 @@ static long rg_count(const char *dir, const char *flags, const char *pat, double
     int st = p ? pclose(p) : -1;
     if (st != 0 && st != 256) /* rg exits 1 when nothing matched */
       fprintf(stderr, "rg failed (status %d): %s\n", st, cmd);
-    double t = (secs() - t0) * 1000;
-    best = t < best ? t : best;
+    *(rep < 0 ? &t->first : &t->all[rep]) = (secs() - t0) * 1000;
   }
-  *ms = best;
+  timing_done(t);
   return total;
 }
 
@@ -386,46 +462,147 @@ static void pick_rare(char *tok, size_t cap, char *phrase, size_t pcap, char *re
   lk_buf_fini(&b);
 }
 
-static void search_row(logstore *s, const char *dir, const char *what, const char *filter,
-                       const char *pattern, const char *rgflags)
+static json_t *search_row(logstore *s, const char *dir, const char *what, const char *filter,
+                          const char *pattern, const char *rgflags)
 {
   char q[1024];
   snprintf(q, sizeof q, "{job=\"loghub\"} %s \"%s\"", filter, pattern);
-  double lms = 0, rms = 0;
+  timing lt = {0}, rt = {0};
   logstore_result *r = NULL;
-  long ln = lookout_count(s, q, &lms, &r);
-  long rn = rg_count(dir, rgflags, pattern, &rms);
-  printf("  %-12s %-46.46s lookout %7.2f ms (%ld lines, %zu/%zu blocks read)  rg -c %8.1f ms (%ld)  "
-         "%5.0fx%s\n",
-         what, q, lms, ln, r ? r->blocks_read : 0, r ? r->blocks_total : 0, rms, rn, rms / lms,
+  long ln = lookout_count(s, q, &lt, &r);
+  long rn = rg_count(dir, rgflags, pattern, &rt);
+  size_t read = r ? r->blocks_read : 0, total = r ? r->blocks_total : 0;
+  printf("  %-12s %-46.46s lookout %7.2f ms (first %.2f; %ld lines, %zu/%zu blocks read)  "
+         "rg -c %8.1f ms (%ld)  %5.0fx%s\n",
+         what, q, lt.median, lt.first, ln, read, total, rt.median, rn, rt.median / lt.median,
          ln == rn ? "" : "  COUNT MISMATCH");
   logstore_result_free(r);
+  return json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:o, s:I, s:b}", "what", what, "logql", q,
+                   "rg_pattern", pattern, "rg_flags", rgflags, "lookout", timing_json(&lt),
+                   "lookout_lines", (json_int_t)ln, "blocks_read", (json_int_t)read, "blocks_total",
+                   (json_int_t)total, "rg", timing_json(&rt), "rg_count", (json_int_t)rn, "counts_match",
+                   ln == rn);
+}
+
+/*---- the runs ----*/
+
+typedef struct bench {
+  const char *dir;   /* work dir: corpus/, and one store dir per run */
+  uint64_t raw;      /* corpus line bytes */
+  json_t *doc;       /* the JSON result */
+} bench;
+
+/* Searches and disk figures on the store the protobuf push filled. */
+static void store_figures(bench *b, logstore *ps, const char *storedir)
+{
+  logstore_stats st;
+  logstore_stats_get(ps, &st);
+  uint64_t disk = du(storedir);
+  printf("on disk: %.1f MB in %zu blocks, %zu streams (skip-index blooms %.1f MB); compression "
+         "%.1fx (raw lines / all bytes on disk)\n", disk / 1e6, st.blocks, st.streams,
+         st.bloom_bytes / 1e6, (double)b->raw / (double)disk);
+  json_object_set_new(b->doc, "disk", json_pack("{s:I, s:I, s:I, s:I, s:f}", "bytes", (json_int_t)disk,
+    "blocks", (json_int_t)st.blocks, "streams", (json_int_t)st.streams, "bloom_bytes",
+    (json_int_t)st.bloom_bytes, "compression_ratio", (double)b->raw / (double)disk));
+  char tok[256] = "", phrase[512] = "", re[256] = "";
+  pick_rare(tok, sizeof tok, phrase, sizeof phrase, re, sizeof re);
+  printf("selective searches over the whole range (median of %d after a first run; rg -c the same):\n", REPS);
+  json_t *rows = json_array();
+  json_array_append_new(rows, search_row(ps, b->dir, "rare token", "|=", tok, "-F"));
+  json_array_append_new(rows, search_row(ps, b->dir, "rare phrase", "|=", phrase, "-F"));
+  json_array_append_new(rows, search_row(ps, b->dir, "regex", "|~", re, ""));
+  json_array_append_new(rows, search_row(ps, b->dir, "common word", "|=", "Exception", "-F"));
+  json_object_set_new(b->doc, "searches", rows);
+}
+
+/* Push the corpus through the HTTP API into a fresh store; with searches,
+ * also the disk and search figures on that store. */
+static int push_run(bench *b, push_fmt f, bool searches)
+{
+  char tsdir[300], storedir[300], base[64];
+  const char *name = f == PUSH_JSON ? "json" : "protobuf";
+  snprintf(tsdir, sizeof tsdir, "%s/tsdb-%s", b->dir, name);
+  snprintf(storedir, sizeof storedir, "%s/push-%s", b->dir, name);
+  tsdb_opts to = {.dir = tsdir};
+  logstore_opts lo = {.dir = storedir};
+  tsdb *db;
+  logstore *ps;
+  web_server *w;
+  if (tsdb_open(&to, &db, NULL) || logstore_open(&lo, &ps, NULL))
+    return 1;
+  web_opts wo = {.listen = "127.0.0.1:0", .db = db, .logs = ps, .threads = 1};
+  if (web_start(&wo, &w, NULL))
+    return 1;
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", web_port(w));
+  double c0 = cpu_secs(), client = 0, t0 = secs();
+  if (push_all(base, f, &client))
+    return 1;
+  logstore_flush(ps);
+  double wall = secs() - t0, cpu = cpu_secs() - c0 - client;
+  json_array_append_new(json_object_get(b->doc, "ingest"),
+    ingest_row(f == PUSH_JSON ? "POST /loki/api/v1/push, JSON" :
+               "POST /loki/api/v1/push, protobuf+snappy", b->raw, cpu, client, wall));
+  if (searches)
+    store_figures(b, ps, storedir);
+  web_stop(w);
+  logstore_close(ps);
+  tsdb_close(db);
+  return 0;
+}
+
+static int tail_run(bench *b)
+{
+  char storedir[300], glob[300];
+  snprintf(storedir, sizeof storedir, "%s/tail", b->dir);
+  logstore_opts tlo = {.dir = storedir};
+  logstore *ts;
+  if (logstore_open(&tlo, &ts, NULL))
+    return 1;
+  snprintf(glob, sizeof glob, "%s/corpus/*.log", b->dir);
+  const char *globs[] = {glob};
+  collector_tail_opts co = {.globs = globs, .nglobs = 1, .format = COLLECTOR_LOG_PLAIN,
+                            .batch_entries = 4096};
+  collector_tail *t;
+  if (collector_tail_new(&co, (collector_log_sink){tail_sink, ts}, &t, NULL))
+    return 1;
+  double c0 = cpu_secs(), t0 = secs();
+  if (collector_tail_poll(t))
+    return 1;
+  logstore_flush(ts);
+  double cpu = cpu_secs() - c0, wall = secs() - t0;
+  json_array_append_new(json_object_get(b->doc, "ingest"),
+                        ingest_row("the tailer (plain files, one thread)", b->raw, cpu, 0, wall));
+  collector_tail_free(t);
+  logstore_close(ts);
+  return 0;
 }
 
 int main(int argc, char **argv)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
   uint64_t mb = 1024;
-  const char *work = NULL;
+  const char *work = NULL, *json_path = NULL;
   int keep = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--mb") && i + 1 < argc)
       mb = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--work") && i + 1 < argc)
       work = argv[++i];
+    else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+      json_path = argv[++i];
     else if (!strcmp(argv[i], "--keep"))
       keep = 1;
     else {
-      fprintf(stderr, "usage: bench_logs [--mb N] [--work DIR] [--keep]\n");
+      fprintf(stderr, "usage: bench_logs [--mb N] [--work DIR] [--keep] [--json FILE]\n");
       return 2;
     }
   }
-  char dir[256], sub[2048], tsdir[300], pushdir[300];
+  char dir[256], sub[2048];
   if (work)
     snprintf(dir, sizeof dir, "%s", work);
   else
     snprintf(dir, sizeof dir, "/tmp/lk-bench-logs-%d", (int)getpid());
-  snprintf(sub, sizeof sub, "mkdir -p %s/corpus && rm -rf %s/push %s/tail %s/tsdb", dir, dir, dir, dir);
+  snprintf(sub, sizeof sub, "mkdir -p %s/corpus && rm -rf %s/push-* %s/tail %s/tsdb-*", dir, dir, dir, dir);
   if (system(sub))
     return 1;
   load_sources();
@@ -435,87 +612,25 @@ int main(int argc, char **argv)
   }
   snprintf(sub, sizeof sub, "%s/corpus", dir);
   double t0 = secs();
-  uint64_t raw = build_corpus(sub, mb << 20);
+  bench b = {.dir = dir, .doc = json_object()};
+  b.raw = build_corpus(sub, mb << 20);
   size_t lines = 0;
   for (size_t k = 0; k < nsrc; k++)
     lines += srcs[k].nlines;
-  printf("corpus: %zu files, %.1f MB of lines, %zu lines (built in %.1f s)\n", nsrc, raw / 1e6,
+  printf("corpus: %zu files, %.1f MB of lines, %zu lines (built in %.1f s)\n", nsrc, b.raw / 1e6,
          lines, secs() - t0);
-
-  /* 1. push API */
-  tsdb *db;
-  logstore *ps;
-  snprintf(tsdir, sizeof tsdir, "%s/tsdb", dir);
-  tsdb_opts to = {.dir = tsdir};
-  snprintf(pushdir, sizeof pushdir, "%s/push", dir);
-  logstore_opts lo = {.dir = pushdir};
-  web_server *w;
-  web_opts wo = {.listen = "127.0.0.1:0", .logs = NULL, .threads = 1};
-  if (tsdb_open(&to, &db, NULL) || logstore_open(&lo, &ps, NULL))
+  json_object_set_new(b.doc, "corpus", json_pack("{s:I, s:I, s:I}", "files", (json_int_t)nsrc,
+                      "line_bytes", (json_int_t)b.raw, "lines", (json_int_t)lines));
+  json_object_set_new(b.doc, "ingest", json_array());
+  if (push_run(&b, PUSH_PROTOBUF, true) || push_run(&b, PUSH_JSON, false) || tail_run(&b))
     return 1;
-  wo.db = db;
-  wo.logs = ps;
-  if (web_start(&wo, &w, NULL))
+  printf("memory after the runs: peak RSS %.0f MB\n", status_kb("VmHWM:") / 1024.0);
+  json_object_set_new(b.doc, "peak_rss_mb", json_real(status_kb("VmHWM:") / 1024.0));
+  if (json_path && json_dump_file(b.doc, json_path, JSON_INDENT(1))) {
+    fprintf(stderr, "bench_logs: cannot write %s\n", json_path);
     return 1;
-  char base[64];
-  snprintf(base, sizeof base, "http://127.0.0.1:%d", web_port(w));
-  double c0 = cpu_secs(), client = 0;
-  t0 = secs();
-  if (push_all(base, &client))
-    return 1;
-  logstore_flush(ps);
-  double wall = secs() - t0, cpu = cpu_secs() - c0 - client;
-  printf("ingest via POST /loki/api/v1/push (protobuf+snappy, ~1 MiB requests): %.0f MB/s per core "
-         "(server CPU %.1f s = process CPU minus the client thread), %.0f MB/s wall\n", raw / 1e6 / cpu, cpu,
-         raw / 1e6 / wall);
-  logstore_stats st;
-  logstore_stats_get(ps, &st);
-  uint64_t disk = du(lo.dir);
-  printf("on disk: %.1f MB in %zu blocks, %zu streams (skip-index blooms %.1f MB); compression "
-         "%.1fx (raw lines / all bytes on disk)\n", disk / 1e6, st.blocks, st.streams,
-         st.bloom_bytes / 1e6, (double)raw / (double)disk);
-
-  /* 2. searches */
-  char tok[256] = "", phrase[512] = "", re[256] = "";
-  pick_rare(tok, sizeof tok, phrase, sizeof phrase, re, sizeof re);
-  printf("selective searches over the whole range (best of 5; rg best of 3, warm cache):\n");
-  search_row(ps, dir, "rare token", "|=", tok, "-F");
-  search_row(ps, dir, "rare phrase", "|=", phrase, "-F");
-  search_row(ps, dir, "regex", "|~", re, "");
-  search_row(ps, dir, "common word", "|=", "Exception", "-F");
-  printf("memory after ingest and searches: peak RSS %.0f MB, current RSS %.0f MB\n",
-         status_kb("VmHWM:") / 1024.0, status_kb("VmRSS:") / 1024.0);
-  web_stop(w);
-  logstore_close(ps);
-  tsdb_close(db);
-
-  /* 3. tailer */
-  snprintf(tsdir, sizeof tsdir, "%s/tail", dir);
-  logstore_opts tlo = {.dir = tsdir};
-  logstore *ts;
-  if (logstore_open(&tlo, &ts, NULL))
-    return 1;
-  char glob[300];
-  snprintf(glob, sizeof glob, "%s/corpus/*.log", dir);
-  const char *globs[] = {glob};
-  collector_tail_opts co = {.globs = globs, .nglobs = 1, .format = COLLECTOR_LOG_PLAIN,
-                            .batch_entries = 4096};
-  collector_tail *t;
-  if (collector_tail_new(&co, (collector_log_sink){tail_sink, ts}, &t, NULL))
-    return 1;
-  c0 = cpu_secs();
-  t0 = secs();
-  if (collector_tail_poll(t))
-    return 1;
-  logstore_flush(ts);
-  cpu = cpu_secs() - c0;
-  wall = secs() - t0;
-  collector_tail_stats tst;
-  collector_tail_stats_get(t, &tst);
-  printf("ingest via the tailer (plain files → store, one thread): %.0f MB/s per core (%.1f s CPU, "
-         "%.1f s wall, %llu entries)\n", raw / 1e6 / cpu, cpu, wall, (unsigned long long)tst.entries);
-  collector_tail_free(t);
-  logstore_close(ts);
+  }
+  json_decref(b.doc);
   if (!keep) {
     snprintf(sub, sizeof sub, "rm -rf %s", dir);
     if (system(sub))

@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""report.py — render the figure tables of README.md and bench/README.md from
+committed result files, so no figure is typed by hand.
+
+Each table sits between marker comments naming a renderer and a result file
+(relative to the repository root):
+
+    <!-- bench:query bench/results/query-200c-24h-15s-seed1.json -->
+    ...generated...
+    <!-- /bench -->
+
+Everything between the markers is replaced; each table says which command
+produced it and from which file, with the run's date, commit, machine and load.
+
+    bench/report.py            rewrite the files in place
+    bench/report.py --check    exit 1 if a file is not what the results give
+"""
+import json
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILES = ["README.md", "bench/README.md"]
+BLOCK = re.compile(r"(<!-- bench:(\S+) (\S+) -->\n)(.*?)(<!-- /bench -->)", re.S)
+QUERY_NAMES = [("q1_sum_rate_cpu", "q1 `sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))`, 24 h at 60 s"),
+               ("q2_max_mem_ns1", "q2 `max_over_time(container_memory_working_set_bytes{namespace=\"ns-1\"}[1h])`, 24 h at 60 s"),
+               ("q3_raw_series", "q3 one series over 24 h at the scrape step (`query_range`)"),
+               ("q4_raw_samples", "q4 the same series as raw samples (instant `series[24h]`)"),
+               ("q5_topk_cpu", "q5 `topk(10, rate(container_cpu_usage_seconds_total[5m]))`, 24 h at 60 s")]
+PEER_NAMES = {"lookout": "Lookout", "prometheus": "Prometheus 2.42", "victoria-metrics": "VictoriaMetrics 1.79"}
+
+
+def fnum(v, nd=1):
+    return "{:,.{}f}".format(v, nd)
+
+
+def ratio(x):
+    return "%.0f×" % x if x >= 10 else "%.2f×" % x
+
+
+def table(head, rows):
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def source_line(doc, path, command=None):
+    """Where a table comes from: command, file, date, commit, machine, load."""
+    cmd = command or doc.get("command")
+    if "git_commit" in doc:
+        m = doc["machine"]
+        when = doc["date"].replace("T", " ").replace("Z", " UTC")
+        return ("Source: `%s` → `%s`; run %s, commit `%s`%s, %s (%d cores), kernel %s; "
+                "load average %s at start, %s at end." % (
+                    cmd, path, when, doc["git_commit"][:10], " + uncommitted changes" if doc["git_dirty"] else "",
+                    m["cpu_model"], m["cores"], m["kernel"],
+                    "/".join("%.1f" % x for x in m["loadavg_start"]),
+                    "/".join("%.1f" % x for x in m["loadavg_end"])))
+    when = doc.get("when", doc.get("date", "?")).replace("T", " ").replace("Z", " UTC")
+    m = doc.get("machine", {})
+    cpu = m.get("cpu_model", m.get("cpu", ""))
+    return ("Source: `%s` → `%s`; run %s, %s%s cores, kernel %s (written before result files carried the "
+            "commit, CPU model and load average)." % (cmd or "?", path, when, cpu + ", " if cpu else "",
+                                                       m.get("cpus", "?"), m.get("kernel", "?")))
+
+
+# ---------------------------------------------------------------- tsdb
+
+def tsdb_rows(doc):
+    return [r for r in doc["results"] if "error" not in r]
+
+
+def render_tsdb(doc, path):
+    rows = []
+    for r in tsdb_rows(doc):
+        rss = max(r["peak_rss_kb"], r.get("ingest_tool_peak_rss_kb") or 0) / 1024
+        rows.append([("**%s**" if r["peer"] == "lookout" else "%s") % PEER_NAMES[r["peer"]], r["path"],
+                     "{:,}".format(r["samples_stored"]), fnum(r["ingest_s"]), "{:,}".format(r["samples_per_s"]),
+                     fnum(r["ingest_cpu_s"]), "%.2f" % r["bytes_per_sample"], "%.0f" % rss])
+    out = [table(["peer", "path", "samples", "ingest s", "samples/s", "CPU s", "B/sample", "peak RSS MiB"],
+                 rows), ""]
+    vm = {r["path"]: r for r in tsdb_rows(doc) if r["peer"] == "victoria-metrics"}
+    for r in tsdb_rows(doc):
+        if r["peer"] == "lookout" and r["path"] in vm:
+            v = vm[r["path"]]
+            out.append("- Lookout / VictoriaMetrics, %s: %.2f× the samples/s, %.2f vs %.2f bytes/sample, "
+                       "peak RSS %.0f vs %.0f MiB." % (r["path"], r["samples_per_s"] / v["samples_per_s"],
+                                                       r["bytes_per_sample"], v["bytes_per_sample"],
+                                                       r["peak_rss_kb"] / 1024, v["peak_rss_kb"] / 1024))
+    out += ["", "Every sample sent was read back (`count_over_time` per metric). Query latency: bench/query.",
+            "", source_line(doc, path, "bench/tsdb")]
+    return "\n".join(out)
+
+
+def render_summary_tsdb(doc, path):
+    by = {(r["peer"], r["path"]): r for r in tsdb_rows(doc)}
+
+    def cell(peer, p, fmt):
+        r = by.get((peer, p))
+        return fmt(r) if r else "—"
+    rate = lambda r: "%.2f M samples/s" % (r["samples_per_s"] / 1e6)  # noqa: E731
+    rows = [["import, %s M samples" % fnum(doc["dataset"]["samples"] / 1e6, 1)] +
+            [cell(p, "import", rate) for p in ("lookout", "victoria-metrics", "prometheus")],
+            ["remote_write, same data"] + [cell(p, "remote_write", rate) for p in
+                                           ("lookout", "victoria-metrics", "prometheus")]]
+    bps = lambda peer: ", ".join(sorted({"%.2f" % r["bytes_per_sample"] for (p, _), r in by.items() if p == peer})) or "—"  # noqa: E731,E501
+    rss = lambda peer: ", ".join("%.0f" % (max(r["peak_rss_kb"], r.get("ingest_tool_peak_rss_kb") or 0) / 1024)  # noqa: E731
+                                 for (p, _), r in sorted(by.items()) if p == peer) or "—"
+    rows.append(["bytes per sample on disk, after flush"] + [bps(p) for p in ("lookout", "victoria-metrics", "prometheus")])
+    rows.append(["peak RSS MiB (per ingest path)"] + [rss(p) for p in ("lookout", "victoria-metrics", "prometheus")])
+    return "\n".join([table(["ingest (bench/tsdb)", "Lookout", "VictoriaMetrics 1.79", "Prometheus 2.42"], rows), "",
+                      source_line(doc, path, "bench/tsdb")])
+
+
+# ---------------------------------------------------------------- query
+
+def query_peers(doc):
+    return [r for r in doc["results"] if "warm" in r]
+
+
+def render_query(doc, path, compact=False):
+    peers = query_peers(doc)
+    order = sorted(peers, key=lambda r: ["lookout", "victoria-metrics", "prometheus"].index(r["peer"]))
+    head = ["query"]
+    for kind in ("cold", "warm"):
+        head += ["%s %s ms" % (PEER_NAMES[r["peer"]], kind) for r in order]
+    head += ["Lookout / fastest peer, cold", "Lookout / fastest peer, warm"]
+    rows = []
+    lk = next((r for r in order if r["peer"] == "lookout"), None)
+    others = [r for r in order if r["peer"] != "lookout"]
+    for q, label in QUERY_NAMES:
+        if not all(q in r["cold"] for r in order):
+            continue
+        row = [label if not compact else label.split(" ", 1)[1]]
+        row += [fnum(r["cold"][q]["ms"]) for r in order]
+        row += [fnum(r["warm"][q]["median_ms"]) for r in order]
+        if lk and others:
+            best_c = min(r["cold"][q]["ms"] for r in others)
+            best_w = min(r["warm"][q]["median_ms"] for r in others)
+            row += ["%.2f×" % (lk["cold"][q]["ms"] / best_c), "%.2f×" % (lk["warm"][q]["median_ms"] / best_w)]
+        else:
+            row += ["—", "—"]
+        rows.append(row)
+    out = [table(head, rows), ""]
+    if not compact:
+        out.append("Cold: the first run of each query after a fresh start of the server, every cache off "
+                   "(%s), once the server is idle (no background compaction or merges), OS page cache %s. "
+                   "Warm: one fresh start with every cache on, one discarded run, then the median of %d. "
+                   "Caches: %s." % (
+                       "Lookout `storage.query_cache_size: 0`, VictoriaMetrics `-search.disableCache`, "
+                       "Prometheus has no result cache",
+                       "dropped right before every cold run (every side)" if doc["page_cache_dropped"]
+                       else "not dropped (not root): the data sits in page cache for every side",
+                       doc["repeats"], "; ".join("%s — %s" % (PEER_NAMES[r["peer"]], r["caches"]) for r in order)))
+        out.append("")
+        out.append("Dataset: %s series, %s samples. Ingest paths: %s. %s" % (
+            "{:,}".format(doc["dataset"]["series"]), "{:,}".format(doc["dataset"]["samples"]),
+            ", ".join("%s %s" % (PEER_NAMES[r["peer"]], r["path"]) for r in order),
+            "Returned series and points match across peers." if not doc["mismatches"] else
+            "Mismatches: " + "; ".join(doc["mismatches"])))
+        errs = [r for r in doc["results"] if "error" in r]
+        if errs:
+            out.append("Failed runs: " + "; ".join("%s %s: %s" % (r["peer"], r["path"], r["error"][:120]) for r in errs))
+        out.append("")
+    out.append(source_line(doc, path))
+    return "\n".join(out)
+
+
+def render_summary_query(doc, path):
+    return render_query(doc, path, compact=True)
+
+
+# ---------------------------------------------------------------- collector
+
+def render_collector(doc, path):
+    rows = []
+    for r in doc["rows"]:
+        if "cpu_ms_per_cycle" not in r:
+            rows.append([r["row"], "failed: " + r.get("error", "?")[:80], "", "", ""])
+            continue
+        src = r.get("source")
+        name = r["row"] + ("" if not src or src == "this run" else " — " + src)
+        rows.append([name, "%.2f" % r["cpu_pct_of_one_core"], fnum(r["cpu_ms_per_cycle"]),
+                     fnum(r["peak_rss_mib"]), "%d / %d" % (r["discovered"], r["expected"])])
+    out = [table(["%d containers, 1 s interval" % doc["n_containers"], "CPU % of one core",
+                  "CPU ms per 1 s cycle", "peak RSS MiB", "containers named"], rows), "",
+           "CPU: utime+stime from /proc/PID/stat over a %g s window after a %g s warm-up (collector-alone "
+           "rows: getrusage of the bench process); farm: `../shared/bench/cgroup_farm.sh create %d` with "
+           "FARM_HOLD_PCT=100 (a process in every container), created in %.0f s." % (
+               doc["window_s"], doc["warmup_s"], doc["n_containers"], doc["farm"]["create_s"]), "",
+           source_line(doc, path)]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- logs
+
+def render_logs(doc, path):
+    mb = doc["corpus"]["line_bytes"] / 1e6
+    ing = table(["ingest path", "MB/s per core", "MB/s wall", "CPU s (the push client's own not counted)"],
+                [[r["path"], fnum(r["mb_per_cpu_s"], 0), fnum(r["mb_per_s_wall"], 0), fnum(r["cpu_s"])]
+                 for r in doc["ingest"]])
+    d = doc["disk"]
+    srch = table(["search over the whole range", "LogQL", "Lookout ms (first run)", "lines", "`rg -c` ms (first run)",
+                  "rg count", "rg / Lookout"],
+                 [[s["what"], "`%s`" % s["logql"].replace("|", "\\|"),
+                   "%s (%s)" % (fnum(s["lookout"]["median_ms"], 2), fnum(s["lookout"]["first_ms"], 2)),
+                   "{:,}".format(s["lookout_lines"]),
+                   "%s (%s)" % (fnum(s["rg"]["median_ms"]), fnum(s["rg"]["first_ms"])),
+                   "{:,}".format(s["rg_count"]) + ("" if s["counts_match"] else " (counts differ)"),
+                   ratio(s["rg"]["median_ms"] / s["lookout"]["median_ms"])] for s in doc["searches"]])
+    return "\n".join([
+        "Corpus: %s MB of lines (%s lines, %d loghub files repeated with shifted ids)." % (
+            fnum(mb, 0), "{:,}".format(doc["corpus"]["lines"]), doc["corpus"]["files"]), "", ing, "",
+        "On disk after the protobuf push: %s MB in %d blocks (%d streams, skip-index blooms %s MB): "
+        "compression %.1f× (raw line bytes / all bytes on disk)." % (
+            fnum(d["bytes"] / 1e6), d["blocks"], d["streams"], fnum(d["bloom_bytes"] / 1e6), d["compression_ratio"]),
+        "", srch, "",
+        "Medians of 5 after a first run; Lookout queries the store in-process (no HTTP), `rg -c` reads the raw "
+        "files; both have their data in the OS page cache.", "", source_line(doc, path)])
+
+
+def render_summary_logs(doc, path):
+    ing = {r["path"]: r for r in doc["ingest"]}
+    rows = [["log ingest, MB/s per core: " + p.replace("POST /loki/api/v1/push, ", "push ").replace(
+        "the tailer (plain files, one thread)", "tailer"), fnum(r["mb_per_cpu_s"], 0), "—"] for p, r in ing.items()]
+    rows.append(["log compression (raw / on disk)", "%.1f×" % doc["disk"]["compression_ratio"], "—"])
+    for s in doc["searches"]:
+        rows.append(["%s search over %s MB, ms" % (s["what"], fnum(doc["corpus"]["line_bytes"] / 1e6, 0)),
+                     fnum(s["lookout"]["median_ms"], 2), "`rg -c`: %s" % fnum(s["rg"]["median_ms"])])
+    return "\n".join([table(["logs (bench/logs)", "Lookout", "beside it"], rows), "", source_line(doc, path)])
+
+
+def render_loki_reference(doc, path):
+    """Lookout and Loki from ../shared/bench/logs_peers.py's run: a reference, not this repository's bench."""
+    res = {r["peer"]: r for r in doc["results"]}
+    peers = [p for p in ("lookout", "loki") if p in res]
+    rows = [["push protobuf, MB per CPU s"] + [fnum(res[p]["mb_per_cpu_s"]) for p in peers],
+            ["raw / sealed store"] + ["%.2f×" % res[p]["raw_over_store"] for p in peers],
+            ["peak RSS MiB"] + ["%.0f" % (res[p]["peak_rss_kb"] / 1024) for p in peers]]
+    for q, qd in doc["queries"].items():
+        cells = []
+        for p in peers:
+            r = res[p]["queries"].get(q, {})
+            wrong = r.get("matching_lines") != qd["corpus_matching_lines"]
+            cells.append("%s / %s" % (fnum(r["cold_ms"]), fnum(r["warm_median_ms"]))
+                         + (" (found %s of %s lines)" % ("{:,}".format(r.get("matching_lines", 0)),
+                                                        "{:,}".format(qd["corpus_matching_lines"])) if wrong else ""))
+        rows.append(["`%s`, cold / warm ms" % qd["expr"].replace("|", "\\|")] + cells)
+    when = doc["when"].replace("T", " ").replace("Z", " UTC")
+    return "\n".join([
+        table(["reference run, not this repository's bench"] + [res[p]["version"].split(" (")[0] for p in peers], rows),
+        "", "Reference: `python3 ../shared/bench/logs_peers.py --mb %d` → `%s` (run %s, %s %s cores): a different "
+        "harness — HTTP, all %d streams, `limit=1000`, cold = first run in the process without dropping the page "
+        "cache, warm = median of %d. Loki was not re-run here." % (
+            doc["corpus"]["mib"], path, when, doc["machine"].get("cpu", ""), doc["machine"].get("cpus", "?"),
+            doc["corpus"]["streams"], doc.get("repeats", 5))])
+
+
+# ---------------------------------------------------------------- regex
+
+def render_regex(doc, path):
+    """bench/regex: the same figures from the tree before RE2 and this one."""
+    b, a = doc["before"], doc["after"]
+    logs = table(["regex", "matches before", "matches after", "before ms", "after ms"],
+                 [["`%s`" % x["regex"].replace("|", "\\|"), fnum(x["matches"], 0), fnum(y["matches"], 0),
+                   fnum(x["ms"]), fnum(y["ms"])] for x, y in zip(b["log_filters"], a["log_filters"])])
+    sel = table(["matcher", "series", "before ms", "after ms"],
+                [["`%s`" % x["matcher"].replace("|", "\\|"), fnum(y["series"], 0), fnum(x["us"] / 1000),
+                  fnum(y["us"] / 1000)] for x, y in zip(b["tsdb_selectors"], a["tsdb_selectors"])])
+    return "\n".join([
+        "(a) `sum(count_over_time({job=\"loghub\"} |~ `re` [range]))` over %.1f MB of loghub lines, "
+        "median over %d rounds:" % (a["log_corpus_bytes"] / 1e6, a["rounds"]), "", logs, "",
+        "(b) `tsdb_select` of one metric plus one regex matcher over %s head series, labels only:"
+        % fnum(a["tsdb_series"], 0), "", sel, "",
+        "Before: `%s` (%s); after: `%s` (%s)." % (b["commit"][:10], b["engine"], a["commit"][:10], a["engine"]),
+        source_line(doc, path)])
+
+
+RENDERERS = {"tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
+             "summary-query": render_summary_query, "collector": render_collector, "logs": render_logs,
+             "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
+             "regex": render_regex}
+
+
+def render_file(text):
+    def sub(m):
+        kind, rel = m.group(2), m.group(3)
+        if kind not in RENDERERS:
+            raise SystemExit("unknown renderer %r" % kind)
+        full = os.path.normpath(os.path.join(ROOT, rel))
+        with open(full) as f:
+            doc = json.load(f)
+        return m.group(1) + RENDERERS[kind](doc, rel) + "\n" + m.group(5)
+    return BLOCK.sub(sub, text)
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for rel in FILES:
+        p = os.path.join(ROOT, rel)
+        with open(p) as f:
+            old = f.read()
+        new = render_file(old)
+        if new != old:
+            stale.append(rel)
+            if not check:
+                with open(p, "w") as f:
+                    f.write(new)
+    if check and stale:
+        print("out of date (run bench/report.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    if not check:
+        print("rewrote: " + (", ".join(stale) or "nothing (up to date)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
