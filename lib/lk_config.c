@@ -452,6 +452,7 @@ static const field storage_fields[] = {
 };
 static const field collector_fields[] = {
   {"interval", F_DUR, C(collector.interval_ms), NULL, NULL, .used_by = AGT},
+  {"detail_interval", F_DUR, C(collector.detail_interval_ms), NULL, NULL, .used_by = AGT},
   {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL, .used_by = AGT},
   {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL, .used_by = AGT},
   {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = NOT_YET},
@@ -536,6 +537,7 @@ void lk_config_init(lk_config *c)
   c->storage.block_range_ms = 2LL * 3600 * 1000;
   c->storage.query_cache_size = 64ULL << 20;
   c->collector.interval_ms = 5000;
+  c->collector.detail_interval_ms = 10000;
   c->collector.cgroup_root = lk_xstrdup("/sys/fs/cgroup");
   strlist_add(&c->collector.log_paths, "/var/log/pods/*/*/*.log");
   c->global.scrape_interval_ms = 15000;
@@ -570,7 +572,8 @@ static int finish(walk *w, lk_config *c, yaml_node_t *root)
   const char *fs = c->storage.fsync ? c->storage.fsync : "";
   if (strcmp(fs, "interval") && strcmp(fs, "batch") && strcmp(fs, "never"))
     return werr(w, root, "storage.fsync: expected interval, batch or never, got \"%s\"", fs);
-  if (c->collector.interval_ms <= 0 || c->evaluation_interval_ms <= 0 || c->global.scrape_interval_ms <= 0)
+  if (c->collector.interval_ms <= 0 || c->collector.detail_interval_ms <= 0 ||
+      c->evaluation_interval_ms <= 0 || c->global.scrape_interval_ms <= 0)
     return werr(w, root, "intervals must be positive durations");
   for (size_t i = 0; i < c->nscrape_configs; i++) {
     lk_scrape_config *s = &c->scrape_configs[i];

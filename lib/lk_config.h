@@ -95,6 +95,7 @@ typedef struct lk_config {
   } storage;
   struct {
     int64_t interval_ms;      /* 5s */
+    int64_t detail_interval_ms; /* 10s; <= interval: every cgroup file every cycle */
     char *cgroup_root;        /* /sys/fs/cgroup */
     lk_strlist log_paths;     /* Kubernetes pod logs (see lk_config_init) */
     lk_strlist pcap_interfaces; /* [] */

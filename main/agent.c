@@ -41,6 +41,7 @@ void lookout_agent_config(const lk_config *cfg, lookout_agent_cfg *out)
     .cgroup_root = cfg->collector.cgroup_root,
     .pod_log_dir = out->pod_log_dir,
     .interval_ms = cfg->collector.interval_ms,
+    .detail_interval_ms = cfg->collector.detail_interval_ms,
     .targets = out->targets,
     .ntargets = out->ntargets,
   };

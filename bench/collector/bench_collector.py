@@ -6,10 +6,11 @@ container), same 1 s interval, same measurement code.
 
 Rows, all in one run (as root):
   1. `lookout up` (collector + storage + log tailer + HTTP server, one
-     process) with `collector.interval: 1s`. CPU = utime+stime of the process
-     from /proc/PID/stat over the window, peak RSS = VmHWM. `lookout up` reads
-     core cgroup files every cycle and detail files every 10 s per container,
-     staggered (its only mode: no config key changes the detail period).
+     process) with `collector.interval: 1s` and `collector.detail_interval: 1s`:
+     every cgroup file read every second. CPU = utime+stime of the process
+     from /proc/PID/stat over the window, peak RSS = VmHWM. Then again with
+     the default detail mode (core files every cycle, detail files every 10 s
+     per container, staggered).
   2. The collector alone (build/bench/bench_collector --existing-farm
      --detail-ms 1): every cgroup file read every cycle, in the bench process;
      and again with --detail-ms 0 (the default detail mode, as in row 1), so
@@ -78,12 +79,13 @@ def window(pid, seconds, step=5.0):
     return snaps[0], snaps[-1], per
 
 
-def run_lookout_up(args, ids):
+def run_lookout_up(args, ids, detail):
+    """detail: the collector.detail_interval key ('1s': every file every cycle; '10s': the default)."""
     d = tempfile.mkdtemp(prefix="bench-collector-up.")
     port = CP.free_port()
     cfg = os.path.join(d, "lookout.yaml")
     with open(cfg, "w") as f:
-        f.write("collector:\n  interval: 1s\n")
+        f.write("collector:\n  interval: 1s\n  detail_interval: %s\n" % detail)
     cmd = [args.lookout, "up", "--config", cfg, "--data", os.path.join(d, "data"),
            "--listen", "127.0.0.1:%d" % port]
     out = open(os.path.join(d, "lookout.log"), "w")
@@ -109,8 +111,10 @@ def run_lookout_up(args, ids):
         cpu = b["self"] - a["self"]
         threads = {k: round(v - a["threads"].get(k, 0.0), 3) for k, v in b["threads"].items()}
         res = {
-            "row": "lookout up, whole process (detail files every 10 s, staggered)",
-            "command": " ".join(cmd[:2]) + " --config lookout.yaml (collector.interval: 1s)",
+            "row": ("lookout up, whole process, every cgroup file every cycle" if detail == "1s" else
+                    "lookout up, whole process, detail files every %s, staggered" % detail),
+            "command": " ".join(cmd[:2]) + " --config lookout.yaml (collector.interval: 1s, detail_interval: %s)"
+                       % detail,
             "version": subprocess.run([args.lookout, "version"], capture_output=True, text=True).stdout.strip(),
             "window_s": round(wall, 2), "cpu_s": round(cpu, 3),
             "cpu_pct_of_one_core": round(100.0 * cpu / wall, 3),
@@ -222,7 +226,8 @@ def main():
         farm_s = time.monotonic() - t0
         ids = {r["path"] for r in CP.farm_manifest()}
         log("farm of %d containers up in %.0f s" % (len(ids), farm_s))
-        for run in (lambda: run_lookout_up(args, ids), lambda: run_collector_alone(args, 1),
+        for run in (lambda: run_lookout_up(args, ids, "1s"), lambda: run_lookout_up(args, ids, "10s"),
+                    lambda: run_collector_alone(args, 1),
                     lambda: run_collector_alone(args, 0)):
             try:
                 rows.append(run())

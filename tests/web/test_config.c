@@ -17,7 +17,7 @@ static const char design_example[] =
     "listen: 127.0.0.1:9470\n"
     "data: ./data\n"
     "storage:   { retention: 15d, retention_size: 0 }\n"
-    "collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [/var/log/pods/*/*/*.log], pcap_interfaces: [] }\n"
+    "collector: { interval: 5s, detail_interval: 1s, cgroup_root: /sys/fs/cgroup, log_paths: [/var/log/pods/*/*/*.log], pcap_interfaces: [] }\n"
     "global: { scrape_interval: 15s, scrape_timeout: 10s }\n"
     "scrape_configs: [ { job_name: app, scrape_interval: 15s, static_configs: [ { targets: [127.0.0.1:8080] } ] } ]\n"
     "rule_files: []\n"
@@ -32,6 +32,7 @@ static void test_defaults(void **state)
   assert_string_equal(c.data, "./data");
   assert_int_equal(c.storage.retention_ms, 15LL * 86400 * 1000);
   assert_int_equal(c.collector.interval_ms, 5000);
+  assert_int_equal(c.collector.detail_interval_ms, 10000);
   assert_int_equal(c.limits.max_body_size, 16u << 20);
   assert_true(c.orchestrator.enabled);
   assert_null(c.auth.token_file);
@@ -59,6 +60,7 @@ static void test_design_example(void **state)
   assert_int_equal(c.limits.query_timeout_ms, 30000);
   assert_string_equal(c.auth.token_file, "./data/token");
   assert_int_equal(c.collector.pcap_interfaces.n, 0);
+  assert_int_equal(c.collector.detail_interval_ms, 1000);
   /* a CLI flag overrides its key */
   lk_config_set(&c.listen, "0.0.0.0:9999");
   assert_string_equal(c.listen, "0.0.0.0:9999");
