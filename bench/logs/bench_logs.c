@@ -18,7 +18,6 @@
  *
  * usage: bench_logs [--mb N (default 1024)] [--work DIR] [--keep] [--json FILE]
  */
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/loghub.h"
 #include "collector/tail.h"
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
@@ -48,9 +48,7 @@
 #define T0 1700000000000000000LL
 
 typedef struct src {
-  char name[64];
-  char **lines;
-  size_t n, cap;
+  bench_loghub f;   /* name and lines */
   char path[1024];  /* corpus file */
   uint64_t bytes;   /* corpus bytes (without newlines) */
   size_t nlines;
@@ -84,32 +82,10 @@ static long status_kb(const char *key)
 
 static void load_sources(void)
 {
-  DIR *d = opendir(LOGHUB_DIR);
-  struct dirent *de;
-  while (d && (de = readdir(d)) && nsrc < MAXSRC) {
-    size_t l = strlen(de->d_name);
-    if (l < 5 || strcmp(de->d_name + l - 4, ".log"))
-      continue;
-    src *s = &srcs[nsrc++];
-    snprintf(s->name, sizeof s->name, "%.*s", (int)(l - 4), de->d_name);
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", LOGHUB_DIR, de->d_name);
-    FILE *fp = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while (fp && (n = getline(&line, &cap, fp)) > 0) {
-      while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = 0;
-      s->lines = lk_xgrow(s->lines, &s->cap, s->n + 1, sizeof *s->lines);
-      s->lines[s->n++] = lk_xstrdup(line);
-    }
-    free(line);
-    if (fp)
-      fclose(fp);
-  }
-  if (d)
-    closedir(d);
+  static bench_loghub f[MAXSRC];
+  nsrc = bench_loghub_load(LOGHUB_DIR, f, MAXSRC, false);
+  for (size_t k = 0; k < nsrc; k++)
+    srcs[k].f = f[k];
 }
 
 /* Per repetition, the shift added to a digit run of each length (mod
@@ -160,14 +136,14 @@ static uint64_t build_corpus(const char *dir, uint64_t target) /* dir < 256 byte
   uint64_t per = target / nsrc + 1, total = 0;
   for (size_t k = 0; k < nsrc; k++) {
     src *s = &srcs[k];
-    snprintf(s->path, sizeof s->path, "%.700s/%.60s.log", dir, s->name);
+    snprintf(s->path, sizeof s->path, "%.700s/%.60s.log", dir, s->f.name);
     FILE *fp = fopen(s->path, "w");
     lk_buf b = {0};
     shifts sh = {{0}};
     for (unsigned r = 0; s->bytes < per; r++, shifts_next(&sh))
-      for (size_t i = 0; i < s->n; i++) {
+      for (size_t i = 0; i < s->f.n; i++) {
         lk_buf_clear(&b);
-        mutate(&b, s->lines[i], &sh);
+        mutate(&b, s->f.lines[i], &sh);
         s->bytes += b.len;
         s->nlines++;
         lk_buf_putc(&b, '\n');
@@ -283,13 +259,13 @@ static int push_all(const char *base, push_fmt f, double *client_cpu)
         pb_entry(&ents, ts, line, (size_t)n - 1);
       lines_bytes += (size_t)n - 1;
       if (lines_bytes >= (1u << 20)) {
-        if (push_req(url, f, srcs[k].name, &ents, &body))
+        if (push_req(url, f, srcs[k].f.name, &ents, &body))
           return LK_EIO;
         lk_buf_clear(&ents);
         lines_bytes = 0;
       }
     }
-    if (ents.len && push_req(url, f, srcs[k].name, &ents, &body))
+    if (ents.len && push_req(url, f, srcs[k].f.name, &ents, &body))
       return LK_EIO;
     lk_buf_clear(&ents);
     free(line);
@@ -436,18 +412,18 @@ static void pick_rare(char *tok, size_t cap, char *phrase, size_t pcap, char *re
 {
   src *s = NULL;
   for (size_t k = 0; k < nsrc; k++)
-    if (!strcmp(srcs[k].name, "HDFS_2k"))
+    if (!strcmp(srcs[k].f.name, "HDFS_2k"))
       s = &srcs[k];
   if (!s)
     s = &srcs[0];
-  unsigned reps = (unsigned)(s->nlines / s->n);
+  unsigned reps = (unsigned)(s->nlines / s->f.n);
   shifts sh = {{0}};
   for (unsigned r = 0; r < reps / 2; r++)
     shifts_next(&sh);
   lk_buf b = {0};
-  for (size_t i = 1234; i < s->n; i++) {
+  for (size_t i = 1234; i < s->f.n; i++) {
     lk_buf_clear(&b);
-    mutate(&b, s->lines[i], &sh);
+    mutate(&b, s->f.lines[i], &sh);
     const char *blk = strstr((const char *)b.data, "blk_");
     if (!blk)
       continue;

@@ -11,11 +11,11 @@
  *
  * usage: bench_regex [--reps N (16)] [--runs N (5)] [--json FILE] [--label NAME]
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/lib/loghub.h"
 #include "lib/lk_alloc.h"
 #include "lib/lk_time.h"
 #include "logstore/logstore.h"
@@ -74,49 +74,9 @@ static void json_str(FILE *js, const char *s)
 
 /*---- (a) log line filters ----*/
 
-typedef struct corpus {
-  char name[64];
-  char **lines;
-  size_t n, cap;
-} corpus;
-
-static size_t load_loghub(corpus *c, size_t max)
-{
-  DIR *d = opendir(LOGHUB_DIR);
-  struct dirent *de;
-  size_t n = 0;
-  while (d && (de = readdir(d)) && n < max) {
-    size_t l = strlen(de->d_name);
-    if (l < 5 || strcmp(de->d_name + l - 4, ".log"))
-      continue;
-    corpus *s = &c[n++];
-    snprintf(s->name, sizeof s->name, "%.*s", (int)(l - 4), de->d_name);
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", LOGHUB_DIR, de->d_name);
-    FILE *fp = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while (fp && (len = getline(&line, &cap, fp)) > 0) {
-      while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-        line[--len] = 0;
-      if (!len)
-        continue;
-      s->lines = lk_xgrow(s->lines, &s->cap, s->n + 1, sizeof *s->lines);
-      s->lines[s->n++] = lk_xstrdup(line);
-    }
-    free(line);
-    if (fp)
-      fclose(fp);
-  }
-  if (d)
-    closedir(d);
-  return n;
-}
-
 /* Push every file reps times (1 ms apart per line); returns corpus bytes and
  * sets *span_ns to the time covered. */
-static uint64_t fill_logs(logstore *ls, corpus *c, size_t nc, int reps, int64_t *span_ns)
+static uint64_t fill_logs(logstore *ls, bench_loghub *c, size_t nc, int reps, int64_t *span_ns)
 {
   uint64_t bytes = 0;
   int64_t maxt = T0;
@@ -166,8 +126,8 @@ static double log_filter(logstore *ls, const char *re, int64_t span_ns, int runs
 
 static void bench_logs(const opts *o, FILE *js)
 {
-  static corpus c[32];
-  size_t nc = load_loghub(c, 32);
+  static bench_loghub c[32];
+  size_t nc = bench_loghub_load(LOGHUB_DIR, c, 32, true);
   if (!nc) {
     fprintf(stderr, "no loghub corpus in %s\n", LOGHUB_DIR);
     exit(1);
