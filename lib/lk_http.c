@@ -37,6 +37,7 @@
 #include "lib/lk_alloc.h"
 #include "lib/lk_json.h"
 #include "lib/lk_log.h"
+#include "lib/lk_strlit.h"
 #include "lib/lk_time.h"
 
 /* A client that keeps sending after an over-limit body is cut off once it
@@ -148,17 +149,6 @@ void lk_http_error(lk_http_resp *resp, int status, const char *error_type, const
 
 /*---- arguments ----*/
 
-static int hexval(int c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Form decoding: '+' is a space, %XX a byte; a malformed % stays literal. */
 static char *form_decode(const char *s, size_t n)
 {
@@ -166,8 +156,9 @@ static char *form_decode(const char *s, size_t n)
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '+') {
       *o++ = ' ';
-    } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+    } else if (s[i] == '%' && i + 2 < n && lk_hex_digit((unsigned char)s[i + 1]) >= 0 &&
+               lk_hex_digit((unsigned char)s[i + 2]) >= 0) {
+      *o++ = (char)(lk_hex_digit((unsigned char)s[i + 1]) * 16 + lk_hex_digit((unsigned char)s[i + 2]));
       i += 2;
     } else {
       *o++ = s[i];

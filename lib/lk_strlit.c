@@ -29,7 +29,7 @@ void lk_utf8_put(lk_buf *b, uint32_t cp)
   }
 }
 
-static int digit_value(char ch)
+int lk_hex_digit(int ch)
 {
   if (ch >= '0' && ch <= '9')
     return ch - '0';
@@ -49,7 +49,7 @@ static int numeric_escape(const char **p, char e, lk_buf *b, const char **at)
   const char *s = *p - octal; /* an octal escape's letter is its first digit */
   uint32_t v = 0;
   for (int i = 0; i < ndig; i++, s++) {
-    int h = digit_value(*s);
+    int h = lk_hex_digit((unsigned char)*s);
     if (h < 0 || h >= base) {
       *at = s;
       return LK_STRLIT_E_DIGIT;

@@ -39,5 +39,7 @@ int lk_strlit_body(const char **p, char q, enum lk_strlit_set set, lk_buf *b, co
 
 /* Append code point cp (at most 0x10ffff) to b as UTF-8. */
 void lk_utf8_put(lk_buf *b, uint32_t cp);
+/* The value of a hexadecimal digit (either case), or -1. */
+int lk_hex_digit(int ch);
 
 #endif
