@@ -1,0 +1,82 @@
+/* alerting.h — Lookout's alerting module. First brick: the Go text/template
+ * subset that Prometheus alerting-rule annotations and labels use.
+ *
+ * A template is parsed once (alerting_template_parse) and executed per alert
+ * (alerting_template_exec). Anything outside the subset is refused at parse
+ * time with LK_EPARSE and a diag "template: LINE:COL: what" whose offset is
+ * the byte offset of the construct; nothing is ever silently dropped.
+ *
+ * The subset:
+ * - text and {{ actions }}; "{{- " trims the white space before the action,
+ *   " -}}" the white space after it.
+ * - data: $labels.NAME, $value, $externalURL, $externalLabels.NAME, and the
+ *   dot as Prometheus sets it: .Labels.NAME, .Value, .ExternalURL,
+ *   .ExternalLabels.NAME; $ is the top-level dot. A missing label is "".
+ * - variables: {{ $x := pipeline }} (scoped to the enclosing if/range block),
+ *   {{ $x = pipeline }} to assign; range declares $i, $s := or $s :=.
+ * - pipelines "a | f b" (the piped value is the last argument), parentheses.
+ * - if / else if / else / end, with Go truthiness (false, 0, "", nil and
+ *   empty query results are false); range over a query result, with else.
+ * - literals: "…" and `…` strings (Go escapes), integers, floats, true,
+ *   false, nil. Integers and floats are distinct kinds as in Go: eq/lt/…
+ *   between an int and a float is an execution error (LK_EEXEC).
+ * - functions: humanize, humanize1024, humanizeDuration, humanizePercentage,
+ *   humanizeTimestamp (float or numeric-string argument, Prometheus's
+ *   outputs), printf (%s %d %f %.Nf %e %g %v %q and %%; a mismatched verb
+ *   prints Go's "%!d(float64=1.5)"), title, toUpper, toLower, query, first,
+ *   value, label, eq ne lt le gt ge, and or not, len.
+ * - output: floats as Go prints them (shortest 'g', NaN, +Inf, -Inf).
+ */
+#ifndef ALERTING_H
+#define ALERTING_H
+
+#include <stddef.h>
+
+#include "lib/lk_buf.h"
+#include "lib/lk_err.h"
+#include "lib/lk_labels.h"
+
+typedef struct alerting_template alerting_template;
+
+/* One element of a query result. The labels are borrowed from whoever
+ * built the array. */
+typedef struct alerting_sample {
+  const lk_label *labels;
+  size_t nlabels;
+  double value;
+} alerting_sample;
+
+/* Runs a PromQL instant query for the template function `query`. On success
+ * *res is a malloc'ed array of *n samples (the template frees the array, not
+ * the labels, which must outlive the exec call); on failure an LK_E* code
+ * with d filled. */
+typedef int (*alerting_query_fn)(void *ctx, const char *expr, alerting_sample **res, size_t *n,
+                                 lk_diag *d);
+
+/* What one execution sees. All pointers borrowed; query may be NULL (then
+ * calling `query` is an LK_EEXEC error). */
+typedef struct alerting_template_data {
+  const lk_label *labels;
+  size_t nlabels;
+  double value;
+  const char *external_url;
+  const lk_label *external_labels;
+  size_t nexternal_labels;
+  alerting_query_fn query;
+  void *query_ctx;
+} alerting_template_data;
+
+/* Parse src (NUL-terminated). On success *out owns a copy of everything it
+ * needs; free with alerting_template_free. On error *out is NULL, returns
+ * LK_EPARSE with d set. */
+int alerting_template_parse(const char *src, alerting_template **out, lk_diag *d);
+
+/* Append the output to out. Returns 0, or LK_EEXEC (bad comparison, first
+ * of an empty result, ...) or the query callback's code, with d set; out
+ * then holds the partial output. */
+int alerting_template_exec(const alerting_template *t, const alerting_template_data *data,
+                           lk_buf *out, lk_diag *d);
+
+void alerting_template_free(alerting_template *t); /* NULL is fine */
+
+#endif
