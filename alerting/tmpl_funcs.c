@@ -57,7 +57,7 @@ int alerting__func_lookup(const char *name, size_t n)
 
 const alerting__func_info *alerting__func_get(int idx) { return &funcs[idx]; }
 
-static const char *type_name(int kind)
+const char *alerting__type_name(int kind)
 {
   switch (kind) {
   case ALERTING__V_BOOL: return "bool";
@@ -91,7 +91,7 @@ static int to_float(alerting__exec *x, const alerting__val *v, double *out)
     return 0;
   if (v->kind == ALERTING__V_STR)
     return alerting__exec_err(x, "strconv.ParseFloat: parsing \"%s\": invalid syntax", v->s);
-  return alerting__exec_err(x, "can't convert %s to float", type_name(v->kind));
+  return alerting__exec_err(x, "can't convert %s to float", alerting__type_name(v->kind));
 }
 
 /* Go's %.4g: C's, except for the names of the special values. */
@@ -133,7 +133,7 @@ static void humanize1024(lk_buf *b, double v)
 {
   static const char *const big[] = {"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"};
   const char *prefix = "";
-  if (fabs(v) > 1) {
+  if (fabs(v) > 1 && !isinf(v)) {
     for (size_t i = 0; i < 8 && fabs(v) >= 1024; i++) {
       prefix = big[i];
       v /= 1024;
@@ -213,7 +213,7 @@ static int need_str(alerting__exec *x, const alerting__val *v)
 {
   if (v->kind == ALERTING__V_STR)
     return 0;
-  return alerting__exec_err(x, "wrong type for value; expected string; got %s", type_name(v->kind));
+  return alerting__exec_err(x, "wrong type for value; expected string; got %s", alerting__type_name(v->kind));
 }
 
 /* Go's strings.Title over ASCII: a letter after a non-letter, non-digit,
@@ -345,7 +345,7 @@ int alerting__call(alerting__exec *x, int f, const alerting__val *args, size_t n
   case F_QUERY: return run_query(x, &args[0], out);
   case F_FIRST:
     if (args[0].kind != ALERTING__V_VEC)
-      return alerting__exec_err(x, "first: expected a query result, got %s", type_name(args[0].kind));
+      return alerting__exec_err(x, "first: expected a query result, got %s", alerting__type_name(args[0].kind));
     if (!args[0].n)
       return alerting__exec_err(x, "first() called on vector with no elements");
     *out = (alerting__val){.kind = ALERTING__V_SAMPLE, .smp = args[0].smp};
@@ -354,7 +354,7 @@ int alerting__call(alerting__exec *x, int f, const alerting__val *args, size_t n
   case F_LABEL: {
     const alerting__val *s = &args[n - 1];
     if (s->kind != ALERTING__V_SAMPLE)
-      return alerting__exec_err(x, "%s: expected a sample, got %s", funcs[f].name, type_name(s->kind));
+      return alerting__exec_err(x, "%s: expected a sample, got %s", funcs[f].name, alerting__type_name(s->kind));
     if (f == F_VALUE)
       return *out = (alerting__val){.kind = ALERTING__V_FLOAT, .f = s->smp->value}, 0;
     if ((rc = need_str(x, &args[0])))
@@ -367,7 +367,7 @@ int alerting__call(alerting__exec *x, int f, const alerting__val *args, size_t n
       return *out = (alerting__val){.kind = ALERTING__V_INT, .i = (int64_t)args[0].slen}, 0;
     if (args[0].kind == ALERTING__V_VEC || args[0].kind == ALERTING__V_LABELS)
       return *out = (alerting__val){.kind = ALERTING__V_INT, .i = (int64_t)args[0].n}, 0;
-    return alerting__exec_err(x, "len of type %s", type_name(args[0].kind));
+    return alerting__exec_err(x, "len of type %s", alerting__type_name(args[0].kind));
   case F_AND:
   case F_OR:
   case F_NOT: return logic(f, args, n, out);

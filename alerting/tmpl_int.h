@@ -118,6 +118,8 @@ int alerting__call(alerting__exec *x, int func, const alerting__val *args, size_
 int alerting__truth(const alerting__val *v);
 /* Go's fmt.Sprintf over the kinds templates have (tmpl_printf.c). */
 void alerting__printf(lk_buf *b, const char *fmt, size_t flen, const alerting__val *args, size_t n);
+/* Go's name of a value's type ("float64", "string", ...). */
+const char *alerting__type_name(int kind);
 /* Append v as Go's fmt.Print would. */
 void alerting__print(const alerting__val *v, lk_buf *b);
 /* An LK_EEXEC error at the current command. */

@@ -19,27 +19,16 @@ typedef struct spec {
   char verb;
 } spec;
 
-static const char *kind_name(int kind)
+/* The kinds printf formats itself; others print as %v does. */
+static int basic_kind(int kind)
 {
-  switch (kind) {
-  case ALERTING__V_BOOL: return "bool";
-  case ALERTING__V_INT: return "int";
-  case ALERTING__V_FLOAT: return "float64";
-  case ALERTING__V_STR: return "string";
-  default: return NULL;
-  }
+  return kind == ALERTING__V_BOOL || kind == ALERTING__V_INT || kind == ALERTING__V_FLOAT ||
+         kind == ALERTING__V_STR;
 }
 
 static void bad_verb(lk_buf *b, char verb, const alerting__val *v)
 {
-  const char *k = kind_name(v->kind);
-  if (!k) {
-    lk_buf_printf(b, "%%!%c(", verb);
-    alerting__print(v, b);
-    lk_buf_putc(b, ')');
-    return;
-  }
-  lk_buf_printf(b, "%%!%c(%s=", verb, k);
+  lk_buf_printf(b, "%%!%c(%s=", verb, alerting__type_name(v->kind));
   alerting__print(v, b);
   lk_buf_putc(b, ')');
 }
@@ -138,7 +127,7 @@ static void format_one(lk_buf *b, const spec *sp, const alerting__val *v)
     quote(b, v->s, v->slen);
     pad(b, start, sp);
   } else if ((k == ALERTING__V_BOOL && (verb == 't' || verb == 'v')) ||
-             (verb == 'v' && !kind_name(k))) {
+             (verb == 'v' && !basic_kind(k))) {
     alerting__print(v, b);
     pad(b, start, sp);
   } else {
@@ -186,8 +175,7 @@ void alerting__printf(lk_buf *b, const char *fmt, size_t flen, const alerting__v
   if (used < n) {
     lk_buf_puts(b, "%!(EXTRA ");
     for (size_t i = used; i < n; i++) {
-      const char *k = kind_name(args[i].kind);
-      lk_buf_printf(b, "%s%s=", i > used ? ", " : "", k ? k : "<nil>");
+      lk_buf_printf(b, "%s%s=", i > used ? ", " : "", alerting__type_name(args[i].kind));
       alerting__print(&args[i], b);
     }
     lk_buf_putc(b, ')');
