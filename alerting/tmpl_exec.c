@@ -109,8 +109,8 @@ static int eval_arg(state *st, const alerting__arg *a, alerting__val *out)
   case ALERTING__A_BOOL: *out = (alerting__val){.kind = ALERTING__V_BOOL, .i = a->i}; break;
   case ALERTING__A_NIL: *out = (alerting__val){.kind = ALERTING__V_NIL}; break;
   case ALERTING__A_PIPE: rc = eval_pipe(st, a->pipe, out); break;
-  default: /* functions as operands are called by eval_cmd */
-    return alerting__call(&st->x, a->func, NULL, 0, out);
+  default: /* a function: only first in a command, called by eval_cmd */
+    return alerting__exec_err(&st->x, "function %s used as a value", a->name);
   }
   for (const alerting__field *f = a->fields; f && !rc; f = f->next) {
     alerting__val in = *out;
@@ -239,7 +239,7 @@ static int exec_node(state *st, const alerting__node *n)
     return rc;
   if (n->kind == ALERTING__N_RANGE)
     return exec_range(st, n, &v);
-  for (int i = 0; i < n->pipe->ndecl && n->kind != ALERTING__N_RANGE; i++)
+  for (int i = 0; i < n->pipe->ndecl; i++)
     if ((rc = set_var(st, n->pipe->decl[i], &v, n->pipe->assign)))
       return rc;
   if (n->kind == ALERTING__N_IF) {

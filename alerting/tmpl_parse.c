@@ -286,6 +286,9 @@ static int parse_cmd(parser *ps, int in_paren, int piped, alerting__cmd **out)
     int rc = parse_operand(ps, a);
     if (rc)
       return rc;
+    if (c->nargs && a->kind == ALERTING__A_FUNC) /* every function takes arguments */
+      return ERR(ps, ps->src + a->off, "wrong number of args for %s: want %d got 0", a->name,
+                 alerting__func_get(a->func)->min);
     *tail = a;
     tail = &a->next;
     c->nargs++;

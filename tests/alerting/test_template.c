@@ -196,6 +196,7 @@ static const bad_row bad_rows[] = {
   {"{{ 1 | humanize 2 }}", 7, "wrong number of args for humanize: want 1 got 2"},
   {"{{ label \"x\" }}", 3, "wrong number of args for label: want 2 got 1"},
   {"{{ printf }}", 3, "wrong number of args for printf"},
+  {"{{ printf \"%s\" humanize }}", 15, "wrong number of args for humanize: want 1 got 0"},
   {"{{ if $value }}x", 3, "if has no end"},
   {"{{ range query \"up\" }}x{{ else }}y", 34, "unexpected EOF"},
   {"{{ with $value }}x{{ end }}", 3, "unexpected keyword \"with\""},
