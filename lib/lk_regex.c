@@ -26,6 +26,7 @@ struct lk_regex {
   bool anchored;
   bool empty;     /* matches "" */
   char **alts;    /* literal alternatives (anchored, no metacharacters) */
+  size_t *alt_lens;
   size_t nalts;
   char prefix[32]; /* anchored: bytes every matching value starts with */
   size_t prefix_len;
@@ -174,9 +175,11 @@ static void split_alternatives(lk_regex *r, const char *pattern)
   for (const char *p = pattern; *p; p++)
     n += *p == '|';
   r->alts = lk_xmalloc(n * sizeof *r->alts);
+  r->alt_lens = lk_xmalloc(n * sizeof *r->alt_lens);
   for (const char *s = pattern;; ) {
     const char *e = strchr(s, '|');
     size_t len = e ? (size_t)(e - s) : strlen(s);
+    r->alt_lens[r->nalts] = len;
     r->alts[r->nalts++] = lk_xstrndup(s, len);
     if (!e)
       break;
@@ -232,6 +235,7 @@ void lk_regex_free(lk_regex *re)
   for (size_t i = 0; i < re->nalts; i++)
     free(re->alts[i]);
   free(re->alts);
+  free(re->alt_lens);
   for (size_t i = 0; i <= re->ngroups; i++)
     free(re->names[i]);
   free(re->names);
@@ -255,7 +259,7 @@ int lk_regex_check(const char *pattern, bool *empty, lk_diag *d)
 static bool alternative_match(const lk_regex *re, const char *s, size_t n)
 {
   for (size_t i = 0; i < re->nalts; i++)
-    if (strlen(re->alts[i]) == n && !memcmp(re->alts[i], s, n))
+    if (re->alt_lens[i] == n && !memcmp(re->alts[i], s, n))
       return true;
   return false;
 }
