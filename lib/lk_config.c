@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "lib/lk_alloc.h"
+#include "lib/lk_fs.h"
 #include "lib/lk_time.h"
 
 typedef struct walk {
@@ -644,31 +645,12 @@ int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name
 
 int lk_config_load(lk_config *c, const char *path, unsigned reader, lk_diag *d)
 {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return lk_diag_set(d, errno == ENOENT ? LK_ENOENT : LK_EIO, -1, "cannot read config %s: %s", path,
-                       strerror(errno));
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    buf = lk_xgrow(buf, &cap, len + 65536, 1);
-    size_t n = fread(buf + len, 1, cap - len, f);
-    len += n;
-    if (n == 0)
-      break;
-    if (len > (16u << 20)) {
-      fclose(f);
-      free(buf);
-      return lk_diag_set(d, LK_ETOOBIG, -1, "config %s is larger than 16 MiB", path);
-    }
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (err) {
-    free(buf);
-    return lk_diag_set(d, LK_EIO, -1, "cannot read config %s", path);
-  }
-  int rc = lk_config_parse(c, buf, len, path, reader, d);
+  char *buf;
+  size_t len;
+  int rc = lk_read_file(path, 16u << 20, &buf, &len, d);
+  if (rc)
+    return rc;
+  rc = lk_config_parse(c, buf, len, path, reader, d);
   free(buf);
   if (!rc)
     lk_config_set(&c->path, path);
