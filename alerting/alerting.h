@@ -79,4 +79,29 @@ int alerting_template_exec(const alerting_template *t, const alerting_template_d
 
 void alerting_template_free(alerting_template *t); /* NULL is fine */
 
+/*---- Where rule evaluation meets notification ----
+ * The rule engine (Prometheus's half) hands alerts on after every group
+ * evaluation, as Prometheus's notifier does: firing alerts (again every
+ * resend delay) and resolved ones. Receivers of these calls are the
+ * in-process Alertmanager (grouping, inhibition, silences, webhooks) and
+ * the forwarder to a real Alertmanager's POST /api/v2/alerts. */
+
+/* One alert; every pointer borrowed for the duration of the call. */
+typedef struct alerting_alert {
+  const lk_label *labels;       /* sorted by name; includes alertname */
+  size_t nlabels;
+  const lk_label *annotations;  /* sorted by name */
+  size_t nannotations;
+  int64_t starts_at_ms;         /* when the alert started firing (ms since the epoch) */
+  int64_t ends_at_ms;           /* resolved: the resolve time; firing: the time until which it
+                                   counts as firing unless re-sent (Prometheus: now + 4 × max(
+                                   resend delay, evaluation interval)) */
+  const char *generator_url;    /* link back to the expression; "" if none */
+} alerting_alert;
+
+/* A receiver of alerts. Called on the evaluating thread with the alerts of
+ * one group evaluation; must copy what it keeps and must not block on the
+ * network (queue instead). */
+typedef void (*alerting_send_fn)(void *ctx, const alerting_alert *alerts, size_t n, int64_t now_ms);
+
 #endif
