@@ -27,6 +27,8 @@ static const struct cmd commands[] = {
   {"get",         cmd_get,         "list deployments|pods|autoscalers|alerts"},
   {"scale",       cmd_scale,       "scale a deployment"},
   {"import",      cmd_import,      "bulk metric import, with a progress bar"},
+  {"demo-app",    cmd_demo_app,    "the demo's HTTP workload (burns CPU per request)"},
+  {"loadgen",     cmd_loadgen,     "bounded HTTP load generator"},
   {"version",     cmd_version,     "print the version"},
 };
 
