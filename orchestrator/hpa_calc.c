@@ -442,7 +442,9 @@ static void average_replicas(int32_t status_replicas, int64_t usage, int64_t tar
   if (!within(tol, out->ratio))
     out->replicas = orch__hpa_sat32(ceil((double)usage / (double)target));
   out->average = true;
-  out->value_milli = orch__hpa_sat64(ceil((double)usage / (double)status_replicas));
+  /* per pod; with no pods yet (scale from zero) the whole value, where
+   * upstream's division by zero would report garbage */
+  out->value_milli = status_replicas ? orch__hpa_sat64(ceil((double)usage / (double)status_replicas)) : usage;
 }
 
 static int object_metric(const calc_ctx *c, const orch__hpa_metric *m, int32_t status_replicas,

@@ -428,13 +428,13 @@ json_t *orch__hpa_metric_status(const orch__hpa_obj *o, size_t i, const orch__hp
   json_t *body;
   switch (spec->type) {
   case ORCH__M_RESOURCE:
-    body = json_pack("{sso}", "name", spec->name, "current", cur);
+    body = json_pack("{ssso}", "name", spec->name, "current", cur);
     break;
   case ORCH__M_CONTAINER_RESOURCE:
-    body = json_pack("{ssss?o}", "name", spec->name, "container", spec->container, "current", cur);
+    body = json_pack("{sssss?so}", "name", spec->name, "container", spec->container, "current", cur);
     break;
   case ORCH__M_OBJECT:
-    body = json_pack("{sooooo}", "describedObject", copy_or_null(json_object_get(src, "describedObject")),
+    body = json_pack("{sososo}", "describedObject", copy_or_null(json_object_get(src, "describedObject")),
                      "metric", metric_identifier(src, spec->name), "current", cur);
     break;
   default: /* Pods, External */
