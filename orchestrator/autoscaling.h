@@ -94,6 +94,9 @@ void orch_value_set_free(orch_value_set *s);
 int orch_query_values(tsdb *db, const char *query, const orch_selector *sel, int64_t now_ms,
                       orch_value_set *out, lk_diag *d);
 
+/* A value as a Kubernetes quantity string in milli-unit precision ("1500m", "30"). */
+void orch_quantity_string(double v, char *buf, size_t n);
+
 /* The configured query named name, or NULL. */
 const orch_external_metric *orch_external_find(const orch_external_metric *v, size_t n, const char *name);
 
@@ -116,14 +119,17 @@ typedef struct orch_hpa_ctl_opts {
 int orch_hpa_ctl_new(const orch_hpa_ctl_opts *o, orch_hpa_ctl **out, lk_diag *d);
 void orch_hpa_ctl_free(orch_hpa_ctl *c); /* NULL is fine */
 
-/* Decision events newer than sequence number `after` (0 = all kept), at most
- * limit (0 = all), as a JSON array appended to out; *last gets the newest
- * sequence number written (or `after` when none). Each event:
- * {"seq","time","namespace","hpa","uid","currentReplicas","desiredReplicas",
- *  "proposal","stabilized","limitReason","rescale","reason","error",
- *  "metrics":[{"type","name","value","target","ratio","replicas","error"}],
- *  "conditions":[...]} */
-void orch_hpa_events_json(orch_hpa_ctl *c, uint64_t after, size_t limit, lk_buf *out, uint64_t *last);
+/* Calls fn for each kept decision event newer than sequence number `after`
+ * (0 = all kept), oldest first, at most the newest `limit` of them (0 = all);
+ * returns the newest sequence number passed (or `after` when none). fn runs
+ * under the handle's lock: it must only copy. Each event is a JSON object:
+ * {"seq","time","timeMs","namespace","hpa","uid","currentReplicas",
+ *  "desiredReplicas","minReplicas","maxReplicas","metrics":[{"type","name",
+ *  "target","value"|"averageValue","utilization","ratio","replicas"} or
+ *  {…,"error"}],"recommendation","stabilized","limitReason","rescale",
+ *  "reason","error","conditions":[{"type","status","reason","message"}]} */
+uint64_t orch_hpa_events_each(orch_hpa_ctl *c, uint64_t after, size_t limit,
+                              void (*fn)(void *arg, uint64_t seq, const char *json), void *arg);
 /* Waits up to timeout_ms for an event newer than `after`; true if there is one. */
 bool orch_hpa_events_wait(orch_hpa_ctl *c, uint64_t after, int64_t timeout_ms);
 

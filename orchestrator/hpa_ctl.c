@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "lib/lk_log.h"
+#include "lib/lk_time.h"
 #include "orchestrator/hpa_live.h"
 
 typedef struct hpa_state {
@@ -146,7 +147,7 @@ static json_t *metric_event(const orch__hpa_obj *o, size_t i, const orch__hpa_me
 static json_t *event_json(const orch__hpa_obj *o, const orch__hpa_input *in, const orch__hpa_outcome *out,
                           uint64_t seq, int64_t now_ms) {
   char ts[40];
-  orch__time_format(now_ms, ts, sizeof ts);
+  lk_time_rfc3339(now_ms, ts, sizeof ts);
   json_t *metrics = json_array(), *conds = json_array();
   for (size_t i = 0; i < o->nmetrics; i++)
     json_array_append_new(metrics, metric_event(o, i, &out->metric_out[i]));
@@ -237,21 +238,18 @@ int orch__hpa_sync(orch_hpa_ctl *c, const json_t *hpa, const json_t *scale_targe
 
 /* ---- events and metrics for the HTTP side ---- */
 
-void orch_hpa_events_json(orch_hpa_ctl *c, uint64_t after, size_t limit, lk_buf *out, uint64_t *last) {
+uint64_t orch_hpa_events_each(orch_hpa_ctl *c, uint64_t after, size_t limit,
+                              void (*fn)(void *arg, uint64_t seq, const char *json), void *arg) {
   pthread_mutex_lock(&c->mu);
   uint64_t oldest = c->seq >= c->cap ? c->seq - c->cap + 1 : 1;
   uint64_t from = after + 1 > oldest ? after + 1 : oldest;
   if (limit && c->seq >= from && c->seq - from + 1 > limit)
     from = c->seq - limit + 1; /* the newest `limit` events */
-  lk_buf_putc(out, '[');
-  for (uint64_t s = from; s <= c->seq; s++) {
-    if (s > from)
-      lk_buf_putc(out, ',');
-    lk_buf_puts(out, c->ring[s % c->cap]);
-  }
-  lk_buf_putc(out, ']');
-  *last = c->seq > after ? c->seq : after;
+  for (uint64_t s = from; s <= c->seq; s++)
+    fn(arg, s, c->ring[s % c->cap]);
+  uint64_t last = c->seq > after ? c->seq : after;
   pthread_mutex_unlock(&c->mu);
+  return last;
 }
 
 bool orch_hpa_events_wait(orch_hpa_ctl *c, uint64_t after, int64_t timeout_ms) {
@@ -271,9 +269,11 @@ bool orch_hpa_events_wait(orch_hpa_ctl *c, uint64_t after, int64_t timeout_ms) {
 
 static void gauge(lk_buf *out, const char *name, const char *help, const hpa_state *v, size_t n, bool desired) {
   lk_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-  for (size_t i = 0; i < n; i++)
-    lk_buf_printf(out, "%s{namespace=\"%s\",hpa=\"%s\"} %d\n", name, v[i].ns, v[i].name,
-                  desired ? v[i].desired : v[i].current);
+  for (size_t i = 0; i < n; i++) {
+    lk_label ls[3] = {{"__name__", name}, {"namespace", v[i].ns}, {"hpa", v[i].name}};
+    lk_labels_format(out, ls, 3);
+    lk_buf_printf(out, " %d\n", desired ? v[i].desired : v[i].current);
+  }
 }
 
 void orch_hpa_metrics_text(orch_hpa_ctl *c, lk_buf *out) {

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/lk_time.h"
 #include "orchestrator/hpa_live.h"
@@ -107,13 +106,6 @@ int orch__quantity_json(const json_t *j, int64_t *out) {
 
 int orch__time_parse(const char *s, int64_t *out) {
   return s ? lk_parse_time(s, out, NULL) : LK_EINVAL;
-}
-
-void orch__time_format(int64_t ms, char *buf, size_t n) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* ---- small JSON readers ---- */
@@ -448,7 +440,7 @@ static json_t *conditions_json(const orch__hpa_conds *cs) {
   char ts[40];
   for (size_t i = 0; i < cs->n; i++) {
     const orch__hpa_cond *c = &cs->c[i];
-    orch__time_format(c->transition_ms, ts, sizeof ts);
+    lk_time_rfc3339(c->transition_ms, ts, sizeof ts);
     json_array_append_new(a, json_pack("{ssssssssss}", "type", orch__hpa_cond_name(c->type), "status",
                                        c->status ? "True" : "False", "lastTransitionTime", ts, "reason", c->reason,
                                        "message", c->message));
@@ -481,7 +473,7 @@ json_t *orch__hpa_status_json(const orch__hpa_obj *o, int32_t current, const orc
   bool scaled = out->rescale || o->has_last_scale;
   if (scaled) {
     char ts[40];
-    orch__time_format(out->rescale ? now_ms : o->last_scale_ms, ts, sizeof ts);
+    lk_time_rfc3339(out->rescale ? now_ms : o->last_scale_ms, ts, sizeof ts);
     json_object_set_new(st, "lastScaleTime", json_string(ts));
   }
   return st;

@@ -25,9 +25,8 @@ void orch__quantity_format(int64_t milli, char *buf, size_t n);
 /* A JSON quantity: a string as above or a number. */
 int orch__quantity_json(const json_t *j, int64_t *out);
 
-/* RFC 3339 → ms; "2026-12-06T08:00:00Z" from ms. */
+/* RFC 3339 → ms (NULL or malformed: LK_EINVAL / LK_EPARSE). */
 int orch__time_parse(const char *s, int64_t *out);
-void orch__time_format(int64_t ms, char *buf, size_t n);
 
 /* ---- a parsed HPA ---- */
 

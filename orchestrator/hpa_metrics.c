@@ -24,6 +24,10 @@ static int64_t to_milli(double v) {
   return orch__hpa_sat64(fabs(x - r) <= 1e-6 * fmax(1.0, fabs(x)) ? r : ceil(x));
 }
 
+void orch_quantity_string(double v, char *buf, size_t n) {
+  orch__quantity_format(to_milli(v), buf, n);
+}
+
 static const char *failure(const orch__hpa_observe_ctx *c, const lk_diag *d, int rc) {
   const char *msg = d->set ? d->msg : lk_strerror(rc);
   return lk_arena_strndup(c->a, msg, strlen(msg));

@@ -98,7 +98,7 @@ static json_t *parse(const char *text) {
 /* A running, ready pod started an hour ago with cpu request 100m. */
 static json_t *pod(fixture *f, const char *name) {
   char started[40], buf[1024];
-  orch__time_format(f->now - 3600000, started, sizeof started);
+  lk_time_rfc3339(f->now - 3600000, started, sizeof started);
   snprintf(buf, sizeof buf,
            "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"},"
            "\"spec\":{\"containers\":[{\"name\":\"app\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"128Mi\"}}}]},"
@@ -154,6 +154,22 @@ static void assert_conditions(json_t *status, const char *want) {
   json_decref(a);
 }
 
+static void append_event(void *arg, uint64_t seq, const char *json) {
+  lk_buf *b = arg;
+  lk_buf_puts(b, b->len > 1 ? "," : "");
+  lk_buf_puts(b, json);
+}
+
+/* The kept events after `after` (newest `limit`) as a JSON array text. */
+static char *events(fixture *f, uint64_t after, size_t limit, uint64_t *last) {
+  lk_buf b = {0};
+  lk_buf_putc(&b, '[');
+  *last = orch_hpa_events_each(f->ctl, after, limit, append_event, &b);
+  lk_buf_puts(&b, "]");
+  lk_buf_putc(&b, '\0');
+  return (char *)b.data;
+}
+
 static const char hpa_cpu[] =
     "{\"apiVersion\":\"autoscaling/v2\",\"kind\":\"HorizontalPodAutoscaler\",\"metadata\":{\"name\":\"web\","
     "\"namespace\":\"default\",\"uid\":\"u-1\",\"generation\":3},\"spec\":{\"scaleTargetRef\":{\"apiVersion\":\"apps/v1\","
@@ -169,7 +185,7 @@ static void test_cpu_scale_up(void **state) {
   assert_int_equal(dec.current, 2);
   assert_int_equal(dec.desired, 4);
   char ts[40];
-  orch__time_format(f->now, ts, sizeof ts);
+  lk_time_rfc3339(f->now, ts, sizeof ts);
   json_t *st = dec.status;
   assert_int_equal(json_integer_value(json_object_get(st, "currentReplicas")), 2);
   assert_int_equal(json_integer_value(json_object_get(st, "desiredReplicas")), 4);
@@ -182,12 +198,11 @@ static void test_cpu_scale_up(void **state) {
                         "[\"ScalingLimited\",\"True\",\"ScaleUpLimit\"]]");
   json_decref(dec.status);
 
-  lk_buf b = {0};
   uint64_t last;
-  orch_hpa_events_json(f->ctl, 0, 0, &b, &last);
+  char *text = events(f, 0, 0, &last);
   assert_int_equal(last, 1);
-  lk_buf_putc(&b, '\0');
-  json_t *ev = parse((char *)b.data), *e = json_array_get(ev, 0);
+  json_t *ev = parse(text), *e = json_array_get(ev, 0);
+  free(text);
   assert_int_equal(json_array_size(ev), 1);
   assert_json(json_object_get(e, "metrics"),
               "[{\"type\":\"Resource\",\"name\":\"cpu\",\"target\":{\"averageUtilization\":50},"
@@ -200,11 +215,11 @@ static void test_cpu_scale_up(void **state) {
                       "cpu resource utilization (percentage of request) above target");
   json_decref(ev);
 
-  lk_buf_clear(&b);
+  lk_buf b = {0};
   orch_hpa_metrics_text(f->ctl, &b);
   lk_buf_putc(&b, '\0');
-  assert_non_null(strstr((char *)b.data, "lookout_hpa_desired_replicas{namespace=\"default\",hpa=\"web\"} 4\n"));
-  assert_non_null(strstr((char *)b.data, "lookout_hpa_current_replicas{namespace=\"default\",hpa=\"web\"} 2\n"));
+  assert_non_null(strstr((char *)b.data, "lookout_hpa_desired_replicas{namespace=\"default\", hpa=\"web\"} 4\n"));
+  assert_non_null(strstr((char *)b.data, "lookout_hpa_current_replicas{namespace=\"default\", hpa=\"web\"} 2\n"));
   assert_non_null(strstr((char *)b.data, "lookout_hpa_decisions_total{result=\"rescale\"} 1\n"));
   lk_buf_fini(&b);
 }
@@ -219,7 +234,7 @@ static void test_v1_form(void **state) {
       "\"minReplicas\":1,\"maxReplicas\":3,\"targetCPUUtilizationPercentage\":80}}", 2);
   assert_int_equal(dec.desired, 3);
   char ts[40];
-  orch__time_format(f->now, ts, sizeof ts);
+  lk_time_rfc3339(f->now, ts, sizeof ts);
   char want[256];
   snprintf(want, sizeof want, "{\"currentReplicas\":2,\"desiredReplicas\":3,\"currentCPUUtilizationPercentage\":200,"
                               "\"lastScaleTime\":\"%s\"}", ts);
@@ -311,12 +326,10 @@ static void test_missing_pods_metric(void **state) {
   assert_conditions(dec.status, "[[\"AbleToScale\",\"True\",\"SucceededGetScale\"],"
                                 "[\"ScalingActive\",\"False\",\"FailedGetPodsMetric\"]]");
   json_decref(dec.status);
-  lk_buf b = {0};
   uint64_t last;
-  orch_hpa_events_json(f->ctl, 0, 1, &b, &last);
-  lk_buf_putc(&b, '\0');
-  assert_non_null(strstr((char *)b.data, "no metrics returned from custom metrics API"));
-  lk_buf_fini(&b);
+  char *text = events(f, 0, 1, &last);
+  assert_non_null(strstr(text, "no metrics returned from custom metrics API"));
+  free(text);
 }
 
 /* A Pods metric written per pod (with the pod label) scales on its mean. */
@@ -354,11 +367,9 @@ static void test_bad_hpa(void **state) {
   d = (lk_diag){0};
   assert_int_equal(orch__hpa_sync(f->ctl, h, dep, NULL, 0, f->now, &dec, &d), LK_EINVAL);
   assert_string_equal(d.msg, "spec.metrics[0].pods.target.averageValue: not a quantity");
-  lk_buf b = {0};
   uint64_t last;
-  orch_hpa_events_json(f->ctl, 0, 0, &b, &last);
+  free(events(f, 0, 0, &last));
   assert_int_equal(last, 0);
-  lk_buf_fini(&b);
   json_decref(h);
   json_decref(dep);
 }
