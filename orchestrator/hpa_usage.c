@@ -96,9 +96,25 @@ static int usage_read(tsdb *db, const char *cpu_q, const char *mem_q, int64_t no
   return 0;
 }
 
-static int by_labels(const void *a, const void *b) {
-  const orch_usage *x = a, *y = b;
-  return lk_labels_cmp(x->labels, x->nlabels, y->labels, y->nlabels);
+static const char *label_or_empty(const orch_usage *u, const char *name) {
+  const char *v = lk_labels_get(u->labels, u->nlabels, name);
+  return v ? v : "";
+}
+
+/* Order by namespace, pod, container (or node): a pod's rows are adjacent. */
+static int by_identity(const void *a, const void *b) {
+  static const char *const keys[] = {"namespace", "pod", "container", "node"};
+  for (int k = 0; k < 4; k++) {
+    int c = strcmp(label_or_empty(a, keys[k]), label_or_empty(b, keys[k]));
+    if (c)
+      return c;
+  }
+  return 0;
+}
+
+static void sort_usage(orch_usage_set *s) {
+  if (s->n)
+    qsort(s->v, s->n, sizeof *s->v, by_identity);
 }
 
 int orch_container_usage(tsdb *db, const char *ns, const char *pod, int64_t now_ms, int64_t window_ms,
@@ -116,7 +132,7 @@ int orch_container_usage(tsdb *db, const char *ns, const char *pod, int64_t now_
   lk_buf_putc(&mem, '\0');
   int rc = usage_read(db, (char *)cpu.data, (char *)mem.data, now_ms, out, d);
   if (!rc)
-    qsort(out->v, out->n, sizeof *out->v, by_labels);
+    sort_usage(out);
   lk_buf_fini(&sel);
   lk_buf_fini(&cpu);
   lk_buf_fini(&mem);
@@ -138,7 +154,7 @@ int orch_node_usage(tsdb *db, const char *node, int64_t now_ms, int64_t window_m
   lk_buf_putc(&mem, '\0');
   int rc = usage_read(db, (char *)cpu.data, (char *)mem.data, now_ms, out, d);
   if (!rc)
-    qsort(out->v, out->n, sizeof *out->v, by_labels);
+    sort_usage(out);
   lk_buf_fini(&sel);
   lk_buf_fini(&cpu);
   lk_buf_fini(&mem);

@@ -85,7 +85,7 @@ static json_t *resource(const char *name, bool namespaced, const char *kind, boo
 }
 
 static json_t *resource_list(const char *gv, json_t *resources) {
-  return json_pack("{sssssso}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv, "resources",
+  return json_pack("{ssssssso}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv, "resources",
                    resources);
 }
 
@@ -121,7 +121,7 @@ static json_t *pod_metrics(const orch_usage_set *s, size_t i, size_t j) {
   json_t *cts = json_array();
   for (size_t k = i; k < j; k++)
     json_array_append_new(cts, json_pack("{ssso}", "name", label(&s->v[k], "container"), "usage", usage_json(&s->v[k])));
-  return json_pack("{sssss{ssssss}sssssso}", "kind", "PodMetrics", "apiVersion", metrics_gv, "metadata", "name",
+  return json_pack("{sssss{ssssss}ssssso}", "kind", "PodMetrics", "apiVersion", metrics_gv, "metadata", "name",
                    label(&s->v[i], "pod"), "namespace", label(&s->v[i], "namespace"), "creationTimestamp", ts,
                    "timestamp", ts, "window", WINDOW_TEXT, "containers", cts);
 }
@@ -148,7 +148,7 @@ static json_t *pod_items(const orch_usage_set *s, const orch_selector *sel) {
 static json_t *node_metrics(const orch_usage *u) {
   char ts[40];
   lk_time_rfc3339(u->ts_ms, ts, sizeof ts);
-  return json_pack("{sssss{ssss}sssssso}", "kind", "NodeMetrics", "apiVersion", metrics_gv, "metadata", "name",
+  return json_pack("{sssss{ssss}ssssso}", "kind", "NodeMetrics", "apiVersion", metrics_gv, "metadata", "name",
                    label(u, "node"), "creationTimestamp", ts, "timestamp", ts, "window", WINDOW_TEXT, "usage",
                    usage_json(u));
 }
@@ -260,7 +260,7 @@ static json_t *external_item(const char *metric, const orch_value *v) {
   for (size_t i = 0; i < v->nlabels; i++)
     if (strcmp(v->labels[i].name, "__name__"))
       json_object_set_new(labels, v->labels[i].name, json_string(v->labels[i].value));
-  return json_pack("{sssosssisss}", "metricName", metric, "metricLabels", labels, "timestamp", ts, "window",
+  return json_pack("{sssosssiss}", "metricName", metric, "metricLabels", labels, "timestamp", ts, "window",
                    WINDOW_MS / 1000, "value", q);
 }
 
