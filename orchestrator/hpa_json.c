@@ -3,6 +3,7 @@
  * converted to v2 as the API server does, v2 with metric/behavior defaults),
  * Pods, and the status the HPA controller writes back. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,15 @@ void orch__quantity_format(int64_t milli, char *buf, size_t n) {
   snprintf(buf, n, "%s%llu%s", milli < 0 ? "-" : "", (unsigned long long)v, si[e]);
 }
 
+int64_t orch__milli(double v) {
+  double x = v * 1000.0, r = nearbyint(x);
+  return orch__hpa_sat64(fabs(x - r) <= 1e-6 * fmax(1.0, fabs(x)) ? r : ceil(x));
+}
+
+void orch_quantity_string(double v, char *buf, size_t n) {
+  orch__quantity_format(orch__milli(v), buf, n);
+}
+
 int orch__quantity_json(const json_t *j, int64_t *out) {
   if (json_is_string(j))
     return orch__quantity_milli(json_string_value(j), out);
@@ -98,7 +108,7 @@ int orch__quantity_json(const json_t *j, int64_t *out) {
     return 0;
   }
   if (json_is_real(j)) {
-    *out = (int64_t)(json_real_value(j) * 1000.0 + 0.999999);
+    *out = orch__milli(json_real_value(j));
     return 0;
   }
   return LK_EPARSE;

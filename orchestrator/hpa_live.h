@@ -22,6 +22,9 @@
 int orch__quantity_milli(const char *s, int64_t *out);
 /* milli-units in canonical DecimalSI form ("1500m", "2", "20k"). */
 void orch__quantity_format(int64_t milli, char *buf, size_t n);
+/* A value → milli-units, rounded up as MilliValue(), without float noise
+ * turning 0.1 into 101m; saturating. */
+int64_t orch__milli(double v);
 /* A JSON quantity: a string as above or a number. */
 int orch__quantity_json(const json_t *j, int64_t *out);
 

@@ -18,16 +18,6 @@
 
 #include "orchestrator/hpa_live.h"
 
-/* v → milli-units, rounded up, without float noise turning 0.1 into 101m. */
-static int64_t to_milli(double v) {
-  double x = v * 1000.0, r = nearbyint(x);
-  return orch__hpa_sat64(fabs(x - r) <= 1e-6 * fmax(1.0, fabs(x)) ? r : ceil(x));
-}
-
-void orch_quantity_string(double v, char *buf, size_t n) {
-  orch__quantity_format(to_milli(v), buf, n);
-}
-
 static const char *failure(const orch__hpa_observe_ctx *c, const lk_diag *d, int rc) {
   const char *msg = d->set ? d->msg : lk_strerror(rc);
   return lk_arena_strndup(c->a, msg, strlen(msg));
@@ -60,7 +50,7 @@ static void usage_items(const orch__hpa_observe_ctx *c, const orch_usage_set *u,
         const char *ctr = lk_labels_get(r->labels, r->nlabels, "container");
         cts[k - i] = (orch__hpa_container){lk_arena_strndup(c->a, ctr, strlen(ctr)),
                                            {{r->has_cpu, r->has_memory},
-                                            {to_milli(r->cpu_cores), to_milli(r->memory_bytes)}}};
+                                            {orch__milli(r->cpu_cores), orch__milli(r->memory_bytes)}}};
       }
       items[n++] = (orch__hpa_pod_usage){lk_arena_strndup(c->a, pod, strlen(pod)), c->now_ms, c->cpu_window_ms,
                                          cts, j - i};
@@ -124,7 +114,7 @@ static void observe_pods(const orch__hpa_observe_ctx *c, const orch__hpa_obj *o,
   for (size_t k = 0; k < vs.n; k++) {
     const char *pod = lk_labels_get(vs.v[k].labels, vs.v[k].nlabels, "pod");
     if (pod_named(pods, npods, pod) && !isnan(vs.v[k].value))
-      s[n++] = (orch__hpa_sample){lk_arena_strndup(c->a, pod, strlen(pod)), to_milli(vs.v[k].value),
+      s[n++] = (orch__hpa_sample){lk_arena_strndup(c->a, pod, strlen(pod)), orch__milli(vs.v[k].value),
                                   vs.v[k].ts_ms, 60000};
   }
   m->samples = s;
@@ -137,7 +127,7 @@ static void keep_values(const orch__hpa_observe_ctx *c, const orch_value_set *vs
   size_t n = 0;
   for (size_t k = 0; k < vs->n && n < max; k++)
     if (!isnan(vs->v[k].value))
-      v[n++] = to_milli(vs->v[k].value);
+      v[n++] = orch__milli(vs->v[k].value);
   m->values = v;
   m->nvalues = n;
 }
