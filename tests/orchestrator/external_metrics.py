@@ -7,7 +7,6 @@ parse stops the start naming it, nothing created.
 
 usage: external_metrics.py LOOKOUT_EXE"""
 import os
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -77,14 +76,10 @@ def serve(exe, work):
 
 
 def bad_query(exe, work):
-    cfg = os.path.join(work, "bad.yaml")
-    with open(cfg, "w") as f:
-        f.write("external_metrics:\n  - { name: broken, query: 'sum(x' }\n")
-    data = os.path.join(work, "bad")
-    p = subprocess.run([exe, "server", "--config", cfg, "--data", data, "--listen", "127.0.0.1:0"],
-                       capture_output=True, timeout=30)
-    err = p.stderr.decode()
-    assert p.returncode != 0 and "external_metrics: broken: " in err and "parse error" in err, (p.returncode, err)
+    err = lkt.refused_start(exe, os.path.join(work, "bad.yaml"),
+                            "external_metrics:\n  - { name: broken, query: 'sum(x' }\n",
+                            ["server", "--data", os.path.join(work, "bad"), "--listen", "127.0.0.1:0"])
+    assert "external_metrics: broken: " in err and "parse error" in err, err
     print("ok: a query that does not parse stops the start, naming the metric")
 
 
