@@ -69,16 +69,6 @@ static json_t *group_json(const char *group, const char *gv) {
                    "v1beta1");
 }
 
-void web__k8s_metrics_groups(lk_buf *out) {
-  json_t *g[2] = {group_json("metrics.k8s.io", metrics_gv), group_json("external.metrics.k8s.io", external_gv)};
-  for (int i = 0; i < 2; i++) {
-    char *text = json_dumps(g[i], JSON_COMPACT);
-    lk_buf_printf(out, "%s%s", i ? "," : "", text);
-    free(text);
-    json_decref(g[i]);
-  }
-}
-
 static json_t *resource(const char *name, bool namespaced, const char *kind, bool list) {
   return json_pack("{sssssbsss[s*s*]}", "name", name, "singularName", "", "namespaced", namespaced, "kind", kind,
                    "verbs", "get", list ? "list" : NULL);

@@ -103,8 +103,6 @@ void web__autoscaling_events(void *ctx, const lk_http_req *req, lk_http_resp *re
  * external.metrics.k8s.io/v1beta1, with their group and resource discovery. */
 void web__k8s_metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__k8s_external_metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
-/* The two APIGroup objects (comma-separated) for the /apis APIGroupList. */
-void web__k8s_metrics_groups(lk_buf *out);
 
 /* selfmetrics.c: the lk_http observer. */
 void web__observe(void *ctx, const char *route, int status, int64_t micros);

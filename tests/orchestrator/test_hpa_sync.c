@@ -221,6 +221,11 @@ static void test_cpu_scale_up(void **state) {
   assert_non_null(strstr((char *)b.data, "lookout_hpa_desired_replicas{namespace=\"default\", hpa=\"web\"} 4\n"));
   assert_non_null(strstr((char *)b.data, "lookout_hpa_current_replicas{namespace=\"default\", hpa=\"web\"} 2\n"));
   assert_non_null(strstr((char *)b.data, "lookout_hpa_decisions_total{result=\"rescale\"} 1\n"));
+  /* a deleted HPA leaves the metrics; its memory is gone */
+  orch__hpa_forget(f->ctl, "u-1");
+  lk_buf_clear(&b);
+  orch_hpa_metrics_text(f->ctl, &b);
+  assert_null(strstr((char *)b.data, "hpa=\"web\""));
   lk_buf_fini(&b);
 }
 
@@ -411,6 +416,33 @@ static void test_window_edges(void **state) {
   assert_int_equal(orch__hpa_change_in_period(ev, 2, 60, 1000000), 2);
 }
 
+/* Label selectors in the API's string form. */
+static void test_selectors(void **state) {
+  orch_selector *s;
+  lk_diag d = {0};
+  assert_int_equal(orch_selector_parse("a=b, c!=d,e in (x, y),f notin (z),g,!h", &s, &d), 0);
+  lk_label ok[] = {{"a", "b"}, {"e", "y"}, {"g", ""}};
+  lk_label ok2[] = {{"a", "b"}, {"c", "e"}, {"e", "x"}, {"f", "w"}, {"g", "1"}};
+  lk_label bad[][4] = {{{"a", "c"}, {"e", "y"}, {"g", ""}}, {{"a", "b"}, {"c", "d"}, {"e", "y"}, {"g", ""}},
+                       {{"a", "b"}, {"e", "z"}, {"g", ""}}, {{"a", "b"}, {"e", "y"}, {"f", "z"}, {"g", ""}},
+                       {{"a", "b"}, {"e", "y"}}, {{"a", "b"}, {"e", "y"}, {"g", ""}, {"h", "1"}}};
+  static const size_t nbad[] = {3, 4, 3, 4, 2, 4};
+  assert_true(orch_selector_matches(s, ok, 3));
+  assert_true(orch_selector_matches(s, ok2, 5));
+  for (size_t i = 0; i < 6; i++)
+    assert_false(orch_selector_matches(s, bad[i], nbad[i]));
+  orch_selector_free(s);
+  assert_int_equal(orch_selector_parse("", &s, &d), 0);
+  assert_true(orch_selector_matches(s, NULL, 0));
+  orch_selector_free(s);
+  static const char *const errors[] = {"a in b", "a in (b", "=b", "a=b c", "a ~ b"};
+  for (size_t i = 0; i < 5; i++) {
+    d = (lk_diag){0};
+    assert_int_equal(orch_selector_parse(errors[i], &s, &d), LK_EPARSE);
+    assert_non_null(strstr(d.msg, "label selector: "));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cpu_scale_up, setup, teardown),
@@ -422,6 +454,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_bad_hpa, setup, teardown),
     cmocka_unit_test(test_quantities),
     cmocka_unit_test(test_window_edges),
+    cmocka_unit_test(test_selectors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
