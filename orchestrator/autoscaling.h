@@ -126,7 +126,9 @@ void orch_hpa_ctl_free(orch_hpa_ctl *c); /* NULL is fine */
  * {"seq","time","timeMs","namespace","hpa","uid","currentReplicas",
  *  "desiredReplicas","minReplicas","maxReplicas","metrics":[{"type","name",
  *  "target","value"|"averageValue","utilization","ratio","replicas"} or
- *  {…,"error"}],"recommendation","stabilized","limitReason","rescale",
+ *  {…,"error"}],"recommendation","stabilized","limitReason","limitingPolicy"
+ *  ({"type","value","periodSeconds"} of the behavior policy that limited the
+ *  count, or null),"rescale",
  *  "reason","error","conditions":[{"type","status","reason","message"}]} */
 uint64_t orch_hpa_events_each(orch_hpa_ctl *c, uint64_t after, size_t limit,
                               void (*fn)(void *arg, uint64_t seq, const char *json), void *arg);

@@ -222,10 +222,11 @@ int32_t orch__hpa_scale_down_limit(int32_t current, const orch__hpa_history *h,
 
 /* The rate step with behavior, then min/max (convertDesiredReplicasWithBehaviorRate);
  * *reason is ScaleUpLimit, TooManyReplicas, ScaleDownLimit, TooFewReplicas or
- * DesiredWithinRange, *message its text. */
+ * DesiredWithinRange, *message its text; *policy (may be NULL) the index of
+ * the scaling direction's policy that limited the count, or -1. */
 int32_t orch__hpa_rate_limit(const orch__hpa_behavior *b, const orch__hpa_history *h, int32_t current,
                              int32_t desired, int32_t min, int32_t max, int64_t now_ms,
-                             const char **reason, const char **message);
+                             const char **reason, const char **message, int *policy);
 /* The legacy rate step (convertDesiredReplicasWithRules). */
 int32_t orch__hpa_legacy_limit(int32_t current, int32_t desired, int32_t min, int32_t max,
                                double factor, double minimum, const char **reason, const char **message);
@@ -279,6 +280,7 @@ typedef struct orch__hpa_outcome {
   int32_t proposal;       /* max over the metrics (before normalization) */
   int32_t stabilized;     /* after stabilization */
   const char *limit_reason;  /* the ScalingLimited reason of the rate step */
+  const orch__hpa_policy *limit_policy; /* the behavior policy that limited it, or NULL */
   char rescale_reason[256];
   char error[1024];
   orch__hpa_metric_out *metric_out; /* caller's array of nmetrics */

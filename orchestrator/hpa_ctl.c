@@ -165,6 +165,10 @@ static json_t *event_json(const orch__hpa_obj *o, const orch__hpa_input *in, con
   json_object_set_new(e, "recommendation", out->proposal >= 0 ? json_integer(out->proposal) : json_null());
   json_object_set_new(e, "stabilized", out->stabilized >= 0 ? json_integer(out->stabilized) : json_null());
   json_object_set_new(e, "limitReason", out->limit_reason ? json_string(out->limit_reason) : json_null());
+  const orch__hpa_policy *p = out->limit_policy;
+  json_object_set_new(e, "limitingPolicy", p ? json_pack("{sssisi}", "type", p->type == ORCH__POLICY_PODS ? "Pods" : "Percent",
+                                                         "value", p->value, "periodSeconds", p->period_s)
+                                             : json_null());
   json_object_set_new(e, "rescale", json_boolean(out->rescale));
   json_object_set_new(e, "reason", out->rescale_reason[0] ? json_string(out->rescale_reason) : json_null());
   json_object_set_new(e, "error", out->error[0] ? json_string(out->error) : json_null());

@@ -129,42 +129,45 @@ static int32_t period_start(int32_t current, const orch__hpa_history *h, int32_t
          orch__hpa_change_in_period(h->down, h->ndown, period_s, now_ms);
 }
 
-static int32_t pick(bool take_max, int32_t a, int32_t b) {
-  return take_max ? (a > b ? a : b) : (a < b ? a : b);
+/* The count policy p allows from current: the highest when scaling up, the
+ * lowest when scaling down (Percent down truncates toward zero). */
+static int32_t policy_bound(const orch__hpa_policy *p, int32_t current, const orch__hpa_history *h, bool up,
+                            int64_t now_ms) {
+  int32_t start = period_start(current, h, p->period_s, now_ms);
+  double pct = (double)p->value / 100;
+  if (up)
+    return p->type == ORCH__POLICY_PODS ? start + p->value : orch__hpa_sat32(ceil((double)start * (1 + pct)));
+  return p->type == ORCH__POLICY_PODS ? start - p->value : orch__hpa_sat32((double)start * (1 - pct));
+}
+
+/* The bound selectPolicy picks over the policies; *which = the policy that
+ * gave it (-1 when disabled or there are none). */
+static int32_t rules_limit(const orch__hpa_rules *r, int32_t current, const orch__hpa_history *h, bool up,
+                           int64_t now_ms, int *which) {
+  *which = -1;
+  if (r->select == ORCH__SELECT_DISABLED)
+    return current;
+  /* Max change: the highest count up, the lowest down; Min change the reverse */
+  bool take_max = up ? r->select != ORCH__SELECT_MIN : r->select == ORCH__SELECT_MIN;
+  int32_t result = take_max ? INT32_MIN : INT32_MAX;
+  for (size_t i = 0; i < r->npolicies; i++) {
+    int32_t b = policy_bound(&r->policies[i], current, h, up, now_ms);
+    if (take_max ? b > result : b < result)
+      result = b, *which = (int)i;
+  }
+  return result;
 }
 
 int32_t orch__hpa_scale_up_limit(int32_t current, const orch__hpa_history *h,
                                  const orch__hpa_rules *r, int64_t now_ms) {
-  if (r->select == ORCH__SELECT_DISABLED)
-    return current;
-  bool take_max = r->select != ORCH__SELECT_MIN;
-  int32_t result = take_max ? INT32_MIN : INT32_MAX;
-  for (size_t i = 0; i < r->npolicies; i++) {
-    const orch__hpa_policy *p = &r->policies[i];
-    int32_t start = period_start(current, h, p->period_s, now_ms);
-    int32_t proposed = p->type == ORCH__POLICY_PODS
-                           ? start + p->value
-                           : orch__hpa_sat32(ceil((double)start * (1 + (double)p->value / 100)));
-    result = pick(take_max, result, proposed);
-  }
-  return result;
+  int which;
+  return rules_limit(r, current, h, true, now_ms, &which);
 }
 
 int32_t orch__hpa_scale_down_limit(int32_t current, const orch__hpa_history *h,
                                    const orch__hpa_rules *r, int64_t now_ms) {
-  if (r->select == ORCH__SELECT_DISABLED)
-    return current;
-  bool take_max = r->select == ORCH__SELECT_MIN; /* the smallest change is the highest count */
-  int32_t result = take_max ? INT32_MIN : INT32_MAX;
-  for (size_t i = 0; i < r->npolicies; i++) {
-    const orch__hpa_policy *p = &r->policies[i];
-    int32_t start = period_start(current, h, p->period_s, now_ms);
-    int32_t proposed = p->type == ORCH__POLICY_PODS
-                           ? start - p->value
-                           : orch__hpa_sat32((double)start * (1 - (double)p->value / 100));
-    result = pick(take_max, result, proposed);
-  }
-  return result;
+  int which;
+  return rules_limit(r, current, h, false, now_ms, &which);
 }
 
 static const char MSG_UP_LIMIT[] = "the desired replica count is increasing faster than the maximum scale rate";
@@ -175,9 +178,12 @@ static const char MSG_WITHIN[] = "the desired count is within the acceptable ran
 
 int32_t orch__hpa_rate_limit(const orch__hpa_behavior *b, const orch__hpa_history *h, int32_t current,
                              int32_t desired, int32_t min, int32_t max, int64_t now_ms,
-                             const char **reason, const char **message) {
+                             const char **reason, const char **message, int *policy) {
+  int which = -1;
+  if (policy)
+    *policy = -1;
   if (desired > current) {
-    int32_t limit = orch__hpa_scale_up_limit(current, h, &b->up, now_ms);
+    int32_t limit = rules_limit(&b->up, current, h, true, now_ms, &which);
     if (limit < current)
       limit = current; /* no further scale-up until events age out */
     int32_t allowed = max;
@@ -185,12 +191,15 @@ int32_t orch__hpa_rate_limit(const orch__hpa_behavior *b, const orch__hpa_histor
       allowed = limit;
       *reason = "ScaleUpLimit", *message = MSG_UP_LIMIT;
     } else {
-      *reason = "TooManyReplicas", *message = MSG_TOO_MANY;
+      *reason = "TooManyReplicas", *message = MSG_TOO_MANY, which = -1;
     }
-    if (desired > allowed)
+    if (desired > allowed) {
+      if (policy)
+        *policy = which;
       return allowed;
+    }
   } else if (desired < current) {
-    int32_t limit = orch__hpa_scale_down_limit(current, h, &b->down, now_ms);
+    int32_t limit = rules_limit(&b->down, current, h, false, now_ms, &which);
     if (limit > current)
       limit = current;
     int32_t allowed = min;
@@ -198,10 +207,13 @@ int32_t orch__hpa_rate_limit(const orch__hpa_behavior *b, const orch__hpa_histor
       allowed = limit;
       *reason = "ScaleDownLimit", *message = MSG_DOWN_LIMIT;
     } else {
-      *reason = "TooFewReplicas", *message = MSG_TOO_FEW;
+      *reason = "TooFewReplicas", *message = MSG_TOO_FEW, which = -1;
     }
-    if (desired < allowed)
+    if (desired < allowed) {
+      if (policy)
+        *policy = which;
       return allowed;
+    }
   }
   *reason = "DesiredWithinRange", *message = MSG_WITHIN;
   return desired;

@@ -117,10 +117,13 @@ static void normalize(const orch__hpa_input *in, orch__hpa_history *h, int32_t c
   else
     orch__hpa_cond_set(&out->conds, ORCH__COND_ABLE_TO_SCALE, true, "ReadyForNewScale",
                        "recommended size matches current size", now_ms);
+  int policy = -1;
   int32_t desired = b ? orch__hpa_rate_limit(b, h, current, stab, in->min_replicas, in->max_replicas, now_ms,
-                                             &reason, &msg)
+                                             &reason, &msg, &policy)
                       : orch__hpa_legacy_limit(current, stab, in->min_replicas, in->max_replicas,
                                                s->legacy_factor, s->legacy_minimum, &reason, &msg);
+  if (policy >= 0)
+    out->limit_policy = &(stab > current ? &b->up : &b->down)->policies[policy];
   orch__hpa_cond_set(&out->conds, ORCH__COND_SCALING_LIMITED, desired != stab, reason, msg, now_ms);
   out->stabilized = stab;
   out->limit_reason = reason;
@@ -134,6 +137,7 @@ void orch__hpa_reconcile(const orch__hpa_input *in, orch__hpa_history *h, int64_
   out->metrics_failed = false;
   out->proposal = out->stabilized = -1;
   out->limit_reason = NULL;
+  out->limit_policy = NULL;
   out->rescale_reason[0] = out->error[0] = '\0';
   orch__hpa_cond_set(&out->conds, ORCH__COND_ABLE_TO_SCALE, true, "SucceededGetScale",
                      "the HPA controller was able to get the target's current scale", now_ms);

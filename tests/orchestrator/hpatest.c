@@ -146,7 +146,7 @@ static void run_stage(json_t *cs, const char *stage, check *ck) {
   int32_t cur = geti(cs, "current_replicas"), des = geti(cs, "desired_replicas");
   if (strcmp(stage, "rate") == 0) {
     check_int(ck, "replicas", orch__hpa_rate_limit(&b, &h, cur, des, geti(cs, "min_replicas"),
-                                                   geti(cs, "max_replicas"), HPATEST_NOW, &reason, &msg));
+                                                   geti(cs, "max_replicas"), HPATEST_NOW, &reason, &msg, NULL));
     check_str(ck, "reason", reason);
   } else if (strcmp(stage, "stabilize") == 0) {
     check_int(ck, "replicas", orch__hpa_stabilize(&h, &b, cur, des, HPATEST_NOW, &reason));

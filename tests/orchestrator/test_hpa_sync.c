@@ -229,6 +229,27 @@ static void test_cpu_scale_up(void **state) {
   lk_buf_fini(&b);
 }
 
+/* With behavior: one pod per minute at most; the event names the policy. */
+static void test_behavior_policy_limits(void **state) {
+  fixture *f = *state;
+  orch__hpa_decision dec = sync2(f,
+      "{\"apiVersion\":\"autoscaling/v2\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\",\"uid\":\"u-b\"},"
+      "\"spec\":{\"maxReplicas\":10,\"behavior\":{\"scaleUp\":{\"policies\":[{\"type\":\"Pods\",\"value\":1,"
+      "\"periodSeconds\":60},{\"type\":\"Percent\",\"value\":10,\"periodSeconds\":60}]}},\"metrics\":[{\"type\":\"Resource\","
+      "\"resource\":{\"name\":\"cpu\",\"target\":{\"type\":\"Utilization\",\"averageUtilization\":50}}}]}}", 2);
+  assert_int_equal(dec.desired, 3); /* max(2 + 1, ceil(2 × 1.1)) */
+  assert_conditions(dec.status, "[[\"AbleToScale\",\"True\",\"SucceededRescale\"],[\"ScalingActive\",\"True\",\"ValidMetricFound\"],"
+                                "[\"ScalingLimited\",\"True\",\"ScaleUpLimit\"]]");
+  json_decref(dec.status);
+  uint64_t last;
+  char *text = events(f, 0, 0, &last);
+  json_t *ev = parse(text);
+  free(text);
+  assert_json(json_object_get(json_array_get(ev, 0), "limitingPolicy"),
+              "{\"type\":\"Pods\",\"value\":1,\"periodSeconds\":60}");
+  json_decref(ev);
+}
+
 /* autoscaling/v1 (kubectl autoscale --cpu-percent=80): 200 % → 5 wanted
  * (ceil(2.5×2)), capped at maxReplicas 3; the status in v1's shape. */
 static void test_v1_form(void **state) {
@@ -447,6 +468,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cpu_scale_up, setup, teardown),
     cmocka_unit_test_setup_teardown(test_v1_form, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_behavior_policy_limits, setup, teardown),
     cmocka_unit_test_setup_teardown(test_memory_within_tolerance, setup, teardown),
     cmocka_unit_test_setup_teardown(test_external_scale_from_and_to_zero, setup, teardown),
     cmocka_unit_test_setup_teardown(test_missing_pods_metric, setup, teardown),
