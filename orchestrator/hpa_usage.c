@@ -120,7 +120,7 @@ static void sort_usage(orch_usage_set *s) {
 int orch_container_usage(tsdb *db, const char *ns, const char *pod, int64_t now_ms, int64_t window_ms,
                          orch_usage_set *out, lk_diag *d) {
   lk_buf sel = {0}, cpu = {0}, mem = {0};
-  lk_buf_puts(&sel, "container!=\"\",pod!=\"\"");
+  lk_buf_puts(&sel, "container!=\"\",container!=\"POD\",pod!=\"\""); /* not the pod cgroup, not a sandbox */
   orch__promql_matcher(&sel, "namespace", ns);
   orch__promql_matcher(&sel, "pod", pod);
   lk_buf_putc(&sel, '\0');
