@@ -74,9 +74,7 @@ int orch_container_usage(tsdb *db, const char *ns, const char *pod, int64_t now_
 int orch_node_usage(tsdb *db, const char *node, int64_t now_ms, int64_t window_ms, orch_usage_set *out,
                     lk_diag *d);
 
-/* The instant-vector result of query at now_ms, series kept when sel (may
- * be NULL) matches their labels. A scalar is one series without labels.
- * Labels are sorted; values in .cpu_cores is not used: use orch_value_set. */
+/* One series of a query's instant result: labels sorted by name. */
 typedef struct orch_value {
   lk_label *labels;
   size_t nlabels;
@@ -91,6 +89,9 @@ typedef struct orch_value_set {
 } orch_value_set;
 
 void orch_value_set_free(orch_value_set *s);
+/* The instant result of query at now_ms: the series sel (may be NULL)
+ * matches, or a scalar as one series without labels. LK_EPARSE / LK_EEXEC /
+ * LK_EINVAL (a range or string result) with the diag. */
 int orch_query_values(tsdb *db, const char *query, const orch_selector *sel, int64_t now_ms,
                       orch_value_set *out, lk_diag *d);
 
