@@ -210,8 +210,10 @@ int orch__hpa_sync(orch_hpa_ctl *c, const json_t *hpa, const json_t *scale_targe
                    size_t npods, int64_t now_ms, orch__hpa_decision *res, lk_diag *d) {
   lk_arena *a = lk_arena_new(16384);
   orch__hpa_obj o;
+  orch__hpa_pod *ps = NULL;
   int rc = orch__hpa_parse(hpa, a, &o, d);
-  orch__hpa_pod *ps = rc ? NULL : orch__hpa_parse_pods(pods, npods, a, d, &rc);
+  if (!rc)
+    rc = orch__hpa_parse_pods(pods, npods, a, &ps, d);
   if (rc) {
     lk_arena_free(a);
     return rc;

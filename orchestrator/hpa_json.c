@@ -384,10 +384,9 @@ static int requests_of(const json_t *pod, lk_arena *ar, orch__hpa_pod *p, lk_dia
   return 0;
 }
 
-orch__hpa_pod *orch__hpa_parse_pods(const json_t *const *pods, size_t n, lk_arena *ar, lk_diag *d, int *rc) {
+int orch__hpa_parse_pods(const json_t *const *pods, size_t n, lk_arena *ar, orch__hpa_pod **out, lk_diag *d) {
   orch__hpa_pod *v = lk_arena_zalloc(ar, (n + 1) * sizeof *v);
-  *rc = 0;
-  for (size_t i = 0; i < n && !*rc; i++) {
+  for (size_t i = 0; i < n; i++) {
     const json_t *pod = pods[i], *st = json_object_get(pod, "status");
     orch__hpa_pod *p = &v[i];
     p->name = or_empty(str_at(ar, pod, "metadata", "name"));
@@ -395,9 +394,12 @@ orch__hpa_pod *orch__hpa_parse_pods(const json_t *const *pods, size_t n, lk_aren
     p->phase = phase_of(json_string_value(json_object_get(st, "phase")));
     ready_of(st, p);
     p->has_start = time_at(st, "startTime", NULL, &p->start_ms);
-    *rc = requests_of(pod, ar, p, d);
+    int rc = requests_of(pod, ar, p, d);
+    if (rc)
+      return rc;
   }
-  return v;
+  *out = v;
+  return 0;
 }
 
 /* ---- status ---- */

@@ -55,8 +55,9 @@ typedef struct orch__hpa_obj {
  * object must outlive o (specs are borrowed). LK_EINVAL + diag naming the
  * field when something cannot be used. */
 int orch__hpa_parse(const json_t *hpa, lk_arena *a, orch__hpa_obj *o, lk_diag *d);
-/* Pods (core/v1 Pod JSON with status) → algorithm pods; strings in a. */
-orch__hpa_pod *orch__hpa_parse_pods(const json_t *const *pods, size_t n, lk_arena *a, lk_diag *d, int *rc);
+/* Pods (core/v1 Pod JSON with status) → algorithm pods (*out, n of them);
+ * strings in a. LK_EINVAL + diag for a request that is not a quantity. */
+int orch__hpa_parse_pods(const json_t *const *pods, size_t n, lk_arena *a, orch__hpa_pod **out, lk_diag *d);
 
 /* The status the HPA controller writes (autoscaling/v2 shape, or v1's when
  * o->v1): currentReplicas, desiredReplicas, currentMetrics, conditions,

@@ -393,6 +393,14 @@ static void test_bad_hpa(void **state) {
   d = (lk_diag){0};
   assert_int_equal(orch__hpa_sync(f->ctl, h, dep, NULL, 0, f->now, &dec, &d), LK_EINVAL);
   assert_string_equal(d.msg, "spec.metrics[0].pods.target.averageValue: not a quantity");
+  json_decref(h);
+  h = parse(hpa_cpu);
+  json_t *p = parse("{\"metadata\":{\"name\":\"web-0\"},\"spec\":{\"containers\":[{\"name\":\"app\",\"resources\":"
+                    "{\"requests\":{\"cpu\":\"lots\"}}}]},\"status\":{\"phase\":\"Running\"}}");
+  d = (lk_diag){0};
+  assert_int_equal(orch__hpa_sync(f->ctl, h, dep, (const json_t *const *)&p, 1, f->now, &dec, &d), LK_EINVAL);
+  assert_string_equal(d.msg, "pod web-0: spec.containers[0].resources.requests.cpu: not a quantity");
+  json_decref(p);
   uint64_t last;
   free(events(f, 0, 0, &last));
   assert_int_equal(last, 0);
