@@ -439,6 +439,45 @@ static int parse_receivers(walk *w, yaml_node_t *n, void *base, const char *key)
   return rc;
 }
 
+static const field external_metric_fields[] = {
+  {"name", F_STR, offsetof(lk_external_metric, name), NULL, NULL, .used_by = SRV},
+  {"query", F_STR, offsetof(lk_external_metric, query), NULL, NULL, .used_by = SRV},
+  {0},
+};
+
+/* Kubernetes metric names: lower-case letters, digits, '-', '_' and '.'. */
+static bool metric_name_ok(const char *s)
+{
+  if (!s || !*s)
+    return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr("-_.", *s)))
+      return false;
+  return true;
+}
+
+static int parse_external_metrics(walk *w, yaml_node_t *n, void *base, const char *key)
+{
+  lk_config *c = base;
+  size_t cnt = 0;
+  int rc = seq_items(w, n, key, &cnt);
+  for (size_t i = 0; !rc && i < cnt; i++) {
+    yaml_node_t *item = seq_item(w, n, i);
+    c->external_metrics = lk_xrealloc(c->external_metrics, (c->nexternal_metrics + 1) * sizeof *c->external_metrics);
+    lk_external_metric *m = &c->external_metrics[c->nexternal_metrics++];
+    memset(m, 0, sizeof *m);
+    rc = apply_map(w, item, external_metric_fields, m, "external_metrics");
+    if (!rc && !metric_name_ok(m->name))
+      rc = werr(w, item, "external_metrics: every entry needs a name of lower-case letters, digits, '-', '_' or '.'");
+    if (!rc && (!m->query || !m->query[0]))
+      rc = werr(w, item, "external_metrics: %s: a query is required", m->name);
+    for (size_t j = 0; !rc && j + 1 < c->nexternal_metrics; j++)
+      if (!strcmp(c->external_metrics[j].name, m->name))
+        rc = werr(w, item, "external_metrics: duplicate name \"%s\"", m->name);
+  }
+  return rc;
+}
+
 /*---- top level ----*/
 
 #define C(f) offsetof(lk_config, f)
@@ -521,6 +560,7 @@ static const field top_fields[] = {
   {"alertmanager_url", F_STR, C(alertmanager_url), NULL, NULL, .used_by = NOT_YET},
   {"alerting", F_RESERVED, 0, NULL, NULL, .used_by = NOT_YET},
   {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL, .used_by = NOT_YET},
+  {"external_metrics", F_CUSTOM, 0, NULL, parse_external_metrics, .used_by = SRV},
   {"auth", F_SECTION, 0, auth_fields, NULL, .used_by = SRV},
   {"tls", F_SECTION, 0, tls_fields, NULL, .used_by = SRV},
   {"limits", F_SECTION, 0, limits_fields, NULL, .used_by = SRV},
@@ -677,6 +717,11 @@ void lk_config_fini(lk_config *c)
   free(c->receivers);
   free(c->alertmanager_url);
   strlist_free(&c->orchestrator.manifests);
+  for (size_t i = 0; i < c->nexternal_metrics; i++) {
+    free(c->external_metrics[i].name);
+    free(c->external_metrics[i].query);
+  }
+  free(c->external_metrics);
   free(c->auth.token_file);
   free(c->tls.cert_file);
   free(c->tls.key_file);

@@ -14,6 +14,8 @@
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
  *   auth:      { token_file: ./data/token, require_token: false }      [S]
  *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS) [S]
+ *   external_metrics: [ { name: queue_depth, query: "sum(rabbitmq_queue_messages)" } ]   [S]
+ *              (external.metrics.k8s.io and the autoscaler's External metrics)
  *   limits:    { max_body_size: 16MiB, max_decoded_size: 256MiB, max_import_size: 64GiB,   [S]
  *                max_line_size: 1MiB, max_labels: 64, max_label_name_length: 256,
  *                max_label_value_length: 4096, max_series: 5000000, max_match: 64,
@@ -81,6 +83,12 @@ typedef struct lk_receiver {
   size_t nwebhooks;
 } lk_receiver;
 
+/* A named PromQL query served as an external metric. */
+typedef struct lk_external_metric {
+  char *name;
+  char *query;
+} lk_external_metric;
+
 typedef struct lk_config {
   char *path;    /* file loaded, or NULL */
   char *listen;  /* 127.0.0.1:9470 */
@@ -118,6 +126,8 @@ typedef struct lk_config {
   lk_receiver *receivers;
   size_t nreceivers;
   char *alertmanager_url;           /* NULL */
+  lk_external_metric *external_metrics; /* [] */
+  size_t nexternal_metrics;
   struct {
     bool enabled;                   /* true */
     lk_strlist manifests;           /* [] */

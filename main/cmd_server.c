@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lk_alloc.h"
 #include "lib/lk_config.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_log.h"
@@ -39,6 +40,7 @@
 #include "main/cmd.h"
 #include "main/logs_local.h"
 #include "main/serve.h"
+#include "orchestrator/autoscaling.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
@@ -207,7 +209,12 @@ static int run(const char *cmd, const lk_config *c)
     free(key);
     return 1;
   }
+  orch_external_metric *ext = lk_xcalloc(c->nexternal_metrics + 1, sizeof *ext); /* config → web */
+  for (size_t i = 0; i < c->nexternal_metrics; i++)
+    ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
   web_opts wo = {
+    .external_metrics = ext,
+    .nexternal_metrics = c->nexternal_metrics,
     .tls_cert = cert,
     .tls_key = key,
     .require_token = c->auth.require_token,
@@ -232,6 +239,7 @@ static int run(const char *cmd, const lk_config *c)
   free(key);
   if (started) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+    free(ext);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -255,6 +263,7 @@ static int run(const char *cmd, const lk_config *c)
   collector_free(agent);
   lookout_logs_stop(tailer);
   web_stop(w);
+  free(ext);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");

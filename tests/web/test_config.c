@@ -166,6 +166,31 @@ static void test_keys_per_program(void **state)
   }
 }
 
+/* external_metrics: named PromQL queries for the autoscaler and the
+ * external metrics API; names as Kubernetes spells them, no duplicates. */
+static void test_external_metrics(void **state)
+{
+  static const char text[] = "external_metrics:\n  - name: queue_depth\n    query: sum(queue_messages{q=\"a\"})\n"
+                             "  - { name: rps.web, query: 'sum(rate(http_requests_total[1m]))' }\n";
+  lk_config c;
+  lk_config_init(&c);
+  lk_diag d = {0};
+  assert_int_equal(lk_config_parse(&c, text, strlen(text), "x.yaml", LK_CONFIG_SERVER, &d), 0);
+  assert_int_equal(c.nexternal_metrics, 2);
+  assert_string_equal(c.external_metrics[0].name, "queue_depth");
+  assert_string_equal(c.external_metrics[0].query, "sum(queue_messages{q=\"a\"})");
+  assert_string_equal(c.external_metrics[1].name, "rps.web");
+  lk_config_fini(&c);
+  check_error("external_metrics:\n  - name: q\n", "x.yaml:2: external_metrics: q: a query is required");
+  check_error("external_metrics:\n  - { name: Queue, query: up }\n", "x.yaml:2: external_metrics: every entry needs a name");
+  check_error("external_metrics:\n  - { query: up }\n", "x.yaml:2: external_metrics: every entry needs a name");
+  check_error("external_metrics:\n  - { name: q, query: up }\n  - { name: q, query: up }\n",
+              "x.yaml:3: external_metrics: duplicate name \"q\"");
+  check_error("external_metrics: [ { name: q, qurey: up } ]\n", "x.yaml:1: unknown key \"qurey\" in external_metrics");
+  check_error_as(LK_CONFIG_AGENT, "external_metrics: [ { name: q, query: up } ]\n",
+                 "x.yaml:1: key external_metrics is not used by lookout agent");
+}
+
 /* 0 would silently turn into the built-in default further down. */
 static void test_zero_refused(void **state)
 {
@@ -244,6 +269,7 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_not_supported_yet),
     cmocka_unit_test(test_keys_per_program),
     cmocka_unit_test(test_zero_refused),
+    cmocka_unit_test(test_external_metrics),
     cmocka_unit_test(test_load_file),
     cmocka_unit_test(test_readme_sample),
   };
