@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alerting/alerting.h"
 #include "lib/lk_config.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_log.h"
@@ -172,6 +173,20 @@ static int open_storage(const lk_config *c, tsdb **db)
   return 0;
 }
 
+/* The in-process Alertmanager, configured from the same file (its route,
+ * receivers, … sections); NULL after printing why it cannot start. */
+static alerting_am *open_notifier(const char *cmd, const lk_config *c)
+{
+  char url[600];
+  snprintf(url, sizeof url, "%s://%s", c->tls.cert_file ? "https" : "http", c->listen);
+  alerting_am_opts o = {.config_path = c->path, .data_dir = c->data, .external_url = url};
+  alerting_am *am = NULL;
+  lk_diag d = {0};
+  if (alerting_am_open(&o, &am, &d))
+    fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+  return am;
+}
+
 static int run(const char *cmd, const lk_config *c)
 {
   if (lk_mkdir_p(c->data)) {
@@ -201,11 +216,13 @@ static int run(const char *cmd, const lk_config *c)
     return 1;
   }
   logstore *logs = lookout_logstore_open(c);
-  if (!logs) {
+  alerting_am *am = logs ? open_notifier(cmd, c) : NULL;
+  if (!am) {
+    logstore_close(logs);
     tsdb_close(db);
     free(cert);
     free(key);
-    return 1;
+    return logs ? 2 : 1; /* a bad Alertmanager section is a config error */
   }
   web_opts wo = {
     .tls_cert = cert,
@@ -224,6 +241,7 @@ static int run(const char *cmd, const lk_config *c)
     },
     .db = db,
     .logs = logs,
+    .am = am,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -232,6 +250,7 @@ static int run(const char *cmd, const lk_config *c)
   free(key);
   if (started) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+    alerting_am_close(am);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -255,6 +274,7 @@ static int run(const char *cmd, const lk_config *c)
   collector_free(agent);
   lookout_logs_stop(tailer);
   web_stop(w);
+  alerting_am_close(am);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");

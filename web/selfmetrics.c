@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "alerting/alerting.h"
 #include "lib/lk_json.h"
 #include "lk_version.h"
 #include "web/web_int.h"
@@ -272,4 +273,6 @@ void web__metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   render_tsdb(b, w);
   render_http(b, w);
   render_process(b);
+  if (w->am)
+    alerting_am_metrics(w->am, b);
 }

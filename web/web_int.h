@@ -61,6 +61,7 @@ typedef struct web_stats {
 struct web_server {
   tsdb *db;
   struct logstore *logs; /* borrowed; NULL = no Loki API */
+  struct alerting_am *am; /* borrowed; NULL = no Alertmanager API */
   web_limits limits;   /* defaults filled in */
   lk_http_route *routes; /* the table with body classes resolved */
   size_t nroutes;
@@ -94,6 +95,13 @@ void web__buildinfo(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__metadata(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__query_exemplars(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__flush(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_am.c: Alertmanager API v2 */
+void web__am_alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_groups(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_silences(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_silence(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_status(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_receivers(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 
 /* selfmetrics.c: the lk_http observer. */
 void web__observe(void *ctx, const char *route, int status, int64_t micros);
