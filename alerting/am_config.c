@@ -401,9 +401,10 @@ static int parse_receivers(cx *x, const lk_ynode *n)
   size_t cnt = n ? lk_ynode_len(n) : 0;
   x->c->recv = lk_xcalloc(cnt + 1, sizeof *x->c->recv);
   for (size_t i = 0; i < cnt; i++) {
-    if (parse_receiver(x, lk_ynode_at(n, i), &x->c->recv[x->c->nrecv]))
-      return LK_EINVAL;
-    x->c->nrecv++;
+    int rc = parse_receiver(x, lk_ynode_at(n, i), &x->c->recv[x->c->nrecv]);
+    x->c->nrecv++; /* counted either way, so a half-read one is freed */
+    if (rc)
+      return rc;
   }
   return 0;
 }
