@@ -236,14 +236,15 @@ static int parse_root_route(cx *x, const lk_ynode *n)
     return ERR(n, "route: expected a mapping");
   if (!lk_ynode_get(n, "receiver"))
     return ERR(n, "root route must specify a default receiver");
-  if (lk_ynode_get(n, "matchers") || lk_ynode_get(n, "match") || lk_ynode_get(n, "match_re"))
-    return ERR(n, "root route must not have any matchers");
-  if (lk_ynode_get(n, "continue"))
-    return ERR(n, "cannot have continue in root route");
-  if (lk_ynode_get(n, "mute_time_intervals"))
-    return ERR(n, "root route must not have any mute time intervals");
-  if (lk_ynode_get(n, "active_time_intervals"))
-    return ERR(n, "root route must not have any active time intervals");
+  const lk_ynode *v;
+  if ((v = lk_ynode_get(n, "matchers")) || (v = lk_ynode_get(n, "match")) || (v = lk_ynode_get(n, "match_re")))
+    return ERR(v, "root route must not have any matchers");
+  if ((v = lk_ynode_get(n, "continue")))
+    return ERR(v, "cannot have continue in root route");
+  if ((v = lk_ynode_get(n, "mute_time_intervals")))
+    return ERR(v, "root route must not have any mute time intervals");
+  if ((v = lk_ynode_get(n, "active_time_intervals")))
+    return ERR(v, "root route must not have any active time intervals");
   return parse_route(x, n, r, NULL);
 }
 
