@@ -70,10 +70,11 @@ void am__webhook_body(lk_buf *out, const char *receiver, const char *group_key, 
                       const am_alert *alerts, size_t n, uint64_t max_alerts, const char *external_url)
 {
   int64_t now = lk_now_ms();
-  bool firing = false;
-  for (size_t i = 0; i < n; i++)
-    firing |= !am__alert_resolved(&alerts[i], now);
+  /* max_alerts truncates first; status and common labels describe what is sent */
   size_t shown = max_alerts && n > max_alerts ? (size_t)max_alerts : n;
+  bool firing = false;
+  for (size_t i = 0; i < shown; i++)
+    firing |= !am__alert_resolved(&alerts[i], now);
   json_t *arr = json_array();
   for (size_t i = 0; i < shown; i++) {
     const am_alert *a = &alerts[i];
@@ -89,8 +90,8 @@ void am__webhook_body(lk_buf *out, const char *receiver, const char *group_key, 
   }
   json_t *msg = json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:I}", "receiver", quote_meta(receiver), "status",
                           firing ? "firing" : "resolved", "alerts", arr, "groupLabels",
-                          am__labels_json(group_labels), "commonLabels", common(alerts, n, false),
-                          "commonAnnotations", common(alerts, n, true), "externalURL", external_url, "version", "4",
+                          am__labels_json(group_labels), "commonLabels", common(alerts, shown, false),
+                          "commonAnnotations", common(alerts, shown, true), "externalURL", external_url, "version", "4",
                           "groupKey", group_key, "truncatedAlerts", (json_int_t)(n - shown));
   char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
   lk_buf_puts(out, text);
