@@ -263,6 +263,7 @@ json_t *am__silence_json(const am_silence *s, int64_t now);
 /* Re-add a persisted silence (silently skips a malformed entry). */
 void am__silence_load(alerting_am *am, const json_t *j);
 void am__silence_free(am_silence *s);
+/* am_core.c: rewrite <dir>/silences.json (after every change). */
 void am__save_silences(alerting_am *am);
 
 #endif

@@ -1,7 +1,8 @@
 /* cmd_server.c — `lookout server` (and the server part of `lookout up`):
- * parse flags, load the config, open storage, serve HTTP until SIGINT or
- * SIGTERM, then stop cleanly (HTTP first, so no request is mid-append when
- * storage closes).
+ * parse flags, load the config, open storage and the alert notifier (the
+ * in-process Alertmanager, configured from the same file), serve HTTP until
+ * SIGINT or SIGTERM, then stop cleanly (HTTP first, so no request is
+ * mid-append when storage or the notifier closes).
  *
  * Signals: SIGINT/SIGTERM are blocked before any thread starts (threads
  * inherit the mask) and collected with sigwait on the main thread, so no

@@ -64,9 +64,11 @@ inhibit_rules:
 """
 
 
-def post_alerts(base, alerts):
-    st, body = lkt.http("POST", base + "/api/v2/alerts", json.dumps(alerts).encode(),
-                        {"Content-Type": "application/json"})
+def post_alerts(base, alerts, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    st, body = lkt.http("POST", base + "/api/v2/alerts", json.dumps(alerts).encode(), headers)
     assert st == 200, (st, body)
 
 
@@ -162,7 +164,38 @@ def check_silence(srv, sink):
     assert body["alerts"][0]["labels"] == labels, body
     st, got = lkt.get_json(srv.base + "/api/v2/silence/" + sid)
     assert st == 200 and got["status"]["state"] == "expired", got
-    print(f"ok: a silence mutes, its expiry un-mutes ({t - now:.2f}s)")
+    check_silence_update(srv)
+    print(f"ok: a silence mutes, its expiry un-mutes ({t - now:.2f}s); updates keep or replace the id")
+
+
+def post_silence(base, sil):
+    st, body = lkt.http("POST", base + "/api/v2/silences", json.dumps(sil).encode())
+    assert st == 200, (st, body)
+    return json.loads(body)["silenceID"]
+
+
+def check_silence_update(srv):
+    """Alertmanager's upsert: same matchers and start keep the id; new matchers
+    expire the old silence and make a new one."""
+    now = time.time()
+    sil = {"matchers": [{"name": "alertname", "value": "Upd", "isRegex": False}], "startsAt": go_time(now),
+           "endsAt": go_time(now + 60), "createdBy": "t", "comment": "one"}
+    sid = post_silence(srv.base, sil)
+    st, got = lkt.get_json(srv.base + "/api/v2/silence/" + sid)
+    sil.update(id=sid, comment="two", startsAt=got["startsAt"])
+    assert post_silence(srv.base, sil) == sid
+    st, got = lkt.get_json(srv.base + "/api/v2/silence/" + sid)
+    assert got["comment"] == "two" and got["status"]["state"] == "active", got
+    sil["matchers"][0]["value"] = "Other"
+    new = post_silence(srv.base, sil)
+    assert new != sid
+    st, old = lkt.get_json(srv.base + "/api/v2/silence/" + sid)
+    st, cur = lkt.get_json(srv.base + "/api/v2/silence/" + new)
+    assert old["status"]["state"] == "expired" and cur["status"]["state"] == "active", (old, cur)
+    assert cur["matchers"][0]["value"] == "Other", cur
+    sil["id"] = "no-such-silence"
+    st, body = lkt.http("POST", srv.base + "/api/v2/silences", json.dumps(sil).encode())
+    assert st == 404, (st, body)
 
 
 def check_flaky(srv, sink):
@@ -233,13 +266,22 @@ def check_kill9(exe, work):
     with open(cfg, "w") as f:
         f.write(f"route: {{ receiver: r, group_by: [alertname], group_wait: 0s, group_interval: 1s, "
                 f"repeat_interval: 1h }}\nreceivers: [ {{ name: r, webhook_configs: "
-                f"[ {{ url: 'http://127.0.0.1:{port}/k' }} ] }} ]\n")
+                f"[ {{ url: 'http://127.0.0.1:{port}/k' }} ] }} ]\nauth: {{ require_token: true }}\n")
     data = os.path.join(work, "kill9-data")
     log = os.path.join(work, "kill9.log")
     srv = lkt.Server(exe, data, log, ["--config", cfg])
     srv.start()
     now = time.time()
-    post_alerts(srv.base, [alert({"alertname": "K1"}, now - 10), alert({"alertname": "K2"}, now - 10)])
+    token = open(os.path.join(data, "token")).read().strip()
+    st, body = lkt.http("POST", srv.base + "/api/v2/alerts", b'[{"labels":{"alertname":"K0"}}]')
+    assert st == 401, (st, body)  # alerts in and silences are write routes
+    sil = {"matchers": [{"name": "alertname", "value": "K0", "isRegex": False}], "startsAt": go_time(now),
+           "endsAt": go_time(now + 60), "createdBy": "t", "comment": "c"}
+    st, body = lkt.http("POST", srv.base + "/api/v2/silences", json.dumps(sil).encode())
+    assert st == 401, (st, body)
+    st, body = lkt.http("DELETE", srv.base + "/api/v2/silence/x")
+    assert st == 401, (st, body)
+    post_alerts(srv.base, [alert({"alertname": "K1"}, now - 10), alert({"alertname": "K2"}, now - 10)], token)
     queue = os.path.join(data, "alerting", "queue")
     deadline = time.time() + 5
     while time.time() < deadline and len(glob.glob(queue + "/*.json")) < 2:
