@@ -75,18 +75,24 @@ static void save_alerts(alerting_am *am)
   am->alerts_dirty = false;
 }
 
+/* One notification-log entry as persisted (nflog.json, and in each queued
+ * notification, so a crash between the two writes cannot notify twice). */
+static json_t *nflog_json(const char *key, const uint64_t *f, size_t nf, const uint64_t *r, size_t nr, int64_t ts)
+{
+  json_t *jf = json_array(), *jr = json_array();
+  for (size_t k = 0; k < nf; k++)
+    json_array_append_new(jf, json_integer((json_int_t)f[k]));
+  for (size_t k = 0; k < nr; k++)
+    json_array_append_new(jr, json_integer((json_int_t)r[k]));
+  return json_pack("{s:s,s:o,s:o,s:I}", "key", key, "firing", jf, "resolved", jr, "ts", (json_int_t)ts);
+}
+
 static void save_nflog(alerting_am *am)
 {
   json_t *arr = json_array();
   for (size_t i = 0; i < am->nnflog; i++) {
     am_nflog *e = &am->nflog[i];
-    json_t *f = json_array(), *r = json_array();
-    for (size_t k = 0; k < e->nfiring; k++)
-      json_array_append_new(f, json_integer((json_int_t)e->firing[k]));
-    for (size_t k = 0; k < e->nresolved; k++)
-      json_array_append_new(r, json_integer((json_int_t)e->resolved[k]));
-    json_array_append_new(arr, json_pack("{s:s,s:o,s:o,s:I}", "key", e->key, "firing", f, "resolved", r, "ts",
-                                         (json_int_t)e->ts));
+    json_array_append_new(arr, nflog_json(e->key, e->firing, e->nfiring, e->resolved, e->nresolved, e->ts));
   }
   save_json(am, "nflog.json", arr);
 }
@@ -408,7 +414,9 @@ static void notify_hook(alerting_am *am, const am_group *g, const am_receiver *r
       lk_buf body = {0};
       am__webhook_body(&body, rcv->name, g->key, &g->labels, send, ns, h->max_alerts, am->external_url);
       lk_diag d = {0};
-      rc = am__queue_push(am->q, h, (const char *)body.data, body.len, &d);
+      json_t *entry = nflog_json(k, f, nf, r, nr, now);
+      rc = am__queue_push(am->q, h, (const char *)body.data, body.len, entry, &d);
+      json_decref(entry);
       if (rc)
         lk_error("alerting: cannot queue a notification for receiver %s: %s", rcv->name, d.msg);
       else
@@ -599,24 +607,35 @@ static void load_alerts(alerting_am *am, int64_t now)
   json_decref(arr);
 }
 
+/* Apply a persisted entry unless the log already holds a newer one. */
+static void nflog_load_one(void *ctx, const json_t *e)
+{
+  alerting_am *am = ctx;
+  const char *key = json_string_value(json_object_get(e, "key"));
+  json_t *f = json_object_get(e, "firing"), *r = json_object_get(e, "resolved"), *x;
+  int64_t ts = json_integer_value(json_object_get(e, "ts"));
+  if (!key || !json_is_array(f) || !json_is_array(r))
+    return;
+  const am_nflog *have = nflog_find(am, key);
+  if (have && have->ts >= ts)
+    return;
+  uint64_t *fv = lk_xcalloc(json_array_size(f) + 1, 8), *rv = lk_xcalloc(json_array_size(r) + 1, 8);
+  size_t k;
+  json_array_foreach(f, k, x) fv[k] = (uint64_t)json_integer_value(x);
+  json_array_foreach(r, k, x) rv[k] = (uint64_t)json_integer_value(x);
+  nflog_set(am, key, fv, json_array_size(f), rv, json_array_size(r), ts);
+  free(fv);
+  free(rv);
+}
+
 static void load_nflog(alerting_am *am)
 {
   json_t *arr = load_json(am, "nflog.json");
-  size_t i, k;
-  json_t *e, *x;
-  json_array_foreach(arr, i, e) {
-    const char *key = json_string_value(json_object_get(e, "key"));
-    json_t *f = json_object_get(e, "firing"), *r = json_object_get(e, "resolved");
-    if (!key || !json_is_array(f) || !json_is_array(r))
-      continue;
-    uint64_t *fv = lk_xcalloc(json_array_size(f) + 1, 8), *rv = lk_xcalloc(json_array_size(r) + 1, 8);
-    json_array_foreach(f, k, x) fv[k] = (uint64_t)json_integer_value(x);
-    json_array_foreach(r, k, x) rv[k] = (uint64_t)json_integer_value(x);
-    nflog_set(am, key, fv, json_array_size(f), rv, json_array_size(r), json_integer_value(json_object_get(e, "ts")));
-    free(fv);
-    free(rv);
-  }
+  size_t i;
+  json_t *e;
+  json_array_foreach(arr, i, e) nflog_load_one(am, e);
   json_decref(arr);
+  am__queue_nflog(am->q, nflog_load_one, am); /* queued after the log was last written */
 }
 
 static void load_state(alerting_am *am, int64_t now)
@@ -660,10 +679,18 @@ int alerting_am_open(const alerting_am_opts *o, alerting_am **out, lk_diag *d)
   pthread_mutex_init(&am->mu, NULL);
   pthread_cond_init(&am->cv, NULL);
   load_state(am, am->start_ms);
+  if ((rc = am__queue_start(am->q, d))) {
+    alerting_am_close(am);
+    return rc;
+  }
   am->next_gc_ms = am->start_ms + GC_INTERVAL_MS;
   if (am->cfg.ntargets)
     am->fwd = am__forward_start(am->cfg.targets, am->cfg.ntargets);
-  pthread_create(&am->thread, NULL, dispatcher, am);
+  if (pthread_create(&am->thread, NULL, dispatcher, am)) {
+    alerting_am_close(am);
+    return lk_diag_set(d, LK_EIO, -1, "cannot start the alert dispatcher");
+  }
+  am->thread_started = true;
   lk_info("alerting: notifier started receivers=%zu inhibit_rules=%zu silences=%zu alerts=%zu queued=%zu "
           "forward_targets=%zu",
           am->cfg.nrecv, am->cfg.ninh, am->nsil, am->nalerts, am__queue_len(am->q), am->cfg.ntargets);
@@ -679,7 +706,8 @@ void alerting_am_close(alerting_am *am)
   am->stop = true;
   pthread_cond_signal(&am->cv);
   pthread_mutex_unlock(&am->mu);
-  pthread_join(am->thread, NULL);
+  if (am->thread_started)
+    pthread_join(am->thread, NULL);
   am__forward_stop(am->fwd);
   am__queue_close(am->q);
   if (am->alerts_dirty)

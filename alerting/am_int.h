@@ -169,9 +169,16 @@ bool am__interval_active(const am_config *c, const char *name, int64_t now);
 
 /*---- am_notify.c: the durable webhook queue ----*/
 typedef struct am_queue am_queue;
+/* Load what a previous run left queued; am__queue_start then starts the
+ * sender (after the caller has read the entries' log records). */
 int am__queue_open(const char *dir, am_queue **out, lk_diag *d);
-/* Durably queue one POST (fsync'd before returning 0). */
-int am__queue_push(am_queue *q, const am_webhook *h, const char *body, size_t len, lk_diag *d);
+int am__queue_start(am_queue *q, lk_diag *d);
+/* Durably queue one POST (fsync'd before returning 0), with the
+ * notification-log entry it stands for (kept in the file). */
+int am__queue_push(am_queue *q, const am_webhook *h, const char *body, size_t len, const json_t *nflog,
+                   lk_diag *d);
+/* Call fn with the log entry of every queued notification (at start). */
+void am__queue_nflog(am_queue *q, void (*fn)(void *ctx, const json_t *entry), void *ctx);
 size_t am__queue_len(am_queue *q);
 void am__queue_close(am_queue *q); /* stops the sender; what is pending stays on disk */
 typedef struct am_queue_stats {
@@ -235,7 +242,8 @@ struct alerting_am {
   size_t nnflog;
   bool alerts_dirty;
   int64_t next_gc_ms;
-  pthread_t thread;
+  pthread_t thread;   /* the dispatcher */
+  bool thread_started;
   am_queue *q;
   am_forward *fwd;
   _Atomic uint64_t received, invalid, notifications;

@@ -103,6 +103,7 @@ void am__webhook_body(lk_buf *out, const char *receiver, const char *group_key, 
 
 typedef struct qitem {
   char *file, *url, *auth, *body;
+  json_t *nflog; /* the log entry it stands for, or NULL */
   int timeout_ms;
   int64_t next_try;
   unsigned attempts;
@@ -118,6 +119,7 @@ struct am_queue {
   uint64_t seq;
   am_queue_stats st;
   pthread_t th;
+  bool started;
 };
 
 static void item_free(qitem *it)
@@ -126,6 +128,7 @@ static void item_free(qitem *it)
   free(it->url);
   free(it->auth);
   free(it->body);
+  json_decref(it->nflog);
 }
 
 static int load_item(am_queue *q, const char *name, qitem *it)
@@ -139,8 +142,8 @@ static int load_item(am_queue *q, const char *name, qitem *it)
   int bad = !j || json_unpack(j, "{s:s,s?s,s:i,s:s}", "url", &url, "authorization", &auth, "timeout_ms", &timeout,
                               "body", &body);
   if (!bad)
-    *it = (qitem){lk_xstrdup(path), lk_xstrdup(url), auth ? lk_xstrdup(auth) : NULL, lk_xstrdup(body), timeout,
-                  0, 0};
+    *it = (qitem){lk_xstrdup(path), lk_xstrdup(url), auth ? lk_xstrdup(auth) : NULL, lk_xstrdup(body),
+                  json_incref(json_object_get(j, "nflog")), timeout, 0, 0};
   else
     lk_warn("alerting: dropping unreadable queued notification %s", path);
   json_decref(j);
@@ -180,10 +183,12 @@ static void load_dir(am_queue *q)
   free(names);
 }
 
-int am__queue_push(am_queue *q, const am_webhook *h, const char *body, size_t len, lk_diag *d)
+int am__queue_push(am_queue *q, const am_webhook *h, const char *body, size_t len, const json_t *nflog,
+                   lk_diag *d)
 {
   int timeout = (int)(h->timeout_ms ? h->timeout_ms : DEFAULT_TIMEOUT_MS);
-  json_t *j = json_pack("{s:s,s:i,s:s%}", "url", h->url, "timeout_ms", timeout, "body", body, len);
+  json_t *j = json_pack("{s:s,s:i,s:s%,s:O}", "url", h->url, "timeout_ms", timeout, "body", body, len, "nflog",
+                        (json_t *)nflog);
   if (h->authorization)
     json_object_set_new(j, "authorization", json_string(h->authorization));
   char *text = json_dumps(j, JSON_COMPACT);
@@ -195,7 +200,7 @@ int am__queue_push(am_queue *q, const am_webhook *h, const char *body, size_t le
   if (!rc) {
     q->v = lk_xrealloc(q->v, (q->n + 1) * sizeof *q->v);
     q->v[q->n++] = (qitem){lk_xstrdup(path), lk_xstrdup(h->url), h->authorization ? lk_xstrdup(h->authorization) : NULL,
-                           lk_xstrndup(body, len), timeout, 0, 0};
+                           lk_xstrndup(body, len), NULL, timeout, 0, 0};
     pthread_cond_signal(&q->cv);
   }
   pthread_mutex_unlock(&q->mu);
@@ -301,13 +306,25 @@ int am__queue_open(const char *dir, am_queue **out, lk_diag *d)
   pthread_mutex_init(&q->mu, NULL);
   pthread_cond_init(&q->cv, NULL);
   load_dir(q);
-  if (pthread_create(&q->th, NULL, sender, q)) {
-    free(q->dir);
-    free(q);
-    return lk_diag_set(d, LK_EIO, -1, "cannot start the notification sender");
-  }
   *out = q;
   return 0;
+}
+
+int am__queue_start(am_queue *q, lk_diag *d)
+{
+  if (pthread_create(&q->th, NULL, sender, q))
+    return lk_diag_set(d, LK_EIO, -1, "cannot start the notification sender");
+  q->started = true;
+  return 0;
+}
+
+void am__queue_nflog(am_queue *q, void (*fn)(void *ctx, const json_t *entry), void *ctx)
+{
+  pthread_mutex_lock(&q->mu);
+  for (size_t i = 0; i < q->n; i++)
+    if (q->v[i].nflog)
+      fn(ctx, q->v[i].nflog);
+  pthread_mutex_unlock(&q->mu);
 }
 
 size_t am__queue_len(am_queue *q)
@@ -333,7 +350,8 @@ void am__queue_close(am_queue *q)
   q->stop = true;
   pthread_cond_signal(&q->cv);
   pthread_mutex_unlock(&q->mu);
-  pthread_join(q->th, NULL);
+  if (q->started)
+    pthread_join(q->th, NULL);
   for (size_t i = 0; i < q->n; i++)
     item_free(&q->v[i]);
   free(q->v);

@@ -290,6 +290,9 @@ def check_kill9(exe, work):
     while time.time() < deadline and "will retry" not in open(log).read():
         time.sleep(0.05)
     assert srv.kill(signal.SIGKILL) == -signal.SIGKILL
+    # As if the crash came between queueing and writing the log: the queued
+    # files carry their log entries, so nothing is notified twice.
+    os.remove(os.path.join(data, "alerting", "nflog.json"))
     sink = Sink(port).start()
     try:
         srv.start()
@@ -303,7 +306,8 @@ def check_kill9(exe, work):
     finally:
         srv.kill()
         sink.stop()
-    print("ok: kill -9 with two notifications pending: each delivered exactly once after the restart")
+    print("ok: kill -9 with two notifications pending (and the log lost): each delivered exactly once after the "
+          "restart")
 
 
 BAD_CONFIGS = [
