@@ -182,7 +182,7 @@ void am__queue_nflog(am_queue *q, void (*fn)(void *ctx, const json_t *entry), vo
 size_t am__queue_len(am_queue *q);
 void am__queue_close(am_queue *q); /* stops the sender; what is pending stays on disk */
 typedef struct am_queue_stats {
-  uint64_t sent, failed, dropped, retried;
+  uint64_t sent, failed, dropped; /* delivered; attempts to retry; refused with 4xx */
 } am_queue_stats;
 void am__queue_stats(am_queue *q, am_queue_stats *st);
 /* The webhook body (version 4) for alerts of one group. */

@@ -341,14 +341,13 @@ void am__fmt_time(char out[40], int64_t ms)
   struct tm tm;
   gmtime_r(&secs, &tm);
   size_t o = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (frac) {
-    char f[8];
-    snprintf(f, sizeof f, ".%03d", frac);
-    size_t fl = strlen(f);
-    while (f[fl - 1] == '0')
-      f[--fl] = 0;
-    memcpy(out + o, f, fl);
-    o += fl;
+  if (frac) { /* .mmm without trailing zeros, as Go's RFC3339Nano */
+    int digits = 3;
+    while (frac % 10 == 0) {
+      frac /= 10;
+      digits--;
+    }
+    o += (size_t)snprintf(out + o, 40 - o, ".%0*d", digits, frac);
   }
   strcpy(out + o, "Z");
 }

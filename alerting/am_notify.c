@@ -283,7 +283,6 @@ static void *sender(void *arg)
     if (o == RETRY) {
       cur->attempts++;
       cur->next_try = lk_now_ms() + backoff(cur->attempts);
-      q->st.retried++;
       q->st.failed++;
       continue;
     }

@@ -41,6 +41,20 @@ static void test_fingerprint(void **state)
   assert_true(am__fingerprint(&empty) == 0xcbf29ce484222325ULL); /* FNV offset basis */
 }
 
+/* Go's RFC3339Nano in UTC: trailing zeros of the fraction dropped. */
+static void test_times(void **state)
+{
+  static const struct { int64_t ms; const char *want; } cases[] = {
+    {0, "0001-01-01T00:00:00Z"}, {1000, "1970-01-01T00:00:01Z"}, {1500, "1970-01-01T00:00:01.5Z"},
+    {1001, "1970-01-01T00:00:01.001Z"}, {1796547512830, "2026-12-06T08:58:32.83Z"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char out[40];
+    am__fmt_time(out, cases[i].ms);
+    assert_string_equal(out, cases[i].want);
+  }
+}
+
 static void test_matchers(void **state)
 {
   am_matchers ms = {0};
@@ -354,7 +368,7 @@ static void test_end_to_end(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_fingerprint),  cmocka_unit_test(test_matchers),       cmocka_unit_test(test_routes),
+    cmocka_unit_test(test_fingerprint),  cmocka_unit_test(test_times),          cmocka_unit_test(test_matchers),       cmocka_unit_test(test_routes),
     cmocka_unit_test(test_config_errors), cmocka_unit_test(test_time_intervals), cmocka_unit_test(test_merge),
     cmocka_unit_test(test_end_to_end),
   };
