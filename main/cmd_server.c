@@ -1,7 +1,8 @@
 /* cmd_server.c — `lookout server` (and the server part of `lookout up`):
- * parse flags, load the config, open storage, serve HTTP until SIGINT or
- * SIGTERM, then stop cleanly (HTTP first, so no request is mid-append when
- * storage closes).
+ * parse flags, load the config, open storage and the alert notifier (the
+ * in-process Alertmanager, configured from the same file), serve HTTP until
+ * SIGINT or SIGTERM, then stop cleanly (HTTP first, so no request is
+ * mid-append when storage or the notifier closes).
  *
  * Signals: SIGINT/SIGTERM are blocked before any thread starts (threads
  * inherit the mask) and collected with sigwait on the main thread, so no
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "lib/lk_alloc.h"
+#include "alerting/alerting.h"
 #include "lib/lk_config.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_log.h"
@@ -174,6 +176,20 @@ static int open_storage(const lk_config *c, tsdb **db)
   return 0;
 }
 
+/* The in-process Alertmanager, configured from the same file (its route,
+ * receivers, … sections); NULL after printing why it cannot start. */
+static alerting_am *open_notifier(const char *cmd, const lk_config *c)
+{
+  char url[600];
+  snprintf(url, sizeof url, "%s://%s", c->tls.cert_file ? "https" : "http", c->listen);
+  alerting_am_opts o = {.config_path = c->path, .data_dir = c->data, .external_url = url};
+  alerting_am *am = NULL;
+  lk_diag d = {0};
+  if (alerting_am_open(&o, &am, &d))
+    fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+  return am;
+}
+
 static int run(const char *cmd, const lk_config *c)
 {
   if (lk_mkdir_p(c->data)) {
@@ -203,11 +219,13 @@ static int run(const char *cmd, const lk_config *c)
     return 1;
   }
   logstore *logs = lookout_logstore_open(c);
-  if (!logs) {
+  alerting_am *am = logs ? open_notifier(cmd, c) : NULL;
+  if (!am) {
+    logstore_close(logs);
     tsdb_close(db);
     free(cert);
     free(key);
-    return 1;
+    return logs ? 2 : 1; /* a bad Alertmanager section is a config error */
   }
   orch_external_metric *ext = lk_xcalloc(c->nexternal_metrics + 1, sizeof *ext); /* config → web */
   for (size_t i = 0; i < c->nexternal_metrics; i++)
@@ -231,6 +249,7 @@ static int run(const char *cmd, const lk_config *c)
     },
     .db = db,
     .logs = logs,
+    .am = am,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -240,6 +259,7 @@ static int run(const char *cmd, const lk_config *c)
   if (started) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
     free(ext);
+    alerting_am_close(am);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -264,6 +284,7 @@ static int run(const char *cmd, const lk_config *c)
   lookout_logs_stop(tailer);
   web_stop(w);
   free(ext);
+  alerting_am_close(am);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "alerting/alerting.h"
 #include "lib/lk_json.h"
 #include "lk_version.h"
 #include "orchestrator/autoscaling.h"
@@ -275,4 +276,6 @@ void web__metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   if (w->autoscaler)
     orch_hpa_metrics_text(w->autoscaler, b);
   render_process(b);
+  if (w->am)
+    alerting_am_metrics(w->am, b);
 }

@@ -51,6 +51,7 @@ typedef struct web_opts {
    * query must parse, or web_start fails naming it). */
   const struct orch_external_metric *external_metrics;
   size_t nexternal_metrics;
+  struct alerting_am *am; /* the in-process Alertmanager for /api/v2/…, or NULL (503) */
 } web_opts;
 
 /* Start serving the stores in o. On failure (no tsdb, bad address, port in

@@ -85,6 +85,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   w->autoscaler = o->autoscaler;
   w->external = o->external_metrics;
   w->nexternal = o->nexternal_metrics;
+  w->am = o->am;
   w->limits = o->limits;
   fill_default_limits(&w->limits);
   w->start_ms = lk_now_ms();
