@@ -67,7 +67,9 @@ def main():
                 assert int(m.group(1)) >= 15, l
             assert lines[-1].startswith("level=info msg=stopping"), lines[-1:]
             served.append(len(reqs))
-        assert sum(served) == ok, (served, ok)
+        # each counted answer was served; a request cut off by the end of the
+        # run (at most one per worker) may have been served but not counted
+        assert ok <= sum(served) <= ok + 4, (served, ok)
         assert min(served) >= 1, f"the kernel spread no request to one replica: {served}"
         # the CPU was really burned: >= 15 ms of CPU per request across both children
         cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
