@@ -9,6 +9,7 @@
  */
 #include "web/api_loki.h"
 #include "web/api_query.h"
+#include "web/api_ui.h"
 #include "web/web_int.h"
 
 #define FORM WEB_BODY_FORM
@@ -37,5 +38,8 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/loki/api/v1/label/*",       LK_AUTH_NONE,   0,                web__loki_label_values, NULL, "/loki/api/v1/label/:name/values"},
   {"GET|POST",   "/loki/api/v1/series",        LK_AUTH_NONE,   FORM,             web__loki_series,  NULL,   "/loki/api/v1/series"},
   {"GET",        "/loki/api/v1/tail",          LK_AUTH_NONE,   0,                web__loki_tail,    NULL,   "/loki/api/v1/tail"},
+  /* dashboard (h-ui): last, so its /ui/ prefix can never shadow an API path */
+  {"GET",        "/",                          LK_AUTH_NONE,   0,                web__ui_index,     NULL,   "/"},
+  {"GET",        "/ui/*",                      LK_AUTH_NONE,   0,                web__ui_file,      NULL,   "/ui/"},
 };
 const size_t web__nroutes = sizeof web__route_table / sizeof web__route_table[0];

@@ -45,6 +45,7 @@ typedef struct web_opts {
   /* The stores (borrowed; they must outlive the server). */
   tsdb *db;               /* metrics; required */
   struct logstore *logs;  /* log store for the Loki API, or NULL (those routes answer 503) */
+  const char *ui_dir;     /* serve the dashboard from this directory (copied), or NULL = the embedded one */
 } web_opts;
 
 /* Start serving the stores in o. On failure (no tsdb, bad address, port in

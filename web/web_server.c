@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_json.h"
@@ -53,6 +54,7 @@ static void free_server(web_server *w)
   for (size_t i = 0; i < w->narenas; i++)
     lk_arena_free(w->arenas[i]);
   lk_keycache_free(w->rw_cache);
+  free(w->ui_dir);
   free(w->routes);
   free(w);
 }
@@ -61,9 +63,13 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
 {
   if (!o->db)
     return lk_diag_set(d, LK_EINVAL, -1, "web_start: no storage");
+  struct stat st;
+  if (o->ui_dir && (stat(o->ui_dir, &st) || !S_ISDIR(st.st_mode)))
+    return lk_diag_set(d, LK_EINVAL, -1, "dashboard directory %s: not a directory", o->ui_dir);
   web_server *w = lk_xcalloc(1, sizeof *w);
   w->db = o->db;
   w->logs = o->logs;
+  w->ui_dir = o->ui_dir ? lk_xstrdup(o->ui_dir) : NULL;
   w->limits = o->limits;
   fill_default_limits(&w->limits);
   w->start_ms = lk_now_ms();
