@@ -188,6 +188,17 @@ async function testExplore(browser, base, now, problems) {
   await page.click(legend);
   check(await page.$eval(legend, (e) => e.classList.contains('u-off')), 'clicking a legend entry hides that series');
   check((await page.evaluate(() => location.hash)).includes('q=ui_big'), 'the URL holds the queries');
+  await page.click('.query:nth-child(1) .u-legend .u-series:nth-child(2)'); // shown again
+  await page.check('.bar input[type="checkbox"]');
+  await page.waitForFunction(() => location.hash.includes('stacked=1') &&
+    document.querySelectorAll('.chart[data-points]').length === 2, null, { timeout: WAIT });
+  const stacked = await page.$eval('.query:nth-child(1) .chart', (e) => Number(e.dataset.points));
+  check(stacked === wantPoints, 'the stacked view draws the same points');
+  await page.selectOption('.bar select[aria-label="view"]', 'table');
+  await page.waitForSelector('.query:nth-child(1) table.result', { timeout: WAIT });
+  const rows = await page.$$eval('.query:nth-child(1) table.result tbody tr', (e) => e.length);
+  const instant = await api(base, '/api/v1/query', { query: 'ui_big', time: end });
+  check(rows === instant.result.length && rows === 10, `the table view lists the instant vector's ${rows} series`);
   await page.screenshot({ path: join(outDir, 'explore.png'), fullPage: true });
   await page.close();
 }
@@ -243,6 +254,17 @@ async function testLogs(browser, base, now, problems) {
   await page.waitForFunction(() => document.querySelectorAll('#lines .line').length === 5, null, { timeout: WAIT });
   const q = await page.$eval('.cm-content', (e) => e.textContent);
   check(q === '{job="app", level="error"}', `clicking a label filters on it (${q})`);
+
+  // no level label, but a logfmt level field: the volume is split by it
+  for (let i = 0; i < 6; i++) lines.push({ labels: { job: 'fields' }, ts: now - 300000 + i * 1000, line: `level=${i % 3 ? 'info' : 'warn'} n=${i}` });
+  await pushLogs(base, lines.slice(-6));
+  await page.evaluate(() => { location.hash = '#/logs?q=%7Bjob%3D%22fields%22%7D&from=now-1h&to=now'; });
+  await page.waitForFunction(() => document.querySelectorAll('#lines .line').length === 6, null, { timeout: WAIT });
+  await page.waitForSelector('#volume[data-series="2"]', { timeout: WAIT });
+  const levels = await page.$$eval('#volume .u-legend .u-series th', (e) => e.map((x) => x.textContent).slice(1).sort());
+  check(levels.join() === 'info,warn', `with a level field the volume is split by level (${levels})`);
+  await page.evaluate(() => { location.hash = '#/logs?q=%7Bjob%3D%22app%22%2C%20level%3D%22error%22%7D&from=now-1h&to=now'; });
+  await page.waitForFunction(() => document.querySelectorAll('#lines .line').length === 5, null, { timeout: WAIT });
 
   await page.click('#live');
   await page.waitForFunction(() => document.getElementById('status').textContent.includes('connected'), null, { timeout: WAIT });

@@ -46,7 +46,8 @@ function countPoints(data) {
 
 // Stacked areas are painted top band first, so each lower band covers the
 // fill of the one above it.
-function build(el, names, data, { stacked = false, bars = false, height = 260, colors } = {}) {
+// xRange: [start, end] seconds the x axis first spans, whatever the data covers.
+function build(el, names, data, { stacked = false, bars = false, height = 260, colors, xRange } = {}) {
   const order = stacked ? names.map((_, i) => names.length - 1 - i) : names.map((_, i) => i);
   const shown = stacked ? stack(data) : data;
   const paths = bars ? uPlot.paths.bars({ size: [0.9, 64] }) : undefined;
@@ -64,6 +65,7 @@ function build(el, names, data, { stacked = false, bars = false, height = 260, c
     legend: { live: true },
   };
   const u = new uPlot(opts, [shown[0], ...order.map((i) => shown[i + 1])], el);
+  if (xRange) u.setScale('x', { min: xRange[0], max: xRange[1] }); // drag-zoom still works after
   el.dataset.series = String(names.length);
   el.dataset.points = String(countPoints(data));
   const ro = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height }));

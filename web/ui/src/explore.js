@@ -114,7 +114,7 @@ export function explorePage(el, params) {
     const aligned = align(result);
     const holder = h('div', { class: 'chart' });
     panel.out.append(holder);
-    if (result.length) panel.chart = graph(holder, result.map((s) => seriesName(s.metric)), aligned, { stacked: state.stacked });
+    if (result.length) panel.chart = graph(holder, result.map((s) => seriesName(s.metric)), aligned, { stacked: state.stacked, xRange: [r.start, r.end] });
     await nextFrame();
     const t2 = performance.now();
     const points = result.reduce((n, s) => n + s.values.length, 0);

@@ -160,7 +160,7 @@ export function logsPage(el, params) {
     clear(volume);
     if (!data.result.length) return data.result;
     const names = data.result.map((s) => s.metric.level || 'logs');
-    chart = bars(volume, names, align(data.result), { height: 120,
+    chart = bars(volume, names, align(data.result), { height: 120, xRange: [r.start, r.end],
       colors: names.map((n, i) => LEVEL_COLORS[n.toLowerCase()] || ['#888', '#1f77b4', '#9467bd'][i % 3]) });
     return data.result;
   }
@@ -168,7 +168,7 @@ export function logsPage(el, params) {
   async function drawMetric(q, r, signal) {
     const data = await lokiRange({ query: q, start: ns(r.start), end: ns(r.end), step: r.step }, { signal });
     if (data.resultType !== 'matrix') throw new Error(`expected a range vector, got ${data.resultType}`);
-    chart = graph(volume, data.result.map((s) => seriesName(s.metric)), align(data.result), { height: 260 });
+    chart = graph(volume, data.result.map((s) => seriesName(s.metric)), align(data.result), { height: 260, xRange: [r.start, r.end] });
     stats.textContent = `${data.result.length} series`;
   }
 
