@@ -123,18 +123,30 @@ function watch(page, name, problems) {
 
 const near = (a, b) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
 
-async function testOverview(browser, base, ctrs, problems) {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  watch(page, 'overview', problems);
-  await page.goto(`${base}/`);
-  await page.waitForSelector('#containers tbody tr[data-id]', { timeout: WAIT });
-  const paint = await page.evaluate(() => ({
-    data: performance.getEntriesByName('overview-data')[0].startTime,
-    fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,
-  }));
-  console.log(`# overview first paint: ${paint.fcp?.toFixed(0)} ms (first contentful), ${paint.data.toFixed(0)} ms with data`);
-  check(paint.data <= 1000, `overview shows its data within 1 s (${paint.data.toFixed(0)} ms)`);
+// The overview's first paint with data, loaded three times (the median is
+// checked: this machine is shared, one slow load is noise).
+async function firstPaint(browser, base, problems) {
+  const runs = [];
+  let page = null;
+  for (let i = 0; i < 3; i++) {
+    if (page) await page.close();
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    watch(page, 'overview', problems);
+    await page.goto(`${base}/`);
+    await page.waitForSelector('#containers tbody tr[data-id]', { timeout: WAIT });
+    runs.push(await page.evaluate(() => ({
+      data: performance.getEntriesByName('overview-data')[0].startTime,
+      fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,
+    })));
+  }
+  for (const r of runs) console.log(`# overview first paint: ${r.fcp?.toFixed(0)} ms (first contentful), ${r.data.toFixed(0)} ms with data`);
+  const median = runs.map((r) => r.data).sort((a, b) => a - b)[1];
+  check(median <= 1000, `overview shows its data within 1 s (median of 3 loads: ${median.toFixed(0)} ms)`);
+  return page;
+}
 
+async function testOverview(browser, base, ctrs, problems) {
+  const page = await firstPaint(browser, base, problems);
   const shown = await page.$$eval('#containers tbody tr[data-id]', (trs) => trs.map((tr) => {
     const o = { id: tr.dataset.id };
     for (const td of tr.querySelectorAll('td[data-col]')) o[td.dataset.col] = td.dataset.value;

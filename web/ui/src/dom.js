@@ -37,7 +37,7 @@ export function fmtNum(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
-  if (a !== 0 && a < 0.001) return v.toExponential(2);
+  if (a !== 0 && a < 0.001) return String(Number(v.toPrecision(3))); // 0.000461, not 4.61e-4
   let i = 0;
   while (i < SI.length - 1 && Math.abs(v) >= 1000) { v /= 1000; i++; }
   return `${Number(v.toPrecision(3))}${SI[i]}`;

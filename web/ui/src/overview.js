@@ -42,10 +42,19 @@ const SPARK_RANGE_S = 3600, SPARK_STEP_S = 60;
 
 const nameOf = (m) => m.container ? (m.pod ? `${m.namespace ? `${m.namespace}/` : ''}${m.pod}/${m.container}` : m.container) : m.id;
 
+const COL = 'lookout_overview_col';
+
+// Several instant queries in one request (the overview's first paint waits
+// on one answer, not on a dozen): each is tagged with its key by
+// label_replace and the tagged vectors are joined with `or`.
 async function instant(queries, signal, at) {
-  const keys = Object.keys(queries);
-  const answers = await Promise.all(keys.map((k) => query(queries[k], at, { signal })));
-  return Object.fromEntries(keys.map((k, i) => [k, vectorValues(answers[i])]));
+  const joined = Object.entries(queries).map(([k, q]) => `label_replace(${q}, "${COL}", "${k}", "", "")`).join(' or ');
+  const out = Object.fromEntries(Object.keys(queries).map((k) => [k, []]));
+  for (const { metric, value } of vectorValues(await query(joined, at, { signal }))) {
+    const { [COL]: key, ...rest } = metric;
+    out[key].push({ metric: rest, value });
+  }
+  return out;
 }
 
 // {metricKind: [{metric, value}]} → rows keyed by container id.
@@ -152,26 +161,24 @@ export function overviewPage(el, params) {
 
   // Every panel draws as soon as its own answers are in; all instant
   // queries of one refresh are evaluated at the same time (the table's
-  // data-time), so the numbers can be checked against the API.
+  // data-time), so the numbers can be checked against the API. /metrics,
+  // the sparklines' range query and the node cards wait for the container
+  // table, which is what the first paint shows.
   async function refresh() {
     if (aborter) aborter.abort();
     aborter = new AbortController();
     const { signal } = aborter;
     const at = Math.floor(Date.now() / 1000);
     try {
-      await Promise.all([
-        instant(CONTAINER_QUERIES, signal, at).then((res) => {
-          rows = containerRows(res);
-          table.dataset.time = String(at);
-          drawTable();
-          if (first) performance.mark('overview-data');
-          first = false;
-        }),
-        instant(NODE_QUERIES, signal, at).then(drawNode),
-        selfMetrics(signal).then(drawSelf),
-      ]);
+      const node = instant(NODE_QUERIES, signal, at);
+      rows = containerRows(await instant(CONTAINER_QUERIES, signal, at));
+      table.dataset.time = String(at);
+      drawTable();
+      if (first) performance.mark('overview-data');
+      first = false;
+      drawNode(await node);
+      await Promise.all([selfMetrics(signal).then(drawSelf), loadSparks(signal)]);
       updated.textContent = `updated ${new Date(at * 1000).toLocaleTimeString()}`;
-      await loadSparks(signal);
       status('');
     } catch (e) {
       if (e.name !== 'AbortError') status(`overview: ${e.message}`, true);
