@@ -1,11 +1,13 @@
 // ui_test.mjs LOOKOUT OUTDIR CHROMIUM — the dashboard in real Chromium
 // (driven by playwright-core) against a real `lookout server` on 127.0.0.1
 // with a temporary data directory holding known data:
-//  - Overview: first paint of real data ≤ 1 s; every container's numbers
+//  - Overview: first paint of real data ≤ 1 s (median of three loads);
+//    every container's numbers
 //    equal the PromQL answers fetched directly; sorting; sparklines.
 //  - Explore: a known query draws as many series and points as the API
 //    answers (72,000 points, draw time printed); legend toggles; the URL
-//    holds the query.
+//    holds the queries; stacked and table views; dragging across a graph
+//    sets an absolute range.
 //  - Autocomplete: with 100,000 metric names, typing a prefix offers a known
 //    name quickly, and every name lookup carried a limit.
 //  - Logs: pushed lines and the volume by level show; clicking a label
@@ -206,6 +208,15 @@ async function testExplore(browser, base, now, problems) {
     document.querySelectorAll('.chart[data-points]').length === 2, null, { timeout: WAIT });
   const stacked = await page.$eval('.query:nth-child(1) .chart', (e) => Number(e.dataset.points));
   check(stacked === wantPoints, 'the stacked view draws the same points');
+  const box = await page.$eval('.query:nth-child(2) .u-over', (e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; });
+  await page.mouse.move(box.x + box.w * 0.25, box.y + box.h / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.w * 0.5, box.y + box.h / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /from=\d{4}-/.test(decodeURIComponent(location.hash)) &&
+    document.querySelectorAll('.chart[data-points]').length === 2, null, { timeout: WAIT });
+  const zoomed = await page.evaluate(() => { const p = new URLSearchParams(location.hash.split('?')[1]); return (Date.parse(p.get('to')) - Date.parse(p.get('from'))) / 1000; });
+  check(Math.abs(zoomed - 7199 / 4) < 7199 * 0.05, `dragging across a graph sets that absolute range (${zoomed} s of 7199)`);
   await page.selectOption('.bar select[aria-label="view"]', 'table');
   await page.waitForSelector('.query:nth-child(1) table.result', { timeout: WAIT });
   const rows = await page.$$eval('.query:nth-child(1) table.result tbody tr', (e) => e.length);

@@ -46,8 +46,10 @@ function countPoints(data) {
 
 // Stacked areas are painted top band first, so each lower band covers the
 // fill of the one above it.
-// xRange: [start, end] seconds the x axis first spans, whatever the data covers.
-function build(el, names, data, { stacked = false, bars = false, height = 260, colors, xRange } = {}) {
+// xRange: [start, end] seconds the x axis first spans, whatever the data
+// covers. onZoom(start, end): a range dragged across the chart, given to the
+// caller (to query it again at a finer step) instead of zooming the pixels.
+function build(el, names, data, { stacked = false, bars = false, height = 260, colors, xRange, onZoom } = {}) {
   const order = stacked ? names.map((_, i) => names.length - 1 - i) : names.map((_, i) => i);
   const shown = stacked ? stack(data) : data;
   const paths = bars ? uPlot.paths.bars({ size: [0.9, 64] }) : undefined;
@@ -64,6 +66,13 @@ function build(el, names, data, { stacked = false, bars = false, height = 260, c
     axes: [{}, { size: 56, values: (u, vals) => vals.map(fmtNum) }],
     legend: { live: true },
   };
+  if (onZoom) {
+    opts.cursor = { drag: { x: true, y: false, setScale: false } };
+    opts.hooks = { setSelect: [(u) => {
+      if (u.select.width < 3) return;
+      onZoom(u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x'));
+    }] };
+  }
   const u = new uPlot(opts, [shown[0], ...order.map((i) => shown[i + 1])], el);
   if (xRange) u.setScale('x', { min: xRange[0], max: xRange[1] }); // drag-zoom still works after
   el.dataset.series = String(names.length);

@@ -7,7 +7,7 @@ import { query, queryRange } from './api.js';
 import { align, graph } from './chart.js';
 import { clear, fmtNum, h, seriesName, status } from './dom.js';
 import { promqlEditor, textOf } from './editor.js';
-import { picker, resolve } from './timerange.js';
+import { isoOf, picker, resolve } from './timerange.js';
 import { setPageParams } from './url.js';
 
 const MAX_SERIES = 500;
@@ -34,8 +34,15 @@ export function explorePage(el, params) {
   const viewSel = h('select', { 'aria-label': 'view', onchange: () => { state.view = viewSel.value; runAll(); } },
     ['graph', 'table'].map((v) => h('option', { value: v, selected: v === state.view }, v)));
   const stackBox = h('input', { type: 'checkbox', checked: state.stacked, onchange: () => { state.stacked = stackBox.checked; runAll(); } });
+  const rangePicker = picker(state.range, (r) => { state.range = r; runAll(); });
+  // a range dragged on any graph becomes the page's absolute range
+  const zoom = (start, end) => {
+    state.range = { from: isoOf(start), to: isoOf(end), step: 'auto' };
+    rangePicker.set(state.range);
+    runAll();
+  };
   el.append(h('div', { class: 'bar' },
-    picker(state.range, (r) => { state.range = r; runAll(); }),
+    rangePicker,
     viewSel, h('label', {}, stackBox, ' stacked'),
     h('button', { onclick: () => addPanel('', true) }, '+ query'),
     h('button', { class: 'primary', onclick: () => runAll() }, 'Run')), list);
@@ -114,7 +121,7 @@ export function explorePage(el, params) {
     const aligned = align(result);
     const holder = h('div', { class: 'chart' });
     panel.out.append(holder);
-    if (result.length) panel.chart = graph(holder, result.map((s) => seriesName(s.metric)), aligned, { stacked: state.stacked, xRange: [r.start, r.end] });
+    if (result.length) panel.chart = graph(holder, result.map((s) => seriesName(s.metric)), aligned, { stacked: state.stacked, xRange: [r.start, r.end], onZoom: zoom });
     await nextFrame();
     const t2 = performance.now();
     const points = result.reduce((n, s) => n + s.values.length, 0);

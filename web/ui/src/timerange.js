@@ -48,7 +48,11 @@ export function resolve(range, points = 250) {
   return { start, end, step };
 }
 
+// Unix seconds → the picker's absolute form (ISO 8601, UTC, whole seconds).
+export const isoOf = (sec) => new Date(Math.round(sec) * 1000).toISOString().replace('.000Z', 'Z');
+
 // The picker: preset buttons, from/to/step inputs; onchange(range) on edits.
+// Its element has set(range) to show a range chosen elsewhere (a chart zoom).
 export function picker(range, onchange, { withStep = true } = {}) {
   const from = h('input', { class: 'ti', value: range.from, title: 'start: now-1h, an ISO time or Unix seconds', 'aria-label': 'from' });
   const to = h('input', { class: 'ti', value: range.to, title: 'end', 'aria-label': 'to' });
@@ -59,5 +63,7 @@ export function picker(range, onchange, { withStep = true } = {}) {
     onchange: () => { from.value = `now-${preset.value}`; to.value = 'now'; emit(); },
   }, h('option', { value: '' }, 'range…'), PRESETS.map((p) => h('option', { value: p }, `last ${p}`)));
   for (const i of [from, to, step]) i.addEventListener('change', emit);
-  return h('span', { class: 'picker' }, preset, from, '→', to, withStep && [' step ', step]);
+  const el = h('span', { class: 'picker' }, preset, from, '→', to, withStep && [' step ', step]);
+  el.set = (r) => { from.value = r.from; to.value = r.to; step.value = r.step || 'auto'; };
+  return el;
 }
