@@ -2,17 +2,17 @@
 // (driven by playwright-core) against a real `lookout server` on 127.0.0.1
 // with a temporary data directory holding known data:
 //  - Overview: first paint of real data ≤ 1 s (median of three loads);
-//    every container's numbers
-//    equal the PromQL answers fetched directly; sorting; sparklines.
+//    every container's numbers equal the PromQL answers fetched directly;
+//    sorting; sparklines.
 //  - Explore: a known query draws as many series and points as the API
 //    answers (72,000 points, draw time printed); legend toggles; the URL
 //    holds the queries; stacked and table views; dragging across a graph
 //    sets an absolute range.
 //  - Autocomplete: with 100,000 metric names, typing a prefix offers a known
 //    name quickly, and every name lookup carried a limit.
-//  - Logs: pushed lines and the volume by level show; clicking a label
-//    filters; context shows the neighbours; a newly pushed line appears in
-//    the live tail within 2 s.
+//  - Logs: pushed lines and the volume by level (a label, or a logfmt field)
+//    show; clicking a label filters; context shows the neighbours; a newly
+//    pushed line appears in the live tail within 2 s.
 // No console error and no failed request on any page. Screenshots go to
 // OUTDIR. Every wait is bounded; a watchdog ends the run after 150 s.
 import { spawn } from 'node:child_process';
