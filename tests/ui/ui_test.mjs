@@ -47,6 +47,7 @@ function startServer(dataDir) {
       if (m) { clearTimeout(t); resolve({ proc, base: `http://127.0.0.1:${m[1]}` }); }
     });
     proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`lookout exited ${code}: ${err}`)); });
+    proc.on('error', (e) => { clearTimeout(t); reject(new Error(`cannot run ${lookout}: ${e.message}`)); });
   });
 }
 
@@ -305,9 +306,11 @@ async function testLogs(browser, base, now, problems) {
 async function main() {
   mkdirSync(outDir, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'lk_ui_'));
-  const { proc, base } = await startServer(dataDir);
-  let browser = null;
+  let browser = null, proc = null;
   try {
+    const server = await startServer(dataDir);
+    proc = server.proc;
+    const { base } = server;
     const now = Date.now();
     const { text, ctrs } = exposition(now);
     await post(base, '/api/v1/import/prometheus', text, 'text/plain');
@@ -321,8 +324,11 @@ async function main() {
     check(problems.length === 0, 'no console errors and no failed requests on any page');
   } finally {
     if (browser) await browser.close();
-    proc.kill('SIGTERM');
-    await new Promise((r) => { const t = setTimeout(r, 10000); proc.on('exit', () => { clearTimeout(t); r(); }); });
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((r) => { const t = setTimeout(r, 10000); proc.on('exit', () => { clearTimeout(t); r(); }); });
+      proc.kill('SIGTERM');
+      await exited;
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`screenshots in ${outDir}`);
