@@ -140,6 +140,7 @@ void lk_http_error(lk_http_resp *resp, int status, const char *error_type, const
   resp->content_type = "application/json";
   resp->content_encoding = NULL;
   resp->cache_control = NULL;
+  resp->vary = NULL;
   resp->etag[0] = 0;
   lk_buf_clear(&resp->body);
   lk_buf_puts(&resp->body, "{\"status\":\"error\",\"errorType\":");

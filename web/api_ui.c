@@ -4,8 +4,9 @@
  *
  * Embedded files are stored gzip-compressed once, at build time: a client
  * that accepts gzip gets those bytes as they are, any other gets them
- * inflated. Every answer carries an ETag (the content hash; for --ui-dir
- * files, size and mtime) and a matching If-None-Match gets 304. index.html
+ * inflated. Every answer carries an ETag (for embedded files a weak one,
+ * the content hash, shared by both encodings; for --ui-dir files size and
+ * mtime) and a matching If-None-Match gets 304. index.html
  * is revalidated on every load (no-cache) while the content-named bundle
  * files are cached for a year, so a new binary's UI is picked up at once.
  */

@@ -19,7 +19,7 @@
 typedef struct web_ui_asset {
   const char *path;          /* "/index.html", "/ui/app-<hash>.js", ... */
   const char *content_type;
-  const char *etag;          /* quoted content hash */
+  const char *etag;          /* W/"<content hash>": weak, as the gzip and identity bodies share it */
   bool immutable;            /* content-hashed name: cache for a year */
   const uint8_t *gz;         /* gzip of the file */
   size_t gz_len;

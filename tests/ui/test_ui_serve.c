@@ -68,7 +68,7 @@ static void test_embedded(void **state)
   assert_string_equal(header(&plain, "Cache-Control", buf, sizeof buf), "no-cache");
   assert_string_equal(header(&plain, "Content-Encoding", buf, sizeof buf), "");
   snprintf(etag, sizeof etag, "%s", header(&plain, "ETag", buf, sizeof buf));
-  assert_true(etag[0] == '"');
+  assert_true(!strncmp(etag, "W/\"", 3)); /* weak: gzip and identity share it */
   assert_non_null(strstr((char *)plain.body.data, "<title>Lookout</title>"));
 
   const char *gz_hdrs[] = {"Accept-Encoding: br, gzip, deflate", NULL};

@@ -103,7 +103,7 @@ function cTable(assets) {
   });
   lines.push('', 'const web_ui_asset web__ui_assets[] = {');
   assets.forEach((a, i) => {
-    lines.push(`  {"${a.path}", "${a.type}", "\\"${hash(a.data)}\\"", ${a.immutable}, asset${i}, ${a.gz.length}, ${a.data.length}},`);
+    lines.push(`  {"${a.path}", "${a.type}", "W/\\"${hash(a.data)}\\"", ${a.immutable}, asset${i}, ${a.gz.length}, ${a.data.length}},`);
   });
   lines.push('};', `const size_t web__ui_nassets = ${assets.length};`, '');
   return lines.join('\n');
