@@ -171,6 +171,7 @@ export function overviewPage(el, params) {
     const at = Math.floor(Date.now() / 1000);
     try {
       const node = instant(NODE_QUERIES, signal, at);
+      node.catch(() => {}); // awaited below; this keeps an abort meanwhile from going unhandled
       rows = containerRows(await instant(CONTAINER_QUERIES, signal, at));
       table.dataset.time = String(at);
       drawTable();
