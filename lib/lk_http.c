@@ -139,6 +139,9 @@ void lk_http_error(lk_http_resp *resp, int status, const char *error_type, const
   resp->status = status;
   resp->content_type = "application/json";
   resp->content_encoding = NULL;
+  resp->cache_control = NULL;
+  resp->vary = NULL;
+  resp->etag[0] = 0;
   lk_buf_clear(&resp->body);
   lk_buf_puts(&resp->body, "{\"status\":\"error\",\"errorType\":");
   lk_json_str(&resp->body, error_type);
@@ -248,6 +251,12 @@ static struct MHD_Response *build_response(lk_http_req *r)
     MHD_add_response_header(m, "Content-Type", rs->content_type ? rs->content_type : "application/json");
   if (rs->content_encoding)
     MHD_add_response_header(m, "Content-Encoding", rs->content_encoding);
+  if (rs->cache_control)
+    MHD_add_response_header(m, "Cache-Control", rs->cache_control);
+  if (rs->vary)
+    MHD_add_response_header(m, "Vary", rs->vary);
+  if (rs->etag[0])
+    MHD_add_response_header(m, "ETag", rs->etag);
   if (rs->status == 401)
     MHD_add_response_header(m, "WWW-Authenticate", "Bearer");
   if (rs->status == 405 && r->route)

@@ -69,6 +69,9 @@ typedef struct lk_http_resp {
   int status;                 /* default 200 */
   const char *content_type;   /* static string; default application/json */
   const char *content_encoding; /* static string or NULL */
+  const char *cache_control;  /* static string or NULL: the Cache-Control header */
+  const char *vary;           /* static string or NULL: the Vary header */
+  char etag[64];              /* the ETag header (quotes included), or "" for none */
   lk_buf body;
   lk_http_body_stream stream;
 } lk_http_resp;

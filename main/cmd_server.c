@@ -47,18 +47,20 @@
 #include "web/web.h"
 
 typedef struct serve_flags {
-  const char *config, *data, *listen;
+  const char *config, *data, *listen, *ui_dir;
 } serve_flags;
 
 static void usage(FILE *f, const char *cmd, const char *extra)
 {
   fprintf(f,
-          "usage: lookout %s [--config FILE] [--data DIR] [--listen ADDR]\n\n"
+          "usage: lookout %s [--config FILE] [--data DIR] [--listen ADDR] [--ui-dir DIR]\n\n"
           "%s\n"
           "  --config FILE   YAML config file (see README \"Configuration\")\n"
           "  --data DIR      data directory (config key `data`, default ./data)\n"
           "  --listen ADDR   HTTP listen address host:port (config key `listen`,\n"
           "                  default 127.0.0.1:9470)\n"
+          "  --ui-dir DIR    serve the dashboard from DIR (web/ui: node build.mjs --out DIR)\n"
+          "                  instead of the one built into the binary\n"
           "\nStops cleanly on SIGINT or SIGTERM.\n",
           cmd, extra);
 }
@@ -73,7 +75,7 @@ static int parse_flags(const char *cmd, int argc, char **argv, serve_flags *f, c
       return 1;
     }
     const struct { const char *name; const char **slot; } flags[] = {
-      {"--config", &f->config}, {"--data", &f->data}, {"--listen", &f->listen}};
+      {"--config", &f->config}, {"--data", &f->data}, {"--listen", &f->listen}, {"--ui-dir", &f->ui_dir}};
     const char **slot = NULL;
     const char *eq = strchr(a, '=');
     size_t nl = eq ? (size_t)(eq - a) : strlen(a);
@@ -190,7 +192,7 @@ static alerting_am *open_notifier(const char *cmd, const lk_config *c)
   return am;
 }
 
-static int run(const char *cmd, const lk_config *c)
+static int run(const char *cmd, const lk_config *c, const char *ui_dir)
 {
   if (lk_mkdir_p(c->data)) {
     fprintf(stderr, "lookout %s: cannot create data directory %s: %s\n", cmd, c->data, strerror(errno));
@@ -250,6 +252,7 @@ static int run(const char *cmd, const lk_config *c)
     .db = db,
     .logs = logs,
     .am = am,
+    .ui_dir = ui_dir,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -328,7 +331,7 @@ int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread exists */
   signal(SIGPIPE, SIG_IGN);
   tune_malloc();
-  rc = run(cmd, &c);
+  rc = run(cmd, &c, f.ui_dir);
   lk_config_fini(&c);
   return rc;
 }

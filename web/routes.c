@@ -9,6 +9,7 @@
  */
 #include "web/api_loki.h"
 #include "web/api_query.h"
+#include "web/api_ui.h"
 #include "web/web_int.h"
 
 #define FORM WEB_BODY_FORM
@@ -53,5 +54,8 @@ const lk_http_route web__route_table[] = {
   {"DELETE",     "/api/v2/silence/*",          LK_AUTH_REMOTE, 0,                web__am_silence,   NULL,   "/api/v2/silence/:id"},
   {"GET",        "/api/v2/status",             LK_AUTH_NONE,   0,                web__am_status,    NULL,   "/api/v2/status"},
   {"GET",        "/api/v2/receivers",          LK_AUTH_NONE,   0,                web__am_receivers, NULL,   "/api/v2/receivers"},
+  /* dashboard (h-ui): last, so its /ui/ prefix can never shadow an API path */
+  {"GET",        "/",                          LK_AUTH_NONE,   0,                web__ui_index,     NULL,   "/"},
+  {"GET",        "/ui/*",                      LK_AUTH_NONE,   0,                web__ui_file,      NULL,   "/ui/"},
 };
 const size_t web__nroutes = sizeof web__route_table / sizeof web__route_table[0];

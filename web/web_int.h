@@ -65,6 +65,7 @@ struct web_server {
   const struct orch_external_metric *external; /* borrowed */
   size_t nexternal;
   struct alerting_am *am; /* borrowed; NULL = no Alertmanager API */
+  char *ui_dir;          /* owned; NULL = the dashboard embedded at build time */
   web_limits limits;   /* defaults filled in */
   lk_http_route *routes; /* the table with body classes resolved */
   size_t nroutes;

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_json.h"
@@ -55,6 +56,7 @@ static void free_server(web_server *w)
   for (size_t i = 0; i < w->narenas; i++)
     lk_arena_free(w->arenas[i]);
   lk_keycache_free(w->rw_cache);
+  free(w->ui_dir);
   free(w->routes);
   free(w);
 }
@@ -79,6 +81,9 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   int rc = check_external(o, d);
   if (rc)
     return rc;
+  struct stat st;
+  if (o->ui_dir && (stat(o->ui_dir, &st) || !S_ISDIR(st.st_mode)))
+    return lk_diag_set(d, LK_EINVAL, -1, "dashboard directory %s: not a directory", o->ui_dir);
   web_server *w = lk_xcalloc(1, sizeof *w);
   w->db = o->db;
   w->logs = o->logs;
@@ -86,6 +91,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   w->external = o->external_metrics;
   w->nexternal = o->nexternal_metrics;
   w->am = o->am;
+  w->ui_dir = o->ui_dir ? lk_xstrdup(o->ui_dir) : NULL;
   w->limits = o->limits;
   fill_default_limits(&w->limits);
   w->start_ms = lk_now_ms();
