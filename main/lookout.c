@@ -28,6 +28,7 @@ static const struct cmd commands[] = {
   {"scale",       cmd_scale,       "scale a deployment"},
   {"import",      cmd_import,      "bulk metric import, with a progress bar"},
   {"version",     cmd_version,     "print the version"},
+  {"shim",        cmd_shim,        "container shim (started by the orchestrator)"},
 };
 
 static void usage(FILE *f)
