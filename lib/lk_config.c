@@ -475,8 +475,10 @@ static const field route_fields[] = {
   {0},
 };
 static const field orchestrator_fields[] = {
-  {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL, .used_by = ALL},
-  {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = ALL},
+  {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL, .used_by = SRV},
+  {"runtime", F_STR, C(orchestrator.runtime), NULL, NULL, .used_by = SRV},
+  {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = SRV},
+  {"sync_period", F_DUR, C(orchestrator.sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {0},
 };
 static const field auth_fields[] = {
@@ -520,7 +522,7 @@ static const field top_fields[] = {
   {"inhibit_rules", F_RESERVED, 0, NULL, NULL, .used_by = NOT_YET},
   {"alertmanager_url", F_STR, C(alertmanager_url), NULL, NULL, .used_by = NOT_YET},
   {"alerting", F_RESERVED, 0, NULL, NULL, .used_by = NOT_YET},
-  {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL, .used_by = NOT_YET},
+  {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL, .used_by = SRV},
   {"auth", F_SECTION, 0, auth_fields, NULL, .used_by = SRV},
   {"tls", F_SECTION, 0, tls_fields, NULL, .used_by = SRV},
   {"limits", F_SECTION, 0, limits_fields, NULL, .used_by = SRV},
@@ -550,6 +552,8 @@ void lk_config_init(lk_config *c)
   c->route.group_interval_ms = 5 * 60000;
   c->route.repeat_interval_ms = 4 * 3600000;
   c->orchestrator.enabled = true;
+  c->orchestrator.runtime = lk_xstrdup("runc");
+  c->orchestrator.sync_period_ms = 1000;
   c->limits.max_body_size = 16ULL << 20;
   c->limits.max_decoded_size = 256ULL << 20;
   c->limits.max_import_size = 64ULL << 30;
@@ -677,6 +681,7 @@ void lk_config_fini(lk_config *c)
   free(c->receivers);
   free(c->alertmanager_url);
   strlist_free(&c->orchestrator.manifests);
+  free(c->orchestrator.runtime);
   free(c->auth.token_file);
   free(c->tls.cert_file);
   free(c->tls.key_file);

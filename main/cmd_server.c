@@ -39,6 +39,7 @@
 #include "main/cmd.h"
 #include "main/logs_local.h"
 #include "main/serve.h"
+#include "orchestrator/orchestrator.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
@@ -172,6 +173,28 @@ static int open_storage(const lk_config *c, tsdb **db)
   return 0;
 }
 
+/* The orchestrator (config section orchestrator:), or NULL when it is
+ * turned off or cannot open its store (logged; the rest keeps running). */
+static orch *lookout_orch_open(const lk_config *c)
+{
+  if (!c->orchestrator.enabled)
+    return NULL;
+  orch_opts oo = {
+    .data_dir = c->data,
+    .run_pods = true,
+    .runtime = c->orchestrator.runtime,
+    .cgroup_root = c->collector.cgroup_root,
+    .sync_period_ms = c->orchestrator.sync_period_ms,
+  };
+  orch *o = NULL;
+  lk_diag d = {0};
+  if (orch_open(&oo, &o, &d)) {
+    lk_error("orchestrator: %s; the Kubernetes API answers 503", d.msg);
+    return NULL;
+  }
+  return o;
+}
+
 static int run(const char *cmd, const lk_config *c)
 {
   if (lk_mkdir_p(c->data)) {
@@ -207,6 +230,7 @@ static int run(const char *cmd, const lk_config *c)
     free(key);
     return 1;
   }
+  orch *orc = lookout_orch_open(c);
   web_opts wo = {
     .tls_cert = cert,
     .tls_key = key,
@@ -224,6 +248,7 @@ static int run(const char *cmd, const lk_config *c)
     },
     .db = db,
     .logs = logs,
+    .orch = orc,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -232,6 +257,7 @@ static int run(const char *cmd, const lk_config *c)
   free(key);
   if (started) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+    orch_close(orc);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -255,6 +281,7 @@ static int run(const char *cmd, const lk_config *c)
   collector_free(agent);
   lookout_logs_stop(tailer);
   web_stop(w);
+  orch_close(orc);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");

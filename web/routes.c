@@ -7,11 +7,13 @@
  * Write endpoints need a bearer token once the server listens beyond
  * loopback (LK_AUTH_REMOTE); reads are open.
  */
+#include "web/api_k8s.h"
 #include "web/api_loki.h"
 #include "web/api_query.h"
 #include "web/web_int.h"
 
 #define FORM WEB_BODY_FORM
+#define K8S WEB_K8S_BODY
 
 const lk_http_route web__route_table[] = {
   /* methods     path                          auth            body limit        handler            stream  name */
@@ -37,5 +39,17 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/loki/api/v1/label/*",       LK_AUTH_NONE,   0,                web__loki_label_values, NULL, "/loki/api/v1/label/:name/values"},
   {"GET|POST",   "/loki/api/v1/series",        LK_AUTH_NONE,   FORM,             web__loki_series,  NULL,   "/loki/api/v1/series"},
   {"GET",        "/loki/api/v1/tail",          LK_AUTH_NONE,   0,                web__loki_tail,    NULL,   "/loki/api/v1/tail"},
+  /* Kubernetes API subset (h-kapi): after every Prometheus /api/v1 line and the
+   * metrics.k8s.io lines, which the broad /apis prefix would otherwise swallow.
+   * Reads are open; every write needs the token (LK_AUTH_ALWAYS). */
+  {"GET",        "/version",                   LK_AUTH_NONE,   0,                web__k8s_version,  NULL,   "/version"},
+  {"GET",        "/openapi/*",                 LK_AUTH_NONE,   0,                web__k8s_openapi,  NULL,   "/openapi"},
+  {"GET",        "/api",                       LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api"},
+  {"GET",        "/api/v1",                    LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1"},
+  {"GET",        "/api/v1/namespaces*",        LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1/namespaces"},
+  {"POST|PUT|PATCH|DELETE", "/api/v1/namespaces*", LK_AUTH_ALWAYS, K8S,        web__k8s,          NULL,   "/api/v1/namespaces"},
+  {"GET",        "/api/v1/pods",               LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1/pods"},
+  {"GET",        "/apis*",                     LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/apis"},
+  {"POST|PUT|PATCH|DELETE", "/apis/*",         LK_AUTH_ALWAYS, K8S,              web__k8s,          NULL,   "/apis"},
 };
 const size_t web__nroutes = sizeof web__route_table / sizeof web__route_table[0];

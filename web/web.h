@@ -45,6 +45,7 @@ typedef struct web_opts {
   /* The stores (borrowed; they must outlive the server). */
   tsdb *db;               /* metrics; required */
   struct logstore *logs;  /* log store for the Loki API, or NULL (those routes answer 503) */
+  struct orch *orch;      /* orchestrator for the Kubernetes API, or NULL (those routes answer 503) */
 } web_opts;
 
 /* Start serving the stores in o. On failure (no tsdb, bad address, port in

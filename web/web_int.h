@@ -61,6 +61,7 @@ typedef struct web_stats {
 struct web_server {
   tsdb *db;
   struct logstore *logs; /* borrowed; NULL = no Loki API */
+  struct orch *orch;     /* borrowed; NULL = no Kubernetes API */
   web_limits limits;   /* defaults filled in */
   lk_http_route *routes; /* the table with body classes resolved */
   size_t nroutes;

@@ -1,0 +1,180 @@
+/* ctrl_common.c — what the controllers share: conditions as Kubernetes
+ * writes them, owner references, pod readiness, the garbage collector
+ * (dependents whose owner is gone are deleted, as Background propagation
+ * does) and the autoscaler's call site.
+ */
+#include <string.h>
+
+#include "lib/lk_log.h"
+#include "lib/lk_time.h"
+#include "orchestrator/orch_int.h"
+
+void orch__set_condition(json_t *obj, const char *type, const char *status, const char *reason, const char *msg,
+                         bool with_update_time)
+{
+  json_t *st = orch__obj(obj, "status");
+  json_t *conds = json_object_get(st, "conditions");
+  if (!json_is_array(conds)) {
+    conds = json_array();
+    json_object_set_new(st, "conditions", conds);
+  }
+  char now[32];
+  orch_rfc3339(lk_now_ms(), now);
+  json_t *c = NULL;
+  size_t i;
+  json_t *v;
+  json_array_foreach(conds, i, v) {
+    const char *t = json_string_value(json_object_get(v, "type"));
+    if (t && !strcmp(t, type))
+      c = v;
+  }
+  if (!c) {
+    c = json_object();
+    json_object_set_new(c, "type", json_string(type));
+    json_array_append_new(conds, c);
+  }
+  const char *was = json_string_value(json_object_get(c, "status"));
+  const char *was_reason = json_string_value(json_object_get(c, "reason"));
+  const char *was_msg = json_string_value(json_object_get(c, "message"));
+  bool changed = !was || strcmp(was, status);
+  bool same = !changed && was_reason && !strcmp(was_reason, reason) && was_msg && !strcmp(was_msg, msg);
+  if (changed || !json_object_get(c, "lastTransitionTime"))
+    json_object_set_new(c, "lastTransitionTime", json_string(now));
+  if (with_update_time && !same)
+    json_object_set_new(c, "lastUpdateTime", json_string(now));
+  json_object_set_new(c, "status", json_string(status));
+  json_object_set_new(c, "reason", json_string(reason));
+  json_object_set_new(c, "message", json_string(msg));
+}
+
+bool orch__pod_ready(const json_t *pod)
+{
+  if (orch__at(pod, "metadata.deletionTimestamp"))
+    return false;
+  size_t i;
+  json_t *c;
+  json_array_foreach(orch__at(pod, "status.conditions"), i, c) {
+    const char *t = json_string_value(json_object_get(c, "type"));
+    const char *s = json_string_value(json_object_get(c, "status"));
+    if (t && s && !strcmp(t, "Ready"))
+      return !strcmp(s, "True");
+  }
+  return false;
+}
+
+bool orch__owned_by(const json_t *obj, const char *uid)
+{
+  size_t i;
+  json_t *r;
+  json_array_foreach(orch__at(obj, "metadata.ownerReferences"), i, r) {
+    const char *u = json_string_value(json_object_get(r, "uid"));
+    if (u && uid && !strcmp(u, uid))
+      return true;
+  }
+  return false;
+}
+
+json_t *orch__owner_ref(const json_t *owner, const char *kind)
+{
+  return json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", json_string_value(json_object_get(owner, "apiVersion")),
+                   "kind", kind, "name", orch__str(owner, "metadata.name"), "uid", orch__str(owner, "metadata.uid"),
+                   "controller", 1, "blockOwnerDeletion", 1);
+}
+
+/*---- garbage collection ----*/
+
+/* Every uid present in the store (as a JSON object used as a set). */
+static json_t *all_uids(orch *o)
+{
+  json_t *set = json_object();
+  for (int k = 0; k < ORCH_NKINDS; k++) {
+    json_t *all = orch__store_list(o->st, (enum orch_kind)k, NULL, NULL);
+    size_t i;
+    json_t *obj;
+    json_array_foreach(all, i, obj) {
+      const char *uid = orch__str(obj, "metadata.uid");
+      if (uid)
+        json_object_set_new(set, uid, json_true());
+    }
+    json_decref(all);
+  }
+  return set;
+}
+
+void orch__ctrl_gc(orch *o)
+{
+  json_t *uids = NULL;
+  for (int k = ORCH_POD; k < ORCH_NKINDS; k++) {
+    json_t *all = orch__store_list(o->st, (enum orch_kind)k, NULL, NULL);
+    size_t i;
+    json_t *obj;
+    json_array_foreach(all, i, obj) {
+      json_t *refs = orch__at(obj, "metadata.ownerReferences");
+      if (!json_array_size(refs) || orch__at(obj, "metadata.deletionTimestamp"))
+        continue;
+      if (!uids)
+        uids = all_uids(o);
+      bool alive = false;
+      size_t j;
+      json_t *r;
+      json_array_foreach(refs, j, r) {
+        const char *u = json_string_value(json_object_get(r, "uid"));
+        alive = alive || (u && json_object_get(uids, u));
+      }
+      if (alive)
+        continue;
+      orch_err e = {0};
+      if (!orch__delete_object(o, (enum orch_kind)k, obj, -1, NULL, &e))
+        lk_info("orchestrator: deleted %s %s/%s (its owner is gone)", orch__str(obj, "kind"),
+                orch__str(obj, "metadata.namespace"), orch__str(obj, "metadata.name"));
+      orch_err_fini(&e);
+    }
+    json_decref(all);
+  }
+  json_decref(uids);
+}
+
+/*---- autoscaler ----*/
+
+/* The HPA call site: every hpa period, each HPA's scale target and pods go
+ * to the autoscaler (orchestrator/hpa.h, orch__hpa_sync) and its decision
+ * is written back (spec.replicas of the target, the HPA's status). Until the
+ * autoscaler is linked in, the HPA says so in its conditions and nothing is
+ * scaled. */
+void orch__ctrl_hpa(orch *o)
+{
+  int64_t now = lk_now_ms();
+  if (now - o->last_hpa_ms < o->hpa_ms)
+    return;
+  o->last_hpa_ms = now;
+  json_t *all = orch__store_list(o->st, ORCH_HPA, NULL, NULL);
+  size_t i;
+  json_t *hpa;
+  json_array_foreach(all, i, hpa) {
+    json_t *next = json_deep_copy(hpa);
+    const char *kind = orch__str(hpa, "spec.scaleTargetRef.kind");
+    enum orch_kind tk = kind && !strcmp(kind, "ReplicaSet") ? ORCH_REPLICASET : ORCH_DEPLOYMENT;
+    json_t *target = orch__store_get(o->st, tk, orch__str(hpa, "metadata.namespace"),
+                                     orch__str(hpa, "spec.scaleTargetRef.name") ? orch__str(hpa, "spec.scaleTargetRef.name") : "");
+    if (target) {
+      orch__set_int(next, "status.currentReplicas", orch__int(target, "status.replicas", 0));
+      orch__set_int(next, "status.desiredReplicas", orch__int(target, "spec.replicas", 0));
+      orch__set_condition(next, "AbleToScale", "True", "SucceededGetScale",
+                          "the HPA controller was able to get the target's current scale", false);
+    } else {
+      orch__set_condition(next, "AbleToScale", "False", "FailedGetScale",
+                          "the HPA controller was unable to get the target's current scale: not found", false);
+    }
+    orch__set_condition(next, "ScalingActive", "False", "AutoscalerNotBuilt",
+                        "the autoscaling algorithm is not part of this build; replicas are left as they are", false);
+    orch_err e = {0};
+    json_t *ignored = NULL;
+    orch_update(o, ORCH_HPA, orch__str(hpa, "metadata.namespace"), orch__str(hpa, "metadata.name"), next,
+                ORCH_STATUS, &ignored, &e);
+    json_decref(ignored);
+    orch_err_fini(&e);
+    json_decref(next);
+    json_decref(target);
+  }
+  json_decref(all);
+}
