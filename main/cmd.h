@@ -18,6 +18,9 @@ int cmd_query_range(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_scale(int argc, char **argv);
 int cmd_shim(int argc, char **argv);
 
 #endif

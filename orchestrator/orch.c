@@ -88,7 +88,8 @@ json_t *orch_err_status(const orch_err *e, const orch_resource *r, const char *n
   if (r) {
     if (*r->group)
       json_object_set_new(details, "group", json_string(r->group));
-    json_object_set_new(details, "kind", json_string(r->plural));
+    bool invalid = e->reason && !strcmp(e->reason, "Invalid");
+    json_object_set_new(details, "kind", json_string(invalid ? r->kind_name : r->plural));
   }
   if (e->causes)
     json_object_set(details, "causes", e->causes);

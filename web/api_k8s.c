@@ -128,6 +128,17 @@ static bool parse_path(const char *path, web_k8s_req *k)
 
 static json_t *body_json(const lk_http_req *req, lk_http_resp *resp)
 {
+  const char *ct = lk_http_header(req, "Content-Type");
+  if (ct && !strncmp(ct, "application/vnd.kubernetes.protobuf", 35)) {
+    web__k8s_status(resp, 415, "UnsupportedMediaType", "protobuf bodies are not accepted here; send application/json");
+    return NULL;
+  }
+  if (ct && strncmp(ct, "application/json", 16) && orch_patch_type_of(ct) < 0) {
+    web__k8s_status(resp, 415, "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types include: "
+                    "application/json (got %s)", ct);
+    return NULL;
+  }
   size_t len;
   const uint8_t *b = lk_http_body(req, &len);
   json_error_t je;
@@ -141,7 +152,11 @@ static json_t *body_json(const lk_http_req *req, lk_http_resp *resp)
 /* The body in the storage version (autoscaling/v1 HPAs converted). */
 static json_t *body_object(const lk_http_req *req, const web_k8s_req *k, lk_http_resp *resp)
 {
-  json_t *v = body_json(req, resp);
+  const char *ct = lk_http_header(req, "Content-Type");
+  size_t len;
+  const uint8_t *body = lk_http_body(req, &len);
+  json_t *v = ct && !strncmp(ct, "application/vnd.kubernetes.protobuf", 35) ? web__k8s_proto_decode(k, body, len, resp)
+                                                                            : body_json(req, resp);
   if (v && k->hpa_v1) {
     json_t *v2 = orch_hpa_v1_to_v2(v);
     json_decref(v);
@@ -202,10 +217,15 @@ static void create_object(web_server *w, const lk_http_req *req, const web_k8s_r
     return;
   json_t *out = NULL;
   orch_err e = {0};
-  if (orch_create(w->orch, k->res->kind, k->ns, obj, &out, &e))
-    web__k8s_fail(resp, &e, k);
-  else
+  if (orch_create(w->orch, k->res->kind, k->ns, obj, &out, &e)) {
+    web_k8s_req named = *k;
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    snprintf(named.name, sizeof named.name, "%s", name ? name : "");
+    web__k8s_fail(resp, &e, &named);
+  }
+  else {
     web__k8s_json(resp, 201, web__k8s_out(k, out));
+  }
   json_decref(out);
   json_decref(obj);
   orch_err_fini(&e);

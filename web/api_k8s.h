@@ -38,6 +38,10 @@ void web__k8s_status(lk_http_resp *resp, int code, const char *reason, const cha
 /* The object as the client asked for it (HPA v1 conversion; new reference). */
 json_t *web__k8s_out(const web_k8s_req *k, const json_t *obj);
 
+/* api_k8s_proto.c: an application/vnd.kubernetes.protobuf body (what
+ * `kubectl autoscale` sends) as JSON; NULL + an answer when refused. */
+json_t *web__k8s_proto_decode(const web_k8s_req *k, const uint8_t *body, size_t len, lk_http_resp *resp);
+
 /* api_k8s_discovery.c: discovery paths; true when path was one. */
 bool web__k8s_discovery(const char *path, lk_http_resp *resp);
 
