@@ -266,8 +266,9 @@ int64_t orch__cpu_milli(const char *q)
 
 int64_t orch__mem_bytes(const char *q)
 {
-  static const char *const suf[] = {"Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T", "m", NULL};
-  static const double mult[] = {1024.0, 1048576.0, 1073741824.0, 1099511627776.0, 1e3, 1e3, 1e6, 1e9, 1e12, 0.001};
+  static const char *const suf[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", "m", NULL};
+  static const double mult[] = {1024.0, 1048576.0, 1073741824.0, 1099511627776.0, 1125899906842624.0,
+                                1152921504606846976.0, 1e3, 1e6, 1e9, 1e12, 1e15, 1e18, 0.001};
   bool ok;
   double v = quantity(q, suf, mult, &ok);
   return ok ? (int64_t)ceil(v) : -1;
