@@ -27,24 +27,12 @@ static const orch_resource *doc_resource(const json_t *doc, const char **version
 {
   const char *av = json_string_value(json_object_get(doc, "apiVersion"));
   const char *kind = json_string_value(json_object_get(doc, "kind"));
-  if (!av || !kind) {
+  const orch_resource *r = orch_resource_of(av, kind, version);
+  if (!av || !kind)
     snprintf(err, n, "apiVersion and kind are required");
-    return NULL;
-  }
-  const char *slash = strchr(av, '/');
-  *version = slash ? slash + 1 : av;
-  size_t gl = slash ? (size_t)(slash - av) : 0;
-  size_t nres;
-  const orch_resource *rs = orch_resources(&nres);
-  for (size_t i = 0; i < nres; i++) {
-    if (strcmp(rs[i].kind_name, kind) || strlen(rs[i].group) != gl || strncmp(rs[i].group, av, gl))
-      continue;
-    for (size_t v = 0; rs[i].versions[v]; v++)
-      if (!strcmp(rs[i].versions[v], *version))
-        return &rs[i];
-  }
-  snprintf(err, n, "no matches for kind \"%s\" in version \"%s\"", kind, av);
-  return NULL;
+  else if (!r)
+    snprintf(err, n, "no matches for kind \"%s\" in version \"%s\"", kind, av);
+  return r;
 }
 
 static const char *object_ref(const orch_resource *r, const char *name, char *out, size_t n)

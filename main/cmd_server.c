@@ -195,6 +195,17 @@ static orch *lookout_orch_open(const lk_config *c)
   return o;
 }
 
+/* The config's manifests, applied once the orchestrator runs. */
+static int apply_manifests(const char *cmd, const lk_config *c, orch *o)
+{
+  lk_diag d = {0};
+  if (!o || !c->orchestrator.manifests.n ||
+      !orch_apply_manifests(o, (const char *const *)c->orchestrator.manifests.v, c->orchestrator.manifests.n, &d))
+    return 0;
+  fprintf(stderr, "lookout %s: orchestrator.manifests: %s\n", cmd, d.msg);
+  return -1;
+}
+
 static int run(const char *cmd, const lk_config *c)
 {
   if (lk_mkdir_p(c->data)) {
@@ -231,6 +242,14 @@ static int run(const char *cmd, const lk_config *c)
     return 1;
   }
   orch *orc = lookout_orch_open(c);
+  if (apply_manifests(cmd, c, orc)) {
+    orch_close(orc);
+    tsdb_close(db);
+    logstore_close(logs);
+    free(cert);
+    free(key);
+    return 1;
+  }
   web_opts wo = {
     .tls_cert = cert,
     .tls_key = key,

@@ -41,6 +41,27 @@ const orch_resource *orch_resource_find(const char *group, const char *plural)
   return NULL;
 }
 
+const orch_resource *orch_resource_of(const char *api_version, const char *kind, const char **version)
+{
+  if (!api_version || !kind)
+    return NULL;
+  const char *slash = strchr(api_version, '/');
+  const char *v = slash ? slash + 1 : api_version;
+  size_t gl = slash ? (size_t)(slash - api_version) : 0;
+  for (size_t i = 0; i < ORCH_NKINDS; i++) {
+    const orch_resource *r = &resources[i];
+    if (strcmp(r->kind_name, kind) || strlen(r->group) != gl || strncmp(r->group, api_version, gl))
+      continue;
+    for (size_t j = 0; r->versions[j]; j++)
+      if (!strcmp(r->versions[j], v)) {
+        if (version)
+          *version = r->versions[j];
+        return r;
+      }
+  }
+  return NULL;
+}
+
 const char *orch__api_version(enum orch_kind k)
 {
   static const char *const av[ORCH_NKINDS] = {"v1", "v1", "apps/v1", "apps/v1", "autoscaling/v2"};

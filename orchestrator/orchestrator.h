@@ -61,6 +61,9 @@ typedef struct orch_resource {
   bool namespaced, scale;  /* scale: has the /scale subresource */
 } orch_resource;
 
+/* The resource of an object's apiVersion and kind (a served version);
+ * NULL when none. *version (may be NULL) gets the version part. */
+const orch_resource *orch_resource_of(const char *api_version, const char *kind, const char **version);
 /* The table of served resources (static). */
 const orch_resource *orch_resources(size_t *n);
 /* The resource a group ("" = core) and plural name; NULL if none. */
@@ -127,6 +130,12 @@ int orch_scale(orch *o, enum orch_kind k, const char *ns, const char *name, int6
  * (unless orphaned). *out is the object as deleted. */
 int orch_delete(orch *o, enum orch_kind k, const char *ns, const char *name, const char *propagation,
                 int64_t grace_s, json_t **out, orch_err *e);
+
+/* Create or update (unconditionally) every object of the YAML manifests
+ * matching the globs (multi-document files), as `kubectl apply` would;
+ * the first file or object refused stops it, with "<file>:<line>: why" in
+ * the diag (objects before it stay applied). */
+int orch_apply_manifests(orch *o, const char *const *globs, size_t nglobs, lk_diag *d);
 
 /*---- HorizontalPodAutoscaler versions (stored as autoscaling/v2) ----*/
 

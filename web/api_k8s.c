@@ -458,6 +458,10 @@ void web__k8s(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     return;
   }
   const char *m = lk_http_method(req);
+  if (lk_http_arg(req, "dryRun") && strcmp(m, "GET") && strcmp(m, "HEAD")) {
+    web__k8s_status(resp, 400, "BadRequest", "dryRun is not supported by this server; nothing was changed");
+    return;
+  }
   if (k.name[0]) {
     serve_named(w, req, &k, resp);
   } else if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) {
