@@ -136,11 +136,50 @@ void orch__ctrl_gc(orch *o)
 
 /*---- autoscaler ----*/
 
-/* The HPA call site: every hpa period, each HPA's scale target and pods go
- * to the autoscaler (orchestrator/hpa.h, orch__hpa_sync) and its decision
- * is written back (spec.replicas of the target, the HPA's status). Until the
- * autoscaler is linked in, the HPA says so in its conditions and nothing is
- * scaled. */
+/* THE AUTOSCALER CALL SITE. One HPA, its scale target (NULL when missing)
+ * and the target's active pods: this is where orch__hpa_sync
+ * (orchestrator/hpa_live.h) decides, the target is scaled to the decision's
+ * desired replicas (orch_scale) and the decision's status is written with
+ * orch_update(..., ORCH_STATUS, ...). Until the autoscaler is linked in, the
+ * HPA's conditions say so and nothing is scaled. */
+static void hpa_decide(orch *o, const json_t *hpa, const json_t *target, const json_t *pods)
+{
+  (void)pods;
+  json_t *next = json_deep_copy(hpa);
+  if (target) {
+    orch__set_int(next, "status.currentReplicas", orch__int(target, "status.replicas", 0));
+    orch__set_int(next, "status.desiredReplicas", orch__int(target, "spec.replicas", 0));
+    orch__set_condition(next, "AbleToScale", "True", "SucceededGetScale",
+                        "the HPA controller was able to get the target's current scale", false);
+  } else {
+    orch__set_condition(next, "AbleToScale", "False", "FailedGetScale",
+                        "the HPA controller was unable to get the target's current scale: not found", false);
+  }
+  orch__set_condition(next, "ScalingActive", "False", "AutoscalerNotBuilt",
+                      "the autoscaling algorithm is not part of this build; replicas are left as they are", false);
+  orch_err e = {0};
+  json_t *ignored = NULL;
+  orch_update(o, ORCH_HPA, orch__str(hpa, "metadata.namespace"), orch__str(hpa, "metadata.name"), next, ORCH_STATUS,
+              &ignored, &e);
+  json_decref(ignored);
+  orch_err_fini(&e);
+  json_decref(next);
+}
+
+/* Active pods of all_pods matching the target's selector. */
+static json_t *target_pods(const json_t *target, const json_t *all_pods)
+{
+  json_t *out = json_array();
+  const json_t *sel = orch__at(target, "spec.selector");
+  size_t i;
+  json_t *p;
+  json_array_foreach(all_pods, i, p)
+    if (orch__pod_active(p) && orch__selector_match(sel, orch__at(p, "metadata.labels")))
+      json_array_append(out, p);
+  return out;
+}
+
+/* Every hpa period, each HPA goes to hpa_decide with its target and pods. */
 void orch__ctrl_hpa(orch *o)
 {
   int64_t now = lk_now_ms();
@@ -148,33 +187,19 @@ void orch__ctrl_hpa(orch *o)
     return;
   o->last_hpa_ms = now;
   json_t *all = orch__store_list(o->st, ORCH_HPA, NULL, NULL);
+  json_t *all_pods = orch__store_list(o->st, ORCH_POD, NULL, NULL);
   size_t i;
   json_t *hpa;
   json_array_foreach(all, i, hpa) {
-    json_t *next = json_deep_copy(hpa);
     const char *kind = orch__str(hpa, "spec.scaleTargetRef.kind");
+    const char *name = orch__str(hpa, "spec.scaleTargetRef.name");
     enum orch_kind tk = kind && !strcmp(kind, "ReplicaSet") ? ORCH_REPLICASET : ORCH_DEPLOYMENT;
-    json_t *target = orch__store_get(o->st, tk, orch__str(hpa, "metadata.namespace"),
-                                     orch__str(hpa, "spec.scaleTargetRef.name") ? orch__str(hpa, "spec.scaleTargetRef.name") : "");
-    if (target) {
-      orch__set_int(next, "status.currentReplicas", orch__int(target, "status.replicas", 0));
-      orch__set_int(next, "status.desiredReplicas", orch__int(target, "spec.replicas", 0));
-      orch__set_condition(next, "AbleToScale", "True", "SucceededGetScale",
-                          "the HPA controller was able to get the target's current scale", false);
-    } else {
-      orch__set_condition(next, "AbleToScale", "False", "FailedGetScale",
-                          "the HPA controller was unable to get the target's current scale: not found", false);
-    }
-    orch__set_condition(next, "ScalingActive", "False", "AutoscalerNotBuilt",
-                        "the autoscaling algorithm is not part of this build; replicas are left as they are", false);
-    orch_err e = {0};
-    json_t *ignored = NULL;
-    orch_update(o, ORCH_HPA, orch__str(hpa, "metadata.namespace"), orch__str(hpa, "metadata.name"), next,
-                ORCH_STATUS, &ignored, &e);
-    json_decref(ignored);
-    orch_err_fini(&e);
-    json_decref(next);
+    json_t *target = name ? orch__store_get(o->st, tk, orch__str(hpa, "metadata.namespace"), name) : NULL;
+    json_t *pods = target ? target_pods(target, all_pods) : json_array();
+    hpa_decide(o, hpa, target, pods);
+    json_decref(pods);
     json_decref(target);
   }
+  json_decref(all_pods);
   json_decref(all);
 }

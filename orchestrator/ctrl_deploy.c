@@ -268,6 +268,48 @@ static void cleanup_history(deploy_pass *dp)
   }
 }
 
+static const json_t *condition_of(const json_t *obj, const char *type)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach(orch__at(obj, "status.conditions"), i, c) {
+    const char *t = json_string_value(json_object_get(c, "type"));
+    if (t && !strcmp(t, type))
+      return c;
+  }
+  return NULL;
+}
+
+/* Progressing while the counts move; ProgressDeadlineExceeded once they
+ * have not moved for progressDeadlineSeconds (what `kubectl rollout
+ * status` reports as a failed rollout). */
+static void progressing(deploy_pass *dp, json_t *next, const char *rs_name)
+{
+  static const char *const counts[] = {"replicas", "updatedReplicas", "readyReplicas", "availableReplicas"};
+  const json_t *was = condition_of(dp->d, "Progressing");
+  const char *was_reason = json_string_value(json_object_get(was, "reason"));
+  bool moved = !was_reason || !strcmp(was_reason, "NewReplicaSetAvailable") ||
+               orch__int(dp->d, "status.observedGeneration", 0) != orch__int(dp->d, "metadata.generation", 0);
+  for (size_t i = 0; i < 4; i++)
+    moved = moved || !json_equal(json_object_get(json_object_get(dp->d, "status"), counts[i]),
+                        json_object_get(json_object_get(next, "status"), counts[i]));
+  int64_t since = orch_parse_rfc3339(json_string_value(json_object_get(was, "lastUpdateTime")));
+  int64_t deadline_ms = orch__int(dp->d, "spec.progressDeadlineSeconds", 600) * 1000;
+  char msg[400];
+  if (!moved && since >= 0 && (dp->now - since > deadline_ms || !strcmp(was_reason, "ProgressDeadlineExceeded"))) {
+    snprintf(msg, sizeof msg, "ReplicaSet \"%s\" has timed out progressing.", rs_name);
+    orch__set_condition(next, "Progressing", "False", "ProgressDeadlineExceeded", msg, true);
+    return;
+  }
+  snprintf(msg, sizeof msg, "ReplicaSet \"%s\" is progressing.", rs_name);
+  orch__set_condition(next, "Progressing", "True", "ReplicaSetUpdated", msg, true);
+  if (moved) {
+    char now[32];
+    orch_rfc3339(dp->now, now);
+    json_object_set_new((json_t *)condition_of(next, "Progressing"), "lastUpdateTime", json_string(now));
+  }
+}
+
 static void write_status(deploy_pass *dp, int64_t unavail)
 {
   const json_t *d = dp->d;
@@ -300,8 +342,7 @@ static void write_status(deploy_pass *dp, int64_t unavail)
     snprintf(msg, sizeof msg, "ReplicaSet \"%s\" has successfully progressed.", rs_name);
     orch__set_condition(next, "Progressing", "True", "NewReplicaSetAvailable", msg, true);
   } else if (dp->new_rs) {
-    snprintf(msg, sizeof msg, "ReplicaSet \"%s\" is progressing.", rs_name);
-    orch__set_condition(next, "Progressing", "True", "ReplicaSetUpdated", msg, true);
+    progressing(dp, next, rs_name);
   }
   orch_err e = {0};
   json_t *ignored = NULL;

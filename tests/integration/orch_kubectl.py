@@ -313,6 +313,30 @@ def check_logs(cfg):
     assert len(lines) == 2 and all(line.startswith("tick ") for line in lines), got
 
 
+def check_self_healing(node, cfg):
+    """kill -9 of a container: restarted within 5 s (restarts shown); a deleted
+    pod is replaced by its ReplicaSet."""
+    victim = pods(node)[0]
+    uid, name = victim["metadata"]["uid"], victim["metadata"]["name"]
+    root = os.path.join(node.data, "orchestrator", "runc")
+    state = json.loads(subprocess.run(["runc", "--root", root, "state", f"{uid}-main"], capture_output=True,
+                                      text=True, timeout=30, check=True).stdout)
+    os.kill(state["pid"], signal.SIGKILL)
+    t0 = time.time()
+
+    def restarted():
+        st, p = node.api("GET", "/api/v1/namespaces/default/pods/" + name)
+        cs = p["status"].get("containerStatuses", [{}])[0]
+        return cs.get("restartCount", 0) >= 1 and "running" in cs.get("state", {}) and ready(p)
+    wait_for("the killed container back", restarted, timeout=5)
+    print(f"killed container running again after {time.time() - t0:.1f} s")
+    row = [line for line in kubectl(cfg, "get", "pods").stdout.splitlines() if line.startswith(name)][0]
+    assert row.split()[3] == "1", row
+    kubectl(cfg, "delete", "pod", name, "--timeout=30s")
+    wait_for("a replacement pod", lambda: len([p for p in pods(node) if ready(p)]) == 3 and
+             name not in [p["metadata"]["name"] for p in pods(node)], timeout=30)
+
+
 def check_bad_input(node, cfg, work):
     before = kubectl(cfg, "get", "deploy,pods", "-o", "name").stdout
     for what, (text, want) in BAD.items():
@@ -390,6 +414,7 @@ def main():
             if runs:
                 check_rolling_update(node, cfg)
                 check_logs(cfg)
+                check_self_healing(node, cfg)
             check_bad_input(node, cfg, work)
             check_conflict_and_auth(node, cfg, work)
             check_restart_adopts(node, cfg, runs)
