@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -179,8 +180,11 @@ static orch *lookout_orch_open(const lk_config *c)
 {
   if (!c->orchestrator.enabled)
     return NULL;
+  char data[PATH_MAX]; /* absolute: containers and their shims run elsewhere */
+  if (!realpath(c->data, data))
+    snprintf(data, sizeof data, "%s", c->data);
   orch_opts oo = {
-    .data_dir = c->data,
+    .data_dir = data,
     .run_pods = true,
     .runtime = c->orchestrator.runtime,
     .cgroup_root = c->collector.cgroup_root,

@@ -290,9 +290,9 @@ static void progressing(deploy_pass *dp, json_t *next, const char *rs_name)
   const char *was_reason = json_string_value(json_object_get(was, "reason"));
   bool moved = !was_reason || !strcmp(was_reason, "NewReplicaSetAvailable") ||
                orch__int(dp->d, "status.observedGeneration", 0) != orch__int(dp->d, "metadata.generation", 0);
-  for (size_t i = 0; i < 4; i++)
-    moved = moved || !json_equal(json_object_get(json_object_get(dp->d, "status"), counts[i]),
-                        json_object_get(json_object_get(next, "status"), counts[i]));
+  for (size_t i = 0; i < 4; i++) /* an absent count is 0 */
+    moved = moved || orch__int(json_object_get(dp->d, "status"), counts[i], 0) !=
+                         orch__int(json_object_get(next, "status"), counts[i], 0);
   int64_t since = orch_parse_rfc3339(json_string_value(json_object_get(was, "lastUpdateTime")));
   int64_t deadline_ms = orch__int(dp->d, "spec.progressDeadlineSeconds", 600) * 1000;
   char msg[400];
