@@ -4,9 +4,9 @@
  * the subresources), /apis (APIGroupList) and /apis/<group> (APIGroup).
  * kubectl 1.32 first asks for the aggregated discovery document
  * (apidiscovery.k8s.io/v2); a plain application/json answer makes it fall
- * back to these legacy documents, which is what is served. the openapi paths answer a
- * 404 Status, so `kubectl apply` must be run with --validate=false (the
- * server still validates every field: unknown ones are a 422).
+ * back to these legacy documents, which is what is served. OpenAPI v3 is
+ * served only as far as kubectl's field validation needs it (see
+ * openapi_group_version).
  */
 #include <string.h>
 
@@ -165,9 +165,77 @@ void web__k8s_version(void *ctx, const lk_http_req *req, lk_http_resp *resp)
                                      "linux/amd64"));
 }
 
+/*---- OpenAPI v3: only what kubectl's field validation asks ----*/
+
+/* The group-version paths of the served resources ("api/v1", "apis/apps/v1", ...). */
+static json_t *openapi_index(void)
+{
+  json_t *paths = json_object();
+  size_t n;
+  const orch_resource *rs = orch_resources(&n);
+  for (size_t i = 0; i < n; i++)
+    for (size_t v = 0; rs[i].versions[v]; v++) {
+      char gv[64], url[96];
+      if (*rs[i].group)
+        snprintf(gv, sizeof gv, "apis/%s/%s", rs[i].group, rs[i].versions[v]);
+      else
+        snprintf(gv, sizeof gv, "api/%s", rs[i].versions[v]);
+      snprintf(url, sizeof url, "/openapi/v3/%s", gv);
+      json_object_set_new(paths, gv, json_pack("{s:s}", "serverRelativeURL", url));
+    }
+  return json_pack("{s:o}", "paths", paths);
+}
+
+/* One group-version's document: for each resource, its PATCH operation
+ * tagged with the kind and the fieldValidation parameter. That tells
+ * kubectl the server validates fields itself (strictly: unknown fields are
+ * a 422), so `kubectl apply` needs no schema and no --validate=false. The
+ * schemas are not published. */
+static json_t *openapi_group_version(const char *group, const char *version)
+{
+  json_t *paths = json_object();
+  size_t n;
+  const orch_resource *rs = orch_resources(&n);
+  for (size_t i = 0; i < n; i++) {
+    bool served = false;
+    for (size_t v = 0; rs[i].versions[v]; v++)
+      served = served || !strcmp(rs[i].versions[v], version);
+    if (strcmp(rs[i].group, group) || !served)
+      continue;
+    char path[256];
+    if (*group)
+      snprintf(path, sizeof path, "/apis/%s/%s/%s%s/{name}", group, version,
+               rs[i].namespaced ? "namespaces/{namespace}/" : "", rs[i].plural);
+    else
+      snprintf(path, sizeof path, "/api/%s/%s%s/{name}", version, rs[i].namespaced ? "namespaces/{namespace}/" : "",
+               rs[i].plural);
+    json_t *op = json_pack("{s:{s:s, s:s, s:s}, s:s, s:[{s:s, s:s, s:{s:s}}], s:{s:{s:s}}}",
+                           "x-kubernetes-group-version-kind", "group", group, "version", version, "kind",
+                           rs[i].kind_name, "x-kubernetes-action", "patch", "parameters", "name", "fieldValidation",
+                           "in", "query", "schema", "type", "string", "responses", "200", "description", "OK");
+    json_object_set_new(paths, path, json_pack("{s:o}", "patch", op));
+  }
+  return json_pack("{s:s, s:{s:s, s:s}, s:o}", "openapi", "3.0.0", "info", "title", "Kubernetes", "version",
+                   "v1.32.0", "paths", paths);
+}
+
 void web__k8s_openapi(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
-  web__k8s_status(resp, 404, "NotFound",
-                  "the OpenAPI document is not served; run kubectl apply with --validate=false (the server validates "
-                  "every field itself)");
+  const char *path = lk_http_path(req);
+  if (!strcmp(path, "/openapi/v3") || !strcmp(path, "/openapi/v3/")) {
+    web__k8s_json(resp, 200, openapi_index());
+    return;
+  }
+  char group[64] = "", version[16] = "";
+  if (sscanf(path, "/openapi/v3/apis/%63[^/]/%15[^/]", group, version) == 2 ||
+      sscanf(path, "/openapi/v3/api/%15[^/]", version) == 1) {
+    json_t *doc = openapi_group_version(group, version);
+    if (json_object_size(json_object_get(doc, "paths"))) {
+      web__k8s_json(resp, 200, doc);
+      return;
+    }
+    json_decref(doc);
+  }
+  web__k8s_status(resp, 404, "NotFound", "the server could not find the requested resource (only the OpenAPI v3 "
+                  "index and its group-version documents are served)");
 }
