@@ -9,6 +9,18 @@
 #include "lib/lk_time.h"
 #include "orchestrator/orch_int.h"
 
+json_t *orch__condition(const json_t *obj, const char *type)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach(orch__at(obj, "status.conditions"), i, c) {
+    const char *t = json_string_value(json_object_get(c, "type"));
+    if (t && !strcmp(t, type))
+      return c;
+  }
+  return NULL;
+}
+
 void orch__set_condition(json_t *obj, const char *type, const char *status, const char *reason, const char *msg,
                          bool with_update_time)
 {
@@ -20,14 +32,7 @@ void orch__set_condition(json_t *obj, const char *type, const char *status, cons
   }
   char now[32];
   orch_rfc3339(lk_now_ms(), now);
-  json_t *c = NULL;
-  size_t i;
-  json_t *v;
-  json_array_foreach(conds, i, v) {
-    const char *t = json_string_value(json_object_get(v, "type"));
-    if (t && !strcmp(t, type))
-      c = v;
-  }
+  json_t *c = orch__condition(obj, type);
   if (!c) {
     c = json_object();
     json_object_set_new(c, "type", json_string(type));
@@ -49,17 +54,8 @@ void orch__set_condition(json_t *obj, const char *type, const char *status, cons
 
 bool orch__pod_ready(const json_t *pod)
 {
-  if (orch__at(pod, "metadata.deletionTimestamp"))
-    return false;
-  size_t i;
-  json_t *c;
-  json_array_foreach(orch__at(pod, "status.conditions"), i, c) {
-    const char *t = json_string_value(json_object_get(c, "type"));
-    const char *s = json_string_value(json_object_get(c, "status"));
-    if (t && s && !strcmp(t, "Ready"))
-      return !strcmp(s, "True");
-  }
-  return false;
+  const char *s = json_string_value(json_object_get(orch__condition(pod, "Ready"), "status"));
+  return !orch__at(pod, "metadata.deletionTimestamp") && s && !strcmp(s, "True");
 }
 
 bool orch__owned_by(const json_t *obj, const char *uid)

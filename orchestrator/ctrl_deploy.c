@@ -268,25 +268,13 @@ static void cleanup_history(deploy_pass *dp)
   }
 }
 
-static const json_t *condition_of(const json_t *obj, const char *type)
-{
-  size_t i;
-  json_t *c;
-  json_array_foreach(orch__at(obj, "status.conditions"), i, c) {
-    const char *t = json_string_value(json_object_get(c, "type"));
-    if (t && !strcmp(t, type))
-      return c;
-  }
-  return NULL;
-}
-
 /* Progressing while the counts move; ProgressDeadlineExceeded once they
  * have not moved for progressDeadlineSeconds (what `kubectl rollout
  * status` reports as a failed rollout). */
 static void progressing(deploy_pass *dp, json_t *next, const char *rs_name)
 {
   static const char *const counts[] = {"replicas", "updatedReplicas", "readyReplicas", "availableReplicas"};
-  const json_t *was = condition_of(dp->d, "Progressing");
+  const json_t *was = orch__condition(dp->d, "Progressing");
   const char *was_reason = json_string_value(json_object_get(was, "reason"));
   bool moved = !was_reason || !strcmp(was_reason, "NewReplicaSetAvailable") ||
                orch__int(dp->d, "status.observedGeneration", 0) != orch__int(dp->d, "metadata.generation", 0);
@@ -306,7 +294,7 @@ static void progressing(deploy_pass *dp, json_t *next, const char *rs_name)
   if (moved) {
     char now[32];
     orch_rfc3339(dp->now, now);
-    json_object_set_new((json_t *)condition_of(next, "Progressing"), "lastUpdateTime", json_string(now));
+    json_object_set_new(orch__condition(next, "Progressing"), "lastUpdateTime", json_string(now));
   }
 }
 

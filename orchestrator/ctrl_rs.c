@@ -24,26 +24,19 @@ bool orch__pod_available(const json_t *pod, int64_t min_ready_s, int64_t now_ms)
     return false;
   if (min_ready_s <= 0)
     return true;
-  size_t i;
-  json_t *c;
-  json_array_foreach(orch__at(pod, "status.conditions"), i, c) {
-    const char *t = json_string_value(json_object_get(c, "type"));
-    if (t && !strcmp(t, "Ready")) {
-      int64_t since = orch_parse_rfc3339(json_string_value(json_object_get(c, "lastTransitionTime")));
-      return since >= 0 && since + min_ready_s * 1000 <= now_ms;
-    }
-  }
-  return false;
+  const json_t *c = orch__condition(pod, "Ready");
+  int64_t since = orch_parse_rfc3339(json_string_value(json_object_get(c, "lastTransitionTime")));
+  return since >= 0 && since + min_ready_s * 1000 <= now_ms;
 }
 
-json_t *orch__owned_pods(orch *o, const json_t *owner, const json_t *all_pods)
+/* The pods of all_pods owned by owner (a new array holding references). */
+static json_t *owned_pods(const json_t *owner, const json_t *all_pods)
 {
   json_t *out = json_array();
   const char *uid = orch__str(owner, "metadata.uid");
   size_t i;
   json_t *p;
   json_array_foreach(all_pods, i, p) if (orch__owned_by(p, uid)) json_array_append(out, p);
-  (void)o;
   return out;
 }
 
@@ -139,7 +132,7 @@ void orch__ctrl_replicasets(orch *o)
   size_t i;
   json_t *rs;
   json_array_foreach(all_rs, i, rs) {
-    json_t *owned = orch__owned_pods(o, rs, pods);
+    json_t *owned = owned_pods(rs, pods);
     json_t *active = json_array();
     size_t j;
     json_t *p;

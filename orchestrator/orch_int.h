@@ -111,7 +111,6 @@ void orch__new_uid(char out[37]);
 const char *orch__api_version(enum orch_kind k);  /* storage apiVersion, e.g. "apps/v1" */
 
 /* Controllers (ctrl_*.c), one pass each, run on the controller thread. */
-typedef struct orch__ctl orch__ctl;
 void orch__ctrl_deployments(orch *o);
 void orch__ctrl_replicasets(orch *o);
 void orch__ctrl_pods(orch *o);
@@ -129,13 +128,14 @@ int orch__delete_object(orch *o, enum orch_kind k, const json_t *obj, int64_t gr
  * status did not change. */
 void orch__set_condition(json_t *obj, const char *type, const char *status, const char *reason,
                          const char *msg, bool with_update_time);
+/* The status condition of that type, or NULL (borrowed). */
+json_t *orch__condition(const json_t *obj, const char *type);
 bool orch__pod_ready(const json_t *pod);
 /* Not being deleted and not finished (Succeeded/Failed). */
 bool orch__pod_active(const json_t *pod);
 /* Ready for at least min_ready_s seconds. */
 bool orch__pod_available(const json_t *pod, int64_t min_ready_s, int64_t now_ms);
-/* The pods of all_pods owned by owner (new array of borrowed-then-increfed items). */
-json_t *orch__owned_pods(orch *o, const json_t *owner, const json_t *all_pods);
+
 bool orch__owned_by(const json_t *obj, const char *uid);
 json_t *orch__owner_ref(const json_t *owner, const char *kind);
 

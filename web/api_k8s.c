@@ -235,11 +235,8 @@ static void create_object(web_server *w, const lk_http_req *req, const web_k8s_r
 
 static json_t *scale_of(const json_t *obj)
 {
-  json_t *sel = json_object_get(json_object_get(json_object_get(obj, "spec"), "selector"), "matchLabels");
   lk_buf b = {0};
-  const char *key;
-  json_t *v;
-  json_object_foreach(sel, key, v) lk_buf_printf(&b, "%s%s=%s", b.len ? "," : "", key, json_string_value(v));
+  web__k8s_match_labels(json_object_get(json_object_get(obj, "spec"), "selector"), &b);
   lk_buf_putc(&b, 0);
   const json_t *meta = json_object_get(obj, "metadata");
   json_t *s = json_pack("{s:s, s:s, s:{s:O*, s:O*, s:O*, s:O*, s:O*}, s:{s:O*}, s:{s:O*, s:s}}", "kind", "Scale",

@@ -46,6 +46,8 @@ json_t *web__k8s_proto_decode(const web_k8s_req *k, const uint8_t *body, size_t 
 bool web__k8s_discovery(const char *path, lk_http_resp *resp);
 
 /* api_k8s_table.c */
+/* "a=b,c=d" from a LabelSelector's matchLabels, appended to out. */
+void web__k8s_match_labels(const json_t *selector, lk_buf *out);
 bool web__k8s_wants_table(const lk_http_req *req);
 /* A meta.k8s.io/v1 Table of items (borrowed) for resource r. */
 json_t *web__k8s_table(const orch_resource *r, const json_t *items, const char *rv);

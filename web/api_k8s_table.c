@@ -45,17 +45,22 @@ static json_t *age_of(const json_t *obj)
   return json_string(buf);
 }
 
-/* "a=b,c=d" from a LabelSelector's matchLabels. */
-static json_t *selector_text(const json_t *sel)
+void web__k8s_match_labels(const json_t *selector, lk_buf *out)
 {
-  char buf[1024] = "";
-  size_t n = 0;
   const char *k;
   json_t *v;
-  json_object_foreach(json_object_get((json_t *)sel, "matchLabels"), k, v)
-    n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, "%s%s=%s", n ? "," : "", k,
-                          json_string_value(v) ? json_string_value(v) : "");
-  return json_string(n ? buf : "<none>");
+  size_t start = out->len;
+  json_object_foreach(json_object_get((json_t *)selector, "matchLabels"), k, v)
+    lk_buf_printf(out, "%s%s=%s", out->len > start ? "," : "", k, json_string_value(v) ? json_string_value(v) : "");
+}
+
+static json_t *selector_text(const json_t *sel)
+{
+  lk_buf b = {0};
+  web__k8s_match_labels(sel, &b);
+  json_t *s = b.len ? json_stringn((const char *)b.data, b.len) : json_string("<none>");
+  lk_buf_fini(&b);
+  return s;
 }
 
 /* Comma-joined field of the template's containers (name or image). */
