@@ -1,9 +1,9 @@
-/* api_k8s_proto.c — the one protobuf body kubectl sends without asking:
- * `kubectl autoscale` creates its autoscaling/v1 HorizontalPodAutoscaler
- * through a typed client that always encodes
- * application/vnd.kubernetes.protobuf (and does not fall back to JSON on a
+/* api_k8s_proto.c — the protobuf bodies kubectl sends without asking:
+ * `kubectl autoscale` (an autoscaling/v1 HorizontalPodAutoscaler) and
+ * `kubectl create namespace` go through typed clients that always encode
+ * application/vnd.kubernetes.protobuf (and do not fall back to JSON on a
  * 415). The envelope is "k8s\0" + runtime.Unknown {typeMeta{apiVersion,
- * kind}, raw}; raw is the HPA message (generated.proto field numbers). The
+ * kind}, raw}; raw is the object's message (generated.proto numbers). The
  * decoder is table-driven over the fields a client can set at creation;
  * server-owned fields (timestamps, status, managedFields) are skipped. Every
  * read is bounds-checked; a malformed body is refused.
@@ -34,6 +34,8 @@ static const pfield hpa_spec[] = {{1, "scaleTargetRef", P_MSG, target_ref}, {2, 
                                   {3, "maxReplicas", P_INT, NULL}, {4, "targetCPUUtilizationPercentage", P_INT, NULL},
                                   PEND};
 static const pfield hpa_v1[] = {{1, "metadata", P_MSG, object_meta}, {2, "spec", P_MSG, hpa_spec}, PEND};
+static const pfield ns_spec[] = {{1, "finalizers", P_STRS, NULL}, PEND};
+static const pfield namespace_v1[] = {{1, "metadata", P_MSG, object_meta}, {2, "spec", P_MSG, ns_spec}, PEND};
 static const pfield type_meta[] = {{1, "apiVersion", P_STR, NULL}, {2, "kind", P_STR, NULL}, PEND};
 static const pfield map_entry[] = {{1, "key", P_STR, NULL}, {2, "value", P_STR, NULL}, PEND};
 
@@ -163,10 +165,11 @@ static json_t *decode(cursor c, const pfield *fields, int depth)
 
 json_t *web__k8s_proto_decode(const web_k8s_req *k, const uint8_t *body, size_t len, lk_http_resp *resp)
 {
-  if (!k->hpa_v1) {
+  const pfield *message = k->hpa_v1 ? hpa_v1 : k->res->kind == ORCH_NAMESPACE ? namespace_v1 : NULL;
+  if (!message) {
     web__k8s_status(resp, 415, "UnsupportedMediaType",
-                    "protobuf bodies are accepted for autoscaling/v1 horizontalpodautoscalers only; send "
-                    "application/json");
+                    "protobuf bodies are accepted for autoscaling/v1 horizontalpodautoscalers and namespaces only; "
+                    "send application/json (kubectl apply -f does)");
     return NULL;
   }
   cursor c = {body + 4, body + len}, raw = {NULL, NULL}, tm = {NULL, NULL};
@@ -181,15 +184,15 @@ json_t *web__k8s_proto_decode(const web_k8s_req *k, const uint8_t *body, size_t 
     else if (ok && wt == 2 && num == 2)
       raw = bytes;
   }
-  json_t *obj = ok && raw.p ? decode(raw, hpa_v1, 0) : NULL;
+  json_t *obj = ok && raw.p ? decode(raw, message, 0) : NULL;
   json_t *env = obj && tm.p ? decode(tm, type_meta, 0) : json_object();
   if (obj) {
     const char *av = json_string_value(json_object_get(env, "apiVersion"));
     const char *kind = json_string_value(json_object_get(env, "kind"));
-    json_object_set_new(obj, "apiVersion", json_string(av ? av : "autoscaling/v1"));
-    json_object_set_new(obj, "kind", json_string(kind ? kind : "HorizontalPodAutoscaler"));
+    json_object_set_new(obj, "apiVersion", json_string(av ? av : k->hpa_v1 ? "autoscaling/v1" : "v1"));
+    json_object_set_new(obj, "kind", json_string(kind ? kind : k->res->kind_name));
   } else {
-    web__k8s_status(resp, 400, "BadRequest", "the protobuf body is not a Kubernetes HorizontalPodAutoscaler");
+    web__k8s_status(resp, 400, "BadRequest", "the protobuf body is not a Kubernetes %s", k->res->kind_name);
   }
   json_decref(env);
   return obj;

@@ -284,6 +284,17 @@ def check_scale_autoscale(node, cfg, runs):
     assert "Deployment/web" in kubectl(cfg, "get", "hpa").stdout
 
 
+def check_edits(cfg):
+    """Merge-patch commands and the protobuf body of `create namespace`."""
+    assert "labeled" in kubectl(cfg, "label", "deployment", "web", "tier=front").stdout
+    assert "annotated" in kubectl(cfg, "annotate", "deployment", "web", "note=hello").stdout
+    d = json.loads(kubectl(cfg, "get", "deployment", "web", "-o", "json").stdout)
+    assert d["metadata"]["labels"]["tier"] == "front" and d["metadata"]["annotations"]["note"] == "hello", d
+    assert "namespace/scratch created" in kubectl(cfg, "create", "namespace", "scratch").stdout
+    assert "scratch" in kubectl(cfg, "get", "ns").stdout
+    kubectl(cfg, "delete", "namespace", "scratch")
+
+
 def check_rolling_update(node, cfg):
     """3 replicas, maxUnavailable 1: never fewer than 2 ready while it rolls."""
     kubectl(cfg, "rollout", "restart", "deployment/web")
@@ -419,6 +430,7 @@ def main():
             check_apply_and_pods(node, cfg, manifest, runs)
             check_get_forms(cfg)
             check_scale_autoscale(node, cfg, runs)
+            check_edits(cfg)
             if runs:
                 check_rolling_update(node, cfg)
                 check_logs(cfg)
