@@ -150,7 +150,7 @@ static void create_new_rs(deploy_pass *dp, int64_t replicas)
   json_t *rs = new_rs_object(dp, replicas, revision);
   orch_err e = {0};
   json_t *made = NULL;
-  if (orch_create(dp->o, ORCH_REPLICASET, orch__str(dp->d, "metadata.namespace"), rs, &made, &e))
+  if (orch_create(dp->o, ORCH_REPLICASET, orch__str(dp->d, "metadata.namespace"), rs, ORCH_MAIN, &made, &e))
     lk_warn("orchestrator: deployment %s/%s cannot create its replica set: %s", orch__str(dp->d, "metadata.namespace"),
             orch__str(dp->d, "metadata.name"), e.msg);
   else

@@ -59,7 +59,7 @@ static void create_pod(orch *o, const json_t *rs)
   orch__set_str(pod, "spec.nodeName", o->node_name);
   orch_err e = {0};
   json_t *made = NULL;
-  if (orch_create(o, ORCH_POD, orch__str(rs, "metadata.namespace"), pod, &made, &e))
+  if (orch_create(o, ORCH_POD, orch__str(rs, "metadata.namespace"), pod, ORCH_MAIN, &made, &e))
     lk_warn("orchestrator: replicaset %s/%s cannot create a pod: %s", orch__str(rs, "metadata.namespace"),
             orch__str(rs, "metadata.name"), e.msg);
   else

@@ -48,9 +48,10 @@ json_t *orch__store_list(orch__store *s, enum orch_kind k, const char *ns, uint6
  * create (LK_EEXIST if present) or replace (LK_ENOENT if absent; LK_EAGAIN
  * when expect_rv is non-empty and not the stored one). Assigns a new
  * resourceVersion, persists atomically, records the event. *out (may be
- * NULL) gets a copy of what was stored. */
+ * NULL) gets a copy of what was stored. dry: the same checks, nothing
+ * written (*out is obj as it would be stored). */
 int orch__store_put(orch__store *s, enum orch_kind k, const json_t *obj, bool create, const char *expect_rv,
-                    json_t **out, orch_err *e);
+                    bool dry, json_t **out, orch_err *e);
 /* Remove an object (LK_ENOENT if absent); *out the last version. */
 int orch__store_remove(orch__store *s, enum orch_kind k, const char *ns, const char *name, json_t **out,
                        orch_err *e);

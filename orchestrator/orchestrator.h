@@ -97,17 +97,20 @@ int orch_get(orch *o, enum orch_kind k, const char *ns, const char *name, json_t
 int orch_list(orch *o, enum orch_kind k, const orch_list_opts *lo, json_t **items, uint64_t *rv,
               orch_err *e);
 
-/* Which part of an object a write replaces: spec and metadata (the main
- * resource, status kept), or only status (the /status subresource). */
-enum orch_part { ORCH_MAIN, ORCH_STATUS };
+/* How a write is done (flags): ORCH_MAIN replaces spec and metadata (the
+ * main resource, status kept), ORCH_STATUS only status (the /status
+ * subresource); with ORCH_DRY_RUN everything is checked and the would-be
+ * object returned, and nothing is stored (the API's dryRun=All). */
+enum { ORCH_MAIN = 0, ORCH_STATUS = 1, ORCH_DRY_RUN = 2 };
 
-/* Create obj (borrowed) in ns; defaults and metadata filled, validated.
- * *out (new reference) is the stored object. */
-int orch_create(orch *o, enum orch_kind k, const char *ns, const json_t *obj, json_t **out, orch_err *e);
+/* Create obj (borrowed) in ns (how: ORCH_MAIN or ORCH_DRY_RUN); defaults
+ * and metadata filled, validated. *out (new reference) is the stored object. */
+int orch_create(orch *o, enum orch_kind k, const char *ns, const json_t *obj, unsigned how, json_t **out,
+                orch_err *e);
 /* Replace an object. A metadata.resourceVersion that is not the stored one
  * is a 409 Conflict; an absent one updates unconditionally. */
-int orch_update(orch *o, enum orch_kind k, const char *ns, const char *name, const json_t *obj,
-                enum orch_part part, json_t **out, orch_err *e);
+int orch_update(orch *o, enum orch_kind k, const char *ns, const char *name, const json_t *obj, unsigned how,
+                json_t **out, orch_err *e);
 
 enum orch_patch_type { ORCH_PATCH_MERGE, ORCH_PATCH_STRATEGIC, ORCH_PATCH_JSON };
 /* Content-Type → patch type; -1 for anything else. */
@@ -117,7 +120,7 @@ int orch_patch_type_of(const char *content_type);
  * write between read and update is retried, as the API server does).
  * hpa_v1: the patch is against the autoscaling/v1 form of an HPA. */
 int orch_patch(orch *o, enum orch_kind k, const char *ns, const char *name, enum orch_patch_type t,
-               const char *body, size_t len, enum orch_part part, bool hpa_v1, json_t **out, orch_err *e);
+               const char *body, size_t len, unsigned how, bool hpa_v1, json_t **out, orch_err *e);
 
 /* Set spec.replicas (the /scale subresource); rv "" or NULL = unconditional. */
 int orch_scale(orch *o, enum orch_kind k, const char *ns, const char *name, int64_t replicas,

@@ -242,7 +242,7 @@ static void ensure_namespace(orch__store *s, const char *name)
                          name, "uid", uid, "creationTimestamp", ts);
   orch__defaults(ORCH_NAMESPACE, ns);
   orch_err e = {0};
-  orch__store_put(s, ORCH_NAMESPACE, ns, true, NULL, NULL, &e);
+  orch__store_put(s, ORCH_NAMESPACE, ns, true, NULL, false, NULL, &e);
   orch_err_fini(&e);
   json_decref(ns);
 }
@@ -387,7 +387,7 @@ static void record(orch__store *s, enum orch_kind k, const char *type, const jso
 }
 
 int orch__store_put(orch__store *s, enum orch_kind k, const json_t *obj, bool create, const char *expect_rv,
-                    json_t **out, orch_err *e)
+                    bool dry, json_t **out, orch_err *e)
 {
   const char *ns = orch__str(obj, "metadata.namespace"), *name = orch__str(obj, "metadata.name");
   char key[512];
@@ -406,8 +406,10 @@ int orch__store_put(orch__store *s, enum orch_kind k, const json_t *obj, bool cr
                     "Operation cannot be fulfilled on %s.%s%s \"%s\": the object has been modified; please "
                     "apply your changes to the latest version and try again",
                     r->plural, r->group, *r->group ? "" : "", name);
-  if (rc) {
+  if (rc || dry) {
     pthread_mutex_unlock(&s->mu);
+    if (!rc && out)
+      *out = json_deep_copy(obj);
     return rc;
   }
   json_t *copy = json_deep_copy(obj);

@@ -165,7 +165,8 @@ static int check(orch *o, enum orch_kind k, json_t *obj, orch_err *e)
   return rc;
 }
 
-int orch_create(orch *o, enum orch_kind k, const char *ns, const json_t *obj, json_t **out, orch_err *e)
+int orch_create(orch *o, enum orch_kind k, const char *ns, const json_t *obj, unsigned how, json_t **out,
+                orch_err *e)
 {
   const orch_resource *r = res_of(k);
   int rc = check_type(obj, r, e);
@@ -182,7 +183,7 @@ int orch_create(orch *o, enum orch_kind k, const char *ns, const json_t *obj, js
   if (!rc)
     rc = check_namespace(o, r, copy, ns, e);
   if (!rc)
-    rc = orch__store_put(o->st, k, copy, true, NULL, out, e);
+    rc = orch__store_put(o->st, k, copy, true, NULL, how & ORCH_DRY_RUN, out, e);
   json_decref(copy);
   return rc;
 }
@@ -224,10 +225,10 @@ int orch_list(orch *o, enum orch_kind k, const orch_list_opts *lo, json_t **item
 
 /* The new version of old from the client's obj (main part) or only its
  * status (status part), with the fields the server owns carried over. */
-static json_t *next_version(enum orch_kind k, const json_t *old, const json_t *obj, enum orch_part part)
+static json_t *next_version(enum orch_kind k, const json_t *old, const json_t *obj, unsigned how)
 {
   json_t *next;
-  if (part == ORCH_STATUS) {
+  if (how & ORCH_STATUS) {
     next = json_deep_copy(old);
     json_t *st = json_object_get(obj, "status");
     json_object_set_new(next, "status", st ? json_deep_copy(st) : json_object());
@@ -296,26 +297,27 @@ static bool same_content(const json_t *a, const json_t *b)
 }
 
 /* Update from a client object against a known old version. */
-static int update_from(orch *o, enum orch_kind k, const json_t *old, const json_t *obj, enum orch_part part,
+static int update_from(orch *o, enum orch_kind k, const json_t *old, const json_t *obj, unsigned how,
                        const char *expect_rv, json_t **out, orch_err *e)
 {
-  json_t *next = next_version(k, old, obj, part);
+  bool main_part = !(how & ORCH_STATUS), dry = how & ORCH_DRY_RUN;
+  json_t *next = next_version(k, old, obj, how);
   orch__defaults(k, next);
-  int rc = part == ORCH_MAIN ? check_immutable(k, old, next, e) : 0;
-  if (!rc && part == ORCH_MAIN)
+  int rc = main_part ? check_immutable(k, old, next, e) : 0;
+  if (!rc && main_part)
     rc = check(o, k, next, e);
   if (rc == LK_EINVAL && e->causes && !e->msg[0])
     invalid(e, res_of(k), orch__str(old, "metadata.name"));
-  if (!rc && part == ORCH_MAIN && json_object_get(json_object_get(old, "metadata"), "generation") &&
+  if (!rc && main_part && json_object_get(json_object_get(old, "metadata"), "generation") &&
       !json_equal(json_object_get(old, "spec"), json_object_get(next, "spec")))
     orch__set_int(next, "metadata.generation", orch__int(old, "metadata.generation", 0) + 1);
   if (!rc && same_content(old, next)) {
     if (expect_rv && *expect_rv && strcmp(expect_rv, orch__str(old, "metadata.resourceVersion")))
-      rc = orch__store_put(o->st, k, old, false, expect_rv, NULL, e); /* reports the Conflict */
+      rc = orch__store_put(o->st, k, old, false, expect_rv, true, NULL, e); /* reports the Conflict */
     else if (out)
       *out = json_deep_copy(old);
   } else if (!rc) {
-    rc = orch__store_put(o->st, k, next, false, expect_rv, out, e);
+    rc = orch__store_put(o->st, k, next, false, expect_rv, dry, out, e);
   }
   json_decref(next);
   return rc;
@@ -330,8 +332,8 @@ static int check_name_matches(const json_t *obj, const char *name, orch_err *e)
   return 0;
 }
 
-int orch_update(orch *o, enum orch_kind k, const char *ns, const char *name, const json_t *obj,
-                enum orch_part part, json_t **out, orch_err *e)
+int orch_update(orch *o, enum orch_kind k, const char *ns, const char *name, const json_t *obj, unsigned how,
+                json_t **out, orch_err *e)
 {
   int rc = check_type(obj, res_of(k), e);
   if (!rc)
@@ -342,7 +344,7 @@ int orch_update(orch *o, enum orch_kind k, const char *ns, const char *name, con
   if (rc)
     return rc;
   const char *rv = orch__str(obj, "metadata.resourceVersion");
-  rc = update_from(o, k, old, obj, part, rv ? rv : "", out, e);
+  rc = update_from(o, k, old, obj, how, rv ? rv : "", out, e);
   json_decref(old);
   return rc;
 }
@@ -378,7 +380,7 @@ static json_t *apply_patch(enum orch_patch_type t, const json_t *target, const j
 }
 
 int orch_patch(orch *o, enum orch_kind k, const char *ns, const char *name, enum orch_patch_type t,
-               const char *body, size_t len, enum orch_part part, bool hpa_v1, json_t **out, orch_err *e)
+               const char *body, size_t len, unsigned how, bool hpa_v1, json_t **out, orch_err *e)
 {
   json_error_t je;
   json_t *patch = json_loadb(body, len, 0, &je);
@@ -407,7 +409,7 @@ int orch_patch(orch *o, enum orch_kind k, const char *ns, const char *name, enum
     if (!rc)
       rc = check_name_matches(v2, name, e);
     if (!rc)
-      rc = update_from(o, k, old, v2, part, new_rv ? new_rv : old_rv, out, e);
+      rc = update_from(o, k, old, v2, how, new_rv ? new_rv : old_rv, out, e);
     json_decref(old);
     json_decref(v2);
     if (rc != LK_EAGAIN || explicit_rv)
@@ -459,7 +461,7 @@ static int mark_pod_deleted(orch *o, json_t *pod, int64_t grace_s, json_t **out,
   json_t *next = json_deep_copy(pod);
   orch__set_str(next, "metadata.deletionTimestamp", ts);
   orch__set_int(next, "metadata.deletionGracePeriodSeconds", grace_s);
-  int rc = orch__store_put(o->st, ORCH_POD, next, false, orch__str(pod, "metadata.resourceVersion"), out, e);
+  int rc = orch__store_put(o->st, ORCH_POD, next, false, orch__str(pod, "metadata.resourceVersion"), false, out, e);
   json_decref(next);
   return rc;
 }
@@ -483,7 +485,8 @@ static void orphan_dependents(orch *o, const char *uid)
       if (!json_array_size(refs))
         json_object_del(json_object_get(obj, "metadata"), "ownerReferences");
       orch_err e = {0};
-      orch__store_put(o->st, (enum orch_kind)k, obj, false, orch__str(obj, "metadata.resourceVersion"), NULL, &e);
+      orch__store_put(o->st, (enum orch_kind)k, obj, false, orch__str(obj, "metadata.resourceVersion"), false, NULL,
+                      &e);
       orch_err_fini(&e);
     }
     json_decref(all);

@@ -42,7 +42,7 @@ static int apply_object(orch *o, const lk_yaml *y, const lk_ynode *n, lk_diag *d
   memset(&e, 0, sizeof e);
   json_object_del(orch__obj(doc, "metadata"), "resourceVersion");
   rc = exists ? orch_update(o, r->kind, ns ? ns : "default", name, doc, ORCH_MAIN, &out, &e)
-              : orch_create(o, r->kind, ns ? ns : "default", doc, &out, &e);
+              : orch_create(o, r->kind, ns ? ns : "default", doc, ORCH_MAIN, &out, &e);
   if (rc)
     lk_yaml_err(y, n, d, rc, "%s", e.msg);
   else

@@ -165,6 +165,18 @@ static json_t *body_object(const lk_http_req *req, const web_k8s_req *k, lk_http
   return v;
 }
 
+/* dryRun=All: checked, answered, not stored. */
+static unsigned dry_run(const lk_http_req *req)
+{
+  const char *v = lk_http_arg(req, "dryRun");
+  return v && !strcmp(v, "All") ? ORCH_DRY_RUN : ORCH_MAIN;
+}
+
+static unsigned part(const lk_http_req *req, const web_k8s_req *k)
+{
+  return dry_run(req) | (!strcmp(k->sub, "status") ? ORCH_STATUS : ORCH_MAIN);
+}
+
 /*---- collection ----*/
 
 static void list_objects(web_server *w, const lk_http_req *req, const web_k8s_req *k, lk_http_resp *resp)
@@ -217,7 +229,7 @@ static void create_object(web_server *w, const lk_http_req *req, const web_k8s_r
     return;
   json_t *out = NULL;
   orch_err e = {0};
-  if (orch_create(w->orch, k->res->kind, k->ns, obj, &out, &e)) {
+  if (orch_create(w->orch, k->res->kind, k->ns, obj, dry_run(req), &out, &e)) {
     web_k8s_req named = *k;
     const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
     snprintf(named.name, sizeof named.name, "%s", name ? name : "");
@@ -326,8 +338,7 @@ static void update_object(web_server *w, const lk_http_req *req, const web_k8s_r
     return;
   json_t *out = NULL;
   orch_err e = {0};
-  if (orch_update(w->orch, k->res->kind, k->ns, k->name, obj, !strcmp(k->sub, "status") ? ORCH_STATUS : ORCH_MAIN,
-                  &out, &e))
+  if (orch_update(w->orch, k->res->kind, k->ns, k->name, obj, part(req, k), &out, &e))
     web__k8s_fail(resp, &e, k);
   else
     web__k8s_json(resp, 200, web__k8s_out(k, out));
@@ -352,7 +363,7 @@ static void patch_object(web_server *w, const lk_http_req *req, const web_k8s_re
   json_t *out = NULL;
   orch_err e = {0};
   if (orch_patch(w->orch, k->res->kind, k->ns, k->name, (enum orch_patch_type)t, (const char *)body, len,
-                 !strcmp(k->sub, "status") ? ORCH_STATUS : ORCH_MAIN, k->hpa_v1, &out, &e))
+                 part(req, k), k->hpa_v1, &out, &e))
     web__k8s_fail(resp, &e, k);
   else
     web__k8s_json(resp, 200, web__k8s_out(k, out));
@@ -455,8 +466,10 @@ void web__k8s(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     return;
   }
   const char *m = lk_http_method(req);
-  if (lk_http_arg(req, "dryRun") && strcmp(m, "GET") && strcmp(m, "HEAD")) {
-    web__k8s_status(resp, 400, "BadRequest", "dryRun is not supported by this server; nothing was changed");
+  const char *dry = lk_http_arg(req, "dryRun");
+  if (dry && (strcmp(dry, "All") || !strcmp(m, "DELETE") || !strcmp(k.sub, "scale"))) {
+    web__k8s_status(resp, 400, "BadRequest", "dryRun=All is supported for create, update and patch only; nothing "
+                    "was changed");
     return;
   }
   if (k.name[0]) {

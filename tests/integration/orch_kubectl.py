@@ -284,6 +284,16 @@ def check_scale_autoscale(node, cfg, runs):
     assert "Deployment/web" in kubectl(cfg, "get", "hpa").stdout
 
 
+def check_diff(cfg, work, manifest):
+    """kubectl diff: the server's dry run shows the change and stores nothing."""
+    changed = os.path.join(work, "web5.yaml")
+    with open(manifest) as f, open(changed, "w") as g:
+        g.write(f.read().replace("replicas: 2", "replicas: 5"))
+    p = kubectl(cfg, "diff", "-f", changed, check=False)
+    assert p.returncode == 1 and "+  replicas: 5" in p.stdout, (p.returncode, p.stdout, p.stderr)
+    assert json.loads(kubectl(cfg, "get", "deploy", "web", "-o", "json").stdout)["spec"]["replicas"] == 3
+
+
 def check_edits(cfg):
     """Merge-patch commands and the protobuf body of `create namespace`."""
     assert "labeled" in kubectl(cfg, "label", "deployment", "web", "tier=front").stdout
@@ -431,6 +441,7 @@ def main():
             check_get_forms(cfg)
             check_scale_autoscale(node, cfg, runs)
             check_edits(cfg)
+            check_diff(cfg, work, manifest)
             if runs:
                 check_rolling_update(node, cfg)
                 check_logs(cfg)

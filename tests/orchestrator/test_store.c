@@ -71,7 +71,7 @@ static json_t *create(orch *o, enum orch_kind k, const char *text)
 {
   json_t *in = parse(text), *out = NULL;
   orch_err e = {0};
-  int rc = orch_create(o, k, "default", in, &out, &e);
+  int rc = orch_create(o, k, "default", in, ORCH_MAIN, &out, &e);
   if (rc)
     fprintf(stderr, "create: %s\n", e.msg);
   assert_int_equal(rc, 0);
@@ -99,6 +99,31 @@ static void test_defaults_and_metadata(void **state)
   assert_non_null(orch__str(d, "metadata.creationTimestamp"));
   assert_string_equal(orch__str(d, "metadata.namespace"), "default");
   json_decref(d);
+}
+
+static void test_dry_run(void **state)
+{
+  fx *f = *state;
+  json_t *in = parse(deployment), *out = NULL;
+  orch_err e = {0};
+  assert_int_equal(orch_create(f->o, ORCH_DEPLOYMENT, "default", in, ORCH_DRY_RUN, &out, &e), 0);
+  assert_string_equal(orch__str(out, "spec.strategy.type"), "RollingUpdate"); /* defaulted, as it would be */
+  json_decref(out);
+  assert_int_equal(orch_get(f->o, ORCH_DEPLOYMENT, "default", "web", &out, &e), LK_ENOENT);
+  orch_err_fini(&e);
+  memset(&e, 0, sizeof e);
+  json_t *d = create(f->o, ORCH_DEPLOYMENT, deployment);
+  static const char patch[] = "{\"spec\":{\"replicas\":9}}";
+  assert_int_equal(orch_patch(f->o, ORCH_DEPLOYMENT, "default", "web", ORCH_PATCH_MERGE, patch, strlen(patch),
+                              ORCH_MAIN | ORCH_DRY_RUN, false, &out, &e), 0);
+  assert_int_equal(orch__int(out, "spec.replicas", 0), 9);
+  json_decref(out);
+  assert_int_equal(orch_get(f->o, ORCH_DEPLOYMENT, "default", "web", &out, &e), 0);
+  assert_int_equal(orch__int(out, "spec.replicas", 0), 2);
+  assert_string_equal(orch__str(out, "metadata.resourceVersion"), orch__str(d, "metadata.resourceVersion"));
+  json_decref(out);
+  json_decref(d);
+  json_decref(in);
 }
 
 static void test_conflict_and_generation(void **state)
@@ -132,7 +157,7 @@ static void expect_invalid(orch *o, const char *text, const char *field, const c
 {
   json_t *in = parse(text), *out = NULL;
   orch_err e = {0};
-  assert_int_equal(orch_create(o, ORCH_DEPLOYMENT, "default", in, &out, &e), LK_EINVAL);
+  assert_int_equal(orch_create(o, ORCH_DEPLOYMENT, "default", in, ORCH_MAIN, &out, &e), LK_EINVAL);
   assert_int_equal(e.http, 422);
   assert_string_equal(e.reason, "Invalid");
   bool found = false;
@@ -387,6 +412,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_defaults_and_metadata, setup, teardown),
     cmocka_unit_test_setup_teardown(test_conflict_and_generation, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
     cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
     cmocka_unit_test_setup_teardown(test_persisted_and_reloaded, setup, teardown),
     cmocka_unit_test(test_patches),
