@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "lib/lk_alloc.h"
@@ -159,7 +160,40 @@ static void read_node(orch *o)
   for (char *p = o->node_name; *p; p++)
     if (*p >= 'A' && *p <= 'Z')
       *p = (char)(*p - 'A' + 'a');
-  snprintf(o->host_ip, sizeof o->host_ip, "127.0.0.1");
+  o->started_ms = lk_now_ms();
+}
+
+json_t *orch_node(orch *o)
+{
+  char cpu[32], mem[32], ts[32];
+  snprintf(cpu, sizeof cpu, "%lld", (long long)(o->node.milli_cpu / 1000));
+  snprintf(mem, sizeof mem, "%lldKi", (long long)(o->node.mem_bytes / 1024));
+  orch_rfc3339(o->started_ms, ts);
+  struct utsname u;
+  if (uname(&u))
+    memset(&u, 0, sizeof u);
+  json_t *res = json_pack("{s:s, s:s, s:s}", "cpu", cpu, "memory", mem, "pods", "110");
+  json_t *node = json_pack(
+      "{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}, s:{}, s:{s:O, s:o, s:[{s:s, s:s}], s:{s:s, s:s, s:s, "
+      "s:s, s:s, s:s}}}",
+      "apiVersion", "v1", "kind", "Node", "metadata", "name", o->node_name, "resourceVersion", "1",
+      "creationTimestamp", ts, "labels", "kubernetes.io/hostname", o->node_name, "kubernetes.io/os", "linux",
+      "kubernetes.io/arch", u.machine[0] && !strcmp(u.machine, "x86_64") ? "amd64" : u.machine,
+      "node-role.kubernetes.io/control-plane", "", "spec", "status", "capacity", res, "allocatable", res,
+      "addresses", "type", "Hostname", "address", o->node_name, "nodeInfo", "kubeletVersion",
+      "v1.32.0-lookout", "kubeProxyVersion", "", "operatingSystem", "linux", "architecture",
+      !strcmp(u.machine, "x86_64") ? "amd64" : u.machine, "kernelVersion", u.release, "containerRuntimeVersion",
+      o->rt ? "runc" : "none");
+  if (o->rt)
+    orch__set_condition(node, "Ready", "True", "KubeletReady", "lookout is running pods", false);
+  else
+    orch__set_condition(node, "Ready", "False", "RuntimeUnavailable", o->rt_why, false);
+  json_t *ready = orch__condition(node, "Ready");
+  json_object_set_new(ready, "lastTransitionTime", json_string(ts));
+  char now[32];
+  orch_rfc3339(lk_now_ms(), now);
+  json_object_set_new(ready, "lastHeartbeatTime", json_string(now));
+  return node;
 }
 
 int orch_open(const orch_opts *opts, orch **out, lk_diag *d)

@@ -147,7 +147,7 @@ struct orch {
   struct orch__rt *rt;       /* NULL when pods cannot run */
   char rt_why[256];          /* why pods cannot run */
   char node_name[64];
-  char host_ip[64];
+  int64_t started_ms;        /* the node's creationTimestamp */
   int64_t sync_ms, hpa_ms, last_hpa_ms;
   pthread_t thread;
   bool thread_started;

@@ -140,6 +140,11 @@ int orch_delete(orch *o, enum orch_kind k, const char *ns, const char *name, con
  * the diag (objects before it stay applied). */
 int orch_apply_manifests(orch *o, const char *const *globs, size_t nglobs, lk_diag *d);
 
+/* This node as a Kubernetes Node object (new reference; read-only: it is
+ * not stored): capacity and allocatable from /proc, Ready when pods can
+ * run (else the reason), node info of this build. */
+json_t *orch_node(orch *o);
+
 /*---- HorizontalPodAutoscaler versions (stored as autoscaling/v2) ----*/
 
 /* autoscaling/v1 object → v2 (new reference), v2 → v1 (new reference). */

@@ -450,6 +450,28 @@ static void serve_named(web_server *w, const lk_http_req *req, const web_k8s_req
   }
 }
 
+/* /api/v1/nodes[/<name>]: this node, read-only (for kubectl get/top nodes). */
+static void serve_node(web_server *w, const lk_http_req *req, const char *rest, lk_http_resp *resp)
+{
+  json_t *node = orch_node(w->orch);
+  const char *name = json_string_value(json_object_get(json_object_get(node, "metadata"), "name"));
+  json_t *items = json_array();
+  if (!*rest || (rest[1] && !strcmp(rest + 1, name)))
+    json_array_append(items, node);
+  if (*rest && !json_array_size(items)) {
+    web__k8s_status(resp, 404, "NotFound", "nodes \"%s\" not found", rest + 1);
+  } else if (web__k8s_wants_table(req)) {
+    web__k8s_json(resp, 200, web__k8s_node_table(items));
+  } else if (*rest) {
+    web__k8s_json(resp, 200, json_incref(node));
+  } else {
+    web__k8s_json(resp, 200, json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", "NodeList", "apiVersion", "v1", "metadata",
+                                       "resourceVersion", "1", "items", items));
+  }
+  json_decref(items);
+  json_decref(node);
+}
+
 void web__k8s(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   web_server *w = ctx;
@@ -458,6 +480,10 @@ void web__k8s(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     return;
   if (!w->orch) {
     web__k8s_status(resp, 503, "ServiceUnavailable", "the orchestrator is not running in this server");
+    return;
+  }
+  if (!strncmp(path, "/api/v1/nodes", 13) && (!path[13] || path[13] == '/')) {
+    serve_node(w, req, path + 13, resp);
     return;
   }
   web_k8s_req k;

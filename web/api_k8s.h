@@ -51,6 +51,7 @@ void web__k8s_match_labels(const json_t *selector, lk_buf *out);
 bool web__k8s_wants_table(const lk_http_req *req);
 /* A meta.k8s.io/v1 Table of items (borrowed) for resource r. */
 json_t *web__k8s_table(const orch_resource *r, const json_t *items, const char *rv);
+json_t *web__k8s_node_table(const json_t *items);
 
 /* api_k8s_stream.c */
 void web__k8s_watch(web_server *w, const lk_http_req *req, const web_k8s_req *k, lk_http_resp *resp);

@@ -64,6 +64,10 @@ static json_t *resource_list(const char *group, const char *version)
     if (r->kind == ORCH_POD)
       json_array_append_new(list, sub_entry(r, "log", "Pod", NULL, NULL, true));
   }
+  if (!*group) /* this node, read-only (serve_node in api_k8s.c) */
+    json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:s, s:[s, s], s:[s]}", "name", "nodes", "singularName",
+                                          "node", "namespaced", 0, "kind", "Node", "verbs", "get", "list",
+                                          "shortNames", "no"));
   char gv[64];
   snprintf(gv, sizeof gv, "%s%s%s", group, *group ? "/" : "", version);
   return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv,

@@ -226,6 +226,20 @@ static json_t *namespace_cells(const json_t *ns)
   return json_pack("[s, s, o]", str_at(ns, "metadata", "name"), str_at(ns, "status", "phase"), age_of(ns));
 }
 
+static json_t *node_cells(const json_t *n)
+{
+  const json_t *info = at(n, "status", "nodeInfo");
+  const char *ready = "NotReady";
+  size_t i;
+  json_t *c;
+  json_array_foreach(at(n, "status", "conditions"), i, c)
+    if (!strcmp(str_at(c, "type", NULL), "Ready") && !strcmp(str_at(c, "status", NULL), "True"))
+      ready = "Ready";
+  return json_pack("[s, s, s, o, s, s, s, s, s, s]", str_at(n, "metadata", "name"), ready, "control-plane", age_of(n),
+                   str_at(info, "kubeletVersion", NULL), "<none>", "<none>", "Linux", str_at(info, "kernelVersion", NULL),
+                   str_at(info, "containerRuntimeVersion", NULL));
+}
+
 /*---- columns ----*/
 
 typedef struct column {
@@ -248,22 +262,37 @@ static const column hpa_cols[] = {{"Name", "string", 0}, {"Reference", "string",
                                   {"Age", "string", 0}, {NULL, NULL, 0}};
 static const column ns_cols[] = {{"Name", "string", 0}, {"Status", "string", 0}, {"Age", "string", 0},
                                  {NULL, NULL, 0}};
+static const column node_cols[] = {{"Name", "string", 0}, {"Status", "string", 0}, {"Roles", "string", 0},
+                                   {"Age", "string", 0}, {"Version", "string", 0}, {"Internal-IP", "string", 1},
+                                   {"External-IP", "string", 1}, {"OS-Image", "string", 1},
+                                   {"Kernel-Version", "string", 1}, {"Container-Runtime", "string", 1},
+                                   {NULL, NULL, 0}};
+
+static json_t *table_of(const column *cols, json_t *(*cells)(const json_t *), const json_t *items, const char *rv)
+{
+  json_t *defs = json_array();
+  for (const column *c = cols; c->name; c++)
+    json_array_append_new(defs, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", c->name, "type", c->type, "format",
+                                          c == cols ? "name" : "", "description", c->name, "priority",
+                                          c->priority));
+  json_t *rows = json_array();
+  size_t i;
+  json_t *obj;
+  json_array_foreach(items, i, obj)
+    json_array_append_new(rows, json_pack("{s:o, s:O}", "cells", cells(obj), "object", obj));
+  return json_pack("{s:s, s:s, s:{s:s}, s:o, s:o}", "kind", "Table", "apiVersion", "meta.k8s.io/v1", "metadata",
+                   "resourceVersion", rv ? rv : "", "columnDefinitions", defs, "rows", rows);
+}
 
 json_t *web__k8s_table(const orch_resource *r, const json_t *items, const char *rv)
 {
   static const column *const cols[ORCH_NKINDS] = {ns_cols, pod_cols, rs_cols, deploy_cols, hpa_cols};
   static json_t *(*const cells[ORCH_NKINDS])(const json_t *) = {namespace_cells, pod_cells, replicaset_cells,
                                                                  deployment_cells, hpa_cells};
-  json_t *defs = json_array();
-  for (const column *c = cols[r->kind]; c->name; c++)
-    json_array_append_new(defs, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", c->name, "type", c->type, "format",
-                                          c == cols[r->kind] ? "name" : "", "description", c->name, "priority",
-                                          c->priority));
-  json_t *rows = json_array();
-  size_t i;
-  json_t *obj;
-  json_array_foreach(items, i, obj)
-    json_array_append_new(rows, json_pack("{s:o, s:O}", "cells", cells[r->kind](obj), "object", obj));
-  return json_pack("{s:s, s:s, s:{s:s}, s:o, s:o}", "kind", "Table", "apiVersion", "meta.k8s.io/v1", "metadata",
-                   "resourceVersion", rv ? rv : "", "columnDefinitions", defs, "rows", rows);
+  return table_of(cols[r->kind], cells[r->kind], items, rv);
+}
+
+json_t *web__k8s_node_table(const json_t *items)
+{
+  return table_of(node_cols, node_cells, items, "1");
 }

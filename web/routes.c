@@ -49,6 +49,7 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/api/v1/namespaces*",        LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1/namespaces"},
   {"POST|PUT|PATCH|DELETE", "/api/v1/namespaces*", LK_AUTH_ALWAYS, K8S,        web__k8s,          NULL,   "/api/v1/namespaces"},
   {"GET",        "/api/v1/pods",               LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1/pods"},
+  {"GET",        "/api/v1/nodes*",             LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1/nodes"},
   {"GET",        "/apis*",                     LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/apis"},
   {"POST|PUT|PATCH|DELETE", "/apis/*",         LK_AUTH_ALWAYS, K8S,              web__k8s,          NULL,   "/apis"},
 };

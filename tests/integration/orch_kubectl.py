@@ -250,7 +250,7 @@ def check_apply_and_pods(node, cfg, manifest, runs):
         assert "RuntimeUnavailable" in kubectl(cfg, "get", "pods").stdout
 
 
-def check_get_forms(cfg):
+def check_get_forms(cfg, runs):
     j = json.loads(kubectl(cfg, "get", "deploy,rs,pods,hpa,ns", "-o", "json").stdout)
     kinds = sorted({i["kind"] for i in j["items"]})
     assert {"Deployment", "ReplicaSet", "Pod", "Namespace"} <= set(kinds), kinds
@@ -263,6 +263,8 @@ def check_get_forms(cfg):
     assert "NODE" in wide.splitlines()[0] and "IP" in wide.splitlines()[0], wide
     deploy_table = kubectl(cfg, "get", "deployments").stdout
     assert deploy_table.split("\n")[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], deploy_table
+    nodes = kubectl(cfg, "get", "nodes").stdout.splitlines()
+    assert len(nodes) == 2 and nodes[1].split()[1] == ("Ready" if runs else "NotReady"), nodes
     ns = kubectl(cfg, "get", "ns").stdout
     assert "default" in ns and "kube-system" in ns and "Active" in ns, ns
     desc = kubectl(cfg, "describe", "deployment", "web").stdout
@@ -438,7 +440,7 @@ def main():
             with open(manifest, "w") as f:
                 f.write(DEPLOY.format(replicas=2))
             check_apply_and_pods(node, cfg, manifest, runs)
-            check_get_forms(cfg)
+            check_get_forms(cfg, runs)
             check_scale_autoscale(node, cfg, runs)
             check_edits(cfg)
             check_diff(cfg, work, manifest)
