@@ -16,8 +16,7 @@
 static json_t *verbs(bool sub_only)
 {
   return sub_only ? json_pack("[s, s, s]", "get", "patch", "update")
-                  : json_pack("[s, s, s, s, s, s, s, s]", "create", "delete", "deletecollection", "get", "list", "patch",
-                              "update", "watch");
+                  : json_pack("[s, s, s, s, s, s, s]", "create", "delete", "get", "list", "patch", "update", "watch");
 }
 
 static json_t *resource_entry(const orch_resource *r)
