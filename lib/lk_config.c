@@ -454,8 +454,10 @@ static const field global_fields[] = {
   {0},
 };
 static const field orchestrator_fields[] = {
-  {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL, .used_by = ALL},
-  {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = ALL},
+  {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL, .used_by = SRV},
+  {"runtime", F_STR, C(orchestrator.runtime), NULL, NULL, .used_by = SRV},
+  {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = SRV},
+  {"sync_period", F_DUR, C(orchestrator.sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {0},
 };
 static const field auth_fields[] = {
@@ -501,7 +503,7 @@ static const field top_fields[] = {
   {"time_intervals", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
   {"mute_time_intervals", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
   {"alerting", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
-  {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL, .used_by = NOT_YET},
+  {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL, .used_by = SRV},
   {"external_metrics", F_CUSTOM, 0, NULL, parse_external_metrics, .used_by = SRV},
   {"auth", F_SECTION, 0, auth_fields, NULL, .used_by = SRV},
   {"tls", F_SECTION, 0, tls_fields, NULL, .used_by = SRV},
@@ -527,6 +529,8 @@ void lk_config_init(lk_config *c)
   c->global.scrape_timeout_ms = 10000;
   c->evaluation_interval_ms = 15000;
   c->orchestrator.enabled = true;
+  c->orchestrator.runtime = lk_xstrdup("runc");
+  c->orchestrator.sync_period_ms = 1000;
   c->limits.max_body_size = 16ULL << 20;
   c->limits.max_decoded_size = 256ULL << 20;
   c->limits.max_import_size = 64ULL << 30;
@@ -647,6 +651,7 @@ void lk_config_fini(lk_config *c)
     free(c->external_metrics[i].query);
   }
   free(c->external_metrics);
+  free(c->orchestrator.runtime);
   free(c->auth.token_file);
   free(c->tls.cert_file);
   free(c->tls.key_file);

@@ -12,6 +12,7 @@
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
  *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
+ *   orchestrator: { enabled: true, runtime: runc, manifests: [...], sync_period: 1s }   [S]
  *   auth:      { token_file: ./data/token, require_token: false }      [S]
  *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS) [S]
  *   external_metrics: [ { name: queue_depth, query: "sum(rabbitmq_queue_messages)" } ]   [S]
@@ -29,7 +30,7 @@
  *
  * Parsed but refused until their module lands ("key X is not supported
  * yet", unless the value is empty): rule_files, evaluation_interval,
- * global.evaluation_interval, orchestrator, collector.pcap_interfaces,
+ * global.evaluation_interval, collector.pcap_interfaces,
  * static_configs' labels (and a scrape scheme other than http). A key the
  * reading program does not use (collector.* for `lookout server`, limits.*
  * for `lookout agent`) is refused too, so no key is silently ignored.
@@ -114,7 +115,9 @@ typedef struct lk_config {
   size_t nexternal_metrics;
   struct {
     bool enabled;                   /* true */
-    lk_strlist manifests;           /* [] */
+    char *runtime;                  /* "runc" (or "crun", or a path) */
+    lk_strlist manifests;           /* [] : YAML files (globs) applied at start */
+    int64_t sync_period_ms;         /* 1s: controller resync */
   } orchestrator;
   struct {
     char *token_file;               /* <data>/token when unset (NULL) */

@@ -20,5 +20,9 @@ int cmd_version(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_demo_app(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_scale(int argc, char **argv);
+int cmd_shim(int argc, char **argv);
 
 #endif

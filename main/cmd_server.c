@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #include "main/logs_local.h"
 #include "main/serve.h"
 #include "orchestrator/autoscaling.h"
+#include "orchestrator/orchestrator.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
@@ -192,6 +194,42 @@ static alerting_am *open_notifier(const char *cmd, const lk_config *c)
   return am;
 }
 
+/* The orchestrator (config section orchestrator:), or NULL when it is
+ * turned off or cannot open its store (logged; the rest keeps running). */
+static orch *lookout_orch_open(const lk_config *c)
+{
+  if (!c->orchestrator.enabled)
+    return NULL;
+  char data[PATH_MAX]; /* absolute: containers and their shims run elsewhere */
+  if (!realpath(c->data, data))
+    snprintf(data, sizeof data, "%s", c->data);
+  orch_opts oo = {
+    .data_dir = data,
+    .run_pods = true,
+    .runtime = c->orchestrator.runtime,
+    .cgroup_root = c->collector.cgroup_root,
+    .sync_period_ms = c->orchestrator.sync_period_ms,
+  };
+  orch *o = NULL;
+  lk_diag d = {0};
+  if (orch_open(&oo, &o, &d)) {
+    lk_error("orchestrator: %s; the Kubernetes API answers 503", d.msg);
+    return NULL;
+  }
+  return o;
+}
+
+/* The config's manifests, applied once the orchestrator runs. */
+static int apply_manifests(const char *cmd, const lk_config *c, orch *o)
+{
+  lk_diag d = {0};
+  if (!o || !c->orchestrator.manifests.n ||
+      !orch_apply_manifests(o, (const char *const *)c->orchestrator.manifests.v, c->orchestrator.manifests.n, &d))
+    return 0;
+  fprintf(stderr, "lookout %s: orchestrator.manifests: %s\n", cmd, d.msg);
+  return -1;
+}
+
 static int run(const char *cmd, const lk_config *c, const char *ui_dir)
 {
   if (lk_mkdir_p(c->data)) {
@@ -232,6 +270,17 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   orch_external_metric *ext = lk_xcalloc(c->nexternal_metrics + 1, sizeof *ext); /* config → web */
   for (size_t i = 0; i < c->nexternal_metrics; i++)
     ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
+  orch *orc = lookout_orch_open(c);
+  if (apply_manifests(cmd, c, orc)) {
+    orch_close(orc);
+    free(ext);
+    alerting_am_close(am);
+    tsdb_close(db);
+    logstore_close(logs);
+    free(cert);
+    free(key);
+    return 1;
+  }
   web_opts wo = {
     .external_metrics = ext,
     .nexternal_metrics = c->nexternal_metrics,
@@ -253,6 +302,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
     .logs = logs,
     .am = am,
     .ui_dir = ui_dir,
+    .orch = orc,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -263,6 +313,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
     free(ext);
     alerting_am_close(am);
+    orch_close(orc);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -288,6 +339,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   web_stop(w);
   free(ext);
   alerting_am_close(am);
+  orch_close(orc);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");

@@ -6,16 +6,6 @@
 
 #include "main/cmd.h"
 
-static int cmd_unavailable(const char *name, const char *issue)
-{
-  fprintf(stderr, "lookout %s: not yet available in this build (%s)\n", name, issue);
-  return 2;
-}
-
-static int cmd_apply(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("apply", "orchestrator"); }
-static int cmd_get(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("get", "orchestrator"); }
-static int cmd_scale(int argc, char **argv) { (void)argc; (void)argv; return cmd_unavailable("scale", "orchestrator"); }
-
 static const struct cmd commands[] = {
   {"up",          cmd_up,          "all-in-one node: server + local agent (+ more as it lands)"},
   {"server",      cmd_server,      "central server only"},
@@ -30,6 +20,7 @@ static const struct cmd commands[] = {
   {"demo-app",    cmd_demo_app,    "the demo's HTTP workload (burns CPU per request)"},
   {"loadgen",     cmd_loadgen,     "bounded HTTP load generator"},
   {"version",     cmd_version,     "print the version"},
+  {"shim",        cmd_shim,        "container shim (started by the orchestrator)"},
 };
 
 static void usage(FILE *f)

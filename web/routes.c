@@ -7,12 +7,14 @@
  * Write endpoints need a bearer token once the server listens beyond
  * loopback (LK_AUTH_REMOTE); reads are open.
  */
+#include "web/api_k8s.h"
 #include "web/api_loki.h"
 #include "web/api_query.h"
 #include "web/api_ui.h"
 #include "web/web_int.h"
 
 #define FORM WEB_BODY_FORM
+#define K8S WEB_K8S_BODY
 
 const lk_http_route web__route_table[] = {
   /* methods     path                          auth            body limit        handler            stream  name */
@@ -54,6 +56,19 @@ const lk_http_route web__route_table[] = {
   {"DELETE",     "/api/v2/silence/*",          LK_AUTH_REMOTE, 0,                web__am_silence,   NULL,   "/api/v2/silence/:id"},
   {"GET",        "/api/v2/status",             LK_AUTH_NONE,   0,                web__am_status,    NULL,   "/api/v2/status"},
   {"GET",        "/api/v2/receivers",          LK_AUTH_NONE,   0,                web__am_receivers, NULL,   "/api/v2/receivers"},
+  /* Kubernetes API subset (h-kapi): after every Prometheus /api/v1 line and the
+   * metrics.k8s.io lines, which the broad /apis prefix would otherwise swallow.
+   * Reads are open; every write needs the token (LK_AUTH_ALWAYS). */
+  {"GET",        "/version",                   LK_AUTH_NONE,   0,                web__k8s_version,  NULL,   "/version"},
+  {"GET",        "/openapi/*",                 LK_AUTH_NONE,   0,                web__k8s_openapi,  NULL,   "/openapi"},
+  {"GET",        "/api",                       LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api"},
+  {"GET",        "/api/v1",                    LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1"},
+  {"GET",        "/api/v1/namespaces*",        LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1/namespaces"},
+  {"POST|PUT|PATCH|DELETE", "/api/v1/namespaces*", LK_AUTH_ALWAYS, K8S,        web__k8s,          NULL,   "/api/v1/namespaces"},
+  {"GET",        "/api/v1/pods",               LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1/pods"},
+  {"GET",        "/api/v1/nodes*",             LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/api/v1/nodes"},
+  {"GET",        "/apis*",                     LK_AUTH_NONE,   0,                web__k8s,          NULL,   "/apis"},
+  {"POST|PUT|PATCH|DELETE", "/apis/*",         LK_AUTH_ALWAYS, K8S,              web__k8s,          NULL,   "/apis"},
   /* dashboard (h-ui): last, so its /ui/ prefix can never shadow an API path */
   {"GET",        "/",                          LK_AUTH_NONE,   0,                web__ui_index,     NULL,   "/"},
   {"GET",        "/ui/*",                      LK_AUTH_NONE,   0,                web__ui_file,      NULL,   "/ui/"},

@@ -53,6 +53,7 @@ typedef struct web_opts {
   size_t nexternal_metrics;
   struct alerting_am *am; /* the in-process Alertmanager for /api/v2/…, or NULL (503) */
   const char *ui_dir;     /* serve the dashboard from this directory (copied), or NULL = the embedded one */
+  struct orch *orch;      /* orchestrator for the Kubernetes API, or NULL (those routes answer 503) */
 } web_opts;
 
 /* Start serving the stores in o. On failure (no tsdb, bad address, port in

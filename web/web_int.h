@@ -66,6 +66,7 @@ struct web_server {
   size_t nexternal;
   struct alerting_am *am; /* borrowed; NULL = no Alertmanager API */
   char *ui_dir;          /* owned; NULL = the dashboard embedded at build time */
+  struct orch *orch;     /* borrowed; NULL = no Kubernetes API */
   web_limits limits;   /* defaults filled in */
   lk_http_route *routes; /* the table with body classes resolved */
   size_t nroutes;

@@ -1,0 +1,172 @@
+/* runtime_int.h — what the runtime*.c files share: the pod table, the
+ * per-container state machine, probes, and the helpers that run the OCI
+ * runtime. See runtime.h for the layout on disk and the threads.
+ *
+ * Locking: rt->mu (owned by the orch__rt) guards the pod table and every
+ * mutable field of orch__pod/orch__ctr. Fields marked "fixed" are set before
+ * the pod is published in the table and never change, so they are read
+ * without the lock. Only the supervision thread frees pods, so a pod pointer
+ * taken under the lock stays valid on that thread while it drops the lock
+ * around a slow call (runc, probes).
+ */
+#ifndef ORCH_RUNTIME_INT_H
+#define ORCH_RUNTIME_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/lk_buf.h"
+#include "orchestrator/runtime.h"
+
+enum orch__ctr_state {
+  ORCH__CS_WAITING,  /* not started yet, or in CrashLoopBackOff (backoff_until) */
+  ORCH__CS_CREATING, /* shim spawned, container not seen running yet */
+  ORCH__CS_RUNNING,
+  ORCH__CS_DONE,     /* terminated and not restarted (policy, or pod terminating) */
+};
+
+enum orch__policy { ORCH__ALWAYS, ORCH__ONFAILURE, ORCH__NEVER };
+enum orch__probe_kind { ORCH__PROBE_NONE, ORCH__PROBE_EXEC, ORCH__PROBE_HTTP, ORCH__PROBE_TCP };
+
+typedef struct orch__probe {
+  /* fixed */
+  enum orch__probe_kind kind;
+  json_t *exec_cmd;      /* array of strings (EXEC) */
+  char *host, *path, *scheme;
+  int port;
+  int64_t initial_delay_ms, period_ms, timeout_ms;
+  int success_threshold, failure_threshold;
+  /* mutable */
+  int64_t next_ms;       /* wall time of the next run; 0 = not scheduled */
+  int successes, failures;
+} orch__probe;
+
+typedef struct orch__ctr {
+  /* fixed */
+  char *name, *image;
+  char *id;              /* runtime container id */
+  char *dir;             /* bundle: <data>/orchestrator/pods/<uid>/<name> */
+  char *log_dir;         /* <data>/pods/<ns>_<pod>_<uid>/<name> */
+  orch__probe liveness, readiness;
+  /* mutable */
+  enum orch__ctr_state state;
+  int restarts;          /* restartCount */
+  int backoff_n;         /* crashes counted by the back-off (reset after a long run) */
+  int64_t backoff_until_ms;
+  int64_t spawn_ms;      /* when the current shim was started */
+  int64_t started_ms;    /* running since */
+  pid_t pid, shim_pid;
+  bool ready;
+  json_t *last_state;    /* {"terminated":{...}} of the previous run, or NULL */
+  json_t *terminated;    /* {"terminated":{...}} when DONE, or NULL */
+  char reason[64];       /* waiting reason / terminated reason */
+  char message[256];
+  bool kill_requested;   /* liveness failed: killed, restart when it exits */
+} orch__ctr;
+
+typedef struct orch__pod {
+  /* fixed */
+  char *uid, *ns, *name;
+  char *dir;             /* <data>/orchestrator/pods/<uid> */
+  char *log_dir;         /* <data>/pods/<ns>_<pod>_<uid> */
+  json_t *pod;           /* the Pod as synced */
+  orch__ctr *ctrs;
+  size_t nctrs;
+  enum orch__policy policy;
+  bool host_network;
+  int64_t grace_ms;      /* terminationGracePeriodSeconds */
+  int64_t created_ms;    /* startTime */
+  /* mutable */
+  bool terminating;
+  int64_t term_grace_ms; /* grace of the removal in progress */
+  int64_t term_start_ms;
+  bool term_sent, kill_sent;
+  int64_t ready_change_ms, init_ms, scheduled_ms;
+  bool was_ready;
+} orch__pod;
+
+struct orch__rt {
+  /* fixed */
+  char *data_dir, *runtime, *cgroup_root, *self_exe;
+  char *state_root;      /* <data>/orchestrator/runc */
+  char *pods_dir;        /* <data>/orchestrator/pods */
+  char *logs_dir;        /* <data>/pods */
+  char host_ip[64];
+  int64_t backoff_base_ms, backoff_max_ms, backoff_reset_ms;
+  /* guarded by mu */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;     /* wakes the supervision thread (new work, stop) */
+  bool stop;
+  bool probe_busy;       /* probes in flight: no pod may be freed */
+  orch__pod **pods;
+  size_t npods, cap;
+  pthread_t thread, probe_thread;
+};
+
+/* Waits on rt->cv (held) for at most ms, unless stopping. */
+void orch__tick_wait(orch__rt *rt, int ms);
+
+/*---- runtime_exec.c: child processes ----*/
+
+/* Runs argv (argv[0] searched in PATH), stdin /dev/null, stdout (and stderr
+ * when err is NULL) captured into out (may be NULL); killed after timeout_ms.
+ * *status = exit status (128+signal when killed by a signal). Returns 0,
+ * LK_ETIMEOUT or LK_EIO (could not start). */
+int orch__run(char *const argv[], int timeout_ms, lk_buf *out, lk_buf *err, int *status);
+/* `<runtime> --root <state_root> args...` with a 10 s bound; stdout in out
+ * (may be NULL). LK_EEXEC (+ diag with its stderr) if it exits non-zero. */
+int orch__runc(orch__rt *rt, lk_buf *out, lk_diag *d, ...) __attribute__((sentinel));
+/* runc state: pid and status ("running", "stopped", ...) of a container;
+ * LK_ENOENT if the runtime does not know it. */
+int orch__runc_state(orch__rt *rt, const char *id, pid_t *pid, char *status, size_t cap);
+/* Starts `lookout shim` detached (own session, reparented to init) for the
+ * container's next run; it writes shim.pid and, when the run ends, exit.json. */
+int orch__spawn_shim(orch__rt *rt, orch__pod *p, orch__ctr *c, int restart, lk_diag *d);
+/* Is pid alive and a `lookout shim` process? */
+bool orch__shim_alive(pid_t pid);
+
+/*---- runtime_bundle.c: config.json ----*/
+
+/* Checks everything of the pod that could stop it from running (images,
+ * resources, volumes); LK_EINVAL + diag naming the field. */
+int orch__bundle_check(const json_t *pod, lk_diag *d);
+/* Writes <c->dir>/config.json (and creates rootfs/, volume dirs). */
+int orch__bundle_write(const orch__pod *p, const orch__ctr *c, const json_t *spec, lk_diag *d);
+/* Kubernetes quantity ("100m", "0.5", "128Mi", "1G") times mult, rounded
+ * up: cpu in millicores with mult 1000, memory in bytes with mult 1. */
+int orch__quantity(const char *s, int64_t mult, int64_t *out);
+
+/*---- runtime_life.c: supervision ----*/
+
+void orch__life_step(orch__rt *rt, orch__pod *p, int64_t now_ms);
+/* All containers DONE/never started and nothing left to stop? Removes the
+ * pod's runtime leftovers (cgroups, bundle) when terminating. */
+bool orch__life_gone(orch__rt *rt, orch__pod *p);
+void orch__ctr_save(const orch__ctr *c); /* status.json */
+pid_t orch__shim_pid(const orch__ctr *c);  /* from shim.pid; 0 if none */
+void orch__pod_free(orch__pod *p);
+/* Builds a pod record from the Pod JSON (no side effects). */
+orch__pod *orch__pod_new(orch__rt *rt, const json_t *pod);
+/* RFC3339Nano in UTC (trailing zeros trimmed, as Go), or whole seconds as
+ * Kubernetes' metav1.Time when secs_only (runtime_shim.c). */
+void orch__fmt_ns(char *buf, size_t cap, int64_t ns, bool secs_only);
+
+/*---- runtime_probe.c ----*/
+
+void *orch__probe_thread(void *arg);
+void orch__probe_fini(orch__probe *pr);
+void orch__probe_parse(orch__probe *pr, const json_t *spec);
+
+/*---- runtime_adopt.c ----*/
+
+/* Reloads the pods of <data>/orchestrator/pods into rt (before the thread starts). */
+void orch__adopt(orch__rt *rt);
+
+/*---- runtime_status.c ----*/
+
+json_t *orch__status_json(orch__rt *rt, const orch__pod *p);
+
+#endif

@@ -1,0 +1,214 @@
+/* runtime_shim.c — `lookout shim`: the parent of one container run.
+ *
+ *   lookout shim --runtime R --root STATE --id ID --bundle DIR --log FILE
+ *
+ * Writes DIR/shim.pid, runs `R --root STATE run --bundle DIR ID` in the
+ * foreground with its stdout/stderr on pipes, writes each line to FILE in
+ * the CRI format the kubelet uses (`<RFC3339Nano> stdout|stderr F|P <text>`,
+ * P for a piece of a line longer than the buffer), and when the run ends
+ * writes DIR/exit.json {"exitCode":N,"finishedAt":ns} atomically. It is
+ * started detached (runtime_exec.c), so it and the container survive Lookout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/lk_alloc.h"
+#include "orchestrator/runtime_int.h"
+
+#define LINE_MAX_BYTES 16384
+
+typedef struct stream {
+  const char *name; /* "stdout" / "stderr" */
+  int fd;
+  char buf[LINE_MAX_BYTES];
+  size_t len;
+} stream;
+
+void orch__fmt_ns(char *buf, size_t cap, int64_t ns, bool secs_only)
+{
+  time_t sec = (time_t)(ns / 1000000000);
+  long frac = (long)(ns % 1000000000);
+  struct tm tm;
+  gmtime_r(&sec, &tm);
+  size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!secs_only && frac) {
+    char f[16];
+    int l = snprintf(f, sizeof f, ".%09ld", frac);
+    while (l > 1 && f[l - 1] == '0')
+      f[--l] = 0;
+    n += (size_t)snprintf(buf + n, cap - n, "%s", f);
+  }
+  snprintf(buf + n, cap - n, "Z");
+}
+
+static int64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void write_entry(int log_fd, const char *stream_name, bool full, const char *s, size_t n)
+{
+  char ts[64];
+  orch__fmt_ns(ts, sizeof ts, now_ns(), false);
+  size_t hl = strlen(ts) + strlen(stream_name) + 5;
+  char *line = lk_xmalloc(hl + n + 2);
+  int h = snprintf(line, hl + 1, "%s %s %c ", ts, stream_name, full ? 'F' : 'P');
+  memcpy(line + h, s, n);
+  line[(size_t)h + n] = '\n';
+  ssize_t w = write(log_fd, line, (size_t)h + n + 1);
+  (void)w;
+  free(line);
+}
+
+/* Emits the complete lines of the stream's buffer (all of it at EOF). */
+static void flush_lines(stream *st, int log_fd, bool eof)
+{
+  size_t start = 0;
+  for (size_t i = 0; i < st->len; i++)
+    if (st->buf[i] == '\n') {
+      write_entry(log_fd, st->name, true, st->buf + start, i - start);
+      start = i + 1;
+    }
+  if (start == 0 && st->len == sizeof st->buf) {
+    write_entry(log_fd, st->name, false, st->buf, st->len);
+    start = st->len;
+  } else if (eof && start < st->len) {
+    write_entry(log_fd, st->name, true, st->buf + start, st->len - start);
+    start = st->len;
+  }
+  memmove(st->buf, st->buf + start, st->len - start);
+  st->len -= start;
+}
+
+/* Returns false at EOF or error. */
+static bool read_stream(stream *st, int log_fd)
+{
+  ssize_t n = read(st->fd, st->buf + st->len, sizeof st->buf - st->len);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return true;
+  if (n <= 0) {
+    flush_lines(st, log_fd, true);
+    close(st->fd);
+    st->fd = -1;
+    return false;
+  }
+  st->len += (size_t)n;
+  flush_lines(st, log_fd, false);
+  return true;
+}
+
+static int write_file_atomic(const char *dir, const char *name, const char *text)
+{
+  char tmp[4096], path[4096];
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return -1;
+  fputs(text, f);
+  int rc = fflush(f) | fsync(fileno(f));
+  rc |= fclose(f);
+  return rc ? -1 : rename(tmp, path);
+}
+
+static int shim_usage(void)
+{
+  fprintf(stderr, "usage: lookout shim --runtime R --root STATE --id ID --bundle DIR --log FILE\n"
+                  "(started by the orchestrator, one per container run)\n");
+  return 2;
+}
+
+static pid_t start_runtime(const char *runtime, const char *root, const char *bundle,
+                           const char *id, int out_w, int err_w)
+{
+  char *argv[] = {(char *)runtime, "--root", (char *)root, "run", "--bundle", (char *)bundle,
+                  (char *)id, NULL};
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(out_w, 1);
+    dup2(err_w, 2);
+    close_range(3, ~0U, 0);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Copies the two pipes into the log until both close. */
+static void pump(stream st[2], int log_fd)
+{
+  while (st[0].fd >= 0 || st[1].fd >= 0) {
+    struct pollfd pf[2] = {{st[0].fd, POLLIN, 0}, {st[1].fd, POLLIN, 0}};
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return;
+    }
+    for (int i = 0; i < 2; i++)
+      if (st[i].fd >= 0 && pf[i].revents)
+        read_stream(&st[i], log_fd);
+  }
+}
+
+int orch__shim_main(int argc, char **argv)
+{
+  const char *runtime = NULL, *root = NULL, *id = NULL, *bundle = NULL, *log = NULL;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const char **dst = !strcmp(argv[i], "--runtime") ? &runtime
+                       : !strcmp(argv[i], "--root")  ? &root
+                       : !strcmp(argv[i], "--id")    ? &id
+                       : !strcmp(argv[i], "--bundle") ? &bundle
+                       : !strcmp(argv[i], "--log")   ? &log
+                                                     : NULL;
+    if (!dst)
+      return shim_usage();
+    *dst = argv[i + 1];
+  }
+  if (!runtime || !root || !id || !bundle || !log || argc % 2 == 0)
+    return shim_usage();
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  char pidtxt[32];
+  snprintf(pidtxt, sizeof pidtxt, "%d\n", (int)getpid());
+  write_file_atomic(bundle, "shim.pid", pidtxt);
+  int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  int po[2], pe[2];
+  if (log_fd < 0 || pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+    fprintf(stderr, "lookout shim: %s: %s\n", log, strerror(errno));
+    write_file_atomic(bundle, "exit.json", "{\"exitCode\":128}\n");
+    return 1;
+  }
+  pid_t pid = start_runtime(runtime, root, bundle, id, po[1], pe[1]);
+  close(po[1]);
+  close(pe[1]);
+  stream *st = lk_xcalloc(2, sizeof *st);
+  st[0] = (stream){.name = "stdout", .fd = po[0]};
+  st[1] = (stream){.name = "stderr", .fd = pe[0]};
+  pump(st, log_fd);
+  free(st);
+  int ws = 0, code = 128;
+  if (pid > 0) {
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+      ;
+    code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  }
+  close(log_fd);
+  char txt[128];
+  snprintf(txt, sizeof txt, "{\"exitCode\":%d,\"finishedAt\":%lld}\n", code, (long long)now_ns());
+  write_file_atomic(bundle, "exit.json", txt);
+  return 0;
+}

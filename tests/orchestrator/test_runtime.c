@@ -1,0 +1,166 @@
+/* test_runtime.c — the runtime (orchestrator/runtime*.c) on the real runc
+ * with real containers running host binaries: start -> Running and ready,
+ * the CRI log file, the cgroups at the DESIGN path with the limits applied,
+ * removal leaving no container, cgroup or bundle, and refusals of what
+ * cannot run. Exits 77 (SKIP) where containers cannot run (not root, no
+ * runc, no cgroups). argv[1]: the lookout binary (for `lookout shim`).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/helpers/skip.h"
+#include "tests/orchestrator/rt_fx.h"
+
+#define UID1 "0b6c4f4e-1111-4a1a-9d7e-000000000001"
+
+static bool exists(const char *path)
+{
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+static long read_long(const char *path)
+{
+  char *s = rt_fx_read(path);
+  long v = s ? atol(s) : -1;
+  free(s);
+  return v;
+}
+
+static void test_start_logs_cgroups_remove(void **state)
+{
+  rt_fx *f = *state;
+  json_t *pod = rt_fx_pod("web", UID1,
+                          "{\"containers\":[{\"name\":\"main\",\"image\":\"host\","
+                          "\"command\":[\"/bin/sh\",\"-c\",\"echo hi; echo oops >&2; sleep 1000\"],"
+                          "\"resources\":{\"requests\":{\"cpu\":\"250m\"},"
+                          "\"limits\":{\"cpu\":\"500m\",\"memory\":\"64Mi\"}}}]}");
+  lk_diag d = {0};
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, &d), 0);
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, &d), 0); /* idempotent */
+  json_t *st = NULL;
+  bool ok = rt_fx_wait(f, UID1, rt_fx_running_ready, NULL, 20000, &st);
+  assert_true(ok);
+  const json_t *cs = rt_fx_cs(st, 0);
+  assert_string_equal(json_string_value(json_object_get(cs, "name")), "main");
+  assert_non_null(json_object_get(json_object_get(cs, "state"), "running"));
+  assert_int_equal(json_integer_value(json_object_get(cs, "restartCount")), 0);
+  assert_string_equal(json_string_value(json_object_get(cs, "containerID")),
+                      "runc://" UID1 "-main");
+  assert_non_null(json_object_get(st, "podIP"));
+  assert_non_null(json_object_get(st, "startTime"));
+  assert_int_equal(json_array_size(json_object_get(st, "conditions")), 4);
+  json_decref(st);
+  char **uids;
+  assert_int_equal(orch__rt_pods(f->rt, &uids), 1);
+  assert_string_equal(uids[0], UID1);
+  free(uids[0]);
+  free(uids);
+
+  /* logs: CRI lines in <data>/pods/<ns>_<pod>_<uid>/<ctr>/0.log */
+  char path[1024];
+  snprintf(path, sizeof path, "%s/pods/default_web_" UID1 "/main/0.log", f->data);
+  char *log = NULL;
+  for (int i = 0; i < 100; i++) {
+    free(log);
+    log = rt_fx_read(path);
+    if (log && strstr(log, " stdout F hi\n") && strstr(log, " stderr F oops\n"))
+      break;
+    usleep(50000);
+  }
+  assert_non_null(log);
+  assert_non_null(strstr(log, " stdout F hi\n"));
+  assert_non_null(strstr(log, " stderr F oops\n"));
+  /* 2026-12-06T08:41:03.123456789Z stdout F hi */
+  assert_true(strlen(log) > 20 && log[4] == '-' && log[10] == 'T' && strchr(log, 'Z'));
+  free(log);
+
+  /* cgroups at /lookout/<ns>_<pod>_<uid>/<ctr> with the limits */
+  const char *cg = "/sys/fs/cgroup/%s/lookout/default_web_" UID1 "/main/%s";
+  snprintf(path, sizeof path, cg, "memory", "memory.limit_in_bytes");
+  assert_int_equal(read_long(path), 64L << 20);
+  snprintf(path, sizeof path, cg, "cpu", "cpu.cfs_quota_us");
+  assert_int_equal(read_long(path), 50000);
+  snprintf(path, sizeof path, cg, "cpu", "cpu.cfs_period_us");
+  assert_int_equal(read_long(path), 100000);
+  snprintf(path, sizeof path, cg, "cpu", "cpu.shares");
+  assert_int_equal(read_long(path), 256);
+  int pid = rt_fx_pid(f, UID1 "-main");
+  assert_true(pid > 0);
+  snprintf(path, sizeof path, cg, "memory", "cgroup.procs");
+  char *procs = rt_fx_read(path);
+  char want[32];
+  snprintf(want, sizeof want, "%d\n", pid);
+  assert_non_null(procs);
+  assert_non_null(strstr(procs, want));
+  free(procs);
+
+  /* remove: no runc container, no cgroup dir, no bundle */
+  assert_int_equal(orch__rt_remove_pod(f->rt, UID1, 0, &d), 0);
+  assert_true(rt_fx_wait_gone(f, UID1, 15000));
+  assert_int_equal(rt_fx_pid(f, UID1 "-main"), 0);
+  snprintf(path, sizeof path, "/sys/fs/cgroup/memory/lookout/default_web_" UID1);
+  assert_false(exists(path));
+  snprintf(path, sizeof path, "/sys/fs/cgroup/cpu/lookout/default_web_" UID1);
+  assert_false(exists(path));
+  snprintf(path, sizeof path, "%s/orchestrator/pods/" UID1, f->data);
+  assert_false(exists(path));
+  assert_int_equal(orch__rt_pods(f->rt, &uids), 0);
+  free(uids);
+  json_decref(pod);
+}
+
+/* What cannot run is refused, naming the field, and nothing is started. */
+static void test_refusals(void **state)
+{
+  rt_fx *f = *state;
+  static const struct {
+    const char *spec, *msg;
+  } cases[] = {
+    {"{\"containers\":[{\"name\":\"a\",\"image\":\"/nonexistent/rootfs\",\"command\":[\"/bin/true\"]}]}",
+     "image directory \"/nonexistent/rootfs\" does not exist"},
+    {"{\"containers\":[{\"name\":\"a\",\"image\":\"nginx:1.25\",\"command\":[\"/bin/true\"]}]}",
+     "registry images are not supported"},
+    {"{\"containers\":[{\"name\":\"a\",\"command\":[\"/bin/true\"],"
+     "\"resources\":{\"limits\":{\"memory\":\"lots\"}}}]}",
+     "spec.containers[0].resources.limits.memory"},
+    {"{\"containers\":[{\"name\":\"a\"}]}", "command or args is required"},
+    {"{\"containers\":[{\"name\":\"a\",\"command\":[\"/bin/true\"],"
+     "\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/tmp/v\"}]}]}",
+     "no volume \"v\""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    json_t *pod = rt_fx_pod("bad", UID1, cases[i].spec);
+    lk_diag d = {0};
+    assert_int_equal(orch__rt_sync_pod(f->rt, pod, &d), LK_EINVAL);
+    if (!strstr(d.msg, cases[i].msg))
+      fail_msg("case %zu: diag \"%s\" lacks \"%s\"", i, d.msg, cases[i].msg);
+    json_decref(pod);
+  }
+  char **uids;
+  assert_int_equal(orch__rt_pods(f->rt, &uids), 0);
+  free(uids);
+  json_t *st = NULL;
+  assert_int_equal(orch__rt_pod_status(f->rt, UID1, &st, NULL), LK_ENOENT);
+}
+
+int main(int argc, char **argv)
+{
+  lk_test_require(argc > 1, "usage: test_runtime LOOKOUT_BINARY");
+  rt_fx_lookout = argv[1];
+  lk_test_require(geteuid() == 0, "containers need root");
+  lk_test_require(lk_test_have("/usr/sbin/runc") || lk_test_have("/usr/bin/runc"),
+                  "runc is not installed");
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_refusals, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_start_logs_cgroups_remove, rt_fx_setup, rt_fx_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
