@@ -458,6 +458,13 @@ static const field orchestrator_fields[] = {
   {"runtime", F_STR, C(orchestrator.runtime), NULL, NULL, .used_by = SRV},
   {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = SRV},
   {"sync_period", F_DUR, C(orchestrator.sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"hpa_sync_period", F_DUR, C(orchestrator.hpa_sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"hpa_cpu_initialization_period", F_DUR, C(orchestrator.hpa_cpu_initialization_period_ms), NULL, NULL,
+   .used_by = SRV, .positive = true},
+  {"hpa_initial_readiness_delay", F_DUR, C(orchestrator.hpa_initial_readiness_delay_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"hpa_downscale_stabilization", F_DUR, C(orchestrator.hpa_downscale_stabilization_ms), NULL, NULL,
+   .used_by = SRV, .positive = true},
+  {"hpa_metric_window", F_DUR, C(orchestrator.hpa_metric_window_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {0},
 };
 static const field auth_fields[] = {
@@ -531,6 +538,11 @@ void lk_config_init(lk_config *c)
   c->orchestrator.enabled = true;
   c->orchestrator.runtime = lk_xstrdup("runc");
   c->orchestrator.sync_period_ms = 1000;
+  c->orchestrator.hpa_sync_period_ms = 15000;
+  c->orchestrator.hpa_cpu_initialization_period_ms = 5 * 60000;
+  c->orchestrator.hpa_initial_readiness_delay_ms = 30000;
+  c->orchestrator.hpa_downscale_stabilization_ms = 5 * 60000;
+  c->orchestrator.hpa_metric_window_ms = 60000;
   c->limits.max_body_size = 16ULL << 20;
   c->limits.max_decoded_size = 256ULL << 20;
   c->limits.max_import_size = 64ULL << 30;

@@ -12,7 +12,10 @@
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
  *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
- *   orchestrator: { enabled: true, runtime: runc, manifests: [...], sync_period: 1s }   [S]
+ *   orchestrator: { enabled: true, runtime: runc, manifests: [...], sync_period: 1s,   [S]
+ *                   hpa_sync_period: 15s, hpa_cpu_initialization_period: 5m,
+ *                   hpa_initial_readiness_delay: 30s, hpa_downscale_stabilization: 5m,
+ *                   hpa_metric_window: 60s }
  *   auth:      { token_file: ./data/token, require_token: false }      [S]
  *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS) [S]
  *   external_metrics: [ { name: queue_depth, query: "sum(rabbitmq_queue_messages)" } ]   [S]
@@ -118,6 +121,12 @@ typedef struct lk_config {
     char *runtime;                  /* "runc" (or "crun", or a path) */
     lk_strlist manifests;           /* [] : YAML files (globs) applied at start */
     int64_t sync_period_ms;         /* 1s: controller resync */
+    /* The autoscaler, as kube-controller-manager's --horizontal-pod-autoscaler-* flags: */
+    int64_t hpa_sync_period_ms;     /* 15s */
+    int64_t hpa_cpu_initialization_period_ms; /* 5m */
+    int64_t hpa_initial_readiness_delay_ms;   /* 30s */
+    int64_t hpa_downscale_stabilization_ms;   /* 5m */
+    int64_t hpa_metric_window_ms;   /* 60s: the CPU rate window (metrics-server's resolution) */
   } orchestrator;
   struct {
     char *token_file;               /* <data>/token when unset (NULL) */

@@ -43,7 +43,6 @@
 #include "main/cmd.h"
 #include "main/logs_local.h"
 #include "main/serve.h"
-#include "orchestrator/autoscaling.h"
 #include "orchestrator/orchestrator.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
@@ -196,7 +195,7 @@ static alerting_am *open_notifier(const char *cmd, const lk_config *c)
 
 /* The orchestrator (config section orchestrator:), or NULL when it is
  * turned off or cannot open its store (logged; the rest keeps running). */
-static orch *lookout_orch_open(const lk_config *c)
+static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler)
 {
   if (!c->orchestrator.enabled)
     return NULL;
@@ -204,6 +203,8 @@ static orch *lookout_orch_open(const lk_config *c)
   if (!realpath(c->data, data))
     snprintf(data, sizeof data, "%s", c->data);
   orch_opts oo = {
+    .autoscaler = autoscaler,
+    .hpa_period_ms = c->orchestrator.hpa_sync_period_ms,
     .data_dir = data,
     .run_pods = true,
     .runtime = c->orchestrator.runtime,
@@ -217,6 +218,26 @@ static orch *lookout_orch_open(const lk_config *c)
     return NULL;
   }
   return o;
+}
+
+/* The HPA controller over the tsdb, with the config's external metrics
+ * (borrowed: ext lives as long as the server) and its tuning keys. */
+static orch_hpa_ctl *open_autoscaler(const lk_config *c, tsdb *db, const orch_external_metric *ext)
+{
+  orch_hpa_ctl_opts ho = {
+    .db = db,
+    .external = ext,
+    .nexternal = c->nexternal_metrics,
+    .cpu_window_ms = c->orchestrator.hpa_metric_window_ms,
+    .cpu_init_ms = c->orchestrator.hpa_cpu_initialization_period_ms,
+    .readiness_delay_ms = c->orchestrator.hpa_initial_readiness_delay_ms,
+    .downscale_window_ms = c->orchestrator.hpa_downscale_stabilization_ms,
+  };
+  orch_hpa_ctl *h = NULL;
+  lk_diag d = {0};
+  if (c->orchestrator.enabled && orch_hpa_ctl_new(&ho, &h, &d))
+    lk_error("autoscaler: %s; HPAs will not scale", d.msg);
+  return h;
 }
 
 /* The config's manifests, applied once the orchestrator runs. */
@@ -270,9 +291,11 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   orch_external_metric *ext = lk_xcalloc(c->nexternal_metrics + 1, sizeof *ext); /* config → web */
   for (size_t i = 0; i < c->nexternal_metrics; i++)
     ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
-  orch *orc = lookout_orch_open(c);
+  orch_hpa_ctl *autoscaler = open_autoscaler(c, db, ext);
+  orch *orc = lookout_orch_open(c, autoscaler);
   if (apply_manifests(cmd, c, orc)) {
     orch_close(orc);
+    orch_hpa_ctl_free(autoscaler);
     free(ext);
     alerting_am_close(am);
     tsdb_close(db);
@@ -303,6 +326,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
     .am = am,
     .ui_dir = ui_dir,
     .orch = orc,
+    .autoscaler = autoscaler,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -314,6 +338,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
     free(ext);
     alerting_am_close(am);
     orch_close(orc);
+    orch_hpa_ctl_free(autoscaler);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -340,6 +365,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   free(ext);
   alerting_am_close(am);
   orch_close(orc);
+  orch_hpa_ctl_free(autoscaler);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");

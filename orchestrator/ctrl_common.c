@@ -5,8 +5,10 @@
  */
 #include <string.h>
 
+#include "lib/lk_alloc.h"
 #include "lib/lk_log.h"
 #include "lib/lk_time.h"
+#include "orchestrator/hpa_live.h"
 #include "orchestrator/orch_int.h"
 
 json_t *orch__condition(const json_t *obj, const char *type)
@@ -132,34 +134,96 @@ void orch__ctrl_gc(orch *o)
 
 /*---- autoscaler ----*/
 
-/* THE AUTOSCALER CALL SITE. One HPA, its scale target (NULL when missing)
- * and the target's active pods: this is where orch__hpa_sync
- * (orchestrator/hpa_live.h) decides, the target is scaled to the decision's
- * desired replicas (orch_scale) and the decision's status is written with
- * orch_update(..., ORCH_STATUS, ...). Until the autoscaler is linked in, the
- * HPA's conditions say so and nothing is scaled. */
-static void hpa_decide(orch *o, const json_t *hpa, const json_t *target, const json_t *pods)
+static void write_hpa_status(orch *o, const json_t *hpa, json_t *next)
 {
-  (void)pods;
+  orch_err e = {0};
+  json_t *ignored = NULL;
+  if (orch_update(o, ORCH_HPA, orch__str(hpa, "metadata.namespace"), orch__str(hpa, "metadata.name"), next,
+                  ORCH_STATUS, &ignored, &e))
+    lk_warn("orchestrator: hpa %s/%s: status not written: %s", orch__str(hpa, "metadata.namespace"),
+            orch__str(hpa, "metadata.name"), e.msg);
+  json_decref(ignored);
+  orch_err_fini(&e);
+}
+
+/* An HPA the autoscaler cannot act on (no target, no autoscaler, objects it
+ * refuses): conditions as Kubernetes words them, replicas left alone. */
+static void hpa_cannot_scale(orch *o, const json_t *hpa, const json_t *target, const char *why)
+{
   json_t *next = json_deep_copy(hpa);
   if (target) {
     orch__set_int(next, "status.currentReplicas", orch__int(target, "status.replicas", 0));
     orch__set_int(next, "status.desiredReplicas", orch__int(target, "spec.replicas", 0));
     orch__set_condition(next, "AbleToScale", "True", "SucceededGetScale",
                         "the HPA controller was able to get the target's current scale", false);
+    orch__set_condition(next, "ScalingActive", "False", "FailedComputeMetricsReplicas", why, false);
   } else {
     orch__set_condition(next, "AbleToScale", "False", "FailedGetScale",
                         "the HPA controller was unable to get the target's current scale: not found", false);
   }
-  orch__set_condition(next, "ScalingActive", "False", "AutoscalerNotBuilt",
-                      "the autoscaling algorithm is not part of this build; replicas are left as they are", false);
-  orch_err e = {0};
-  json_t *ignored = NULL;
-  orch_update(o, ORCH_HPA, orch__str(hpa, "metadata.namespace"), orch__str(hpa, "metadata.name"), next, ORCH_STATUS,
-              &ignored, &e);
-  json_decref(ignored);
-  orch_err_fini(&e);
+  write_hpa_status(o, hpa, next);
   json_decref(next);
+}
+
+/* One HPA sync: orch__hpa_sync reads the metrics and decides; the target is
+ * scaled to the decision (orch_scale) and the decision's status written. */
+static void hpa_decide(orch *o, const json_t *hpa, const json_t *target, const json_t *pods)
+{
+  if (!target || !o->autoscaler) {
+    hpa_cannot_scale(o, hpa, target, "no metrics source: this orchestrator runs without the tsdb");
+    return;
+  }
+  size_t n = json_array_size(pods);
+  const json_t **pv = lk_xcalloc(n ? n : 1, sizeof *pv);
+  for (size_t i = 0; i < n; i++)
+    pv[i] = json_array_get(pods, i);
+  orch__hpa_decision dec = {0};
+  lk_diag d = {0};
+  int rc = orch__hpa_sync(o->autoscaler, hpa, target, pv, n, lk_now_ms(), &dec, &d);
+  free(pv);
+  if (rc) {
+    hpa_cannot_scale(o, hpa, target, d.msg);
+    return;
+  }
+  const char *ns = orch__str(hpa, "metadata.namespace");
+  if (dec.rescale) {
+    orch_err e = {0};
+    json_t *scaled = NULL;
+    enum orch_kind tk = !strcmp(orch__str(target, "kind") ? orch__str(target, "kind") : "", "ReplicaSet")
+                            ? ORCH_REPLICASET : ORCH_DEPLOYMENT;
+    if (orch_scale(o, tk, ns, orch__str(target, "metadata.name"), dec.desired, NULL, &scaled, &e))
+      lk_warn("orchestrator: hpa %s/%s: cannot scale to %d: %s", ns, orch__str(hpa, "metadata.name"),
+              (int)dec.desired, e.msg);
+    else
+      lk_info("orchestrator: hpa %s/%s scaled %s from %d to %d replicas", ns, orch__str(hpa, "metadata.name"),
+              orch__str(target, "metadata.name"), (int)dec.current, (int)dec.desired);
+    json_decref(scaled);
+    orch_err_fini(&e);
+  }
+  json_t *next = json_deep_copy(hpa);
+  json_object_set(next, "status", dec.status);
+  json_decref(dec.status);
+  write_hpa_status(o, hpa, next);
+  json_decref(next);
+}
+
+/* Drop the autoscaler's memory of HPAs that are gone since the last pass. */
+static void hpa_forget_gone(orch *o, const json_t *all)
+{
+  json_t *now = json_array();
+  size_t i, j;
+  json_t *h, *uid;
+  json_array_foreach(all, i, h)
+    json_array_append_new(now, json_string(orch__str(h, "metadata.uid") ? orch__str(h, "metadata.uid") : ""));
+  json_array_foreach(o->hpa_uids, i, uid) {
+    bool kept = false;
+    json_array_foreach(now, j, h)
+      kept = kept || json_equal(h, uid);
+    if (!kept && o->autoscaler)
+      orch__hpa_forget(o->autoscaler, json_string_value(uid));
+  }
+  json_decref(o->hpa_uids);
+  o->hpa_uids = now;
 }
 
 /* Active pods of all_pods matching the target's selector. */
@@ -196,6 +260,7 @@ void orch__ctrl_hpa(orch *o)
     json_decref(pods);
     json_decref(target);
   }
+  hpa_forget_gone(o, all);
   json_decref(all_pods);
   json_decref(all);
 }

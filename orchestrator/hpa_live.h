@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "lib/lk_alloc.h"
-#include "orchestrator/autoscaling.h"
+#include "orchestrator/orchestrator.h"
 #include "orchestrator/hpa.h"
 
 /* ---- quantities ---- */

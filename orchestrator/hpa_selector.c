@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "lib/lk_alloc.h"
-#include "orchestrator/autoscaling.h"
+#include "orchestrator/orchestrator.h"
 
 enum req_op { OP_EQ, OP_NE, OP_IN, OP_NOTIN, OP_EXISTS, OP_NOT_EXISTS };
 

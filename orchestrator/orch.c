@@ -209,6 +209,8 @@ int orch_open(const orch_opts *opts, orch **out, lk_diag *d)
   read_node(o);
   o->sync_ms = opts->sync_period_ms > 0 ? opts->sync_period_ms : 1000;
   o->hpa_ms = opts->hpa_period_ms > 0 ? opts->hpa_period_ms : 15000;
+  o->autoscaler = opts->autoscaler;
+  o->hpa_uids = json_array();
   pthread_mutex_init(&o->mu, NULL);
   orch__runtime_start(o, opts);
   if (pthread_create(&o->thread, NULL, controller_main, o)) {
@@ -237,6 +239,7 @@ void orch_close(orch *o)
     pthread_join(o->thread, NULL);
   orch__runtime_stop(o);
   orch__store_close(o->st);
+  json_decref(o->hpa_uids);
   pthread_mutex_destroy(&o->mu);
   free(o);
 }

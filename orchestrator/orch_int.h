@@ -149,6 +149,8 @@ struct orch {
   char node_name[64];
   int64_t started_ms;        /* the node's creationTimestamp */
   int64_t sync_ms, hpa_ms, last_hpa_ms;
+  struct orch_hpa_ctl *autoscaler; /* borrowed; NULL = no autoscaling */
+  json_t *hpa_uids;          /* HPAs seen by the last autoscaler pass (their memory is dropped when gone) */
   pthread_t thread;
   bool thread_started;
   pthread_mutex_t mu;        /* guards stop; leaf */

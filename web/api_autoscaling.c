@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "lib/lk_time.h"
-#include "orchestrator/autoscaling.h"
+#include "orchestrator/orchestrator.h"
 #include "web/web_int.h"
 
 #define PING_NS (5000LL * 1000000LL)

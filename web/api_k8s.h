@@ -57,4 +57,8 @@ json_t *web__k8s_node_table(const json_t *items);
 void web__k8s_watch(web_server *w, const lk_http_req *req, const web_k8s_req *k, lk_http_resp *resp);
 void web__k8s_pod_log(web_server *w, const lk_http_req *req, const web_k8s_req *k, lk_http_resp *resp);
 
+/* api_k8s_metrics.c: the APIGroup entry of "metrics.k8s.io" or
+ * "external.metrics.k8s.io" (new reference), for the /apis group list. */
+json_t *web__k8s_metrics_group(const char *group);
+
 #endif

@@ -126,6 +126,9 @@ bool web__k8s_discovery(const char *path, lk_http_resp *resp)
     json_t *list = json_array();
     for (size_t i = 0; groups[i]; i++)
       json_array_append_new(list, group_entry(groups[i]));
+    /* served by api_k8s_metrics.c, listed here so `kubectl top` finds them */
+    json_array_append_new(list, web__k8s_metrics_group("metrics.k8s.io"));
+    json_array_append_new(list, web__k8s_metrics_group("external.metrics.k8s.io"));
     web__k8s_json(resp, 200, json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", list));
     return true;
   }

@@ -25,7 +25,8 @@
 #include <jansson.h>
 
 #include "lib/lk_time.h"
-#include "orchestrator/autoscaling.h"
+#include "orchestrator/orchestrator.h"
+#include "web/api_k8s.h"
 #include "web/web_int.h"
 
 #define WINDOW_MS 60000
@@ -67,6 +68,12 @@ static json_t *group_json(const char *group, const char *gv) {
   return json_pack("{sssssss[{ssss}]s{ssss}}", "kind", "APIGroup", "apiVersion", "v1", "name", group, "versions",
                    "groupVersion", gv, "version", "v1beta1", "preferredVersion", "groupVersion", gv, "version",
                    "v1beta1");
+}
+
+json_t *web__k8s_metrics_group(const char *group) {
+  char gv[96];
+  snprintf(gv, sizeof gv, "%s/v1beta1", group);
+  return group_json(group, gv);
 }
 
 static json_t *resource(const char *name, bool namespaced, const char *kind, bool list) {
@@ -293,6 +300,8 @@ void web__k8s_external_metrics(void *ctx, const lk_http_req *req, lk_http_resp *
     json_t *rs = json_array();
     for (size_t i = 0; i < w->nexternal; i++)
       json_array_append_new(rs, resource(w->external[i].name, true, "ExternalMetricValueList", false));
+    if (w->nexternal == 0) /* never an empty list: kubectl's discovery treats that as a broken group */
+      json_array_append_new(rs, resource("externalmetrics", true, "ExternalMetricValueList", false));
     send_json(resp, 200, resource_list(external_gv, rs));
   } else if (n == 4 && !strcmp(p[1], "namespaces")) {
     external_values(w, req, resp, p[3]);

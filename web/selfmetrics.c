@@ -19,7 +19,7 @@
 #include "alerting/alerting.h"
 #include "lib/lk_json.h"
 #include "lk_version.h"
-#include "orchestrator/autoscaling.h"
+#include "orchestrator/orchestrator.h"
 #include "web/web_int.h"
 
 static const double bucket_le[WEB_NBUCKETS - 1] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,

@@ -12,7 +12,7 @@
 #include "lib/lk_alloc.h"
 #include "lib/lk_json.h"
 #include "lib/lk_time.h"
-#include "orchestrator/autoscaling.h"
+#include "orchestrator/orchestrator.h"
 #include "promql/promql.h"
 #include "web/web_int.h"
 

@@ -332,8 +332,10 @@ def check_rolling_update(node, cfg):
 
 def check_logs(cfg):
     name = kubectl(cfg, "get", "pods", "-o", "name").stdout.split()[0]
-    got = wait_for("log lines", lambda: kubectl(cfg, "logs", name, "--tail", "2", check=False).stdout.strip(),
-                   timeout=30)
+    def two_lines():
+        out = kubectl(cfg, "logs", name, "--tail", "2", check=False).stdout.strip()
+        return out if len(out.splitlines()) >= 2 else None  # the container may have ticked once so far
+    got = wait_for("two log lines", two_lines, timeout=30)
     lines = got.splitlines()
     assert len(lines) == 2 and all(line.startswith("tick ") for line in lines), got
 
