@@ -33,8 +33,9 @@ static int rule_err(const where *w, const lk_ynode *n, lk_diag *d, const char *f
 
 /*---- Label maps ----*/
 
-/* A mapping of string → string into *out (sorted). what names it. */
-static int read_map(const lk_yaml *y, const lk_ynode *m, const char *what, alerting__lset *out,
+size_t alerting__ylen(const lk_ynode *n) { return n ? lk_ynode_len(n) : 0; }
+
+int alerting__yaml_map(const lk_yaml *y, const lk_ynode *m, const char *what, alerting__lset *out,
                     lk_diag *d)
 {
   memset(out, 0, sizeof *out);
@@ -42,7 +43,7 @@ static int read_map(const lk_yaml *y, const lk_ynode *m, const char *what, alert
     return 0;
   if (lk_ynode_kind(m) != LK_YMAP)
     return lk_yaml_err(y, m, d, LK_EINVAL, "%s: expected a mapping", what);
-  size_t n = lk_ynode_len(m);
+  size_t n = alerting__ylen(m);
   lk_label *l = lk_xcalloc(n ? n : 1, sizeof *l);
   for (size_t i = 0; i < n; i++) {
     const char *k = NULL, *v = NULL;
@@ -217,9 +218,9 @@ static int read_rule(where *w, const lk_ynode *rn, const alerting_group *g, aler
   int rc = read_rule_head(w, rn, r, &en, d);
   const lk_ynode *ln = lk_ynode_get(rn, "labels"), *an = lk_ynode_get(rn, "annotations");
   if (!rc)
-    rc = read_map(w->y, ln, "labels", &r->labels, d);
+    rc = alerting__yaml_map(w->y, ln, "labels", &r->labels, d);
   if (!rc)
-    rc = read_map(w->y, an, "annotations", &r->ann, d);
+    rc = alerting__yaml_map(w->y, an, "annotations", &r->ann, d);
   if (!rc)
     rc = parse_expr(w, en, g->logql, r, d);
   if (!rc && !r->alerting)
@@ -246,7 +247,7 @@ static const char *const group_keys[] = {"name", "interval", "query_offset", "li
  * but not PromQL is a log group. */
 static bool looks_logql(const lk_ynode *rules)
 {
-  size_t n = lk_ynode_len(rules);
+  size_t n = alerting__ylen(rules);
   for (size_t i = 0; i < n; i++) {
     const char *e = lk_ynode_str(lk_ynode_get(lk_ynode_at(rules, i), "expr"));
     promql_expr *pe = NULL;
@@ -305,7 +306,7 @@ static int read_group_fields(const lk_yaml *y, const lk_ynode *gn, const alertin
     return lk_yaml_err(y, lk_ynode_get(gn, "interval"), d, LK_EINVAL,
                        "group \"%s\": interval must be positive", g->name);
   const lk_ynode *ln = lk_ynode_get(gn, "labels");
-  if ((rc = read_map(y, ln, "labels", &g->labels, d)))
+  if ((rc = alerting__yaml_map(y, ln, "labels", &g->labels, d)))
     return rc;
   where w = {y, g->name, 0, ""};
   if ((rc = check_label_names(&w, ln ? ln : gn, &g->labels, "label", d)))
@@ -324,7 +325,7 @@ static int read_group(const lk_yaml *y, const lk_ynode *gn, const char *file,
   const lk_ynode *rules = lk_ynode_get(gn, "rules");
   if (!rc && rules && lk_ynode_kind(rules) != LK_YNULL && lk_ynode_kind(rules) != LK_YSEQ)
     rc = lk_yaml_err(y, rules, d, LK_EINVAL, "group \"%s\": rules: expected a list", g->name);
-  size_t n = rc ? 0 : lk_ynode_len(rules);
+  size_t n = rc ? 0 : alerting__ylen(rules);
   g->rules = lk_xcalloc(n ? n : 1, sizeof *g->rules);
   for (size_t i = 0; i < n && !rc; i++) {
     where w = {y, g->name, i + 1, ""};
@@ -361,7 +362,7 @@ static int load_file(alerting_rules *rs, size_t *cap, const char *file, const al
     const lk_ynode *groups = rc ? NULL : lk_ynode_get(root, "groups");
     if (groups && lk_ynode_kind(groups) != LK_YSEQ && lk_ynode_kind(groups) != LK_YNULL)
       rc = lk_yaml_err(y, groups, d, LK_EINVAL, "groups: expected a list");
-    for (size_t i = 0; !rc && i < lk_ynode_len(groups); i++) {
+    for (size_t i = 0; !rc && i < alerting__ylen(groups); i++) {
       alerting_group *g = NULL;
       rc = read_group(y, lk_ynode_at(groups, i), file, o, &g, d);
       for (size_t j = first; !rc && j < rs->n; j++)

@@ -80,6 +80,15 @@ void alerting__rule_fini(alerting__rule *r);
 void alerting__group_free(alerting_group *g);
 void alerting__alert_info(const alerting__alert *a, alerting_alert_info *out);
 
+/* A YAML mapping of string → string (null or absent: empty) into *out,
+ * sorted; what names it in messages. */
+struct lk_yaml;
+struct lk_ynode;
+int alerting__yaml_map(const struct lk_yaml *y, const struct lk_ynode *m, const char *what,
+                       alerting__lset *out, lk_diag *d);
+/* Items of a sequence or pairs of a mapping; 0 for NULL (absent) too. */
+size_t alerting__ylen(const struct lk_ynode *n);
+
 /* A label set under construction (borrowed strings; l is malloc'ed). */
 typedef struct alerting__lbuild {
   lk_label *l;
