@@ -130,9 +130,10 @@ static int parse_expr(const where *w, const lk_ynode *n, bool logql, alerting__r
       return rule_err(w, n, d, "could not parse expression: %s", pd.msg);
     return 0;
   }
-  if (logstore_logql_check(r->expr, &pd))
+  alerting__log_split(r->expr, &r->log_metric, &r->log_cmp);
+  if (logstore_logql_check(r->log_metric, &pd))
     return rule_err(w, n, d, "could not parse LogQL expression: %s", pd.msg);
-  const char *p = r->expr + strspn(r->expr, " \t\r\n");
+  const char *p = r->log_metric + strspn(r->log_metric, " \t\r\n");
   if (*p == '{')
     return rule_err(w, n, d, "%s", "a log rule needs a LogQL metric expression, not a log query");
   r->log_query = alerting__log_query_of(r->expr, &r->log_range_ms);
@@ -255,7 +256,12 @@ static bool looks_logql(const lk_ynode *rules)
       promql_expr_free(pe);
       return false;
     }
-    if (logstore_logql_check(e, NULL))
+    char *metric;
+    alerting__cmp cmp;
+    alerting__log_split(e, &metric, &cmp);
+    int rc = logstore_logql_check(metric, NULL);
+    free(metric);
+    if (rc)
       return false;
   }
   return n > 0;

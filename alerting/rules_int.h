@@ -19,6 +19,16 @@ typedef struct alerting__lset {
   size_t n;
 } alerting__lset;
 
+/* A trailing `<op> [bool] <number>` of a log rule's expr, applied by the
+ * engine (the logstore's LogQL has no binary operators). */
+typedef struct alerting__cmp {
+  int op;                    /* 0 none, else one of ALERTING__CMP_* */
+  bool keep_bool;            /* `bool`: every sample kept, value 0 or 1 */
+  double value;
+} alerting__cmp;
+enum { ALERTING__CMP_EQ = 1, ALERTING__CMP_NE, ALERTING__CMP_GT, ALERTING__CMP_LT, ALERTING__CMP_GE,
+       ALERTING__CMP_LE };
+
 /* One alert instance of an alerting rule. */
 typedef struct alerting__alert {
   alerting__lset labels;
@@ -34,6 +44,8 @@ typedef struct alerting__rule {
   char *name, *expr;
   size_t line;
   promql_expr *pexpr;        /* PromQL rules */
+  char *log_metric;          /* log rules: the expr without a trailing comparison, for logstore */
+  alerting__cmp log_cmp;     /* that comparison (op 0: none) */
   char *log_query;           /* log rules: the log query the expr aggregates (for lines), or NULL */
   int64_t log_range_ms;      /* its range */
   int64_t for_ms, keep_ms;
@@ -144,9 +156,12 @@ void alerting__after_fini(alerting__after *af);
 int alerting__eval_alerting(alerting_group *g, size_t ri, const alerting_env *env, int64_t now,
                             alerting__output *o, alerting__after *af, lk_diag *d);
 
+/* Split a trailing comparison with a number off a LogQL metric expr:
+ * *metric (malloc'ed) is the rest. */
+void alerting__log_split(const char *expr, char **metric, alerting__cmp *cmp);
 /* A log rule's expr as a vector at t (ms). */
-int alerting__logql_vector(const alerting_env *env, const char *expr, int64_t t, alerting__vec *out,
-                           lk_diag *d);
+int alerting__logql_vector(const alerting_env *env, const alerting__rule *r, int64_t t,
+                           alerting__vec *out, lk_diag *d);
 
 /* Log rules: the log query inside a LogQL metric expr (selector and
  * pipeline without unwrap; malloc'ed) and its range, or NULL when there is
