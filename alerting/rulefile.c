@@ -33,7 +33,12 @@ static int rule_err(const where *w, const lk_ynode *n, lk_diag *d, const char *f
 
 /*---- Label maps ----*/
 
-size_t alerting__ylen(const lk_ynode *n) { return n ? lk_ynode_len(n) : 0; }
+size_t alerting__ylen(const lk_ynode *n)
+{
+  return n && lk_ynode_kind(n) == LK_YSEQ ? lk_ynode_len(n) : 0;
+}
+
+const char *alerting__ystr(const lk_ynode *n) { return n ? lk_ynode_str(n) : NULL; }
 
 int alerting__yaml_map(const lk_yaml *y, const lk_ynode *m, const char *what, alerting__lset *out,
                     lk_diag *d)
@@ -43,7 +48,7 @@ int alerting__yaml_map(const lk_yaml *y, const lk_ynode *m, const char *what, al
     return 0;
   if (lk_ynode_kind(m) != LK_YMAP)
     return lk_yaml_err(y, m, d, LK_EINVAL, "%s: expected a mapping", what);
-  size_t n = alerting__ylen(m);
+  size_t n = lk_ynode_len(m);
   lk_label *l = lk_xcalloc(n ? n : 1, sizeof *l);
   for (size_t i = 0; i < n; i++) {
     const char *k = NULL, *v = NULL;
@@ -66,16 +71,28 @@ int alerting__yaml_map(const lk_yaml *y, const lk_ynode *m, const char *what, al
   return 0;
 }
 
+/* The key node named name in mapping m (for its line), else m. */
+static const lk_ynode *key_node(const lk_ynode *m, const char *name)
+{
+  for (size_t i = 0; m && lk_ynode_kind(m) == LK_YMAP && i < lk_ynode_len(m); i++) {
+    const char *k = lk_ynode_str(lk_ynode_key(m, i));
+    if (k && !strcmp(k, name))
+      return lk_ynode_key(m, i);
+  }
+  return m;
+}
+
 static int check_label_names(const where *w, const lk_ynode *m, const alerting__lset *s,
                              const char *kind, lk_diag *d)
 {
   char fmt[64];
   snprintf(fmt, sizeof fmt, "invalid %s name: %%s", kind);
   for (size_t i = 0; i < s->n; i++) {
+    const lk_ynode *at = key_node(m, s->l[i].name);
     if (!lk_label_name_valid(s->l[i].name) || (!strcmp(kind, "label") && !strcmp(s->l[i].name, "__name__")))
-      return rule_err(w, m, d, fmt, s->l[i].name);
+      return rule_err(w, at, d, fmt, s->l[i].name);
     if (!lk_utf8_valid(s->l[i].value, strlen(s->l[i].value)))
-      return rule_err(w, m, d, "invalid label value: %s", s->l[i].value);
+      return rule_err(w, at, d, "invalid label value: %s", s->l[i].value);
   }
   return 0;
 }
@@ -108,7 +125,7 @@ static int parse_templates(const where *w, const lk_ynode *m, const alerting__ls
     if (alerting_template_parse(s->l[i].value, &(*out)[i], &td)) {
       char what[700];
       snprintf(what, sizeof what, "%s \"%s\": %.500s", kind, s->l[i].name, td.msg);
-      return rule_err(w, m, d, "%s", what);
+      return rule_err(w, key_node(m, s->l[i].name), d, "%s", what);
     }
   }
   return 0;
@@ -145,8 +162,8 @@ static int parse_expr(const where *w, const lk_ynode *n, bool logql, alerting__r
 static const char *const rule_keys[] = {"record", "alert", "expr", "for", "keep_firing_for",
                                         "labels", "annotations", NULL};
 
-static int opt_string(const lk_yaml *y, const lk_ynode *n, const char *what, const char **out,
-                      lk_diag *d)
+int alerting__yopt_string(const lk_yaml *y, const lk_ynode *n, const char *what, const char **out,
+                          lk_diag *d)
 {
   *out = "";
   if (!n || lk_ynode_kind(n) == LK_YNULL)
@@ -154,13 +171,19 @@ static int opt_string(const lk_yaml *y, const lk_ynode *n, const char *what, con
   return lk_ynode_string(y, n, what, out, d);
 }
 
-static int opt_duration(const lk_yaml *y, const lk_ynode *n, const char *what, int64_t *out,
-                        lk_diag *d)
+int alerting__yopt_duration(const lk_yaml *y, const lk_ynode *n, const char *what, int64_t *out,
+                            lk_diag *d)
 {
-  *out = 0;
   if (!n || lk_ynode_kind(n) == LK_YNULL)
     return 0;
   return lk_ynode_duration(y, n, what, out, d);
+}
+
+int alerting__yseq(const lk_yaml *y, const lk_ynode *n, const char *what, lk_diag *d)
+{
+  if (!n || lk_ynode_kind(n) == LK_YNULL || lk_ynode_kind(n) == LK_YSEQ)
+    return 0;
+  return lk_yaml_err(y, n, d, LK_EINVAL, "%s: expected a list", what);
 }
 
 static int check_recording(const where *w, const lk_ynode *rn, const alerting__rule *r, lk_diag *d)
@@ -187,11 +210,11 @@ static int read_rule_head(where *w, const lk_ynode *rn, alerting__rule *r, const
   const char *rec, *alert, *expr;
   int rc = lk_ynode_check_keys(y, rn, "rule", rule_keys, d);
   if (!rc)
-    rc = opt_string(y, lk_ynode_get(rn, "record"), "record", &rec, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(rn, "record"), "record", &rec, d);
   if (!rc)
-    rc = opt_string(y, lk_ynode_get(rn, "alert"), "alert", &alert, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(rn, "alert"), "alert", &alert, d);
   if (!rc)
-    rc = opt_string(y, lk_ynode_get(rn, "expr"), "expr", &expr, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(rn, "expr"), "expr", &expr, d);
   if (rc)
     return rc;
   w->rule = *alert ? alert : rec;
@@ -206,9 +229,9 @@ static int read_rule_head(where *w, const lk_ynode *rn, alerting__rule *r, const
   r->name = lk_xstrdup(w->rule);
   r->expr = lk_xstrdup(expr);
   r->line = lk_ynode_line(rn);
-  rc = opt_duration(y, lk_ynode_get(rn, "for"), "for", &r->for_ms, d);
+  rc = alerting__yopt_duration(y, lk_ynode_get(rn, "for"), "for", &r->for_ms, d);
   if (!rc)
-    rc = opt_duration(y, lk_ynode_get(rn, "keep_firing_for"), "keep_firing_for", &r->keep_ms, d);
+    rc = alerting__yopt_duration(y, lk_ynode_get(rn, "keep_firing_for"), "keep_firing_for", &r->keep_ms, d);
   return rc;
 }
 
@@ -250,7 +273,7 @@ static bool looks_logql(const lk_ynode *rules)
 {
   size_t n = alerting__ylen(rules);
   for (size_t i = 0; i < n; i++) {
-    const char *e = lk_ynode_str(lk_ynode_get(lk_ynode_at(rules, i), "expr"));
+    const char *e = alerting__ystr(lk_ynode_get(lk_ynode_at(rules, i), "expr"));
     promql_expr *pe = NULL;
     if (!e || promql_ok(e, &pe, NULL)) {
       promql_expr_free(pe);
@@ -270,7 +293,7 @@ static bool looks_logql(const lk_ynode *rules)
 static int read_group_kind(const lk_yaml *y, const lk_ynode *gn, alerting_group *g, lk_diag *d)
 {
   const char *type = "";
-  int rc = opt_string(y, lk_ynode_get(gn, "type"), "type", &type, d);
+  int rc = alerting__yopt_string(y, lk_ynode_get(gn, "type"), "type", &type, d);
   if (rc)
     return rc;
   if (!*type) {
@@ -290,7 +313,7 @@ static int read_group_fields(const lk_yaml *y, const lk_ynode *gn, const alertin
   const char *name;
   int rc = lk_ynode_check_keys(y, gn, "group", group_keys, d);
   if (!rc)
-    rc = opt_string(y, lk_ynode_get(gn, "name"), "name", &name, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(gn, "name"), "name", &name, d);
   if (rc)
     return rc;
   if (!*name)
@@ -298,13 +321,11 @@ static int read_group_fields(const lk_yaml *y, const lk_ynode *gn, const alertin
   g->name = lk_xstrdup(name);
   g->interval = o->default_interval_ms > 0 ? o->default_interval_ms : DEFAULT_INTERVAL_MS;
   g->offset = o->default_query_offset_ms;
+  if ((rc = alerting__yopt_duration(y, lk_ynode_get(gn, "interval"), "interval", &g->interval, d)) ||
+      (rc = alerting__yopt_duration(y, lk_ynode_get(gn, "query_offset"), "query_offset", &g->offset,
+                                    d)))
+    return rc;
   const lk_ynode *n;
-  if ((n = lk_ynode_get(gn, "interval")) && lk_ynode_kind(n) != LK_YNULL &&
-      (rc = lk_ynode_duration(y, n, "interval", &g->interval, d)))
-    return rc;
-  if ((n = lk_ynode_get(gn, "query_offset")) && lk_ynode_kind(n) != LK_YNULL &&
-      (rc = lk_ynode_duration(y, n, "query_offset", &g->offset, d)))
-    return rc;
   if ((n = lk_ynode_get(gn, "limit")) && lk_ynode_kind(n) != LK_YNULL &&
       (rc = lk_ynode_int(y, n, "limit", &g->limit, d)))
     return rc;

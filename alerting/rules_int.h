@@ -98,8 +98,18 @@ struct lk_yaml;
 struct lk_ynode;
 int alerting__yaml_map(const struct lk_yaml *y, const struct lk_ynode *m, const char *what,
                        alerting__lset *out, lk_diag *d);
-/* Items of a sequence or pairs of a mapping; 0 for NULL (absent) too. */
+/* Optional scalars: absent or null leaves the default ("" for strings,
+ * *out untouched for durations); the wrong kind is an error. */
+int alerting__yopt_string(const struct lk_yaml *y, const struct lk_ynode *n, const char *what,
+                          const char **out, lk_diag *d);
+int alerting__yopt_duration(const struct lk_yaml *y, const struct lk_ynode *n, const char *what,
+                            int64_t *out, lk_diag *d);
+/* Absent, null or a sequence; anything else is "<what>: expected a list". */
+int alerting__yseq(const struct lk_yaml *y, const struct lk_ynode *n, const char *what, lk_diag *d);
+/* Items of a sequence; 0 for anything else and for NULL (absent). */
 size_t alerting__ylen(const struct lk_ynode *n);
+/* Scalar text, or NULL for anything else and for NULL. */
+const char *alerting__ystr(const struct lk_ynode *n);
 
 /* A label set under construction (borrowed strings; l is malloc'ed). */
 typedef struct alerting__lbuild {

@@ -57,9 +57,9 @@ static int load_series(ut_run *r, const lk_ynode *items, int64_t interval, lk_ar
     const lk_ynode *vn = lk_ynode_get(it, "values");
     int rc = lk_ynode_check_keys(r->y, it, "input_series", keys, &d);
     if (!rc)
-      rc = lk_ynode_string(r->y, lk_ynode_get(it, "series"), "series", &series, &d);
-    if (!rc && vn && lk_ynode_kind(vn) != LK_YNULL)
-      rc = lk_ynode_string(r->y, vn, "values", &values, &d);
+      rc = alerting__yopt_string(r->y, lk_ynode_get(it, "series"), "series", &series, &d);
+    if (!rc)
+      rc = alerting__yopt_string(r->y, vn, "values", &values, &d);
     if (rc) {
       err_diag(e, &d, rc);
       return rc;
@@ -76,7 +76,7 @@ static int load_series(ut_run *r, const lk_ynode *items, int64_t interval, lk_ar
     size_t n;
     bool hist = false;
     if ((rc = promql_parse_series_values(values, &v, &ok, &n, &hist, &d))) {
-      alerting__ut_err(e, "%s:%zu: %s", lk_yaml_name(r->y), lk_ynode_line(vn), d.msg);
+      alerting__ut_err(e, "%s:%zu: %s", lk_yaml_name(r->y), lk_ynode_line(vn ? vn : it), d.msg);
       return rc;
     }
     lk_sample *s = lk_xcalloc(n ? n : 1, sizeof *s);
@@ -86,7 +86,7 @@ static int load_series(ut_run *r, const lk_ynode *items, int64_t interval, lk_ar
         s[ns++] = (lk_sample){(int64_t)k * interval, v[k]};
     if (hist)
       rc = lk_diag_set(&d, LK_ENOTSUP, -1, "%s:%zu: native histograms are not supported",
-                       lk_yaml_name(r->y), lk_ynode_line(vn));
+                       lk_yaml_name(r->y), lk_ynode_line(it));
     if (!rc && ns)
       rc = promql_mem_add(r->mem, ls, nls, s, ns, &d);
     free(s);
@@ -114,13 +114,15 @@ static int load_stream(const lk_yaml *y, const lk_ynode *it, logstore *ls, lk_ar
   const char *stream = "";
   int rc = lk_ynode_check_keys(y, it, "input_streams", keys, d);
   if (!rc)
-    rc = lk_ynode_string(y, lk_ynode_get(it, "stream"), "stream", &stream, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(it, "stream"), "stream", &stream, d);
   lk_label *l = NULL;
   size_t nl = 0;
   const char *rest = rc ? NULL : promql_parse_series_labels(stream, a, &l, &nl);
   if (!rc && (!rest || rest[strspn(rest, " \t")] || !nl))
     rc = lk_yaml_err(y, it, d, LK_EPARSE, "bad stream selector \"%s\"", stream);
   const lk_ynode *lines = lk_ynode_get(it, "lines");
+  if (!rc)
+    rc = alerting__yseq(y, lines, "lines", d);
   size_t n = alerting__ylen(lines);
   logstore_entry *en = lk_xcalloc(n ? n : 1, sizeof *en);
   for (size_t i = 0; !rc && i < n; i++) {
@@ -129,9 +131,9 @@ static int load_stream(const lk_yaml *y, const lk_ynode *it, logstore *ls, lk_ar
     const char *text = "";
     rc = lk_ynode_check_keys(y, ln, "lines", line_keys, d);
     if (!rc)
-      rc = lk_ynode_duration(y, lk_ynode_get(ln, "ts"), "ts", &ms, d);
+      rc = alerting__yopt_duration(y, lk_ynode_get(ln, "ts"), "ts", &ms, d);
     if (!rc)
-      rc = lk_ynode_string(y, lk_ynode_get(ln, "line"), "line", &text, d);
+      rc = alerting__yopt_string(y, lk_ynode_get(ln, "line"), "line", &text, d);
     en[i] = (logstore_entry){ms * 1000000, text, strlen(text)};
   }
   qsort(en, n, sizeof *en, entry_cmp);
@@ -174,11 +176,11 @@ static void resolve_rule_files(const lk_yaml *y, const lk_ynode *list, const cha
   const char *dir = dirname(copy);
   size_t cap = 0;
   for (size_t i = 0; i < alerting__ylen(list); i++) {
-    const char *rf = lk_ynode_str(lk_ynode_at(list, i));
+    const char *rf = alerting__ystr(lk_ynode_at(list, i));
     if (!rf || !*rf)
       continue;
     lk_buf path = {0};
-    if (rf[0] == '/')
+    if (rf[0] == '/' || !strcmp(dir, "."))
       lk_buf_puts(&path, rf);
     else
       lk_buf_printf(&path, "%s/%s", dir, rf);
@@ -208,7 +210,7 @@ static void order_groups(ut_run *r, const lk_ynode *order)
     alerting_group_info gi;
     alerting_group_get(alerting_rules_group(r->rules, i), &gi);
     for (size_t k = 0; k < alerting__ylen(order); k++) {
-      const char *s = lk_ynode_str(lk_ynode_at(order, k));
+      const char *s = alerting__ystr(lk_ynode_at(order, k));
       if (s && !strcmp(s, gi.name))
         rank[i] = k;
     }
@@ -244,13 +246,13 @@ static int alert_times(const ut_run *r, const lk_ynode *items, int64_t **times, 
     const lk_ynode *it = lk_ynode_at(items, i), *tn = lk_ynode_get(it, "eval_time");
     lk_diag d = {0};
     int rc = lk_ynode_check_keys(r->y, it, "alert_rule_test", keys, &d);
-    if (!rc && tn)
-      rc = lk_ynode_duration(r->y, tn, "eval_time", &(*times)[i], &d);
+    if (!rc)
+      rc = alerting__yopt_duration(r->y, tn, "eval_time", &(*times)[i], &d);
     if (rc) {
       err_diag(e, &d, rc);
       return rc;
     }
-    const char *name = lk_ynode_str(lk_ynode_get(it, "alertname"));
+    const char *name = alerting__ystr(lk_ynode_get(it, "alertname"));
     if (!name || !*name) {
       lk_buf t = {0};
       alerting__ut_duration(&t, (*times)[i]);
@@ -278,7 +280,7 @@ static int64_t max_expr_time(const lk_yaml *y, const lk_ynode *items, int64_t ma
   for (size_t i = 0; i < alerting__ylen(items); i++) {
     int64_t t = 0;
     const lk_ynode *tn = lk_ynode_get(lk_ynode_at(items, i), "eval_time");
-    if (tn && !lk_ynode_duration(y, tn, "eval_time", &t, NULL) && t > max)
+    if (!alerting__yopt_duration(y, tn, "eval_time", &t, NULL) && t > max)
       max = t;
   }
   return max;
@@ -349,14 +351,17 @@ static int test_settings(const lk_yaml *y, const lk_ynode *t, const ut_file *f, 
 {
   *interval = f->eval_interval;
   *url = *name = "";
-  const lk_ynode *n;
+  static const char *const lists[] = {"input_series", "input_streams", "alert_rule_test",
+                                      "promql_expr_test"};
   int rc = lk_ynode_check_keys(y, t, "test group", test_keys, d);
-  if (!rc && (n = lk_ynode_get(t, "interval")) && lk_ynode_kind(n) != LK_YNULL)
-    rc = lk_ynode_duration(y, n, "interval", interval, d);
-  if (!rc && (n = lk_ynode_get(t, "external_url")) && lk_ynode_kind(n) != LK_YNULL)
-    rc = lk_ynode_string(y, n, "external_url", url, d);
-  if (!rc && (n = lk_ynode_get(t, "name")) && lk_ynode_kind(n) != LK_YNULL)
-    rc = lk_ynode_string(y, n, "name", name, d);
+  for (size_t i = 0; !rc && i < sizeof lists / sizeof lists[0]; i++)
+    rc = alerting__yseq(y, lk_ynode_get(t, lists[i]), lists[i], d);
+  if (!rc)
+    rc = alerting__yopt_duration(y, lk_ynode_get(t, "interval"), "interval", interval, d);
+  if (!rc)
+    rc = alerting__yopt_string(y, lk_ynode_get(t, "external_url"), "external_url", url, d);
+  if (!rc)
+    rc = alerting__yopt_string(y, lk_ynode_get(t, "name"), "name", name, d);
   if (!rc)
     rc = alerting__yaml_map(y, lk_ynode_get(t, "external_labels"), "external_labels", ext, d);
   if (!rc && *interval <= 0)
@@ -415,18 +420,26 @@ static const char *const file_keys[] = {"rule_files", "evaluation_interval", "gr
 static int file_settings(ut_file *f, const lk_ynode *root, lk_diag *d)
 {
   const lk_yaml *y = f->y;
+  if (!root || lk_ynode_kind(root) == LK_YNULL)
+    return 0; /* an empty file: no tests */
   int rc = lk_ynode_check_keys(y, root, "test file", file_keys, d);
-  const lk_ynode *n = lk_ynode_get(root, "evaluation_interval");
   f->eval_interval = DEFAULT_EVAL_INTERVAL_MS;
-  if (!rc && n && lk_ynode_kind(n) != LK_YNULL)
-    rc = lk_ynode_duration(y, n, "evaluation_interval", &f->eval_interval, d);
+  if (!rc)
+    rc = alerting__yopt_duration(y, lk_ynode_get(root, "evaluation_interval"),
+                                 "evaluation_interval", &f->eval_interval, d);
+  if (!rc)
+    rc = alerting__yseq(y, lk_ynode_get(root, "rule_files"), "rule_files", d);
+  if (!rc)
+    rc = alerting__yseq(y, lk_ynode_get(root, "group_eval_order"), "group_eval_order", d);
+  if (!rc)
+    rc = alerting__yseq(y, lk_ynode_get(root, "tests"), "tests", d);
   if (!rc && f->eval_interval <= 0)
     f->eval_interval = DEFAULT_EVAL_INTERVAL_MS;
   f->order = lk_ynode_get(root, "group_eval_order");
   for (size_t i = 0; !rc && i < alerting__ylen(f->order); i++)
     for (size_t k = 0; k < i; k++) {
-      const char *a = lk_ynode_str(lk_ynode_at(f->order, i));
-      const char *b = lk_ynode_str(lk_ynode_at(f->order, k));
+      const char *a = alerting__ystr(lk_ynode_at(f->order, i));
+      const char *b = alerting__ystr(lk_ynode_at(f->order, k));
       if (a && b && !strcmp(a, b)) {
         rc = lk_diag_set(d, LK_EINVAL, -1, "group name repeated in evaluation order: %s", a);
         break;
@@ -441,7 +454,7 @@ static void run_file(const char *path, ut_errs *e, FILE *err)
   lk_diag d = {0};
   int rc = lk_yaml_load(path, &y, &d);
   ut_file f = {.y = y};
-  const lk_ynode *root = rc ? NULL : lk_yaml_doc(y, 0);
+  const lk_ynode *root = rc || !lk_yaml_ndocs(y) ? NULL : lk_yaml_doc(y, 0);
   if (!rc)
     rc = file_settings(&f, root, &d);
   if (rc) {

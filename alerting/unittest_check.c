@@ -226,7 +226,7 @@ static int exp_alerts(const ut_run *r, const lk_ynode *list, const char *name, l
 
 static void check_alert_item(const ut_run *r, const lk_ynode *it, int64_t t, ut_errs *e)
 {
-  const char *name = lk_ynode_str(lk_ynode_get(it, "alertname"));
+  const char *name = alerting__ystr(lk_ynode_get(it, "alertname"));
   la_list got = {0}, exp = {0};
   got_alerts(r, name, &got);
   if (!exp_alerts(r, lk_ynode_get(it, "exp_alerts"), name, &exp, e)) {
@@ -338,9 +338,9 @@ static int exp_samples(const ut_run *r, const lk_ynode *list, smp **out, size_t 
     lk_diag d = {0};
     double v = 0;
     rc = lk_ynode_check_keys(r->y, it, "exp_samples", keys, &d);
-    if (!rc && lk_ynode_get(it, "labels"))
-      rc = lk_ynode_string(r->y, lk_ynode_get(it, "labels"), "labels", &ls, &d);
-    if (!rc && vn)
+    if (!rc)
+      rc = alerting__yopt_string(r->y, lk_ynode_get(it, "labels"), "labels", &ls, &d);
+    if (!rc && vn && lk_ynode_kind(vn) != LK_YNULL)
       rc = lk_ynode_float(r->y, vn, "value", &v, &d);
     if (rc) {
       lk_buf_puts(why, d.msg);
@@ -382,9 +382,9 @@ static void check_expr_item(const ut_run *r, const lk_ynode *it, ut_errs *e)
   int64_t t = 0;
   int rc = lk_ynode_check_keys(r->y, it, "promql_expr_test", keys, &d);
   if (!rc)
-    rc = lk_ynode_string(r->y, lk_ynode_get(it, "expr"), "expr", &expr, &d);
-  if (!rc && lk_ynode_get(it, "eval_time"))
-    rc = lk_ynode_duration(r->y, lk_ynode_get(it, "eval_time"), "eval_time", &t, &d);
+    rc = alerting__yopt_string(r->y, lk_ynode_get(it, "expr"), "expr", &expr, &d);
+  if (!rc)
+    rc = alerting__yopt_duration(r->y, lk_ynode_get(it, "eval_time"), "eval_time", &t, &d);
   if (rc) {
     alerting__ut_err(e, "%s", d.msg);
     return;
