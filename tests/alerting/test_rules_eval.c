@@ -489,6 +489,34 @@ static void test_restore_off_below_grace(void **state)
   fx_free(f);
 }
 
+/* A reload between startup and the restore keeps the restore pending: the
+ * group is restored after its second evaluation all the same, and ALERTS
+ * are written from then on. */
+static void test_reload_before_restore(void **state)
+{
+  (void)state;
+  const char *y = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: m > 0\n";
+  fx *f = fx_new(y, &(alerting_load_opts){.restore = true});
+  double v[] = {1, 1, 1, 1};
+  fx_series(f, m_a, 2, v, 4, MIN);
+  alerting_group_eval(fx_group(f, 0), &f->env, 0);
+  char path[256];
+  snprintf(path, sizeof path, "%s/rules.yaml", f->dir);
+  const char *files[] = {path};
+  alerting_rules *next = NULL;
+  lk_diag d = {0};
+  assert_int_equal(alerting_rules_load(files, 1, NULL, &next, &d), 0);
+  alerting_rules_carry_state(next, f->rules);
+  alerting_rules_free(f->rules);
+  f->rules = next;
+  double out;
+  alerting_group_eval(fx_group(f, 0), &f->env, MIN); /* second evaluation, then the restore */
+  assert_int_equal(fx_query(&f->q, "ALERTS", MIN, &out, NULL, 0), 0);
+  alerting_group_eval(fx_group(f, 0), &f->env, 2 * MIN);
+  assert_int_equal(fx_query(&f->q, "ALERTS", 2 * MIN, &out, NULL, 0), 1);
+  fx_free(f);
+}
+
 /* A quick figure: 1,000 alerting rules over 100 series, evaluated. */
 static void test_rate_figure(void **state)
 {
@@ -542,6 +570,7 @@ int main(void)
     cmocka_unit_test(test_reload),
     cmocka_unit_test(test_restore),
     cmocka_unit_test(test_restore_off_below_grace),
+    cmocka_unit_test(test_reload_before_restore),
     cmocka_unit_test(test_rate_figure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
