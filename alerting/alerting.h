@@ -1,5 +1,8 @@
-/* alerting.h — Lookout's alerting module. First brick: the Go text/template
- * subset that Prometheus alerting-rule annotations and labels use.
+/* alerting.h — Lookout's alerting module: the Go text/template subset that
+ * Prometheus alerting-rule annotations and labels use, the hand-over type
+ * between rule evaluation and notification, the rules engine (rule files,
+ * evaluation with Prometheus's semantics, state for the APIs), and the rule
+ * unit-test runner behind `lookout test rules`.
  *
  * A template is parsed once (alerting_template_parse) and executed per alert
  * (alerting_template_exec). Anything outside the subset is refused at parse

@@ -59,6 +59,14 @@ int alerting__lset_cmp(const void *a, const void *b)
   return lk_labels_cmp(x->l, x->n, y->l, y->n);
 }
 
+int alerting__lset_hash_cmp(const void *a, const void *b)
+{
+  const alerting__lset *x = a, *y = b;
+  if (x->hash != y->hash)
+    return x->hash < y->hash ? -1 : 1;
+  return lk_labels_cmp(x->l, x->n, y->l, y->n);
+}
+
 /*---- Output: append, stale markers ----*/
 
 void alerting__out_add(alerting__output *o, const alerting__lbuild *b, double v)
@@ -95,7 +103,7 @@ static int append_all(const alerting_env *env, const alerting__lset *s, const do
   return stale ? 0 : rc;
 }
 
-/* Sort o by label set, keeping each value with its series. */
+/* Sort o (by hash, then labels), keeping each value with its series. */
 static void sort_output(alerting__output *o)
 {
   typedef struct pair {
@@ -107,7 +115,7 @@ static void sort_output(alerting__output *o)
   pair *p = lk_xcalloc(o->n, sizeof *p);
   for (size_t i = 0; i < o->n; i++)
     p[i] = (pair){o->series[i], o->v[i]};
-  qsort(p, o->n, sizeof *p, alerting__lset_cmp); /* s is the first member */
+  qsort(p, o->n, sizeof *p, alerting__lset_hash_cmp); /* s is the first member */
   for (size_t i = 0; i < o->n; i++)
     o->series[i] = p[i].s, o->v[i] = p[i].v;
   free(p);
@@ -123,7 +131,7 @@ static int write_output(alerting__rule *r, alerting__output *o, const alerting_e
   alerting__lset *gone = lk_xcalloc(r->nprev ? r->nprev : 1, sizeof *gone);
   size_t ngone = 0;
   for (size_t i = 0; i < r->nprev; i++)
-    if (!o->n || !bsearch(&r->prev[i], o->series, o->n, sizeof *o->series, alerting__lset_cmp))
+    if (!o->n || !bsearch(&r->prev[i], o->series, o->n, sizeof *o->series, alerting__lset_hash_cmp))
       gone[ngone++] = r->prev[i];
   append_all(env, gone, NULL, ngone, t, true, NULL);
   free(gone);
@@ -190,7 +198,7 @@ static int eval_recording(alerting_group *g, alerting__rule *r, const alerting_e
     return rc;
   sort_output(o);
   for (size_t i = 1; i < o->n; i++)
-    if (!alerting__lset_cmp(&o->series[i - 1], &o->series[i]))
+    if (!alerting__lset_hash_cmp(&o->series[i - 1], &o->series[i]))
       return lk_diag_set(d, LK_EEXEC, -1,
                          "vector contains metrics with the same labelset after applying rule labels");
   if (g->limit > 0 && (int64_t)o->n > g->limit)

@@ -13,10 +13,12 @@
 #define ALERTING__RESOLVED_RETENTION_MS (15 * 60 * 1000)
 #define ALERTING__DEFAULT_LOG_LINES 5
 
-/* An owned label set (array and strings malloc'ed), sorted by name. */
+/* An owned label set (the array and its strings in one malloc'ed block),
+ * sorted by name, with its hash (lk_labels_hash) for quick set lookups. */
 typedef struct alerting__lset {
   lk_label *l;
   size_t n;
+  uint64_t hash;
 } alerting__lset;
 
 /* A trailing `<op> [bool] <number>` of a log rule's expr, applied by the
@@ -120,6 +122,8 @@ void alerting__lb_set(alerting__lbuild *b, const char *name, const char *value);
 void alerting__lb_del(alerting__lbuild *b, const char *name);
 void alerting__lb_reset(alerting__lbuild *b, const lk_label *l, size_t n);
 int alerting__lset_cmp(const void *a, const void *b); /* qsort/bsearch over alerting__lset */
+/* A cheaper total order (hash first) for sets of series. */
+int alerting__lset_hash_cmp(const void *a, const void *b);
 
 /* A rule's output series of one evaluation (owned), for the appender. */
 typedef struct alerting__output {

@@ -11,21 +11,26 @@
 
 /*---- Owned label sets ----*/
 
+/* One allocation: the array, then every name and value. */
 void alerting__lset_copy(alerting__lset *dst, const lk_label *l, size_t n)
 {
-  dst->l = lk_xcalloc(n ? n : 1, sizeof *dst->l);
-  dst->n = n;
+  size_t bytes = (n ? n : 1) * sizeof *dst->l;
   for (size_t i = 0; i < n; i++)
-    dst->l[i] = (lk_label){lk_xstrdup(l[i].name), lk_xstrdup(l[i].value)};
+    bytes += strlen(l[i].name) + strlen(l[i].value) + 2;
+  dst->l = lk_xmalloc(bytes);
+  dst->n = n;
+  char *p = (char *)(dst->l + (n ? n : 1));
+  for (size_t i = 0; i < n; i++) {
+    size_t ln = strlen(l[i].name) + 1, lv = strlen(l[i].value) + 1;
+    dst->l[i] = (lk_label){memcpy(p, l[i].name, ln), memcpy(p + ln, l[i].value, lv)};
+    p += ln + lv;
+  }
   lk_labels_sort(dst->l, n);
+  dst->hash = lk_labels_hash(dst->l, n);
 }
 
 void alerting__lset_fini(alerting__lset *s)
 {
-  for (size_t i = 0; i < s->n; i++) {
-    free((char *)s->l[i].name);
-    free((char *)s->l[i].value);
-  }
   free(s->l);
   s->l = NULL;
   s->n = 0;

@@ -16,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "lib/lk_time.h"
+#include <time.h>
+
 #include "tests/alerting/rules_fx.h"
 
 static const lk_label m_a[] = {{"__name__", "m"}, {"i", "a"}};
@@ -540,16 +541,18 @@ static void test_rate_figure(void **state)
     fx_series(f, l, 2, v, 5, MIN);
   }
   alerting_group *g = fx_group(f, 0);
-  int64_t start = lk_mono_ns();
+  struct timespec c0, c1;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
   for (int64_t t = 0; t < 4; t++)
     alerting_group_eval(g, &f->env, t * MIN);
-  double secs = (double)(lk_mono_ns() - start) / 1e9;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+  double secs = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
   size_t alerts = 0;
   for (size_t i = 0; i < 1000; i++)
     alerts += fx_rule(g, i).nalerts;
   assert_int_equal(alerts, 74500); /* 20 rules per threshold k = 0..49, 99 − k series each */
   printf("# figure: 4,000 rule evaluations (1,000 alerting rules x 4, 100 series, %zu alerts) "
-         "in %.3f s: %.0f rules/s\n", alerts, secs, 4000 / secs);
+         "in %.3f CPU s: %.0f rules per CPU second\n", alerts, secs, 4000 / secs);
   assert_int_equal(fx_rule(g, 0).nalerts, 99);
   assert_int_equal(fx_alert(g, 0, 0).state, ALERTING_FIRING);
   fx_free(f);
