@@ -143,6 +143,12 @@ typedef struct alerting_load_opts {
   bool restore;                    /* restore `for` state from ALERTS_FOR_STATE after the second
                                       evaluation of each group (Prometheus: the first load after
                                       startup); otherwise ALERTS* are written from the first */
+  /* In-memory rule files (e.g. built-in rules), loaded after the files:
+   * text[i] (NUL-terminated YAML) named name[i] in messages and as its
+   * groups' file. */
+  const char *const *extra_names;
+  const char *const *extra_texts;
+  size_t nextra;
 } alerting_load_opts;
 
 /* Load and validate files (in order). On success *out owns everything; on

@@ -374,13 +374,11 @@ static void add_group(alerting_rules *rs, alerting_group *g, size_t *cap)
   rs->groups[rs->n++] = g;
 }
 
-static int load_file(alerting_rules *rs, size_t *cap, const char *file, const alerting_load_opts *o,
-                     lk_diag *d)
+/* The groups of one parsed file into rs (y is freed). */
+static int load_yaml(alerting_rules *rs, size_t *cap, lk_yaml *y, const char *file,
+                     const alerting_load_opts *o, lk_diag *d)
 {
-  lk_yaml *y = NULL;
-  int rc = lk_yaml_load(file, &y, d);
-  if (rc)
-    return rc;
+  int rc = 0;
   const lk_ynode *root = lk_yaml_ndocs(y) ? lk_yaml_doc(y, 0) : NULL;
   size_t first = rs->n;
   if (root && lk_ynode_kind(root) != LK_YNULL) {
@@ -406,6 +404,22 @@ static int load_file(alerting_rules *rs, size_t *cap, const char *file, const al
   return rc;
 }
 
+static int load_file(alerting_rules *rs, size_t *cap, const char *file, const alerting_load_opts *o,
+                     lk_diag *d)
+{
+  lk_yaml *y = NULL;
+  int rc = lk_yaml_load(file, &y, d);
+  return rc ? rc : load_yaml(rs, cap, y, file, o, d);
+}
+
+static int load_text(alerting_rules *rs, size_t *cap, const char *name, const char *text,
+                     const alerting_load_opts *o, lk_diag *d)
+{
+  lk_yaml *y = NULL;
+  int rc = lk_yaml_parse(text, strlen(text), name, &y, d);
+  return rc ? rc : load_yaml(rs, cap, y, name, o, d);
+}
+
 int alerting_rules_load(const char *const *files, size_t nfiles, const alerting_load_opts *o,
                         alerting_rules **out, lk_diag *d)
 {
@@ -414,8 +428,10 @@ int alerting_rules_load(const char *const *files, size_t nfiles, const alerting_
     o = &defaults;
   alerting_rules *rs = lk_xcalloc(1, sizeof *rs);
   size_t cap = 0;
-  for (size_t i = 0; i < nfiles; i++) {
-    int rc = load_file(rs, &cap, files[i], o, d);
+  for (size_t i = 0; i < nfiles + o->nextra; i++) {
+    int rc = i < nfiles ? load_file(rs, &cap, files[i], o, d)
+                        : load_text(rs, &cap, o->extra_names[i - nfiles],
+                                    o->extra_texts[i - nfiles], o, d);
     if (rc) {
       alerting_rules_free(rs);
       return rc;

@@ -187,6 +187,32 @@ static void test_one_bad_refuses_all(void **state)
   assert_non_null(strstr(d.msg, "/nonexistent/rules.yaml"));
 }
 
+/* Built-in rules come as text after the files; their errors name them. */
+static void test_extra_texts(void **state)
+{
+  (void)state;
+  char node[1024];
+  snprintf(node, sizeof node, "%s/examples/rules/node.yaml", srcdir());
+  const char *files[] = {node};
+  const char *names[] = {"<builtin>"};
+  const char *texts[] = {"groups:\n- name: lookout\n  rules:\n  - alert: WalErrors\n"
+                         "    expr: rate(lookout_wal_errors_total[5m]) > 0\n"};
+  alerting_load_opts o = {.extra_names = names, .extra_texts = texts, .nextra = 1};
+  alerting_rules *rs = NULL;
+  lk_diag d = {0};
+  assert_int_equal(alerting_rules_load(files, 1, &o, &rs, &d), 0);
+  assert_int_equal(alerting_rules_ngroups(rs), 2);
+  alerting_group_info gi;
+  alerting_group_get(alerting_rules_group(rs, 1), &gi);
+  assert_string_equal(gi.name, "lookout");
+  assert_string_equal(gi.file, "<builtin>");
+  alerting_rules_free(rs);
+  texts[0] = "groups:\n- name: lookout\n  rules:\n  - alert: X\n    expr: rate(\n";
+  memset(&d, 0, sizeof d);
+  assert_int_equal(alerting_rules_load(files, 1, &o, &rs, &d), LK_EINVAL);
+  assert_non_null(strstr(d.msg, "<builtin>:5: "));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -195,6 +221,7 @@ int main(void)
     cmocka_unit_test(test_examples),
     cmocka_unit_test(test_group_labels),
     cmocka_unit_test(test_one_bad_refuses_all),
+    cmocka_unit_test(test_extra_texts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
