@@ -31,7 +31,7 @@ static int rule_err(const where *w, const lk_ynode *n, lk_diag *d, const char *f
                      w->rule, msg);
 }
 
-/*---- Label maps ----*/
+/*---- YAML helpers (shared with the unit-test runner) ----*/
 
 size_t alerting__ylen(const lk_ynode *n)
 {
@@ -41,7 +41,7 @@ size_t alerting__ylen(const lk_ynode *n)
 const char *alerting__ystr(const lk_ynode *n) { return n ? lk_ynode_str(n) : NULL; }
 
 int alerting__yaml_map(const lk_yaml *y, const lk_ynode *m, const char *what, alerting__lset *out,
-                    lk_diag *d)
+                       lk_diag *d)
 {
   memset(out, 0, sizeof *out);
   if (!m || lk_ynode_kind(m) == LK_YNULL)
@@ -231,7 +231,8 @@ static int read_rule_head(where *w, const lk_ynode *rn, alerting__rule *r, const
   r->line = lk_ynode_line(rn);
   rc = alerting__yopt_duration(y, lk_ynode_get(rn, "for"), "for", &r->for_ms, d);
   if (!rc)
-    rc = alerting__yopt_duration(y, lk_ynode_get(rn, "keep_firing_for"), "keep_firing_for", &r->keep_ms, d);
+    rc = alerting__yopt_duration(y, lk_ynode_get(rn, "keep_firing_for"), "keep_firing_for",
+                                 &r->keep_ms, d);
   return rc;
 }
 

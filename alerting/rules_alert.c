@@ -280,6 +280,12 @@ static void advance(const alerting__rule *r, alerting__alert *a, int64_t now)
   }
 }
 
+/* Go's Time.Unix(): whole seconds, rounded down. */
+static int64_t unix_seconds(int64_t ms)
+{
+  return ms >= 0 ? ms / 1000 : -((999 - ms) / 1000);
+}
+
 static void add_series(const alerting__rule *r, const alerting__alert *a, alerting__output *o)
 {
   alerting__lbuild b = {0};
@@ -288,7 +294,7 @@ static void add_series(const alerting__rule *r, const alerting__alert *a, alerti
     alerting__lb_set(&b, a->labels.l[i].name, a->labels.l[i].value);
   alerting__lb_set(&b, "__name__", "ALERTS_FOR_STATE");
   alerting__lb_set(&b, "alertname", r->name);
-  alerting__out_add(o, &b, (double)(a->active_at >= 0 ? a->active_at / 1000 : -((999 - a->active_at) / 1000)));
+  alerting__out_add(o, &b, (double)unix_seconds(a->active_at));
   alerting__lb_set(&b, "__name__", "ALERTS");
   alerting__lb_set(&b, "alertstate", alerting_state_name(a->state));
   alerting__out_add(o, &b, 1);

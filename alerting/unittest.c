@@ -256,7 +256,9 @@ static int alert_times(const ut_run *r, const lk_ynode *items, int64_t **times, 
     if (!name || !*name) {
       lk_buf t = {0};
       alerting__ut_duration(&t, (*times)[i]);
-      alerting__ut_err(e, "an item under alert_rule_test misses required attribute alertname at eval_time %s%s%s%s",
+      alerting__ut_err(e,
+                       "an item under alert_rule_test misses required attribute alertname at "
+                       "eval_time %s%s%s%s",
                        (const char *)t.data, *r->name ? " (in TestGroup " : "", r->name,
                        *r->name ? ")" : "");
       lk_buf_fini(&t);
