@@ -602,6 +602,7 @@ int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nro
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 120),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 0),
+      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)(o->reuse_port ? 1 : 0),
       MHD_OPTION_ARRAY, tls,
       MHD_OPTION_END);
   if (!s->mhd) {

@@ -114,6 +114,8 @@ typedef struct lk_http_opts {
                               (e.g. behind a reverse proxy that connects from 127.0.0.1) */
   const char *tls_cert;    /* PEM certificate (chain) text: serve HTTPS; NULL = plain HTTP */
   const char *tls_key;     /* PEM private key text, required with tls_cert */
+  bool reuse_port;         /* SO_REUSEPORT: several processes share the port and the
+                              kernel spreads connections (replicas on the host network) */
 } lk_http_opts;
 
 /* Request counter callback for self-metrics (route name, status, duration),

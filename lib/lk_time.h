@@ -3,6 +3,7 @@
 #ifndef LK_TIME_H
 #define LK_TIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/lk_err.h"
@@ -17,6 +18,10 @@ int lk_parse_duration(const char *s, int64_t *out_ms, lk_diag *d);
 /* API time parameter: RFC 3339 (`2026-11-22T05:00:00.5Z`, offsets allowed) or
  * Unix seconds with optional fraction (`1700000000.123`). Rounded to ms. */
 int lk_parse_time(const char *s, int64_t *out_ms, lk_diag *d);
+
+/* `2026-11-22T05:00:00Z`: RFC 3339 in UTC, whole seconds (as Kubernetes
+ * writes timestamps); n >= 21. */
+void lk_time_rfc3339(int64_t ms, char *out, size_t n);
 
 /* API duration parameter (`step`, `timeout`): a duration or float seconds. */
 int lk_parse_step(const char *s, int64_t *out_ms, lk_diag *d);

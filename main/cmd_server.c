@@ -1,7 +1,8 @@
 /* cmd_server.c — `lookout server` (and the server part of `lookout up`):
- * parse flags, load the config, open storage, serve HTTP until SIGINT or
- * SIGTERM, then stop cleanly (HTTP first, so no request is mid-append when
- * storage closes).
+ * parse flags, load the config, open storage and the alert notifier (the
+ * in-process Alertmanager, configured from the same file), serve HTTP until
+ * SIGINT or SIGTERM, then stop cleanly (HTTP first, so no request is
+ * mid-append when storage or the notifier closes).
  *
  * Signals: SIGINT/SIGTERM are blocked before any thread starts (threads
  * inherit the mask) and collected with sigwait on the main thread, so no
@@ -31,6 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lk_alloc.h"
+#include "alerting/alerting.h"
 #include "lib/lk_config.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_log.h"
@@ -39,6 +42,7 @@
 #include "main/cmd.h"
 #include "main/logs_local.h"
 #include "main/serve.h"
+#include "orchestrator/autoscaling.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
@@ -172,6 +176,20 @@ static int open_storage(const lk_config *c, tsdb **db)
   return 0;
 }
 
+/* The in-process Alertmanager, configured from the same file (its route,
+ * receivers, … sections); NULL after printing why it cannot start. */
+static alerting_am *open_notifier(const char *cmd, const lk_config *c)
+{
+  char url[600];
+  snprintf(url, sizeof url, "%s://%s", c->tls.cert_file ? "https" : "http", c->listen);
+  alerting_am_opts o = {.config_path = c->path, .data_dir = c->data, .external_url = url};
+  alerting_am *am = NULL;
+  lk_diag d = {0};
+  if (alerting_am_open(&o, &am, &d))
+    fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+  return am;
+}
+
 static int run(const char *cmd, const lk_config *c)
 {
   if (lk_mkdir_p(c->data)) {
@@ -201,13 +219,20 @@ static int run(const char *cmd, const lk_config *c)
     return 1;
   }
   logstore *logs = lookout_logstore_open(c);
-  if (!logs) {
+  alerting_am *am = logs ? open_notifier(cmd, c) : NULL;
+  if (!am) {
+    logstore_close(logs);
     tsdb_close(db);
     free(cert);
     free(key);
-    return 1;
+    return logs ? 2 : 1; /* a bad Alertmanager section is a config error */
   }
+  orch_external_metric *ext = lk_xcalloc(c->nexternal_metrics + 1, sizeof *ext); /* config → web */
+  for (size_t i = 0; i < c->nexternal_metrics; i++)
+    ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
   web_opts wo = {
+    .external_metrics = ext,
+    .nexternal_metrics = c->nexternal_metrics,
     .tls_cert = cert,
     .tls_key = key,
     .require_token = c->auth.require_token,
@@ -224,6 +249,7 @@ static int run(const char *cmd, const lk_config *c)
     },
     .db = db,
     .logs = logs,
+    .am = am,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -232,6 +258,8 @@ static int run(const char *cmd, const lk_config *c)
   free(key);
   if (started) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+    free(ext);
+    alerting_am_close(am);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -255,6 +283,8 @@ static int run(const char *cmd, const lk_config *c)
   collector_free(agent);
   lookout_logs_stop(tailer);
   web_stop(w);
+  free(ext);
+  alerting_am_close(am);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");

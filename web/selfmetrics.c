@@ -16,8 +16,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "alerting/alerting.h"
 #include "lib/lk_json.h"
 #include "lk_version.h"
+#include "orchestrator/autoscaling.h"
 #include "web/web_int.h"
 
 static const double bucket_le[WEB_NBUCKETS - 1] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -271,5 +273,9 @@ void web__metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   render_ingest(b, w);
   render_tsdb(b, w);
   render_http(b, w);
+  if (w->autoscaler)
+    orch_hpa_metrics_text(w->autoscaler, b);
   render_process(b);
+  if (w->am)
+    alerting_am_metrics(w->am, b);
 }
