@@ -18,6 +18,7 @@ int cmd_query_range(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 int cmd_demo_app(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
