@@ -21,6 +21,7 @@ int cmd_logs(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_demo_app(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_scale(int argc, char **argv);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lk_fs.h"
 #include "lib/lk_yaml.h"
 #include "main/cmd.h"
 #include "main/kube.h"
@@ -72,32 +73,11 @@ static int apply_doc(const kube *k, const json_t *doc, const orch_resource *r, c
   return ok ? 0 : 1;
 }
 
-int cmd_apply(int argc, char **argv)
+int kube_apply_text(const kube *k, const char *text, size_t len, const char *name)
 {
-  kube k = {0};
-  const char *file = NULL;
-  for (int i = 1; i < argc; i++) {
-    int taken = kube_flag(&k, argc, argv, &i);
-    if (taken < 0 || (!taken && (strcmp(argv[i], "-f") && strcmp(argv[i], "--filename") && strcmp(argv[i], "--help") &&
-                                 strcmp(argv[i], "-h")))) {
-      usage(stderr);
-      return 2;
-    }
-    if (!taken && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
-      usage(stdout);
-      return 0;
-    }
-    if (!taken && i + 1 < argc)
-      file = argv[++i];
-  }
-  if (!file) {
-    usage(stderr);
-    return 2;
-  }
-  kube_init(&k);
   lk_yaml *y = NULL;
   lk_diag d = {0};
-  if (lk_yaml_load(file, &y, &d)) {
+  if (lk_yaml_parse(text, len, name, &y, &d)) {
     fprintf(stderr, "lookout apply: %s\n", d.msg);
     return 1;
   }
@@ -130,10 +110,45 @@ int cmd_apply(int argc, char **argv)
   }
   size_t i;
   json_t *doc;
-  json_array_foreach(docs, i, doc) if (!rc) rc = apply_doc(&k, doc, res[i], versions[i]);
+  json_array_foreach(docs, i, doc) if (!rc) rc = apply_doc(k, doc, res[i], versions[i]);
   json_decref(docs);
   free(res);
   free(versions);
   lk_yaml_free(y);
+  return rc;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+  kube k = {0};
+  const char *file = NULL;
+  for (int i = 1; i < argc; i++) {
+    int taken = kube_flag(&k, argc, argv, &i);
+    if (taken < 0 || (!taken && (strcmp(argv[i], "-f") && strcmp(argv[i], "--filename") && strcmp(argv[i], "--help") &&
+                                 strcmp(argv[i], "-h")))) {
+      usage(stderr);
+      return 2;
+    }
+    if (!taken && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
+      usage(stdout);
+      return 0;
+    }
+    if (!taken && i + 1 < argc)
+      file = argv[++i];
+  }
+  if (!file) {
+    usage(stderr);
+    return 2;
+  }
+  kube_init(&k);
+  char *text;
+  size_t len;
+  lk_diag d = {0};
+  if (lk_read_file(file, 64u << 20, &text, &len, &d)) {
+    fprintf(stderr, "lookout apply: %s\n", d.msg);
+    return 1;
+  }
+  int rc = kube_apply_text(&k, text, len, file);
+  free(text);
   return rc;
 }

@@ -33,6 +33,11 @@ extern const char kube_flags_help[];
  * came, else an LK_E* code with the reason printed to stderr. */
 int kube_call(const kube *k, const char *method, const char *path, const char *ctype, const char *body,
               const char *accept, json_t **out, int *status);
+/* Create or update every document of a manifest (YAML text; name is used in
+ * messages), as `lookout apply -f` does: everything is checked before
+ * anything is sent; one line per object on stdout, the first refusal on
+ * stderr. Returns the exit status (0 or 1). */
+int kube_apply_text(const kube *k, const char *text, size_t len, const char *name);
 /* The message of a Status answer ("NotFound: ...") for stderr. */
 const char *kube_message(const json_t *status_obj);
 /* The collection path of r: /api/v1/[namespaces/<ns>/]<plural> (ns NULL = all). */
