@@ -1,8 +1,10 @@
 /* test_runtime.c — the runtime (orchestrator/runtime*.c) on the real runc
  * with real containers running host binaries: start -> Running and ready,
  * the CRI log file, the cgroups at the DESIGN path with the limits applied,
- * removal leaving no container, cgroup or bundle, and refusals of what
- * cannot run. Exits 77 (SKIP) where containers cannot run (not root, no
+ * the collector naming the container like a Kubernetes pod's, the read-only
+ * root with a private /tmp, emptyDir volumes and a private network
+ * namespace, removal leaving no container, cgroup or bundle, and refusals
+ * of what cannot run. Exits 77 (SKIP) where containers cannot run (not root, no
  * runc, no cgroups). argv[1]: the lookout binary (for `lookout shim`).
  */
 #include <stdarg.h>
@@ -15,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collector/collector.h"
+#include "lib/lk_time.h"
+#include "tests/collector/capture.h"
 #include "tests/helpers/skip.h"
 #include "tests/orchestrator/rt_fx.h"
 
@@ -117,6 +122,87 @@ static void test_start_logs_cgroups_remove(void **state)
   json_decref(pod);
 }
 
+/* The collector finds the container's cgroup and names it like a
+ * Kubernetes pod's: namespace, pod and container labels, the quota. */
+static void test_collector_names_it(void **state)
+{
+  rt_fx *f = *state;
+  json_t *pod = rt_fx_pod("named", UID1,
+                          "{\"containers\":[{\"name\":\"app\",\"command\":[\"sleep\",\"1000\"],"
+                          "\"resources\":{\"limits\":{\"cpu\":\"250m\"}}}]}");
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, NULL), 0);
+  json_decref(pod);
+  assert_true(rt_fx_wait(f, UID1, rt_fx_running_ready, NULL, 20000, NULL));
+  capture cap = {0};
+  collector_opts o = {.cgroup_root = "/sys/fs/cgroup", .node = "rt", .no_node = true,
+                      .detail_interval_ms = 1};
+  collector *c = NULL;
+  assert_int_equal(collector_new(&o, (collector_sink){capture_sink, &cap}, &c, NULL), 0);
+  assert_int_equal(collector_collect(c, lk_now_ms()), 0);
+  assert_float_equal(capture_val(&cap, "container_spec_cpu_quota", "id",
+                                 "/lookout/default_named_" UID1 "/app", "namespace", "default",
+                                 "pod", "named", "container", "app", NULL),
+                     25000, 0);
+  collector_free(c);
+  capture_fini(&cap);
+}
+
+static char *wait_log(const char *path, const char *want)
+{
+  char *log = NULL;
+  for (int i = 0; i < 100 && !(log && strstr(log, want)); i++) {
+    free(log);
+    usleep(50000);
+    log = rt_fx_read(path);
+  }
+  return log;
+}
+
+/* Read-only host root, private writable /tmp, a writable emptyDir under
+ * the pod's state dir, env and workingDir, a private network namespace
+ * when hostNetwork is false. */
+static void test_filesystem_and_network(void **state)
+{
+  rt_fx *f = *state;
+  json_t *pod = rt_fx_pod(
+      "fs", UID1,
+      "{\"hostNetwork\":false,\"volumes\":[{\"name\":\"scratch\",\"emptyDir\":{}}],"
+      "\"containers\":[{\"name\":\"c\",\"workingDir\":\"/tmp\","
+      "\"env\":[{\"name\":\"GREETING\",\"value\":\"hello\"}],"
+      "\"volumeMounts\":[{\"name\":\"scratch\",\"mountPath\":\"/tmp/scratch\"}],"
+      "\"command\":[\"/bin/sh\",\"-c\",\"touch /etc/lk-rt-probe 2>/dev/null || echo root-ro; "
+      "touch /tmp/x && echo tmp-rw; echo $GREETING > /tmp/scratch/f; pwd; "
+      "echo netns=$(readlink /proc/self/ns/net); sleep 1000\"]}]}");
+  lk_diag d = {0};
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, &d), 0);
+  json_decref(pod);
+  assert_true(rt_fx_wait(f, UID1, rt_fx_running_ready, NULL, 20000, NULL));
+  char path[1024];
+  snprintf(path, sizeof path, "%s/pods/default_fs_" UID1 "/c/0.log", f->data);
+  char *log = wait_log(path, "netns=");
+  assert_non_null(log);
+  assert_non_null(strstr(log, "stdout F root-ro\n"));
+  assert_non_null(strstr(log, "stdout F tmp-rw\n"));
+  assert_non_null(strstr(log, "stdout F /tmp\n"));
+  char host_ns[128] = "", want[160];
+  ssize_t n = readlink("/proc/self/ns/net", host_ns, sizeof host_ns - 1);
+  assert_true(n > 0);
+  host_ns[n] = 0;
+  snprintf(want, sizeof want, "netns=%s\n", host_ns);
+  assert_null(strstr(log, want)); /* not the host's network */
+  free(log);
+  assert_false(exists("/etc/lk-rt-probe"));
+  snprintf(path, sizeof path, "%s/orchestrator/pods/" UID1 "/volumes/scratch/f", f->data);
+  char *v = NULL;
+  for (int i = 0; i < 40 && !v; i++) {
+    usleep(50000);
+    v = rt_fx_read(path);
+  }
+  assert_non_null(v);
+  assert_string_equal(v, "hello\n");
+  free(v);
+}
+
 /* What cannot run is refused, naming the field, and nothing is started. */
 static void test_refusals(void **state)
 {
@@ -161,6 +247,8 @@ int main(int argc, char **argv)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_refusals, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_start_logs_cgroups_remove, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_collector_names_it, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_filesystem_and_network, rt_fx_setup, rt_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
