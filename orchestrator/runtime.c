@@ -195,6 +195,15 @@ static bool cgroups_usable(const char *root)
   return false;
 }
 
+/* v1 controllers with a cgroup2 mount beside them (systemd's "hybrid"). */
+static bool cgroups_hybrid(const char *root)
+{
+  char v1[4096], v2[4096];
+  snprintf(v1, sizeof v1, "%s/memory/tasks", root);
+  snprintf(v2, sizeof v2, "%s/unified/cgroup.controllers", root);
+  return access(v1, F_OK) == 0 && access(v2, F_OK) == 0;
+}
+
 static int check_host(const orch__rt_opts *o, char *runtime_path, size_t cap, lk_diag *d)
 {
   const char *name = o->runtime && *o->runtime ? o->runtime : "runc";
@@ -208,6 +217,10 @@ static int check_host(const orch__rt_opts *o, char *runtime_path, size_t cap, lk
   if (!cgroups_usable(cg))
     return lk_diag_set(d, LK_ENOTSUP, -1, "containers cannot run: no writable cgroup hierarchy "
                        "under %s", cg);
+  const char *base = strrchr(runtime_path, '/');
+  if (!strncmp(base ? base + 1 : runtime_path, "crun", 4) && cgroups_hybrid(cg))
+    return lk_diag_set(d, LK_ENOTSUP, -1, "containers cannot run: crun does not support hybrid "
+                       "cgroups (v1 controllers and a cgroup2 mount, as here); use runc");
   if (!o->data_dir || !*o->data_dir)
     return lk_diag_set(d, LK_EINVAL, -1, "containers cannot run: no data directory");
   return 0;

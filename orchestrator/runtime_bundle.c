@@ -92,6 +92,10 @@ static int check_image(const char *image, size_t i, lk_diag *d)
                        "spec.containers[%zu].image: \"%s\": registry images are not supported "
                        "(use \"host\" or the absolute path of a root filesystem directory)",
                        i, image);
+  if (!strcmp(image, "/"))
+    return lk_diag_set(d, LK_EINVAL, -1, "spec.containers[%zu].image: \"/\" cannot be a root "
+                       "directory (pivot_root on / fails); use \"host\" for the host's filesystem",
+                       i);
   if (!is_dir(image))
     return lk_diag_set(d, LK_EINVAL, -1,
                        "spec.containers[%zu].image: image directory \"%s\" does not exist", i,

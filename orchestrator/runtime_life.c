@@ -77,17 +77,48 @@ void orch__ctr_save(const orch__ctr *c)
   json_decref(j);
 }
 
+/* The runtime's own error when the run ended before the process started
+ * (`runc run failed: ...` on the run's stderr, so in its log). */
+static bool start_failure(const orch__ctr *c, char *msg, size_t cap)
+{
+  char path[4096], line[2048];
+  snprintf(path, sizeof path, "%s/%d.log", c->log_dir, c->restarts);
+  FILE *f = fopen(path, "r");
+  bool found = false;
+  while (f && fgets(line, sizeof line, f)) {
+    const char *m = strstr(line, "runc run failed: ");
+    if (!m)
+      continue;
+    m += strlen("runc run failed: ");
+    size_t o = 0;
+    for (; *m && *m != '\n' && o + 1 < cap; m++)
+      if (*m != '\\')
+        msg[o++] = *m;
+    while (o && msg[o - 1] == '"')
+      o--;
+    msg[o] = 0;
+    found = true;
+  }
+  if (f)
+    fclose(f);
+  return found;
+}
+
 /*---- transitions ----*/
 
-static json_t *terminated_json(const orch__ctr *c, int code, const char *reason, int64_t fin_ns)
+static json_t *terminated_json(const orch__ctr *c, int code, const char *reason, const char *msg,
+                               int64_t fin_ns)
 {
   char started[64], finished[64], cid[512];
   int64_t st = c->started_ms ? c->started_ms : c->spawn_ms;
   orch__fmt_ns(started, sizeof started, st * 1000000, true);
   orch__fmt_ns(finished, sizeof finished, fin_ns, true);
   snprintf(cid, sizeof cid, "runc://%s", c->id);
-  return json_pack("{s:{s:i, s:s, s:s, s:s, s:s}}", "terminated", "exitCode", code, "reason",
-                   reason, "startedAt", started, "finishedAt", finished, "containerID", cid);
+  json_t *t = json_pack("{s:i, s:s, s:s, s:s, s:s}", "exitCode", code, "reason", reason,
+                         "startedAt", started, "finishedAt", finished, "containerID", cid);
+  if (msg && *msg)
+    json_object_set_new(t, "message", json_string(msg));
+  return json_pack("{s:o}", "terminated", t);
 }
 
 static int64_t backoff_delay(const orch__rt *rt, int n)
@@ -101,10 +132,10 @@ static int64_t backoff_delay(const orch__rt *rt, int n)
 }
 
 static void handle_exit(orch__rt *rt, orch__pod *p, orch__ctr *c, int code, int64_t fin_ns,
-                        int64_t now, const char *why)
+                        int64_t now, const char *why, const char *msg)
 {
   const char *reason = why ? why : code == 0 ? "Completed" : "Error";
-  json_t *term = terminated_json(c, code, reason, fin_ns);
+  json_t *term = terminated_json(c, code, reason, msg, fin_ns);
   int64_t ran_ms = fin_ns / 1000000 - (c->started_ms ? c->started_ms : c->spawn_ms);
   bool restart = !p->terminating &&
                  (p->policy == ORCH__ALWAYS || (p->policy == ORCH__ONFAILURE && code != 0));
@@ -162,7 +193,7 @@ static void start_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   if (rc) {
     lk_warn("orchestrator: container %s of pod %s/%s cannot start: %s", c->name, p->ns, p->name,
             d.msg);
-    handle_exit(rt, p, c, 128, now * 1000000, now, "StartError");
+    handle_exit(rt, p, c, 128, now * 1000000, now, "StartError", d.msg);
   } else
     orch__ctr_save(c);
 }
@@ -194,7 +225,7 @@ static void check_created(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
             p->name, CREATE_TIMEOUT_MS / 1000);
     if (shim > 0 && orch__shim_alive(shim))
       kill(shim, SIGKILL);
-    handle_exit(rt, p, c, 128, now * 1000000, now, "StartError");
+    handle_exit(rt, p, c, 128, now * 1000000, now, "StartError", "did not start in time");
   }
 }
 
@@ -207,7 +238,7 @@ static void shim_lost(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
   orch__runc(rt, NULL, NULL, "kill", c->id, "KILL", (char *)NULL);
   orch__runc(rt, NULL, NULL, "delete", "--force", c->id, (char *)NULL);
   pthread_mutex_lock(&rt->mu);
-  handle_exit(rt, p, c, 137, now * 1000000, now, "Error");
+  handle_exit(rt, p, c, 137, now * 1000000, now, "Error", "the shim was gone");
 }
 
 static void send_signal(orch__rt *rt, orch__ctr *c, const char *sig)
@@ -241,7 +272,11 @@ static void step_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   int code;
   int64_t fin_ns;
   if ((c->state == ORCH__CS_CREATING || c->state == ORCH__CS_RUNNING) && read_exit(c, &code, &fin_ns)) {
-    handle_exit(rt, p, c, code, fin_ns, now, NULL);
+    char msg[256];
+    if (c->state == ORCH__CS_CREATING && start_failure(c, msg, sizeof msg))
+      handle_exit(rt, p, c, 128, fin_ns, now, "StartError", msg);
+    else
+      handle_exit(rt, p, c, code, fin_ns, now, NULL, NULL);
     return;
   }
   if (p->terminating) {

@@ -203,6 +203,79 @@ static void test_filesystem_and_network(void **state)
   free(v);
 }
 
+static bool start_error(const json_t *st, void *arg)
+{
+  (void)arg;
+  const json_t *t = json_object_get(json_object_get(rt_fx_cs(st, 1), "lastState"), "terminated");
+  const char *r = json_string_value(json_object_get(t, "reason"));
+  return r && !strcmp(r, "StartError");
+}
+
+/* image: a root filesystem directory (dash and its libraries copied into
+ * a temporary dir): the container sees that tree, not the host's. A command
+ * that does not exist ends as StartError with the runtime's message. */
+static void test_rootfs_dir_and_start_error(void **state)
+{
+  rt_fx *f = *state;
+  char rootfs[256], cmd[1024];
+  snprintf(rootfs, sizeof rootfs, "%s/rootfs-image", f->data);
+  snprintf(cmd, sizeof cmd,
+           "set -e; r=%s; mkdir -p $r/bin $r/marker-dir; cp /bin/dash $r/bin/sh; "
+           "for l in $(ldd /bin/dash | grep -o '/[^ ]*'); do mkdir -p $r$(dirname $l); "
+           "cp $l $r$l; done",
+           rootfs);
+  assert_int_equal(system(cmd), 0);
+  char spec[2048];
+  snprintf(spec, sizeof spec,
+           "{\"containers\":[{\"name\":\"c\",\"image\":\"%s\",\"command\":[\"/bin/sh\","
+           "\"-c\",\"echo top: /*; sleep 1000\"]},"
+           "{\"name\":\"bad\",\"command\":[\"/no/such/binary\"]}]}",
+           rootfs);
+  json_t *pod = rt_fx_pod("img", UID1, spec);
+  lk_diag d = {0};
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, &d), 0);
+  json_decref(pod);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/pods/default_img_" UID1 "/c/0.log", f->data);
+  char *log = wait_log(path, "top:");
+  assert_non_null(log);
+  assert_non_null(strstr(log, "/marker-dir"));
+  assert_null(strstr(log, "/usr"));
+  free(log);
+  json_t *st = NULL;
+  assert_true(rt_fx_wait(f, UID1, start_error, NULL, 20000, &st));
+  const json_t *bad = json_array_get(json_object_get(st, "containerStatuses"), 1);
+  const json_t *t = json_object_get(json_object_get(bad, "lastState"), "terminated");
+  assert_int_equal(json_integer_value(json_object_get(t, "exitCode")), 128);
+  const char *msg = json_string_value(json_object_get(t, "message"));
+  assert_non_null(msg);
+  assert_non_null(strstr(msg, "/no/such/binary"));
+  json_decref(st);
+}
+
+/* One clear line when containers cannot run here. */
+static void test_open_refusals(void **state)
+{
+  rt_fx *f = *state;
+  orch__rt *rt = NULL;
+  lk_diag d = {0};
+  orch__rt_opts o = f->opts;
+  o.runtime = "no-such-oci-runtime";
+  assert_int_equal(orch__rt_open(&o, &rt, &d), LK_ENOTSUP);
+  assert_non_null(strstr(d.msg, "OCI runtime \"no-such-oci-runtime\" not found"));
+  assert_null(rt);
+  char crun[256], cmd[1024];
+  snprintf(crun, sizeof crun, "%s/crun", f->data);
+  snprintf(cmd, sizeof cmd, "printf '#!/bin/sh\\nexit 1\\n' > %s && chmod +x %s", crun, crun);
+  assert_int_equal(system(cmd), 0);
+  if (exists("/sys/fs/cgroup/unified/cgroup.controllers") && exists("/sys/fs/cgroup/memory/tasks")) {
+    memset(&d, 0, sizeof d);
+    o.runtime = crun;
+    assert_int_equal(orch__rt_open(&o, &rt, &d), LK_ENOTSUP);
+    assert_non_null(strstr(d.msg, "crun does not support hybrid cgroups"));
+  }
+}
+
 /* What cannot run is refused, naming the field, and nothing is started. */
 static void test_refusals(void **state)
 {
@@ -218,6 +291,11 @@ static void test_refusals(void **state)
      "\"resources\":{\"limits\":{\"memory\":\"lots\"}}}]}",
      "spec.containers[0].resources.limits.memory"},
     {"{\"containers\":[{\"name\":\"a\"}]}", "command or args is required"},
+    {"{\"containers\":[{\"name\":\"a\",\"image\":\"/\",\"command\":[\"/bin/true\"]}]}",
+     "use \"host\""},
+    {"{\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}],\"containers\":[{\"name\":\"a\","
+     "\"command\":[\"/bin/true\"],\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/no-such-dir\"}]}]}",
+     "/no-such-dir does not exist in the read-only host root"},
     {"{\"containers\":[{\"name\":\"a\",\"command\":[\"/bin/true\"],"
      "\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/tmp/v\"}]}]}",
      "no volume \"v\""},
@@ -246,6 +324,8 @@ int main(int argc, char **argv)
                   "runc is not installed");
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_refusals, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_open_refusals, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_rootfs_dir_and_start_error, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_start_logs_cgroups_remove, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_collector_names_it, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_filesystem_and_network, rt_fx_setup, rt_fx_teardown),
