@@ -64,7 +64,9 @@ typedef struct orch__ctr {
   json_t *terminated;    /* {"terminated":{...}} when DONE, or NULL */
   char reason[64];       /* waiting reason / terminated reason */
   char message[256];
-  bool kill_requested;   /* liveness failed: killed, restart when it exits */
+  bool kill_requested;   /* liveness failed: SIGTERM sent, restart when it exits */
+  int64_t kill_at_ms;    /* then SIGKILL from this time on (the grace period) */
+  int64_t last_kill_ms;  /* last SIGKILL sent (repeated every second) */
 } orch__ctr;
 
 typedef struct orch__pod {

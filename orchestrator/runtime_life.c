@@ -8,7 +8,8 @@
  * Restarts follow restartPolicy (Always, OnFailure, Never) with the
  * kubelet's CrashLoopBackOff: the first restart is immediate, then the
  * delay is base, 2*base, ... up to max; a run longer than reset_ms clears
- * it. Termination (orch__rt_remove_pod) sends SIGTERM through the runtime,
+ * it. A liveness failure (runtime_probe.c) gets SIGKILL here once its grace
+ * period is over. Termination (orch__rt_remove_pod) sends SIGTERM through the runtime,
  * SIGKILL once the grace period is over (again every second until the
  * container is gone), then removes the runtime's leftovers, the cgroups and
  * the bundle. Each transition is saved to status.json for adoption.
@@ -145,6 +146,7 @@ static void handle_exit(orch__rt *rt, orch__pod *p, orch__ctr *c, int code, int6
   c->pid = 0;
   c->shim_pid = 0;
   c->kill_requested = false;
+  c->last_kill_ms = 0;
   c->liveness.successes = c->liveness.failures = 0;
   c->readiness.successes = c->readiness.failures = 0;
   if (!restart) {
@@ -259,9 +261,8 @@ static void step_terminating(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t n
     return;
   if (!p->term_sent && c->state == ORCH__CS_RUNNING)
     send_signal(rt, c, "TERM");
-  else if (now >= p->term_start_ms + p->term_grace_ms && now - c->backoff_until_ms >= KILL_REPEAT_MS) {
-    /* backoff_until_ms is free while terminating: the time of the last SIGKILL */
-    c->backoff_until_ms = now;
+  else if (now >= p->term_start_ms + p->term_grace_ms && now - c->last_kill_ms >= KILL_REPEAT_MS) {
+    c->last_kill_ms = now;
     send_signal(rt, c, "KILL");
   }
 }
@@ -290,17 +291,19 @@ static void step_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   else if (c->state == ORCH__CS_RUNNING && !orch__shim_alive(c->shim_pid) &&
            !read_exit(c, &code, &fin_ns))
     shim_lost(rt, p, c, now);
+  else if (c->state == ORCH__CS_RUNNING && c->kill_requested && now >= c->kill_at_ms &&
+           now - c->last_kill_ms >= KILL_REPEAT_MS) {
+    c->last_kill_ms = now;
+    send_signal(rt, c, "KILL");
+  }
 }
 
 void orch__life_step(orch__rt *rt, orch__pod *p, int64_t now)
 {
   for (size_t i = 0; i < p->nctrs; i++)
     step_ctr(rt, p, i, now);
-  if (p->terminating && !p->term_sent) {
+  if (p->terminating)
     p->term_sent = true;
-    for (size_t i = 0; i < p->nctrs; i++)
-      p->ctrs[i].backoff_until_ms = 0;
-  }
   bool ready = p->nctrs > 0;
   for (size_t i = 0; i < p->nctrs; i++)
     ready = ready && p->ctrs[i].ready;

@@ -4,8 +4,9 @@
  * by timeoutSeconds, run every periodSeconds after initialDelaySeconds;
  * successThreshold/failureThreshold consecutive results flip the state.
  * A failed readiness probe marks the container unready; a failed liveness
- * probe kills it (SIGKILL), and the supervision thread restarts it per
- * restartPolicy.
+ * probe stops it as the kubelet does: SIGTERM now, SIGKILL after the pod's
+ * terminationGracePeriodSeconds (sent by the supervision thread), which then
+ * restarts it per restartPolicy.
  *
  * httpGet/tcpSocket connect from the host: they reach host-network pods
  * (host 127.0.0.1 by default); a pod with a private network namespace has no
@@ -204,8 +205,9 @@ static bool apply(orch__rt *rt, const job *j)
   if (c->kill_requested)
     return false;
   c->kill_requested = true;
-  lk_info("orchestrator: container %s of pod %s/%s failed its liveness probe, killing it",
-          c->name, p->ns, p->name);
+  c->kill_at_ms = lk_now_ms() + p->grace_ms;
+  lk_info("orchestrator: container %s of pod %s/%s failed its liveness probe, stopping it "
+          "(grace %lld ms)", c->name, p->ns, p->name, (long long)p->grace_ms);
   return true;
 }
 
@@ -243,7 +245,7 @@ void *orch__probe_thread(void *arg)
         char id[512];
         snprintf(id, sizeof id, "%s", jobs[i].id);
         pthread_mutex_unlock(&rt->mu);
-        orch__runc(rt, NULL, NULL, "kill", id, "KILL", (char *)NULL);
+        orch__runc(rt, NULL, NULL, "kill", id, "TERM", (char *)NULL);
         pthread_mutex_lock(&rt->mu);
       }
     orch__tick_wait(rt, PROBE_TICK_MS);

@@ -2,9 +2,10 @@
  * (host network, 127.0.0.1): an httpGet readiness probe keeps the container
  * unready until `python3 -m http.server` in it answers; a tcpSocket
  * liveness probe against it keeps it running; an httpGet liveness probe on
- * a path that answers 404 restarts it; an exec liveness probe (`runc exec`)
- * restarts it once the file it tests disappears, and an exec readiness
- * probe follows the same file. Exits 77 (SKIP) where containers cannot run.
+ * a path that answers 404 stops it (SIGTERM, which python as pid 1 without a
+ * handler ignores, then SIGKILL after the 1 s grace: 137) and it is
+ * restarted; an exec liveness probe (`runc exec`) stops it once the file it
+ * tests disappears, and an exec readiness probe follows the same file. Exits 77 (SKIP) where containers cannot run.
  * argv[1]: the lookout binary.
  */
 #include <stdarg.h>
@@ -93,7 +94,8 @@ static void test_http_liveness_404_restarts(void **state)
   int port = free_port();
   char spec[2048];
   snprintf(spec, sizeof spec,
-           "{\"containers\":[{\"name\":\"web\",\"command\":[\"python3\",\"-m\",\"http.server\","
+           "{\"terminationGracePeriodSeconds\":1,"
+           "\"containers\":[{\"name\":\"web\",\"command\":[\"python3\",\"-m\",\"http.server\","
            "\"%d\",\"--bind\",\"127.0.0.1\",\"--directory\",\"/\"],"
            "\"livenessProbe\":{\"httpGet\":{\"path\":\"/no-such-file-here\",\"port\":%d},"
            "\"initialDelaySeconds\":1,\"periodSeconds\":1,\"failureThreshold\":2}}]}",
@@ -116,7 +118,8 @@ static bool unready_running(const json_t *st, void *arg)
 static void test_exec_probes(void **state)
 {
   rt_fx *f = *state;
-  sync_spec(f, "{\"containers\":[{\"name\":\"c\",\"command\":[\"/bin/sh\",\"-c\","
+  sync_spec(f, "{\"terminationGracePeriodSeconds\":1,"
+               "\"containers\":[{\"name\":\"c\",\"command\":[\"/bin/sh\",\"-c\","
                "\"touch /tmp/alive; sleep 3; rm /tmp/alive; sleep 1000\"],"
                "\"readinessProbe\":{\"exec\":{\"command\":[\"cat\",\"/tmp/alive\"]},"
                "\"periodSeconds\":1},"
