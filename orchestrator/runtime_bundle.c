@@ -248,11 +248,62 @@ static void add_mount(json_t *mounts, const char *dest, const char *type, const 
                                           type, "source", src, "options", o));
 }
 
+/* Mount point field of a mountinfo line, octal escapes (\040) decoded. */
+static bool mountinfo_point(const char *line, char *out, size_t cap, bool *rw)
+{
+  const char *f = line;
+  for (int i = 0; i < 4 && f; i++)
+    f = strchr(f, ' ') ? strchr(f, ' ') + 1 : NULL;
+  if (!f)
+    return false;
+  size_t o = 0;
+  for (; *f && *f != ' ' && o + 1 < cap; f++) {
+    if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] && f[3]) {
+      out[o++] = (char)((f[1] - '0') * 64 + (f[2] - '0') * 8 + (f[3] - '0'));
+      f += 3;
+    } else
+      out[o++] = *f;
+  }
+  out[o] = 0;
+  *rw = f[0] == ' ' && !strncmp(f + 1, "rw", 2) && (f[3] == ',' || f[3] == ' ');
+  return true;
+}
+
+static bool under(const char *path, const char *dir)
+{
+  size_t n = strlen(dir);
+  return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
+}
+
+/* The host root, read-only all the way down: `rbind,ro` makes only the top
+ * mount read-only, so every writable mount below it is bound again
+ * read-only (except what the container mounts its own /proc, /sys, /dev,
+ * /tmp over). */
+static void add_host_root(json_t *m)
+{
+  add_mount(m, "/", "bind", "/", "rbind,ro");
+  FILE *f = fopen("/proc/self/mountinfo", "r");
+  char line[8192], mp[4096];
+  bool rw;
+  static const char *const own[] = {"/proc", "/sys", "/dev", "/tmp"};
+  while (f && fgets(line, sizeof line, f)) {
+    if (!mountinfo_point(line, mp, sizeof mp, &rw) || !rw || !strcmp(mp, "/"))
+      continue;
+    bool skip = false;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+      skip = skip || under(mp, own[i]);
+    if (!skip)
+      add_mount(m, mp, "bind", mp, "rbind,ro");
+  }
+  if (f)
+    fclose(f);
+}
+
 static json_t *mounts_json(const orch__pod *p, const json_t *c)
 {
   json_t *m = json_array();
   if (host_image(str_of(c, "image")))
-    add_mount(m, "/", "bind", "/", "rbind,ro");
+    add_host_root(m);
   add_mount(m, "/proc", "proc", "proc", "nosuid,noexec,nodev");
   add_mount(m, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k");
   add_mount(m, "/dev/pts", "devpts", "devpts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "lib/lk_time.h"
@@ -76,6 +77,10 @@ void rt_fx_close(rt_fx *f)
     /* best effort */
   }
   nftw(f->data, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  if (f->host_mount[0]) {
+    umount2(f->host_mount, MNT_DETACH);
+    rmdir(f->host_mount);
+  }
 }
 
 int rt_fx_setup(void **state)

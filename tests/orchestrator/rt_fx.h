@@ -15,6 +15,7 @@ typedef struct rt_fx {
   char data[128];
   orch__rt *rt;
   orch__rt_opts opts;
+  char host_mount[256]; /* a test's own host mount: unmounted and removed by rt_fx_close */
 } rt_fx;
 
 extern const char *rt_fx_lookout; /* argv[1]: the lookout binary */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,21 +159,26 @@ static char *wait_log(const char *path, const char *want)
   return log;
 }
 
-/* Read-only host root, private writable /tmp, a writable emptyDir under
- * the pod's state dir, env and workingDir, a private network namespace
- * when hostNetwork is false. */
+/* Read-only host root (also a writable host mount below it), private
+ * writable /tmp, a writable emptyDir under the pod's state dir, env and
+ * workingDir, a private network namespace when hostNetwork is false. */
 static void test_filesystem_and_network(void **state)
 {
   rt_fx *f = *state;
-  json_t *pod = rt_fx_pod(
-      "fs", UID1,
+  snprintf(f->host_mount, sizeof f->host_mount, "/var/tmp/lk-rt-sub-%d", (int)getpid());
+  assert_int_equal(mkdir(f->host_mount, 0755), 0);
+  assert_int_equal(mount("tmpfs", f->host_mount, "tmpfs", 0, "size=1m"), 0);
+  char spec[4096];
+  snprintf(spec, sizeof spec,
       "{\"hostNetwork\":false,\"volumes\":[{\"name\":\"scratch\",\"emptyDir\":{}}],"
       "\"containers\":[{\"name\":\"c\",\"workingDir\":\"/tmp\","
       "\"env\":[{\"name\":\"GREETING\",\"value\":\"hello\"}],"
       "\"volumeMounts\":[{\"name\":\"scratch\",\"mountPath\":\"/tmp/scratch\"}],"
       "\"command\":[\"/bin/sh\",\"-c\",\"touch /etc/lk-rt-probe 2>/dev/null || echo root-ro; "
       "touch /tmp/x && echo tmp-rw; echo $GREETING > /tmp/scratch/f; pwd; "
-      "echo netns=$(readlink /proc/self/ns/net); sleep 1000\"]}]}");
+      "touch %s/x 2>/dev/null || echo sub-ro; "
+      "echo netns=$(readlink /proc/self/ns/net); sleep 1000\"]}]}", f->host_mount);
+  json_t *pod = rt_fx_pod("fs", UID1, spec);
   lk_diag d = {0};
   assert_int_equal(orch__rt_sync_pod(f->rt, pod, &d), 0);
   json_decref(pod);
@@ -184,6 +190,7 @@ static void test_filesystem_and_network(void **state)
   assert_non_null(strstr(log, "stdout F root-ro\n"));
   assert_non_null(strstr(log, "stdout F tmp-rw\n"));
   assert_non_null(strstr(log, "stdout F /tmp\n"));
+  assert_non_null(strstr(log, "stdout F sub-ro\n"));
   char host_ns[128] = "", want[160];
   ssize_t n = readlink("/proc/self/ns/net", host_ns, sizeof host_ns - 1);
   assert_true(n > 0);
