@@ -181,29 +181,6 @@ static bool runtime_found(const char *rt_name, char *path, size_t cap)
   return false;
 }
 
-/* v1 (a cpu or memory hierarchy) or v2 (cgroup.controllers) under root. */
-static bool cgroups_usable(const char *root)
-{
-  static const char *const probes[] = {"memory/tasks", "cpu/tasks", "cpu,cpuacct/tasks",
-                                       "cgroup.controllers"};
-  char p[4096];
-  for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
-    snprintf(p, sizeof p, "%s/%s", root, probes[i]);
-    if (access(p, W_OK) == 0 || (i == 3 && access(p, R_OK) == 0))
-      return true;
-  }
-  return false;
-}
-
-/* v1 controllers with a cgroup2 mount beside them (systemd's "hybrid"). */
-static bool cgroups_hybrid(const char *root)
-{
-  char v1[4096], v2[4096];
-  snprintf(v1, sizeof v1, "%s/memory/tasks", root);
-  snprintf(v2, sizeof v2, "%s/unified/cgroup.controllers", root);
-  return access(v1, F_OK) == 0 && access(v2, F_OK) == 0;
-}
-
 static int check_host(const orch__rt_opts *o, char *runtime_path, size_t cap, lk_diag *d)
 {
   const char *name = o->runtime && *o->runtime ? o->runtime : "runc";
@@ -214,11 +191,11 @@ static int check_host(const orch__rt_opts *o, char *runtime_path, size_t cap, lk
   if (!runtime_found(name, runtime_path, cap))
     return lk_diag_set(d, LK_ENOTSUP, -1, "containers cannot run: OCI runtime \"%s\" not found "
                        "(apt-get install runc)", name);
-  if (!cgroups_usable(cg))
+  if (!orch__cgroups_usable(cg))
     return lk_diag_set(d, LK_ENOTSUP, -1, "containers cannot run: no writable cgroup hierarchy "
                        "under %s", cg);
   const char *base = strrchr(runtime_path, '/');
-  if (!strncmp(base ? base + 1 : runtime_path, "crun", 4) && cgroups_hybrid(cg))
+  if (!strncmp(base ? base + 1 : runtime_path, "crun", 4) && orch__cgroups_hybrid(cg))
     return lk_diag_set(d, LK_ENOTSUP, -1, "containers cannot run: crun does not support hybrid "
                        "cgroups (v1 controllers and a cgroup2 mount, as here); use runc");
   if (!o->data_dir || !*o->data_dir)

@@ -156,6 +156,15 @@ orch__pod *orch__pod_new(orch__rt *rt, const json_t *pod);
  * Kubernetes' metav1.Time when secs_only (runtime_shim.c). */
 void orch__fmt_ns(char *buf, size_t cap, int64_t ns, bool secs_only);
 
+/*---- runtime_cgroup.c ----*/
+
+/* A writable v1 cpu/memory hierarchy or a cgroup2 root under root. */
+bool orch__cgroups_usable(const char *root);
+/* v1 controllers with a cgroup2 mount beside them (systemd's "hybrid"). */
+bool orch__cgroups_hybrid(const char *root);
+/* rmdir <hierarchy>/lookout/<ns>_<pod>_<uid>[/<ctr>] in every hierarchy. */
+void orch__cgroups_remove(const orch__rt *rt, const orch__pod *p);
+
 /*---- runtime_probe.c ----*/
 
 void *orch__probe_thread(void *arg);

@@ -14,7 +14,6 @@
  * container is gone), then removes the runtime's leftovers, the cgroups and
  * the bundle. Each transition is saved to status.json for adoption.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
@@ -325,28 +324,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
   return 0;
 }
 
-/* rmdir <hierarchy>/lookout/<ns>_<pod>_<uid>[/<ctr>] in every hierarchy. */
-static void remove_cgroups(const orch__rt *rt, const orch__pod *p)
-{
-  DIR *d = opendir(rt->cgroup_root);
-  struct dirent *de;
-  while (d && (de = readdir(d))) {
-    if (de->d_name[0] == '.')
-      continue;
-    char path[4096];
-    for (size_t i = 0; i < p->nctrs; i++) {
-      snprintf(path, sizeof path, "%s/%s/lookout/%s_%s_%s/%s", rt->cgroup_root, de->d_name, p->ns,
-               p->name, p->uid, p->ctrs[i].name);
-      rmdir(path);
-    }
-    snprintf(path, sizeof path, "%s/%s/lookout/%s_%s_%s", rt->cgroup_root, de->d_name, p->ns,
-             p->name, p->uid);
-    rmdir(path);
-  }
-  if (d)
-    closedir(d);
-}
-
 bool orch__life_gone(orch__rt *rt, orch__pod *p)
 {
   for (size_t i = 0; i < p->nctrs; i++)
@@ -359,7 +336,7 @@ bool orch__life_gone(orch__rt *rt, orch__pod *p)
     if (!orch__runc_state(rt, p->ctrs[i].id, &pid, status, sizeof status))
       orch__runc(rt, NULL, NULL, "delete", "--force", p->ctrs[i].id, (char *)NULL);
   }
-  remove_cgroups(rt, p);
+  orch__cgroups_remove(rt, p);
   nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
   pthread_mutex_lock(&rt->mu);
   return true;
