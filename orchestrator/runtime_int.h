@@ -113,6 +113,11 @@ void orch__tick_wait(orch__rt *rt, int ms);
 
 /*---- runtime_exec.c: child processes ----*/
 
+/* In a child after fork: stdin /dev/null, stdout/stderr to the fds (-1:
+ * /dev/null; err -1 with out set: out), other fds closed, exec argv (PATH
+ * searched); 127 if that fails. Async-signal-safe calls only. */
+void orch__child_exec(char *const argv[], int out_fd, int err_fd) __attribute__((noreturn));
+
 /* Runs argv (argv[0] searched in PATH), stdin /dev/null, stdout (and stderr
  * when err is NULL) captured into out (may be NULL); killed after timeout_ms.
  * *status = exit status (128+signal when killed by a signal). Returns 0,

@@ -30,8 +30,9 @@
 
 /*---- files the shim writes ----*/
 
-/* exit.json of the current run: true with the code and finish time if present. */
-static bool read_exit(const orch__ctr *c, int *code, int64_t *fin_ns)
+/* exit.json of the current run: true with the code, finish time and OOM
+ * kill if present. */
+static bool read_exit(const orch__ctr *c, int *code, int64_t *fin_ns, bool *oom)
 {
   char path[4096];
   snprintf(path, sizeof path, "%s/exit.json", c->dir);
@@ -40,6 +41,7 @@ static bool read_exit(const orch__ctr *c, int *code, int64_t *fin_ns)
     return false;
   *code = (int)json_integer_value(json_object_get(j, "exitCode"));
   *fin_ns = json_integer_value(json_object_get(j, "finishedAt"));
+  *oom = json_is_true(json_object_get(j, "oomKilled"));
   json_decref(j);
   return true;
 }
@@ -271,12 +273,14 @@ static void step_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   orch__ctr *c = &p->ctrs[i];
   int code;
   int64_t fin_ns;
-  if ((c->state == ORCH__CS_CREATING || c->state == ORCH__CS_RUNNING) && read_exit(c, &code, &fin_ns)) {
+  bool oom;
+  if ((c->state == ORCH__CS_CREATING || c->state == ORCH__CS_RUNNING) &&
+      read_exit(c, &code, &fin_ns, &oom)) {
     char msg[256];
     if (c->state == ORCH__CS_CREATING && start_failure(c, msg, sizeof msg))
       handle_exit(rt, p, c, 128, fin_ns, now, "StartError", msg);
     else
-      handle_exit(rt, p, c, code, fin_ns, now, NULL, NULL);
+      handle_exit(rt, p, c, code, fin_ns, now, oom ? "OOMKilled" : NULL, NULL);
     return;
   }
   if (p->terminating) {
@@ -288,7 +292,7 @@ static void step_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   else if (c->state == ORCH__CS_CREATING)
     check_created(rt, p, c, now);
   else if (c->state == ORCH__CS_RUNNING && !orch__shim_alive(c->shim_pid) &&
-           !read_exit(c, &code, &fin_ns))
+           !read_exit(c, &code, &fin_ns, &oom))
     shim_lost(rt, p, c, now);
   else if (c->state == ORCH__CS_RUNNING && c->kill_requested && now >= c->kill_at_ms &&
            now - c->last_kill_ms >= KILL_REPEAT_MS) {

@@ -1,13 +1,17 @@
 /* runtime_shim.c — `lookout shim`: the parent of one container run.
  *
  *   lookout shim --runtime R --root STATE --id ID --bundle DIR --log FILE
+ *                [--cgroup-root /sys/fs/cgroup]
  *
- * Writes DIR/shim.pid, runs `R --root STATE run --bundle DIR ID` in the
- * foreground with its stdout/stderr on pipes, writes each line to FILE in
- * the CRI format the kubelet uses (`<RFC3339Nano> stdout|stderr F|P <text>`,
- * P for a piece of a line longer than the buffer), and when the run ends
- * writes DIR/exit.json {"exitCode":N,"finishedAt":ns} atomically. It is
- * started detached (runtime_exec.c), so it and the container survive Lookout.
+ * Writes DIR/shim.pid, runs `R --root STATE run --keep --bundle DIR ID` in
+ * the foreground with its stdout/stderr on pipes, writes each line to FILE
+ * in the CRI format the kubelet uses (`<RFC3339Nano> stdout|stderr F|P
+ * <text>`, P for a piece of a line longer than the buffer). When the run
+ * ends it reads the container's OOM-kill counter from its memory cgroup
+ * (kept until then by --keep), deletes the container and writes
+ * DIR/exit.json {"exitCode":N,"finishedAt":ns,"oomKilled":bool} atomically.
+ * It is started detached (runtime_exec.c), so it and the container survive
+ * Lookout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +127,8 @@ static int write_file_atomic(const char *dir, const char *name, const char *text
 
 static int shim_usage(void)
 {
-  fprintf(stderr, "usage: lookout shim --runtime R --root STATE --id ID --bundle DIR --log FILE\n"
+  fprintf(stderr, "usage: lookout shim --runtime R --root STATE --id ID --bundle DIR --log FILE "
+                  "[--cgroup-root DIR]\n"
                   "(started by the orchestrator, one per container run)\n");
   return 2;
 }
@@ -131,20 +136,45 @@ static int shim_usage(void)
 static pid_t start_runtime(const char *runtime, const char *root, const char *bundle,
                            const char *id, int out_w, int err_w)
 {
-  char *argv[] = {(char *)runtime, "--root", (char *)root, "run", "--bundle", (char *)bundle,
-                  (char *)id, NULL};
+  char *argv[] = {(char *)runtime, "--root", (char *)root, "run", "--keep", "--bundle",
+                  (char *)bundle, (char *)id, NULL};
   pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(out_w, 1);
-    dup2(err_w, 2);
-    close_range(3, ~0U, 0);
-    signal(SIGPIPE, SIG_DFL);
-    execvp(argv[0], argv);
-    _exit(127);
-  }
+  if (pid == 0)
+    orch__child_exec(argv, out_w, err_w);
   return pid;
+}
+
+/* `oom_kill N` (N > 0) in the container's memory cgroup: v1 memory.oom_control
+ * or v2 memory.events. */
+static bool oom_killed(const char *cgroup_root, const char *bundle)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/config.json", bundle);
+  json_t *cfg = json_load_file(path, 0, NULL);
+  const char *cg = json_string_value(json_object_get(json_object_get(cfg, "linux"), "cgroupsPath"));
+  static const char *const files[] = {"%s/memory%s/memory.oom_control", "%s%s/memory.events"};
+  bool oom = false;
+  for (size_t i = 0; cg && i < 2 && !oom; i++) {
+    snprintf(path, sizeof path, files[i], cgroup_root, cg);
+    FILE *f = fopen(path, "r");
+    char line[256];
+    long n;
+    while (f && fgets(line, sizeof line, f))
+      if (sscanf(line, "oom_kill %ld", &n) == 1 && n > 0)
+        oom = true;
+    if (f)
+      fclose(f);
+  }
+  json_decref(cfg);
+  return oom;
+}
+
+/* The container as --keep left it: deleted (also a stale one before a run). */
+static void delete_container(const char *runtime, const char *root, const char *id)
+{
+  char *argv[] = {(char *)runtime, "--root", (char *)root, "delete", "--force", (char *)id, NULL};
+  int status;
+  orch__run(argv, 10000, NULL, NULL, &status);
 }
 
 /* Copies the two pipes into the log until both close. */
@@ -166,13 +196,15 @@ static void pump(stream st[2], int log_fd)
 int orch__shim_main(int argc, char **argv)
 {
   const char *runtime = NULL, *root = NULL, *id = NULL, *bundle = NULL, *log = NULL;
+  const char *cgroup_root = "/sys/fs/cgroup";
   for (int i = 1; i + 1 < argc; i += 2) {
-    const char **dst = !strcmp(argv[i], "--runtime") ? &runtime
-                       : !strcmp(argv[i], "--root")  ? &root
-                       : !strcmp(argv[i], "--id")    ? &id
-                       : !strcmp(argv[i], "--bundle") ? &bundle
-                       : !strcmp(argv[i], "--log")   ? &log
-                                                     : NULL;
+    const char **dst = !strcmp(argv[i], "--runtime")       ? &runtime
+                       : !strcmp(argv[i], "--root")        ? &root
+                       : !strcmp(argv[i], "--id")          ? &id
+                       : !strcmp(argv[i], "--bundle")      ? &bundle
+                       : !strcmp(argv[i], "--log")         ? &log
+                       : !strcmp(argv[i], "--cgroup-root") ? &cgroup_root
+                                                           : NULL;
     if (!dst)
       return shim_usage();
     *dst = argv[i + 1];
@@ -192,6 +224,7 @@ int orch__shim_main(int argc, char **argv)
     write_file_atomic(bundle, "exit.json", "{\"exitCode\":128}\n");
     return 1;
   }
+  delete_container(runtime, root, id);
   pid_t pid = start_runtime(runtime, root, bundle, id, po[1], pe[1]);
   close(po[1]);
   close(pe[1]);
@@ -207,8 +240,12 @@ int orch__shim_main(int argc, char **argv)
     code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
   }
   close(log_fd);
-  char txt[128];
-  snprintf(txt, sizeof txt, "{\"exitCode\":%d,\"finishedAt\":%lld}\n", code, (long long)now_ns());
+  int64_t finished = now_ns();
+  bool oom = oom_killed(cgroup_root, bundle);
+  delete_container(runtime, root, id);
+  char txt[160];
+  snprintf(txt, sizeof txt, "{\"exitCode\":%d,\"finishedAt\":%lld,\"oomKilled\":%s}\n", code,
+           (long long)finished, oom ? "true" : "false");
   write_file_atomic(bundle, "exit.json", txt);
   return 0;
 }

@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +188,17 @@ int rt_fx_pid(rt_fx *f, const char *id)
   int pid = j ? (int)json_integer_value(json_object_get(j, "pid")) : 0;
   json_decref(j);
   return pid;
+}
+
+void rt_fx_signals_as_server(void)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
 }
 
 char *rt_fx_read(const char *path)

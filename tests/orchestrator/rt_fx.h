@@ -41,6 +41,9 @@ const json_t *rt_fx_cs(const json_t *st, size_t i);
 bool rt_fx_wait_gone(rt_fx *f, const char *uid, int timeout_ms);
 /* `runc state` pid of a container id ("<uid>-<name>"), 0 if none. */
 int rt_fx_pid(rt_fx *f, const char *id);
+/* Blocks SIGINT/SIGTERM/SIGHUP and ignores SIGPIPE as `lookout server`
+ * does before its threads start, so the tests see what containers inherit. */
+void rt_fx_signals_as_server(void);
 /* Reads a whole file (malloc'ed) or NULL. */
 char *rt_fx_read(const char *path);
 

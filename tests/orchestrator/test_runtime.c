@@ -176,7 +176,7 @@ static void test_filesystem_and_network(void **state)
       "\"volumeMounts\":[{\"name\":\"scratch\",\"mountPath\":\"/tmp/scratch\"}],"
       "\"command\":[\"/bin/sh\",\"-c\",\"touch /etc/lk-rt-probe 2>/dev/null || echo root-ro; "
       "touch /tmp/x && echo tmp-rw; echo $GREETING > /tmp/scratch/f; pwd; "
-      "touch %s/x 2>/dev/null || echo sub-ro; "
+      "touch %s/x 2>/dev/null || echo sub-ro; grep -E 'SigBlk|SigIgn' /proc/self/status; "
       "echo netns=$(readlink /proc/self/ns/net); sleep 1000\"]}]}", f->host_mount);
   json_t *pod = rt_fx_pod("fs", UID1, spec);
   lk_diag d = {0};
@@ -191,6 +191,9 @@ static void test_filesystem_and_network(void **state)
   assert_non_null(strstr(log, "stdout F tmp-rw\n"));
   assert_non_null(strstr(log, "stdout F /tmp\n"));
   assert_non_null(strstr(log, "stdout F sub-ro\n"));
+  /* none of Lookout's blocked or ignored signals (see main) reach the container */
+  assert_non_null(strstr(log, "stdout F SigBlk:\t0000000000000000\n"));
+  assert_non_null(strstr(log, "stdout F SigIgn:\t0000000000000000\n"));
   char host_ns[128] = "", want[160];
   ssize_t n = readlink("/proc/self/ns/net", host_ns, sizeof host_ns - 1);
   assert_true(n > 0);
@@ -327,6 +330,7 @@ int main(int argc, char **argv)
   lk_test_require(argc > 1, "usage: test_runtime LOOKOUT_BINARY");
   rt_fx_lookout = argv[1];
   lk_test_require(geteuid() == 0, "containers need root");
+  rt_fx_signals_as_server();
   lk_test_require(lk_test_have("/usr/sbin/runc") || lk_test_have("/usr/bin/runc"),
                   "runc is not installed");
   const struct CMUnitTest tests[] = {

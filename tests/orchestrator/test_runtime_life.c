@@ -1,7 +1,8 @@
 /* test_runtime_life.c — supervision on the real runc: a container killed
  * with SIGKILL is restarted (restartCount 1, lastState terminated 137); a
  * crash loop shows CrashLoopBackOff with growing delays (base 400 ms here);
- * restartPolicy OnFailure/Never end in Succeeded/Failed; graceful removal
+ * restartPolicy OnFailure/Never end in Succeeded/Failed; a container over
+ * its memory limit ends as OOMKilled; graceful removal
  * honours the grace period (a container ignoring SIGTERM is killed after
  * it, one that exits on SIGTERM is gone at once); close + reopen adopts the
  * running containers (same pid, one shim, nothing duplicated).
@@ -155,6 +156,24 @@ static void test_policies(void **state)
   json_decref(st);
 }
 
+/* Over its memory limit: killed by the kernel, reported as OOMKilled. */
+static void test_oom_killed(void **state)
+{
+  rt_fx *f = *state;
+  json_t *pod = rt_fx_pod("hog", UID2,
+                          "{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"main\","
+                          "\"command\":[\"python3\",\"-c\",\"b = bytearray(256 << 20)\"],"
+                          "\"resources\":{\"limits\":{\"memory\":\"32Mi\"}}}]}");
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, NULL), 0);
+  json_decref(pod);
+  json_t *st = NULL;
+  assert_true(rt_fx_wait(f, UID2, phase_is, "Failed", 20000, &st));
+  const json_t *term = json_object_get(json_object_get(rt_fx_cs(st, 0), "state"), "terminated");
+  assert_int_equal(json_integer_value(json_object_get(term, "exitCode")), 137);
+  assert_string_equal(json_string_value(json_object_get(term, "reason")), "OOMKilled");
+  json_decref(st);
+}
+
 static double remove_secs(rt_fx *f, int64_t grace_ms)
 {
   int64_t t0 = lk_mono_ns();
@@ -249,12 +268,14 @@ int main(int argc, char **argv)
   lk_test_require(argc > 1, "usage: test_runtime_life LOOKOUT_BINARY");
   rt_fx_lookout = argv[1];
   lk_test_require(geteuid() == 0, "containers need root");
+  rt_fx_signals_as_server();
   lk_test_require(lk_test_have("/usr/sbin/runc") || lk_test_have("/usr/bin/runc"),
                   "runc is not installed");
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_kill9_restarts, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_crash_loop_backoff, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_policies, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_oom_killed, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_graceful_termination, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_adoption, rt_fx_setup, rt_fx_teardown),
   };
