@@ -4,10 +4,12 @@
  * state machine (runtime_life.c) every tick.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -218,6 +220,22 @@ static void host_ip(char *out, size_t cap)
   lk_buf_fini(&b);
 }
 
+/* One orch__rt per data dir (in any process): the second would start every
+ * container again. */
+static int lock_state(orch__rt *rt, lk_diag *d)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/orchestrator/lock", rt->data_dir);
+  rt->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (rt->lock_fd < 0)
+    return lk_diag_set(d, LK_EIO, -1, "containers cannot run: cannot create %s: %s", path,
+                       strerror(errno));
+  if (flock(rt->lock_fd, LOCK_EX | LOCK_NB) < 0)
+    return lk_diag_set(d, LK_EAGAIN, -1, "the containers of %s are run by another Lookout "
+                       "process (%s is locked)", rt->data_dir, path);
+  return 0;
+}
+
 int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
 {
   *out = NULL;
@@ -226,10 +244,14 @@ int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
   if (rc)
     return rc;
   orch__rt *rt = lk_xcalloc(1, sizeof *rt);
+  rt->lock_fd = -1;
   rt->data_dir = lk_xstrdup(o->data_dir);
   rt->runtime = lk_xstrdup(runtime_path);
   rt->cgroup_root = lk_xstrdup(o->cgroup_root && *o->cgroup_root ? o->cgroup_root : "/sys/fs/cgroup");
-  rt->self_exe = lk_xstrdup(o->self_exe && *o->self_exe ? o->self_exe : "/proc/self/exe");
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = 0;
+  rt->self_exe = lk_xstrdup(o->self_exe && *o->self_exe ? o->self_exe : n > 0 ? exe : "/proc/self/exe");
   rt->state_root = strf("%s/orchestrator/runc", o->data_dir);
   rt->pods_dir = strf("%s/orchestrator/pods", o->data_dir);
   rt->logs_dir = strf("%s/pods", o->data_dir);
@@ -242,6 +264,10 @@ int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
   if (lk_mkdir_p(rt->state_root) || lk_mkdir_p(rt->pods_dir) || lk_mkdir_p(rt->logs_dir)) {
     rc = lk_diag_set(d, LK_EIO, -1, "containers cannot run: cannot create %s: %s", rt->pods_dir,
                      strerror(errno));
+    orch__rt_close(rt);
+    return rc;
+  }
+  if ((rc = lock_state(rt, d))) {
     orch__rt_close(rt);
     return rc;
   }
@@ -276,6 +302,8 @@ void orch__rt_close(orch__rt *rt)
   free(rt->pods);
   pthread_mutex_destroy(&rt->mu);
   pthread_cond_destroy(&rt->cv);
+  if (rt->lock_fd >= 0)
+    close(rt->lock_fd);
   free(rt->data_dir);
   free(rt->runtime);
   free(rt->cgroup_root);

@@ -67,6 +67,7 @@ typedef struct orch__ctr {
   bool kill_requested;   /* liveness failed: SIGTERM sent, restart when it exits */
   int64_t kill_at_ms;    /* then SIGKILL from this time on (the grace period) */
   int64_t last_kill_ms;  /* last SIGKILL sent (repeated every second) */
+  bool term_sent;        /* pod terminating: SIGTERM sent */
 } orch__ctr;
 
 typedef struct orch__pod {
@@ -85,7 +86,6 @@ typedef struct orch__pod {
   bool terminating;
   int64_t term_grace_ms; /* grace of the removal in progress */
   int64_t term_start_ms;
-  bool term_sent, kill_sent;
   int64_t ready_change_ms, init_ms, scheduled_ms;
   bool was_ready;
 } orch__pod;
@@ -97,6 +97,7 @@ struct orch__rt {
   char *pods_dir;        /* <data>/orchestrator/pods */
   char *logs_dir;        /* <data>/pods */
   char host_ip[64];
+  int lock_fd;           /* flock on <data>/orchestrator/lock */
   int64_t backoff_base_ms, backoff_max_ms, backoff_reset_ms;
   /* guarded by mu */
   pthread_mutex_t mu;

@@ -258,11 +258,19 @@ static void step_terminating(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t n
     orch__ctr_save(c);
     return;
   }
-  if (c->state == ORCH__CS_DONE)
+  if (c->state == ORCH__CS_CREATING)
+    check_created(rt, p, c, now); /* once it runs it gets its SIGTERM */
+  if (c->state != ORCH__CS_RUNNING)
     return;
-  if (!p->term_sent && c->state == ORCH__CS_RUNNING)
+  int code;
+  int64_t fin_ns;
+  bool oom;
+  if (!orch__shim_alive(c->shim_pid) && !read_exit(c, &code, &fin_ns, &oom))
+    shim_lost(rt, p, c, now);
+  else if (!c->term_sent) {
+    c->term_sent = true;
     send_signal(rt, c, "TERM");
-  else if (now >= p->term_start_ms + p->term_grace_ms && now - c->last_kill_ms >= KILL_REPEAT_MS) {
+  } else if (now >= p->term_start_ms + p->term_grace_ms && now - c->last_kill_ms >= KILL_REPEAT_MS) {
     c->last_kill_ms = now;
     send_signal(rt, c, "KILL");
   }
@@ -305,8 +313,6 @@ void orch__life_step(orch__rt *rt, orch__pod *p, int64_t now)
 {
   for (size_t i = 0; i < p->nctrs; i++)
     step_ctr(rt, p, i, now);
-  if (p->terminating)
-    p->term_sent = true;
   bool ready = p->nctrs > 0;
   for (size_t i = 0; i < p->nctrs; i++)
     ready = ready && p->ctrs[i].ready;

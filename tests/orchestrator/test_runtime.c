@@ -274,6 +274,12 @@ static void test_open_refusals(void **state)
   assert_int_equal(orch__rt_open(&o, &rt, &d), LK_ENOTSUP);
   assert_non_null(strstr(d.msg, "OCI runtime \"no-such-oci-runtime\" not found"));
   assert_null(rt);
+  /* a second runtime on the same data dir would start everything twice */
+  memset(&d, 0, sizeof d);
+  o = f->opts;
+  assert_int_equal(orch__rt_open(&o, &rt, &d), LK_EAGAIN);
+  assert_non_null(strstr(d.msg, "run by another Lookout process"));
+  assert_null(rt);
   char crun[256], cmd[1024];
   snprintf(crun, sizeof crun, "%s/crun", f->data);
   snprintf(cmd, sizeof cmd, "printf '#!/bin/sh\\nexit 1\\n' > %s && chmod +x %s", crun, crun);
