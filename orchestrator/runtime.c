@@ -258,6 +258,10 @@ int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
   rt->backoff_base_ms = o->backoff_base_ms > 0 ? o->backoff_base_ms : 10000;
   rt->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 300000;
   rt->backoff_reset_ms = o->backoff_reset_ms > 0 ? o->backoff_reset_ms : 600000;
+  snprintf(rt->log_max_bytes, sizeof rt->log_max_bytes, "%lld",
+           (long long)(o->log_max_bytes > 0 ? o->log_max_bytes : 10 << 20));
+  snprintf(rt->log_max_files, sizeof rt->log_max_files, "%d",
+           o->log_max_files > 1 ? o->log_max_files : 5);
   host_ip(rt->host_ip, sizeof rt->host_ip);
   pthread_mutex_init(&rt->mu, NULL);
   pthread_cond_init(&rt->cv, NULL);

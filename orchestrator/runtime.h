@@ -46,6 +46,10 @@ typedef struct orch__rt_opts {
   int64_t backoff_base_ms;
   int64_t backoff_max_ms;
   int64_t backoff_reset_ms;
+  /* Container log rotation as the kubelet's containerLogMaxSize (default
+   * 10 MiB) and containerLogMaxFiles (default 5, the live file included). */
+  int64_t log_max_bytes;
+  int log_max_files;
 } orch__rt_opts;
 
 /* Checks the runtime can run (root, runtime executable, cgroups; one clear

@@ -174,7 +174,8 @@ int orch__spawn_shim(orch__rt *rt, orch__pod *p, orch__ctr *c, int restart, lk_d
   unlink(exit_file);
   char *argv[] = {rt->self_exe, "shim", "--runtime", rt->runtime, "--root", rt->state_root,
                   "--id", c->id, "--bundle", c->dir, "--log", log, "--cgroup-root",
-                  rt->cgroup_root, NULL};
+                  rt->cgroup_root, "--log-max-bytes", rt->log_max_bytes, "--log-max-files",
+                  rt->log_max_files, NULL};
   (void)p;
   pid_t mid = fork();
   if (mid == 0) {

@@ -99,6 +99,7 @@ struct orch__rt {
   char host_ip[64];
   int lock_fd;           /* flock on <data>/orchestrator/lock */
   int64_t backoff_base_ms, backoff_max_ms, backoff_reset_ms;
+  char log_max_bytes[24], log_max_files[16]; /* shim arguments */
   /* guarded by mu */
   pthread_mutex_t mu;
   pthread_cond_t cv;     /* wakes the supervision thread (new work, stop) */

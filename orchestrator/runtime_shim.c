@@ -1,7 +1,8 @@
 /* runtime_shim.c — `lookout shim`: the parent of one container run.
  *
  *   lookout shim --runtime R --root STATE --id ID --bundle DIR --log FILE
- *                [--cgroup-root /sys/fs/cgroup]
+ *                [--cgroup-root /sys/fs/cgroup] [--log-max-bytes 10485760]
+ *                [--log-max-files 5]
  *
  * Writes DIR/shim.pid, runs `R --root STATE run --keep --bundle DIR ID` in
  * the foreground with its stdout/stderr on pipes, writes each line to FILE
@@ -13,6 +14,7 @@
  * It is started detached (runtime_exec.c), so it and the container survive
  * Lookout.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,7 +63,78 @@ static int64_t now_ns(void)
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void write_entry(int log_fd, const char *stream_name, bool full, const char *s, size_t n)
+/* The run's log file, rotated as the kubelet does (containerLogMaxSize /
+ * containerLogMaxFiles): past max_bytes it is renamed to
+ * <path>.<YYYYmmdd-HHMMSS.nnnnnnnnn> and reopened; of the rotated files the
+ * newest max_files - 1 are kept. */
+typedef struct logfile {
+  const char *path;
+  int fd;
+  int64_t size, max_bytes;
+  int max_files;
+} logfile;
+
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Deletes the oldest rotated files beyond max_files - 1. */
+static void prune_rotated(const logfile *lf)
+{
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", lf->path);
+  char *slash = strrchr(dir, '/');
+  if (!slash)
+    return;
+  *slash = 0;
+  const char *base = lf->path + (slash - dir) + 1;
+  size_t bl = strlen(base);
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  while (d && (de = readdir(d)))
+    if (!strncmp(de->d_name, base, bl) && de->d_name[bl] == '.') {
+      names = lk_xgrow(names, &cap, n + 1, sizeof *names);
+      names[n++] = lk_xstrdup(de->d_name);
+    }
+  if (d)
+    closedir(d);
+  if (n)
+    qsort(names, n, sizeof *names, cmp_str); /* the timestamps sort by time */
+  for (size_t i = 0; i < n; i++) {
+    if (i + (size_t)(lf->max_files - 1) < n) {
+      char p[8192];
+      snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+      unlink(p);
+    }
+    free(names[i]);
+  }
+  free(names);
+}
+
+static void rotate(logfile *lf)
+{
+  char rotated[4096], ts[64];
+  int64_t ns = now_ns();
+  time_t sec = (time_t)(ns / 1000000000);
+  struct tm tm;
+  gmtime_r(&sec, &tm);
+  strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+  snprintf(rotated, sizeof rotated, "%s.%s.%09lld", lf->path, ts, (long long)(ns % 1000000000));
+  if (rename(lf->path, rotated))
+    return;
+  int fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return;
+  close(lf->fd);
+  lf->fd = fd;
+  lf->size = 0;
+  prune_rotated(lf);
+}
+
+static void write_entry(logfile *lf, const char *stream_name, bool full, const char *s, size_t n)
 {
   char ts[64];
   orch__fmt_ns(ts, sizeof ts, now_ns(), false);
@@ -69,25 +143,27 @@ static void write_entry(int log_fd, const char *stream_name, bool full, const ch
   int h = snprintf(line, hl + 1, "%s %s %c ", ts, stream_name, full ? 'F' : 'P');
   memcpy(line + h, s, n);
   line[(size_t)h + n] = '\n';
-  ssize_t w = write(log_fd, line, (size_t)h + n + 1);
-  (void)w;
+  ssize_t w = write(lf->fd, line, (size_t)h + n + 1);
   free(line);
+  lf->size += w > 0 ? w : 0;
+  if (lf->max_bytes > 0 && lf->size >= lf->max_bytes)
+    rotate(lf);
 }
 
 /* Emits the complete lines of the stream's buffer (all of it at EOF). */
-static void flush_lines(stream *st, int log_fd, bool eof)
+static void flush_lines(stream *st, logfile *lf, bool eof)
 {
   size_t start = 0;
   for (size_t i = 0; i < st->len; i++)
     if (st->buf[i] == '\n') {
-      write_entry(log_fd, st->name, true, st->buf + start, i - start);
+      write_entry(lf, st->name, true, st->buf + start, i - start);
       start = i + 1;
     }
   if (start == 0 && st->len == sizeof st->buf) {
-    write_entry(log_fd, st->name, false, st->buf, st->len);
+    write_entry(lf, st->name, false, st->buf, st->len);
     start = st->len;
   } else if (eof && start < st->len) {
-    write_entry(log_fd, st->name, true, st->buf + start, st->len - start);
+    write_entry(lf, st->name, true, st->buf + start, st->len - start);
     start = st->len;
   }
   memmove(st->buf, st->buf + start, st->len - start);
@@ -95,19 +171,19 @@ static void flush_lines(stream *st, int log_fd, bool eof)
 }
 
 /* Returns false at EOF or error. */
-static bool read_stream(stream *st, int log_fd)
+static bool read_stream(stream *st, logfile *lf)
 {
   ssize_t n = read(st->fd, st->buf + st->len, sizeof st->buf - st->len);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return true;
   if (n <= 0) {
-    flush_lines(st, log_fd, true);
+    flush_lines(st, lf, true);
     close(st->fd);
     st->fd = -1;
     return false;
   }
   st->len += (size_t)n;
-  flush_lines(st, log_fd, false);
+  flush_lines(st, lf, false);
   return true;
 }
 
@@ -128,7 +204,7 @@ static int write_file_atomic(const char *dir, const char *name, const char *text
 static int shim_usage(void)
 {
   fprintf(stderr, "usage: lookout shim --runtime R --root STATE --id ID --bundle DIR --log FILE "
-                  "[--cgroup-root DIR]\n"
+                  "[--cgroup-root DIR] [--log-max-bytes N] [--log-max-files N]\n"
                   "(started by the orchestrator, one per container run)\n");
   return 2;
 }
@@ -178,7 +254,7 @@ static void delete_container(const char *runtime, const char *root, const char *
 }
 
 /* Copies the two pipes into the log until both close. */
-static void pump(stream st[2], int log_fd)
+static void pump(stream st[2], logfile *lf)
 {
   while (st[0].fd >= 0 || st[1].fd >= 0) {
     struct pollfd pf[2] = {{st[0].fd, POLLIN, 0}, {st[1].fd, POLLIN, 0}};
@@ -189,14 +265,14 @@ static void pump(stream st[2], int log_fd)
     }
     for (int i = 0; i < 2; i++)
       if (st[i].fd >= 0 && pf[i].revents)
-        read_stream(&st[i], log_fd);
+        read_stream(&st[i], lf);
   }
 }
 
 int orch__shim_main(int argc, char **argv)
 {
   const char *runtime = NULL, *root = NULL, *id = NULL, *bundle = NULL, *log = NULL;
-  const char *cgroup_root = "/sys/fs/cgroup";
+  const char *cgroup_root = "/sys/fs/cgroup", *max_bytes = "10485760", *max_files = "5";
   for (int i = 1; i + 1 < argc; i += 2) {
     const char **dst = !strcmp(argv[i], "--runtime")       ? &runtime
                        : !strcmp(argv[i], "--root")        ? &root
@@ -204,6 +280,8 @@ int orch__shim_main(int argc, char **argv)
                        : !strcmp(argv[i], "--bundle")      ? &bundle
                        : !strcmp(argv[i], "--log")         ? &log
                        : !strcmp(argv[i], "--cgroup-root") ? &cgroup_root
+                       : !strcmp(argv[i], "--log-max-bytes") ? &max_bytes
+                       : !strcmp(argv[i], "--log-max-files") ? &max_files
                                                            : NULL;
     if (!dst)
       return shim_usage();
@@ -217,9 +295,15 @@ int orch__shim_main(int argc, char **argv)
   char pidtxt[32];
   snprintf(pidtxt, sizeof pidtxt, "%d\n", (int)getpid());
   write_file_atomic(bundle, "shim.pid", pidtxt);
-  int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  logfile lf = {.path = log, .max_bytes = atoll(max_bytes), .max_files = atoi(max_files)};
+  lf.fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (lf.max_files < 2)
+    lf.max_files = 2;
+  struct stat sb;
+  if (lf.fd >= 0 && !fstat(lf.fd, &sb))
+    lf.size = sb.st_size;
   int po[2], pe[2];
-  if (log_fd < 0 || pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+  if (lf.fd < 0 || pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
     fprintf(stderr, "lookout shim: %s: %s\n", log, strerror(errno));
     write_file_atomic(bundle, "exit.json", "{\"exitCode\":128}\n");
     return 1;
@@ -231,7 +315,7 @@ int orch__shim_main(int argc, char **argv)
   stream *st = lk_xcalloc(2, sizeof *st);
   st[0] = (stream){.name = "stdout", .fd = po[0]};
   st[1] = (stream){.name = "stderr", .fd = pe[0]};
-  pump(st, log_fd);
+  pump(st, &lf);
   free(st);
   int ws = 0, code = 128;
   if (pid > 0) {
@@ -239,7 +323,7 @@ int orch__shim_main(int argc, char **argv)
       ;
     code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
   }
-  close(log_fd);
+  close(lf.fd);
   int64_t finished = now_ns();
   bool oom = oom_killed(cgroup_root, bundle);
   delete_container(runtime, root, id);

@@ -23,7 +23,8 @@ static void open_rt(rt_fx *f)
 {
   f->opts = (orch__rt_opts){.data_dir = f->data, .runtime = "runc",
                             .cgroup_root = "/sys/fs/cgroup", .self_exe = rt_fx_lookout,
-                            .backoff_base_ms = 400, .backoff_max_ms = 3200};
+                            .backoff_base_ms = 400, .backoff_max_ms = 3200,
+                            .log_max_bytes = f->log_max_bytes, .log_max_files = f->log_max_files};
   lk_diag d = {0};
   int rc = orch__rt_open(&f->opts, &f->rt, &d);
   if (rc)

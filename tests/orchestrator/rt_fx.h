@@ -15,6 +15,8 @@ typedef struct rt_fx {
   char data[128];
   orch__rt *rt;
   orch__rt_opts opts;
+  int64_t log_max_bytes;  /* set before rt_fx_reopen to test rotation */
+  int log_max_files;
   char host_mount[256]; /* a test's own host mount: unmounted and removed by rt_fx_close */
 } rt_fx;
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,51 @@ static void test_rootfs_dir_and_start_error(void **state)
   json_decref(st);
 }
 
+/* Logs rotate as the kubelet's: past log_max_bytes the file is renamed
+ * <n>.log.<timestamp> and a new one started; log_max_files - 1 rotated
+ * files are kept, the newest lines survive. */
+static void test_log_rotation(void **state)
+{
+  rt_fx *f = *state;
+  f->log_max_bytes = 4096;
+  f->log_max_files = 3;
+  rt_fx_reopen(f);
+  json_t *pod = rt_fx_pod("chatty", UID1,
+                          "{\"containers\":[{\"name\":\"c\",\"command\":[\"/bin/sh\",\"-c\","
+                          "\"i=0; while [ $i -lt 300 ]; do echo line-$i-"
+                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; "
+                          "echo done; sleep 1000\"]}]}");
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, NULL), 0);
+  json_decref(pod);
+  char dir[1024], path[2048];
+  snprintf(dir, sizeof dir, "%s/pods/default_chatty_" UID1 "/c", f->data);
+  snprintf(path, sizeof path, "%s/0.log", dir);
+  char *log = wait_log(path, "stdout F done\n");
+  assert_non_null(log);
+  assert_non_null(strstr(log, "stdout F done\n"));
+  assert_true(strlen(log) < 4096);
+  bool saw_last = strstr(log, "line-299-") != NULL;
+  free(log);
+  size_t rotated = 0;
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    if (strncmp(de->d_name, "0.log.", 6))
+      continue;
+    rotated++;
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    char *r = rt_fx_read(path);
+    assert_non_null(r);
+    assert_true(strlen(r) < 4096 + 200);
+    saw_last = saw_last || strstr(r, "line-299-") != NULL;
+    free(r);
+  }
+  if (d)
+    closedir(d);
+  assert_int_equal(rotated, 2);
+  assert_true(saw_last);
+}
+
 /* One clear line when containers cannot run here. */
 static void test_open_refusals(void **state)
 {
@@ -345,6 +391,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_rootfs_dir_and_start_error, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_start_logs_cgroups_remove, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_collector_names_it, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_log_rotation, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_filesystem_and_network, rt_fx_setup, rt_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
