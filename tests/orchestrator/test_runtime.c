@@ -1,7 +1,8 @@
 /* test_runtime.c — the runtime (orchestrator/runtime*.c) on the real runc
  * with real containers running host binaries: start -> Running and ready,
  * the CRI log file, the cgroups at the DESIGN path with the limits applied,
- * the collector naming the container like a Kubernetes pod's, the read-only
+ * the collector naming the container like a Kubernetes pod's, the log
+ * tailer reading the logs with the pod's labels, log rotation, the read-only
  * root with a private /tmp, emptyDir volumes and a private network
  * namespace, removal leaving no container, cgroup or bundle, and refusals
  * of what cannot run. Exits 77 (SKIP) where containers cannot run (not root, no
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "collector/collector.h"
+#include "collector/tail.h"
 #include "lib/lk_time.h"
 #include "tests/collector/capture.h"
 #include "tests/helpers/skip.h"
@@ -264,6 +266,71 @@ static void test_rootfs_dir_and_start_error(void **state)
   json_decref(st);
 }
 
+typedef struct tail_seen {
+  bool hi, long_line;
+  size_t long_len;
+} tail_seen;
+
+static const char *label_of(const collector_log_entry *e, const char *name)
+{
+  for (size_t i = 0; i < e->nlabels; i++)
+    if (!strcmp(e->labels[i].name, name))
+      return e->labels[i].value;
+  return "";
+}
+
+static int tail_sink(void *ctx, const collector_log_entry *e, size_t n)
+{
+  tail_seen *seen = ctx;
+  for (size_t i = 0; i < n; i++) {
+    bool ours = !strcmp(label_of(&e[i], "namespace"), "default") &&
+                !strcmp(label_of(&e[i], "pod"), "talk") &&
+                !strcmp(label_of(&e[i], "container"), "c") &&
+                !strcmp(label_of(&e[i], "stream"), "stdout");
+    if (ours && e[i].len == 2 && !memcmp(e[i].line, "hi", 2))
+      seen->hi = true;
+    if (ours && e[i].len > 1000) {
+      seen->long_line = true;
+      seen->long_len = e[i].len;
+    }
+  }
+  return 0;
+}
+
+/* The log tailer, with the glob `lookout up` adds for Lookout's pods
+ * (<data>/pods/STAR/STAR/STAR.log), reads the shim's CRI lines with the pod's
+ * labels and joins a 40000-byte line the shim wrote as P pieces. */
+static void test_tailer_reads_logs(void **state)
+{
+  rt_fx *f = *state;
+  json_t *pod = rt_fx_pod("talk", UID1,
+                          "{\"containers\":[{\"name\":\"c\",\"command\":[\"/bin/sh\",\"-c\","
+                          "\"echo hi; head -c 40000 /dev/zero | tr '\\\\0' a; echo; sleep 1000\"]}]}");
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, NULL), 0);
+  json_decref(pod);
+  char glob[512], path[1024];
+  snprintf(glob, sizeof glob, "%s/pods/%s", f->data, "*/*/*.log");
+  snprintf(path, sizeof path, "%s/pods/default_talk_" UID1 "/c/0.log", f->data);
+  char *log = wait_log(path, " stdout F aaaa");
+  assert_non_null(log);
+  assert_non_null(strstr(log, " stdout P aaaa"));
+  free(log);
+  const char *globs[] = {glob};
+  collector_tail_opts o = {.globs = globs, .nglobs = 1};
+  tail_seen seen = {0};
+  collector_tail *t = NULL;
+  assert_int_equal(collector_tail_new(&o, (collector_log_sink){tail_sink, &seen}, &t, NULL), 0);
+  for (int i = 0; i < 50 && !(seen.hi && seen.long_line); i++) {
+    assert_int_equal(collector_tail_poll(t), 0);
+    if (!(seen.hi && seen.long_line))
+      usleep(100000);
+  }
+  collector_tail_free(t);
+  assert_true(seen.hi);
+  assert_true(seen.long_line);
+  assert_int_equal(seen.long_len, 40000);
+}
+
 /* Logs rotate as the kubelet's: past log_max_bytes the file is renamed
  * <n>.log.<timestamp> and a new one started; log_max_files - 1 rotated
  * files are kept, the newest lines survive. */
@@ -392,6 +459,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_start_logs_cgroups_remove, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_collector_names_it, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_log_rotation, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_tailer_reads_logs, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_filesystem_and_network, rt_fx_setup, rt_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
