@@ -5,7 +5,8 @@
  * a path that answers 404 stops it (SIGTERM, which python as pid 1 without a
  * handler ignores, then SIGKILL after the 1 s grace: 137) and it is
  * restarted; an exec liveness probe (`runc exec`) stops it once the file it
- * tests disappears, and an exec readiness probe follows the same file. Exits 77 (SKIP) where containers cannot run.
+ * tests disappears, and an exec readiness probe follows the same file; in a
+ * pod with its own network namespace httpGet/tcpSocket probe its loopback. Exits 77 (SKIP) where containers cannot run.
  * argv[1]: the lookout binary.
  */
 #include <stdarg.h>
@@ -109,6 +110,43 @@ static void test_http_liveness_404_restarts(void **state)
   json_decref(st);
 }
 
+static bool host_port_open(int port)
+{
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  bool open_ = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return open_;
+}
+
+/* A pod with its own network namespace: httpGet and tcpSocket probes reach
+ * its loopback (the probe thread enters the namespace), the host's does not
+ * have the port. */
+static void test_probes_in_private_netns(void **state)
+{
+  rt_fx *f = *state;
+  int port = free_port();
+  char spec[2048];
+  snprintf(spec, sizeof spec,
+           "{\"hostNetwork\":false,\"containers\":[{\"name\":\"web\",\"command\":[\"python3\","
+           "\"-m\",\"http.server\",\"%d\",\"--bind\",\"127.0.0.1\",\"--directory\",\"/\"],"
+           "\"readinessProbe\":{\"httpGet\":{\"path\":\"/\",\"port\":%d},\"periodSeconds\":1},"
+           "\"livenessProbe\":{\"tcpSocket\":{\"port\":%d},\"periodSeconds\":1,"
+           "\"failureThreshold\":1}}]}",
+           port, port, port);
+  sync_spec(f, spec);
+  json_t *st = NULL;
+  assert_true(rt_fx_wait(f, UID3, rt_fx_running_ready, NULL, 20000, &st));
+  json_decref(st);
+  assert_false(host_port_open(port));
+  sleep(3); /* several liveness periods */
+  assert_int_equal(orch__rt_pod_status(f->rt, UID3, &st, NULL), 0);
+  assert_int_equal(json_integer_value(json_object_get(cs0(st), "restartCount")), 0);
+  assert_true(json_is_true(json_object_get(cs0(st), "ready")));
+  json_decref(st);
+}
+
 static bool unready_running(const json_t *st, void *arg)
 {
   (void)arg;
@@ -152,6 +190,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_http_readiness_tcp_liveness, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_http_liveness_404_restarts, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_exec_probes, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_probes_in_private_netns, rt_fx_setup, rt_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
