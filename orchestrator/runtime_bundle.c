@@ -362,10 +362,13 @@ static json_t *resources_json(const json_t *c)
 
 static json_t *linux_json(const orch__pod *p, const orch__ctr *c, const json_t *cs)
 {
-  json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type",
-                         "uts", "type", "mount");
+  char ipc[4096], net[4096];
+  orch__sandbox_path(p, "ipc", ipc, sizeof ipc);
+  orch__sandbox_path(p, "net", net, sizeof net);
+  json_t *ns = json_pack("[{s:s}, {s:s, s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc",
+                         "path", ipc, "type", "uts", "type", "mount");
   if (!p->host_network)
-    json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
+    json_array_append_new(ns, json_pack("{s:s, s:s}", "type", "network", "path", net));
   char cg[1024];
   snprintf(cg, sizeof cg, "/lookout/%s_%s_%s/%s", p->ns, p->name, p->uid, c->name);
   return json_pack("{s:s, s:o, s:o, s:o, s:o}", "cgroupsPath", cg, "resources",

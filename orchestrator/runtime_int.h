@@ -172,6 +172,13 @@ bool orch__cgroups_hybrid(const char *root);
 /* rmdir <hierarchy>/lookout/<ns>_<pod>_<uid>[/<ctr>] in every hierarchy. */
 void orch__cgroups_remove(const orch__rt *rt, const orch__pod *p);
 
+/*---- runtime_sandbox.c: namespaces shared by a pod's containers ----*/
+
+/* Creates <pod dir>/ns-ipc (and ns-net unless host network) if missing. */
+int orch__sandbox_create(const orch__pod *p, lk_diag *d);
+void orch__sandbox_remove(const orch__pod *p); /* unmount + unlink; missing is fine */
+void orch__sandbox_path(const orch__pod *p, const char *kind, char *out, size_t cap);
+
 /*---- runtime_probe.c ----*/
 
 void *orch__probe_thread(void *arg);

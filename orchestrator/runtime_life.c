@@ -189,7 +189,9 @@ static void start_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   const json_t *cs = json_array_get(json_object_get(json_object_get(p->pod, "spec"), "containers"), i);
   pthread_mutex_unlock(&rt->mu);
   lk_diag d = {0};
-  int rc = orch__bundle_write(p, c, cs, &d);
+  int rc = orch__sandbox_create(p, &d);
+  if (!rc)
+    rc = orch__bundle_write(p, c, cs, &d);
   if (!rc)
     rc = orch__spawn_shim(rt, p, c, restart, &d);
   pthread_mutex_lock(&rt->mu);
@@ -347,6 +349,7 @@ bool orch__life_gone(orch__rt *rt, orch__pod *p)
       orch__runc(rt, NULL, NULL, "delete", "--force", p->ctrs[i].id, (char *)NULL);
   }
   orch__cgroups_remove(rt, p);
+  orch__sandbox_remove(p);
   nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
   pthread_mutex_lock(&rt->mu);
   return true;

@@ -266,6 +266,49 @@ static void test_rootfs_dir_and_start_error(void **state)
   json_decref(st);
 }
 
+/* The "ns: net:[..] ipc:[..]" line a container of pod `pod` logged. */
+static char *ns_line(rt_fx *f, const char *pod, const char *ctr)
+{
+  char path[1024];
+  snprintf(path, sizeof path, "%s/pods/default_%s_" UID1 "/%s/0.log", f->data, pod, ctr);
+  char *log = wait_log(path, "stdout F ns:");
+  char *l = log ? strstr(log, "stdout F ns:") : NULL;
+  assert_non_null(l);
+  char *s = strndup(l, strcspn(l, "\n"));
+  free(log);
+  return s;
+}
+
+/* A pod's containers share one IPC namespace and, without host network,
+ * one network namespace (not the host's): localhost between them works. */
+static void test_pod_shares_namespaces(void **state)
+{
+  rt_fx *f = *state;
+  const char *ctr =
+      "{\"name\":\"%s\",\"command\":[\"/bin/sh\",\"-c\",\"echo ns: $(readlink /proc/self/ns/net) "
+      "$(readlink /proc/self/ns/ipc); sleep 1000\"]}";
+  char a[512], b[512], spec[2048];
+  snprintf(a, sizeof a, ctr, "a");
+  snprintf(b, sizeof b, ctr, "b");
+  snprintf(spec, sizeof spec, "{\"hostNetwork\":false,\"containers\":[%s,%s]}", a, b);
+  json_t *pod = rt_fx_pod("shared", UID1, spec);
+  assert_int_equal(orch__rt_sync_pod(f->rt, pod, NULL), 0);
+  json_decref(pod);
+  char *la = ns_line(f, "shared", "a"), *lb = ns_line(f, "shared", "b");
+  char host_net[128] = "", host_ipc[128] = "";
+  assert_true(readlink("/proc/self/ns/net", host_net, sizeof host_net - 1) > 0);
+  assert_true(readlink("/proc/self/ns/ipc", host_ipc, sizeof host_ipc - 1) > 0);
+  assert_string_equal(la, lb);
+  assert_null(strstr(la, host_net));
+  assert_null(strstr(la, host_ipc));
+  free(la);
+  free(lb);
+  /* the bundles join the sandbox's namespaces by path */
+  char path[1024];
+  snprintf(path, sizeof path, "%s/orchestrator/pods/" UID1 "/ns-net", f->data);
+  assert_true(exists(path));
+}
+
 typedef struct tail_seen {
   bool hi, long_line;
   size_t long_len;
@@ -460,6 +503,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_collector_names_it, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_log_rotation, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_tailer_reads_logs, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_pod_shares_namespaces, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_filesystem_and_network, rt_fx_setup, rt_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
