@@ -165,18 +165,21 @@ bool orch__shim_alive(pid_t pid)
   return l0 + 5 <= n && !strcmp(cmd + l0 + 1, "shim");
 }
 
-int orch__spawn_shim(orch__rt *rt, orch__pod *p, orch__ctr *c, int restart, lk_diag *d)
+int orch__spawn_shim(orch__rt *rt, orch__ctr *c, int restart, lk_diag *d)
 {
-  char log[4096], shim_log[4096], exit_file[4096];
+  char log[4096], shim_log[4096];
   snprintf(log, sizeof log, "%s/%d.log", c->log_dir, restart);
   snprintf(shim_log, sizeof shim_log, "%s/shim.log", c->dir);
-  snprintf(exit_file, sizeof exit_file, "%s/exit.json", c->dir);
-  unlink(exit_file);
+  static const char *const stale[] = {"exit.json", "container.pid", "shim.pid"};
+  for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", c->dir, stale[i]);
+    unlink(path);
+  }
   char *argv[] = {rt->self_exe, "shim", "--runtime", rt->runtime, "--root", rt->state_root,
                   "--id", c->id, "--bundle", c->dir, "--log", log, "--cgroup-root",
                   rt->cgroup_root, "--log-max-bytes", rt->log_max_bytes, "--log-max-files",
                   rt->log_max_files, NULL};
-  (void)p;
   pid_t mid = fork();
   if (mid == 0) {
     setsid();

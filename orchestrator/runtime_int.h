@@ -133,7 +133,7 @@ int orch__runc(orch__rt *rt, lk_buf *out, lk_diag *d, ...) __attribute__((sentin
 int orch__runc_state(orch__rt *rt, const char *id, pid_t *pid, char *status, size_t cap);
 /* Starts `lookout shim` detached (own session, reparented to init) for the
  * container's next run; it writes shim.pid and, when the run ends, exit.json. */
-int orch__spawn_shim(orch__rt *rt, orch__pod *p, orch__ctr *c, int restart, lk_diag *d);
+int orch__spawn_shim(orch__rt *rt, orch__ctr *c, int restart, lk_diag *d);
 /* Is pid alive and a `lookout shim` process? */
 bool orch__shim_alive(pid_t pid);
 
@@ -155,7 +155,8 @@ void orch__life_step(orch__rt *rt, orch__pod *p, int64_t now_ms);
  * pod's runtime leftovers (cgroups, bundle) when terminating. */
 bool orch__life_gone(orch__rt *rt, orch__pod *p);
 void orch__ctr_save(const orch__ctr *c); /* status.json */
-pid_t orch__shim_pid(const orch__ctr *c);  /* from shim.pid; 0 if none */
+/* A pid file of the bundle (shim.pid, container.pid); 0 if none. */
+pid_t orch__read_pid(const orch__ctr *c, const char *name);
 void orch__pod_free(orch__pod *p);
 /* Builds a pod record from the Pod JSON (no side effects). */
 orch__pod *orch__pod_new(orch__rt *rt, const json_t *pod);

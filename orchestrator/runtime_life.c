@@ -46,10 +46,10 @@ static bool read_exit(const orch__ctr *c, int *code, int64_t *fin_ns, bool *oom)
   return true;
 }
 
-pid_t orch__shim_pid(const orch__ctr *c)
+pid_t orch__read_pid(const orch__ctr *c, const char *name)
 {
   char path[4096];
-  snprintf(path, sizeof path, "%s/shim.pid", c->dir);
+  snprintf(path, sizeof path, "%s/%s", c->dir, name);
   FILE *f = fopen(path, "r");
   int pid = 0;
   if (f) {
@@ -193,7 +193,7 @@ static void start_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   if (!rc)
     rc = orch__bundle_write(p, c, cs, &d);
   if (!rc)
-    rc = orch__spawn_shim(rt, p, c, restart, &d);
+    rc = orch__spawn_shim(rt, c, restart, &d);
   pthread_mutex_lock(&rt->mu);
   if (rc) {
     lk_warn("orchestrator: container %s of pod %s/%s cannot start: %s", c->name, p->ns, p->name,
@@ -203,19 +203,14 @@ static void start_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
     orch__ctr_save(c);
 }
 
-/* CREATING: running yet? */
+/* CREATING: running yet? The runtime writes container.pid (--pid-file)
+ * once the container's process exists. */
 static void check_created(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
 {
-  pid_t pid = 0;
-  char status[32] = "";
-  pthread_mutex_unlock(&rt->mu);
-  int rc = orch__runc_state(rt, c->id, &pid, status, sizeof status);
-  pid_t shim = orch__shim_pid(c);
-  pthread_mutex_lock(&rt->mu);
-  if (c->state != ORCH__CS_CREATING)
-    return;
+  pid_t pid = orch__read_pid(c, "container.pid");
+  pid_t shim = orch__read_pid(c, "shim.pid");
   c->shim_pid = shim;
-  if (!rc && !strcmp(status, "running") && shim) {
+  if (pid > 0 && shim > 0 && kill(pid, 0) == 0) {
     c->state = ORCH__CS_RUNNING;
     c->pid = pid;
     c->started_ms = now;

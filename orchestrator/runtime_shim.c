@@ -4,8 +4,9 @@
  *                [--cgroup-root /sys/fs/cgroup] [--log-max-bytes 10485760]
  *                [--log-max-files 5]
  *
- * Writes DIR/shim.pid, runs `R --root STATE run --keep --bundle DIR ID` in
- * the foreground with its stdout/stderr on pipes, writes each line to FILE
+ * Writes DIR/shim.pid, runs `R --root STATE run --keep --pid-file
+ * DIR/container.pid --bundle DIR ID` in the foreground with its
+ * stdout/stderr on pipes, writes each line to FILE
  * in the CRI format the kubelet uses (`<RFC3339Nano> stdout|stderr F|P
  * <text>`, P for a piece of a line longer than the buffer). When the run
  * ends it reads the container's OOM-kill counter from its memory cgroup
@@ -212,8 +213,10 @@ static int shim_usage(void)
 static pid_t start_runtime(const char *runtime, const char *root, const char *bundle,
                            const char *id, int out_w, int err_w)
 {
-  char *argv[] = {(char *)runtime, "--root", (char *)root, "run", "--keep", "--bundle",
-                  (char *)bundle, (char *)id, NULL};
+  char pid_file[4096];
+  snprintf(pid_file, sizeof pid_file, "%s/container.pid", bundle);
+  char *argv[] = {(char *)runtime, "--root", (char *)root, "run", "--keep", "--pid-file", pid_file,
+                  "--bundle", (char *)bundle, (char *)id, NULL};
   pid_t pid = fork();
   if (pid == 0)
     orch__child_exec(argv, out_w, err_w);
@@ -308,7 +311,10 @@ int orch__shim_main(int argc, char **argv)
     write_file_atomic(bundle, "exit.json", "{\"exitCode\":128}\n");
     return 1;
   }
-  delete_container(runtime, root, id);
+  char stale[4096];
+  snprintf(stale, sizeof stale, "%s/%s", root, id); /* the runtime's state of a kept container */
+  if (access(stale, F_OK) == 0)
+    delete_container(runtime, root, id);
   pid_t pid = start_runtime(runtime, root, bundle, id, po[1], pe[1]);
   close(po[1]);
   close(pe[1]);
