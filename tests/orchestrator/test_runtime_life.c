@@ -5,7 +5,8 @@
  * its memory limit ends as OOMKilled; graceful removal
  * honours the grace period (a container ignoring SIGTERM is killed after
  * it, one that exits on SIGTERM is gone at once); close + reopen adopts the
- * running containers (same pid, one shim, nothing duplicated).
+ * running containers (same pid, one shim, nothing duplicated); a killed
+ * shim takes its container with it and a new run starts.
  * Exits 77 (SKIP) where containers cannot run. argv[1]: the lookout binary.
  */
 #include <stdarg.h>
@@ -263,6 +264,33 @@ static void test_adoption(void **state)
   assert_int_equal(count_shims(UID2 "-main"), 1);
 }
 
+/* The shim killed: the container it ran is killed too (no orphan) and a new
+ * run starts under a new shim. */
+static void test_shim_killed(void **state)
+{
+  rt_fx *f = *state;
+  start_sh(f, "orphan", "sleep 1000", "");
+  assert_true(rt_fx_wait(f, UID2, rt_fx_running_ready, NULL, 20000, NULL));
+  int pid = rt_fx_pid(f, UID2 "-main");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/orchestrator/pods/" UID2 "/main/shim.pid", f->data);
+  char *txt = rt_fx_read(path);
+  assert_non_null(txt);
+  int shim = atoi(txt);
+  free(txt);
+  assert_true(shim > 0 && pid > 0);
+  assert_int_equal(kill(shim, SIGKILL), 0);
+  json_t *st = NULL;
+  assert_true(rt_fx_wait(f, UID2, restarted_once_running, NULL, 10000, &st));
+  json_decref(st);
+  int pid2 = rt_fx_pid(f, UID2 "-main");
+  assert_true(pid2 > 0 && pid2 != pid);
+  for (int i = 0; i < 50 && kill(pid, 0) == 0; i++)
+    usleep(100000);
+  assert_int_not_equal(kill(pid, 0), 0); /* the old container's process is gone */
+  assert_int_equal(count_shims(UID2 "-main"), 1);
+}
+
 int main(int argc, char **argv)
 {
   lk_test_require(argc > 1, "usage: test_runtime_life LOOKOUT_BINARY");
@@ -278,6 +306,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_oom_killed, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_graceful_termination, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_adoption, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_shim_killed, rt_fx_setup, rt_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
