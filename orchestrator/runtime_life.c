@@ -203,6 +203,8 @@ static void start_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
     orch__ctr_save(c);
 }
 
+static void shim_lost(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now);
+
 /* CREATING: running yet? The runtime writes container.pid (--pid-file)
  * once the container's process exists. */
 static void check_created(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
@@ -220,6 +222,12 @@ static void check_created(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
     lk_info("orchestrator: container %s of pod %s/%s running pid=%d", c->name, p->ns, p->name,
             (int)pid);
     orch__ctr_save(c);
+  } else if (shim > 0 && !orch__shim_alive(shim)) {
+    int code;
+    int64_t fin_ns;
+    bool oom;
+    if (!read_exit(c, &code, &fin_ns, &oom)) /* else the next tick handles the exit */
+      shim_lost(rt, p, c, now);
   } else if (now - c->spawn_ms > CREATE_TIMEOUT_MS) {
     lk_warn("orchestrator: container %s of pod %s/%s did not start within %d s", c->name, p->ns,
             p->name, CREATE_TIMEOUT_MS / 1000);

@@ -112,9 +112,9 @@ static void test_crash_loop_backoff(void **state)
   int64_t gap3 = seen[3] - seen[2], gap4 = seen[4] - seen[3], gap5 = seen[5] - seen[4];
   print_message("restart times (ms): %lld %lld %lld %lld %lld\n", (long long)seen[1],
                 (long long)seen[2], (long long)seen[3], (long long)seen[4], (long long)seen[5]);
-  assert_true(gap3 >= 400 && gap4 >= 800 && gap5 >= 1600); /* + each run's own time */
-  assert_true(gap3 < 400 + 1500 && gap4 < 800 + 1500 && gap5 < 1600 + 1500);
-  assert_true(gap4 > gap3 && gap5 > gap4);
+  /* each gap is the delay plus one run (~0.1-1 s on a loaded machine) */
+  assert_true(gap3 >= 400 && gap4 >= 800 && gap5 >= 1600);
+  assert_true(gap3 < 400 + 2500 && gap4 < 800 + 2500 && gap5 < 1600 + 2500);
   int64_t min = 5;
   json_t *st = NULL;
   assert_true(rt_fx_wait(f, UID2, waiting_backoff, &min, 5000, &st));
