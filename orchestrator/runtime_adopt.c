@@ -155,4 +155,5 @@ void orch__adopt(orch__rt *rt)
   if (d)
     closedir(d);
   sweep_orphans(rt);
+  orch__cgroups_sweep(rt);
 }

@@ -3,8 +3,9 @@
  * <container> in every hierarchy (the DESIGN path the collector names like a
  * Kubernetes pod's) and removes the container's own directory when its run
  * ends; what is left to do here is to say whether cgroups are usable at all,
- * to spot hybrid hosts (which crun refuses), and to remove the pod's
- * directories when the pod goes.
+ * to spot hybrid hosts (which crun refuses), to remove the pod's
+ * directories when the pod goes, and at start to sweep the empty pod
+ * directories a Lookout that died (or lost its data dir) left behind.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -62,6 +63,41 @@ void orch__cgroups_remove(const orch__rt *rt, const orch__pod *p)
     char hier[4096];
     snprintf(hier, sizeof hier, "%s/%s", rt->cgroup_root, de->d_name);
     remove_in(hier, p);
+  }
+  if (d)
+    closedir(d);
+}
+
+/* rmdir of every <hierarchy>/lookout/<ns>_<pod>_<uid> in dir (fails, as it
+ * should, for those with a container's cgroup below). */
+static void sweep_in(const char *hier)
+{
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/lookout", hier);
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    if (de->d_name[0] == '.' || !strchr(de->d_name, '_') || de->d_type != DT_DIR)
+      continue;
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    rmdir(path);
+  }
+  if (d)
+    closedir(d);
+}
+
+void orch__cgroups_sweep(const orch__rt *rt)
+{
+  sweep_in(rt->cgroup_root);
+  DIR *d = opendir(rt->cgroup_root);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    if (de->d_name[0] == '.' || !strcmp(de->d_name, "lookout"))
+      continue;
+    char hier[4096];
+    snprintf(hier, sizeof hier, "%s/%s", rt->cgroup_root, de->d_name);
+    sweep_in(hier);
   }
   if (d)
     closedir(d);

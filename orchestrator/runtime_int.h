@@ -172,6 +172,9 @@ bool orch__cgroups_usable(const char *root);
 bool orch__cgroups_hybrid(const char *root);
 /* rmdir <hierarchy>/lookout/<ns>_<pod>_<uid>[/<ctr>] in every hierarchy. */
 void orch__cgroups_remove(const orch__rt *rt, const orch__pod *p);
+/* rmdir of every empty lookout/<ns>_<pod>_<uid> in every hierarchy (runc
+ * creates them again for the next run of a pod that still has containers). */
+void orch__cgroups_sweep(const orch__rt *rt);
 
 /*---- runtime_sandbox.c: namespaces shared by a pod's containers ----*/
 

@@ -419,6 +419,23 @@ static void test_log_rotation(void **state)
   assert_true(saw_last);
 }
 
+/* Empty pod cgroups a dead Lookout left behind are swept at open. */
+static void test_sweeps_leaked_cgroups(void **state)
+{
+  rt_fx *f = *state;
+  static const char *const hier[] = {"cpu", "memory"};
+  char path[2][512];
+  for (int i = 0; i < 2; i++) {
+    snprintf(path[i], sizeof path[i], "/sys/fs/cgroup/%s/lookout/default_leak_%d", hier[i],
+             (int)getpid());
+    mkdir(path[i], 0755);
+    assert_true(exists(path[i]));
+  }
+  rt_fx_reopen(f);
+  for (int i = 0; i < 2; i++)
+    assert_false(exists(path[i]));
+}
+
 /* One clear line when containers cannot run here. */
 static void test_open_refusals(void **state)
 {
@@ -498,6 +515,7 @@ int main(int argc, char **argv)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_refusals, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_open_refusals, rt_fx_setup, rt_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_sweeps_leaked_cgroups, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_rootfs_dir_and_start_error, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_start_logs_cgroups_remove, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_collector_names_it, rt_fx_setup, rt_fx_teardown),
