@@ -39,7 +39,7 @@ bool orch__cgroups_hybrid(const char *root)
 
 static void remove_in(const char *hier, const orch__pod *p)
 {
-  char path[4096];
+  char path[8192];
   for (size_t i = 0; i < p->nctrs; i++) {
     snprintf(path, sizeof path, "%s/lookout/%s_%s_%s/%s", hier, p->ns, p->name, p->uid,
              p->ctrs[i].name);
@@ -72,14 +72,14 @@ void orch__cgroups_remove(const orch__rt *rt, const orch__pod *p)
  * should, for those with a container's cgroup below). */
 static void sweep_in(const char *hier)
 {
-  char dir[4096];
+  char dir[4200];
   snprintf(dir, sizeof dir, "%s/lookout", hier);
   DIR *d = opendir(dir);
   struct dirent *de;
   while (d && (de = readdir(d))) {
     if (de->d_name[0] == '.' || !strchr(de->d_name, '_') || de->d_type != DT_DIR)
       continue;
-    char path[8192];
+    char path[4500];
     snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
     rmdir(path);
   }
