@@ -4,10 +4,12 @@
  * state machine (runtime_life.c) every tick.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,20 +183,6 @@ static bool runtime_found(const char *rt_name, char *path, size_t cap)
   return false;
 }
 
-/* v1 (a cpu or memory hierarchy) or v2 (cgroup.controllers) under root. */
-static bool cgroups_usable(const char *root)
-{
-  static const char *const probes[] = {"memory/tasks", "cpu/tasks", "cpu,cpuacct/tasks",
-                                       "cgroup.controllers"};
-  char p[4096];
-  for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
-    snprintf(p, sizeof p, "%s/%s", root, probes[i]);
-    if (access(p, W_OK) == 0 || (i == 3 && access(p, R_OK) == 0))
-      return true;
-  }
-  return false;
-}
-
 static int check_host(const orch__rt_opts *o, char *runtime_path, size_t cap, lk_diag *d)
 {
   const char *name = o->runtime && *o->runtime ? o->runtime : "runc";
@@ -205,9 +193,13 @@ static int check_host(const orch__rt_opts *o, char *runtime_path, size_t cap, lk
   if (!runtime_found(name, runtime_path, cap))
     return lk_diag_set(d, LK_ENOTSUP, -1, "containers cannot run: OCI runtime \"%s\" not found "
                        "(apt-get install runc)", name);
-  if (!cgroups_usable(cg))
+  if (!orch__cgroups_usable(cg))
     return lk_diag_set(d, LK_ENOTSUP, -1, "containers cannot run: no writable cgroup hierarchy "
                        "under %s", cg);
+  const char *base = strrchr(runtime_path, '/');
+  if (!strncmp(base ? base + 1 : runtime_path, "crun", 4) && orch__cgroups_hybrid(cg))
+    return lk_diag_set(d, LK_ENOTSUP, -1, "containers cannot run: crun does not support hybrid "
+                       "cgroups (v1 controllers and a cgroup2 mount, as here); use runc");
   if (!o->data_dir || !*o->data_dir)
     return lk_diag_set(d, LK_EINVAL, -1, "containers cannot run: no data directory");
   return 0;
@@ -228,6 +220,22 @@ static void host_ip(char *out, size_t cap)
   lk_buf_fini(&b);
 }
 
+/* One orch__rt per data dir (in any process): the second would start every
+ * container again. */
+static int lock_state(orch__rt *rt, lk_diag *d)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/orchestrator/lock", rt->data_dir);
+  rt->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (rt->lock_fd < 0)
+    return lk_diag_set(d, LK_EIO, -1, "containers cannot run: cannot create %s: %s", path,
+                       strerror(errno));
+  if (flock(rt->lock_fd, LOCK_EX | LOCK_NB) < 0)
+    return lk_diag_set(d, LK_EAGAIN, -1, "the containers of %s are run by another Lookout "
+                       "process (%s is locked)", rt->data_dir, path);
+  return 0;
+}
+
 int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
 {
   *out = NULL;
@@ -236,22 +244,34 @@ int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
   if (rc)
     return rc;
   orch__rt *rt = lk_xcalloc(1, sizeof *rt);
+  rt->lock_fd = -1;
   rt->data_dir = lk_xstrdup(o->data_dir);
   rt->runtime = lk_xstrdup(runtime_path);
   rt->cgroup_root = lk_xstrdup(o->cgroup_root && *o->cgroup_root ? o->cgroup_root : "/sys/fs/cgroup");
-  rt->self_exe = lk_xstrdup(o->self_exe && *o->self_exe ? o->self_exe : "/proc/self/exe");
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = 0;
+  rt->self_exe = lk_xstrdup(o->self_exe && *o->self_exe ? o->self_exe : n > 0 ? exe : "/proc/self/exe");
   rt->state_root = strf("%s/orchestrator/runc", o->data_dir);
   rt->pods_dir = strf("%s/orchestrator/pods", o->data_dir);
   rt->logs_dir = strf("%s/pods", o->data_dir);
   rt->backoff_base_ms = o->backoff_base_ms > 0 ? o->backoff_base_ms : 10000;
   rt->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 300000;
   rt->backoff_reset_ms = o->backoff_reset_ms > 0 ? o->backoff_reset_ms : 600000;
+  snprintf(rt->log_max_bytes, sizeof rt->log_max_bytes, "%lld",
+           (long long)(o->log_max_bytes > 0 ? o->log_max_bytes : 10 << 20));
+  snprintf(rt->log_max_files, sizeof rt->log_max_files, "%d",
+           o->log_max_files > 1 ? o->log_max_files : 5);
   host_ip(rt->host_ip, sizeof rt->host_ip);
   pthread_mutex_init(&rt->mu, NULL);
   pthread_cond_init(&rt->cv, NULL);
   if (lk_mkdir_p(rt->state_root) || lk_mkdir_p(rt->pods_dir) || lk_mkdir_p(rt->logs_dir)) {
     rc = lk_diag_set(d, LK_EIO, -1, "containers cannot run: cannot create %s: %s", rt->pods_dir,
                      strerror(errno));
+    orch__rt_close(rt);
+    return rc;
+  }
+  if ((rc = lock_state(rt, d))) {
     orch__rt_close(rt);
     return rc;
   }
@@ -286,6 +306,8 @@ void orch__rt_close(orch__rt *rt)
   free(rt->pods);
   pthread_mutex_destroy(&rt->mu);
   pthread_cond_destroy(&rt->cv);
+  if (rt->lock_fd >= 0)
+    close(rt->lock_fd);
   free(rt->data_dir);
   free(rt->runtime);
   free(rt->cgroup_root);

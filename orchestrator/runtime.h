@@ -4,26 +4,31 @@
  * objects. Module-internal (orch__ prefix); orchestrator.h is the public face.
  *
  * Layout under <data>:
+ *   orchestrator/lock                       flock: one runtime per data dir
  *   orchestrator/runc/                      the runtime's state (--root)
  *   orchestrator/pods/<uid>/pod.json        the Pod as last synced (adoption)
+ *   orchestrator/pods/<uid>/ns-ipc, ns-net  the pod's shared namespaces (bind mounts)
  *   orchestrator/pods/<uid>/volumes/<name>/ emptyDir volumes
  *   orchestrator/pods/<uid>/<container>/    bundle (config.json, rootfs/),
- *                                           shim.pid, exit.json, status.json
+ *                                           shim.pid, container.pid, exit.json,
+ *                                           status.json, shim.log
  *   pods/<ns>_<pod>_<uid>/<container>/<restart>.log   CRI-format logs
+ *                                           (rotated <restart>.log.<time>)
  * Cgroups: /lookout/<ns>_<pod>_<uid>/<container> in every hierarchy, so the
- * collector names the container like a Kubernetes pod's.
+ * collector names the container like a Kubernetes pod's; Lookout's log
+ * tailer always follows <data>/pods/STAR/STAR/STAR.log (main/logs_local.c).
  *
  * Networking: there is no CNI. A pod shares the host's network unless its
- * spec says `hostNetwork: false` explicitly; then it gets a private network
- * namespace with only loopback.
+ * spec says `hostNetwork: false` explicitly; then its containers share a
+ * private network namespace with only loopback (no pod IP, no veth).
  *
  * Containers and shims outlive the orch__rt (and Lookout): orch__rt_open
  * adopts what a previous instance started, from pod.json, the runtime's state
  * and the shim files; it never starts a second copy.
  *
- * Threads: one supervision thread per orch__rt (starts, restarts with
- * CrashLoopBackOff, probes, termination); every call below is thread-safe
- * (one mutex owned by the orch__rt guards the pod table).
+ * Threads: two per orch__rt, supervision (starts, restarts with
+ * CrashLoopBackOff, termination) and probes; every call below is
+ * thread-safe (one mutex owned by the orch__rt guards the pod table).
  */
 #ifndef ORCH_RUNTIME_H
 #define ORCH_RUNTIME_H
@@ -46,6 +51,10 @@ typedef struct orch__rt_opts {
   int64_t backoff_base_ms;
   int64_t backoff_max_ms;
   int64_t backoff_reset_ms;
+  /* Container log rotation as the kubelet's containerLogMaxSize (default
+   * 10 MiB) and containerLogMaxFiles (default 5, the live file included). */
+  int64_t log_max_bytes;
+  int log_max_files;
 } orch__rt_opts;
 
 /* Checks the runtime can run (root, runtime executable, cgroups; one clear

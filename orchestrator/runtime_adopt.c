@@ -59,7 +59,7 @@ static void adopt_ctr(orch__rt *rt, orch__ctr *c, int64_t now)
     c->state = ORCH__CS_CREATING; /* the first tick handles the exit */
     return;
   }
-  pid_t shim = orch__shim_pid(c), pid = 0;
+  pid_t shim = orch__read_pid(c, "shim.pid"), pid = 0;
   char status[32] = "";
   bool running = !orch__runc_state(rt, c->id, &pid, status, sizeof status) &&
                  !strcmp(status, "running");
@@ -155,4 +155,5 @@ void orch__adopt(orch__rt *rt)
   if (d)
     closedir(d);
   sweep_orphans(rt);
+  orch__cgroups_sweep(rt);
 }

@@ -92,6 +92,10 @@ static int check_image(const char *image, size_t i, lk_diag *d)
                        "spec.containers[%zu].image: \"%s\": registry images are not supported "
                        "(use \"host\" or the absolute path of a root filesystem directory)",
                        i, image);
+  if (!strcmp(image, "/"))
+    return lk_diag_set(d, LK_EINVAL, -1, "spec.containers[%zu].image: \"/\" cannot be a root "
+                       "directory (pivot_root on / fails); use \"host\" for the host's filesystem",
+                       i);
   if (!is_dir(image))
     return lk_diag_set(d, LK_EINVAL, -1,
                        "spec.containers[%zu].image: image directory \"%s\" does not exist", i,
@@ -244,11 +248,62 @@ static void add_mount(json_t *mounts, const char *dest, const char *type, const 
                                           type, "source", src, "options", o));
 }
 
+/* Mount point field of a mountinfo line, octal escapes (\040) decoded. */
+static bool mountinfo_point(const char *line, char *out, size_t cap, bool *rw)
+{
+  const char *f = line;
+  for (int i = 0; i < 4 && f; i++)
+    f = strchr(f, ' ') ? strchr(f, ' ') + 1 : NULL;
+  if (!f)
+    return false;
+  size_t o = 0;
+  for (; *f && *f != ' ' && o + 1 < cap; f++) {
+    if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] && f[3]) {
+      out[o++] = (char)((f[1] - '0') * 64 + (f[2] - '0') * 8 + (f[3] - '0'));
+      f += 3;
+    } else
+      out[o++] = *f;
+  }
+  out[o] = 0;
+  *rw = f[0] == ' ' && !strncmp(f + 1, "rw", 2) && (f[3] == ',' || f[3] == ' ');
+  return true;
+}
+
+static bool under(const char *path, const char *dir)
+{
+  size_t n = strlen(dir);
+  return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
+}
+
+/* The host root, read-only all the way down: `rbind,ro` makes only the top
+ * mount read-only, so every writable mount below it is bound again
+ * read-only (except what the container mounts its own /proc, /sys, /dev,
+ * /tmp over). */
+static void add_host_root(json_t *m)
+{
+  add_mount(m, "/", "bind", "/", "rbind,ro");
+  FILE *f = fopen("/proc/self/mountinfo", "r");
+  char line[8192], mp[4096];
+  bool rw;
+  static const char *const own[] = {"/proc", "/sys", "/dev", "/tmp"};
+  while (f && fgets(line, sizeof line, f)) {
+    if (!mountinfo_point(line, mp, sizeof mp, &rw) || !rw || !strcmp(mp, "/"))
+      continue;
+    bool skip = false;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+      skip = skip || under(mp, own[i]);
+    if (!skip)
+      add_mount(m, mp, "bind", mp, "rbind,ro");
+  }
+  if (f)
+    fclose(f);
+}
+
 static json_t *mounts_json(const orch__pod *p, const json_t *c)
 {
   json_t *m = json_array();
   if (host_image(str_of(c, "image")))
-    add_mount(m, "/", "bind", "/", "rbind,ro");
+    add_host_root(m);
   add_mount(m, "/proc", "proc", "proc", "nosuid,noexec,nodev");
   add_mount(m, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k");
   add_mount(m, "/dev/pts", "devpts", "devpts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5");
@@ -307,10 +362,13 @@ static json_t *resources_json(const json_t *c)
 
 static json_t *linux_json(const orch__pod *p, const orch__ctr *c, const json_t *cs)
 {
-  json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type",
-                         "uts", "type", "mount");
+  char ipc[4096], net[4096];
+  orch__sandbox_path(p, "ipc", ipc, sizeof ipc);
+  orch__sandbox_path(p, "net", net, sizeof net);
+  json_t *ns = json_pack("[{s:s}, {s:s, s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc",
+                         "path", ipc, "type", "uts", "type", "mount");
   if (!p->host_network)
-    json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
+    json_array_append_new(ns, json_pack("{s:s, s:s}", "type", "network", "path", net));
   char cg[1024];
   snprintf(cg, sizeof cg, "/lookout/%s_%s_%s/%s", p->ns, p->name, p->uid, c->name);
   return json_pack("{s:s, s:o, s:o, s:o, s:o}", "cgroupsPath", cg, "resources",

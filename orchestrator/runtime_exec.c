@@ -25,8 +25,7 @@
 #define RUNC_TIMEOUT_MS 10000
 #define MAX_ARGS 64
 
-/* In the child after fork: stdio and exec; only async-signal-safe calls. */
-static void child_exec(char *const argv[], int out_fd, int err_fd)
+void orch__child_exec(char *const argv[], int out_fd, int err_fd)
 {
   int null = open("/dev/null", O_RDWR);
   dup2(null, 0);
@@ -82,7 +81,7 @@ int orch__run(char *const argv[], int timeout_ms, lk_buf *out, lk_buf *err, int 
   }
   pid_t pid = fork();
   if (pid == 0)
-    child_exec(argv, po[1], pe[1]);
+    orch__child_exec(argv, po[1], pe[1]);
   close(po[1]);
   if (pe[1] >= 0)
     close(pe[1]);
@@ -166,23 +165,28 @@ bool orch__shim_alive(pid_t pid)
   return l0 + 5 <= n && !strcmp(cmd + l0 + 1, "shim");
 }
 
-int orch__spawn_shim(orch__rt *rt, orch__pod *p, orch__ctr *c, int restart, lk_diag *d)
+int orch__spawn_shim(orch__rt *rt, orch__ctr *c, int restart, lk_diag *d)
 {
-  char log[4096], shim_log[4096], exit_file[4096];
+  char log[4096], shim_log[4096];
   snprintf(log, sizeof log, "%s/%d.log", c->log_dir, restart);
   snprintf(shim_log, sizeof shim_log, "%s/shim.log", c->dir);
-  snprintf(exit_file, sizeof exit_file, "%s/exit.json", c->dir);
-  unlink(exit_file);
+  static const char *const stale[] = {"exit.json", "container.pid", "shim.pid"};
+  for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", c->dir, stale[i]);
+    unlink(path);
+  }
   char *argv[] = {rt->self_exe, "shim", "--runtime", rt->runtime, "--root", rt->state_root,
-                  "--id", c->id, "--bundle", c->dir, "--log", log, NULL};
-  (void)p;
+                  "--id", c->id, "--bundle", c->dir, "--log", log, "--cgroup-root",
+                  rt->cgroup_root, "--log-max-bytes", rt->log_max_bytes, "--log-max-files",
+                  rt->log_max_files, NULL};
   pid_t mid = fork();
   if (mid == 0) {
     setsid();
     if (fork() != 0)
       _exit(0);
     int fd = open(shim_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    child_exec(argv, fd, fd);
+    orch__child_exec(argv, fd, fd);
   }
   if (mid < 0)
     return lk_diag_set(d, LK_EIO, -1, "cannot fork the shim: %s", strerror(errno));

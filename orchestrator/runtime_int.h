@@ -64,7 +64,10 @@ typedef struct orch__ctr {
   json_t *terminated;    /* {"terminated":{...}} when DONE, or NULL */
   char reason[64];       /* waiting reason / terminated reason */
   char message[256];
-  bool kill_requested;   /* liveness failed: killed, restart when it exits */
+  bool kill_requested;   /* liveness failed: SIGTERM sent, restart when it exits */
+  int64_t kill_at_ms;    /* then SIGKILL from this time on (the grace period) */
+  int64_t last_kill_ms;  /* last SIGKILL sent (repeated every second) */
+  bool term_sent;        /* pod terminating: SIGTERM sent */
 } orch__ctr;
 
 typedef struct orch__pod {
@@ -83,7 +86,6 @@ typedef struct orch__pod {
   bool terminating;
   int64_t term_grace_ms; /* grace of the removal in progress */
   int64_t term_start_ms;
-  bool term_sent, kill_sent;
   int64_t ready_change_ms, init_ms, scheduled_ms;
   bool was_ready;
 } orch__pod;
@@ -95,7 +97,9 @@ struct orch__rt {
   char *pods_dir;        /* <data>/orchestrator/pods */
   char *logs_dir;        /* <data>/pods */
   char host_ip[64];
+  int lock_fd;           /* flock on <data>/orchestrator/lock */
   int64_t backoff_base_ms, backoff_max_ms, backoff_reset_ms;
+  char log_max_bytes[24], log_max_files[16]; /* shim arguments */
   /* guarded by mu */
   pthread_mutex_t mu;
   pthread_cond_t cv;     /* wakes the supervision thread (new work, stop) */
@@ -111,6 +115,11 @@ void orch__tick_wait(orch__rt *rt, int ms);
 
 /*---- runtime_exec.c: child processes ----*/
 
+/* In a child after fork: stdin /dev/null, stdout/stderr to the fds (-1:
+ * /dev/null; err -1 with out set: out), other fds closed, exec argv (PATH
+ * searched); 127 if that fails. Async-signal-safe calls only. */
+void orch__child_exec(char *const argv[], int out_fd, int err_fd) __attribute__((noreturn));
+
 /* Runs argv (argv[0] searched in PATH), stdin /dev/null, stdout (and stderr
  * when err is NULL) captured into out (may be NULL); killed after timeout_ms.
  * *status = exit status (128+signal when killed by a signal). Returns 0,
@@ -124,7 +133,7 @@ int orch__runc(orch__rt *rt, lk_buf *out, lk_diag *d, ...) __attribute__((sentin
 int orch__runc_state(orch__rt *rt, const char *id, pid_t *pid, char *status, size_t cap);
 /* Starts `lookout shim` detached (own session, reparented to init) for the
  * container's next run; it writes shim.pid and, when the run ends, exit.json. */
-int orch__spawn_shim(orch__rt *rt, orch__pod *p, orch__ctr *c, int restart, lk_diag *d);
+int orch__spawn_shim(orch__rt *rt, orch__ctr *c, int restart, lk_diag *d);
 /* Is pid alive and a `lookout shim` process? */
 bool orch__shim_alive(pid_t pid);
 
@@ -146,13 +155,33 @@ void orch__life_step(orch__rt *rt, orch__pod *p, int64_t now_ms);
  * pod's runtime leftovers (cgroups, bundle) when terminating. */
 bool orch__life_gone(orch__rt *rt, orch__pod *p);
 void orch__ctr_save(const orch__ctr *c); /* status.json */
-pid_t orch__shim_pid(const orch__ctr *c);  /* from shim.pid; 0 if none */
+/* A pid file of the bundle (shim.pid, container.pid); 0 if none. */
+pid_t orch__read_pid(const orch__ctr *c, const char *name);
 void orch__pod_free(orch__pod *p);
 /* Builds a pod record from the Pod JSON (no side effects). */
 orch__pod *orch__pod_new(orch__rt *rt, const json_t *pod);
 /* RFC3339Nano in UTC (trailing zeros trimmed, as Go), or whole seconds as
  * Kubernetes' metav1.Time when secs_only (runtime_shim.c). */
 void orch__fmt_ns(char *buf, size_t cap, int64_t ns, bool secs_only);
+
+/*---- runtime_cgroup.c ----*/
+
+/* A writable v1 cpu/memory hierarchy or a cgroup2 root under root. */
+bool orch__cgroups_usable(const char *root);
+/* v1 controllers with a cgroup2 mount beside them (systemd's "hybrid"). */
+bool orch__cgroups_hybrid(const char *root);
+/* rmdir <hierarchy>/lookout/<ns>_<pod>_<uid>[/<ctr>] in every hierarchy. */
+void orch__cgroups_remove(const orch__rt *rt, const orch__pod *p);
+/* rmdir of every empty lookout/<ns>_<pod>_<uid> in every hierarchy (runc
+ * creates them again for the next run of a pod that still has containers). */
+void orch__cgroups_sweep(const orch__rt *rt);
+
+/*---- runtime_sandbox.c: namespaces shared by a pod's containers ----*/
+
+/* Creates <pod dir>/ns-ipc (and ns-net unless host network) if missing. */
+int orch__sandbox_create(const orch__pod *p, lk_diag *d);
+void orch__sandbox_remove(const orch__pod *p); /* unmount + unlink; missing is fine */
+void orch__sandbox_path(const orch__pod *p, const char *kind, char *out, size_t cap);
 
 /*---- runtime_probe.c ----*/
 

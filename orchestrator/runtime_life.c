@@ -8,12 +8,12 @@
  * Restarts follow restartPolicy (Always, OnFailure, Never) with the
  * kubelet's CrashLoopBackOff: the first restart is immediate, then the
  * delay is base, 2*base, ... up to max; a run longer than reset_ms clears
- * it. Termination (orch__rt_remove_pod) sends SIGTERM through the runtime,
+ * it. A liveness failure (runtime_probe.c) gets SIGKILL here once its grace
+ * period is over. Termination (orch__rt_remove_pod) sends SIGTERM through the runtime,
  * SIGKILL once the grace period is over (again every second until the
  * container is gone), then removes the runtime's leftovers, the cgroups and
  * the bundle. Each transition is saved to status.json for adoption.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
@@ -30,8 +30,9 @@
 
 /*---- files the shim writes ----*/
 
-/* exit.json of the current run: true with the code and finish time if present. */
-static bool read_exit(const orch__ctr *c, int *code, int64_t *fin_ns)
+/* exit.json of the current run: true with the code, finish time and OOM
+ * kill if present. */
+static bool read_exit(const orch__ctr *c, int *code, int64_t *fin_ns, bool *oom)
 {
   char path[4096];
   snprintf(path, sizeof path, "%s/exit.json", c->dir);
@@ -40,14 +41,15 @@ static bool read_exit(const orch__ctr *c, int *code, int64_t *fin_ns)
     return false;
   *code = (int)json_integer_value(json_object_get(j, "exitCode"));
   *fin_ns = json_integer_value(json_object_get(j, "finishedAt"));
+  *oom = json_is_true(json_object_get(j, "oomKilled"));
   json_decref(j);
   return true;
 }
 
-pid_t orch__shim_pid(const orch__ctr *c)
+pid_t orch__read_pid(const orch__ctr *c, const char *name)
 {
   char path[4096];
-  snprintf(path, sizeof path, "%s/shim.pid", c->dir);
+  snprintf(path, sizeof path, "%s/%s", c->dir, name);
   FILE *f = fopen(path, "r");
   int pid = 0;
   if (f) {
@@ -77,17 +79,48 @@ void orch__ctr_save(const orch__ctr *c)
   json_decref(j);
 }
 
+/* The runtime's own error when the run ended before the process started
+ * (`runc run failed: ...` on the run's stderr, so in its log). */
+static bool start_failure(const orch__ctr *c, char *msg, size_t cap)
+{
+  char path[4096], line[2048];
+  snprintf(path, sizeof path, "%s/%d.log", c->log_dir, c->restarts);
+  FILE *f = fopen(path, "r");
+  bool found = false;
+  while (f && fgets(line, sizeof line, f)) {
+    const char *m = strstr(line, "runc run failed: ");
+    if (!m)
+      continue;
+    m += strlen("runc run failed: ");
+    size_t o = 0;
+    for (; *m && *m != '\n' && o + 1 < cap; m++)
+      if (*m != '\\')
+        msg[o++] = *m;
+    while (o && msg[o - 1] == '"')
+      o--;
+    msg[o] = 0;
+    found = true;
+  }
+  if (f)
+    fclose(f);
+  return found;
+}
+
 /*---- transitions ----*/
 
-static json_t *terminated_json(const orch__ctr *c, int code, const char *reason, int64_t fin_ns)
+static json_t *terminated_json(const orch__ctr *c, int code, const char *reason, const char *msg,
+                               int64_t fin_ns)
 {
   char started[64], finished[64], cid[512];
   int64_t st = c->started_ms ? c->started_ms : c->spawn_ms;
   orch__fmt_ns(started, sizeof started, st * 1000000, true);
   orch__fmt_ns(finished, sizeof finished, fin_ns, true);
   snprintf(cid, sizeof cid, "runc://%s", c->id);
-  return json_pack("{s:{s:i, s:s, s:s, s:s, s:s}}", "terminated", "exitCode", code, "reason",
-                   reason, "startedAt", started, "finishedAt", finished, "containerID", cid);
+  json_t *t = json_pack("{s:i, s:s, s:s, s:s, s:s}", "exitCode", code, "reason", reason,
+                         "startedAt", started, "finishedAt", finished, "containerID", cid);
+  if (msg && *msg)
+    json_object_set_new(t, "message", json_string(msg));
+  return json_pack("{s:o}", "terminated", t);
 }
 
 static int64_t backoff_delay(const orch__rt *rt, int n)
@@ -101,10 +134,10 @@ static int64_t backoff_delay(const orch__rt *rt, int n)
 }
 
 static void handle_exit(orch__rt *rt, orch__pod *p, orch__ctr *c, int code, int64_t fin_ns,
-                        int64_t now, const char *why)
+                        int64_t now, const char *why, const char *msg)
 {
   const char *reason = why ? why : code == 0 ? "Completed" : "Error";
-  json_t *term = terminated_json(c, code, reason, fin_ns);
+  json_t *term = terminated_json(c, code, reason, msg, fin_ns);
   int64_t ran_ms = fin_ns / 1000000 - (c->started_ms ? c->started_ms : c->spawn_ms);
   bool restart = !p->terminating &&
                  (p->policy == ORCH__ALWAYS || (p->policy == ORCH__ONFAILURE && code != 0));
@@ -114,6 +147,7 @@ static void handle_exit(orch__rt *rt, orch__pod *p, orch__ctr *c, int code, int6
   c->pid = 0;
   c->shim_pid = 0;
   c->kill_requested = false;
+  c->last_kill_ms = 0;
   c->liveness.successes = c->liveness.failures = 0;
   c->readiness.successes = c->readiness.failures = 0;
   if (!restart) {
@@ -155,31 +189,30 @@ static void start_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   const json_t *cs = json_array_get(json_object_get(json_object_get(p->pod, "spec"), "containers"), i);
   pthread_mutex_unlock(&rt->mu);
   lk_diag d = {0};
-  int rc = orch__bundle_write(p, c, cs, &d);
+  int rc = orch__sandbox_create(p, &d);
   if (!rc)
-    rc = orch__spawn_shim(rt, p, c, restart, &d);
+    rc = orch__bundle_write(p, c, cs, &d);
+  if (!rc)
+    rc = orch__spawn_shim(rt, c, restart, &d);
   pthread_mutex_lock(&rt->mu);
   if (rc) {
     lk_warn("orchestrator: container %s of pod %s/%s cannot start: %s", c->name, p->ns, p->name,
             d.msg);
-    handle_exit(rt, p, c, 128, now * 1000000, now, "StartError");
+    handle_exit(rt, p, c, 128, now * 1000000, now, "StartError", d.msg);
   } else
     orch__ctr_save(c);
 }
 
-/* CREATING: running yet? */
+static void shim_lost(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now);
+
+/* CREATING: running yet? The runtime writes container.pid (--pid-file)
+ * once the container's process exists. */
 static void check_created(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
 {
-  pid_t pid = 0;
-  char status[32] = "";
-  pthread_mutex_unlock(&rt->mu);
-  int rc = orch__runc_state(rt, c->id, &pid, status, sizeof status);
-  pid_t shim = orch__shim_pid(c);
-  pthread_mutex_lock(&rt->mu);
-  if (c->state != ORCH__CS_CREATING)
-    return;
+  pid_t pid = orch__read_pid(c, "container.pid");
+  pid_t shim = orch__read_pid(c, "shim.pid");
   c->shim_pid = shim;
-  if (!rc && !strcmp(status, "running") && shim) {
+  if (pid > 0 && shim > 0 && kill(pid, 0) == 0) {
     c->state = ORCH__CS_RUNNING;
     c->pid = pid;
     c->started_ms = now;
@@ -189,12 +222,18 @@ static void check_created(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
     lk_info("orchestrator: container %s of pod %s/%s running pid=%d", c->name, p->ns, p->name,
             (int)pid);
     orch__ctr_save(c);
+  } else if (shim > 0 && !orch__shim_alive(shim)) {
+    int code;
+    int64_t fin_ns;
+    bool oom;
+    if (!read_exit(c, &code, &fin_ns, &oom)) /* else the next tick handles the exit */
+      shim_lost(rt, p, c, now);
   } else if (now - c->spawn_ms > CREATE_TIMEOUT_MS) {
     lk_warn("orchestrator: container %s of pod %s/%s did not start within %d s", c->name, p->ns,
             p->name, CREATE_TIMEOUT_MS / 1000);
     if (shim > 0 && orch__shim_alive(shim))
       kill(shim, SIGKILL);
-    handle_exit(rt, p, c, 128, now * 1000000, now, "StartError");
+    handle_exit(rt, p, c, 128, now * 1000000, now, "StartError", "did not start in time");
   }
 }
 
@@ -207,7 +246,7 @@ static void shim_lost(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
   orch__runc(rt, NULL, NULL, "kill", c->id, "KILL", (char *)NULL);
   orch__runc(rt, NULL, NULL, "delete", "--force", c->id, (char *)NULL);
   pthread_mutex_lock(&rt->mu);
-  handle_exit(rt, p, c, 137, now * 1000000, now, "Error");
+  handle_exit(rt, p, c, 137, now * 1000000, now, "Error", "the shim was gone");
 }
 
 static void send_signal(orch__rt *rt, orch__ctr *c, const char *sig)
@@ -224,13 +263,20 @@ static void step_terminating(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t n
     orch__ctr_save(c);
     return;
   }
-  if (c->state == ORCH__CS_DONE)
+  if (c->state == ORCH__CS_CREATING)
+    check_created(rt, p, c, now); /* once it runs it gets its SIGTERM */
+  if (c->state != ORCH__CS_RUNNING)
     return;
-  if (!p->term_sent && c->state == ORCH__CS_RUNNING)
+  int code;
+  int64_t fin_ns;
+  bool oom;
+  if (!orch__shim_alive(c->shim_pid) && !read_exit(c, &code, &fin_ns, &oom))
+    shim_lost(rt, p, c, now);
+  else if (!c->term_sent) {
+    c->term_sent = true;
     send_signal(rt, c, "TERM");
-  else if (now >= p->term_start_ms + p->term_grace_ms && now - c->backoff_until_ms >= KILL_REPEAT_MS) {
-    /* backoff_until_ms is free while terminating: the time of the last SIGKILL */
-    c->backoff_until_ms = now;
+  } else if (now >= p->term_start_ms + p->term_grace_ms && now - c->last_kill_ms >= KILL_REPEAT_MS) {
+    c->last_kill_ms = now;
     send_signal(rt, c, "KILL");
   }
 }
@@ -240,8 +286,14 @@ static void step_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   orch__ctr *c = &p->ctrs[i];
   int code;
   int64_t fin_ns;
-  if ((c->state == ORCH__CS_CREATING || c->state == ORCH__CS_RUNNING) && read_exit(c, &code, &fin_ns)) {
-    handle_exit(rt, p, c, code, fin_ns, now, NULL);
+  bool oom;
+  if ((c->state == ORCH__CS_CREATING || c->state == ORCH__CS_RUNNING) &&
+      read_exit(c, &code, &fin_ns, &oom)) {
+    char msg[256];
+    if (c->state == ORCH__CS_CREATING && start_failure(c, msg, sizeof msg))
+      handle_exit(rt, p, c, 128, fin_ns, now, "StartError", msg);
+    else
+      handle_exit(rt, p, c, code, fin_ns, now, oom ? "OOMKilled" : NULL, NULL);
     return;
   }
   if (p->terminating) {
@@ -253,19 +305,19 @@ static void step_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   else if (c->state == ORCH__CS_CREATING)
     check_created(rt, p, c, now);
   else if (c->state == ORCH__CS_RUNNING && !orch__shim_alive(c->shim_pid) &&
-           !read_exit(c, &code, &fin_ns))
+           !read_exit(c, &code, &fin_ns, &oom))
     shim_lost(rt, p, c, now);
+  else if (c->state == ORCH__CS_RUNNING && c->kill_requested && now >= c->kill_at_ms &&
+           now - c->last_kill_ms >= KILL_REPEAT_MS) {
+    c->last_kill_ms = now;
+    send_signal(rt, c, "KILL");
+  }
 }
 
 void orch__life_step(orch__rt *rt, orch__pod *p, int64_t now)
 {
   for (size_t i = 0; i < p->nctrs; i++)
     step_ctr(rt, p, i, now);
-  if (p->terminating && !p->term_sent) {
-    p->term_sent = true;
-    for (size_t i = 0; i < p->nctrs; i++)
-      p->ctrs[i].backoff_until_ms = 0;
-  }
   bool ready = p->nctrs > 0;
   for (size_t i = 0; i < p->nctrs; i++)
     ready = ready && p->ctrs[i].ready;
@@ -287,28 +339,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
   return 0;
 }
 
-/* rmdir <hierarchy>/lookout/<ns>_<pod>_<uid>[/<ctr>] in every hierarchy. */
-static void remove_cgroups(const orch__rt *rt, const orch__pod *p)
-{
-  DIR *d = opendir(rt->cgroup_root);
-  struct dirent *de;
-  while (d && (de = readdir(d))) {
-    if (de->d_name[0] == '.')
-      continue;
-    char path[4096];
-    for (size_t i = 0; i < p->nctrs; i++) {
-      snprintf(path, sizeof path, "%s/%s/lookout/%s_%s_%s/%s", rt->cgroup_root, de->d_name, p->ns,
-               p->name, p->uid, p->ctrs[i].name);
-      rmdir(path);
-    }
-    snprintf(path, sizeof path, "%s/%s/lookout/%s_%s_%s", rt->cgroup_root, de->d_name, p->ns,
-             p->name, p->uid);
-    rmdir(path);
-  }
-  if (d)
-    closedir(d);
-}
-
 bool orch__life_gone(orch__rt *rt, orch__pod *p)
 {
   for (size_t i = 0; i < p->nctrs; i++)
@@ -321,7 +351,8 @@ bool orch__life_gone(orch__rt *rt, orch__pod *p)
     if (!orch__runc_state(rt, p->ctrs[i].id, &pid, status, sizeof status))
       orch__runc(rt, NULL, NULL, "delete", "--force", p->ctrs[i].id, (char *)NULL);
   }
-  remove_cgroups(rt, p);
+  orch__cgroups_remove(rt, p);
+  orch__sandbox_remove(p);
   nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
   pthread_mutex_lock(&rt->mu);
   return true;

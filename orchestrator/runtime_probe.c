@@ -4,17 +4,21 @@
  * by timeoutSeconds, run every periodSeconds after initialDelaySeconds;
  * successThreshold/failureThreshold consecutive results flip the state.
  * A failed readiness probe marks the container unready; a failed liveness
- * probe kills it (SIGKILL), and the supervision thread restarts it per
- * restartPolicy.
+ * probe stops it as the kubelet does: SIGTERM now, SIGKILL after the pod's
+ * terminationGracePeriodSeconds (sent by the supervision thread), which then
+ * restarts it per restartPolicy.
  *
- * httpGet/tcpSocket connect from the host: they reach host-network pods
- * (host 127.0.0.1 by default); a pod with a private network namespace has no
- * address the host can reach (no CNI), so only exec probes work there.
+ * httpGet/tcpSocket connect to host 127.0.0.1 by default: for a host-network
+ * pod that is the host's loopback; a pod with a private network namespace
+ * has no address the host can reach (no CNI), so there the probe thread
+ * enters the container's network namespace for the probe (setns affects
+ * only the calling thread) and connects to the pod's own loopback.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +141,7 @@ static bool probe_tcp(const orch__probe *pr)
 
 typedef struct job {
   char uid[128];
+  pid_t netns_pid;       /* run httpGet/tcpSocket in this process's netns (0: host's) */
   size_t ctr;
   bool live;             /* liveness (else readiness) */
   int64_t started_ms;    /* the run it belongs to */
@@ -170,6 +175,7 @@ static size_t collect(orch__rt *rt, job *jobs, int64_t now)
         j->started_ms = c->started_ms;
         j->pr = pr;
         j->id = c->id;
+        j->netns_pid = p->host_network ? 0 : c->pid;
       }
     }
   }
@@ -204,23 +210,51 @@ static bool apply(orch__rt *rt, const job *j)
   if (c->kill_requested)
     return false;
   c->kill_requested = true;
-  lk_info("orchestrator: container %s of pod %s/%s failed its liveness probe, killing it",
-          c->name, p->ns, p->name);
+  c->kill_at_ms = lk_now_ms() + p->grace_ms;
+  lk_info("orchestrator: container %s of pod %s/%s failed its liveness probe, stopping it "
+          "(grace %lld ms)", c->name, p->ns, p->name, (long long)p->grace_ms);
   return true;
+}
+
+/* Moves the calling thread into pid's network namespace; *back gets an fd
+ * of the one it left (-1 on failure, then nothing changed). */
+static bool enter_netns(pid_t pid, int *back)
+{
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
+  *back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  bool ok = *back >= 0 && fd >= 0 && setns(fd, CLONE_NEWNET) == 0;
+  if (fd >= 0)
+    close(fd);
+  if (!ok && *back >= 0) {
+    close(*back);
+    *back = -1;
+  }
+  return ok;
+}
+
+static void leave_netns(int back)
+{
+  if (setns(back, CLONE_NEWNET))
+    lk_error("orchestrator: probe thread cannot return to its network namespace: %s",
+             strerror(errno));
+  close(back);
 }
 
 static bool run_probe(orch__rt *rt, const job *j)
 {
-  switch (j->pr->kind) {
-  case ORCH__PROBE_EXEC:
+  if (j->pr->kind == ORCH__PROBE_EXEC)
     return probe_exec(rt, j->id, j->pr);
-  case ORCH__PROBE_HTTP:
-    return probe_http(j->pr);
-  case ORCH__PROBE_TCP:
-    return probe_tcp(j->pr);
-  default:
+  if (j->pr->kind != ORCH__PROBE_HTTP && j->pr->kind != ORCH__PROBE_TCP)
     return true;
-  }
+  int back = -1;
+  if (j->netns_pid > 0 && !enter_netns(j->netns_pid, &back))
+    return false;
+  bool ok = j->pr->kind == ORCH__PROBE_HTTP ? probe_http(j->pr) : probe_tcp(j->pr);
+  if (back >= 0)
+    leave_netns(back);
+  return ok;
 }
 
 void *orch__probe_thread(void *arg)
@@ -243,7 +277,7 @@ void *orch__probe_thread(void *arg)
         char id[512];
         snprintf(id, sizeof id, "%s", jobs[i].id);
         pthread_mutex_unlock(&rt->mu);
-        orch__runc(rt, NULL, NULL, "kill", id, "KILL", (char *)NULL);
+        orch__runc(rt, NULL, NULL, "kill", id, "TERM", (char *)NULL);
         pthread_mutex_lock(&rt->mu);
       }
     orch__tick_wait(rt, PROBE_TICK_MS);

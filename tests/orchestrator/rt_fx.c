@@ -6,9 +6,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "lib/lk_time.h"
@@ -20,7 +23,8 @@ static void open_rt(rt_fx *f)
 {
   f->opts = (orch__rt_opts){.data_dir = f->data, .runtime = "runc",
                             .cgroup_root = "/sys/fs/cgroup", .self_exe = rt_fx_lookout,
-                            .backoff_base_ms = 400, .backoff_max_ms = 3200};
+                            .backoff_base_ms = 400, .backoff_max_ms = 3200,
+                            .log_max_bytes = f->log_max_bytes, .log_max_files = f->log_max_files};
   lk_diag d = {0};
   int rc = orch__rt_open(&f->opts, &f->rt, &d);
   if (rc)
@@ -76,6 +80,10 @@ void rt_fx_close(rt_fx *f)
     /* best effort */
   }
   nftw(f->data, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  if (f->host_mount[0]) {
+    umount2(f->host_mount, MNT_DETACH);
+    rmdir(f->host_mount);
+  }
 }
 
 int rt_fx_setup(void **state)
@@ -181,6 +189,17 @@ int rt_fx_pid(rt_fx *f, const char *id)
   int pid = j ? (int)json_integer_value(json_object_get(j, "pid")) : 0;
   json_decref(j);
   return pid;
+}
+
+void rt_fx_signals_as_server(void)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
 }
 
 char *rt_fx_read(const char *path)

@@ -15,6 +15,9 @@ typedef struct rt_fx {
   char data[128];
   orch__rt *rt;
   orch__rt_opts opts;
+  int64_t log_max_bytes;  /* set before rt_fx_reopen to test rotation */
+  int log_max_files;
+  char host_mount[256]; /* a test's own host mount: unmounted and removed by rt_fx_close */
 } rt_fx;
 
 extern const char *rt_fx_lookout; /* argv[1]: the lookout binary */
@@ -40,6 +43,9 @@ const json_t *rt_fx_cs(const json_t *st, size_t i);
 bool rt_fx_wait_gone(rt_fx *f, const char *uid, int timeout_ms);
 /* `runc state` pid of a container id ("<uid>-<name>"), 0 if none. */
 int rt_fx_pid(rt_fx *f, const char *id);
+/* Blocks SIGINT/SIGTERM/SIGHUP and ignores SIGPIPE as `lookout server`
+ * does before its threads start, so the tests see what containers inherit. */
+void rt_fx_signals_as_server(void);
 /* Reads a whole file (malloc'ed) or NULL. */
 char *rt_fx_read(const char *path);
 
