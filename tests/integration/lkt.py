@@ -50,6 +50,19 @@ def workdir(prefix, logs=("server.log",), tail=3000):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def wait_for(what, fn, timeout=60, interval=0.25):
+    """Calls fn until it returns something true (returned), for at most
+    timeout seconds; then fails naming what was awaited and fn's last answer."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -14,6 +14,7 @@ import sys
 import time
 
 import lkt
+from lkt import wait_for
 
 exe = os.path.abspath(sys.argv[1])
 
@@ -48,15 +49,6 @@ HPA = {
 }
 
 
-def wait_for(what, fn, timeout, interval=0.5):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Node:

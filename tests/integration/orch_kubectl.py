@@ -206,15 +206,6 @@ def kubectl(cfg, *args, input_text=None, timeout=60, check=True):
     return p
 
 
-def wait_for(what, fn, timeout=60, interval=0.25):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def pods(node, selector="app=web"):
