@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lkt  # noqa: E402
+from lkt import wait_for  # noqa: E402
 
 DEPLOY = """apiVersion: apps/v1
 kind: Deployment
