@@ -277,10 +277,58 @@ def render_regex(doc, path):
         source_line(doc, path)])
 
 
+# ---------------------------------------------------------------- autoscale
+
+def render_autoscale(doc, path):
+    """bench/autoscale: load step to HPA decision and to new replica Ready; pods started per second."""
+    st, p = doc["load_steps"], doc["many_pods"]
+    n = len(st["steps"])
+
+    def row(label, x, target):
+        if not x["n"]:
+            return [label, "none within the step timeout", "", "", "", target]
+        return [label + ("" if x["n"] == n else " (%d of %d steps)" % (x["n"], n)), "%.2f" % x["median_s"],
+                "%.2f" % x["p95_s"], "%.2f" % x["min_s"], "%.2f" % x["max_s"], target]
+    steps = table(["load step, %d steps" % n, "median s", "p95 s", "min s", "max s", "target"],
+                  [row("→ HPA decision (event `timeMs`)", st["decision"],
+                       "≤ %g s (2 collection intervals + 1 sync)" % doc["targets"]["decision_s"]),
+                   row("→ new replica Ready (pods list every %g ms)" % (doc["poll_s"] * 1000), st["ready"],
+                       "p95 ≤ %g s" % doc["targets"]["ready_p95_s"])])
+    pods = table(["%d pods (`sleep 600`, cpu 1m)" % p["pods"], "figure"],
+                 [["POST → all Ready", "%.1f s = %.1f pods/s" % (p["start_s"], p["pods_per_s"])],
+                  ["`lookout up` own CPU (utime+stime, children not counted), over %.0f s" % p["window_s"],
+                   "%.2f %% of a core" % p["lookout_cpu_pct"]],
+                  ["`lookout up` RSS", "%.1f MiB" % p["lookout_rss_mib"]],
+                  ["%d shims: CPU, summed RSS" % p["shims"], "%.2f %%, %.1f MiB" % (p["shims_cpu_pct"], p["shims_rss_mib"])],
+                  ["%d `runc run`: CPU, summed RSS" % p["runc_run"],
+                   "%.2f %%, %.1f MiB" % (p["runc_cpu_pct"], p["runc_rss_mib"])],
+                  ["DELETE → no container in `runc list` (grace 1 s)", "%.1f s" % p["delete_s"]]])
+    h = doc["hpa"]
+    return "\n".join([
+        "Settings: " + ", ".join("`%s: %s`" % kv for kv in doc["settings"].items()) + "; HPA %d %% CPU of requests "
+        "%s (limit %s), %d..%d replicas, scale-down stabilization %d s; `lookout loadgen --concurrency %d`." % (
+            h["target_cpu_pct"], h["requests_cpu"], h["limits_cpu"], h["min"], h["max"], doc["down_window_s"],
+            h["loadgen_concurrency"]), "", steps, "",
+        "Kubernetes: %s." % doc["kubernetes_default"], "", pods, "", source_line(doc, path)])
+
+
+def render_summary_autoscale(doc, path):
+    st, p = doc["load_steps"], doc["many_pods"]
+    ms = lambda x: "%.1f / %.1f s" % (x["median_s"], x["p95_s"]) if x["n"] else "none"  # noqa: E731
+    rows = [["load step → HPA decision, median / p95", ms(st["decision"]), "15 s sync on top of 15–60 s metrics"],
+            ["load step → new replica Ready, median / p95", ms(st["ready"]), "~30 s typical"],
+            ["%d pods started (POST → all Ready)" % p["pods"], "%.1f pods/s" % p["pods_per_s"], "—"],
+            ["`lookout up` own CPU / RSS with %d pods" % p["pods"],
+             "%.2f %% of a core / %.0f MiB" % (p["lookout_cpu_pct"], p["lookout_rss_mib"]), "—"]]
+    return "\n".join([table(["autoscaling (bench/autoscale), 1 s interval and sync", "Lookout",
+                              "Kubernetes default (documented, not measured)"], rows), "", source_line(doc, path)])
+
+
 RENDERERS = {"tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
              "summary-query": render_summary_query, "collector": render_collector, "logs": render_logs,
              "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
-             "regex": render_regex}
+             "regex": render_regex, "autoscale": render_autoscale,
+             "summary-autoscale": render_summary_autoscale}
 
 
 def render_file(text):
