@@ -28,6 +28,8 @@ void orch__runtime_start(orch *o, const orch_opts *opts)
     .runtime = opts->runtime,
     .cgroup_root = opts->cgroup_root,
     .self_exe = opts->self_exe,
+    .on_start = opts->on_container_start,
+    .on_start_ctx = opts->on_container_start_ctx,
   };
   lk_diag d = {0};
   if (orch__rt_open(&ro, &o->rt, &d)) {

@@ -58,6 +58,9 @@ typedef struct orch_opts {
   const char *self_exe;      /* the lookout binary (for the runtime's shims) */
   int64_t sync_period_ms;    /* controller resync; default 1000 */
   int64_t hpa_period_ms;     /* autoscaler sync; default 15000 */
+  void (*on_container_start)(void *ctx); /* a container began running (runtime thread; only flag
+                                           work here, e.g. collector_rescan); may be NULL */
+  void *on_container_start_ctx;
   struct orch_hpa_ctl *autoscaler; /* borrowed: decides for every HPA each hpa period; NULL =
                                       HPAs are kept but nothing scales (a condition says so) */
 } orch_opts;

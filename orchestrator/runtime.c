@@ -262,6 +262,8 @@ int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
            (long long)(o->log_max_bytes > 0 ? o->log_max_bytes : 10 << 20));
   snprintf(rt->log_max_files, sizeof rt->log_max_files, "%d",
            o->log_max_files > 1 ? o->log_max_files : 5);
+  rt->on_start = o->on_start;
+  rt->on_start_ctx = o->on_start_ctx;
   host_ip(rt->host_ip, sizeof rt->host_ip);
   pthread_mutex_init(&rt->mu, NULL);
   pthread_cond_init(&rt->cv, NULL);

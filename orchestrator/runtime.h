@@ -55,6 +55,11 @@ typedef struct orch__rt_opts {
    * 10 MiB) and containerLogMaxFiles (default 5, the live file included). */
   int64_t log_max_bytes;
   int log_max_files;
+  /* Called (on the runtime's thread, holding its lock: it must only flag
+   * work, e.g. ask the collector to rediscover cgroups now) whenever a
+   * container starts running; may be NULL. */
+  void (*on_start)(void *ctx);
+  void *on_start_ctx;
 } orch__rt_opts;
 
 /* Checks the runtime can run (root, runtime executable, cgroups; one clear

@@ -100,6 +100,8 @@ struct orch__rt {
   int lock_fd;           /* flock on <data>/orchestrator/lock */
   int64_t backoff_base_ms, backoff_max_ms, backoff_reset_ms;
   char log_max_bytes[24], log_max_files[16]; /* shim arguments */
+  void (*on_start)(void *ctx); /* see orch__rt_opts */
+  void *on_start_ctx;
   /* guarded by mu */
   pthread_mutex_t mu;
   pthread_cond_t cv;     /* wakes the supervision thread (new work, stop) */

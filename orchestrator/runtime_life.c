@@ -222,6 +222,8 @@ static void check_created(orch__rt *rt, orch__pod *p, orch__ctr *c, int64_t now)
     lk_info("orchestrator: container %s of pod %s/%s running pid=%d", c->name, p->ns, p->name,
             (int)pid);
     orch__ctr_save(c);
+    if (rt->on_start)
+      rt->on_start(rt->on_start_ctx);
   } else if (shim > 0 && !orch__shim_alive(shim)) {
     int code;
     int64_t fin_ns;
