@@ -10,6 +10,11 @@
  *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
+ *              { evaluation_interval: 15s, external_labels: {k: v} }  [S]
+ *   rule_files: [ rules/a.yaml ]  (globs, relative to the config file) [S]
+ *   evaluation_interval: 15s      (same as global.evaluation_interval) [S]
+ *   builtin_rules: true           (Lookout's own health rules)         [S]
+ *   external_url: http://host:9470 (alert links, $externalURL)          [S]
  *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
  *   auth:      { token_file: ./data/token, require_token: false }      [S]
@@ -20,8 +25,7 @@
  *                max_query_samples: 50000000, query_timeout: 2m }
  *
  * Parsed but refused until their module lands ("key X is not supported
- * yet", unless the value is empty): rule_files, evaluation_interval,
- * global.evaluation_interval, route, receivers, inhibit_rules,
+ * yet", unless the value is empty): route, receivers, inhibit_rules,
  * alertmanager_url, alerting, orchestrator, collector.pcap_interfaces,
  * static_configs' labels (and a scrape scheme other than http). A key the
  * reading program does not use (collector.* for `lookout server`, limits.*
@@ -103,11 +107,15 @@ typedef struct lk_config {
   struct {
     int64_t scrape_interval_ms;     /* 15s */
     int64_t scrape_timeout_ms;      /* 10s */
+    lk_label *external_labels;      /* owned; added to alerts (and templates' $externalLabels) */
+    size_t nexternal_labels;
   } global;
   lk_scrape_config *scrape_configs;
   size_t nscrape_configs;
-  lk_strlist rule_files;
-  int64_t evaluation_interval_ms;   /* 15s */
+  lk_strlist rule_files;            /* globs; relative ones against the config file's directory */
+  int64_t evaluation_interval_ms;   /* 15s; also global.evaluation_interval (Prometheus's spelling) */
+  bool builtin_rules;               /* true: Lookout's own health rules run beside rule_files */
+  char *external_url;               /* NULL: http://<listen>; templates' $externalURL, generatorURL */
   struct {
     char *receiver;                 /* "default" */
     lk_strlist group_by;            /* [alertname] */

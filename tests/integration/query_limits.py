@@ -67,13 +67,13 @@ def timeout(exe, work):
 def not_supported_yet(exe, work):
     cfg = os.path.join(work, "rules.yaml")
     with open(cfg, "w") as f:
-        f.write("data: x\nrule_files: [ rules/*.yaml ]\n")
+        f.write("data: x\ninhibit_rules: [ {} ]\n")
     p = subprocess.run([exe, "server", "--config", cfg, "--data", os.path.join(work, "rules"),
                         "--listen", "127.0.0.1:0"], capture_output=True, timeout=30)
     err = p.stderr.decode()
-    assert p.returncode != 0 and f"{cfg}:2: key rule_files is not supported yet" in err, (p.returncode, err)
+    assert p.returncode != 0 and f"{cfg}:2: key inhibit_rules is not supported yet" in err, (p.returncode, err)
     assert not os.path.exists(os.path.join(work, "rules")), "a refused config still created the data directory"
-    print("ok: rule_files refused at its line, nothing created")
+    print("ok: inhibit_rules refused at its line, nothing created")
     with open(cfg, "w") as f:
         f.write("data: x\nlimits: { max_series: 5 }\n")
     p = subprocess.run([exe, "agent", "--server", "http://127.0.0.1:9", "--config", cfg, "--listen", "none"],
