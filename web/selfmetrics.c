@@ -137,6 +137,8 @@ static void render_tsdb(lk_buf *b, web_server *w)
       G("lookout_tsdb_head_samples", "gauge", "Samples in the in-memory head.", head_samples),
       G("lookout_tsdb_head_chunks", "gauge", "Chunks in the in-memory head.", head_chunks),
       G("lookout_tsdb_wal_bytes", "gauge", "Size of the write-ahead log on disk.", wal_bytes),
+      G("lookout_tsdb_wal_errors_total", "counter", "Failed write-ahead log writes and syncs since start.",
+        wal_errors_total),
       G("lookout_tsdb_blocks", "gauge", "Persistent blocks on disk.", blocks),
       G("lookout_tsdb_block_bytes", "gauge", "Size of the persistent blocks on disk.", block_bytes),
       G("lookout_tsdb_samples_appended_total", "counter", "Samples appended since start.",
