@@ -30,11 +30,15 @@
 #ifndef ALERTING_H
 #define ALERTING_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/lk_buf.h"
 #include "lib/lk_err.h"
 #include "lib/lk_labels.h"
+#include "logstore/logstore.h"
+#include "promql/promql.h"
 
 typedef struct alerting_template alerting_template;
 
@@ -103,5 +107,174 @@ typedef struct alerting_alert {
  * one group evaluation; must copy what it keeps and must not block on the
  * network (queue instead). */
 typedef void (*alerting_send_fn)(void *ctx, const alerting_alert *alerts, size_t n, int64_t now_ms);
+
+/*---- Rule files and their evaluation (Prometheus's rules engine) ----
+ *
+ * A rule set is what a list of rule files loads into: groups in file order,
+ * each with its rules in file order. Files are Prometheus rule files; a group
+ * with `type: logql` (Loki's ruler layout is the same shape) holds log
+ * rules, whose exprs are LogQL metric expressions run against the logstore.
+ * Everything is validated at load with "<file>:<line>: ..." errors (YAML,
+ * unknown fields, PromQL/LogQL parse errors, label names, templates).
+ *
+ * Evaluation follows Prometheus: alerting_group_eval(g, env, now) runs the
+ * rules of one group in order at now − query_offset; recording rules append
+ * their series, alerting rules run the pending → firing → resolved state
+ * machine, append ALERTS / ALERTS_FOR_STATE, and hand the alerts that need
+ * sending to env->send. The engine never reads the wall clock: `now` is
+ * always a parameter.
+ *
+ * Threads: a rule set's structure is immutable after load. One thread at a
+ * time evaluates a given group; readers (the HTTP API) may run meanwhile if
+ * they bracket their reads with alerting_group_lock/unlock, which
+ * alerting_group_eval also takes, only while it updates the group's state
+ * (never during queries, appends or sends). */
+
+typedef struct alerting_rules alerting_rules;
+typedef struct alerting_group alerting_group;
+
+typedef struct alerting_load_opts {
+  int64_t default_interval_ms;     /* global evaluation_interval; 0 = 1m */
+  int64_t default_query_offset_ms; /* global rule_query_offset; 0 = none */
+  bool restore;                    /* restore `for` state from ALERTS_FOR_STATE after the second
+                                      evaluation of each group (Prometheus: the first load after
+                                      startup); otherwise ALERTS* are written from the first */
+} alerting_load_opts;
+
+/* Load and validate files (in order). On success *out owns everything; on
+ * any error nothing is returned, LK_EINVAL/LK_EPARSE/LK_ENOENT/LK_EIO with
+ * d = "<file>:<line>: <what>". o may be NULL. */
+int alerting_rules_load(const char *const *files, size_t nfiles, const alerting_load_opts *o,
+                        alerting_rules **out, lk_diag *d);
+void alerting_rules_free(alerting_rules *rs); /* NULL is fine */
+
+/* After a reload: next takes over prev's state as Prometheus does. A group
+ * is matched by (file, name); inside it a rule by (name, labels), duplicates
+ * in order; matched alerting rules keep their alert instances, matched rules
+ * their last series (so stale markers follow), and series of rules that
+ * disappeared are marked stale at next's first evaluation of that group (or
+ * by alerting_rules_stale_removed for whole groups that vanished). Takes
+ * the locks of prev's groups; next must not be evaluated concurrently. */
+void alerting_rules_carry_state(alerting_rules *next, alerting_rules *prev);
+
+size_t alerting_rules_ngroups(const alerting_rules *rs);
+alerting_group *alerting_rules_group(const alerting_rules *rs, size_t i);
+
+/* Where rule output goes: append the series (labels any order; samples in
+ * time order). stale says these are stale markers (errors then are ignored,
+ * as Prometheus ignores out-of-order stale markers). Returns 0 or LK_E* with
+ * d set. */
+typedef struct alerting_appender {
+  void *ctx;
+  int (*append)(void *ctx, const lk_series *s, size_t n, bool stale, lk_diag *d);
+} alerting_appender;
+/* Appenders over the tsdb and the in-memory PromQL store (borrowed). */
+alerting_appender alerting_appender_tsdb(tsdb *db);
+alerting_appender alerting_appender_mem(promql_mem *m);
+
+enum alerting_state {      /* order matters: a rule's state is the max over its alerts */
+  ALERTING_UNKNOWN = 0,    /* rule not evaluated yet */
+  ALERTING_INACTIVE,
+  ALERTING_PENDING,
+  ALERTING_FIRING,
+};
+const char *alerting_state_name(enum alerting_state s); /* "inactive", "pending", "firing", "unknown" */
+
+struct alerting_alert_info;
+/* Told of every alert state change of one evaluation, after the state
+ * update and outside the group lock: a new instance (from INACTIVE to
+ * PENDING or FIRING), pending → firing, firing/pending → INACTIVE (resolved
+ * or gone). a is borrowed for the call; rule indexes the group's rules. */
+typedef void (*alerting_change_fn)(void *ctx, const alerting_group *g, size_t rule,
+                                   const struct alerting_alert_info *a, enum alerting_state from,
+                                   int64_t now_ms);
+
+/* What one evaluation reads and writes; every pointer borrowed. */
+typedef struct alerting_env {
+  const promql_queryable *q;        /* PromQL data (also for ALERTS_FOR_STATE restore) */
+  const promql_opts *popts;         /* NULL = defaults */
+  logstore *logs;                   /* log rules; NULL makes them fail with an error */
+  alerting_appender app;            /* app.append NULL = output dropped */
+  const char *external_url;         /* NULL = "" */
+  const lk_label *external_labels;  /* for $externalLabels (sorted) */
+  size_t nexternal_labels;
+  alerting_send_fn send;            /* NULL = nothing sent */
+  void *send_ctx;
+  int64_t resend_delay_ms;          /* 0 = 1m */
+  int64_t for_outage_tolerance_ms;  /* 0 = 1h */
+  int64_t for_grace_period_ms;      /* 0 = 10m */
+  int max_log_lines;                /* log rules: lines attached as annotation log_lines;
+                                       0 = 5, negative = none */
+  alerting_change_fn on_change;     /* NULL = not told */
+  void *change_ctx;
+} alerting_env;
+
+/* Evaluate every rule of g at now_ms (queries at now − query_offset). Rule
+ * errors do not stop the group: each is kept on its rule (health, message,
+ * time, duration). Returns 0, or LK_EINVAL for a bad env. */
+int alerting_group_eval(alerting_group *g, const alerting_env *env, int64_t now_ms);
+
+/* Prometheus's RestoreForState at now_ms (also run by alerting_group_eval
+ * after the second evaluation when loaded with restore). Exposed for tests
+ * and for callers that schedule it themselves. */
+int alerting_group_restore(alerting_group *g, const alerting_env *env, int64_t now_ms);
+
+/* Append stale markers for every series g produced (a group removed by a
+ * reload, or at shutdown). */
+int alerting_group_mark_stale(alerting_group *g, const alerting_env *env, int64_t now_ms);
+
+void alerting_group_lock(alerting_group *g);
+void alerting_group_unlock(alerting_group *g);
+
+/*---- State, for the APIs (read under alerting_group_lock) ----*/
+
+enum alerting_health { ALERTING_HEALTH_UNKNOWN = 0, ALERTING_HEALTH_OK, ALERTING_HEALTH_ERR };
+const char *alerting_health_name(enum alerting_health h); /* "unknown", "ok", "err" */
+
+typedef struct alerting_group_info {
+  const char *name, *file;
+  bool logql;                      /* type: logql */
+  int64_t interval_ms, query_offset_ms;
+  int64_t limit;                   /* 0 = none */
+  const lk_label *labels;          /* group labels, sorted */
+  size_t nlabels;
+  size_t nrules;
+  int64_t last_eval_ms;            /* the `now` of the last evaluation; 0 before */
+  int64_t eval_duration_ns;        /* how long it took (monotonic clock; informative only) */
+} alerting_group_info;
+void alerting_group_get(const alerting_group *g, alerting_group_info *out);
+
+typedef struct alerting_rule_info {
+  bool alerting;                   /* false: recording rule */
+  const char *name;                /* alert or record name */
+  const char *expr;                /* as written */
+  size_t line;                     /* in the group's file */
+  int64_t for_ms, keep_firing_for_ms;
+  const lk_label *labels;          /* rule labels incl. group labels, as written, sorted */
+  size_t nlabels;
+  const lk_label *annotations;     /* as written, sorted */
+  size_t nannotations;
+  enum alerting_health health;
+  const char *last_error;          /* "" when none */
+  int64_t last_eval_ms;
+  int64_t eval_duration_ns;
+  enum alerting_state state;       /* alerting rules */
+  size_t nalerts;                  /* instances, resolved ones still kept included */
+} alerting_rule_info;
+void alerting_group_rule(const alerting_group *g, size_t i, alerting_rule_info *out);
+
+typedef struct alerting_alert_info {
+  const lk_label *labels;          /* sorted, incl. alertname */
+  size_t nlabels;
+  const lk_label *annotations;     /* sorted */
+  size_t nannotations;
+  enum alerting_state state;       /* inactive = resolved, kept 15 min */
+  double value;
+  int64_t active_at_ms, fired_at_ms, resolved_at_ms, keep_firing_since_ms; /* 0 = unset */
+  int64_t last_sent_ms, valid_until_ms;
+} alerting_alert_info;
+/* Alert j of rule i (instances in label-set order). */
+void alerting_rule_alert(const alerting_group *g, size_t i, size_t j, alerting_alert_info *out);
+
 
 #endif

@@ -1,0 +1,92 @@
+/* rules_int.h — the loaded form of rule files and the evaluation state kept
+ * in it, shared by the loader (rulefile.c), the evaluator (rules_eval.c),
+ * the log-rule helpers (rules_log.c) and the state readers/carry-over
+ * (rules_state.c). Strings and label arrays here are owned by their struct
+ * (malloc'ed), freed by the *_free helpers below. */
+#ifndef ALERTING_RULES_INT_H
+#define ALERTING_RULES_INT_H
+
+#include <pthread.h>
+
+#include "alerting/alerting.h"
+
+#define ALERTING__RESOLVED_RETENTION_MS (15 * 60 * 1000)
+#define ALERTING__DEFAULT_LOG_LINES 5
+
+/* An owned label set (array and strings malloc'ed), sorted by name. */
+typedef struct alerting__lset {
+  lk_label *l;
+  size_t n;
+} alerting__lset;
+
+/* One alert instance of an alerting rule. */
+typedef struct alerting__alert {
+  alerting__lset labels;
+  alerting__lset annotations;
+  enum alerting_state state;
+  double value;
+  int64_t active_at, fired_at, resolved_at, keep_firing_since, last_sent, valid_until;
+} alerting__alert;
+
+typedef struct alerting__rule {
+  bool alerting;
+  char *name, *expr;
+  size_t line;
+  promql_expr *pexpr;        /* PromQL rules */
+  char *log_query;           /* log rules: the log query the expr aggregates (for lines), or NULL */
+  int64_t log_range_ms;      /* its range */
+  int64_t for_ms, keep_ms;
+  alerting__lset labels;     /* rule labels over group labels, as written */
+  alerting_template **label_t; /* alerting rules: one per label */
+  alerting__lset ann;
+  alerting_template **ann_t;
+  /* state */
+  enum alerting_health health;
+  char *last_error;          /* NULL = none */
+  int64_t last_eval, eval_ns;
+  bool restored;             /* ALERTS* written once restored */
+  alerting__alert **alerts;  /* sorted by labels */
+  size_t nalerts, cap;
+  alerting__lset *prev;      /* series written by the last successful evaluation */
+  size_t nprev;
+} alerting__rule;
+
+struct alerting_group {
+  char *name, *file;
+  bool logql;
+  int64_t interval, offset, limit;
+  alerting__lset labels;
+  alerting__rule *rules;
+  size_t nrules;
+  pthread_mutex_t mu;        /* guards the state fields of the group and its rules */
+  int64_t last_eval, eval_ns;
+  unsigned evals;
+  bool should_restore;
+  alerting__lset *stale;     /* series of rules a reload removed: stale at the next eval */
+  size_t nstale;
+};
+
+struct alerting_rules {
+  alerting_group **groups;
+  size_t n;
+};
+
+void alerting__lset_copy(alerting__lset *dst, const lk_label *l, size_t n); /* sorts */
+void alerting__lset_fini(alerting__lset *s);
+void alerting__lsets_free(alerting__lset *s, size_t n);
+void alerting__alert_free(alerting__alert *a);
+void alerting__rule_fini(alerting__rule *r);
+void alerting__group_free(alerting_group *g);
+void alerting__alert_info(const alerting__alert *a, alerting_alert_info *out);
+
+/* Log rules: the log query inside a LogQL metric expr (selector and
+ * pipeline without unwrap; malloc'ed) and its range, or NULL when there is
+ * none to extract. */
+char *alerting__log_query_of(const char *logql, int64_t *range_ms);
+/* Up to max lines (newest first, joined by "\n") of the entries of
+ * log_query in (t − range, t] whose labels (stream or extracted) equal
+ * match (the alert's sample labels). */
+int alerting__log_lines(logstore *s, const char *log_query, int64_t range_ms, const lk_label *match,
+                        size_t nmatch, int64_t t_ms, int max, lk_buf *out, lk_diag *d);
+
+#endif
