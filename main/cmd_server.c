@@ -3,9 +3,16 @@
  * SIGTERM, then stop cleanly (HTTP first, so no request is mid-append when
  * storage closes).
  *
- * Signals: SIGINT/SIGTERM are blocked before any thread starts (threads
- * inherit the mask) and collected with sigwait on the main thread, so no
- * handler runs concurrently with anything. SIGPIPE is ignored.
+ * Signals: SIGINT/SIGTERM/SIGHUP are blocked before any thread starts
+ * (threads inherit the mask) and collected with sigwait on the main thread,
+ * so no handler runs concurrently with anything. SIGHUP reloads the rule
+ * files (as POST /-/reload does). SIGPIPE is ignored.
+ *
+ * Rules: the rule manager (alerting/manager.c) loads rule_files (globs
+ * relative to the config file's directory) and the built-in health rules
+ * before the HTTP server starts (a bad file stops the start with
+ * file:line), and its scheduler starts once HTTP serves, because it
+ * self-scrapes the /metrics page. Shutdown stops the scheduler first.
  *
  * The bearer token lives in auth.token_file (default <data>/token); it is
  * created with a random value on first start, so endpoints that need a token
@@ -31,6 +38,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alerting/alerting.h"
+#include "lib/lk_alloc.h"
 #include "lib/lk_config.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_log.h"
@@ -172,6 +181,69 @@ static int open_storage(const lk_config *c, tsdb **db)
   return 0;
 }
 
+/* The directory of the config file (relative rule_files resolve there,
+ * as in Prometheus); NULL without a config file. */
+static char *config_dir(const lk_config *c)
+{
+  if (!c->path)
+    return NULL;
+  const char *slash = strrchr(c->path, '/');
+  if (!slash)
+    return lk_xstrdup(".");
+  return lk_xstrndup(c->path, slash == c->path ? 1 : (size_t)(slash - c->path));
+}
+
+static alerting_manager *open_rules(const lk_config *c, tsdb *db, logstore *logs)
+{
+  char builtin[4096], url[600];
+  snprintf(builtin, sizeof builtin, "%s/rules/lookout-builtin.rules.yml", c->data);
+  snprintf(url, sizeof url, "%s://%s", c->tls.cert_file ? "https" : "http", c->listen);
+  char *dir = config_dir(c);
+  alerting_manager_opts o = {
+    .globs = (const char *const *)c->rule_files.v,
+    .nglobs = c->rule_files.n,
+    .base_dir = dir,
+    .builtin_path = c->builtin_rules ? builtin : NULL,
+    .data_dir = c->data,
+    .default_interval_ms = c->evaluation_interval_ms,
+    .external_labels = c->global.external_labels,
+    .nexternal_labels = c->global.nexternal_labels,
+    .external_url = c->external_url ? c->external_url : url,
+    .self_instance = c->listen,
+    .db = db,
+    .logs = logs,
+  };
+  alerting_manager *m = NULL;
+  lk_diag d = {0};
+  if (alerting_manager_open(&o, &m, &d))
+    lk_error("cannot load the rules: %s", d.msg);
+  free(dir);
+  return m;
+}
+
+static void self_page(void *ctx, lk_buf *out) { web_metrics_page(ctx, out); }
+
+/* Wait for SIGINT/SIGTERM; SIGHUP reloads the rules meanwhile. */
+static void wait_for_stop(alerting_manager *rules)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) {
+      lk_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      return;
+    }
+    lk_diag d = {0};
+    lk_info("received SIGHUP, reloading the rules");
+    alerting_manager_reload(rules, &d); /* logs the outcome */
+  }
+}
+
 static int run(const char *cmd, const lk_config *c)
 {
   if (lk_mkdir_p(c->data)) {
@@ -207,6 +279,14 @@ static int run(const char *cmd, const lk_config *c)
     free(key);
     return 1;
   }
+  alerting_manager *rules = open_rules(c, db, logs);
+  if (!rules) {
+    tsdb_close(db);
+    logstore_close(logs);
+    free(cert);
+    free(key);
+    return 1;
+  }
   web_opts wo = {
     .tls_cert = cert,
     .tls_key = key,
@@ -224,6 +304,7 @@ static int run(const char *cmd, const lk_config *c)
     },
     .db = db,
     .logs = logs,
+    .rules = rules,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -232,6 +313,7 @@ static int run(const char *cmd, const lk_config *c)
   free(key);
   if (started) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+    alerting_manager_close(rules);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -239,22 +321,22 @@ static int run(const char *cmd, const lk_config *c)
   const char *colon = strrchr(c->listen, ':');
   lk_info("listening on %s://%.*s:%d data=%s", c->tls.cert_file ? "https" : "http", (int)(colon - c->listen),
           c->listen, web_port(w), c->data);
+  /* Alert receivers go here, before the scheduler starts: one
+   * alerting_manager_add_receiver(rules, fn, ctx) each (alerting_send_fn). */
+  bool rules_up = !alerting_manager_start(rules, self_page, w, &d);
+  if (!rules_up)
+    lk_error("%s", d.msg);
   bool up = !strcmp(cmd, "up");
-  collector *agent = up ? lookout_agent_start_local(c, db) : NULL;
+  collector *agent = up && rules_up ? lookout_agent_start_local(c, db) : NULL;
   lookout_logs *tailer = agent ? lookout_logs_start_local(c, logs) : NULL;
-  bool started_all = !up || (agent && tailer); /* a failure was logged, naming the part */
-  if (started_all) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    sigwait(&set, &sig);
-    lk_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  }
+  bool started_all = rules_up && (!up || (agent && tailer)); /* a failure was logged, naming the part */
+  if (started_all)
+    wait_for_stop(rules);
+  alerting_manager_stop(rules);
   collector_free(agent);
   lookout_logs_stop(tailer);
   web_stop(w);
+  alerting_manager_close(rules);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");
@@ -295,6 +377,7 @@ int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread exists */
   signal(SIGPIPE, SIG_IGN);
   tune_malloc();

@@ -37,5 +37,9 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/loki/api/v1/label/*",       LK_AUTH_NONE,   0,                web__loki_label_values, NULL, "/loki/api/v1/label/:name/values"},
   {"GET|POST",   "/loki/api/v1/series",        LK_AUTH_NONE,   FORM,             web__loki_series,  NULL,   "/loki/api/v1/series"},
   {"GET",        "/loki/api/v1/tail",          LK_AUTH_NONE,   0,                web__loki_tail,    NULL,   "/loki/api/v1/tail"},
+  /* rules (h-rulesrv) */
+  {"GET",        "/api/v1/rules",              LK_AUTH_NONE,   FORM,             web__rules,        NULL,   "/api/v1/rules"},
+  {"GET",        "/api/v1/alerts",             LK_AUTH_NONE,   0,                web__alerts,       NULL,   "/api/v1/alerts"},
+  {"POST|PUT",   "/-/reload",                  LK_AUTH_REMOTE, FORM,             web__reload,       NULL,   "/-/reload"},
 };
 const size_t web__nroutes = sizeof web__route_table / sizeof web__route_table[0];

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "alerting/alerting.h"
 #include "lib/lk_json.h"
 #include "lk_version.h"
 #include "web/web_int.h"
@@ -265,13 +266,18 @@ static void render_process(lk_buf *b)
 
 void web__metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
-  web_server *w = ctx;
-  lk_buf *b = &resp->body;
   resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  web_metrics_page(ctx, &resp->body);
+}
+
+void web_metrics_page(web_server *w, lk_buf *b)
+{
   family(b, "lookout_build_info", "gauge", "Lookout version, value 1.");
   sample1(b, "lookout_build_info", "version", LOOKOUT_VERSION, 1);
   render_ingest(b, w);
   render_tsdb(b, w);
   render_http(b, w);
   render_process(b);
+  if (w->rules)
+    alerting_manager_metrics(w->rules, b);
 }

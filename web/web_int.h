@@ -61,6 +61,7 @@ typedef struct web_stats {
 struct web_server {
   tsdb *db;
   struct logstore *logs; /* borrowed; NULL = no Loki API */
+  struct alerting_manager *rules; /* borrowed; NULL = no rule engine */
   web_limits limits;   /* defaults filled in */
   lk_http_route *routes; /* the table with body classes resolved */
   size_t nroutes;
@@ -94,6 +95,10 @@ void web__buildinfo(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__metadata(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__query_exemplars(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__flush(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_rules.c */
+void web__rules(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__reload(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 
 /* selfmetrics.c: the lk_http observer. */
 void web__observe(void *ctx, const char *route, int status, int64_t micros);

@@ -64,6 +64,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   web_server *w = lk_xcalloc(1, sizeof *w);
   w->db = o->db;
   w->logs = o->logs;
+  w->rules = o->rules;
   w->limits = o->limits;
   fill_default_limits(&w->limits);
   w->start_ms = lk_now_ms();
