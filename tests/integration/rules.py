@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""rules.py — the rule engine inside a real `lookout server` on loopback,
+with 1 s evaluation intervals (every wait bounded):
+
+- a recording rule and an alerting rule with `for` over samples pushed
+  through /api/v1/import/prometheus: /api/v1/alerts and /api/v1/rules show
+  the alert pending, then firing; the recorded series is queryable;
+- POST /-/reload with a broken file → 400 naming file:line, and the old rules
+  keep evaluating; with a good changed file → the new rule appears and the
+  firing alert keeps its activeAt (state of unchanged rules kept);
+- SIGHUP: the same two cases (the refusal goes to the log with file:line);
+- restart: a pending alert with a long `for` comes back with its activeAt
+  (restored from ALERTS_FOR_STATE);
+- a log rule (`type: logql`) fires from lines pushed through the Loki push
+  API, and its alert carries the matching lines (annotation log_lines);
+- alert history: every state change is a JSON line in the log stream
+  {__alerts__="lookout", alertname=...}, found by
+  {__alerts__="lookout"} |= "firing" through /loki/api/v1/query_range.
+
+usage: rules.py LOOKOUT"""
+import json
+import os
+import signal
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lkt  # noqa: E402
+
+RULES = """groups:
+  - name: cpu
+    interval: 1s
+    rules:
+      - record: job:cpu:sum
+        expr: sum by (job) (cpu_usage)
+      - alert: HighCPU
+        expr: job:cpu:sum > 10
+        for: 3s
+        labels:
+          severity: page
+        annotations:
+          summary: "cpu at {{ $value }} on {{ $labels.job }}"
+      - alert: SlowBurn
+        expr: job:cpu:sum > 1
+        for: 1h
+%(extra)s  - name: shop-logs
+    type: logql
+    interval: 1s
+    rules:
+      - alert: ShopErrors
+        expr: sum by (app) (count_over_time({app="shop"} |= "error" [1m])) > 2
+        annotations:
+          summary: "{{ $value }} errors"
+"""
+
+NEW_RULE = """      - record: job:cpu:max
+        expr: max by (job) (cpu_usage)
+"""
+
+BROKEN = """groups:
+  - name: cpu
+    interval: 1s
+    rules:
+      - record: job:cpu:sum
+        expr: sum by (job) (cpu_usage
+"""
+
+
+def wait_for(what, pred, timeout=20, step=0.2):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def alerts(base):
+    st, body = lkt.get_json(base + "/api/v1/alerts")
+    assert st == 200, (st, body)
+    return body["data"]["alerts"]
+
+
+def alert(base, name, state=None):
+    for a in alerts(base):
+        if a["labels"]["alertname"] == name and (state is None or a["state"] == state):
+            return a
+    return None
+
+
+def rules(base, **params):
+    q = urllib.parse.urlencode(params, doseq=True)
+    st, body = lkt.get_json(base + "/api/v1/rules" + ("?" + q if q else ""))
+    assert st == 200, (st, body)
+    return body["data"]["groups"]
+
+
+def rule(base, name):
+    for g in rules(base):
+        for r in g["rules"]:
+            if r["name"] == name:
+                return g, r
+    return None, None
+
+
+def write_rules(path, extra=""):
+    with open(path, "w") as f:
+        f.write(RULES % {"extra": extra})
+
+
+def push_cpu(base, value):
+    now_ms = int(time.time() * 1000)
+    st, body = lkt.import_text(base, f'cpu_usage{{job="api",cpu="0"}} {value} {now_ms}\n'
+                                     f'cpu_usage{{job="api",cpu="1"}} {value} {now_ms}\n')
+    assert st == 204, (st, body)
+
+
+def query(base, expr):
+    st, body = lkt.get_json(base + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    assert st == 200, (st, body)
+    return body["data"]["result"]
+
+
+def loki_lines(base, logql, since_s=600):
+    now = time.time_ns()
+    q = urllib.parse.urlencode({"query": logql, "start": now - since_s * 10**9, "end": now + 10**9,
+                                "limit": 1000})
+    st, body = lkt.get_json(base + "/loki/api/v1/query_range?" + q)
+    assert st == 200, (st, body)
+    return [(s["stream"], v[1]) for s in body["data"]["result"] for v in s["values"]]
+
+
+def last_eval(base, group):
+    for g in rules(base):
+        if g["name"] == group:
+            return g["lastEvaluation"]
+    return None
+
+
+def advances(base, group):
+    before = last_eval(base, group)
+    wait_for(f"group {group} to evaluate again", lambda: last_eval(base, group) != before, timeout=10)
+
+
+def firing_and_pending(srv):
+    base = srv.base
+    push_cpu(base, 7.5)  # job:cpu:sum = 15
+    a = wait_for("HighCPU pending", lambda: alert(base, "HighCPU", "pending"))
+    assert a["labels"] == {"alertname": "HighCPU", "job": "api", "severity": "page"}, a
+    assert a["annotations"] == {"summary": "cpu at 15 on api"}, a
+    assert a["value"] == "1.5e+01", a
+    g, r = rule(base, "HighCPU")
+    assert r["state"] == "pending" and r["duration"] == 3 and r["health"] == "ok", r
+    assert [x["state"] for x in r["alerts"]] == ["pending"], r
+    fired = wait_for("HighCPU firing", lambda: alert(base, "HighCPU", "firing"))
+    assert fired["activeAt"] == a["activeAt"], (a, fired)
+    print("ok: HighCPU pending, then firing after its for: 3s")
+    res = query(base, "job:cpu:sum")
+    assert len(res) == 1 and res[0]["metric"] == {"__name__": "job:cpu:sum", "job": "api"}, res
+    assert res[0]["value"][1] == "15", res
+    res = query(base, 'ALERTS{alertname="HighCPU"}')
+    assert res and res[0]["metric"]["alertstate"] in ("pending", "firing"), res
+    print("ok: recorded series and ALERTS queryable")
+    # filters
+    assert [r["name"] for g in rules(base, type="record") for r in g["rules"]] == ["job:cpu:sum"]
+    assert [g["name"] for g in rules(base, **{"rule_group[]": "shop-logs"})] == ["shop-logs"]
+    assert all("alerts" not in r for g in rules(base, exclude_alerts="true") for r in g["rules"])
+    return fired
+
+
+def history(base):
+    lines = wait_for("history lines", lambda: loki_lines(base, '{__alerts__="lookout"} |= "firing"'))
+    high = [(s, json.loads(l)) for s, l in lines if s.get("alertname") == "HighCPU"]
+    assert high, lines
+    stream, line = high[0]
+    assert stream == {"__alerts__": "lookout", "alertname": "HighCPU"}, stream
+    assert line["state"] == "firing" and line["from"] == "pending", line
+    assert line["labels"]["severity"] == "page" and line["labels"]["job"] == "api", line
+    pend = loki_lines(base, '{__alerts__="lookout", alertname="HighCPU"} | json | state="pending"')
+    assert pend, "no pending line in the history"
+    print("ok: history stream holds pending and firing lines (JSON, labels included)")
+
+
+def reload_http(srv, path, fired):
+    base = srv.base
+    with open(path, "w") as f:
+        f.write(BROKEN)
+    st, body = lkt.http("POST", base + "/-/reload")
+    body = json.loads(body)
+    assert st == 400 and body["errorType"] == "bad_data", (st, body)
+    assert f"{path}:6:" in body["error"], body
+    assert "previous rules keep running" in body["error"], body
+    advances(base, "cpu")
+    assert alert(base, "HighCPU", "firing")["activeAt"] == fired["activeAt"]
+    print("ok: broken reload refused with file:line, old rules keep evaluating")
+    write_rules(path, NEW_RULE)
+    st, body = lkt.http("POST", base + "/-/reload")
+    assert st == 200, (st, body)
+    g, r = rule(base, "job:cpu:max")
+    assert r is not None and g["name"] == "cpu", rules(base)
+    wait_for("job:cpu:max recorded", lambda: query(base, "job:cpu:max"))
+    assert alert(base, "HighCPU", "firing")["activeAt"] == fired["activeAt"], "state not carried over"
+    print("ok: good reload adds the new rule, HighCPU keeps its state")
+
+
+def reload_sighup(srv, path, log_path):
+    base = srv.base
+    write_rules(path)  # drops job:cpu:max
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for("job:cpu:max gone after SIGHUP", lambda: rule(base, "job:cpu:max")[1] is None, timeout=10)
+    with open(path, "w") as f:
+        f.write(BROKEN)
+    srv.proc.send_signal(signal.SIGHUP)
+
+    def refused():
+        with open(log_path) as f:
+            return [ln for ln in f if "reload refused" in ln and f"{path}:6:" in ln]
+    assert len(wait_for("SIGHUP refusal in the log", refused, timeout=10)) >= 1
+    advances(base, "cpu")
+    assert rule(base, "HighCPU")[1] is not None
+    write_rules(path)
+    print("ok: SIGHUP reloads; a broken file is refused in the log with file:line")
+
+
+def restart_restores(srv):
+    base = srv.base
+    before = wait_for("SlowBurn pending", lambda: alert(base, "SlowBurn", "pending"))
+    srv.kill(signal.SIGTERM)
+    srv.start()
+    push_cpu(srv.base, 7.5)
+    after = wait_for("SlowBurn back", lambda: alert(srv.base, "SlowBurn", "pending"))
+    wait_for("SlowBurn restored", lambda: (alert(srv.base, "SlowBurn") or {}).get("activeAt") == before["activeAt"],
+             timeout=15)
+    print(f"ok: after a restart SlowBurn is pending since {before['activeAt']} again (was {after['activeAt']} "
+          "before the restore)")
+
+
+def log_rule(base):
+    now = time.time_ns()
+    values = [[str(now + k), f"order {k} failed: error code {500 + k}"] for k in range(3)]
+    values.append([str(now + 3), "order 9 ok"])
+    body = json.dumps({"streams": [{"stream": {"app": "shop"}, "values": values}]}).encode()
+    st, resp = lkt.http("POST", base + "/loki/api/v1/push", body, {"Content-Type": "application/json"})
+    assert st == 204, (st, resp)
+    a = wait_for("ShopErrors firing", lambda: alert(base, "ShopErrors", "firing"))
+    assert a["labels"] == {"alertname": "ShopErrors", "app": "shop"}, a
+    lines = a["annotations"].get("log_lines", "")
+    assert "error code 500" in lines and "error code 502" in lines and "order 9 ok" not in lines, a
+    print("ok: log rule fired from pushed lines, carrying them")
+
+
+def main():
+    exe = sys.argv[1]
+    with lkt.workdir("lk-rules-") as work:
+        path = os.path.join(work, "rules.yml")
+        write_rules(path)
+        cfg = os.path.join(work, "lookout.yaml")
+        with open(cfg, "w") as f:
+            f.write("rule_files: [ '*.yml' ]\nevaluation_interval: 1s\n")
+        log_path = os.path.join(work, "server.log")
+        with lkt.Server(exe, os.path.join(work, "data"), log_path, ["--config", cfg]) as srv:
+            srv.start()
+            fired = firing_and_pending(srv)
+            history(srv.base)
+            reload_http(srv, path, fired)
+            reload_sighup(srv, path, log_path)
+            log_rule(srv.base)
+            restart_restores(srv)
+    print("rules: all cases passed")
+
+
+if __name__ == "__main__":
+    main()
