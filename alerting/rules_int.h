@@ -26,6 +26,7 @@ typedef struct alerting__alert {
   enum alerting_state state;
   double value;
   int64_t active_at, fired_at, resolved_at, keep_firing_since, last_sent, valid_until;
+  bool sent;                 /* last_sent is set */
 } alerting__alert;
 
 typedef struct alerting__rule {
@@ -78,6 +79,65 @@ void alerting__alert_free(alerting__alert *a);
 void alerting__rule_fini(alerting__rule *r);
 void alerting__group_free(alerting_group *g);
 void alerting__alert_info(const alerting__alert *a, alerting_alert_info *out);
+
+/* A label set under construction (borrowed strings; l is malloc'ed). */
+typedef struct alerting__lbuild {
+  lk_label *l;
+  size_t n, cap;
+} alerting__lbuild;
+void alerting__lb_set(alerting__lbuild *b, const char *name, const char *value);
+void alerting__lb_del(alerting__lbuild *b, const char *name);
+void alerting__lb_reset(alerting__lbuild *b, const lk_label *l, size_t n);
+int alerting__lset_cmp(const void *a, const void *b); /* qsort/bsearch over alerting__lset */
+
+/* A rule's output series of one evaluation (owned), for the appender. */
+typedef struct alerting__output {
+  alerting__lset *series;
+  double *v;
+  size_t n, cap, vcap;
+} alerting__output;
+void alerting__out_add(alerting__output *o, const alerting__lbuild *b, double v);
+void alerting__out_fini(alerting__output *o);
+
+/* An instant vector: labels borrowed from the PromQL or LogQL result. */
+typedef struct alerting__vec {
+  alerting_sample *s;
+  size_t n;
+  promql_result *pr;
+  logstore_result *lr;
+} alerting__vec;
+void alerting__vec_fini(alerting__vec *v);
+int alerting__promql_vector(const alerting_env *env, const promql_expr *e, int64_t t,
+                            alerting__vec *out, lk_diag *d);
+
+/* What an alerting rule's evaluation leaves for after the lock: alerts to
+ * send, state changes to tell, instances deleted (freed after telling). */
+typedef struct alerting__after {
+  alerting_alert *send;
+  alerting__lset *lsend;     /* their labels (external labels added) */
+  size_t nsend, send_cap;
+  struct alerting__change {
+    size_t rule;
+    alerting__alert *a;
+    enum alerting_state from;
+  } *chg;
+  size_t nchg, chg_cap;
+  alerting__alert **dead;
+  size_t ndead, dead_cap;
+  char **urls;               /* generator URLs (owned) */
+  size_t nurls, url_cap;
+} alerting__after;
+void alerting__after_fini(alerting__after *af);
+
+/* Evaluate alerting rule ri of g at now (queries at t = now − offset):
+ * state machine under the lock, ALERTS* into o, sends and changes into af.
+ * Returns 0 or the rule's error (state cleared for a limit error). */
+int alerting__eval_alerting(alerting_group *g, size_t ri, const alerting_env *env, int64_t now,
+                            alerting__output *o, alerting__after *af, lk_diag *d);
+
+/* A log rule's expr as a vector at t (ms). */
+int alerting__logql_vector(const alerting_env *env, const char *expr, int64_t t, alerting__vec *out,
+                           lk_diag *d);
 
 /* Log rules: the log query inside a LogQL metric expr (selector and
  * pipeline without unwrap; malloc'ed) and its range, or NULL when there is

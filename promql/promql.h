@@ -124,4 +124,25 @@ void promql_result_free(promql_result *r); /* NULL is fine */
  * start()/end()/range()/step() and the other calendar functions. */
 int promql_expr_pin_at(const promql_expr *e, int64_t t_ms, promql_expr **out, lk_diag *d);
 
+/*---- Test-file series notation (promqltest `load`, promtool input_series) ----*/
+
+struct lk_arena;
+
+enum { PROMQL_SLOT_EMPTY = 0, PROMQL_SLOT_FLOAT = 1, PROMQL_SLOT_HIST = 2 };
+#define PROMQL_SERIES_MAX_VALUES 10000000
+
+/* Expand a value sequence in expanding notation (`1+1x10`, `-2+4x3`, `1x5`,
+ * `_`, `_x3`, `stale`, `{{…}}`) into slots: values in *v, states
+ * (PROMQL_SLOT_*) in *ok, both malloc'ed (free them), *n slots. A stale
+ * marker is a float slot holding the stale NaN. Histogram items only mark
+ * PROMQL_SLOT_HIST slots and set *hist. Errors: LK_EPARSE with d naming the
+ * place (nothing returned). */
+int promql_parse_series_values(const char *s, double **v, uint8_t **ok, size_t *n, bool *hist,
+                               lk_diag *d);
+/* `name{a="b",...}`, `{...}` or `name`: the labels (incl. __name__) sorted
+ * into *out, strings and array in a. Returns the rest of s, or NULL on a
+ * syntax error. */
+const char *promql_parse_series_labels(const char *s, struct lk_arena *a, lk_label **out,
+                                       size_t *out_n);
+
 #endif

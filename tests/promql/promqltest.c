@@ -227,14 +227,14 @@ static int cmd_load(script *sc, const char *args, size_t line, bool nhcb)
     char *l = ptest_trim(sc->lines[sc->i]);
     lk_label *ls;
     size_t nls;
-    const char *rest = ptest_parse_labels(l, a, &ls, &nls);
+    const char *rest = promql_parse_series_labels(l, a, &ls, &nls);
     if (rest && !strncmp(rest, "@st", 3))
       continue; /* start timestamps: not used */
     double *v;
     uint8_t *ok;
     size_t n;
     bool hist = false;
-    if (!rest || ptest_parse_seq(rest, &v, &ok, &n, &hist)) {
+    if (!rest || promql_parse_series_values(rest, &v, &ok, &n, &hist, NULL)) {
       fprintf(stderr, "%s:%zu: bad load line\n", sc->file, sc->i + 1);
       rc = -1;
       continue;

@@ -16,16 +16,8 @@
 #include "lib/lk_regex.h"
 #include "promql/promql.h"
 
-/* Slot states of a parsed value sequence. */
-enum { SLOT_EMPTY = 0, SLOT_FLOAT = 1, SLOT_HIST = 2 };
-
-/* Expand a value sequence into slots (values in *v, states in *ok, both
- * malloc'd). Histogram items `{{…}}` become SLOT_HIST slots and set *hist.
- * Returns 0, or -1 on a syntax error. */
-int ptest_parse_seq(const char *s, double **v, uint8_t **ok, size_t *n, bool *hist);
-/* `name{a="b",...}` / `{...}` / `name`: labels sorted, in a; returns the
- * rest of the line or NULL on a syntax error. */
-const char *ptest_parse_labels(const char *s, lk_arena *a, lk_label **out, size_t *out_n);
+/* Slot states of a parsed value sequence (promql_parse_series_values). */
+enum { SLOT_EMPTY = PROMQL_SLOT_EMPTY, SLOT_FLOAT = PROMQL_SLOT_FLOAT, SLOT_HIST = PROMQL_SLOT_HIST };
 /* A duration, optionally negative, in ms. */
 int ptest_parse_time(const char *s, int64_t *out);
 char *ptest_trim(char *s);
