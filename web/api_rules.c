@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "alerting/alerting.h"
+#include "lib/lk_alloc.h"
 #include "lib/lk_json.h"
 #include "lib/lk_time.h"
 #include "web/web_int.h"
@@ -263,6 +264,35 @@ static bool have_rules(web_server *w, lk_http_resp *resp)
   return false;
 }
 
+typedef struct group_ref {
+  alerting_group *g;
+  const char *file, *name;
+} group_ref;
+
+static int group_ref_cmp(const void *a, const void *b)
+{
+  const group_ref *x = a, *y = b;
+  int c = strcmp(x->file, y->file);
+  return c ? c : strcmp(x->name, y->name);
+}
+
+/* The groups of rs ordered by (file, name), as Prometheus lists them;
+ * malloc'ed, valid while rs is held. */
+static group_ref *sorted_groups(alerting_rules *rs, size_t *n)
+{
+  *n = alerting_rules_ngroups(rs);
+  group_ref *v = lk_xcalloc(*n ? *n : 1, sizeof *v);
+  for (size_t i = 0; i < *n; i++) {
+    alerting_group_info gi;
+    v[i].g = alerting_rules_group(rs, i);
+    alerting_group_get(v[i].g, &gi);
+    v[i].file = gi.file;
+    v[i].name = gi.name;
+  }
+  qsort(v, *n, sizeof *v, group_ref_cmp);
+  return v;
+}
+
 void web__rules(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   web_server *w = ctx;
@@ -272,9 +302,10 @@ void web__rules(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   lk_buf data = {0};
   lk_buf_puts(&data, "{\"groups\":[");
   alerting_rules *rs = alerting_manager_acquire(w->rules);
-  size_t shown = 0;
-  for (size_t i = 0; i < alerting_rules_ngroups(rs); i++) {
-    alerting_group *g = alerting_rules_group(rs, i);
+  size_t shown = 0, n;
+  group_ref *groups = sorted_groups(rs, &n);
+  for (size_t i = 0; i < n; i++) {
+    alerting_group *g = groups[i].g;
     size_t mark = data.len;
     if (shown)
       lk_buf_putc(&data, ',');
@@ -286,6 +317,7 @@ void web__rules(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     else
       data.len = mark;
   }
+  free(groups);
   alerting_manager_release(w->rules);
   lk_buf_puts(&data, "]}");
   web__ok(resp, &data);
@@ -301,8 +333,10 @@ void web__alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   lk_buf_puts(&data, "{\"alerts\":[");
   bool first = true;
   alerting_rules *rs = alerting_manager_acquire(w->rules);
-  for (size_t i = 0; i < alerting_rules_ngroups(rs); i++) {
-    alerting_group *g = alerting_rules_group(rs, i);
+  size_t n;
+  group_ref *groups = sorted_groups(rs, &n);
+  for (size_t i = 0; i < n; i++) {
+    alerting_group *g = groups[i].g;
     alerting_group_info gi;
     alerting_group_get(g, &gi);
     alerting_group_lock(g);
@@ -314,6 +348,7 @@ void web__alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     }
     alerting_group_unlock(g);
   }
+  free(groups);
   alerting_manager_release(w->rules);
   lk_buf_puts(&data, "]}");
   web__ok(resp, &data);

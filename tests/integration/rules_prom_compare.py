@@ -65,7 +65,10 @@ def compare(path, a, b, diffs):
 
 
 def evaluated(base):
-    st, body = lkt.get_json(base + "/api/v1/rules")
+    try:
+        st, body = lkt.get_json(base + "/api/v1/rules")
+    except OSError:  # not listening yet
+        return False
     if st != 200:
         return False
     rules = [r for g in body["data"]["groups"] for r in g["rules"]]
