@@ -364,6 +364,8 @@ static int64_t eval_one(alerting_manager *m, uint64_t gen, size_t i, int64_t t, 
       self_scrape(m, t);
     alerting_group_eval(g, &m->env, t);
     took = lk_mono_ns() - t0;
+    if (m->o.logs)
+      alerting__history_keep_firing(m->o.logs, g, t);
     alerting_group_lock(g);
     *failed = group_failed(g, gi.nrules);
     alerting_group_unlock(g);

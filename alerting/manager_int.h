@@ -10,4 +10,7 @@
 void alerting__history_change(void *ctx, const alerting_group *g, size_t rule,
                               const alerting_alert_info *a, enum alerting_state from, int64_t now_ms);
 
+/* History lines for alerts that keep_firing_for started holding at now_ms. */
+void alerting__history_keep_firing(logstore *logs, const alerting_group *g, int64_t now_ms);
+
 #endif

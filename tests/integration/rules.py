@@ -13,7 +13,8 @@ with 1 s evaluation intervals (every wait bounded):
   (restored from ALERTS_FOR_STATE);
 - a log rule (`type: logql`) fires from lines pushed through the Loki push
   API, and its alert carries the matching lines (annotation log_lines);
-- alert history: every state change (pending, firing, resolved) is a JSON
+- alert history: every state change (pending, firing, resolved, and
+  keep_firing when keep_firing_for starts holding an alert) is a JSON
   line in the log stream {__alerts__="lookout", alertname=...}, found by
   {__alerts__="lookout"} |= "firing" through /loki/api/v1/query_range.
 
@@ -45,6 +46,9 @@ RULES = """groups:
       - alert: SlowBurn
         expr: job:cpu:sum > 1
         for: 1h
+      - alert: Sticky
+        expr: job:cpu:sum > 10
+        keep_firing_for: 5m
 %(extra)s  - name: shop-logs
     type: logql
     interval: 1s
@@ -261,7 +265,10 @@ def resolved(base):
     assert line["from"] == "firing" and line["resolvedAt"] and line["labels"]["job"] == "api", line
     g, r = rule(base, "HighCPU")
     assert r["state"] == "inactive" and r["alerts"] == [], r
-    print("ok: HighCPU resolved, written to the history")
+    sticky = loki_lines(base, '{__alerts__="lookout", alertname="Sticky"} | json | state="keep_firing"')
+    assert len(sticky) == 1, sticky
+    assert alert(base, "Sticky", "firing"), "keep_firing_for did not hold Sticky"
+    print("ok: HighCPU resolved, Sticky held by keep_firing_for; both written to the history")
 
 
 def log_rule(base):
