@@ -131,7 +131,7 @@ int lk_yaml_parse(const char *text, size_t len, const char *name, lk_yaml **out,
       yaml_document_delete(&doc);
       break;
     }
-    lk_ynode *root;
+    lk_ynode *root = NULL;
     rc = copy_doc(y, &doc, &root, d);
     yaml_document_delete(&doc);
     if (rc)
