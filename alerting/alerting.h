@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/lk_buf.h"
 #include "lib/lk_err.h"
@@ -275,6 +276,15 @@ typedef struct alerting_alert_info {
 } alerting_alert_info;
 /* Alert j of rule i (instances in label-set order). */
 void alerting_rule_alert(const alerting_group *g, size_t i, size_t j, alerting_alert_info *out);
+
+/*---- Rule unit tests (promtool test rules) ----*/
+
+/* Run promtool-format rule test files: prints "Unit Testing:  FILE" and
+ * "  SUCCESS" to out, or "  FAILED:" and promtool-shaped messages to err.
+ * Log rules take `input_streams: [{stream: '{a="b"}', lines: [{ts: 1m,
+ * line: "…"}]}]` in a test group. Returns 0 when every test passed, 1
+ * otherwise. */
+int alerting_unittest_run(const char *const *files, size_t n, FILE *out, FILE *err);
 
 /*---- Running rules in the server (h-rulesrv; alerting/manager.c) ----
  * The rule manager loads rule files from globs (plus Lookout's built-in

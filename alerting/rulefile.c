@@ -33,8 +33,14 @@ static int rule_err(const where *w, const lk_ynode *n, lk_diag *d, const char *f
 
 /*---- Label maps ----*/
 
-/* A mapping of string → string into *out (sorted). what names it. */
-static int read_map(const lk_yaml *y, const lk_ynode *m, const char *what, alerting__lset *out,
+size_t alerting__ylen(const lk_ynode *n)
+{
+  return n && lk_ynode_kind(n) == LK_YSEQ ? lk_ynode_len(n) : 0;
+}
+
+const char *alerting__ystr(const lk_ynode *n) { return n ? lk_ynode_str(n) : NULL; }
+
+int alerting__yaml_map(const lk_yaml *y, const lk_ynode *m, const char *what, alerting__lset *out,
                     lk_diag *d)
 {
   memset(out, 0, sizeof *out);
@@ -65,16 +71,28 @@ static int read_map(const lk_yaml *y, const lk_ynode *m, const char *what, alert
   return 0;
 }
 
+/* The key node named name in mapping m (for its line), else m. */
+static const lk_ynode *key_node(const lk_ynode *m, const char *name)
+{
+  for (size_t i = 0; m && lk_ynode_kind(m) == LK_YMAP && i < lk_ynode_len(m); i++) {
+    const char *k = lk_ynode_str(lk_ynode_key(m, i));
+    if (k && !strcmp(k, name))
+      return lk_ynode_key(m, i);
+  }
+  return m;
+}
+
 static int check_label_names(const where *w, const lk_ynode *m, const alerting__lset *s,
                              const char *kind, lk_diag *d)
 {
   char fmt[64];
   snprintf(fmt, sizeof fmt, "invalid %s name: %%s", kind);
   for (size_t i = 0; i < s->n; i++) {
+    const lk_ynode *at = key_node(m, s->l[i].name);
     if (!lk_label_name_valid(s->l[i].name) || (!strcmp(kind, "label") && !strcmp(s->l[i].name, "__name__")))
-      return rule_err(w, m, d, fmt, s->l[i].name);
+      return rule_err(w, at, d, fmt, s->l[i].name);
     if (!lk_utf8_valid(s->l[i].value, strlen(s->l[i].value)))
-      return rule_err(w, m, d, "invalid label value: %s", s->l[i].value);
+      return rule_err(w, at, d, "invalid label value: %s", s->l[i].value);
   }
   return 0;
 }
@@ -107,7 +125,7 @@ static int parse_templates(const where *w, const lk_ynode *m, const alerting__ls
     if (alerting_template_parse(s->l[i].value, &(*out)[i], &td)) {
       char what[700];
       snprintf(what, sizeof what, "%s \"%s\": %.500s", kind, s->l[i].name, td.msg);
-      return rule_err(w, m, d, "%s", what);
+      return rule_err(w, key_node(m, s->l[i].name), d, "%s", what);
     }
   }
   return 0;
@@ -129,9 +147,10 @@ static int parse_expr(const where *w, const lk_ynode *n, bool logql, alerting__r
       return rule_err(w, n, d, "could not parse expression: %s", pd.msg);
     return 0;
   }
-  if (logstore_logql_check(r->expr, &pd))
+  alerting__log_split(r->expr, &r->log_metric, &r->log_cmp);
+  if (logstore_logql_check(r->log_metric, &pd))
     return rule_err(w, n, d, "could not parse LogQL expression: %s", pd.msg);
-  const char *p = r->expr + strspn(r->expr, " \t\r\n");
+  const char *p = r->log_metric + strspn(r->log_metric, " \t\r\n");
   if (*p == '{')
     return rule_err(w, n, d, "%s", "a log rule needs a LogQL metric expression, not a log query");
   r->log_query = alerting__log_query_of(r->expr, &r->log_range_ms);
@@ -143,8 +162,8 @@ static int parse_expr(const where *w, const lk_ynode *n, bool logql, alerting__r
 static const char *const rule_keys[] = {"record", "alert", "expr", "for", "keep_firing_for",
                                         "labels", "annotations", NULL};
 
-static int opt_string(const lk_yaml *y, const lk_ynode *n, const char *what, const char **out,
-                      lk_diag *d)
+int alerting__yopt_string(const lk_yaml *y, const lk_ynode *n, const char *what, const char **out,
+                          lk_diag *d)
 {
   *out = "";
   if (!n || lk_ynode_kind(n) == LK_YNULL)
@@ -152,13 +171,19 @@ static int opt_string(const lk_yaml *y, const lk_ynode *n, const char *what, con
   return lk_ynode_string(y, n, what, out, d);
 }
 
-static int opt_duration(const lk_yaml *y, const lk_ynode *n, const char *what, int64_t *out,
-                        lk_diag *d)
+int alerting__yopt_duration(const lk_yaml *y, const lk_ynode *n, const char *what, int64_t *out,
+                            lk_diag *d)
 {
-  *out = 0;
   if (!n || lk_ynode_kind(n) == LK_YNULL)
     return 0;
   return lk_ynode_duration(y, n, what, out, d);
+}
+
+int alerting__yseq(const lk_yaml *y, const lk_ynode *n, const char *what, lk_diag *d)
+{
+  if (!n || lk_ynode_kind(n) == LK_YNULL || lk_ynode_kind(n) == LK_YSEQ)
+    return 0;
+  return lk_yaml_err(y, n, d, LK_EINVAL, "%s: expected a list", what);
 }
 
 static int check_recording(const where *w, const lk_ynode *rn, const alerting__rule *r, lk_diag *d)
@@ -185,11 +210,11 @@ static int read_rule_head(where *w, const lk_ynode *rn, alerting__rule *r, const
   const char *rec, *alert, *expr;
   int rc = lk_ynode_check_keys(y, rn, "rule", rule_keys, d);
   if (!rc)
-    rc = opt_string(y, lk_ynode_get(rn, "record"), "record", &rec, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(rn, "record"), "record", &rec, d);
   if (!rc)
-    rc = opt_string(y, lk_ynode_get(rn, "alert"), "alert", &alert, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(rn, "alert"), "alert", &alert, d);
   if (!rc)
-    rc = opt_string(y, lk_ynode_get(rn, "expr"), "expr", &expr, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(rn, "expr"), "expr", &expr, d);
   if (rc)
     return rc;
   w->rule = *alert ? alert : rec;
@@ -204,9 +229,9 @@ static int read_rule_head(where *w, const lk_ynode *rn, alerting__rule *r, const
   r->name = lk_xstrdup(w->rule);
   r->expr = lk_xstrdup(expr);
   r->line = lk_ynode_line(rn);
-  rc = opt_duration(y, lk_ynode_get(rn, "for"), "for", &r->for_ms, d);
+  rc = alerting__yopt_duration(y, lk_ynode_get(rn, "for"), "for", &r->for_ms, d);
   if (!rc)
-    rc = opt_duration(y, lk_ynode_get(rn, "keep_firing_for"), "keep_firing_for", &r->keep_ms, d);
+    rc = alerting__yopt_duration(y, lk_ynode_get(rn, "keep_firing_for"), "keep_firing_for", &r->keep_ms, d);
   return rc;
 }
 
@@ -217,9 +242,9 @@ static int read_rule(where *w, const lk_ynode *rn, const alerting_group *g, aler
   int rc = read_rule_head(w, rn, r, &en, d);
   const lk_ynode *ln = lk_ynode_get(rn, "labels"), *an = lk_ynode_get(rn, "annotations");
   if (!rc)
-    rc = read_map(w->y, ln, "labels", &r->labels, d);
+    rc = alerting__yaml_map(w->y, ln, "labels", &r->labels, d);
   if (!rc)
-    rc = read_map(w->y, an, "annotations", &r->ann, d);
+    rc = alerting__yaml_map(w->y, an, "annotations", &r->ann, d);
   if (!rc)
     rc = parse_expr(w, en, g->logql, r, d);
   if (!rc && !r->alerting)
@@ -246,15 +271,20 @@ static const char *const group_keys[] = {"name", "interval", "query_offset", "li
  * but not PromQL is a log group. */
 static bool looks_logql(const lk_ynode *rules)
 {
-  size_t n = lk_ynode_len(rules);
+  size_t n = alerting__ylen(rules);
   for (size_t i = 0; i < n; i++) {
-    const char *e = lk_ynode_str(lk_ynode_get(lk_ynode_at(rules, i), "expr"));
+    const char *e = alerting__ystr(lk_ynode_get(lk_ynode_at(rules, i), "expr"));
     promql_expr *pe = NULL;
     if (!e || promql_ok(e, &pe, NULL)) {
       promql_expr_free(pe);
       return false;
     }
-    if (logstore_logql_check(e, NULL))
+    char *metric;
+    alerting__cmp cmp;
+    alerting__log_split(e, &metric, &cmp);
+    int rc = logstore_logql_check(metric, NULL);
+    free(metric);
+    if (rc)
       return false;
   }
   return n > 0;
@@ -263,7 +293,7 @@ static bool looks_logql(const lk_ynode *rules)
 static int read_group_kind(const lk_yaml *y, const lk_ynode *gn, alerting_group *g, lk_diag *d)
 {
   const char *type = "";
-  int rc = opt_string(y, lk_ynode_get(gn, "type"), "type", &type, d);
+  int rc = alerting__yopt_string(y, lk_ynode_get(gn, "type"), "type", &type, d);
   if (rc)
     return rc;
   if (!*type) {
@@ -283,7 +313,7 @@ static int read_group_fields(const lk_yaml *y, const lk_ynode *gn, const alertin
   const char *name;
   int rc = lk_ynode_check_keys(y, gn, "group", group_keys, d);
   if (!rc)
-    rc = opt_string(y, lk_ynode_get(gn, "name"), "name", &name, d);
+    rc = alerting__yopt_string(y, lk_ynode_get(gn, "name"), "name", &name, d);
   if (rc)
     return rc;
   if (!*name)
@@ -291,13 +321,11 @@ static int read_group_fields(const lk_yaml *y, const lk_ynode *gn, const alertin
   g->name = lk_xstrdup(name);
   g->interval = o->default_interval_ms > 0 ? o->default_interval_ms : DEFAULT_INTERVAL_MS;
   g->offset = o->default_query_offset_ms;
+  if ((rc = alerting__yopt_duration(y, lk_ynode_get(gn, "interval"), "interval", &g->interval, d)) ||
+      (rc = alerting__yopt_duration(y, lk_ynode_get(gn, "query_offset"), "query_offset", &g->offset,
+                                    d)))
+    return rc;
   const lk_ynode *n;
-  if ((n = lk_ynode_get(gn, "interval")) && lk_ynode_kind(n) != LK_YNULL &&
-      (rc = lk_ynode_duration(y, n, "interval", &g->interval, d)))
-    return rc;
-  if ((n = lk_ynode_get(gn, "query_offset")) && lk_ynode_kind(n) != LK_YNULL &&
-      (rc = lk_ynode_duration(y, n, "query_offset", &g->offset, d)))
-    return rc;
   if ((n = lk_ynode_get(gn, "limit")) && lk_ynode_kind(n) != LK_YNULL &&
       (rc = lk_ynode_int(y, n, "limit", &g->limit, d)))
     return rc;
@@ -305,7 +333,7 @@ static int read_group_fields(const lk_yaml *y, const lk_ynode *gn, const alertin
     return lk_yaml_err(y, lk_ynode_get(gn, "interval"), d, LK_EINVAL,
                        "group \"%s\": interval must be positive", g->name);
   const lk_ynode *ln = lk_ynode_get(gn, "labels");
-  if ((rc = read_map(y, ln, "labels", &g->labels, d)))
+  if ((rc = alerting__yaml_map(y, ln, "labels", &g->labels, d)))
     return rc;
   where w = {y, g->name, 0, ""};
   if ((rc = check_label_names(&w, ln ? ln : gn, &g->labels, "label", d)))
@@ -324,7 +352,7 @@ static int read_group(const lk_yaml *y, const lk_ynode *gn, const char *file,
   const lk_ynode *rules = lk_ynode_get(gn, "rules");
   if (!rc && rules && lk_ynode_kind(rules) != LK_YNULL && lk_ynode_kind(rules) != LK_YSEQ)
     rc = lk_yaml_err(y, rules, d, LK_EINVAL, "group \"%s\": rules: expected a list", g->name);
-  size_t n = rc ? 0 : lk_ynode_len(rules);
+  size_t n = rc ? 0 : alerting__ylen(rules);
   g->rules = lk_xcalloc(n ? n : 1, sizeof *g->rules);
   for (size_t i = 0; i < n && !rc; i++) {
     where w = {y, g->name, i + 1, ""};
@@ -361,7 +389,7 @@ static int load_file(alerting_rules *rs, size_t *cap, const char *file, const al
     const lk_ynode *groups = rc ? NULL : lk_ynode_get(root, "groups");
     if (groups && lk_ynode_kind(groups) != LK_YSEQ && lk_ynode_kind(groups) != LK_YNULL)
       rc = lk_yaml_err(y, groups, d, LK_EINVAL, "groups: expected a list");
-    for (size_t i = 0; !rc && i < lk_ynode_len(groups); i++) {
+    for (size_t i = 0; !rc && i < alerting__ylen(groups); i++) {
       alerting_group *g = NULL;
       rc = read_group(y, lk_ynode_at(groups, i), file, o, &g, d);
       for (size_t j = first; !rc && j < rs->n; j++)

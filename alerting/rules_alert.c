@@ -416,7 +416,7 @@ int alerting__eval_alerting(alerting_group *g, size_t ri, const alerting_env *en
   alerting__vec v = {0};
   qctx q = {env, now, NULL, 0, 0};
   int rc = r->pexpr ? alerting__promql_vector(env, r->pexpr, t, &v, d)
-                    : alerting__logql_vector(env, r->expr, t, &v, d);
+                    : alerting__logql_vector(env, r, t, &v, d);
   alerting__alert **na = NULL;
   if (!rc)
     rc = build_instances(g, r, env, &v, now, &q, &na, d);

@@ -102,7 +102,9 @@ static void sort_output(alerting__output *o)
     alerting__lset s;
     double v;
   } pair;
-  pair *p = lk_xcalloc(o->n ? o->n : 1, sizeof *p);
+  if (o->n < 2)
+    return;
+  pair *p = lk_xcalloc(o->n, sizeof *p);
   for (size_t i = 0; i < o->n; i++)
     p[i] = (pair){o->series[i], o->v[i]};
   qsort(p, o->n, sizeof *p, alerting__lset_cmp); /* s is the first member */
@@ -121,7 +123,7 @@ static int write_output(alerting__rule *r, alerting__output *o, const alerting_e
   alerting__lset *gone = lk_xcalloc(r->nprev ? r->nprev : 1, sizeof *gone);
   size_t ngone = 0;
   for (size_t i = 0; i < r->nprev; i++)
-    if (!bsearch(&r->prev[i], o->series, o->n, sizeof *o->series, alerting__lset_cmp))
+    if (!o->n || !bsearch(&r->prev[i], o->series, o->n, sizeof *o->series, alerting__lset_cmp))
       gone[ngone++] = r->prev[i];
   append_all(env, gone, NULL, ngone, t, true, NULL);
   free(gone);
@@ -173,7 +175,7 @@ static int eval_recording(alerting_group *g, alerting__rule *r, const alerting_e
 {
   alerting__vec v;
   int rc = r->pexpr ? alerting__promql_vector(env, r->pexpr, t, &v, d)
-                    : alerting__logql_vector(env, r->expr, t, &v, d);
+                    : alerting__logql_vector(env, r, t, &v, d);
   alerting__lbuild b = {0};
   for (size_t i = 0; !rc && i < v.n; i++) {
     alerting__lb_reset(&b, v.s[i].labels, v.s[i].nlabels);

@@ -19,6 +19,16 @@ typedef struct alerting__lset {
   size_t n;
 } alerting__lset;
 
+/* A trailing `<op> [bool] <number>` of a log rule's expr, applied by the
+ * engine (the logstore's LogQL has no binary operators). */
+typedef struct alerting__cmp {
+  int op;                    /* 0 none, else one of ALERTING__CMP_* */
+  bool keep_bool;            /* `bool`: every sample kept, value 0 or 1 */
+  double value;
+} alerting__cmp;
+enum { ALERTING__CMP_EQ = 1, ALERTING__CMP_NE, ALERTING__CMP_GT, ALERTING__CMP_LT, ALERTING__CMP_GE,
+       ALERTING__CMP_LE };
+
 /* One alert instance of an alerting rule. */
 typedef struct alerting__alert {
   alerting__lset labels;
@@ -34,6 +44,8 @@ typedef struct alerting__rule {
   char *name, *expr;
   size_t line;
   promql_expr *pexpr;        /* PromQL rules */
+  char *log_metric;          /* log rules: the expr without a trailing comparison, for logstore */
+  alerting__cmp log_cmp;     /* that comparison (op 0: none) */
   char *log_query;           /* log rules: the log query the expr aggregates (for lines), or NULL */
   int64_t log_range_ms;      /* its range */
   int64_t for_ms, keep_ms;
@@ -79,6 +91,25 @@ void alerting__alert_free(alerting__alert *a);
 void alerting__rule_fini(alerting__rule *r);
 void alerting__group_free(alerting_group *g);
 void alerting__alert_info(const alerting__alert *a, alerting_alert_info *out);
+
+/* A YAML mapping of string → string (null or absent: empty) into *out,
+ * sorted; what names it in messages. */
+struct lk_yaml;
+struct lk_ynode;
+int alerting__yaml_map(const struct lk_yaml *y, const struct lk_ynode *m, const char *what,
+                       alerting__lset *out, lk_diag *d);
+/* Optional scalars: absent or null leaves the default ("" for strings,
+ * *out untouched for durations); the wrong kind is an error. */
+int alerting__yopt_string(const struct lk_yaml *y, const struct lk_ynode *n, const char *what,
+                          const char **out, lk_diag *d);
+int alerting__yopt_duration(const struct lk_yaml *y, const struct lk_ynode *n, const char *what,
+                            int64_t *out, lk_diag *d);
+/* Absent, null or a sequence; anything else is "<what>: expected a list". */
+int alerting__yseq(const struct lk_yaml *y, const struct lk_ynode *n, const char *what, lk_diag *d);
+/* Items of a sequence; 0 for anything else and for NULL (absent). */
+size_t alerting__ylen(const struct lk_ynode *n);
+/* Scalar text, or NULL for anything else and for NULL. */
+const char *alerting__ystr(const struct lk_ynode *n);
 
 /* A label set under construction (borrowed strings; l is malloc'ed). */
 typedef struct alerting__lbuild {
@@ -135,9 +166,12 @@ void alerting__after_fini(alerting__after *af);
 int alerting__eval_alerting(alerting_group *g, size_t ri, const alerting_env *env, int64_t now,
                             alerting__output *o, alerting__after *af, lk_diag *d);
 
+/* Split a trailing comparison with a number off a LogQL metric expr:
+ * *metric (malloc'ed) is the rest. */
+void alerting__log_split(const char *expr, char **metric, alerting__cmp *cmp);
 /* A log rule's expr as a vector at t (ms). */
-int alerting__logql_vector(const alerting_env *env, const char *expr, int64_t t, alerting__vec *out,
-                           lk_diag *d);
+int alerting__logql_vector(const alerting_env *env, const alerting__rule *r, int64_t t,
+                           alerting__vec *out, lk_diag *d);
 
 /* Log rules: the log query inside a LogQL metric expr (selector and
  * pipeline without unwrap; malloc'ed) and its range, or NULL when there is

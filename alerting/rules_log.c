@@ -11,25 +11,99 @@
 #include "lib/lk_alloc.h"
 #include "lib/lk_time.h"
 
-int alerting__logql_vector(const alerting_env *env, const char *expr, int64_t t, alerting__vec *out,
-                           lk_diag *d)
+static bool cmp_holds(const alerting__cmp *c, double v)
+{
+  switch (c->op) {
+  case ALERTING__CMP_EQ: return v == c->value;
+  case ALERTING__CMP_NE: return v != c->value;
+  case ALERTING__CMP_GT: return v > c->value;
+  case ALERTING__CMP_LT: return v < c->value;
+  case ALERTING__CMP_GE: return v >= c->value;
+  case ALERTING__CMP_LE: return v <= c->value;
+  default: return true;
+  }
+}
+
+int alerting__logql_vector(const alerting_env *env, const alerting__rule *r, int64_t t,
+                           alerting__vec *out, lk_diag *d)
 {
   memset(out, 0, sizeof *out);
   if (!env->logs)
     return lk_diag_set(d, LK_EINVAL, -1, "log rule: no log store to query");
   logstore_query_opts o = {.start_ns = t * 1000000, .end_ns = t * 1000000};
-  int rc = logstore_query(env->logs, expr, &o, &out->lr, d);
+  int rc = logstore_query(env->logs, r->log_metric, &o, &out->lr, d);
   if (rc)
     return rc;
-  logstore_result *r = out->lr;
-  if (r->kind == LOGSTORE_STREAMS)
+  logstore_result *lr = out->lr;
+  if (lr->kind == LOGSTORE_STREAMS)
     return lk_diag_set(d, LK_EEXEC, -1, "rule result is not a vector or scalar");
-  out->s = lk_xcalloc(r->n ? r->n : 1, sizeof *out->s);
-  for (size_t i = 0; i < r->n; i++)
-    if (r->series[i].n)
-      out->s[out->n++] = (alerting_sample){r->series[i].labels, r->series[i].nlabels,
-                                           r->series[i].v[r->series[i].n - 1]};
+  out->s = lk_xcalloc(lr->n ? lr->n : 1, sizeof *out->s);
+  for (size_t i = 0; i < lr->n; i++) {
+    const logstore_rseries *s = &lr->series[i];
+    if (!s->n)
+      continue;
+    double v = s->v[s->n - 1]; /* the point at t */
+    bool hold = cmp_holds(&r->log_cmp, v);
+    if (r->log_cmp.op && r->log_cmp.keep_bool)
+      v = hold;
+    else if (!hold)
+      continue;
+    out->s[out->n++] = (alerting_sample){s->labels, s->nlabels, v};
+  }
   return 0;
+}
+
+/*---- A trailing comparison ----*/
+
+static const char *skip_quoted(const char *p);
+
+/* The last comparison operator outside quotes and brackets, or NULL. */
+static const char *last_top_cmp(const char *s, int *op, size_t *oplen)
+{
+  static const struct {
+    const char *tok;
+    int op;
+  } ops[] = {{"==", ALERTING__CMP_EQ}, {"!=", ALERTING__CMP_NE}, {">=", ALERTING__CMP_GE},
+             {"<=", ALERTING__CMP_LE}, {">", ALERTING__CMP_GT},  {"<", ALERTING__CMP_LT}};
+  const char *found = NULL;
+  int depth = 0;
+  for (const char *p = s; *p;) {
+    if (*p == '"' || *p == '`') {
+      p = skip_quoted(p);
+      continue;
+    }
+    depth += (*p == '(' || *p == '[' || *p == '{') - (*p == ')' || *p == ']' || *p == '}');
+    for (size_t i = 0; depth == 0 && i < sizeof ops / sizeof ops[0]; i++)
+      if (!strncmp(p, ops[i].tok, strlen(ops[i].tok))) {
+        found = p, *op = ops[i].op, *oplen = strlen(ops[i].tok);
+        break;
+      }
+    p += found == p ? *oplen : 1;
+  }
+  return found;
+}
+
+void alerting__log_split(const char *expr, char **metric, alerting__cmp *cmp)
+{
+  memset(cmp, 0, sizeof *cmp);
+  int op = 0;
+  size_t oplen = 0;
+  const char *at = last_top_cmp(expr, &op, &oplen);
+  if (at) {
+    const char *rhs = at + oplen;
+    rhs += strspn(rhs, " \t\r\n");
+    bool keep_bool = !strncmp(rhs, "bool", 4) && strchr(" \t\r\n", rhs[4]);
+    if (keep_bool)
+      rhs += 4 + strspn(rhs + 4, " \t\r\n");
+    char *end;
+    double v = strtod(rhs, &end);
+    if (end != rhs && !end[strspn(end, " \t\r\n")]) {
+      *cmp = (alerting__cmp){op, keep_bool, v};
+      *metric = lk_xstrndup(expr, (size_t)(at - expr));
+      return;
+    }
+  }
+  *metric = lk_xstrdup(expr);
 }
 
 /*---- The log query inside a metric expression ----*/

@@ -60,6 +60,7 @@ void alerting__rule_fini(alerting__rule *r)
   free(r->expr);
   promql_expr_free(r->pexpr);
   free(r->log_query);
+  free(r->log_metric);
   templates_free(r->label_t, r->labels.n);
   templates_free(r->ann_t, r->ann.n);
   alerting__lset_fini(&r->labels);

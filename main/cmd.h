@@ -18,5 +18,6 @@ int cmd_query_range(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 
 #endif

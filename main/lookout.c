@@ -26,6 +26,7 @@ static const struct cmd commands[] = {
   {"apply",       cmd_apply,       "create/update deployments"},
   {"get",         cmd_get,         "list deployments|pods|autoscalers|alerts"},
   {"scale",       cmd_scale,       "scale a deployment"},
+  {"test",        cmd_test,        "rule unit tests (promtool test rules format)"},
   {"import",      cmd_import,      "bulk metric import, with a progress bar"},
   {"version",     cmd_version,     "print the version"},
 };
