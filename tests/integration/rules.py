@@ -11,6 +11,8 @@ with 1 s evaluation intervals (every wait bounded):
 - SIGHUP: the same two cases (the refusal goes to the log with file:line);
 - restart: a pending alert with a long `for` comes back with its activeAt
   (restored from ALERTS_FOR_STATE);
+- ticks aligned to the interval; the built-in health rules evaluate over
+  Lookout's own metrics, self-scraped into the tsdb;
 - a log rule (`type: logql`) fires from lines pushed through the Loki push
   API, and its alert carries the matching lines (annotation log_lines);
 - alert history: every state change (pending, firing, resolved, and
@@ -54,7 +56,7 @@ RULES = """groups:
     interval: 1s
     rules:
       - alert: ShopErrors
-        expr: sum by (app) (count_over_time({app="shop"} |= "error" [1m]))
+        expr: sum by (app) (count_over_time({app="shop"} |= "error" [1m])) > 2
         annotations:
           summary: "{{ $value }} errors"
 """
@@ -190,6 +192,26 @@ def history(base):
     print("ok: history stream holds pending and firing lines (JSON, labels included)")
 
 
+def scheduling_and_self_metrics(base, path):
+    """Ticks aligned as Prometheus aligns them (same offset in every
+    interval); the built-in health group evaluates over Lookout's own
+    metrics, which the server appended to the tsdb (job="lookout")."""
+    t1 = ts(last_eval(base, "cpu"))
+    wait_for("another cpu evaluation", lambda: ts(last_eval(base, "cpu")) >= t1 + 1, timeout=10)
+    t2 = ts(last_eval(base, "cpu"))
+    assert abs((t2 - t1) - round(t2 - t1)) < 0.002, (t1, t2)
+    health = wait_for("built-in rules evaluated", lambda: [r["health"] for g in rules(base, **{
+        "rule_group[]": "lookout-health"}) for r in g["rules"] if r["health"] != "unknown"], timeout=30)
+    assert set(health) == {"ok"} and len(health) == 6, rules(base, **{"rule_group[]": "lookout-health"})
+    res = query(base, 'lookout_data_filesystem_avail_bytes{job="lookout"}')
+    assert res and float(res[0]["value"][1]) > 0, res
+    assert query(base, 'lookout_tsdb_wal_errors_total{job="lookout"} == 0'), "no WAL error counter self-scraped"
+    st, page = lkt.http("GET", base + "/metrics")
+    want = ('lookout_rule_group_iterations_missed_total{rule_group="%s;cpu"} 0' % path).encode()
+    assert st == 200 and want in page, want
+    print("ok: ticks aligned, built-in health rules evaluate over the self-scraped metrics")
+
+
 def reload_http(srv, path, fired):
     base = srv.base
     with open(path, "w") as f:
@@ -298,6 +320,7 @@ def main():
             srv.start()
             fired = firing_and_pending(srv)
             history(srv.base)
+            scheduling_and_self_metrics(srv.base, path)
             reload_http(srv, path, fired)
             reload_sighup(srv, path, log_path)
             log_rule(srv.base)
