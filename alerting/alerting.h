@@ -297,6 +297,10 @@ int alerting_unittest_run(const char *const *files, size_t n, FILE *out, FILE *e
 
 typedef struct alerting_manager alerting_manager;
 
+/* Called first by every reload, to re-read the configuration: it may call
+ * alerting_manager_set_files; a nonzero return (d set) refuses the reload. */
+typedef int (*alerting_reconfig_fn)(void *ctx, alerting_manager *m, lk_diag *d);
+
 typedef struct alerting_manager_opts {
   const char *const *globs;        /* rule_files as configured */
   size_t nglobs;
@@ -312,6 +316,8 @@ typedef struct alerting_manager_opts {
   const char *self_instance;       /* instance label of the self-scraped series (the listen address) */
   tsdb *db;                        /* borrowed; required */
   logstore *logs;                  /* borrowed; NULL: log rules fail, no history */
+  alerting_reconfig_fn reconfig;   /* NULL: reloads re-read the same globs */
+  void *reconfig_ctx;
 } alerting_manager_opts;
 
 /* Load the rules (restoring `for` state from ALERTS_FOR_STATE, as after a
@@ -326,8 +332,12 @@ typedef void (*alerting_metrics_fn)(void *ctx, lk_buf *out);
  * metrics) renders the page appended to the tsdb before each evaluation of
  * the built-in group. */
 int alerting_manager_start(alerting_manager *m, alerting_metrics_fn self, void *self_ctx, lk_diag *d);
-/* Re-expand the globs and reload every file. On error (d = "<file>:<line>:
- * …") the running rules are untouched. */
+/* Only from the reconfig callback: the globs (copied) and default interval
+ * the reload then loads. */
+void alerting_manager_set_files(alerting_manager *m, const char *const *globs, size_t nglobs,
+                                int64_t default_interval_ms);
+/* Run reconfig, re-expand the globs and reload every file. On error (d =
+ * "<file>:<line>: …") the running rules are untouched. */
 int alerting_manager_reload(alerting_manager *m, lk_diag *d);
 /* The current rule set for reading (alerting_group_* getters, under
  * alerting_group_lock); valid until alerting_manager_release. */

@@ -459,13 +459,27 @@ static int write_builtin(const char *path, lk_diag *d)
   return lk_write_file_atomic(path, text, strlen(text), d);
 }
 
+static void set_globs(alerting_manager *m, const char *const *globs, size_t n)
+{
+  char **v = lk_xcalloc(n ? n : 1, sizeof *v);
+  for (size_t i = 0; i < n; i++)
+    v[i] = lk_xstrdup(globs[i]);
+  free_files(m->globs, m->nglobs);
+  m->globs = v;
+  m->nglobs = n;
+}
+
+void alerting_manager_set_files(alerting_manager *m, const char *const *globs, size_t nglobs,
+                                int64_t default_interval_ms)
+{
+  set_globs(m, globs, nglobs);
+  m->o.default_interval_ms = default_interval_ms;
+}
+
 static void copy_opts(alerting_manager *m, const alerting_manager_opts *o)
 {
   m->o = *o;
-  m->globs = lk_xcalloc(o->nglobs ? o->nglobs : 1, sizeof *m->globs);
-  for (size_t i = 0; i < o->nglobs; i++)
-    m->globs[i] = lk_xstrdup(o->globs[i]);
-  m->nglobs = o->nglobs;
+  set_globs(m, o->globs, o->nglobs);
   m->base_dir = dup_or_null(o->base_dir);
   m->builtin_path = dup_or_null(o->builtin_path);
   m->data_dir = dup_or_null(o->data_dir);
@@ -584,7 +598,9 @@ int alerting_manager_reload(alerting_manager *m, lk_diag *d)
 {
   pthread_mutex_lock(&m->reload_mu);
   alerting_rules *next = NULL;
-  int rc = load(m, false, &next, d);
+  int rc = m->o.reconfig ? m->o.reconfig(m->o.reconfig_ctx, m, d) : 0;
+  if (!rc)
+    rc = load(m, false, &next, d);
   pthread_mutex_lock(&m->mu);
   m->reloads++;
   m->reload_failures += rc != 0;

@@ -12,7 +12,9 @@
  * relative to the config file's directory) and the built-in health rules
  * before the HTTP server starts (a bad file stops the start with
  * file:line), and its scheduler starts once HTTP serves, because it
- * self-scrapes the /metrics page. Shutdown stops the scheduler first.
+ * self-scrapes the /metrics page. A reload (SIGHUP, POST /-/reload) re-reads
+ * rule_files and evaluation_interval from the config file, then the rule
+ * files. Shutdown stops the scheduler first.
  *
  * The bearer token lives in auth.token_file (default <data>/token); it is
  * created with a random value on first start, so endpoints that need a token
@@ -193,11 +195,46 @@ static char *config_dir(const lk_config *c)
   return lk_xstrndup(c->path, slash == c->path ? 1 : (size_t)(slash - c->path));
 }
 
-static alerting_manager *open_rules(const lk_config *c, tsdb *db, logstore *logs)
+/* A reload re-reads the config file for rule_files and evaluation_interval
+ * (the other keys take a restart); a broken config refuses the reload. */
+typedef struct config_src {
+  const char *path; /* NULL: no config file */
+  unsigned reader;  /* LK_CONFIG_SERVER or LK_CONFIG_UP */
+} config_src;
+
+static int reread_rule_keys(void *ctx, alerting_manager *m, lk_diag *d)
+{
+  const config_src *src = ctx;
+  if (!src->path)
+    return 0;
+  lk_config fresh;
+  lk_config_init(&fresh);
+  int rc = lk_config_load(&fresh, src->path, src->reader, d);
+  if (!rc)
+    alerting_manager_set_files(m, (const char *const *)fresh.rule_files.v, fresh.rule_files.n,
+                               fresh.evaluation_interval_ms);
+  lk_config_fini(&fresh);
+  return rc;
+}
+
+/* external_url's default: http(s)://<listen>, with the host name in place
+ * of a wildcard address (as Prometheus uses its host name). */
+static void default_url(const lk_config *c, char *url, size_t sz)
+{
+  const char *colon = strrchr(c->listen, ':');
+  size_t hl = (size_t)(colon - c->listen);
+  char host[256] = "";
+  bool wildcard = !hl || (hl == 7 && !strncmp(c->listen, "0.0.0.0", 7)) || (hl == 4 && !strncmp(c->listen, "[::]", 4));
+  if (!wildcard || gethostname(host, sizeof host - 1))
+    snprintf(host, sizeof host, "%.*s", (int)hl, c->listen);
+  snprintf(url, sz, "%s://%s%s", c->tls.cert_file ? "https" : "http", host, colon);
+}
+
+static alerting_manager *open_rules(const lk_config *c, const config_src *src, tsdb *db, logstore *logs)
 {
   char builtin[4096], url[600];
   snprintf(builtin, sizeof builtin, "%s/rules/lookout-builtin.rules.yml", c->data);
-  snprintf(url, sizeof url, "%s://%s", c->tls.cert_file ? "https" : "http", c->listen);
+  default_url(c, url, sizeof url);
   char *dir = config_dir(c);
   alerting_manager_opts o = {
     .globs = (const char *const *)c->rule_files.v,
@@ -212,6 +249,8 @@ static alerting_manager *open_rules(const lk_config *c, tsdb *db, logstore *logs
     .self_instance = c->listen,
     .db = db,
     .logs = logs,
+    .reconfig = reread_rule_keys,
+    .reconfig_ctx = (void *)src,
   };
   alerting_manager *m = NULL;
   lk_diag d = {0};
@@ -279,7 +318,8 @@ static int run(const char *cmd, const lk_config *c)
     free(key);
     return 1;
   }
-  alerting_manager *rules = open_rules(c, db, logs);
+  config_src src = {c->path, !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER};
+  alerting_manager *rules = open_rules(c, &src, db, logs);
   if (!rules) {
     tsdb_close(db);
     logstore_close(logs);

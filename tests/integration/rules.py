@@ -9,6 +9,8 @@ with 1 s evaluation intervals (every wait bounded):
   keep evaluating; with a good changed file → the new rule appears and the
   firing alert keeps its activeAt (state of unchanged rules kept);
 - SIGHUP: the same two cases (the refusal goes to the log with file:line);
+- a reload re-reads rule_files from the config file (a broken config is
+  refused with its file:line);
 - restart: a pending alert with a long `for` comes back with its activeAt
   (restored from ALERTS_FOR_STATE);
 - ticks aligned to the interval; the built-in health rules evaluate over
@@ -293,6 +295,27 @@ def resolved(base):
     print("ok: HighCPU resolved, Sticky held by keep_firing_for; both written to the history")
 
 
+def reload_config(srv, cfg, work):
+    """A reload re-reads rule_files from the config file; a broken config
+    refuses the reload with its file:line."""
+    base = srv.base
+    os.makedirs(os.path.join(work, "more"))
+    with open(os.path.join(work, "more", "extra.yaml"), "w") as f:
+        f.write("groups:\n  - name: extra\n    rules:\n      - record: one\n        expr: vector(1)\n")
+    with open(cfg, "w") as f:
+        f.write("rule_files: [ '*.yml', 'more/*.yaml' ]\nevaluation_interval: 1s\n")
+    st, body = lkt.http("POST", base + "/-/reload")
+    assert st == 200, (st, body)
+    g = [g for g in rules(base) if g["name"] == "extra"]
+    assert g and g[0]["interval"] == 1 and g[0]["file"].endswith("/more/extra.yaml"), rules(base)
+    with open(cfg, "w") as f:
+        f.write("rule_files: [ '*.yml' ]\nevaluation_interval: 1s\nrule_filez: []\n")
+    st, body = lkt.http("POST", base + "/-/reload")
+    assert st == 400 and f"{cfg}:3: unknown key" in json.loads(body)["error"], (st, body)
+    assert [g for g in rules(base) if g["name"] == "extra"], "a refused reload changed the rules"
+    print("ok: reload re-reads rule_files from the config; a broken config is refused with file:line")
+
+
 def log_rule(base):
     now = time.time_ns()
     values = [[str(now + k), f"order {k} failed: error code {500 + k}"] for k in range(3)]
@@ -326,6 +349,7 @@ def main():
             log_rule(srv.base)
             restart_restores(srv)
             resolved(srv.base)
+            reload_config(srv, cfg, work)
     print("rules: all cases passed")
 
 
