@@ -4,12 +4,14 @@
  * file name and `promtool check rules` can read the same bytes; the test
  * tests/alerting/builtin_rules.sh does).
  *
- * The rules read Lookout's own metrics, which the rule manager appends to
- * the tsdb before each evaluation of this group (job="lookout"):
- * lookout_tsdb_wal_errors_total, lookout_data_filesystem_{avail,size}_bytes,
+ * The rules read Lookout's own metrics, which the rule manager scrapes into
+ * this group's in-memory store before each evaluation (job="lookout",
+ * selfmon.c): lookout_tsdb_wal_errors_total,
+ * lookout_data_filesystem_{avail,size}_bytes,
  * lookout_rule_evaluation_failures_total, lookout_notifications_queued (the
  * notification queue, exported by the notifier), and the collector's
- * lookout_collector_*_errors_total, which `lookout up` stores itself.
+ * lookout_collector_*_errors_total as the tsdb holds them (`lookout up`'s
+ * own collector, or agents).
  */
 #include "alerting/alerting.h"
 

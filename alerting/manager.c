@@ -2,8 +2,8 @@
  * rule files from globs, one scheduler thread evaluating every group at its
  * interval, reload (POST /-/reload, SIGHUP) that keeps the old rules on any
  * error, alerts handed to a list of receivers, alert history to the log
- * store (history.c), and Lookout's own metrics appended to the tsdb before
- * the built-in health group runs (self-scrape).
+ * store (history.c), and Lookout's own metrics scraped into an in-memory
+ * store before the built-in health group runs over it (selfmon.c).
  *
  * Scheduling follows Prometheus: a group with interval I is evaluated at the
  * times t ≡ offset (mod I), offset a hash of (file, name), so restarts keep
@@ -60,6 +60,8 @@ struct alerting_manager {
   lk_label *ext;             /* external labels, sorted, owned */
   size_t next;
   alerting_env env;
+  alerting__selfmon *selfmon; /* the built-in group's data (selfmon.c) */
+  alerting_env self_env;      /* env with selfmon's store for reads and writes */
   receiver recv[MAX_RECEIVERS];
   size_t nrecv;
   alerting_metrics_fn self_fn;
@@ -206,42 +208,7 @@ static bool is_builtin(const alerting_manager *m, const alerting_group_info *gi)
   return m->builtin_path && !strcmp(gi->file, m->builtin_path);
 }
 
-typedef struct scrape_ctx {
-  alerting_manager *m;
-  int64_t t;
-  lk_arena *arena;
-  lk_series *series;
-  size_t n, cap;
-  lk_diag *d;
-} scrape_ctx;
-
-/* One exposition sample → a series job="lookout", instance=<listen> at t. */
-static int scraped(void *ctx, const lk_expo_sample *s)
-{
-  scrape_ctx *c = ctx;
-  lk_label *ls;
-  size_t nl;
-  if (lk_expo_parse_series(s->series, s->series_len, c->arena, &ls, &nl, c->d))
-    return LK_EPARSE;
-  lk_label *all = lk_arena_alloc(c->arena, (nl + 2) * sizeof *all);
-  size_t k = 0;
-  for (size_t i = 0; i < nl; i++)
-    if (strcmp(ls[i].name, "job") && strcmp(ls[i].name, "instance"))
-      all[k++] = ls[i];
-  all[k++] = (lk_label){"instance", c->m->self_instance};
-  all[k++] = (lk_label){"job", "lookout"};
-  lk_sample *smp = lk_arena_alloc(c->arena, sizeof *smp);
-  *smp = (lk_sample){c->t, s->value};
-  if (c->n == c->cap) {
-    c->cap = c->cap ? 2 * c->cap : 256;
-    c->series = lk_xrealloc(c->series, c->cap * sizeof *c->series);
-  }
-  c->series[c->n++] = (lk_series){all, k, smp, 1};
-  return 0;
-}
-
-/* Append Lookout's /metrics page (and the manager's own families) to the
- * tsdb at t, so rules can read them. Failures are logged, never fatal. */
+/* Lookout's own metrics into the built-in group's store, at t. */
 static void self_scrape(alerting_manager *m, int64_t t)
 {
   lk_buf page = {0};
@@ -249,20 +216,7 @@ static void self_scrape(alerting_manager *m, int64_t t)
     m->self_fn(m->self_ctx, &page);
   else
     alerting_manager_metrics(m, &page);
-  lk_diag d = {0};
-  scrape_ctx c = {.m = m, .t = t, .arena = lk_arena_new(64 << 10), .d = &d};
-  lk_expo *p = lk_expo_new(scraped, &c, 0);
-  int rc = lk_expo_feed(p, (const uint8_t *)page.data, page.len, &d);
-  if (!rc)
-    rc = lk_expo_finish(p, &d);
-  lk_expo_free(p);
-  tsdb_append_stats st = {0};
-  if (!rc && c.n)
-    rc = tsdb_append(m->o.db, c.series, c.n, &st, &d);
-  if (rc)
-    lk_warn("alerting: self-scrape failed: %s", d.set ? d.msg : lk_strerror(rc));
-  free(c.series);
-  lk_arena_free(c.arena);
+  alerting__selfmon_scrape(m->selfmon, &page, t);
   lk_buf_fini(&page);
 }
 
@@ -360,9 +314,10 @@ static int64_t eval_one(alerting_manager *m, uint64_t gen, size_t i, int64_t t, 
     alerting_group_info gi;
     alerting_group_get(g, &gi);
     int64_t t0 = lk_mono_ns();
-    if (is_builtin(m, &gi))
+    bool own = is_builtin(m, &gi);
+    if (own)
       self_scrape(m, t);
-    alerting_group_eval(g, &m->env, t);
+    alerting_group_eval(g, own ? &m->self_env : &m->env, t);
     took = lk_mono_ns() - t0;
     if (m->o.logs)
       alerting__history_keep_firing(m->o.logs, g, t);
@@ -495,6 +450,7 @@ static void copy_opts(alerting_manager *m, const alerting_manager_opts *o)
 static void free_manager(alerting_manager *m)
 {
   alerting_rules_free(m->rules);
+  alerting__selfmon_free(m->selfmon);
   free(m->sch);
   free_files(m->globs, m->nglobs);
   free(m->base_dir);
@@ -539,6 +495,8 @@ int alerting_manager_open(const alerting_manager_opts *o, alerting_manager **out
     .change_ctx = o->logs,
   };
   m->queryable = promql_queryable_tsdb(o->db);
+  m->selfmon = alerting__selfmon_new(o->db, m->self_instance);
+  alerting__selfmon_env(m->selfmon, &m->env, &m->self_env);
   int rc = m->builtin_path ? write_builtin(m->builtin_path, d) : 0;
   if (!rc)
     rc = load(m, true, &m->rules, d);

@@ -13,4 +13,14 @@ void alerting__history_change(void *ctx, const alerting_group *g, size_t rule,
 /* History lines for alerts that keep_firing_for started holding at now_ms. */
 void alerting__history_keep_firing(logstore *logs, const alerting_group *g, int64_t now_ms);
 
+/* selfmon.c: the built-in health group's data (Lookout's own metrics in an
+ * in-memory store of the last 20 minutes). Used by the scheduler thread only. */
+typedef struct alerting__selfmon alerting__selfmon;
+alerting__selfmon *alerting__selfmon_new(tsdb *db, const char *instance);
+void alerting__selfmon_free(alerting__selfmon *s); /* NULL is fine */
+/* base with the store as queryable and appender. */
+void alerting__selfmon_env(alerting__selfmon *s, const alerting_env *base, alerting_env *out);
+/* Add the /metrics page's samples and the tsdb's collector error counters at t. */
+void alerting__selfmon_scrape(alerting__selfmon *s, const lk_buf *page, int64_t t);
+
 #endif

@@ -13,8 +13,8 @@ with 1 s evaluation intervals (every wait bounded):
   refused with its file:line);
 - restart: a pending alert with a long `for` comes back with its activeAt
   (restored from ALERTS_FOR_STATE);
-- ticks aligned to the interval; the built-in health rules evaluate over
-  Lookout's own metrics, self-scraped into the tsdb;
+- ticks aligned to the interval; a built-in health rule fires over
+  Lookout's own metrics (self-scraped, kept out of the tsdb);
 - a log rule (`type: logql`) fires from lines pushed through the Loki push
   API, and its alert carries the matching lines (annotation log_lines);
 - alert history: every state change (pending, firing, resolved, and
@@ -53,7 +53,12 @@ RULES = """groups:
       - alert: Sticky
         expr: job:cpu:sum > 10
         keep_firing_for: 5m
-%(extra)s  - name: shop-logs
+%(extra)s  - name: broken
+    interval: 1s
+    rules:
+      - alert: Duplicates
+        expr: label_replace(cpu_usage, "cpu", "", "", "")
+  - name: shop-logs
     type: logql
     interval: 1s
     rules:
@@ -196,22 +201,26 @@ def history(base):
 
 def scheduling_and_self_metrics(base, path):
     """Ticks aligned as Prometheus aligns them (same offset in every
-    interval); the built-in health group evaluates over Lookout's own
-    metrics, which the server appended to the tsdb (job="lookout")."""
+    interval); the built-in health rules read Lookout's own metrics: a rule
+    that fails at every evaluation (two alerts with one label set) raises
+    lookout_rule_evaluation_failures_total, and LookoutRuleEvaluationFailures
+    fires. Those self-metrics stay out of the tsdb (whose retention counts
+    from the newest sample)."""
     t1 = ts(last_eval(base, "cpu"))
     wait_for("another cpu evaluation", lambda: ts(last_eval(base, "cpu")) >= t1 + 1, timeout=10)
     t2 = ts(last_eval(base, "cpu"))
     assert abs((t2 - t1) - round(t2 - t1)) < 0.002, (t1, t2)
-    health = wait_for("built-in rules evaluated", lambda: [r["health"] for g in rules(base, **{
-        "rule_group[]": "lookout-health"}) for r in g["rules"] if r["health"] != "unknown"], timeout=30)
-    assert set(health) == {"ok"} and len(health) == 6, rules(base, **{"rule_group[]": "lookout-health"})
-    res = query(base, 'lookout_data_filesystem_avail_bytes{job="lookout"}')
-    assert res and float(res[0]["value"][1]) > 0, res
-    assert query(base, 'lookout_tsdb_wal_errors_total{job="lookout"} == 0'), "no WAL error counter self-scraped"
+    g, r = rule(base, "Duplicates")
+    assert r["health"] == "err" and "same labelset" in r["lastError"], r
+    a = wait_for("LookoutRuleEvaluationFailures firing", lambda: alert(base, "LookoutRuleEvaluationFailures", "firing"))
+    assert a["labels"]["rule_group"] == path + ";broken" and a["labels"]["job"] == "lookout", a
+    health = [r["health"] for g in rules(base, **{"rule_group[]": "lookout-health"}) for r in g["rules"]]
+    assert health == ["ok"] * 6, health
+    assert not query(base, '{job="lookout"}'), "self-metrics were written to the tsdb"
     st, page = lkt.http("GET", base + "/metrics")
     want = ('lookout_rule_group_iterations_missed_total{rule_group="%s;cpu"} 0' % path).encode()
     assert st == 200 and want in page, want
-    print("ok: ticks aligned, built-in health rules evaluate over the self-scraped metrics")
+    print("ok: ticks aligned; built-in health rules fire over the self-scraped metrics (kept out of the tsdb)")
 
 
 def reload_http(srv, path, fired):
