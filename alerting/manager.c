@@ -250,7 +250,10 @@ static void render_groups(alerting_manager *m, lk_buf *b)
     family(b, fam[f].name, fam[f].type, fam[f].help);
     for (size_t i = 0; i < n; i++) {
       alerting_group_info gi;
-      alerting_group_get(alerting_rules_group(rs, i), &gi);
+      alerting_group *g = alerting_rules_group(rs, i);
+      alerting_group_lock(g); /* the scheduler updates its state */
+      alerting_group_get(g, &gi);
+      alerting_group_unlock(g);
       pthread_mutex_lock(&m->mu);
       sched s = m->sch[i];
       pthread_mutex_unlock(&m->mu);
@@ -514,18 +517,20 @@ int alerting_manager_start(alerting_manager *m, alerting_metrics_fn self, void *
 {
   m->self_fn = self;
   m->self_ctx = self_ctx;
-  int rc = pthread_create(&m->thread, NULL, scheduler, m);
-  if (rc)
-    return lk_diag_set(d, LK_EIO, -1, "alerting: cannot start the rule scheduler: %s", strerror(rc));
-  m->started = true;
+  pthread_mutex_lock(&m->reload_mu); /* HTTP already serves: no reload swaps the rules meanwhile */
   alerting_rules *rs = m->rules;
-  size_t nr = 0;
-  for (size_t i = 0; i < alerting_rules_ngroups(rs); i++) {
+  size_t nr = 0, ng = alerting_rules_ngroups(rs);
+  for (size_t i = 0; i < ng; i++) {
     alerting_group_info gi;
-    alerting_group_get(alerting_rules_group(rs, i), &gi);
+    alerting_group_get(alerting_rules_group(rs, i), &gi); /* before the scheduler runs */
     nr += gi.nrules;
   }
-  lk_info("alerting: evaluating %zu rules in %zu groups", nr, alerting_rules_ngroups(rs));
+  int rc = pthread_create(&m->thread, NULL, scheduler, m);
+  m->started = !rc;
+  pthread_mutex_unlock(&m->reload_mu);
+  if (rc)
+    return lk_diag_set(d, LK_EIO, -1, "alerting: cannot start the rule scheduler: %s", strerror(rc));
+  lk_info("alerting: evaluating %zu rules in %zu groups", nr, ng);
   return 0;
 }
 

@@ -285,7 +285,9 @@ static group_ref *sorted_groups(alerting_rules *rs, size_t *n)
   for (size_t i = 0; i < *n; i++) {
     alerting_group_info gi;
     v[i].g = alerting_rules_group(rs, i);
-    alerting_group_get(v[i].g, &gi);
+    alerting_group_lock(v[i].g);
+    alerting_group_get(v[i].g, &gi); /* name and file stay valid: fixed at load */
+    alerting_group_unlock(v[i].g);
     v[i].file = gi.file;
     v[i].name = gi.name;
   }
@@ -338,8 +340,8 @@ void web__alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   for (size_t i = 0; i < n; i++) {
     alerting_group *g = groups[i].g;
     alerting_group_info gi;
-    alerting_group_get(g, &gi);
     alerting_group_lock(g);
+    alerting_group_get(g, &gi);
     for (size_t r = 0; r < gi.nrules; r++) {
       alerting_rule_info ri;
       alerting_group_rule(g, r, &ri);
