@@ -185,7 +185,6 @@ static void move_group_state(alerting_group *g, alerting_group *from)
   g->last_eval = from->last_eval;
   g->eval_ns = from->eval_ns;
   g->evals = from->evals;
-  g->should_restore = from->should_restore && g->should_restore;
   bool *taken = lk_xcalloc(from->nrules ? from->nrules : 1, 1);
   for (size_t i = 0; i < g->nrules; i++) {
     alerting__rule *r = &g->rules[i];
@@ -213,19 +212,22 @@ static void move_group_state(alerting_group *g, alerting_group *from)
   free(taken);
 }
 
+/* A group new in a reload restores nothing (Prometheus's default); one
+ * that was still waiting for its restore keeps waiting. */
 void alerting_rules_carry_state(alerting_rules *next, alerting_rules *prev)
 {
   for (size_t i = 0; i < next->n; i++) {
     alerting_group *g = next->groups[i];
-    g->should_restore = false; /* a reload restores nothing (Prometheus's default) */
-    for (size_t r = 0; r < g->nrules; r++)
-      g->rules[r].restored = true;
     alerting_group *from = find_group(prev, g);
-    if (!from)
-      continue;
-    alerting_group_lock(from);
-    move_group_state(g, from);
-    alerting_group_unlock(from);
+    if (from)
+      alerting_group_lock(from);
+    g->should_restore = from && from->should_restore;
+    for (size_t r = 0; r < g->nrules; r++)
+      g->rules[r].restored = !g->should_restore;
+    if (from) {
+      move_group_state(g, from);
+      alerting_group_unlock(from);
+    }
   }
 }
 
