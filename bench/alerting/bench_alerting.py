@@ -33,6 +33,7 @@ Writes bench/results/alerting.{json,txt}.
 import argparse
 import http.server
 import json
+import math
 import os
 import random
 import shutil
@@ -204,9 +205,10 @@ def latency_run(proc, sink, alerts, rng):
 
 
 def percentiles(v):
+    """Nearest-rank percentiles (p99 of 100 is the 99th smallest), and every latency."""
     s = sorted(v)
-    return {"n": len(s), "p50_ms": statistics.median(s), "p99_ms": s[min(len(s) - 1, int(0.99 * len(s)))],
-            "max_ms": s[-1], "min_ms": s[0]}
+    return {"n": len(s), "p50_ms": statistics.median(s), "p99_ms": s[max(0, math.ceil(0.99 * len(s)) - 1)],
+            "max_ms": s[-1], "min_ms": s[0], "latencies_ms": [round(x, 1) for x in v]}
 
 
 def lookout_webhook_cfg(url):
