@@ -2,6 +2,7 @@
 """rules.py — the rule engine inside a real `lookout server` on loopback,
 with 1 s evaluation intervals (every wait bounded):
 
+- a broken rule file stops the start, naming file:line;
 - a recording rule and an alerting rule with `for` over samples pushed
   through /api/v1/import/prometheus: /api/v1/alerts and /api/v1/rules show
   the alert pending, then firing; the recorded series is queryable;
@@ -27,6 +28,7 @@ import datetime
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -339,9 +341,26 @@ def log_rule(base):
     print("ok: log rule fired from pushed lines, carrying them")
 
 
+def bad_start(exe, work):
+    """A broken rule file stops the start with file:line; nothing is served."""
+    bad = os.path.join(work, "bad")
+    os.makedirs(bad)
+    with open(os.path.join(bad, "rules.yml"), "w") as f:
+        f.write(BROKEN)
+    cfg = os.path.join(bad, "lookout.yaml")
+    with open(cfg, "w") as f:
+        f.write("rule_files: [ rules.yml ]\n")
+    p = subprocess.run([exe, "server", "--config", cfg, "--data", os.path.join(bad, "data"),
+                        "--listen", "127.0.0.1:0"], capture_output=True, timeout=60)
+    err = p.stderr.decode()
+    assert p.returncode != 0 and f"{bad}/rules.yml:6: " in err and "cannot load the rules" in err, (p.returncode, err)
+    print("ok: a broken rule file stops the start with file:line")
+
+
 def main():
     exe = sys.argv[1]
     with lkt.workdir("lk-rules-") as work:
+        bad_start(exe, work)
         path = os.path.join(work, "rules.yml")
         write_rules(path)
         cfg = os.path.join(work, "lookout.yaml")
