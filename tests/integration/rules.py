@@ -2,7 +2,8 @@
 """rules.py — the rule engine inside a real `lookout server` on loopback,
 with 1 s evaluation intervals (every wait bounded):
 
-- a broken rule file stops the start, naming file:line;
+- a broken rule file stops the start, naming file:line; an evaluation
+  longer than the interval counts missed ticks;
 - a recording rule and an alerting rule with `for` over samples pushed
   through /api/v1/import/prometheus: /api/v1/alerts and /api/v1/rules show
   the alert pending, then firing; the recorded series is queryable;
@@ -357,10 +358,38 @@ def bad_start(exe, work):
     print("ok: a broken rule file stops the start with file:line")
 
 
+def missed_ticks(exe, work):
+    """An evaluation longer than its group's interval (10 ms here, over
+    100,000 series) skips the ticks it covered and counts them."""
+    d = os.path.join(work, "missed")
+    os.makedirs(d)
+    with open(os.path.join(d, "rules.yml"), "w") as f:
+        f.write("groups:\n  - name: busy\n    interval: 10ms\n    rules:\n"
+                "      - record: busy:count\n        expr: count(many)\n")
+    cfg = os.path.join(d, "lookout.yaml")
+    with open(cfg, "w") as f:
+        f.write("rule_files: [ rules.yml ]\nbuiltin_rules: false\n")
+    with lkt.Server(exe, os.path.join(d, "data"), os.path.join(d, "server.log"), ["--config", cfg]) as srv:
+        srv.start()
+        lines = [f"many{{i=\"{i}\"}} 1\n" for i in range(100000)]
+        st, body = lkt.import_text(srv.base, "".join(lines), timeout=60)
+        assert st == 200, (st, body)
+
+        def missed():
+            page = lkt.http("GET", srv.base + "/metrics")[1].decode()
+            for line in page.splitlines():
+                if line.startswith("lookout_rule_group_iterations_missed_total{") and ";busy\"}" in line:
+                    return float(line.rsplit(" ", 1)[1]) > 0
+            return False
+        wait_for("missed iterations counted", missed, timeout=20)
+    print("ok: evaluations longer than the interval skip ticks and count them")
+
+
 def main():
     exe = sys.argv[1]
     with lkt.workdir("lk-rules-") as work:
         bad_start(exe, work)
+        missed_ticks(exe, work)
         path = os.path.join(work, "rules.yml")
         write_rules(path)
         cfg = os.path.join(work, "lookout.yaml")
