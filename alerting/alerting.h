@@ -355,5 +355,60 @@ void alerting_manager_close(alerting_manager *m);
 /* The built-in health rule file (alerting/builtin_rules.c), a Prometheus
  * rule file that passes `promtool check rules`. */
 const char *alerting_builtin_rules(void);
+/*---- The in-process Alertmanager (h-notify) ----
+ * Alertmanager 0.25's semantics on alerts handed over by the rule engine
+ * (alerting_am_send) or posted to POST /api/v2/alerts: route tree,
+ * aggregation groups with group_wait/group_interval/repeat_interval,
+ * inhibition, silences, time intervals, a notification log, and webhook
+ * receivers fed from a durable on-disk queue under <data>/alerting/
+ * (a notification counts as sent once it is fsync'd there; a sender thread
+ * delivers it, retrying 5xx, timeouts and refused connections with capped
+ * backoff). Alerts from the rule engine are also forwarded to the
+ * Alertmanagers of the config's `alerting` section, in Prometheus's shape.
+ * Silences, the notification log, alerts and the queue survive restarts.
+ *
+ * Threads: every function may be called from any thread (one internal
+ * lock; a dispatcher, a sender and a forwarder thread of its own). */
+typedef struct alerting_am alerting_am;
+
+typedef struct alerting_am_opts {
+  const char *config_path;  /* Lookout's config file; its route, receivers, inhibit_rules,
+                               time_intervals, global.resolve_timeout and alerting sections.
+                               NULL: a root route to a receiver "default" with no integrations */
+  const char *data_dir;     /* state lives in <data_dir>/alerting */
+  const char *external_url; /* externalURL in webhook bodies and generator links; "" if none */
+} alerting_am_opts;
+
+/* Read the config (errors "<file>:<line>: …", LK_EINVAL), load the state and
+ * start the threads. *out is freed with alerting_am_close. */
+int alerting_am_open(const alerting_am_opts *o, alerting_am **out, lk_diag *d);
+/* Stop the threads (what is queued stays on disk for the next start). NULL is fine. */
+void alerting_am_close(alerting_am *am);
+/* An alerting_send_fn (ctx = the alerting_am): dispatch and forward. */
+void alerting_am_send(void *ctx, const alerting_alert *alerts, size_t n, int64_t now_ms);
+
+/* The Alertmanager API v2, as JSON in Alertmanager's OpenAPI shapes. Bad
+ * input is LK_EINVAL with d holding Alertmanager's message (400), an unknown
+ * silence LK_ENOENT (404); nothing changes on an error. */
+typedef struct alerting_am_query {
+  const char *const *filter; /* matchers, each `name="value"` (Alertmanager syntax) */
+  size_t nfilter;
+  bool active, silenced, inhibited, unprocessed; /* which states to include (Alertmanager: all true) */
+  const char *receiver;      /* regex on receiver names, or NULL */
+} alerting_am_query;
+int alerting_am_api_alerts(alerting_am *am, const alerting_am_query *q, lk_buf *out, lk_diag *d);
+int alerting_am_api_groups(alerting_am *am, const alerting_am_query *q, lk_buf *out, lk_diag *d);
+int alerting_am_api_post_alerts(alerting_am *am, const void *body, size_t len, lk_diag *d);
+int alerting_am_api_silences(alerting_am *am, const char *const *filter, size_t nfilter, lk_buf *out, lk_diag *d);
+/* Create, or update when the body has an id (a new id when Alertmanager
+ * would make one); out gets {"silenceID":"…"}. */
+int alerting_am_api_post_silence(alerting_am *am, const void *body, size_t len, lk_buf *out, lk_diag *d);
+int alerting_am_api_silence(alerting_am *am, const char *id, lk_buf *out, lk_diag *d);
+int alerting_am_api_expire_silence(alerting_am *am, const char *id, lk_diag *d);
+void alerting_am_api_status(alerting_am *am, lk_buf *out);
+void alerting_am_api_receivers(alerting_am *am, lk_buf *out);
+/* Lookout's own lookout_alertmanager_* / lookout_notifications_* metrics in
+ * the text exposition format, appended to out. */
+void alerting_am_metrics(alerting_am *am, lk_buf *out);
 
 #endif

@@ -4,8 +4,9 @@
  * applies it to a fresh lk_config holding defaults, driven by one key table
  * per section (key, type, field offset, which programs act on the key).
  * A key no program acts on yet, or one the reading program ignores, is
- * refused from the table's used_by column alone. Lists of objects
- * (scrape_configs, static_configs, receivers, webhook_configs) have small
+ * refused from the table's used_by column alone. Sections another module
+ * reads from the same file (F_DELEGATED) are only accepted here. Lists of
+ * objects (scrape_configs, static_configs) have small
  * custom walkers with their own tables. Parsing happens into a temporary config that replaces the
  * caller's only on success, so a bad file changes nothing.
  */
@@ -29,9 +30,9 @@ typedef struct walk {
   lk_diag *d;
 } walk;
 
-/* F_RESERVED: a key of a module not built yet that has no field here; only
- * an empty value gets past its NOT_YET row. */
-enum ftype { F_STR, F_DUR, F_SIZE, F_UINT, F_BOOL, F_STRLIST, F_SECTION, F_CUSTOM, F_RESERVED };
+/* F_DELEGATED: a key another module reads and checks from the same file
+ * (c->path); accepted here as it is. */
+enum ftype { F_STR, F_DUR, F_SIZE, F_UINT, F_BOOL, F_STRLIST, F_SECTION, F_CUSTOM, F_DELEGATED };
 
 typedef struct field field;
 typedef int (*custom_fn)(walk *w, yaml_node_t *n, void *base, const char *key);
@@ -264,7 +265,7 @@ static int apply_map(walk *w, yaml_node_t *n, const field *t, void *base, const 
       return refuse(w, k, f, where);
     int rc = f->t == F_SECTION    ? apply_map(w, v, f->sub, base, f->key)
              : f->t == F_CUSTOM   ? f->custom(w, v, base, f->key)
-             : f->t == F_RESERVED ? 0
+             : f->t == F_DELEGATED ? 0
                                   : set_value(w, v, f, base);
     if (rc)
       return rc;
@@ -396,56 +397,41 @@ static int parse_scrape_configs(walk *w, yaml_node_t *n, void *base, const char 
   return rc;
 }
 
-static const field webhook_fields[] = {
-  {"url", F_STR, offsetof(lk_webhook_config, url), NULL, NULL, .used_by = ALL},
-  {"send_resolved", F_BOOL, offsetof(lk_webhook_config, send_resolved), NULL, NULL, .used_by = ALL},
+static const field external_metric_fields[] = {
+  {"name", F_STR, offsetof(lk_external_metric, name), NULL, NULL, .used_by = SRV},
+  {"query", F_STR, offsetof(lk_external_metric, query), NULL, NULL, .used_by = SRV},
   {0},
 };
 
-static int parse_webhooks(walk *w, yaml_node_t *n, void *base, const char *key)
+/* Kubernetes metric names: lower-case letters, digits, '-', '_' and '.'. */
+static bool metric_name_ok(const char *s)
 {
-  lk_receiver *r = base;
-  size_t cnt = 0;
-  int rc = seq_items(w, n, key, &cnt);
-  for (size_t i = 0; !rc && i < cnt; i++) {
-    yaml_node_t *item = seq_item(w, n, i);
-    r->webhooks = lk_xrealloc(r->webhooks, (r->nwebhooks + 1) * sizeof *r->webhooks);
-    lk_webhook_config *h = &r->webhooks[r->nwebhooks++];
-    *h = (lk_webhook_config){NULL, true};
-    rc = apply_map(w, item, webhook_fields, h, "webhook_configs");
-    if (!rc && (!h->url || strncmp(h->url, "http", 4)))
-      rc = werr(w, item, "webhook_configs: every entry needs an http(s) url");
-  }
-  return rc;
+  if (!s || !*s)
+    return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr("-_.", *s)))
+      return false;
+  return true;
 }
 
-static const field receiver_fields[] = {
-  {"name", F_STR, offsetof(lk_receiver, name), NULL, NULL, .used_by = ALL},
-  {"webhook_configs", F_CUSTOM, 0, NULL, parse_webhooks, .used_by = ALL},
-  {0},
-};
-
-static void receiver_free(lk_receiver *r)
-{
-  free(r->name);
-  for (size_t i = 0; i < r->nwebhooks; i++)
-    free(r->webhooks[i].url);
-  free(r->webhooks);
-}
-
-static int parse_receivers(walk *w, yaml_node_t *n, void *base, const char *key)
+static int parse_external_metrics(walk *w, yaml_node_t *n, void *base, const char *key)
 {
   lk_config *c = base;
   size_t cnt = 0;
   int rc = seq_items(w, n, key, &cnt);
   for (size_t i = 0; !rc && i < cnt; i++) {
     yaml_node_t *item = seq_item(w, n, i);
-    c->receivers = lk_xrealloc(c->receivers, (c->nreceivers + 1) * sizeof *c->receivers);
-    lk_receiver *r = &c->receivers[c->nreceivers++];
-    memset(r, 0, sizeof *r);
-    rc = apply_map(w, item, receiver_fields, r, "receivers");
-    if (!rc && (!r->name || !r->name[0]))
-      rc = werr(w, item, "receivers: every entry needs a name");
+    c->external_metrics = lk_xrealloc(c->external_metrics, (c->nexternal_metrics + 1) * sizeof *c->external_metrics);
+    lk_external_metric *m = &c->external_metrics[c->nexternal_metrics++];
+    memset(m, 0, sizeof *m);
+    rc = apply_map(w, item, external_metric_fields, m, "external_metrics");
+    if (!rc && !metric_name_ok(m->name))
+      rc = werr(w, item, "external_metrics: every entry needs a name of lower-case letters, digits, '-', '_' or '.'");
+    if (!rc && (!m->query || !m->query[0]))
+      rc = werr(w, item, "external_metrics: %s: a query is required", m->name);
+    for (size_t j = 0; !rc && j + 1 < c->nexternal_metrics; j++)
+      if (!strcmp(c->external_metrics[j].name, m->name))
+        rc = werr(w, item, "external_metrics: duplicate name \"%s\"", m->name);
   }
   return rc;
 }
@@ -486,14 +472,7 @@ static const field global_fields[] = {
   {"scrape_timeout", F_DUR, C(global.scrape_timeout_ms), NULL, NULL, .used_by = AGT},
   {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"external_labels", F_CUSTOM, 0, NULL, parse_external_labels, .used_by = SRV},
-  {0},
-};
-static const field route_fields[] = {
-  {"receiver", F_STR, C(route.receiver), NULL, NULL, .used_by = ALL},
-  {"group_by", F_STRLIST, C(route.group_by), NULL, NULL, .used_by = ALL},
-  {"group_wait", F_DUR, C(route.group_wait_ms), NULL, NULL, .used_by = ALL},
-  {"group_interval", F_DUR, C(route.group_interval_ms), NULL, NULL, .used_by = ALL},
-  {"repeat_interval", F_DUR, C(route.repeat_interval_ms), NULL, NULL, .used_by = ALL},
+  {"resolve_timeout", F_DELEGATED, 0, NULL, NULL, .used_by = SRV}, /* alerting/am_config.c */
   {0},
 };
 static const field orchestrator_fields[] = {
@@ -539,12 +518,15 @@ static const field top_fields[] = {
   {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"builtin_rules", F_BOOL, C(builtin_rules), NULL, NULL, .used_by = SRV},
   {"external_url", F_STR, C(external_url), NULL, NULL, .used_by = SRV},
-  {"route", F_SECTION, 0, route_fields, NULL, .used_by = NOT_YET},
-  {"receivers", F_CUSTOM, 0, NULL, parse_receivers, .used_by = NOT_YET},
-  {"inhibit_rules", F_RESERVED, 0, NULL, NULL, .used_by = NOT_YET},
-  {"alertmanager_url", F_STR, C(alertmanager_url), NULL, NULL, .used_by = NOT_YET},
-  {"alerting", F_RESERVED, 0, NULL, NULL, .used_by = NOT_YET},
+  /* Alertmanager's and Prometheus's sections: alerting/am_config.c */
+  {"route", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
+  {"receivers", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
+  {"inhibit_rules", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
+  {"time_intervals", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
+  {"mute_time_intervals", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
+  {"alerting", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
   {"orchestrator", F_SECTION, 0, orchestrator_fields, NULL, .used_by = NOT_YET},
+  {"external_metrics", F_CUSTOM, 0, NULL, parse_external_metrics, .used_by = SRV},
   {"auth", F_SECTION, 0, auth_fields, NULL, .used_by = SRV},
   {"tls", F_SECTION, 0, tls_fields, NULL, .used_by = SRV},
   {"limits", F_SECTION, 0, limits_fields, NULL, .used_by = SRV},
@@ -569,11 +551,6 @@ void lk_config_init(lk_config *c)
   c->global.scrape_timeout_ms = 10000;
   c->evaluation_interval_ms = 15000;
   c->builtin_rules = true;
-  c->route.receiver = lk_xstrdup("default");
-  strlist_add(&c->route.group_by, "alertname");
-  c->route.group_wait_ms = 30000;
-  c->route.group_interval_ms = 5 * 60000;
-  c->route.repeat_interval_ms = 4 * 3600000;
   c->orchestrator.enabled = true;
   c->limits.max_body_size = 16ULL << 20;
   c->limits.max_decoded_size = 256ULL << 20;
@@ -618,12 +595,6 @@ static int finish(walk *w, lk_config *c, yaml_node_t *root)
   }
   if ((c->tls.cert_file != NULL) != (c->tls.key_file != NULL))
     return werr(w, root, "tls: both cert_file and key_file are needed");
-  bool found = c->nreceivers == 0;
-  for (size_t i = 0; i < c->nreceivers; i++)
-    found |= c->route.receiver && !strcmp(c->receivers[i].name, c->route.receiver);
-  if (!found)
-    return werr(w, root, "route.receiver \"%s\" is not among the receivers",
-                c->route.receiver ? c->route.receiver : "");
   return 0;
 }
 
@@ -697,13 +668,12 @@ void lk_config_fini(lk_config *c)
   strlist_free(&c->rule_files);
   labels_free(c->global.external_labels, c->global.nexternal_labels);
   free(c->external_url);
-  free(c->route.receiver);
-  strlist_free(&c->route.group_by);
-  for (size_t i = 0; i < c->nreceivers; i++)
-    receiver_free(&c->receivers[i]);
-  free(c->receivers);
-  free(c->alertmanager_url);
   strlist_free(&c->orchestrator.manifests);
+  for (size_t i = 0; i < c->nexternal_metrics; i++) {
+    free(c->external_metrics[i].name);
+    free(c->external_metrics[i].query);
+  }
+  free(c->external_metrics);
   free(c->auth.token_file);
   free(c->tls.cert_file);
   free(c->tls.key_file);

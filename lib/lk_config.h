@@ -19,14 +19,21 @@
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
  *   auth:      { token_file: ./data/token, require_token: false }      [S]
  *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS) [S]
+ *   external_metrics: [ { name: queue_depth, query: "sum(rabbitmq_queue_messages)" } ]   [S]
+ *              (external.metrics.k8s.io and the autoscaler's External metrics)
  *   limits:    { max_body_size: 16MiB, max_decoded_size: 256MiB, max_import_size: 64GiB,   [S]
  *                max_line_size: 1MiB, max_labels: 64, max_label_name_length: 256,
  *                max_label_value_length: 4096, max_series: 5000000, max_match: 64,
  *                max_query_samples: 50000000, query_timeout: 2m }
  *
+ * Delegated to the module that reads them from the same file (accepted
+ * here whatever their value, read and checked there, `lookout server`
+ * only): route, receivers, inhibit_rules, time_intervals,
+ * mute_time_intervals, alerting, global.resolve_timeout (alerting/am_config.c,
+ * Alertmanager's and Prometheus's shapes).
+ *
  * Parsed but refused until their module lands ("key X is not supported
- * yet", unless the value is empty): route, receivers, inhibit_rules,
- * alertmanager_url, alerting, orchestrator, collector.pcap_interfaces,
+ * yet", unless the value is empty): orchestrator, collector.pcap_interfaces,
  * static_configs' labels (and a scrape scheme other than http). A key the
  * reading program does not use (collector.* for `lookout server`, limits.*
  * for `lookout agent`) is refused too, so no key is silently ignored.
@@ -74,16 +81,11 @@ typedef struct lk_scrape_config {
   size_t nstatic;
 } lk_scrape_config;
 
-typedef struct lk_webhook_config {
-  char *url;
-  bool send_resolved; /* default true */
-} lk_webhook_config;
-
-typedef struct lk_receiver {
+/* A named PromQL query served as an external metric. */
+typedef struct lk_external_metric {
   char *name;
-  lk_webhook_config *webhooks;
-  size_t nwebhooks;
-} lk_receiver;
+  char *query;
+} lk_external_metric;
 
 typedef struct lk_config {
   char *path;    /* file loaded, or NULL */
@@ -116,16 +118,8 @@ typedef struct lk_config {
   int64_t evaluation_interval_ms;   /* 15s; also global.evaluation_interval (Prometheus's spelling) */
   bool builtin_rules;               /* true: Lookout's own health rules run beside rule_files */
   char *external_url;               /* NULL: http://<listen>; templates' $externalURL, generatorURL */
-  struct {
-    char *receiver;                 /* "default" */
-    lk_strlist group_by;            /* [alertname] */
-    int64_t group_wait_ms;          /* 30s */
-    int64_t group_interval_ms;      /* 5m */
-    int64_t repeat_interval_ms;     /* 4h */
-  } route;
-  lk_receiver *receivers;
-  size_t nreceivers;
-  char *alertmanager_url;           /* NULL */
+  lk_external_metric *external_metrics; /* [] */
+  size_t nexternal_metrics;
   struct {
     bool enabled;                   /* true */
     lk_strlist manifests;           /* [] */

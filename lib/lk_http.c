@@ -139,6 +139,9 @@ void lk_http_error(lk_http_resp *resp, int status, const char *error_type, const
   resp->status = status;
   resp->content_type = "application/json";
   resp->content_encoding = NULL;
+  resp->cache_control = NULL;
+  resp->vary = NULL;
+  resp->etag[0] = 0;
   lk_buf_clear(&resp->body);
   lk_buf_puts(&resp->body, "{\"status\":\"error\",\"errorType\":");
   lk_json_str(&resp->body, error_type);
@@ -248,6 +251,12 @@ static struct MHD_Response *build_response(lk_http_req *r)
     MHD_add_response_header(m, "Content-Type", rs->content_type ? rs->content_type : "application/json");
   if (rs->content_encoding)
     MHD_add_response_header(m, "Content-Encoding", rs->content_encoding);
+  if (rs->cache_control)
+    MHD_add_response_header(m, "Cache-Control", rs->cache_control);
+  if (rs->vary)
+    MHD_add_response_header(m, "Vary", rs->vary);
+  if (rs->etag[0])
+    MHD_add_response_header(m, "ETag", rs->etag);
   if (rs->status == 401)
     MHD_add_response_header(m, "WWW-Authenticate", "Bearer");
   if (rs->status == 405 && r->route)
@@ -602,6 +611,7 @@ int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nro
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 120),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 0),
+      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)(o->reuse_port ? 1 : 0),
       MHD_OPTION_ARRAY, tls,
       MHD_OPTION_END);
   if (!s->mhd) {

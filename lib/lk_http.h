@@ -69,6 +69,9 @@ typedef struct lk_http_resp {
   int status;                 /* default 200 */
   const char *content_type;   /* static string; default application/json */
   const char *content_encoding; /* static string or NULL */
+  const char *cache_control;  /* static string or NULL: the Cache-Control header */
+  const char *vary;           /* static string or NULL: the Vary header */
+  char etag[64];              /* the ETag header (quotes included), or "" for none */
   lk_buf body;
   lk_http_body_stream stream;
 } lk_http_resp;
@@ -114,6 +117,8 @@ typedef struct lk_http_opts {
                               (e.g. behind a reverse proxy that connects from 127.0.0.1) */
   const char *tls_cert;    /* PEM certificate (chain) text: serve HTTPS; NULL = plain HTTP */
   const char *tls_key;     /* PEM private key text, required with tls_cert */
+  bool reuse_port;         /* SO_REUSEPORT: several processes share the port and the
+                              kernel spreads connections (replicas on the host network) */
 } lk_http_opts;
 
 /* Request counter callback for self-metrics (route name, status, duration),

@@ -143,3 +143,11 @@ int lk_parse_step(const char *s, int64_t *out_ms, lk_diag *d)
     return 0;
   return lk_diag_set(d, LK_EPARSE, 0, "cannot parse \"%s\" to a valid duration", s);
 }
+
+void lk_time_rfc3339(int64_t ms, char *out, size_t n)
+{
+  time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -25,6 +25,10 @@ int lk_parse_duration(const char *s, int64_t *out_ms, lk_diag *d);
  * Unix seconds with optional fraction (`1700000000.123`). Rounded to ms. */
 int lk_parse_time(const char *s, int64_t *out_ms, lk_diag *d);
 
+/* `2026-11-22T05:00:00Z`: RFC 3339 in UTC, whole seconds (as Kubernetes
+ * writes timestamps); n >= 21. */
+void lk_time_rfc3339(int64_t ms, char *out, size_t n);
+
 /* API duration parameter (`step`, `timeout`): a duration or float seconds. */
 int lk_parse_step(const char *s, int64_t *out_ms, lk_diag *d);
 

@@ -19,5 +19,7 @@ int cmd_import(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_test(int argc, char **argv);
+int cmd_demo_app(int argc, char **argv);
+int cmd_loadgen(int argc, char **argv);
 
 #endif

@@ -1,7 +1,8 @@
 /* cmd_server.c — `lookout server` (and the server part of `lookout up`):
- * parse flags, load the config, open storage, serve HTTP until SIGINT or
- * SIGTERM, then stop cleanly (HTTP first, so no request is mid-append when
- * storage closes).
+ * parse flags, load the config, open storage and the alert notifier (the
+ * in-process Alertmanager, configured from the same file), serve HTTP until
+ * SIGINT or SIGTERM, then stop cleanly (HTTP first, so no request is
+ * mid-append when storage or the notifier closes).
  *
  * Signals: SIGINT/SIGTERM/SIGHUP are blocked before any thread starts
  * (threads inherit the mask) and collected with sigwait on the main thread,
@@ -50,22 +51,25 @@
 #include "main/cmd.h"
 #include "main/logs_local.h"
 #include "main/serve.h"
+#include "orchestrator/autoscaling.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
 typedef struct serve_flags {
-  const char *config, *data, *listen;
+  const char *config, *data, *listen, *ui_dir;
 } serve_flags;
 
 static void usage(FILE *f, const char *cmd, const char *extra)
 {
   fprintf(f,
-          "usage: lookout %s [--config FILE] [--data DIR] [--listen ADDR]\n\n"
+          "usage: lookout %s [--config FILE] [--data DIR] [--listen ADDR] [--ui-dir DIR]\n\n"
           "%s\n"
           "  --config FILE   YAML config file (see README \"Configuration\")\n"
           "  --data DIR      data directory (config key `data`, default ./data)\n"
           "  --listen ADDR   HTTP listen address host:port (config key `listen`,\n"
           "                  default 127.0.0.1:9470)\n"
+          "  --ui-dir DIR    serve the dashboard from DIR (web/ui: node build.mjs --out DIR)\n"
+          "                  instead of the one built into the binary\n"
           "\nStops cleanly on SIGINT or SIGTERM.\n",
           cmd, extra);
 }
@@ -80,7 +84,7 @@ static int parse_flags(const char *cmd, int argc, char **argv, serve_flags *f, c
       return 1;
     }
     const struct { const char *name; const char **slot; } flags[] = {
-      {"--config", &f->config}, {"--data", &f->data}, {"--listen", &f->listen}};
+      {"--config", &f->config}, {"--data", &f->data}, {"--listen", &f->listen}, {"--ui-dir", &f->ui_dir}};
     const char **slot = NULL;
     const char *eq = strchr(a, '=');
     size_t nl = eq ? (size_t)(eq - a) : strlen(a);
@@ -283,7 +287,21 @@ static void wait_for_stop(alerting_manager *rules)
   }
 }
 
-static int run(const char *cmd, const lk_config *c)
+/* The in-process Alertmanager, configured from the same file (its route,
+ * receivers, … sections); NULL after printing why it cannot start. */
+static alerting_am *open_notifier(const char *cmd, const lk_config *c)
+{
+  char url[600];
+  snprintf(url, sizeof url, "%s://%s", c->tls.cert_file ? "https" : "http", c->listen);
+  alerting_am_opts o = {.config_path = c->path, .data_dir = c->data, .external_url = url};
+  alerting_am *am = NULL;
+  lk_diag d = {0};
+  if (alerting_am_open(&o, &am, &d))
+    fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+  return am;
+}
+
+static int run(const char *cmd, const lk_config *c, const char *ui_dir)
 {
   if (lk_mkdir_p(c->data)) {
     fprintf(stderr, "lookout %s: cannot create data directory %s: %s\n", cmd, c->data, strerror(errno));
@@ -312,22 +330,34 @@ static int run(const char *cmd, const lk_config *c)
     return 1;
   }
   logstore *logs = lookout_logstore_open(c);
-  if (!logs) {
+  alerting_am *am = logs ? open_notifier(cmd, c) : NULL;
+  if (!am) {
+    logstore_close(logs);
     tsdb_close(db);
     free(cert);
     free(key);
-    return 1;
+    return logs ? 2 : 1; /* a bad Alertmanager section is a config error */
   }
   config_src src = {c->path, !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER};
   alerting_manager *rules = open_rules(c, &src, db, logs);
   if (!rules) {
+    alerting_am_close(am);
     tsdb_close(db);
     logstore_close(logs);
     free(cert);
     free(key);
     return 1;
   }
+  /* Receivers of every rule evaluation's alerts (alerting_send_fn), added
+   * before the scheduler starts: the in-process Alertmanager (which also
+   * forwards to configured Alertmanagers). */
+  alerting_manager_add_receiver(rules, alerting_am_send, am);
+  orch_external_metric *ext = lk_xcalloc(c->nexternal_metrics + 1, sizeof *ext); /* config → web */
+  for (size_t i = 0; i < c->nexternal_metrics; i++)
+    ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
   web_opts wo = {
+    .external_metrics = ext,
+    .nexternal_metrics = c->nexternal_metrics,
     .tls_cert = cert,
     .tls_key = key,
     .require_token = c->auth.require_token,
@@ -345,6 +375,8 @@ static int run(const char *cmd, const lk_config *c)
     .db = db,
     .logs = logs,
     .rules = rules,
+    .am = am,
+    .ui_dir = ui_dir,
   };
   web_server *w = NULL;
   lk_diag d = {0};
@@ -353,7 +385,9 @@ static int run(const char *cmd, const lk_config *c)
   free(key);
   if (started) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
+    free(ext);
     alerting_manager_close(rules);
+    alerting_am_close(am);
     tsdb_close(db);
     logstore_close(logs);
     return 1;
@@ -361,8 +395,6 @@ static int run(const char *cmd, const lk_config *c)
   const char *colon = strrchr(c->listen, ':');
   lk_info("listening on %s://%.*s:%d data=%s", c->tls.cert_file ? "https" : "http", (int)(colon - c->listen),
           c->listen, web_port(w), c->data);
-  /* Alert receivers go here, before the scheduler starts: one
-   * alerting_manager_add_receiver(rules, fn, ctx) each (alerting_send_fn). */
   bool rules_up = !alerting_manager_start(rules, self_page, w, &d);
   if (!rules_up)
     lk_error("%s", d.msg);
@@ -376,7 +408,9 @@ static int run(const char *cmd, const lk_config *c)
   collector_free(agent);
   lookout_logs_stop(tailer);
   web_stop(w);
+  free(ext);
   alerting_manager_close(rules);
+  alerting_am_close(am);
   tsdb_close(db);
   logstore_close(logs);
   lk_info("stopped");
@@ -421,7 +455,7 @@ int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread exists */
   signal(SIGPIPE, SIG_IGN);
   tune_malloc();
-  rc = run(cmd, &c);
+  rc = run(cmd, &c, f.ui_dir);
   lk_config_fini(&c);
   return rc;
 }

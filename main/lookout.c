@@ -28,6 +28,8 @@ static const struct cmd commands[] = {
   {"scale",       cmd_scale,       "scale a deployment"},
   {"test",        cmd_test,        "rule unit tests (promtool test rules format)"},
   {"import",      cmd_import,      "bulk metric import, with a progress bar"},
+  {"demo-app",    cmd_demo_app,    "the demo's HTTP workload (burns CPU per request)"},
+  {"loadgen",     cmd_loadgen,     "bounded HTTP load generator"},
   {"version",     cmd_version,     "print the version"},
 };
 

@@ -9,6 +9,7 @@
  */
 #include "web/api_loki.h"
 #include "web/api_query.h"
+#include "web/api_ui.h"
 #include "web/web_int.h"
 
 #define FORM WEB_BODY_FORM
@@ -37,9 +38,28 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/loki/api/v1/label/*",       LK_AUTH_NONE,   0,                web__loki_label_values, NULL, "/loki/api/v1/label/:name/values"},
   {"GET|POST",   "/loki/api/v1/series",        LK_AUTH_NONE,   FORM,             web__loki_series,  NULL,   "/loki/api/v1/series"},
   {"GET",        "/loki/api/v1/tail",          LK_AUTH_NONE,   0,                web__loki_tail,    NULL,   "/loki/api/v1/tail"},
+  {"GET",        "/api/v1/autoscaling/events", LK_AUTH_NONE,   0,                web__autoscaling_events, NULL, "/api/v1/autoscaling/events"},
+  /* metrics APIs (h-hpa): these lines stay before any broad /apis prefix route */
+  {"GET",        "/apis/metrics.k8s.io",       LK_AUTH_NONE,   0,                web__k8s_metrics,  NULL,   "/apis/metrics.k8s.io"},
+  {"GET",        "/apis/metrics.k8s.io/*",     LK_AUTH_NONE,   0,                web__k8s_metrics,  NULL,   "/apis/metrics.k8s.io/..."},
+  {"GET",        "/apis/external.metrics.k8s.io", LK_AUTH_NONE, 0,               web__k8s_external_metrics, NULL, "/apis/external.metrics.k8s.io"},
+  {"GET",        "/apis/external.metrics.k8s.io/*", LK_AUTH_NONE, 0,             web__k8s_external_metrics, NULL, "/apis/external.metrics.k8s.io/..."},
+  /* Alertmanager API (h-notify): alerts in and silences act, so they need the token beyond loopback */
+  {"GET",        "/api/v2/alerts",             LK_AUTH_NONE,   0,                web__am_alerts,    NULL,   "/api/v2/alerts"},
+  {"POST",       "/api/v2/alerts",             LK_AUTH_REMOTE, WEB_BODY_WRITE,   web__am_alerts,    NULL,   "/api/v2/alerts"},
+  {"GET",        "/api/v2/alerts/groups",      LK_AUTH_NONE,   0,                web__am_groups,    NULL,   "/api/v2/alerts/groups"},
+  {"GET",        "/api/v2/silences",           LK_AUTH_NONE,   0,                web__am_silences,  NULL,   "/api/v2/silences"},
+  {"POST",       "/api/v2/silences",           LK_AUTH_REMOTE, FORM,             web__am_silences,  NULL,   "/api/v2/silences"},
+  {"GET",        "/api/v2/silence/*",          LK_AUTH_NONE,   0,                web__am_silence,   NULL,   "/api/v2/silence/:id"},
+  {"DELETE",     "/api/v2/silence/*",          LK_AUTH_REMOTE, 0,                web__am_silence,   NULL,   "/api/v2/silence/:id"},
+  {"GET",        "/api/v2/status",             LK_AUTH_NONE,   0,                web__am_status,    NULL,   "/api/v2/status"},
+  {"GET",        "/api/v2/receivers",          LK_AUTH_NONE,   0,                web__am_receivers, NULL,   "/api/v2/receivers"},
   /* rules (h-rulesrv) */
   {"GET",        "/api/v1/rules",              LK_AUTH_NONE,   FORM,             web__rules,        NULL,   "/api/v1/rules"},
   {"GET",        "/api/v1/alerts",             LK_AUTH_NONE,   0,                web__alerts,       NULL,   "/api/v1/alerts"},
   {"POST|PUT",   "/-/reload",                  LK_AUTH_REMOTE, FORM,             web__reload,       NULL,   "/-/reload"},
+  /* dashboard (h-ui): last, so its /ui/ prefix can never shadow an API path */
+  {"GET",        "/",                          LK_AUTH_NONE,   0,                web__ui_index,     NULL,   "/"},
+  {"GET",        "/ui/*",                      LK_AUTH_NONE,   0,                web__ui_file,      NULL,   "/ui/"},
 };
 const size_t web__nroutes = sizeof web__route_table / sizeof web__route_table[0];

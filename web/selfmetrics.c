@@ -19,6 +19,7 @@
 #include "alerting/alerting.h"
 #include "lib/lk_json.h"
 #include "lk_version.h"
+#include "orchestrator/autoscaling.h"
 #include "web/web_int.h"
 
 static const double bucket_le[WEB_NBUCKETS - 1] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -277,7 +278,11 @@ void web_metrics_page(web_server *w, lk_buf *b)
   render_ingest(b, w);
   render_tsdb(b, w);
   render_http(b, w);
+  if (w->autoscaler)
+    orch_hpa_metrics_text(w->autoscaler, b);
   render_process(b);
   if (w->rules)
     alerting_manager_metrics(w->rules, b);
+  if (w->am)
+    alerting_am_metrics(w->am, b);
 }

@@ -48,6 +48,14 @@ typedef struct web_opts {
   struct logstore *logs;  /* log store for the Loki API, or NULL (those routes answer 503) */
   struct alerting_manager *rules; /* rule engine for /api/v1/rules, /api/v1/alerts, /-/reload,
                                      or NULL (those routes answer 503) */
+  struct orch_hpa_ctl *autoscaler; /* the HPA controller: decision events and lookout_hpa_*
+                                      metrics, or NULL (/api/v1/autoscaling/events answers 503) */
+  /* Named PromQL queries served by external.metrics.k8s.io (borrowed; each
+   * query must parse, or web_start fails naming it). */
+  const struct orch_external_metric *external_metrics;
+  size_t nexternal_metrics;
+  struct alerting_am *am; /* the in-process Alertmanager for /api/v2/…, or NULL (503) */
+  const char *ui_dir;     /* serve the dashboard from this directory (copied), or NULL = the embedded one */
 } web_opts;
 
 /* Start serving the stores in o. On failure (no tsdb, bad address, port in

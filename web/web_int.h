@@ -62,6 +62,11 @@ struct web_server {
   tsdb *db;
   struct logstore *logs; /* borrowed; NULL = no Loki API */
   struct alerting_manager *rules; /* borrowed; NULL = no rule engine */
+  struct orch_hpa_ctl *autoscaler; /* borrowed; NULL = no autoscaler events */
+  const struct orch_external_metric *external; /* borrowed */
+  size_t nexternal;
+  struct alerting_am *am; /* borrowed; NULL = no Alertmanager API */
+  char *ui_dir;          /* owned; NULL = the dashboard embedded at build time */
   web_limits limits;   /* defaults filled in */
   lk_http_route *routes; /* the table with body classes resolved */
   size_t nroutes;
@@ -99,6 +104,19 @@ void web__flush(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__rules(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__reload(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_autoscaling.c: GET /api/v1/autoscaling/events (JSON or SSE). */
+void web__autoscaling_events(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_k8s_metrics.c: metrics.k8s.io/v1beta1 (PodMetrics, NodeMetrics) and
+ * external.metrics.k8s.io/v1beta1, with their group and resource discovery. */
+void web__k8s_metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__k8s_external_metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_am.c: Alertmanager API v2 */
+void web__am_alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_groups(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_silences(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_silence(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_status(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__am_receivers(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 
 /* selfmetrics.c: the lk_http observer. */
 void web__observe(void *ctx, const char *route, int status, int64_t micros);

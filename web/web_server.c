@@ -7,10 +7,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_json.h"
 #include "lib/lk_time.h"
+#include "orchestrator/autoscaling.h"
+#include "promql/promql.h"
 #include "web/web_int.h"
 
 static void fill_default_limits(web_limits *l)
@@ -53,18 +56,43 @@ static void free_server(web_server *w)
   for (size_t i = 0; i < w->narenas; i++)
     lk_arena_free(w->arenas[i]);
   lk_keycache_free(w->rw_cache);
+  free(w->ui_dir);
   free(w->routes);
   free(w);
+}
+
+/* Every configured external metric's query must parse. */
+static int check_external(const web_opts *o, lk_diag *d)
+{
+  for (size_t i = 0; i < o->nexternal_metrics; i++) {
+    promql_expr *e;
+    lk_diag pd = {0};
+    if (promql_parse(o->external_metrics[i].query, &e, &pd))
+      return lk_diag_set(d, LK_EINVAL, -1, "external_metrics: %s: %s", o->external_metrics[i].name, pd.msg);
+    promql_expr_free(e);
+  }
+  return 0;
 }
 
 int web_start(const web_opts *o, web_server **out, lk_diag *d)
 {
   if (!o->db)
     return lk_diag_set(d, LK_EINVAL, -1, "web_start: no storage");
+  int rc = check_external(o, d);
+  if (rc)
+    return rc;
+  struct stat st;
+  if (o->ui_dir && (stat(o->ui_dir, &st) || !S_ISDIR(st.st_mode)))
+    return lk_diag_set(d, LK_EINVAL, -1, "dashboard directory %s: not a directory", o->ui_dir);
   web_server *w = lk_xcalloc(1, sizeof *w);
   w->db = o->db;
   w->logs = o->logs;
   w->rules = o->rules;
+  w->autoscaler = o->autoscaler;
+  w->external = o->external_metrics;
+  w->nexternal = o->nexternal_metrics;
+  w->am = o->am;
+  w->ui_dir = o->ui_dir ? lk_xstrdup(o->ui_dir) : NULL;
   w->limits = o->limits;
   fill_default_limits(&w->limits);
   w->start_ms = lk_now_ms();
@@ -79,7 +107,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   }
   lk_http_opts ho = {.listen = o->listen, .token = o->token, .threads = o->threads,
                      .require_token = o->require_token, .tls_cert = o->tls_cert, .tls_key = o->tls_key};
-  int rc = lk_http_start(&ho, w->routes, w->nroutes, w, web__observe, &w->http, d);
+  rc = lk_http_start(&ho, w->routes, w->nroutes, w, web__observe, &w->http, d);
   if (rc) {
     free_server(w);
     return rc;

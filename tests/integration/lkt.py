@@ -103,6 +103,17 @@ class Server:
         return rc
 
 
+def refused_start(exe, cfg, config_text, args, timeout=30):
+    """Writes config_text to cfg and runs `lookout ARGS --config cfg`, which
+    must stop with a non-zero exit: returns what it printed on stderr."""
+    with open(cfg, "w") as f:
+        f.write(config_text)
+    p = subprocess.run([exe] + list(args) + ["--config", cfg], capture_output=True, timeout=timeout)
+    err = p.stderr.decode()
+    assert p.returncode != 0, (p.returncode, err)
+    return err
+
+
 # Test servers use self-signed certificates.
 _INSECURE = ssl.create_default_context()
 _INSECURE.check_hostname = False

@@ -6,7 +6,6 @@ raise it; and a key of a module not built yet stops the start with
 
 usage: query_limits.py LOOKOUT_EXE"""
 import os
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -66,20 +65,14 @@ def timeout(exe, work):
 
 def not_supported_yet(exe, work):
     cfg = os.path.join(work, "rules.yaml")
-    with open(cfg, "w") as f:
-        f.write("data: x\ninhibit_rules: [ {} ]\n")
-    p = subprocess.run([exe, "server", "--config", cfg, "--data", os.path.join(work, "rules"),
-                        "--listen", "127.0.0.1:0"], capture_output=True, timeout=30)
-    err = p.stderr.decode()
-    assert p.returncode != 0 and f"{cfg}:2: key inhibit_rules is not supported yet" in err, (p.returncode, err)
+    err = lkt.refused_start(exe, cfg, "data: x\norchestrator: { enabled: false }\n",
+                            ["server", "--data", os.path.join(work, "rules"), "--listen", "127.0.0.1:0"])
+    assert f"{cfg}:2: key orchestrator is not supported yet" in err, err
     assert not os.path.exists(os.path.join(work, "rules")), "a refused config still created the data directory"
-    print("ok: inhibit_rules refused at its line, nothing created")
-    with open(cfg, "w") as f:
-        f.write("data: x\nlimits: { max_series: 5 }\n")
-    p = subprocess.run([exe, "agent", "--server", "http://127.0.0.1:9", "--config", cfg, "--listen", "none"],
-                       capture_output=True, timeout=30)
-    err = p.stderr.decode()
-    assert p.returncode != 0 and f"{cfg}:2: key limits is not used by lookout agent" in err, (p.returncode, err)
+    print("ok: orchestrator refused at its line, nothing created")
+    err = lkt.refused_start(exe, cfg, "data: x\nlimits: { max_series: 5 }\n",
+                            ["agent", "--server", "http://127.0.0.1:9", "--listen", "none"])
+    assert f"{cfg}:2: key limits is not used by lookout agent" in err, err
     print("ok: a server-only key stops lookout agent")
 
 
