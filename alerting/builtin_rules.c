@@ -8,8 +8,9 @@
  * this group's in-memory store before each evaluation (job="lookout",
  * selfmon.c): lookout_tsdb_wal_errors_total,
  * lookout_data_filesystem_{avail,size}_bytes,
- * lookout_rule_evaluation_failures_total, lookout_notifications_queued (the
- * notification queue, exported by the notifier), and the collector's
+ * lookout_rule_evaluation_failures_total, lookout_notifications_pending (the
+ * durable webhook queue) and lookout_notifier_queue_length (alerts waiting
+ * for a real Alertmanager), both from alerting/am_api.c, and the collector's
  * lookout_collector_*_errors_total as the tsdb holds them (`lookout up`'s
  * own collector, or agents).
  */
@@ -47,13 +48,14 @@ static const char builtin[] =
     "          description: '{{ $value | humanizePercentage }} free on {{ $labels.instance }}; writes will "
     "fail.'\n"
     "      - alert: LookoutNotificationQueueBackingUp\n"
-    "        expr: lookout_notifications_queued > 1000\n"
+    "        expr: lookout_notifications_pending > 1000 or lookout_notifier_queue_length > 1000\n"
     "        for: 10m\n"
     "        labels:\n"
     "          severity: warning\n"
     "        annotations:\n"
     "          summary: 'Lookout notifications are not being delivered'\n"
-    "          description: '{{ $value | humanize }} notifications are queued on {{ $labels.instance }}.'\n"
+    "          description: '{{ $value | humanize }} notifications or alerts wait in a queue on "
+    "{{ $labels.instance }}.'\n"
     "      - alert: LookoutCollectorErrors\n"
     "        expr: >-\n"
     "          increase(lookout_collector_read_errors_total[10m]) +\n"

@@ -2,6 +2,7 @@
 """rules.py — the rule engine inside a real `lookout server` on loopback,
 with 1 s evaluation intervals (every wait bounded):
 
+- a rule's alert reaches a webhook through the in-process Alertmanager;
 - a broken rule file stops the start, naming file:line; an evaluation
   longer than the interval counts missed ticks;
 - a recording rule and an alerting rule with `for` over samples pushed
@@ -26,11 +27,13 @@ with 1 s evaluation intervals (every wait bounded):
 
 usage: rules.py LOOKOUT"""
 import datetime
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -385,11 +388,58 @@ def missed_ticks(exe, work):
     print("ok: evaluations longer than the interval skip ticks and count them")
 
 
+def webhook(exe, work):
+    """End to end: an alerting rule's alert reaches a webhook receiver through
+    the in-process Alertmanager (route/receivers in the same config file)."""
+    got, cv = [], threading.Condition()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with cv:
+                got.append(body)
+                cv.notify_all()
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    srv_hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv_hook.serve_forever, daemon=True).start()
+    d = os.path.join(work, "hook")
+    os.makedirs(d)
+    with open(os.path.join(d, "rules.yml"), "w") as f:
+        f.write("groups:\n  - name: hook\n    interval: 1s\n    rules:\n      - alert: Always\n"
+                "        expr: vector(1) > 0\n        labels: { team: db }\n"
+                "        annotations: { summary: 'value {{ $value }}' }\n")
+    cfg = os.path.join(d, "lookout.yaml")
+    with open(cfg, "w") as f:
+        f.write("rule_files: [ rules.yml ]\nbuiltin_rules: false\n"
+                "route: { receiver: hook, group_by: [alertname], group_wait: 0s, group_interval: 1s }\n"
+                "receivers: [ { name: hook, webhook_configs: [ { url: 'http://127.0.0.1:%d/' } ] } ]\n"
+                % srv_hook.server_address[1])
+    try:
+        with lkt.Server(exe, os.path.join(d, "data"), os.path.join(d, "server.log"), ["--config", cfg]) as srv:
+            srv.start()
+            with cv:
+                assert cv.wait_for(lambda: got, 20), "no webhook within 20 s"
+            body = got[0]
+            a = body["alerts"][0]
+            assert body["status"] == "firing" and body["groupLabels"] == {"alertname": "Always"}, body
+            assert a["labels"] == {"alertname": "Always", "team": "db"}, a
+            assert a["annotations"] == {"summary": "value 1"} and a["status"] == "firing", a
+            assert a["generatorURL"].startswith("http://127.0.0.1:%d/" % srv.port), a
+    finally:
+        srv_hook.shutdown()
+    print("ok: a rule's alert reaches a webhook through the in-process Alertmanager")
+
+
 def main():
     exe = sys.argv[1]
     with lkt.workdir("lk-rules-") as work:
         bad_start(exe, work)
         missed_ticks(exe, work)
+        webhook(exe, work)
         path = os.path.join(work, "rules.yml")
         write_rules(path)
         cfg = os.path.join(work, "lookout.yaml")
