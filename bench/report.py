@@ -281,7 +281,8 @@ def render_regex(doc, path):
 
 def render_alerting(doc, path):
     """bench/alerting: latency to a firing alert and rule throughput, beside Prometheus."""
-    names = {"lookout": "**Lookout**", "prometheus": "Prometheus %s" % doc.get("prometheus_version", "")}
+    names = {"lookout": "**Lookout**", "prometheus": "Prometheus %s" % doc.get("prometheus_version", ""),
+             "prometheus+alertmanager": "Prometheus %s + Alertmanager" % doc.get("prometheus_version", "")}
     lat = table(["peer", "seen through", "p50 ms", "p99 ms", "max ms"],
                 [[names[r["peer"]], r["note"], fnum(r["p50_ms"], 0), fnum(r["p99_ms"], 0), fnum(r["max_ms"], 0)]
                  for r in doc["latency"]])

@@ -12,8 +12,11 @@ whole processes on loopback, one after the other (never both at once).
       - WebhookSink is a loopback HTTP receiver taking Alertmanager webhook
         bodies (alerts[].labels.n); it is used for Lookout when the build
         accepts `route`/`receivers` with a webhook (group_wait 0s), else the
-        result says webhook=unavailable and the API sink is used.
-    p50 / p99 / max in ms.
+        note says so and the API sink is used.
+    Rows: Lookout; Prometheus to its /api/v1/alerts; and, when Debian's
+    prometheus-alertmanager is installed, Prometheus → Alertmanager 0.25
+    (group_wait 0s, group_interval 1s) → the same webhook receiver.
+    p50 / p99 (nearest rank) / max in ms.
 (b) Throughput: --rules alerting rules (10 groups, interval 1 s, five expression
     shapes over the bench dataset: rate/sum, max, topk, avg; some firing) over
     ../shared/bench/gen_dataset.py data (--containers, --minutes ending now),
@@ -111,14 +114,28 @@ def lookout_proc(exe, work, cfg_text, name="lookout"):
                                     "--listen", "127.0.0.1:%d" % port], work)
 
 
-def prometheus_proc(work, rules_file, name="prometheus"):
+def prometheus_proc(work, rules_file, name="prometheus", am_port=None):
     cfg = os.path.join(work, name + ".yml")
     with open(cfg, "w") as f:
         f.write("global: { evaluation_interval: 1s }\nrule_files: [ %s ]\n" % rules_file)
+        if am_port:
+            f.write("alerting: { alertmanagers: [ { static_configs: [ { targets: ['127.0.0.1:%d'] } ] } ] }\n"
+                    % am_port)
     return Proc(name, lambda port: ["prometheus", "--config.file=" + cfg,
                                     "--storage.tsdb.path=" + os.path.join(work, name + "-data"),
                                     "--web.listen-address=127.0.0.1:%d" % port,
                                     "--web.enable-remote-write-receiver", "--log.level=warn"], work)
+
+
+def alertmanager_proc(work, hook_url, name="alertmanager"):
+    cfg = os.path.join(work, name + ".yml")
+    with open(cfg, "w") as f:
+        f.write("route: { receiver: bench, group_by: ['...'], group_wait: 0s, group_interval: 1s }\n"
+                "receivers: [ { name: bench, webhook_configs: [ { url: '%s' } ] } ]\n" % hook_url)
+    return Proc(name, lambda port: ["prometheus-alertmanager", "--config.file=" + cfg,
+                                    "--storage.path=" + os.path.join(work, name + "-data"),
+                                    "--web.listen-address=127.0.0.1:%d" % port, "--cluster.listen-address=",
+                                    "--log.level=warn"], work)
 
 
 # ---------------------------------------------------------------- (a) latency
@@ -248,7 +265,34 @@ def latency(args, work, rng):
                          **percentiles(latency_run(pr, ApiSink(pr.base), args.alerts, rng))))
     finally:
         pr.stop()
+    if shutil.which("prometheus-alertmanager"):
+        rows.append(latency_prometheus_am(args, work, rules, rng))
     return rows
+
+
+def latency_prometheus_am(args, work, rules, rng):
+    """Prometheus → Alertmanager 0.25 → the same webhook receiver, with
+    Alertmanager's group_wait 0s and group_interval 1s like Lookout's route
+    (Prometheus's own send path at its defaults)."""
+    hook = WebhookSink()
+    am = alertmanager_proc(work, hook.url)
+    am.start()
+    pr = prometheus_proc(work, rules, "prometheus-am-latency", am.port)
+    pr.start()
+
+    def am_known():  # alerts fired before discovery finds the Alertmanager are dropped
+        st, body = lkt.http("GET", pr.base + "/api/v1/alertmanagers", timeout=5)
+        return st == 200 and json.loads(body)["data"]["activeAlertmanagers"]
+    try:
+        BP.wait_until("Prometheus to discover the Alertmanager", am_known, 60)
+        log("latency: Prometheus + Alertmanager, %d alerts to a webhook" % args.alerts)
+        return dict(peer="prometheus+alertmanager", sink="webhook",
+                    note="webhook through Alertmanager %s (group_wait 0s)" % BP.package_version("prometheus-alertmanager"),
+                    **percentiles(latency_run(pr, hook, args.alerts, rng)))
+    finally:
+        pr.stop()
+        am.stop()
+        hook.close()
 
 
 # ---------------------------------------------------------------- (b) throughput
