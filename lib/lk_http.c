@@ -601,6 +601,12 @@ int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nro
     {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key},
     {MHD_OPTION_END, 0, NULL},
   };
+  /* Only when asked: MHD's value 0 turns SO_REUSEADDR off, and a restarted
+   * server then cannot rebind its port while old connections linger. */
+  struct MHD_OptionItem reuse[] = {
+    {o->reuse_port ? MHD_OPTION_LISTENING_ADDRESS_REUSE : MHD_OPTION_END, 1, NULL},
+    {MHD_OPTION_END, 0, NULL},
+  };
   s->mhd = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, s,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -611,7 +617,7 @@ int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nro
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 120),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 0),
-      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)(o->reuse_port ? 1 : 0),
+      MHD_OPTION_ARRAY, reuse,
       MHD_OPTION_ARRAY, tls,
       MHD_OPTION_END);
   if (!s->mhd) {
