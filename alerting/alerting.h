@@ -294,6 +294,76 @@ void alerting_rule_alert(const alerting_group *g, size_t i, size_t j, alerting_a
  * line: "…"}]}]` in a test group. Returns 0 when every test passed, 1
  * otherwise. */
 int alerting_unittest_run(const char *const *files, size_t n, FILE *out, FILE *err);
+
+/*---- Running rules in the server (h-rulesrv; alerting/manager.c) ----
+ * The rule manager loads rule files from globs (plus Lookout's built-in
+ * health rules), evaluates every group on one scheduler thread at its
+ * interval, appends recording/ALERTS series to the tsdb, runs log rules
+ * against the logstore, writes every alert state change to the log store
+ * (stream {__alerts__="lookout", alertname=…}) and hands alerts to its
+ * receivers. Reload keeps the old rules on any error and carries the state
+ * of unchanged rules over. Every function is safe from any thread. */
+
+typedef struct alerting_manager alerting_manager;
+
+/* Called first by every reload, to re-read the configuration: it may call
+ * alerting_manager_set_files; a nonzero return (d set) refuses the reload. */
+typedef int (*alerting_reconfig_fn)(void *ctx, alerting_manager *m, lk_diag *d);
+
+typedef struct alerting_manager_opts {
+  const char *const *globs;        /* rule_files as configured */
+  size_t nglobs;
+  const char *base_dir;            /* relative globs resolve here (the config file's directory);
+                                      NULL = the working directory */
+  const char *builtin_path;        /* write the built-in rule file here and load it first;
+                                      NULL = no built-in rules */
+  const char *data_dir;            /* for lookout_data_filesystem_* ; NULL = not measured */
+  int64_t default_interval_ms;     /* evaluation_interval */
+  const lk_label *external_labels; /* copied */
+  size_t nexternal_labels;
+  const char *external_url;        /* $externalURL, generatorURL; copied */
+  const char *self_instance;       /* instance label of the self-scraped series (the listen address) */
+  tsdb *db;                        /* borrowed; required */
+  logstore *logs;                  /* borrowed; NULL: log rules fail, no history */
+  alerting_reconfig_fn reconfig;   /* NULL: reloads re-read the same globs */
+  void *reconfig_ctx;
+} alerting_manager_opts;
+
+/* Load the rules (restoring `for` state from ALERTS_FOR_STATE, as after a
+ * restart); nothing runs until alerting_manager_start. A bad file → LK_E*
+ * with d = "<file>:<line>: …" and no manager. */
+int alerting_manager_open(const alerting_manager_opts *o, alerting_manager **out, lk_diag *d);
+/* Add a receiver of every group evaluation's alerts (before start). */
+void alerting_manager_add_receiver(alerting_manager *m, alerting_send_fn fn, void *ctx);
+/* Renders Lookout's /metrics page, for the self-scrape. */
+typedef void (*alerting_metrics_fn)(void *ctx, lk_buf *out);
+/* Start the scheduler thread. self (may be NULL: only the manager's own
+ * metrics) renders the page appended to the tsdb before each evaluation of
+ * the built-in group. */
+int alerting_manager_start(alerting_manager *m, alerting_metrics_fn self, void *self_ctx, lk_diag *d);
+/* Only from the reconfig callback: the globs (copied) and default interval
+ * the reload then loads. */
+void alerting_manager_set_files(alerting_manager *m, const char *const *globs, size_t nglobs,
+                                int64_t default_interval_ms);
+/* Run reconfig, re-expand the globs and reload every file. On error (d =
+ * "<file>:<line>: …") the running rules are untouched. */
+int alerting_manager_reload(alerting_manager *m, lk_diag *d);
+/* The current rule set for reading (alerting_group_* getters, under
+ * alerting_group_lock); valid until alerting_manager_release. */
+alerting_rules *alerting_manager_acquire(alerting_manager *m);
+void alerting_manager_release(alerting_manager *m);
+/* The manager's own metrics (per-group evaluations, failures, missed ticks,
+ * durations; reloads; the data filesystem) in the exposition format. */
+void alerting_manager_metrics(alerting_manager *m, lk_buf *out);
+/* Stop the scheduler thread (waits for an evaluation in flight); readers
+ * and reloads keep working. NULL ok. */
+void alerting_manager_stop(alerting_manager *m);
+/* Stop and free. NULL ok. */
+void alerting_manager_close(alerting_manager *m);
+
+/* The built-in health rule file (alerting/builtin_rules.c), a Prometheus
+ * rule file that passes `promtool check rules`. */
+const char *alerting_builtin_rules(void);
 /*---- The in-process Alertmanager (h-notify) ----
  * Alertmanager 0.25's semantics on alerts handed over by the rule engine
  * (alerting_am_send) or posted to POST /api/v2/alerts: route tree,

@@ -277,6 +277,35 @@ def render_regex(doc, path):
         source_line(doc, path)])
 
 
+# ---------------------------------------------------------------- alerting
+
+def render_alerting(doc, path):
+    """bench/alerting: latency to a firing alert and rule throughput, beside Prometheus."""
+    names = {"lookout": "**Lookout**", "prometheus": "Prometheus %s" % doc.get("prometheus_version", ""),
+             "prometheus+alertmanager": "Prometheus %s + Alertmanager" % doc.get("prometheus_version", "")}
+    lat = table(["peer", "seen through", "p50 ms", "p99 ms", "max ms"],
+                [[names[r["peer"]], r["note"], fnum(r["p50_ms"], 0), fnum(r["p99_ms"], 0), fnum(r["max_ms"], 0)]
+                 for r in doc["latency"]])
+    thr = table(["peer", "rules/s", "CPU % of one core", "rules per CPU second", "missed iterations",
+                 "failed evaluations", "alerts firing"],
+                [[names[r["peer"]], fnum(r["rules_per_s"], 0), "%.1f" % r["cpu_pct_of_one_core"],
+                  fnum(r["rules_per_cpu_s"] or 0, 0), fnum(r["missed_iterations"], 0), fnum(r["failures"], 0),
+                  fnum(r["alerts_firing"], 0)] for r in doc["throughput"]])
+    by = {r["peer"]: r for r in doc["throughput"]}
+    ds = doc["dataset"]
+    out = ["Latency from the remote_write of the first sample that makes `bench_trigger > 0` true "
+           "(`for: 0s`, evaluation interval 1 s) to the alert seen firing, %d alerts:" % doc["alerts"], "", lat, "",
+           "%s alerting rules in 10 groups at a 1 s interval over %s series (`gen_dataset.py`, %d containers, "
+           "the %d minutes before the run), CPU of the whole process over a %.0f s window:" % (
+               fnum(doc["rules"], 0), fnum(ds["series"], 0), ds["containers"], ds["minutes"],
+               doc["throughput"][0]["window_s"]), "", thr, ""]
+    if "lookout" in by and "prometheus" in by and by["prometheus"]["rules_per_cpu_s"]:
+        out.append("- Lookout / Prometheus: %s the rules per CPU second." % ratio(
+            by["lookout"]["rules_per_cpu_s"] / by["prometheus"]["rules_per_cpu_s"]))
+    out += ["- Data: %s." % doc["data_loading"], "", source_line(doc, path)]
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- autoscale
 
 def render_autoscale(doc, path):
@@ -327,7 +356,7 @@ def render_summary_autoscale(doc, path):
 RENDERERS = {"tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
              "summary-query": render_summary_query, "collector": render_collector, "logs": render_logs,
              "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
-             "regex": render_regex, "autoscale": render_autoscale,
+             "regex": render_regex, "alerting": render_alerting, "autoscale": render_autoscale,
              "summary-autoscale": render_summary_autoscale}
 
 

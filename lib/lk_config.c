@@ -292,34 +292,45 @@ static yaml_node_t *seq_item(walk *w, yaml_node_t *n, size_t i)
   return yaml_document_get_node(w->doc, n->data.sequence.items.start[i]);
 }
 
+static void labels_free(lk_label *ls, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free((char *)ls[i].name);
+    free((char *)ls[i].value);
+  }
+  free(ls);
+}
+
 static void static_free(lk_static_config *s)
 {
   strlist_free(&s->targets);
-  for (size_t i = 0; i < s->nlabels; i++) {
-    free((char *)s->labels[i].name);
-    free((char *)s->labels[i].value);
+  labels_free(s->labels, s->nlabels);
+}
+
+/* A mapping of label names to values into an owned label array (appended). */
+static int parse_label_map(walk *w, yaml_node_t *n, const char *key, lk_label **ls, size_t *nls)
+{
+  if (is_null(n))
+    return 0;
+  if (n->type != YAML_MAPPING_NODE)
+    return werr(w, n, "%s: expected a mapping of label names to values", key);
+  for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = yaml_document_get_node(w->doc, pr->key);
+    yaml_node_t *v = yaml_document_get_node(w->doc, pr->value);
+    if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
+      return werr(w, k, "%s: names and values must be strings", key);
+    if (!lk_label_name_valid(scalar(k)))
+      return werr(w, k, "%s: invalid label name \"%s\"", key, scalar(k));
+    *ls = lk_xrealloc(*ls, (*nls + 1) * sizeof **ls);
+    (*ls)[(*nls)++] = (lk_label){lk_xstrdup(scalar(k)), lk_xstrdup(scalar(v))};
   }
-  free(s->labels);
+  return 0;
 }
 
 static int parse_labels(walk *w, yaml_node_t *n, void *base, const char *key)
 {
   lk_static_config *s = base;
-  if (is_null(n))
-    return 0;
-  if (n->type != YAML_MAPPING_NODE)
-    return werr(w, n, "labels: expected a mapping of label names to values");
-  for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
-    yaml_node_t *k = yaml_document_get_node(w->doc, pr->key);
-    yaml_node_t *v = yaml_document_get_node(w->doc, pr->value);
-    if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
-      return werr(w, k, "labels: names and values must be strings");
-    if (!lk_label_name_valid(scalar(k)))
-      return werr(w, k, "labels: invalid label name \"%s\"", scalar(k));
-    s->labels = lk_xrealloc(s->labels, (s->nlabels + 1) * sizeof *s->labels);
-    s->labels[s->nlabels++] = (lk_label){lk_xstrdup(scalar(k)), lk_xstrdup(scalar(v))};
-  }
-  return 0;
+  return parse_label_map(w, n, key, &s->labels, &s->nlabels);
 }
 
 static const field static_fields[] = {
@@ -445,11 +456,22 @@ static const field collector_fields[] = {
   {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = NOT_YET},
   {0},
 };
-/* scrape_* are the defaults of scrape_configs entries (lk_config.h). */
+static int parse_external_labels(walk *w, yaml_node_t *n, void *base, const char *key)
+{
+  lk_config *c = base;
+  labels_free(c->global.external_labels, c->global.nexternal_labels);
+  c->global.external_labels = NULL;
+  c->global.nexternal_labels = 0;
+  return parse_label_map(w, n, key, &c->global.external_labels, &c->global.nexternal_labels);
+}
+
+/* scrape_* are the defaults of scrape_configs entries (lk_config.h);
+ * evaluation_interval the default of rule groups. */
 static const field global_fields[] = {
   {"scrape_interval", F_DUR, C(global.scrape_interval_ms), NULL, NULL, .used_by = AGT},
   {"scrape_timeout", F_DUR, C(global.scrape_timeout_ms), NULL, NULL, .used_by = AGT},
-  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = NOT_YET},
+  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"external_labels", F_CUSTOM, 0, NULL, parse_external_labels, .used_by = SRV},
   {"resolve_timeout", F_DELEGATED, 0, NULL, NULL, .used_by = SRV}, /* alerting/am_config.c */
   {0},
 };
@@ -501,8 +523,10 @@ static const field top_fields[] = {
   {"collector", F_SECTION, 0, collector_fields, NULL, .used_by = AGT},
   {"global", F_SECTION, 0, global_fields, NULL, .used_by = ALL},
   {"scrape_configs", F_CUSTOM, 0, NULL, parse_scrape_configs, .used_by = AGT},
-  {"rule_files", F_STRLIST, C(rule_files), NULL, NULL, .used_by = NOT_YET},
-  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = NOT_YET},
+  {"rule_files", F_STRLIST, C(rule_files), NULL, NULL, .used_by = SRV},
+  {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"builtin_rules", F_BOOL, C(builtin_rules), NULL, NULL, .used_by = SRV},
+  {"external_url", F_STR, C(external_url), NULL, NULL, .used_by = SRV},
   /* Alertmanager's and Prometheus's sections: alerting/am_config.c */
   {"route", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
   {"receivers", F_DELEGATED, 0, NULL, NULL, .used_by = SRV},
@@ -535,6 +559,7 @@ void lk_config_init(lk_config *c)
   c->global.scrape_interval_ms = 15000;
   c->global.scrape_timeout_ms = 10000;
   c->evaluation_interval_ms = 15000;
+  c->builtin_rules = true;
   c->orchestrator.enabled = true;
   c->orchestrator.runtime = lk_xstrdup("runc");
   c->orchestrator.sync_period_ms = 1000;
@@ -657,6 +682,8 @@ void lk_config_fini(lk_config *c)
     scrape_free(&c->scrape_configs[i]);
   free(c->scrape_configs);
   strlist_free(&c->rule_files);
+  labels_free(c->global.external_labels, c->global.nexternal_labels);
+  free(c->external_url);
   strlist_free(&c->orchestrator.manifests);
   for (size_t i = 0; i < c->nexternal_metrics; i++) {
     free(c->external_metrics[i].name);

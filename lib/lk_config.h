@@ -10,6 +10,11 @@
  *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
+ *              { evaluation_interval: 15s, external_labels: {k: v} }  [S]
+ *   rule_files: [ rules/a.yaml ]  (globs, relative to the config file) [S]
+ *   evaluation_interval: 15s      (same as global.evaluation_interval) [S]
+ *   builtin_rules: true           (Lookout's own health rules)         [S]
+ *   external_url: http://host:9470 (alert links, $externalURL)          [S]
  *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
  *   orchestrator: { enabled: true, runtime: runc, manifests: [...], sync_period: 1s,   [S]
@@ -32,8 +37,7 @@
  * Alertmanager's and Prometheus's shapes).
  *
  * Parsed but refused until their module lands ("key X is not supported
- * yet", unless the value is empty): rule_files, evaluation_interval,
- * global.evaluation_interval, collector.pcap_interfaces,
+ * yet", unless the value is empty): collector.pcap_interfaces,
  * static_configs' labels (and a scrape scheme other than http). A key the
  * reading program does not use (collector.* for `lookout server`, limits.*
  * for `lookout agent`) is refused too, so no key is silently ignored.
@@ -109,11 +113,15 @@ typedef struct lk_config {
   struct {
     int64_t scrape_interval_ms;     /* 15s */
     int64_t scrape_timeout_ms;      /* 10s */
+    lk_label *external_labels;      /* owned; added to alerts (and templates' $externalLabels) */
+    size_t nexternal_labels;
   } global;
   lk_scrape_config *scrape_configs;
   size_t nscrape_configs;
-  lk_strlist rule_files;
-  int64_t evaluation_interval_ms;   /* 15s */
+  lk_strlist rule_files;            /* globs; relative ones against the config file's directory */
+  int64_t evaluation_interval_ms;   /* 15s; also global.evaluation_interval (Prometheus's spelling) */
+  bool builtin_rules;               /* true: Lookout's own health rules run beside rule_files */
+  char *external_url;               /* NULL: http://<listen>; templates' $externalURL, generatorURL */
   lk_external_metric *external_metrics; /* [] */
   size_t nexternal_metrics;
   struct {

@@ -22,6 +22,17 @@ int64_t lk_mono_ns(void)
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+size_t lk_fmt_rfc3339(char *out, int64_t ms)
+{
+  int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  time_t t = (time_t)sec;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  int n = snprintf(out, LK_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms - sec * 1000));
+  return n > 0 && n < LK_RFC3339_MAX ? (size_t)n : 0;
+}
+
 static int64_t unit_ms(const char *u, size_t n)
 {
   static const struct { const char *name; int64_t ms; } units[] = {

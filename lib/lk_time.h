@@ -11,6 +11,12 @@
 int64_t lk_now_ms(void);      /* wall clock */
 int64_t lk_mono_ns(void);     /* monotonic, for timing */
 
+/* RFC 3339 UTC with milliseconds, "2026-12-06T08:48:13.151Z" (as the
+ * Prometheus API writes times, e.g. activeAt); out holds LK_RFC3339_MAX
+ * bytes. Returns the length. */
+#define LK_RFC3339_MAX 32
+size_t lk_fmt_rfc3339(char *out, int64_t ms);
+
 /* Prometheus duration: `1h30m`, `5m1ms`, units ms s m h d w y, decreasing
  * order; a bare `0` is accepted. Returns LK_EPARSE (diag says why). */
 int lk_parse_duration(const char *s, int64_t *out_ms, lk_diag *d);

@@ -4,9 +4,18 @@
  * SIGINT or SIGTERM, then stop cleanly (HTTP first, so no request is
  * mid-append when storage or the notifier closes).
  *
- * Signals: SIGINT/SIGTERM are blocked before any thread starts (threads
- * inherit the mask) and collected with sigwait on the main thread, so no
- * handler runs concurrently with anything. SIGPIPE is ignored.
+ * Signals: SIGINT/SIGTERM/SIGHUP are blocked before any thread starts
+ * (threads inherit the mask) and collected with sigwait on the main thread,
+ * so no handler runs concurrently with anything. SIGHUP reloads the rule
+ * files (as POST /-/reload does). SIGPIPE is ignored.
+ *
+ * Rules: the rule manager (alerting/manager.c) loads rule_files (globs
+ * relative to the config file's directory) and the built-in health rules
+ * before the HTTP server starts (a bad file stops the start with
+ * file:line), and its scheduler starts once HTTP serves, because it
+ * self-scrapes the /metrics page. A reload (SIGHUP, POST /-/reload) re-reads
+ * rule_files and evaluation_interval from the config file, then the rule
+ * files. Shutdown stops the scheduler first.
  *
  * The bearer token lives in auth.token_file (default <data>/token); it is
  * created with a random value on first start, so endpoints that need a token
@@ -26,6 +35,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +43,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/lk_alloc.h"
 #include "alerting/alerting.h"
+#include "lib/lk_alloc.h"
 #include "lib/lk_config.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_log.h"
@@ -179,6 +189,106 @@ static int open_storage(const lk_config *c, tsdb **db)
   return 0;
 }
 
+/* The directory of the config file (relative rule_files resolve there,
+ * as in Prometheus); NULL without a config file. */
+static char *config_dir(const lk_config *c)
+{
+  if (!c->path)
+    return NULL;
+  const char *slash = strrchr(c->path, '/');
+  if (!slash)
+    return lk_xstrdup(".");
+  return lk_xstrndup(c->path, slash == c->path ? 1 : (size_t)(slash - c->path));
+}
+
+/* A reload re-reads the config file for rule_files and evaluation_interval
+ * (the other keys take a restart); a broken config refuses the reload. */
+typedef struct config_src {
+  const char *path; /* NULL: no config file */
+  unsigned reader;  /* LK_CONFIG_SERVER or LK_CONFIG_UP */
+} config_src;
+
+static int reread_rule_keys(void *ctx, alerting_manager *m, lk_diag *d)
+{
+  const config_src *src = ctx;
+  if (!src->path)
+    return 0;
+  lk_config fresh;
+  lk_config_init(&fresh);
+  int rc = lk_config_load(&fresh, src->path, src->reader, d);
+  if (!rc)
+    alerting_manager_set_files(m, (const char *const *)fresh.rule_files.v, fresh.rule_files.n,
+                               fresh.evaluation_interval_ms);
+  lk_config_fini(&fresh);
+  return rc;
+}
+
+/* external_url's default: http(s)://<listen>, with the host name in place
+ * of a wildcard address (as Prometheus uses its host name). */
+static void default_url(const lk_config *c, char *url, size_t sz)
+{
+  const char *colon = strrchr(c->listen, ':');
+  size_t hl = (size_t)(colon - c->listen);
+  char host[256] = "";
+  bool wildcard = !hl || (hl == 7 && !strncmp(c->listen, "0.0.0.0", 7)) || (hl == 4 && !strncmp(c->listen, "[::]", 4));
+  if (!wildcard || gethostname(host, sizeof host - 1))
+    snprintf(host, sizeof host, "%.*s", (int)hl, c->listen);
+  snprintf(url, sz, "%s://%s%s", c->tls.cert_file ? "https" : "http", host, colon);
+}
+
+static alerting_manager *open_rules(const lk_config *c, const config_src *src, tsdb *db, logstore *logs)
+{
+  char builtin[4096], url[600];
+  snprintf(builtin, sizeof builtin, "%s/rules/lookout-builtin.rules.yml", c->data);
+  default_url(c, url, sizeof url);
+  char *dir = config_dir(c);
+  alerting_manager_opts o = {
+    .globs = (const char *const *)c->rule_files.v,
+    .nglobs = c->rule_files.n,
+    .base_dir = dir,
+    .builtin_path = c->builtin_rules ? builtin : NULL,
+    .data_dir = c->data,
+    .default_interval_ms = c->evaluation_interval_ms,
+    .external_labels = c->global.external_labels,
+    .nexternal_labels = c->global.nexternal_labels,
+    .external_url = c->external_url ? c->external_url : url,
+    .self_instance = c->listen,
+    .db = db,
+    .logs = logs,
+    .reconfig = reread_rule_keys,
+    .reconfig_ctx = (void *)src,
+  };
+  alerting_manager *m = NULL;
+  lk_diag d = {0};
+  if (alerting_manager_open(&o, &m, &d))
+    lk_error("cannot load the rules: %s", d.msg);
+  free(dir);
+  return m;
+}
+
+static void self_page(void *ctx, lk_buf *out) { web_metrics_page(ctx, out); }
+
+/* Wait for SIGINT/SIGTERM; SIGHUP reloads the rules meanwhile. */
+static void wait_for_stop(alerting_manager *rules)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) {
+      lk_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      return;
+    }
+    lk_diag d = {0};
+    lk_info("received SIGHUP, reloading the rules");
+    alerting_manager_reload(rules, &d); /* logs the outcome */
+  }
+}
+
 /* The in-process Alertmanager, configured from the same file (its route,
  * receivers, … sections); NULL after printing why it cannot start. */
 static alerting_am *open_notifier(const char *cmd, const lk_config *c)
@@ -195,7 +305,8 @@ static alerting_am *open_notifier(const char *cmd, const lk_config *c)
 
 /* The orchestrator (config section orchestrator:), or NULL when it is
  * turned off or cannot open its store (logged; the rest keeps running). */
-static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler)
+static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler, void (*on_start)(void *),
+                               void *on_start_ctx)
 {
   if (!c->orchestrator.enabled)
     return NULL;
@@ -204,6 +315,8 @@ static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler)
     snprintf(data, sizeof data, "%s", c->data);
   orch_opts oo = {
     .autoscaler = autoscaler,
+    .on_container_start = on_start,
+    .on_container_start_ctx = on_start_ctx,
     .hpa_period_ms = c->orchestrator.hpa_sync_period_ms,
     .data_dir = data,
     .run_pods = true,
@@ -251,64 +364,109 @@ static int apply_manifests(const char *cmd, const lk_config *c, orch *o)
   return -1;
 }
 
-static int run(const char *cmd, const lk_config *c, const char *ui_dir)
+/* Everything one server process runs, torn down in one place (node_close)
+ * in the reverse order of opening; NULL members were never opened. */
+typedef struct node {
+  char *cert, *key;
+  tsdb *db;
+  logstore *logs;
+  alerting_am *am;
+  alerting_manager *rules;
+  orch_external_metric *ext;
+  orch_hpa_ctl *autoscaler;
+  orch *orc;
+  web_server *w;
+  _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
+  lookout_logs *tailer;
+} node;
+
+/* A container started: the local agent rediscovers cgroups at its next
+ * cycle instead of within its rescan period, so a new pod's metrics (and
+ * the autoscaler's view of it) come one interval later, not ten seconds. */
+static void rescan_on_start(void *ctx)
+{
+  collector *agent = atomic_load(&((node *)ctx)->agent);
+  if (agent)
+    collector_rescan(agent);
+}
+
+static void node_close(node *n)
+{
+  if (n->rules)
+    alerting_manager_stop(n->rules);
+  orch_close(n->orc); /* first: its runtime thread calls rescan_on_start */
+  collector_free(atomic_exchange(&n->agent, NULL));
+  lookout_logs_stop(n->tailer);
+  web_stop(n->w);
+  alerting_manager_close(n->rules);
+  alerting_am_close(n->am);
+  orch_hpa_ctl_free(n->autoscaler);
+  free(n->ext);
+  tsdb_close(n->db);
+  logstore_close(n->logs);
+  free(n->cert);
+  free(n->key);
+}
+
+/* Token, TLS files, storage, notifier, rules, orchestrator: 0, or the exit
+ * status after printing why (a bad Alertmanager section is a config error: 2). */
+static int node_open(const char *cmd, const lk_config *c, node *n, char *token, size_t token_len)
 {
   if (lk_mkdir_p(c->data)) {
     fprintf(stderr, "lookout %s: cannot create data directory %s: %s\n", cmd, c->data, strerror(errno));
     return 1;
   }
-  char token_path[4096], token[128];
+  char token_path[4096];
   snprintf(token_path, sizeof token_path, "%s", c->auth.token_file ? c->auth.token_file : "");
   if (!token_path[0])
     snprintf(token_path, sizeof token_path, "%s/token", c->data);
-  if (load_token(token_path, token, sizeof token)) {
+  if (load_token(token_path, token, token_len)) {
     fprintf(stderr, "lookout %s: cannot read or create the token file %s: %s\n", cmd, token_path,
             errno ? strerror(errno) : "empty file");
     return 1;
   }
-  char *cert = NULL, *key = NULL;
-  if (c->tls.cert_file && (!(cert = read_small_file(c->tls.cert_file)) || !(key = read_small_file(c->tls.key_file)))) {
-    fprintf(stderr, "lookout %s: cannot read TLS %s file %s\n", cmd, cert ? "key" : "certificate",
-            cert ? c->tls.key_file : c->tls.cert_file);
-    free(cert);
+  if (c->tls.cert_file &&
+      (!(n->cert = read_small_file(c->tls.cert_file)) || !(n->key = read_small_file(c->tls.key_file)))) {
+    fprintf(stderr, "lookout %s: cannot read TLS %s file %s\n", cmd, n->cert ? "key" : "certificate",
+            n->cert ? c->tls.key_file : c->tls.cert_file);
     return 1;
   }
-  tsdb *db = NULL;
-  if (open_storage(c, &db)) {
-    free(cert);
-    free(key);
+  if (open_storage(c, &n->db))
     return 1;
-  }
-  logstore *logs = lookout_logstore_open(c);
-  alerting_am *am = logs ? open_notifier(cmd, c) : NULL;
-  if (!am) {
-    logstore_close(logs);
-    tsdb_close(db);
-    free(cert);
-    free(key);
-    return logs ? 2 : 1; /* a bad Alertmanager section is a config error */
-  }
-  orch_external_metric *ext = lk_xcalloc(c->nexternal_metrics + 1, sizeof *ext); /* config → web */
+  n->logs = lookout_logstore_open(c);
+  n->am = n->logs ? open_notifier(cmd, c) : NULL;
+  if (!n->am)
+    return n->logs ? 2 : 1;
+  config_src src = {c->path, !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER};
+  if (!(n->rules = open_rules(c, &src, n->db, n->logs)))
+    return 1;
+  /* Receivers of every rule evaluation's alerts (alerting_send_fn), added
+   * before the scheduler starts: the in-process Alertmanager (which also
+   * forwards to configured Alertmanagers). */
+  alerting_manager_add_receiver(n->rules, alerting_am_send, n->am);
+  n->ext = lk_xcalloc(c->nexternal_metrics + 1, sizeof *n->ext); /* config → web */
   for (size_t i = 0; i < c->nexternal_metrics; i++)
-    ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
-  orch_hpa_ctl *autoscaler = open_autoscaler(c, db, ext);
-  orch *orc = lookout_orch_open(c, autoscaler);
-  if (apply_manifests(cmd, c, orc)) {
-    orch_close(orc);
-    orch_hpa_ctl_free(autoscaler);
-    free(ext);
-    alerting_am_close(am);
-    tsdb_close(db);
-    logstore_close(logs);
-    free(cert);
-    free(key);
-    return 1;
+    n->ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
+  n->autoscaler = open_autoscaler(c, n->db, n->ext);
+  n->orc = lookout_orch_open(c, n->autoscaler, rescan_on_start, n);
+  return apply_manifests(cmd, c, n->orc) ? 1 : 0;
+}
+
+static int run(const char *cmd, const lk_config *c, const char *ui_dir)
+{
+  node n = {0};
+  atomic_init(&n.agent, NULL);
+  char token[128];
+  int rc = node_open(cmd, c, &n, token, sizeof token);
+  if (rc) {
+    node_close(&n);
+    return rc;
   }
   web_opts wo = {
-    .external_metrics = ext,
+    .external_metrics = n.ext,
     .nexternal_metrics = c->nexternal_metrics,
-    .tls_cert = cert,
-    .tls_key = key,
+    .tls_cert = n.cert,
+    .tls_key = n.key,
     .require_token = c->auth.require_token,
     .listen = c->listen,
     .token = token,
@@ -321,53 +479,34 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
       .max_query_samples = c->limits.max_query_samples,
       .query_timeout_ms = c->limits.query_timeout_ms,
     },
-    .db = db,
-    .logs = logs,
-    .am = am,
+    .db = n.db,
+    .logs = n.logs,
+    .rules = n.rules,
+    .am = n.am,
     .ui_dir = ui_dir,
-    .orch = orc,
-    .autoscaler = autoscaler,
+    .orch = n.orc,
+    .autoscaler = n.autoscaler,
   };
-  web_server *w = NULL;
   lk_diag d = {0};
-  int started = web_start(&wo, &w, &d);
-  free(cert); /* MHD keeps its own parsed copy */
-  free(key);
-  if (started) {
+  if (web_start(&wo, &n.w, &d)) {
     fprintf(stderr, "lookout %s: %s\n", cmd, d.msg);
-    free(ext);
-    alerting_am_close(am);
-    orch_close(orc);
-    orch_hpa_ctl_free(autoscaler);
-    tsdb_close(db);
-    logstore_close(logs);
+    node_close(&n);
     return 1;
   }
   const char *colon = strrchr(c->listen, ':');
   lk_info("listening on %s://%.*s:%d data=%s", c->tls.cert_file ? "https" : "http", (int)(colon - c->listen),
-          c->listen, web_port(w), c->data);
+          c->listen, web_port(n.w), c->data);
+  bool rules_up = !alerting_manager_start(n.rules, self_page, n.w, &d);
+  if (!rules_up)
+    lk_error("%s", d.msg);
   bool up = !strcmp(cmd, "up");
-  collector *agent = up ? lookout_agent_start_local(c, db) : NULL;
-  lookout_logs *tailer = agent ? lookout_logs_start_local(c, logs) : NULL;
-  bool started_all = !up || (agent && tailer); /* a failure was logged, naming the part */
-  if (started_all) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    sigwait(&set, &sig);
-    lk_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  }
-  collector_free(agent);
-  lookout_logs_stop(tailer);
-  web_stop(w);
-  free(ext);
-  alerting_am_close(am);
-  orch_close(orc);
-  orch_hpa_ctl_free(autoscaler);
-  tsdb_close(db);
-  logstore_close(logs);
+  collector *agent = up && rules_up ? lookout_agent_start_local(c, n.db) : NULL;
+  atomic_store(&n.agent, agent);
+  n.tailer = agent ? lookout_logs_start_local(c, n.logs) : NULL;
+  bool started_all = rules_up && (!up || (agent && n.tailer)); /* a failure was logged, naming the part */
+  if (started_all)
+    wait_for_stop(n.rules);
+  node_close(&n);
   lk_info("stopped");
   return started_all ? 0 : 1;
 }
@@ -406,6 +545,7 @@ int lookout_serve(const char *cmd, int argc, char **argv, const char *extra_help
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread exists */
   signal(SIGPIPE, SIG_IGN);
   tune_malloc();

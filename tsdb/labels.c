@@ -239,6 +239,7 @@ int tsdb_status_get(tsdb *db, size_t topn, tsdb_status **out)
     s->min_t = s->max_t = 0;
   pthread_rwlock_unlock(&db->cut_lock);
   s->wal_bytes = atomic_load(&db->wal.bytes);
+  s->wal_errors_total = atomic_load(&db->wal.errors);
   s->samples_appended_total = atomic_load(&db->appended);
   for (int r = 0; r < TSDB_REJECT__COUNT; r++)
     s->samples_rejected_total[r] = atomic_load(&db->rejected[r]);

@@ -198,6 +198,7 @@ typedef struct tsdb_status {
   uint64_t blocks, block_bytes, block_samples;
   int64_t min_t, max_t;                  /* over everything stored */
   uint64_t wal_bytes;
+  uint64_t wal_errors_total;             /* failed WAL writes and syncs since open */
   uint64_t samples_appended_total;       /* since open */
   uint64_t samples_rejected_total[TSDB_REJECT__COUNT]; /* by enum tsdb_reject_reason */
   uint64_t series_created_total;

@@ -192,6 +192,7 @@ typedef struct tsdb__wal {
   enum tsdb_fsync policy;
   bool dirty;
   _Atomic uint64_t bytes;    /* checkpoint + segment */
+  _Atomic uint64_t errors;   /* failed record writes and syncs (for alerting on a failing disk) */
 } tsdb__wal;
 
 struct tsdb;

@@ -105,6 +105,8 @@ int tsdb__wal_write(tsdb__wal *w, uint8_t type, const uint8_t *p, size_t n)
     if (w->policy == TSDB_FSYNC_BATCH && fdatasync(w->fd) < 0)
       rc = -errno;
   }
+  if (rc)
+    atomic_fetch_add(&w->errors, 1);
   pthread_mutex_unlock(&w->mu);
   return rc;
 }
@@ -124,6 +126,8 @@ int tsdb__wal_sync(tsdb__wal *w)
   if (fd < 0)
     return 0;
   int rc = fdatasync(fd) < 0 ? -errno : 0;
+  if (rc)
+    atomic_fetch_add(&w->errors, 1);
   close(fd);
   return rc;
 }

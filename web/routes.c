@@ -56,6 +56,10 @@ const lk_http_route web__route_table[] = {
   {"DELETE",     "/api/v2/silence/*",          LK_AUTH_REMOTE, 0,                web__am_silence,   NULL,   "/api/v2/silence/:id"},
   {"GET",        "/api/v2/status",             LK_AUTH_NONE,   0,                web__am_status,    NULL,   "/api/v2/status"},
   {"GET",        "/api/v2/receivers",          LK_AUTH_NONE,   0,                web__am_receivers, NULL,   "/api/v2/receivers"},
+  /* rules (h-rulesrv) */
+  {"GET",        "/api/v1/rules",              LK_AUTH_NONE,   FORM,             web__rules,        NULL,   "/api/v1/rules"},
+  {"GET",        "/api/v1/alerts",             LK_AUTH_NONE,   0,                web__alerts,       NULL,   "/api/v1/alerts"},
+  {"POST|PUT",   "/-/reload",                  LK_AUTH_REMOTE, FORM,             web__reload,       NULL,   "/-/reload"},
   /* Kubernetes API subset (h-kapi): after every Prometheus /api/v1 line and the
    * metrics.k8s.io lines, which the broad /apis prefix would otherwise swallow.
    * Reads are open; every write needs the token (LK_AUTH_ALWAYS). */

@@ -139,6 +139,8 @@ static void render_tsdb(lk_buf *b, web_server *w)
       G("lookout_tsdb_head_samples", "gauge", "Samples in the in-memory head.", head_samples),
       G("lookout_tsdb_head_chunks", "gauge", "Chunks in the in-memory head.", head_chunks),
       G("lookout_tsdb_wal_bytes", "gauge", "Size of the write-ahead log on disk.", wal_bytes),
+      G("lookout_tsdb_wal_errors_total", "counter", "Failed write-ahead log writes and syncs since start.",
+        wal_errors_total),
       G("lookout_tsdb_blocks", "gauge", "Persistent blocks on disk.", blocks),
       G("lookout_tsdb_block_bytes", "gauge", "Size of the persistent blocks on disk.", block_bytes),
       G("lookout_tsdb_samples_appended_total", "counter", "Samples appended since start.",
@@ -265,9 +267,12 @@ static void render_process(lk_buf *b)
 
 void web__metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
-  web_server *w = ctx;
-  lk_buf *b = &resp->body;
   resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  web_metrics_page(ctx, &resp->body);
+}
+
+void web_metrics_page(web_server *w, lk_buf *b)
+{
   family(b, "lookout_build_info", "gauge", "Lookout version, value 1.");
   sample1(b, "lookout_build_info", "version", LOOKOUT_VERSION, 1);
   render_ingest(b, w);
@@ -276,6 +281,8 @@ void web__metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   if (w->autoscaler)
     orch_hpa_metrics_text(w->autoscaler, b);
   render_process(b);
+  if (w->rules)
+    alerting_manager_metrics(w->rules, b);
   if (w->am)
     alerting_am_metrics(w->am, b);
 }

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/lk_buf.h"
 #include "lib/lk_err.h"
 #include "tsdb/tsdb.h"
 
@@ -45,6 +46,8 @@ typedef struct web_opts {
   /* The stores (borrowed; they must outlive the server). */
   tsdb *db;               /* metrics; required */
   struct logstore *logs;  /* log store for the Loki API, or NULL (those routes answer 503) */
+  struct alerting_manager *rules; /* rule engine for /api/v1/rules, /api/v1/alerts, /-/reload,
+                                     or NULL (those routes answer 503) */
   struct orch_hpa_ctl *autoscaler; /* the HPA controller: decision events and lookout_hpa_*
                                       metrics, or NULL (/api/v1/autoscaling/events answers 503) */
   /* Named PromQL queries served by external.metrics.k8s.io (borrowed; each
@@ -61,6 +64,8 @@ typedef struct web_opts {
 int web_start(const web_opts *o, web_server **out, lk_diag *d);
 /* The port actually bound (for listen addresses with port 0). */
 int web_port(const web_server *w);
+/* Lookout's /metrics page (the self-scrape of the rule engine reads it). */
+void web_metrics_page(web_server *w, lk_buf *out);
 /* Stop serving and free. NULL is fine. */
 void web_stop(web_server *w);
 

@@ -61,6 +61,7 @@ typedef struct web_stats {
 struct web_server {
   tsdb *db;
   struct logstore *logs; /* borrowed; NULL = no Loki API */
+  struct alerting_manager *rules; /* borrowed; NULL = no rule engine */
   struct orch_hpa_ctl *autoscaler; /* borrowed; NULL = no autoscaler events */
   const struct orch_external_metric *external; /* borrowed */
   size_t nexternal;
@@ -100,6 +101,10 @@ void web__buildinfo(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__metadata(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__query_exemplars(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__flush(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_rules.c */
+void web__rules(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__reload(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 /* api_autoscaling.c: GET /api/v1/autoscaling/events (JSON or SSE). */
 void web__autoscaling_events(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 /* api_k8s_metrics.c: metrics.k8s.io/v1beta1 (PodMetrics, NodeMetrics) and

@@ -87,6 +87,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   web_server *w = lk_xcalloc(1, sizeof *w);
   w->db = o->db;
   w->logs = o->logs;
+  w->rules = o->rules;
   w->autoscaler = o->autoscaler;
   w->external = o->external_metrics;
   w->nexternal = o->nexternal_metrics;
