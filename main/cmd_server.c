@@ -375,6 +375,7 @@ typedef struct node {
   orch_external_metric *ext;
   orch_hpa_ctl *autoscaler;
   orch *orc;
+  config_src src; /* what a rule reload re-reads (the manager keeps a pointer) */
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
   lookout_logs *tailer;
@@ -437,8 +438,8 @@ static int node_open(const char *cmd, const lk_config *c, node *n, char *token, 
   n->am = n->logs ? open_notifier(cmd, c) : NULL;
   if (!n->am)
     return n->logs ? 2 : 1;
-  config_src src = {c->path, !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER};
-  if (!(n->rules = open_rules(c, &src, n->db, n->logs)))
+  n->src = (config_src){c->path, !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER};
+  if (!(n->rules = open_rules(c, &n->src, n->db, n->logs)))
     return 1;
   /* Receivers of every rule evaluation's alerts (alerting_send_fn), added
    * before the scheduler starts: the in-process Alertmanager (which also
