@@ -21,6 +21,7 @@
 #include "lib/lk_httpc.h"
 #include "lib/lk_time.h"
 #include "orchestrator/hpa_live.h"
+#include "tests/orchestrator/tsdb_fx.h"
 #include "web/web.h"
 
 typedef struct fixture {
@@ -36,20 +37,8 @@ static const orch_external_metric externals[] = {
   {"queue_depth", "sum by (queue) (queue_messages)"},
 };
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  return remove(p);
-}
-
-/* Samples every 15 s over the last 2 minutes: v0, v0+step, … */
 static void add(fixture *f, const lk_label *ls, size_t n, double v0, double step) {
-  lk_sample s[9];
-  for (int i = 0; i < 9; i++)
-    s[i] = (lk_sample){f->now - (8 - i) * 15000, v0 + i * step};
-  tsdb_series_in in = {ls, n, s, 9};
-  tsdb_append_stats st;
-  lk_diag d = {0};
-  assert_int_equal(tsdb_append(f->db, &in, 1, &st, &d), 0);
-  assert_int_equal(st.accepted, 9);
+  tsdb_fx_add(f->db, f->now, ls, n, v0, step);
 }
 
 static void add_container(fixture *f, const char *ns, const char *pod, const char *ctr, double cores, double bytes) {
@@ -108,7 +97,7 @@ static int teardown(void **state) {
   web_stop(f->w);
   orch_hpa_ctl_free(f->ctl);
   tsdb_close(f->db);
-  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  tsdb_fx_remove_dir(f->dir);
   free(f);
   return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "lib/lk_time.h"
 #include "orchestrator/hpa_live.h"
+#include "tests/orchestrator/tsdb_fx.h"
 
 typedef struct fixture {
   char dir[64];
@@ -27,20 +28,8 @@ static const orch_external_metric externals[] = {
   {"orders_queue", "sum by (queue) (queue_depth)"},
 };
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  return remove(p);
-}
-
-/* A series with samples every 15 s from now-120s to now: v0, v0+step, … */
 static void add(fixture *f, const lk_label *ls, size_t n, double v0, double step) {
-  lk_sample s[9];
-  for (int i = 0; i < 9; i++)
-    s[i] = (lk_sample){f->now - (8 - i) * 15000, v0 + i * step};
-  tsdb_series_in in = {ls, n, s, 9};
-  tsdb_append_stats st;
-  lk_diag d = {0};
-  assert_int_equal(tsdb_append(f->db, &in, 1, &st, &d), 0);
-  assert_int_equal(st.accepted, 9);
+  tsdb_fx_add(f->db, f->now, ls, n, v0, step);
 }
 
 static void add_at(fixture *f, const lk_label *ls, size_t n, int64_t t, double v) {
@@ -82,7 +71,7 @@ static int teardown(void **state) {
   fixture *f = *state;
   orch_hpa_ctl_free(f->ctl);
   tsdb_close(f->db);
-  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  tsdb_fx_remove_dir(f->dir);
   free(f);
   return 0;
 }
