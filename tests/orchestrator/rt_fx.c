@@ -213,3 +213,15 @@ char *rt_fx_read(const char *path)
   s[n] = 0;
   return s;
 }
+
+void rt_fx_begin(int argc, char **argv, const char *test_name)
+{
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s LOOKOUT_BINARY\n", test_name);
+    exit(2);
+  }
+  rt_fx_lookout = argv[1];
+  lk_test_require(geteuid() == 0, "containers need root");
+  lk_test_require(lk_test_have("/usr/sbin/runc") || lk_test_have("/usr/bin/runc"), "runc is not installed");
+  rt_fx_signals_as_server();
+}

@@ -46,6 +46,10 @@ int rt_fx_pid(rt_fx *f, const char *id);
 /* Blocks SIGINT/SIGTERM/SIGHUP and ignores SIGPIPE as `lookout server`
  * does before its threads start, so the tests see what containers inherit. */
 void rt_fx_signals_as_server(void);
+/* A runtime test's start: argv[1] is the lookout binary (rt_fx_lookout);
+ * without root or runc it exits 77 (SKIP) saying why; then the server's
+ * signal setup. */
+void rt_fx_begin(int argc, char **argv, const char *test_name);
 /* Reads a whole file (malloc'ed) or NULL. */
 char *rt_fx_read(const char *path);
 

@@ -506,12 +506,7 @@ static void test_refusals(void **state)
 
 int main(int argc, char **argv)
 {
-  lk_test_require(argc > 1, "usage: test_runtime LOOKOUT_BINARY");
-  rt_fx_lookout = argv[1];
-  lk_test_require(geteuid() == 0, "containers need root");
-  rt_fx_signals_as_server();
-  lk_test_require(lk_test_have("/usr/sbin/runc") || lk_test_have("/usr/bin/runc"),
-                  "runc is not installed");
+  rt_fx_begin(argc, argv, "test_runtime");
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_refusals, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_open_refusals, rt_fx_setup, rt_fx_teardown),

@@ -293,12 +293,7 @@ static void test_shim_killed(void **state)
 
 int main(int argc, char **argv)
 {
-  lk_test_require(argc > 1, "usage: test_runtime_life LOOKOUT_BINARY");
-  rt_fx_lookout = argv[1];
-  lk_test_require(geteuid() == 0, "containers need root");
-  rt_fx_signals_as_server();
-  lk_test_require(lk_test_have("/usr/sbin/runc") || lk_test_have("/usr/bin/runc"),
-                  "runc is not installed");
+  rt_fx_begin(argc, argv, "test_runtime_life");
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_kill9_restarts, rt_fx_setup, rt_fx_teardown),
     cmocka_unit_test_setup_teardown(test_crash_loop_backoff, rt_fx_setup, rt_fx_teardown),
