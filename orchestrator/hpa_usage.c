@@ -117,6 +117,21 @@ static void sort_usage(orch_usage_set *s) {
     qsort(s->v, s->n, sizeof *s->v, by_identity);
 }
 
+/* Runs the cpu and memory queries (NUL-terminated here) and frees the
+ * three buffers; the usage set comes back sorted. */
+static int read_sorted(tsdb *db, lk_buf *sel, lk_buf *cpu, lk_buf *mem, int64_t now_ms, orch_usage_set *out,
+                       lk_diag *d) {
+  lk_buf_putc(cpu, '\0');
+  lk_buf_putc(mem, '\0');
+  int rc = usage_read(db, (char *)cpu->data, (char *)mem->data, now_ms, out, d);
+  if (!rc)
+    sort_usage(out);
+  lk_buf_fini(sel);
+  lk_buf_fini(cpu);
+  lk_buf_fini(mem);
+  return rc;
+}
+
 int orch_container_usage(tsdb *db, const char *ns, const char *pod, int64_t now_ms, int64_t window_ms,
                          orch_usage_set *out, lk_diag *d) {
   lk_buf sel = {0}, cpu = {0}, mem = {0};
@@ -126,17 +141,9 @@ int orch_container_usage(tsdb *db, const char *ns, const char *pod, int64_t now_
   lk_buf_putc(&sel, '\0');
   lk_buf_printf(&cpu, "sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{%s}[%lldms]))",
                 (char *)sel.data, (long long)window_ms);
-  lk_buf_putc(&cpu, '\0');
   lk_buf_printf(&mem, "sum by (namespace, pod, container) (container_memory_working_set_bytes{%s})",
                 (char *)sel.data);
-  lk_buf_putc(&mem, '\0');
-  int rc = usage_read(db, (char *)cpu.data, (char *)mem.data, now_ms, out, d);
-  if (!rc)
-    sort_usage(out);
-  lk_buf_fini(&sel);
-  lk_buf_fini(&cpu);
-  lk_buf_fini(&mem);
-  return rc;
+  return read_sorted(db, &sel, &cpu, &mem, now_ms, out, d);
 }
 
 int orch_node_usage(tsdb *db, const char *node, int64_t now_ms, int64_t window_ms, orch_usage_set *out,
@@ -148,17 +155,9 @@ int orch_node_usage(tsdb *db, const char *node, int64_t now_ms, int64_t window_m
   const char *s = (char *)sel.data;
   lk_buf_printf(&cpu, "sum by (node) (rate(node_cpu_seconds_total{%s,mode!~\"idle|iowait\"}[%lldms]))", s,
                 (long long)window_ms);
-  lk_buf_putc(&cpu, '\0');
   lk_buf_printf(&mem, "sum by (node) (node_memory_mem_total_bytes{%s}) - sum by (node) "
                       "(node_memory_mem_available_bytes{%s})", s, s);
-  lk_buf_putc(&mem, '\0');
-  int rc = usage_read(db, (char *)cpu.data, (char *)mem.data, now_ms, out, d);
-  if (!rc)
-    sort_usage(out);
-  lk_buf_fini(&sel);
-  lk_buf_fini(&cpu);
-  lk_buf_fini(&mem);
-  return rc;
+  return read_sorted(db, &sel, &cpu, &mem, now_ms, out, d);
 }
 
 /* ---- query values ---- */

@@ -27,7 +27,8 @@
  *   per (namespace, pod, container), memory = container_memory_working_set_bytes,
  *   the collector's cgroup series;
  * - node usage: cpu = the non-idle rate of node_cpu_seconds_total, memory =
- *   node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes;
+ *   node_memory_mem_total_bytes - node_memory_mem_available_bytes (the
+ *   collector's names);
  * - external metrics: a named PromQL query from the config (external_metrics),
  *   its series filtered by a Kubernetes label selector.
  * The reads are safe from any thread (the tsdb is). The HPA controller handle
