@@ -348,14 +348,7 @@ static void wait_until(alerting_manager *m, int64_t wall_ms)
   int64_t wait = wall_ms - now;
   if (wait > 1000)
     wait = 1000; /* re-read the clock at least every second (clock steps) */
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += wait / 1000;
-  ts.tv_nsec += (wait % 1000) * 1000000;
-  if (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
+  struct timespec ts = lk_deadline(CLOCK_REALTIME, wait);
   pthread_cond_timedwait(&m->wake, &m->mu, &ts);
 }
 

@@ -123,14 +123,7 @@ static enum outcome send_one(collector__sender *s, const lk_buf *body, int *stat
 /* Sleep up to ms or until stopped/woken; true when stopping. */
 static bool wait_ms(collector__sender *s, int64_t ms)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000;
-  if (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
+  struct timespec ts = lk_deadline(CLOCK_MONOTONIC, ms);
   pthread_mutex_lock(&s->lock);
   if (!s->stop)
     pthread_cond_timedwait(&s->wake, &s->lock, &ts);

@@ -22,6 +22,16 @@ int64_t lk_mono_ns(void)
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+struct timespec lk_deadline(clockid_t clock, int64_t ms)
+{
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  int64_t ns = (int64_t)ts.tv_nsec + (ms % 1000) * 1000000;
+  ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  return ts;
+}
+
 size_t lk_fmt_rfc3339(char *out, int64_t ms)
 {
   int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);

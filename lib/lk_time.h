@@ -5,11 +5,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lib/lk_err.h"
 
 int64_t lk_now_ms(void);      /* wall clock */
 int64_t lk_mono_ns(void);     /* monotonic, for timing */
+/* The absolute time ms from now on clock (CLOCK_REALTIME, or the
+ * CLOCK_MONOTONIC a condition variable was set up with), normalised, for
+ * pthread_cond_timedwait. */
+struct timespec lk_deadline(clockid_t clock, int64_t ms);
 
 /* RFC 3339 UTC with milliseconds, "2026-12-06T08:48:13.151Z" (as the
  * Prometheus API writes times, e.g. activeAt); out holds LK_RFC3339_MAX

@@ -259,12 +259,7 @@ uint64_t orch_hpa_events_each(orch_hpa_ctl *c, uint64_t after, size_t limit,
 }
 
 bool orch_hpa_events_wait(orch_hpa_ctl *c, uint64_t after, int64_t timeout_ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (timeout_ms % 1000) * 1000000;
-  if (until.tv_nsec >= 1000000000)
-    until.tv_sec++, until.tv_nsec -= 1000000000;
+  struct timespec until = lk_deadline(CLOCK_REALTIME, timeout_ms);
   pthread_mutex_lock(&c->mu);
   while (c->seq <= after && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0) {
   }

@@ -135,13 +135,7 @@ static void remove_at(orch__rt *rt, size_t i)
 
 void orch__tick_wait(orch__rt *rt, int ms)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_nsec += ms * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
+  struct timespec ts = lk_deadline(CLOCK_REALTIME, ms);
   if (!rt->stop)
     pthread_cond_timedwait(&rt->cv, &rt->mu, &ts);
 }

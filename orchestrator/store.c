@@ -354,14 +354,7 @@ uint64_t orch__store_rv(orch__store *s)
 
 void orch__store_wait(orch__store *s, uint64_t seen_rv, int timeout_ms)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += timeout_ms / 1000;
-  ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
+  struct timespec ts = lk_deadline(CLOCK_MONOTONIC, timeout_ms);
   pthread_mutex_lock(&s->mu);
   while (s->rv == seen_rv && !s->closing)
     if (pthread_cond_timedwait(&s->changed, &s->mu, &ts))
@@ -532,14 +525,7 @@ static const orch__event *next_event(orch_watch *w)
 int orch_watch_next(orch_watch *w, int timeout_ms, json_t **event)
 {
   orch__store *s = w->st;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += timeout_ms / 1000;
-  ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
+  struct timespec ts = lk_deadline(CLOCK_MONOTONIC, timeout_ms);
   pthread_mutex_lock(&s->mu);
   int rc = LK_ETIMEOUT;
   for (;;) {

@@ -144,10 +144,26 @@ static void test_arena_intern(void **state)
   lk_intern_free(in);
 }
 
+/* Deadlines are normalised (tv_nsec < 1e9) and ms ahead, also for waits
+ * of several seconds (the copies it replaced handled only < 1 s). */
+static void test_deadline(void **state)
+{
+  (void)state;
+  static const int64_t waits[] = {0, 1, 999, 1000, 1500, 2999, 125000};
+  for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec d = lk_deadline(CLOCK_MONOTONIC, waits[i]);
+    assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+    int64_t ahead = ((int64_t)d.tv_sec - now.tv_sec) * 1000 + (d.tv_nsec - now.tv_nsec) / 1000000;
+    assert_true(ahead >= waits[i] && ahead <= waits[i] + 50);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_varint_roundtrip), cmocka_unit_test(test_varint_truncated), cmocka_unit_test(test_duration), cmocka_unit_test(test_time),
+    cmocka_unit_test(test_varint_roundtrip), cmocka_unit_test(test_varint_truncated), cmocka_unit_test(test_duration), cmocka_unit_test(test_time), cmocka_unit_test(test_deadline),
     cmocka_unit_test(test_labels), cmocka_unit_test(test_arena_intern),
   };
   return cmocka_run_group_tests_name("lib", tests, NULL, NULL);
