@@ -33,7 +33,7 @@ void orch__set_condition(json_t *obj, const char *type, const char *status, cons
     json_object_set_new(st, "conditions", conds);
   }
   char now[32];
-  orch_rfc3339(lk_now_ms(), now);
+  lk_time_rfc3339(lk_now_ms(), now, sizeof now);
   json_t *c = orch__condition(obj, type);
   if (!c) {
     c = json_object();

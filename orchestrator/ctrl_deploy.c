@@ -293,7 +293,7 @@ static void progressing(deploy_pass *dp, json_t *next, const char *rs_name)
   orch__set_condition(next, "Progressing", "True", "ReplicaSetUpdated", msg, true);
   if (moved) {
     char now[32];
-    orch_rfc3339(dp->now, now);
+    lk_time_rfc3339(dp->now, now, sizeof now);
     json_object_set_new(orch__condition(next, "Progressing"), "lastUpdateTime", json_string(now));
   }
 }

@@ -168,7 +168,7 @@ json_t *orch_node(orch *o)
   char cpu[32], mem[32], ts[32];
   snprintf(cpu, sizeof cpu, "%lld", (long long)(o->node.milli_cpu / 1000));
   snprintf(mem, sizeof mem, "%lldKi", (long long)(o->node.mem_bytes / 1024));
-  orch_rfc3339(o->started_ms, ts);
+  lk_time_rfc3339(o->started_ms, ts, sizeof ts);
   struct utsname u;
   if (uname(&u))
     memset(&u, 0, sizeof u);
@@ -191,7 +191,7 @@ json_t *orch_node(orch *o)
   json_t *ready = orch__condition(node, "Ready");
   json_object_set_new(ready, "lastTransitionTime", json_string(ts));
   char now[32];
-  orch_rfc3339(lk_now_ms(), now);
+  lk_time_rfc3339(lk_now_ms(), now, sizeof now);
   json_object_set_new(ready, "lastHeartbeatTime", json_string(now));
   return node;
 }

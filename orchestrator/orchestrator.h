@@ -193,9 +193,8 @@ void orch_watch_close(orch_watch *w);
 
 /*---- small helpers shared with web/ and main/ ----*/
 
-/* RFC 3339 UTC second-precision time ("2026-12-06T08:45:27Z") into buf[32]. */
-void orch_rfc3339(int64_t ms, char buf[32]);
-/* Parse it back; -1 when malformed. */
+/* An RFC 3339 time as Kubernetes writes them (lk_time_rfc3339) back to ms;
+ * -1 when malformed. */
 int64_t orch_parse_rfc3339(const char *s);
 /* Kubernetes's short age: "5s", "3m20s", "4h", "2d3h" (into buf[16]). */
 void orch_age(int64_t ms, char buf[16]);

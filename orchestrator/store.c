@@ -109,14 +109,6 @@ void orch__new_uid(char out[37])
            r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
-void orch_rfc3339(int64_t ms, char buf[32])
-{
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int64_t orch_parse_rfc3339(const char *s)
 {
   struct tm tm = {0};
@@ -237,7 +229,7 @@ static void ensure_namespace(orch__store *s, const char *name)
     return;
   char uid[37], ts[32];
   orch__new_uid(uid);
-  orch_rfc3339(lk_now_ms(), ts);
+  lk_time_rfc3339(lk_now_ms(), ts, sizeof ts);
   json_t *ns = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name",
                          name, "uid", uid, "creationTimestamp", ts);
   orch__defaults(ORCH_NAMESPACE, ns);

@@ -107,7 +107,7 @@ static void fill_new_metadata(json_t *obj, enum orch_kind k)
   }
   char uid[37], ts[32];
   orch__new_uid(uid);
-  orch_rfc3339(lk_now_ms(), ts);
+  lk_time_rfc3339(lk_now_ms(), ts, sizeof ts);
   json_object_set_new(meta, "uid", json_string(uid));
   json_object_set_new(meta, "creationTimestamp", json_string(ts));
   json_object_del(meta, "resourceVersion");
@@ -457,7 +457,7 @@ static int mark_pod_deleted(orch *o, json_t *pod, int64_t grace_s, json_t **out,
   if (grace_s < 0)
     grace_s = orch__int(pod, "spec.terminationGracePeriodSeconds", 30);
   char ts[32];
-  orch_rfc3339(lk_now_ms() + grace_s * 1000, ts);
+  lk_time_rfc3339(lk_now_ms() + grace_s * 1000, ts, sizeof ts);
   json_t *next = json_deep_copy(pod);
   orch__set_str(next, "metadata.deletionTimestamp", ts);
   orch__set_int(next, "metadata.deletionGracePeriodSeconds", grace_s);
