@@ -3,14 +3,13 @@
  * named rules at an eval_time against exp_alerts, labels and annotations)
  * and promql_expr_test (an instant query against exp_samples). Values and
  * label sets print as promtool 2.x prints them (Go's %q, 'E' floats). */
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alerting/unittest_int.h"
 #include "lib/lk_alloc.h"
+#include "lib/lk_json.h"
 
 /*---- Go-style printing ----*/
 
@@ -73,24 +72,15 @@ static void go_labels(lk_buf *b, const lk_label *l, size_t n)
   lk_buf_putc(b, '}');
 }
 
-/* strconv.FormatFloat(v, 'E', -1, 64): the shortest exact form. */
+/* strconv.FormatFloat(v, 'E', -1, 64): Go's shortest 'e' form, upper case. */
 static void go_float_e(lk_buf *b, double v)
 {
-  if (isnan(v)) {
-    lk_buf_puts(b, "NaN");
-    return;
-  }
-  if (isinf(v)) {
-    lk_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-    return;
-  }
-  char s[64];
-  for (int prec = 0; prec <= DBL_DECIMAL_DIG; prec++) {
-    snprintf(s, sizeof s, "%.*E", prec, v);
-    if (strtod(s, NULL) == v)
-      break;
-  }
-  lk_buf_puts(b, s);
+  char num[LK_FMT_FLOAT_MAX];
+  size_t n = lk_fmt_exp(num, v);
+  char *e = strchr(num, 'e');
+  if (e)
+    *e = 'E';
+  lk_buf_append(b, num, n);
 }
 
 /* Prefix every line but the first with indent (promtool's indentLines). */

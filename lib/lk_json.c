@@ -534,6 +534,15 @@ size_t lk_fmt_plain(char *out, double v)
   return layout_plain(out, &g, signbit(v));
 }
 
+size_t lk_fmt_exp(char *out, double v)
+{
+  if (!isfinite(v))
+    return put_special(out, v);
+  digits g;
+  shortest_digits(fabs(v), &g);
+  return layout_exp(out, &g, signbit(v));
+}
+
 static size_t utf8_seq_len(const unsigned char *s, size_t left)
 {
   unsigned c = s[0];

@@ -29,6 +29,9 @@
 size_t lk_fmt_value(char *out, double v);
 /* Shortest round-trip text of v in plain notation, never an exponent. */
 size_t lk_fmt_plain(char *out, double v);
+/* Shortest round-trip text of v always with an exponent, as Go's
+ * strconv.FormatFloat(v, 'e', -1, 64): "1.5e+06", "NaN", "+Inf". */
+size_t lk_fmt_exp(char *out, double v);
 
 /* "…" with JSON escaping; invalid UTF-8 bytes become U+FFFD. */
 void lk_json_str(lk_buf *b, const char *s);

@@ -19,7 +19,6 @@
  * /-/reload re-reads the rule files; a bad file answers 400 with
  * "<file>:<line>: …" and the running rules stay.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,26 +88,6 @@ static bool rule_filtered(const filter *f) { return !f->alert || !f->record || f
 
 /*---- value formats ----*/
 
-/* Go's strconv.FormatFloat(v, 'e', -1, 64): the shortest %e that reads back. */
-static void go_e(lk_buf *b, double v)
-{
-  if (isnan(v)) {
-    lk_buf_puts(b, "NaN");
-    return;
-  }
-  if (isinf(v)) {
-    lk_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-    return;
-  }
-  char tmp[64];
-  for (int prec = 0; prec <= 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-    if (strtod(tmp, NULL) == v)
-      break;
-  }
-  lk_buf_puts(b, tmp);
-}
-
 static void time_json(lk_buf *b, int64_t ms)
 {
   char t[LK_RFC3339_MAX];
@@ -149,8 +128,9 @@ static void alert_json(lk_buf *b, const alerting_alert_info *a)
     lk_buf_puts(b, ",\"keepFiringSince\":");
     time_json(b, a->keep_firing_since_ms);
   }
+  char num[LK_FMT_FLOAT_MAX];
   lk_buf_puts(b, ",\"value\":\"");
-  go_e(b, a->value);
+  lk_buf_append(b, num, lk_fmt_exp(num, a->value)); /* Go's 'e' format, as Prometheus */
   lk_buf_puts(b, "\"}");
 }
 

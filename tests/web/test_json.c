@@ -277,10 +277,29 @@ static void test_points_batch(void **state)
   free(v);
 }
 
+/* lk_fmt_exp: Go's strconv.FormatFloat(v, 'e', -1, 64) (what Prometheus
+ * writes as an alert's value, and promtool's unit-test messages in 'E'). */
+static void test_fmt_exp(void **state)
+{
+  (void)state;
+  static const struct { double v; const char *go; } rows[] = {
+    {0, "0e+00"}, {1, "1e+00"}, {1.5e6, "1.5e+06"}, {-2.5e-7, "-2.5e-07"}, {0.1, "1e-01"},
+    {1e100, "1e+100"}, {123456789.125, "1.23456789125e+08"}, {5e-324, "5e-324"},
+    {1.7976931348623157e308, "1.7976931348623157e+308"}, {NAN, "NaN"}, {INFINITY, "+Inf"}, {-INFINITY, "-Inf"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    char out[LK_FMT_FLOAT_MAX];
+    size_t n = lk_fmt_exp(out, rows[i].v);
+    assert_string_equal(out, rows[i].go);
+    assert_int_equal(n, strlen(rows[i].go));
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sample_values),
+    cmocka_unit_test(test_fmt_exp),
     cmocka_unit_test(test_shortest_property),
     cmocka_unit_test(test_point_timestamps),
     cmocka_unit_test(test_scalar),
