@@ -105,3 +105,11 @@ uint8_t *lk_buf_take(lk_buf *b, size_t *out_len)
   b->len = b->cap = 0;
   return p;
 }
+
+size_t lk_buf_read(const lk_buf *b, size_t *pos, void *dst, size_t max)
+{
+  size_t n = b->len - *pos < max ? b->len - *pos : max;
+  memcpy(dst, b->data + *pos, n);
+  *pos += n;
+  return n;
+}

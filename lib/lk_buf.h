@@ -29,6 +29,9 @@ void lk_buf_put_u32be(lk_buf *b, uint32_t v);
 void lk_buf_put_uvarint(lk_buf *b, uint64_t v);
 void lk_buf_put_varint(lk_buf *b, int64_t v); /* zigzag */
 static inline void lk_buf_clear(lk_buf *b) { b->len = 0; }
+/* Copy up to max bytes of b from *pos into dst and advance *pos; returns
+ * the count (a streaming response handing out what it has buffered). */
+size_t lk_buf_read(const lk_buf *b, size_t *pos, void *dst, size_t max);
 /* Give the bytes to the caller (free with free()); the buffer is left empty. */
 uint8_t *lk_buf_take(lk_buf *b, size_t *out_len);
 

@@ -55,12 +55,7 @@ static ssize_t events_read(void *state, uint8_t *buf, size_t max) {
       return 0;
     st->next_ping = now + PING_NS;
   }
-  size_t n = st->out.len - st->out_pos;
-  if (n > max)
-    n = max;
-  memcpy(buf, st->out.data + st->out_pos, n);
-  st->out_pos += n;
-  return (ssize_t)n;
+  return (ssize_t)lk_buf_read(&st->out, &st->out_pos, buf, max);
 }
 
 static void events_free(void *state) {

@@ -82,10 +82,7 @@ static ssize_t watch_read(void *state, uint8_t *buf, size_t max)
       return 0;
     s->last_ms = now;
   }
-  size_t n = s->out.len - s->off < max ? s->out.len - s->off : max;
-  memcpy(buf, s->out.data + s->off, n);
-  s->off += n;
-  return (ssize_t)n;
+  return (ssize_t)lk_buf_read(&s->out, &s->off, buf, max);
 }
 
 static void watch_free(void *state)
@@ -250,10 +247,7 @@ static ssize_t follow_read(void *state, uint8_t *buf, size_t max)
     if (!s->out.len)
       return 0;
   }
-  size_t n = s->out.len - s->off < max ? s->out.len - s->off : max;
-  memcpy(buf, s->out.data + s->off, n);
-  s->off += n;
-  return (ssize_t)n;
+  return (ssize_t)lk_buf_read(&s->out, &s->off, buf, max);
 }
 
 static void follow_free(void *state)
