@@ -40,6 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import lkt  # noqa: E402
+from lkt import wait_for  # noqa: E402
 from results import Recorder  # noqa: E402
 
 SETTINGS = {"collector.interval": "1s", "orchestrator.sync_period": "1s", "orchestrator.hpa_sync_period": "1s",
@@ -57,15 +58,6 @@ def log(msg):
     sys.stderr.flush()
 
 
-def wait_for(what, fn, timeout, interval=0.25):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise RuntimeError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
 
 
 class Node:
