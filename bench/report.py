@@ -353,11 +353,21 @@ def render_summary_autoscale(doc, path):
                               "Kubernetes default (documented, not measured)"], rows), "", source_line(doc, path)])
 
 
+def render_scaleout(doc, path):
+    rows = [["metric samples (a scrape every %g s) → %s" % (doc["scrape_interval_seconds"], doc["peer"]),
+             fnum(doc["samples"], 0), fnum(doc["samples"], 0), doc["duplicates"], doc["missing"]],
+            ["log lines (%d per s) → a second `lookout server`" % doc["log_lines_per_second"],
+             fnum(doc["lines"], 0), fnum(doc["lines"], 0), doc["duplicates"], doc["missing"]]]
+    head = ["`lookout agent`, each target down %.0f s mid-run" % doc["outage_seconds"], "produced",
+            "read back", "duplicates", "missing"]
+    return "\n".join([table(head, rows), "", source_line(doc, path)])
+
+
 RENDERERS = {"tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
              "summary-query": render_summary_query, "collector": render_collector, "logs": render_logs,
              "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
              "regex": render_regex, "alerting": render_alerting, "autoscale": render_autoscale,
-             "summary-autoscale": render_summary_autoscale}
+             "summary-autoscale": render_summary_autoscale, "scaleout": render_scaleout}
 
 
 def render_file(text):

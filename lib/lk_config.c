@@ -51,7 +51,8 @@ struct field {
  * the row says who reads it. */
 #define NOT_YET 0u
 #define SRV LK_CONFIG_SERVER
-#define AGT LK_CONFIG_AGENT
+#define AGT LK_CONFIG_COLLECT
+#define PUSH LK_CONFIG_PUSH
 #define ALL (LK_CONFIG_SERVER | LK_CONFIG_AGENT)
 
 static int werr(walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -237,8 +238,11 @@ static int refuse(walk *w, const yaml_node_t *k, const field *f, const char *whe
   snprintf(name, sizeof name, "%s%s%s", where == top_where ? "" : where, where == top_where ? "" : ".", f->key);
   if (f->used_by == NOT_YET)
     return werr(w, k, "key %s is not supported yet", name);
-  return werr(w, k, "key %s is not used by lookout %s (lookout %s and lookout up read it)", name,
-              w->reader == SRV ? "server" : "agent", f->used_by == SRV ? "server" : "agent");
+  const char *reader = w->reader == LK_CONFIG_UP ? "up" : w->reader == SRV ? "server" : "agent";
+  const char *readers = f->used_by == SRV    ? "lookout server and lookout up read it"
+                        : f->used_by == PUSH ? "only lookout agent reads it"
+                                             : "lookout agent and lookout up read it";
+  return werr(w, k, "key %s is not used by lookout %s (%s)", name, reader, readers);
 }
 
 /* Apply a mapping node to base through table t; `where` names the section. */
@@ -456,6 +460,13 @@ static const field collector_fields[] = {
   {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = NOT_YET},
   {0},
 };
+/* `lookout agent`'s push targets (its --server/--metrics-url/--logs-url). */
+static const field agent_fields[] = {
+  {"server", F_STR, C(agent.server), NULL, NULL, .used_by = PUSH},
+  {"metrics_url", F_STR, C(agent.metrics_url), NULL, NULL, .used_by = PUSH},
+  {"logs_url", F_STR, C(agent.logs_url), NULL, NULL, .used_by = PUSH},
+  {0},
+};
 static int parse_external_labels(walk *w, yaml_node_t *n, void *base, const char *key)
 {
   lk_config *c = base;
@@ -521,6 +532,7 @@ static const field top_fields[] = {
   {"data", F_STR, C(data), NULL, NULL, .used_by = ALL},
   {"storage", F_SECTION, 0, storage_fields, NULL, .used_by = SRV},
   {"collector", F_SECTION, 0, collector_fields, NULL, .used_by = AGT},
+  {"agent", F_SECTION, 0, agent_fields, NULL, .used_by = PUSH},
   {"global", F_SECTION, 0, global_fields, NULL, .used_by = ALL},
   {"scrape_configs", F_CUSTOM, 0, NULL, parse_scrape_configs, .used_by = AGT},
   {"rule_files", F_STRLIST, C(rule_files), NULL, NULL, .used_by = SRV},
@@ -691,6 +703,9 @@ void lk_config_fini(lk_config *c)
   }
   free(c->external_metrics);
   free(c->orchestrator.runtime);
+  free(c->agent.server);
+  free(c->agent.metrics_url);
+  free(c->agent.logs_url);
   free(c->auth.token_file);
   free(c->tls.cert_file);
   free(c->tls.key_file);

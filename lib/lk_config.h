@@ -9,6 +9,9 @@
  *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,     [S]
  *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
+ *   agent:     { server: URL, metrics_url: URL, logs_url: URL }     [A only, not up]
+ *              (metrics_url: any remote_write receiver, e.g. VictoriaMetrics;
+ *               logs_url: any Loki push receiver; both default to server)
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
  *              { evaluation_interval: 15s, external_labels: {k: v} }  [S]
  *   rule_files: [ rules/a.yaml ]  (globs, relative to the config file) [S]
@@ -116,6 +119,11 @@ typedef struct lk_config {
     lk_label *external_labels;      /* owned; added to alerts (and templates' $externalLabels) */
     size_t nexternal_labels;
   } global;
+  struct {
+    char *server;                   /* NULL: --server; a Lookout server for metrics and logs */
+    char *metrics_url;              /* NULL: server's /api/v1/write; any remote_write receiver */
+    char *logs_url;                 /* NULL: server; base URL of any Loki push receiver */
+  } agent;
   lk_scrape_config *scrape_configs;
   size_t nscrape_configs;
   lk_strlist rule_files;            /* globs; relative ones against the config file's directory */
@@ -162,7 +170,13 @@ typedef struct lk_config {
 /* The program reading the file (lk_config_parse's `reader`, a bit set):
  * a key the reader would not act on stops the load, naming the key and who
  * reads it, instead of being silently ignored. `lookout up` is both. */
-enum { LK_CONFIG_SERVER = 1u, LK_CONFIG_AGENT = 2u, LK_CONFIG_UP = 3u };
+enum {
+  LK_CONFIG_SERVER = 1u,  /* storage, API, rules, orchestrator */
+  LK_CONFIG_COLLECT = 2u, /* the collector (in `lookout agent` and in `lookout up`) */
+  LK_CONFIG_PUSH = 4u,    /* pushing to remote targets (`lookout agent` only) */
+  LK_CONFIG_AGENT = LK_CONFIG_COLLECT | LK_CONFIG_PUSH,
+  LK_CONFIG_UP = LK_CONFIG_SERVER | LK_CONFIG_COLLECT,
+};
 
 /* Fill every field with its default (allocates; free with lk_config_fini). */
 void lk_config_init(lk_config *c);

@@ -153,8 +153,14 @@ static void test_keys_per_program(void **state)
                  "key global.resolve_timeout is not used by lookout agent");
   check_error_as(LK_CONFIG_SERVER, "alertmanager_url: http://127.0.0.1:9093\n", "unknown key \"alertmanager_url\"");
   check_error_as(LK_CONFIG_AGENT, "orchestrator: { enabled: false }\n", "key orchestrator is not used by lookout agent");
+  /* the push targets are `lookout agent`'s only: `lookout up` stores locally */
+  check_error_as(LK_CONFIG_UP, "agent: { metrics_url: http://127.0.0.1:8428/api/v1/write }\n",
+                 "x.yaml:1: key agent is not used by lookout up (only lookout agent reads it)");
+  check_error_as(LK_CONFIG_SERVER, "agent: { logs_url: http://127.0.0.1:3100 }\n",
+                 "key agent is not used by lookout server (only lookout agent reads it)");
   static const struct { unsigned reader; const char *text; } ok[] = {
     {LK_CONFIG_AGENT, "data: d\ncollector: { interval: 1s }\nscrape_configs: [ { job_name: a } ]\n"},
+    {LK_CONFIG_AGENT, "agent: { server: http://a:1, metrics_url: http://b:2/api/v1/write, logs_url: http://c:3 }\n"},
     {LK_CONFIG_SERVER, "data: d\nlisten: 127.0.0.1:1\nlimits: { max_series: 5 }\ncollector: {}\n"},
     {LK_CONFIG_SERVER, "route: { receiver: a, group_by: ['...'] }\nreceivers: [ { name: a } ]\ninhibit_rules: []\n"
                        "time_intervals: []\nmute_time_intervals: []\nglobal: { resolve_timeout: 1m }\n"
