@@ -157,7 +157,9 @@ def exactly_once(what, got, want_n):
 
 def write_result(path, vm, samples, lines):
     """The figures as JSON, for `bench/lib/results.py run scaleout --json-file`."""
-    version = subprocess.run([vm.exe, "-version"], capture_output=True, text=True).stdout.strip()
+    # Debian's build prints no -version: the package's version names it
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "victoria-metrics"], capture_output=True, text=True)
+    version = "victoria-metrics " + (out.stdout.split("+")[0] or "(version unknown)")
     result = {"peer": version, "outage_seconds": OUTAGE, "scrape_interval_seconds": 1,
               "log_lines_per_second": LINES_PER_SEC, "samples": samples, "lines": lines,
               "duplicates": 0, "missing": 0}
