@@ -6,7 +6,8 @@
   unused colour is not;
 - a query matching nothing still draws a valid, empty graph;
 - bad queries and parameters answer 400 JSON (bad_data), never an image; a
-  query with more series than limits.max_render_series answers 422 JSON;
+  query with more series than limits.max_render_series (20, or the config
+  file's) answers 422 JSON;
 - concurrent requests of different sizes and queries each get their own
   image (librrd is serialised by the server's render lock);
 - the server answers /-/healthy afterwards.
@@ -190,6 +191,23 @@ def main():
             concurrent(srv.base, win)
             assert lkt.http("GET", srv.base + "/-/healthy")[0] == 200
             print("ok: the server is healthy after the renders")
+        configured_limit(exe, work)
+
+
+def configured_limit(exe, work):
+    """limits.max_render_series from the config file."""
+    cfg = os.path.join(work, "limit.yaml")
+    with open(cfg, "w") as f:
+        f.write("limits: { max_render_series: 2 }\n")
+    with lkt.Server(exe, os.path.join(work, "data2"), os.path.join(work, "server.log"), ["--config", cfg]) as srv:
+        srv.start()
+        now = int(time.time())
+        load(srv.base, now)
+        win = {"start": str(now - 3600), "end": str(now), "step": "60"}
+        expect_json_error("limits.max_render_series: 2", render(srv.base, query="render_cpu", **win), 422,
+                          "execution", "returned 3 series; a graph draws at most 2")
+        st, body = render(srv.base, query='render_cpu{core!="0"}', **win)
+        assert st == 200 and png_decode(body)[:2] == (800, 300), st
 
 
 if __name__ == "__main__":
