@@ -52,7 +52,7 @@ int rrd_fetch_cb_register(web__rrd_fetch_fn cb);
 #define DEFAULT_WIDTH 800
 #define DEFAULT_HEIGHT 300
 #define MAX_LEGEND 150 /* bytes of label text per legend line */
-#define MAX_TITLE 200
+#define MAX_TITLE 200 /* bytes; a longer query as the default title is cut */
 
 /* One request's data, named by the DEFs it hands rrd_graph. */
 typedef struct render_job {
@@ -203,6 +203,16 @@ static int check_series(const web_server *w, const promql_result *r, lk_http_res
 
 /*---- The rrd_graph command line ----*/
 
+/* How many of s's n bytes fit in max without splitting a UTF-8 character. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+  if (n <= max)
+    return n;
+  while (max && (s[max] & 0xc0) == 0x80)
+    max--;
+  return max;
+}
+
 /* The series' label set as legend text, ':' escaped for rrd_graph and cut
  * at a UTF-8 character boundary. It ends in '}' or a name character, never
  * in one of rrd_graph's "\x" alignment codes. */
@@ -210,12 +220,7 @@ static void legend(lk_buf *b, const promql_series *s)
 {
   lk_buf text = {0};
   lk_labels_format(&text, s->labels, s->nlabels);
-  size_t n = text.len;
-  if (n > MAX_LEGEND) {
-    n = MAX_LEGEND;
-    while (n && (text.data[n] & 0xc0) == 0x80)
-      n--;
-  }
+  size_t n = utf8_cut((const char *)text.data, text.len, MAX_LEGEND);
   for (size_t i = 0; i < n; i++) {
     if (text.data[i] == ':')
       lk_buf_putc(b, '\\');
@@ -263,7 +268,8 @@ static void build_argv(argv_b *a, const render_job *j, const render_opts *o, con
   arg(a, "--height=%ld", o->height);
   arg(a, "--start=%lld", (long long)(j->rng.start / 1000));
   arg(a, "--end=%lld", (long long)(j->rng.end / 1000));
-  arg(a, "--title=%s", o->title && *o->title ? o->title : query);
+  const char *title = o->title && *o->title ? o->title : query;
+  arg(a, "--title=%.*s", (int)utf8_cut(title, strlen(title), MAX_TITLE), title);
   for (size_t i = 0; i < j->r->nseries; i++) {
     arg(a, "DEF:s%zu=cb//%" PRIxPTR "/%zu:v:AVERAGE", i, (uintptr_t)j, i);
     lk_buf l = {0};
