@@ -523,6 +523,7 @@ static const field limits_fields[] = {
   {"max_match", F_UINT, C(limits.max_match), NULL, NULL, .used_by = SRV, .positive = true},
   {"max_query_samples", F_UINT, C(limits.max_query_samples), NULL, NULL, .used_by = SRV, .positive = true},
   {"query_timeout", F_DUR, C(limits.query_timeout_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_render_series", F_UINT, C(limits.max_render_series), NULL, NULL, .used_by = SRV, .positive = true},
   {0},
 };
 /* A section row's used_by gates the whole section; its rows then gate
@@ -591,6 +592,7 @@ void lk_config_init(lk_config *c)
   c->limits.max_match = 64;
   c->limits.max_query_samples = 50000000;
   c->limits.query_timeout_ms = 120000;
+  c->limits.max_render_series = 20;
 }
 
 /* Cross-field checks and derived defaults, after the walk. */

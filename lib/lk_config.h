@@ -31,7 +31,7 @@
  *   limits:    { max_body_size: 16MiB, max_decoded_size: 256MiB, max_import_size: 64GiB,   [S]
  *                max_line_size: 1MiB, max_labels: 64, max_label_name_length: 256,
  *                max_label_value_length: 4096, max_series: 5000000, max_match: 64,
- *                max_query_samples: 50000000, query_timeout: 2m }
+ *                max_query_samples: 50000000, query_timeout: 2m, max_render_series: 20 }
  *
  * Delegated to the module that reads them from the same file (accepted
  * here whatever their value, read and checked there, `lookout server`
@@ -164,6 +164,7 @@ typedef struct lk_config {
     uint64_t max_match;             /* 64 match[] per request */
     uint64_t max_query_samples;     /* 50,000,000 */
     int64_t query_timeout_ms;       /* 2m */
+    uint64_t max_render_series;     /* 20 lines per /api/v1/render graph */
   } limits;
 } lk_config;
 

@@ -479,6 +479,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
       .max_match = c->limits.max_match,
       .max_query_samples = c->limits.max_query_samples,
       .query_timeout_ms = c->limits.query_timeout_ms,
+      .max_render_series = c->limits.max_render_series,
     },
     .db = n.db,
     .logs = n.logs,

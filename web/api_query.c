@@ -237,40 +237,51 @@ void web__query(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   finish(resp, rc, r, &d, limit);
 }
 
-void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+int web__eval_range(const web_server *w, const lk_http_req *req, lk_http_resp *resp, web_range *rng,
+                    promql_result **out)
 {
-  web_server *w = ctx;
   int64_t start, end, step;
-  size_t limit;
-  if (limit_param(req, resp, &limit) || time_param(req, resp, "start", true, 0, &start) ||
-      time_param(req, resp, "end", true, 0, &end) ||
+  if (time_param(req, resp, "start", true, 0, &start) || time_param(req, resp, "end", true, 0, &end) ||
       dur_param(req, resp, "step", true, &step))
-    return;
-  if (end < start) {
-    bad_param(resp, "end", "end timestamp must not be before start time%s", "");
-    return;
-  }
-  if (step <= 0) {
-    bad_param(resp, "step", "zero or negative query resolution step widths are not accepted. Try a positive integer%s", "");
-    return;
-  }
+    return -1;
+  if (end < start)
+    return bad_param(resp, "end", "end timestamp must not be before start time%s", "");
+  if (step <= 0)
+    return bad_param(resp, "step", "zero or negative query resolution step widths are not accepted. Try a positive integer%s", "");
   if ((end - start) / step > MAX_POINTS) {
     lk_http_error(resp, 400, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
-    return;
+    return -1;
   }
   promql_opts o;
   promql_expr *e = NULL;
   if (common(w, req, resp, &o, &e))
-    return;
+    return -1;
   o.max_points = MAX_POINTS + 1;
   promql_queryable q = promql_queryable_tsdb(w->db);
   promql_result *r = NULL;
   lk_diag d = {0};
   int rc = promql_eval_range(&q, &o, e, start, end, step, &r, &d);
   promql_expr_free(e);
-  if (rc == LK_EINVAL) { /* expression type not allowed in a range query */
+  if (rc == LK_EINVAL) /* expression type not allowed in a range query */
     lk_http_error(resp, 400, "bad_data", "%s", d.msg);
-    return;
+  else if (rc)
+    web__fail(resp, rc, &d, NULL);
+  if (rc) {
+    promql_result_free(r);
+    return -1;
   }
-  finish(resp, rc, r, &d, limit);
+  *rng = (web_range){start, end, step};
+  *out = r;
+  return 0;
+}
+
+void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  size_t limit;
+  web_range rng;
+  promql_result *r = NULL;
+  if (limit_param(req, resp, &limit) || web__eval_range(ctx, req, resp, &rng, &r))
+    return;
+  respond(resp, r, limit);
+  promql_result_free(r);
 }

@@ -25,6 +25,7 @@ const lk_http_route web__route_table[] = {
   {"POST",       "/api/v1/import/prometheus",  LK_AUTH_REMOTE, WEB_BODY_IMPORT,  NULL, &web__import_stream, "/api/v1/import/prometheus"},
   {"GET|POST",   "/api/v1/query",              LK_AUTH_NONE,   FORM,             web__query,        NULL,   "/api/v1/query"},
   {"GET|POST",   "/api/v1/query_range",        LK_AUTH_NONE,   FORM,             web__query_range,  NULL,   "/api/v1/query_range"},
+  {"GET",        "/api/v1/render",             LK_AUTH_NONE,   0,                web__render,       NULL,   "/api/v1/render"},
   {"GET|POST",   "/api/v1/series",             LK_AUTH_NONE,   FORM,             web__series,       NULL,   "/api/v1/series"},
   {"GET|POST",   "/api/v1/labels",             LK_AUTH_NONE,   FORM,             web__labels,       NULL,   "/api/v1/labels"},
   {"GET",        "/api/v1/label/*",            LK_AUTH_NONE,   0,                web__label_values, NULL,   "/api/v1/label/:name/values"},

@@ -33,6 +33,7 @@ typedef struct web_limits {
   uint64_t max_series;      /* series per /series answer; 1,000,000 */
   uint64_t max_query_samples; /* samples a PromQL query may load and hold; 50,000,000 (422) */
   int64_t query_timeout_ms; /* PromQL evaluation time; a request's `timeout` only lowers it; 2 min (503) */
+  size_t max_render_series; /* lines in one /api/v1/render graph; 20 (422 beyond) */
 } web_limits;
 
 typedef struct web_opts {

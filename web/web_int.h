@@ -4,7 +4,7 @@
  * as fields here and in web_opts; add handlers to routes.c.
  *
  * Lock order: stats.lock is a leaf (held only to bump or copy counters);
- * so are arena_mu and the rw_cache shard locks.
+ * so are arena_mu, render_mu and the rw_cache shard locks.
  */
 #ifndef WEB_INT_H
 #define WEB_INT_H
@@ -81,6 +81,9 @@ struct web_server {
   pthread_mutex_t arena_mu;
   lk_arena *arenas[WEB_ARENA_POOL];
   size_t narenas;
+  /* api_render.c: held around every librrd call (librrd keeps process-wide
+   * state); owned by the render handler, a leaf */
+  pthread_mutex_t render_mu;
 };
 
 /* routes.c */
@@ -118,6 +121,9 @@ void web__am_silences(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__am_silence(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__am_status(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__am_receivers(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+
+/* api_render.c: GET /api/v1/render, a range query drawn as a PNG by librrd. */
+void web__render(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 
 /* selfmetrics.c: the lk_http observer. */
 void web__observe(void *ctx, const char *route, int status, int64_t micros);

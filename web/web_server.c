@@ -36,6 +36,8 @@ static void fill_default_limits(web_limits *l)
     l->max_query_samples = 50000000;
   if (l->query_timeout_ms <= 0)
     l->query_timeout_ms = 120000;
+  if (!l->max_render_series)
+    l->max_render_series = 20;
 }
 
 static size_t resolve_limit(const web_limits *l, size_t v)
@@ -53,6 +55,7 @@ static void free_server(web_server *w)
 {
   pthread_mutex_destroy(&w->stats.lock);
   pthread_mutex_destroy(&w->arena_mu);
+  pthread_mutex_destroy(&w->render_mu);
   for (size_t i = 0; i < w->narenas; i++)
     lk_arena_free(w->arenas[i]);
   lk_keycache_free(w->rw_cache);
@@ -99,6 +102,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   w->start_ms = lk_now_ms();
   pthread_mutex_init(&w->stats.lock, NULL);
   pthread_mutex_init(&w->arena_mu, NULL);
+  pthread_mutex_init(&w->render_mu, NULL);
   w->rw_cache = lk_keycache_new(WEB_RW_CACHE_BYTES);
   w->nroutes = web__nroutes;
   w->routes = lk_xmalloc(w->nroutes * sizeof *w->routes);

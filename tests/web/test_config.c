@@ -22,7 +22,7 @@ static const char design_example[] =
     "scrape_configs: [ { job_name: app, scrape_interval: 15s, static_configs: [ { targets: [127.0.0.1:8080] } ] } ]\n"
     "rule_files: []\n"
     "auth:      { token_file: ./data/token }\n"
-    "limits:    { max_query_samples: 1000, query_timeout: 30s }\n";
+    "limits:    { max_query_samples: 1000, query_timeout: 30s, max_render_series: 5 }\n";
 
 static void test_defaults(void **state)
 {
@@ -58,6 +58,7 @@ static void test_design_example(void **state)
   assert_int_equal(c.rule_files.n, 0);
   assert_int_equal(c.limits.max_query_samples, 1000);
   assert_int_equal(c.limits.query_timeout_ms, 30000);
+  assert_int_equal(c.limits.max_render_series, 5);
   assert_string_equal(c.auth.token_file, "./data/token");
   assert_int_equal(c.collector.pcap_interfaces.n, 0);
   assert_int_equal(c.collector.detail_interval_ms, 1000);
@@ -302,6 +303,7 @@ static void test_readme_sample(void **state)
     fail_msg("%s", d.msg);
   assert_int_equal(c.nscrape_configs, 1);
   assert_int_equal(c.limits.query_timeout_ms, 120000);
+  assert_int_equal(c.limits.max_render_series, 20);
   lk_config_fini(&c);
 }
 
