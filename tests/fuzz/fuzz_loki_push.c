@@ -3,12 +3,14 @@
  * stream label string parser web__loki_parse_labels) and the store's
  * acceptance of what it decodes. The first byte picks JSON or protobuf and
  * whether the target snappy-compresses the rest first (so the protobuf
- * decoder sees inputs that get past snappy); the rest is the body, pushed
+ * decoder sees inputs that get past snappy) and whether it then gzips the
+ * body (sent with Content-Encoding: gzip); the rest is the body, pushed
  * into a log store in a scratch directory (recreated every RESET inputs to
  * bound its size). The body is also parsed as a label string on its own.
  * Seeds: tests/fuzz/corpus_loki_push.
  */
 #include <stdio.h>
+#include <zlib.h>
 
 #include "lib/lk_wire.h"
 #include "tests/fuzz/harness.h"
@@ -63,6 +65,26 @@ static void check_labels(const uint8_t *data, size_t size)
   free(s);
 }
 
+/* body gzip-compressed, replacing it. */
+static void gzip(lk_buf *body)
+{
+  z_stream z = {0};
+  if (deflateInit2(&z, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    abort();
+  uLong cap = deflateBound(&z, body->len) + 32;
+  uint8_t *out = lk_xmalloc(cap);
+  z.next_in = body->data;
+  z.avail_in = (uInt)body->len;
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+    abort();
+  lk_buf_clear(body);
+  lk_buf_append(body, out, z.total_out);
+  deflateEnd(&z);
+  free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   if (!size)
@@ -71,17 +93,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     logstore_close(store);
     open_store();
   }
-  bool proto = data[0] & 1, snappy = data[0] & 2;
+  bool proto = data[0] & 1, snappy = data[0] & 2, gz = data[0] & 4;
   lk_buf body = {0};
   if (proto && snappy)
     lk_snappy_compress(data + 1, size - 1, &body);
   else
     lk_buf_append(&body, data + 1, size - 1);
+  if (gz)
+    gzip(&body);
   /* An exact-size heap copy, so ASan sees any read past the body. */
   uint8_t *copy = lk_xmalloc(body.len ? body.len : 1);
   memcpy(copy, body.data, body.len);
   lk_diag d = {0};
-  (void)web__loki_push_body(store, proto ? "application/x-protobuf" : "application/json", NULL, copy,
+  (void)web__loki_push_body(store, proto ? "application/x-protobuf" : "application/json", gz ? "gzip" : NULL, copy,
                             body.len, &d);
   free(copy);
   lk_buf_fini(&body);
