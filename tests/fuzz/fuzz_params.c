@@ -1,7 +1,8 @@
 /* fuzz_params.c — libFuzzer target for the HTTP API's query parameters:
  * durations, steps, times and sizes (lib/lk_time, lib/lk_config), the
- * `{name op "value", ...}` matcher list in both dialects (lib/lk_selector)
- * and the match[] series selector (web/selector.c). The input is one
+ * `{name op "value", ...}` matcher list in both dialects (lib/lk_selector),
+ * the match[] series selector (web/selector.c) and the Kubernetes
+ * labelSelector (orchestrator/hpa_selector.c). The input is one
  * parameter value and goes to every parser. A time that parses must format
  * and parse back to itself; every matcher a selector yields must lie inside
  * the input. Seeds: tests/fuzz/corpus_params.
@@ -9,6 +10,7 @@
 #include "lib/lk_config.h"
 #include "lib/lk_selector.h"
 #include "lib/lk_time.h"
+#include "orchestrator/orchestrator.h"
 #include "tests/fuzz/harness.h"
 #include "web/selector.h"
 
@@ -56,6 +58,17 @@ static void check_selector(const char *s)
   lk_arena_free(a);
 }
 
+static void check_label_selector(const char *s)
+{
+  orch_selector *sel = NULL;
+  lk_diag d = {0};
+  if (orch_selector_parse(s, &sel, &d))
+    return;
+  static const lk_label ls[] = {{"app", "web"}, {"tier", "front"}};
+  (void)orch_selector_matches(sel, ls, 2);
+  orch_selector_free(sel);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char *s = fuzz_cstr(data, size);
@@ -69,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   check_braces(LK_SEL_PROMQL, s);
   check_braces(LK_SEL_LOGQL, s);
   check_selector(s);
+  check_label_selector(s);
   free(s);
   return 0;
 }
