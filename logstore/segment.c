@@ -163,7 +163,9 @@ static int write_block(logstore *s, ls_block *b, const lk_buf *meta, const void 
   b->off = seg->size + out.len;
   lk_buf_append(&out, data, b->data_len);
   rc = pwrite_all(seg->fd, out.data, out.len, seg->size);
-  if (rc && ftruncate(seg->fd, (off_t)seg->size)) /* disk full: no partial block left */
+  struct stat sb;
+  if (rc && !fstat(seg->fd, &sb) && (uint64_t)sb.st_size > seg->size &&
+      ftruncate(seg->fd, (off_t)seg->size)) /* disk full: no partial block left */
     lk_warn("log segment: cannot cut a partial block off seg=%u err=\"%s\"", seg->num, strerror(errno));
   if (!rc) {
     seg->size += out.len;
