@@ -149,7 +149,7 @@ static void head_insert(ls_stream *st, int64_t ts, const char *line, size_t len)
 /* A seal that fails (disk full) is not a push failure: the entries stay in
  * the head and the WAL, and the next push tries again. One line when
  * sealing starts failing and one when it works again. */
-static void seal_failed(logstore *s, int rc)
+static void note_seal(logstore *s, int rc)
 {
   if (rc && !s->seal_failing)
     lk_warn("log store: sealing failed, entries stay in the WAL until it works dir=%s err=\"%s\"",
@@ -170,7 +170,7 @@ void logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, 
   }
   st->next_seq += n;
   if (st->hbytes.len >= s->o.block_bytes)
-    seal_failed(s, logstore__seal(s, st));
+    note_seal(s, logstore__seal(s, st));
 }
 
 static int check_push(const logstore *s, const ls_stream *st, const logstore_entry *e, size_t n,
@@ -211,7 +211,7 @@ static int canon_labels(const lk_label *in, size_t n, lk_label *out, lk_diag *d)
 static void seal_all_and_retain(logstore *s)
 {
   int rc = logstore__seal_all(s);
-  seal_failed(s, rc);
+  note_seal(s, rc);
   if (!rc)
     logstore__retention_locked(s);
 }
