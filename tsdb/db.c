@@ -273,9 +273,9 @@ int tsdb__persist_range(tsdb *db, int64_t lo, int64_t hi, lk_diag *d)
     if (!rc) {
       lk_crash_point(db->o.crash, "head_cut.tmp_block_written");
       rc = tsdb__install_block(db, seq, tmp, fin, d);
-    }
-    else if (rc == 1)
+    } else if (rc == 1) {
       rc = 0;
+    }
     free(fin);
     free(tmp);
   }
