@@ -450,6 +450,9 @@ static const field storage_fields[] = {
   {"fsync", F_STR, C(storage.fsync), NULL, NULL, .used_by = SRV},
   {"block_range", F_DUR, C(storage.block_range_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"query_cache_size", F_SIZE, C(storage.query_cache_size), NULL, NULL, .used_by = SRV},
+  {"log_block_size", F_SIZE, C(storage.log_block_size), NULL, NULL, .used_by = SRV},
+  {"log_wal_size", F_SIZE, C(storage.log_wal_size), NULL, NULL, .used_by = SRV},
+  {"log_segment_size", F_SIZE, C(storage.log_segment_size), NULL, NULL, .used_by = SRV},
   {0},
 };
 static const field collector_fields[] = {

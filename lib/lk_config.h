@@ -7,7 +7,8 @@
  *   listen: 127.0.0.1:9470                                              [S]
  *   data: ./data                                                        [S A]
  *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,     [S]
- *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB }
+ *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB,
+ *                log_block_size: 2MiB, log_wal_size: 256MiB, log_segment_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
  *   agent:     { server: URL, metrics_url: URL, logs_url: URL }     [A only, not up]
  *              (metrics_url: any remote_write receiver, e.g. VictoriaMetrics;
@@ -105,6 +106,9 @@ typedef struct lk_config {
     char *fsync;              /* "interval" (default), "batch", "never" */
     int64_t block_range_ms;   /* 2h */
     uint64_t query_cache_size; /* bytes of decoded block chunks kept for queries; 64MiB, 0 = off */
+    uint64_t log_block_size;   /* log store: seal a stream's head at this many bytes; 0 = 2MiB */
+    uint64_t log_wal_size;     /* log store: seal every head (then retention) past this; 0 = 256MiB */
+    uint64_t log_segment_size; /* log store: start a new segment file past this; 0 = 64MiB */
   } storage;
   struct {
     int64_t interval_ms;      /* 5s */

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/lk_crash.h"
 #include "lib/lk_err.h"
 #include "lib/lk_labels.h"
 
@@ -32,6 +33,7 @@ typedef struct logstore_opts {
   int64_t retention_ns;     /* drop segments older than newest entry - this (0 = keep) */
   uint64_t retention_bytes; /* drop oldest segments beyond this many bytes (0 = no limit) */
   bool fsync;               /* fsync the WAL on every push (kill -9 is safe without it) */
+  lk_crashpoint *crash;     /* crash tests only (lib/lk_crash.h); NULL = none. Borrowed */
 } logstore_opts;
 
 /* One entry. line is borrowed (not NUL-terminated in general). */

@@ -5,7 +5,10 @@
  * sorted by time. A push is written to the WAL first and then to the heads,
  * both under the write lock, so what a push acknowledged is in the WAL and
  * visible to the next query. A head past block_bytes is sealed on the spot;
- * a WAL past wal_bytes seals every head and restarts the WAL.
+ * a WAL past wal_bytes seals every head, restarts the WAL and applies
+ * retention. A push fails only when its WAL record cannot be written
+ * (nothing of it is stored then); a failing seal (disk full) keeps the
+ * entries in the head and WAL and is retried by the next push.
  * Invariant: for every stream, entries with seq < next_seq - hn are sealed.
  * Lock: store->lock (see logstore_int.h).
  */
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "lib/lk_hash.h"
+#include "lib/lk_log.h"
 #include "logstore/logstore_int.h"
 
 #define DEF_BLOCK_BYTES (2u << 20)
@@ -142,7 +146,20 @@ static void head_insert(ls_stream *st, int64_t ts, const char *line, size_t len)
   st->hn++;
 }
 
-int logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n)
+/* A seal that fails (disk full) is not a push failure: the entries stay in
+ * the head and the WAL, and the next push tries again. One line when
+ * sealing starts failing and one when it works again. */
+static void note_seal(logstore *s, int rc)
+{
+  if (rc && !s->seal_failing)
+    lk_warn("log store: sealing failed, entries stay in the WAL until it works dir=%s err=\"%s\"",
+            s->dir, lk_strerror(rc));
+  else if (!rc && s->seal_failing)
+    lk_info("log store: sealing works again dir=%s", s->dir);
+  s->seal_failing = rc != 0;
+}
+
+void logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     head_insert(st, e[i].ts, e[i].line, e[i].len);
@@ -153,8 +170,7 @@ int logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, s
   }
   st->next_seq += n;
   if (st->hbytes.len >= s->o.block_bytes)
-    return logstore__seal(s, st);
-  return 0;
+    note_seal(s, logstore__seal(s, st));
 }
 
 static int check_push(const logstore *s, const ls_stream *st, const logstore_entry *e, size_t n,
@@ -189,6 +205,17 @@ static int canon_labels(const lk_label *in, size_t n, lk_label *out, lk_diag *d)
   return 0;
 }
 
+/* Past wal_bytes: seal every head, restart the WAL, then apply retention
+ * (the WAL is empty then, so a segment retention deletes can never come
+ * back from it after a crash). */
+static void seal_all_and_retain(logstore *s)
+{
+  int rc = logstore__seal_all(s);
+  note_seal(s, rc);
+  if (!rc)
+    logstore__retention_locked(s);
+}
+
 int logstore_push(logstore *s, const lk_label *labels, size_t nlabels, const logstore_entry *e,
                   size_t n, lk_diag *d)
 {
@@ -205,9 +232,9 @@ int logstore_push(logstore *s, const lk_label *labels, size_t nlabels, const log
     rc = logstore__wal_append(s, st, st->next_seq, e, n);
   }
   if (!rc)
-    rc = logstore__head_append(s, st, e, n);
+    logstore__head_append(s, st, e, n);
   if (!rc && s->wal_size >= s->o.wal_bytes)
-    rc = logstore__seal_all(s);
+    seal_all_and_retain(s);
   pthread_rwlock_unlock(&s->lock);
   if (rc && d && !d->set)
     lk_diag_set(d, rc, -1, "log store write failed: %s", lk_strerror(rc));

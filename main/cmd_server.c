@@ -162,7 +162,7 @@ static enum tsdb_fsync fsync_mode(const char *s)
   return !strcmp(s, "batch") ? TSDB_FSYNC_BATCH : !strcmp(s, "never") ? TSDB_FSYNC_NEVER : TSDB_FSYNC_INTERVAL;
 }
 
-static int open_storage(const lk_config *c, tsdb **db)
+static int open_storage(const lk_config *c, lk_crashpoint *crash, tsdb **db)
 {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/tsdb", c->data);
@@ -178,6 +178,7 @@ static int open_storage(const lk_config *c, tsdb **db)
     .max_name_len = (uint32_t)c->limits.max_label_name_length,
     .max_value_len = (uint32_t)c->limits.max_label_value_length,
     .max_series = c->limits.max_series,
+    .crash = crash,
   };
   lk_diag d = {0};
   int64_t t0 = lk_mono_ns();
@@ -379,6 +380,8 @@ typedef struct node {
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
   lookout_logs *tailer;
+  lk_crashpoint crash; /* LOOKOUT_CRASH_AT (crash tests); used when crash_on */
+  bool crash_on;
 } node;
 
 /* A container started: the local agent rediscovers cgroups at its next
@@ -432,9 +435,16 @@ static int node_open(const char *cmd, const lk_config *c, node *n, char *token, 
             n->cert ? c->tls.key_file : c->tls.cert_file);
     return 1;
   }
-  if (open_storage(c, &n->db))
+  const char *crash_at = getenv("LOOKOUT_CRASH_AT"); /* read once, here */
+  if (crash_at && lk_crashpoint_parse(crash_at, &n->crash)) {
+    fprintf(stderr, "lookout %s: LOOKOUT_CRASH_AT: expected NAME[:N], got \"%s\"\n", cmd, crash_at);
+    return 2;
+  }
+  n->crash_on = crash_at != NULL;
+  lk_crashpoint *crash = n->crash_on ? &n->crash : NULL;
+  if (open_storage(c, crash, &n->db))
     return 1;
-  n->logs = lookout_logstore_open(c);
+  n->logs = lookout_logstore_open(c, crash);
   n->am = n->logs ? open_notifier(cmd, c) : NULL;
   if (!n->am)
     return n->logs ? 2 : 1;

@@ -167,6 +167,7 @@ int web__status_of(int code, enum web_origin from, const char **type)
   case LK_ECANCELED: *type = "canceled"; return 499;
   case LK_ENOENT: *type = "not_found"; return 404;
   case LK_EUNAVAIL: *type = "unavailable"; return 503;
+  case LK_ENOSPC: case -EDQUOT: *type = "unavailable"; return 507; /* disk full: retry later */
   default: *type = "internal"; return 500;
   }
 }
