@@ -176,6 +176,11 @@ int lk_config_load(lk_config *c, const char *path, unsigned reader, lk_diag *d);
 /* Replace an owned string field (copies v; NULL clears). */
 void lk_config_set(char **field, const char *v);
 void lk_config_fini(lk_config *c);
+/* A config file's text with the value of every secret key (password,
+ * credentials, bearer_token, token, secret, api_key, smtp_auth_password)
+ * shown as <secret>, as Prometheus and Alertmanager show their config.
+ * Returns a malloc'ed string (the caller frees). */
+char *lk_config_mask_secrets(const char *text);
 
 /* `16MiB`, `64KiB`, `1GB`, `512` → bytes. LK_EPARSE on bad syntax/overflow. */
 int lk_parse_size(const char *s, uint64_t *out, lk_diag *d);

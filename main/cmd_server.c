@@ -487,6 +487,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
     .ui_dir = ui_dir,
     .orch = n.orc,
     .autoscaler = n.autoscaler,
+    .config = c,
   };
   lk_diag d = {0};
   if (web_start(&wo, &n.w, &d)) {

@@ -2,12 +2,17 @@
 // (see url.js). Pages are functions (el, params) that fill el and return
 // {destroy}, called before the next page is built.
 import './style.css';
+import { alertsPage } from './alerts.js';
 import { explorePage } from './explore.js';
+import { flowsPage } from './flows.js';
 import { logsPage } from './logs.js';
 import { overviewPage } from './overview.js';
+import { statusPage } from './status.js';
+import { workloadsPage } from './workloads.js';
 import { parseHash } from './url.js';
 
-const pages = { overview: overviewPage, explore: explorePage, logs: logsPage };
+const pages = { overview: overviewPage, explore: explorePage, logs: logsPage, alerts: alertsPage,
+  workloads: workloadsPage, flows: flowsPage, status: statusPage };
 let current = null;
 
 function route() {
