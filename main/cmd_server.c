@@ -321,6 +321,7 @@ static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler, voi
     .data_dir = data,
     .run_pods = true,
     .runtime = c->orchestrator.runtime,
+    .pod_cidr = c->orchestrator.pod_cidr,
     .cgroup_root = c->collector.cgroup_root,
     .sync_period_ms = c->orchestrator.sync_period_ms,
   };
