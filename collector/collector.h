@@ -252,6 +252,7 @@ typedef struct collector_flows_stats {
   uint64_t expired;              /* idle or active timeout */
   uint64_t evicted;              /* table full: the oldest idle flow made room */
   uint64_t pairs_dropped;        /* label sets past max_pairs, folded into world */
+  uint64_t pod_duplicates;       /* pod-to-pod packets seen again on the receiver's veth: skipped */
   uint64_t pcap_drops, pcap_if_drops; /* pcap_stats ps_drop and ps_ifdrop, summed */
   uint64_t interfaces;           /* capturing now */
 } collector_flows_stats;
