@@ -279,7 +279,8 @@ void web__flows_graph(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     facts_free(&fs);
     return;
   }
-  qsort(fs.v, fs.n, sizeof *fs.v, fact_cmp);
+  if (fs.n)
+    qsort(fs.v, fs.n, sizeof *fs.v, fact_cmp);
   edge *es = NULL;
   size_t n = fold_edges(&fs, &es);
   respond(resp, es, n);

@@ -56,7 +56,8 @@ static void push(web_fx *f, const char *metric, const char *node, const char *sr
   lk_label ls[10];
   size_t n = 0;
   ls[n++] = (lk_label){"__name__", metric};
-  ls[n++] = (lk_label){"dst_namespace", dst_ns};
+  if (*dst_ns) /* an empty value is no label (the unknown side's namespace) */
+    ls[n++] = (lk_label){"dst_namespace", dst_ns};
   ls[n++] = (lk_label){"dst_pod", dst_pod};
   ls[n++] = (lk_label){"dst_port", port};
   if (le)
@@ -82,6 +83,8 @@ static void push(web_fx *f, const char *metric, const char *node, const char *sr
   lk_httpc_resp r = {0};
   lk_diag d = {0};
   assert_int_equal(lk_httpc_do(&q, &r, &d), 0);
+  if (r.status != 204)
+    fprintf(stderr, "remote_write %s: %d %s\n", metric, r.status, (char *)r.body.data);
   assert_int_equal(r.status, 204);
   lk_httpc_resp_fini(&r);
   lk_buf_fini(&body);
