@@ -89,7 +89,7 @@ static void ipam_dir(const orch__rt *rt, char *out, size_t cap)
 /* The uid an address file holds ("" when unreadable). */
 static void ipam_owner(const char *dir, const char *ip, char *uid, size_t cap)
 {
-  char path[4096];
+  char path[4400];
   snprintf(path, sizeof path, "%s/%s", dir, ip);
   FILE *f = fopen(path, "r");
   uid[0] = 0;
