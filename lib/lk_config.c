@@ -479,6 +479,7 @@ static const field global_fields[] = {
 static const field orchestrator_fields[] = {
   {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL, .used_by = SRV},
   {"runtime", F_STR, C(orchestrator.runtime), NULL, NULL, .used_by = SRV},
+  {"pod_cidr", F_STR, C(orchestrator.pod_cidr), NULL, NULL, .used_by = SRV},
   {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = SRV},
   {"sync_period", F_DUR, C(orchestrator.sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"hpa_sync_period", F_DUR, C(orchestrator.hpa_sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
@@ -563,6 +564,7 @@ void lk_config_init(lk_config *c)
   c->builtin_rules = true;
   c->orchestrator.enabled = true;
   c->orchestrator.runtime = lk_xstrdup("runc");
+  c->orchestrator.pod_cidr = lk_xstrdup("10.88.0.0/16");
   c->orchestrator.sync_period_ms = 1000;
   c->orchestrator.hpa_sync_period_ms = 15000;
   c->orchestrator.hpa_cpu_initialization_period_ms = 5 * 60000;
@@ -692,6 +694,7 @@ void lk_config_fini(lk_config *c)
   }
   free(c->external_metrics);
   free(c->orchestrator.runtime);
+  free(c->orchestrator.pod_cidr);
   free(c->auth.token_file);
   free(c->tls.cert_file);
   free(c->tls.key_file);

@@ -18,6 +18,7 @@
  *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
  *   orchestrator: { enabled: true, runtime: runc, manifests: [...], sync_period: 1s,   [S]
+ *                   pod_cidr: 10.88.0.0/16,
  *                   hpa_sync_period: 15s, hpa_cpu_initialization_period: 5m,
  *                   hpa_initial_readiness_delay: 30s, hpa_downscale_stabilization: 5m,
  *                   hpa_metric_window: 60s }
@@ -127,6 +128,7 @@ typedef struct lk_config {
   struct {
     bool enabled;                   /* true */
     char *runtime;                  /* "runc" (or "crun", or a path) */
+    char *pod_cidr;                 /* "10.88.0.0/16": addresses of pods with hostNetwork: false */
     lk_strlist manifests;           /* [] : YAML files (globs) applied at start */
     int64_t sync_period_ms;         /* 1s: controller resync */
     /* The autoscaler, as kube-controller-manager's --horizontal-pod-autoscaler-* flags: */

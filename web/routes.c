@@ -42,6 +42,7 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/loki/api/v1/label/*",       LK_AUTH_NONE,   0,                web__loki_label_values, NULL, "/loki/api/v1/label/:name/values"},
   {"GET|POST",   "/loki/api/v1/series",        LK_AUTH_NONE,   FORM,             web__loki_series,  NULL,   "/loki/api/v1/series"},
   {"GET",        "/loki/api/v1/tail",          LK_AUTH_NONE,   0,                web__loki_tail,    NULL,   "/loki/api/v1/tail"},
+  {"GET",        "/api/v1/flows/graph",        LK_AUTH_NONE,   0,                web__flows_graph,  NULL,   "/api/v1/flows/graph"},
   {"GET",        "/api/v1/autoscaling/events", LK_AUTH_NONE,   0,                web__autoscaling_events, NULL, "/api/v1/autoscaling/events"},
   /* metrics APIs (h-hpa): these lines stay before any broad /apis prefix route */
   {"GET",        "/apis/metrics.k8s.io",       LK_AUTH_NONE,   0,                web__k8s_metrics,  NULL,   "/apis/metrics.k8s.io"},

@@ -115,6 +115,8 @@ void web__targets(void *ctx, const lk_http_req *req, lk_http_resp *resp);
  * external.metrics.k8s.io/v1beta1, with their group and resource discovery. */
 void web__k8s_metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__k8s_external_metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_flows.c: GET /api/v1/flows/graph (the network flows' service map). */
+void web__flows_graph(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 /* api_am.c: Alertmanager API v2 */
 void web__am_alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__am_groups(void *ctx, const lk_http_req *req, lk_http_resp *resp);
