@@ -4,10 +4,12 @@
  *    the values of secret keys shown as <secret> (lk_config_mask_secrets,
  *    as the Alertmanager API shows the same file). Without a config file
  *    the yaml is empty.
- *  - GET /api/v1/targets: the scrape_configs' static targets. Health comes
- *    from the target's own `up` series (the scraper writes it every scrape):
- *    its latest sample within three scrape intervals, else "unknown" — so a
- *    server that does not scrape (only `lookout up` does) says so honestly.
+ *  - GET /api/v1/targets: the scrape_configs' static targets. Health and
+ *    the last scrape's time and duration come from the target's own `up`
+ *    and `scrape_duration_seconds` series (the scraper writes them every
+ *    scrape): their latest samples within three scrape intervals, else
+ *    "unknown" — so a server that does not scrape (only `lookout up` does)
+ *    says so honestly.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +51,12 @@ void web__status_config(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 
 /*---- /api/v1/targets ----*/
 
-/* The latest `up` sample of job/instance within [since, now]: 1 when found. */
-static int last_up(web_server *w, const char *job, const char *instance, int64_t since, int64_t *t, double *v)
+/* The latest sample of the scraper's series `name` for job/instance within
+ * [since, now]: 1 when found. */
+static int last_sample(web_server *w, const char *name, const char *job, const char *instance, int64_t since,
+                       int64_t *t, double *v)
 {
-  tsdb_matcher m[] = {{TSDB_EQ, "__name__", "up"}, {TSDB_EQ, "job", job}, {TSDB_EQ, "instance", instance}};
+  tsdb_matcher m[] = {{TSDB_EQ, "__name__", name}, {TSDB_EQ, "job", job}, {TSDB_EQ, "instance", instance}};
   tsdb_result *r = NULL;
   lk_diag d = {0};
   int found = 0;
@@ -93,15 +97,16 @@ static void target_json(web_server *w, lk_buf *b, const lk_scrape_config *sc, co
   lk_json_strn(b, (const char *)url.data, url.len);
   lk_buf_fini(&url);
   lk_buf_puts(b, ",\"globalUrl\":\"\",\"lastError\":\"\"");
-  int64_t t = 0;
-  double v = 0;
+  int64_t t = 0, since = lk_now_ms() - 3 * sc->scrape_interval_ms;
+  double up = 0, took = 0;
   char when[64] = "0001-01-01T00:00:00Z";
   const char *health = "unknown";
-  if (last_up(w, sc->job_name, target, lk_now_ms() - 3 * sc->scrape_interval_ms, &t, &v)) {
+  if (last_sample(w, "up", sc->job_name, target, since, &t, &up)) {
     lk_time_rfc3339(t, when, sizeof when);
-    health = v == 1 ? "up" : "down";
+    health = up == 1 ? "up" : "down";
+    last_sample(w, "scrape_duration_seconds", sc->job_name, target, since, &t, &took);
   }
-  lk_buf_printf(b, ",\"lastScrape\":\"%s\",\"lastScrapeDuration\":0,\"health\":\"%s\"", when, health);
+  lk_buf_printf(b, ",\"lastScrape\":\"%s\",\"lastScrapeDuration\":%.6f,\"health\":\"%s\"", when, took, health);
   lk_buf_printf(b, ",\"scrapeInterval\":\"%llds\",\"scrapeTimeout\":\"%llds\"}",
                 (long long)(sc->scrape_interval_ms / 1000), (long long)(sc->scrape_timeout_ms / 1000));
 }

@@ -2,8 +2,9 @@
  * page shows, against a real server on 127.0.0.1: /api/v1/status/config
  * answers the config file's text with every secret value shown as <secret>
  * (and an empty yaml without a config), /api/v1/targets lists the
- * scrape_configs' static targets in Prometheus's shape with their health
- * taken from the stored `up` series ("unknown" before any sample). */
+ * scrape_configs' static targets in Prometheus's shape with their health,
+ * last scrape and its duration taken from the stored `up` and
+ * scrape_duration_seconds series ("unknown" before any sample). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -51,9 +52,9 @@ static char *get(web_fx *f, const char *path)
   return body;
 }
 
-static void append_up(web_fx *f, double v)
+static void append(web_fx *f, const char *name, double v)
 {
-  lk_label ls[] = {{"__name__", "up"}, {"instance", "127.0.0.1:9100"}, {"job", "node"}};
+  lk_label ls[] = {{"__name__", name}, {"instance", "127.0.0.1:9100"}, {"job", "node"}};
   lk_sample s = {lk_now_ms(), v};
   tsdb_series_in in = {ls, 3, &s, 1};
   lk_diag d = {0};
@@ -94,9 +95,11 @@ static void test_config_and_targets(void **state)
   assert_non_null(strstr(t, "\"scrapeInterval\":\"5s\""));
   assert_non_null(strstr(t, "\"droppedTargets\":[]"));
   free(t);
-  append_up(f, 0);
+  append(f, "up", 0);
+  append(f, "scrape_duration_seconds", 0.25);
   t = get(f, "/api/v1/targets");
-  assert_non_null(strstr(t, "\"health\":\"down\""));
+  assert_non_null(strstr(t, "\"lastScrapeDuration\":0.250000,\"health\":\"down\""));
+  assert_null(strstr(t, "\"lastScrape\":\"0001-"));
   free(t);
 
   assert_int_equal(web_fx_stop(f), 0);

@@ -8,11 +8,13 @@
 //    page expires it there.
 //  - Workloads: a deployment created and scaled to 3 through the Kubernetes
 //    API shows 3 desired; the page's scale button (token from the prompt)
-//    scales it to 2, as the API then says; its pods are listed.
+//    scales it to 2, as the API then says; its pods are listed; its HPA
+//    shows target, metric and bounds, and its decisions the decision log.
 //  - Status: the cardinality table equals /api/v1/status/tsdb, a label's
 //    values by series count, the configuration with its secret redacted.
-//  - Flows (once /api/v1/flows/graph is served): pushed lookout_flow_*
-//    series become the map's nodes and edges, as the API answers them.
+//  - Flows (once /api/v1/flows/graph is served): lookout_flow_* and
+//    lookout_tcp_* series pushed through the import API become the map's
+//    nodes and edges as the API answers them, with the TCP connection rate.
 import { join } from 'node:path';
 import { api, check, post, send, WAIT, watch } from './ui_lib.mjs';
 
@@ -22,7 +24,7 @@ const SECRET = 'ui-test-secret-credential';
 export const CONFIG = {
   'lookout.yaml': `evaluation_interval: 1s
 rule_files: [ui-rules.yml]
-orchestrator: { sync_period: 1s }
+orchestrator: { sync_period: 1s, hpa_sync_period: 1s }
 receivers:
   - name: hook
     webhook_configs:
@@ -105,6 +107,7 @@ export async function testAlerts(ctx) {
 }
 
 const DEPLOY = '/apis/apps/v1/namespaces/default/deployments';
+const HPA = '/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers';
 
 function deployment(name, replicas) {
   const labels = { app: name };
@@ -131,12 +134,24 @@ export async function testWorkloads(ctx) {
     await page.waitForSelector(`${sel}[data-replicas="2"]`, { timeout: WAIT });
     const scale = await send(base, 'GET', `${DEPLOY}/ui-web/scale`, token);
     check(scale.spec.replicas === 2, `the page's scale button scaled it to 2 (the API says ${scale.spec.replicas})`);
+    await send(base, 'POST', HPA, token, { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'ui-web' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ui-web' },
+        minReplicas: 1, maxReplicas: 4, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }] } });
+    await page.reload();
+    const hpa = '#hpas tr[data-hpa="default/ui-web"]';
+    await page.waitForSelector(hpa, { timeout: WAIT });
+    const hpaText = await page.$eval(hpa, (tr) => tr.textContent);
+    check(/Deployment\/ui-web/.test(hpaText) && /cpu .* \/ 50%/.test(hpaText) && /1–4/.test(hpaText),
+      `the autoscaler shows its target, metric (current / target) and bounds (${hpaText})`);
+    const decided = await page.waitForSelector('#decisions tbody tr td:text-is("default/ui-web")', { timeout: 25000 }).then(() => true, () => false);
+    check(decided, 'its decisions show in the decision log');
     const pods = await page.waitForFunction(() => document.querySelectorAll('#pods tr[data-pod^="default/ui-web-"]').length >= 2,
       null, { timeout: 15000 }).then(() => true, () => false);
     check(pods, 'its pods are listed (running or pending)');
     await page.screenshot({ path: join(ctx.outDir, 'workloads.png'), fullPage: true });
     await page.close();
   } finally {
+    await send(base, 'DELETE', `${HPA}/ui-web`, token).catch(() => {});
     await send(base, 'DELETE', `${DEPLOY}/ui-web`, token);
     const left = await until(async () => (await send(base, 'GET', '/api/v1/namespaces/default/pods', token)).items
       .every((p) => !p.metadata.name.startsWith('ui-web-')));
@@ -179,6 +194,7 @@ function flowSeries(now) {
     for (let t = now - 600000; t <= now - 5000; t += 5000) {
       out.push(`lookout_flow_bytes_total{${l}} ${rate * (t - now + 600000) / 1000} ${t}`);
       out.push(`lookout_flow_packets_total{${l}} ${rate / 100 * (t - now + 600000) / 1000} ${t}`);
+      if (sp === 'web') out.push(`lookout_tcp_connections_total{${l.replace(',proto="tcp"', '')}} ${2 * (t - now + 600000) / 1000} ${t}`);
     }
   }
   return `${out.join('\n')}\n`;
@@ -204,6 +220,10 @@ export async function testFlows(ctx) {
     `the map draws the API's nodes (${nodes})`);
   check(edges.join() === want.edges.map((e) => `${e.source}>${e.target}`).sort().join() && edges.includes('default/web>default/api'),
     `the map draws the API's edges (${edges})`);
+  const conn = await page.$eval('#edges tr[data-edge="default/web>default/api"]', (tr) => tr.cells[5].textContent);
+  const apiConn = want.edges.find((e) => e.source === 'default/web' && e.target === 'default/api').tcp.connections_per_second;
+  check(apiConn > 0 && Math.abs(Number(conn) - apiConn) <= 0.05 * apiConn,
+    `the connections table shows the TCP connection rate as the API (${conn}/s, API ${apiConn.toFixed(3)}/s)`);
   await page.screenshot({ path: join(ctx.outDir, 'flows.png'), fullPage: true });
   await page.close();
 }

@@ -30,7 +30,8 @@ function map(data) {
   const { at, size } = layout(data.nodes);
   const max = Math.max(1, ...data.edges.map((e) => e.bytes_per_second));
   const svg = s('svg', { viewBox: `0 0 ${size} ${size}`, width: size, height: size, class: 'flowmap' },
-    s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 18, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto' },
+    s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 19, refY: 5, markerWidth: 10, markerHeight: 10,
+      markerUnits: 'userSpaceOnUse', orient: 'auto' },
       s('path', { d: 'M0,0L10,5L0,10z', fill: '#7a8896' }))));
   for (const e of data.edges) {
     const a = at.get(e.source), b = at.get(e.target);

@@ -31,6 +31,9 @@ const hpaMetrics = (hpa) => (hpa.spec.metrics || []).map((m, i) => {
   return `${t.name} ${cur ? metricValue(cur, 'current').v : '—'} / ${t.v}`;
 }).join(', ');
 
+// Why a pod is in its phase: the message of its status or of a condition.
+const why = (p) => p.status.message || ((p.status.conditions || []).find((c) => c.message) || {}).message || null;
+
 const restarts = (p) => ((p.status && p.status.containerStatuses) || []).reduce((n, c) => n + (c.restartCount || 0), 0);
 
 export function workloadsPage(el) {
@@ -75,7 +78,7 @@ export function workloadsPage(el) {
     };
     clear(podBox, grid([
       { title: 'pod', cell: key },
-      { title: 'status', cell: (p) => h('span', { class: `chip st-${(p.status.phase || '').toLowerCase()}` }, p.status.phase || '?') },
+      { title: 'status', cell: (p) => h('span', { class: `chip st-${(p.status.phase || '').toLowerCase()}`, title: why(p) }, p.status.phase || '?') },
       { title: 'restarts', cell: restarts },
       { title: 'CPU (cores)', cell: (p) => spark(key(p), 'cpu', fmtNum) },
       { title: 'memory', cell: (p) => spark(key(p), 'mem', fmtBytes) },
