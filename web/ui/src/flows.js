@@ -1,9 +1,11 @@
 // flows.js — the service map: pods (and "world") as nodes on a circle,
 // the traffic between them as arrows whose width grows with bytes/s, from
 // GET /api/v1/flows/graph over the chosen range; the edges also as a table
-// (rates, TCP retransmits and round-trip times). Plain SVG.
+// (rates, TCP retransmits and round-trip times). Plain SVG. The range is
+// in the URL (#/flows?range=15m).
 import { call } from './api.js';
 import { clear, every, fmtBytes, fmtNum, grid, h } from './dom.js';
+import { setPageParams } from './url.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const RANGES = ['5m', '15m', '1h', '6h'];
@@ -52,7 +54,7 @@ const tcp = (e, k, f = fmtNum) => (e.tcp && e.tcp[k] !== null && e.tcp[k] !== un
 const ms = (v) => `${fmtNum(v * 1000)} ms`;
 
 export function flowsPage(el, params) {
-  const range = h('select', { 'aria-label': 'range', onchange: () => live.run() },
+  const range = h('select', { 'aria-label': 'range', onchange: () => { setPageParams(new URLSearchParams({ range: range.value })); live.run(); } },
     RANGES.map((r) => h('option', { value: r, selected: r === (params.get('range') || '5m') }, `last ${r}`)));
   const box = h('div', { id: 'flowmap' }), edges = h('div', { id: 'edges' });
   el.append(h('div', { class: 'bar' }, h('h2', {}, 'Service map'), range), box, h('h2', {}, 'Connections'), edges);
