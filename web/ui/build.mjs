@@ -3,7 +3,7 @@
 //
 //   node build.mjs [--out DIR] [--c-out FILE] [--budget-kb N] [--zopfli PATH]
 //
-// --out writes index.html and ui/app-<hash>.{js,css} into DIR (for
+// --out writes index.html, ui/app-<hash>.{js,css} and ui/chunk-<hash>.js into DIR (for
 // `lookout server --ui-dir DIR`); --c-out writes the C table. Either way the
 // gzipped total is printed and the build fails when it exceeds the budget
 // (150 KiB unless told), so the size limit holds for every build. The
@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -55,28 +55,50 @@ const noTermDocs = {
   },
 };
 
+// The query pages (Explore, Logs: CodeMirror and the PromQL and LogQL
+// parsers, about two thirds of the code) are imported on demand, so esbuild
+// splits the bundle: the entry (app-<hash>.js, what the Overview needs),
+// the code it shares with them (chunk-<hash>.js) and the query pages'
+// chunk, loaded on first use. All CSS is imported by the entry's modules:
+// one stylesheet. Returns {entry, css, chunks: [{name, data}], licenses}.
 async function bundle() {
   const r = await build({
     entryPoints: [join(here, 'src/main.js')],
     bundle: true,
+    splitting: true,
     minify: true,
     format: 'esm',
     target: ['es2020'],
     write: false,
-    outdir: 'out',
+    outdir: join(here, 'out'),
+    entryNames: 'app-[hash]',
+    chunkNames: 'chunk-[hash]',
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
     plugins: [noTermDocs],
   });
-  const files = {};
-  for (const f of r.outputFiles) files[f.path.endsWith('.css') ? 'css' : 'js'] = Buffer.from(f.contents);
-  const min = await minify(files.js.toString(), {
-    module: true, ecma: 2020, compress: { passes: 2 }, mangle: { toplevel: true }, format: { comments: false },
-  });
-  files.js = Buffer.from(min.code);
-  files.licenses = Buffer.from(licenses(r.metafile));
-  return files;
+  const out = { entry: null, css: null, chunks: [], licenses: Buffer.from(licenses(r.metafile)) };
+  const css = [];
+  for (const f of r.outputFiles) {
+    const name = basename(f.path);
+    if (name.endsWith('.css')) {
+      css.push({ name, text: f.text });
+      continue;
+    }
+    const min = await minify(f.text, {
+      module: true, ecma: 2020, compress: { passes: 2 }, mangle: { toplevel: true }, format: { comments: false },
+    });
+    const data = Buffer.from(min.code);
+    if (name.startsWith('app-')) out.entry = { name, data };
+    else out.chunks.push({ name, data });
+  }
+  // esbuild also writes the CSS a shared chunk imports on its own; the
+  // entry's stylesheet holds it already
+  const app = css.find((c) => c.name.startsWith('app-'));
+  for (const c of css) if (!app.text.includes(c.text.trim())) throw new Error(`build.mjs: ${c.name} is not in the entry's stylesheet`);
+  out.css = Buffer.from(app.text);
+  return out;
 }
 
 // The licence text of every npm package with code in the bundle.
@@ -96,17 +118,20 @@ function licenses(meta) {
   return parts.join('\n');
 }
 
-// [{path, type, immutable, data}]: index.html names the content-hashed files.
-function assetsOf(files) {
-  const js = `/ui/app-${hash(files.js)}.js`, css = `/ui/app-${hash(files.css)}.css`;
+// [{path, type, immutable, data}]: index.html names the entry and the
+// stylesheet; every script's name carries esbuild's hash of its content.
+function assetsOf(b) {
+  const js = `/ui/${b.entry.name}`, css = `/ui/app-${hash(b.css)}.css`;
   const html = readFileSync(join(here, 'src/index.html'), 'utf8')
     .replace('%APP_JS%', js.slice(1))
     .replace('%APP_CSS%', css.slice(1));
+  const script = (path, data) => ({ path, type: 'text/javascript; charset=utf-8', immutable: true, data });
   return [
     { path: '/index.html', type: 'text/html; charset=utf-8', immutable: false, data: Buffer.from(html) },
-    { path: js, type: 'text/javascript; charset=utf-8', immutable: true, data: files.js },
-    { path: css, type: 'text/css; charset=utf-8', immutable: true, data: files.css },
-    { path: '/ui/licenses.txt', type: 'text/plain; charset=utf-8', immutable: false, data: files.licenses, uncounted: true },
+    script(js, b.entry.data),
+    ...b.chunks.map((c) => script(`/ui/${c.name}`, c.data)),
+    { path: css, type: 'text/css; charset=utf-8', immutable: true, data: b.css },
+    { path: '/ui/licenses.txt', type: 'text/plain; charset=utf-8', immutable: false, data: b.licenses, uncounted: true },
   ];
 }
 
