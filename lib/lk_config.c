@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "lib/lk_alloc.h"
+#include "lib/lk_buf.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_time.h"
 
@@ -492,6 +493,7 @@ static const field global_fields[] = {
 static const field orchestrator_fields[] = {
   {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL, .used_by = SRV},
   {"runtime", F_STR, C(orchestrator.runtime), NULL, NULL, .used_by = SRV},
+  {"pod_cidr", F_STR, C(orchestrator.pod_cidr), NULL, NULL, .used_by = SRV},
   {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = SRV},
   {"sync_period", F_DUR, C(orchestrator.sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"hpa_sync_period", F_DUR, C(orchestrator.hpa_sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
@@ -578,6 +580,7 @@ void lk_config_init(lk_config *c)
   c->builtin_rules = true;
   c->orchestrator.enabled = true;
   c->orchestrator.runtime = lk_xstrdup("runc");
+  c->orchestrator.pod_cidr = lk_xstrdup("10.88.0.0/16");
   c->orchestrator.sync_period_ms = 1000;
   c->orchestrator.hpa_sync_period_ms = 15000;
   c->orchestrator.hpa_cpu_initialization_period_ms = 5 * 60000;
@@ -711,8 +714,51 @@ void lk_config_fini(lk_config *c)
   free(c->agent.server);
   free(c->agent.metrics_url);
   free(c->agent.logs_url);
+  free(c->orchestrator.pod_cidr);
   free(c->auth.token_file);
   free(c->tls.cert_file);
   free(c->tls.key_file);
   memset(c, 0, sizeof *c);
+}
+
+static bool config_name_char(char ch)
+{
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+}
+
+/* The length of the secret key (then optional spaces and ':') at p, or 0. */
+static size_t secret_key_at(const char *text, const char *p)
+{
+  static const char *const keys[] = {"password", "credentials", "bearer_token", "token", "secret", "api_key",
+                                     "smtp_auth_password"};
+  if (p != text && config_name_char(p[-1]))
+    return 0;
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+    size_t kl = strlen(keys[k]);
+    const char *q = p + kl;
+    while (*q == ' ')
+      q++;
+    if (!strncmp(p, keys[k], kl) && *q == ':')
+      return kl;
+  }
+  return 0;
+}
+
+char *lk_config_mask_secrets(const char *text)
+{
+  lk_buf b = {0};
+  for (const char *p = text; *p;) {
+    if (!secret_key_at(text, p)) {
+      lk_buf_putc(&b, (uint8_t)*p++);
+      continue;
+    }
+    const char *colon = strchr(p, ':');
+    lk_buf_append(&b, p, (size_t)(colon - p) + 1);
+    lk_buf_puts(&b, " <secret>");
+    p = colon + 1;
+    while (*p && *p != '\n' && *p != ',' && *p != '}')
+      p++;
+  }
+  lk_buf_putc(&b, 0);
+  return (char *)lk_buf_take(&b, NULL);
 }

@@ -22,6 +22,7 @@
  *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
  *   orchestrator: { enabled: true, runtime: runc, manifests: [...], sync_period: 1s,   [S]
+ *                   pod_cidr: 10.88.0.0/16,
  *                   hpa_sync_period: 15s, hpa_cpu_initialization_period: 5m,
  *                   hpa_initial_readiness_delay: 30s, hpa_downscale_stabilization: 5m,
  *                   hpa_metric_window: 60s }
@@ -139,6 +140,7 @@ typedef struct lk_config {
   struct {
     bool enabled;                   /* true */
     char *runtime;                  /* "runc" (or "crun", or a path) */
+    char *pod_cidr;                 /* "10.88.0.0/16": addresses of pods with hostNetwork: false */
     lk_strlist manifests;           /* [] : YAML files (globs) applied at start */
     int64_t sync_period_ms;         /* 1s: controller resync */
     /* The autoscaler, as kube-controller-manager's --horizontal-pod-autoscaler-* flags: */
@@ -195,6 +197,11 @@ int lk_config_load(lk_config *c, const char *path, unsigned reader, lk_diag *d);
 /* Replace an owned string field (copies v; NULL clears). */
 void lk_config_set(char **field, const char *v);
 void lk_config_fini(lk_config *c);
+/* A config file's text with the value of every secret key (password,
+ * credentials, bearer_token, token, secret, api_key, smtp_auth_password)
+ * shown as <secret>, as Prometheus and Alertmanager show their config.
+ * Returns a malloc'ed string (the caller frees). */
+char *lk_config_mask_secrets(const char *text);
 
 /* `16MiB`, `64KiB`, `1GB`, `512` → bytes. LK_EPARSE on bad syntax/overflow. */
 int lk_parse_size(const char *s, uint64_t *out, lk_diag *d);

@@ -52,6 +52,7 @@
 #include "main/agent.h"
 #include "main/cmd.h"
 #include "main/logs_local.h"
+#include "main/pod_flows.h"
 #include "main/serve.h"
 #include "orchestrator/orchestrator.h"
 #include "tsdb/tsdb.h"
@@ -307,7 +308,7 @@ static alerting_am *open_notifier(const char *cmd, const lk_config *c)
 /* The orchestrator (config section orchestrator:), or NULL when it is
  * turned off or cannot open its store (logged; the rest keeps running). */
 static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler, void (*on_start)(void *),
-                               void *on_start_ctx)
+                               void *on_start_ctx, pod_flows *pods)
 {
   if (!c->orchestrator.enabled)
     return NULL;
@@ -322,6 +323,9 @@ static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler, voi
     .data_dir = data,
     .run_pods = true,
     .runtime = c->orchestrator.runtime,
+    .pod_cidr = c->orchestrator.pod_cidr,
+    .on_pod_network = pod_flows_on_event,
+    .on_pod_network_ctx = pods,
     .cgroup_root = c->collector.cgroup_root,
     .sync_period_ms = c->orchestrator.sync_period_ms,
   };
@@ -379,6 +383,7 @@ typedef struct node {
   config_src src; /* what a rule reload re-reads (the manager keeps a pointer) */
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
+  pod_flows *pods; /* pod networks for the flow meter (the orchestrator's on_pod_network) */
   lookout_logs *tailer;
   lk_crashpoint crash; /* LOOKOUT_CRASH_AT (crash tests); used when crash_on */
   bool crash_on;
@@ -398,7 +403,7 @@ static void node_close(node *n)
 {
   if (n->rules)
     alerting_manager_stop(n->rules);
-  orch_close(n->orc); /* first: its runtime thread calls rescan_on_start */
+  orch_close(n->orc); /* first: its runtime thread calls rescan_on_start and pod_flows_on_event */
   collector_free(atomic_exchange(&n->agent, NULL));
   lookout_logs_stop(n->tailer);
   web_stop(n->w);
@@ -408,6 +413,7 @@ static void node_close(node *n)
   free(n->ext);
   tsdb_close(n->db);
   logstore_close(n->logs);
+  pod_flows_free(n->pods);
   free(n->cert);
   free(n->key);
 }
@@ -459,7 +465,8 @@ static int node_open(const char *cmd, const lk_config *c, node *n, char *token, 
   for (size_t i = 0; i < c->nexternal_metrics; i++)
     n->ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
   n->autoscaler = open_autoscaler(c, n->db, n->ext);
-  n->orc = lookout_orch_open(c, n->autoscaler, rescan_on_start, n);
+  n->pods = pod_flows_new();
+  n->orc = lookout_orch_open(c, n->autoscaler, rescan_on_start, n, n->pods);
   return apply_manifests(cmd, c, n->orc) ? 1 : 0;
 }
 
@@ -498,6 +505,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
     .ui_dir = ui_dir,
     .orch = n.orc,
     .autoscaler = n.autoscaler,
+    .config = c,
   };
   lk_diag d = {0};
   if (web_start(&wo, &n.w, &d)) {

@@ -25,4 +25,18 @@ struct web_server;
 int web__eval_range(const struct web_server *w, const lk_http_req *req, lk_http_resp *resp,
                     web_range *rng, promql_result **out);
 
+/* A time parameter as the query API reads it (RFC 3339 or float seconds, in
+ * ms); absent → dflt unless required. On a bad value the 400 bad_data answer
+ * is written to resp and -1 returned. */
+int web__time_param(const lk_http_req *req, lk_http_resp *resp, const char *name, bool required,
+                    int64_t dflt, int64_t *out);
+/* The options every query of the server w runs with (its limits); a
+ * timeout_ms > 0 can only shorten the server's timeout. */
+promql_opts web__query_opts(const struct web_server *w, int64_t timeout_ms);
+/* Parses and evaluates query at t (ms) on w's tsdb with web__query_opts:
+ * the code path of /api/v1/query for server-side callers. *out: caller
+ * frees (promql_result_free). Errors as promql_parse/promql_eval_instant. */
+int web__eval_instant(const struct web_server *w, const char *query, int64_t t,
+                      promql_result **out, lk_diag *d);
+
 #endif

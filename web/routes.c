@@ -31,6 +31,8 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/api/v1/label/*",            LK_AUTH_NONE,   0,                web__label_values, NULL,   "/api/v1/label/:name/values"},
   {"GET",        "/api/v1/status/tsdb",        LK_AUTH_NONE,   0,                web__status_tsdb,  NULL,   "/api/v1/status/tsdb"},
   {"GET",        "/api/v1/status/buildinfo",   LK_AUTH_NONE,   0,                web__buildinfo,    NULL,   "/api/v1/status/buildinfo"},
+  {"GET",        "/api/v1/status/config",      LK_AUTH_NONE,   0,                web__status_config, NULL,  "/api/v1/status/config"},
+  {"GET",        "/api/v1/targets",            LK_AUTH_NONE,   0,                web__targets,      NULL,   "/api/v1/targets"},
   {"GET",        "/api/v1/metadata",           LK_AUTH_NONE,   0,                web__metadata,     NULL,   "/api/v1/metadata"},
   {"GET|POST",   "/api/v1/query_exemplars",    LK_AUTH_NONE,   FORM,             web__query_exemplars, NULL, "/api/v1/query_exemplars"},
   {"POST|PUT",   "/api/v1/admin/flush",        LK_AUTH_REMOTE, FORM,             web__flush,        NULL,   "/api/v1/admin/flush"},
@@ -41,6 +43,7 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/loki/api/v1/label/*",       LK_AUTH_NONE,   0,                web__loki_label_values, NULL, "/loki/api/v1/label/:name/values"},
   {"GET|POST",   "/loki/api/v1/series",        LK_AUTH_NONE,   FORM,             web__loki_series,  NULL,   "/loki/api/v1/series"},
   {"GET",        "/loki/api/v1/tail",          LK_AUTH_NONE,   0,                web__loki_tail,    NULL,   "/loki/api/v1/tail"},
+  {"GET",        "/api/v1/flows/graph",        LK_AUTH_NONE,   0,                web__flows_graph,  NULL,   "/api/v1/flows/graph"},
   {"GET",        "/api/v1/autoscaling/events", LK_AUTH_NONE,   0,                web__autoscaling_events, NULL, "/api/v1/autoscaling/events"},
   /* metrics APIs (h-hpa): these lines stay before any broad /apis prefix route */
   {"GET",        "/apis/metrics.k8s.io",       LK_AUTH_NONE,   0,                web__k8s_metrics,  NULL,   "/apis/metrics.k8s.io"},

@@ -58,6 +58,8 @@ typedef struct web_opts {
   struct alerting_am *am; /* the in-process Alertmanager for /api/v2/…, or NULL (503) */
   const char *ui_dir;     /* serve the dashboard from this directory (copied), or NULL = the embedded one */
   struct orch *orch;      /* orchestrator for the Kubernetes API, or NULL (those routes answer 503) */
+  const struct lk_config *config; /* the server's configuration (borrowed), for /api/v1/status/config
+                                     and /api/v1/targets; NULL: both answer empty */
 } web_opts;
 
 /* Start serving the stores in o. On failure (no tsdb, bad address, port in

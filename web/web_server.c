@@ -97,6 +97,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   w->am = o->am;
   w->ui_dir = o->ui_dir ? lk_xstrdup(o->ui_dir) : NULL;
   w->orch = o->orch;
+  w->config = o->config;
   w->limits = o->limits;
   fill_default_limits(&w->limits);
   w->start_ms = lk_now_ms();
