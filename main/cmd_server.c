@@ -122,7 +122,7 @@ static int ensure_token_file(const char *path)
     return -1;
   for (size_t i = 0; i < sizeof rnd; i++)
     snprintf(hex + 2 * i, sizeof hex - 2 * i, "%02x", rnd[i]);
-  strcat(hex, " admin\n");
+  strcat(hex, "\n"); /* a bare token is admin; the file stays usable as the token itself */
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0)
     return -1;
