@@ -160,7 +160,8 @@ static int64_t print_streams(json_t *result, int64_t newest)
                      json_object_get(s, "stream"), json_string_value(json_array_get(val, 1))};
     }
   }
-  qsort(v, n, sizeof *v, cmp_ent);
+  if (n) /* qsort's array may not be NULL, even empty */
+    qsort(v, n, sizeof *v, cmp_ent);
   for (i = 0; i < n; i++) {
     print_time(v[i].ts);
     print_labels(v[i].labels);

@@ -186,7 +186,7 @@ def check_agent(exe, base, work, ca_crt, write_tok, ctx):
 
 
 def main():
-    exe = sys.argv[1]
+    exe = os.path.abspath(sys.argv[1])
     openssl = lkt.require("openssl")
     with lkt.workdir("lk-tlstok-", logs=("server.log", "agent.log")) as work:
         ca_key, ca_crt = make_ca(openssl, work, "ca")
