@@ -124,11 +124,12 @@ void collector_format_metrics(const lk_series *s, size_t n, lk_buf *out);
 typedef struct collector_pusher collector_pusher;
 
 typedef struct collector_push_opts {
-  const char *url;             /* remote_write endpoint, http:// (required) */
+  const char *url;             /* remote_write endpoint, http:// or https:// (required) */
   const char *queue_dir;       /* on-disk queue directory (created; required) */
   uint64_t queue_max_bytes;    /* bound of the queue; 0: 256 MiB. Oldest dropped first */
   size_t max_series_per_send;  /* 0: 2000 (as Prometheus' max_samples_per_send) */
   const char *bearer_token;    /* optional Authorization: Bearer */
+  const char *ca_file;         /* https: PEM CA file to trust, or NULL = the system's */
   int timeout_ms;              /* per request; 0: 10 s */
   int64_t backoff_min_ms;      /* 0: 100 ms */
   int64_t backoff_max_ms;      /* 0: 5 s */

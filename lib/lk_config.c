@@ -508,6 +508,14 @@ static const field orchestrator_fields[] = {
 static const field auth_fields[] = {
   {"token_file", F_STR, C(auth.token_file), NULL, NULL, .used_by = SRV},
   {"require_token", F_BOOL, C(auth.require_token), NULL, NULL, .used_by = SRV},
+  {"require_read_token", F_BOOL, C(auth.require_read_token), NULL, NULL, .used_by = SRV},
+  {0},
+};
+static const field server_fields[] = {
+  {"max_connections", F_UINT, C(server.max_connections), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_connections_per_ip", F_UINT, C(server.max_connections_per_ip), NULL, NULL, .used_by = SRV, .positive = true},
+  {"idle_timeout", F_DUR, C(server.idle_timeout_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"request_timeout", F_DUR, C(server.request_timeout_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {0},
 };
 static const field tls_fields[] = {
@@ -556,6 +564,7 @@ static const field top_fields[] = {
   {"external_metrics", F_CUSTOM, 0, NULL, parse_external_metrics, .used_by = SRV},
   {"auth", F_SECTION, 0, auth_fields, NULL, .used_by = SRV},
   {"tls", F_SECTION, 0, tls_fields, NULL, .used_by = SRV},
+  {"server", F_SECTION, 0, server_fields, NULL, .used_by = SRV},
   {"limits", F_SECTION, 0, limits_fields, NULL, .used_by = SRV},
   {0},
 };
@@ -599,6 +608,10 @@ void lk_config_init(lk_config *c)
   c->limits.max_query_samples = 50000000;
   c->limits.query_timeout_ms = 120000;
   c->limits.max_render_series = 20;
+  c->server.max_connections = 1024;
+  c->server.max_connections_per_ip = 256;
+  c->server.idle_timeout_ms = 120000;
+  c->server.request_timeout_ms = 300000;
 }
 
 /* Cross-field checks and derived defaults, after the walk. */

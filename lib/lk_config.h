@@ -26,7 +26,10 @@
  *                   hpa_sync_period: 15s, hpa_cpu_initialization_period: 5m,
  *                   hpa_initial_readiness_delay: 30s, hpa_downscale_stabilization: 5m,
  *                   hpa_metric_window: 60s }
- *   auth:      { token_file: ./data/token, require_token: false }      [S]
+ *   auth:      { token_file: ./data/token, require_token: false,      [S]
+ *                require_read_token: false }   (token file format: lib/lk_token.h)
+ *   server:    { max_connections: 1024, max_connections_per_ip: 256,   [S]
+ *                idle_timeout: 2m, request_timeout: 5m }
  *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS) [S]
  *   external_metrics: [ { name: queue_depth, query: "sum(rabbitmq_queue_messages)" } ]   [S]
  *              (external.metrics.k8s.io and the autoscaler's External metrics)
@@ -153,7 +156,15 @@ typedef struct lk_config {
   struct {
     char *token_file;               /* <data>/token when unset (NULL) */
     bool require_token;             /* false: write endpoints need the token only beyond loopback */
+    bool require_read_token;        /* false: reads are open */
   } auth;
+  struct {
+    uint64_t max_connections;        /* 1024 open connections in total */
+    uint64_t max_connections_per_ip; /* 256 from one client address */
+    int64_t idle_timeout_ms;         /* 2m: a connection sending nothing is closed */
+    int64_t request_timeout_ms;      /* 5m: request headers must arrive within it, and a body
+                                        still arriving after it must average 64 KiB/s */
+  } server;
   struct {
     char *cert_file;                /* PEM certificate (chain); NULL = plain HTTP */
     char *key_file;                 /* PEM private key */

@@ -92,6 +92,11 @@ static void test_errors(void **state)
   check_error("limits:\n  max_body_size: lots\n", "x.yaml:2: max_body_size: bad size \"lots\"");
   check_error("limits:\n  max_labels: -3\n", "x.yaml:2: max_labels: expected a non-negative integer");
   check_error("auth: { require_token: maybe }\n", "require_token: expected true or false");
+  check_error("auth: { require_read_token: 1 }\n", "require_read_token: expected true or false");
+  check_error("server: { max_connections: 0 }\n", "max_connections");
+  check_error("server: { request_timeout: soon }\n", "x.yaml:1: request_timeout:");
+  check_error("server: { max_conections: 5 }\n", "unknown key \"max_conections\" in server");
+  check_error_as(LK_CONFIG_AGENT, "server: { max_connections: 5 }\n", "key server is not used by lookout agent");
   check_error("scrape_configs:\n  - scrape_interval: 5s\n", "x.yaml:2: scrape_configs: every entry needs a job_name");
   check_error("scrape_configs:\n  - job_name: a\n  - job_name: a\n", "x.yaml:3: scrape_configs: duplicate job_name \"a\"");
   check_error("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [x]\n        lables: {a: b}\n",
