@@ -378,6 +378,7 @@ typedef struct node {
   config_src src; /* what a rule reload re-reads (the manager keeps a pointer) */
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
+  collector_flows *flows;     /* `up`: the flow meter, series into db like the agent's */
   lookout_logs *tailer;
 } node;
 
@@ -397,6 +398,7 @@ static void node_close(node *n)
     alerting_manager_stop(n->rules);
   orch_close(n->orc); /* first: its runtime thread calls rescan_on_start */
   collector_free(atomic_exchange(&n->agent, NULL));
+  collector_flows_free(n->flows);
   lookout_logs_stop(n->tailer);
   web_stop(n->w);
   alerting_manager_close(n->rules);
@@ -504,6 +506,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   collector *agent = up && rules_up ? lookout_agent_start_local(c, n.db) : NULL;
   atomic_store(&n.agent, agent);
   n.tailer = agent ? lookout_logs_start_local(c, n.logs) : NULL;
+  n.flows = agent ? lookout_flows_start(c, (collector_sink){lookout_agent_tsdb_sink, n.db}) : NULL;
   bool started_all = rules_up && (!up || (agent && n.tailer)); /* a failure was logged, naming the part */
   if (started_all)
     wait_for_stop(n.rules);
