@@ -241,6 +241,12 @@ typedef struct collector_flow_row {
  * (*rows malloc'd; the caller frees). */
 int collector_flows_table(collector_flows *f, collector_flow_row **rows, size_t *n);
 
+/* The same rows one at a time, without holding them all: flows ended since
+ * the last call first, then the table, least recently active first. fn runs
+ * under the meter's lock (it must not call back into f). */
+typedef void (*collector_flow_row_fn)(void *ctx, const collector_flow_row *r);
+void collector_flows_table_each(collector_flows *f, collector_flow_row_fn fn, void *ctx);
+
 typedef struct collector_flows_stats {
   uint64_t packets, bytes;       /* IP packets metered */
   uint64_t decode_errors;        /* malformed headers (bad version, length, offsets) */

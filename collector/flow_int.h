@@ -140,6 +140,7 @@ void flow__meter_packet(flow__meter *m, int linktype, bool pod_side, int64_t ts_
 /* End flows idle (or active) past their timeout at now_us. */
 void flow__meter_expire(flow__meter *m, int64_t now_us);
 void flow__meter_rows(flow__meter *m, collector_flow_row **rows, size_t *n);
+void flow__meter_each(flow__meter *m, collector_flow_row_fn fn, void *ctx);
 
 /* pairs and pods (flow_pairs.c) */
 void flow__pods_set(flow__meter *m, const collector_flow_pod *p, size_t n);

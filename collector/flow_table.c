@@ -278,6 +278,18 @@ void flow__meter_rows(flow__meter *m, collector_flow_row **rows, size_t *n)
   *n = k;
 }
 
+void flow__meter_each(flow__meter *m, collector_flow_row_fn fn, void *ctx)
+{
+  for (size_t i = 0; i < m->nended; i++)
+    fn(ctx, &m->ended[i]);
+  m->nended = 0;
+  collector_flow_row r;
+  for (uint32_t i = m->lru_head; i != FLOW__NONE; i = m->flows[i].next) {
+    fill_row(m, &m->flows[i], false, &r);
+    fn(ctx, &r);
+  }
+}
+
 /*---- fragments ----*/
 
 static flow__frag_ent *frag_slot(flow__meter *m, const flow__pkt *pk)

@@ -1,7 +1,8 @@
 /* cmd_flows.c — `lookout flows FILE.pcap`: meter a capture file offline
  * with the collector's flow meter (the same decoder, table and TCP state as
- * live capture) and print the flow table, one line per flow and direction,
- * oldest first, then one summary line on stderr. */
+ * live capture) and print the flow table, one line per flow and direction
+ * (ended flows first, then the rest least recently active first, streamed
+ * from the meter, not copied), then one summary line on stderr. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static void ms_str(int64_t us, char *out, size_t cap)
     snprintf(out, cap, "%.3f", (double)us / 1000.0);
 }
 
-static void print_row(const collector_flow_row *r)
+static void print_row(void *ctx, const collector_flow_row *r)
 {
   char src[64], dst[64], syn[24], ack[24];
   const char *fmt = strchr(r->src, ':') ? "[%s]:%u" : "%s:%u";
@@ -112,14 +113,9 @@ int cmd_flows(int argc, char **argv)
   rc = collector_flows_read_file(f, file, &d);
   if (rc)
     fprintf(stderr, "lookout flows: %s\n", d.msg);
-  collector_flow_row *rows = NULL;
-  size_t n = 0;
-  collector_flows_table(f, &rows, &n);
   printf("%-10s %-46s %-46s %9s %12s %10s %8s %8s %6s %6s %6s\n", "PROTO", "SOURCE", "DESTINATION", "PACKETS",
          "BYTES", "SECONDS", "SYN_MS", "ACK_MS", "RETX", "RST", "ZWIN");
-  for (size_t i = 0; i < n; i++)
-    print_row(&rows[i]);
-  free(rows);
+  collector_flows_table_each(f, print_row, NULL);
   collector_flows_stats s;
   collector_flows_stats_get(f, &s);
   fprintf(stderr,

@@ -26,7 +26,6 @@ sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
 from results import Recorder  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def tree(pid):
@@ -45,11 +44,16 @@ def tree(pid):
 
 
 def rss_kb(pid):
+    """Peak RSS (VmHWM) of pid so far: new at exec, unlike rusage's ru_maxrss,
+    which keeps the forked interpreter's."""
     try:
-        with open("/proc/%d/statm" % pid) as f:
-            return int(f.read().split()[1]) * PAGE_KB
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
     except OSError:
-        return 0
+        pass
+    return 0
 
 
 def cpu_s(pid):
@@ -81,8 +85,14 @@ def run(argv, done=None, cwd=None):
     err = tempfile.TemporaryFile()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
     peak, cpu = 0, None
+    me = os.path.realpath(sys.executable)
     while True:
-        peak = max(peak, sum(rss_kb(x) for x in tree(p.pid)))
+        try:  # not yet exec'd: the fork of this interpreter is not the tool
+            forked = os.path.realpath("/proc/%d/exe" % p.pid) == me
+        except OSError:
+            forked = False
+        if not forked:
+            peak = max(peak, sum(rss_kb(x) for x in tree(p.pid)))
         if done and done(p.pid):
             cpu = sum(cpu_s(x) for x in tree(p.pid))
             wall = time.monotonic() - t0
@@ -95,13 +105,12 @@ def run(argv, done=None, cwd=None):
         if pid:
             wall = time.monotonic() - t0
             cpu = ru.ru_utime + ru.ru_stime
-            peak = max(peak, ru.ru_maxrss)
             p.returncode = os.waitstatus_to_exitcode(status)
             if p.returncode:
                 err.seek(0)
                 raise RuntimeError("%s exited %d: %s" % (argv[0], p.returncode, err.read()[-500:]))
             break
-        time.sleep(0.02)
+        time.sleep(0.005)
     p.wait()
     err.close()
     return {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "peak_rss_kb": peak}
@@ -147,12 +156,13 @@ def main():
     base = run([lookout, "flows", tiny])
     res = {"lookout": run([lookout, "flows", pcap])}
     with tempfile.TemporaryDirectory() as tmp:
-        ctl = os.path.join(a.scratch, "softflowd.ctl")
-        if os.path.exists(ctl):
-            os.unlink(ctl)
-        res["softflowd"] = run(["timeout", "900", "softflowd", "-r", pcap, "-d", "-m", str(2 * flows), "-n", "127.0.0.1:9",
-                                "-p", os.path.join(a.scratch, "softflowd.pid"), "-c", ctl],
-                               cwd=a.scratch)
+        # softflowd 1.1.0 reads the file only with a short control-socket path
+        # (with others it blocked in accept() before reading): /tmp/sf.*
+        for ext in ("ctl", "pid"):
+            if os.path.exists("/tmp/sf." + ext):
+                os.unlink("/tmp/sf." + ext)
+        res["softflowd"] = run(["softflowd", "-r", pcap, "-d", "-m", str(2 * flows), "-n", "127.0.0.1:9",
+                                "-p", "/tmp/sf.pid", "-c", "/tmp/sf.ctl"], done=read_whole_file(size))
         conf = os.path.join(tmp, "pmacctd.conf")
         with open(conf, "w") as f:
             f.write("daemonize: false\npcap_savefile: %s\npcap_savefile_wait: false\n"
