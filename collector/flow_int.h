@@ -55,8 +55,8 @@ bool flow__linktype_supported(int linktype);
 #define FLOW__NONE UINT32_MAX
 #define FLOW__RTT_BUCKETS 16 /* finite bounds; +Inf is the count */
 
-/* One direction of one conversation. 160 bytes; the table holds max_flows of
- * them plus 8 bytes of hash head each. */
+/* One direction of one conversation: 152 bytes, plus 4 to 8 bytes of hash
+ * head (the heads double with the flows, up to max_flows). */
 typedef struct flow__flow {
   flow__key key;
   uint64_t packets, bytes;
@@ -72,6 +72,7 @@ typedef struct flow__flow {
   uint32_t pods_gen;       /* pods generation pair was resolved under */
   uint32_t prev, next;     /* activity list, least recent first */
   uint32_t hnext;          /* hash chain */
+  uint32_t moved_s;        /* packet time (s) it last moved to the activity list's tail */
   bool have_seq, in_use;
 } flow__flow;
 

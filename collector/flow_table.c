@@ -214,6 +214,7 @@ static uint32_t create(flow__meter *m, const flow__key *k, int64_t ts)
   memset(f, 0, sizeof *f);
   f->key = *k;
   f->first_us = ts;
+  f->moved_s = (uint32_t)(ts / 1000000);
   f->pair = FLOW__NONE;
   f->in_use = true;
   reset_tcp(f);
@@ -243,8 +244,11 @@ static flow__flow *flow_get(flow__meter *m, const flow__key *k, int64_t ts)
     f->syns = f->fins = 0;
     f->first_us = ts;
   }
-  lru_unlink(m, i);
-  lru_append(m, i);
+  if ((uint32_t)(ts / 1000000) != f->moved_s) { /* at most once a second: the list is ordered to 1 s */
+    f->moved_s = (uint32_t)(ts / 1000000);
+    lru_unlink(m, i);
+    lru_append(m, i);
+  }
   return f;
 }
 

@@ -40,7 +40,7 @@ typedef struct live {
 
 static int sh(const char *fmt, ...)
 {
-  char cmd[512];
+  char cmd[2048];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(cmd, sizeof cmd, fmt, ap);
@@ -259,8 +259,11 @@ static int setup(void **state)
               "ip -n %s link set %s up && ip -n %s link set %s up",
               l->ns_a, l->ns_b, l->if_a, l->if_b, l->if_a, l->ns_a, l->if_b, l->ns_b, l->ns_a, l->ns_b, l->ns_a,
               l->if_a, l->ns_b, l->if_b, l->ns_a, l->if_a, l->ns_b, l->if_b);
-  if (rc)
+  if (rc) {
+    sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", l->ns_a, l->ns_b);
+    free(l);
     return -1;
+  }
   l->home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   collector_flow_opts o = {.node = "n1"};
   lk_diag d = {0};
