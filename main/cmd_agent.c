@@ -205,7 +205,8 @@ static int run_agent(const flags *f, lk_config *cfg)
     collector_raise_fd_limit();
   if (!rc && (rc = collector_start(c)))
     lk_diag_set(&d, rc, -1, "cannot start the collector thread: %s", lk_strerror(rc));
-  collector_flows *flows = rc ? NULL : lookout_flows_start(cfg, collector_pusher_sink(a.pusher));
+  collector_flows *flows = rc || !cfg->collector.pcap_interfaces.n ? NULL
+                                                                    : lookout_flows_start(cfg, collector_pusher_sink(a.pusher));
   lookout_logs *logs = NULL;
   if (!rc && !(logs = lookout_logs_start_agent(cfg, f->server, token)))
     rc = lk_diag_set(&d, LK_EUNAVAIL, -1, "log shipping did not start (the line above says why)");

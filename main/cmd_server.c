@@ -378,7 +378,7 @@ typedef struct node {
   config_src src; /* what a rule reload re-reads (the manager keeps a pointer) */
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
-  collector_flows *flows;     /* `up`: the flow meter, series into db like the agent's */
+  collector_flows *flows;     /* `up` with collector.pcap_interfaces: the flow meter, series into db */
   lookout_logs *tailer;
 } node;
 
@@ -506,7 +506,8 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   collector *agent = up && rules_up ? lookout_agent_start_local(c, n.db) : NULL;
   atomic_store(&n.agent, agent);
   n.tailer = agent ? lookout_logs_start_local(c, n.logs) : NULL;
-  n.flows = agent ? lookout_flows_start(c, (collector_sink){lookout_agent_tsdb_sink, n.db}) : NULL;
+  if (agent && c->collector.pcap_interfaces.n)
+    n.flows = lookout_flows_start(c, (collector_sink){lookout_agent_tsdb_sink, n.db});
   bool started_all = rules_up && (!up || (agent && n.tailer)); /* a failure was logged, naming the part */
   if (started_all)
     wait_for_stop(n.rules);
