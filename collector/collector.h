@@ -169,9 +169,10 @@ void collector_pusher_stats_get(collector_pusher *p, collector_push_stats *out);
  *     {node, src_namespace, src_pod, dst_namespace, dst_pod, dst_port}
  *   lookout_flow_* self-metrics (decode errors, evictions, pcap drops, ...)
  * through a collector_sink. Unknown addresses are namespace "" pod "world".
- * dst_port is the server's port: the SYN's destination for TCP, else the
- * lower of the two ports when one is ephemeral (> 32767) and the other not;
- * "" for ICMP/other and when both ports are ephemeral.
+ * dst_port is the flow's destination port when below 32768 or a port a TCP
+ * SYN went to (a listening port), else "" (replies to ephemeral ports); ""
+ * for ICMP and other protocols. Labels with an empty
+ * value are left out of the series (storage refuses empty values).
  *
  * Threads: one capture thread per interface, one emit thread
  * (collector_flows_start); every function may be called from any thread. */
