@@ -170,9 +170,10 @@ void collector_pusher_stats_get(collector_pusher *p, collector_push_stats *out);
  *     {node, src_namespace, src_pod, dst_namespace, dst_pod, dst_port}
  *   lookout_flow_* self-metrics (decode errors, evictions, pcap drops, ...)
  * through a collector_sink. Unknown addresses are namespace "" pod "world".
- * dst_port is the server's port: the SYN's destination for TCP, else the
- * lower of the two ports when one is ephemeral (> 32767) and the other not;
- * "" for ICMP/other and when both ports are ephemeral.
+ * dst_port is the flow's destination port when below 32768 or a port a TCP
+ * SYN went to (a listening port), else "" (replies to ephemeral ports); ""
+ * for ICMP and other protocols. Labels with an empty
+ * value are left out of the series (storage refuses empty values).
  *
  * Threads: one capture thread per interface, one emit thread
  * (collector_flows_start); every function may be called from any thread. */
@@ -241,6 +242,12 @@ typedef struct collector_flow_row {
 /* The current flow table plus flows ended since the last call, oldest first
  * (*rows malloc'd; the caller frees). */
 int collector_flows_table(collector_flows *f, collector_flow_row **rows, size_t *n);
+
+/* The same rows one at a time, without holding them all: flows ended since
+ * the last call first, then the table, least recently active first. fn runs
+ * under the meter's lock (it must not call back into f). */
+typedef void (*collector_flow_row_fn)(void *ctx, const collector_flow_row *r);
+void collector_flows_table_each(collector_flows *f, collector_flow_row_fn fn, void *ctx);
 
 typedef struct collector_flows_stats {
   uint64_t packets, bytes;       /* IP packets metered */

@@ -28,6 +28,7 @@ int cmd_apply(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_scale(int argc, char **argv);
 int cmd_shim(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
 
 /* cmd_client.c: "Authorization: Bearer <token>" into out, the token being the
  * first of token_file (when given) or $LOOKOUT_TOKEN; "" with neither.

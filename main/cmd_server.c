@@ -379,6 +379,7 @@ typedef struct node {
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
   pod_flows *pods; /* pod networks for the flow meter (the orchestrator's on_pod_network) */
+  collector_flows *flows;     /* `up` with collector.pcap_interfaces: the flow meter, series into db */
   lookout_logs *tailer;
   lk_crashpoint crash; /* LOOKOUT_CRASH_AT (crash tests); used when crash_on */
   bool crash_on;
@@ -400,6 +401,7 @@ static void node_close(node *n)
     alerting_manager_stop(n->rules);
   orch_close(n->orc); /* first: its runtime thread calls rescan_on_start and pod_flows_on_event */
   collector_free(atomic_exchange(&n->agent, NULL));
+  collector_flows_free(n->flows);
   lookout_logs_stop(n->tailer);
   web_stop(n->w);
   alerting_manager_close(n->rules);
@@ -521,6 +523,8 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   collector *agent = up && rules_up ? lookout_agent_start_local(c, n.db) : NULL;
   atomic_store(&n.agent, agent);
   n.tailer = agent ? lookout_logs_start_local(c, n.logs) : NULL;
+  if (agent && c->collector.pcap_interfaces.n)
+    n.flows = lookout_flows_start(c, (collector_sink){lookout_agent_tsdb_sink, n.db});
   bool started_all = rules_up && (!up || (agent && n.tailer)); /* a failure was logged, naming the part */
   if (started_all)
     wait_for_stop(n.rules);
