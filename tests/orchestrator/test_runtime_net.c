@@ -112,13 +112,7 @@ static char *wait_log(rt_fx *f, const char *pod, const char *uid, const char *wa
 {
   char path[1024];
   snprintf(path, sizeof path, "%s/pods/default_%s_%s/c/0.log", f->data, pod, uid);
-  char *log = NULL;
-  for (int i = 0; i < 200 && !(log && strstr(log, want)); i++) {
-    free(log);
-    usleep(50000);
-    log = rt_fx_read(path);
-  }
-  return log;
+  return rt_fx_wait_log(path, want);
 }
 
 static bool ipam_file(rt_fx *f, const char *ip)
