@@ -448,12 +448,17 @@ static const field storage_fields[] = {
   {"query_cache_size", F_SIZE, C(storage.query_cache_size), NULL, NULL, .used_by = SRV},
   {0},
 };
+static const field flows_fields[] = {
+  {"pods", F_BOOL, C(collector.flows.pods), NULL, NULL, .used_by = SRV},
+  {0},
+};
 static const field collector_fields[] = {
   {"interval", F_DUR, C(collector.interval_ms), NULL, NULL, .used_by = AGT},
   {"detail_interval", F_DUR, C(collector.detail_interval_ms), NULL, NULL, .used_by = AGT},
   {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL, .used_by = AGT},
   {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL, .used_by = AGT},
   {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = NOT_YET},
+  {"flows", F_SECTION, 0, flows_fields, NULL, .used_by = ALL},
   {0},
 };
 static int parse_external_labels(walk *w, yaml_node_t *n, void *base, const char *key)
@@ -554,6 +559,7 @@ void lk_config_init(lk_config *c)
   c->storage.block_range_ms = 2LL * 3600 * 1000;
   c->storage.query_cache_size = 64ULL << 20;
   c->collector.interval_ms = 5000;
+  c->collector.flows.pods = true;
   c->collector.detail_interval_ms = 10000;
   c->collector.cgroup_root = lk_xstrdup("/sys/fs/cgroup");
   strlist_add(&c->collector.log_paths, "/var/log/pods/*/*/*.log");

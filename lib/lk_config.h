@@ -8,7 +8,8 @@
  *   data: ./data                                                        [S A]
  *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,     [S]
  *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB }
- *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
+ *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...],   [A]
+ *                flows: { pods: true } }   (flows.pods: lookout up only)
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
  *              { evaluation_interval: 15s, external_labels: {k: v} }  [S]
  *   rule_files: [ rules/a.yaml ]  (globs, relative to the config file) [S]
@@ -110,6 +111,9 @@ typedef struct lk_config {
     char *cgroup_root;        /* /sys/fs/cgroup */
     lk_strlist log_paths;     /* Kubernetes pod logs (see lk_config_init) */
     lk_strlist pcap_interfaces; /* [] */
+    struct {
+      bool pods;              /* true: `lookout up` as root meters its pods' veths */
+    } flows;
   } collector;
   struct {
     int64_t scrape_interval_ms;     /* 15s */

@@ -531,7 +531,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   bool up = !strcmp(cmd, "up");
   collector *agent = up && rules_up ? lookout_agent_start_local(c, n.db) : NULL;
   atomic_store(&n.agent, agent);
-  if (agent && n.orc && geteuid() == 0) /* pods get veths only as root */
+  if (agent && n.orc && c->collector.flows.pods && geteuid() == 0) /* pods get veths only as root */
     n.meter = start_pod_meter(c, n.pods, n.db);
   n.tailer = agent ? lookout_logs_start_local(c, n.logs) : NULL;
   bool started_all = rules_up && (!up || (agent && n.tailer)); /* a failure was logged, naming the part */
