@@ -448,7 +448,14 @@ static const field storage_fields[] = {
   {"query_cache_size", F_SIZE, C(storage.query_cache_size), NULL, NULL, .used_by = SRV},
   {0},
 };
-static const field flows_fields[] = {
+static const field collector_flows_fields[] = {
+  {"bpf_filter", F_STR, C(collector.flows.bpf_filter), NULL, NULL, .used_by = AGT},
+  {"snaplen", F_UINT, C(collector.flows.snaplen), NULL, NULL, .used_by = AGT, .positive = true},
+  {"buffer_size", F_SIZE, C(collector.flows.buffer_size), NULL, NULL, .used_by = AGT, .positive = true},
+  {"max_flows", F_UINT, C(collector.flows.max_flows), NULL, NULL, .used_by = AGT, .positive = true},
+  {"idle_timeout", F_DUR, C(collector.flows.idle_timeout_ms), NULL, NULL, .used_by = AGT, .positive = true},
+  {"active_timeout", F_DUR, C(collector.flows.active_timeout_ms), NULL, NULL, .used_by = AGT, .positive = true},
+  {"max_pairs", F_UINT, C(collector.flows.max_pairs), NULL, NULL, .used_by = AGT, .positive = true},
   {"pods", F_BOOL, C(collector.flows.pods), NULL, NULL, .used_by = SRV},
   {0},
 };
@@ -457,8 +464,8 @@ static const field collector_fields[] = {
   {"detail_interval", F_DUR, C(collector.detail_interval_ms), NULL, NULL, .used_by = AGT},
   {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL, .used_by = AGT},
   {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL, .used_by = AGT},
-  {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = NOT_YET},
-  {"flows", F_SECTION, 0, flows_fields, NULL, .used_by = ALL},
+  {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = AGT},
+  {"flows", F_SECTION, 0, collector_flows_fields, NULL, .used_by = AGT},
   {0},
 };
 static int parse_external_labels(walk *w, yaml_node_t *n, void *base, const char *key)
@@ -563,6 +570,12 @@ void lk_config_init(lk_config *c)
   c->collector.detail_interval_ms = 10000;
   c->collector.cgroup_root = lk_xstrdup("/sys/fs/cgroup");
   strlist_add(&c->collector.log_paths, "/var/log/pods/*/*/*.log");
+  c->collector.flows.snaplen = 128;
+  c->collector.flows.buffer_size = 4u << 20;
+  c->collector.flows.max_flows = 65536;
+  c->collector.flows.idle_timeout_ms = 60000;
+  c->collector.flows.active_timeout_ms = 300000;
+  c->collector.flows.max_pairs = 10000;
   c->global.scrape_interval_ms = 15000;
   c->global.scrape_timeout_ms = 10000;
   c->evaluation_interval_ms = 15000;
@@ -686,6 +699,7 @@ void lk_config_fini(lk_config *c)
   free(c->collector.cgroup_root);
   strlist_free(&c->collector.log_paths);
   strlist_free(&c->collector.pcap_interfaces);
+  free(c->collector.flows.bpf_filter);
   for (size_t i = 0; i < c->nscrape_configs; i++)
     scrape_free(&c->scrape_configs[i]);
   free(c->scrape_configs);

@@ -39,8 +39,7 @@
  * Alertmanager's and Prometheus's shapes).
  *
  * Parsed but refused until their module lands ("key X is not supported
- * yet", unless the value is empty): collector.pcap_interfaces,
- * static_configs' labels (and a scrape scheme other than http). A key the
+ * yet", unless the value is empty): static_configs' labels (and a scrape scheme other than http). A key the
  * reading program does not use (collector.* for `lookout server`, limits.*
  * for `lookout agent`) is refused too, so no key is silently ignored.
  *
@@ -110,9 +109,16 @@ typedef struct lk_config {
     int64_t detail_interval_ms; /* 10s; <= interval: every cgroup file every cycle */
     char *cgroup_root;        /* /sys/fs/cgroup */
     lk_strlist log_paths;     /* Kubernetes pod logs (see lk_config_init) */
-    lk_strlist pcap_interfaces; /* [] */
-    struct {
-      bool pods;              /* true: `lookout up` as root meters its pods' veths */
+    lk_strlist pcap_interfaces; /* [] : interfaces the flow meter captures on */
+    struct {                  /* collector.flows: the flow meter (collector.h, "network flows") */
+      char *bpf_filter;       /* NULL: every packet */
+      uint64_t snaplen;       /* 128 */
+      uint64_t buffer_size;   /* bytes, 4MiB */
+      uint64_t max_flows;     /* 65536 */
+      int64_t idle_timeout_ms;   /* 60s */
+      int64_t active_timeout_ms; /* 5m */
+      uint64_t max_pairs;     /* 10000 */
+      bool pods;              /* true: `lookout up` as root meters its pods' veths too */
     } flows;
   } collector;
   struct {

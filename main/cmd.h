@@ -26,5 +26,6 @@ int cmd_apply(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_scale(int argc, char **argv);
 int cmd_shim(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
 
 #endif

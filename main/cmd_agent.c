@@ -205,6 +205,7 @@ static int run_agent(const flags *f, lk_config *cfg)
     collector_raise_fd_limit();
   if (!rc && (rc = collector_start(c)))
     lk_diag_set(&d, rc, -1, "cannot start the collector thread: %s", lk_strerror(rc));
+  collector_flows *flows = rc ? NULL : lookout_flows_start(cfg, collector_pusher_sink(a.pusher));
   lookout_logs *logs = NULL;
   if (!rc && !(logs = lookout_logs_start_agent(cfg, f->server, token)))
     rc = lk_diag_set(&d, LK_EUNAVAIL, -1, "log shipping did not start (the line above says why)");
@@ -222,6 +223,7 @@ static int run_agent(const flags *f, lk_config *cfg)
   } else
     fprintf(stderr, "lookout agent: %s\n", d.msg[0] ? d.msg : lk_strerror(rc));
   lk_http_stop(srv);
+  collector_flows_free(flows);
   collector_free(c);
   collector_pusher_free(a.pusher);
   lk_buf_fini(&a.page);

@@ -368,23 +368,6 @@ static int apply_manifests(const char *cmd, const lk_config *c, orch *o)
   return -1;
 }
 
-/* The flow meter on the pods' veths (pod_flows), into the local tsdb at
- * the collector's interval; NULL (logged) when it cannot start. */
-static collector_flows *start_pod_meter(const lk_config *c, pod_flows *pods, tsdb *db)
-{
-  collector_flows *f = NULL;
-  lk_diag d = {0};
-  collector_flow_opts fo = {.interval_ms = c->collector.interval_ms};
-  if (collector_flows_new(&fo, (collector_sink){lookout_agent_tsdb_sink, db}, &f, &d) ||
-      collector_flows_start(f)) {
-    lk_error("flows: the meter cannot start: %s", d.msg[0] ? d.msg : "no emit thread");
-    collector_flows_free(f);
-    return NULL;
-  }
-  pod_flows_attach(pods, f);
-  return f;
-}
-
 /* Everything one server process runs, torn down in one place (node_close)
  * in the reverse order of opening; NULL members were never opened. */
 typedef struct node {
@@ -399,8 +382,8 @@ typedef struct node {
   config_src src; /* what a rule reload re-reads (the manager keeps a pointer) */
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
+  collector_flows *flows;     /* `up`: the flow meter, series into db like the agent's */
   pod_flows *pods; /* pod networks for the flow meter (the orchestrator's on_pod_network) */
-  collector_flows *meter; /* the flow meter on the pods' veths (`up` with the orchestrator) */
   lookout_logs *tailer;
 } node;
 
@@ -419,10 +402,10 @@ static void node_close(node *n)
   if (n->rules)
     alerting_manager_stop(n->rules);
   orch_close(n->orc); /* first: its runtime thread calls rescan_on_start and pod_flows_on_event */
-  if (n->pods)
-    pod_flows_attach(n->pods, NULL);
-  collector_flows_free(n->meter);
   collector_free(atomic_exchange(&n->agent, NULL));
+  if (n->pods)
+    pod_flows_attach(n->pods, NULL); /* before the meter goes */
+  collector_flows_free(n->flows);
   lookout_logs_stop(n->tailer);
   web_stop(n->w);
   alerting_manager_close(n->rules);
@@ -531,9 +514,10 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   bool up = !strcmp(cmd, "up");
   collector *agent = up && rules_up ? lookout_agent_start_local(c, n.db) : NULL;
   atomic_store(&n.agent, agent);
-  if (agent && n.orc && c->collector.flows.pods && geteuid() == 0) /* pods get veths only as root */
-    n.meter = start_pod_meter(c, n.pods, n.db);
   n.tailer = agent ? lookout_logs_start_local(c, n.logs) : NULL;
+  n.flows = agent ? lookout_flows_start(c, (collector_sink){lookout_agent_tsdb_sink, n.db}) : NULL;
+  if (n.flows && n.orc && c->collector.flows.pods && geteuid() == 0) /* pods get veths only as root */
+    pod_flows_attach(n.pods, n.flows);
   bool started_all = rules_up && (!up || (agent && n.tailer)); /* a failure was logged, naming the part */
   if (started_all)
     wait_for_stop(n.rules);

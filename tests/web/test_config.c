@@ -117,7 +117,6 @@ static void test_errors(void **state)
 static void test_not_supported_yet(void **state)
 {
   static const struct { const char *text, *want; } refused[] = {
-    {"collector:\n  pcap_interfaces: [eth0]\n", "x.yaml:2: key collector.pcap_interfaces is not supported yet"},
     {"scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [h:1]\n        labels: { env: dev }\n",
      "x.yaml:5: key static_configs.labels is not supported yet"},
     {"scrape_configs:\n  - job_name: a\n    scheme: https\n",
@@ -127,6 +126,23 @@ static void test_not_supported_yet(void **state)
     check_error_as(LK_CONFIG_UP, refused[i].text, refused[i].want);
   check_error_as(LK_CONFIG_SERVER, "scrape_configs: [ { job_name: a } ]\n", "key scrape_configs is not used by lookout server");
   check_error_as(LK_CONFIG_AGENT, refused[0].text, refused[0].want);
+  /* the flow meter's keys are live: read, and a zero bound is refused */
+  static const char flows[] = "collector:\n  pcap_interfaces: [eth0, lkv1]\n  flows: { bpf_filter: tcp, snaplen: 96,"
+                              " buffer_size: 8MiB, max_flows: 1000, idle_timeout: 30s, active_timeout: 2m, max_pairs: 50 }\n";
+  lk_config fc;
+  lk_config_init(&fc);
+  lk_diag fd = {0};
+  assert_int_equal(lk_config_parse(&fc, flows, strlen(flows), "x.yaml", LK_CONFIG_AGENT, &fd), 0);
+  assert_int_equal(fc.collector.pcap_interfaces.n, 2);
+  assert_string_equal(fc.collector.flows.bpf_filter, "tcp");
+  assert_int_equal(fc.collector.flows.snaplen, 96);
+  assert_int_equal(fc.collector.flows.buffer_size, 8u << 20);
+  assert_int_equal(fc.collector.flows.max_flows, 1000);
+  assert_int_equal(fc.collector.flows.idle_timeout_ms, 30000);
+  assert_int_equal(fc.collector.flows.active_timeout_ms, 120000);
+  assert_int_equal(fc.collector.flows.max_pairs, 50);
+  lk_config_fini(&fc);
+  check_error_as(LK_CONFIG_UP, "collector:\n  flows: { max_flows: 0 }\n", "x.yaml:2: max_flows: must be greater than 0");
   static const char empty[] = "rule_files: []\nroute: {}\nreceivers:\ncollector: { pcap_interfaces: [] }\n"
                               "scrape_configs: [ { job_name: a, scheme: http, static_configs: [ { labels: {} } ] } ]\n";
   lk_config c;
