@@ -114,7 +114,7 @@ def main():
             def streaming():
                 e = edge(graph(node, 15), "default/cli", "default/srv", "8080")
                 return e if e and e["bytes_per_second"] > RATE / 4 else None
-            e = wait_for("the cli → srv:8080 edge at its rate", streaming, 90, 1)
+            e = wait_for("the cli → srv:8080 edge at its rate", streaming, 60, 1)
             print(f"graph edge cli → srv: {e}")
             assert e["proto"] == "tcp", e
             assert RATE / 4 < e["bytes_per_second"] < RATE * 4, e
@@ -139,6 +139,14 @@ def main():
                 wait_for(f"{name}'s veth gone", lambda: not os.path.exists(f"/sys/class/net/{veth(uids[name])}"), 60)
             assert os.listdir(os.path.join(node.data, "orchestrator", "ipam")) == []
         finally:
+            if node.proc and node.proc.poll() is None:  # a failure above: Lookout removes the pods
+                for name in ("srv", "cli"):             # (containers, veths, namespaces)
+                    api(node, "DELETE", f"/api/v1/namespaces/default/pods/{name}")
+                try:
+                    wait_for("the pods gone", lambda: all(
+                        api(node, "GET", f"/api/v1/namespaces/default/pods/{n}")[0] == 404 for n in ("srv", "cli")), 60)
+                except AssertionError as e:
+                    print(e, file=sys.stderr)
             node.kill(signal.SIGTERM)
             runc_root = os.path.join(node.data, "orchestrator", "runc")
             for cid in subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True,
