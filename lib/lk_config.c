@@ -464,6 +464,7 @@ static const field collector_flows_fields[] = {
   {"idle_timeout", F_DUR, C(collector.flows.idle_timeout_ms), NULL, NULL, .used_by = AGT, .positive = true},
   {"active_timeout", F_DUR, C(collector.flows.active_timeout_ms), NULL, NULL, .used_by = AGT, .positive = true},
   {"max_pairs", F_UINT, C(collector.flows.max_pairs), NULL, NULL, .used_by = AGT, .positive = true},
+  {"pods", F_BOOL, C(collector.flows.pods), NULL, NULL, .used_by = SRV},
   {0},
 };
 static const field collector_fields[] = {
@@ -591,6 +592,7 @@ void lk_config_init(lk_config *c)
   c->storage.block_range_ms = 2LL * 3600 * 1000;
   c->storage.query_cache_size = 64ULL << 20;
   c->collector.interval_ms = 5000;
+  c->collector.flows.pods = true;
   c->collector.detail_interval_ms = 10000;
   c->collector.cgroup_root = lk_xstrdup("/sys/fs/cgroup");
   strlist_add(&c->collector.log_paths, "/var/log/pods/*/*/*.log");

@@ -9,7 +9,8 @@
  *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,     [S]
  *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB,
  *                log_block_size: 2MiB, log_wal_size: 256MiB, log_segment_size: 64MiB }
- *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
+ *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...],   [A]
+ *                flows: { pods: true } }   (flows.pods: lookout up only)
  *   agent:     { server: URL, metrics_url: URL, logs_url: URL }     [A only, not up]
  *              (metrics_url: any remote_write receiver, e.g. VictoriaMetrics;
  *               logs_url: any Loki push receiver; both default to server)
@@ -127,6 +128,7 @@ typedef struct lk_config {
       int64_t idle_timeout_ms;   /* 60s */
       int64_t active_timeout_ms; /* 5m */
       uint64_t max_pairs;     /* 10000 */
+      bool pods;              /* true: `lookout up` as root meters its pods' veths too */
     } flows;
   } collector;
   struct {

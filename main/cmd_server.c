@@ -401,6 +401,8 @@ static void node_close(node *n)
     alerting_manager_stop(n->rules);
   orch_close(n->orc); /* first: its runtime thread calls rescan_on_start and pod_flows_on_event */
   collector_free(atomic_exchange(&n->agent, NULL));
+  if (n->pods)
+    pod_flows_attach(n->pods, NULL); /* before the meter goes */
   collector_flows_free(n->flows);
   lookout_logs_stop(n->tailer);
   web_stop(n->w);
@@ -523,8 +525,11 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   collector *agent = up && rules_up ? lookout_agent_start_local(c, n.db) : NULL;
   atomic_store(&n.agent, agent);
   n.tailer = agent ? lookout_logs_start_local(c, n.logs) : NULL;
-  if (agent && c->collector.pcap_interfaces.n)
+  bool meter_pods = n.orc && c->collector.flows.pods && geteuid() == 0; /* pods get veths only as root */
+  if (agent && (c->collector.pcap_interfaces.n || meter_pods))
     n.flows = lookout_flows_start(c, (collector_sink){lookout_agent_tsdb_sink, n.db});
+  if (n.flows && meter_pods)
+    pod_flows_attach(n.pods, n.flows);
   bool started_all = rules_up && (!up || (agent && n.tailer)); /* a failure was logged, naming the part */
   if (started_all)
     wait_for_stop(n.rules);

@@ -35,7 +35,17 @@ static void test_defaults(void **state)
   assert_int_equal(c.collector.detail_interval_ms, 10000);
   assert_int_equal(c.limits.max_body_size, 16u << 20);
   assert_true(c.orchestrator.enabled);
+  assert_string_equal(c.orchestrator.pod_cidr, "10.88.0.0/16");
+  assert_true(c.collector.flows.pods);
   assert_null(c.auth.token_file);
+  lk_config_fini(&c);
+  /* pod networking and the pods' flow meter, as `lookout up` reads them */
+  static const char text[] = "collector: { flows: { pods: false } }\norchestrator: { pod_cidr: 10.90.0.0/24 }\n";
+  lk_config_init(&c);
+  lk_diag d = {0};
+  assert_int_equal(lk_config_parse(&c, text, strlen(text), "x.yaml", LK_CONFIG_UP, &d), 0);
+  assert_false(c.collector.flows.pods);
+  assert_string_equal(c.orchestrator.pod_cidr, "10.90.0.0/24");
   lk_config_fini(&c);
 }
 
@@ -180,6 +190,8 @@ static void test_keys_per_program(void **state)
                  "x.yaml:1: key agent is not used by lookout up (only lookout agent reads it)");
   check_error_as(LK_CONFIG_SERVER, "agent: { logs_url: http://127.0.0.1:3100 }\n",
                  "key agent is not used by lookout server (only lookout agent reads it)");
+  check_error_as(LK_CONFIG_AGENT, "collector: { flows: { pods: true } }\n",
+                 "key flows.pods is not used by lookout agent (lookout server and lookout up read it)");
   static const struct { unsigned reader; const char *text; } ok[] = {
     {LK_CONFIG_AGENT, "data: d\ncollector: { interval: 1s }\nscrape_configs: [ { job_name: a } ]\n"},
     {LK_CONFIG_AGENT, "agent: { server: http://a:1, metrics_url: http://b:2/api/v1/write, logs_url: http://c:3 }\n"},
