@@ -316,8 +316,8 @@ void tsdb__head_recount(tsdb__head *h)
 {
   int64_t mn = INT64_MAX, mx = INT64_MIN;
   uint64_t ns = 0, nc = 0;
-  for (uint32_t id = 1; id < h->nseries_slots; id++) {
-    const tsdb__series *s = h->series[id];
+  for (size_t k = 0; k < h->byid.cap; k++) {
+    const tsdb__series *s = h->byid.slot[k];
     if (!s)
       continue;
     for (uint32_t i = 0; i < s->nchunks; i++) {

@@ -496,26 +496,45 @@ typedef struct worker {
   int err;
 } worker;
 
-static void *appender(void *arg)
+static int resolve_refs(worker *w, tsdb_ref refs[8])
 {
-  worker *w = arg;
   char name[16];
   snprintf(name, sizeof name, "w%d", w->id);
-  tsdb_ref refs[8];
+  int err = 0;
   for (int i = 0; i < 8; i++) {
     char id[8];
     snprintf(id, sizeof id, "%d", i);
     lk_label ls[] = {{"__name__", "c"}, {"w", name}, {"i", id}};
-    w->err |= tsdb_series_ref(w->db, ls, 3, &refs[i], NULL);
+    err |= tsdb_series_ref(w->db, ls, 3, &refs[i], NULL);
   }
+  return err;
+}
+
+/* Appends by ref; an appender that falls more than a block range behind
+ * the other sees its idle series dropped by head GC, gets LK_ENOENT (stale
+ * refs, nothing stored) and resolves its labels again, as ingest does. */
+static void *appender(void *arg)
+{
+  worker *w = arg;
+  tsdb_ref refs[8];
+  w->err |= resolve_refs(w, refs);
   tsdb_ref_sample batch[8 * 50];
   for (int64_t t0 = w->from; t0 < w->to; t0 += 50 * 10000) {
     size_t n = 0;
     for (int64_t t = t0; t < t0 + 50 * 10000 && t < w->to; t += 10000)
       for (int i = 0; i < 8; i++)
         batch[n++] = (tsdb_ref_sample){refs[i], t, (double)t};
-    tsdb_append_stats st;
-    w->err |= tsdb_append_refs(w->db, batch, n, &st, NULL);
+    tsdb_append_stats st = {0};
+    int rc = LK_ENOENT;
+    for (int tries = 0; rc == LK_ENOENT && tries < 3; tries++) {
+      rc = tsdb_append_refs(w->db, batch, n, &st, NULL);
+      if (rc == LK_ENOENT) {
+        w->err |= resolve_refs(w, refs);
+        for (size_t k = 0; k < n; k++)
+          batch[k].ref = refs[k % 8];
+      }
+    }
+    w->err |= rc;
     w->err |= st.accepted != n;
   }
   return NULL;
