@@ -7,6 +7,15 @@
  * visible to the next query. A head past block_bytes is sealed on the spot;
  * a WAL past wal_bytes seals every head and restarts the WAL.
  * Invariant: for every stream, entries with seq < next_seq - hn are sealed.
+ *
+ * Stream GC (as entry time advances by a quarter of the out-of-order
+ * window, in the pushing thread): heads of streams idle for longer than the
+ * window are sealed and their buffers freed, retention runs, and streams
+ * left with no head, no block and no record in the WAL are dropped (label
+ * strings, postings, table slot), so memory follows the streams still
+ * holding data under container churn. A dropped stream has nothing on disk
+ * or in the WAL, so it cannot come back at replay, and its labels simply
+ * make a new stream (entry seq from 0) if they are pushed again.
  * Lock: store->lock (see logstore_int.h).
  */
 #include <errno.h>
@@ -17,6 +26,7 @@
 #include <unistd.h>
 
 #include "lib/lk_hash.h"
+#include "lib/lk_log.h"
 #include "logstore/logstore_int.h"
 
 #define DEF_BLOCK_BYTES (2u << 20)
@@ -24,6 +34,7 @@
 #define DEF_MAX_LINE (256u << 10)
 #define DEF_OOO_NS (3600LL * 1000000000LL)
 #define MAX_LABELS 64
+#define GC_MIN_WINDOW_NS (60LL * 1000000000LL) /* idle time before a stream's head is sealed, at least */
 
 int logstore__stream_path(const logstore *s, char *buf, size_t cap, const char *name)
 {
@@ -72,13 +83,18 @@ static void stab_insert(logstore *s, size_t idx)
   s->stab[i] = (uint32_t)idx + 1;
 }
 
-static void stab_grow(logstore *s)
+static void stab_rebuild(logstore *s, size_t cap)
 {
   free(s->stab);
-  s->stab_cap = s->stab_cap ? s->stab_cap * 2 : 64;
+  s->stab_cap = cap;
   s->stab = lk_xcalloc(s->stab_cap, sizeof *s->stab);
   for (size_t i = 0; i < s->nstreams; i++)
     stab_insert(s, i);
+}
+
+static void stab_grow(logstore *s)
+{
+  stab_rebuild(s, s->stab_cap ? s->stab_cap * 2 : 64);
 }
 
 /* Look up (and optionally create) the stream of a sorted label set. */
@@ -142,6 +158,68 @@ static void head_insert(ls_stream *st, int64_t ts, const char *line, size_t len)
   st->hn++;
 }
 
+/*---- stream GC ----*/
+
+static void head_release(ls_stream *st)
+{
+  free(st->hts);
+  free(st->hoff);
+  free(st->hlen);
+  st->hts = NULL;
+  st->hoff = st->hlen = NULL;
+  st->hcap = 0;
+  lk_buf_fini(&st->hbytes);
+}
+
+/* Drop the streams with nothing left (see the file comment), renumbering
+ * the rest; the stream table and postings are rebuilt. */
+static size_t drop_empty_streams(logstore *s, int64_t idle_before)
+{
+  size_t w = 0;
+  for (size_t i = 0; i < s->nstreams; i++) {
+    ls_stream *st = s->streams[i];
+    if (!st->hn && !st->nblocks && st->wal_epoch < s->wal_epoch && st->maxt < idle_before) {
+      stream_free(st);
+      continue;
+    }
+    st->id = (uint32_t)w;
+    s->streams[w++] = st;
+  }
+  size_t dropped = s->nstreams - w;
+  if (!dropped)
+    return 0;
+  s->nstreams = w;
+  size_t cap = 64;
+  while ((s->nstreams + 1) * 2 > cap)
+    cap *= 2;
+  stab_rebuild(s, cap);
+  logstore__postings_free(s);
+  for (size_t i = 0; i < s->nstreams; i++)
+    logstore__postings_add(s, s->streams[i]);
+  return dropped;
+}
+
+static int stream_gc(logstore *s)
+{
+  int64_t window = s->o.ooo_window_ns > GC_MIN_WINDOW_NS ? s->o.ooo_window_ns : GC_MIN_WINDOW_NS;
+  int64_t idle_before = s->newest < INT64_MIN + window ? INT64_MIN : s->newest - window;
+  s->gc_next = s->newest > INT64_MAX - window / 4 ? INT64_MAX : s->newest + window / 4;
+  for (size_t i = 0; i < s->nstreams; i++) {
+    ls_stream *st = s->streams[i];
+    if (st->maxt >= idle_before)
+      continue;
+    int rc = logstore__seal(s, st);
+    if (rc)
+      return rc;
+    head_release(st);
+  }
+  int rc = logstore__retention_locked(s);
+  size_t dropped = drop_empty_streams(s, idle_before);
+  if (dropped)
+    lk_info("log store gc: dropped streams=%zu live_streams=%zu", dropped, s->nstreams);
+  return rc;
+}
+
 int logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
@@ -203,11 +281,14 @@ int logstore_push(logstore *s, const lk_label *labels, size_t nlabels, const log
     if (!st)
       st = logstore__stream_get(s, sorted, nlabels, true);
     rc = logstore__wal_append(s, st, st->next_seq, e, n);
+    st->wal_epoch = s->wal_epoch;
   }
   if (!rc)
     rc = logstore__head_append(s, st, e, n);
   if (!rc && s->wal_size >= s->o.wal_bytes)
     rc = logstore__seal_all(s);
+  if (!rc && s->newest >= s->gc_next)
+    rc = stream_gc(s);
   pthread_rwlock_unlock(&s->lock);
   if (rc && d && !d->set)
     lk_diag_set(d, rc, -1, "log store write failed: %s", lk_strerror(rc));
@@ -274,6 +355,7 @@ int logstore_open(const logstore_opts *o, logstore **out, lk_diag *d)
   s->o.dir = s->dir;
   s->wal_fd = -1;
   s->newest = INT64_MIN;
+  s->gc_next = INT64_MIN;
   pthread_rwlock_init(&s->lock, NULL);
   int rc = logstore__segs_open(s, d);
   if (!rc)
