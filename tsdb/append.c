@@ -422,9 +422,9 @@ int tsdb_series_refs(tsdb *db, const tsdb_series_in *in, size_t n, tsdb_ref *out
   tsdb__series **ss = lk_xmalloc((n ? n : 1) * sizeof *ss);
   pthread_rwlock_rdlock(&db->cut_lock);
   int rc = resolve_batch(db, in, n, ss, d);
-  pthread_rwlock_unlock(&db->cut_lock);
   for (size_t i = 0; i < n && !rc; i++)
-    out[i] = tsdb__series_ref(ss[i]);
+    out[i] = tsdb__series_ref(ss[i]); /* before a head cut may drop the series */
+  pthread_rwlock_unlock(&db->cut_lock);
   free(ss);
   return rc;
 }
