@@ -3,7 +3,8 @@
  * request after request is refused past the series limit with a 400 (which
  * Prometheus does not retry) naming limits.max_series, the head stays at the
  * limit, and an existing series keeps ingesting; a series whose cached ref
- * went stale (head GC dropped it while idle) is resolved again and stored.
+ * went stale (head GC dropped it while idle) is resolved again and stored,
+ * by remote_write and by the text import alike.
  * LK_RW_ATTACK_SERIES=1000000 runs the attack at full size and prints the
  * figures (a slow run, not part of the suite's default). */
 #include <setjmp.h>
@@ -188,10 +189,44 @@ static void test_stale_cached_ref(void **state)
   assert_int_equal(web_fx_stop(f), 0);
 }
 
+/* One import request: idle{id=a} at T0, then more than a batch of another
+ * series 200 minutes later (the first batch's append cuts the head and
+ * drops idle{id=a}), then idle{id=a} again: its cached ref is stale, the
+ * batch is resolved again and stored whole. */
+static void test_import_stale_ref(void **state)
+{
+  (void)state;
+  tsdb_opts to = {.block_range_ms = 60 * MIN_MS, .head_min_samples = 1};
+  web_opts wo = {.limits = {.max_write_body = 1 << 20}};
+  web_fx *f = web_fx_start_tsdb("/tmp/lk_rwlim_XXXXXX", wo, NULL, &to);
+  if (!f)
+    fail();
+  enum { FILL = 20000 };
+  lk_buf body = {0};
+  lk_buf_printf(&body, "idle{id=\"a\"} 1 %lld\n", (long long)T0);
+  for (int i = 0; i < FILL; i++)
+    lk_buf_printf(&body, "fill{id=\"b\"} %d %lld\n", i, (long long)(T0 + 200 * MIN_MS + i * 1000LL));
+  lk_buf_printf(&body, "idle{id=\"a\"} 2 %lld\n", (long long)(T0 + 200 * MIN_MS + FILL * 1000LL));
+  char url[128];
+  snprintf(url, sizeof url, "%s/api/v1/import/prometheus", f->base);
+  lk_httpc_req q = {.method = "POST", .url = url, .body = body.data, .body_len = body.len, .timeout_ms = 30000};
+  lk_httpc_resp r = {0};
+  assert_int_equal(lk_httpc_do(&q, &r, NULL), 0);
+  if (r.status != 200)
+    fprintf(stderr, "import: %d %s\n", r.status, (char *)r.body.data);
+  assert_int_equal(r.status, 200);
+  lk_httpc_resp_fini(&r);
+  lk_buf_fini(&body);
+  assert_int_equal(samples_of(f, "idle", "a"), 2);
+  assert_int_equal(samples_of(f, "fill", "b"), FILL);
+  assert_int_equal(web_fx_stop(f), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stale_cached_ref),
+    cmocka_unit_test(test_import_stale_ref),
     cmocka_unit_test(test_series_attack),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
