@@ -338,14 +338,15 @@ static void postings_sweep(tsdb__head *h)
   }
 }
 
-/* Nothing in the head and nothing since idle_before. A series never given
- * a sample (resolved, then its samples refused or never sent) survives one
- * GC, so a ref resolved just before a cut is still good for its append. */
+/* Nothing in the head and nothing since idle_before. A series given no
+ * sample since it entered the head (resolved, maybe again after a GC, then
+ * its samples refused or not sent yet) survives one GC, so a ref resolved
+ * just before a cut is still good for its append. */
 static bool series_idle(tsdb__series *s, int64_t idle_before)
 {
   if (!tsdb__series_empty(s))
     return false;
-  if (s->has_max)
+  if (s->sampled)
     return s->max_t < idle_before;
   bool seen = s->gc_seen;
   s->gc_seen = true;

@@ -144,6 +144,7 @@ static void add_in_order(tsdb__head *h, tsdb__series *s, int64_t t, double v, ui
   s->max_t = t;
   s->last_bits = bits;
   s->has_max = true;
+  s->sampled = true;
   note_sample(h, t);
 }
 
@@ -164,6 +165,7 @@ enum tsdb__verdict tsdb__series_add(tsdb__head *h, tsdb__series *s, int64_t t, d
   if (find_unsealed(s, t, &old) || find_sealed(s, t, &old))
     return old == bits ? TSDB_V_DUP : TSDB_V_CONFLICT;
   tsdb__vec_push(&s->ooo, t, v);
+  s->sampled = true;
   note_sample(h, t);
   if (s->ooo.n >= TSDB_OOO_CHUNK_SAMPLES)
     seal_ooo(h, s);
@@ -174,6 +176,7 @@ void tsdb__series_add_chunk(tsdb__head *h, tsdb__series *s, int64_t mint, int64_
                             uint32_t n, uint8_t *data, uint32_t len)
 {
   push_chunk(h, s, mint, maxt, n, data, len);
+  s->sampled = true;
   if (s->bn)
     s->overlapping = true;
   atomic_min64(&h->min_t, mint);

@@ -97,8 +97,9 @@ typedef struct tsdb__series {
   lk_label *labels;          /* sorted; strings owned by the head's label index */
   _Atomic uint32_t wal_gen;  /* WAL generation holding its series record (+1; 0 = none) */
   _Atomic bool check_blocks; /* newest sample in blocks not yet looked up (new series) */
-  bool gc_seen;              /* sampleless at a head GC already (head.c; cut_lock exclusive) */
+  bool gc_seen;              /* unsampled at a head GC already (head.c; cut_lock exclusive) */
   /* guarded by the stripe lock */
+  bool sampled;              /* received a sample since it entered the head */
   bool has_max;
   bool overlapping;          /* chunks may overlap/unsorted (OOO chunks sealed) */
   int64_t max_t;             /* newest sample ever accepted */
@@ -170,8 +171,8 @@ static inline tsdb_ref tsdb__series_ref(const tsdb__series *s)
   return (tsdb_ref)s->epoch << 32 | s->id;
 }
 /* Drop the series with no data left in the head (all persisted) and no
- * sample at or after idle_before (sample time; a series that never had a
- * sample goes at its second GC): series structs, postings
+ * sample at or after idle_before (sample time; a series given no sample
+ * since it entered the head goes at its second GC): series structs, postings
  * entries, label strings no other series uses, table slots. Caller holds
  * cut_lock exclusively (no append or select runs); takes index_lock.
  * Returns how many were dropped. */
