@@ -168,7 +168,7 @@ tsdb__series *tsdb__head_by_id(const tsdb__head *h, uint32_t id);
 int tsdb__head_by_ref(const tsdb__head *h, tsdb_ref ref, tsdb__series **out);
 static inline tsdb_ref tsdb__series_ref(const tsdb__series *s)
 {
-  return (tsdb_ref)s->epoch << 32 | s->id;
+  return ((tsdb_ref)s->epoch << 32) | s->id;
 }
 /* Drop the series with no data left in the head (all persisted) and no
  * sample at or after idle_before (sample time; a series given no sample
