@@ -16,6 +16,7 @@
 
 #include "alerting/am_int.h"
 #include "lib/lk_alloc.h"
+#include "lib/lk_config.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_yaml.h"
 
@@ -249,11 +250,6 @@ static int parse_root_route(cx *x, const lk_ynode *n)
 }
 
 /*---- receivers ----*/
-
-static bool name_char_cfg(char ch)
-{
-  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
-}
 
 static void base64(lk_buf *b, const char *s)
 {
@@ -707,39 +703,6 @@ static int parse_doc(cx *x, const lk_ynode *root)
   return 0;
 }
 
-/* The file's text for GET /api/v2/status with the values of secret keys
- * (passwords, credentials, bearer tokens) shown as <secret>, as
- * Alertmanager shows its config. */
-static char *mask_secrets(const char *text)
-{
-  static const char *const keys[] = {"password", "credentials", "bearer_token"};
-  lk_buf b = {0};
-  for (const char *p = text; *p;) {
-    size_t k = 0, kl = 0;
-    bool word_start = p == text || !(name_char_cfg(p[-1]));
-    for (; word_start && k < 3; k++) {
-      kl = strlen(keys[k]);
-      const char *q = p + kl;
-      while (*q == ' ')
-        q++;
-      if (!strncmp(p, keys[k], kl) && *q == ':')
-        break;
-    }
-    if (!word_start || k == 3) {
-      lk_buf_putc(&b, (uint8_t)*p++);
-      continue;
-    }
-    const char *colon = strchr(p, ':');
-    lk_buf_append(&b, p, (size_t)(colon - p) + 1);
-    lk_buf_puts(&b, " <secret>");
-    p = colon + 1;
-    while (*p && *p != '\n' && *p != ',' && *p != '}')
-      p++;
-  }
-  lk_buf_putc(&b, 0);
-  return (char *)lk_buf_take(&b, NULL);
-}
-
 int am__config_load(const char *path, am_config *c, lk_diag *d)
 {
   memset(c, 0, sizeof *c);
@@ -760,7 +723,7 @@ int am__config_load(const char *path, am_config *c, lk_diag *d)
     rc = lk_yaml_err(y, root, d, LK_EINVAL, "expected a mapping at the top of the file");
   if (!rc)
     rc = parse_doc(&x, root && lk_ynode_kind(root) == LK_YMAP ? root : NULL);
-  c->original = mask_secrets(text ? text : "");
+  c->original = lk_config_mask_secrets(text ? text : "");
   free(text);
   lk_yaml_free(y);
   if (rc)

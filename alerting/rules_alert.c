@@ -7,7 +7,9 @@
  * resolved ones are kept 15 minutes; ALERTS and ALERTS_FOR_STATE are
  * written for pending/firing instances, and instances that need sending
  * (never pending; resolved since last sent, or last sent a resend delay
- * ago) are queued for the sender. */
+ * ago) are queued for the sender. What is sent carries one annotation
+ * Prometheus does not add: graph_image_url, Lookout's PNG of the rule's
+ * expression (GET /api/v1/render) over the hour before the evaluation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,9 @@
 #include "lib/lk_alloc.h"
 
 #define DEFAULT_RESEND_MS 60000
+#define GRAPH_IMAGE_ANNOTATION "graph_image_url"
+#define RENDER_WINDOW_S 3600
+#define RENDER_STEP_S 60
 
 /*---- Templates ----*/
 
@@ -198,6 +203,7 @@ void alerting__after_fini(alerting__after *af)
   for (size_t i = 0; i < af->nurls; i++)
     free(af->urls[i]);
   alerting__lsets_free(af->lsend, af->nsend);
+  alerting__lsets_free(af->asend, af->nsend);
   free(af->send);
   free(af->chg);
   free(af->dead);
@@ -337,21 +343,54 @@ static size_t transitions(alerting__rule *r, size_t ri, const bool *in,
 /*---- Sending ----*/
 
 /* Prometheus's strutil.TableLinkForExpression after the external URL. */
+/* Append s as a URL query value (Go's url.QueryEscape). */
+static void query_escape(lk_buf *b, const char *s)
+{
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        strchr("-_.~", *p))
+      lk_buf_putc(b, *p);
+    else if (*p == ' ')
+      lk_buf_putc(b, '+');
+    else
+      lk_buf_printf(b, "%%%02X", *p);
+  }
+}
+
 static char *generator_url(const char *base, const char *expr)
 {
   lk_buf b = {0};
   lk_buf_printf(&b, "%s/graph?g0.expr=", base ? base : "");
-  for (const unsigned char *p = (const unsigned char *)expr; *p; p++) {
-    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-        strchr("-_.~", *p))
-      lk_buf_putc(&b, *p);
-    else if (*p == ' ')
-      lk_buf_putc(&b, '+');
-    else
-      lk_buf_printf(&b, "%%%02X", *p);
-  }
+  query_escape(&b, expr);
   lk_buf_puts(&b, "&g0.tab=1");
   return (char *)lk_buf_take(&b, NULL);
+}
+
+/* The graph_image_url annotation: Lookout's PNG of the rule's expression
+ * (GET /api/v1/render) over the RENDER_WINDOW_S before the evaluation, so
+ * a notification shows the graph as it stood when it was sent. */
+static char *render_url(const char *base, const char *expr, const char *alertname, int64_t now_ms)
+{
+  int64_t end = now_ms / 1000;
+  lk_buf b = {0};
+  lk_buf_printf(&b, "%s/api/v1/render?query=", base ? base : "");
+  query_escape(&b, expr);
+  lk_buf_printf(&b, "&start=%lld&end=%lld&step=%d&title=", (long long)(end - RENDER_WINDOW_S), (long long)end,
+                RENDER_STEP_S);
+  query_escape(&b, alertname);
+  return (char *)lk_buf_take(&b, NULL);
+}
+
+/* What is sent for a: its annotations with graph_image_url added, unless
+ * the rule wrote one itself. */
+static void send_annotations(const alerting__alert *a, const char *image_url, alerting__lset *out)
+{
+  alerting__lbuild b = {0};
+  alerting__lb_reset(&b, a->annotations.l, a->annotations.n);
+  if (!lk_labels_get(a->annotations.l, a->annotations.n, GRAPH_IMAGE_ANNOTATION))
+    alerting__lb_set(&b, GRAPH_IMAGE_ANNOTATION, image_url);
+  alerting__lset_copy(out, b.l, b.n);
+  free(b.l);
 }
 
 /* Alert labels with the external labels under them (alert labels win). */
@@ -371,7 +410,7 @@ static void queue_sends(const alerting_group *g, alerting__rule *r, const alerti
 {
   int64_t resend = env->resend_delay_ms > 0 ? env->resend_delay_ms : DEFAULT_RESEND_MS;
   int64_t delta = g->interval > resend ? g->interval : resend;
-  const char *url = NULL;
+  const char *url = NULL, *image = NULL;
   for (size_t i = 0; i < r->nalerts; i++) {
     alerting__alert *a = r->alerts[i];
     if (!needs_sending(a, now, resend))
@@ -380,16 +419,19 @@ static void queue_sends(const alerting_group *g, alerting__rule *r, const alerti
     a->last_sent = now;
     a->valid_until = now + 4 * delta;
     if (!url) {
-      af->urls = lk_xgrow(af->urls, &af->url_cap, af->nurls + 1, sizeof *af->urls);
+      af->urls = lk_xgrow(af->urls, &af->url_cap, af->nurls + 2, sizeof *af->urls);
       url = af->urls[af->nurls++] = generator_url(env->external_url, r->expr);
+      image = af->urls[af->nurls++] = render_url(env->external_url, r->expr, r->name, now);
     }
-    size_t cap = af->send_cap;
+    size_t cap = af->send_cap, acap = af->send_cap;
     af->send = lk_xgrow(af->send, &af->send_cap, af->nsend + 1, sizeof *af->send);
     af->lsend = lk_xgrow(af->lsend, &cap, af->nsend + 1, sizeof *af->lsend);
-    alerting__lset *ls = &af->lsend[af->nsend];
+    af->asend = lk_xgrow(af->asend, &acap, af->nsend + 1, sizeof *af->asend);
+    alerting__lset *ls = &af->lsend[af->nsend], *as = &af->asend[af->nsend];
     send_labels(a, env, ls);
+    send_annotations(a, image, as);
     af->send[af->nsend++] = (alerting_alert){
-        ls->l, ls->n, a->annotations.l, a->annotations.n, a->fired_at,
+        ls->l, ls->n, as->l, as->n, a->fired_at,
         a->resolved_at ? a->resolved_at : a->valid_until, url};
   }
 }

@@ -150,6 +150,7 @@ int alerting__promql_vector(const alerting_env *env, const promql_expr *e, int64
 typedef struct alerting__after {
   alerting_alert *send;
   alerting__lset *lsend;     /* their labels (external labels added) */
+  alerting__lset *asend;     /* their annotations (graph_image_url added) */
   size_t nsend, send_cap;
   struct alerting__change {
     size_t rule;
@@ -159,7 +160,7 @@ typedef struct alerting__after {
   size_t nchg, chg_cap;
   alerting__alert **dead;
   size_t ndead, dead_cap;
-  char **urls;               /* generator URLs (owned) */
+  char **urls;               /* generator and graph image URLs (owned) */
   size_t nurls, url_cap;
 } alerting__after;
 void alerting__after_fini(alerting__after *af);

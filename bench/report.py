@@ -353,11 +353,37 @@ def render_summary_autoscale(doc, path):
                               "Kubernetes default (documented, not measured)"], rows), "", source_line(doc, path)])
 
 
+def render_scaleout(doc, path):
+    rows = [["metric samples (a scrape every %g s) → %s" % (doc["scrape_interval_seconds"], doc["peer"]),
+             fnum(doc["samples"], 0), fnum(doc["samples"], 0), doc["duplicates"], doc["missing"]],
+            ["log lines (%d per s) → a second `lookout server`" % doc["log_lines_per_second"],
+             fnum(doc["lines"], 0), fnum(doc["lines"], 0), doc["duplicates"], doc["missing"]]]
+    head = ["`lookout agent`, each target down %.0f s mid-run" % doc["outage_seconds"], "produced",
+            "read back", "duplicates", "missing"]
+    return "\n".join([table(head, rows), "", source_line(doc, path)])
+# ---------------------------------------------------------------- render
+
+def render_render(doc, path):
+    """bench/render: GET /api/v1/render latency for one graph, beside its target."""
+    row = ["%d series × %s points (%d h at %d s), %d×%d PNG" % (
+        doc["series"], fnum(doc["points_per_series"], 0), doc["hours"], doc["step_s"], doc["width"], doc["height"]),
+        fnum(doc["p50_ms"]), fnum(doc["p99_ms"]), fnum(doc["max_ms"]), fnum(doc["server_cpu_ms_per_render"]),
+        "≤ %.0f ms" % doc["target_ms"]]
+    return "\n".join([
+        table(["render (query + rrd_graph + HTTP)", "p50 ms", "p99 ms", "max ms", "server CPU ms per render",
+               "target"], [row]), "",
+        "%d renders one after another on a kept-alive loopback connection after %d discarded; each answer "
+        "checked to be a PNG of the requested size (%s bytes), with %d legend entries." % (
+            doc["runs"], doc["warmup"], fnum(doc["png_bytes"], 0), doc["legend"]), "",
+        source_line(doc, path)])
+
+
 RENDERERS = {"tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
              "summary-query": render_summary_query, "collector": render_collector, "logs": render_logs,
              "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
              "regex": render_regex, "alerting": render_alerting, "autoscale": render_autoscale,
-             "summary-autoscale": render_summary_autoscale}
+             "summary-autoscale": render_summary_autoscale, "scaleout": render_scaleout,
+             "render": render_render}
 
 
 def render_file(text):

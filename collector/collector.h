@@ -155,4 +155,107 @@ void collector_pusher_stop(collector_pusher *p);
 int collector_pusher_flush(collector_pusher *p, int timeout_ms);
 void collector_pusher_stats_get(collector_pusher *p, collector_push_stats *out);
 
+/*---- network flows (libpcap) ----*/
+
+/* The flow meter: decodes packets (Ethernet, 802.1Q/QinQ, Linux cooked
+ * SLL/SLL2, raw IP; IPv4 with fragments, IPv6 with extension headers; TCP,
+ * UDP, ICMP), keeps a bounded table of flows keyed by 5-tuple and direction
+ * with TCP state (handshake RTT, retransmits, resets, zero windows), maps
+ * addresses to pods and emits, every interval_ms, the series
+ *   lookout_flow_bytes_total, lookout_flow_packets_total
+ *     {node, src_namespace, src_pod, dst_namespace, dst_pod, dst_port, proto}
+ *   lookout_tcp_connections_total, lookout_tcp_retransmits_total,
+ *   lookout_tcp_resets_total, lookout_tcp_rtt_seconds_{bucket,sum,count}
+ *     {node, src_namespace, src_pod, dst_namespace, dst_pod, dst_port}
+ *   lookout_flow_* self-metrics (decode errors, evictions, pcap drops, ...)
+ * through a collector_sink. Unknown addresses are namespace "" pod "world".
+ * dst_port is the server's port: the SYN's destination for TCP, else the
+ * lower of the two ports when one is ephemeral (> 32767) and the other not;
+ * "" for ICMP/other and when both ports are ephemeral.
+ *
+ * Threads: one capture thread per interface, one emit thread
+ * (collector_flows_start); every function may be called from any thread. */
+typedef struct collector_flows collector_flows;
+
+typedef struct collector_flow_opts {
+  const char *node;              /* `node` label; default the host name */
+  const char *bpf_filter;        /* optional; "" or NULL: everything */
+  int snaplen;                   /* 0: 128 (headers only) */
+  int buffer_bytes;              /* pcap_set_buffer_size; 0: 4 MiB */
+  size_t max_flows;              /* flow table bound; 0: 65536; evictions counted */
+  int64_t idle_timeout_ms;       /* 0: 60 s */
+  int64_t active_timeout_ms;     /* 0: 5 min */
+  size_t max_pairs;              /* distinct (src pod, dst pod, port, proto) label sets; 0: 10000;
+                                    past it new pairs fold into world, drops counted */
+  int64_t interval_ms;           /* how often the series go to the sink; 0: 5 s */
+} collector_flow_opts;
+
+/* A known address -> pod mapping (strings copied). */
+typedef struct collector_flow_pod {
+  const char *addr;              /* textual IPv4/IPv6 address */
+  const char *namespace_, *pod;
+} collector_flow_pod;
+
+/* Create a meter (no capture yet). LK_EINVAL with a diag on bad options. */
+int collector_flows_new(const collector_flow_opts *o, collector_sink sink, collector_flows **out, lk_diag *d);
+void collector_flows_free(collector_flows *f); /* stops capture and the emit thread; NULL fine */
+
+/* Start capturing on an interface (its own thread). pod_side: the host side of
+ * a pod's veth (the meter avoids counting pod-to-pod packets twice). Without
+ * privilege: LK_EPERM with one clear diag; the caller logs it and goes on.
+ * LK_EEXIST when already capturing on ifname. */
+int collector_flows_add_interface(collector_flows *f, const char *ifname, bool pod_side, lk_diag *d);
+void collector_flows_remove_interface(collector_flows *f, const char *ifname); /* unknown: no-op */
+
+/* Replace the address -> pod table (thread-safe). Bad addresses are skipped. */
+void collector_flows_set_pods(collector_flows *f, const collector_flow_pod *p, size_t n);
+
+/* Emit the series now, stamped now_ms (0: the wall clock); also done every
+ * interval_ms by the emit thread. Returns 0 or the sink's error. */
+int collector_flows_flush(collector_flows *f, int64_t now_ms);
+int collector_flows_start(collector_flows *f); /* the emit thread; LK_EEXIST when running */
+void collector_flows_stop(collector_flows *f);
+
+/* Offline: meter a capture file with the same code path as live capture;
+ * prints nothing itself (main/cmd_flows.c prints the table). Packet times
+ * drive the timeouts. */
+int collector_flows_read_file(collector_flows *f, const char *path, lk_diag *d);
+
+/* One flow (one direction) as `lookout flows` prints it. */
+typedef struct collector_flow_row {
+  char src[48], dst[48];         /* textual addresses */
+  uint16_t src_port, dst_port;   /* 0 for ICMP (type/code in icmp_type/icmp_code) */
+  uint8_t ip_proto;              /* 6, 17, 1, 58, ... */
+  uint8_t icmp_type, icmp_code;
+  const char *proto;             /* "tcp" | "udp" | "icmp" | "other" (static) */
+  char src_namespace[64], src_pod[128], dst_namespace[64], dst_pod[128];
+  uint64_t packets, bytes;       /* bytes: IP length on the wire */
+  int64_t first_ms, last_ms;
+  uint32_t retransmits, resets, zero_windows, syns, fins;
+  int64_t syn_rtt_us;            /* SYN -> SYN-ACK (on the SYN's flow); -1 unknown */
+  int64_t ack_rtt_us;            /* SYN-ACK -> ACK (on the SYN's flow); -1 unknown */
+  bool ended;                    /* expired or evicted (rows of ended flows are kept for the table) */
+} collector_flow_row;
+
+/* The current flow table plus flows ended since the last call, oldest first
+ * (*rows malloc'd; the caller frees). */
+int collector_flows_table(collector_flows *f, collector_flow_row **rows, size_t *n);
+
+typedef struct collector_flows_stats {
+  uint64_t packets, bytes;       /* IP packets metered */
+  uint64_t decode_errors;        /* malformed headers (bad version, length, offsets) */
+  uint64_t truncated;            /* shorter than their headers (snaplen or bad file) */
+  uint64_t non_ip;               /* other link or network protocols (ARP, LLDP, ...) */
+  uint64_t fragments;            /* IPv4/IPv6 non-first fragments seen */
+  uint64_t fragments_unmatched;  /* of which no first fragment was known: counted as port 0 */
+  uint64_t flows_created, flows_active;
+  uint64_t expired;              /* idle or active timeout */
+  uint64_t evicted;              /* table full: the oldest idle flow made room */
+  uint64_t pairs_dropped;        /* label sets past max_pairs, folded into world */
+  uint64_t pod_duplicates;       /* pod-to-pod packets seen again on the receiver's veth: skipped */
+  uint64_t pcap_drops, pcap_if_drops; /* pcap_stats ps_drop and ps_ifdrop, summed */
+  uint64_t interfaces;           /* capturing now */
+} collector_flows_stats;
+void collector_flows_stats_get(collector_flows *f, collector_flows_stats *out);
+
 #endif

@@ -52,6 +52,7 @@ struct collector__queue {
   qent *v;            /* ring of pending entries, oldest at head */
   size_t head, n, cap;
   uint64_t dropped_requests, dropped_samples;
+  bool write_failing; /* the last put could not write its file (logged once) */
 };
 
 static void path_of(const collector__queue *q, uint64_t seq, char *p, size_t cap, const char *ext)
@@ -206,6 +207,8 @@ void collector__queue_close(collector__queue *q)
   free(q);
 }
 
+/* 0, or the negated errno of the step that failed (-ENOSPC on a full disk);
+ * nothing is left behind on failure. */
 static int write_file(const char *tmp, const char *final, const uint8_t *body, size_t len,
                       uint64_t nsamples)
 {
@@ -216,14 +219,33 @@ static int write_file(const char *tmp, const char *final, const uint8_t *body, s
   lk_le32_store(h + 4, lk_crc32(lk_crc32(0, h + 8, 16), body, len));
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
-    return LK_EIO;
+    return -errno;
+  errno = EIO; /* a short write without an error */
   bool ok = write(fd, h, HDR) == HDR && write(fd, body, len) == (ssize_t)len;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, final)) {
-    unlink(tmp);
-    return LK_EIO;
+  int err = errno;
+  if (close(fd) && ok) {
+    ok = false;
+    err = errno;
   }
-  return 0;
+  if (ok && rename(tmp, final)) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok)
+    unlink(tmp);
+  return ok ? 0 : -err;
+}
+
+/* One line when writing starts failing (the request is dropped, as the
+ * bound would drop it) and one when it works again. */
+static void note_write(collector__queue *q, int rc)
+{
+  if (rc && !q->write_failing)
+    lk_warn("push queue: cannot write to %s, refusing new requests until it works err=\"%s\"", q->dir,
+            lk_strerror(rc));
+  else if (!rc && q->write_failing)
+    lk_info("push queue: writing to %s works again", q->dir);
+  q->write_failing = rc != 0;
 }
 
 int collector__queue_put(collector__queue *q, const uint8_t *body, size_t len, uint64_t nsamples)
@@ -243,6 +265,7 @@ int collector__queue_put(collector__queue *q, const uint8_t *body, size_t len, u
   path_of(q, seq, tmp, sizeof tmp, ".tmp");
   path_of(q, seq, final, sizeof final, ".q");
   int rc = write_file(tmp, final, body, len, nsamples);
+  note_write(q, rc);
   if (rc) {
     q->dropped_requests++;
     q->dropped_samples += nsamples;

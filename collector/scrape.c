@@ -31,6 +31,7 @@ typedef struct target {
 struct collector__scraper {
   target *t;
   size_t n;
+  int64_t cycle_ms; /* the collector's interval: the granularity of scrape times */
 };
 
 /* host:port of an http:// URL. */
@@ -48,6 +49,7 @@ struct collector__scraper *collector__scraper_new(const collector_target *t, siz
   struct collector__scraper *s = lk_xcalloc(1, sizeof *s);
   s->t = lk_xcalloc(n, sizeof *s->t);
   s->n = n;
+  s->cycle_ms = default_interval_ms;
   for (size_t i = 0; i < n; i++) {
     target *x = &s->t[i];
     x->job = lk_xstrdup(t[i].job ? t[i].job : "scrape");
@@ -136,9 +138,14 @@ void collector__scrape(collector *c, int64_t now_ms)
   struct collector__scraper *s = c->scraper;
   for (size_t i = 0; i < s->n; i++) {
     target *t = &s->t[i];
-    if (now_ms < t->next_ms)
+    /* Slots stay on the target's own grid, and a slot is taken by the cycle
+     * within half a cycle of it: a cycle a few ms earlier relative to its
+     * slot than the first one was must not skip a whole interval. A target
+     * an interval behind (a stalled cycle) restarts its grid now. */
+    if (now_ms + s->cycle_ms / 2 < t->next_ms)
       continue;
-    t->next_ms = now_ms + t->interval_ms;
+    t->next_ms = t->next_ms + t->interval_ms > now_ms ? t->next_ms + t->interval_ms
+                                                       : now_ms + t->interval_ms;
     size_t mark = c->batch.n, nsamples = 0;
     lk_diag d = {0};
     int64_t t0 = lk_mono_ns();

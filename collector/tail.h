@@ -99,7 +99,8 @@ void collector_joiner_flush(collector_log_joiner *j);
 bool collector_joiner_pending(const collector_log_joiner *j);
 void collector_joiner_free(collector_log_joiner *j);
 
-/* RFC 3339 with 0-9 fraction digits and Z or ±hh:mm, to ns. */
+/* RFC 3339 with 0-9 fraction digits and Z or ±hh:mm, to ns; LK_EPARSE also
+ * for times int64 ns cannot hold (before 1677-09-21 or after 2262-04-11). */
 int collector_parse_rfc3339_ns(const char *s, size_t n, int64_t *out);
 
 /*---- Agent mode: push batches to a Loki-compatible endpoint ----*/

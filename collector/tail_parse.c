@@ -81,8 +81,14 @@ int collector_parse_rfc3339_ns(const char *s, size_t n, int64_t *out)
     return LK_EPARSE;
   struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
                   .tm_min = m, .tm_sec = sec};
-  int64_t t = (int64_t)timegm(&tm) - off;
-  *out = t * 1000000000LL + frac;
+  int64_t t = (int64_t)timegm(&tm) - off, ns;
+  if (t < 0 && frac) { /* so that t·10⁹ stays in range down to INT64_MIN */
+    t++;
+    frac -= 1000000000LL;
+  }
+  if (__builtin_mul_overflow(t, 1000000000LL, &ns) || __builtin_add_overflow(ns, frac, &ns))
+    return LK_EPARSE; /* outside 1677-09-21 .. 2262-04-11, what int64 ns can hold */
+  *out = ns;
   return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "lib/lk_alloc.h"
+#include "lib/lk_buf.h"
 #include "lib/lk_fs.h"
 #include "lib/lk_time.h"
 
@@ -51,7 +52,8 @@ struct field {
  * the row says who reads it. */
 #define NOT_YET 0u
 #define SRV LK_CONFIG_SERVER
-#define AGT LK_CONFIG_AGENT
+#define AGT LK_CONFIG_COLLECT
+#define PUSH LK_CONFIG_PUSH
 #define ALL (LK_CONFIG_SERVER | LK_CONFIG_AGENT)
 
 static int werr(walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -237,8 +239,11 @@ static int refuse(walk *w, const yaml_node_t *k, const field *f, const char *whe
   snprintf(name, sizeof name, "%s%s%s", where == top_where ? "" : where, where == top_where ? "" : ".", f->key);
   if (f->used_by == NOT_YET)
     return werr(w, k, "key %s is not supported yet", name);
-  return werr(w, k, "key %s is not used by lookout %s (lookout %s and lookout up read it)", name,
-              w->reader == SRV ? "server" : "agent", f->used_by == SRV ? "server" : "agent");
+  const char *reader = w->reader == LK_CONFIG_UP ? "up" : w->reader == SRV ? "server" : "agent";
+  const char *readers = f->used_by == SRV    ? "lookout server and lookout up read it"
+                        : f->used_by == PUSH ? "only lookout agent reads it"
+                                             : "lookout agent and lookout up read it";
+  return werr(w, k, "key %s is not used by lookout %s (%s)", name, reader, readers);
 }
 
 /* Apply a mapping node to base through table t; `where` names the section. */
@@ -446,6 +451,9 @@ static const field storage_fields[] = {
   {"fsync", F_STR, C(storage.fsync), NULL, NULL, .used_by = SRV},
   {"block_range", F_DUR, C(storage.block_range_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"query_cache_size", F_SIZE, C(storage.query_cache_size), NULL, NULL, .used_by = SRV},
+  {"log_block_size", F_SIZE, C(storage.log_block_size), NULL, NULL, .used_by = SRV},
+  {"log_wal_size", F_SIZE, C(storage.log_wal_size), NULL, NULL, .used_by = SRV},
+  {"log_segment_size", F_SIZE, C(storage.log_segment_size), NULL, NULL, .used_by = SRV},
   {0},
 };
 static const field collector_fields[] = {
@@ -454,6 +462,13 @@ static const field collector_fields[] = {
   {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL, .used_by = AGT},
   {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL, .used_by = AGT},
   {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = NOT_YET},
+  {0},
+};
+/* `lookout agent`'s push targets (its --server/--metrics-url/--logs-url). */
+static const field agent_fields[] = {
+  {"server", F_STR, C(agent.server), NULL, NULL, .used_by = PUSH},
+  {"metrics_url", F_STR, C(agent.metrics_url), NULL, NULL, .used_by = PUSH},
+  {"logs_url", F_STR, C(agent.logs_url), NULL, NULL, .used_by = PUSH},
   {0},
 };
 static int parse_external_labels(walk *w, yaml_node_t *n, void *base, const char *key)
@@ -478,6 +493,7 @@ static const field global_fields[] = {
 static const field orchestrator_fields[] = {
   {"enabled", F_BOOL, C(orchestrator.enabled), NULL, NULL, .used_by = SRV},
   {"runtime", F_STR, C(orchestrator.runtime), NULL, NULL, .used_by = SRV},
+  {"pod_cidr", F_STR, C(orchestrator.pod_cidr), NULL, NULL, .used_by = SRV},
   {"manifests", F_STRLIST, C(orchestrator.manifests), NULL, NULL, .used_by = SRV},
   {"sync_period", F_DUR, C(orchestrator.sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"hpa_sync_period", F_DUR, C(orchestrator.hpa_sync_period_ms), NULL, NULL, .used_by = SRV, .positive = true},
@@ -512,6 +528,7 @@ static const field limits_fields[] = {
   {"max_match", F_UINT, C(limits.max_match), NULL, NULL, .used_by = SRV, .positive = true},
   {"max_query_samples", F_UINT, C(limits.max_query_samples), NULL, NULL, .used_by = SRV, .positive = true},
   {"query_timeout", F_DUR, C(limits.query_timeout_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_render_series", F_UINT, C(limits.max_render_series), NULL, NULL, .used_by = SRV, .positive = true},
   {0},
 };
 /* A section row's used_by gates the whole section; its rows then gate
@@ -521,6 +538,7 @@ static const field top_fields[] = {
   {"data", F_STR, C(data), NULL, NULL, .used_by = ALL},
   {"storage", F_SECTION, 0, storage_fields, NULL, .used_by = SRV},
   {"collector", F_SECTION, 0, collector_fields, NULL, .used_by = AGT},
+  {"agent", F_SECTION, 0, agent_fields, NULL, .used_by = PUSH},
   {"global", F_SECTION, 0, global_fields, NULL, .used_by = ALL},
   {"scrape_configs", F_CUSTOM, 0, NULL, parse_scrape_configs, .used_by = AGT},
   {"rule_files", F_STRLIST, C(rule_files), NULL, NULL, .used_by = SRV},
@@ -562,6 +580,7 @@ void lk_config_init(lk_config *c)
   c->builtin_rules = true;
   c->orchestrator.enabled = true;
   c->orchestrator.runtime = lk_xstrdup("runc");
+  c->orchestrator.pod_cidr = lk_xstrdup("10.88.0.0/16");
   c->orchestrator.sync_period_ms = 1000;
   c->orchestrator.hpa_sync_period_ms = 15000;
   c->orchestrator.hpa_cpu_initialization_period_ms = 5 * 60000;
@@ -579,6 +598,7 @@ void lk_config_init(lk_config *c)
   c->limits.max_match = 64;
   c->limits.max_query_samples = 50000000;
   c->limits.query_timeout_ms = 120000;
+  c->limits.max_render_series = 20;
 }
 
 /* Cross-field checks and derived defaults, after the walk. */
@@ -691,8 +711,54 @@ void lk_config_fini(lk_config *c)
   }
   free(c->external_metrics);
   free(c->orchestrator.runtime);
+  free(c->agent.server);
+  free(c->agent.metrics_url);
+  free(c->agent.logs_url);
+  free(c->orchestrator.pod_cidr);
   free(c->auth.token_file);
   free(c->tls.cert_file);
   free(c->tls.key_file);
   memset(c, 0, sizeof *c);
+}
+
+static bool config_name_char(char ch)
+{
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+}
+
+/* The length of the secret key (then optional spaces and ':') at p, or 0. */
+static size_t secret_key_at(const char *text, const char *p)
+{
+  static const char *const keys[] = {"password", "credentials", "bearer_token", "token", "secret", "api_key",
+                                     "smtp_auth_password"};
+  if (p != text && config_name_char(p[-1]))
+    return 0;
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+    size_t kl = strlen(keys[k]);
+    const char *q = p + kl;
+    while (*q == ' ')
+      q++;
+    if (!strncmp(p, keys[k], kl) && *q == ':')
+      return kl;
+  }
+  return 0;
+}
+
+char *lk_config_mask_secrets(const char *text)
+{
+  lk_buf b = {0};
+  for (const char *p = text; *p;) {
+    if (!secret_key_at(text, p)) {
+      lk_buf_putc(&b, (uint8_t)*p++);
+      continue;
+    }
+    const char *colon = strchr(p, ':');
+    lk_buf_append(&b, p, (size_t)(colon - p) + 1);
+    lk_buf_puts(&b, " <secret>");
+    p = colon + 1;
+    while (*p && *p != '\n' && *p != ',' && *p != '}')
+      p++;
+  }
+  lk_buf_putc(&b, 0);
+  return (char *)lk_buf_take(&b, NULL);
 }

@@ -7,8 +7,12 @@
  *   listen: 127.0.0.1:9470                                              [S]
  *   data: ./data                                                        [S A]
  *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,     [S]
- *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB }
+ *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB,
+ *                log_block_size: 2MiB, log_wal_size: 256MiB, log_segment_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
+ *   agent:     { server: URL, metrics_url: URL, logs_url: URL }     [A only, not up]
+ *              (metrics_url: any remote_write receiver, e.g. VictoriaMetrics;
+ *               logs_url: any Loki push receiver; both default to server)
  *   global:    { scrape_interval: 15s, scrape_timeout: 10s }           [A]
  *              { evaluation_interval: 15s, external_labels: {k: v} }  [S]
  *   rule_files: [ rules/a.yaml ]  (globs, relative to the config file) [S]
@@ -18,6 +22,7 @@
  *   scrape_configs: [ { job_name, scrape_interval, scrape_timeout, metrics_path,   [A]
  *                       scheme: http, static_configs: [ { targets: [...] } ] } ]
  *   orchestrator: { enabled: true, runtime: runc, manifests: [...], sync_period: 1s,   [S]
+ *                   pod_cidr: 10.88.0.0/16,
  *                   hpa_sync_period: 15s, hpa_cpu_initialization_period: 5m,
  *                   hpa_initial_readiness_delay: 30s, hpa_downscale_stabilization: 5m,
  *                   hpa_metric_window: 60s }
@@ -28,7 +33,7 @@
  *   limits:    { max_body_size: 16MiB, max_decoded_size: 256MiB, max_import_size: 64GiB,   [S]
  *                max_line_size: 1MiB, max_labels: 64, max_label_name_length: 256,
  *                max_label_value_length: 4096, max_series: 5000000, max_match: 64,
- *                max_query_samples: 50000000, query_timeout: 2m }
+ *                max_query_samples: 50000000, query_timeout: 2m, max_render_series: 20 }
  *
  * Delegated to the module that reads them from the same file (accepted
  * here whatever their value, read and checked there, `lookout server`
@@ -102,6 +107,9 @@ typedef struct lk_config {
     char *fsync;              /* "interval" (default), "batch", "never" */
     int64_t block_range_ms;   /* 2h */
     uint64_t query_cache_size; /* bytes of decoded block chunks kept for queries; 64MiB, 0 = off */
+    uint64_t log_block_size;   /* log store: seal a stream's head at this many bytes; 0 = 2MiB */
+    uint64_t log_wal_size;     /* log store: seal every head (then retention) past this; 0 = 256MiB */
+    uint64_t log_segment_size; /* log store: start a new segment file past this; 0 = 64MiB */
   } storage;
   struct {
     int64_t interval_ms;      /* 5s */
@@ -116,6 +124,11 @@ typedef struct lk_config {
     lk_label *external_labels;      /* owned; added to alerts (and templates' $externalLabels) */
     size_t nexternal_labels;
   } global;
+  struct {
+    char *server;                   /* NULL: --server; a Lookout server for metrics and logs */
+    char *metrics_url;              /* NULL: server's /api/v1/write; any remote_write receiver */
+    char *logs_url;                 /* NULL: server; base URL of any Loki push receiver */
+  } agent;
   lk_scrape_config *scrape_configs;
   size_t nscrape_configs;
   lk_strlist rule_files;            /* globs; relative ones against the config file's directory */
@@ -127,6 +140,7 @@ typedef struct lk_config {
   struct {
     bool enabled;                   /* true */
     char *runtime;                  /* "runc" (or "crun", or a path) */
+    char *pod_cidr;                 /* "10.88.0.0/16": addresses of pods with hostNetwork: false */
     lk_strlist manifests;           /* [] : YAML files (globs) applied at start */
     int64_t sync_period_ms;         /* 1s: controller resync */
     /* The autoscaler, as kube-controller-manager's --horizontal-pod-autoscaler-* flags: */
@@ -156,13 +170,20 @@ typedef struct lk_config {
     uint64_t max_match;             /* 64 match[] per request */
     uint64_t max_query_samples;     /* 50,000,000 */
     int64_t query_timeout_ms;       /* 2m */
+    uint64_t max_render_series;     /* 20 lines per /api/v1/render graph */
   } limits;
 } lk_config;
 
 /* The program reading the file (lk_config_parse's `reader`, a bit set):
  * a key the reader would not act on stops the load, naming the key and who
  * reads it, instead of being silently ignored. `lookout up` is both. */
-enum { LK_CONFIG_SERVER = 1u, LK_CONFIG_AGENT = 2u, LK_CONFIG_UP = 3u };
+enum {
+  LK_CONFIG_SERVER = 1u,  /* storage, API, rules, orchestrator */
+  LK_CONFIG_COLLECT = 2u, /* the collector (in `lookout agent` and in `lookout up`) */
+  LK_CONFIG_PUSH = 4u,    /* pushing to remote targets (`lookout agent` only) */
+  LK_CONFIG_AGENT = LK_CONFIG_COLLECT | LK_CONFIG_PUSH,
+  LK_CONFIG_UP = LK_CONFIG_SERVER | LK_CONFIG_COLLECT,
+};
 
 /* Fill every field with its default (allocates; free with lk_config_fini). */
 void lk_config_init(lk_config *c);
@@ -176,6 +197,11 @@ int lk_config_load(lk_config *c, const char *path, unsigned reader, lk_diag *d);
 /* Replace an owned string field (copies v; NULL clears). */
 void lk_config_set(char **field, const char *v);
 void lk_config_fini(lk_config *c);
+/* A config file's text with the value of every secret key (password,
+ * credentials, bearer_token, token, secret, api_key, smtp_auth_password)
+ * shown as <secret>, as Prometheus and Alertmanager show their config.
+ * Returns a malloc'ed string (the caller frees). */
+char *lk_config_mask_secrets(const char *text);
 
 /* `16MiB`, `64KiB`, `1GB`, `512` → bytes. LK_EPARSE on bad syntax/overflow. */
 int lk_parse_size(const char *s, uint64_t *out, lk_diag *d);

@@ -23,6 +23,7 @@
   X(LK_ENOENT,    -ENOENT,      "no such file or entry")                 \
   X(LK_EEXIST,    -EEXIST,      "already exists")                        \
   X(LK_EAGAIN,    -EAGAIN,      "try again")                             \
+  X(LK_EPERM,     -EPERM,       "operation not permitted")               \
   X(LK_ENOSPC,    -ENOSPC,      "no space left")                         \
   X(LK_ECORRUPT,  -1000,        "corrupt data")                          \
   X(LK_EPARSE,    -1001,        "parse error")                           \

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/lk_crash.h"
 #include "lib/lk_err.h"
 #include "lib/lk_labels.h"
 
@@ -38,6 +39,7 @@ typedef struct logstore_opts {
                                applied after flushes and by stream GC during pushes */
   uint64_t retention_bytes; /* drop oldest segments beyond this many bytes (0 = no limit) */
   bool fsync;               /* fsync the WAL on every push (kill -9 is safe without it) */
+  lk_crashpoint *crash;     /* crash tests only (lib/lk_crash.h); NULL = none. Borrowed */
 } logstore_opts;
 
 /* One entry. line is borrowed (not NUL-terminated in general). */

@@ -77,11 +77,14 @@ struct logstore {
   size_t nsegs, segcap;
   int64_t newest;
   uint64_t raw_bytes, sealed_bytes;
+  bool seal_failing;        /* the last seal failed (logged once until one works) */
 };
 
 /* store.c */
 ls_stream *logstore__stream_get(logstore *s, const lk_label *sorted, size_t n, bool create);
-int logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n);
+/* Add entries to a stream's head (already in the WAL); seals it past
+ * block_bytes (a failing seal is logged and retried by the next append). */
+void logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n);
 int logstore__stream_path(const logstore *s, char *buf, size_t cap, const char *name);
 
 /* wal.c */

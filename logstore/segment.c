@@ -75,10 +75,12 @@ static int seg_create(logstore *s, uint32_t num)
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return -errno;
+  lk_crash_point(s->o.crash, "log.segment_created");
   uint8_t h[LS_FILE_HDR];
   logstore__header_put(h, LS_SEG_MAGIC);
   if ((rc = pwrite_all(fd, h, sizeof h, 0))) {
     close(fd);
+    unlink(path); /* disk full: no segment without its header */
     return rc;
   }
   s->segs = lk_xgrow(s->segs, &s->segcap, s->nsegs + 1, sizeof *s->segs);
@@ -161,6 +163,10 @@ static int write_block(logstore *s, ls_block *b, const lk_buf *meta, const void 
   b->off = seg->size + out.len;
   lk_buf_append(&out, data, b->data_len);
   rc = pwrite_all(seg->fd, out.data, out.len, seg->size);
+  struct stat sb;
+  if (rc && !fstat(seg->fd, &sb) && (uint64_t)sb.st_size > seg->size &&
+      ftruncate(seg->fd, (off_t)seg->size)) /* disk full: no partial block left */
+    lk_warn("log segment: cannot cut a partial block off seg=%u err=\"%s\"", seg->num, strerror(errno));
   if (!rc) {
     seg->size += out.len;
     b->seg = seg->num;
@@ -203,6 +209,7 @@ int logstore__seal(logstore *s, ls_stream *st)
     rc = write_block(s, &b, &meta, data);
   }
   if (!rc) {
+    lk_crash_point(s->o.crash, "log.seal_block_written");
     s->raw_bytes += st->hbytes.len;
     stream_add_block(st, &b);
     head_reset(st);
@@ -224,6 +231,7 @@ int logstore__seal_all(logstore *s)
   }
   if (s->nsegs && fdatasync(s->segs[s->nsegs - 1].fd))
     return -errno;
+  lk_crash_point(s->o.crash, "log.seal_all_before_wal_reset");
   return logstore__wal_reset(s);
 }
 
@@ -293,6 +301,7 @@ static int seg_header(ls_seg *seg, const char *path, lk_diag *d)
   if ((rc = logstore__header_check(path, h, n, LS_SEG_MAGIC, d)) || n == LS_FILE_HDR)
     return rc;
   logstore__header_put(h, LS_SEG_MAGIC);
+  lk_warn("log segment: header written again (cut short at creation) file=%s", path);
   if ((rc = pwrite_all(seg->fd, h, sizeof h, 0)))
     return lk_diag_set(d, rc, -1, "log store: write %s: %s", path, lk_strerror(rc));
   seg->size = LS_FILE_HDR;
@@ -493,6 +502,7 @@ static void drop_segment(logstore *s, size_t idx)
   char path[4096];
   seg_path(s, num, path, sizeof path);
   close(s->segs[idx].fd);
+  lk_crash_point(s->o.crash, "log.retention_before_unlink");
   unlink(path);
   s->sealed_bytes -= s->segs[idx].size - LS_FILE_HDR;
   memmove(s->segs + idx, s->segs + idx + 1, (s->nsegs - idx - 1) * sizeof *s->segs);

@@ -5,7 +5,10 @@
  * sorted by time. A push is written to the WAL first and then to the heads,
  * both under the write lock, so what a push acknowledged is in the WAL and
  * visible to the next query. A head past block_bytes is sealed on the spot;
- * a WAL past wal_bytes seals every head and restarts the WAL.
+ * a WAL past wal_bytes seals every head, restarts the WAL and applies
+ * retention. A push fails only when its WAL record cannot be written
+ * (nothing of it is stored then); a failing seal (disk full) keeps the
+ * entries in the head and WAL and is retried by the next push.
  * Invariant: for every stream, entries with seq < next_seq - hn are sealed.
  *
  * Stream GC (as entry time advances by a quarter of the out-of-order
@@ -158,6 +161,19 @@ static void head_insert(ls_stream *st, int64_t ts, const char *line, size_t len)
   st->hn++;
 }
 
+/* A seal that fails (disk full) is not a push failure: the entries stay in
+ * the head and the WAL, and the next push tries again. One line when
+ * sealing starts failing and one when it works again. */
+static void note_seal(logstore *s, int rc)
+{
+  if (rc && !s->seal_failing)
+    lk_warn("log store: sealing failed, entries stay in the WAL until it works dir=%s err=\"%s\"",
+            s->dir, lk_strerror(rc));
+  else if (!rc && s->seal_failing)
+    lk_info("log store: sealing works again dir=%s", s->dir);
+  s->seal_failing = rc != 0;
+}
+
 /*---- stream GC ----*/
 
 static void head_release(ls_stream *st)
@@ -199,7 +215,7 @@ static size_t drop_empty_streams(logstore *s, int64_t idle_before)
   return dropped;
 }
 
-static int stream_gc(logstore *s)
+static void stream_gc(logstore *s)
 {
   int64_t window = s->o.ooo_window_ns > GC_MIN_WINDOW_NS ? s->o.ooo_window_ns : GC_MIN_WINDOW_NS;
   int64_t idle_before = s->newest < INT64_MIN + window ? INT64_MIN : s->newest - window;
@@ -209,18 +225,18 @@ static int stream_gc(logstore *s)
     if (st->maxt >= idle_before)
       continue;
     int rc = logstore__seal(s, st);
+    note_seal(s, rc);
     if (rc)
-      return rc;
+      return; /* entries stay in the head and the WAL; the next GC tries again */
     head_release(st);
   }
-  int rc = logstore__retention_locked(s);
+  logstore__retention_locked(s);
   size_t dropped = drop_empty_streams(s, idle_before);
   if (dropped)
     lk_info("log store gc: dropped streams=%zu live_streams=%zu", dropped, s->nstreams);
-  return rc;
 }
 
-int logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n)
+void logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     head_insert(st, e[i].ts, e[i].line, e[i].len);
@@ -231,8 +247,7 @@ int logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, s
   }
   st->next_seq += n;
   if (st->hbytes.len >= s->o.block_bytes)
-    return logstore__seal(s, st);
-  return 0;
+    note_seal(s, logstore__seal(s, st));
 }
 
 static int check_push(const logstore *s, const ls_stream *st, const logstore_entry *e, size_t n,
@@ -267,6 +282,17 @@ static int canon_labels(const lk_label *in, size_t n, lk_label *out, lk_diag *d)
   return 0;
 }
 
+/* Past wal_bytes: seal every head, restart the WAL, then apply retention
+ * (the WAL is empty then, so a segment retention deletes can never come
+ * back from it after a crash). */
+static void seal_all_and_retain(logstore *s)
+{
+  int rc = logstore__seal_all(s);
+  note_seal(s, rc);
+  if (!rc)
+    logstore__retention_locked(s);
+}
+
 int logstore_push(logstore *s, const lk_label *labels, size_t nlabels, const logstore_entry *e,
                   size_t n, lk_diag *d)
 {
@@ -284,11 +310,11 @@ int logstore_push(logstore *s, const lk_label *labels, size_t nlabels, const log
     st->wal_epoch = s->wal_epoch;
   }
   if (!rc)
-    rc = logstore__head_append(s, st, e, n);
+    logstore__head_append(s, st, e, n);
   if (!rc && s->wal_size >= s->o.wal_bytes)
-    rc = logstore__seal_all(s);
+    seal_all_and_retain(s);
   if (!rc && s->newest >= s->gc_next)
-    rc = stream_gc(s);
+    stream_gc(s);
   pthread_rwlock_unlock(&s->lock);
   if (rc && d && !d->set)
     lk_diag_set(d, rc, -1, "log store write failed: %s", lk_strerror(rc));

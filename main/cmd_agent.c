@@ -1,8 +1,11 @@
 /* cmd_agent.c — `lookout agent --server URL`: the node collector as its own
  * process. Every interval it collects container, node and target metrics,
  * queues them on disk as remote_write requests and pushes them to URL (a
- * Lookout server or any remote_write receiver); it also serves what it last
- * collected at /metrics for a plain Prometheus to scrape.
+ * Lookout server or any remote_write receiver), and ships container logs
+ * through a second on-disk queue; metrics and logs may go to different
+ * places (--metrics-url, --logs-url: a VictoriaMetrics or Mimir cluster and
+ * a Loki). It also serves what it last collected at /metrics for a plain
+ * Prometheus to scrape.
  *
  * Threads: the collector's thread (cycles, sink), the pusher's sender, the
  * HTTP server's connection threads (read the last page under page_lock), and
@@ -33,12 +36,16 @@ typedef struct agent {
 } agent;
 
 static const char usage_text[] =
-  "usage: lookout agent --server URL [--config FILE] [flags]\n\n"
+  "usage: lookout agent --server URL [--config FILE] [flags]\n"
+  "       lookout agent --metrics-url URL --logs-url URL [--config FILE] [flags]\n\n"
   "Collects container metrics (cgroup v1 and v2, Kubernetes/Docker/systemd/Lookout\n"
   "pods), node metrics and configured scrape targets, and pushes them with\n"
   "remote_write 0.1.0 through a bounded on-disk queue (nothing is lost while the\n"
   "server is down, up to the queue's size). Serves the last cycle at /metrics.\n\n"
-  "  --server URL          remote_write endpoint; a bare http://host:port gets /api/v1/write\n"
+  "  --server URL          a Lookout server (agent.server): metrics and logs go there\n"
+  "  --metrics-url URL     remote_write endpoint instead (agent.metrics_url; e.g. VictoriaMetrics's\n"
+  "                        /api/v1/write or vminsert's); a bare http://host:port gets /api/v1/write\n"
+  "  --logs-url URL        Loki push receiver instead (agent.logs_url): a Lookout server or Loki\n"
   "  --config FILE         YAML config (data:, collector:, global:, scrape_configs:)\n"
   "  --interval D          collection interval (collector.interval, default 5s)\n"
   "  --cgroup-root DIR     cgroup mount root (collector.cgroup_root, default /sys/fs/cgroup)\n"
@@ -99,15 +106,16 @@ static const lk_http_route routes[] = {
 };
 
 typedef struct flags {
-  const char *server, *config, *interval, *cgroup_root, *log_root, *node, *queue_dir,
-      *queue_max, *token_file, *listen, *kubelet_url;
+  const char *server, *metrics_url, *logs_url, *config, *interval, *cgroup_root, *log_root,
+      *node, *queue_dir, *queue_max, *token_file, *listen, *kubelet_url;
   bool no_node;
 } flags;
 
 static int parse_flags(int argc, char **argv, flags *f)
 {
   static const struct { const char *name; size_t off; } opt[] = {
-    {"--server", offsetof(flags, server)}, {"--config", offsetof(flags, config)},
+    {"--server", offsetof(flags, server)}, {"--metrics-url", offsetof(flags, metrics_url)},
+    {"--logs-url", offsetof(flags, logs_url)}, {"--config", offsetof(flags, config)},
     {"--interval", offsetof(flags, interval)}, {"--cgroup-root", offsetof(flags, cgroup_root)},
     {"--log-root", offsetof(flags, log_root)}, {"--node", offsetof(flags, node)},
     {"--queue-dir", offsetof(flags, queue_dir)}, {"--queue-max-size", offsetof(flags, queue_max)},
@@ -131,10 +139,6 @@ static int parse_flags(int argc, char **argv, flags *f)
       return 2;
     }
     *(const char **)((char *)f + opt[k].off) = argv[++i];
-  }
-  if (!f->server) {
-    fprintf(stderr, "lookout agent: --server URL is required (see --help)\n");
-    return 2;
   }
   return 0;
 }
@@ -168,9 +172,23 @@ static char *read_token(const char *path)
   return lk_xstrdup(buf);
 }
 
+/* Where metrics and logs go: each flag, then its config key, then the
+ * server (flag, then key). NULL: nowhere named. */
+static const char *target(const char *flag, const char *key, const flags *f, const lk_config *cfg)
+{
+  return flag ? flag : key ? key : f->server ? f->server : cfg->agent.server;
+}
+
 static int run_agent(const flags *f, lk_config *cfg)
 {
   lk_diag d = {0};
+  const char *metrics = target(f->metrics_url, cfg->agent.metrics_url, f, cfg);
+  const char *logs_to = target(f->logs_url, cfg->agent.logs_url, f, cfg);
+  if (!metrics || !logs_to) {
+    fprintf(stderr, "lookout agent: nowhere to send %s: give --server URL (or agent.server), or "
+            "--metrics-url and --logs-url (see --help)\n", metrics ? "logs" : "metrics");
+    return 2;
+  }
   lookout_agent_cfg ac;
   lookout_agent_config(cfg, &ac);
   ac.opts.log_root = f->log_root;
@@ -180,7 +198,7 @@ static int run_agent(const flags *f, lk_config *cfg)
   char qdir[4096];
   snprintf(qdir, sizeof qdir, "%s/agent-queue", cfg->data);
   uint64_t qmax = 0;
-  char *url = write_url(f->server), *token = f->token_file ? read_token(f->token_file) : NULL;
+  char *url = write_url(metrics), *token = f->token_file ? read_token(f->token_file) : NULL;
   int rc = f->queue_max ? lk_parse_size(f->queue_max, &qmax, &d) : 0;
   agent a = {0};
   pthread_mutex_init(&a.page_lock, NULL);
@@ -206,7 +224,7 @@ static int run_agent(const flags *f, lk_config *cfg)
   if (!rc && (rc = collector_start(c)))
     lk_diag_set(&d, rc, -1, "cannot start the collector thread: %s", lk_strerror(rc));
   lookout_logs *logs = NULL;
-  if (!rc && !(logs = lookout_logs_start_agent(cfg, f->server, token)))
+  if (!rc && !(logs = lookout_logs_start_agent(cfg, logs_to, token)))
     rc = lk_diag_set(&d, LK_EUNAVAIL, -1, "log shipping did not start (the line above says why)");
   if (!rc) {
     lk_info("agent: pushing to %s every %lld ms, /metrics on %s", url,

@@ -52,6 +52,7 @@
 #include "main/agent.h"
 #include "main/cmd.h"
 #include "main/logs_local.h"
+#include "main/pod_flows.h"
 #include "main/serve.h"
 #include "orchestrator/orchestrator.h"
 #include "tsdb/tsdb.h"
@@ -162,7 +163,7 @@ static enum tsdb_fsync fsync_mode(const char *s)
   return !strcmp(s, "batch") ? TSDB_FSYNC_BATCH : !strcmp(s, "never") ? TSDB_FSYNC_NEVER : TSDB_FSYNC_INTERVAL;
 }
 
-static int open_storage(const lk_config *c, tsdb **db)
+static int open_storage(const lk_config *c, lk_crashpoint *crash, tsdb **db)
 {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/tsdb", c->data);
@@ -178,6 +179,7 @@ static int open_storage(const lk_config *c, tsdb **db)
     .max_name_len = (uint32_t)c->limits.max_label_name_length,
     .max_value_len = (uint32_t)c->limits.max_label_value_length,
     .max_series = c->limits.max_series,
+    .crash = crash,
   };
   lk_diag d = {0};
   int64_t t0 = lk_mono_ns();
@@ -306,7 +308,7 @@ static alerting_am *open_notifier(const char *cmd, const lk_config *c)
 /* The orchestrator (config section orchestrator:), or NULL when it is
  * turned off or cannot open its store (logged; the rest keeps running). */
 static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler, void (*on_start)(void *),
-                               void *on_start_ctx)
+                               void *on_start_ctx, pod_flows *pods)
 {
   if (!c->orchestrator.enabled)
     return NULL;
@@ -321,6 +323,9 @@ static orch *lookout_orch_open(const lk_config *c, orch_hpa_ctl *autoscaler, voi
     .data_dir = data,
     .run_pods = true,
     .runtime = c->orchestrator.runtime,
+    .pod_cidr = c->orchestrator.pod_cidr,
+    .on_pod_network = pod_flows_on_event,
+    .on_pod_network_ctx = pods,
     .cgroup_root = c->collector.cgroup_root,
     .sync_period_ms = c->orchestrator.sync_period_ms,
   };
@@ -378,7 +383,10 @@ typedef struct node {
   config_src src; /* what a rule reload re-reads (the manager keeps a pointer) */
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
+  pod_flows *pods; /* pod networks for the flow meter (the orchestrator's on_pod_network) */
   lookout_logs *tailer;
+  lk_crashpoint crash; /* LOOKOUT_CRASH_AT (crash tests); used when crash_on */
+  bool crash_on;
 } node;
 
 /* A container started: the local agent rediscovers cgroups at its next
@@ -395,7 +403,7 @@ static void node_close(node *n)
 {
   if (n->rules)
     alerting_manager_stop(n->rules);
-  orch_close(n->orc); /* first: its runtime thread calls rescan_on_start */
+  orch_close(n->orc); /* first: its runtime thread calls rescan_on_start and pod_flows_on_event */
   collector_free(atomic_exchange(&n->agent, NULL));
   lookout_logs_stop(n->tailer);
   web_stop(n->w);
@@ -405,6 +413,7 @@ static void node_close(node *n)
   free(n->ext);
   tsdb_close(n->db);
   logstore_close(n->logs);
+  pod_flows_free(n->pods);
   free(n->cert);
   free(n->key);
 }
@@ -432,9 +441,16 @@ static int node_open(const char *cmd, const lk_config *c, node *n, char *token, 
             n->cert ? c->tls.key_file : c->tls.cert_file);
     return 1;
   }
-  if (open_storage(c, &n->db))
+  const char *crash_at = getenv("LOOKOUT_CRASH_AT"); /* read once, here */
+  if (crash_at && lk_crashpoint_parse(crash_at, &n->crash)) {
+    fprintf(stderr, "lookout %s: LOOKOUT_CRASH_AT: expected NAME[:N], got \"%s\"\n", cmd, crash_at);
+    return 2;
+  }
+  n->crash_on = crash_at != NULL;
+  lk_crashpoint *crash = n->crash_on ? &n->crash : NULL;
+  if (open_storage(c, crash, &n->db))
     return 1;
-  n->logs = lookout_logstore_open(c);
+  n->logs = lookout_logstore_open(c, crash);
   n->am = n->logs ? open_notifier(cmd, c) : NULL;
   if (!n->am)
     return n->logs ? 2 : 1;
@@ -449,7 +465,8 @@ static int node_open(const char *cmd, const lk_config *c, node *n, char *token, 
   for (size_t i = 0; i < c->nexternal_metrics; i++)
     n->ext[i] = (orch_external_metric){c->external_metrics[i].name, c->external_metrics[i].query};
   n->autoscaler = open_autoscaler(c, n->db, n->ext);
-  n->orc = lookout_orch_open(c, n->autoscaler, rescan_on_start, n);
+  n->pods = pod_flows_new();
+  n->orc = lookout_orch_open(c, n->autoscaler, rescan_on_start, n, n->pods);
   return apply_manifests(cmd, c, n->orc) ? 1 : 0;
 }
 
@@ -479,6 +496,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
       .max_match = c->limits.max_match,
       .max_query_samples = c->limits.max_query_samples,
       .query_timeout_ms = c->limits.query_timeout_ms,
+      .max_render_series = c->limits.max_render_series,
     },
     .db = n.db,
     .logs = n.logs,
@@ -487,6 +505,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
     .ui_dir = ui_dir,
     .orch = n.orc,
     .autoscaler = n.autoscaler,
+    .config = c,
   };
   lk_diag d = {0};
   if (web_start(&wo, &n.w, &d)) {

@@ -23,12 +23,14 @@ struct lookout_logs {
   collector_log_pusher *pusher; /* agent mode */
 };
 
-logstore *lookout_logstore_open(const lk_config *c)
+logstore *lookout_logstore_open(const lk_config *c, lk_crashpoint *crash)
 {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/logs", c->data);
   logstore_opts o = {.dir = dir, .retention_ns = c->storage.retention_ms * 1000000LL,
-                     .retention_bytes = c->storage.retention_size};
+                     .retention_bytes = c->storage.retention_size,
+                     .block_bytes = c->storage.log_block_size, .wal_bytes = c->storage.log_wal_size,
+                     .segment_bytes = c->storage.log_segment_size, .crash = crash};
   logstore *s = NULL;
   lk_diag d = {0};
   if (logstore_open(&o, &s, &d)) {

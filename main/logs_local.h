@@ -8,9 +8,10 @@
 
 typedef struct lookout_logs lookout_logs;
 
-/* Open <data>/logs with the storage retention of the config. NULL on failure
+/* Open <data>/logs with the storage retention and log sizes of the config;
+ * crash: the crash point (lib/lk_crash.h) or NULL, borrowed. NULL on failure
  * (message printed). */
-logstore *lookout_logstore_open(const lk_config *c);
+logstore *lookout_logstore_open(const lk_config *c, lk_crashpoint *crash);
 /* Tail collector.log_paths plus <data>/pods/STAR/STAR/STAR.log into s, with
  * positions in <data>/logs/positions. NULL on failure (logged). */
 lookout_logs *lookout_logs_start_local(const lk_config *c, logstore *s);

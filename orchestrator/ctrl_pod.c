@@ -30,6 +30,9 @@ void orch__runtime_start(orch *o, const orch_opts *opts)
     .self_exe = opts->self_exe,
     .on_start = opts->on_container_start,
     .on_start_ctx = opts->on_container_start_ctx,
+    .pod_cidr = opts->pod_cidr,
+    .on_net = opts->on_pod_network,
+    .on_net_ctx = opts->on_pod_network_ctx,
   };
   lk_diag d = {0};
   if (orch__rt_open(&ro, &o->rt, &d)) {

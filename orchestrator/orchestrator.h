@@ -51,6 +51,15 @@
 
 typedef struct orch orch;
 
+/* A pod with its own network (hostNetwork: false) got it, or lost it (the
+ * pod is gone). Strings are borrowed for the call. */
+typedef struct orch_pod_net_event {
+  bool up;
+  const char *namespace_, *name, *uid;
+  const char *ip;          /* the pod's IPv4 address */
+  const char *host_ifname; /* host side of its veth pair, on the bridge lookout0 */
+} orch_pod_net_event;
+
 typedef struct orch_opts {
   const char *data_dir;      /* required; objects under <data>/orchestrator/objects/ */
   bool run_pods;             /* start the container runtime (false: pods stay Pending) */
@@ -62,6 +71,12 @@ typedef struct orch_opts {
   void (*on_container_start)(void *ctx); /* a container began running (runtime thread; only flag
                                            work here, e.g. collector_rescan); may be NULL */
   void *on_container_start_ctx;
+  const char *pod_cidr;      /* pods with their own network: IPv4 CIDR; default 10.88.0.0/16 */
+  /* A pod's network came up or went away: called on the runtime's thread
+   * (or inside orch_open, for the pods it adopts) without the runtime's
+   * lock; it must not call into the orchestrator. May be NULL. */
+  void (*on_pod_network)(void *ctx, const orch_pod_net_event *ev);
+  void *on_pod_network_ctx;
   struct orch_hpa_ctl *autoscaler; /* borrowed: decides for every HPA each hpa period; NULL =
                                       HPAs are kept but nothing scales (a condition says so) */
 } orch_opts;

@@ -64,6 +64,7 @@ orch__pod *orch__pod_new(orch__rt *rt, const json_t *pod)
   p->policy = policy_of(str_of(spec, "restartPolicy"));
   const json_t *hn = json_object_get(spec, "hostNetwork");
   p->host_network = !json_is_false(hn);
+  orch__net_ifname(p->uid, p->veth, sizeof p->veth);
   const json_t *g = json_object_get(spec, "terminationGracePeriodSeconds");
   p->grace_ms = json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) * 1000
                                                                  : 30000;
@@ -199,6 +200,12 @@ static int check_host(const orch__rt_opts *o, char *runtime_path, size_t cap, lk
   return 0;
 }
 
+static int pod_cidr(const orch__rt_opts *o, orch__rt *rt, lk_diag *d)
+{
+  return orch__net_parse_cidr(o->pod_cidr && *o->pod_cidr ? o->pod_cidr : "10.88.0.0/16",
+                              &rt->pod_net, &rt->pod_prefix, d);
+}
+
 static void host_ip(char *out, size_t cap)
 {
   /* The address the host's default route leaves from: what a host-network pod has. */
@@ -258,6 +265,8 @@ int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
            o->log_max_files > 1 ? o->log_max_files : 5);
   rt->on_start = o->on_start;
   rt->on_start_ctx = o->on_start_ctx;
+  rt->on_net = o->on_net;
+  rt->on_net_ctx = o->on_net_ctx;
   host_ip(rt->host_ip, sizeof rt->host_ip);
   pthread_mutex_init(&rt->mu, NULL);
   pthread_cond_init(&rt->cv, NULL);
@@ -267,7 +276,7 @@ int orch__rt_open(const orch__rt_opts *o, orch__rt **out, lk_diag *d)
     orch__rt_close(rt);
     return rc;
   }
-  if ((rc = lock_state(rt, d))) {
+  if ((rc = pod_cidr(o, rt, d)) || (rc = lock_state(rt, d))) {
     orch__rt_close(rt);
     return rc;
   }

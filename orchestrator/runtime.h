@@ -20,7 +20,10 @@
  *
  * Networking: there is no CNI. A pod shares the host's network unless its
  * spec says `hostNetwork: false` explicitly; then its containers share a
- * private network namespace with only loopback (no pod IP, no veth).
+ * private network namespace with eth0, one end of a veth pair whose host
+ * end (lkv<8 hex of the uid>) sits on the bridge lookout0, an address from
+ * the pod CIDR (IPAM files under orchestrator/ipam/) and a default route via
+ * the bridge (runtime_net.c). Pods reach each other; nothing is NATed.
  *
  * Containers and shims outlive the orch__rt (and Lookout): orch__rt_open
  * adopts what a previous instance started, from pod.json, the runtime's state
@@ -38,6 +41,7 @@
 #include <stdint.h>
 
 #include "lib/lk_err.h"
+#include "orchestrator/orchestrator.h"
 
 typedef struct orch__rt orch__rt;
 
@@ -60,6 +64,12 @@ typedef struct orch__rt_opts {
    * container starts running; may be NULL. */
   void (*on_start)(void *ctx);
   void *on_start_ctx;
+  /* Pods with their own network: addresses from this IPv4 CIDR (default
+   * 10.88.0.0/16; the bridge has .1). */
+  const char *pod_cidr;
+  /* A pod's network came up or went away (orchestrator.h); may be NULL. */
+  void (*on_net)(void *ctx, const orch_pod_net_event *ev);
+  void *on_net_ctx;
 } orch__rt_opts;
 
 /* Checks the runtime can run (root, runtime executable, cgroups; one clear

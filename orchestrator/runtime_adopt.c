@@ -5,7 +5,9 @@
  * start); an exit.json the shim wrote meanwhile is handled as an exit on the
  * first tick; a container whose shim is gone is killed and restarted per
  * policy. Runtime containers no pod claims are killed and deleted, so
- * nothing is ever duplicated or orphaned.
+ * nothing is ever duplicated or orphaned; so are the addresses and veth
+ * links of pods that are gone (runtime_net.c), and each adopted pod keeps
+ * its address.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -156,4 +158,5 @@ void orch__adopt(orch__rt *rt)
     closedir(d);
   sweep_orphans(rt);
   orch__cgroups_sweep(rt);
+  orch__net_adopt(rt);
 }

@@ -13,6 +13,8 @@
 #define ORCH_RUNTIME_INT_H
 
 #include <jansson.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -80,6 +82,7 @@ typedef struct orch__pod {
   size_t nctrs;
   enum orch__policy policy;
   bool host_network;
+  char veth[IFNAMSIZ];   /* host side of its veth pair (unless host network) */
   int64_t grace_ms;      /* terminationGracePeriodSeconds */
   int64_t created_ms;    /* startTime */
   /* mutable */
@@ -88,6 +91,8 @@ typedef struct orch__pod {
   int64_t term_start_ms;
   int64_t ready_change_ms, init_ms, scheduled_ms;
   bool was_ready;
+  char ip[INET_ADDRSTRLEN]; /* pod IP (own network), "" until it is up; written on the
+                               supervision thread */
 } orch__pod;
 
 struct orch__rt {
@@ -102,6 +107,10 @@ struct orch__rt {
   char log_max_bytes[24], log_max_files[16]; /* shim arguments */
   void (*on_start)(void *ctx); /* see orch__rt_opts */
   void *on_start_ctx;
+  uint32_t pod_net;      /* pod CIDR, host byte order */
+  int pod_prefix;
+  void (*on_net)(void *ctx, const orch_pod_net_event *ev); /* see orch__rt_opts */
+  void *on_net_ctx;
   /* guarded by mu */
   pthread_mutex_t mu;
   pthread_cond_t cv;     /* wakes the supervision thread (new work, stop) */
@@ -184,6 +193,48 @@ void orch__cgroups_sweep(const orch__rt *rt);
 int orch__sandbox_create(const orch__pod *p, lk_diag *d);
 void orch__sandbox_remove(const orch__pod *p); /* unmount + unlink; missing is fine */
 void orch__sandbox_path(const orch__pod *p, const char *kind, char *out, size_t cap);
+
+/*---- runtime_nl.c: rtnetlink requests ----*/
+
+typedef struct orch__nl {
+  int fd;
+  uint32_t seq;
+} orch__nl;
+
+/* A NETLINK_ROUTE socket acting in the network namespace at netns_path (an
+ * nsfs file), or in the caller's when NULL. Close it even after a failure. */
+int orch__nl_open(const char *netns_path, orch__nl *nl, lk_diag *d);
+void orch__nl_close(orch__nl *nl);
+/* Link creation: 0, LK_EEXIST (already there; d untouched) or LK_EIO + d.
+ * The veth's peer is created right in the namespace of peer_netns_fd. */
+int orch__nl_bridge_add(orch__nl *nl, const char *name, lk_diag *d);
+int orch__nl_veth_add(orch__nl *nl, const char *name, const char *peer, int peer_netns_fd,
+                      lk_diag *d);
+/* LK_ENOENT when there is no such link. */
+int orch__nl_link_index(orch__nl *nl, const char *name, int *index);
+/* Brings the link up, enslaved to master when master > 0. */
+int orch__nl_link_set(orch__nl *nl, int index, int master, lk_diag *d);
+int orch__nl_link_del(orch__nl *nl, const char *name); /* LK_ENOENT when missing */
+/* An address (already there is fine) and the default route. */
+int orch__nl_addr_add(orch__nl *nl, int index, struct in_addr ip, int prefix, lk_diag *d);
+int orch__nl_route_default(orch__nl *nl, int index, struct in_addr gw, lk_diag *d);
+
+/*---- runtime_net.c: pod networking and its IPAM ----*/
+
+/* "a.b.c.d/N" (8 <= N <= 29) → network (host byte order) and prefix. */
+int orch__net_parse_cidr(const char *s, uint32_t *net, int *prefix, lk_diag *d);
+/* "lkv" + the first 8 hex digits of the uid (a hash when it is no UUID). */
+void orch__net_ifname(const char *uid, char *out, size_t cap);
+/* Bridge, veth pair, address, route for a pod with its own network
+ * namespace (the sandbox exists); its address in ip. Idempotent (a
+ * restarted container finds it done). Reports up through on_net. */
+int orch__net_up(orch__rt *rt, const orch__pod *p, char *ip, size_t cap, lk_diag *d);
+/* Deletes the veth pair, frees the address, reports down (ip: the pod's). */
+void orch__net_down(orch__rt *rt, const orch__pod *p, const char *ip);
+/* At adoption (rt->pods loaded): each pod's address back into p->ip (up
+ * reported when its veth is there); the addresses and veths of pods that
+ * are gone freed. */
+void orch__net_adopt(orch__rt *rt);
 
 /*---- runtime_probe.c ----*/
 

@@ -189,12 +189,17 @@ static void start_ctr(orch__rt *rt, orch__pod *p, size_t i, int64_t now)
   const json_t *cs = json_array_get(json_object_get(json_object_get(p->pod, "spec"), "containers"), i);
   pthread_mutex_unlock(&rt->mu);
   lk_diag d = {0};
+  char ip[INET_ADDRSTRLEN] = "";
   int rc = orch__sandbox_create(p, &d);
+  if (!rc && !p->host_network)
+    rc = orch__net_up(rt, p, ip, sizeof ip, &d);
   if (!rc)
     rc = orch__bundle_write(p, c, cs, &d);
   if (!rc)
     rc = orch__spawn_shim(rt, c, restart, &d);
   pthread_mutex_lock(&rt->mu);
+  if (ip[0])
+    snprintf(p->ip, sizeof p->ip, "%s", ip);
   if (rc) {
     lk_warn("orchestrator: container %s of pod %s/%s cannot start: %s", c->name, p->ns, p->name,
             d.msg);
@@ -354,6 +359,7 @@ bool orch__life_gone(orch__rt *rt, orch__pod *p)
       orch__runc(rt, NULL, NULL, "delete", "--force", p->ctrs[i].id, (char *)NULL);
   }
   orch__cgroups_remove(rt, p);
+  orch__net_down(rt, p, p->ip);
   orch__sandbox_remove(p);
   nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
   pthread_mutex_lock(&rt->mu);

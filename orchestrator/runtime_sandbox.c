@@ -1,7 +1,8 @@
 /* runtime_sandbox.c — the namespaces a pod's containers share, as the
  * kubelet's pod sandbox: one IPC namespace per pod, and one network
  * namespace (loopback up) for a pod that does not use the host's network,
- * so its containers reach each other on localhost. Each is kept alive by a
+ * so its containers reach each other on localhost (runtime_net.c then adds
+ * its eth0). Each is kept alive by a
  * bind mount of its nsfs file at <pod dir>/ns-ipc and ns-net (in Lookout's
  * mount namespace, so it survives a Lookout restart like the containers);
  * the bundles join them by path. Removed with the pod.

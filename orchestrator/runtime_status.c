@@ -122,9 +122,10 @@ json_t *orch__status_json(orch__rt *rt, const orch__pod *p)
                         "conditions", conditions_json(p), "hostIP", rt->host_ip, "hostIPs", "ip",
                         rt->host_ip, "startTime", time_json(p->created_ms), "qosClass", qos_of(p),
                         "containerStatuses", cs);
-  if (p->host_network) {
-    json_object_set_new(s, "podIP", json_string(rt->host_ip));
-    json_object_set_new(s, "podIPs", json_pack("[{s:s}]", "ip", rt->host_ip));
+  const char *ip = p->host_network ? rt->host_ip : p->ip;
+  if (ip[0]) {
+    json_object_set_new(s, "podIP", json_string(ip));
+    json_object_set_new(s, "podIPs", json_pack("[{s:s}]", "ip", ip));
   }
   return s;
 }

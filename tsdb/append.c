@@ -253,6 +253,7 @@ static void batch_init(batch *b, tsdb *db)
                   ? INT64_MIN
                   : newest - db->o.retention_ms;
   b->newest = INT64_MIN;
+  b->err = tsdb__wal_flush_pending(&db->wal); /* refuse before touching the head */
 }
 
 static void batch_write(batch *b)
@@ -299,6 +300,8 @@ static int batch_finish(batch *b, tsdb_append_stats *out, lk_diag *d)
 {
   tsdb *db = b->db;
   batch_write(b);
+  if (!b->err) /* a concurrent failed write may hold samples this batch found stored */
+    b->err = tsdb__wal_flush_pending(&db->wal);
   lk_buf_fini(&b->rec);
   if (b->newest != INT64_MIN)
     tsdb__newest_update(db, b->newest);
@@ -325,7 +328,7 @@ static int append_series(batch *b, tsdb__series **ss, const tsdb_series_in *in, 
   tsdb__head *h = &b->db->head;
   for (size_t i = 0; i < n; i++) {
     tsdb__series *s = ss[i];
-    if (ensure_logged(b, s))
+    if (b->err || ensure_logged(b, s))
       return b->err;
     pthread_mutex_lock(tsdb__stripe(h, s->id));
     for (size_t j = 0; j < in[i].nsamples; j++)

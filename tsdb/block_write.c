@@ -443,6 +443,18 @@ static void bwriter_free(tsdb__bwriter *w)
   free(w);
 }
 
+/* Delete the unfinished block directory (its two files, then itself). */
+static void remove_tmp(tsdb__bwriter *w)
+{
+  char *p = join(w->dir, TSDB_FILE_CHUNKS);
+  unlink(p);
+  free(p);
+  p = join(w->dir, TSDB_FILE_INDEX);
+  unlink(p);
+  free(p);
+  rmdir(w->dir);
+}
+
 int tsdb__bwriter_finish(tsdb__bwriter *w, lk_diag *d)
 {
   flush_pending(w);
@@ -457,8 +469,10 @@ int tsdb__bwriter_finish(tsdb__bwriter *w, lk_diag *d)
     rc = write_file(w->dir, TSDB_FILE_INDEX, &ix);
     lk_buf_fini(&ix);
   }
-  if (rc)
+  if (rc) {
     lk_diag_set(d, rc, -1, "writing block %s failed: %s", w->dir, lk_strerror(rc));
+    remove_tmp(w); /* a full disk must not keep a half-written block (nor its space) */
+  }
   bwriter_free(w);
   return rc;
 }
@@ -467,12 +481,6 @@ void tsdb__bwriter_abort(tsdb__bwriter *w)
 {
   if (!w)
     return;
-  char *p = join(w->dir, TSDB_FILE_CHUNKS);
-  unlink(p);
-  free(p);
-  p = join(w->dir, TSDB_FILE_INDEX);
-  unlink(p);
-  free(p);
-  rmdir(w->dir);
+  remove_tmp(w);
   bwriter_free(w);
 }

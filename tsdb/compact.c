@@ -161,10 +161,14 @@ static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *
       rc = tsdb__bwriter_finish(w, d);
     }
   }
-  if (!rc)
+  if (!rc) {
+    lk_crash_point(db->o.crash, "compact.tmp_block_written");
     rc = tsdb__install_block(db, seq, tmp, fin, d);
-  if (!rc)
+  }
+  if (!rc) {
+    lk_crash_point(db->o.crash, "compact.installed");
     tsdb__blocks_remove(db, src, n);
+  }
   for (size_t i = 0; i < ne; i++)
     tsdb__bseries_fini(&e[i].s);
   free(e);

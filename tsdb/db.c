@@ -132,11 +132,13 @@ static void rm_tree(const char *dir)
 
 /* Delete a block directory: rename first so a crash leaves only a .tmp
  * directory (removed at open), never a half-deleted block. */
-static void block_delete(tsdb__block *b)
+static void block_delete(tsdb *db, tsdb__block *b)
 {
   char *tmp = tsdb__path(b->dir, "", TSDB_TMP_SUFFIX);
-  if (rename(b->dir, tmp) == 0)
+  if (rename(b->dir, tmp) == 0) {
+    lk_crash_point(db->o.crash, "block.delete_renamed");
     rm_tree(tmp);
+  }
   free(tmp);
   tsdb__block_close(b);
 }
@@ -157,7 +159,7 @@ void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n)
   pthread_rwlock_unlock(&db->blocks_lock);
   for (size_t j = 0; j < n; j++) {
     tsdb__scache_drop_block(db->scache, drop[j]->seq);
-    block_delete(drop[j]);
+    block_delete(db, drop[j]);
   }
 }
 
@@ -187,8 +189,10 @@ int tsdb__retention(tsdb *db)
   for (size_t i = 0; i < nd; i++)
     lk_info("retention: dropping block dir=%s mint=%lld maxt=%lld bytes=%llu", drop[i]->dir,
             (long long)drop[i]->mint, (long long)drop[i]->maxt, (unsigned long long)drop[i]->bytes);
-  if (nd)
+  if (nd) {
+    lk_crash_point(db->o.crash, "retention.before_delete");
     tsdb__blocks_remove(db, drop, nd);
+  }
   free(drop);
   return 0;
 }
@@ -267,10 +271,12 @@ int tsdb__persist_range(tsdb *db, int64_t lo, int64_t hi, lk_diag *d)
     char *fin, *tmp;
     tsdb__block_paths(db, seq, &fin, &tmp);
     rc = write_range(db, ss, n, lo, hi, tmp, d);
-    if (!rc)
+    if (!rc) {
+      lk_crash_point(db->o.crash, "head_cut.tmp_block_written");
       rc = tsdb__install_block(db, seq, tmp, fin, d);
-    else if (rc == 1)
+    } else if (rc == 1) {
       rc = 0;
+    }
     free(fin);
     free(tmp);
   }
@@ -355,6 +361,7 @@ int tsdb__maybe_cut(tsdb *db)
   }
   if (cut && !rc) {
     head_gc(db);
+    lk_crash_point(db->o.crash, "head_cut.before_checkpoint");
     rc = tsdb__wal_checkpoint(db, &d);
   }
   pthread_rwlock_unlock(&db->cut_lock);
@@ -411,7 +418,8 @@ static int load_blocks(tsdb *db, lk_diag *d)
     int k = sscanf(e->d_name + strlen(TSDB_BLOCK_PREFIX), "%16llx%c", &seq, &tail);
     if (k == 2 || k == 1) {
       if (k == 2) {
-        rm_tree(path); /* an unfinished write or delete */
+        lk_warn("removed incomplete block dir=%s", path); /* an unfinished write or delete */
+        rm_tree(path);
       } else {
         tsdb__block *b;
         rc = tsdb__block_open(path, seq, &b, d);

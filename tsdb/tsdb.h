@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/lk_crash.h"
 #include "lib/lk_err.h"
 #include "lib/lk_labels.h"
 
@@ -61,6 +62,7 @@ typedef struct tsdb_opts {
                                   samples or spans half the retention; default 2,000,000
                                   (keeps series-ordered bulk imports from cutting tiny
                                   overlapping blocks; 1 = cut on time span alone) */
+  lk_crashpoint *crash;        /* crash tests only (lib/lk_crash.h); NULL = none. Borrowed */
 } tsdb_opts;
 
 /* Open (and replay the WAL of) the database in opts->dir. Replay tolerates a

@@ -218,6 +218,10 @@ typedef struct tsdb__wal {
   bool dirty;
   _Atomic uint64_t bytes;    /* checkpoint + segment */
   _Atomic uint64_t errors;   /* failed record writes and syncs (for alerting on a failing disk) */
+  lk_buf pending;            /* framed SAMPLES records whose write failed (disk full): their
+                                samples are in the head, so they are written before any later
+                                record; a checkpoint (which holds the head) clears them */
+  _Atomic bool has_pending;  /* pending.len != 0, readable without mu */
 } tsdb__wal;
 
 struct tsdb;
@@ -225,8 +229,13 @@ struct tsdb;
  * torn tail (one lk_warn line). */
 int tsdb__wal_open(struct tsdb *db, lk_diag *d);
 void tsdb__wal_close(tsdb__wal *w);
-/* Write one framed record (type + payload); fsync when the policy says. */
+/* Write one framed record (type + payload) after any pending ones; fsync
+ * when the policy says. On failure the record is kept pending (its samples
+ * are in the head already) and the error returned. */
 int tsdb__wal_write(tsdb__wal *w, uint8_t type, const uint8_t *p, size_t n);
+/* Write the pending records, if any: 0, or the error that still keeps them
+ * (appends refuse to touch the head meanwhile). */
+int tsdb__wal_flush_pending(tsdb__wal *w);
 /* Write the series record of s unless already in the current generation. */
 int tsdb__wal_log_series(tsdb__wal *w, tsdb__series *s);
 void tsdb__wal_encode_series(lk_buf *b, const tsdb__series *s);
@@ -339,7 +348,8 @@ int tsdb__bwriter_new(const char *tmpdir, tsdb__bwriter **out, lk_diag *d);
 /* labels sorted; samples sorted, unique; n >= 1. */
 int tsdb__bwriter_add(tsdb__bwriter *w, const lk_label *ls, size_t nl, const int64_t *t,
                       const double *v, size_t n);
-/* Write the index, fsync; on success the tmp dir is complete. Frees w. */
+/* Write the index, fsync; on success the tmp dir is complete, on failure it
+ * is removed. Frees w. */
 int tsdb__bwriter_finish(tsdb__bwriter *w, lk_diag *d);
 void tsdb__bwriter_abort(tsdb__bwriter *w);
 uint64_t tsdb__bwriter_samples(const tsdb__bwriter *w);

@@ -42,11 +42,13 @@ static char *wal_path(const tsdb__wal *w, const char *kind, uint32_t gen, const 
   return (char *)lk_buf_take(&b, NULL);
 }
 
-static int write_all(int fd, const struct iovec *iov, int n)
+/* *done: bytes written before an error (a write cut short by a full disk). */
+static int write_all(int fd, const struct iovec *iov, int n, size_t *done)
 {
   struct iovec v[4];
   memcpy(v, iov, (size_t)n * sizeof *v);
   int i = 0;
+  *done = 0;
   while (i < n) {
     ssize_t r = writev(fd, v + i, n - i);
     if (r < 0) {
@@ -54,6 +56,7 @@ static int write_all(int fd, const struct iovec *iov, int n)
         continue;
       return -errno;
     }
+    *done += (size_t)r;
     while (i < n && (size_t)r >= v[i].iov_len) {
       r -= (ssize_t)v[i].iov_len;
       i++;
@@ -66,6 +69,21 @@ static int write_all(int fd, const struct iovec *iov, int n)
   return 0;
 }
 
+/* Append iov at the end of fd, or nothing: a write cut short is cut off
+ * again, so a segment never holds a partial record followed by good ones
+ * (replay would stop at it and lose them). */
+static int append_all(int fd, const struct iovec *iov, int n)
+{
+  size_t done;
+  int rc = write_all(fd, iov, n, &done);
+  if (rc && done) {
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0 || ftruncate(fd, end - (off_t)done) < 0)
+      lk_warn("wal: cannot cut a partial record off fd=%d err=\"%s\"", fd, strerror(errno));
+  }
+  return rc;
+}
+
 static int write_record(int fd, uint8_t type, const uint8_t *p, size_t n)
 {
   uint8_t hdr[TSDB_WAL_REC_HDR];
@@ -75,7 +93,7 @@ static int write_record(int fd, uint8_t type, const uint8_t *p, size_t n)
   lk_le32_store(hdr + 4, crc);
   hdr[8] = type;
   struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)p, n}};
-  return write_all(fd, iov, n ? 2 : 1);
+  return append_all(fd, iov, n ? 2 : 1);
 }
 
 static void fill_header(uint8_t hdr[TSDB_WAL_HDR])
@@ -90,7 +108,46 @@ static int write_header(int fd)
   uint8_t hdr[TSDB_WAL_HDR];
   fill_header(hdr);
   struct iovec iov = {hdr, sizeof hdr};
-  return write_all(fd, &iov, 1);
+  return append_all(fd, &iov, 1);
+}
+
+static void frame_record(lk_buf *b, uint8_t type, const uint8_t *p, size_t n)
+{
+  lk_buf_put_u32le(b, (uint32_t)n);
+  lk_buf_put_u32le(b, lk_crc32(lk_crc32(0, &type, 1), p, n));
+  lk_buf_putc(b, type);
+  lk_buf_append(b, p, n);
+}
+
+/* w->mu held. */
+static int flush_pending_locked(tsdb__wal *w)
+{
+  if (!w->pending.len)
+    return 0;
+  struct iovec iov = {w->pending.data, w->pending.len};
+  int rc = append_all(w->fd, &iov, 1);
+  if (rc)
+    return rc;
+  atomic_fetch_add(&w->bytes, w->pending.len);
+  w->dirty = true;
+  lk_info("wal: pending records written after a failed write bytes=%zu", w->pending.len);
+  lk_buf_clear(&w->pending);
+  atomic_store(&w->has_pending, false);
+  return 0;
+}
+
+int tsdb__wal_flush_pending(tsdb__wal *w)
+{
+  if (!atomic_load(&w->has_pending))
+    return 0;
+  pthread_mutex_lock(&w->mu);
+  int rc = flush_pending_locked(w);
+  if (!rc && w->policy == TSDB_FSYNC_BATCH && fdatasync(w->fd) < 0)
+    rc = -errno;
+  if (rc)
+    atomic_fetch_add(&w->errors, 1);
+  pthread_mutex_unlock(&w->mu);
+  return rc;
 }
 
 int tsdb__wal_write(tsdb__wal *w, uint8_t type, const uint8_t *p, size_t n)
@@ -98,12 +155,19 @@ int tsdb__wal_write(tsdb__wal *w, uint8_t type, const uint8_t *p, size_t n)
   if (n > TSDB_WAL_MAX_REC)
     return LK_ETOOBIG;
   pthread_mutex_lock(&w->mu);
-  int rc = write_record(w->fd, type, p, n);
+  int rc = flush_pending_locked(w);
+  if (!rc)
+    rc = write_record(w->fd, type, p, n);
   if (!rc) {
     atomic_fetch_add(&w->bytes, n + TSDB_WAL_REC_HDR);
     w->dirty = true;
     if (w->policy == TSDB_FSYNC_BATCH && fdatasync(w->fd) < 0)
       rc = -errno;
+  } else {
+    if (!w->pending.len)
+      lk_warn("wal: write failed, records kept in memory until it succeeds err=\"%s\"", lk_strerror(rc));
+    frame_record(&w->pending, type, p, n);
+    atomic_store(&w->has_pending, true);
   }
   if (rc)
     atomic_fetch_add(&w->errors, 1);
@@ -377,6 +441,7 @@ static int list_wal(tsdb__wal *w, walfiles *f)
     size_t nl = strlen(e->d_name);
     if (nl > 4 && !strcmp(e->d_name + nl - 4, TSDB_TMP_SUFFIX)) {
       char *p = tsdb__path(w->dir, "/", e->d_name);
+      lk_warn("wal: removed incomplete checkpoint file=%s", p);
       unlink(p);
       free(p);
     } else if (sscanf(e->d_name, "ckpt-%8x%c", &g, &tail) == 1) {
@@ -400,6 +465,13 @@ static void unlink_gen(tsdb__wal *w, const char *kind, uint32_t gen)
   char *p = wal_path(w, kind, gen, "");
   unlink(p);
   free(p);
+}
+
+/* A file a finished checkpoint retired (the crash came before its delete). */
+static void unlink_retired(tsdb__wal *w, const char *kind, uint32_t gen)
+{
+  lk_warn("wal: removed a file an interrupted checkpoint had retired file=%s/%s-%08x", w->dir, kind, gen);
+  unlink_gen(w, kind, gen);
 }
 
 static int replay_all(replay *r, tsdb__wal *w, const walfiles *f, uint32_t c, uint64_t *bytes,
@@ -464,10 +536,10 @@ int tsdb__wal_open(tsdb *db, lk_diag *d)
   if (!rc) {
     for (size_t i = 0; i < f.nckpt; i++)
       if (f.ckpt[i] < c)
-        unlink_gen(w, "ckpt", f.ckpt[i]);
+        unlink_retired(w, "ckpt", f.ckpt[i]);
     for (size_t i = 0; i < f.nseg; i++)
       if (f.seg[i] < c)
-        unlink_gen(w, "seg", f.seg[i]);
+        unlink_retired(w, "seg", f.seg[i]);
     bool have_seg = f.nseg && f.seg[f.nseg - 1] >= c;
     w->gen = have_seg ? f.seg[f.nseg - 1] : c;
     atomic_store(&w->bytes, bytes + (have_seg ? 0 : TSDB_WAL_HDR));
@@ -490,6 +562,9 @@ void tsdb__wal_close(tsdb__wal *w)
       fdatasync(w->fd);
     close(w->fd);
   }
+  if (w->pending.len)
+    lk_error("wal: closing with unwritten records dir=%s bytes=%zu", w->dir, w->pending.len);
+  lk_buf_fini(&w->pending);
   free(w->dir);
   pthread_mutex_destroy(&w->mu);
 }
@@ -505,16 +580,12 @@ typedef struct ckpt {
 
 static void ckpt_put(ckpt *c, uint8_t type)
 {
-  uint32_t len = (uint32_t)c->rec.len;
-  uint32_t crc = lk_crc32(lk_crc32(0, &type, 1), c->rec.data, c->rec.len);
-  lk_buf_put_u32le(&c->out, len);
-  lk_buf_put_u32le(&c->out, crc);
-  lk_buf_putc(&c->out, type);
-  lk_buf_append(&c->out, c->rec.data, c->rec.len);
+  frame_record(&c->out, type, c->rec.data, c->rec.len);
   lk_buf_clear(&c->rec);
   if (c->out.len >= (1u << 20) && !c->err) {
     struct iovec iov = {c->out.data, c->out.len};
-    c->err = write_all(c->fd, &iov, 1);
+    size_t done;
+    c->err = write_all(c->fd, &iov, 1, &done);
     c->bytes += c->out.len;
     lk_buf_clear(&c->out);
   }
@@ -589,7 +660,8 @@ static int write_checkpoint(tsdb *db, const char *tmp, uint32_t gen, uint64_t *b
   free(ss);
   if (c.out.len && !c.err) {
     struct iovec iov = {c.out.data, c.out.len};
-    c.err = write_all(c.fd, &iov, 1);
+    size_t done;
+    c.err = write_all(c.fd, &iov, 1, &done);
     c.bytes += c.out.len;
   }
   if (!c.err && fsync(c.fd) < 0)
@@ -619,6 +691,8 @@ int tsdb__wal_checkpoint(tsdb *db, lk_diag *d)
   char *tmp = wal_path(w, "ckpt", gen, TSDB_TMP_SUFFIX), *fin = wal_path(w, "ckpt", gen, "");
   uint64_t bytes = 0;
   int rc = write_checkpoint(db, tmp, gen, &bytes);
+  if (!rc)
+    lk_crash_point(db->o.crash, "checkpoint.tmp_written");
   if (!rc && rename(tmp, fin) < 0)
     rc = -errno;
   unlink(tmp);
@@ -626,6 +700,7 @@ int tsdb__wal_checkpoint(tsdb *db, lk_diag *d)
   free(fin);
   if (rc)
     return ckpt_abandon(db, gen, rc, d);
+  lk_crash_point(db->o.crash, "checkpoint.renamed");
   pthread_mutex_lock(&w->mu);
   uint32_t old = w->gen;
   int oldfd = w->fd;
@@ -639,10 +714,13 @@ int tsdb__wal_checkpoint(tsdb *db, lk_diag *d)
   }
   atomic_store(&w->bytes, bytes + TSDB_WAL_HDR);
   w->dirty = false;
+  lk_buf_clear(&w->pending); /* the checkpoint holds their samples */
+  atomic_store(&w->has_pending, false);
   pthread_mutex_unlock(&w->mu);
   fsync(w->fd);
   tsdb__fsync_dir(w->dir);
   close(oldfd);
+  lk_crash_point(db->o.crash, "checkpoint.before_cleanup");
   unlink_gen(w, "seg", old);
   unlink_gen(w, "ckpt", old);
   return 0;

@@ -131,6 +131,22 @@ static int gunzip_body(const uint8_t *body, size_t len, lk_buf *out, lk_diag *d)
   return rc;
 }
 
+int web__loki_push_body(logstore *s, const char *ct, const char *ce, const uint8_t *body, size_t len,
+                        lk_diag *d)
+{
+  lk_buf inflated = {0};
+  int rc = 0;
+  if (ce && !strcasecmp(ce, "gzip")) {
+    rc = gunzip_body(body, len, &inflated, d);
+    body = inflated.data;
+    len = inflated.len;
+  }
+  if (!rc)
+    rc = ct && strstr(ct, "protobuf") ? push_proto(s, body, len, d) : push_json(s, body, len, d);
+  lk_buf_fini(&inflated);
+  return rc;
+}
+
 void web__loki_push(void *ctx, const lk_http_req *req, lk_http_resp *resp)
 {
   logstore *s = web__loki_store(ctx, resp);
@@ -138,18 +154,9 @@ void web__loki_push(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     return;
   size_t len;
   const uint8_t *body = lk_http_body(req, &len);
-  const char *ct = lk_http_header(req, "Content-Type"), *ce = lk_http_header(req, "Content-Encoding");
   lk_diag d = {0};
-  lk_buf inflated = {0};
-  int rc = 0;
-  if (ce && !strcasecmp(ce, "gzip")) {
-    rc = gunzip_body(body, len, &inflated, &d);
-    body = inflated.data;
-    len = inflated.len;
-  }
-  if (!rc)
-    rc = ct && strstr(ct, "protobuf") ? push_proto(s, body, len, &d) : push_json(s, body, len, &d);
-  lk_buf_fini(&inflated);
+  int rc = web__loki_push_body(s, lk_http_header(req, "Content-Type"), lk_http_header(req, "Content-Encoding"),
+                               body, len, &d);
   if (rc) {
     web__fail_body(resp, rc, &d, "push");
     return;

@@ -117,8 +117,8 @@ static int bad_param(lk_http_resp *resp, const char *name, const char *fmt, cons
   return -1;
 }
 
-static int time_param(const lk_http_req *req, lk_http_resp *resp, const char *name, bool required,
-                      int64_t dflt, int64_t *out)
+int web__time_param(const lk_http_req *req, lk_http_resp *resp, const char *name, bool required,
+                     int64_t dflt, int64_t *out)
 {
   const char *v = lk_http_arg(req, name);
   if (!v || !*v) {
@@ -187,6 +187,29 @@ static int lookback_param(const lk_http_req *req, lk_http_resp *resp, int64_t *o
   return 0;
 }
 
+promql_opts web__query_opts(const web_server *w, int64_t timeout_ms)
+{
+  int64_t cap = w->limits.query_timeout_ms;
+  return (promql_opts){.timeout_ms = timeout_ms > 0 && timeout_ms < cap ? timeout_ms : cap,
+                       .max_samples = w->limits.max_query_samples,
+                       .max_points = MAX_POINTS};
+}
+
+int web__eval_instant(const web_server *w, const char *query, int64_t t, promql_result **out,
+                      lk_diag *d)
+{
+  *out = NULL;
+  promql_expr *e = NULL;
+  int rc = promql_parse(query, &e, d);
+  if (rc)
+    return rc;
+  promql_opts o = web__query_opts(w, 0);
+  promql_queryable q = promql_queryable_tsdb(w->db);
+  rc = promql_eval_instant(&q, &o, e, t, out, d);
+  promql_expr_free(e);
+  return rc;
+}
+
 /* Parse query + common options; fills *e (caller frees). The server's
  * limits (config limits.max_query_samples, limits.query_timeout) bound every
  * query; a request's `timeout` can only shorten it, as in Prometheus. */
@@ -196,11 +219,8 @@ static int common(const web_server *w, const lk_http_req *req, lk_http_resp *res
   int64_t timeout, lookback;
   if (dur_param(req, resp, "timeout", false, &timeout) || lookback_param(req, resp, &lookback))
     return -1;
-  int64_t cap = w->limits.query_timeout_ms;
-  *o = (promql_opts){.timeout_ms = timeout > 0 && timeout < cap ? timeout : cap,
-                     .max_samples = w->limits.max_query_samples,
-                     .lookback_ms = lookback,
-                     .max_points = MAX_POINTS};
+  *o = web__query_opts(w, timeout);
+  o->lookback_ms = lookback;
   const char *q = lk_http_arg(req, "query");
   lk_diag d = {0};
   if (promql_parse(q ? q : "", e, &d)) {
@@ -226,7 +246,7 @@ void web__query(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   promql_expr *e = NULL;
   int64_t t;
   size_t limit;
-  if (limit_param(req, resp, &limit) || time_param(req, resp, "time", false, lk_now_ms(), &t) ||
+  if (limit_param(req, resp, &limit) || web__time_param(req, resp, "time", false, lk_now_ms(), &t) ||
       common(w, req, resp, &o, &e))
     return;
   promql_queryable q = promql_queryable_tsdb(w->db);
@@ -237,40 +257,52 @@ void web__query(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   finish(resp, rc, r, &d, limit);
 }
 
-void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+int web__eval_range(const web_server *w, const lk_http_req *req, lk_http_resp *resp, web_range *rng,
+                    promql_result **out)
 {
-  web_server *w = ctx;
   int64_t start, end, step;
-  size_t limit;
-  if (limit_param(req, resp, &limit) || time_param(req, resp, "start", true, 0, &start) ||
-      time_param(req, resp, "end", true, 0, &end) ||
+  if (web__time_param(req, resp, "start", true, 0, &start) ||
+      web__time_param(req, resp, "end", true, 0, &end) ||
       dur_param(req, resp, "step", true, &step))
-    return;
-  if (end < start) {
-    bad_param(resp, "end", "end timestamp must not be before start time%s", "");
-    return;
-  }
-  if (step <= 0) {
-    bad_param(resp, "step", "zero or negative query resolution step widths are not accepted. Try a positive integer%s", "");
-    return;
-  }
+    return -1;
+  if (end < start)
+    return bad_param(resp, "end", "end timestamp must not be before start time%s", "");
+  if (step <= 0)
+    return bad_param(resp, "step", "zero or negative query resolution step widths are not accepted. Try a positive integer%s", "");
   if ((end - start) / step > MAX_POINTS) {
     lk_http_error(resp, 400, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
-    return;
+    return -1;
   }
   promql_opts o;
   promql_expr *e = NULL;
   if (common(w, req, resp, &o, &e))
-    return;
+    return -1;
   o.max_points = MAX_POINTS + 1;
   promql_queryable q = promql_queryable_tsdb(w->db);
   promql_result *r = NULL;
   lk_diag d = {0};
   int rc = promql_eval_range(&q, &o, e, start, end, step, &r, &d);
   promql_expr_free(e);
-  if (rc == LK_EINVAL) { /* expression type not allowed in a range query */
+  if (rc == LK_EINVAL) /* expression type not allowed in a range query */
     lk_http_error(resp, 400, "bad_data", "%s", d.msg);
-    return;
+  else if (rc)
+    web__fail(resp, rc, &d, NULL);
+  if (rc) {
+    promql_result_free(r);
+    return -1;
   }
-  finish(resp, rc, r, &d, limit);
+  *rng = (web_range){start, end, step};
+  *out = r;
+  return 0;
+}
+
+void web__query_range(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  size_t limit;
+  web_range rng;
+  promql_result *r = NULL;
+  if (limit_param(req, resp, &limit) || web__eval_range(ctx, req, resp, &rng, &r))
+    return;
+  respond(resp, r, limit);
+  promql_result_free(r);
 }

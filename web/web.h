@@ -33,6 +33,7 @@ typedef struct web_limits {
   uint64_t max_series;      /* series per /series answer; 1,000,000 */
   uint64_t max_query_samples; /* samples a PromQL query may load and hold; 50,000,000 (422) */
   int64_t query_timeout_ms; /* PromQL evaluation time; a request's `timeout` only lowers it; 2 min (503) */
+  size_t max_render_series; /* lines in one /api/v1/render graph; 20 (422 beyond) */
 } web_limits;
 
 typedef struct web_opts {
@@ -57,6 +58,8 @@ typedef struct web_opts {
   struct alerting_am *am; /* the in-process Alertmanager for /api/v2/…, or NULL (503) */
   const char *ui_dir;     /* serve the dashboard from this directory (copied), or NULL = the embedded one */
   struct orch *orch;      /* orchestrator for the Kubernetes API, or NULL (those routes answer 503) */
+  const struct lk_config *config; /* the server's configuration (borrowed), for /api/v1/status/config
+                                     and /api/v1/targets; NULL: both answer empty */
 } web_opts;
 
 /* Start serving the stores in o. On failure (no tsdb, bad address, port in

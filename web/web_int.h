@@ -4,7 +4,7 @@
  * as fields here and in web_opts; add handlers to routes.c.
  *
  * Lock order: stats.lock is a leaf (held only to bump or copy counters);
- * so are arena_mu and the rw_cache shard locks.
+ * so are arena_mu, render_mu and the rw_cache shard locks.
  */
 #ifndef WEB_INT_H
 #define WEB_INT_H
@@ -68,6 +68,7 @@ struct web_server {
   struct alerting_am *am; /* borrowed; NULL = no Alertmanager API */
   char *ui_dir;          /* owned; NULL = the dashboard embedded at build time */
   struct orch *orch;     /* borrowed; NULL = no Kubernetes API */
+  const struct lk_config *config; /* borrowed; NULL = no config to show */
   web_limits limits;   /* defaults filled in */
   lk_http_route *routes; /* the table with body classes resolved */
   size_t nroutes;
@@ -81,6 +82,9 @@ struct web_server {
   pthread_mutex_t arena_mu;
   lk_arena *arenas[WEB_ARENA_POOL];
   size_t narenas;
+  /* api_render.c: held around every librrd call (librrd keeps process-wide
+   * state); owned by the render handler, a leaf */
+  pthread_mutex_t render_mu;
 };
 
 /* routes.c */
@@ -107,10 +111,15 @@ void web__alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__reload(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 /* api_autoscaling.c: GET /api/v1/autoscaling/events (JSON or SSE). */
 void web__autoscaling_events(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_status.c */
+void web__status_config(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+void web__targets(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 /* api_k8s_metrics.c: metrics.k8s.io/v1beta1 (PodMetrics, NodeMetrics) and
  * external.metrics.k8s.io/v1beta1, with their group and resource discovery. */
 void web__k8s_metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__k8s_external_metrics(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+/* api_flows.c: GET /api/v1/flows/graph (the network flows' service map). */
+void web__flows_graph(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 /* api_am.c: Alertmanager API v2 */
 void web__am_alerts(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__am_groups(void *ctx, const lk_http_req *req, lk_http_resp *resp);
@@ -118,6 +127,9 @@ void web__am_silences(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__am_silence(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__am_status(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 void web__am_receivers(void *ctx, const lk_http_req *req, lk_http_resp *resp);
+
+/* api_render.c: GET /api/v1/render, a range query drawn as a PNG by librrd. */
+void web__render(void *ctx, const lk_http_req *req, lk_http_resp *resp);
 
 /* selfmetrics.c: the lk_http observer. */
 void web__observe(void *ctx, const char *route, int status, int64_t micros);

@@ -36,6 +36,8 @@ static void fill_default_limits(web_limits *l)
     l->max_query_samples = 50000000;
   if (l->query_timeout_ms <= 0)
     l->query_timeout_ms = 120000;
+  if (!l->max_render_series)
+    l->max_render_series = 20;
 }
 
 static size_t resolve_limit(const web_limits *l, size_t v)
@@ -53,6 +55,7 @@ static void free_server(web_server *w)
 {
   pthread_mutex_destroy(&w->stats.lock);
   pthread_mutex_destroy(&w->arena_mu);
+  pthread_mutex_destroy(&w->render_mu);
   for (size_t i = 0; i < w->narenas; i++)
     lk_arena_free(w->arenas[i]);
   lk_keycache_free(w->rw_cache);
@@ -94,11 +97,13 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   w->am = o->am;
   w->ui_dir = o->ui_dir ? lk_xstrdup(o->ui_dir) : NULL;
   w->orch = o->orch;
+  w->config = o->config;
   w->limits = o->limits;
   fill_default_limits(&w->limits);
   w->start_ms = lk_now_ms();
   pthread_mutex_init(&w->stats.lock, NULL);
   pthread_mutex_init(&w->arena_mu, NULL);
+  pthread_mutex_init(&w->render_mu, NULL);
   w->rw_cache = lk_keycache_new(WEB_RW_CACHE_BYTES);
   w->nroutes = web__nroutes;
   w->routes = lk_xmalloc(w->nroutes * sizeof *w->routes);
@@ -163,6 +168,7 @@ int web__status_of(int code, enum web_origin from, const char **type)
   case LK_ECANCELED: *type = "canceled"; return 499;
   case LK_ENOENT: *type = "not_found"; return 404;
   case LK_EUNAVAIL: *type = "unavailable"; return 503;
+  case LK_ENOSPC: case -EDQUOT: *type = "unavailable"; return 507; /* disk full: retry later */
   default: *type = "internal"; return 500;
   }
 }

@@ -80,7 +80,10 @@ static void test_state_machine(void **state)
   assert_int_equal(fx_rule(g, 0).state, ALERTING_FIRING);
   assert_int_equal(f->nsent, 1);
   assert_string_equal(f->sent[0].labels, lbl);
-  assert_string_equal(f->sent[0].annotations, "{summary=\"v=20\"}");
+  /* graph_image_url: the rule's expression over the hour before this evaluation (180 s) */
+  assert_string_equal(f->sent[0].annotations,
+                      "{graph_image_url=\"/api/v1/render?query=m+%3E+10&start=-3420&end=180&step=60&title=High\", "
+                      "summary=\"v=20\"}");
   assert_int_equal(f->sent[0].starts_at, 3 * MIN);
   assert_int_equal(f->sent[0].ends_at, 3 * MIN + 4 * MIN); /* 4 × max(interval 1m, resend 1m) */
   assert_string_equal(f->sent[0].url, "/graph?g0.expr=m+%3E+10&g0.tab=1");
@@ -223,6 +226,26 @@ static void test_templates(void **state)
   assert_non_null(strstr(ann, "link=\"https://lookout.example/x\""));
   assert_non_null(strstr(ann, "total=\"1.234567e+06\"")); /* Go prints float64 with %v */
   assert_non_null(strstr(ann, "bad=\"<error expanding template: "));
+  assert_non_null(strstr(ann, "graph_image_url=\"https://lookout.example/api/v1/render?query=m&start=-3600&end=0&"));
+  fx_free(f);
+}
+
+/* A rule's own graph_image_url annotation is sent as written; the alert's
+ * state (the rules API) never holds the added one. */
+static void test_graph_image_own(void **state)
+{
+  (void)state;
+  fx *f = fx_new("groups:\n- name: g\n  rules:\n"
+                 "  - alert: Own\n    expr: vector(1)\n    annotations: {graph_image_url: 'https://img/x'}\n"
+                 "  - alert: Added\n    expr: vector(2)\n",
+                 NULL);
+  alerting_group *g = fx_group(f, 0);
+  alerting_group_eval(g, &f->env, 0);
+  assert_int_equal(f->nsent, 2);
+  assert_string_equal(f->sent[0].annotations, "{graph_image_url=\"https://img/x\"}");
+  assert_non_null(strstr(f->sent[1].annotations, "graph_image_url=\"/api/v1/render?query=vector%282%29&"));
+  alerting_alert_info a = fx_alert(g, 1, 0);
+  assert_int_equal(a.nannotations, 0);
   fx_free(f);
 }
 
@@ -566,6 +589,7 @@ int main(void)
     cmocka_unit_test(test_keep_firing_for),
     cmocka_unit_test(test_pending_dropped),
     cmocka_unit_test(test_templates),
+    cmocka_unit_test(test_graph_image_own),
     cmocka_unit_test(test_recording),
     cmocka_unit_test(test_limit),
     cmocka_unit_test(test_duplicate_alerts),

@@ -100,6 +100,14 @@ static void test_scrape_targets(void **state)
   assert_int_equal(capture_count(&cap, NULL, "up", NULL), 3);
   collector_stats_get(c, &st);
   assert_int_equal(st.scrape_errors, 4);
+  /* slots stay on the 5 s grid: a cycle 10 ms before its slot, or 400 ms
+   * after it, scrapes (a scrape time drifting with each late cycle skipped
+   * every few intervals) */
+  const int64_t cycles[] = {1700000014990, 1700000020003, 1700000025400, 1700000029990};
+  for (size_t i = 0; i < sizeof cycles / sizeof cycles[0]; i++) {
+    assert_int_equal(collector_collect(c, cycles[i]), 0);
+    assert_int_equal(capture_count(&cap, NULL, "up", NULL), 3);
+  }
   collector_free(c);
   capture_fini(&cap);
   lk_http_stop(srv);

@@ -149,6 +149,17 @@ static void test_timestamps(void **state)
   assert_true(t == 1714564800500000000LL);
   assert_int_equal(collector_parse_rfc3339_ns("2024-05-01 12:00:00Z", 20, &t), LK_EPARSE);
   assert_int_equal(collector_parse_rfc3339_ns("2024-05-01T12:00:00.Z", 21, &t), LK_EPARSE);
+  /* The int64 ns range ends on 2262-04-11T23:47:16.854775807Z and starts on
+   * 1677-09-21T00:12:43.145224192Z; beyond it is a parse error (found by
+   * tests/fuzz/fuzz_tail, which hit signed overflow). */
+  assert_int_equal(collector_parse_rfc3339_ns("2262-04-11T23:47:16.854775807Z", 30, &t), 0);
+  assert_true(t == INT64_MAX);
+  assert_int_equal(collector_parse_rfc3339_ns("2262-04-11T23:47:16.854775808Z", 30, &t), LK_EPARSE);
+  assert_int_equal(collector_parse_rfc3339_ns("1677-09-21T00:12:43.145224192Z", 30, &t), 0);
+  assert_true(t == INT64_MIN);
+  assert_int_equal(collector_parse_rfc3339_ns("1677-09-21T00:12:43.145224191Z", 30, &t), LK_EPARSE);
+  assert_int_equal(collector_parse_rfc3339_ns("9999-12-31T23:59:59-23:59", 25, &t), LK_EPARSE);
+  assert_int_equal(collector_parse_rfc3339_ns("0000-01-01T00:00:00Z", 20, &t), LK_EPARSE);
 }
 
 /*---- the live tailer ----*/

@@ -1,16 +1,20 @@
-/* disk_fx.h — helpers for the on-disk format tests of both stores: read a
- * whole file, overwrite bytes in place (a bumped version, a wrong magic, a
- * flipped body byte), and tell whether a file still holds exactly the bytes
- * it held before. Header-only (static) so each test executable stands alone.
+/* disk_fx.h — helpers for the on-disk tests of both stores: read a whole
+ * file, overwrite bytes in place (a bumped version, a wrong magic, a flipped
+ * body byte), tell whether a file still holds exactly the bytes it held
+ * before, and make a file the store holds open act as a full disk.
+ * Header-only (static) so each test executable stands alone.
  */
 #ifndef TESTS_DISK_FX_H
 #define TESTS_DISK_FX_H
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,6 +73,41 @@ static inline bool dfx_same(const char *path, const uint8_t *want, size_t len)
   bool same = p && n == len && !memcmp(p, want, len);
   free(p);
   return same;
+}
+
+/* Point the descriptor this process holds on the file whose path ends with
+ * suffix at /dev/full, so writes to it fail with ENOSPC as on a full disk.
+ * Returns that descriptor (its original file saved in *saved for
+ * dfx_full_end), or -1 when no such descriptor is open. */
+static inline int dfx_full_begin(const char *suffix, int *saved)
+{
+  DIR *d = opendir("/proc/self/fd");
+  int found = -1;
+  struct dirent *e;
+  size_t sl = strlen(suffix);
+  while (d && found < 0 && (e = readdir(d))) {
+    char link[300], target[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n >= (ssize_t)sl && !memcmp(target + n - sl, suffix, sl))
+      found = atoi(e->d_name);
+  }
+  if (d)
+    closedir(d);
+  int full = found >= 0 ? open("/dev/full", O_WRONLY | O_CLOEXEC) : -1;
+  if (full < 0)
+    return -1;
+  *saved = dup(found);
+  dup2(full, found);
+  close(full);
+  return found;
+}
+
+/* Give fd its original file back (space has returned). */
+static inline void dfx_full_end(int fd, int saved)
+{
+  dup2(saved, fd);
+  close(saved);
 }
 
 #endif

@@ -82,8 +82,9 @@ class Server:
     def base(self):
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout=30):
-        self.port = free_port()
+    def start(self, timeout=30, port=None):
+        """Starts on a free port, or on `port` (a restart keeping its address)."""
+        self.port = port or free_port()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.exe, "server", "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.extra,

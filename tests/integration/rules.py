@@ -2,7 +2,8 @@
 """rules.py — the rule engine inside a real `lookout server` on loopback,
 with 1 s evaluation intervals (every wait bounded):
 
-- a rule's alert reaches a webhook through the in-process Alertmanager;
+- a rule's alert reaches a webhook through the in-process Alertmanager,
+  with a graph_image_url annotation that renders the rule's PNG;
 - a broken rule file stops the start, naming file:line; an evaluation
   longer than the interval counts missed ticks;
 - a recording rule and an alerting rule with `for` over samples pushed
@@ -427,11 +428,21 @@ def webhook(exe, work):
             a = body["alerts"][0]
             assert body["status"] == "firing" and body["groupLabels"] == {"alertname": "Always"}, body
             assert a["labels"] == {"alertname": "Always", "team": "db"}, a
+            image = a["annotations"].pop("graph_image_url", "")
             assert a["annotations"] == {"summary": "value 1"} and a["status"] == "firing", a
             assert a["generatorURL"].startswith("http://127.0.0.1:%d/" % srv.port), a
+            # the graph image link: the rule's expression over the hour before, drawn by the server
+            url = urllib.parse.urlsplit(image)
+            q = urllib.parse.parse_qs(url.query)
+            assert image.startswith("http://127.0.0.1:%d/api/v1/render?" % srv.port), image
+            assert q["query"] == ["vector(1) > 0"] and q["title"] == ["Always"] and q["step"] == ["60"], q
+            assert int(q["end"][0]) - int(q["start"][0]) == 3600 and abs(int(q["end"][0]) - time.time()) < 60, q
+            st, png = lkt.http("GET", image)
+            assert st == 200 and png.startswith(b"\x89PNG\r\n\x1a\n"), (st, png[:200])
     finally:
         srv_hook.shutdown()
-    print("ok: a rule's alert reaches a webhook through the in-process Alertmanager")
+    print("ok: a rule's alert reaches a webhook through the in-process Alertmanager, "
+          "with a graph_image_url that renders a PNG")
 
 
 def main():

@@ -1,6 +1,7 @@
 /* test_store.c — the log store: push/query round trips, WAL replay after a
  * reopen, sealing into blocks, torn WAL tails, kill -9 of a writer process,
- * out-of-order window, retention, the skip index reading few blocks, and
+ * out-of-order window, retention, a full disk under sealing, the skip index
+ * reading few blocks, and
  * LogQL regexes (RE2): the Go-answer table through line filters and the
  * regexp parser, head and sealed blocks alike. */
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "lib/lk_alloc.h"
 #include "logstore/logstore.h"
+#include "tests/helpers/disk_fx.h"
 #include "tests/lib/regex_cases.h"
 
 #define SEC 1000000000LL
@@ -422,6 +424,44 @@ static void test_retention(void **state)
   free(dir);
 }
 
+/* The segment's descriptor is pointed at /dev/full: seals fail, but pushes
+ * (in the WAL) are still acknowledged; once writes work the next seal
+ * succeeds and every line is there exactly once, before and after a
+ * reopen. Regression: the push that triggered a failing seal answered an
+ * error after storing its lines, so the sender's retry stored them twice. */
+static void test_seal_disk_full(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore *s = open_store(dir, 2048);
+  fill(s, 400);
+  logstore_stats before, after;
+  logstore_stats_get(s, &before);
+  int saved = -1;
+  int fd = dfx_full_begin("/seg-00000001.lks", &saved);
+  assert_true(fd >= 0);
+  char line[64];
+  for (int i = 0; i < 200; i++) { /* several seals fail meanwhile */
+    snprintf(line, sizeof line, "while full %d", i);
+    push_line(s, "web", (int64_t)(2000 + i) * SEC, line);
+  }
+  dfx_full_end(fd, saved);
+  for (int i = 0; i < 200; i++) {
+    snprintf(line, sizeof line, "space back %d", i);
+    push_line(s, "web", (int64_t)(2200 + i) * SEC, line);
+  }
+  logstore_stats_get(s, &after);
+  assert_true(after.blocks > before.blocks); /* sealing works again */
+  assert_int_equal(count_query(s, "{env=\"prod\"}", 5000), 800);
+  assert_int_equal(count_query(s, "{env=\"prod\"} |= \"while full 1\"", 5000), 111); /* 1, 10-19, 100-199 */
+  logstore_close(s);
+  s = open_store(dir, 2048);
+  assert_int_equal(count_query(s, "{env=\"prod\"}", 5000), 800);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -429,6 +469,7 @@ int main(void)
       cmocka_unit_test(test_bad_input),            cmocka_unit_test(test_torn_wal),
       cmocka_unit_test(test_kill9),                cmocka_unit_test(test_skip_index),
       cmocka_unit_test(test_retention),            cmocka_unit_test(test_regex_digits),
+      cmocka_unit_test(test_seal_disk_full),
       cmocka_unit_test(test_regex_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,8 @@ static void open_rt(rt_fx *f)
   f->opts = (orch__rt_opts){.data_dir = f->data, .runtime = "runc",
                             .cgroup_root = "/sys/fs/cgroup", .self_exe = rt_fx_lookout,
                             .backoff_base_ms = 400, .backoff_max_ms = 3200,
-                            .log_max_bytes = f->log_max_bytes, .log_max_files = f->log_max_files};
+                            .log_max_bytes = f->log_max_bytes, .log_max_files = f->log_max_files,
+                            .pod_cidr = f->pod_cidr, .on_net = f->on_net, .on_net_ctx = f->on_net_ctx};
   lk_diag d = {0};
   int rc = orch__rt_open(&f->opts, &f->rt, &d);
   if (rc)

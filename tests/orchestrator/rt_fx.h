@@ -18,6 +18,10 @@ typedef struct rt_fx {
   int64_t log_max_bytes;  /* set before rt_fx_reopen to test rotation */
   int log_max_files;
   char host_mount[256]; /* a test's own host mount: unmounted and removed by rt_fx_close */
+  /* pod networking (set before rt_fx_reopen): CIDR (NULL: the default) and hook */
+  const char *pod_cidr;
+  void (*on_net)(void *ctx, const orch_pod_net_event *ev);
+  void *on_net_ctx;
 } rt_fx;
 
 extern const char *rt_fx_lookout; /* argv[1]: the lookout binary */

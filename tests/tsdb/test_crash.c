@@ -1,4 +1,5 @@
-/* test_crash.c — every acknowledged sample survives kill -9.
+/* test_crash.c — every acknowledged sample survives kill -9, and a full
+ * disk under the WAL loses nothing.
  *
  * Each round forks a child that opens the database and appends batches in a
  * loop (series refs and label-set appends alternate), reporting each
@@ -22,6 +23,7 @@
 #include <time.h>
 
 #include "lib/lk_time.h"
+#include "tests/helpers/disk_fx.h"
 #include "tests/tsdb/tsdb_test_util.h"
 
 #define ROUNDS 24
@@ -189,9 +191,52 @@ static void test_kill9(void **state)
   tu_rmdir(dir);
 }
 
+/* The WAL segment's descriptor is pointed at /dev/full: the append that
+ * cannot be logged is refused (LK_ENOSPC), and so is the next one, before
+ * it touches the head. Once writes work, the retry is answered (its samples
+ * were in the head already), and after a close without flush — the WAL
+ * alone holds the head — the refused samples are there. Regression: they
+ * were in the head but never in the WAL, so a restart lost them. */
+static void test_wal_disk_full(void **state)
+{
+  (void)state;
+  char *dir = tu_tmpdir();
+  tsdb *db = tu_open(NULL, dir);
+  assert_non_null(db);
+  const char *kv[] = {"__name__", "full", "i", "1", NULL};
+  int64_t t[3] = {1000, 2000, 3000};
+  double v[3] = {1.5, 2.5, 3.5};
+  assert_int_equal(tu_append(db, t, v, 1, NULL, kv), 0);
+  int saved = -1;
+  int fd = dfx_full_begin("/wal/seg-00000000", &saved);
+  assert_true(fd >= 0);
+  assert_int_equal(tu_append(db, t + 1, v + 1, 1, NULL, kv), LK_ENOSPC);
+  assert_int_equal(tu_append(db, t + 2, v + 2, 1, NULL, kv), LK_ENOSPC);
+  dfx_full_end(fd, saved);
+  tsdb_append_stats st;
+  assert_int_equal(tu_append(db, t + 1, v + 1, 1, &st, kv), 0);
+  assert_int_equal(st.duplicates, 1);
+  assert_int_equal(tu_append(db, t + 2, v + 2, 1, NULL, kv), 0);
+  tsdb_close(db);
+  db = tu_open(NULL, dir);
+  assert_non_null(db);
+  tsdb_result *r = tu_select1(db, TSDB_EQ, "__name__", "full", 0, 10000);
+  assert_int_equal(tsdb_result_count(r), 1);
+  const tsdb_series *s = tsdb_result_get(r, 0);
+  assert_int_equal(s->n, 3);
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(s->t[i], t[i]);
+    assert_true(s->v[i] == v[i]);
+  }
+  tsdb_result_free(r);
+  tsdb_close(db);
+  tu_rmdir(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_wal_disk_full),
     cmocka_unit_test(test_kill9),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,10 +13,12 @@
 //  - Logs: pushed lines and the volume by level (a label, or a logfmt field)
 //    show; clicking a label filters; context shows the neighbours; a newly
 //    pushed line appears in the live tail within 2 s.
-// No console error and no failed request on any page. Screenshots go to
-// OUTDIR. Every wait is bounded; a watchdog ends the run after 150 s.
+//  - Alerts, Workloads, Status, Flows: see ui_pages.mjs.
+// No console error and no failed request on any page. Screenshots and the
+// measured figures (figures.json, for bench/lib/results.py) go to OUTDIR.
+// Every wait is bounded; a watchdog ends the run after 240 s.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,19 +27,16 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(here, '../../web/ui/package.json'));
 const { chromium } = require('playwright-core');
+import { api, check, figure, post, result, WAIT, watch } from './ui_lib.mjs';
+import { CONFIG, testAlerts, testFlows, testStatus, testWorkloads } from './ui_pages.mjs';
 
 const [lookout, outDir, chromiumPath] = process.argv.slice(2);
-const WAIT = 10000; // ms, any single wait
-setTimeout(() => { console.error('ui_test: watchdog: over 150 s'); process.exit(1); }, 150000).unref();
-
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? 'ok' : 'FAILED'} - ${what}`);
-  if (!ok) failures++;
-}
+setTimeout(() => { console.error('ui_test: watchdog: over 240 s'); process.exit(1); }, 240000).unref();
 
 function startServer(dataDir) {
-  const proc = spawn(lookout, ['server', '--data', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const config = join(dataDir, 'lookout.yaml');
+  for (const [name, text] of Object.entries(CONFIG)) writeFileSync(join(dataDir, name), text);
+  const proc = spawn(lookout, ['server', '--config', config, '--data', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let err = '';
     const t = setTimeout(() => reject(new Error(`lookout did not start in 15 s: ${err}`)), 15000);
@@ -49,18 +48,6 @@ function startServer(dataDir) {
     proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`lookout exited ${code}: ${err}`)); });
     proc.on('error', (e) => { clearTimeout(t); reject(new Error(`cannot run ${lookout}: ${e.message}`)); });
   });
-}
-
-async function post(base, path, body, type) {
-  const r = await fetch(base + path, { method: 'POST', body, headers: { 'Content-Type': type } });
-  if (r.status >= 300) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
-}
-
-async function api(base, path, params) {
-  const r = await fetch(`${base}${path}?${new URLSearchParams(params)}`);
-  const j = await r.json();
-  if (j.status !== 'success') throw new Error(`${path}: ${j.error}`);
-  return j.data;
 }
 
 // Known metrics: three containers with constant rates, node series, ten
@@ -115,15 +102,6 @@ async function pushLogs(base, lines) {
   await post(base, '/loki/api/v1/push', JSON.stringify({ streams: [...streams.values()] }), 'application/json');
 }
 
-function watch(page, name, problems) {
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${name}: console error: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    if (r.failure().errorText !== 'net::ERR_ABORTED') problems.push(`${name}: request failed: ${r.url()} ${r.failure().errorText}`);
-  });
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`${name}: HTTP ${r.status()} for ${r.url()}`); });
-}
-
 const near = (a, b) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
 
 // The overview's first paint with data, loaded three times (the median is
@@ -144,6 +122,7 @@ async function firstPaint(browser, base, problems) {
   }
   for (const r of runs) console.log(`# overview first paint: ${r.fcp?.toFixed(0)} ms (first contentful), ${r.data.toFixed(0)} ms with data`);
   const median = runs.map((r) => r.data).sort((a, b) => a - b)[1];
+  result.figures.overview_first_data_paint_ms_median = Math.round(median);
   check(median <= 1000, `overview shows its data within 1 s (median of 3 loads: ${median.toFixed(0)} ms)`);
   return page;
 }
@@ -195,7 +174,7 @@ async function testExplore(browser, base, now, problems) {
   const wantPoints = want.result.reduce((n, s) => n + s.values.length, 0);
   check(drawn[0].s === want.result.length && want.result.length === 10, `Explore draws the API's ${want.result.length} series`);
   check(drawn[0].p === wantPoints && wantPoints === 72000, `Explore draws the API's ${wantPoints} points (${drawn[0].p})`);
-  console.log(`# explore: ${wantPoints} points drawn ${drawn[0].ms} ms after the answer arrived`);
+  figure('explore_72k_points_draw_ms', drawn[0].ms, `explore: ${wantPoints} points drawn ${drawn[0].ms} ms after the answer arrived`);
   check(drawn[1].s === 1 && drawn[1].p === 7200, 'the second query on the page draws its one series');
   const stats = await page.$eval('.query .stats', (e) => e.textContent);
   check(/10 series · 72k points/.test(stats), `query stats say what was drawn (${stats})`);
@@ -241,9 +220,13 @@ async function testAutocomplete(browser, base, problems) {
   const ms = Date.now() - t0;
   console.log(`# autocomplete: offered ac_metric_042137 ${ms} ms after the last keystroke`);
   check(ms < 2000, 'autocomplete offers a known name among 100,000 within 2 s');
-  check(lookups.length > 0 && lookups.every((u) => Number(u.searchParams.get('limit')) > 0 && u.searchParams.has('prefix')),
-    `every metric-name lookup had a prefix and a limit (${lookups.length} lookups)`);
   await page.screenshot({ path: join(outDir, 'autocomplete.png') });
+  const typed = await completionTimes(page);
+  figure('autocomplete_browser_ms', { samples: typed.length, p50: pct(typed, 50), p99: pct(typed, 99) },
+    `autocomplete in the browser over 100,000 names (${typed.length} prefixes, keystroke to offered list): ` +
+    `p50 ${pct(typed, 50)} ms, p99 ${pct(typed, 99)} ms`);
+  check(lookups.length > typed.length && lookups.every((u) => Number(u.searchParams.get('limit')) > 0 && u.searchParams.has('prefix')),
+    `every metric-name lookup had a prefix and a limit (${lookups.length} lookups)`);
   await page.close();
 
   const times = [];
@@ -252,8 +235,34 @@ async function testAutocomplete(browser, base, problems) {
     await api(base, '/api/v1/label/__name__/values', { prefix: `ac_metric_0${String(i % 100).padStart(2, '0')}`, limit: 200 });
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  console.log(`# autocomplete lookups over 100,000 names: p50 ${times[49].toFixed(1)} ms, p99 ${times[98].toFixed(1)} ms`);
+  figure('autocomplete_lookup_ms', { samples: times.length, p50: pct(times, 50), p99: pct(times, 99) },
+    `autocomplete lookups over 100,000 names (HTTP, limit 200): p50 ${pct(times, 50)} ms, p99 ${pct(times, 99)} ms`);
+}
+
+// The nearest-rank percentile p of xs, to 0.1 ms.
+function pct(xs, p) {
+  const s = xs.slice().sort((a, b) => a - b);
+  return Math.round(s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)] * 10) / 10;
+}
+
+// Keystroke → completion list, 100 times with a fresh 14-character prefix
+// (ac_metric_0NNM: 100 of the 100,000 names): the editor gets the prefix
+// but its last character, then that one key is pressed and the time runs
+// until the list offers ac_metric_0NNM00.
+async function completionTimes(page) {
+  const out = [];
+  for (let i = 0; i < 100; i++) {
+    const prefix = `ac_metric_0${String((i * 37) % 1000).padStart(3, '0')}`;
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.insertText(prefix.slice(0, -1));
+    const t0 = performance.now();
+    await page.keyboard.press(prefix.slice(-1));
+    await page.waitForSelector(`.cm-tooltip-autocomplete li:has-text("${prefix}00")`, { timeout: WAIT });
+    out.push(performance.now() - t0);
+  }
+  return out;
 }
 
 async function testLogs(browser, base, now, problems) {
@@ -297,10 +306,32 @@ async function testLogs(browser, base, now, problems) {
   await pushLogs(base, [{ labels: { job: 'app', level: 'error' }, ts: Date.now(), line: `level=error msg="${marker}"` }]);
   await page.waitForSelector(`#lines .line .text:has-text("${marker}")`, { timeout: WAIT });
   const ms = Date.now() - t0;
-  console.log(`# live tail: a pushed line showed ${ms} ms later`);
+  figure('live_tail_ms', ms, `live tail: a pushed line showed ${ms} ms later`);
   check(ms <= 2000, 'a newly pushed line appears in the live tail within 2 s');
   await page.screenshot({ path: join(outDir, 'logs.png'), fullPage: true });
   await page.close();
+}
+
+// The gzipped bytes of the whole dashboard as served: index.html, the
+// files it names and every chunk a script imports (the query pages load on
+// demand), within the budget.
+async function bundleKiB(base) {
+  const gz = { 'Accept-Encoding': 'gzip' };
+  const seen = new Set(), queue = [];
+  const html = await (await fetch(`${base}/`)).text();
+  let total = Number((await fetch(`${base}/`, { headers: gz })).headers.get('content-length'));
+  for (const m of html.matchAll(/(?:src|href)="\/?(ui\/[^"]+)"/g)) queue.push(`/${m[1]}`);
+  while (queue.length && seen.size < 50) {
+    const path = queue.shift();
+    if (seen.has(path)) continue;
+    seen.add(path);
+    total += Number((await fetch(base + path, { headers: gz })).headers.get('content-length'));
+    if (path.endsWith('.js'))
+      for (const m of (await (await fetch(base + path)).text()).matchAll(/["']\.\/(chunk-\w+\.js)["']/g)) queue.push(`/ui/${m[1]}`);
+  }
+  const kib = Math.round(total / 102.4) / 10;
+  figure('bundle_gzip_kib', kib, `the dashboard's bundle: ${kib} KiB gzipped in ${seen.size + 1} files`);
+  check(seen.size >= 4 && kib <= 150, 'the dashboard as served is within the 150 KiB budget');
 }
 
 async function main() {
@@ -316,12 +347,19 @@ async function main() {
     await post(base, '/api/v1/import/prometheus', text, 'text/plain');
     browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'], timeout: 30000 });
     const problems = [];
+    const ctx = { browser, base, outDir, dataDir, token: readFileSync(join(dataDir, 'token'), 'utf8').trim(), problems };
     await testOverview(browser, base, ctrs, problems);
     await testExplore(browser, base, now, problems);
     await testAutocomplete(browser, base, problems);
     await testLogs(browser, base, now, problems);
+    await testAlerts(ctx);
+    await testWorkloads(ctx);
+    await testStatus(ctx);
+    await testFlows(ctx);
     for (const p of problems) console.log(`# ${p}`);
     check(problems.length === 0, 'no console errors and no failed requests on any page');
+    await bundleKiB(base);
+    writeFileSync(join(outDir, 'figures.json'), `${JSON.stringify(result.figures, null, 1)}\n`);
   } finally {
     if (browser) await browser.close();
     if (proc && proc.exitCode === null) {
@@ -332,8 +370,8 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`screenshots in ${outDir}`);
-  if (failures) {
-    console.log(`${failures} check(s) failed`);
+  if (result.failures) {
+    console.log(`${result.failures} check(s) failed`);
     process.exit(1);
   }
 }

@@ -22,7 +22,7 @@ static const char design_example[] =
     "scrape_configs: [ { job_name: app, scrape_interval: 15s, static_configs: [ { targets: [127.0.0.1:8080] } ] } ]\n"
     "rule_files: []\n"
     "auth:      { token_file: ./data/token }\n"
-    "limits:    { max_query_samples: 1000, query_timeout: 30s }\n";
+    "limits:    { max_query_samples: 1000, query_timeout: 30s, max_render_series: 5 }\n";
 
 static void test_defaults(void **state)
 {
@@ -58,6 +58,7 @@ static void test_design_example(void **state)
   assert_int_equal(c.rule_files.n, 0);
   assert_int_equal(c.limits.max_query_samples, 1000);
   assert_int_equal(c.limits.query_timeout_ms, 30000);
+  assert_int_equal(c.limits.max_render_series, 5);
   assert_string_equal(c.auth.token_file, "./data/token");
   assert_int_equal(c.collector.pcap_interfaces.n, 0);
   assert_int_equal(c.collector.detail_interval_ms, 1000);
@@ -153,8 +154,14 @@ static void test_keys_per_program(void **state)
                  "key global.resolve_timeout is not used by lookout agent");
   check_error_as(LK_CONFIG_SERVER, "alertmanager_url: http://127.0.0.1:9093\n", "unknown key \"alertmanager_url\"");
   check_error_as(LK_CONFIG_AGENT, "orchestrator: { enabled: false }\n", "key orchestrator is not used by lookout agent");
+  /* the push targets are `lookout agent`'s only: `lookout up` stores locally */
+  check_error_as(LK_CONFIG_UP, "agent: { metrics_url: http://127.0.0.1:8428/api/v1/write }\n",
+                 "x.yaml:1: key agent is not used by lookout up (only lookout agent reads it)");
+  check_error_as(LK_CONFIG_SERVER, "agent: { logs_url: http://127.0.0.1:3100 }\n",
+                 "key agent is not used by lookout server (only lookout agent reads it)");
   static const struct { unsigned reader; const char *text; } ok[] = {
     {LK_CONFIG_AGENT, "data: d\ncollector: { interval: 1s }\nscrape_configs: [ { job_name: a } ]\n"},
+    {LK_CONFIG_AGENT, "agent: { server: http://a:1, metrics_url: http://b:2/api/v1/write, logs_url: http://c:3 }\n"},
     {LK_CONFIG_SERVER, "data: d\nlisten: 127.0.0.1:1\nlimits: { max_series: 5 }\ncollector: {}\n"},
     {LK_CONFIG_SERVER, "route: { receiver: a, group_by: ['...'] }\nreceivers: [ { name: a } ]\ninhibit_rules: []\n"
                        "time_intervals: []\nmute_time_intervals: []\nglobal: { resolve_timeout: 1m }\n"
@@ -296,6 +303,7 @@ static void test_readme_sample(void **state)
     fail_msg("%s", d.msg);
   assert_int_equal(c.nscrape_configs, 1);
   assert_int_equal(c.limits.query_timeout_ms, 120000);
+  assert_int_equal(c.limits.max_render_series, 20);
   lk_config_fini(&c);
 }
 

@@ -2,6 +2,8 @@
 // Every call can be aborted with an AbortSignal; errors carry the server's
 // message.
 
+import { askToken, token } from './token.js';
+
 export class ApiError extends Error {}
 
 function form(params) {
@@ -56,4 +58,31 @@ export async function selfMetrics(signal) {
     out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
   }
   return out;
+}
+
+// A write (POST, PUT, PATCH, DELETE) with the bearer token (asked for once
+// when none is kept; a 401 asks again). Resolves to the JSON answer or null;
+// errors carry the server's message (Prometheus, Alertmanager or
+// Kubernetes shape).
+export async function write(method, path, body, type = 'application/json') {
+  if (!token()) askToken();
+  for (let asked = false; ; asked = true) {
+    const headers = { 'Content-Type': type };
+    if (token()) headers.Authorization = `Bearer ${token()}`;
+    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (r.status === 401 && !asked && askToken() !== null) continue;
+    const text = await r.text();
+    let j = null;
+    try { j = text ? JSON.parse(text) : null; } catch { /* a plain-text answer */ }
+    if (!r.ok) throw new ApiError((j && (j.error || j.message)) || text || `${method} ${path}: HTTP ${r.status}`);
+    return j;
+  }
+}
+
+// GET of a JSON document in any shape (Kubernetes, Alertmanager).
+export async function getJSON(path, signal) {
+  const r = await fetch(path, { signal });
+  const j = await r.json().catch(() => null);
+  if (!r.ok || j === null) throw new ApiError((j && (j.error || j.message)) || `${path}: HTTP ${r.status}`);
+  return j;
 }

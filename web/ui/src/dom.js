@@ -70,3 +70,46 @@ export function status(msg, isError = false) {
   el.textContent = msg;
   el.className = isError ? 'error' : '';
 }
+
+// A figure on a card: title, value, an optional line below; test names it
+// (data-card) for the tests.
+export function card(title, value, sub, test) {
+  return h('div', { class: 'card', dataset: { card: test } }, h('div', { class: 'k' }, title),
+    h('div', { class: 'v' }, value), sub && h('div', { class: 'sub' }, sub));
+}
+
+// A plain table: cols [{title, cell: (row) => node | string}], one <tr> per
+// row (rowAttrs(row) gives its attributes); `empty` says why there is none.
+export function grid(cols, rows, empty, rowAttrs = () => ({})) {
+  const body = rows.length ? rows.map((r) => h('tr', rowAttrs(r), cols.map((c) => h('td', {}, c.cell(r)))))
+    : h('tr', {}, h('td', { colspan: cols.length, class: 'muted' }, empty));
+  return h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, c.title)))), h('tbody', {}, body));
+}
+
+// An RFC 3339 time → "12s ago" / "3m ago" / "in 2h" (absolute in the title).
+export function ago(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t) || t <= 0) return '—';
+  const s = Math.round((Date.now() - t) / 1000), a = Math.abs(s);
+  const txt = a < 60 ? `${a}s` : a < 3600 ? `${Math.round(a / 60)}m` : a < 86400 ? `${Math.round(a / 3600)}h` : `${Math.round(a / 86400)}d`;
+  return h('span', { title: iso }, s >= 0 ? `${txt} ago` : `in ${txt}`);
+}
+
+// A page's live refresh: load(signal) now and every `ms`; a newer run aborts
+// the older one; errors go to the status line. Returns {destroy}.
+export function every(ms, what, load) {
+  let aborter = null;
+  const run = async () => {
+    if (aborter) aborter.abort();
+    aborter = new AbortController();
+    try {
+      await load(aborter.signal);
+      status('');
+    } catch (e) {
+      if (e.name !== 'AbortError') status(`${what}: ${e.message}`, true);
+    }
+  };
+  run();
+  const timer = setInterval(run, ms);
+  return { run, destroy() { clearInterval(timer); if (aborter) aborter.abort(); } };
+}

@@ -8,7 +8,7 @@
 // (the browser test reads it as the first paint of real content).
 import { query, queryRange, selfMetrics, vectorValues } from './api.js';
 import { align, sparkline } from './chart.js';
-import { clear, fmtBytes, fmtNum, h, status } from './dom.js';
+import { card, clear, fmtBytes, fmtNum, h, status } from './dom.js';
 import { setPageParams } from './url.js';
 
 const BY = 'id, namespace, pod, container';
@@ -75,11 +75,6 @@ const sumOf = (m, name) => {
   for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) s += v;
   return s;
 };
-
-function card(title, value, sub, test) {
-  return h('div', { class: 'card', dataset: { card: test } }, h('div', { class: 'k' }, title),
-    h('div', { class: 'v' }, value), sub && h('div', { class: 'sub' }, sub));
-}
 
 export function overviewPage(el, params) {
   let sort = params.get('sort') || 'cpu', desc = params.get('desc') !== '0';
