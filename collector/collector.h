@@ -203,7 +203,9 @@ int collector_flows_new(const collector_flow_opts *o, collector_sink sink, colle
 void collector_flows_free(collector_flows *f); /* stops capture and the emit thread; NULL fine */
 
 /* Start capturing on an interface (its own thread). pod_side: the host side of
- * a pod's veth (the meter avoids counting pod-to-pod packets twice). Without
+ * a pod's veth: what the pod sends is metered there, so pod-to-pod packets
+ * count once (traffic into pods from beyond the node's pods is metered on
+ * the other interfaces, e.g. the uplink in pcap_interfaces). Without
  * privilege: LK_EPERM with one clear diag; the caller logs it and goes on.
  * LK_EEXIST when already capturing on ifname. */
 int collector_flows_add_interface(collector_flows *f, const char *ifname, bool pod_side, lk_diag *d);

@@ -119,6 +119,15 @@ def main():
             assert e["proto"] == "tcp", e
             assert RATE / 4 < e["bytes_per_second"] < RATE * 4, e
             assert e["tcp"] is not None and e["tcp"]["connections_per_second"] > 0, e
+            # a full window of steady traffic: each packet counted once (a
+            # packet seen at both pods' veths doubled the bytes and counted
+            # its second sighting as a retransmit), about one connection a second
+            time.sleep(12)
+            e = edge(graph(node, 10), "default/cli", "default/srv", "8080")
+            print(f"steady edge cli → srv: {e}")
+            assert 0.7 * RATE < e["bytes_per_second"] < 1.3 * RATE, e
+            assert e["tcp"]["retransmits_per_second"] == 0, e
+            assert 0.5 < e["tcp"]["connections_per_second"] < 1.5, e
             nodes = {n["id"] for n in graph(node, 15)["nodes"]}
             assert {"default/cli", "default/srv"} <= nodes, nodes
 
@@ -137,7 +146,8 @@ def main():
                 assert st == 200, st
             for name in ("srv", "cli"):
                 wait_for(f"{name}'s veth gone", lambda: not os.path.exists(f"/sys/class/net/{veth(uids[name])}"), 60)
-            assert os.listdir(os.path.join(node.data, "orchestrator", "ipam")) == []
+            ipam = os.path.join(node.data, "orchestrator", "ipam")
+            wait_for("the pods' addresses freed", lambda: os.listdir(ipam) == [], 30)
         finally:
             if node.proc and node.proc.poll() is None:  # a failure above: Lookout removes the pods
                 for name in ("srv", "cli"):             # (containers, veths, namespaces)
