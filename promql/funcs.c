@@ -229,11 +229,13 @@ static const struct { const char *name; int which; } datefns[] = {
 
 static double date_part(double secs, int which)
 {
-  if (isnan(secs) || isinf(secs))
+  /* beyond what time_t holds, or a year gmtime cannot express: no date */
+  if (!(secs >= -0x1p63 && secs < 0x1p63))
     return NAN;
   time_t t = (time_t)secs;
   struct tm tm;
-  gmtime_r(&t, &tm);
+  if (!gmtime_r(&t, &tm))
+    return NAN;
   static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   int y = tm.tm_year + 1900;
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

@@ -159,6 +159,11 @@ static void test_literals(void **state)
   assert_true(scalar_of("(1 + 2) * 3") == 9);
   assert_true(scalar_of("5 % 3") == 2);
   assert_true(scalar_of("1 < bool 2") == 1);
+  /* dates of times no calendar holds are NaN (a double beyond time_t was UB) */
+  assert_true(scalar_of("scalar(year(vector(2e9)))") == 2033);
+  assert_true(isnan(scalar_of("scalar(year(vector(1e57)))")));
+  assert_true(isnan(scalar_of("scalar(month(vector(-1e300)))")));
+  assert_true(isnan(scalar_of("scalar(hour(vector(9e18)))")));
   promql_mem *m = promql_mem_new();
   promql_queryable qq = promql_mem_queryable(m);
   promql_result *r = eval_at(&qq, "\"a\\nb\\x41\\u00e9\"", 0);
