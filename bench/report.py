@@ -361,6 +361,8 @@ def render_scaleout(doc, path):
     head = ["`lookout agent`, each target down %.0f s mid-run" % doc["outage_seconds"], "produced",
             "read back", "duplicates", "missing"]
     return "\n".join([table(head, rows), "", source_line(doc, path)])
+
+
 # ---------------------------------------------------------------- render
 
 def render_render(doc, path):
@@ -378,7 +380,28 @@ def render_render(doc, path):
         source_line(doc, path)])
 
 
-RENDERERS = {"tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
+# ---------------------------------------------------------------- flows
+
+FLOW_PEERS = {"lookout": "Lookout (`lookout flows`)", "softflowd": "softflowd 1.1.0 (`-r`)",
+              "pmacctd": "pmacctd 1.7.7 (pcap_savefile, print plugin)"}
+
+
+def render_flows(doc, path):
+    rows = []
+    for name, r in doc["results"].items():
+        rows.append([FLOW_PEERS.get(name, name), fnum(r["packets_per_cpu_s"] / 1e6, 2), "%.2f" % r["cpu_s"],
+                     fnum(r["peak_rss_kb"] / 1024)])
+    lk = doc["results"]["lookout"]
+    out = [table(["%s packets, %s concurrent flows" % (fnum(doc["packets"], 0), fnum(doc["concurrent_flows"], 0)),
+                  "M packets per CPU s", "CPU s", "peak RSS MiB"], rows), "",
+           "Lookout: %s× the faster peer's packets per CPU second (target ≥ 2×), %s bytes per active flow "
+           "(peak RSS minus its RSS on a 1,000-packet file, over the flows; target ≤ 256)." % (
+               "%.2f" % doc["ratio_vs_faster_peer"], fnum(lk["bytes_per_active_flow"], 0)), "",
+           source_line(doc, path)]
+    return "\n".join(out)
+
+
+RENDERERS = {"flows": render_flows, "tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
              "summary-query": render_summary_query, "collector": render_collector, "logs": render_logs,
              "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
              "regex": render_regex, "alerting": render_alerting, "autoscale": render_autoscale,

@@ -124,11 +124,12 @@ void collector_format_metrics(const lk_series *s, size_t n, lk_buf *out);
 typedef struct collector_pusher collector_pusher;
 
 typedef struct collector_push_opts {
-  const char *url;             /* remote_write endpoint, http:// (required) */
+  const char *url;             /* remote_write endpoint, http:// or https:// (required) */
   const char *queue_dir;       /* on-disk queue directory (created; required) */
   uint64_t queue_max_bytes;    /* bound of the queue; 0: 256 MiB. Oldest dropped first */
   size_t max_series_per_send;  /* 0: 2000 (as Prometheus' max_samples_per_send) */
   const char *bearer_token;    /* optional Authorization: Bearer */
+  const char *ca_file;         /* https: PEM CA file to trust, or NULL = the system's */
   int timeout_ms;              /* per request; 0: 10 s */
   int64_t backoff_min_ms;      /* 0: 100 ms */
   int64_t backoff_max_ms;      /* 0: 5 s */
@@ -169,9 +170,10 @@ void collector_pusher_stats_get(collector_pusher *p, collector_push_stats *out);
  *     {node, src_namespace, src_pod, dst_namespace, dst_pod, dst_port}
  *   lookout_flow_* self-metrics (decode errors, evictions, pcap drops, ...)
  * through a collector_sink. Unknown addresses are namespace "" pod "world".
- * dst_port is the server's port: the SYN's destination for TCP, else the
- * lower of the two ports when one is ephemeral (> 32767) and the other not;
- * "" for ICMP/other and when both ports are ephemeral.
+ * dst_port is the flow's destination port when below 32768 or a port a TCP
+ * SYN went to (a listening port), else "" (replies to ephemeral ports); ""
+ * for ICMP and other protocols. Labels with an empty
+ * value are left out of the series (storage refuses empty values).
  *
  * Threads: one capture thread per interface, one emit thread
  * (collector_flows_start); every function may be called from any thread. */
@@ -201,7 +203,9 @@ int collector_flows_new(const collector_flow_opts *o, collector_sink sink, colle
 void collector_flows_free(collector_flows *f); /* stops capture and the emit thread; NULL fine */
 
 /* Start capturing on an interface (its own thread). pod_side: the host side of
- * a pod's veth (the meter avoids counting pod-to-pod packets twice). Without
+ * a pod's veth: what the pod sends is metered there, so pod-to-pod packets
+ * count once (traffic into pods from beyond the node's pods is metered on
+ * the other interfaces, e.g. the uplink in pcap_interfaces). Without
  * privilege: LK_EPERM with one clear diag; the caller logs it and goes on.
  * LK_EEXIST when already capturing on ifname. */
 int collector_flows_add_interface(collector_flows *f, const char *ifname, bool pod_side, lk_diag *d);
@@ -240,6 +244,12 @@ typedef struct collector_flow_row {
 /* The current flow table plus flows ended since the last call, oldest first
  * (*rows malloc'd; the caller frees). */
 int collector_flows_table(collector_flows *f, collector_flow_row **rows, size_t *n);
+
+/* The same rows one at a time, without holding them all: flows ended since
+ * the last call first, then the table, least recently active first. fn runs
+ * under the meter's lock (it must not call back into f). */
+typedef void (*collector_flow_row_fn)(void *ctx, const collector_flow_row *r);
+void collector_flows_table_each(collector_flows *f, collector_flow_row_fn fn, void *ctx);
 
 typedef struct collector_flows_stats {
   uint64_t packets, bytes;       /* IP packets metered */

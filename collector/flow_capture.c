@@ -120,11 +120,17 @@ static int activate_error(pcap_t *p, const char *ifname, int rc, lk_diag *d)
   return lk_diag_set(d, LK_EIO, -1, "flows: capture on %s: %s", ifname, pcap_geterr(p));
 }
 
-/* pod_side: Linux cooked capture says which packets the host sent into the pod. */
-static void prefer_cooked(pcap_t *p)
+/* pod_side: each pod-to-pod packet must count once. Linux cooked capture
+ * says which packets the host sent into the pod (the meter skips those from
+ * another pod: counted at the sender's veth). A veth offers no cooked link
+ * type, so there only what the pod sends is captured (PCAP_D_IN on the host
+ * side): every packet at its sender's veth. Traffic into pods from beyond the
+ * node's pods is then metered on the interfaces of collector.pcap_interfaces. */
+static int pod_side_capture(pcap_t *p)
 {
-  if (pcap_set_datalink(p, DLT_LINUX_SLL2))
-    pcap_set_datalink(p, DLT_LINUX_SLL);
+  if (!pcap_set_datalink(p, DLT_LINUX_SLL2) || !pcap_set_datalink(p, DLT_LINUX_SLL))
+    return 0;
+  return pcap_setdirection(p, PCAP_D_IN);
 }
 
 static int open_live(collector_flows *f, flow__if *i, lk_diag *d)
@@ -139,8 +145,9 @@ static int open_live(collector_flows *f, flow__if *i, lk_diag *d)
   int rc = pcap_activate(i->p);
   if (rc < 0)
     return activate_error(i->p, i->name, rc, d);
-  if (i->pod_side)
-    prefer_cooked(i->p);
+  if (i->pod_side && pod_side_capture(i->p))
+    return lk_diag_set(d, LK_EIO, -1, "flows: %s: cannot capture one direction: %s", i->name,
+                       pcap_geterr(i->p));
   i->linktype = pcap_datalink(i->p);
   if (!flow__linktype_supported(i->linktype))
     return lk_diag_set(d, LK_ENOTSUP, -1, "flows: %s: link type %s is not decoded", i->name,

@@ -55,8 +55,8 @@ bool flow__linktype_supported(int linktype);
 #define FLOW__NONE UINT32_MAX
 #define FLOW__RTT_BUCKETS 16 /* finite bounds; +Inf is the count */
 
-/* One direction of one conversation. 160 bytes; the table holds max_flows of
- * them plus 8 bytes of hash head each. */
+/* One direction of one conversation: 152 bytes, plus 4 to 8 bytes of hash
+ * head (the heads double with the flows, up to max_flows). */
 typedef struct flow__flow {
   flow__key key;
   uint64_t packets, bytes;
@@ -72,6 +72,7 @@ typedef struct flow__flow {
   uint32_t pods_gen;       /* pods generation pair was resolved under */
   uint32_t prev, next;     /* activity list, least recent first */
   uint32_t hnext;          /* hash chain */
+  uint32_t moved_s;        /* packet time (s) it last moved to the activity list's tail */
   bool have_seq, in_use;
 } flow__flow;
 
@@ -140,6 +141,7 @@ void flow__meter_packet(flow__meter *m, int linktype, bool pod_side, int64_t ts_
 /* End flows idle (or active) past their timeout at now_us. */
 void flow__meter_expire(flow__meter *m, int64_t now_us);
 void flow__meter_rows(flow__meter *m, collector_flow_row **rows, size_t *n);
+void flow__meter_each(flow__meter *m, collector_flow_row_fn fn, void *ctx);
 
 /* pairs and pods (flow_pairs.c) */
 void flow__pods_set(flow__meter *m, const collector_flow_pod *p, size_t n);

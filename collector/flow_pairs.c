@@ -6,7 +6,8 @@
  * Cardinality: unknown addresses are pod "world" (namespace ""); dst_port is
  * the destination port when it is below 32768 (not Linux's ephemeral range)
  * or a port a TCP SYN went to, else "" (a reply to a client's ephemeral
- * port); at most max_pairs pairs, past which new ones fold into
+ * port); empty values (namespace "", dst_port "") are left out of the
+ * series, as Prometheus treats absent and empty alike; at most max_pairs pairs, past which new ones fold into
  * world -> world with dst_port "" (pairs_dropped counts the flows). */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -213,6 +214,17 @@ static void emit_self(const flow__meter *m, collector__batch *b, const lk_label 
     collector__emit(b, c[i].name, node, 1, NULL, 0, (double)c[i].v);
 }
 
+/* Labels with an empty value are left out (as Prometheus: absent and ""
+ * are the same to a selector; storage refuses empty values). */
+static size_t non_empty(lk_label *l, size_t n)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (l[i].value[0])
+      l[k++] = l[i];
+  return k;
+}
+
 void flow__emit(flow__meter *m, collector__batch *b, const char *node)
 {
   for (size_t i = 0; i < m->npairs; i++) {
@@ -220,10 +232,11 @@ void flow__emit(flow__meter *m, collector__batch *b, const char *node)
     lk_label l[7] = {{"node", node},          {"src_namespace", p->src_ns}, {"src_pod", p->src_pod},
                      {"dst_namespace", p->dst_ns}, {"dst_pod", p->dst_pod}, {"dst_port", p->dst_port},
                      {"proto", proto_label[p->proto]}};
-    collector__emit(b, "lookout_flow_bytes_total", l, 7, NULL, 0, (double)p->bytes);
-    collector__emit(b, "lookout_flow_packets_total", l, 7, NULL, 0, (double)p->packets);
+    size_t n = non_empty(l, 7); /* proto is never empty: it stays last */
+    collector__emit(b, "lookout_flow_bytes_total", l, n, NULL, 0, (double)p->bytes);
+    collector__emit(b, "lookout_flow_packets_total", l, n, NULL, 0, (double)p->packets);
     if (p->proto == FP_TCP)
-      emit_tcp(b, p, l, 6);
+      emit_tcp(b, p, l, n - 1);
   }
   lk_label n = {"node", node};
   emit_self(m, b, &n);

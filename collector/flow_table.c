@@ -43,10 +43,9 @@ void flow__meter_init(flow__meter *m, const collector_flow_opts *o)
   m->idle_us = (o->idle_timeout_ms ? o->idle_timeout_ms : 60000) * 1000;
   m->active_us = (o->active_timeout_ms ? o->active_timeout_ms : 300000) * 1000;
   m->flows = lk_xcalloc(m->max_flows, sizeof *m->flows);
-  size_t nh = pow2_at_least(m->max_flows);
-  m->heads = lk_xmalloc(nh * sizeof *m->heads);
-  memset(m->heads, 0xff, nh * sizeof *m->heads);
-  m->hmask = (uint32_t)(nh - 1);
+  m->heads = lk_xmalloc(16 * sizeof *m->heads);
+  memset(m->heads, 0xff, 16 * sizeof *m->heads);
+  m->hmask = 15;
   m->free_list = m->lru_head = m->lru_tail = FLOW__NONE;
   size_t np = pow2_at_least(2 * m->max_pairs);
   m->pair_heads = lk_xmalloc(np * sizeof *m->pair_heads);
@@ -179,6 +178,25 @@ static void reset_tcp(flow__flow *f)
   f->hole_lo = f->hole_hi = 0;
 }
 
+/* Twice the hash heads once there are more flows than heads (up to
+ * max_flows): chains stay short and an idle table stays small. */
+static void grow_heads(flow__meter *m)
+{
+  size_t nh = ((size_t)m->hmask + 1) * 2;
+  free(m->heads);
+  m->heads = lk_xmalloc(nh * sizeof *m->heads);
+  memset(m->heads, 0xff, nh * sizeof *m->heads);
+  m->hmask = (uint32_t)(nh - 1);
+  for (uint32_t i = 0; i < m->used; i++) {
+    flow__flow *f = &m->flows[i];
+    if (!f->in_use)
+      continue;
+    uint32_t *head = chain_of(m, &f->key);
+    f->hnext = *head;
+    *head = i;
+  }
+}
+
 static uint32_t create(flow__meter *m, const flow__key *k, int64_t ts)
 {
   if (m->free_list == FLOW__NONE && m->used == m->max_flows) {
@@ -196,6 +214,7 @@ static uint32_t create(flow__meter *m, const flow__key *k, int64_t ts)
   memset(f, 0, sizeof *f);
   f->key = *k;
   f->first_us = ts;
+  f->moved_s = (uint32_t)(ts / 1000000);
   f->pair = FLOW__NONE;
   f->in_use = true;
   reset_tcp(f);
@@ -205,6 +224,8 @@ static uint32_t create(flow__meter *m, const flow__key *k, int64_t ts)
   lru_append(m, i);
   m->st.flows_created++;
   m->st.flows_active++;
+  if (m->st.flows_active > (uint64_t)m->hmask + 1 && m->hmask + 1 < m->max_flows)
+    grow_heads(m);
   return i;
 }
 
@@ -223,8 +244,11 @@ static flow__flow *flow_get(flow__meter *m, const flow__key *k, int64_t ts)
     f->syns = f->fins = 0;
     f->first_us = ts;
   }
-  lru_unlink(m, i);
-  lru_append(m, i);
+  if ((uint32_t)(ts / 1000000) != f->moved_s) { /* at most once a second: the list is ordered to 1 s */
+    f->moved_s = (uint32_t)(ts / 1000000);
+    lru_unlink(m, i);
+    lru_append(m, i);
+  }
   return f;
 }
 
@@ -256,6 +280,18 @@ void flow__meter_rows(flow__meter *m, collector_flow_row **rows, size_t *n)
   qsort(r, k, sizeof *r, rows_by_first);
   *rows = r;
   *n = k;
+}
+
+void flow__meter_each(flow__meter *m, collector_flow_row_fn fn, void *ctx)
+{
+  for (size_t i = 0; i < m->nended; i++)
+    fn(ctx, &m->ended[i]);
+  m->nended = 0;
+  collector_flow_row r;
+  for (uint32_t i = m->lru_head; i != FLOW__NONE; i = m->flows[i].next) {
+    fill_row(m, &m->flows[i], false, &r);
+    fn(ctx, &r);
+  }
 }
 
 /*---- fragments ----*/

@@ -139,6 +139,13 @@ int collector_flows_table(collector_flows *f, collector_flow_row **rows, size_t 
   return 0;
 }
 
+void collector_flows_table_each(collector_flows *f, collector_flow_row_fn fn, void *ctx)
+{
+  pthread_mutex_lock(&f->mu);
+  flow__meter_each(&f->m, fn, ctx);
+  pthread_mutex_unlock(&f->mu);
+}
+
 void collector_flows_stats_get(collector_flows *f, collector_flows_stats *out)
 {
   pthread_mutex_lock(&f->mu);

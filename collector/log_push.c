@@ -29,14 +29,14 @@ static const char *const loki_headers[] = {"Content-Type: application/x-protobuf
 int collector_log_pusher_new(const collector_log_push_opts *o, collector_log_pusher **out,
                              lk_diag *d)
 {
-  if (!o || !o->url || strncmp(o->url, "http://", 7) || !o->queue_dir)
-    return lk_diag_set(d, LK_EINVAL, -1, "log push: an http:// url and a queue directory are required");
+  if (!o || !o->url || (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8)) || !o->queue_dir)
+    return lk_diag_set(d, LK_EINVAL, -1, "log push: an http(s):// url and a queue directory are required");
   size_t n = strlen(o->url) + 32;
   char *url = lk_xmalloc(n);
   bool full = strstr(o->url, "/loki/api/v1/push") != NULL;
   snprintf(url, n, "%s%s", o->url, full ? "" : "/loki/api/v1/push");
   collector__sender_opts so = {.what = "log push", .url = url, .headers = loki_headers,
-                               .bearer_token = o->bearer_token, .queue_dir = o->queue_dir,
+                               .bearer_token = o->bearer_token, .ca_file = o->ca_file, .queue_dir = o->queue_dir,
                                .queue_max_bytes = o->queue_max_bytes, .timeout_ms = o->timeout_ms};
   collector__sender *snd = NULL;
   int rc = collector__sender_new(&so, &snd, d);

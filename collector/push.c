@@ -28,10 +28,10 @@ static const char *const rw_headers[] = {
 
 int collector_pusher_new(const collector_push_opts *o, collector_pusher **out, lk_diag *d)
 {
-  if (!o || !o->url || strncmp(o->url, "http://", 7) || !o->queue_dir)
-    return lk_diag_set(d, LK_EINVAL, -1, "push: an http:// url and a queue directory are required");
+  if (!o || !o->url || (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8)) || !o->queue_dir)
+    return lk_diag_set(d, LK_EINVAL, -1, "push: an http(s):// url and a queue directory are required");
   collector__sender_opts so = {.what = "remote_write", .url = o->url, .headers = rw_headers,
-                               .bearer_token = o->bearer_token, .queue_dir = o->queue_dir,
+                               .bearer_token = o->bearer_token, .ca_file = o->ca_file, .queue_dir = o->queue_dir,
                                .queue_max_bytes = o->queue_max_bytes, .timeout_ms = o->timeout_ms,
                                .backoff_min_ms = o->backoff_min_ms, .backoff_max_ms = o->backoff_max_ms,
                                .warn_retries = true};

@@ -27,7 +27,7 @@
 #include "lib/lk_time.h"
 
 struct collector__sender {
-  char *what, *url, *auth_header;
+  char *what, *url, *auth_header, *ca_file;
   const char *const *headers;
   int timeout_ms;
   int64_t backoff_min_ms, backoff_max_ms;
@@ -50,6 +50,7 @@ int collector__sender_new(const collector__sender_opts *o, collector__sender **o
   collector__sender *s = lk_xcalloc(1, sizeof *s);
   s->what = lk_xstrdup(o->what);
   s->url = lk_xstrdup(o->url);
+  s->ca_file = o->ca_file ? lk_xstrdup(o->ca_file) : NULL;
   s->headers = o->headers;
   if (o->bearer_token) {
     size_t n = strlen(o->bearer_token) + 32;
@@ -82,6 +83,7 @@ void collector__sender_free(collector__sender *s)
   free(s->what);
   free(s->url);
   free(s->auth_header);
+  free(s->ca_file);
   free(s);
 }
 
@@ -103,7 +105,7 @@ static enum outcome send_one(collector__sender *s, const lk_buf *body, int *stat
   for (; n < COLLECTOR__SENDER_MAX_HEADERS && s->headers[n]; n++)
     hdrs[n] = s->headers[n];
   hdrs[n] = s->auth_header;
-  lk_httpc_req req = {.method = "POST", .url = s->url, .headers = hdrs, .body = body->data,
+  lk_httpc_req req = {.method = "POST", .url = s->url, .ca_file = s->ca_file, .headers = hdrs, .body = body->data,
                       .body_len = body->len, .timeout_ms = s->timeout_ms, .max_body = 1 << 20};
   lk_httpc_resp resp = {0};
   int rc = lk_httpc_do(&req, &resp, NULL);

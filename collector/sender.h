@@ -20,6 +20,7 @@ typedef struct collector__sender_opts {
   const char *const *headers;    /* fixed request headers, NULL-terminated, at most
                                     COLLECTOR__SENDER_MAX_HEADERS (borrowed for the sender's life) */
   const char *bearer_token;      /* optional Authorization: Bearer */
+  const char *ca_file;           /* https: trust this PEM CA file (copied), or NULL = the system's */
   const char *queue_dir;         /* required */
   uint64_t queue_max_bytes;      /* 0: the queue's default (256 MiB) */
   int timeout_ms;                /* per request; 0: 10 s */

@@ -110,6 +110,7 @@ typedef struct collector_log_push_opts {
   const char *queue_dir;      /* on-disk queue (required) */
   uint64_t queue_max_bytes;   /* default 256 MiB; the oldest requests are dropped beyond it */
   const char *bearer_token;   /* or NULL */
+  const char *ca_file;        /* https: PEM CA file to trust, or NULL = the system's */
   int timeout_ms;             /* per request; default 10 s */
 } collector_log_push_opts;
 

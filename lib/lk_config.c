@@ -456,12 +456,24 @@ static const field storage_fields[] = {
   {"log_segment_size", F_SIZE, C(storage.log_segment_size), NULL, NULL, .used_by = SRV},
   {0},
 };
+static const field collector_flows_fields[] = {
+  {"bpf_filter", F_STR, C(collector.flows.bpf_filter), NULL, NULL, .used_by = AGT},
+  {"snaplen", F_UINT, C(collector.flows.snaplen), NULL, NULL, .used_by = AGT, .positive = true},
+  {"buffer_size", F_SIZE, C(collector.flows.buffer_size), NULL, NULL, .used_by = AGT, .positive = true},
+  {"max_flows", F_UINT, C(collector.flows.max_flows), NULL, NULL, .used_by = AGT, .positive = true},
+  {"idle_timeout", F_DUR, C(collector.flows.idle_timeout_ms), NULL, NULL, .used_by = AGT, .positive = true},
+  {"active_timeout", F_DUR, C(collector.flows.active_timeout_ms), NULL, NULL, .used_by = AGT, .positive = true},
+  {"max_pairs", F_UINT, C(collector.flows.max_pairs), NULL, NULL, .used_by = AGT, .positive = true},
+  {"pods", F_BOOL, C(collector.flows.pods), NULL, NULL, .used_by = SRV},
+  {0},
+};
 static const field collector_fields[] = {
   {"interval", F_DUR, C(collector.interval_ms), NULL, NULL, .used_by = AGT},
   {"detail_interval", F_DUR, C(collector.detail_interval_ms), NULL, NULL, .used_by = AGT},
   {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL, .used_by = AGT},
   {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL, .used_by = AGT},
-  {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = NOT_YET},
+  {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = AGT},
+  {"flows", F_SECTION, 0, collector_flows_fields, NULL, .used_by = AGT},
   {0},
 };
 /* `lookout agent`'s push targets (its --server/--metrics-url/--logs-url). */
@@ -508,6 +520,14 @@ static const field orchestrator_fields[] = {
 static const field auth_fields[] = {
   {"token_file", F_STR, C(auth.token_file), NULL, NULL, .used_by = SRV},
   {"require_token", F_BOOL, C(auth.require_token), NULL, NULL, .used_by = SRV},
+  {"require_read_token", F_BOOL, C(auth.require_read_token), NULL, NULL, .used_by = SRV},
+  {0},
+};
+static const field server_fields[] = {
+  {"max_connections", F_UINT, C(server.max_connections), NULL, NULL, .used_by = SRV, .positive = true},
+  {"max_connections_per_ip", F_UINT, C(server.max_connections_per_ip), NULL, NULL, .used_by = SRV, .positive = true},
+  {"idle_timeout", F_DUR, C(server.idle_timeout_ms), NULL, NULL, .used_by = SRV, .positive = true},
+  {"request_timeout", F_DUR, C(server.request_timeout_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {0},
 };
 static const field tls_fields[] = {
@@ -556,6 +576,7 @@ static const field top_fields[] = {
   {"external_metrics", F_CUSTOM, 0, NULL, parse_external_metrics, .used_by = SRV},
   {"auth", F_SECTION, 0, auth_fields, NULL, .used_by = SRV},
   {"tls", F_SECTION, 0, tls_fields, NULL, .used_by = SRV},
+  {"server", F_SECTION, 0, server_fields, NULL, .used_by = SRV},
   {"limits", F_SECTION, 0, limits_fields, NULL, .used_by = SRV},
   {0},
 };
@@ -571,9 +592,16 @@ void lk_config_init(lk_config *c)
   c->storage.block_range_ms = 2LL * 3600 * 1000;
   c->storage.query_cache_size = 64ULL << 20;
   c->collector.interval_ms = 5000;
+  c->collector.flows.pods = true;
   c->collector.detail_interval_ms = 10000;
   c->collector.cgroup_root = lk_xstrdup("/sys/fs/cgroup");
   strlist_add(&c->collector.log_paths, "/var/log/pods/*/*/*.log");
+  c->collector.flows.snaplen = 128;
+  c->collector.flows.buffer_size = 4u << 20;
+  c->collector.flows.max_flows = 65536;
+  c->collector.flows.idle_timeout_ms = 60000;
+  c->collector.flows.active_timeout_ms = 300000;
+  c->collector.flows.max_pairs = 10000;
   c->global.scrape_interval_ms = 15000;
   c->global.scrape_timeout_ms = 10000;
   c->evaluation_interval_ms = 15000;
@@ -599,6 +627,10 @@ void lk_config_init(lk_config *c)
   c->limits.max_query_samples = 50000000;
   c->limits.query_timeout_ms = 120000;
   c->limits.max_render_series = 20;
+  c->server.max_connections = 1024;
+  c->server.max_connections_per_ip = 256;
+  c->server.idle_timeout_ms = 120000;
+  c->server.request_timeout_ms = 300000;
 }
 
 /* Cross-field checks and derived defaults, after the walk. */
@@ -698,6 +730,7 @@ void lk_config_fini(lk_config *c)
   free(c->collector.cgroup_root);
   strlist_free(&c->collector.log_paths);
   strlist_free(&c->collector.pcap_interfaces);
+  free(c->collector.flows.bpf_filter);
   for (size_t i = 0; i < c->nscrape_configs; i++)
     scrape_free(&c->scrape_configs[i]);
   free(c->scrape_configs);

@@ -9,7 +9,8 @@
  *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,     [S]
  *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB,
  *                log_block_size: 2MiB, log_wal_size: 256MiB, log_segment_size: 64MiB }
- *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...] }   [A]
+ *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...],   [A]
+ *                flows: { pods: true } }   (flows.pods: lookout up only)
  *   agent:     { server: URL, metrics_url: URL, logs_url: URL }     [A only, not up]
  *              (metrics_url: any remote_write receiver, e.g. VictoriaMetrics;
  *               logs_url: any Loki push receiver; both default to server)
@@ -26,7 +27,10 @@
  *                   hpa_sync_period: 15s, hpa_cpu_initialization_period: 5m,
  *                   hpa_initial_readiness_delay: 30s, hpa_downscale_stabilization: 5m,
  *                   hpa_metric_window: 60s }
- *   auth:      { token_file: ./data/token, require_token: false }      [S]
+ *   auth:      { token_file: ./data/token, require_token: false,      [S]
+ *                require_read_token: false }   (token file format: lib/lk_token.h)
+ *   server:    { max_connections: 1024, max_connections_per_ip: 256,   [S]
+ *                idle_timeout: 2m, request_timeout: 5m }
  *   tls:       { cert_file: server.crt, key_file: server.key }   (optional: serve HTTPS) [S]
  *   external_metrics: [ { name: queue_depth, query: "sum(rabbitmq_queue_messages)" } ]   [S]
  *              (external.metrics.k8s.io and the autoscaler's External metrics)
@@ -42,8 +46,7 @@
  * Alertmanager's and Prometheus's shapes).
  *
  * Parsed but refused until their module lands ("key X is not supported
- * yet", unless the value is empty): collector.pcap_interfaces,
- * static_configs' labels (and a scrape scheme other than http). A key the
+ * yet", unless the value is empty): static_configs' labels (and a scrape scheme other than http). A key the
  * reading program does not use (collector.* for `lookout server`, limits.*
  * for `lookout agent`) is refused too, so no key is silently ignored.
  *
@@ -116,7 +119,17 @@ typedef struct lk_config {
     int64_t detail_interval_ms; /* 10s; <= interval: every cgroup file every cycle */
     char *cgroup_root;        /* /sys/fs/cgroup */
     lk_strlist log_paths;     /* Kubernetes pod logs (see lk_config_init) */
-    lk_strlist pcap_interfaces; /* [] */
+    lk_strlist pcap_interfaces; /* [] : interfaces the flow meter captures on */
+    struct {                  /* collector.flows: the flow meter (collector.h, "network flows") */
+      char *bpf_filter;       /* NULL: every packet */
+      uint64_t snaplen;       /* 128 */
+      uint64_t buffer_size;   /* bytes, 4MiB */
+      uint64_t max_flows;     /* 65536 */
+      int64_t idle_timeout_ms;   /* 60s */
+      int64_t active_timeout_ms; /* 5m */
+      uint64_t max_pairs;     /* 10000 */
+      bool pods;              /* true: `lookout up` as root meters its pods' veths too */
+    } flows;
   } collector;
   struct {
     int64_t scrape_interval_ms;     /* 15s */
@@ -153,7 +166,15 @@ typedef struct lk_config {
   struct {
     char *token_file;               /* <data>/token when unset (NULL) */
     bool require_token;             /* false: write endpoints need the token only beyond loopback */
+    bool require_read_token;        /* false: reads are open */
   } auth;
+  struct {
+    uint64_t max_connections;        /* 1024 open connections in total */
+    uint64_t max_connections_per_ip; /* 256 from one client address */
+    int64_t idle_timeout_ms;         /* 2m: a connection sending nothing is closed */
+    int64_t request_timeout_ms;      /* 5m: request headers must arrive within it, and a body
+                                        still arriving after it must average 64 KiB/s */
+  } server;
   struct {
     char *cert_file;                /* PEM certificate (chain); NULL = plain HTTP */
     char *key_file;                 /* PEM private key */

@@ -17,7 +17,11 @@
  * stream's end runs exactly once.
  *
  * Threads: the server struct is immutable after start except `stopping`
- * (atomic), which makes streaming responses end so MHD_stop_daemon can join.
+ * (atomic), which makes streaming responses end so MHD_stop_daemon can join,
+ * and the list of connections receiving a request (conn_mu, a leaf lock owned
+ * by the server), which the reaper thread walks once a second to cut off
+ * those that exceed request_timeout (shutdown(2) of the socket: MHD's thread
+ * for that connection then sees it closed and cleans up as usual).
  */
 #include "lib/lk_http.h"
 
@@ -31,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -39,11 +44,15 @@
 #include "lib/lk_log.h"
 #include "lib/lk_strlit.h"
 #include "lib/lk_time.h"
+#include "lib/lk_token.h"
 
 /* A client that keeps sending after an over-limit body is cut off once it
  * has sent this much more (it gets no response, only a closed connection). */
 #define DISCARD_MAX ((uint64_t)64 << 20)
 #define STREAM_POLL_NS 20000000L
+/* A body still arriving after the request timeout must have averaged this
+ * (a bulk import is far above it, a client trickling bytes far below). */
+#define MIN_BODY_RATE (64 << 10)
 /* Per-connection buffer pool. libmicrohttpd maps a pool over 32 KiB with
  * mmap of its own and unmaps it when the connection closes; on a VM the TLB
  * shootdown of that munmap cost ~0.35 ms per connection (a one-series query
@@ -53,17 +62,32 @@
  * keep-alive connection, another reason to keep it small. */
 #define CONN_MEMORY ((size_t)32 << 10)
 
+/* One open connection, from MHD's connection notification until it closes.
+ * receiving_since is nonzero while a request is being received (from accept
+ * or its request line until its body is complete). */
+typedef struct http_conn {
+  struct http_conn *prev, *next;
+  int fd;
+  int64_t receiving_since;
+} http_conn;
+
 struct lk_http_server {
   struct MHD_Daemon *mhd;
   const lk_http_route *routes;
   size_t nroutes;
   void *ctx;
   lk_http_observer observe;
-  char *token;
+  lk_tokens *tokens;   /* NULL: no token configured */
   bool loopback;       /* bound to a loopback address */
-  bool trust_loopback; /* LK_AUTH_REMOTE routes are open (loopback && !require_token) */
+  bool trust_loopback; /* LK_AUTH_REMOTE/ADMIN routes are open (loopback && !require_token) */
+  bool require_read_token;
   int port;
+  int64_t request_timeout_ns;
   atomic_bool stopping;
+  pthread_mutex_t conn_mu; /* guards conns and every http_conn's receiving_since */
+  pthread_cond_t reaper_wake;
+  http_conn conns;         /* list head */
+  pthread_t reaper;
 };
 
 typedef struct http_arg {
@@ -264,11 +288,87 @@ static struct MHD_Response *build_response(lk_http_req *r)
   return m;
 }
 
+/*---- connections: the request timeout ----*/
+
+static http_conn *conn_of(struct MHD_Connection *c)
+{
+  const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return i ? i->socket_context : NULL;
+}
+
+/* A request starts (since = now; kept when already receiving) or has been
+ * received whole (since = 0). */
+static void set_receiving(lk_http_server *s, struct MHD_Connection *c, int64_t since)
+{
+  http_conn *hc = conn_of(c);
+  if (!hc)
+    return;
+  pthread_mutex_lock(&s->conn_mu);
+  if (!since || !hc->receiving_since)
+    hc->receiving_since = since;
+  pthread_mutex_unlock(&s->conn_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+  lk_http_server *s = cls;
+  http_conn *hc = *socket_context;
+  pthread_mutex_lock(&s->conn_mu);
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    hc = lk_xcalloc(1, sizeof *hc);
+    hc->fd = i ? i->connect_fd : -1;
+    hc->receiving_since = lk_mono_ns();
+    hc->next = s->conns.next;
+    hc->prev = &s->conns;
+    s->conns.next->prev = hc;
+    s->conns.next = hc;
+    *socket_context = hc;
+  } else if (hc) { /* closed: MHD closes the socket after this returns */
+    hc->prev->next = hc->next;
+    hc->next->prev = hc->prev;
+    free(hc);
+    *socket_context = NULL;
+  }
+  pthread_mutex_unlock(&s->conn_mu);
+}
+
+/* With conn_mu held: shut down the sockets of requests past the timeout. */
+static void reap_slow(lk_http_server *s)
+{
+  int64_t now = lk_mono_ns();
+  for (http_conn *hc = s->conns.next; hc != &s->conns; hc = hc->next) {
+    if (!hc->receiving_since || now - hc->receiving_since <= s->request_timeout_ns || hc->fd < 0)
+      continue;
+    lk_warn("http: a request was not received within the request timeout of %llds; closing its connection",
+            (long long)(s->request_timeout_ns / 1000000000));
+    hc->receiving_since = 0;
+    shutdown(hc->fd, SHUT_RDWR);
+  }
+}
+
+static void *reaper_main(void *arg)
+{
+  lk_http_server *s = arg;
+  pthread_mutex_lock(&s->conn_mu);
+  while (!atomic_load(&s->stopping)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&s->reaper_wake, &s->conn_mu, &ts);
+    reap_slow(s);
+  }
+  pthread_mutex_unlock(&s->conn_mu);
+  return NULL;
+}
+
 static enum MHD_Result respond(lk_http_req *r)
 {
   if (!r->resp.status)
     r->resp.status = 200;
   r->responded = true;
+  set_receiving(r->srv, r->conn, 0);
   r->status = r->resp.status;
   struct MHD_Response *m = build_response(r);
   if (!m)
@@ -319,34 +419,44 @@ static const lk_http_route *find_route(const lk_http_server *s, const char *path
   return NULL;
 }
 
-static bool token_equal(const char *a, const char *b)
+/* The scope a route needs on this server, LK_SCOPE_NONE when it is open. */
+static enum lk_scope scope_needed(const lk_http_server *s, enum lk_http_auth a)
 {
-  size_t la = strlen(a), lb = strlen(b);
-  unsigned char diff = (unsigned char)(la != lb);
-  for (size_t i = 0; i < la; i++)
-    diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-  return diff == 0;
+  switch (a) {
+  case LK_AUTH_NONE: return s->require_read_token ? LK_SCOPE_READ : LK_SCOPE_NONE;
+  case LK_AUTH_OPEN: return LK_SCOPE_NONE;
+  case LK_AUTH_REMOTE: return s->trust_loopback ? LK_SCOPE_NONE : LK_SCOPE_WRITE;
+  case LK_AUTH_ADMIN: return s->trust_loopback ? LK_SCOPE_NONE : LK_SCOPE_ADMIN;
+  case LK_AUTH_ALWAYS: return s->tokens ? LK_SCOPE_ADMIN : LK_SCOPE_NONE;
+  }
+  return LK_SCOPE_ADMIN;
 }
 
-/* 0 when allowed; otherwise fills resp with 401. */
+/* 0 when allowed; otherwise fills resp with 401 (no or unknown token) or
+ * 403 (a known token without the scope). */
 static int check_auth(lk_http_req *r)
 {
-  const lk_http_server *s = r->srv;
-  enum lk_http_auth need = r->route->auth;
-  if (need == LK_AUTH_NONE || (need == LK_AUTH_REMOTE && s->trust_loopback))
+  lk_http_server *s = r->srv;
+  enum lk_scope need = scope_needed(s, r->route->auth);
+  if (need == LK_SCOPE_NONE)
     return 0;
-  if (!s->token) {
-    if (need == LK_AUTH_ALWAYS)
-      return 0;
+  if (!s->tokens) {
     lk_http_error(&r->resp, 401, "unauthorized",
-                  "%s needs a bearer token (the server listens beyond loopback or "
-                  "auth.require_token is set); configure auth.token_file", r->route->name);
+                  "%s needs a bearer token with the %s scope (the server listens beyond loopback or "
+                  "auth.require_token / auth.require_read_token is set); configure auth.token_file",
+                  r->route->name, lk_scope_name(need));
     return -1;
   }
   const char *h = lk_http_header(r, "Authorization");
-  if (h && !strncasecmp(h, "Bearer ", 7) && token_equal(h + 7, s->token))
+  bool bearer = h && !strncasecmp(h, "Bearer ", 7);
+  enum lk_scope have = bearer ? lk_tokens_scope(s->tokens, h + 7) : LK_SCOPE_NONE;
+  if (have >= need)
     return 0;
-  lk_http_error(&r->resp, 401, "unauthorized", h ? "invalid bearer token" : "missing bearer token");
+  if (have == LK_SCOPE_NONE)
+    lk_http_error(&r->resp, 401, "unauthorized", h ? "invalid bearer token" : "missing bearer token");
+  else
+    lk_http_error(&r->resp, 403, "forbidden", "%s needs a token with the %s scope; this token has %s",
+                  r->route->name, lk_scope_name(need), lk_scope_name(have));
   return -1;
 }
 
@@ -405,6 +515,13 @@ static enum MHD_Result begin_request(lk_http_req *r, const char *url, const char
 
 static enum MHD_Result consume(lk_http_req *r, const char *data, size_t n)
 {
+  int64_t elapsed = lk_mono_ns() - r->start_ns;
+  if (elapsed > r->srv->request_timeout_ns && r->received < (uint64_t)(elapsed / 1000000000) * MIN_BODY_RATE) {
+    lk_warn("http: %s: request body still arriving after the request timeout of %llds at under %d bytes/s; "
+            "closing the connection", r->route->name, (long long)(r->srv->request_timeout_ns / 1000000000),
+            MIN_BODY_RATE);
+    return MHD_NO;
+  }
   r->received += n;
   if (r->received > r->route->body_limit) {
     if (!r->too_big)
@@ -429,6 +546,7 @@ static void fill_too_big(lk_http_req *r)
 
 static enum MHD_Result finish_request(lk_http_req *r)
 {
+  set_receiving(r->srv, r->conn, 0); /* received whole: the handler may take its time */
   if (r->route->stream) {
     if (r->too_big)
       fill_too_big(r);
@@ -479,6 +597,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
   r->conn = conn;
   r->raw_uri = lk_xstrdup(uri);
   r->start_ns = lk_mono_ns();
+  set_receiving(r->srv, conn, r->start_ns);
   return r;
 }
 
@@ -570,6 +689,14 @@ static int resolve_listen(const char *listen, struct sockaddr_storage *ss, bool 
   return 0;
 }
 
+static void server_free(lk_http_server *s)
+{
+  lk_tokens_free(s->tokens);
+  pthread_cond_destroy(&s->reaper_wake);
+  pthread_mutex_destroy(&s->conn_mu);
+  free(s);
+}
+
 int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nroutes, void *ctx,
                   lk_http_observer observe, lk_http_server **out, lk_diag *d)
 {
@@ -585,10 +712,23 @@ int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nro
   s->nroutes = nroutes;
   s->ctx = ctx;
   s->observe = observe;
-  s->token = o->token && o->token[0] ? lk_xstrdup(o->token) : NULL;
+  if (o->token_file) {
+    rc = lk_tokens_open(o->token_file, &s->tokens, d);
+    if (rc) {
+      free(s);
+      return rc;
+    }
+  } else if (o->token && o->token[0]) {
+    s->tokens = lk_tokens_single(o->token);
+  }
   s->loopback = loopback;
   s->trust_loopback = loopback && !o->require_token;
+  s->require_read_token = o->require_read_token;
+  s->request_timeout_ns = (int64_t)(o->request_timeout_s ? o->request_timeout_s : 300) * 1000000000;
   atomic_init(&s->stopping, false);
+  pthread_mutex_init(&s->conn_mu, NULL);
+  pthread_cond_init(&s->reaper_wake, NULL);
+  s->conns.next = s->conns.prev = &s->conns;
   unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
   if (!o->threads)
     flags |= MHD_USE_THREAD_PER_CONNECTION;
@@ -612,8 +752,10 @@ int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nro
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
       MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections ? o->max_connections : 1024),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(o->max_connections_per_ip ? o->max_connections_per_ip : 256),
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 120),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 0),
@@ -621,14 +763,18 @@ int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nro
       MHD_OPTION_ARRAY, tls,
       MHD_OPTION_END);
   if (!s->mhd) {
-    free(s->token);
-    free(s);
+    server_free(s);
     return lk_diag_set(d, LK_EIO, -1, "cannot listen on %s: %s", o->listen ? o->listen : "127.0.0.1:9470",
                        o->tls_cert ? "address in use or not permitted, or the TLS certificate/key is invalid"
                                    : "address in use or not permitted");
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
   s->port = info ? info->port : 0;
+  if (pthread_create(&s->reaper, NULL, reaper_main, s)) {
+    MHD_stop_daemon(s->mhd);
+    server_free(s);
+    return lk_diag_set(d, LK_EIO, -1, "cannot start the HTTP request-timeout thread");
+  }
   *out = s;
   return 0;
 }
@@ -640,8 +786,11 @@ void lk_http_stop(lk_http_server *s)
 {
   if (!s)
     return;
+  pthread_mutex_lock(&s->conn_mu);
   atomic_store(&s->stopping, true);
+  pthread_cond_signal(&s->reaper_wake);
+  pthread_mutex_unlock(&s->conn_mu);
+  pthread_join(s->reaper, NULL);
   MHD_stop_daemon(s->mhd);
-  free(s->token);
-  free(s);
+  server_free(s);
 }

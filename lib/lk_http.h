@@ -12,10 +12,20 @@
  * stream never stalls other clients); the route table and ctx are borrowed
  * for the server's lifetime and must be safe for concurrent use.
  *
- * Auth: a route's requirement is checked before its body is read; a missing
- * or wrong "Authorization: Bearer <token>" gets 401 (JSON error). An
- * LK_AUTH_REMOTE route on a server listening beyond loopback with no token
- * configured answers 401 saying a token must be configured.
+ * Auth: a route's requirement is checked before its body is read, against
+ * the scoped tokens of lib/lk_token.h (the token file, re-read when it
+ * changes). As Prometheus and Kubernetes answer: a missing or unknown
+ * "Authorization: Bearer <token>" gets 401, a known token whose scope is too
+ * low 403 (JSON errors naming the scope needed). A route that needs a token
+ * on a server with none configured answers 401 saying one must be configured.
+ *
+ * Limits: max_connections in total and max_connections_per_ip are refused
+ * at accept (the connection is closed at once, nothing is read); idle_timeout
+ * closes a connection that sends nothing, request_timeout one whose request
+ * line and headers have not arrived within it, or whose body is still
+ * arriving after it at under 64 KiB/s on average (a client trickling a byte a
+ * second; a bulk import is far faster). Over-limit bodies are refused by Content-Length before a
+ * byte is read, and counted while streaming (never buffered past the limit).
  */
 #ifndef LK_HTTP_H
 #define LK_HTTP_H
@@ -31,10 +41,14 @@
 typedef struct lk_http_server lk_http_server;
 typedef struct lk_http_req lk_http_req;
 
+/* What a route needs ("beyond loopback": when the server listens beyond
+ * loopback, or always with require_token). */
 enum lk_http_auth {
-  LK_AUTH_NONE = 0,    /* open */
-  LK_AUTH_REMOTE,      /* bearer token required when the server listens beyond loopback */
-  LK_AUTH_ALWAYS,      /* bearer token always required (when a token is configured) */
+  LK_AUTH_NONE = 0,    /* a read: open, or the read scope with require_read_token */
+  LK_AUTH_OPEN,        /* always open (health probes) */
+  LK_AUTH_REMOTE,      /* the write scope beyond loopback */
+  LK_AUTH_ADMIN,       /* the admin scope beyond loopback */
+  LK_AUTH_ALWAYS,      /* the admin scope, even on loopback (when tokens are configured) */
 };
 
 /* Request accessors; returned strings are borrowed for the handler call. */
@@ -108,13 +122,18 @@ typedef struct lk_http_route {
 
 typedef struct lk_http_opts {
   const char *listen;      /* "127.0.0.1:9470", "[::1]:9470", ":9470" (all), port 0 = any */
-  const char *token;       /* bearer token (copied), or NULL */
+  const char *token;       /* one admin bearer token (copied), or NULL */
+  const char *token_file;  /* scoped token file (lib/lk_token.h), read at start and re-read
+                              when it changes; wins over token */
   unsigned threads;        /* 0 = one thread per connection (default, needed for
                               streaming responses); N = a pool of N polling threads */
-  unsigned max_connections; /* 0 = 1024 */
+  unsigned max_connections; /* open connections in total; 0 = 1024 */
+  unsigned max_connections_per_ip; /* open connections from one address; 0 = 256 */
   unsigned timeout_s;      /* idle connection timeout; 0 = 120 s */
-  bool require_token;      /* LK_AUTH_REMOTE routes need the token even on loopback
+  unsigned request_timeout_s; /* request headers must arrive within this (see above); 0 = 300 s */
+  bool require_token;      /* LK_AUTH_REMOTE/ADMIN routes need a token even on loopback
                               (e.g. behind a reverse proxy that connects from 127.0.0.1) */
+  bool require_read_token; /* LK_AUTH_NONE routes (reads) need a token with the read scope */
   const char *tls_cert;    /* PEM certificate (chain) text: serve HTTPS; NULL = plain HTTP */
   const char *tls_key;     /* PEM private key text, required with tls_cert */
   bool reuse_port;         /* SO_REUSEPORT: several processes share the port and the
@@ -126,8 +145,9 @@ typedef struct lk_http_opts {
  * that match no route report the name "unmatched". Optional. */
 typedef void (*lk_http_observer)(void *ctx, const char *route, int status, int64_t micros);
 
-/* Bind and start serving. Fails with LK_EINVAL (bad listen address) or LK_EIO
- * (cannot bind: the diag names the address and the reason). */
+/* Bind and start serving. Fails with LK_EINVAL (bad listen address), LK_EIO
+ * (cannot bind: the diag names the address and the reason) or the token
+ * file's error (lk_tokens_open). */
 int lk_http_start(const lk_http_opts *o, const lk_http_route *routes, size_t nroutes, void *ctx,
                   lk_http_observer observe, lk_http_server **out, lk_diag *d);
 /* Port actually bound (useful with port 0 in tests). */

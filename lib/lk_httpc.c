@@ -4,11 +4,14 @@
  * the time left until the request deadline, so no call can hang. A server
  * may answer before it has read the whole body (413, 401): when sending
  * fails, the client still tries to read that response and returns it.
+ * https:// runs the same code over a GnuTLS session on that socket (the
+ * handshake and each record wait in poll() the same way).
  */
 #include "lib/lk_httpc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +30,8 @@
 
 typedef struct conn {
   int fd;
+  gnutls_session_t tls;              /* NULL for plain http */
+  gnutls_certificate_credentials_t cred;
   int64_t deadline; /* lk_mono_ns */
   uint8_t buf[16384];
   size_t pos, len;
@@ -35,14 +41,16 @@ typedef struct conn {
 typedef struct url_parts {
   char host[256];
   char port[8];
+  bool https;
   const char *path; /* borrowed from the URL */
 } url_parts;
 
 static int parse_url(const char *url, url_parts *u, lk_diag *d)
 {
-  if (strncmp(url, "http://", 7))
-    return lk_diag_set(d, LK_EINVAL, -1, "unsupported URL \"%s\" (only http:// is supported)", url);
-  const char *h = url + 7, *end = h + strcspn(h, "/?");
+  u->https = !strncmp(url, "https://", 8);
+  if (strncmp(url, "http://", 7) && !u->https)
+    return lk_diag_set(d, LK_EINVAL, -1, "unsupported URL \"%s\" (http:// or https://)", url);
+  const char *h = url + (u->https ? 8 : 7), *end = h + strcspn(h, "/?");
   const char *hend = end, *colon = NULL;
   if (*h == '[') {
     const char *rb = memchr(h, ']', (size_t)(end - h));
@@ -68,7 +76,7 @@ static int parse_url(const char *url, url_parts *u, lk_diag *d)
     memcpy(u->port, colon + 1, pl);
     u->port[pl] = 0;
   } else {
-    strcpy(u->port, "80");
+    strcpy(u->port, u->https ? "443" : "80");
   }
   u->path = *end ? end : "/";
   return 0;
@@ -117,11 +125,102 @@ static int dial(const url_parts *u, conn *c)
   return lk_diag_set(c->d, LK_EIO, -1, "cannot connect to %s:%s: %s", u->host, u->port, strerror(err));
 }
 
+/*---- TLS ----*/
+
+/* Wait for what a GnuTLS call that answered GNUTLS_E_AGAIN needs. */
+static int wait_tls(conn *c)
+{
+  return wait_fd(c, gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN);
+}
+
+static int tls_fail(conn *c, const char *what, int err)
+{
+  return lk_diag_set(c->d, LK_EIO, -1, "TLS %s: %s", what, gnutls_strerror(err));
+}
+
+static int tls_handshake(conn *c, const url_parts *u, const char *ca_file)
+{
+  int rc = gnutls_certificate_allocate_credentials(&c->cred);
+  if (rc >= 0)
+    rc = ca_file ? gnutls_certificate_set_x509_trust_file(c->cred, ca_file, GNUTLS_X509_FMT_PEM)
+                 : gnutls_certificate_set_x509_system_trust(c->cred);
+  if (rc <= 0)
+    return ca_file ? lk_diag_set(c->d, LK_EIO, -1, "cannot read a CA certificate from %s", ca_file)
+                   : tls_fail(c, "trust store", rc);
+  if ((rc = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) < 0) {
+    c->tls = NULL;
+    return tls_fail(c, "init", rc);
+  }
+  struct in6_addr ip;
+  bool is_ip = inet_pton(AF_INET, u->host, &ip) == 1 || inet_pton(AF_INET6, u->host, &ip) == 1;
+  if (!is_ip)
+    gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, u->host, strlen(u->host));
+  gnutls_set_default_priority(c->tls);
+  gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred);
+  gnutls_session_set_verify_cert(c->tls, u->host, 0);
+  gnutls_transport_set_int(c->tls, c->fd);
+  gnutls_handshake_set_timeout(c->tls, 0);
+  while ((rc = gnutls_handshake(c->tls)) < 0) {
+    if (gnutls_error_is_fatal(rc))
+      break;
+    int w = rc == GNUTLS_E_AGAIN ? wait_tls(c) : 0;
+    if (w)
+      return w;
+  }
+  if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+    gnutls_datum_t why = {0};
+    gnutls_certificate_verification_status_print(gnutls_session_get_verify_cert_status(c->tls),
+                                                 GNUTLS_CRT_X509, &why, 0);
+    int e = lk_diag_set(c->d, LK_EIO, -1, "TLS: the certificate of %s is not trusted: %s%s", u->host,
+                        why.data ? (const char *)why.data : "",
+                        ca_file ? "" : " (pass the CA that signed it with --ca-file)");
+    gnutls_free(why.data);
+    return e;
+  }
+  return rc < 0 ? tls_fail(c, "handshake", rc) : 0;
+}
+
+static void conn_close(conn *c)
+{
+  if (c->tls)
+    gnutls_deinit(c->tls);
+  if (c->cred)
+    gnutls_certificate_free_credentials(c->cred);
+  if (c->fd >= 0)
+    close(c->fd);
+}
+
+/* send(2) or a TLS record: bytes written, or -1 with errno (EAGAIN: wait). */
+static ssize_t send_some(conn *c, const uint8_t *b, size_t n)
+{
+  if (!c->tls)
+    return send(c->fd, b, n, MSG_NOSIGNAL);
+  ssize_t w = gnutls_record_send(c->tls, b, n);
+  if (w >= 0)
+    return w;
+  errno = w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED ? EAGAIN : EPIPE;
+  return -1;
+}
+
+/* recv(2) or a TLS record: bytes read, 0 at the end, or -1 with errno. */
+static ssize_t recv_some(conn *c, uint8_t *b, size_t n)
+{
+  if (!c->tls)
+    return recv(c->fd, b, n, 0);
+  ssize_t r = gnutls_record_recv(c->tls, b, n);
+  if (r >= 0 || r == GNUTLS_E_PREMATURE_TERMINATION)
+    return r < 0 ? 0 : r;
+  errno = r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ? EAGAIN : ECONNRESET;
+  return -1;
+}
+
+/*---- plain I/O ----*/
+
 static int send_all(conn *c, const void *p, size_t n)
 {
   const uint8_t *b = p;
   while (n) {
-    ssize_t w = send(c->fd, b, n, MSG_NOSIGNAL);
+    ssize_t w = send_some(c, b, n);
     if (w > 0) {
       b += w;
       n -= (size_t)w;
@@ -140,7 +239,7 @@ static int send_all(conn *c, const void *p, size_t n)
 static int fill(conn *c)
 {
   for (;;) {
-    ssize_t r = recv(c->fd, c->buf, sizeof c->buf, 0);
+    ssize_t r = recv_some(c, c->buf, sizeof c->buf);
     if (r > 0) {
       c->pos = 0;
       c->len = (size_t)r;
@@ -346,15 +445,17 @@ int lk_httpc_do(const lk_httpc_req *q, lk_httpc_resp *out, lk_diag *d)
   const char *method = q->method ? q->method : (q->body || q->body_fn) ? "POST" : "GET";
   conn c = {.fd = -1, .d = d};
   c.deadline = lk_mono_ns() + (int64_t)(q->timeout_ms ? q->timeout_ms : 30000) * 1000000;
-  if ((rc = dial(&u, &c)))
+  if ((rc = dial(&u, &c)) || (u.https && (rc = tls_handshake(&c, &u, q->ca_file)))) {
+    conn_close(&c);
     return rc;
+  }
   lk_httpc_resp r = {0};
   lk_diag sd = {0};
   c.d = &sd;
   int src = send_request(&c, q, &u, method);
   c.d = src ? NULL : d; /* after a failed send, a response (e.g. 413) still wins */
   rc = read_response(&c, method, &r, q->max_body ? q->max_body : (size_t)256 << 20);
-  close(c.fd);
+  conn_close(&c);
   if (rc && src) {
     rc = src;
     if (sd.set)

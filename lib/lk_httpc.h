@@ -1,4 +1,7 @@
-/* lk_httpc.h — a small blocking HTTP/1.1 client (plain http:// only).
+/* lk_httpc.h — a small blocking HTTP/1.1 client (http://, and https:// over
+ * GnuTLS: the server certificate is verified against the system's trusted
+ * CAs or the request's ca_file, and its name or IP address against the URL's
+ * host).
  *
  * One request per connection ("Connection: close"), so there is no pool to
  * manage. The body is either a buffer or pulled from a callback (sent with
@@ -25,7 +28,8 @@ typedef ssize_t (*lk_httpc_body_fn)(void *ctx, uint8_t *buf, size_t max);
 
 typedef struct lk_httpc_req {
   const char *method;          /* default "GET" (or "POST" when a body is set) */
-  const char *url;             /* http://host[:port]/path[?query] (required) */
+  const char *url;             /* http(s)://host[:port]/path[?query] (required) */
+  const char *ca_file;         /* https: PEM CA certificate(s) to trust instead of the system's */
   const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
   const void *body;            /* buffered body, body_len bytes */
   size_t body_len;
@@ -44,7 +48,8 @@ typedef struct lk_httpc_resp {
 } lk_httpc_resp;
 
 /* Perform the request. Returns 0 when a complete response arrived (any
- * status), LK_EINVAL (bad URL), LK_EIO (connect/send/receive failed),
+ * status), LK_EINVAL (bad URL), LK_EIO (connect/send/receive or the TLS
+ * handshake failed, e.g. a certificate not signed by a trusted CA),
  * LK_ETIMEOUT, LK_ECORRUPT (malformed response) or LK_ETOOBIG; the diag
  * says which. On failure out is left empty. */
 int lk_httpc_do(const lk_httpc_req *req, lk_httpc_resp *out, lk_diag *d);

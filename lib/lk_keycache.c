@@ -164,7 +164,9 @@ void lk_keycache_put(lk_keycache *c, const void *key, size_t n, uint64_t hash, u
     return;
   kc_shard *s = shard_of(c, hash);
   pthread_mutex_lock(&s->mu);
-  if (s->n && slot(s, key, n, hash)->len) {
+  kc_ent *old = s->n ? slot(s, key, n, hash) : NULL;
+  if (old && old->len) {
+    old->val = val;
     pthread_mutex_unlock(&s->mu);
     return;
   }

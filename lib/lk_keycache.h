@@ -30,7 +30,8 @@ typedef struct lk_keycache_key {
 } lk_keycache_key;
 size_t lk_keycache_get_many(lk_keycache *c, const lk_keycache_key *k, size_t n, uint64_t *vals,
                             bool *found);
-/* Keys of length 0 are not stored. A key already present keeps its value. */
+/* Keys of length 0 are not stored. A key already present takes the new value
+ * (a value can go stale, e.g. a tsdb ref after head GC). */
 void lk_keycache_put(lk_keycache *c, const void *key, size_t n, uint64_t hash, uint64_t val);
 size_t lk_keycache_count(lk_keycache *c);
 

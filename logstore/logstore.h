@@ -5,6 +5,11 @@
  * bounds and a token bloom filter (the skip index). Streams are identified by
  * their label set; entries are (int64 ns timestamp, line bytes).
  *
+ * Memory follows the streams that still hold data: as entry time advances,
+ * heads of streams idle for longer than the out-of-order window are sealed
+ * (their buffers freed), retention runs, and streams with nothing left in
+ * the head, in segments or in the WAL are forgotten (stream GC, store.c).
+ *
  * Threads: every function is safe to call concurrently on one handle (one
  * rwlock inside: pushes and seals write, queries read).
  * Errors: 0 or a negative LK_E*; messages through the optional lk_diag.
@@ -30,7 +35,8 @@ typedef struct logstore_opts {
   size_t segment_bytes;     /* start a new segment file past this size (default 64 MiB) */
   size_t max_line;          /* longest accepted line (default 256 KiB) */
   int64_t ooo_window_ns;    /* accept entries this much older than a stream's newest (default 1h) */
-  int64_t retention_ns;     /* drop segments older than newest entry - this (0 = keep) */
+  int64_t retention_ns;     /* drop segments older than newest entry - this (0 = keep);
+                               applied after flushes and by stream GC during pushes */
   uint64_t retention_bytes; /* drop oldest segments beyond this many bytes (0 = no limit) */
   bool fsync;               /* fsync the WAL on every push (kill -9 is safe without it) */
   lk_crashpoint *crash;     /* crash tests only (lib/lk_crash.h); NULL = none. Borrowed */

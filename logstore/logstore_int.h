@@ -34,6 +34,7 @@ typedef struct ls_stream {
   uint64_t hash;
   uint64_t next_seq;        /* seq of the next appended entry */
   int64_t maxt;             /* newest entry ever accepted (INT64_MIN if none) */
+  uint64_t wal_epoch;       /* store's wal_epoch at its last WAL record */
   /* head: unsealed entries sorted by ts (ties in arrival order) */
   int64_t *hts;
   uint32_t *hoff, *hlen;
@@ -70,6 +71,8 @@ struct logstore {
   size_t npost, post_cap;
   int wal_fd;
   uint64_t wal_size;
+  uint64_t wal_epoch;       /* WAL resets since open */
+  int64_t gc_next;          /* newest entry time at which stream GC runs next */
   ls_seg *segs;             /* ascending num; the last one is appended to */
   size_t nsegs, segcap;
   int64_t newest;
@@ -88,6 +91,7 @@ int logstore__stream_path(const logstore *s, char *buf, size_t cap, const char *
 int logstore__wal_open(logstore *s, lk_diag *d);
 int logstore__wal_append(logstore *s, const ls_stream *st, uint64_t first_seq,
                          const logstore_entry *e, size_t n);
+/* Empty the WAL (everything sealed); counts wal_epoch up. */
 int logstore__wal_reset(logstore *s);
 /* File header (magic u32, version u32, little-endian: LS_FILE_HDR bytes) into out. */
 void logstore__header_put(uint8_t *out, uint32_t magic);

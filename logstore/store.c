@@ -10,6 +10,15 @@
  * (nothing of it is stored then); a failing seal (disk full) keeps the
  * entries in the head and WAL and is retried by the next push.
  * Invariant: for every stream, entries with seq < next_seq - hn are sealed.
+ *
+ * Stream GC (as entry time advances by a quarter of the out-of-order
+ * window, in the pushing thread): heads of streams idle for longer than the
+ * window are sealed and their buffers freed, retention runs, and streams
+ * left with no head, no block and no record in the WAL are dropped (label
+ * strings, postings, table slot), so memory follows the streams still
+ * holding data under container churn. A dropped stream has nothing on disk
+ * or in the WAL, so it cannot come back at replay, and its labels simply
+ * make a new stream (entry seq from 0) if they are pushed again.
  * Lock: store->lock (see logstore_int.h).
  */
 #include <errno.h>
@@ -28,6 +37,7 @@
 #define DEF_MAX_LINE (256u << 10)
 #define DEF_OOO_NS (3600LL * 1000000000LL)
 #define MAX_LABELS 64
+#define GC_MIN_WINDOW_NS (60LL * 1000000000LL) /* idle time before a stream's head is sealed, at least */
 
 int logstore__stream_path(const logstore *s, char *buf, size_t cap, const char *name)
 {
@@ -76,13 +86,18 @@ static void stab_insert(logstore *s, size_t idx)
   s->stab[i] = (uint32_t)idx + 1;
 }
 
-static void stab_grow(logstore *s)
+static void stab_rebuild(logstore *s, size_t cap)
 {
   free(s->stab);
-  s->stab_cap = s->stab_cap ? s->stab_cap * 2 : 64;
+  s->stab_cap = cap;
   s->stab = lk_xcalloc(s->stab_cap, sizeof *s->stab);
   for (size_t i = 0; i < s->nstreams; i++)
     stab_insert(s, i);
+}
+
+static void stab_grow(logstore *s)
+{
+  stab_rebuild(s, s->stab_cap ? s->stab_cap * 2 : 64);
 }
 
 /* Look up (and optionally create) the stream of a sorted label set. */
@@ -159,6 +174,68 @@ static void note_seal(logstore *s, int rc)
   s->seal_failing = rc != 0;
 }
 
+/*---- stream GC ----*/
+
+static void head_release(ls_stream *st)
+{
+  free(st->hts);
+  free(st->hoff);
+  free(st->hlen);
+  st->hts = NULL;
+  st->hoff = st->hlen = NULL;
+  st->hcap = 0;
+  lk_buf_fini(&st->hbytes);
+}
+
+/* Drop the streams with nothing left (see the file comment), renumbering
+ * the rest; the stream table and postings are rebuilt. */
+static size_t drop_empty_streams(logstore *s, int64_t idle_before)
+{
+  size_t w = 0;
+  for (size_t i = 0; i < s->nstreams; i++) {
+    ls_stream *st = s->streams[i];
+    if (!st->hn && !st->nblocks && st->wal_epoch < s->wal_epoch && st->maxt < idle_before) {
+      stream_free(st);
+      continue;
+    }
+    st->id = (uint32_t)w;
+    s->streams[w++] = st;
+  }
+  size_t dropped = s->nstreams - w;
+  if (!dropped)
+    return 0;
+  s->nstreams = w;
+  size_t cap = 64;
+  while ((s->nstreams + 1) * 2 > cap)
+    cap *= 2;
+  stab_rebuild(s, cap);
+  logstore__postings_free(s);
+  for (size_t i = 0; i < s->nstreams; i++)
+    logstore__postings_add(s, s->streams[i]);
+  return dropped;
+}
+
+static void stream_gc(logstore *s)
+{
+  int64_t window = s->o.ooo_window_ns > GC_MIN_WINDOW_NS ? s->o.ooo_window_ns : GC_MIN_WINDOW_NS;
+  int64_t idle_before = s->newest < INT64_MIN + window ? INT64_MIN : s->newest - window;
+  s->gc_next = s->newest > INT64_MAX - window / 4 ? INT64_MAX : s->newest + window / 4;
+  for (size_t i = 0; i < s->nstreams; i++) {
+    ls_stream *st = s->streams[i];
+    if (st->maxt >= idle_before)
+      continue;
+    int rc = logstore__seal(s, st);
+    note_seal(s, rc);
+    if (rc)
+      return; /* entries stay in the head and the WAL; the next GC tries again */
+    head_release(st);
+  }
+  logstore__retention_locked(s);
+  size_t dropped = drop_empty_streams(s, idle_before);
+  if (dropped)
+    lk_info("log store gc: dropped streams=%zu live_streams=%zu", dropped, s->nstreams);
+}
+
 void logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
@@ -230,11 +307,14 @@ int logstore_push(logstore *s, const lk_label *labels, size_t nlabels, const log
     if (!st)
       st = logstore__stream_get(s, sorted, nlabels, true);
     rc = logstore__wal_append(s, st, st->next_seq, e, n);
+    st->wal_epoch = s->wal_epoch;
   }
   if (!rc)
     logstore__head_append(s, st, e, n);
   if (!rc && s->wal_size >= s->o.wal_bytes)
     seal_all_and_retain(s);
+  if (!rc && s->newest >= s->gc_next)
+    stream_gc(s);
   pthread_rwlock_unlock(&s->lock);
   if (rc && d && !d->set)
     lk_diag_set(d, rc, -1, "log store write failed: %s", lk_strerror(rc));
@@ -301,6 +381,7 @@ int logstore_open(const logstore_opts *o, logstore **out, lk_diag *d)
   s->o.dir = s->dir;
   s->wal_fd = -1;
   s->newest = INT64_MIN;
+  s->gc_next = INT64_MIN;
   pthread_rwlock_init(&s->lock, NULL);
   int rc = logstore__segs_open(s, d);
   if (!rc)

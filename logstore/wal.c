@@ -249,5 +249,6 @@ int logstore__wal_reset(logstore *s)
   if (!rc && fdatasync(s->wal_fd))
     rc = -errno;
   s->wal_size = rc ? s->wal_size : LS_FILE_HDR;
+  s->wal_epoch += !rc;
   return rc;
 }

@@ -89,3 +89,35 @@ collector *lookout_agent_start_local(const lk_config *cfg, void *db)
           (long long)(cfg->collector.interval_ms ? cfg->collector.interval_ms : 5000));
   return c;
 }
+
+collector_flows *lookout_flows_start(const lk_config *cfg, collector_sink sink)
+{
+  collector_flow_opts o = {
+    .bpf_filter = cfg->collector.flows.bpf_filter,
+    .snaplen = (int)cfg->collector.flows.snaplen,
+    .buffer_bytes = (int)cfg->collector.flows.buffer_size,
+    .max_flows = cfg->collector.flows.max_flows,
+    .idle_timeout_ms = cfg->collector.flows.idle_timeout_ms,
+    .active_timeout_ms = cfg->collector.flows.active_timeout_ms,
+    .max_pairs = cfg->collector.flows.max_pairs,
+    .interval_ms = cfg->collector.interval_ms,
+  };
+  collector_flows *f = NULL;
+  lk_diag d = {0};
+  int rc = collector_flows_new(&o, sink, &f, &d);
+  if (!rc && (rc = collector_flows_start(f)))
+    lk_diag_set(&d, rc, -1, "cannot start the flow meter's thread: %s", lk_strerror(rc));
+  if (rc) {
+    lk_error("flows: not metered: %s", d.msg);
+    collector_flows_free(f);
+    return NULL;
+  }
+  for (size_t i = 0; i < cfg->collector.pcap_interfaces.n; i++) {
+    lk_diag e = {0};
+    if (collector_flows_add_interface(f, cfg->collector.pcap_interfaces.v[i], false, &e))
+      lk_error("%s", e.msg);
+    else
+      lk_info("flows: capturing on %s", cfg->collector.pcap_interfaces.v[i]);
+  }
+  return f;
+}

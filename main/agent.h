@@ -25,6 +25,14 @@ void lookout_agent_config_fini(lookout_agent_cfg *a);
  * closing db. */
 collector *lookout_agent_start_local(const lk_config *cfg, void *db);
 
+/* The flow meter (collector.h, "network flows") with the config's
+ * collector.flows keys, its series into sink every collector.interval,
+ * capturing on collector.pcap_interfaces. An interface that cannot be
+ * opened (no privilege, no such device) is one error line and the rest
+ * runs. NULL only when the meter cannot be created (logged). Free with
+ * collector_flows_free before whatever the sink writes to. */
+collector_flows *lookout_flows_start(const lk_config *cfg, collector_sink sink);
+
 /* Collector sink for `lookout up`: appends each batch to the tsdb *ctx. */
 int lookout_agent_tsdb_sink(void *ctx, const lk_series *s, size_t n);
 

@@ -4,6 +4,8 @@
 #ifndef MAIN_CMD_H
 #define MAIN_CMD_H
 
+#include <stddef.h>
+
 struct cmd {
   const char *name;
   int (*run)(int argc, char **argv);
@@ -26,5 +28,11 @@ int cmd_apply(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_scale(int argc, char **argv);
 int cmd_shim(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
+
+/* cmd_client.c: "Authorization: Bearer <token>" into out, the token being the
+ * first of token_file (when given) or $LOOKOUT_TOKEN; "" with neither.
+ * Returns 0, or 1 after printing why the file could not be read. */
+int cmd_auth_header(const char *cmd, const char *token_file, char *out, size_t outsz);
 
 #endif

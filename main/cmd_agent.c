@@ -25,6 +25,7 @@
 #include "lib/lk_http.h"
 #include "lib/lk_log.h"
 #include "lib/lk_time.h"
+#include "lib/lk_token.h"
 #include "main/agent.h"
 #include "main/cmd.h"
 #include "main/logs_local.h"
@@ -54,7 +55,8 @@ static const char usage_text[] =
   "  --kubelet-url URL     kubelet pod list for names and images (http://127.0.0.1:10255/pods)\n"
   "  --queue-dir DIR       on-disk queue (default <data>/agent-queue)\n"
   "  --queue-max-size SIZE queue bound, oldest dropped first (default 256MiB)\n"
-  "  --bearer-token-file F send `Authorization: Bearer <contents of F>`\n"
+  "  --token-file F        send `Authorization: Bearer <first token of F>` (alias --bearer-token-file)\n"
+  "  --ca-file F           https:// server: trust the CA certificate(s) in F (PEM)\n"
   "  --listen ADDR         serve /metrics here (default 127.0.0.1:9471; \"none\" to disable)\n"
   "  --no-node-metrics     container metrics only\n";
 
@@ -107,7 +109,7 @@ static const lk_http_route routes[] = {
 
 typedef struct flags {
   const char *server, *metrics_url, *logs_url, *config, *interval, *cgroup_root, *log_root,
-      *node, *queue_dir, *queue_max, *token_file, *listen, *kubelet_url;
+      *node, *queue_dir, *queue_max, *token_file, *listen, *kubelet_url, *ca_file;
   bool no_node;
 } flags;
 
@@ -119,7 +121,8 @@ static int parse_flags(int argc, char **argv, flags *f)
     {"--interval", offsetof(flags, interval)}, {"--cgroup-root", offsetof(flags, cgroup_root)},
     {"--log-root", offsetof(flags, log_root)}, {"--node", offsetof(flags, node)},
     {"--queue-dir", offsetof(flags, queue_dir)}, {"--queue-max-size", offsetof(flags, queue_max)},
-    {"--bearer-token-file", offsetof(flags, token_file)}, {"--listen", offsetof(flags, listen)},
+    {"--bearer-token-file", offsetof(flags, token_file)}, {"--token-file", offsetof(flags, token_file)},
+    {"--ca-file", offsetof(flags, ca_file)}, {"--listen", offsetof(flags, listen)},
     {"--kubelet-url", offsetof(flags, kubelet_url)}};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -160,16 +163,9 @@ static char *write_url(const char *server)
 
 static char *read_token(const char *path)
 {
-  FILE *f = fopen(path, "re");
   char buf[4096];
-  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-  if (f)
-    fclose(f);
-  if (!n)
-    return NULL;
-  buf[n] = 0;
-  buf[strcspn(buf, "\r\n")] = 0;
-  return lk_xstrdup(buf);
+  lk_diag d = {0};
+  return lk_token_read_first(path, buf, sizeof buf, &d) ? NULL : lk_xstrdup(buf);
 }
 
 /* Where metrics and logs go: each flag, then its config key, then the
@@ -203,7 +199,7 @@ static int run_agent(const flags *f, lk_config *cfg)
   agent a = {0};
   pthread_mutex_init(&a.page_lock, NULL);
   collector_push_opts po = {.url = url, .queue_dir = f->queue_dir ? f->queue_dir : qdir,
-                            .queue_max_bytes = qmax, .bearer_token = token};
+                            .queue_max_bytes = qmax, .bearer_token = token, .ca_file = f->ca_file};
   if (!rc && f->token_file && !token)
     rc = lk_diag_set(&d, LK_EINVAL, -1, "cannot read a token from %s", f->token_file);
   if (!rc)
@@ -223,8 +219,10 @@ static int run_agent(const flags *f, lk_config *cfg)
     collector_raise_fd_limit();
   if (!rc && (rc = collector_start(c)))
     lk_diag_set(&d, rc, -1, "cannot start the collector thread: %s", lk_strerror(rc));
+  collector_flows *flows = rc || !cfg->collector.pcap_interfaces.n ? NULL
+                                                                    : lookout_flows_start(cfg, collector_pusher_sink(a.pusher));
   lookout_logs *logs = NULL;
-  if (!rc && !(logs = lookout_logs_start_agent(cfg, logs_to, token)))
+  if (!rc && !(logs = lookout_logs_start_agent(cfg, logs_to, token, f->ca_file)))
     rc = lk_diag_set(&d, LK_EUNAVAIL, -1, "log shipping did not start (the line above says why)");
   if (!rc) {
     lk_info("agent: pushing to %s every %lld ms, /metrics on %s", url,
@@ -240,6 +238,7 @@ static int run_agent(const flags *f, lk_config *cfg)
   } else
     fprintf(stderr, "lookout agent: %s\n", d.msg[0] ? d.msg : lk_strerror(rc));
   lk_http_stop(srv);
+  collector_flows_free(flows);
   collector_free(c);
   collector_pusher_free(a.pusher);
   lk_buf_fini(&a.page);

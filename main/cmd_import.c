@@ -31,13 +31,14 @@ typedef struct upload {
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: lookout import FILE [--server URL] [--token-file FILE]\n\n"
+          "usage: lookout import FILE [--server URL] [--token-file FILE] [--ca-file FILE]\n\n"
           "Streams FILE (Prometheus text exposition format, optional per-sample\n"
           "timestamps in ms; gzip-compressed files are detected) to the server's\n"
           "/api/v1/import/prometheus, showing progress on stderr. FILE may be - for stdin.\n\n"
-          "  --server URL       server base URL (default http://127.0.0.1:9470)\n"
-          "  --token-file FILE  bearer token for a server beyond loopback\n"
-          "                     (default: $LOOKOUT_TOKEN if set)\n");
+          "  --server URL       server base URL (default http://127.0.0.1:9470; https:// too)\n"
+          "  --token-file FILE  send the first bearer token of FILE (a write or admin token)\n"
+          "                     (default: $LOOKOUT_TOKEN if set)\n"
+          "  --ca-file FILE     https: trust the CA certificate(s) in FILE (PEM)\n");
 }
 
 static void draw(upload *u, int final)
@@ -105,22 +106,9 @@ static int print_result(const lk_httpc_resp *r, double secs)
   return ok ? 0 : 1;
 }
 
-static int read_token(const char *path, char *out, size_t sz)
-{
-  FILE *f = fopen(path, "r");
-  if (!f || !fgets(out, (int)sz, f)) {
-    if (f)
-      fclose(f);
-    return -1;
-  }
-  fclose(f);
-  out[strcspn(out, "\r\n \t")] = 0;
-  return 0;
-}
-
 int cmd_import(int argc, char **argv)
 {
-  const char *file = NULL, *server = "http://127.0.0.1:9470", *token_file = NULL;
+  const char *file = NULL, *server = "http://127.0.0.1:9470", *token_file = NULL, *ca_file = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);
@@ -132,6 +120,8 @@ int cmd_import(int argc, char **argv)
       server = argv[i] + 9;
     } else if (!strncmp(argv[i], "--token-file=", 13)) {
       token_file = argv[i] + 13;
+    } else if (!strcmp(argv[i], "--ca-file") && i + 1 < argc) {
+      ca_file = argv[++i];
     } else if ((argv[i][0] != '-' || !strcmp(argv[i], "-")) && !file) {
       file = argv[i];
     } else {
@@ -143,14 +133,9 @@ int cmd_import(int argc, char **argv)
     fprintf(stderr, "lookout import: missing FILE (try lookout import --help)\n");
     return 2;
   }
-  char token[256] = "", auth[300] = "";
-  const char *env = getenv("LOOKOUT_TOKEN");
-  if (token_file && read_token(token_file, token, sizeof token)) {
-    fprintf(stderr, "lookout import: cannot read token file %s\n", token_file);
+  char auth[600];
+  if (cmd_auth_header("import", token_file, auth, sizeof auth))
     return 1;
-  }
-  if (!token[0] && env)
-    snprintf(token, sizeof token, "%s", env);
   upload u = {.fd = strcmp(file, "-") ? open(file, O_RDONLY | O_CLOEXEC) : 0};
   if (u.fd < 0) {
     fprintf(stderr, "lookout import: cannot open %s: %s\n", file, strerror(errno));
@@ -166,12 +151,11 @@ int cmd_import(int argc, char **argv)
   size_t nh = 1;
   if (regular && is_gzip(u.fd))
     hdrs[nh++] = "Content-Encoding: gzip";
-  if (token[0]) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+  if (auth[0])
     hdrs[nh++] = auth;
-  }
   lk_httpc_req q = {.method = "POST", .url = url, .headers = hdrs, .body_fn = read_file, .body_ctx = &u,
-                    .body_fn_len = regular ? (int64_t)st.st_size : -1, .timeout_ms = 0x7fffffff};
+                    .body_fn_len = regular ? (int64_t)st.st_size : -1, .timeout_ms = 0x7fffffff,
+                    .ca_file = ca_file};
   lk_httpc_resp r = {0};
   lk_diag d = {0};
   u.start_ns = lk_mono_ns();

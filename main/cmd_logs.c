@@ -29,7 +29,8 @@
 #include "main/cmd.h"
 
 typedef struct logs_flags {
-  const char *query, *server;
+  const char *query, *server, *ca_file;
+  char auth[600]; /* the Authorization header line, or "" */
   int64_t since_ms;
   long limit;
   int follow;
@@ -40,7 +41,10 @@ static const char usage_text[] =
     "  --since   how far back to search (default 1h)\n"
     "  --limit   most entries to print (default 100)\n"
     "  --follow  keep printing new entries until interrupted\n"
-    "  --server  Lookout or Loki base URL (default http://127.0.0.1:9470)\n"
+    "  --server  Lookout or Loki base URL (default http://127.0.0.1:9470; https:// too,\n"
+    "            except with --follow)\n"
+    "  --token-file F  send the first bearer token of F (default: $LOOKOUT_TOKEN)\n"
+    "  --ca-file F     https: trust the CA certificate(s) in F (PEM)\n"
     "example: lookout logs '{namespace=\"shop\"} |= \"error\"' --since 15m\n";
 
 static int parse_flags(int argc, char **argv, logs_flags *f)
@@ -69,6 +73,13 @@ static int parse_flags(int argc, char **argv, logs_flags *f)
     } else if (!strcmp(a, "--server") && v) {
       f->server = v;
       i++;
+    } else if (!strcmp(a, "--ca-file") && v) {
+      f->ca_file = v;
+      i++;
+    } else if (!strcmp(a, "--token-file") && v) {
+      if (cmd_auth_header("logs", v, f->auth, sizeof f->auth))
+        return -1;
+      i++;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "lookout logs: unknown or incomplete flag %s\n%s", a, usage_text);
       return -1;
@@ -83,7 +94,7 @@ static int parse_flags(int argc, char **argv, logs_flags *f)
     fputs(usage_text, stderr);
     return -1;
   }
-  return 0;
+  return f->auth[0] ? 0 : cmd_auth_header("logs", NULL, f->auth, sizeof f->auth); /* $LOOKOUT_TOKEN */
 }
 
 static void urlenc(lk_buf *b, const char *s)
@@ -149,7 +160,8 @@ static int64_t print_streams(json_t *result, int64_t newest)
                      json_object_get(s, "stream"), json_string_value(json_array_get(val, 1))};
     }
   }
-  qsort(v, n, sizeof *v, cmp_ent);
+  if (n) /* qsort's array may not be NULL, even empty */
+    qsort(v, n, sizeof *v, cmp_ent);
   for (i = 0; i < n; i++) {
     print_time(v[i].ts);
     print_labels(v[i].labels);
@@ -195,7 +207,9 @@ static int64_t fetch(const logs_flags *f, int64_t start_ns, const char *directio
                   (long long)(lk_now_ms() * 1000000LL), f->limit, direction);
   lk_httpc_resp r = {0};
   lk_diag d = {0};
-  int rc = lk_httpc_get((const char *)url.data, 60000, &r, &d);
+  const char *hdrs[] = {f->auth[0] ? f->auth : NULL, NULL};
+  lk_httpc_req req = {.url = (const char *)url.data, .headers = hdrs, .timeout_ms = 60000, .ca_file = f->ca_file};
+  int rc = lk_httpc_do(&req, &r, &d);
   lk_buf_fini(&url);
   if (rc) {
     fprintf(stderr, "lookout logs: %s: %s\n", f->server, d.set ? d.msg : lk_strerror(rc));
@@ -340,8 +354,9 @@ static int follow_once(const logs_flags *f, int64_t *newest)
   lk_buf rq = {0}, raw = {0}, ev = {0};
   lk_buf_printf(&rq, "GET %.*s/loki/api/v1/tail?query=", (int)plen, prefix);
   urlenc(&rq, f->query);
-  lk_buf_printf(&rq, "&start=%lld&limit=%ld HTTP/1.1\r\nHost: %.*s\r\nConnection: close\r\n\r\n",
-                (long long)(*newest + 1), f->limit, (int)(prefix - host), host);
+  lk_buf_printf(&rq, "&start=%lld&limit=%ld HTTP/1.1\r\nHost: %.*s\r\nConnection: close\r\n%s%s\r\n",
+                (long long)(*newest + 1), f->limit, (int)(prefix - host), host, f->auth,
+                f->auth[0] ? "\r\n" : "");
   int rc = write(fd, rq.data, rq.len) == (ssize_t)rq.len ? 0 : -1;
   int streaming = 0;
   while (!rc) {

@@ -20,7 +20,7 @@
 #include "main/cmd.h"
 
 typedef struct qargs {
-  const char *expr, *server, *time, *start, *end, *step, *timeout;
+  const char *expr, *server, *time, *start, *end, *step, *timeout, *token_file, *ca_file;
   bool json;
 } qargs;
 
@@ -28,14 +28,17 @@ static void usage(FILE *f, bool range)
 {
   if (range)
     fprintf(f, "usage: lookout query-range EXPR [--start T] [--end T] [--step D] [--server URL]\n"
-               "                             [--timeout D] [-o table|json]\n\n"
+               "                             [--timeout D] [--token-file F] [--ca-file F] [-o table|json]\n\n"
                "Range PromQL query. T: RFC 3339, Unix seconds, `now` or `now-<duration>`\n"
                "(defaults: --end now, --start end-1h); D: duration or seconds (default 60s).\n");
   else
-    fprintf(f, "usage: lookout query EXPR [--time T] [--server URL] [--timeout D] [-o table|json]\n\n"
+    fprintf(f, "usage: lookout query EXPR [--time T] [--server URL] [--timeout D] [--token-file F]\n"
+               "                     [--ca-file F] [-o table|json]\n\n"
                "Instant PromQL query at T (RFC 3339, Unix seconds, `now` or `now-<duration>`;\n"
                "default now).\n");
-  fprintf(f, "\n  --server URL   server base URL (default http://127.0.0.1:9470)\n"
+  fprintf(f, "\n  --server URL   server base URL (default http://127.0.0.1:9470; https:// too)\n"
+             "  --token-file F send the first bearer token of F (default: $LOOKOUT_TOKEN)\n"
+             "  --ca-file F    https: trust the CA certificate(s) in F (PEM)\n"
              "  -o json        print the server's JSON answer instead of a table\n");
 }
 
@@ -45,6 +48,7 @@ static int parse_args(int argc, char **argv, bool range, qargs *a)
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
     const char **dst = !strcmp(f, "--server") ? &a->server : !strcmp(f, "--timeout") ? &a->timeout
+                     : !strcmp(f, "--token-file") ? &a->token_file : !strcmp(f, "--ca-file") ? &a->ca_file
                      : !range && !strcmp(f, "--time") ? &a->time
                      : range && !strcmp(f, "--start") ? &a->start
                      : range && !strcmp(f, "--end") ? &a->end
@@ -234,9 +238,14 @@ static int run(int argc, char **argv, bool range)
   put_param(&form, "timeout", a.timeout);
   char url[1024];
   snprintf(url, sizeof url, "%s/api/v1/%s", a.server, range ? "query_range" : "query");
-  static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+  char auth[600];
+  if (cmd_auth_header(cmd, a.token_file, auth, sizeof auth)) {
+    lk_buf_fini(&form);
+    return 1;
+  }
+  const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", auth[0] ? auth : NULL, NULL};
   lk_httpc_req req = {.method = "POST", .url = url, .headers = headers, .body = form.data,
-                      .body_len = form.len, .timeout_ms = 150000};
+                      .body_len = form.len, .timeout_ms = 150000, .ca_file = a.ca_file};
   lk_httpc_resp resp = {0};
   lk_diag d = {0};
   int rc = lk_httpc_do(&req, &resp, &d);

@@ -17,10 +17,11 @@
  * rule_files and evaluation_interval from the config file, then the rule
  * files. Shutdown stops the scheduler first.
  *
- * The bearer token lives in auth.token_file (default <data>/token); it is
- * created with a random value on first start, so endpoints that need a token
- * (writes from beyond loopback, orchestrator actions) are protected from the
- * first run on.
+ * The bearer tokens live in auth.token_file (default <data>/token; scoped,
+ * one a line, re-read when it changes: lib/lk_token.h); a missing file is
+ * created with one random admin token on first start, so endpoints that need
+ * a token (writes from beyond loopback, orchestrator actions) are protected
+ * from the first run on.
  *
  * Memory: every query evaluates in its own arena of a few MiB, on its own
  * connection thread. With glibc's defaults the thread's malloc arena hands
@@ -115,34 +116,28 @@ static int parse_flags(const char *cmd, int argc, char **argv, serve_flags *f, c
   return 0;
 }
 
-/* Read the token file, creating it with a random token if missing. */
-static int load_token(const char *path, char *out, size_t outsz)
+/* Create the token file with one random admin token when it is missing
+ * (the server then reads it: lk_http_opts.token_file). */
+static int ensure_token_file(const char *path)
 {
-  FILE *f = fopen(path, "r");
-  if (!f && errno == ENOENT) {
-    unsigned char rnd[24];
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-      return -1;
-    for (size_t i = 0; i < sizeof rnd; i++)
-      snprintf(out + 2 * i, outsz - 2 * i, "%02x", rnd[i]);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0)
-      return -1;
-    size_t n = strlen(out);
-    int ok = write(fd, out, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
-    close(fd);
-    if (ok)
-      lk_info("created bearer token file %s", path);
-    return ok ? 0 : -1;
-  }
-  if (!f)
+  if (!access(path, F_OK))
+    return 0;
+  unsigned char rnd[24];
+  char hex[2 * sizeof rnd + 8];
+  if (errno != ENOENT || getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
     return -1;
-  char *line = fgets(out, (int)outsz, f);
-  fclose(f);
-  if (!line)
+  for (size_t i = 0; i < sizeof rnd; i++)
+    snprintf(hex + 2 * i, sizeof hex - 2 * i, "%02x", rnd[i]);
+  strcat(hex, "\n"); /* a bare token is admin; the file stays usable as the token itself */
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0)
     return -1;
-  out[strcspn(out, "\r\n \t")] = 0;
-  return out[0] ? 0 : -1;
+  size_t n = strlen(hex);
+  int ok = write(fd, hex, n) == (ssize_t)n;
+  close(fd);
+  if (ok)
+    lk_info("created bearer token file %s", path);
+  return ok ? 0 : -1;
 }
 
 /* Whole small file (certificates, keys) as a NUL-terminated string. */
@@ -398,6 +393,7 @@ typedef struct node {
   web_server *w;
   _Atomic(collector *) agent; /* set once the local agent runs: the orchestrator's hook reads it */
   pod_flows *pods; /* pod networks for the flow meter (the orchestrator's on_pod_network) */
+  collector_flows *flows;     /* `up` with collector.pcap_interfaces: the flow meter, series into db */
   lookout_logs *tailer;
   lk_crashpoint crash; /* LOOKOUT_CRASH_AT (crash tests); used when crash_on */
   bool crash_on;
@@ -419,6 +415,9 @@ static void node_close(node *n)
     alerting_manager_stop(n->rules);
   orch_close(n->orc); /* first: its runtime thread calls rescan_on_start and pod_flows_on_event */
   collector_free(atomic_exchange(&n->agent, NULL));
+  if (n->pods)
+    pod_flows_attach(n->pods, NULL); /* before the meter goes */
+  collector_flows_free(n->flows);
   lookout_logs_stop(n->tailer);
   web_stop(n->w);
   alerting_manager_close(n->rules);
@@ -434,19 +433,17 @@ static void node_close(node *n)
 
 /* Token, TLS files, storage, notifier, rules, orchestrator: 0, or the exit
  * status after printing why (a bad Alertmanager section is a config error: 2). */
-static int node_open(const char *cmd, const lk_config *c, node *n, char *token, size_t token_len)
+static int node_open(const char *cmd, const lk_config *c, node *n, char *token_path, size_t token_path_len)
 {
   if (lk_mkdir_p(c->data)) {
     fprintf(stderr, "lookout %s: cannot create data directory %s: %s\n", cmd, c->data, strerror(errno));
     return 1;
   }
-  char token_path[4096];
-  snprintf(token_path, sizeof token_path, "%s", c->auth.token_file ? c->auth.token_file : "");
+  snprintf(token_path, token_path_len, "%s", c->auth.token_file ? c->auth.token_file : "");
   if (!token_path[0])
-    snprintf(token_path, sizeof token_path, "%s/token", c->data);
-  if (load_token(token_path, token, token_len)) {
-    fprintf(stderr, "lookout %s: cannot read or create the token file %s: %s\n", cmd, token_path,
-            errno ? strerror(errno) : "empty file");
+    snprintf(token_path, token_path_len, "%s/token", c->data);
+  if (ensure_token_file(token_path)) {
+    fprintf(stderr, "lookout %s: cannot create the token file %s: %s\n", cmd, token_path, strerror(errno));
     return 1;
   }
   if (c->tls.cert_file &&
@@ -488,8 +485,8 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
 {
   node n = {0};
   atomic_init(&n.agent, NULL);
-  char token[128];
-  int rc = node_open(cmd, c, &n, token, sizeof token);
+  char token_path[4096];
+  int rc = node_open(cmd, c, &n, token_path, sizeof token_path);
   if (rc) {
     node_close(&n);
     return rc;
@@ -500,8 +497,9 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
     .tls_cert = n.cert,
     .tls_key = n.key,
     .require_token = c->auth.require_token,
+    .require_read_token = c->auth.require_read_token,
     .listen = c->listen,
-    .token = token,
+    .token_file = token_path,
     .limits = {
       .max_write_body = c->limits.max_body_size,
       .max_decoded_body = c->limits.max_decoded_size,
@@ -511,6 +509,10 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
       .max_query_samples = c->limits.max_query_samples,
       .query_timeout_ms = c->limits.query_timeout_ms,
       .max_render_series = c->limits.max_render_series,
+      .max_connections = (unsigned)c->server.max_connections,
+      .max_connections_per_ip = (unsigned)c->server.max_connections_per_ip,
+      .idle_timeout_s = (unsigned)((c->server.idle_timeout_ms + 999) / 1000),
+      .request_timeout_s = (unsigned)((c->server.request_timeout_ms + 999) / 1000),
     },
     .db = n.db,
     .logs = n.logs,
@@ -537,6 +539,11 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
   collector *agent = up && rules_up ? lookout_agent_start_local(c, n.db) : NULL;
   atomic_store(&n.agent, agent);
   n.tailer = agent ? lookout_logs_start_local(c, n.logs) : NULL;
+  bool meter_pods = n.orc && c->collector.flows.pods && geteuid() == 0; /* pods get veths only as root */
+  if (agent && (c->collector.pcap_interfaces.n || meter_pods))
+    n.flows = lookout_flows_start(c, (collector_sink){lookout_agent_tsdb_sink, n.db});
+  if (n.flows && meter_pods)
+    pod_flows_attach(n.pods, n.flows);
   bool started_all = rules_up && (!up || (agent && n.tailer)); /* a failure was logged, naming the part */
   if (started_all)
     wait_for_stop(n.rules);

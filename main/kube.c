@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "lib/lk_httpc.h"
+#include "lib/lk_token.h"
 #include "main/kube.h"
 
 const char kube_flags_help[] =
@@ -34,11 +35,9 @@ void kube_init(kube *k)
     k->ns = "default";
   if (!k->token_file)
     k->token_file = "./data/token";
-  FILE *f = fopen(k->token_file, "r");
-  if (f && fgets(k->token, sizeof k->token, f))
-    k->token[strcspn(k->token, "\r\n \t")] = 0;
-  if (f)
-    fclose(f);
+  lk_diag d = {0};
+  if (lk_token_read_first(k->token_file, k->token, sizeof k->token, &d)) /* no file: no token */
+    k->token[0] = 0;
 }
 
 int kube_call(const kube *k, const char *method, const char *path, const char *ctype, const char *body,

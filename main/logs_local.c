@@ -99,7 +99,8 @@ lookout_logs *lookout_logs_start_local(const lk_config *c, logstore *s)
   return l;
 }
 
-lookout_logs *lookout_logs_start_agent(const lk_config *c, const char *server, const char *token)
+lookout_logs *lookout_logs_start_agent(const lk_config *c, const char *server, const char *token,
+                                       const char *ca_file)
 {
   lookout_logs *l = lk_xcalloc(1, sizeof *l);
   const char *host = strstr(server, "://");
@@ -108,7 +109,7 @@ lookout_logs *lookout_logs_start_agent(const lk_config *c, const char *server, c
   char base[1024], qdir[4096];
   snprintf(base, sizeof base, "%.*s", (int)blen, server);
   snprintf(qdir, sizeof qdir, "%s/agent-log-queue", c->data);
-  collector_log_push_opts po = {.url = base, .queue_dir = qdir, .bearer_token = token};
+  collector_log_push_opts po = {.url = base, .queue_dir = qdir, .bearer_token = token, .ca_file = ca_file};
   lk_diag d = {0};
   int rc = collector_log_pusher_new(&po, &l->pusher, &d);
   if (rc) {

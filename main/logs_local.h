@@ -19,7 +19,8 @@ lookout_logs *lookout_logs_start_local(const lk_config *c, logstore *s);
  * /loki/api/v1/push (any path in server is replaced) through a disk queue in
  * <data>/agent-log-queue; positions in <data>/agent-log-positions. NULL on
  * failure (logged). */
-lookout_logs *lookout_logs_start_agent(const lk_config *c, const char *server, const char *token);
+lookout_logs *lookout_logs_start_agent(const lk_config *c, const char *server, const char *token,
+                                       const char *ca_file);
 void lookout_logs_stop(lookout_logs *l); /* NULL ok */
 
 #endif

@@ -13,6 +13,7 @@ static const struct cmd commands[] = {
   {"query",       cmd_query,       "instant PromQL query"},
   {"query-range", cmd_query_range, "range PromQL query"},
   {"logs",        cmd_logs,        "log search / tail"},
+  {"flows",       cmd_flows,       "meter a capture file offline, print the flow table"},
   {"apply",       cmd_apply,       "create/update deployments"},
   {"get",         cmd_get,         "list deployments|pods|autoscalers|alerts"},
   {"scale",       cmd_scale,       "scale a deployment"},

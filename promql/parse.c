@@ -6,6 +6,12 @@
  * `[range:step]`, `offset d` and `@ t` apply to selectors and subqueries.
  * Types are checked while building the tree, so evaluation can trust them.
  * Errors name line:column and what was expected, in Prometheus's wording.
+ *
+ * Nesting is bounded (MAX_DEPTH): the parser and the evaluator recurse over
+ * the tree, so 10,000 parentheses or a 10,000-term `1+1+…` chain would
+ * overflow a connection thread's stack. `depth` counts the open parse_expr
+ * calls plus the operators folded into each left-leaning chain, an upper
+ * bound of the depth of the tree being built.
  */
 #include <ctype.h>
 #include <math.h>
@@ -22,7 +28,11 @@ typedef struct parser {
   pq_token tok;     /* current (lookahead) token */
   lk_arena *a;
   lk_diag *d;
+  int depth;
 } parser;
+
+#define MAX_DEPTH 256
+#define MAX_DEPTH_STR "256"
 
 static int parse_expr(parser *p, int min_prec, pq_expr **out);
 static int parse_unary(parser *p, pq_expr **out);
@@ -36,6 +46,15 @@ static int advance(parser *p)
 static int perr(parser *p, size_t pos, const char *fmt, const char *a1, const char *a2)
 {
   return promql__perr(p->d, p->lx.src, pos, fmt, a1, a2);
+}
+
+/* One level deeper; a parse error past MAX_DEPTH. */
+static int deeper(parser *p)
+{
+  if (++p->depth <= MAX_DEPTH)
+    return 0;
+  return perr(p, p->tok.pos, "query too deeply nested: more than %s levels of parentheses, calls "
+              "and operators%s", MAX_DEPTH_STR, "");
 }
 
 static const char *tok_desc(parser *p)
@@ -173,7 +192,9 @@ static int dur_prec(enum pq_tok op)
 static int parse_dur_expr(parser *p, int min_prec, pq_dexpr **out)
 {
   pq_dexpr *l;
-  int rc;
+  int entry = p->depth, rc = deeper(p);
+  if (rc)
+    return rc;
   if (p->tok.type == T_SUB || p->tok.type == T_ADD) { /* unary: looser than ^ */
     bool neg = p->tok.type == T_SUB;
     if ((rc = advance(p)) || (rc = parse_dur_expr(p, 3, &l)))
@@ -194,7 +215,10 @@ static int parse_dur_expr(parser *p, int min_prec, pq_dexpr **out)
     static const char ops[] = {[T_ADD] = '+', [T_SUB] = '-', [T_MUL] = '*', [T_DIV] = '/',
                                [T_MOD] = '%', [T_POW] = '^'};
     l = dnode(p, ops[op], 0, l, r);
+    if ((rc = deeper(p)))
+      return rc;
   }
+  p->depth = entry;
   *out = l;
   return 0;
 }
@@ -854,8 +878,10 @@ static int check_binop(parser *p, pq_expr *e, size_t oppos)
 
 static int parse_expr(parser *p, int min_prec, pq_expr **out)
 {
-  pq_expr *l;
-  int rc = parse_unary(p, &l);
+  pq_expr *l = NULL;
+  int entry = p->depth, rc = deeper(p);
+  if (!rc)
+    rc = parse_unary(p, &l);
   while (!rc) {
     enum pq_tok op = p->tok.type;
     int prec = prec_of(op);
@@ -870,10 +896,11 @@ static int parse_expr(parser *p, int min_prec, pq_expr **out)
     /* ^ is right-associative; everything else left-associative. */
     if ((rc = parse_expr(p, op == T_POW ? prec : prec + 1, &e->u.bin.r)))
       return rc;
-    if ((rc = check_binop(p, e, oppos)))
+    if ((rc = check_binop(p, e, oppos)) || (rc = deeper(p)))
       return rc;
     l = e;
   }
+  p->depth = entry;
   *out = l;
   return rc;
 }

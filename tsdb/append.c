@@ -16,6 +16,7 @@
  * Locks: cut_lock shared for the whole call → index_lock → stripe → wal->mu
  * (see tsdb_int.h). The WAL record is written with no stripe held.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,9 +116,12 @@ static int create_missing(tsdb *db, want *w, size_t nw, tsdb__series **out, lk_d
   size_t distinct = 0;
   for (size_t i = 0; i < nmiss; i++)
     distinct += i == 0 || want_cmp(&w[i - 1], &w[i]) != 0;
-  if (h->live_series + distinct > db->o.max_series)
-    return series_diag(d, LK_ELIMIT, w[0].ls, w[0].n,
-                       "maximum number of series reached (max_series limit exceeded)");
+  if (h->live_series + distinct > db->o.max_series) {
+    char why[160];
+    snprintf(why, sizeof why, "series limit reached (limits.max_series=%llu live series): not creating %zu new",
+             (unsigned long long)db->o.max_series, distinct);
+    return series_diag(d, LK_ELIMIT, w[0].ls, w[0].n, why);
+  }
   for (size_t i = 0; i < nmiss; i++) {
     tsdb__series *s = tsdb__head_find(h, w[i].ls, w[i].n, w[i].hash);
     if (!s) {
@@ -421,9 +425,9 @@ int tsdb_series_refs(tsdb *db, const tsdb_series_in *in, size_t n, tsdb_ref *out
   tsdb__series **ss = lk_xmalloc((n ? n : 1) * sizeof *ss);
   pthread_rwlock_rdlock(&db->cut_lock);
   int rc = resolve_batch(db, in, n, ss, d);
-  pthread_rwlock_unlock(&db->cut_lock);
   for (size_t i = 0; i < n && !rc; i++)
-    out[i] = ss[i]->id;
+    out[i] = tsdb__series_ref(ss[i]); /* before a head cut may drop the series */
+  pthread_rwlock_unlock(&db->cut_lock);
   free(ss);
   return rc;
 }
@@ -442,46 +446,44 @@ int tsdb_series_ref(tsdb *db, const lk_label *labels, size_t n, tsdb_ref *out, l
   if (!rc) {
     pthread_rwlock_rdlock(&db->cut_lock);
     rc = resolve(db, &w, 1, &s, d);
-    if (!rc)
+    if (!rc) {
       init_from_blocks(db, s);
+      *out = tsdb__series_ref(s);
+    }
     pthread_rwlock_unlock(&db->cut_lock);
   }
   free(ls);
-  if (!rc)
-    *out = s->id;
   return rc;
 }
 
-/* Look up every ref first so an unknown ref stores nothing. */
+/* Look up every ref first so an unknown or stale ref stores nothing
+ * (cut_lock shared and index_lock held, so the answer holds for the call). */
 static int check_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, lk_diag *d)
 {
-  tsdb__head *h = &db->head;
-  int rc = 0;
-  pthread_rwlock_rdlock(&h->index_lock);
-  for (size_t i = 0; i < n && !rc; i++)
-    if (!tsdb__head_get(h, s[i].ref))
-      rc = lk_diag_set(d, LK_EINVAL, -1, "unknown series ref %llu", (unsigned long long)s[i].ref);
-  pthread_rwlock_unlock(&h->index_lock);
-  return rc;
+  tsdb__series *ser;
+  for (size_t i = 0; i < n; i++) {
+    if (i && s[i].ref == s[i - 1].ref)
+      continue;
+    int rc = tsdb__head_by_ref(&db->head, s[i].ref, &ser);
+    if (rc == LK_ENOENT)
+      return lk_diag_set(d, rc, -1, "series ref %llu is stale: its series was dropped from the head "
+                         "after receiving no samples; resolve its labels again",
+                         (unsigned long long)s[i].ref);
+    if (rc)
+      return lk_diag_set(d, rc, -1, "unknown series ref %llu", (unsigned long long)s[i].ref);
+  }
+  return 0;
 }
 
-int tsdb_append_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out, lk_diag *d)
+/* Apply checked refs' samples (index_lock held: the series stay put). */
+static void append_checked(batch *b, const tsdb_ref_sample *s, size_t n)
 {
-  if (!db || (n && !s))
-    return lk_diag_set(d, LK_EINVAL, -1, "tsdb_append_refs: bad arguments");
-  int rc = check_refs(db, s, n, d);
-  if (rc)
-    return rc;
-  pthread_rwlock_rdlock(&db->cut_lock);
-  batch b;
-  batch_init(&b, db);
-  tsdb__head *h = &db->head;
+  tsdb__head *h = &b->db->head;
   pthread_mutex_t *held = NULL;
   tsdb__series *cur = NULL;
-  pthread_rwlock_rdlock(&h->index_lock); /* keeps the series table still */
-  for (size_t i = 0; i < n && !b.err; i++) {
-    if (!cur || cur->id != s[i].ref) {
-      cur = tsdb__head_get(h, s[i].ref);
+  for (size_t i = 0; i < n && !b->err; i++) {
+    if (!cur || tsdb__series_ref(cur) != s[i].ref) {
+      tsdb__head_by_ref(h, s[i].ref, &cur); /* checked */
       pthread_mutex_t *m = tsdb__stripe(h, cur->id);
       if (m != held) {
         if (held)
@@ -489,17 +491,33 @@ int tsdb_append_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, tsdb_append_s
         pthread_mutex_lock(m);
         held = m;
       }
-      if (ensure_logged(&b, cur))
+      if (ensure_logged(b, cur))
         break;
     }
-    batch_add(&b, cur, s[i].t, s[i].v);
-    if (b.rec.len >= WAL_FLUSH_BYTES)
-      batch_write(&b);
+    batch_add(b, cur, s[i].t, s[i].v);
+    if (b->rec.len >= WAL_FLUSH_BYTES)
+      batch_write(b);
   }
   if (held)
     pthread_mutex_unlock(held);
-  pthread_rwlock_unlock(&h->index_lock);
-  rc = batch_finish(&b, out, d);
+}
+
+int tsdb_append_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out, lk_diag *d)
+{
+  if (!db || (n && !s))
+    return lk_diag_set(d, LK_EINVAL, -1, "tsdb_append_refs: bad arguments");
+  pthread_rwlock_rdlock(&db->cut_lock);
+  pthread_rwlock_rdlock(&db->head.index_lock); /* keeps the series tables still */
+  int rc = check_refs(db, s, n, d);
+  batch b;
+  batch_init(&b, db);
+  if (!rc)
+    append_checked(&b, s, n);
+  pthread_rwlock_unlock(&db->head.index_lock);
+  if (!rc)
+    rc = batch_finish(&b, out, d);
+  else
+    lk_buf_fini(&b.rec);
   pthread_rwlock_unlock(&db->cut_lock);
   if (!rc)
     tsdb__maybe_cut(db);

@@ -6,7 +6,8 @@
  * into tiny overlapping blocks that compaction must rewrite again and
  * again), the oldest aligned range [k·R, (k+1)·R) is written as a block
  * and dropped from the head, repeatedly, then the WAL is checkpointed (the
- * checkpoint holds what is left in the head). The cut happens in the appending thread that noticed, with
+ * checkpoint holds what is left in the head); head GC drops the series
+ * that went idle in between (head.c). The cut happens in the appending thread that noticed, with
  * cut_lock held exclusively; compaction + retention then run in the
  * background thread under compact_mu alone, so appends and queries
  * continue meanwhile. Time-based decisions (retention, block alignment) use
@@ -258,11 +259,11 @@ int tsdb__install_block(tsdb *db, uint64_t seq, const char *tmp, const char *fin
 int tsdb__persist_range(tsdb *db, int64_t lo, int64_t hi, lk_diag *d)
 {
   tsdb__head *h = &db->head;
-  tsdb__series **ss = lk_xmalloc(h->nseries_slots * sizeof *ss);
+  tsdb__series **ss = lk_xmalloc((h->live_series ? h->live_series : 1) * sizeof *ss);
   size_t n = 0;
-  for (uint32_t id = 1; id < h->nseries_slots; id++)
-    if (h->series[id] && tsdb__series_overlaps(h->series[id], lo, hi - 1))
-      ss[n++] = h->series[id];
+  for (size_t i = 0; i < h->byid.cap; i++)
+    if (h->byid.slot[i] && tsdb__series_overlaps(h->byid.slot[i], lo, hi - 1))
+      ss[n++] = h->byid.slot[i];
   int rc = 0;
   if (n) {
     qsort(ss, n, sizeof *ss, series_label_cmp);
@@ -293,11 +294,27 @@ static int cut_oldest(tsdb *db, lk_diag *d)
   int rc = tsdb__persist_range(db, lo, hi, d);
   if (rc)
     return rc;
-  for (uint32_t id = 1; id < h->nseries_slots; id++)
-    if (h->series[id])
-      tsdb__series_truncate(h, h->series[id], hi);
+  for (size_t i = 0; i < h->byid.cap; i++)
+    if (h->byid.slot[i])
+      tsdb__series_truncate(h, h->byid.slot[i], hi);
   tsdb__head_recount(h);
   return 0;
+}
+
+/* Head GC after a cut (cut_lock exclusive, before the checkpoint, so the
+ * new WAL generation holds none of the dropped series): series with
+ * nothing left in the head and no sample within one block range of the
+ * newest sample stored. */
+static void head_gc(tsdb *db)
+{
+  int64_t newest = atomic_load(&db->newest_t), R = db->o.block_range_ms;
+  if (newest == INT64_MIN)
+    return;
+  int64_t before = newest < INT64_MIN + R ? INT64_MIN : newest - R;
+  size_t n = tsdb__head_gc(&db->head, before);
+  if (n)
+    lk_info("head gc: dropped idle series=%zu live_series=%llu idle_before_ms=%lld", n,
+            (unsigned long long)db->head.live_series, (long long)before);
 }
 
 static double head_span(tsdb *db)
@@ -343,6 +360,7 @@ int tsdb__maybe_cut(tsdb *db)
     cut = true;
   }
   if (cut && !rc) {
+    head_gc(db);
     lk_crash_point(db->o.crash, "head_cut.before_checkpoint");
     rc = tsdb__wal_checkpoint(db, &d);
   }
@@ -367,8 +385,10 @@ int tsdb_flush(tsdb *db, lk_diag *d)
   tsdb__head_recount(&db->head);
   while (!rc && atomic_load(&db->head.min_t) <= atomic_load(&db->head.max_t))
     rc = cut_oldest(db, d);
-  if (!rc)
+  if (!rc) {
+    head_gc(db);
     rc = tsdb__wal_checkpoint(db, d);
+  }
   pthread_rwlock_unlock(&db->cut_lock);
   if (rc)
     return rc;

@@ -144,6 +144,7 @@ static void add_in_order(tsdb__head *h, tsdb__series *s, int64_t t, double v, ui
   s->max_t = t;
   s->last_bits = bits;
   s->has_max = true;
+  s->sampled = true;
   note_sample(h, t);
 }
 
@@ -164,6 +165,7 @@ enum tsdb__verdict tsdb__series_add(tsdb__head *h, tsdb__series *s, int64_t t, d
   if (find_unsealed(s, t, &old) || find_sealed(s, t, &old))
     return old == bits ? TSDB_V_DUP : TSDB_V_CONFLICT;
   tsdb__vec_push(&s->ooo, t, v);
+  s->sampled = true;
   note_sample(h, t);
   if (s->ooo.n >= TSDB_OOO_CHUNK_SAMPLES)
     seal_ooo(h, s);
@@ -174,6 +176,7 @@ void tsdb__series_add_chunk(tsdb__head *h, tsdb__series *s, int64_t mint, int64_
                             uint32_t n, uint8_t *data, uint32_t len)
 {
   push_chunk(h, s, mint, maxt, n, data, len);
+  s->sampled = true;
   if (s->bn)
     s->overlapping = true;
   atomic_min64(&h->min_t, mint);
@@ -316,8 +319,8 @@ void tsdb__head_recount(tsdb__head *h)
 {
   int64_t mn = INT64_MAX, mx = INT64_MIN;
   uint64_t ns = 0, nc = 0;
-  for (uint32_t id = 1; id < h->nseries_slots; id++) {
-    const tsdb__series *s = h->series[id];
+  for (size_t k = 0; k < h->byid.cap; k++) {
+    const tsdb__series *s = h->byid.slot[k];
     if (!s)
       continue;
     for (uint32_t i = 0; i < s->nchunks; i++) {

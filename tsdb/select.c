@@ -159,7 +159,7 @@ static void head_candidates(sel *s, uint32_t src)
   pthread_rwlock_rdlock(&h->index_lock);
   source_ids(s, NULL, &ids);
   for (size_t i = 0; i < ids.n; i++) {
-    tsdb__series *hs = tsdb__head_get(h, ids.v[i]);
+    tsdb__series *hs = tsdb__head_by_id(h, ids.v[i]);
     if (!hs)
       continue;
     cand *c = cand_push(s);

@@ -8,6 +8,11 @@
  * after it survives kill -9; fsync per opts) → head (in-memory compressed
  * chunks) → immutable on-disk blocks (cut at block_range, compacted, removed
  * by retention). Reads merge head and blocks in time order, deduplicated.
+ * Head GC: at each head cut (and flush) the head forgets series whose data
+ * is all in blocks and that received no sample for longer than one
+ * block_range_ms before the newest sample stored (sample time), so memory
+ * follows the live series under churn; their data stays readable from
+ * blocks, and appending their labels again recreates them.
  *
  * Threads: every function here may be called from any thread concurrently,
  * except tsdb_close, which must be the last call. The handle owns its locks.
@@ -50,7 +55,7 @@ typedef struct tsdb_opts {
   uint32_t max_labels;         /* labels per series; default 64 */
   uint32_t max_name_len;       /* bytes; default 256 */
   uint32_t max_value_len;      /* bytes; default 4096 */
-  uint64_t max_series;         /* cardinality guard; default 5,000,000 */
+  uint64_t max_series;         /* cardinality guard: live head series; default 5,000,000 */
   int64_t sample_cache_bytes;  /* decoded block chunks kept for the next queries; default
                                   64 MiB; negative = off */
   uint64_t head_min_samples;   /* cut the head into blocks only once it also holds this many
@@ -104,8 +109,10 @@ uint64_t tsdb_rejected_sum(const tsdb_append_stats *st);
 
 /* Append a batch atomically with respect to validation: if any series is
  * invalid (bad/duplicate/empty label name, empty value, too many labels, name
- * or value too long, invalid UTF-8) or would exceed max_series, nothing is
- * stored and LK_EINVAL / LK_ELIMIT is returned with a diag naming the series.
+ * or value too long, invalid UTF-8) or would exceed max_series (live head
+ * series; the diag says "series limit reached (limits.max_series=N ...)"),
+ * nothing is stored and LK_EINVAL / LK_ELIMIT is returned with a diag naming
+ * the series.
  * Otherwise every acceptable sample is written to the WAL and head, rejected
  * samples are counted in *out (never silently dropped), and 0 is returned;
  * the caller decides how to report rejections. */
@@ -114,7 +121,10 @@ int tsdb_append(tsdb *db, const tsdb_series_in *in, size_t n, tsdb_append_stats 
 /* Fast path for ingest: resolve a label set once, then append by ref.
  * Resolve, creating if needed, the series of a label set (validated exactly
  * as in tsdb_append, same errors; series creation is logged to the WAL).
- * Refs stay valid until tsdb_close. */
+ * A ref stays valid while its series is in the head: once head GC dropped
+ * the series (see above), appending by the ref answers LK_ENOENT (stale,
+ * never another series' data, never a crash) and the caller resolves the
+ * labels again. A ref is only meaningful to the tsdb that issued it. */
 typedef uint64_t tsdb_ref;
 int tsdb_series_ref(tsdb *db, const lk_label *labels, size_t n, tsdb_ref *out, lk_diag *d);
 
@@ -131,8 +141,9 @@ typedef struct tsdb_ref_sample {
 } tsdb_ref_sample;
 
 /* Append samples of already-resolved series (any mix of series; per-series
- * time order within the batch); same counting rules as tsdb_append. An
- * unknown ref → LK_EINVAL and nothing stored. */
+ * time order within the batch); same counting rules as tsdb_append. A stale
+ * ref (its series was dropped by head GC) → LK_ENOENT, a ref never issued →
+ * LK_EINVAL; either way nothing is stored and the diag names the ref. */
 int tsdb_append_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out,
                      lk_diag *d);
 

@@ -84,16 +84,22 @@ typedef struct tsdb__hchunk {
   uint8_t *data;
 } tsdb__hchunk;
 
-/* One series. labels/hash/id are immutable after creation; the sample
- * fields are guarded by head->stripe[id % TSDB_NSTRIPE]. */
+/* One series. labels/hash/id/epoch are immutable after creation; the
+ * sample fields are guarded by head->stripe[id % TSDB_NSTRIPE]. The series
+ * is freed by head GC (tsdb__head_gc), which runs with appends and selects
+ * excluded, so a pointer found under cut_lock stays valid until it is
+ * released. */
 typedef struct tsdb__series {
   uint32_t id;
+  uint32_t epoch;            /* head->epoch when created: refs are epoch << 32 | id */
   uint32_t nlabels;
   uint64_t hash;
-  lk_label *labels;          /* sorted; strings interned in the head */
+  lk_label *labels;          /* sorted; strings owned by the head's label index */
   _Atomic uint32_t wal_gen;  /* WAL generation holding its series record (+1; 0 = none) */
   _Atomic bool check_blocks; /* newest sample in blocks not yet looked up (new series) */
+  bool gc_seen;              /* unsampled at a head GC already (head.c; cut_lock exclusive) */
   /* guarded by the stripe lock */
+  bool sampled;              /* received a sample since it entered the head */
   bool has_max;
   bool overlapping;          /* chunks may overlap/unsorted (OOO chunks sealed) */
   int64_t max_t;             /* newest sample ever accepted */
@@ -108,26 +114,32 @@ typedef struct tsdb__series {
 } tsdb__series;
 
 typedef struct tsdb__hval {
-  const char *value;
+  char *value;               /* owned; the labels of its series point here */
   uint32_t *ids;             /* ascending series ids */
   uint32_t n, cap;
 } tsdb__hval;
 
 typedef struct tsdb__hname {
-  const char *name;
+  char *name;                /* owned, as value */
   tsdb__hval *vals;
   uint32_t nvals, capvals;
   tsdb__strmap vmap;         /* value → index in vals */
 } tsdb__hname;
 
+/* Open-addressing table of series (linear probing, backward-shift
+ * deletion): by id, or by labels hash. cap is a power of two. */
+typedef struct tsdb__stab {
+  tsdb__series **slot;
+  size_t cap, n;
+} tsdb__stab;
+
 typedef struct tsdb__head {
   pthread_rwlock_t index_lock;
   /* guarded by index_lock */
-  lk_intern *strings;
-  tsdb__series **series;     /* by id; NULL = hole (id 0 is never used) */
-  uint32_t nseries_slots, capseries;
-  uint32_t *htab;            /* labels hash → id (0 = empty) */
-  size_t htab_cap;
+  tsdb__stab byid;           /* every live series; iterate slot[0..cap) */
+  tsdb__stab bylabels;
+  uint32_t next_id;          /* ids are handed out ascending, 1..UINT32_MAX-1 */
+  uint32_t epoch;            /* times next_id wrapped around */
   uint64_t live_series;
   tsdb__hname *names;
   uint32_t nnames, capnames;
@@ -145,13 +157,26 @@ void tsdb__head_fini(tsdb__head *h);
 /* Find the series of canonical (sorted, validated) labels; NULL if absent.
  * Caller holds index_lock (shared or exclusive). */
 tsdb__series *tsdb__head_find(tsdb__head *h, const lk_label *ls, size_t n, uint64_t hash);
-/* Create a series with the given id (0 = next free id). Caller holds
- * index_lock exclusively and has checked it does not exist. */
+/* Create a series with the given id (0 = next free id; a given id must be
+ * free). Caller holds index_lock exclusively and has checked the labels do
+ * not exist. */
 tsdb__series *tsdb__head_create(tsdb__head *h, const lk_label *ls, size_t n, uint64_t hash, uint32_t id);
-static inline tsdb__series *tsdb__head_get(tsdb__head *h, uint64_t id)
+/* The live series with this id (from postings), or NULL. index_lock held. */
+tsdb__series *tsdb__head_by_id(const tsdb__head *h, uint32_t id);
+/* The series of a tsdb_ref: 0 and *out, LK_ENOENT if its series was
+ * dropped by head GC (stale), LK_EINVAL if never handed out. index_lock held. */
+int tsdb__head_by_ref(const tsdb__head *h, tsdb_ref ref, tsdb__series **out);
+static inline tsdb_ref tsdb__series_ref(const tsdb__series *s)
 {
-  return id < h->nseries_slots ? h->series[id] : NULL;
+  return ((tsdb_ref)s->epoch << 32) | s->id;
 }
+/* Drop the series with no data left in the head (all persisted) and no
+ * sample at or after idle_before (sample time; a series given no sample
+ * since it entered the head goes at its second GC): series structs, postings
+ * entries, label strings no other series uses, table slots. Caller holds
+ * cut_lock exclusively (no append or select runs); takes index_lock.
+ * Returns how many were dropped. */
+size_t tsdb__head_gc(tsdb__head *h, int64_t idle_before);
 static inline pthread_mutex_t *tsdb__stripe(tsdb__head *h, uint32_t id)
 {
   return &h->stripe[id % TSDB_NSTRIPE];

@@ -272,7 +272,7 @@ static int replay_series(replay *r, lk_dec *d)
     uint64_t hash = lk_labels_hash(ls, n);
     tsdb__series *s = tsdb__head_find(h, ls, n, hash);
     if (!s)
-      s = tsdb__head_create(h, ls, n, hash, ref < h->nseries_slots && h->series[ref] ? 0 : (uint32_t)ref);
+      s = tsdb__head_create(h, ls, n, hash, tsdb__head_by_id(h, (uint32_t)ref) ? 0 : (uint32_t)ref);
     if (r->active)
       atomic_store(&s->wal_gen, r->gen + 1);
     if (ref >= r->nref) {
@@ -620,7 +620,28 @@ static void ckpt_series(ckpt *c, const tsdb__series *s)
     ckpt_put(c, TSDB_REC_SAMPLES);
 }
 
-/* Write ckpt-<gen>.tmp with the head; returns bytes written or error. */
+static int series_id_cmp(const void *a, const void *b)
+{
+  uint32_t x = (*(tsdb__series *const *)a)->id, y = (*(tsdb__series *const *)b)->id;
+  return (x > y) - (x < y);
+}
+
+/* The live series in id order, so that replay appends to postings. */
+static tsdb__series **series_by_id(tsdb__head *h, size_t *n)
+{
+  tsdb__series **ss = lk_xmalloc((h->live_series ? h->live_series : 1) * sizeof *ss);
+  size_t k = 0;
+  for (size_t i = 0; i < h->byid.cap; i++)
+    if (h->byid.slot[i])
+      ss[k++] = h->byid.slot[i];
+  qsort(ss, k, sizeof *ss, series_id_cmp);
+  *n = k;
+  return ss;
+}
+
+/* Write ckpt-<gen>.tmp with the head; returns bytes written or error.
+ * Series dropped by head GC are gone from the head, so the checkpoint
+ * (which replaces every older WAL file) cannot bring them back. */
 static int write_checkpoint(tsdb *db, const char *tmp, uint32_t gen, uint64_t *bytes)
 {
   ckpt c = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
@@ -628,15 +649,15 @@ static int write_checkpoint(tsdb *db, const char *tmp, uint32_t gen, uint64_t *b
     return -errno;
   c.err = write_header(c.fd);
   c.bytes = TSDB_WAL_HDR;
-  tsdb__head *h = &db->head;
-  for (uint32_t id = 1; id < h->nseries_slots; id++) {
-    tsdb__series *s = h->series[id];
-    if (!s)
-      continue;
+  size_t n;
+  tsdb__series **ss = series_by_id(&db->head, &n);
+  for (size_t i = 0; i < n; i++) {
+    tsdb__series *s = ss[i];
     atomic_store(&s->wal_gen, tsdb__series_empty(s) ? 0 : gen + 1);
     if (!tsdb__series_empty(s))
       ckpt_series(&c, s);
   }
+  free(ss);
   if (c.out.len && !c.err) {
     struct iovec iov = {c.out.data, c.out.len};
     size_t done;
@@ -657,9 +678,9 @@ static int write_checkpoint(tsdb *db, const char *tmp, uint32_t gen, uint64_t *b
 static int ckpt_abandon(tsdb *db, uint32_t gen, int rc, lk_diag *d)
 {
   unlink_gen(&db->wal, "ckpt", gen);
-  for (uint32_t id = 1; id < db->head.nseries_slots; id++)
-    if (db->head.series[id])
-      atomic_store(&db->head.series[id]->wal_gen, 0);
+  for (size_t i = 0; i < db->head.byid.cap; i++)
+    if (db->head.byid.slot[i])
+      atomic_store(&db->head.byid.slot[i]->wal_gen, 0);
   return lk_diag_set(d, rc, -1, "writing a WAL checkpoint failed: %s", lk_strerror(rc));
 }
 

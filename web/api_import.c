@@ -19,6 +19,12 @@
  * (one batch) never start the thread. Lock: worker.mu, a leaf, guards the
  * worker fields; the request thread joins the worker before answering.
  *
+ * Stale refs: storage drops series that went idle from its head (head GC),
+ * and a cached ref of such a series is refused (LK_ENOENT, nothing of the
+ * batch stored). Each batch sample remembers its series text, so the
+ * request thread then resolves the batch's series again, updates the cache
+ * and stores the batch once more (the worker is idle meanwhile).
+ *
  * Errors: the import stops at the first bad line (syntax, invalid labels):
  * everything on the lines before it is stored (it was streamed to storage
  * already), nothing from that line on, and the 400 answer names the line
@@ -40,6 +46,12 @@
 #include "web/web_int.h"
 
 #define BATCH 16384
+
+/* The series text of a batch sample (a cache key, in cache_arena). */
+typedef struct sample_src {
+  const char *key;
+  size_t len;
+} sample_src;
 
 typedef struct cache_ent {
   uint64_t hash;     /* 0 = empty slot */
@@ -75,6 +87,7 @@ typedef struct import_state {
   tsdb_ref_sample *bufs[2];   /* batch buffers: one filling, one with the worker */
   int fill;                   /* index of the buffer being filled */
   tsdb_ref_sample *batch;     /* = bufs[fill] */
+  sample_src *srcs[2];        /* the series of each sample of bufs[i] */
   size_t nbatch;
   store_worker k;
   int64_t now_ms;
@@ -126,35 +139,74 @@ static void follow(import_state *s, size_t i)
   s->prev = i + 1;
 }
 
-static int resolve_series(import_state *s, const lk_expo_sample *x, tsdb_ref *out)
+/* The slot of series text key: its entry, or the empty slot for it. */
+static size_t cache_slot(const import_state *s, const char *key, size_t len, uint64_t *hash)
 {
-  cache_ent *p = predicted(s, x);
-  if (p) {
-    *out = p->ref;
-    return 0;
-  }
-  uint64_t h = lk_hash64(x->series, x->series_len, 0x5eed) | 1;
+  uint64_t h = lk_hash64(key, len, 0x5eed) | 1;
   size_t i = h & (s->cap - 1);
-  for (; s->tab[i].hash; i = (i + 1) & (s->cap - 1))
-    if (s->tab[i].hash == h && s->tab[i].len == x->series_len && !memcmp(s->tab[i].key, x->series, x->series_len)) {
-      *out = s->tab[i].ref;
-      follow(s, i);
-      return 0;
-    }
+  while (s->tab[i].hash && !(s->tab[i].hash == h && s->tab[i].len == len && !memcmp(s->tab[i].key, key, len)))
+    i = (i + 1) & (s->cap - 1);
+  *hash = h;
+  return i;
+}
+
+/* Parse series text and resolve it in storage (diag: the line). */
+static int store_ref(import_state *s, const char *series, size_t len, uint64_t line, tsdb_ref *out)
+{
   lk_label *ls;
   size_t n;
   lk_diag d = {0};
   lk_arena_reset(s->scratch);
-  int rc = lk_expo_parse_series(x->series, x->series_len, s->scratch, &ls, &n, &d);
+  int rc = lk_expo_parse_series(series, len, s->scratch, &ls, &n, &d);
   if (!rc)
     rc = tsdb_series_ref(s->w->db, ls, n, out, &d);
   if (rc)
-    return lk_diag_set(&s->d, rc, -1, "line %llu: %s", (unsigned long long)x->line, d.set ? d.msg : lk_strerror(rc));
-  const char *key = lk_arena_strndup(s->cache_arena, x->series, x->series_len);
-  s->tab[i] = (cache_ent){h, key, x->series_len, *out, 0};
+    return lk_diag_set(&s->d, rc, -1, "line %llu: %s", (unsigned long long)line, d.set ? d.msg : lk_strerror(rc));
+  return 0;
+}
+
+static int resolve_series(import_state *s, const lk_expo_sample *x, tsdb_ref *out, sample_src *src)
+{
+  cache_ent *p = predicted(s, x);
+  if (p) {
+    *out = p->ref;
+    *src = (sample_src){p->key, p->len};
+    return 0;
+  }
+  uint64_t h;
+  size_t i = cache_slot(s, x->series, x->series_len, &h);
+  if (!s->tab[i].hash) {
+    int rc = store_ref(s, x->series, x->series_len, x->line, out);
+    if (rc)
+      return rc;
+    const char *key = lk_arena_strndup(s->cache_arena, x->series, x->series_len);
+    s->tab[i] = (cache_ent){h, key, x->series_len, *out, 0};
+    s->used++;
+  }
+  *out = s->tab[i].ref;
+  *src = (sample_src){s->tab[i].key, s->tab[i].len};
   follow(s, i);
-  if (++s->used * 2 > s->cap)
+  if (s->used * 2 > s->cap)
     cache_grow(s);
+  return 0;
+}
+
+/* Batch b (n samples) was refused for stale refs: resolve its series again
+ * (each once: a refreshed cache entry no longer holds the sample's ref). */
+static int refresh_refs(import_state *s, int b, size_t n)
+{
+  tsdb_ref_sample *smp = s->bufs[b];
+  const sample_src *src = s->srcs[b];
+  for (size_t i = 0; i < n; i++) {
+    uint64_t h;
+    cache_ent *e = &s->tab[cache_slot(s, src[i].key, src[i].len, &h)];
+    if (e->ref == smp[i].ref) {
+      int rc = store_ref(s, e->key, e->len, 0, &e->ref);
+      if (rc)
+        return rc;
+    }
+    smp[i].ref = e->ref;
+  }
   return 0;
 }
 
@@ -168,12 +220,20 @@ static void add_stats(tsdb_append_stats *to, const tsdb_append_stats *st)
     to->rejected[r] += st->rejected[r];
 }
 
-/* Store n samples now, on this thread. */
-static int store_now(import_state *s, const tsdb_ref_sample *b, size_t n)
+/* Store the n samples of batch buffer b now, on this thread (again with
+ * fresh refs if some went stale). */
+static int store_now(import_state *s, int b, size_t n)
 {
   tsdb_append_stats st = {0};
   lk_diag d = {0};
-  int rc = tsdb_append_refs(s->w->db, b, n, &st, &d);
+  int rc = tsdb_append_refs(s->w->db, s->bufs[b], n, &st, &d);
+  if (rc == LK_ENOENT) {
+    d = (lk_diag){0};
+    rc = refresh_refs(s, b, n);
+    if (rc)
+      return rc;
+    rc = tsdb_append_refs(s->w->db, s->bufs[b], n, &st, &d);
+  }
   if (rc)
     return lk_diag_set(&s->d, rc, -1, "storage: %s", d.set ? d.msg : lk_strerror(rc));
   web__count_append(s->w, WEB_IN_IMPORT, &st);
@@ -220,7 +280,14 @@ static int worker_idle(import_state *s)
   while (k->buf)
     pthread_cond_wait(&k->cv, &k->mu);
   int rc = k->err;
+  size_t n = k->n;
+  if (rc == LK_ENOENT) { /* stale refs: the batch is stored again below */
+    k->err = 0;
+    k->d = (lk_diag){0};
+  }
   pthread_mutex_unlock(&k->mu);
+  if (rc == LK_ENOENT)
+    return store_now(s, s->fill ^ 1, n); /* the buffer last handed off */
   if (rc)
     return lk_diag_set(&s->d, rc, -1, "storage: %s", k->d.set ? k->d.msg : lk_strerror(rc));
   return 0;
@@ -238,7 +305,7 @@ static int hand_off(import_state *s)
     if (!k->running) {
       pthread_mutex_destroy(&k->mu);
       pthread_cond_destroy(&k->cv);
-      int rc = store_now(s, s->batch, s->nbatch);
+      int rc = store_now(s, s->fill, s->nbatch);
       s->nbatch = 0;
       return rc;
     }
@@ -275,7 +342,7 @@ static int finish_storage(import_state *s)
     add_stats(&s->st, &k->st);
   }
   if (!rc && s->nbatch)
-    rc = store_now(s, s->batch, s->nbatch);
+    rc = store_now(s, s->fill, s->nbatch);
   s->nbatch = 0;
   return rc;
 }
@@ -284,7 +351,7 @@ static int on_sample(void *ctx, const lk_expo_sample *x)
 {
   import_state *s = ctx;
   tsdb_ref ref;
-  int rc = resolve_series(s, x, &ref);
+  int rc = resolve_series(s, x, &ref, &s->srcs[s->fill][s->nbatch]);
   if (rc)
     return rc;
   s->batch[s->nbatch++] = (tsdb_ref_sample){ref, x->has_t ? x->t_ms : s->now_ms, x->value};
@@ -319,6 +386,8 @@ static void *import_begin(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   s->scratch = lk_arena_new(1 << 14);
   s->bufs[0] = lk_xmalloc(BATCH * sizeof *s->batch);
   s->bufs[1] = lk_xmalloc(BATCH * sizeof *s->batch);
+  s->srcs[0] = lk_xmalloc(BATCH * sizeof *s->srcs[0]);
+  s->srcs[1] = lk_xmalloc(BATCH * sizeof *s->srcs[1]);
   s->batch = s->bufs[0];
   s->now_ms = lk_now_ms();
   cache_grow(s);
@@ -341,6 +410,8 @@ static void import_free(import_state *s)
   free(s->tab);
   free(s->bufs[0]);
   free(s->bufs[1]);
+  free(s->srcs[0]);
+  free(s->srcs[1]);
   free(s);
 }
 

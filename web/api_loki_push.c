@@ -6,7 +6,8 @@
  * lk_loki_push_decode (lib/lk_wire.h; a corrupt body stores nothing).
  * Each stream is pushed to the store in one call; the first failure stops
  * the request (earlier streams stay stored, as in Loki) and answers 400.
- * Success is 204 No Content. Bounded: labels per stream, decoded size.
+ * Success is 204 No Content. Bounded: labels per stream, label name and
+ * value lengths (the metrics defaults: 256 and 4096 bytes), decoded size.
  * `Content-Encoding: gzip` bodies (JSON or protobuf) are inflated first.
  */
 #include <jansson.h>
@@ -21,11 +22,20 @@
 #include "web/api_loki_int.h"
 
 #define MAX_LABELS 64
+#define MAX_NAME_LEN 256
+#define MAX_VALUE_LEN 4096
 #define MAX_DECODED (256u << 20)
 
 static int push_stream(logstore *s, lk_label *ls, size_t nl, logstore_entry *e, size_t n,
                        lk_diag *d)
 {
+  for (size_t i = 0; i < nl; i++) {
+    size_t name_len = strlen(ls[i].name), value_len = strlen(ls[i].value);
+    if (name_len > MAX_NAME_LEN || value_len > MAX_VALUE_LEN)
+      return lk_diag_set(d, LK_ELIMIT, -1, "stream label %.40s%s is %zu bytes long, over the limit of %d",
+                         ls[i].name, name_len > 40 ? "…" : "", name_len > MAX_NAME_LEN ? name_len : value_len,
+                         name_len > MAX_NAME_LEN ? MAX_NAME_LEN : MAX_VALUE_LEN);
+  }
   return logstore_push(s, ls, nl, e, n, d);
 }
 

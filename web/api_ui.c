@@ -10,6 +10,7 @@
  * is revalidated on every load (no-cache) while the content-named bundle
  * files are cached for a year, so a new binary's UI is picked up at once.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,17 @@ static bool safe_path(const char *path)
   return path[0] == '/' && !strstr(path, "/.") && !strchr(path, '\\');
 }
 
+/* full, with symlinks resolved, lies inside dir: a link out of the root
+ * (to /etc, to a file beside it) is not served. */
+static bool inside_root(const char *dir, const char *full)
+{
+  char root[PATH_MAX], real[PATH_MAX];
+  if (!realpath(dir, root) || !realpath(full, real))
+    return false;
+  size_t n = strlen(root);
+  return !strncmp(real, root, n) && (real[n] == '/' || (n == 1 && root[0] == '/'));
+}
+
 static void serve_dir(const char *dir, const char *path, const lk_http_req *req, lk_http_resp *resp)
 {
   if (!safe_path(path)) {
@@ -126,7 +138,7 @@ static void serve_dir(const char *dir, const char *path, const lk_http_req *req,
   char full[4096];
   struct stat st;
   snprintf(full, sizeof full, "%s%s", dir, path);
-  if (stat(full, &st) || !S_ISREG(st.st_mode)) {
+  if (stat(full, &st) || !S_ISREG(st.st_mode) || !inside_root(dir, full)) {
     lk_http_error(resp, 404, "not_found", "no such dashboard file: %s", path);
     return;
   }

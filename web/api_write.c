@@ -21,7 +21,9 @@
  * series skip label decoding, sorting, hashing and comparison, and samples
  * go to storage by ref. Only cache misses are decoded and resolved, all in
  * one tsdb_series_refs call (validated and created atomically), before any
- * sample is stored — the all-or-nothing rule above is kept. Scratch memory
+ * sample is stored — the all-or-nothing rule above is kept. A cached ref
+ * whose idle series storage dropped (head GC) is refused as stale with
+ * nothing stored; the request then resolves its series again. Scratch memory
  * comes from a small pool of arenas reused across requests.
  */
 #include <string.h>
@@ -137,18 +139,26 @@ static int resolve_missing(web_server *w, const lk_rw_series *rs, const size_t *
   return 0;
 }
 
-/* The ref of every series: from the cache, else resolved in one batch. */
-static int resolve_refs(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a, tsdb_ref *refs,
-                        lk_diag *d)
+static lk_keycache_key *cache_keys(const lk_rw_series *rs, size_t n, lk_arena *a)
 {
   lk_keycache_key *keys = lk_arena_alloc(a, n * sizeof *keys);
-  bool *found = lk_arena_alloc(a, n * sizeof *found);
   for (size_t i = 0; i < n; i++) {
     const lk_rw_series *s = &rs[i];
     keys[i] = (lk_keycache_key){s->key, s->key ? s->key_len : 0,
                                 s->key ? lk_hash64(s->key, s->key_len, KEY_SEED) : 0};
   }
-  if (lk_keycache_get_many(w->rw_cache, keys, n, refs, found) == n)
+  return keys;
+}
+
+/* The ref of every series: from the cache (skipped when fresh), else
+ * resolved in one batch. */
+static int resolve_refs(web_server *w, const lk_rw_series *rs, size_t n, bool fresh, lk_arena *a,
+                        tsdb_ref *refs, lk_diag *d)
+{
+  lk_keycache_key *keys = cache_keys(rs, n, a);
+  bool *found = lk_arena_alloc(a, n * sizeof *found);
+  memset(found, 0, n * sizeof *found);
+  if (!fresh && lk_keycache_get_many(w->rw_cache, keys, n, refs, found) == n)
     return 0;
   size_t *miss = lk_arena_alloc(a, n * sizeof *miss);
   size_t nmiss = 0;
@@ -158,25 +168,42 @@ static int resolve_refs(web_server *w, const lk_rw_series *rs, size_t n, lk_aren
   return nmiss ? resolve_missing(w, rs, miss, nmiss, keys, a, refs, d) : 0;
 }
 
+/* Resolve, then append by ref. A cached ref goes stale when head GC drops
+ * its idle series (LK_ENOENT, nothing stored): then every series is
+ * resolved by its labels again (the cache learns the new refs) and the
+ * append is retried once. */
+static int append_resolved(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a,
+                           tsdb_append_stats *st, lk_diag *d)
+{
+  tsdb_ref *refs = lk_arena_alloc(a, (n ? n : 1) * sizeof *refs);
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += rs[i].nsamples;
+  tsdb_ref_sample *ss = lk_arena_alloc(a, (total ? total : 1) * sizeof *ss);
+  int rc = LK_ENOENT;
+  for (int attempt = 0; attempt < 2 && rc == LK_ENOENT; attempt++) {
+    lk_diag first = {0};
+    lk_diag *dd = attempt ? d : &first;
+    rc = n ? resolve_refs(w, rs, n, attempt > 0, a, refs, dd) : 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+      for (size_t j = 0; j < rs[i].nsamples; j++)
+        ss[k++] = (tsdb_ref_sample){refs[i], rs[i].samples[j].t, rs[i].samples[j].v};
+    if (!rc)
+      rc = tsdb_append_refs(w->db, ss, total, st, dd);
+    if (rc && rc != LK_ENOENT && !attempt)
+      *d = first;
+  }
+  return rc;
+}
+
 static int store(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a, tsdb_append_stats *st,
                  lk_diag *d)
 {
-  tsdb_ref *refs = lk_arena_alloc(a, (n ? n : 1) * sizeof *refs);
-  int rc = n ? resolve_refs(w, rs, n, a, refs, d) : 0;
-  if (rc)
-    return rc;
-  size_t total = 0;
-  for (size_t i = 0; i < n; i++) {
-    total += rs[i].nsamples;
-    st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM] += rs[i].nhistograms;
-  }
-  tsdb_ref_sample *ss = lk_arena_alloc(a, (total ? total : 1) * sizeof *ss);
-  size_t k = 0;
+  uint64_t hist = 0;
   for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < rs[i].nsamples; j++)
-      ss[k++] = (tsdb_ref_sample){refs[i], rs[i].samples[j].t, rs[i].samples[j].v};
-  uint64_t hist = st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM];
-  rc = tsdb_append_refs(w->db, ss, total, st, d);
+    hist += rs[i].nhistograms;
+  int rc = append_resolved(w, rs, n, a, st, d);
   st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM] = hist; /* tsdb fills *st afresh */
   return rc;
 }

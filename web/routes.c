@@ -4,8 +4,11 @@
  * auth, body limit, handler (or streaming body callbacks) and the route name
  * used in self-metrics. Earlier lines win when paths overlap. Body limits are
  * bytes or a WEB_BODY_* class resolved from the configured limits at start.
- * Write endpoints need a bearer token once the server listens beyond
- * loopback (LK_AUTH_REMOTE); reads are open.
+ * Auth (lk_http.h): writes need a token with the write scope once the server
+ * listens beyond loopback (LK_AUTH_REMOTE), admin actions (flush, reload)
+ * the admin scope (LK_AUTH_ADMIN), orchestrator writes the admin scope even
+ * on loopback (LK_AUTH_ALWAYS); reads (LK_AUTH_NONE) need the read scope
+ * only with auth.require_read_token; health probes are open (LK_AUTH_OPEN).
  */
 #include "web/api_k8s.h"
 #include "web/api_loki.h"
@@ -18,8 +21,8 @@
 
 const lk_http_route web__route_table[] = {
   /* methods     path                          auth            body limit        handler            stream  name */
-  {"GET",        "/-/healthy",                 LK_AUTH_NONE,   0,                web__healthy,      NULL,   "/-/healthy"},
-  {"GET",        "/-/ready",                   LK_AUTH_NONE,   0,                web__ready,        NULL,   "/-/ready"},
+  {"GET",        "/-/healthy",                 LK_AUTH_OPEN,   0,                web__healthy,      NULL,   "/-/healthy"},
+  {"GET",        "/-/ready",                   LK_AUTH_OPEN,   0,                web__ready,        NULL,   "/-/ready"},
   {"GET",        "/metrics",                   LK_AUTH_NONE,   0,                web__metrics,      NULL,   "/metrics"},
   {"POST",       "/api/v1/write",              LK_AUTH_REMOTE, WEB_BODY_WRITE,   web__write,        NULL,   "/api/v1/write"},
   {"POST",       "/api/v1/import/prometheus",  LK_AUTH_REMOTE, WEB_BODY_IMPORT,  NULL, &web__import_stream, "/api/v1/import/prometheus"},
@@ -35,7 +38,7 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/api/v1/targets",            LK_AUTH_NONE,   0,                web__targets,      NULL,   "/api/v1/targets"},
   {"GET",        "/api/v1/metadata",           LK_AUTH_NONE,   0,                web__metadata,     NULL,   "/api/v1/metadata"},
   {"GET|POST",   "/api/v1/query_exemplars",    LK_AUTH_NONE,   FORM,             web__query_exemplars, NULL, "/api/v1/query_exemplars"},
-  {"POST|PUT",   "/api/v1/admin/flush",        LK_AUTH_REMOTE, FORM,             web__flush,        NULL,   "/api/v1/admin/flush"},
+  {"POST|PUT",   "/api/v1/admin/flush",        LK_AUTH_ADMIN,  FORM,             web__flush,        NULL,   "/api/v1/admin/flush"},
   {"POST",       "/loki/api/v1/push",          LK_AUTH_REMOTE, WEB_BODY_WRITE,   web__loki_push,    NULL,   "/loki/api/v1/push"},
   {"GET|POST",   "/loki/api/v1/query_range",   LK_AUTH_NONE,   FORM,             web__loki_query_range, NULL, "/loki/api/v1/query_range"},
   {"GET|POST",   "/loki/api/v1/query",         LK_AUTH_NONE,   FORM,             web__loki_query,   NULL,   "/loki/api/v1/query"},
@@ -63,7 +66,7 @@ const lk_http_route web__route_table[] = {
   /* rules (h-rulesrv) */
   {"GET",        "/api/v1/rules",              LK_AUTH_NONE,   FORM,             web__rules,        NULL,   "/api/v1/rules"},
   {"GET",        "/api/v1/alerts",             LK_AUTH_NONE,   0,                web__alerts,       NULL,   "/api/v1/alerts"},
-  {"POST|PUT",   "/-/reload",                  LK_AUTH_REMOTE, FORM,             web__reload,       NULL,   "/-/reload"},
+  {"POST|PUT",   "/-/reload",                  LK_AUTH_ADMIN,  FORM,             web__reload,       NULL,   "/-/reload"},
   /* Kubernetes API subset (h-kapi): after every Prometheus /api/v1 line and the
    * metrics.k8s.io lines, which the broad /apis prefix would otherwise swallow.
    * Reads are open; every write needs the token (LK_AUTH_ALWAYS). */

@@ -34,12 +34,21 @@ typedef struct web_limits {
   uint64_t max_query_samples; /* samples a PromQL query may load and hold; 50,000,000 (422) */
   int64_t query_timeout_ms; /* PromQL evaluation time; a request's `timeout` only lowers it; 2 min (503) */
   size_t max_render_series; /* lines in one /api/v1/render graph; 20 (422 beyond) */
+  /* Connections (lk_http_opts; 0 = lk_http's default shown): refused at
+   * accept past these, closed when idle or slow. */
+  unsigned max_connections;        /* open connections in total; 1024 */
+  unsigned max_connections_per_ip; /* open connections from one address; 256 */
+  unsigned idle_timeout_s;         /* a connection sending nothing is closed; 120 s */
+  unsigned request_timeout_s;      /* request headers must arrive within it, a body still
+                                      arriving after it average 64 KiB/s; 300 s */
 } web_limits;
 
 typedef struct web_opts {
   const char *listen;     /* host:port; default 127.0.0.1:9470 */
-  const char *token;      /* bearer token for protected routes, or NULL */
-  bool require_token;     /* write routes need the token on loopback too */
+  const char *token;      /* one admin bearer token for protected routes, or NULL */
+  const char *token_file; /* the scoped token file (lib/lk_token.h; wins over token), or NULL */
+  bool require_token;     /* write and admin routes need a token on loopback too */
+  bool require_read_token; /* reads need a token with the read scope */
   unsigned threads;       /* 0 = one thread per connection (see lk_http.h) */
   const char *tls_cert;   /* PEM text: serve HTTPS; NULL = plain HTTP */
   const char *tls_key;    /* PEM text of the private key */

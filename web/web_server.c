@@ -111,8 +111,12 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
     w->routes[i] = web__route_table[i];
     w->routes[i].body_limit = resolve_limit(&w->limits, w->routes[i].body_limit);
   }
-  lk_http_opts ho = {.listen = o->listen, .token = o->token, .threads = o->threads,
-                     .require_token = o->require_token, .tls_cert = o->tls_cert, .tls_key = o->tls_key};
+  lk_http_opts ho = {.listen = o->listen, .token = o->token, .token_file = o->token_file,
+                     .threads = o->threads, .require_token = o->require_token,
+                     .require_read_token = o->require_read_token, .tls_cert = o->tls_cert,
+                     .tls_key = o->tls_key, .max_connections = w->limits.max_connections,
+                     .max_connections_per_ip = w->limits.max_connections_per_ip,
+                     .timeout_s = w->limits.idle_timeout_s, .request_timeout_s = w->limits.request_timeout_s};
   rc = lk_http_start(&ho, w->routes, w->nroutes, w, web__observe, &w->http, d);
   if (rc) {
     free_server(w);

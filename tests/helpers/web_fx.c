@@ -16,6 +16,11 @@ static web_fx *fail(web_fx *f, const char *what, const lk_diag *d)
 
 web_fx *web_fx_start(const char *tmpl, web_opts wo, const logstore_opts *lo)
 {
+  return web_fx_start_tsdb(tmpl, wo, lo, NULL);
+}
+
+web_fx *web_fx_start_tsdb(const char *tmpl, web_opts wo, const logstore_opts *lo, const tsdb_opts *tso)
+{
   web_fx *f = calloc(1, sizeof *f);
   snprintf(f->dir, sizeof f->dir, "%s", tmpl);
   if (!mkdtemp(f->dir)) {
@@ -25,7 +30,8 @@ web_fx *web_fx_start(const char *tmpl, web_opts wo, const logstore_opts *lo)
   char p[128];
   lk_diag d = {0};
   snprintf(p, sizeof p, "%s/tsdb", f->dir);
-  tsdb_opts to = {.dir = p};
+  tsdb_opts to = tso ? *tso : (tsdb_opts){0};
+  to.dir = p;
   if (tsdb_open(&to, &f->db, &d))
     return fail(f, "tsdb_open", &d);
   if (lo) {

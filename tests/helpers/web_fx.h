@@ -22,6 +22,8 @@ typedef struct web_fx {
  * store). lo: log store options (dir is filled in), or NULL for none.
  * Returns the fixture (free with web_fx_stop) or NULL after printing why. */
 web_fx *web_fx_start(const char *tmpl, web_opts wo, const logstore_opts *lo);
+/* The same with storage options tso (dir is filled in). */
+web_fx *web_fx_start_tsdb(const char *tmpl, web_opts wo, const logstore_opts *lo, const tsdb_opts *tso);
 /* Stop everything, remove the directory, free f. 0, or -1 when rm failed. */
 int web_fx_stop(web_fx *f);
 

@@ -72,9 +72,11 @@ def free_port():
 
 
 class Server:
-    def __init__(self, exe, data, log_path, extra=(), scheme="http"):
+    """`lookout server` (or cmd, e.g. "up") on a data dir; start() again restarts it on a new port."""
+
+    def __init__(self, exe, data, log_path, extra=(), scheme="http", cmd="server"):
         self.exe, self.data, self.log_path, self.extra = exe, data, log_path, list(extra)
-        self.scheme = scheme
+        self.scheme, self.cmd = scheme, cmd
         self.proc = None
         self.port = None
 
@@ -87,7 +89,7 @@ class Server:
         self.port = port or free_port()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.exe, "server", "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.extra,
+            [self.exe, self.cmd, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.extra,
             stdout=log, stderr=log)
         log.close()
         deadline = time.time() + timeout

@@ -65,11 +65,12 @@ def timeout(exe, work):
 
 def not_supported_yet(exe, work):
     cfg = os.path.join(work, "rules.yaml")
-    err = lkt.refused_start(exe, cfg, "data: x\ncollector:\n  pcap_interfaces: [eth0]\n",
+    err = lkt.refused_start(exe, cfg, "data: x\nscrape_configs:\n  - job_name: a\n    static_configs:\n"
+                                      "      - targets: [h:1]\n        labels: { env: dev }\n",
                             ["up", "--data", os.path.join(work, "rules"), "--listen", "127.0.0.1:0"])
-    assert f"{cfg}:3: key collector.pcap_interfaces is not supported yet" in err, err
+    assert f"{cfg}:6: key static_configs.labels is not supported yet" in err, err
     assert not os.path.exists(os.path.join(work, "rules")), "a refused config still created the data directory"
-    print("ok: collector.pcap_interfaces refused at its line, nothing created")
+    print("ok: static_configs labels refused at their line, nothing created")
     err = lkt.refused_start(exe, cfg, "data: x\nlimits: { max_series: 5 }\n",
                             ["agent", "--server", "http://127.0.0.1:9", "--listen", "none"])
     assert f"{cfg}:2: key limits is not used by lookout agent" in err, err

@@ -24,9 +24,9 @@ static void test_get_put(void **state)
   lk_keycache_put(c, "a", 1, h_of("a"), 7);
   assert_true(lk_keycache_get(c, "a", 1, h_of("a"), &v));
   assert_int_equal(v, 7);
-  lk_keycache_put(c, "a", 1, h_of("a"), 9); /* present: keeps 7 */
+  lk_keycache_put(c, "a", 1, h_of("a"), 9); /* present: replaced */
   assert_true(lk_keycache_get(c, "a", 1, h_of("a"), &v));
-  assert_int_equal(v, 7);
+  assert_int_equal(v, 9);
   /* same hash, different bytes or length: distinct keys */
   uint64_t h = 0x1234;
   lk_keycache_put(c, "xy", 2, h, 1);

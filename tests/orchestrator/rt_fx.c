@@ -226,3 +226,14 @@ void rt_fx_begin(int argc, char **argv, const char *test_name)
   lk_test_require(lk_test_have("/usr/sbin/runc") || lk_test_have("/usr/bin/runc"), "runc is not installed");
   rt_fx_signals_as_server();
 }
+
+char *rt_fx_wait_log(const char *path, const char *want)
+{
+  char *log = NULL;
+  for (int i = 0; i < 100 && !(log && strstr(log, want)); i++) {
+    free(log);
+    usleep(50000);
+    log = rt_fx_read(path);
+  }
+  return log;
+}

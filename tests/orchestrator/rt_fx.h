@@ -56,5 +56,8 @@ void rt_fx_signals_as_server(void);
 void rt_fx_begin(int argc, char **argv, const char *test_name);
 /* Reads a whole file (malloc'ed) or NULL. */
 char *rt_fx_read(const char *path);
+/* Re-reads path every 50 ms, for at most 5 s, until it contains want;
+ * returns the last text read (malloc'ed, or NULL when never readable). */
+char *rt_fx_wait_log(const char *path, const char *want);
 
 #endif

@@ -151,16 +151,6 @@ static void test_collector_names_it(void **state)
   capture_fini(&cap);
 }
 
-static char *wait_log(const char *path, const char *want)
-{
-  char *log = NULL;
-  for (int i = 0; i < 100 && !(log && strstr(log, want)); i++) {
-    free(log);
-    usleep(50000);
-    log = rt_fx_read(path);
-  }
-  return log;
-}
 
 /* Read-only host root (also a writable host mount below it), private
  * writable /tmp, a writable emptyDir under the pod's state dir, env and
@@ -188,7 +178,7 @@ static void test_filesystem_and_network(void **state)
   assert_true(rt_fx_wait(f, UID1, rt_fx_running_ready, NULL, 20000, NULL));
   char path[1024];
   snprintf(path, sizeof path, "%s/pods/default_fs_" UID1 "/c/0.log", f->data);
-  char *log = wait_log(path, "netns=");
+  char *log = rt_fx_wait_log(path, "netns=");
   assert_non_null(log);
   assert_non_null(strstr(log, "stdout F root-ro\n"));
   assert_non_null(strstr(log, "stdout F tmp-rw\n"));
@@ -250,7 +240,7 @@ static void test_rootfs_dir_and_start_error(void **state)
   json_decref(pod);
   char path[1024];
   snprintf(path, sizeof path, "%s/pods/default_img_" UID1 "/c/0.log", f->data);
-  char *log = wait_log(path, "top:");
+  char *log = rt_fx_wait_log(path, "top:");
   assert_non_null(log);
   assert_non_null(strstr(log, "/marker-dir"));
   assert_null(strstr(log, "/usr"));
@@ -271,7 +261,7 @@ static char *ns_line(rt_fx *f, const char *pod, const char *ctr)
 {
   char path[1024];
   snprintf(path, sizeof path, "%s/pods/default_%s_" UID1 "/%s/0.log", f->data, pod, ctr);
-  char *log = wait_log(path, "stdout F ns:");
+  char *log = rt_fx_wait_log(path, "stdout F ns:");
   char *l = log ? strstr(log, "stdout F ns:") : NULL;
   assert_non_null(l);
   char *s = strndup(l, strcspn(l, "\n"));
@@ -354,7 +344,7 @@ static void test_tailer_reads_logs(void **state)
   char glob[512], path[1024];
   snprintf(glob, sizeof glob, "%s/pods/%s", f->data, "*/*/*.log");
   snprintf(path, sizeof path, "%s/pods/default_talk_" UID1 "/c/0.log", f->data);
-  char *log = wait_log(path, " stdout F aaaa");
+  char *log = rt_fx_wait_log(path, " stdout F aaaa");
   assert_non_null(log);
   assert_non_null(strstr(log, " stdout P aaaa"));
   free(log);
@@ -393,7 +383,7 @@ static void test_log_rotation(void **state)
   char dir[1024], path[2048];
   snprintf(dir, sizeof dir, "%s/pods/default_chatty_" UID1 "/c", f->data);
   snprintf(path, sizeof path, "%s/0.log", dir);
-  char *log = wait_log(path, "stdout F done\n");
+  char *log = rt_fx_wait_log(path, "stdout F done\n");
   assert_non_null(log);
   assert_non_null(strstr(log, "stdout F done\n"));
   assert_true(strlen(log) < 4096);

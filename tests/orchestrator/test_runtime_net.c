@@ -4,7 +4,7 @@
  * over TCP by its pod IP; the hook reports each network up and down with the
  * host-side veth; delete removes the veth and frees the address; a runtime
  * reopened on the same data dir (a Lookout restart) adopts each pod with the
- * same address and frees addresses of pods that are gone. The CIDR is the
+ * same address and frees the addresses and veths of pods that are gone. The CIDR is the
  * test's own (10.89.0.0/24) so it never meets a real node's pods. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,13 +112,7 @@ static char *wait_log(rt_fx *f, const char *pod, const char *uid, const char *wa
 {
   char path[1024];
   snprintf(path, sizeof path, "%s/pods/default_%s_%s/c/0.log", f->data, pod, uid);
-  char *log = NULL;
-  for (int i = 0; i < 200 && !(log && strstr(log, want)); i++) {
-    free(log);
-    usleep(50000);
-    log = rt_fx_read(path);
-  }
-  return log;
+  return rt_fx_wait_log(path, want);
 }
 
 static bool ipam_file(rt_fx *f, const char *ip)
@@ -194,6 +188,10 @@ static void test_adoption_keeps_address(void **state)
   assert_non_null(fp);
   fputs("b3000000-0000-4000-8000-00000000000c\n", fp);
   fclose(fp);
+  /* ... and its veth, still there */
+  assert_int_equal(system("ip link del lkvb3000000 2>/dev/null; "
+                          "ip link add lkvb3000000 type veth peer name lkvb3000000p"), 0);
+  assert_true(if_nametoindex("lkvb3000000") > 0);
   forget_events();
   rt_fx_reopen(f);
   snprintf(line, sizeof line, "up default/srv %s " VETH_SRV "\n", ip);
@@ -202,6 +200,8 @@ static void test_adoption_keeps_address(void **state)
   assert_string_equal(ip, again);
   assert_true(if_nametoindex(VETH_SRV) > 0);
   assert_false(ipam_file(f, "10.89.0.200"));
+  assert_int_equal(if_nametoindex("lkvb3000000"), 0);
+  assert_int_equal(if_nametoindex("lkvb3000000p"), 0);
   /* a new pod never gets the adopted pod's address */
   sync_pod(f, "cli", UID_CLI, "sleep 1000");
   pod_ip(f, UID_CLI, again, sizeof again);

@@ -58,6 +58,46 @@ static void test_parse_errors(void **state)
   parse_fails_with("rate(foo[5m] @ 1, 2)", "expected 1 argument(s) in call to \"rate\", got 2");
 }
 
+/* Nesting past 256 levels is a parse error, not a stack overflow of the
+ * recursive parser and evaluator; 200 levels still parse. */
+static char *repeated(const char *open, const char *mid, const char *close, int n)
+{
+  size_t lo = strlen(open), lm = strlen(mid), lc = strlen(close);
+  char *s = malloc((lo + lc) * (size_t)n + lm + 1), *p = s;
+  for (int i = 0; i < n; i++, p += lo)
+    memcpy(p, open, lo);
+  memcpy(p, mid, lm);
+  p += lm;
+  for (int i = 0; i < n; i++, p += lc)
+    memcpy(p, close, lc);
+  *p = 0;
+  return s;
+}
+
+static void test_nesting_limit(void **state)
+{
+  (void)state;
+  static const struct { const char *open, *mid, *close; } shapes[] = {
+    {"(", "1", ")"}, {"-", "1", ""}, {"", "1", "+1"}, {"", "1", "^1"}, {"abs(", "up", ")"},
+    {"sum(", "up", ")"}, {"", "up", " or up"},
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    char *deep = repeated(shapes[i].open, shapes[i].mid, shapes[i].close, 10000);
+    parse_fails_with(deep, "parse error: query too deeply nested: more than 256 levels");
+    free(deep);
+    char *fine = repeated(shapes[i].open, shapes[i].mid, shapes[i].close, 200);
+    promql_expr *e = NULL;
+    lk_diag d = {0};
+    if (promql_parse(fine, &e, &d))
+      fail_msg("200 levels of %s%s%s: %s", shapes[i].open, shapes[i].mid, shapes[i].close, d.msg);
+    promql_expr_free(e);
+    free(fine);
+  }
+  parse_fails_with("x[5m:" "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+                   "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+                   "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1m", "too deeply nested");
+}
+
 /* Syntax that must parse: modifiers, duration arithmetic, fill, keywords
  * as label names, metric names that look like modifiers. */
 static void test_parse_ok(void **state)
@@ -470,6 +510,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_errors),
+    cmocka_unit_test(test_nesting_limit),
     cmocka_unit_test(test_parse_ok),
     cmocka_unit_test(test_literals),
     cmocka_unit_test(test_eval_selectors),

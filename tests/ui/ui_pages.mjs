@@ -10,6 +10,9 @@
 //    API shows 3 desired; the page's scale button (token from the prompt)
 //    scales it to 2, as the API then says; its pods are listed; its HPA
 //    shows target, metric and bounds, and its decisions the decision log.
+//  - Overview, while that deployment exists: the firing alert and the
+//    deployment with the ready/desired the API answers, linking to the
+//    Alerts and Workloads pages.
 //  - Status: the cardinality table equals /api/v1/status/tsdb, a label's
 //    values by series count, the configuration with its secret redacted.
 //  - Flows (once /api/v1/flows/graph is served): lookout_flow_* and
@@ -118,6 +121,32 @@ function deployment(name, replicas) {
         resources: { requests: { cpu: '10m', memory: '16Mi' } } }] } } } };
 }
 
+// The Overview's firing alerts and deployments: the always-firing alert and
+// default/ui-web (scaled to 2) with the API's ready/desired, each a link.
+async function overviewLists(ctx) {
+  const { base, token } = ctx;
+  const page = await page0(ctx, 'overview lists');
+  await page.goto(`${base}/#/overview?refresh=5`);
+  const alert = '#firing tr[data-alert="UiAlwaysFiring"]';
+  const shown = await page.waitForSelector(alert, { timeout: WAIT }).then(() => true, () => false);
+  check(shown && await page.$eval(`${alert} a`, (a) => a.getAttribute('href')) === '#/alerts',
+    'Overview lists the firing alert, linking to the Alerts page');
+  const sel = '#overview-deployments tr[data-deployment="default/ui-web"][data-replicas="2"]';
+  let ready = null, want = null;
+  await until(async () => {
+    const d = await send(base, 'GET', `${DEPLOY}/ui-web`, token);
+    want = `${d.status.readyReplicas || 0}/${d.spec.replicas}`;
+    ready = await page.$eval(`${sel} .ready`, (e) => e.textContent).catch(() => null);
+    return ready === want;
+  });
+  check(ready === want && /^\d+\/2$/.test(ready), `Overview shows the deployment's ready/desired as the API (${ready}, API ${want})`);
+  await page.screenshot({ path: join(ctx.outDir, 'overview-lists.png'), fullPage: true });
+  const linked = await page.click(`${sel} a`, { timeout: WAIT })
+    .then(() => page.waitForSelector('#deployments tr[data-deployment="default/ui-web"]', { timeout: WAIT })).then(() => true, () => false);
+  check(linked, 'its link opens the Workloads page with the deployment');
+  await page.close();
+}
+
 export async function testWorkloads(ctx) {
   const { base, token } = ctx;
   await send(base, 'POST', DEPLOY, token, deployment('ui-web', 1));
@@ -134,6 +163,7 @@ export async function testWorkloads(ctx) {
     await page.waitForSelector(`${sel}[data-replicas="2"]`, { timeout: WAIT });
     const scale = await send(base, 'GET', `${DEPLOY}/ui-web/scale`, token);
     check(scale.spec.replicas === 2, `the page's scale button scaled it to 2 (the API says ${scale.spec.replicas})`);
+    await overviewLists(ctx);
     await send(base, 'POST', HPA, token, { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler',
       metadata: { name: 'ui-web' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ui-web' },
         minReplicas: 1, maxReplicas: 4, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }] } });

@@ -3,7 +3,7 @@
 // with a temporary data directory holding known data:
 //  - Overview: first paint of real data ≤ 1 s (median of three loads);
 //    every container's numbers equal the PromQL answers fetched directly;
-//    sorting; sparklines.
+//    sorting; sparklines (its firing alerts and deployments: ui_pages.mjs).
 //  - Explore: a known query draws as many series and points as the API
 //    answers (72,000 points, draw time printed); legend toggles; the URL
 //    holds the queries; stacked and table views; dragging across a graph

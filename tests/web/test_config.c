@@ -35,7 +35,17 @@ static void test_defaults(void **state)
   assert_int_equal(c.collector.detail_interval_ms, 10000);
   assert_int_equal(c.limits.max_body_size, 16u << 20);
   assert_true(c.orchestrator.enabled);
+  assert_string_equal(c.orchestrator.pod_cidr, "10.88.0.0/16");
+  assert_true(c.collector.flows.pods);
   assert_null(c.auth.token_file);
+  lk_config_fini(&c);
+  /* pod networking and the pods' flow meter, as `lookout up` reads them */
+  static const char text[] = "collector: { flows: { pods: false } }\norchestrator: { pod_cidr: 10.90.0.0/24 }\n";
+  lk_config_init(&c);
+  lk_diag d = {0};
+  assert_int_equal(lk_config_parse(&c, text, strlen(text), "x.yaml", LK_CONFIG_UP, &d), 0);
+  assert_false(c.collector.flows.pods);
+  assert_string_equal(c.orchestrator.pod_cidr, "10.90.0.0/24");
   lk_config_fini(&c);
 }
 
@@ -92,6 +102,11 @@ static void test_errors(void **state)
   check_error("limits:\n  max_body_size: lots\n", "x.yaml:2: max_body_size: bad size \"lots\"");
   check_error("limits:\n  max_labels: -3\n", "x.yaml:2: max_labels: expected a non-negative integer");
   check_error("auth: { require_token: maybe }\n", "require_token: expected true or false");
+  check_error("auth: { require_read_token: 1 }\n", "require_read_token: expected true or false");
+  check_error("server: { max_connections: 0 }\n", "max_connections");
+  check_error("server: { request_timeout: soon }\n", "x.yaml:1: request_timeout:");
+  check_error("server: { max_conections: 5 }\n", "unknown key \"max_conections\" in server");
+  check_error_as(LK_CONFIG_AGENT, "server: { max_connections: 5 }\n", "key server is not used by lookout agent");
   check_error("scrape_configs:\n  - scrape_interval: 5s\n", "x.yaml:2: scrape_configs: every entry needs a job_name");
   check_error("scrape_configs:\n  - job_name: a\n  - job_name: a\n", "x.yaml:3: scrape_configs: duplicate job_name \"a\"");
   check_error("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [x]\n        lables: {a: b}\n",
@@ -108,7 +123,6 @@ static void test_errors(void **state)
 static void test_not_supported_yet(void **state)
 {
   static const struct { const char *text, *want; } refused[] = {
-    {"collector:\n  pcap_interfaces: [eth0]\n", "x.yaml:2: key collector.pcap_interfaces is not supported yet"},
     {"scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [h:1]\n        labels: { env: dev }\n",
      "x.yaml:5: key static_configs.labels is not supported yet"},
     {"scrape_configs:\n  - job_name: a\n    scheme: https\n",
@@ -118,6 +132,23 @@ static void test_not_supported_yet(void **state)
     check_error_as(LK_CONFIG_UP, refused[i].text, refused[i].want);
   check_error_as(LK_CONFIG_SERVER, "scrape_configs: [ { job_name: a } ]\n", "key scrape_configs is not used by lookout server");
   check_error_as(LK_CONFIG_AGENT, refused[0].text, refused[0].want);
+  /* the flow meter's keys are live: read, and a zero bound is refused */
+  static const char flows[] = "collector:\n  pcap_interfaces: [eth0, lkv1]\n  flows: { bpf_filter: tcp, snaplen: 96,"
+                              " buffer_size: 8MiB, max_flows: 1000, idle_timeout: 30s, active_timeout: 2m, max_pairs: 50 }\n";
+  lk_config fc;
+  lk_config_init(&fc);
+  lk_diag fd = {0};
+  assert_int_equal(lk_config_parse(&fc, flows, strlen(flows), "x.yaml", LK_CONFIG_AGENT, &fd), 0);
+  assert_int_equal(fc.collector.pcap_interfaces.n, 2);
+  assert_string_equal(fc.collector.flows.bpf_filter, "tcp");
+  assert_int_equal(fc.collector.flows.snaplen, 96);
+  assert_int_equal(fc.collector.flows.buffer_size, 8u << 20);
+  assert_int_equal(fc.collector.flows.max_flows, 1000);
+  assert_int_equal(fc.collector.flows.idle_timeout_ms, 30000);
+  assert_int_equal(fc.collector.flows.active_timeout_ms, 120000);
+  assert_int_equal(fc.collector.flows.max_pairs, 50);
+  lk_config_fini(&fc);
+  check_error_as(LK_CONFIG_UP, "collector:\n  flows: { max_flows: 0 }\n", "x.yaml:2: max_flows: must be greater than 0");
   static const char empty[] = "rule_files: []\nroute: {}\nreceivers:\ncollector: { pcap_interfaces: [] }\n"
                               "scrape_configs: [ { job_name: a, scheme: http, static_configs: [ { labels: {} } ] } ]\n";
   lk_config c;
@@ -159,6 +190,8 @@ static void test_keys_per_program(void **state)
                  "x.yaml:1: key agent is not used by lookout up (only lookout agent reads it)");
   check_error_as(LK_CONFIG_SERVER, "agent: { logs_url: http://127.0.0.1:3100 }\n",
                  "key agent is not used by lookout server (only lookout agent reads it)");
+  check_error_as(LK_CONFIG_AGENT, "collector: { flows: { pods: true } }\n",
+                 "key flows.pods is not used by lookout agent (lookout server and lookout up read it)");
   static const struct { unsigned reader; const char *text; } ok[] = {
     {LK_CONFIG_AGENT, "data: d\ncollector: { interval: 1s }\nscrape_configs: [ { job_name: a } ]\n"},
     {LK_CONFIG_AGENT, "agent: { server: http://a:1, metrics_url: http://b:2/api/v1/write, logs_url: http://c:3 }\n"},

@@ -10,8 +10,8 @@ import { parseDuration } from './timerange.js';
 const HISTORY = '{__alerts__="lookout"}';
 const HISTORY_S = 24 * 3600;
 
-const chip = (state) => h('span', { class: `chip st-${state}` }, state);
-const labelsOf = (l) => h('span', { class: 'mono' }, seriesName(l));
+export const chip = (state) => h('span', { class: `chip st-${state}` }, state);
+export const labelsOf = (l) => h('span', { class: 'mono' }, seriesName(l));
 
 // 'alertname="X", severity=~"p.*"' → Alertmanager matchers; throws on junk.
 export function parseMatchers(text) {

@@ -2,14 +2,18 @@
 // node CPU, memory, network and disk from the collector's node_* series;
 // one row per container (cAdvisor names: CPU, working-set memory, network,
 // restarts as counter resets) with a CPU sparkline, sortable by any column;
-// Lookout's own ingest rate and disk use from its /metrics page.
+// the firing alerts (each a link to the Alerts page) and the orchestrator's
+// deployments with ready/desired (links to the Workloads page); Lookout's
+// own ingest rate and disk use from its /metrics page.
 //
 // performance.mark('overview-data') is set when the first data is drawn
 // (the browser test reads it as the first paint of real content).
-import { query, queryRange, selfMetrics, vectorValues } from './api.js';
+import { chip, labelsOf } from './alerts.js';
+import { call, getJSON, query, queryRange, selfMetrics, vectorValues } from './api.js';
 import { align, sparkline } from './chart.js';
-import { card, clear, fmtBytes, fmtNum, h, status } from './dom.js';
+import { ago, card, clear, fmtBytes, fmtNum, grid, h, status } from './dom.js';
 import { setPageParams } from './url.js';
+import { desired, key, readyOf } from './workloads.js';
 
 const BY = 'id, namespace, pod, container';
 export const CONTAINER_QUERIES = {
@@ -84,9 +88,11 @@ export function overviewPage(el, params) {
   const nodeBox = h('div', { class: 'cards', id: 'node' });
   const selfBox = h('div', { class: 'cards', id: 'self' });
   const table = h('table', { class: 'grid', id: 'containers' });
+  const firingBox = h('div', { id: 'firing' }), deployBox = h('div', { id: 'overview-deployments' });
   const updated = h('span', { class: 'muted' });
   el.append(h('div', { class: 'bar' }, h('h2', {}, 'Node'), refreshSel, updated), nodeBox,
-    h('h2', {}, 'Containers'), table, h('h2', {}, 'Lookout'), selfBox);
+    h('h2', {}, 'Containers'), table, h('h2', {}, h('a', { href: '#/alerts' }, 'Firing alerts')), firingBox,
+    h('h2', {}, h('a', { href: '#/workloads' }, 'Deployments')), deployBox, h('h2', {}, 'Lookout'), selfBox);
 
   let rows = [], sparks = new Map(), prevSelf = null, timer = null, aborter = null, first = true;
 
@@ -140,6 +146,26 @@ export function overviewPage(el, params) {
       card('HTTP requests', http === null ? '—' : `${fmtNum(http)}/s`, `${fmtNum(reqs)} since start`, 'http'));
   }
 
+  // The firing alerts and the deployments, each row a link to its page.
+  async function loadLists(signal) {
+    const [alerts, deploys] = await Promise.all([call('/api/v1/alerts', {}, { signal }),
+      getJSON('/apis/apps/v1/deployments', signal)]);
+    const link = (page, text) => h('a', { href: `#/${page}` }, text);
+    clear(firingBox, grid([
+      { title: 'alert', cell: (a) => link('alerts', a.labels.alertname) },
+      { title: 'state', cell: (a) => chip(a.state) },
+      { title: 'labels', cell: (a) => labelsOf(a.labels) },
+      { title: 'active since', cell: (a) => ago(a.activeAt) },
+      { title: 'summary', cell: (a) => (a.annotations || {}).summary || '' },
+    ], alerts.data.alerts.filter((a) => a.state === 'firing'), 'nothing firing',
+    (a) => ({ dataset: { alert: a.labels.alertname } })));
+    clear(deployBox, grid([
+      { title: 'deployment', cell: (d) => link('workloads', key(d)) },
+      { title: 'ready', cell: readyOf },
+      { title: 'age', cell: (d) => ago(d.metadata.creationTimestamp) },
+    ], deploys.items, 'no deployments', (d) => ({ dataset: { deployment: key(d), replicas: desired(d) } })));
+  }
+
   async function loadSparks(signal) {
     const end = Math.floor(Date.now() / 1000);
     const m = await queryRange(CONTAINER_QUERIES.cpu, end - SPARK_RANGE_S, end, SPARK_STEP_S, { signal });
@@ -157,8 +183,9 @@ export function overviewPage(el, params) {
   // Every panel draws as soon as its own answers are in; all instant
   // queries of one refresh are evaluated at the same time (the table's
   // data-time), so the numbers can be checked against the API. /metrics,
-  // the sparklines' range query and the node cards wait for the container
-  // table, which is what the first paint shows.
+  // the sparklines' range query, the alert and deployment lists and the
+  // node cards wait for the container table, which is what the first paint
+  // shows.
   async function refresh() {
     if (aborter) aborter.abort();
     aborter = new AbortController();
@@ -173,7 +200,7 @@ export function overviewPage(el, params) {
       if (first) performance.mark('overview-data');
       first = false;
       drawNode(await node);
-      await Promise.all([selfMetrics(signal).then(drawSelf), loadSparks(signal)]);
+      await Promise.all([selfMetrics(signal).then(drawSelf), loadSparks(signal), loadLists(signal)]);
       updated.textContent = `updated ${new Date(at * 1000).toLocaleTimeString()}`;
       status('');
     } catch (e) {

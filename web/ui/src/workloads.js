@@ -16,7 +16,10 @@ const POD_SERIES = {
 };
 const REPLICAS = 'label_replace(lookout_hpa_current_replicas, "kind", "current", "", "") or label_replace(lookout_hpa_desired_replicas, "kind", "desired", "", "")';
 
-const key = (o) => `${o.metadata.namespace}/${o.metadata.name}`;
+export const key = (o) => `${o.metadata.namespace}/${o.metadata.name}`;
+export const desired = (d) => d.spec.replicas ?? 1;
+// A deployment's "ready/desired" (the Overview shows it too).
+export const readyOf = (d) => h('span', { class: 'ready' }, `${(d.status && d.status.readyReplicas) || 0}/${desired(d)}`);
 const podKey = (m) => `${m.namespace}/${m.pod}`;
 
 // An HPA metric (spec or status) → {name, v: "45%" | "12.3"} of `which`.
@@ -57,15 +60,15 @@ export function workloadsPage(el) {
   function drawDeployments(list) {
     clear(deployBox, grid([
       { title: 'deployment', cell: key },
-      { title: 'ready', cell: (d) => h('span', { class: 'ready' }, `${(d.status && d.status.readyReplicas) || 0}/${d.spec.replicas ?? 1}`) },
+      { title: 'ready', cell: readyOf },
       { title: 'up to date', cell: (d) => (d.status && d.status.updatedReplicas) || 0 },
       { title: 'available', cell: (d) => (d.status && d.status.availableReplicas) || 0 },
       { title: 'age', cell: (d) => ago(d.metadata.creationTimestamp) },
       { title: 'scale', cell: (d) => {
-        const input = h('input', { type: 'number', min: 0, class: 'ti short', value: d.spec.replicas ?? 1, 'aria-label': 'replicas' });
+        const input = h('input', { type: 'number', min: 0, class: 'ti short', value: desired(d), 'aria-label': 'replicas' });
         return h('span', {}, input, h('button', { class: 'scale', onclick: () => scale(d, input) }, 'scale'));
       } },
-    ], list, 'no deployments', (d) => ({ dataset: { deployment: key(d), replicas: d.spec.replicas ?? 1 } })));
+    ], list, 'no deployments', (d) => ({ dataset: { deployment: key(d), replicas: desired(d) } })));
   }
 
   function drawPods(list, series) {
