@@ -89,6 +89,7 @@ int collector_new(const collector_opts *o, collector_sink sink, collector **out,
   if (o->ntargets)
     c->scraper = collector__scraper_new(o->targets, o->ntargets, c->interval_ms);
   collector__batch_init(&c->batch);
+  c->read_buf = lk_xmalloc(COLLECTOR__READ_CAP);
   pthread_mutex_init(&c->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -120,6 +121,7 @@ void collector_free(collector *c)
   free(c->devnums);
   collector__scraper_free(c->scraper);
   collector__batch_fini(&c->batch);
+  free(c->read_buf);
   pthread_mutex_destroy(&c->lock);
   pthread_cond_destroy(&c->wake);
   free(c);

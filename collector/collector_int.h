@@ -124,6 +124,9 @@ void collector__meta_add(collector__meta *m, bool pod, const char *key, const ch
 
 /*---- the collector ----*/
 
+/* Largest node file read (/proc/mounts, /proc/diskstats on a big host). */
+#define COLLECTOR__READ_CAP (256 * 1024)
+
 struct collector {
   char *hier[H_COUNT];        /* absolute roots, NULL when absent */
   char *proc_root, *sys_root, *log_root, *pod_log_dir, *node, *kubelet_url;
@@ -147,6 +150,8 @@ struct collector {
   struct collector__scraper *scraper; /* NULL without targets */
 
   collector__batch batch;
+  char *read_buf;             /* COLLECTOR__READ_CAP bytes: node files are read here, then
+                                 copied into the batch arena at their real size */
 
   pthread_mutex_t lock;       /* guards stats, running, stop, rescan_requested; never held
                                  while collecting */
