@@ -433,15 +433,24 @@ int orch_scale(orch *o, enum orch_kind k, const char *ns, const char *name, int6
              ": must be greater than or equal to 0", name, replicas);
     return LK_EINVAL;
   }
-  json_t *old = NULL;
-  int rc = orch_get(o, k, ns, name, &old, e);
-  if (rc)
-    return rc;
-  json_t *next = json_deep_copy(old);
-  orch__set_int(next, "spec.replicas", replicas);
-  rc = update_from(o, k, old, next, ORCH_MAIN, rv && *rv ? rv : orch__str(old, "metadata.resourceVersion"), out, e);
-  json_decref(old);
-  json_decref(next);
+  /* Without the caller's resourceVersion the update is unconditional, as
+   * Kubernetes's: a controller's write in between is retried over, not a 409. */
+  bool explicit_rv = rv && *rv;
+  int rc = 0;
+  for (int attempt = 0; attempt < PATCH_RETRIES; attempt++) {
+    json_t *old = NULL;
+    if ((rc = orch_get(o, k, ns, name, &old, e)))
+      return rc;
+    json_t *next = json_deep_copy(old);
+    orch__set_int(next, "spec.replicas", replicas);
+    rc = update_from(o, k, old, next, ORCH_MAIN, explicit_rv ? rv : orch__str(old, "metadata.resourceVersion"), out, e);
+    json_decref(old);
+    json_decref(next);
+    if (rc != LK_EAGAIN || explicit_rv)
+      break;
+    orch_err_fini(e);
+    memset(e, 0, sizeof *e);
+  }
   return rc;
 }
 
