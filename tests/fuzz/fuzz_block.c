@@ -22,20 +22,13 @@
 #define MAX_SERIES 256
 #define MAX_POSTINGS 256
 
-static char *dir;
-
-static void cleanup(void)
-{
-  fuzz_rmtree(dir);
-  free(dir);
-}
+static const char *dir;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   (void)argc, (void)argv;
-  dir = fuzz_tmpdir("fuzz-block");
-  atexit(cleanup);
+  dir = fuzz_scratch_dir("fuzz-block");
   return 0;
 }
 

@@ -13,7 +13,7 @@
 #define SEC 1000000000LL
 
 static logstore *store;
-static char *dir;
+static const char *dir;
 
 static const char *lines[] = {
   "{\"level\":\"error\",\"msg\":\"disk full\",\"latency\":\"1.5s\",\"req\":{\"id\":7,\"path\":\"/api\"}}",
@@ -39,15 +39,13 @@ static void push(const lk_label *ls, size_t nl, int64_t t0)
 static void cleanup(void)
 {
   logstore_close(store);
-  fuzz_rmtree(dir);
-  free(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   (void)argc, (void)argv;
-  dir = fuzz_tmpdir("fuzz-logql");
+  dir = fuzz_scratch_dir("fuzz-logql");
   lk_diag d = {0};
   if (logstore_open(&(logstore_opts){.dir = dir}, &store, &d))
     abort();

@@ -18,7 +18,7 @@
 
 #define RESET 2000
 
-static char *base;
+static const char *base;
 static logstore *store;
 static unsigned pushes;
 
@@ -35,15 +35,13 @@ static void open_store(void)
 static void cleanup(void)
 {
   logstore_close(store);
-  fuzz_rmtree(base);
-  free(base);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   (void)argc, (void)argv;
-  base = fuzz_tmpdir("fuzz-loki");
+  base = fuzz_scratch_dir("fuzz-loki");
   open_store();
   atexit(cleanup);
   return 0;

@@ -20,20 +20,13 @@
 
 #define MAX_NAMES 4
 
-static char *base;
-
-static void cleanup(void)
-{
-  fuzz_rmtree(base);
-  free(base);
-}
+static const char *base;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   (void)argc, (void)argv;
-  base = fuzz_tmpdir("fuzz-segment");
-  atexit(cleanup);
+  base = fuzz_scratch_dir("fuzz-segment");
   return 0;
 }
 

@@ -16,20 +16,13 @@
 #include "orchestrator/orch_int.h"
 #include "tests/fuzz/harness.h"
 
-static char *dir;
-
-static void cleanup(void)
-{
-  fuzz_rmtree(dir);
-  free(dir);
-}
+static const char *dir;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   (void)argc, (void)argv;
-  dir = fuzz_tmpdir("fuzz-yaml");
-  atexit(cleanup);
+  dir = fuzz_scratch_dir("fuzz-yaml");
   return 0;
 }
 

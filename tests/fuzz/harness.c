@@ -7,16 +7,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-char *fuzz_tmpdir(const char *tag)
-{
-  const char *base = getenv("TMPDIR");
-  char *path = lk_xmalloc(4096);
-  snprintf(path, 4096, "%s/lookout-%s-XXXXXX", base && *base ? base : "/tmp", tag);
-  if (!mkdtemp(path))
-    abort();
-  return path;
-}
-
 static int remove_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
   (void)st, (void)flag, (void)f;
@@ -26,6 +16,27 @@ static int remove_one(const char *p, const struct stat *st, int flag, struct FTW
 void fuzz_rmtree(const char *dir)
 {
   nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The one scratch directory of this fuzzing process (fuzz_scratch_dir). */
+static char *scratch;
+
+static void remove_scratch(void)
+{
+  fuzz_rmtree(scratch);
+  free(scratch);
+}
+
+const char *fuzz_scratch_dir(const char *tag)
+{
+  if (scratch)
+    abort();
+  const char *base = getenv("TMPDIR");
+  scratch = lk_xmalloc(4096);
+  snprintf(scratch, 4096, "%s/lookout-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+  if (!mkdtemp(scratch) || atexit(remove_scratch))
+    abort();
+  return scratch;
 }
 
 void fuzz_write_file(const char *dir, const char *name, const void *p, size_t n)

@@ -21,8 +21,10 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
   return s;
 }
 
-/* A new empty directory under $TMPDIR (malloc'ed path); aborts on failure. */
-char *fuzz_tmpdir(const char *tag);
+/* The process's scratch directory: a new empty directory under $TMPDIR,
+ * removed with everything in it at exit (its path lives until then).
+ * Called once, from LLVMFuzzerInitialize; aborts on failure. */
+const char *fuzz_scratch_dir(const char *tag);
 /* Remove dir and everything in it. */
 void fuzz_rmtree(const char *dir);
 /* Write exactly p[0..n) to dir/name; aborts on failure. */
