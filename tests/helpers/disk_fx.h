@@ -1,5 +1,5 @@
 /* disk_fx.h — helpers for the on-disk tests of both stores: read a whole
- * file, overwrite bytes in place (a bumped version, a wrong magic, a flipped
+ * file, make and remove scratch directories, overwrite bytes in place (a bumped version, a wrong magic, a flipped
  * body byte), tell whether a file still holds exactly the bytes it held
  * before, and make a file the store holds open act as a full disk.
  * Header-only (static) so each test executable stands alone.
@@ -108,6 +108,26 @@ static inline void dfx_full_end(int fd, int saved)
 {
   dup2(saved, fd);
   close(saved);
+}
+
+/* A new empty directory from the mkdtemp template tmpl (e.g.
+ * "/tmp/lk-x-XXXXXX"); the malloc'ed path, or NULL on failure. */
+static inline char *dfx_tmpdir(const char *tmpl)
+{
+  char *dir = strdup(tmpl);
+  if (dir && !mkdtemp(dir)) {
+    free(dir);
+    dir = NULL;
+  }
+  return dir;
+}
+
+/* Remove dir and everything in it; 0 on success. */
+static inline int dfx_rmrf(const char *dir)
+{
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd);
 }
 
 #endif

@@ -26,16 +26,14 @@
 
 static char *tmpdir(void)
 {
-  char tmpl[] = "/tmp/lk-logstore-XXXXXX";
-  assert_non_null(mkdtemp(tmpl));
-  return lk_xstrdup(tmpl);
+  char *dir = dfx_tmpdir("/tmp/lk-logstore-XXXXXX");
+  assert_non_null(dir);
+  return dir;
 }
 
 static void rmrf(const char *dir)
 {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_int_equal(dfx_rmrf(dir), 0);
 }
 
 static logstore *open_store(const char *dir, size_t block_bytes)

@@ -16,9 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/lk_alloc.h"
 #include "lib/lk_time.h"
 #include "logstore/logstore.h"
+#include "tests/helpers/disk_fx.h"
+#include "tests/helpers/mem_fx.h"
 
 #define SEC 1000000000LL
 #define MIN_NS (60 * SEC)
@@ -33,32 +34,6 @@ static int per_min(void)
   const char *e = getenv("LK_CHURN_PER_MIN");
   int n = e ? atoi(e) : 500;
   return n > 0 && n <= 100000 ? n : 500;
-}
-
-static uint64_t anon_rss_bytes(void)
-{
-  FILE *fp = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, rss = 0, shared = 0;
-  if (fp) {
-    if (fscanf(fp, "%lu %lu %lu", &size, &rss, &shared) != 3)
-      rss = shared = 0;
-    fclose(fp);
-  }
-  return (uint64_t)(rss - shared) * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-static char *tmpdir(void)
-{
-  char tmpl[] = "/tmp/lk-streamgc-XXXXXX";
-  assert_non_null(mkdtemp(tmpl));
-  return lk_xstrdup(tmpl);
-}
-
-static void rmrf(const char *dir)
-{
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
 }
 
 /* 5-minute out-of-order window (idle heads sealed after it), 1 h retention. */
@@ -118,7 +93,8 @@ static void check_minute(logstore *s, int n, int m)
 static void test_stream_churn(void **state)
 {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = dfx_tmpdir("/tmp/lk-streamgc-XXXXXX");
+  assert_non_null(dir);
   int n = per_min();
   logstore *s = open_churn_store(dir, (size_t)n << 11); /* a WAL reset every ~10 minutes */
   uint64_t base_rss = 0, max_rss = 0;
@@ -132,7 +108,7 @@ static void test_stream_churn(void **state)
       continue;
     logstore_stats st;
     logstore_stats_get(s, &st);
-    uint64_t rss = anon_rss_bytes();
+    uint64_t rss = mfx_anon_rss_bytes();
     if (!base_rss) {
       base_rss = rss;
       base_streams = st.streams;
@@ -154,7 +130,7 @@ static void test_stream_churn(void **state)
   assert_true(max_rss <= base_rss * 1.2);
   assert_true(max_streams < (size_t)n * 120); /* two hours of streams, not all six */
   logstore_close(s);
-  rmrf(dir);
+  assert_int_equal(dfx_rmrf(dir), 0);
   free(dir);
 }
 
@@ -163,7 +139,8 @@ static void test_stream_churn(void **state)
 static void test_dropped_stream_reopen(void **state)
 {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = dfx_tmpdir("/tmp/lk-streamgc-XXXXXX");
+  assert_non_null(dir);
   logstore *s = open_churn_store(dir, 8 << 10);
   push_minute(s, 20, 0);
   for (int m = 1; m <= 150; m++)
@@ -190,7 +167,7 @@ static void test_dropped_stream_reopen(void **state)
   assert_int_equal(r->streams[0].n, 1);
   logstore_result_free(r);
   logstore_close(s);
-  rmrf(dir);
+  assert_int_equal(dfx_rmrf(dir), 0);
   free(dir);
 }
 

@@ -14,6 +14,7 @@
 
 #include "lib/lk_time.h"
 #include "tests/tsdb/tsdb_test_util.h"
+#include "tests/helpers/mem_fx.h"
 
 #define MIN_MS 60000LL
 #define T0 1700000000000LL
@@ -161,20 +162,6 @@ static int churn_per_min(void)
 
 static double churn_value(int m, int i, int k) { return m * 1e5 + i + k * 0.25; }
 
-/* Resident anonymous memory (resident − file-backed pages, so the mapped
- * block files the queries and compactions touched do not count). */
-static uint64_t anon_rss_bytes(void)
-{
-  FILE *fp = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, rss = 0, shared = 0;
-  if (fp) {
-    if (fscanf(fp, "%lu %lu %lu", &size, &rss, &shared) != 3)
-      rss = shared = 0;
-    fclose(fp);
-  }
-  return (uint64_t)(rss - shared) * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* One scrape of minute m's n series at offset k (15 s apart). */
 static void churn_scrape(tsdb *db, int n, int m, int k)
 {
@@ -233,7 +220,7 @@ static void churn_note_cut(churn_fig *fg, tsdb *db, int m)
 {
   tsdb_status *st;
   assert_int_equal(tsdb_status_get(db, 0, &st), 0);
-  uint64_t rss = anon_rss_bytes(), series = st->head_series;
+  uint64_t rss = mfx_anon_rss_bytes(), series = st->head_series;
   if (!fg->cuts++) {
     fg->base_rss = rss;
     fg->base_series = series;

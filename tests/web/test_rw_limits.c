@@ -22,6 +22,7 @@
 #include "lib/lk_time.h"
 #include "lib/lk_wire.h"
 #include "tests/helpers/web_fx.h"
+#include "tests/helpers/mem_fx.h"
 
 #define MIN_MS 60000LL
 #define T0 1700000000000LL
@@ -77,18 +78,6 @@ static size_t samples_of(web_fx *f, const char *name, const char *id)
   return n;
 }
 
-static uint64_t anon_rss_bytes(void)
-{
-  FILE *fp = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, rss = 0, shared = 0;
-  if (fp) {
-    if (fscanf(fp, "%lu %lu %lu", &size, &rss, &shared) != 3)
-      rss = shared = 0;
-    fclose(fp);
-  }
-  return (uint64_t)(rss - shared) * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* PER_REQ new series {__name__="attack", n="<k>"} starting at k0. */
 static int attack_request(web_fx *f, uint64_t k0, int64_t t, char *msg, size_t msgcap)
 {
@@ -135,7 +124,7 @@ static void test_series_attack(void **state)
   if (!f)
     fail();
   assert_int_equal(write1(f, "steady", "0", T0, 0), 204);
-  uint64_t refused = 0, rss0 = anon_rss_bytes(), rss_at_limit = 0;
+  uint64_t refused = 0, rss0 = mfx_anon_rss_bytes(), rss_at_limit = 0;
   int64_t start = lk_mono_ns(), steady_ns = 0;
   char msg[512] = "";
   for (uint64_t k = 0, i = 1; k < total; k += PER_REQ, i++) {
@@ -144,7 +133,7 @@ static void test_series_attack(void **state)
       refused++;
       assert_non_null(strstr(msg, "series limit reached (limits.max_series="));
       if (!rss_at_limit)
-        rss_at_limit = anon_rss_bytes();
+        rss_at_limit = mfx_anon_rss_bytes();
     } else {
       assert_int_equal(status, 204);
       assert_int_equal(refused, 0);
@@ -153,7 +142,7 @@ static void test_series_attack(void **state)
     assert_int_equal(write1(f, "steady", "0", T0 + (int64_t)i, (double)i), 204);
     steady_ns += lk_mono_ns() - t;
   }
-  uint64_t rss1 = anon_rss_bytes();
+  uint64_t rss1 = mfx_anon_rss_bytes();
   assert_int_equal(head_series(f), limit + 1);
   assert_int_equal(refused, (total - limit) / PER_REQ);
   assert_int_equal(samples_of(f, "steady", "0"), total / PER_REQ + 1);
