@@ -3,9 +3,13 @@
 collecting this node every second, a remote_write client at a steady rate,
 a Loki push client, and several query clients (PromQL and LogQL, instant and
 range) against one server for DURATION. Every 10 s it samples the server's
-RSS and open file descriptors; at the end it reports their slope (least
+RSS, open file descriptors and malloc's bytes in use (`/metrics`,
+`lookout_malloc_in_use_bytes`); at the end it reports their slopes (least
 squares over the run after a warm-up third), the request errors, and the
 query latency p50/p99, and fails on any error or a growth that is not flat.
+RSS moves by tens of MiB with each query and compaction (pooled query
+slabs, malloc's free pages), so "flat" compares medians: the second half of
+the steady part against the first half.
 Not in the default test run (scripts/soak runs it; README).
 
 usage: soak.py LOOKOUT_EXE DURATION [--result NAME]   (DURATION: 90s, 30m, 2h)
@@ -29,6 +33,7 @@ from lkt import free_port, http, remote_write, wait_for, workdir  # noqa: E402
 SERIES = 1000          # remote_write: one sample per series per second
 LINES = 100            # Loki push: lines per second
 QUERY_CLIENTS = 4
+FIXTURE_CGROUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "cgroup", "v2")
 SAMPLE_EVERY = 10.0    # seconds between RSS/fd samples
 QUERIES = [
     ("promql", "sum(rate(soak_requests_total[1m]))"),
@@ -129,6 +134,22 @@ def process_sample(pid):
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def heap_in_use_mib(base):
+    st, body = http("GET", base + "/metrics")
+    if st != 200:
+        raise RuntimeError(f"/metrics {st}")
+    m = re.search(rb"^lookout_malloc_in_use_bytes (\S+)$", body, re.M)
+    if not m:
+        raise RuntimeError("/metrics has no lookout_malloc_in_use_bytes")
+    return float(m.group(1)) / (1 << 20)
+
+
+def half_medians(values):
+    """Medians of the first and the second half of values."""
+    h = len(values) // 2
+    return statistics.median(values[:h]), statistics.median(values[h:])
+
+
 def slope_per_hour(points):
     """Least-squares slope of (seconds, value) points, per hour."""
     if len(points) < 2:
@@ -158,9 +179,16 @@ def main():
     with workdir("lookout-soak-") as work:
         cfg = os.path.join(work, "lookout.yaml")
         with open(cfg, "w") as f:
-            # 5-minute blocks: head cuts and compactions happen many times within
-            # the run, so a steady state exists to be measured
-            f.write("collector: { interval: 1s }\nevaluation_interval: 5s\nstorage: { block_range: 5m }\n")
+            # 2-minute blocks and 6 minutes of retention: head cuts, compactions
+            # and deletions happen many times within the run, so a steady state
+            # exists to be measured. The collector reads the committed cgroup
+            # fixture and an empty log dir, so containers other programs start
+            # on this machine (a bench's cgroup farm, test pods) do not leak in.
+            logs = os.path.join(work, "pods")
+            os.mkdir(logs)
+            f.write(f"collector: {{ interval: 1s, cgroup_root: {FIXTURE_CGROUP}, log_paths: [{logs}/*.log] }}\n"
+                    "evaluation_interval: 5s\n"
+                    "storage: { block_range: 2m, retention: 6m, query_cache_size: 16MiB }\n")
         srv = Up(exe, work, cfg)
         wait_for("lookout up ready", lambda: ready(srv), 60, 0.2)
         soak = Soak(srv, seconds)
@@ -176,10 +204,12 @@ def main():
                 soak.error(f"lookout up exited with {srv.proc.returncode}")
                 break
             rss, fds = process_sample(srv.proc.pid)
+            heap = heap_in_use_mib(srv.base)
             el = time.time() - t0
-            samples.append((el, rss, fds))
+            samples.append((el, rss, fds, heap))
             if len(samples) % 6 == 1:
-                print(f"soak: {el / 60:5.1f} min  rss {rss:6.1f} MiB  fds {fds}  samples {soak.sent_samples}  "
+                print(f"soak: {el / 60:5.1f} min  rss {rss:6.1f} MiB  heap {heap:6.1f} MiB  fds {fds}  "
+                      f"samples {soak.sent_samples}  "
                       f"lines {soak.sent_lines}  queries {sum(map(len, soak.latency.values()))}  "
                       f"errors {len(soak.errors)}", flush=True)
             time.sleep(min(SAMPLE_EVERY, max(0, soak.until - time.time())))
@@ -190,32 +220,44 @@ def main():
     steady = [s for s in samples if s[0] >= samples[-1][0] / 3] if samples else []
     rss_slope = slope_per_hour([(s[0], s[1]) for s in steady])
     fd_slope = slope_per_hour([(s[0], s[2]) for s in steady])
+    heap_slope = slope_per_hour([(s[0], s[3]) for s in steady])
+    rss_halves = half_medians([s[1] for s in steady]) if len(steady) > 1 else (0, 0)
+    heap_halves = half_medians([s[3] for s in steady]) if len(steady) > 1 else (0, 0)
     body = {"seconds": seconds, "remote_write_samples_per_second": SERIES, "log_lines_per_second": LINES,
             "query_clients": QUERY_CLIENTS, "samples_sent": soak.sent_samples, "lines_sent": soak.sent_lines,
             "errors": len(soak.errors), "first_errors": soak.errors[:5],
             "rss_mib_start": steady[0][1] if steady else None, "rss_mib_end": samples[-1][1] if samples else None,
             "rss_mib_max": max(s[1] for s in samples) if samples else None,
             "rss_slope_mib_per_hour": round(rss_slope, 2),
+            "rss_median_mib_halves": [round(v, 1) for v in rss_halves],
+            "heap_in_use_mib_start": round(steady[0][3], 1) if steady else None,
+            "heap_in_use_mib_end": round(samples[-1][3], 1) if samples else None,
+            "heap_in_use_slope_mib_per_hour": round(heap_slope, 2),
+            "heap_in_use_median_mib_halves": [round(v, 1) for v in heap_halves],
             "fds_start": steady[0][2] if steady else None, "fds_end": samples[-1][2] if samples else None,
             "fd_slope_per_hour": round(fd_slope, 2),
             "queries": {k: {"n": len(v), "p50_ms": pct(v, 50), "p99_ms": pct(v, 99)} for k, v in soak.latency.items()},
-            "rss_fd_samples": [[round(s[0]), round(s[1], 1), s[2]] for s in samples]}
+            "samples_seconds_rss_fds_heap": [[round(s[0]), round(s[1], 1), s[2], round(s[3], 1)] for s in samples]}
     table = (f"soak {seconds} s: errors {body['errors']}, RSS {body['rss_mib_start']:.1f} → {body['rss_mib_end']:.1f} MiB "
-             f"(slope {rss_slope:+.2f} MiB/h, max {body['rss_mib_max']:.1f}), fds {body['fds_start']} → "
-             f"{body['fds_end']} (slope {fd_slope:+.2f}/h)\n" +
+             f"(slope {rss_slope:+.2f} MiB/h, max {body['rss_mib_max']:.1f}, medians of the steady halves "
+             f"{rss_halves[0]:.1f} → {rss_halves[1]:.1f}), malloc in use {body['heap_in_use_mib_start']:.1f} → "
+             f"{body['heap_in_use_mib_end']:.1f} MiB (slope {heap_slope:+.2f} MiB/h, medians {heap_halves[0]:.1f} → "
+             f"{heap_halves[1]:.1f}), fds {body['fds_start']} → {body['fds_end']} (slope {fd_slope:+.2f}/h)\n" +
              "\n".join(f"{k}: {q['n']} queries, p50 {q['p50_ms']:.1f} ms, p99 {q['p99_ms']:.1f} ms"
                        for k, q in body["queries"].items() if q["n"]))
     print(table)
     if recorder:
         print("wrote", recorder.write(body, table))
-    # flat: after the warm-up, RSS may not grow by more than 10 % of its level
-    # over the run, and descriptors by more than 5
+    # flat: after the warm-up, the median RSS and malloc's bytes in use of the
+    # second half may not exceed the first half's by more than 10 % (1 MiB at
+    # least), and descriptors may not grow by more than 5 over the run
     span_h = (steady[-1][0] - steady[0][0]) / 3600 if len(steady) > 1 else 0
     problems = [f"{len(soak.errors)} errors, first: {soak.errors[:3]}"] if soak.errors else []
     if not alive:
         problems.append("lookout up died")
-    if steady and rss_slope * span_h > 0.10 * steady[0][1]:
-        problems.append(f"RSS grows {rss_slope:+.2f} MiB/h")
+    for what, (first, second) in (("RSS", rss_halves), ("malloc in use", heap_halves)):
+        if second - first > max(1.0, 0.10 * first):
+            problems.append(f"{what} grows: median {first:.1f} → {second:.1f} MiB")
     if steady and fd_slope * span_h > 5:
         problems.append(f"file descriptors grow {fd_slope:+.2f}/h")
     if problems:

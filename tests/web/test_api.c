@@ -549,6 +549,14 @@ static void test_meta_errors_and_misc(void **state)
   assert_non_null(strstr(b, "# TYPE lookout_samples_ingested_total counter"));
   assert_non_null(strstr(b, "lookout_http_requests_total{code=\"200\", handler=\"/-/healthy\"} 1"));
   assert_non_null(strstr(b, "process_resident_memory_bytes "));
+  const char *inuse = strstr(b, "\nlookout_malloc_in_use_bytes ");
+  assert_non_null(inuse);
+  double inuse_bytes = strtod(inuse + strlen("\nlookout_malloc_in_use_bytes "), NULL);
+#ifdef __SANITIZE_ADDRESS__ /* ASan's allocator leaves mallinfo2 at zero */
+  assert_true(inuse_bytes >= 0);
+#else
+  assert_true(inuse_bytes > 4096);
+#endif
   free(b);
   /* POST form for series, as client_golang may send it */
   const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
