@@ -118,8 +118,12 @@ typedef struct ls_decoded {
   size_t n;
   uint8_t *raw;             /* owned decompressed data */
   size_t cap_n;
+  struct ZSTD_DCtx_s *dctx; /* owned; for partial reads */
 } ls_decoded;
 int logstore__block_read(logstore *s, const ls_block *b, ls_decoded *out);
+/* Timestamps only (ts and n; off, len and bytes unset): decompresses just the
+ * front of the data, for counts that need no line (CRC still checked). */
+int logstore__block_read_ts(logstore *s, const ls_block *b, ls_decoded *out);
 void logstore__decoded_fini(ls_decoded *d);
 
 /* bloom.c: the token skip index */
