@@ -214,7 +214,7 @@ static bool scan_block(lq_scan *sc, const ls_stream *st, const ls_block *b)
   if (b->maxt < sc->start || b->mint > sc->end)
     return true;
   sc->res->blocks_total++;
-  if (sc->probes.n && !logstore__bloom_may_contain(b, &sc->probes))
+  if (logstore__probes_any(&sc->probes) && !logstore__bloom_may_contain(b, &sc->probes))
     return true;
   if (sc->ts_only)
     return scan_ts_only(sc, st, b);
@@ -282,7 +282,7 @@ void logstore__lq_scan_begin(lq_scan *sc)
 
 int logstore__lq_scan_end(lq_scan *sc)
 {
-  free(sc->probes.h);
+  logstore__probes_fini(&sc->probes);
   free(sc->cand);
   logstore__decoded_fini(&sc->dec);
   lk_buf_fini(&sc->ln.fmt);

@@ -116,6 +116,9 @@ static void build_bloom(const ls_stream *st, ls_block *b)
   for (size_t i = 0; i < st->hn; i++)
     logstore__tokset_add_line(t, (const char *)st->hbytes.data + st->hoff[i], st->hlen[i]);
   b->bloom = logstore__bloom_build(t, &b->bloom_words, &b->bloom_k);
+  b->grams = true;
+  b->tri = lk_xmalloc(LS_TRI_WORDS * sizeof *b->tri);
+  logstore__tokset_trigrams(t, b->tri);
   logstore__tokset_free(t);
 }
 
@@ -129,6 +132,27 @@ static void encode_meta(const ls_stream *st, const ls_block *b, lk_buf *meta)
   lk_buf_put_uvarint(meta, b->raw_len);
   lk_buf_putc(meta, LS_CODEC_ZSTD);
   lk_buf_putc(meta, b->bloom_k);
+  lk_buf_putc(meta, LS_IDX_GRAMS | LS_IDX_TRIGRAMS);
+  for (uint32_t i = 0; i < LS_TRI_WORDS; i++)
+    lk_buf_put_u64le(meta, b->tri[i]);
+}
+
+/* The optional index flags after bloom_k (FORMAT.md); absent in blocks
+ * written before them, which then have token items only. */
+static int decode_index_flags(lk_dec *d, ls_block *b)
+{
+  if (!lk_dec_left(d))
+    return 0;
+  uint8_t flags = lk_dec_u8(d);
+  b->grams = flags & LS_IDX_GRAMS;
+  if (!(flags & LS_IDX_TRIGRAMS))
+    return 0;
+  if (lk_dec_left(d) < LS_TRI_WORDS * 8)
+    return LK_ECORRUPT;
+  b->tri = lk_xmalloc(LS_TRI_WORDS * sizeof *b->tri);
+  for (uint32_t i = 0; i < LS_TRI_WORDS; i++)
+    b->tri[i] = lk_dec_u64le(d);
+  return 0;
 }
 
 static void head_reset(ls_stream *st)
@@ -215,6 +239,7 @@ int logstore__seal(logstore *s, ls_stream *st)
     head_reset(st);
   } else {
     free(b.bloom);
+    free(b.tri);
   }
   free(data);
   lk_buf_fini(&raw);
@@ -263,7 +288,8 @@ static int load_block(logstore *s, ls_seg *seg, uint64_t off, const uint32_t hdr
   b.raw_len = (uint32_t)lk_dec_uvarint(&d);
   uint8_t codec = lk_dec_u8(&d);
   b.bloom_k = lk_dec_u8(&d);
-  if (!rc && (nl < 0 || d.err || codec != LS_CODEC_ZSTD || b.raw_len > LS_MAX_BLOCK_RAW))
+  if (!rc && (nl < 0 || d.err || codec != LS_CODEC_ZSTD || b.raw_len > LS_MAX_BLOCK_RAW ||
+              decode_index_flags(&d, &b)))
     rc = LK_ECORRUPT;
   if (!rc) {
     lk_labels_sort(ls, (size_t)nl);
@@ -562,6 +588,7 @@ static void drop_segment(logstore *s, size_t idx)
     for (size_t r = 0; r < st->nblocks; r++) {
       if (st->blocks[r].seg == num) {
         free(st->blocks[r].bloom);
+        free(st->blocks[r].tri);
         continue;
       }
       st->blocks[w++] = st->blocks[r];
