@@ -301,6 +301,8 @@ def main():
         if not shutil.which(tool):
             sys.exit("missing %s (Debian: %s)" % (tool, "ripgrep" if tool == "rg" else "zstd"))
     argv = sys.argv[1:]
+    if arg_value(argv, "--out", None) is not None:
+        sys.exit("--out: the result goes to bench/results/logs-peers-<MB>mb.{json,txt} (bench/lib/results.py)")
     if arg_value(argv, "--peers", None) is None:
         argv += ["--peers", DEFAULT_PEERS]
     mb = int(arg_value(argv, "--mb", 256))
