@@ -367,17 +367,52 @@ static int cmp_bwd(const void *a, const void *b)
   return x->seq < y->seq ? -1 : x->seq > y->seq; /* ties keep the scan's order */
 }
 
-/* Sort the hits in the query's order and keep the best `limit`; from then on
- * the last one kept is the cutoff. */
+static void hit_swap(hit *a, hit *b)
+{
+  hit t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Reorder h[0, n) so that h[0, k) are its k best in cmp's order, with h[k-1]
+ * the k-th best (quickselect; linear on average). */
+static void select_best(hit *h, size_t n, size_t k, int (*cmp)(const void *, const void *))
+{
+  size_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    hit_swap(&h[(lo + hi) / 2], &h[hi]); /* pivot to the end */
+    size_t store = lo;
+    for (size_t i = lo; i < hi; i++)
+      if (cmp(&h[i], &h[hi]) < 0)
+        hit_swap(&h[i], &h[store++]);
+    hit_swap(&h[store], &h[hi]);
+    if (store == k - 1)
+      return;
+    if (store < k - 1)
+      lo = store + 1;
+    else
+      hi = store - 1;
+  }
+}
+
+/* Keep the best `limit` hits (in no order); from then on the worst of them
+ * is the cutoff. */
 static void trim_hits(logq *lq, bool backward, size_t limit)
 {
+  if (lq->n < limit)
+    return;
+  select_best(lq->h, lq->n, limit, backward ? cmp_bwd : cmp_fwd);
+  lq->n = limit;
+  lq->have_cutoff = true;
+  lq->cutoff = lq->h[limit - 1].ts;
+}
+
+/* The hits in the query's order, at most `limit`. */
+static void final_hits(logq *lq, bool backward, size_t limit)
+{
+  trim_hits(lq, backward, limit);
   if (lq->n)
     qsort(lq->h, lq->n, sizeof *lq->h, backward ? cmp_bwd : cmp_fwd);
-  if (lq->n >= limit) {
-    lq->n = limit;
-    lq->have_cutoff = true;
-    lq->cutoff = lq->h[limit - 1].ts;
-  }
 }
 
 static int cmp_src_bwd(const void *a, const void *b)
@@ -437,8 +472,13 @@ static int scan_ordered(lq_scan *sc, logq *lq)
       scan_block(sc, x->st, x->b);
     else
       scan_head(sc, x->st);
-    if (lq->n >= sc->limit)
-      trim_hits(lq, sc->backward, sc->limit);
+    if (lq->n < sc->limit)
+      continue;
+    trim_hits(lq, sc->backward, sc->limit);
+    if (sc->backward) /* nothing beyond the cutoff is wanted: narrow the range searched */
+      sc->start = lq->cutoff > sc->start ? lq->cutoff : sc->start;
+    else
+      sc->end = lq->cutoff < sc->end ? lq->cutoff : sc->end;
   }
   free(src);
   free(sts);
@@ -481,7 +521,7 @@ static int lq_logs(logstore *s, const lq_log *lg, const logstore_query_opts *o,
                 .ctx = &lq, .limit = limit};
   int rc = scan_ordered(&sc, &lq);
   if (!rc) {
-    trim_hits(&lq, sc.backward, limit);
+    final_hits(&lq, sc.backward, limit);
     r->kind = LOGSTORE_STREAMS;
     build_streams(&lq, limit, r);
   }
