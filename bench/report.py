@@ -257,6 +257,86 @@ def render_loki_reference(doc, path):
             doc["corpus"]["streams"], doc.get("repeats", 5))])
 
 
+LOGS_PEERS = [("lookout", "Lookout"), ("loki", "Loki 2.4.2"), ("rg-zstd", "`zstd -3` files + `rg -z -c`"),
+              ("rg", "raw files + `rg -c`")]
+
+
+def logs_peers_rows(doc):
+    """Rows of the four-peer log table: (label, cells per peer, Lookout/Loki ratio, target text, met)."""
+    res = {r["peer"]: r for r in doc["results"] if "error" not in r}
+    peers = [(p, n) for p, n in LOGS_PEERS if p in res]
+    lk, lo = res.get("lookout"), res.get("loki")
+
+    def ratio_to(x, y):
+        return x / y if x is not None and y else None
+
+    rows = []
+    ing = {p: res[p].get("mb_per_cpu_s") for p, _ in peers}
+    r = ratio_to(ing.get("lookout"), ing.get("loki"))
+    rows.append(("ingest, MB of lines per CPU second (files: zstd's CPU)",
+                 [fnum(ing[p]) if ing[p] else "—" for p, _ in peers], r, "≥ 5×", r is not None and r >= 5))
+    store = {p: res[p]["store_bytes"] for p, _ in peers}
+    r = ratio_to(store.get("lookout"), store.get("loki"))
+    rz = ratio_to(store.get("lookout"), store.get("rg-zstd"))
+    rows.append(("sealed store MB (raw / store)",
+                 ["%s (%.1f×)" % (fnum(store[p] / 1e6), res[p]["raw_over_store"]) for p, _ in peers], r,
+                 "≤ 0.4× Loki, ≤ 0.8× zstd files (%s)" % ("%.2f×" % rz if rz else "—"),
+                 r is not None and r <= 0.4 and (rz is None or rz <= 0.8)))
+    rss = {p: res[p].get("peak_rss_kb") for p, _ in peers}
+    r = ratio_to(rss.get("lookout"), rss.get("loki"))
+    rows.append(("peak RSS MiB", ["%.0f" % (rss[p] / 1024) for p, _ in peers], r, "≤ 0.5×", r is not None and r <= 0.5))
+    for q, qd in doc["queries"].items():
+        want = qd["corpus_matching_lines"]
+        cells = []
+        for p, _ in peers:
+            x = res[p]["queries"][q]
+            got = x.get("matching_lines")
+            cells.append("%s / %s%s" % (fnum(x["cold_ms"]), fnum(x["warm_median_ms"]),
+                                        "" if got == want else " (found %s of %s lines)" % (
+                                            "{:,}".format(got or 0), "{:,}".format(want))))
+        r = ratio_to(lk["queries"][q]["cold_ms"], lo["queries"][q]["cold_ms"]) if lk and lo else None
+        same = all(res[p]["queries"][q].get("matching_lines") == want for p, _ in peers)
+        target, met = "≤ 0.1×, same lines", r is not None and r <= 0.1 and same
+        if q == "common_word" and "rg" in res and lk:
+            target += ", ≤ raw `rg`"
+            met = met and lk["queries"][q]["cold_ms"] <= res["rg"]["queries"][q]["cold_ms"]
+        rows.append(("`%s` (%s lines), cold / warm ms" % (qd["expr"].replace("|", "\\|"), "{:,}".format(want)),
+                     cells, r, target, met))
+    m = "metric_sum_by_system"
+    if lk and lo:
+        cells = ["%s / %s" % (fnum(res[p]["queries"][m]["cold_ms"]), fnum(res[p]["queries"][m]["warm_median_ms"]))
+                 if m in res[p]["queries"] else "—" for p, _ in peers]
+        r = ratio_to(lk["queries"][m]["cold_ms"], lo["queries"][m]["cold_ms"])
+        rows.append(("`%s`, 6 h at 60 s, cold / warm ms" % lk["queries"][m]["query"].replace("|", "\\|"),
+                     cells, r, "≤ 0.1×", r is not None and r <= 0.1))
+    return peers, rows
+
+
+def render_logs_peers(doc, path):
+    peers, rows = logs_peers_rows(doc)
+    head = [""] + [n for _, n in peers] + ["Lookout / Loki (cold)", "target", "met"]
+    body = [[label] + cells + ["%.2f×" % r if r is not None else "—", target, "yes" if met else "**no**"]
+            for label, cells, r, target, met in rows]
+    c = doc["corpus"]
+    notes = [n for n in doc.get("notes", [])]
+    return "\n".join([
+        "Corpus: %s MiB of loghub lines (%s lines, %d streams), pushed as protobuf+snappy by %d clients; "
+        "line queries over all streams and the 6 h, `limit=1000` backward; cold = first run in the process "
+        "(page cache not dropped), warm = median of %d. Lookout is sealed by `POST /api/v1/admin/logs/flush`, "
+        "Loki by `/flush`; the file peers hold one file per stream and count every match (no newest-1,000 cut)."
+        % (c["mib"], "{:,}".format(c["lines"]), c["streams"], doc["push"]["clients"], doc["repeats"]), "",
+        table(head, body), "",
+        ("Checks: " + "; ".join(notes)) if notes else "Checks: every peer counted the corpus' matching lines on "
+        "every query, and Lookout and Loki returned the same newest lines and metric points.", "",
+        source_line(doc, path)])
+
+
+def render_summary_logs_peers(doc, path):
+    peers, rows = logs_peers_rows(doc)
+    head = ["logs beside Loki and files"] + [n for _, n in peers]
+    return "\n".join([table(head, [[label] + cells for label, cells, _, _, _ in rows]), "", source_line(doc, path)])
+
+
 # ---------------------------------------------------------------- regex
 
 def render_regex(doc, path):
@@ -406,7 +486,8 @@ RENDERERS = {"flows": render_flows, "tsdb": render_tsdb, "summary-tsdb": render_
              "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
              "regex": render_regex, "alerting": render_alerting, "autoscale": render_autoscale,
              "summary-autoscale": render_summary_autoscale, "scaleout": render_scaleout,
-             "render": render_render}
+             "render": render_render, "logs-peers": render_logs_peers,
+             "summary-logs-peers": render_summary_logs_peers}
 
 
 def render_file(text):

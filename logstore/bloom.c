@@ -1,11 +1,15 @@
-/* bloom.c — the token skip index: which tokens a block may contain.
+/* bloom.c — the skip index: which tokens and substrings a block may contain.
  *
  * Sealing collects the distinct items of a block (whole tokens plus 4- and
- * 8-byte prefixes and suffixes, see FORMAT.md) into a hash set, then sizes a
- * bloom filter at 10 bits per item. Queries turn each literal they require
- * into probes that are sound for substring semantics: a probe is only made
- * for a piece of the literal whose token boundaries the literal itself
- * proves, so the filter never excludes a block holding a match.
+ * 8-byte prefixes and suffixes, and the winnowed 8-grams of long tokens; see
+ * FORMAT.md) into a hash set, then sizes a bloom filter at 10 bits per item;
+ * beside it, every byte trigram of every line sets one bit of a fixed
+ * 32 Kibit map. Queries turn each literal they require into probes that are
+ * sound for substring semantics: a token probe is only made for a piece of
+ * the literal whose token boundaries the literal itself proves, a gram probe
+ * for a window the literal holds whole, a trigram for each three bytes of
+ * it; so the index never excludes a block holding a match, and a literal
+ * that is no whole token (a bare id, `error` inside a word) still skips.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,10 @@
 #define SEED_FULL 0x11u
 #define SEED_PRE 0x22u
 #define SEED_SUF 0x33u
+#define SEED_GRAM 0x44u
+#define GRAM 8           /* winnowed grams: GRAM bytes, the least hash of every */
+#define GRAM_WINDOW 6    /* GRAM_WINDOW consecutive ones: runs of >= 13 bytes */
+#define GRAM_MIN_RUN (GRAM + GRAM_WINDOW - 1)
 
 #define RECENT 1024 /* direct-mapped cache of recently added items */
 
@@ -27,6 +35,7 @@ struct ls_tokset {
   uint64_t *h; /* open addressing; 0 = empty (a zero hash is stored as 1) */
   size_t n, cap;
   uint64_t recent[RECENT]; /* skips the set (a cache miss) for repeated words */
+  uint64_t tri[LS_TRI_WORDS]; /* the block's trigram map */
 };
 
 #define T1(c) ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -113,6 +122,30 @@ static inline uint64_t item(const char *p, size_t n, uint64_t seed)
   return mix(h ^ lk_le64_load(last));
 }
 
+/* The least gram hash of each window of GRAM_WINDOW consecutive grams in
+ * run [p, p+n), n >= GRAM_MIN_RUN, to fn. Indexing and probing use the same
+ * windows, so a run of a literal lying inside a token of a line selects, in
+ * each of its windows, a gram the line's token selected too. */
+static void winnow(const char *p, size_t n, void (*fn)(void *ctx, uint64_t h), void *ctx)
+{
+  uint64_t g[GRAM_WINDOW];
+  size_t ng = n - GRAM + 1;
+  uint64_t last = 0;
+  for (size_t j = 0; j < ng; j++) {
+    g[j % GRAM_WINDOW] = item(p + j, GRAM, SEED_GRAM);
+    if (j + 1 < GRAM_WINDOW)
+      continue;
+    uint64_t m = g[0];
+    for (size_t k = 1; k < GRAM_WINDOW; k++)
+      m = g[k] < m ? g[k] : m;
+    if (j + 1 == GRAM_WINDOW || m != last)
+      fn(ctx, m);
+    last = m;
+  }
+}
+
+static void put_item(void *ctx, uint64_t h) { set_put(ctx, h); }
+
 static void add_token(ls_tokset *t, const char *p, size_t n)
 {
   set_put(t, item(p, n, SEED_FULL));
@@ -124,10 +157,33 @@ static void add_token(ls_tokset *t, const char *p, size_t n)
     set_put(t, item(p, 8, SEED_PRE));
     set_put(t, item(p + n - 8, 8, SEED_SUF));
   }
+  if (n >= GRAM_MIN_RUN)
+    winnow(p, n, put_item, t);
+}
+
+/* Trigram (a, b, c) to its bit in the map (FORMAT.md). */
+static inline uint32_t tri_bit(unsigned char a, unsigned char b, unsigned char c)
+{
+  uint32_t v = (uint32_t)a | (uint32_t)b << 8 | (uint32_t)c << 16;
+  return (v * 0x9e3779b1u) >> (32 - LS_TRI_LOG2);
+}
+
+static void add_trigrams(ls_tokset *t, const unsigned char *p, size_t n)
+{
+  for (size_t i = 2; i < n; i++) {
+    uint32_t bit = tri_bit(p[i - 2], p[i - 1], p[i]);
+    t->tri[bit / 64] |= 1ull << (bit % 64);
+  }
+}
+
+void logstore__tokset_trigrams(const ls_tokset *t, uint64_t *out)
+{
+  memcpy(out, t->tri, sizeof t->tri);
 }
 
 void logstore__tokset_add_line(ls_tokset *t, const char *p, size_t n)
 {
+  add_trigrams(t, (const unsigned char *)p, n);
   size_t i = 0;
   while (i < n) {
     while (i < n && !tokch((unsigned char)p[i]))
@@ -168,13 +224,12 @@ uint64_t *logstore__bloom_build(const ls_tokset *t, uint32_t *out_words, uint8_t
   return bloom;
 }
 
-bool logstore__bloom_may_contain(const ls_block *b, const ls_probes *p)
+static bool bloom_has_all(const ls_block *b, const uint64_t *h, size_t n)
 {
   uint64_t nbits = (uint64_t)b->bloom_words * 64, idx[16];
   uint8_t k = b->bloom_k > 16 ? 16 : b->bloom_k;
-  for (size_t i = 0; i < p->n; i++) {
-    uint64_t h = p->h[i] | !p->h[i];
-    probe_bits(h, nbits, k, idx);
+  for (size_t i = 0; i < n; i++) {
+    probe_bits(h[i] | !h[i], nbits, k, idx);
     for (uint8_t j = 0; j < k; j++)
       if (!(b->bloom[idx[j] / 64] >> (idx[j] % 64) & 1))
         return false;
@@ -182,10 +237,39 @@ bool logstore__bloom_may_contain(const ls_block *b, const ls_probes *p)
   return true;
 }
 
+bool logstore__bloom_may_contain(const ls_block *b, const ls_probes *p)
+{
+  if (!bloom_has_all(b, p->h, p->n))
+    return false;
+  if (b->grams && !bloom_has_all(b, p->gram, p->ngram))
+    return false;
+  if (b->tri)
+    for (size_t i = 0; i < p->ntri; i++)
+      if (!(b->tri[p->tri[i] / 64] >> (p->tri[i] % 64) & 1))
+        return false;
+  return true;
+}
+
 static void probe_add(ls_probes *p, uint64_t h)
 {
   p->h = lk_xgrow(p->h, &p->cap, p->n + 1, sizeof *p->h);
   p->h[p->n++] = h;
+}
+
+static void probe_gram(void *ctx, uint64_t h)
+{
+  ls_probes *p = ctx;
+  p->gram = lk_xgrow(p->gram, &p->gcap, p->ngram + 1, sizeof *p->gram);
+  p->gram[p->ngram++] = h;
+}
+
+static void probe_trigrams(ls_probes *p, const char *lit, size_t n)
+{
+  const unsigned char *u = (const unsigned char *)lit;
+  for (size_t i = 2; i < n; i++) {
+    p->tri = lk_xgrow(p->tri, &p->tcap, p->ntri + 1, sizeof *p->tri);
+    p->tri[p->ntri++] = tri_bit(u[i - 2], u[i - 1], u[i]);
+  }
 }
 
 /* One run [s, e) of token bytes inside a literal of length n. */
@@ -199,10 +283,13 @@ static void probe_run(ls_probes *p, const char *lit, size_t s, size_t e, size_t 
     probe_add(p, item(lit + e - k, k, SEED_SUF));
   else if (left && k) /* the run starts a token of the line */
     probe_add(p, item(lit + s, k, SEED_PRE));
+  if (len >= GRAM_MIN_RUN) /* wherever it lies in a token, each window of it is one of the token's */
+    winnow(lit + s, len, probe_gram, p);
 }
 
 void logstore__probes_from_literal(ls_probes *p, const char *lit, size_t n)
 {
+  probe_trigrams(p, lit, n);
   size_t i = 0;
   while (i < n) {
     while (i < n && !tokch((unsigned char)lit[i]))
@@ -223,4 +310,17 @@ static void probe_literal(void *ctx, const char *p, size_t n)
 void logstore__probes_from_regex(ls_probes *p, const char *re)
 {
   lk_regex_literals(re, probe_literal, p);
+}
+
+bool logstore__probes_any(const ls_probes *p)
+{
+  return p->n || p->ngram || p->ntri;
+}
+
+void logstore__probes_fini(ls_probes *p)
+{
+  free(p->h);
+  free(p->gram);
+  free(p->tri);
+  memset(p, 0, sizeof *p);
 }

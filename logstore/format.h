@@ -33,6 +33,13 @@
  * then data (data_len bytes), compressed by codec; decompressed:
  *   nentries x varint ts delta (first from mint_ns, then from the previous entry),
  *   nentries x uvarint line length, then all line bytes back to back. */
+/* Optional after bloom_k (readers before it stop at bloom_k): u8 index
+ * flags; LS_IDX_GRAMS: the bloom also holds winnowed 8-grams of tokens of 13+
+ * bytes; LS_IDX_TRIGRAMS: LS_TRI_WORDS u64le words of trigram map follow. */
+#define LS_IDX_GRAMS 1u
+#define LS_IDX_TRIGRAMS 2u
+#define LS_TRI_LOG2 15
+#define LS_TRI_WORDS ((1u << LS_TRI_LOG2) / 64)
 #define LS_BLK_MAGIC 0x424c4b4cu     /* "LKLB" */
 #define LS_BLK_HDR 24u
 #define LS_CODEC_ZSTD 1u

@@ -5,9 +5,11 @@
  * scan visits sealed blocks overlapping [start, end] (oldest first, or
  * newest first for backward log queries) and then the head; a block is read
  * only when its bloom may hold every literal that the leading line filters
- * require. Matching entries go to a callback: log queries keep at most
- * `limit` per stream and then cut the merged, time-ordered list to `limit`;
- * metric queries (logql_metric.c) count per output series.
+ * require. Matching entries go to a callback. Log queries visit every
+ * block and head of the selected streams best first (newest first for
+ * backward) and stop once they hold `limit` hits that no remaining source can
+ * beat; metric queries (logql_metric.c) scan stream by stream and count per
+ * output series.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -182,13 +184,40 @@ static bool scan_entries(lq_scan *sc, const ls_stream *st, const int64_t *ts, co
   return true;
 }
 
+/* A count that needs no line: every entry of [start, end] from the
+ * timestamps alone (emitted with an empty line). */
+static bool scan_ts_only(lq_scan *sc, const ls_stream *st, const ls_block *b)
+{
+  if (logstore__block_read_ts(sc->s, b, &sc->dec)) {
+    sc->err = LK_ECORRUPT;
+    return false;
+  }
+  sc->res->blocks_read++;
+  const int64_t *ts = sc->dec.ts;
+  size_t lo = 0, hi = sc->dec.n;
+  while (lo < hi && ts[lo] < sc->start)
+    lo++;
+  while (hi > lo && ts[hi - 1] > sc->end)
+    hi--;
+  sc->res->lines_scanned += hi - lo;
+  sc->ln.line = "";
+  sc->ln.len = 0;
+  sc->ln.next = 0;
+  for (size_t i = lo; i < hi; i++)
+    if (!sc->emit(sc, st, ts[i], &sc->ln))
+      return false;
+  return true;
+}
+
 static bool scan_block(lq_scan *sc, const ls_stream *st, const ls_block *b)
 {
   if (b->maxt < sc->start || b->mint > sc->end)
     return true;
   sc->res->blocks_total++;
-  if (sc->probes.n && !logstore__bloom_may_contain(b, &sc->probes))
+  if (logstore__probes_any(&sc->probes) && !logstore__bloom_may_contain(b, &sc->probes))
     return true;
+  if (sc->ts_only)
+    return scan_ts_only(sc, st, b);
   if (logstore__block_read(sc->s, b, &sc->dec)) {
     sc->err = LK_ECORRUPT;
     return false;
@@ -244,11 +273,26 @@ static void select_streams(const logstore *s, const lq_log *lg, ls_stream ***out
   }
 }
 
-int logstore__lq_scan(lq_scan *sc)
+void logstore__lq_scan_begin(lq_scan *sc)
 {
   probes_init(sc);
   sc->parsers = logstore__lq_has_parsers(sc->lg);
   sc->ln.scratch = lk_arena_new(4096);
+}
+
+int logstore__lq_scan_end(lq_scan *sc)
+{
+  logstore__probes_fini(&sc->probes);
+  free(sc->cand);
+  logstore__decoded_fini(&sc->dec);
+  lk_buf_fini(&sc->ln.fmt);
+  lk_arena_free(sc->ln.scratch);
+  return sc->err;
+}
+
+int logstore__lq_scan(lq_scan *sc)
+{
+  logstore__lq_scan_begin(sc);
   ls_stream **sts;
   size_t n;
   select_streams(sc->s, sc->lg, &sts, &n);
@@ -257,12 +301,7 @@ int logstore__lq_scan(lq_scan *sc)
     scan_stream(sc, sts[i]);
   }
   free(sts);
-  free(sc->probes.h);
-  free(sc->cand);
-  logstore__decoded_fini(&sc->dec);
-  lk_buf_fini(&sc->ln.fmt);
-  lk_arena_free(sc->ln.scratch);
-  return sc->err;
+  return logstore__lq_scan_end(sc);
 }
 
 /*---- log queries ----*/
@@ -279,17 +318,34 @@ typedef struct logq {
   hit *h;
   size_t n, cap;
   lq_groups groups;
+  uint32_t next_seq; /* arrival order, for ties */
+  bool have_cutoff;
+  int64_t cutoff;   /* with `limit` hits: the limit-th best time; worse ones cannot be returned */
 } logq;
+
+/* One place entries come from: a sealed block, or a stream's head (b NULL). */
+typedef struct source {
+  const ls_stream *st;
+  const ls_block *b;
+  int64_t mint, maxt;
+} source;
+
+static bool beyond_cutoff(const lq_scan *sc, const logq *lq, int64_t ts)
+{
+  return lq->have_cutoff && (sc->backward ? ts < lq->cutoff : ts > lq->cutoff);
+}
 
 static bool emit_log(lq_scan *sc, const ls_stream *st, int64_t ts, const lq_line *ln)
 {
   logq *lq = sc->ctx;
+  if (beyond_cutoff(sc, lq, ts)) /* entries come in the query's order: the rest are worse too */
+    return false;
   lk_label tmp[96];
   size_t nl = logstore__lq_out_labels(st, ln, tmp, 96);
   lq_group *g = logstore__lq_group_get(&lq->groups, tmp, nl, sc->res->arena);
   lq->h = lk_xgrow(lq->h, &lq->cap, lq->n + 1, sizeof *lq->h);
   hit *h = &lq->h[lq->n];
-  *h = (hit){.ts = ts, .group = (uint32_t)(g - lq->groups.v), .seq = (uint32_t)lq->n,
+  *h = (hit){.ts = ts, .group = (uint32_t)(g - lq->groups.v), .seq = lq->next_seq++,
              .line = lk_arena_strndup(sc->res->arena, ln->line, ln->len), .len = ln->len};
   lq->n++;
   return ++sc->stream_hits < sc->limit;
@@ -303,7 +359,131 @@ static int cmp_fwd(const void *a, const void *b)
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int cmp_bwd(const void *a, const void *b) { return cmp_fwd(b, a); }
+static int cmp_bwd(const void *a, const void *b)
+{
+  const hit *x = a, *y = b;
+  if (x->ts != y->ts)
+    return x->ts > y->ts ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq; /* ties keep the scan's order */
+}
+
+static void hit_swap(hit *a, hit *b)
+{
+  hit t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Reorder h[0, n) so that h[0, k) are its k best in cmp's order, with h[k-1]
+ * the k-th best (quickselect; linear on average). */
+static void select_best(hit *h, size_t n, size_t k, int (*cmp)(const void *, const void *))
+{
+  size_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    hit_swap(&h[(lo + hi) / 2], &h[hi]); /* pivot to the end */
+    size_t store = lo;
+    for (size_t i = lo; i < hi; i++)
+      if (cmp(&h[i], &h[hi]) < 0)
+        hit_swap(&h[i], &h[store++]);
+    hit_swap(&h[store], &h[hi]);
+    if (store == k - 1)
+      return;
+    if (store < k - 1)
+      lo = store + 1;
+    else
+      hi = store - 1;
+  }
+}
+
+/* Keep the best `limit` hits (in no order); from then on the worst of them
+ * is the cutoff. */
+static void trim_hits(logq *lq, bool backward, size_t limit)
+{
+  if (lq->n < limit)
+    return;
+  select_best(lq->h, lq->n, limit, backward ? cmp_bwd : cmp_fwd);
+  lq->n = limit;
+  lq->have_cutoff = true;
+  lq->cutoff = lq->h[limit - 1].ts;
+}
+
+/* The hits in the query's order, at most `limit`. */
+static void final_hits(logq *lq, bool backward, size_t limit)
+{
+  trim_hits(lq, backward, limit);
+  if (lq->n)
+    qsort(lq->h, lq->n, sizeof *lq->h, backward ? cmp_bwd : cmp_fwd);
+}
+
+static int cmp_src_bwd(const void *a, const void *b)
+{
+  const source *x = a, *y = b;
+  return x->maxt > y->maxt ? -1 : x->maxt < y->maxt;
+}
+
+static int cmp_src_fwd(const void *a, const void *b)
+{
+  const source *x = a, *y = b;
+  return x->mint < y->mint ? -1 : x->mint > y->mint;
+}
+
+/* Every block and head of the selected streams overlapping [start, end],
+ * best first: newest maxt first for backward, oldest mint first for forward. */
+static source *collect_sources(const lq_scan *sc, ls_stream **sts, size_t nst, size_t *out_n)
+{
+  source *v = NULL;
+  size_t n = 0, cap = 0;
+  for (size_t i = 0; i < nst; i++) {
+    const ls_stream *st = sts[i];
+    for (size_t k = 0; k < st->nblocks; k++) {
+      const ls_block *b = &st->blocks[k];
+      if (b->maxt < sc->start || b->mint > sc->end)
+        continue;
+      v = lk_xgrow(v, &cap, n + 1, sizeof *v);
+      v[n++] = (source){st, b, b->mint, b->maxt};
+    }
+    if (st->hn && st->hts[st->hn - 1] >= sc->start && st->hts[0] <= sc->end) {
+      v = lk_xgrow(v, &cap, n + 1, sizeof *v);
+      v[n++] = (source){st, NULL, st->hts[0], st->hts[st->hn - 1]};
+    }
+  }
+  if (n)
+    qsort(v, n, sizeof *v, sc->backward ? cmp_src_bwd : cmp_src_fwd);
+  *out_n = n;
+  return v;
+}
+
+/* Log queries visit sources best first across all streams and stop once
+ * `limit` hits are held and no later source can beat the worst of them: a
+ * common word reads the newest blocks only, not every stream to its start. */
+static int scan_ordered(lq_scan *sc, logq *lq)
+{
+  logstore__lq_scan_begin(sc);
+  ls_stream **sts;
+  size_t nst, nsrc;
+  select_streams(sc->s, sc->lg, &sts, &nst);
+  source *src = collect_sources(sc, sts, nst, &nsrc);
+  for (size_t i = 0; i < nsrc && !sc->err; i++) {
+    const source *x = &src[i];
+    if (beyond_cutoff(sc, lq, sc->backward ? x->maxt : x->mint))
+      break; /* sources are in order: none after this one can beat the cutoff */
+    sc->stream_hits = 0;
+    if (x->b)
+      scan_block(sc, x->st, x->b);
+    else
+      scan_head(sc, x->st);
+    if (lq->n < sc->limit)
+      continue;
+    trim_hits(lq, sc->backward, sc->limit);
+    if (sc->backward) /* nothing beyond the cutoff is wanted: narrow the range searched */
+      sc->start = lq->cutoff > sc->start ? lq->cutoff : sc->start;
+    else
+      sc->end = lq->cutoff < sc->end ? lq->cutoff : sc->end;
+  }
+  free(src);
+  free(sts);
+  return logstore__lq_scan_end(sc);
+}
 
 static void build_streams(logq *lq, size_t limit, logstore_result *r)
 {
@@ -339,10 +519,9 @@ static int lq_logs(logstore *s, const lq_log *lg, const logstore_query_opts *o,
   lq_scan sc = {.s = s, .lg = lg, .start = o->start_ns, .end = o->end_ns,
                 .backward = o->direction == LOGSTORE_BACKWARD, .res = r, .emit = emit_log,
                 .ctx = &lq, .limit = limit};
-  int rc = logstore__lq_scan(&sc);
+  int rc = scan_ordered(&sc, &lq);
   if (!rc) {
-    if (lq.n)
-      qsort(lq.h, lq.n, sizeof *lq.h, sc.backward ? cmp_bwd : cmp_fwd);
+    final_hits(&lq, sc.backward, limit);
     r->kind = LOGSTORE_STREAMS;
     build_streams(&lq, limit, r);
   }

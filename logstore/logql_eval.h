@@ -33,6 +33,7 @@ struct lq_scan {
   const lq_log *lg;
   int64_t start, end;             /* inclusive */
   bool backward, parsers;
+  bool ts_only;                   /* the emit callback needs no line: blocks give timestamps only */
   logstore_result *res;           /* stats and arena */
   bool (*emit)(lq_scan *sc, const ls_stream *st, int64_t ts, const lq_line *ln);
   void *ctx;
@@ -45,6 +46,9 @@ struct lq_scan {
   int err;
 };
 int logstore__lq_scan(lq_scan *sc);
+/* The set-up and tear-down around a scan (probes, scratch; returns sc->err). */
+void logstore__lq_scan_begin(lq_scan *sc);
+int logstore__lq_scan_end(lq_scan *sc);
 
 int logstore__lq_metric(logstore *s, const lq_expr *e, const logstore_query_opts *o,
                         logstore_result *r, lk_diag *d);

@@ -2,7 +2,8 @@
  * aggregations, evaluated on a grid of steps.
  *
  * The scan collects, per output series, the timestamp and byte length of
- * every matching entry in [first step - range, last step]; each series is
+ * every matching entry in [first step - range, last step] (a bare selector's
+ * count_over_time/rate reads only the blocks' timestamp columns); each series is
  * then swept with two pointers, so a range query costs one scan plus
  * O(entries + steps). Values live in a steps-wide array per series with NaN
  * for "no point" (Loki omits steps without entries). Aggregations reduce
@@ -35,21 +36,41 @@ typedef struct mctx {
   lk_diag *d;
 } mctx;
 
-static bool emit_metric(lq_scan *sc, const ls_stream *st, int64_t ts, const lq_line *ln)
+/* The output series of a metric scan; without parsers a stream's entries all
+ * go to one series, so the last stream's series is kept at hand. */
+typedef struct mgroups {
+  lq_groups gs;
+  const ls_stream *last_st;
+  size_t last_g;
+} mgroups;
+
+static lq_group *metric_group(lq_scan *sc, mgroups *mg, const ls_stream *st, const lq_line *ln)
 {
-  lq_groups *gs = sc->ctx;
+  if (!sc->parsers && st == mg->last_st)
+    return &mg->gs.v[mg->last_g];
   lk_label tmp[96];
   size_t nl = logstore__lq_out_labels(st, ln, tmp, 96);
-  lq_group *g = logstore__lq_group_get(gs, tmp, nl, sc->res->arena);
-  if (gs->n > sc->limit) {
+  lq_group *g = logstore__lq_group_get(&mg->gs, tmp, nl, sc->res->arena);
+  mg->last_st = st;
+  mg->last_g = (size_t)(g - mg->gs.v);
+  return g;
+}
+
+static bool emit_metric(lq_scan *sc, const ls_stream *st, int64_t ts, const lq_line *ln)
+{
+  mgroups *mg = sc->ctx;
+  lq_group *g = metric_group(sc, mg, st, ln);
+  if (mg->gs.n > sc->limit) {
     sc->err = LK_ELIMIT;
     return false;
   }
-  size_t cap = g->cap;
-  g->ts = lk_xgrow(g->ts, &cap, g->n + 1, sizeof *g->ts);
-  cap = g->cap;
-  g->bytes = lk_xgrow(g->bytes, &cap, g->n + 1, sizeof *g->bytes);
-  g->cap = cap;
+  if (g->n == g->cap) {
+    size_t cap = g->cap;
+    g->ts = lk_xgrow(g->ts, &cap, g->n + 1, sizeof *g->ts);
+    cap = g->cap;
+    g->bytes = lk_xgrow(g->bytes, &cap, g->n + 1, sizeof *g->bytes);
+    g->cap = cap;
+  }
   if (g->n && g->ts[g->n - 1] > ts)
     g->unsorted = true;
   g->ts[g->n] = ts;
@@ -109,26 +130,33 @@ static void sweep(const mctx *m, const lq_expr *e, lq_group *g, double *out)
   }
 }
 
+/* count_over_time and rate of a bare selector count entries: no line needed. */
+static bool counts_only(const lq_expr *e)
+{
+  return (e->fn == LQ_COUNT_OVER_TIME || e->fn == LQ_RATE) && e->log.nst == 0;
+}
+
 static int eval_range(mctx *m, const lq_expr *e, vecs *out)
 {
-  lq_groups gs = {0};
+  mgroups mg = {0};
   lq_scan sc = {.s = m->s, .lg = &e->log, .start = m->steps[0] - e->range_ns + 1,
-                .end = m->steps[m->nsteps - 1], .res = m->r, .emit = emit_metric, .ctx = &gs,
-                .limit = m->max_series};
+                .end = m->steps[m->nsteps - 1], .res = m->r, .emit = emit_metric, .ctx = &mg,
+                .limit = m->max_series, .ts_only = counts_only(e)};
   int rc = logstore__lq_scan(&sc);
   if (rc == LK_ELIMIT)
     lk_diag_set(m->d, rc, -1, "query produces more than %zu series", m->max_series);
+  lq_groups *gs = &mg.gs;
   if (!rc) {
-    out->v = lk_arena_zalloc(m->r->arena, (gs.n ? gs.n : 1) * sizeof *out->v);
-    for (size_t i = 0; i < gs.n; i++) {
+    out->v = lk_arena_zalloc(m->r->arena, (gs->n ? gs->n : 1) * sizeof *out->v);
+    for (size_t i = 0; i < gs->n; i++) {
       vec *v = &out->v[out->n++];
-      v->labels = gs.v[i].labels;
-      v->nlabels = gs.v[i].nlabels;
+      v->labels = gs->v[i].labels;
+      v->nlabels = gs->v[i].nlabels;
       v->v = lk_arena_alloc(m->r->arena, m->nsteps * sizeof *v->v);
-      sweep(m, e, &gs.v[i], v->v);
+      sweep(m, e, &gs->v[i], v->v);
     }
   }
-  logstore__lq_groups_fini(&gs);
+  logstore__lq_groups_fini(gs);
   return rc;
 }
 

@@ -72,7 +72,7 @@ typedef struct logstore_stats {
   uint64_t disk_bytes;    /* segments + WAL */
   uint64_t raw_bytes;     /* line bytes in sealed blocks */
   uint64_t sealed_bytes;  /* compressed block bytes (bloom included) */
-  uint64_t bloom_bytes;   /* of which skip-index blooms (also kept in memory) */
+  uint64_t bloom_bytes;   /* of which the skip index: blooms and trigram maps (also kept in memory) */
 } logstore_stats;
 void logstore_stats_get(logstore *s, logstore_stats *out);
 

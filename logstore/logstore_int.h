@@ -14,6 +14,7 @@
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
 #include "lib/lk_varint.h"
+#include "logstore/format.h"
 #include "logstore/logstore.h"
 
 /* A sealed block as the index keeps it (everything but the data). */
@@ -25,6 +26,8 @@ typedef struct ls_block {
   uint64_t *bloom;          /* owned */
   uint32_t bloom_words;
   uint8_t bloom_k;
+  bool grams;               /* the bloom holds winnowed grams (FORMAT.md index flags) */
+  uint64_t *tri;            /* owned trigram map of LS_TRI_WORDS words; NULL in older blocks */
 } ls_block;
 
 typedef struct ls_stream {
@@ -118,8 +121,12 @@ typedef struct ls_decoded {
   size_t n;
   uint8_t *raw;             /* owned decompressed data */
   size_t cap_n;
+  struct ZSTD_DCtx_s *dctx; /* owned; for partial reads */
 } ls_decoded;
 int logstore__block_read(logstore *s, const ls_block *b, ls_decoded *out);
+/* Timestamps only (ts and n; off, len and bytes unset): decompresses just the
+ * front of the data, for counts that need no line (CRC still checked). */
+int logstore__block_read_ts(logstore *s, const ls_block *b, ls_decoded *out);
 void logstore__decoded_fini(ls_decoded *d);
 
 /* bloom.c: the token skip index */
@@ -127,13 +134,23 @@ typedef struct ls_tokset ls_tokset;
 ls_tokset *logstore__tokset_new(void);
 void logstore__tokset_free(ls_tokset *t);
 void logstore__tokset_add_line(ls_tokset *t, const char *p, size_t n);
+/* The trigram map of the lines added: LS_TRI_WORDS words into out. */
+void logstore__tokset_trigrams(const ls_tokset *t, uint64_t *out);
 /* Builds the bloom for the items collected; returns words, fills *k. */
 uint64_t *logstore__bloom_build(const ls_tokset *t, uint32_t *out_words, uint8_t *out_k);
-/* Probe hashes a literal requires (appended to *probes); none means "can't tell". */
+/* What the literals a query requires must find (appended to *probes; none
+ * means "can't tell"): token items (every block), winnowed gram items
+ * (blocks with grams), trigram bits (blocks with a trigram map). */
 typedef struct ls_probes {
   uint64_t *h;
   size_t n, cap;
+  uint64_t *gram;
+  size_t ngram, gcap;
+  uint32_t *tri;
+  size_t ntri, tcap;
 } ls_probes;
+bool logstore__probes_any(const ls_probes *p);
+void logstore__probes_fini(ls_probes *p);
 void logstore__probes_from_literal(ls_probes *p, const char *lit, size_t n);
 void logstore__probes_from_regex(ls_probes *p, const char *re);
 bool logstore__bloom_may_contain(const ls_block *b, const ls_probes *p);

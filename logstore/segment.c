@@ -116,6 +116,9 @@ static void build_bloom(const ls_stream *st, ls_block *b)
   for (size_t i = 0; i < st->hn; i++)
     logstore__tokset_add_line(t, (const char *)st->hbytes.data + st->hoff[i], st->hlen[i]);
   b->bloom = logstore__bloom_build(t, &b->bloom_words, &b->bloom_k);
+  b->grams = true;
+  b->tri = lk_xmalloc(LS_TRI_WORDS * sizeof *b->tri);
+  logstore__tokset_trigrams(t, b->tri);
   logstore__tokset_free(t);
 }
 
@@ -129,6 +132,27 @@ static void encode_meta(const ls_stream *st, const ls_block *b, lk_buf *meta)
   lk_buf_put_uvarint(meta, b->raw_len);
   lk_buf_putc(meta, LS_CODEC_ZSTD);
   lk_buf_putc(meta, b->bloom_k);
+  lk_buf_putc(meta, LS_IDX_GRAMS | LS_IDX_TRIGRAMS);
+  for (uint32_t i = 0; i < LS_TRI_WORDS; i++)
+    lk_buf_put_u64le(meta, b->tri[i]);
+}
+
+/* The optional index flags after bloom_k (FORMAT.md); absent in blocks
+ * written before them, which then have token items only. */
+static int decode_index_flags(lk_dec *d, ls_block *b)
+{
+  if (!lk_dec_left(d))
+    return 0;
+  uint8_t flags = lk_dec_u8(d);
+  b->grams = flags & LS_IDX_GRAMS;
+  if (!(flags & LS_IDX_TRIGRAMS))
+    return 0;
+  if (lk_dec_left(d) < LS_TRI_WORDS * 8)
+    return LK_ECORRUPT;
+  b->tri = lk_xmalloc(LS_TRI_WORDS * sizeof *b->tri);
+  for (uint32_t i = 0; i < LS_TRI_WORDS; i++)
+    b->tri[i] = lk_dec_u64le(d);
+  return 0;
 }
 
 static void head_reset(ls_stream *st)
@@ -215,6 +239,7 @@ int logstore__seal(logstore *s, ls_stream *st)
     head_reset(st);
   } else {
     free(b.bloom);
+    free(b.tri);
   }
   free(data);
   lk_buf_fini(&raw);
@@ -263,7 +288,8 @@ static int load_block(logstore *s, ls_seg *seg, uint64_t off, const uint32_t hdr
   b.raw_len = (uint32_t)lk_dec_uvarint(&d);
   uint8_t codec = lk_dec_u8(&d);
   b.bloom_k = lk_dec_u8(&d);
-  if (!rc && (nl < 0 || d.err || codec != LS_CODEC_ZSTD || b.raw_len > LS_MAX_BLOCK_RAW))
+  if (!rc && (nl < 0 || d.err || codec != LS_CODEC_ZSTD || b.raw_len > LS_MAX_BLOCK_RAW ||
+              decode_index_flags(&d, &b)))
     rc = LK_ECORRUPT;
   if (!rc) {
     lk_labels_sort(ls, (size_t)nl);
@@ -413,6 +439,7 @@ void logstore__decoded_fini(ls_decoded *d)
   free(d->off);
   free(d->len);
   free(d->raw);
+  ZSTD_freeDCtx(d->dctx);
   memset(d, 0, sizeof *d);
 }
 
@@ -424,20 +451,31 @@ static const ls_seg *seg_find(const logstore *s, uint32_t num)
   return NULL;
 }
 
+static void decoded_reserve(ls_decoded *out, size_t n)
+{
+  if (n <= out->cap_n)
+    return;
+  out->ts = lk_xrealloc(out->ts, n * sizeof *out->ts);
+  out->off = lk_xrealloc(out->off, n * sizeof *out->off);
+  out->len = lk_xrealloc(out->len, n * sizeof *out->len);
+  out->cap_n = n;
+}
+
+/* The timestamp column: n zigzag deltas from the block's mint. */
+static void decode_ts(const ls_block *b, lk_dec *d, ls_decoded *out)
+{
+  int64_t t = b->mint;
+  for (size_t i = 0; i < b->nentries; i++)
+    out->ts[i] = t += lk_dec_varint(d);
+}
+
 static int decode_raw(const ls_block *b, ls_decoded *out)
 {
   size_t n = b->nentries;
-  if (n > out->cap_n) {
-    out->ts = lk_xrealloc(out->ts, n * sizeof *out->ts);
-    out->off = lk_xrealloc(out->off, n * sizeof *out->off);
-    out->len = lk_xrealloc(out->len, n * sizeof *out->len);
-    out->cap_n = n;
-  }
+  decoded_reserve(out, n);
   lk_dec d;
   lk_dec_init(&d, out->raw, b->raw_len);
-  int64_t t = b->mint;
-  for (size_t i = 0; i < n; i++)
-    out->ts[i] = t += lk_dec_varint(&d);
+  decode_ts(b, &d, out);
   uint64_t total = 0;
   for (size_t i = 0; i < n; i++) {
     out->off[i] = (uint32_t)total;
@@ -461,23 +499,80 @@ static int block_corrupt(const logstore *s, const ls_block *b, const char *what)
   return LK_ECORRUPT;
 }
 
-int logstore__block_read(logstore *s, const ls_block *b, ls_decoded *out)
+/* The block's data, read and CRC-checked (malloc'd), or NULL with *rc set. */
+static uint8_t *block_data(logstore *s, const ls_block *b, int *rc)
 {
   const ls_seg *seg = seg_find(s, b->seg);
-  if (!seg)
-    return LK_ENOENT;
-  uint8_t *data = lk_xmalloc(b->data_len + 1);
-  int rc = pread_all(seg->fd, data, b->data_len, b->off);
-  if (rc)
-    rc = block_corrupt(s, b, rc == LK_ECORRUPT ? "block beyond the file's end" : lk_strerror(rc));
-  else if (lk_crc32(0, data, b->data_len) != b->data_crc)
-    rc = block_corrupt(s, b, "data CRC32 mismatch");
-  if (!rc) {
-    out->raw = lk_xrealloc(out->raw, (size_t)b->raw_len + 1);
-    size_t got = ZSTD_decompress(out->raw, b->raw_len, data, b->data_len);
-    if (ZSTD_isError(got) || got != b->raw_len || decode_raw(b, out))
-      rc = block_corrupt(s, b, "data does not decode");
+  if (!seg) {
+    *rc = LK_ENOENT;
+    return NULL;
   }
+  uint8_t *data = lk_xmalloc(b->data_len + 1);
+  *rc = pread_all(seg->fd, data, b->data_len, b->off);
+  if (*rc)
+    *rc = block_corrupt(s, b, *rc == LK_ECORRUPT ? "block beyond the file's end" : lk_strerror(*rc));
+  else if (lk_crc32(0, data, b->data_len) != b->data_crc)
+    *rc = block_corrupt(s, b, "data CRC32 mismatch");
+  if (*rc) {
+    free(data);
+    return NULL;
+  }
+  return data;
+}
+
+int logstore__block_read(logstore *s, const ls_block *b, ls_decoded *out)
+{
+  int rc;
+  uint8_t *data = block_data(s, b, &rc);
+  if (!data)
+    return rc;
+  out->raw = lk_xrealloc(out->raw, (size_t)b->raw_len + 1);
+  size_t got = ZSTD_decompress(out->raw, b->raw_len, data, b->data_len);
+  if (ZSTD_isError(got) || got != b->raw_len || decode_raw(b, out))
+    rc = block_corrupt(s, b, "data does not decode");
+  free(data);
+  return rc;
+}
+
+/* Decompress only the front of the block, up to `want` bytes (the frame is
+ * decoded block by block, so the rest is never touched). */
+static int decompress_front(ls_decoded *out, const uint8_t *data, size_t len, size_t want)
+{
+  if (!out->dctx)
+    out->dctx = ZSTD_createDCtx();
+  if (!out->dctx)
+    return LK_ENOMEM;
+  ZSTD_DCtx_reset(out->dctx, ZSTD_reset_session_only);
+  ZSTD_inBuffer in = {data, len, 0};
+  ZSTD_outBuffer o = {out->raw, want, 0};
+  while (o.pos < o.size) {
+    size_t r = ZSTD_decompressStream(out->dctx, &o, &in);
+    if (ZSTD_isError(r))
+      return LK_ECORRUPT;
+    if (r == 0 || (in.pos == in.size && o.pos < o.size))
+      break; /* frame done, or no more input */
+  }
+  return o.pos == want ? 0 : LK_ECORRUPT;
+}
+
+int logstore__block_read_ts(logstore *s, const ls_block *b, ls_decoded *out)
+{
+  int rc;
+  uint8_t *data = block_data(s, b, &rc);
+  if (!data)
+    return rc;
+  size_t n = b->nentries, want = n * 10 < b->raw_len ? n * 10 : b->raw_len; /* varints: <= 10 bytes */
+  out->raw = lk_xrealloc(out->raw, (size_t)b->raw_len + 1);
+  decoded_reserve(out, n);
+  rc = decompress_front(out, data, b->data_len, want);
+  lk_dec d;
+  lk_dec_init(&d, out->raw, want);
+  if (!rc)
+    decode_ts(b, &d, out);
+  if (rc || d.err)
+    rc = block_corrupt(s, b, "data does not decode");
+  else
+    out->n = n;
   free(data);
   return rc;
 }
@@ -493,6 +588,7 @@ static void drop_segment(logstore *s, size_t idx)
     for (size_t r = 0; r < st->nblocks; r++) {
       if (st->blocks[r].seg == num) {
         free(st->blocks[r].bloom);
+        free(st->blocks[r].tri);
         continue;
       }
       st->blocks[w++] = st->blocks[r];

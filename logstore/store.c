@@ -67,8 +67,10 @@ static ls_stream *stream_new(const lk_label *ls, size_t n, uint64_t hash)
 
 static void stream_free(ls_stream *st)
 {
-  for (size_t i = 0; i < st->nblocks; i++)
+  for (size_t i = 0; i < st->nblocks; i++) {
     free(st->blocks[i].bloom);
+    free(st->blocks[i].tri);
+  }
   free(st->blocks);
   free(st->hts);
   free(st->hoff);
@@ -410,7 +412,8 @@ void logstore_stats_get(logstore *s, logstore_stats *out)
     out->blocks += st->nblocks;
     out->head_entries += st->hn;
     for (size_t b = 0; b < st->nblocks; b++)
-      out->bloom_bytes += (uint64_t)st->blocks[b].bloom_words * 8;
+      out->bloom_bytes += (uint64_t)st->blocks[b].bloom_words * 8 +
+                          (st->blocks[b].tri ? LS_TRI_WORDS * 8 : 0);
   }
   for (size_t i = 0; i < s->nsegs; i++)
     out->disk_bytes += s->segs[i].size;

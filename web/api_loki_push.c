@@ -9,6 +9,8 @@
  * Success is 204 No Content. Bounded: labels per stream, label name and
  * value lengths (the metrics defaults: 256 and 4096 bytes), decoded size.
  * `Content-Encoding: gzip` bodies (JSON or protobuf) are inflated first.
+ * POST /api/v1/admin/logs/flush seals every stream's head into a segment
+ * block and empties the WAL (logstore_flush): 204 once on disk, 500 if not.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -172,4 +174,17 @@ void web__loki_push(void *ctx, const lk_http_req *req, lk_http_resp *resp)
     return;
   }
   resp->status = 204;
+}
+
+void web__loki_flush(void *ctx, const lk_http_req *req, lk_http_resp *resp)
+{
+  (void)req;
+  logstore *s = web__loki_store(ctx, resp);
+  if (!s)
+    return;
+  int rc = logstore_flush(s);
+  if (rc) /* the store could not seal: a server error, nothing acknowledged is lost (WAL kept) */
+    lk_http_error(resp, 500, "internal", "log store flush: %s", lk_strerror(rc));
+  else
+    resp->status = 204;
 }

@@ -39,6 +39,7 @@ const lk_http_route web__route_table[] = {
   {"GET",        "/api/v1/metadata",           LK_AUTH_NONE,   0,                web__metadata,     NULL,   "/api/v1/metadata"},
   {"GET|POST",   "/api/v1/query_exemplars",    LK_AUTH_NONE,   FORM,             web__query_exemplars, NULL, "/api/v1/query_exemplars"},
   {"POST|PUT",   "/api/v1/admin/flush",        LK_AUTH_ADMIN,  FORM,             web__flush,        NULL,   "/api/v1/admin/flush"},
+  {"POST|PUT",   "/api/v1/admin/logs/flush",   LK_AUTH_ADMIN,  FORM,             web__loki_flush,   NULL,   "/api/v1/admin/logs/flush"},
   {"POST",       "/loki/api/v1/push",          LK_AUTH_REMOTE, WEB_BODY_WRITE,   web__loki_push,    NULL,   "/loki/api/v1/push"},
   {"GET|POST",   "/loki/api/v1/query_range",   LK_AUTH_NONE,   FORM,             web__loki_query_range, NULL, "/loki/api/v1/query_range"},
   {"GET|POST",   "/loki/api/v1/query",         LK_AUTH_NONE,   FORM,             web__loki_query,   NULL,   "/loki/api/v1/query"},
