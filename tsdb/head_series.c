@@ -128,15 +128,27 @@ static bool find_sealed(const tsdb__series *s, int64_t t, uint64_t *bits)
   return found;
 }
 
+/* The open buffer starts small and grows by 4× up to a whole chunk, so a
+ * series that has seen a few samples (high cardinality, short-lived series)
+ * holds bytes for a few, not TSDB_HEAD_CHUNK_SAMPLES; the capacity is kept
+ * across seals. */
+static void grow_buffer(tsdb__series *s)
+{
+  uint32_t cap = s->bcap ? s->bcap * 4 : 2;
+  if (cap > TSDB_HEAD_CHUNK_SAMPLES)
+    cap = TSDB_HEAD_CHUNK_SAMPLES;
+  s->bt = lk_xrealloc(s->bt, cap * sizeof *s->bt);
+  s->bv = lk_xrealloc(s->bv, cap * sizeof *s->bv);
+  s->bcap = cap;
+}
+
 static void add_in_order(tsdb__head *h, tsdb__series *s, int64_t t, double v, uint64_t bits,
                          int64_t range)
 {
   if (s->bn && (s->bn == TSDB_HEAD_CHUNK_SAMPLES || t >= s->buf_end))
     seal_buffer(h, s);
-  if (!s->bt) {
-    s->bt = lk_xmalloc(TSDB_HEAD_CHUNK_SAMPLES * sizeof *s->bt);
-    s->bv = lk_xmalloc(TSDB_HEAD_CHUNK_SAMPLES * sizeof *s->bv);
-  }
+  if (s->bn == s->bcap)
+    grow_buffer(s);
   if (!s->bn)
     s->buf_end = (tsdb__floor_div(t, range) + 1) * range;
   s->bt[s->bn] = t;
@@ -311,6 +323,7 @@ void tsdb__series_truncate(tsdb__head *h, tsdb__series *s, int64_t before)
     free(s->bv);
     s->bt = NULL;
     s->bv = NULL;
+    s->bcap = 0;
     tsdb__vec_fini(&s->ooo);
   }
 }

@@ -106,9 +106,9 @@ typedef struct tsdb__series {
   uint64_t last_bits;        /* value bits at max_t */
   tsdb__hchunk *chunks;
   uint32_t nchunks, capchunks;
-  int64_t *bt;               /* open in-order buffer, capacity TSDB_HEAD_CHUNK_SAMPLES */
-  double *bv;
-  uint32_t bn;
+  int64_t *bt;               /* open in-order buffer: bn samples, room for bcap */
+  double *bv;                /* (bcap grows up to TSDB_HEAD_CHUNK_SAMPLES) */
+  uint32_t bn, bcap;
   int64_t buf_end;           /* exclusive block-range boundary of the buffer */
   tsdb__vec ooo;             /* unsorted out-of-order samples */
 } tsdb__series;
