@@ -423,8 +423,8 @@ def render_cardinality(doc, path):
             rows.append([name, "error: " + r["error"][:80]] + [""] * 7)
             continue
         rows.append([name, "{:,}".format(r["q9_series"]), fnum(r["ingest_s"]), "{:,}".format(r["series_per_s"]),
-                     fnum(r["ingest_cpu_s"]), "%.0f" % (r["peak_rss_ingest_kb"] / 1024),
-                     "%.0f" % (r["peak_rss_kb"] / 1024), fnum(r["q9_cold_ms"], 0),
+                     fnum(r["ingest_cpu_s"]), fnum(r["peak_rss_ingest_kb"] / 1024, 0),
+                     fnum(r["peak_rss_kb"] / 1024, 0), fnum(r["q9_cold_ms"], 0),
                      fnum(r["q9_warm_ms"], 0)])
     ds = doc["dataset"]
     out = [table(["peer", "series", "ingest s", "series/s", "CPU s", "peak RSS MiB, ingest",
@@ -437,10 +437,11 @@ def render_cardinality(doc, path):
                        lk["series_per_s"] / vm["series_per_s"], lk["peak_rss_ingest_kb"] / vm["peak_rss_ingest_kb"],
                        lk["q9_cold_ms"] / vm["q9_cold_ms"], lk["q9_warm_ms"] / vm["q9_warm_ms"], lk["q9_names"],
                        "{:,}".format(lk["q9_series"])))
-    out += ["", "%s series (%d metric names, one sample each) in %d remote_write requests of %d series on %d "
+    out += ["", "%s series (%d metric names, one sample each) in %d remote_write requests of %s series on %d "
             "connections; q9 `%s`, instant. Cold: first query after a restart with every cache off; warm: median "
             "of %d after one, caches on." % ("{:,}".format(ds["series"]), ds["names"], ds["requests"],
-                                             ds["max_batch"], ds["shards"], doc["query"], doc["repeats"]),
+                                             "{:,}".format(ds["max_batch"]), ds["shards"], doc["query"],
+                                             doc["repeats"]),
             "", source_line(doc, path, "bench/cardinality/run.sh")]
     return "\n".join(out)
 
