@@ -71,23 +71,35 @@ def tsdb_rows(doc):
     return [r for r in doc["results"] if "error" not in r]
 
 
+def ingest_rss_mib(r):
+    """Peak RSS at the end of the ingest (results written before it was recorded: None)."""
+    if "peak_rss_ingest_kb" not in r:
+        return None
+    return max(r["peak_rss_ingest_kb"], r.get("ingest_tool_peak_rss_kb") or 0) / 1024
+
+
 def render_tsdb(doc, path):
     rows = []
+    during = all(ingest_rss_mib(r) is not None for r in tsdb_rows(doc))
     for r in tsdb_rows(doc):
         rss = max(r["peak_rss_kb"], r.get("ingest_tool_peak_rss_kb") or 0) / 1024
         rows.append([("**%s**" if r["peer"] == "lookout" else "%s") % PEER_NAMES[r["peer"]], r["path"],
                      "{:,}".format(r["samples_stored"]), fnum(r["ingest_s"]), "{:,}".format(r["samples_per_s"]),
-                     fnum(r["ingest_cpu_s"]), "%.2f" % r["bytes_per_sample"], "%.0f" % rss])
-    out = [table(["peer", "path", "samples", "ingest s", "samples/s", "CPU s", "B/sample", "peak RSS MiB"],
+                     fnum(r["ingest_cpu_s"]), "%.2f" % r["bytes_per_sample"]]
+                    + (["%.0f" % ingest_rss_mib(r)] if during else []) + ["%.0f" % rss])
+    out = [table(["peer", "path", "samples", "ingest s", "samples/s", "CPU s", "B/sample"]
+                 + (["peak RSS MiB, ingest"] if during else []) + ["peak RSS MiB" + (", whole run" if during else "")],
                  rows), ""]
     vm = {r["path"]: r for r in tsdb_rows(doc) if r["peer"] == "victoria-metrics"}
     for r in tsdb_rows(doc):
         if r["peer"] == "lookout" and r["path"] in vm:
             v = vm[r["path"]]
-            out.append("- Lookout / VictoriaMetrics, %s: %.2f× the samples/s, %.2f vs %.2f bytes/sample, "
-                       "peak RSS %.0f vs %.0f MiB." % (r["path"], r["samples_per_s"] / v["samples_per_s"],
-                                                       r["bytes_per_sample"], v["bytes_per_sample"],
-                                                       r["peak_rss_kb"] / 1024, v["peak_rss_kb"] / 1024))
+            rss = ("peak RSS during the ingest %.0f vs %.0f MiB (%.2f×), whole run %.0f vs %.0f MiB" % (
+                ingest_rss_mib(r), ingest_rss_mib(v), ingest_rss_mib(r) / ingest_rss_mib(v),
+                r["peak_rss_kb"] / 1024, v["peak_rss_kb"] / 1024) if during else
+                "peak RSS %.0f vs %.0f MiB" % (r["peak_rss_kb"] / 1024, v["peak_rss_kb"] / 1024))
+            out.append("- Lookout / VictoriaMetrics, %s: %.2f× the samples/s, %.2f vs %.2f bytes/sample, %s." % (
+                r["path"], r["samples_per_s"] / v["samples_per_s"], r["bytes_per_sample"], v["bytes_per_sample"], rss))
     out += ["", "Every sample sent was read back (`count_over_time` per metric). Query latency: bench/query.",
             "", source_line(doc, path, "bench/tsdb")]
     return "\n".join(out)
@@ -481,7 +493,40 @@ def render_flows(doc, path):
     return "\n".join(out)
 
 
-RENDERERS = {"flows": render_flows, "tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
+# ---------------------------------------------------------------- cardinality
+
+def render_cardinality(doc, path):
+    rows, ok = [], {r["peer"]: r for r in doc["results"] if "error" not in r}
+    for r in doc["results"]:
+        name = ("**%s**" if r["peer"] == "lookout" else "%s") % PEER_NAMES[r["peer"]]
+        if r["peer"] not in ok:
+            rows.append([name, "error: " + r["error"][:80]] + [""] * 7)
+            continue
+        rows.append([name, "{:,}".format(r["q9_series"]), fnum(r["ingest_s"]), "{:,}".format(r["series_per_s"]),
+                     fnum(r["ingest_cpu_s"]), fnum(r["peak_rss_ingest_kb"] / 1024, 0),
+                     fnum(r["peak_rss_kb"] / 1024, 0), fnum(r["q9_cold_ms"], 0),
+                     fnum(r["q9_warm_ms"], 0)])
+    ds = doc["dataset"]
+    out = [table(["peer", "series", "ingest s", "series/s", "CPU s", "peak RSS MiB, ingest",
+                  "peak RSS MiB, ingest + flush", "q9 cold ms",
+                  "q9 warm ms"], rows), ""]
+    if "lookout" in ok and "victoria-metrics" in ok:
+        lk, vm = ok["lookout"], ok["victoria-metrics"]
+        out.append("- Lookout / VictoriaMetrics: %.2f× the series/s, peak RSS %.2f×, q9 %.2f× the time cold and "
+                   "%.2f× warm (same answer: %d names, %s series)." % (
+                       lk["series_per_s"] / vm["series_per_s"], lk["peak_rss_ingest_kb"] / vm["peak_rss_ingest_kb"],
+                       lk["q9_cold_ms"] / vm["q9_cold_ms"], lk["q9_warm_ms"] / vm["q9_warm_ms"], lk["q9_names"],
+                       "{:,}".format(lk["q9_series"])))
+    out += ["", "%s series (%d metric names, one sample each) in %d remote_write requests of %s series on %d "
+            "connections; q9 `%s`, instant. Cold: first query after a restart with every cache off; warm: median "
+            "of %d after one, caches on." % ("{:,}".format(ds["series"]), ds["names"], ds["requests"],
+                                             "{:,}".format(ds["max_batch"]), ds["shards"], doc["query"],
+                                             doc["repeats"]),
+            "", source_line(doc, path, "bench/cardinality/run.sh")]
+    return "\n".join(out)
+
+
+RENDERERS = {"cardinality": render_cardinality, "flows": render_flows, "tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
              "summary-query": render_summary_query, "collector": render_collector, "logs": render_logs,
              "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
              "regex": render_regex, "alerting": render_alerting, "autoscale": render_autoscale,

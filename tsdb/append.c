@@ -240,6 +240,7 @@ typedef struct batch {
   int64_t prev_t;
   int64_t cutoff;         /* samples older are too old */
   int64_t newest;
+  tsdb__hnote note;       /* head statistics, committed at the end */
   tsdb_append_stats st;
   int err;
 } batch;
@@ -253,6 +254,7 @@ static void batch_init(batch *b, tsdb *db)
                   ? INT64_MIN
                   : newest - db->o.retention_ms;
   b->newest = INT64_MIN;
+  tsdb__hnote_init(&b->note);
   b->err = tsdb__wal_flush_pending(&db->wal); /* refuse before touching the head */
 }
 
@@ -272,7 +274,7 @@ static void batch_add(batch *b, tsdb__series *s, int64_t t, double v)
     b->st.rejected[TSDB_REJECT_TOO_OLD]++;
     return;
   }
-  switch (tsdb__series_add(&db->head, s, t, v, db->o.block_range_ms, db->o.ooo_window_ms, false)) {
+  switch (tsdb__series_add(&db->head, s, t, v, db->o.block_range_ms, db->o.ooo_window_ms, false, &b->note)) {
   case TSDB_V_OK: {
     lk_buf_reserve(&b->rec, 2 * LK_UVARINT_MAX + 8);
     uint8_t *p = b->rec.data + b->rec.len;
@@ -299,6 +301,7 @@ static void batch_add(batch *b, tsdb__series *s, int64_t t, double v)
 static int batch_finish(batch *b, tsdb_append_stats *out, lk_diag *d)
 {
   tsdb *db = b->db;
+  tsdb__hnote_commit(&db->head, &b->note);
   batch_write(b);
   if (!b->err) /* a concurrent failed write may hold samples this batch found stored */
     b->err = tsdb__wal_flush_pending(&db->wal);

@@ -78,11 +78,21 @@ static void seal_ooo(tsdb__head *h, tsdb__series *s)
   s->ooo.n = 0;
 }
 
-static void note_sample(tsdb__head *h, int64_t t)
+static void note_sample(tsdb__hnote *note, int64_t t)
 {
-  atomic_min64(&h->min_t, t);
-  atomic_max64(&h->max_t, t);
-  atomic_fetch_add_explicit(&h->nsamples, 1, memory_order_relaxed);
+  note->min_t = t < note->min_t ? t : note->min_t;
+  note->max_t = t > note->max_t ? t : note->max_t;
+  note->n++;
+}
+
+void tsdb__hnote_commit(tsdb__head *h, tsdb__hnote *note)
+{
+  if (!note->n)
+    return;
+  atomic_min64(&h->min_t, note->min_t);
+  atomic_max64(&h->max_t, note->max_t);
+  atomic_fetch_add_explicit(&h->nsamples, note->n, memory_order_relaxed);
+  tsdb__hnote_init(note);
 }
 
 /* Bits of an existing sample at t in the buffer or OOO vector, if any. */
@@ -128,15 +138,27 @@ static bool find_sealed(const tsdb__series *s, int64_t t, uint64_t *bits)
   return found;
 }
 
+/* The open buffer starts small and grows by 4× up to a whole chunk, so a
+ * series that has seen a few samples (high cardinality, short-lived series)
+ * holds bytes for a few, not TSDB_HEAD_CHUNK_SAMPLES; the capacity is kept
+ * across seals. */
+static void grow_buffer(tsdb__series *s)
+{
+  uint32_t cap = s->bcap ? s->bcap * 4 : 2;
+  if (cap > TSDB_HEAD_CHUNK_SAMPLES)
+    cap = TSDB_HEAD_CHUNK_SAMPLES;
+  s->bt = lk_xrealloc(s->bt, cap * sizeof *s->bt);
+  s->bv = lk_xrealloc(s->bv, cap * sizeof *s->bv);
+  s->bcap = cap;
+}
+
 static void add_in_order(tsdb__head *h, tsdb__series *s, int64_t t, double v, uint64_t bits,
-                         int64_t range)
+                         int64_t range, tsdb__hnote *note)
 {
   if (s->bn && (s->bn == TSDB_HEAD_CHUNK_SAMPLES || t >= s->buf_end))
     seal_buffer(h, s);
-  if (!s->bt) {
-    s->bt = lk_xmalloc(TSDB_HEAD_CHUNK_SAMPLES * sizeof *s->bt);
-    s->bv = lk_xmalloc(TSDB_HEAD_CHUNK_SAMPLES * sizeof *s->bv);
-  }
+  if (s->bn == s->bcap)
+    grow_buffer(s);
   if (!s->bn)
     s->buf_end = (tsdb__floor_div(t, range) + 1) * range;
   s->bt[s->bn] = t;
@@ -145,16 +167,16 @@ static void add_in_order(tsdb__head *h, tsdb__series *s, int64_t t, double v, ui
   s->last_bits = bits;
   s->has_max = true;
   s->sampled = true;
-  note_sample(h, t);
+  note_sample(note, t);
 }
 
 enum tsdb__verdict tsdb__series_add(tsdb__head *h, tsdb__series *s, int64_t t, double v,
-                                    int64_t range, int64_t ooo_window, bool force)
+                                    int64_t range, int64_t ooo_window, bool force, tsdb__hnote *note)
 {
   uint64_t bits;
   memcpy(&bits, &v, 8);
   if (!s->has_max || t > s->max_t) {
-    add_in_order(h, s, t, v, bits, range);
+    add_in_order(h, s, t, v, bits, range, note);
     return TSDB_V_OK;
   }
   if (t == s->max_t)
@@ -166,7 +188,7 @@ enum tsdb__verdict tsdb__series_add(tsdb__head *h, tsdb__series *s, int64_t t, d
     return old == bits ? TSDB_V_DUP : TSDB_V_CONFLICT;
   tsdb__vec_push(&s->ooo, t, v);
   s->sampled = true;
-  note_sample(h, t);
+  note_sample(note, t);
   if (s->ooo.n >= TSDB_OOO_CHUNK_SAMPLES)
     seal_ooo(h, s);
   return TSDB_V_OK;
@@ -311,6 +333,7 @@ void tsdb__series_truncate(tsdb__head *h, tsdb__series *s, int64_t before)
     free(s->bv);
     s->bt = NULL;
     s->bv = NULL;
+    s->bcap = 0;
     tsdb__vec_fini(&s->ooo);
   }
 }

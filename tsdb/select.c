@@ -39,6 +39,10 @@ struct tsdb_result {
   size_t nown, capown;
   tsdb__slab slab;           /* block samples of every group */
   tsdb__slabpool *pool;      /* a reference while slab is held */
+  const lk_label *prev_src;  /* the source labels of the last series added (valid
+                                while the select holds its locks) ... */
+  const lk_label *prev;      /* ... and their copies */
+  uint32_t prev_n;
 };
 
 typedef struct cand {
@@ -152,6 +156,17 @@ static cand *cand_push(sel *s)
   return c;
 }
 
+/* Series stay in the head after their samples moved to blocks (until head
+ * GC drops them), so most head series may hold nothing in the range: they
+ * are left out here instead of being sorted and merged with the blocks'. */
+static bool head_has_data(tsdb__head *h, const tsdb__series *hs, int64_t mint, int64_t maxt)
+{
+  pthread_mutex_lock(tsdb__stripe(h, hs->id));
+  bool o = tsdb__series_overlaps(hs, mint, maxt);
+  pthread_mutex_unlock(tsdb__stripe(h, hs->id));
+  return o;
+}
+
 static void head_candidates(sel *s, uint32_t src)
 {
   tsdb__head *h = &s->db->head;
@@ -160,7 +175,7 @@ static void head_candidates(sel *s, uint32_t src)
   source_ids(s, NULL, &ids);
   for (size_t i = 0; i < ids.n; i++) {
     tsdb__series *hs = tsdb__head_by_id(h, ids.v[i]);
-    if (!hs)
+    if (!hs || !head_has_data(h, hs, s->mint, s->maxt))
       continue;
     cand *c = cand_push(s);
     c->labels = hs->labels;
@@ -210,12 +225,71 @@ static int cand_cmp(const void *a, const void *b)
   return c ? c : (x->src > y->src) - (x->src < y->src);
 }
 
+/* Is the run sorted (by labels; one source, so no ties)? */
+static bool run_sorted(const cand *c, size_t n)
+{
+  for (size_t i = 1; i < n; i++)
+    if (cand_cmp(&c[i - 1], &c[i]) > 0)
+      return false;
+  return true;
+}
+
+/* Merge the sorted runs c[0, mid) and c[mid, n) in place (tmp: room for mid). */
+static void merge_runs(cand *c, size_t mid, size_t n, cand *tmp)
+{
+  memcpy(tmp, c, mid * sizeof *c);
+  size_t i = 0, j = mid, k = 0;
+  while (i < mid && j < n)
+    c[k++] = cand_cmp(&tmp[i], &c[j]) <= 0 ? tmp[i++] : c[j++];
+  while (i < mid)
+    c[k++] = tmp[i++];
+}
+
+/* Sort candidates by (label set, source). They arrive in one run per
+ * source; a block's run is in label order already (its ids are ascending
+ * and a block numbers its series in label order), so only an unsorted run
+ * (the head's) is sorted, then the runs are merged: n comparisons per
+ * source instead of n log n. */
+static void sort_candidates(sel *s)
+{
+  cand *tmp = NULL;
+  size_t start = 0;
+  while (start < s->n) {
+    size_t end = start + 1;
+    while (end < s->n && s->c[end].src == s->c[start].src)
+      end++;
+    if (!run_sorted(s->c + start, end - start))
+      qsort(s->c + start, end - start, sizeof *s->c, cand_cmp);
+    if (start) {
+      if (!tmp)
+        tmp = lk_xmalloc(s->n * sizeof *tmp);
+      merge_runs(s->c, start, end, tmp);
+    }
+    start = end;
+  }
+  free(tmp);
+}
+
 /*---- Results ----*/
 
 static void result_own(tsdb_result *r, void *p)
 {
   r->own = lk_xgrow(r->own, &r->capown, r->nown + 1, sizeof *r->own);
   r->own[r->nown++] = p;
+}
+
+/* A copy of label i's name (which 0) or value (1) in the result's arena.
+ * Source strings are interned (one copy per string in the head's label
+ * index and in a block's symbol table), and series come in label order, so
+ * neighbours share most strings by pointer: those share the copy too. */
+static const char *copy_label_str(tsdb_result *r, uint32_t i, const char *src, int which)
+{
+  if (i < r->prev_n) {
+    const lk_label *ps = &r->prev_src[i], *pc = &r->prev[i];
+    if ((which ? ps->value : ps->name) == src)
+      return which ? pc->value : pc->name;
+  }
+  return lk_arena_strndup(r->a, src, strlen(src));
 }
 
 /* Add a series; its samples (if v) are taken over from v, which is left
@@ -226,9 +300,12 @@ static void result_add(tsdb_result *r, const lk_label *ls, uint32_t nl, tsdb__ve
   tsdb_series *o = &r->s[r->n++];
   lk_label *l = lk_arena_alloc(r->a, nl * sizeof *l);
   for (uint32_t i = 0; i < nl; i++) {
-    l[i].name = lk_arena_strndup(r->a, ls[i].name, strlen(ls[i].name));
-    l[i].value = lk_arena_strndup(r->a, ls[i].value, strlen(ls[i].value));
+    l[i].name = copy_label_str(r, i, ls[i].name, 0);
+    l[i].value = copy_label_str(r, i, ls[i].value, 1);
   }
+  r->prev_src = ls;
+  r->prev = l;
+  r->prev_n = nl;
   o->labels = l;
   o->nlabels = nl;
   o->n = v ? v->n : 0;
@@ -509,8 +586,7 @@ static size_t number_groups(sel *s)
 static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_select_opts *o,
                         tsdb_result *r, lk_diag *d)
 {
-  if (s->n)
-    qsort(s->c, s->n, sizeof *s->c, cand_cmp);
+  sort_candidates(s);
   size_t ng = number_groups(s);
   s->disjoint = !blocks_overlap(blocks, nb, s->mint, s->maxt);
   tsdb__vec *gv = lk_xcalloc(ng ? ng : 1, sizeof *gv);

@@ -106,9 +106,9 @@ typedef struct tsdb__series {
   uint64_t last_bits;        /* value bits at max_t */
   tsdb__hchunk *chunks;
   uint32_t nchunks, capchunks;
-  int64_t *bt;               /* open in-order buffer, capacity TSDB_HEAD_CHUNK_SAMPLES */
-  double *bv;
-  uint32_t bn;
+  int64_t *bt;               /* open in-order buffer: bn samples, room for bcap */
+  double *bv;                /* (bcap grows up to TSDB_HEAD_CHUNK_SAMPLES) */
+  uint32_t bn, bcap;
   int64_t buf_end;           /* exclusive block-range boundary of the buffer */
   tsdb__vec ooo;             /* unsorted out-of-order samples */
 } tsdb__series;
@@ -183,11 +183,25 @@ static inline pthread_mutex_t *tsdb__stripe(tsdb__head *h, uint32_t id)
 }
 const tsdb__hname *tsdb__head_name(const tsdb__head *h, const char *name);
 
-/* Append one sample (stripe lock held). force: replay mode, accept any order.
- * Returns 0 (stored) or which counter it belongs to. */
+/* The head statistics of the samples one append batch stored, added to
+ * the head's atomics once per batch (tsdb__hnote_commit): per sample, every
+ * appending thread would write the same cache line (a remote_write profile
+ * put most of tsdb__series_add's time on that one locked add). */
+typedef struct tsdb__hnote {
+  int64_t min_t, max_t;
+  uint64_t n;
+} tsdb__hnote;
+static inline void tsdb__hnote_init(tsdb__hnote *n)
+{
+  *n = (tsdb__hnote){INT64_MAX, INT64_MIN, 0};
+}
+void tsdb__hnote_commit(tsdb__head *h, tsdb__hnote *n);
+
+/* Append one sample (stripe lock held), noted in *note. force: replay mode,
+ * accept any order. Returns 0 (stored) or which counter it belongs to. */
 enum tsdb__verdict { TSDB_V_OK, TSDB_V_DUP, TSDB_V_OOO, TSDB_V_CONFLICT };
 enum tsdb__verdict tsdb__series_add(tsdb__head *h, tsdb__series *s, int64_t t, double v,
-                                    int64_t range, int64_t ooo_window, bool force);
+                                    int64_t range, int64_t ooo_window, bool force, tsdb__hnote *note);
 /* Add a sealed chunk (replay of a checkpoint); stripe lock held. Takes data. */
 void tsdb__series_add_chunk(tsdb__head *h, tsdb__series *s, int64_t mint, int64_t maxt,
                             uint32_t n, uint8_t *data, uint32_t len);

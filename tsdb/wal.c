@@ -294,21 +294,27 @@ static int replay_samples(replay *r, lk_dec *d)
 {
   tsdb *db = r->db;
   int64_t t = 0;
+  tsdb__hnote note;
+  tsdb__hnote_init(&note);
+  int rc = 0;
   while (lk_dec_left(d) && !d->err) {
     uint64_t ref = lk_dec_uvarint(d);
     t = (int64_t)((uint64_t)t + (uint64_t)lk_dec_varint(d));
     uint64_t bits = lk_dec_u64le(d);
     tsdb__series *s = ref_get(r, ref);
-    if (d->err || !s)
-      return LK_ECORRUPT;
+    if (d->err || !s) {
+      rc = LK_ECORRUPT;
+      break;
+    }
     double v;
     memcpy(&v, &bits, 8);
-    if (tsdb__series_add(&db->head, s, t, v, db->o.block_range_ms, 0, true) == TSDB_V_OK) {
+    if (tsdb__series_add(&db->head, s, t, v, db->o.block_range_ms, 0, true, &note) == TSDB_V_OK) {
       tsdb__newest_update(db, t);
       r->samples++;
     }
   }
-  return d->err;
+  tsdb__hnote_commit(&db->head, &note);
+  return rc ? rc : d->err;
 }
 
 static int replay_chunk(replay *r, lk_dec *d)

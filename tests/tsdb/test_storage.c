@@ -306,6 +306,64 @@ static void test_series_ordered_import(void **state)
   tsdb_close(db);
 }
 
+/* Append one sample at t to series m{id="sNN"} for each i in [0, n) with
+ * pick(i), walking the ids from last to first (so head ids do not follow
+ * label order). */
+static void load_picked(tsdb *db, int n, int64_t t, bool (*pick)(int))
+{
+  for (int i = n - 1; i >= 0; i--) {
+    if (!pick(i))
+      continue;
+    char id[8];
+    snprintf(id, sizeof id, "s%02d", i);
+    double v = i;
+    assert_int_equal(tu_append(db, &t, &v, 1, NULL, (const char *[]){"__name__", "m", "id", id, NULL}), 0);
+  }
+}
+
+static bool even(int i) { return i % 2 == 0; }
+static bool third(int i) { return i % 3 == 0; }
+static bool fifth_or_seventh(int i) { return i % 5 == 0 || i % 7 == 0; }
+
+/* Candidates from two blocks and the head (each source holding its own
+ * subset of the series, head series created in reverse label order) come
+ * out as one result in label order, each series once, with the samples of
+ * every source. */
+static void test_select_merges_sources(void **state)
+{
+  tu_fx *f = *state;
+  tsdb *db = tu_open(NULL, f->dir);
+  enum { N = 60 };
+  load_picked(db, N, START, even);
+  assert_int_equal(tsdb_flush(db, NULL), 0);
+  load_picked(db, N, START + 72 * HOUR, third);
+  assert_int_equal(tsdb_flush(db, NULL), 0);
+  load_picked(db, N, START + 144 * HOUR, fifth_or_seventh);
+  tsdb_status *st;
+  assert_int_equal(tsdb_status_get(db, 0, &st), 0);
+  assert_int_equal(st->blocks, 2);
+  tsdb_status_free(st);
+  tsdb_result *r = tu_select1(db, TSDB_EQ, "__name__", "m", START, START + 144 * HOUR);
+  assert_non_null(r);
+  size_t k = 0;
+  for (int i = 0; i < N; i++) {
+    size_t want = (size_t)even(i) + third(i) + fifth_or_seventh(i);
+    if (!want)
+      continue;
+    const tsdb_series *se = tsdb_result_get(r, k++);
+    assert_non_null(se);
+    char id[8];
+    snprintf(id, sizeof id, "s%02d", i);
+    assert_string_equal(se->labels[1].value, id);
+    assert_int_equal(se->n, want);
+    for (size_t j = 1; j < se->n; j++)
+      assert_true(se->t[j - 1] < se->t[j]);
+  }
+  assert_int_equal(tsdb_result_count(r), k);
+  tsdb_result_free(r);
+  tsdb_close(db);
+}
+
 static void test_retention_time(void **state)
 {
   tu_fx *f = *state;
@@ -711,6 +769,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_concurrency, tu_setup, tu_teardown),
     cmocka_unit_test_setup_teardown(test_gc_concurrent, tu_setup, tu_teardown),
     cmocka_unit_test_setup_teardown(test_many_series_frames, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_select_merges_sources, tu_setup, tu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
