@@ -209,13 +209,17 @@ int tsdb__block_open(const char *dir, uint64_t seq, tsdb__block **out, lk_diag *
   }
   if (!rc)
     rc = check_format(b, TSDB_FILE_CHUNKS, b->chk, b->chk_len, TSDB_CHUNKS_MAGIC, TSDB_CHUNKS_VERSION, d);
+  if (!rc && (rc = tsdb__rollup_open(dir, b->nseries, &b->ru, d))) {
+    tsdb__block_close(b);
+    return rc;
+  }
   if (rc) {
     lk_diag_set(d, rc, -1, "%s/%s: %s", dir, what,
                 rc == LK_ECORRUPT ? "corrupt (bad length or CRC32)" : lk_strerror(rc));
     tsdb__block_close(b);
     return rc;
   }
-  b->bytes = b->idx_len + b->chk_len;
+  b->bytes = b->idx_len + b->chk_len + tsdb__rollup_bytes(b->ru);
   *out = b;
   return 0;
 }
@@ -228,6 +232,7 @@ void tsdb__block_close(tsdb__block *b)
     munmap((void *)b->idx, b->idx_len);
   if (b->chk)
     munmap((void *)b->chk, b->chk_len);
+  tsdb__rollup_close(b->ru);
   free(b->syms);
   free(b->series_off);
   free(b->post);

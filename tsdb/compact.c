@@ -12,7 +12,8 @@
  * (windows smaller than the largest, outside flush) copy each series'
  * chunks verbatim instead when its sources are in time order, so a sample
  * is encoded twice in its life: when its head chunk is sealed and when it
- * reaches the largest window (or a flush).
+ * reaches the largest window (or a flush). Re-encoding merges also write
+ * the block's rollups (rollup.c) from the samples they decoded anyway.
  *
  * Locks: runs with db->compact_mu held (the only path that deletes blocks,
  * with retention), so the snapshot of the block list stays valid without
@@ -105,7 +106,7 @@ static int copy_series(tsdb__block **src, const entry *e, size_t n, tsdb__fcache
 }
 
 static int reencode_series(tsdb__block **src, const entry *e, size_t n, tsdb__fcache *fc, tsdb__vec *v,
-                           tsdb__bwriter *w)
+                           tsdb__bwriter *w, tsdb__rwriter *rw)
 {
   int rc = 0;
   v->n = 0;
@@ -114,11 +115,14 @@ static int reencode_series(tsdb__block **src, const entry *e, size_t n, tsdb__fc
   tsdb__vec_normalize(v, INT64_MIN, INT64_MAX);
   if (!rc && v->n)
     rc = tsdb__bwriter_add(w, e[0].s.labels, e[0].s.nlabels, v->t, v->v, v->n);
+  if (!rc && v->n && rw)
+    tsdb__rwriter_add(rw, v->t, v->v, v->n);
   return rc;
 }
 
+/* rw: the rollup writer of a re-encoding merge, else NULL. */
 static int write_merged(tsdb__block **src, size_t nsrc, entry *e, size_t ne, bool reencode,
-                        tsdb__bwriter *w)
+                        tsdb__bwriter *w, tsdb__rwriter *rw)
 {
   tsdb__vec v = {0};
   tsdb__fcache *fc = lk_xcalloc(nsrc, sizeof *fc);
@@ -130,7 +134,7 @@ static int write_merged(tsdb__block **src, size_t nsrc, entry *e, size_t ne, boo
     if (!reencode && in_order(e + i, j - i))
       rc = copy_series(src, e + i, j - i, fc, w);
     else
-      rc = reencode_series(src, e + i, j - i, fc, &v, w);
+      rc = reencode_series(src, e + i, j - i, fc, &v, w, rw);
     i = j;
   }
   for (size_t k = 0; k < nsrc; k++)
@@ -138,6 +142,16 @@ static int write_merged(tsdb__block **src, size_t nsrc, entry *e, size_t ne, boo
   free(fc);
   tsdb__vec_fini(&v);
   return rc;
+}
+
+/* Rollups are an index over the block's samples: when they cannot be
+ * written (a full disk) the block goes in without them and queries read
+ * its raw samples. */
+static void write_rollups(tsdb__rwriter *rw, const char *dir)
+{
+  int rc = tsdb__rwriter_finish(rw, dir);
+  if (rc)
+    lk_warn("compaction: writing rollups for %s failed, block kept without them: %s", dir, lk_strerror(rc));
 }
 
 static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *d)
@@ -151,9 +165,10 @@ static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *
   char *fin, *tmp;
   tsdb__block_paths(db, seq, &fin, &tmp);
   tsdb__bwriter *w;
+  tsdb__rwriter *rw = reencode ? tsdb__rwriter_new() : NULL;
   rc = tsdb__bwriter_new(tmp, &w, d);
   if (!rc) {
-    rc = write_merged(src, n, e, ne, reencode, w);
+    rc = write_merged(src, n, e, ne, reencode, w, rw);
     if (rc) {
       tsdb__bwriter_abort(w);
       lk_diag_set(d, rc, -1, "compaction: merging into %s failed: %s", tmp, lk_strerror(rc));
@@ -161,6 +176,10 @@ static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *
       rc = tsdb__bwriter_finish(w, d);
     }
   }
+  if (!rc && rw)
+    write_rollups(rw, tmp);
+  else
+    tsdb__rwriter_free(rw);
   if (!rc) {
     lk_crash_point(db->o.crash, "compact.tmp_block_written");
     rc = tsdb__install_block(db, seq, tmp, fin, d);

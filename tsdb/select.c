@@ -570,6 +570,17 @@ static int select_compile(const tsdb_matcher *m, size_t nm, tsdb__cmatcher **out
   return 0;
 }
 
+int tsdb__select_compile(const tsdb_matcher *m, size_t nm, tsdb__cmatcher **out, lk_diag *d)
+{
+  return select_compile(m, nm, out, d);
+}
+
+int tsdb__block_ids(const tsdb__block *b, const tsdb__cmatcher *cm, size_t nm, tsdb__ids *out)
+{
+  sel s = {.cm = cm, .nm = nm};
+  return source_ids(&s, b, out);
+}
+
 static int run_select(tsdb *db, const tsdb__cmatcher *cm, size_t nm, int64_t mint, int64_t maxt,
                       const tsdb_select_opts *o, tsdb_result *r, lk_diag *d)
 {

@@ -193,6 +193,59 @@ int tsdb_label_values(tsdb *db, const char *name, const tsdb_matcher *m, size_t 
                       int64_t mint, int64_t maxt, char ***out, size_t *out_n, lk_diag *d);
 void tsdb_strings_free(char **v, size_t n);
 
+/*---- Rollups (select with hints) ----*/
+
+/* Compaction writes, beside each block it re-encodes, rollups of every
+ * series at two resolutions: per bucket (end − res, end] (end a multiple of
+ * res, so buckets tile the left-open windows of PromQL), a summary of the
+ * samples in it, stale markers excluded (tsdb/FORMAT.md). */
+#define TSDB_ROLLUP_5M 300000
+#define TSDB_ROLLUP_1H 3600000
+#define TSDB_ROLLUP_MAX_RESETS 4
+#define TSDB_ROLLUP_MANY_RESETS UINT32_MAX
+
+typedef struct tsdb_rollup_rec {
+  int64_t end;               /* bucket end (ms), a multiple of the resolution */
+  int64_t first_t, last_t;   /* first and last sample in the bucket */
+  double first_v, last_v;
+  double min, max;           /* folded as PromQL's min/max_over_time do (NaN only when
+                                nothing else; ties keep the earlier sample) */
+  double sum;                /* exact sum when integral, else 0 */
+  uint32_t count;            /* samples (≥ 1) */
+  uint32_t nresets;          /* counter drops between samples of the bucket: the value before
+                                each drop, in time order, at resets[reset_off ..] of the series;
+                                TSDB_ROLLUP_MANY_RESETS: more than TSDB_ROLLUP_MAX_RESETS (a
+                                gauge, most likely), not kept: rate/increase read raw samples */
+  uint32_t reset_off;
+  bool integral;             /* every value an integer and count · max(|min|, |max|) ≤ 2^53, so
+                                any summation order gives sum exactly */
+} tsdb_rollup_rec;
+
+typedef struct tsdb_rollup_series {
+  const lk_label *labels;    /* sorted by name */
+  size_t nlabels;
+  const tsdb_rollup_rec *r;  /* ascending end; buckets without samples are absent */
+  size_t n;
+  const double *resets;
+} tsdb_rollup_series;
+
+typedef struct tsdb_rollup_result tsdb_rollup_result;
+
+/* The rollups at resolution res (TSDB_ROLLUP_5M or _1H) of the series
+ * matching m (as tsdb_select) over the buckets ending in [mint + res − 1,
+ * maxt], where mint − 1 and maxt are multiples of res. They describe
+ * exactly the samples tsdb_select would return for [mint, maxt]: when that
+ * cannot be promised — a resolution or range not aligned, the head holding
+ * data at or before maxt, a block in range without rollups, blocks in range
+ * overlapping in time — the answer is LK_ENOENT (read raw samples instead).
+ * Series come sorted by label set; series without a bucket are omitted.
+ * max_series as in tsdb_select_opts (0 = unlimited). */
+int tsdb_select_rollup(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+                       int64_t res, uint64_t max_series, tsdb_rollup_result **out, lk_diag *d);
+size_t tsdb_rollup_count(const tsdb_rollup_result *r);
+const tsdb_rollup_series *tsdb_rollup_get(const tsdb_rollup_result *r, size_t i);
+void tsdb_rollup_free(tsdb_rollup_result *r); /* NULL is fine */
+
 /*---- Maintenance and status ----*/
 
 /* Persist the whole head into blocks, compact, apply retention and truncate
