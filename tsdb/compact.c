@@ -262,9 +262,11 @@ int tsdb__compact(tsdb *db, bool all_windows, lk_diag *d)
 {
   for (int round = 0; round < 10000; round++) {
     pthread_rwlock_rdlock(&db->blocks_lock);
-    size_t n = db->nblocks;
-    tsdb__block **b = lk_xmalloc((n ? n : 1) * sizeof *b);
-    memcpy(b, db->blocks, n * sizeof *b);
+    size_t n = 0;
+    tsdb__block **b = lk_xmalloc((db->nblocks ? db->nblocks : 1) * sizeof *b);
+    for (size_t i = 0; i < db->nblocks; i++)
+      if (db->blocks[i]->chk) /* blocks left with rollups only are final */
+        b[n++] = db->blocks[i];
     pthread_rwlock_unlock(&db->blocks_lock);
     size_t lo, hi;
     bool top = true;

@@ -80,7 +80,8 @@ static int collect(tsdb *db, const tsdb__cmatcher *cm, size_t nm, int64_t mint, 
     }
     tsdb__ids_fini(&ids);
   }
-  qsort(c, n, sizeof *c, rcand_cmp);
+  if (n)
+    qsort(c, n, sizeof *c, rcand_cmp);
   *out = c;
   *nout = n;
   return rc;

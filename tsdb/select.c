@@ -591,7 +591,7 @@ static int run_select(tsdb *db, const tsdb__cmatcher *cm, size_t nm, int64_t min
   uint32_t nb = (uint32_t)db->nblocks;
   s.fc = lk_xcalloc(nb ? nb : 1, sizeof *s.fc);
   for (uint32_t i = 0; i < nb && !rc; i++)
-    if (db->blocks[i]->maxt >= mint && db->blocks[i]->mint <= maxt)
+    if (db->blocks[i]->chk && db->blocks[i]->maxt >= mint && db->blocks[i]->mint <= maxt)
       rc = block_candidates(&s, db->blocks[i], i);
   if (rc)
     lk_diag_set(d, rc, -1, "corrupt block index encountered while selecting series");

@@ -48,6 +48,9 @@ typedef struct tsdb_opts {
   const char *dir;             /* data directory, created if missing (required) */
   int64_t block_range_ms;      /* head → block cut size; default 2 h */
   int64_t retention_ms;        /* drop blocks older than newest sample − this; default 15 d */
+  int64_t rollup_retention_ms; /* keep a block's rollups (its chunks deleted) until newest sample
+                                  − this; only a value above retention_ms keeps anything; default
+                                  0 = rollups go with their block */
   uint64_t retention_bytes;    /* drop oldest blocks while total exceeds this; default off */
   int64_t ooo_window_ms;       /* accept samples this far behind a series' newest; default 0 (none; -1 also means none) */
   enum tsdb_fsync fsync;
@@ -234,7 +237,9 @@ typedef struct tsdb_rollup_result tsdb_rollup_result;
 /* The rollups at resolution res (TSDB_ROLLUP_5M or _1H) of the series
  * matching m (as tsdb_select) over the buckets ending in [mint + res − 1,
  * maxt], where mint − 1 and maxt are multiples of res. They describe
- * exactly the samples tsdb_select would return for [mint, maxt]: when that
+ * exactly the samples tsdb_select would return for [mint, maxt] — and,
+ * where raw samples have expired but rollups are kept (rollup_retention_ms),
+ * the samples stored there before — when that
  * cannot be promised — a resolution or range not aligned, the head holding
  * data at or before maxt, a block in range without rollups, blocks in range
  * overlapping in time — the answer is LK_ENOENT (read raw samples instead).

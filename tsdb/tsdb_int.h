@@ -256,7 +256,7 @@ typedef struct tsdb__block {
   uint64_t seq;
   int64_t mint, maxt;        /* inclusive data bounds */
   uint64_t nseries, nsamples, nchunks, bytes;
-  const uint8_t *idx, *chk;  /* mmaps */
+  const uint8_t *idx, *chk;  /* mmaps; chk NULL: raw samples expired, rollups kept */
   size_t idx_len, chk_len;
   const char **syms;
   uint32_t nsyms;
@@ -444,6 +444,9 @@ void tsdb__blocks_add(tsdb *db, tsdb__block *b);
 void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n);
 /* Rename a finished tmp block dir into place, open it and add it. */
 int tsdb__install_block(tsdb *db, uint64_t seq, const char *tmp, const char *fin, lk_diag *d);
+/* Delete a block's chunks file, keeping index and rollups (compact_mu held;
+ * takes blocks_lock). */
+void tsdb__block_demote(tsdb *db, tsdb__block *b);
 /* Compact blocks; all_windows: also windows still receiving data (flush). */
 int tsdb__compact(tsdb *db, bool all_windows, lk_diag *d);
 int tsdb__retention(tsdb *db);

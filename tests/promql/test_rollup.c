@@ -268,6 +268,69 @@ static void test_storage_refuses_inexact_ranges(void **state)
                    LK_ENOENT);
 }
 
+/* The result of q over [start, end] at step through f->on (rollups allowed). */
+static promql_result *eval_on(fixture *f, const char *q, int64_t start, int64_t end, int64_t step)
+{
+  promql_expr *e;
+  promql_result *r;
+  lk_diag d = {0};
+  assert_int_equal(promql_parse(q, &e, &d), 0);
+  if (promql_eval_range(&f->on, NULL, e, start, end, step, &r, &d))
+    fail_msg("%s: %s", q, d.msg);
+  promql_expr_free(e);
+  return r;
+}
+
+static void reopen(fixture *f, int64_t retention, int64_t rollup_retention)
+{
+  tsdb_close(f->db);
+  tsdb_opts o = {.dir = f->dir, .retention_ms = retention, .rollup_retention_ms = rollup_retention};
+  lk_diag d = {0};
+  assert_int_equal(tsdb_open(&o, &f->db, &d), 0);
+  f->cnt.inner = promql_queryable_tsdb(f->db);
+  f->cnt_off.inner = f->cnt.inner;
+}
+
+/* Past retention, rollup_retention keeps the rollups (and index) of the
+ * expired blocks: raw selects see nothing there, the rollup-served
+ * functions still give what they gave over the raw samples; without
+ * rollup_retention the blocks go whole. */
+static void test_rollup_retention(void **state)
+{
+  fixture *f = *state;
+  const char *q = "max_over_time(m[1h])";
+  int64_t start = BASE + 3 * H_MS, end = BASE + 30 * H_MS;
+  promql_result *before = eval_on(f, q, start, end, H_MS);
+  reopen(f, 12 * H_MS, 30 * 24 * H_MS);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "ls -d %s/b-* | wc -l; ls %s/b-*/chunks | wc -l", f->dir, f->dir);
+  FILE *p = popen(cmd, "r");
+  int blocks = 0, chunks = 0;
+  assert_int_equal(fscanf(p, "%d %d", &blocks, &chunks), 2);
+  pclose(p);
+  assert_true(chunks < blocks); /* some blocks kept their rollups only */
+  f->cnt.raw = 0;
+  promql_result *after = eval_on(f, q, start, end, H_MS);
+  assert_int_equal(f->cnt.raw, 0);
+  same_result(after, before, q);
+  promql_result_free(after);
+  tsdb_matcher m = {TSDB_EQ, "__name__", "m"};
+  tsdb_result *raw = NULL;
+  lk_diag d = {0};
+  assert_int_equal(tsdb_select(f->db, &m, 1, start, BASE + 20 * H_MS, NULL, &raw, &d), 0);
+  assert_int_equal(tsdb_result_count(raw), 0);
+  tsdb_result_free(raw);
+  reopen(f, 12 * H_MS, 30 * 24 * H_MS); /* blocks with rollups only open again */
+  after = eval_on(f, q, start, end, H_MS);
+  same_result(after, before, q);
+  promql_result_free(after);
+  reopen(f, 12 * H_MS, 0);
+  after = eval_on(f, q, start, BASE + 20 * H_MS, H_MS);
+  assert_int_equal(after->nseries, 0);
+  promql_result_free(after);
+  promql_result_free(before);
+}
+
 /* A flipped byte in a block's rollup table: reopening the database
  * refuses the block, naming the file, and rewrites nothing. */
 static void test_corrupt_rollup_refused(void **state)
@@ -309,6 +372,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_unservable_shapes_read_raw, setup, teardown),
     cmocka_unit_test_setup_teardown(test_storage_refuses_inexact_ranges, setup, teardown),
     cmocka_unit_test_setup_teardown(test_corrupt_rollup_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rollup_retention, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
