@@ -6,7 +6,9 @@
  * window sizes R·3, R·9, … up to min(10 % of retention, 31 d), the blocks
  * lying inside one aligned window are merged when there are at least two
  * and the window is complete (the head holds nothing older than its end) or
- * the caller asked for all windows (flush). A merge decodes every source
+ * the caller asked for all windows (flush); a block alone in a complete
+ * window of the largest size is rewritten once when it has no rollups. A
+ * merge decodes every source
  * series, merges samples (earlier blocks win a duplicate timestamp) and
  * re-encodes into chunks of TSDB_BLOCK_CHUNK_SAMPLES. Intermediate levels
  * (windows smaller than the largest, outside flush) copy each series'
@@ -247,7 +249,9 @@ static bool plan_window(tsdb *db, tsdb__block **b, size_t n, bool all, size_t *l
       while (j < n && tsdb__floor_div(b[j]->mint, S) == k && tsdb__floor_div(b[j]->maxt, S) == k)
         j++;
       bool complete = all || (k + 1) * S <= head_min;
-      if (j - i >= 2 && complete) {
+      /* a block alone in a largest window is re-encoded once for its rollups */
+      bool lone = j - i == 1 && si == 0 && !b[i]->ru;
+      if ((j - i >= 2 || lone) && complete) {
         *lo = i;
         *hi = j;
         return true;
