@@ -8,10 +8,11 @@
  * adding bucket sums; elsewhere the two round differently, so those windows
  * are read raw). The selector must be a plain range selector (no @, no
  * anchored/smoothed, constant range and offset) whose windows
- * (t − range, t] are runs of whole buckets: range, step and every window
- * end multiples of the resolution. The coarsest such resolution is used:
- * rate(x[5m]) at a 1 h step reads one 5 m bucket per step; max_over_time(
- * x[1h]) one 1 h bucket. rate/increase re-add the value before every
+ * (t − range, t] are runs of whole 1 h buckets: range, step and every
+ * window end multiples of 1 h (max_over_time(x[1h]) reads one bucket per
+ * step) — or, for rate/increase/count/last_over_time, a 5 m range at an
+ * hourly step: each window is then the last 5 minutes of one bucket, its
+ * tail (rate(x[5m]) at a 1 h step). rate/increase re-add the value before every
  * counter drop — inside buckets (kept in the record) and between them — in
  * time order, and extrapolate with the window's first/last sample, as
  * funcs_range.c does over the points.
@@ -106,10 +107,33 @@ static bool window_value(enum rkind k, const tsdb_rollup_rec *r, size_t n, const
   return true;
 }
 
+/* The window (end − TSDB_ROLLUP_TAIL, end] of bucket r, as window_value. */
+static bool tail_value(enum rkind k, const tsdb_rollup_rec *r, const double *resets, double *out, bool *exact)
+{
+  if (!r->tail_count)
+    return false;
+  if (k == R_COUNT || k == R_LAST) {
+    *out = k == R_COUNT ? (double)r->tail_count : r->last_v;
+    return true;
+  }
+  if (r->tail_count < 2)
+    return false;
+  if (r->tail_nresets && r->nresets == TSDB_ROLLUP_MANY_RESETS) {
+    *exact = false;
+    return false;
+  }
+  double result = r->last_v - r->tail_first_v;
+  for (uint32_t j = r->nresets - r->tail_nresets; j < r->nresets; j++)
+    result += resets[r->reset_off + j];
+  *out = promql__counter_rate(r->tail_first_t, r->last_t, r->tail_count, r->tail_first_v, result, r->end,
+                              TSDB_ROLLUP_TAIL, k == R_RATE);
+  return true;
+}
+
 /* Every step of one series into s; false with *exact false when a window
- * cannot be served. */
+ * cannot be served. tail: each window is the tail of the bucket ending there. */
 static bool series_steps(const pq_ctx *c, enum rkind k, const tsdb_rollup_series *in, int64_t first,
-                         int64_t range, pq_series *s, bool *exact)
+                         int64_t range, bool tail, pq_series *s, bool *exact)
 {
   size_t lo = 0, hi = 0;
   bool any = false;
@@ -117,12 +141,12 @@ static bool series_steps(const pq_ctx *c, enum rkind k, const tsdb_rollup_series
     int64_t eff = first + (int64_t)i * c->step;
     while (hi < in->n && in->r[hi].end <= eff)
       hi++;
-    while (lo < hi && in->r[lo].end <= eff - range)
+    while (lo < hi && in->r[lo].end <= eff - (tail ? TSDB_ROLLUP_1H : range))
       lo++;
-    if (hi > lo && window_value(k, in->r + lo, hi - lo, in->resets, eff, range, &s->v[i], exact)) {
-      s->ok[i] = 1;
-      any = true;
-    }
+    bool got = hi > lo && (tail ? tail_value(k, &in->r[lo], in->resets, &s->v[i], exact)
+                                : window_value(k, in->r + lo, hi - lo, in->resets, eff, range, &s->v[i], exact));
+    s->ok[i] = got;
+    any |= got;
   }
   return any;
 }
@@ -137,7 +161,7 @@ static lk_label *copy_labels(pq_ctx *c, const lk_label *ls, size_t n)
 }
 
 /* The values of every series, or *exact false. */
-static int eval_set(pq_ctx *c, enum rkind k, void *set, int64_t first, int64_t range, pq_val *out,
+static int eval_set(pq_ctx *c, enum rkind k, void *set, int64_t first, int64_t range, bool tail, pq_val *out,
                     bool *exact)
 {
   const promql_rollups *ro = c->q->rollups;
@@ -151,7 +175,7 @@ static int eval_set(pq_ctx *c, enum rkind k, void *set, int64_t first, int64_t r
     const tsdb_rollup_series *in = ro->get(set, j);
     pq_series *s = &o[m];
     promql__alloc_slots(c, s);
-    if (!series_steps(c, k, in, first, range, s, exact))
+    if (!series_steps(c, k, in, first, range, tail, s, exact))
       continue;
     s->ls = copy_labels(c, in->labels, in->nlabels);
     s->nls = in->nlabels;
@@ -162,14 +186,12 @@ static int eval_set(pq_ctx *c, enum rkind k, void *set, int64_t first, int64_t r
   return 0;
 }
 
-/* The coarsest resolution whose buckets tile every window, or 0. */
-static int64_t pick_res(const pq_ctx *c, int64_t first, int64_t range)
+/* Whether 1 h buckets (or, *tail, their last 5 minutes) tile every window. */
+static bool aligned(const pq_ctx *c, enum rkind k, int64_t first, int64_t range, bool *tail)
 {
-  static const int64_t res[] = {TSDB_ROLLUP_1H, TSDB_ROLLUP_5M};
-  for (size_t i = 0; i < sizeof res / sizeof *res; i++)
-    if (range % res[i] == 0 && (c->nsteps == 1 || c->step % res[i] == 0) && floor_mod(first, res[i]) == 0)
-      return res[i];
-  return 0;
+  int64_t h = TSDB_ROLLUP_1H;
+  *tail = range == TSDB_ROLLUP_TAIL && (k == R_RATE || k == R_INCREASE || k == R_COUNT || k == R_LAST);
+  return (range % h == 0 || *tail) && (c->nsteps == 1 || c->step % h == 0) && floor_mod(first, h) == 0;
 }
 
 int promql__rollup_call(pq_ctx *c, const pq_expr *call, pq_val *out, bool *served)
@@ -184,12 +206,14 @@ int promql__rollup_call(pq_ctx *c, const pq_expr *call, pq_val *out, bool *serve
       sel->u.sel.range <= 0)
     return 0;
   int64_t range = sel->u.sel.range, first = c->start - sel->u.sel.offset;
-  int64_t last = first + (int64_t)(c->nsteps - 1) * c->step, res = pick_res(c, first, range);
-  if (!res)
+  int64_t last = first + (int64_t)(c->nsteps - 1) * c->step;
+  bool tail;
+  if (!aligned(c, k, first, range, &tail))
     return 0;
   void *set = NULL;
   lk_diag sd = {0};
-  int rc = c->q->rollups->select(c->q->ctx, sel->u.sel.m, sel->u.sel.nm, first - range + 1, last, res,
+  int64_t from = first - (tail ? TSDB_ROLLUP_1H : range) + 1;
+  int rc = c->q->rollups->select(c->q->ctx, sel->u.sel.m, sel->u.sel.nm, from, last, TSDB_ROLLUP_1H,
                                  c->max_series, &set, &sd);
   if (rc == LK_ENOENT)
     return 0;
@@ -197,7 +221,7 @@ int promql__rollup_call(pq_ctx *c, const pq_expr *call, pq_val *out, bool *serve
     return sd.set ? lk_diag_set(c->d, rc, sd.offset, "%s", sd.msg) : rc;
   bool exact = true;
   uint64_t charged = c->samples;
-  rc = eval_set(c, k, set, first, range, out, &exact);
+  rc = eval_set(c, k, set, first, range, tail, out, &exact);
   c->q->rollups->release(set);
   *served = !rc && exact;
   if (!rc && !exact)

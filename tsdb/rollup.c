@@ -1,4 +1,4 @@
-/* rollup.c — per-series summaries of fixed time buckets (5 m and 1 h),
+/* rollup.c — per-series summaries of 1 h buckets (and their last 5 m),
  * written by compaction beside a block and read by rollup_select.c, so a
  * query over a long range reads one record per bucket instead of every
  * sample.
@@ -35,11 +35,16 @@
 
 #define EXACT_LIMIT 9007199254740992.0 /* 2^53: integers up to here add exactly */
 
-enum { F_MIN_FIRST = 1, F_MIN_LAST = 2, F_MAX_FIRST = 4, F_MAX_LAST = 8, F_INTEGRAL = 16, F_RESETS = 32 };
+enum {
+  F_MIN_FIRST = 1, F_MIN_LAST = 2, F_MAX_FIRST = 4, F_MAX_LAST = 8, F_INTEGRAL = 16, F_RESETS = 32,
+  F_TAIL = 64,      /* some samples in the tail, not all: tail fields follow */
+  F_TAIL_ALL = 128, /* every sample in the tail */
+};
 
 int64_t tsdb__rollup_res(size_t i)
 {
-  return i == 0 ? TSDB_ROLLUP_5M : TSDB_ROLLUP_1H;
+  (void)i;
+  return TSDB_ROLLUP_1H;
 }
 
 /*---- Records ----*/
@@ -101,9 +106,27 @@ static void add_reset(tsdb__rvec *v, tsdb_rollup_rec *r, double before)
   r->nresets++;
 }
 
+/* b's samples follow a's (same bucket): the tail of both. */
+static void fold_tail(tsdb_rollup_rec *a, const tsdb_rollup_rec *b)
+{
+  if (!b->tail_count)
+    return;
+  if (!a->tail_count) {
+    a->tail_first_t = b->tail_first_t;
+    a->tail_first_v = b->tail_first_v;
+    a->tail_nresets = b->tail_nresets;
+  } else if (a->tail_nresets == TSDB_ROLLUP_MANY_RESETS || b->tail_nresets == TSDB_ROLLUP_MANY_RESETS) {
+    a->tail_nresets = TSDB_ROLLUP_MANY_RESETS;
+  } else { /* a's last sample is in the tail, so all of b is */
+    a->tail_nresets += (b->first_v < a->last_v) + b->tail_nresets;
+  }
+  a->tail_count += b->tail_count;
+}
+
 /* b's samples follow a's (same bucket); a is v's last record. */
 static void fold_into(tsdb__rvec *v, tsdb_rollup_rec *a, const tsdb_rollup_rec *b, const double *resets)
 {
+  fold_tail(a, b);
   if (b->first_v < a->last_v)
     add_reset(v, a, a->last_v);
   if (b->nresets == TSDB_ROLLUP_MANY_RESETS && a->nresets != TSDB_ROLLUP_MANY_RESETS) {
@@ -135,10 +158,15 @@ void tsdb__rvec_push(tsdb__rvec *v, const tsdb_rollup_rec *rec, const double *re
     push_reset(v, resets[i]);
 }
 
+static bool in_tail(const tsdb_rollup_rec *r, int64_t t) { return t > r->end - TSDB_ROLLUP_TAIL; }
+
 static void open_bucket(tsdb__rvec *out, int64_t end, int64_t t, double v)
 {
   bool integral = is_integer(v);
-  tsdb_rollup_rec r = {end, t, t, v, v, v, v, integral ? v : 0, 1, 0, (uint32_t)out->nresets, integral};
+  tsdb_rollup_rec r = {.end = end, .first_t = t, .last_t = t, .first_v = v, .last_v = v, .min = v, .max = v,
+                       .sum = integral ? v : 0, .count = 1, .reset_off = (uint32_t)out->nresets,
+                       .tail_first_t = t, .tail_first_v = v, .integral = integral};
+  r.tail_count = in_tail(&r, t);
   out->r = lk_xgrow(out->r, &out->cap, out->n + 1, sizeof *out->r);
   out->r[out->n++] = r;
 }
@@ -166,6 +194,11 @@ void tsdb__rollup_compute(const int64_t *t, const double *v, size_t n, int64_t r
     }
     if (v[i] < cur->last_v)
       add_reset(out, cur, cur->last_v);
+    if (in_tail(cur, t[i]) && cur->tail_count)
+      cur->tail_nresets += v[i] < cur->last_v;
+    else if (in_tail(cur, t[i]))
+      cur->tail_first_t = t[i], cur->tail_first_v = v[i];
+    cur->tail_count += in_tail(cur, t[i]);
     cur->count++;
     cur->last_t = t[i];
     cur->last_v = v[i];
@@ -196,7 +229,8 @@ static void encode_series(lk_buf *b, const tsdb__rvec *rv, int64_t res)
     lk_buf_put_uvarint(b, (uint64_t)(r->last_t - r->first_t));
     uint8_t f = (mn == fb ? F_MIN_FIRST : mn == lb ? F_MIN_LAST : 0) |
                 (mx == fb ? F_MAX_FIRST : mx == lb ? F_MAX_LAST : 0) | (r->integral ? F_INTEGRAL : 0) |
-                (r->nresets ? F_RESETS : 0);
+                (r->nresets ? F_RESETS : 0) |
+                (r->tail_count == r->count ? F_TAIL_ALL : r->tail_count ? F_TAIL : 0);
     lk_buf_putc(b, f);
     if (r->count > 1)
       put_bits(b, fb ^ prev);
@@ -213,6 +247,12 @@ static void encode_series(lk_buf *b, const tsdb__rvec *rv, int64_t res)
       lk_buf_put_uvarint(b, r->nresets);
       for (uint32_t k = 0; k < r->nresets; k++)
         put_bits(b, bits_of(rv->resets[r->reset_off + k]));
+    }
+    if (f & F_TAIL) {
+      lk_buf_put_uvarint(b, r->tail_count);
+      lk_buf_put_uvarint(b, (uint64_t)(r->end - r->tail_first_t));
+      put_bits(b, bits_of(r->tail_first_v) ^ lb);
+      lk_buf_put_uvarint(b, r->tail_nresets);
     }
     prev_end = r->end;
     prev = lb;
@@ -246,6 +286,22 @@ static int decode_rec(lk_dec *d, int64_t res, int64_t *prev_end, uint64_t *prev,
   r->nresets = nr > TSDB_ROLLUP_MAX_RESETS ? TSDB_ROLLUP_MANY_RESETS : (uint32_t)nr;
   for (uint64_t k = 0; nr <= TSDB_ROLLUP_MAX_RESETS && k < nr; k++)
     resets[k] = from_bits(lk_dec_u64le(d));
+  r->tail_count = f & F_TAIL_ALL ? r->count : 0;
+  r->tail_first_t = r->first_t;
+  r->tail_first_v = r->first_v;
+  r->tail_nresets = f & F_TAIL_ALL && r->nresets != TSDB_ROLLUP_MANY_RESETS ? r->nresets : 0;
+  if (f & F_TAIL_ALL && r->nresets == TSDB_ROLLUP_MANY_RESETS)
+    r->tail_nresets = TSDB_ROLLUP_MANY_RESETS;
+  if (f & F_TAIL) {
+    uint64_t tc = lk_dec_uvarint(d), back = lk_dec_uvarint(d);
+    r->tail_first_v = from_bits(lk_dec_u64le(d) ^ lb);
+    uint64_t tr = lk_dec_uvarint(d);
+    if (!tc || tc >= count || back >= TSDB_ROLLUP_TAIL || tr >= tc)
+      return LK_ECORRUPT;
+    r->tail_count = (uint32_t)tc;
+    r->tail_first_t = r->end - (int64_t)back;
+    r->tail_nresets = (uint32_t)tr;
+  }
   *prev_end = r->end;
   *prev = lb;
   return d->err;

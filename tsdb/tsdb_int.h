@@ -359,8 +359,8 @@ int tsdb__bwriter_add_raw(tsdb__bwriter *w, const lk_label *ls, size_t nl, const
 
 /*---- Rollups (rollup.c: compute, write, read; rollup_select.c: query) ----*/
 
-#define TSDB__NRES 2
-/* The resolutions written, finest first (TSDB_ROLLUP_5M, TSDB_ROLLUP_1H). */
+#define TSDB__NRES 1
+/* The resolutions written, finest first (TSDB_ROLLUP_1H). */
 int64_t tsdb__rollup_res(size_t i);
 
 /* Records and their reset values; zero-initialise, free with _fini. */
