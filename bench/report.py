@@ -190,7 +190,7 @@ def render_longrange(doc, path):
         rows.append(row)
     out = [table(head, rows), ""]
     if lk and "rollup_bytes" in lk:
-        out.append("Lookout's data directory after the flush: %s MiB, of which the 5 m and 1 h rollups take %s MiB "
+        out.append("Lookout's data directory after the flush: %s MiB, of which the hourly rollups (with their 5 m tails) take %s MiB "
                    "(+%.1f %% over the raw blocks)." % (fnum(lk["data_dir_bytes"] / 2**20),
                                                          fnum(lk["rollup_bytes"] / 2**20), 100 * lk["rollup_extra_disk"]))
     out.append("Cold: median of %d first runs, each after a fresh start with every cache off, idle, OS page cache %s. "
