@@ -183,6 +183,41 @@ def render_summary_query(doc, path):
     return render_query(doc, path, compact=True)
 
 
+def render_longrange(doc, path):
+    """q7 (bench/longrange): Lookout with rollups beside VictoriaMetrics, cold and warm, and the disk
+    the rollups take."""
+    peers = sorted([r for r in doc["results"] if "cold" in r],
+                   key=lambda r: ["lookout", "victoria-metrics"].index(r["peer"]))
+    names = [("q7_q1_sum_rate_cpu_30d", "q7·q1 `sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))`"),
+             ("q7_q2_max_mem_ns1_30d", "q7·q2 `max_over_time(container_memory_working_set_bytes{namespace=\"ns-1\"}[1h])`")]
+    head = ["query, %g days at a 1 h step" % (doc["dataset"]["hours"] / 24)]
+    head += ["%s cold ms" % PEER_NAMES[r["peer"]] for r in peers] + ["%s warm ms" % PEER_NAMES[r["peer"]] for r in peers]
+    lk = next((r for r in peers if r["peer"] == "lookout"), None)
+    vm = next((r for r in peers if r["peer"] == "victoria-metrics"), None)
+    head += ["Lookout / VictoriaMetrics, cold"]
+    rows = []
+    for q, label in names:
+        row = [label] + [fnum(r["cold"][q]["ms"]) for r in peers] + [fnum(r["warm"][q]["median_ms"]) for r in peers]
+        row.append("%.2f×" % (lk["cold"][q]["ms"] / vm["cold"][q]["ms"]) if lk and vm else "—")
+        rows.append(row)
+    out = [table(head, rows), ""]
+    if lk and "rollup_bytes" in lk:
+        out.append("Lookout's data directory after the flush: %s MiB, of which the hourly rollups (with their 5 m tails) take %s MiB "
+                   "(+%.1f %% over the raw blocks)." % (fnum(lk["data_dir_bytes"] / 2**20),
+                                                         fnum(lk["rollup_bytes"] / 2**20), 100 * lk["rollup_extra_disk"]))
+    out.append("Cold: median of %d first runs, each after a fresh start with every cache off, idle, OS page cache %s. "
+               "Dataset: %s series, %s samples at %d s (%s)%s." % (
+                   doc["cold_runs"], "dropped" if doc["page_cache_dropped"] else "not dropped (not root)",
+                   "{:,}".format(doc["dataset"]["series"]), "{:,}".format(doc["dataset"]["samples"]),
+                   doc["dataset"]["interval"], doc["dataset"]["generator"],
+                   "" if not doc["mismatches"] else "; mismatches: " + "; ".join(doc["mismatches"])))
+    errs = [r for r in doc["results"] if "error" in r]
+    if errs:
+        out.append("Failed runs: " + "; ".join("%s: %s" % (r["peer"], r["error"][:120]) for r in errs))
+    out += ["", source_line(doc, path)]
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- collector
 
 def render_collector(doc, path):
@@ -532,7 +567,7 @@ RENDERERS = {"cardinality": render_cardinality, "flows": render_flows, "tsdb": r
              "regex": render_regex, "alerting": render_alerting, "autoscale": render_autoscale,
              "summary-autoscale": render_summary_autoscale, "scaleout": render_scaleout,
              "render": render_render, "logs-peers": render_logs_peers,
-             "summary-logs-peers": render_summary_logs_peers}
+             "summary-logs-peers": render_summary_logs_peers, "longrange": render_longrange}
 
 
 def render_file(text):

@@ -447,6 +447,7 @@ static int parse_external_metrics(walk *w, yaml_node_t *n, void *base, const cha
 static const field storage_fields[] = {
   {"retention", F_DUR, C(storage.retention_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"retention_size", F_SIZE, C(storage.retention_size), NULL, NULL, .used_by = SRV},
+  {"rollup_retention", F_DUR, C(storage.rollup_retention_ms), NULL, NULL, .used_by = SRV},
   {"ooo_window", F_DUR, C(storage.ooo_window_ms), NULL, NULL, .used_by = SRV},
   {"fsync", F_STR, C(storage.fsync), NULL, NULL, .used_by = SRV},
   {"block_range", F_DUR, C(storage.block_range_ms), NULL, NULL, .used_by = SRV, .positive = true},

@@ -6,7 +6,7 @@
  *
  *   listen: 127.0.0.1:9470                                              [S]
  *   data: ./data                                                        [S A]
- *   storage:   { retention: 15d, retention_size: 0, ooo_window: 0s,     [S]
+ *   storage:   { retention: 15d, rollup_retention: 0, retention_size: 0, ooo_window: 0s, [S]
  *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB,
  *                log_block_size: 2MiB, log_wal_size: 256MiB, log_segment_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...],   [A]
@@ -105,6 +105,7 @@ typedef struct lk_config {
   char *data;    /* ./data */
   struct {
     int64_t retention_ms;     /* 15d */
+    int64_t rollup_retention_ms; /* 0 = as retention (rollups go with their block) */
     uint64_t retention_size;  /* bytes, 0 = off */
     int64_t ooo_window_ms;    /* 0 */
     char *fsync;              /* "interval" (default), "batch", "never" */

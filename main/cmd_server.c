@@ -171,6 +171,7 @@ static int open_storage(const lk_config *c, lk_crashpoint *crash, tsdb **db)
     .dir = dir,
     .block_range_ms = c->storage.block_range_ms,
     .retention_ms = c->storage.retention_ms,
+    .rollup_retention_ms = c->storage.rollup_retention_ms,
     .retention_bytes = c->storage.retention_size,
     .ooo_window_ms = c->storage.ooo_window_ms,
     .sample_cache_bytes = c->storage.query_cache_size ? (int64_t)c->storage.query_cache_size : -1,

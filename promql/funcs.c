@@ -384,8 +384,11 @@ int promql__eval_call(pq_ctx *c, const pq_expr *e, pq_val *out)
   if (erc)
     return erc;
   size_t n = e->u.call.nargs;
-  pq_val *args = lk_arena_zalloc(c->a, (n ? n : 1) * sizeof *args);
   const pq_func *f = e->u.call.f;
+  bool served = false;
+  if (f->fn == promql__eval_range_func && ((erc = promql__rollup_call(c, e, out, &served)) || served))
+    return erc;
+  pq_val *args = lk_arena_zalloc(c->a, (n ? n : 1) * sizeof *args);
   for (size_t i = 0; i < n; i++) {
     const pq_expr *arg = e->u.call.args[i];
     int rc;

@@ -53,16 +53,23 @@ typedef struct xwin {
                           each drop, added in point order */
 } xwin;
 
-static inline void xwin_put(const xwin *x, size_t i, const int64_t *t, const double *v, size_t n,
+/* Window i of n points from (t0, first) to t1. */
+static inline void xwin_set(const xwin *x, size_t i, int64_t t0, int64_t t1, size_t n, double first,
                             int64_t eff, int64_t range, double result)
 {
   double range_start = (double)(eff - range), range_end = (double)eff;
-  x->to_start[i] = (double)t[0] - range_start;
-  x->to_end[i] = range_end - (double)t[n - 1];
-  x->sampled[i] = (double)(t[n - 1] - t[0]);
+  x->to_start[i] = (double)t0 - range_start;
+  x->to_end[i] = range_end - (double)t1;
+  x->sampled[i] = (double)(t1 - t0);
   x->nm1[i] = (double)(n - 1);
-  x->first[i] = v[0];
+  x->first[i] = first;
   x->result[i] = result;
+}
+
+static inline void xwin_put(const xwin *x, size_t i, const int64_t *t, const double *v, size_t n,
+                            int64_t eff, int64_t range, double result)
+{
+  xwin_set(x, i, t[0], t[n - 1], n, v[0], eff, range, result);
 }
 
 /* Prometheus's extrapolatedRate for windows [0, nw) of x into out. Every
@@ -129,6 +136,16 @@ static bool extrapolated(const win *w, bool counter, bool is_rate, double *out)
   xwin_put(&x, 0, w->t, w->v, w->n, w->eff, w->range, result);
   extrapolate(&x, 1, (double)w->range / 1000, counter, is_rate, out);
   return true;
+}
+
+double promql__counter_rate(int64_t t0, int64_t t1, size_t n, double first, double result, int64_t eff,
+                            int64_t range, bool is_rate)
+{
+  double f[6], out;
+  xwin x = {&f[0], &f[1], &f[2], &f[3], &f[4], &f[5]};
+  xwin_set(&x, 0, t0, t1, n, first, eff, range, result);
+  extrapolate(&x, 1, (double)range / 1000, true, is_rate, &out);
+  return out;
 }
 
 static bool k_rate(const win *w, double *o) { return extrapolated(w, true, true, o); }

@@ -32,6 +32,16 @@
  * ascending unique time order within [mint, maxt] (stale markers included). */
 typedef tsdb_series promql_series_in;
 
+/* Optional bucket summaries for long ranges, with tsdb_select_rollup's
+ * contract (LK_ENOENT: cannot answer this range exactly). */
+typedef struct promql_rollups {
+  int (*select)(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt, int64_t res,
+                uint64_t max_series, void **out_set, lk_diag *d);
+  size_t (*count)(void *set);
+  const tsdb_rollup_series *(*get)(void *set, size_t i);
+  void (*release)(void *set);
+} promql_rollups;
+
 /* The data source. select returns an opaque result set that stays valid (and
  * its series/labels/arrays borrowed) until release. Regex matchers are fully
  * anchored. max_samples 0 = unlimited; exceeding it returns LK_ELIMIT. */
@@ -42,6 +52,7 @@ typedef struct promql_queryable {
   size_t (*count)(void *set);
   const promql_series_in *(*get)(void *set, size_t i);
   void (*release)(void *set);
+  const promql_rollups *rollups; /* NULL: raw samples only */
 } promql_queryable;
 
 /* In-memory store: a sorted list of series, for tests and the conformance
@@ -55,7 +66,8 @@ int promql_mem_add(promql_mem *m, const lk_label *ls, size_t n, const lk_sample 
                    lk_diag *d);
 /* A queryable reading m (borrowed for the queryable's lifetime). */
 promql_queryable promql_mem_queryable(promql_mem *m);
-/* A queryable over tsdb_select (db borrowed). */
+/* A queryable over tsdb_select (db borrowed); with rollups, range functions
+ * that allow it read tsdb_select_rollup instead (same results, bit for bit). */
 promql_queryable promql_queryable_tsdb(tsdb *db);
 
 /*---- Parsing ----*/

@@ -296,6 +296,15 @@ int promql__fn_histogram_quantile(pq_ctx *c, const pq_expr *call, pq_val *a, pq_
 int promql__fn_histogram_quantiles(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
 int promql__fn_histogram_fraction(pq_ctx *c, const pq_expr *call, pq_val *a, pq_val *out);
 
+/* Prometheus's extrapolated rate (is_rate) or increase of a counter window
+ * (eff − range, eff] of n ≥ 2 points from (t0, first) to t1 whose counter
+ * difference, drops re-added in point order, is result (funcs_range.c). */
+double promql__counter_rate(int64_t t0, int64_t t1, size_t n, double first, double result, int64_t eff,
+                            int64_t range, bool is_rate);
+/* Answer a range-function call from storage rollups when they give exactly
+ * what the raw samples would (rollup.c); *served false: evaluate it raw. */
+int promql__rollup_call(pq_ctx *c, const pq_expr *call, pq_val *out, bool *served);
+
 /* rate/increase/delta/changes/resets over an anchored or smoothed window
  * ending at eff (funcs_ext.c); false when the window yields no point. */
 bool promql__ext_window(const char *name, enum pq_ext ext, const int64_t *t, const double *v,

@@ -1,5 +1,6 @@
 /* tsdb_q.c — the queryable adapter over tsdb_select: one storage call per
- * selector per query; the result set is released when the query ends. */
+ * selector per query; the result set is released when the query ends. Its
+ * rollups are tsdb_select_rollup's. */
 #include "promql/promql_int.h"
 
 static int q_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
@@ -18,7 +19,22 @@ static size_t q_count(void *set) { return tsdb_result_count(set); }
 static const promql_series_in *q_get(void *set, size_t i) { return tsdb_result_get(set, i); }
 static void q_release(void *set) { tsdb_result_free(set); }
 
+static int r_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt, int64_t res,
+                    uint64_t max_series, void **out, lk_diag *d)
+{
+  tsdb_rollup_result *r = NULL;
+  int rc = tsdb_select_rollup(ctx, m, nm, mint, maxt, res, max_series, &r, d);
+  *out = r;
+  return rc;
+}
+
+static size_t r_count(void *set) { return tsdb_rollup_count(set); }
+static const tsdb_rollup_series *r_get(void *set, size_t i) { return tsdb_rollup_get(set, i); }
+static void r_release(void *set) { tsdb_rollup_free(set); }
+
+static const promql_rollups tsdb_rollups = {r_select, r_count, r_get, r_release};
+
 promql_queryable promql_queryable_tsdb(tsdb *db)
 {
-  return (promql_queryable){db, q_select, q_count, q_get, q_release};
+  return (promql_queryable){db, q_select, q_count, q_get, q_release, &tsdb_rollups};
 }

@@ -12,6 +12,7 @@
  * block is immutable and its handle is read-only after open: any thread
  * may use it concurrently.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,11 +204,17 @@ int tsdb__block_open(const char *dir, uint64_t seq, tsdb__block **out, lk_diag *
   int rc = map_file(dir, TSDB_FILE_INDEX, &b->idx, &b->idx_len);
   if (!rc)
     rc = parse_index(b, d);
+  if (!rc && (rc = tsdb__rollup_open(dir, b->nseries, &b->ru, d))) {
+    tsdb__block_close(b);
+    return rc;
+  }
   if (!rc) {
     what = TSDB_FILE_CHUNKS;
     rc = map_file(dir, TSDB_FILE_CHUNKS, &b->chk, &b->chk_len);
+    if (rc == -ENOENT && b->ru) /* rollups kept past the raw samples' retention */
+      rc = 0;
   }
-  if (!rc)
+  if (!rc && b->chk)
     rc = check_format(b, TSDB_FILE_CHUNKS, b->chk, b->chk_len, TSDB_CHUNKS_MAGIC, TSDB_CHUNKS_VERSION, d);
   if (rc) {
     lk_diag_set(d, rc, -1, "%s/%s: %s", dir, what,
@@ -215,7 +222,7 @@ int tsdb__block_open(const char *dir, uint64_t seq, tsdb__block **out, lk_diag *
     tsdb__block_close(b);
     return rc;
   }
-  b->bytes = b->idx_len + b->chk_len;
+  b->bytes = b->idx_len + b->chk_len + tsdb__rollup_bytes(b->ru);
   *out = b;
   return 0;
 }
@@ -228,6 +235,7 @@ void tsdb__block_close(tsdb__block *b)
     munmap((void *)b->idx, b->idx_len);
   if (b->chk)
     munmap((void *)b->chk, b->chk_len);
+  tsdb__rollup_close(b->ru);
   free(b->syms);
   free(b->series_off);
   free(b->post);
@@ -295,7 +303,7 @@ int tsdb__block_series(const tsdb__block *b, uint32_t id, tsdb__bseries *out)
     rc = LK_ECORRUPT;
   if (!rc)
     rc = decode_chunks(b, &d, &s);
-  if (!rc && (d.err || s.grp_off > b->chk_len || s.grp_len + 4 > b->chk_len - s.grp_off))
+  if (!rc && (d.err || (b->chk && (s.grp_off > b->chk_len || s.grp_len + 4 > b->chk_len - s.grp_off))))
     rc = LK_ECORRUPT;
   if (rc) {
     tsdb__bseries_fini(&s);
@@ -321,6 +329,8 @@ static int frame_corrupt(const tsdb__block *b, const tsdb__bseries *s, const cha
 
 int tsdb__block_frame(const tsdb__block *b, const tsdb__bseries *s, tsdb__fcache *c, const uint8_t **raw)
 {
+  if (!b->chk) /* raw samples expired, rollups kept */
+    return LK_ENOENT;
   if (!c->valid || c->off != s->grp_off) {
     const uint8_t *g = b->chk + s->grp_off;
     c->valid = false;

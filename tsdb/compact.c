@@ -6,13 +6,16 @@
  * window sizes R·3, R·9, … up to min(10 % of retention, 31 d), the blocks
  * lying inside one aligned window are merged when there are at least two
  * and the window is complete (the head holds nothing older than its end) or
- * the caller asked for all windows (flush). A merge decodes every source
+ * the caller asked for all windows (flush); a block alone in a complete
+ * window of the largest size is rewritten once when it has no rollups. A
+ * merge decodes every source
  * series, merges samples (earlier blocks win a duplicate timestamp) and
  * re-encodes into chunks of TSDB_BLOCK_CHUNK_SAMPLES. Intermediate levels
  * (windows smaller than the largest, outside flush) copy each series'
  * chunks verbatim instead when its sources are in time order, so a sample
  * is encoded twice in its life: when its head chunk is sealed and when it
- * reaches the largest window (or a flush).
+ * reaches the largest window (or a flush). Re-encoding merges also write
+ * the block's rollups (rollup.c) from the samples they decoded anyway.
  *
  * Locks: runs with db->compact_mu held (the only path that deletes blocks,
  * with retention), so the snapshot of the block list stays valid without
@@ -105,7 +108,7 @@ static int copy_series(tsdb__block **src, const entry *e, size_t n, tsdb__fcache
 }
 
 static int reencode_series(tsdb__block **src, const entry *e, size_t n, tsdb__fcache *fc, tsdb__vec *v,
-                           tsdb__bwriter *w)
+                           tsdb__bwriter *w, tsdb__rwriter *rw)
 {
   int rc = 0;
   v->n = 0;
@@ -114,11 +117,14 @@ static int reencode_series(tsdb__block **src, const entry *e, size_t n, tsdb__fc
   tsdb__vec_normalize(v, INT64_MIN, INT64_MAX);
   if (!rc && v->n)
     rc = tsdb__bwriter_add(w, e[0].s.labels, e[0].s.nlabels, v->t, v->v, v->n);
+  if (!rc && v->n && rw)
+    tsdb__rwriter_add(rw, v->t, v->v, v->n);
   return rc;
 }
 
+/* rw: the rollup writer of a re-encoding merge, else NULL. */
 static int write_merged(tsdb__block **src, size_t nsrc, entry *e, size_t ne, bool reencode,
-                        tsdb__bwriter *w)
+                        tsdb__bwriter *w, tsdb__rwriter *rw)
 {
   tsdb__vec v = {0};
   tsdb__fcache *fc = lk_xcalloc(nsrc, sizeof *fc);
@@ -130,7 +136,7 @@ static int write_merged(tsdb__block **src, size_t nsrc, entry *e, size_t ne, boo
     if (!reencode && in_order(e + i, j - i))
       rc = copy_series(src, e + i, j - i, fc, w);
     else
-      rc = reencode_series(src, e + i, j - i, fc, &v, w);
+      rc = reencode_series(src, e + i, j - i, fc, &v, w, rw);
     i = j;
   }
   for (size_t k = 0; k < nsrc; k++)
@@ -138,6 +144,16 @@ static int write_merged(tsdb__block **src, size_t nsrc, entry *e, size_t ne, boo
   free(fc);
   tsdb__vec_fini(&v);
   return rc;
+}
+
+/* Rollups are an index over the block's samples: when they cannot be
+ * written (a full disk) the block goes in without them and queries read
+ * its raw samples. */
+static void write_rollups(tsdb__rwriter *rw, const char *dir)
+{
+  int rc = tsdb__rwriter_finish(rw, dir);
+  if (rc)
+    lk_warn("compaction: writing rollups for %s failed, block kept without them: %s", dir, lk_strerror(rc));
 }
 
 static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *d)
@@ -151,9 +167,10 @@ static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *
   char *fin, *tmp;
   tsdb__block_paths(db, seq, &fin, &tmp);
   tsdb__bwriter *w;
+  tsdb__rwriter *rw = reencode ? tsdb__rwriter_new() : NULL;
   rc = tsdb__bwriter_new(tmp, &w, d);
   if (!rc) {
-    rc = write_merged(src, n, e, ne, reencode, w);
+    rc = write_merged(src, n, e, ne, reencode, w, rw);
     if (rc) {
       tsdb__bwriter_abort(w);
       lk_diag_set(d, rc, -1, "compaction: merging into %s failed: %s", tmp, lk_strerror(rc));
@@ -161,6 +178,10 @@ static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *
       rc = tsdb__bwriter_finish(w, d);
     }
   }
+  if (!rc && rw)
+    write_rollups(rw, tmp);
+  else
+    tsdb__rwriter_free(rw);
   if (!rc) {
     lk_crash_point(db->o.crash, "compact.tmp_block_written");
     rc = tsdb__install_block(db, seq, tmp, fin, d);
@@ -228,7 +249,9 @@ static bool plan_window(tsdb *db, tsdb__block **b, size_t n, bool all, size_t *l
       while (j < n && tsdb__floor_div(b[j]->mint, S) == k && tsdb__floor_div(b[j]->maxt, S) == k)
         j++;
       bool complete = all || (k + 1) * S <= head_min;
-      if (j - i >= 2 && complete) {
+      /* a block alone in a largest window is re-encoded once for its rollups */
+      bool lone = j - i == 1 && si == 0 && !b[i]->ru;
+      if ((j - i >= 2 || lone) && complete) {
         *lo = i;
         *hi = j;
         return true;
@@ -243,9 +266,11 @@ int tsdb__compact(tsdb *db, bool all_windows, lk_diag *d)
 {
   for (int round = 0; round < 10000; round++) {
     pthread_rwlock_rdlock(&db->blocks_lock);
-    size_t n = db->nblocks;
-    tsdb__block **b = lk_xmalloc((n ? n : 1) * sizeof *b);
-    memcpy(b, db->blocks, n * sizeof *b);
+    size_t n = 0;
+    tsdb__block **b = lk_xmalloc((db->nblocks ? db->nblocks : 1) * sizeof *b);
+    for (size_t i = 0; i < db->nblocks; i++)
+      if (db->blocks[i]->chk) /* blocks left with rollups only are final */
+        b[n++] = db->blocks[i];
     pthread_rwlock_unlock(&db->blocks_lock);
     size_t lo, hi;
     bool top = true;

@@ -17,11 +17,13 @@
  * compact_wanted/stopping, never while taking another lock.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,16 +165,51 @@ void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n)
   }
 }
 
+void tsdb__block_demote(tsdb *db, tsdb__block *b)
+{
+  char *p = tsdb__path(b->dir, "/", TSDB_FILE_CHUNKS);
+  pthread_rwlock_wrlock(&db->blocks_lock);
+  if (unlink(p) == 0 || errno == ENOENT) {
+    munmap((void *)b->chk, b->chk_len);
+    b->bytes -= b->chk_len;
+    b->chk = NULL;
+    b->chk_len = 0;
+  }
+  pthread_rwlock_unlock(&db->blocks_lock);
+  tsdb__scache_drop_block(db->scache, b->seq);
+  free(p);
+}
+
+static int64_t cutoff_of(int64_t newest, int64_t keep)
+{
+  return newest == INT64_MIN || newest < INT64_MIN + keep ? INT64_MIN : newest - keep;
+}
+
+/* Past retention a block with rollups keeps them (and its index) while
+ * rollup_retention lasts: its chunks go. Size pressure drops whole blocks. */
+static void demote_expired(tsdb *db, tsdb__block **b, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (!b[i]->chk)
+      continue;
+    lk_info("retention: dropping raw samples of block dir=%s mint=%lld maxt=%lld, rollups kept", b[i]->dir,
+            (long long)b[i]->mint, (long long)b[i]->maxt);
+    tsdb__block_demote(db, b[i]);
+  }
+}
+
 int tsdb__retention(tsdb *db)
 {
   int64_t newest = atomic_load(&db->newest_t);
-  int64_t cutoff = newest == INT64_MIN || newest < INT64_MIN + db->o.retention_ms
-                       ? INT64_MIN
-                       : newest - db->o.retention_ms;
+  int64_t cutoff = cutoff_of(newest, db->o.retention_ms);
+  int64_t keep_rollups = db->o.rollup_retention_ms > db->o.retention_ms
+                             ? cutoff_of(newest, db->o.rollup_retention_ms)
+                             : cutoff;
   pthread_rwlock_rdlock(&db->blocks_lock);
   size_t n = db->nblocks;
   tsdb__block **drop = lk_xmalloc((n ? n : 1) * sizeof *drop);
-  size_t nd = 0;
+  tsdb__block **demote = lk_xmalloc((n ? n : 1) * sizeof *demote);
+  size_t nd = 0, ndem = 0;
   uint64_t total = atomic_load(&db->wal.bytes);
   for (size_t i = 0; i < n; i++)
     total += db->blocks[i]->bytes;
@@ -180,12 +217,17 @@ int tsdb__retention(tsdb *db)
   for (size_t i = 0; i < n; i++) {
     tsdb__block *b = db->blocks[i];
     bool too_big = db->o.retention_bytes && total > db->o.retention_bytes;
-    if (b->maxt < cutoff || too_big) {
+    bool rollups_kept = b->ru && b->maxt >= keep_rollups;
+    if (too_big || (b->maxt < cutoff && !rollups_kept)) {
       drop[nd++] = b;
       total -= b->bytes;
+    } else if (b->maxt < cutoff) {
+      demote[ndem++] = b;
     }
   }
   pthread_rwlock_unlock(&db->blocks_lock);
+  demote_expired(db, demote, ndem);
+  free(demote);
   for (size_t i = 0; i < nd; i++)
     lk_info("retention: dropping block dir=%s mint=%lld maxt=%lld bytes=%llu", drop[i]->dir,
             (long long)drop[i]->mint, (long long)drop[i]->maxt, (unsigned long long)drop[i]->bytes);

@@ -646,6 +646,17 @@ static int select_compile(const tsdb_matcher *m, size_t nm, tsdb__cmatcher **out
   return 0;
 }
 
+int tsdb__select_compile(const tsdb_matcher *m, size_t nm, tsdb__cmatcher **out, lk_diag *d)
+{
+  return select_compile(m, nm, out, d);
+}
+
+int tsdb__block_ids(const tsdb__block *b, const tsdb__cmatcher *cm, size_t nm, tsdb__ids *out)
+{
+  sel s = {.cm = cm, .nm = nm};
+  return source_ids(&s, b, out);
+}
+
 static int run_select(tsdb *db, const tsdb__cmatcher *cm, size_t nm, int64_t mint, int64_t maxt,
                       const tsdb_select_opts *o, tsdb_result *r, lk_diag *d)
 {
@@ -656,7 +667,7 @@ static int run_select(tsdb *db, const tsdb__cmatcher *cm, size_t nm, int64_t min
   uint32_t nb = (uint32_t)db->nblocks;
   s.fc = lk_xcalloc(nb ? nb : 1, sizeof *s.fc);
   for (uint32_t i = 0; i < nb && !rc; i++)
-    if (db->blocks[i]->maxt >= mint && db->blocks[i]->mint <= maxt)
+    if (db->blocks[i]->chk && db->blocks[i]->maxt >= mint && db->blocks[i]->mint <= maxt)
       rc = block_candidates(&s, db->blocks[i], i);
   if (rc)
     lk_diag_set(d, rc, -1, "corrupt block index encountered while selecting series");

@@ -39,6 +39,12 @@ typedef struct tsdb__ids {
   size_t n, cap;
 } tsdb__ids;
 
+/* Compile a selector's matchers as tsdb_select does (at least one must not
+ * match ""); free each with tsdb__matcher_fini, then the array. */
+int tsdb__select_compile(const tsdb_matcher *m, size_t nm, tsdb__cmatcher **out, lk_diag *d);
+/* Ids of the block's series matching every matcher (select.c). */
+int tsdb__block_ids(const tsdb__block *b, const tsdb__cmatcher *cm, size_t nm, tsdb__ids *out);
+
 void tsdb__ids_fini(tsdb__ids *s);
 void tsdb__ids_append(tsdb__ids *s, const uint32_t *ids, size_t n);
 void tsdb__ids_sort_unique(tsdb__ids *s);

@@ -48,6 +48,9 @@ typedef struct tsdb_opts {
   const char *dir;             /* data directory, created if missing (required) */
   int64_t block_range_ms;      /* head → block cut size; default 2 h */
   int64_t retention_ms;        /* drop blocks older than newest sample − this; default 15 d */
+  int64_t rollup_retention_ms; /* keep a block's rollups (its chunks deleted) until newest sample
+                                  − this; only a value above retention_ms keeps anything; default
+                                  0 = rollups go with their block */
   uint64_t retention_bytes;    /* drop oldest blocks while total exceeds this; default off */
   int64_t ooo_window_ms;       /* accept samples this far behind a series' newest; default 0 (none; -1 also means none) */
   enum tsdb_fsync fsync;
@@ -192,6 +195,69 @@ int tsdb_label_names(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, i
 int tsdb_label_values(tsdb *db, const char *name, const tsdb_matcher *m, size_t nm,
                       int64_t mint, int64_t maxt, char ***out, size_t *out_n, lk_diag *d);
 void tsdb_strings_free(char **v, size_t n);
+
+/*---- Rollups (select with hints) ----*/
+
+/* Compaction writes, beside each block it re-encodes, rollups of every
+ * series: per bucket (end − 1 h, end] (end a multiple of 1 h, so buckets
+ * tile the left-open windows of PromQL), a summary of the samples in it,
+ * stale markers excluded, and of its last 5 minutes (the "tail": what
+ * rate(x[5m]) at an hourly step reads). Full 5 m buckets are not written:
+ * at a 60 s scrape they would hold 2 of every 5 values again (+63 % of the
+ * raw blocks measured, tsdb/FORMAT.md). */
+#define TSDB_ROLLUP_1H 3600000
+#define TSDB_ROLLUP_TAIL 300000
+#define TSDB_ROLLUP_MAX_RESETS 4
+#define TSDB_ROLLUP_MANY_RESETS UINT32_MAX
+
+typedef struct tsdb_rollup_rec {
+  int64_t end;               /* bucket end (ms), a multiple of the resolution */
+  int64_t first_t, last_t;   /* first and last sample in the bucket */
+  double first_v, last_v;
+  double min, max;           /* folded as PromQL's min/max_over_time do (NaN only when
+                                nothing else; ties keep the earlier sample) */
+  double sum;                /* exact sum when integral, else 0 */
+  uint32_t count;            /* samples (≥ 1) */
+  uint32_t nresets;          /* counter drops between samples of the bucket: the value before
+                                each drop, in time order, at resets[reset_off ..] of the series;
+                                TSDB_ROLLUP_MANY_RESETS: more than TSDB_ROLLUP_MAX_RESETS (a
+                                gauge, most likely), not kept: rate/increase read raw samples */
+  uint32_t reset_off;
+  int64_t tail_first_t;      /* the first sample in (end − TSDB_ROLLUP_TAIL, end] */
+  double tail_first_v;
+  uint32_t tail_count;       /* samples there (0: none; the last sample is the bucket's) */
+  uint32_t tail_nresets;     /* drops between them: the last tail_nresets of the bucket's
+                                (unknown when the bucket's are TSDB_ROLLUP_MANY_RESETS) */
+  bool integral;             /* every value an integer and count · max(|min|, |max|) ≤ 2^53, so
+                                any summation order gives sum exactly */
+} tsdb_rollup_rec;
+
+typedef struct tsdb_rollup_series {
+  const lk_label *labels;    /* sorted by name */
+  size_t nlabels;
+  const tsdb_rollup_rec *r;  /* ascending end; buckets without samples are absent */
+  size_t n;
+  const double *resets;
+} tsdb_rollup_series;
+
+typedef struct tsdb_rollup_result tsdb_rollup_result;
+
+/* The rollups at resolution res (TSDB_ROLLUP_1H) of the series
+ * matching m (as tsdb_select) over the buckets ending in [mint + res − 1,
+ * maxt], where mint − 1 and maxt are multiples of res. They describe
+ * exactly the samples tsdb_select would return for [mint, maxt] — and,
+ * where raw samples have expired but rollups are kept (rollup_retention_ms),
+ * the samples stored there before — when that
+ * cannot be promised — a resolution or range not aligned, the head holding
+ * data at or before maxt, a block in range without rollups, blocks in range
+ * overlapping in time — the answer is LK_ENOENT (read raw samples instead).
+ * Series come sorted by label set; series without a bucket are omitted.
+ * max_series as in tsdb_select_opts (0 = unlimited). */
+int tsdb_select_rollup(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+                       int64_t res, uint64_t max_series, tsdb_rollup_result **out, lk_diag *d);
+size_t tsdb_rollup_count(const tsdb_rollup_result *r);
+const tsdb_rollup_series *tsdb_rollup_get(const tsdb_rollup_result *r, size_t i);
+void tsdb_rollup_free(tsdb_rollup_result *r); /* NULL is fine */
 
 /*---- Maintenance and status ----*/
 

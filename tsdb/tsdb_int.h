@@ -270,13 +270,14 @@ typedef struct tsdb__block {
   uint64_t seq;
   int64_t mint, maxt;        /* inclusive data bounds */
   uint64_t nseries, nsamples, nchunks, bytes;
-  const uint8_t *idx, *chk;  /* mmaps */
+  const uint8_t *idx, *chk;  /* mmaps; chk NULL: raw samples expired, rollups kept */
   size_t idx_len, chk_len;
   const char **syms;
   uint32_t nsyms;
   uint32_t *series_off;      /* offset of each series entry in idx */
   tsdb__bpost *post;         /* sorted by (name, value) */
   uint32_t npost;
+  struct tsdb__rollup *ru;   /* its rollup file, or NULL (rollup.c) */
 } tsdb__block;
 
 /* Chunk metadata of one block series. */
@@ -370,6 +371,53 @@ uint64_t tsdb__bwriter_samples(const tsdb__bwriter *w);
 /* Add a series as encoded chunks, time-ordered and non-overlapping (nc >= 1). */
 int tsdb__bwriter_add_raw(tsdb__bwriter *w, const lk_label *ls, size_t nl, const tsdb__craw *c, size_t nc);
 
+/*---- Rollups (rollup.c: compute, write, read; rollup_select.c: query) ----*/
+
+#define TSDB__NRES 1
+/* The resolutions written, finest first (TSDB_ROLLUP_1H). */
+int64_t tsdb__rollup_res(size_t i);
+
+/* Records and their reset values; zero-initialise, free with _fini. */
+typedef struct tsdb__rvec {
+  tsdb_rollup_rec *r;
+  size_t n, cap;
+  double *resets;
+  size_t nresets, capresets;
+} tsdb__rvec;
+void tsdb__rvec_fini(tsdb__rvec *v);
+/* Append rec (its resets at `resets`, rec->reset_off ignored); a record for
+ * the bucket of the last one (a bucket split between two blocks, later
+ * samples in rec) is folded into it, counting a drop between them. */
+void tsdb__rvec_push(tsdb__rvec *v, const tsdb_rollup_rec *rec, const double *resets);
+/* Summarise samples (time-ordered) into buckets of res, pushed to out. */
+void tsdb__rollup_compute(const int64_t *t, const double *v, size_t n, int64_t res, tsdb__rvec *out);
+
+/* Writer of one block's rollup file: series in the block's id order. */
+typedef struct tsdb__rwriter tsdb__rwriter;
+tsdb__rwriter *tsdb__rwriter_new(void);
+void tsdb__rwriter_add(tsdb__rwriter *w, const int64_t *t, const double *v, size_t n);
+/* Write dir/rollup and fsync it and dir; frees w. On failure nothing is left. */
+int tsdb__rwriter_finish(tsdb__rwriter *w, const char *dir);
+void tsdb__rwriter_free(tsdb__rwriter *w); /* NULL is fine */
+
+typedef struct tsdb__rollup tsdb__rollup;
+/* Map dir/rollup of a block of nseries series: *out NULL when absent;
+ * LK_ECORRUPT (diag) when damaged. */
+int tsdb__rollup_open(const char *dir, uint64_t nseries, tsdb__rollup **out, lk_diag *d);
+void tsdb__rollup_close(tsdb__rollup *r); /* NULL is fine */
+bool tsdb__rollup_has(const tsdb__rollup *r, int64_t res);
+uint64_t tsdb__rollup_bytes(const tsdb__rollup *r);
+/* The last unpacked frame, reused while series share it. */
+typedef struct tsdb__rcache {
+  const tsdb__rollup *ru;
+  int64_t res;
+  uint32_t frame;
+  lk_buf raw;
+} tsdb__rcache;
+/* Push series id's records of resolution res with end in [lo, hi] to out. */
+int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t lo, int64_t hi,
+                      tsdb__rcache *c, tsdb__rvec *out);
+
 /*---- The database ----*/
 
 struct tsdb {
@@ -410,6 +458,9 @@ void tsdb__blocks_add(tsdb *db, tsdb__block *b);
 void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n);
 /* Rename a finished tmp block dir into place, open it and add it. */
 int tsdb__install_block(tsdb *db, uint64_t seq, const char *tmp, const char *fin, lk_diag *d);
+/* Delete a block's chunks file, keeping index and rollups (compact_mu held;
+ * takes blocks_lock). */
+void tsdb__block_demote(tsdb *db, tsdb__block *b);
 /* Compact blocks; all_windows: also windows still receiving data (flush). */
 int tsdb__compact(tsdb *db, bool all_windows, lk_diag *d);
 int tsdb__retention(tsdb *db);

@@ -89,6 +89,7 @@ static int store_open(ptest_store *st)
   st->q = st->data;
   st->q.ctx = st;
   st->q.select = probe_select;
+  st->q.rollups = NULL; /* every selection goes through the probe */
   return 0;
 }
 

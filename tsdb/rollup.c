@@ -1,0 +1,592 @@
+/* rollup.c — per-series summaries of 1 h buckets (and their last 5 m),
+ * written by compaction beside a block and read by rollup_select.c, so a
+ * query over a long range reads one record per bucket instead of every
+ * sample.
+ *
+ * A bucket (end − res, end] matches PromQL's left-open windows: a window
+ * (t − W, t] with t and W multiples of res is exactly a run of buckets. A
+ * record keeps what lets the supported functions give, bit for bit, what
+ * they give over the raw samples: count, first and last sample (time and
+ * value: rate's extrapolation), min and max folded with PromQL's rules,
+ * the value before every counter drop in time order (so a window's counter
+ * increase is re-added in Prometheus's order; a single pre-summed increase
+ * would round differently), and a sum only where every order of summation
+ * gives the same result (integers, bounded). Stale markers are left out, as
+ * range functions drop them.
+ *
+ * File (tsdb/FORMAT.md): frames of series' record streams, compressed with
+ * tsdb__pack, then a fixed-width table per resolution locating each
+ * series (by block series id) in its frame.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/lk_endian.h"
+#include "lib/lk_hash.h"
+#include "lib/lk_varint.h"
+#include "tsdb/chunk.h"
+#include "tsdb/format.h"
+#include "tsdb/tsdb_int.h"
+
+#define EXACT_LIMIT 9007199254740992.0 /* 2^53: integers up to here add exactly */
+
+enum {
+  F_MIN_FIRST = 1, F_MIN_LAST = 2, F_MAX_FIRST = 4, F_MAX_LAST = 8, F_INTEGRAL = 16, F_RESETS = 32,
+  F_TAIL = 64,      /* some samples in the tail, not all: tail fields follow */
+  F_TAIL_ALL = 128, /* every sample in the tail */
+};
+
+int64_t tsdb__rollup_res(size_t i)
+{
+  (void)i;
+  return TSDB_ROLLUP_1H;
+}
+
+/*---- Records ----*/
+
+static uint64_t bits_of(double v)
+{
+  uint64_t b;
+  memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+static double from_bits(uint64_t b)
+{
+  double v;
+  memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+static double fold_min(double acc, double v) { return v < acc || acc != acc ? v : acc; }
+static double fold_max(double acc, double v) { return v > acc || acc != acc ? v : acc; }
+static double mag(double v) { return v < 0 ? -v : v; }
+
+static bool is_integer(double v)
+{
+  return v >= -EXACT_LIMIT && v <= EXACT_LIMIT && v == (double)(int64_t)v;
+}
+
+/* Every partial sum of the bucket's integers stays within 2^53. */
+static bool sum_bounded(const tsdb_rollup_rec *r)
+{
+  double m = mag(r->min) > mag(r->max) ? mag(r->min) : mag(r->max);
+  return m * (double)r->count <= EXACT_LIMIT;
+}
+
+void tsdb__rvec_fini(tsdb__rvec *v)
+{
+  free(v->r);
+  free(v->resets);
+  memset(v, 0, sizeof *v);
+}
+
+static void push_reset(tsdb__rvec *v, double before)
+{
+  v->resets = lk_xgrow(v->resets, &v->capresets, v->nresets + 1, sizeof *v->resets);
+  v->resets[v->nresets++] = before;
+}
+
+/* One more drop in r (v's last record), its value before the drop. */
+static void add_reset(tsdb__rvec *v, tsdb_rollup_rec *r, double before)
+{
+  if (r->nresets == TSDB_ROLLUP_MANY_RESETS)
+    return;
+  if (r->nresets == TSDB_ROLLUP_MAX_RESETS) {
+    v->nresets = r->reset_off;
+    r->nresets = TSDB_ROLLUP_MANY_RESETS;
+    return;
+  }
+  push_reset(v, before);
+  r->nresets++;
+}
+
+/* b's samples follow a's (same bucket): the tail of both. */
+static void fold_tail(tsdb_rollup_rec *a, const tsdb_rollup_rec *b)
+{
+  if (!b->tail_count)
+    return;
+  if (!a->tail_count) {
+    a->tail_first_t = b->tail_first_t;
+    a->tail_first_v = b->tail_first_v;
+    a->tail_nresets = b->tail_nresets;
+  } else if (a->tail_nresets == TSDB_ROLLUP_MANY_RESETS || b->tail_nresets == TSDB_ROLLUP_MANY_RESETS) {
+    a->tail_nresets = TSDB_ROLLUP_MANY_RESETS;
+  } else { /* a's last sample is in the tail, so all of b is */
+    a->tail_nresets += (b->first_v < a->last_v) + b->tail_nresets;
+  }
+  a->tail_count += b->tail_count;
+}
+
+/* b's samples follow a's (same bucket); a is v's last record. */
+static void fold_into(tsdb__rvec *v, tsdb_rollup_rec *a, const tsdb_rollup_rec *b, const double *resets)
+{
+  fold_tail(a, b);
+  if (b->first_v < a->last_v)
+    add_reset(v, a, a->last_v);
+  if (b->nresets == TSDB_ROLLUP_MANY_RESETS && a->nresets != TSDB_ROLLUP_MANY_RESETS) {
+    v->nresets = a->reset_off;
+    a->nresets = TSDB_ROLLUP_MANY_RESETS;
+  }
+  for (uint32_t i = 0; b->nresets != TSDB_ROLLUP_MANY_RESETS && i < b->nresets; i++)
+    add_reset(v, a, resets[i]);
+  a->count += b->count;
+  a->last_t = b->last_t;
+  a->last_v = b->last_v;
+  a->min = fold_min(a->min, b->min);
+  a->max = fold_max(a->max, b->max);
+  a->integral = a->integral && b->integral && sum_bounded(a);
+  a->sum = a->integral ? a->sum + b->sum : 0;
+}
+
+void tsdb__rvec_push(tsdb__rvec *v, const tsdb_rollup_rec *rec, const double *resets)
+{
+  if (v->n && v->r[v->n - 1].end == rec->end) {
+    fold_into(v, &v->r[v->n - 1], rec, resets);
+    return;
+  }
+  v->r = lk_xgrow(v->r, &v->cap, v->n + 1, sizeof *v->r);
+  tsdb_rollup_rec *r = &v->r[v->n++];
+  *r = *rec;
+  r->reset_off = (uint32_t)v->nresets;
+  for (uint32_t i = 0; rec->nresets != TSDB_ROLLUP_MANY_RESETS && i < rec->nresets; i++)
+    push_reset(v, resets[i]);
+}
+
+static bool in_tail(const tsdb_rollup_rec *r, int64_t t) { return t > r->end - TSDB_ROLLUP_TAIL; }
+
+static void open_bucket(tsdb__rvec *out, int64_t end, int64_t t, double v)
+{
+  bool integral = is_integer(v);
+  tsdb_rollup_rec r = {.end = end, .first_t = t, .last_t = t, .first_v = v, .last_v = v, .min = v, .max = v,
+                       .sum = integral ? v : 0, .count = 1, .reset_off = (uint32_t)out->nresets,
+                       .tail_first_t = t, .tail_first_v = v, .integral = integral};
+  r.tail_count = in_tail(&r, t);
+  out->r = lk_xgrow(out->r, &out->cap, out->n + 1, sizeof *out->r);
+  out->r[out->n++] = r;
+}
+
+static void close_bucket(tsdb_rollup_rec *r)
+{
+  r->integral = r->integral && sum_bounded(r);
+  if (!r->integral)
+    r->sum = 0;
+}
+
+void tsdb__rollup_compute(const int64_t *t, const double *v, size_t n, int64_t res, tsdb__rvec *out)
+{
+  tsdb_rollup_rec *cur = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (bits_of(v[i]) == TSDB_STALE_NAN_BITS)
+      continue;
+    int64_t end = (tsdb__floor_div(t[i] - 1, res) + 1) * res;
+    if (!cur || cur->end != end) {
+      if (cur)
+        close_bucket(cur);
+      open_bucket(out, end, t[i], v[i]);
+      cur = &out->r[out->n - 1];
+      continue;
+    }
+    if (v[i] < cur->last_v)
+      add_reset(out, cur, cur->last_v);
+    if (in_tail(cur, t[i]) && cur->tail_count)
+      cur->tail_nresets += v[i] < cur->last_v;
+    else if (in_tail(cur, t[i]))
+      cur->tail_first_t = t[i], cur->tail_first_v = v[i];
+    cur->tail_count += in_tail(cur, t[i]);
+    cur->count++;
+    cur->last_t = t[i];
+    cur->last_v = v[i];
+    cur->min = fold_min(cur->min, v[i]);
+    cur->max = fold_max(cur->max, v[i]);
+    cur->integral = cur->integral && is_integer(v[i]);
+    cur->sum = cur->integral ? cur->sum + v[i] : 0;
+  }
+  if (cur)
+    close_bucket(cur);
+}
+
+/*---- Record stream of one series ----*/
+
+static void put_bits(lk_buf *b, uint64_t x) { lk_buf_put_u64le(b, x); }
+
+static void encode_series(lk_buf *b, const tsdb__rvec *rv, int64_t res)
+{
+  lk_buf_put_uvarint(b, rv->n);
+  int64_t prev_end = 0;
+  uint64_t prev = 0;
+  for (size_t i = 0; i < rv->n; i++) {
+    const tsdb_rollup_rec *r = &rv->r[i];
+    uint64_t fb = bits_of(r->first_v), lb = bits_of(r->last_v), mn = bits_of(r->min), mx = bits_of(r->max);
+    lk_buf_put_varint(b, (r->end - prev_end) / res);
+    lk_buf_put_uvarint(b, r->count);
+    lk_buf_put_uvarint(b, (uint64_t)(r->end - r->last_t));
+    lk_buf_put_uvarint(b, (uint64_t)(r->last_t - r->first_t));
+    uint8_t f = (mn == fb ? F_MIN_FIRST : mn == lb ? F_MIN_LAST : 0) |
+                (mx == fb ? F_MAX_FIRST : mx == lb ? F_MAX_LAST : 0) | (r->integral ? F_INTEGRAL : 0) |
+                (r->nresets ? F_RESETS : 0) |
+                (r->tail_count == r->count ? F_TAIL_ALL : r->tail_count ? F_TAIL : 0);
+    lk_buf_putc(b, f);
+    if (r->count > 1)
+      put_bits(b, fb ^ prev);
+    put_bits(b, lb ^ (r->count > 1 ? fb : prev));
+    if (!(f & (F_MIN_FIRST | F_MIN_LAST)))
+      put_bits(b, mn ^ lb);
+    if (!(f & (F_MAX_FIRST | F_MAX_LAST)))
+      put_bits(b, mx ^ lb);
+    if (f & F_INTEGRAL)
+      put_bits(b, bits_of(r->sum) ^ lb);
+    if (f & F_RESETS && r->nresets == TSDB_ROLLUP_MANY_RESETS) {
+      lk_buf_put_uvarint(b, TSDB_ROLLUP_MAX_RESETS + 1);
+    } else if (f & F_RESETS) {
+      lk_buf_put_uvarint(b, r->nresets);
+      for (uint32_t k = 0; k < r->nresets; k++)
+        put_bits(b, bits_of(rv->resets[r->reset_off + k]));
+    }
+    if (f & F_TAIL) {
+      lk_buf_put_uvarint(b, r->tail_count);
+      lk_buf_put_uvarint(b, (uint64_t)(r->end - r->tail_first_t));
+      put_bits(b, bits_of(r->tail_first_v) ^ lb);
+      lk_buf_put_uvarint(b, r->tail_nresets);
+    }
+    prev_end = r->end;
+    prev = lb;
+  }
+}
+
+/* Decode one record (after the previous one's end and last value bits). */
+static int decode_rec(lk_dec *d, int64_t res, int64_t *prev_end, uint64_t *prev, tsdb_rollup_rec *r,
+                      double resets[TSDB_ROLLUP_MAX_RESETS])
+{
+  r->end = *prev_end + lk_dec_varint(d) * res;
+  uint64_t count = lk_dec_uvarint(d), to_last = lk_dec_uvarint(d), span = lk_dec_uvarint(d);
+  uint8_t f = lk_dec_u8(d);
+  if (d->err || !count || count > UINT32_MAX || to_last >= (uint64_t)res || span > (uint64_t)res - 1 - to_last)
+    return LK_ECORRUPT;
+  r->count = (uint32_t)count;
+  r->last_t = r->end - (int64_t)to_last;
+  r->first_t = r->last_t - (int64_t)span;
+  uint64_t fb = count > 1 ? lk_dec_u64le(d) ^ *prev : *prev;
+  uint64_t lb = lk_dec_u64le(d) ^ fb;
+  fb = count > 1 ? fb : lb;
+  r->first_v = from_bits(fb);
+  r->last_v = from_bits(lb);
+  r->min = from_bits(f & F_MIN_FIRST ? fb : f & F_MIN_LAST ? lb : lk_dec_u64le(d) ^ lb);
+  r->max = from_bits(f & F_MAX_FIRST ? fb : f & F_MAX_LAST ? lb : lk_dec_u64le(d) ^ lb);
+  r->integral = f & F_INTEGRAL;
+  r->sum = r->integral ? from_bits(lk_dec_u64le(d) ^ lb) : 0;
+  uint64_t nr = f & F_RESETS ? lk_dec_uvarint(d) : 0;
+  if (d->err || (f & F_RESETS && !nr) || nr > TSDB_ROLLUP_MAX_RESETS + 1)
+    return LK_ECORRUPT;
+  r->nresets = nr > TSDB_ROLLUP_MAX_RESETS ? TSDB_ROLLUP_MANY_RESETS : (uint32_t)nr;
+  for (uint64_t k = 0; nr <= TSDB_ROLLUP_MAX_RESETS && k < nr; k++)
+    resets[k] = from_bits(lk_dec_u64le(d));
+  r->tail_count = f & F_TAIL_ALL ? r->count : 0;
+  r->tail_first_t = r->first_t;
+  r->tail_first_v = r->first_v;
+  r->tail_nresets = f & F_TAIL_ALL && r->nresets != TSDB_ROLLUP_MANY_RESETS ? r->nresets : 0;
+  if (f & F_TAIL_ALL && r->nresets == TSDB_ROLLUP_MANY_RESETS)
+    r->tail_nresets = TSDB_ROLLUP_MANY_RESETS;
+  if (f & F_TAIL) {
+    uint64_t tc = lk_dec_uvarint(d), back = lk_dec_uvarint(d);
+    r->tail_first_v = from_bits(lk_dec_u64le(d) ^ lb);
+    uint64_t tr = lk_dec_uvarint(d);
+    if (!tc || tc >= count || back >= TSDB_ROLLUP_TAIL || tr >= tc)
+      return LK_ECORRUPT;
+    r->tail_count = (uint32_t)tc;
+    r->tail_first_t = r->end - (int64_t)back;
+    r->tail_nresets = (uint32_t)tr;
+  }
+  *prev_end = r->end;
+  *prev = lb;
+  return d->err;
+}
+
+/*---- Writer ----*/
+
+typedef struct wres {
+  lk_buf cur;            /* the open frame: record streams of consecutive series */
+  lk_buf frames;         /* per frame: u64 offset, u32 length (pack bytes) */
+  lk_buf series;         /* per series: u32 frame, u32 offset in the unpacked frame */
+  uint32_t nframes, nseries;
+} wres;
+
+struct tsdb__rwriter {
+  wres r[TSDB__NRES];
+  lk_buf out;            /* the file */
+  tsdb__rvec rv;
+  int err;
+};
+
+tsdb__rwriter *tsdb__rwriter_new(void)
+{
+  tsdb__rwriter *w = lk_xcalloc(1, sizeof *w);
+  lk_buf_put_u32le(&w->out, TSDB_ROLLUP_MAGIC);
+  lk_buf_putc(&w->out, TSDB_ROLLUP_VERSION);
+  lk_buf_append(&w->out, "\0\0\0", 3);
+  return w;
+}
+
+static void close_frame(tsdb__rwriter *w, wres *r)
+{
+  if (!r->cur.len)
+    return;
+  size_t off = w->out.len;
+  int rc = tsdb__pack(r->cur.data, r->cur.len, &w->out);
+  if (rc) {
+    w->err = w->err ? w->err : rc;
+    return;
+  }
+  size_t len = w->out.len - off;
+  lk_buf_put_u32le(&w->out, lk_crc32(0, w->out.data + off, len));
+  lk_buf_put_u64le(&r->frames, off);
+  lk_buf_put_u32le(&r->frames, (uint32_t)len);
+  r->nframes++;
+  lk_buf_clear(&r->cur);
+}
+
+void tsdb__rwriter_add(tsdb__rwriter *w, const int64_t *t, const double *v, size_t n)
+{
+  for (size_t i = 0; i < TSDB__NRES; i++) {
+    wres *r = &w->r[i];
+    int64_t res = tsdb__rollup_res(i);
+    w->rv.n = w->rv.nresets = 0;
+    tsdb__rollup_compute(t, v, n, res, &w->rv);
+    if (r->cur.len >= TSDB_ROLLUP_FRAME_BYTES)
+      close_frame(w, r);
+    lk_buf_put_u32le(&r->series, r->nframes);
+    lk_buf_put_u32le(&r->series, (uint32_t)r->cur.len);
+    r->nseries++;
+    encode_series(&r->cur, &w->rv, res);
+  }
+}
+
+static int write_all(const char *path, const lk_buf *b)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  int rc = 0;
+  for (size_t done = 0; done < b->len && !rc;) {
+    ssize_t k = write(fd, b->data + done, b->len - done);
+    if (k < 0 && errno != EINTR)
+      rc = -errno;
+    done += k > 0 ? (size_t)k : 0;
+  }
+  if (!rc && fsync(fd) < 0)
+    rc = -errno;
+  close(fd);
+  return rc;
+}
+
+int tsdb__rwriter_finish(tsdb__rwriter *w, const char *dir)
+{
+  for (size_t i = 0; i < TSDB__NRES; i++)
+    close_frame(w, &w->r[i]);
+  size_t toc = w->out.len;
+  lk_buf_put_u32le(&w->out, TSDB__NRES);
+  for (size_t i = 0; i < TSDB__NRES; i++) {
+    lk_buf_put_u64le(&w->out, (uint64_t)tsdb__rollup_res(i));
+    lk_buf_put_u32le(&w->out, w->r[i].nframes);
+    lk_buf_put_u32le(&w->out, w->r[i].nseries);
+  }
+  for (size_t i = 0; i < TSDB__NRES; i++) {
+    lk_buf_append(&w->out, w->r[i].frames.data, w->r[i].frames.len);
+    lk_buf_append(&w->out, w->r[i].series.data, w->r[i].series.len);
+  }
+  lk_buf_put_u32le(&w->out, lk_crc32(0, w->out.data + toc, w->out.len - toc));
+  lk_buf_put_u64le(&w->out, toc);
+  lk_buf_put_u32le(&w->out, TSDB_ROLLUP_MAGIC);
+  char *path = tsdb__path(dir, "/", TSDB_FILE_ROLLUP);
+  int rc = w->err ? w->err : write_all(path, &w->out);
+  if (!rc)
+    rc = tsdb__fsync_dir(dir);
+  if (rc)
+    unlink(path);
+  free(path);
+  tsdb__rwriter_free(w);
+  return rc;
+}
+
+void tsdb__rwriter_free(tsdb__rwriter *w)
+{
+  if (!w)
+    return;
+  for (size_t i = 0; i < TSDB__NRES; i++) {
+    lk_buf_fini(&w->r[i].cur);
+    lk_buf_fini(&w->r[i].frames);
+    lk_buf_fini(&w->r[i].series);
+  }
+  lk_buf_fini(&w->out);
+  tsdb__rvec_fini(&w->rv);
+  free(w);
+}
+
+/*---- Reader ----*/
+
+typedef struct rres {
+  int64_t res;
+  uint32_t nframes;
+  const uint8_t *frames, *series;
+} rres;
+
+struct tsdb__rollup {
+  const uint8_t *p;
+  size_t len;
+  size_t toc;            /* frames end here */
+  uint32_t nres;
+  rres r[TSDB__NRES];
+};
+
+static int map_rollup(const char *path, const uint8_t **p, size_t *len)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  int rc = fstat(fd, &st) < 0 ? -errno : 0;
+  if (!rc && (size_t)st.st_size < TSDB_ROLLUP_HDR + TSDB_ROLLUP_TRAILER + 8)
+    rc = LK_ECORRUPT;
+  if (!rc) {
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    rc = m == MAP_FAILED ? -errno : 0;
+    *p = m;
+    *len = (size_t)st.st_size;
+  }
+  close(fd);
+  return rc;
+}
+
+/* Check the header, trailer and TOC; fill the per-resolution tables. */
+static int parse_rollup(tsdb__rollup *r, uint64_t nseries)
+{
+  const uint8_t *p = r->p, *tr = p + r->len - TSDB_ROLLUP_TRAILER;
+  if (lk_le32_load(p) != TSDB_ROLLUP_MAGIC || p[4] != TSDB_ROLLUP_VERSION ||
+      lk_le32_load(tr + 8) != TSDB_ROLLUP_MAGIC)
+    return LK_ECORRUPT;
+  uint64_t toc = lk_le64_load(tr);
+  if (toc < TSDB_ROLLUP_HDR || toc > r->len - TSDB_ROLLUP_TRAILER - 8)
+    return LK_ECORRUPT;
+  size_t toc_len = r->len - TSDB_ROLLUP_TRAILER - 4 - toc;
+  if (lk_crc32(0, p + toc, toc_len) != lk_le32_load(tr - 4))
+    return LK_ECORRUPT;
+  r->toc = toc;
+  r->nres = lk_le32_load(p + toc);
+  if (r->nres > TSDB__NRES || 4 + (uint64_t)r->nres * 16 > toc_len)
+    return LK_ECORRUPT;
+  uint64_t at = toc + 4 + (uint64_t)r->nres * 16;
+  for (uint32_t i = 0; i < r->nres; i++) {
+    const uint8_t *h = p + toc + 4 + i * 16;
+    rres *x = &r->r[i];
+    x->res = (int64_t)lk_le64_load(h);
+    x->nframes = lk_le32_load(h + 8);
+    if (lk_le32_load(h + 12) != nseries || x->res <= 0)
+      return LK_ECORRUPT;
+    x->frames = p + at;
+    at += (uint64_t)x->nframes * 12;
+    x->series = p + at;
+    at += nseries * 8;
+    if (at > toc + toc_len)
+      return LK_ECORRUPT;
+  }
+  return 0;
+}
+
+int tsdb__rollup_open(const char *dir, uint64_t nseries, tsdb__rollup **out, lk_diag *d)
+{
+  *out = NULL;
+  char *path = tsdb__path(dir, "/", TSDB_FILE_ROLLUP);
+  tsdb__rollup *r = lk_xcalloc(1, sizeof *r);
+  int rc = map_rollup(path, &r->p, &r->len);
+  if (rc == -ENOENT) {
+    free(path);
+    free(r);
+    return 0;
+  }
+  if (!rc)
+    rc = parse_rollup(r, nseries);
+  if (rc) {
+    lk_diag_set(d, rc, -1, "%s: %s", path, rc == LK_ECORRUPT ? "corrupt (bad length or CRC32)" : lk_strerror(rc));
+    tsdb__rollup_close(r);
+  } else {
+    *out = r;
+  }
+  free(path);
+  return rc;
+}
+
+void tsdb__rollup_close(tsdb__rollup *r)
+{
+  if (!r)
+    return;
+  if (r->p)
+    munmap((void *)r->p, r->len);
+  free(r);
+}
+
+static const rres *find_res(const tsdb__rollup *r, int64_t res)
+{
+  for (uint32_t i = 0; r && i < r->nres; i++)
+    if (r->r[i].res == res)
+      return &r->r[i];
+  return NULL;
+}
+
+bool tsdb__rollup_has(const tsdb__rollup *r, int64_t res) { return find_res(r, res) != NULL; }
+uint64_t tsdb__rollup_bytes(const tsdb__rollup *r) { return r ? r->len : 0; }
+
+static int load_frame(const tsdb__rollup *r, const rres *x, uint32_t frame, tsdb__rcache *c)
+{
+  if (c->ru == r && c->res == x->res && c->frame == frame)
+    return 0;
+  if (frame >= x->nframes)
+    return LK_ECORRUPT;
+  uint64_t off = lk_le64_load(x->frames + frame * 12);
+  uint32_t len = lk_le32_load(x->frames + frame * 12 + 8);
+  if (off < TSDB_ROLLUP_HDR || off > r->toc || len > r->toc - off || r->toc - off - len < 4 ||
+      lk_crc32(0, r->p + off, len) != lk_le32_load(r->p + off + len))
+    return LK_ECORRUPT;
+  c->ru = NULL;
+  lk_buf_clear(&c->raw);
+  int rc = tsdb__unpack(r->p + off, len, &c->raw);
+  if (rc)
+    return rc;
+  c->ru = r;
+  c->res = x->res;
+  c->frame = frame;
+  return 0;
+}
+
+int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t lo, int64_t hi,
+                      tsdb__rcache *c, tsdb__rvec *out)
+{
+  const rres *x = find_res(r, res);
+  if (!x)
+    return LK_ENOENT;
+  uint32_t frame = lk_le32_load(x->series + (size_t)id * 8), off = lk_le32_load(x->series + (size_t)id * 8 + 4);
+  int rc = load_frame(r, x, frame, c);
+  if (rc)
+    return rc;
+  if (off > c->raw.len)
+    return LK_ECORRUPT;
+  lk_dec d;
+  lk_dec_init(&d, c->raw.data + off, c->raw.len - off);
+  uint64_t n = lk_dec_uvarint(&d);
+  int64_t prev_end = 0;
+  uint64_t prev = 0;
+  double resets[TSDB_ROLLUP_MAX_RESETS];
+  for (uint64_t i = 0; i < n && !rc; i++) {
+    tsdb_rollup_rec rec;
+    rc = decode_rec(&d, res, &prev_end, &prev, &rec, resets);
+    if (rc || rec.end > hi)
+      break;
+    if (rec.end >= lo)
+      tsdb__rvec_push(out, &rec, resets);
+  }
+  return rc ? rc : d.err;
+}

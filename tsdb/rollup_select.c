@@ -1,0 +1,204 @@
+/* rollup_select.c — tsdb_select_rollup: the rollup records of the series a
+ * selector matches, merged over the blocks of a time range, or LK_ENOENT
+ * when they would not describe exactly the samples tsdb_select returns
+ * (the caller then reads raw samples).
+ *
+ * Blocks in range must each carry the resolution and must not overlap in
+ * time, and the head must hold nothing at or before the range's end: then
+ * every sample in range is in exactly one block's records, and a bucket
+ * split between two neighbouring blocks (a sample on the block boundary)
+ * is folded in time order (tsdb__rvec_push).
+ *
+ * Locks: cut_lock shared → blocks_lock shared while checking and reading,
+ * as select.c; the result copies what it keeps.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsdb/select_int.h"
+#include "tsdb/tsdb_int.h"
+
+struct tsdb_rollup_result {
+  lk_arena *a;
+  tsdb_rollup_series *s;
+  size_t n, cap;
+};
+
+typedef struct rcand {
+  lk_label *labels;          /* heap array; strings in the block's mapping */
+  uint32_t nl, block, id;
+} rcand;
+
+static int rcand_cmp(const void *a, const void *b)
+{
+  const rcand *x = a, *y = b;
+  int c = lk_labels_cmp(x->labels, x->nl, y->labels, y->nl);
+  return c ? c : (x->block > y->block) - (x->block < y->block);
+}
+
+static bool in_range(const tsdb__block *b, int64_t mint, int64_t maxt)
+{
+  return b->maxt >= mint && b->mint <= maxt;
+}
+
+/* Do the rollups describe every sample in [mint, maxt] exactly once? */
+static bool servable(tsdb *db, int64_t mint, int64_t maxt, int64_t res)
+{
+  if (atomic_load(&db->head.min_t) <= maxt)
+    return false;
+  const tsdb__block *prev = NULL;
+  for (size_t i = 0; i < db->nblocks; i++) {
+    const tsdb__block *b = db->blocks[i];
+    if (!in_range(b, mint, maxt))
+      continue;
+    if (!tsdb__rollup_has(b->ru, res) || (prev && prev->maxt >= b->mint))
+      return false;
+    prev = b;
+  }
+  return true;
+}
+
+static int collect(tsdb *db, const tsdb__cmatcher *cm, size_t nm, int64_t mint, int64_t maxt, rcand **out,
+                   size_t *nout)
+{
+  rcand *c = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  for (size_t i = 0; i < db->nblocks && !rc; i++) {
+    const tsdb__block *b = db->blocks[i];
+    if (!in_range(b, mint, maxt))
+      continue;
+    tsdb__ids ids = {0};
+    rc = tsdb__block_ids(b, cm, nm, &ids);
+    for (size_t k = 0; k < ids.n && !rc; k++) {
+      tsdb__bseries bs;
+      if ((rc = tsdb__block_series(b, ids.v[k], &bs)))
+        break;
+      free(bs.chunks);
+      c = lk_xgrow(c, &cap, n + 1, sizeof *c);
+      c[n++] = (rcand){bs.labels, bs.nlabels, (uint32_t)i, ids.v[k]};
+    }
+    tsdb__ids_fini(&ids);
+  }
+  if (n)
+    qsort(c, n, sizeof *c, rcand_cmp);
+  *out = c;
+  *nout = n;
+  return rc;
+}
+
+static void result_add(tsdb_rollup_result *r, const rcand *c, const tsdb__rvec *v)
+{
+  r->s = lk_xgrow(r->s, &r->cap, r->n + 1, sizeof *r->s);
+  lk_label *ls = lk_arena_alloc(r->a, c->nl * sizeof *ls);
+  for (uint32_t i = 0; i < c->nl; i++)
+    ls[i] = (lk_label){lk_arena_strndup(r->a, c->labels[i].name, strlen(c->labels[i].name)),
+                       lk_arena_strndup(r->a, c->labels[i].value, strlen(c->labels[i].value))};
+  tsdb_rollup_rec *rec = lk_arena_alloc(r->a, v->n * sizeof *rec);
+  memcpy(rec, v->r, v->n * sizeof *rec);
+  double *rs = lk_arena_alloc(r->a, (v->nresets ? v->nresets : 1) * sizeof *rs);
+  if (v->nresets)
+    memcpy(rs, v->resets, v->nresets * sizeof *rs);
+  r->s[r->n++] = (tsdb_rollup_series){ls, c->nl, rec, v->n, rs};
+}
+
+static int read_groups(tsdb *db, const rcand *c, size_t n, int64_t mint, int64_t maxt, int64_t res,
+                       uint64_t max_series, tsdb_rollup_result *r, lk_diag *d)
+{
+  tsdb__rcache *cache = lk_xcalloc(db->nblocks ? db->nblocks : 1, sizeof *cache);
+  tsdb__rvec v = {0};
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc;) {
+    size_t j = i;
+    v.n = v.nresets = 0;
+    for (; j < n && !lk_labels_cmp(c[i].labels, c[i].nl, c[j].labels, c[j].nl) && !rc; j++) {
+      const tsdb__block *b = db->blocks[c[j].block];
+      rc = tsdb__rollup_read(b->ru, res, c[j].id, mint + res - 1, maxt, &cache[c[j].block], &v);
+    }
+    if (!rc && v.n && max_series && r->n >= max_series)
+      rc = lk_diag_set(d, LK_ELIMIT, -1, "the query hit the series limit (%llu): narrow the selector",
+                       (unsigned long long)max_series);
+    if (!rc && v.n)
+      result_add(r, &c[i], &v);
+    i = j;
+  }
+  if (rc == LK_ECORRUPT)
+    lk_diag_set(d, rc, -1, "corrupt rollup data encountered while reading series");
+  tsdb__rvec_fini(&v);
+  for (size_t k = 0; k < db->nblocks; k++)
+    lk_buf_fini(&cache[k].raw);
+  free(cache);
+  return rc;
+}
+
+static bool aligned(int64_t mint, int64_t maxt, int64_t res)
+{
+  bool known = false;
+  for (size_t i = 0; i < TSDB__NRES; i++)
+    known |= tsdb__rollup_res(i) == res;
+  return known && mint <= maxt && tsdb__floor_div(mint - 1, res) * res == mint - 1 &&
+         tsdb__floor_div(maxt, res) * res == maxt;
+}
+
+static int run(tsdb *db, const tsdb__cmatcher *cm, size_t nm, int64_t mint, int64_t maxt, int64_t res,
+               uint64_t max_series, tsdb_rollup_result *r, lk_diag *d)
+{
+  pthread_rwlock_rdlock(&db->cut_lock);
+  pthread_rwlock_rdlock(&db->blocks_lock);
+  rcand *c = NULL;
+  size_t n = 0;
+  int rc = servable(db, mint, maxt, res) ? 0 : LK_ENOENT;
+  if (rc)
+    lk_diag_set(d, rc, -1, "no complete rollups for this range");
+  if (!rc && (rc = collect(db, cm, nm, mint, maxt, &c, &n)))
+    lk_diag_set(d, rc, -1, "corrupt block index encountered while selecting series");
+  if (!rc)
+    rc = read_groups(db, c, n, mint, maxt, res, max_series, r, d);
+  pthread_rwlock_unlock(&db->blocks_lock);
+  pthread_rwlock_unlock(&db->cut_lock);
+  for (size_t i = 0; i < n; i++)
+    free(c[i].labels);
+  free(c);
+  return rc;
+}
+
+int tsdb_select_rollup(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+                       int64_t res, uint64_t max_series, tsdb_rollup_result **out, lk_diag *d)
+{
+  if (!db || !out || (nm && !m))
+    return lk_diag_set(d, LK_EINVAL, -1, "tsdb_select_rollup: bad arguments");
+  if (!aligned(mint, maxt, res))
+    return lk_diag_set(d, LK_ENOENT, -1, "no rollups at resolution %lldms aligned with this range", (long long)res);
+  tsdb__cmatcher *cm;
+  int rc = tsdb__select_compile(m, nm, &cm, d);
+  if (rc)
+    return rc;
+  tsdb_rollup_result *r = lk_xcalloc(1, sizeof *r);
+  r->a = lk_arena_new(64 * 1024);
+  rc = run(db, cm, nm, mint, maxt, res, max_series, r, d);
+  for (size_t i = 0; i < nm; i++)
+    tsdb__matcher_fini(&cm[i]);
+  free(cm);
+  if (rc) {
+    tsdb_rollup_free(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+size_t tsdb_rollup_count(const tsdb_rollup_result *r) { return r ? r->n : 0; }
+
+const tsdb_rollup_series *tsdb_rollup_get(const tsdb_rollup_result *r, size_t i)
+{
+  return r && i < r->n ? &r->s[i] : NULL;
+}
+
+void tsdb_rollup_free(tsdb_rollup_result *r)
+{
+  if (!r)
+    return;
+  lk_arena_free(r->a);
+  free(r->s);
+  free(r);
+}
