@@ -135,6 +135,7 @@ struct collector {
   uint64_t cycle;
   bool no_containers, no_node;
   collector_sink sink;
+  void (*sink_fini)(void *ctx);
 
   collector__ctr **ctrs;      /* sorted by path */
   size_t nctrs;
