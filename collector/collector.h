@@ -88,6 +88,8 @@ typedef struct collector_stats {
   uint64_t sink_errors;
   uint64_t scrape_errors;
   uint64_t rescans;
+  uint64_t rescan_walks;      /* rescans that walked the hierarchies (the others saw no
+                                 directory change through inotify) */
   int64_t last_cycle_ns;      /* wall time the last cycle took */
 } collector_stats;
 

@@ -332,7 +332,8 @@ void collector__rescan(collector *c)
   if (collector__meta_load(&c->meta, c->log_root, c->pod_log_dir, c->kubelet_url))
     collector__note_error(c, NULL, "kubelet pod list", LK_EIO);
   collector__load_devnames(c);
-  if (walk_needed(c)) {
+  bool walked = walk_needed(c);
+  if (walked) {
     w.watch_fd = c->watch_fd;
     w.watch_complete = true;
     walk_all(c, &w);
@@ -344,6 +345,7 @@ void collector__rescan(collector *c)
       refresh(c, c->ctrs[i], false);
   pthread_mutex_lock(&c->lock);
   c->stats.rescans++;
+  c->stats.rescan_walks += walked;
   c->stats.containers = c->nctrs;
   pthread_mutex_unlock(&c->lock);
   lk_debug("collector rescan: %zu containers", c->nctrs);
