@@ -13,7 +13,9 @@
  * Memory follows the live series: when the entries outgrow twice the
  * series of the last calls (or the pool holds more dropped bytes than
  * live ones), everything not seen in the last KEEP_CALLS calls is dropped
- * and the pool compacted.
+ * and the pool compacted. The pool is a list of POOL_BLOCK blocks, never
+ * reallocated: growing it copies nothing and leaves no freed halves behind
+ * (a doubling buffer's peak is three times its contents).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +27,26 @@
 #define NONE UINT32_MAX
 #define KEEP_CALLS 8u
 #define SLACK 1024u
+#define POOL_BLOCK (64u << 10)
+
+/* A place in the pool: block and offset. */
+typedef struct pref {
+  uint32_t blk, off;
+} pref;
+
+typedef struct pool {
+  uint8_t **blk;
+  size_t n, cap;
+  size_t used;                 /* bytes used in the last block */
+  size_t total, live;          /* bytes stored; of which still referenced */
+  size_t alloc;                /* bytes of the blocks */
+} pool;
 
 typedef struct ent {
   uint64_t hash;
   uint64_t value;
-  uint32_t key_off, key_len;     /* in pool */
-  uint32_t bytes_off, bytes_len; /* in pool; bytes_len 0: none */
+  pref key, bytes;               /* in the pool */
+  uint32_t key_len, bytes_len;   /* bytes_len 0: none */
   uint32_t next;                 /* entry after this one last call, or NONE */
   uint32_t last_call;
   uint32_t nlabels;
@@ -42,14 +58,43 @@ struct collector_series_cache {
   size_t n, cap;
   uint32_t *slot;                /* open addressing: entry index + 1, 0 empty */
   size_t nslots;                 /* power of two, >= 2 * n */
-  uint8_t *pool;
-  size_t pool_len, pool_cap, pool_live;
+  pool pool;
   uint32_t first;                /* entry of the first series last call */
   uint32_t call;
   size_t rebuild_at;             /* entries that trigger the next rebuild */
   lk_buf scratch;                /* a key being built */
   collector_series_cache_stats st;
 };
+
+static void pool_fini(pool *p)
+{
+  for (size_t i = 0; i < p->n; i++)
+    free(p->blk[i]);
+  free(p->blk);
+  memset(p, 0, sizeof *p);
+}
+
+/* Copy n bytes in; a record never spans blocks (a bigger one gets its own). */
+static pref pool_put(pool *p, const void *data, size_t n)
+{
+  if (!p->n || p->used + n > POOL_BLOCK) {
+    p->blk = lk_xgrow(p->blk, &p->cap, p->n + 1, sizeof *p->blk);
+    p->blk[p->n++] = lk_xmalloc(n > POOL_BLOCK ? n : POOL_BLOCK);
+    p->alloc += n > POOL_BLOCK ? n : POOL_BLOCK;
+    p->used = 0;
+  }
+  pref r = {(uint32_t)(p->n - 1), (uint32_t)p->used};
+  memcpy(p->blk[r.blk] + r.off, data, n);
+  p->used = n > POOL_BLOCK ? POOL_BLOCK : p->used + n; /* an own block is full */
+  p->total += n;
+  p->live += n;
+  return r;
+}
+
+static const uint8_t *pool_at(const pool *p, pref r)
+{
+  return p->blk[r.blk] + r.off;
+}
 
 collector_series_cache *collector_series_cache_new(void)
 {
@@ -65,19 +110,9 @@ void collector_series_cache_free(collector_series_cache *c)
     return;
   free(c->e);
   free(c->slot);
-  free(c->pool);
+  pool_fini(&c->pool);
   lk_buf_fini(&c->scratch);
   free(c);
-}
-
-static uint32_t pool_put(collector_series_cache *c, const void *p, size_t n)
-{
-  c->pool = lk_xgrow(c->pool, &c->pool_cap, c->pool_len + n, 1);
-  memcpy(c->pool + c->pool_len, p, n);
-  uint32_t off = (uint32_t)c->pool_len;
-  c->pool_len += n;
-  c->pool_live += n;
-  return off;
 }
 
 static void build_key(lk_buf *b, const lk_label *ls, size_t n)
@@ -104,7 +139,7 @@ static bool ent_matches(const collector_series_cache *c, const ent *e, const lk_
 {
   if (e->nlabels != s->nlabels)
     return false;
-  const uint8_t *p = c->pool + e->key_off, *end = p + e->key_len;
+  const uint8_t *p = pool_at(&c->pool, e->key), *end = p + e->key_len;
   for (size_t j = 0; j < s->nlabels; j++)
     if (!str_at(&p, end, s->labels[j].name) || !str_at(&p, end, s->labels[j].value))
       return false;
@@ -138,7 +173,7 @@ static uint32_t table_find(const collector_series_cache *c, uint64_t h, const lk
   size_t mask = c->nslots - 1;
   for (size_t i = h & mask; c->slot[i]; i = (i + 1) & mask) {
     const ent *e = &c->e[c->slot[i] - 1];
-    if (e->hash == h && e->key_len == key->len && !memcmp(c->pool + e->key_off, key->data, key->len))
+    if (e->hash == h && e->key_len == key->len && !memcmp(pool_at(&c->pool, e->key), key->data, key->len))
       return c->slot[i] - 1;
   }
   return NONE;
@@ -148,7 +183,7 @@ static uint32_t add(collector_series_cache *c, uint64_t h, const lk_series *s)
 {
   c->e = lk_xgrow(c->e, &c->cap, c->n + 1, sizeof *c->e);
   uint32_t idx = (uint32_t)c->n++;
-  c->e[idx] = (ent){.hash = h, .key_off = pool_put(c, c->scratch.data, c->scratch.len),
+  c->e[idx] = (ent){.hash = h, .key = pool_put(&c->pool, c->scratch.data, c->scratch.len),
                     .key_len = (uint32_t)c->scratch.len, .next = NONE,
                     .nlabels = (uint32_t)s->nlabels};
   if (2 * c->n > c->nslots)
@@ -163,19 +198,16 @@ static uint32_t add(collector_series_cache *c, uint64_t h, const lk_series *s)
 static void rebuild(collector_series_cache *c)
 {
   uint32_t *map = lk_xmalloc((c->n ? c->n : 1) * sizeof *map);
-  uint8_t *pool = lk_xmalloc(c->pool_live ? c->pool_live : 1);
-  size_t kept = 0, len = 0;
+  pool np = {0};
+  size_t kept = 0;
   for (size_t i = 0; i < c->n; i++) {
     ent e = c->e[i];
     map[i] = NONE;
     if (c->call - e.last_call > KEEP_CALLS)
       continue;
-    memcpy(pool + len, c->pool + e.key_off, e.key_len);
-    e.key_off = (uint32_t)len;
-    len += e.key_len;
-    memcpy(pool + len, c->pool + e.bytes_off, e.bytes_len);
-    e.bytes_off = (uint32_t)len;
-    len += e.bytes_len;
+    e.key = pool_put(&np, pool_at(&c->pool, e.key), e.key_len);
+    if (e.bytes_len)
+      e.bytes = pool_put(&np, pool_at(&c->pool, e.bytes), e.bytes_len);
     map[i] = (uint32_t)kept;
     c->e[kept++] = e;
   }
@@ -184,9 +216,8 @@ static void rebuild(collector_series_cache *c)
   c->first = c->first == NONE ? NONE : map[c->first];
   c->st.dropped += c->n - kept;
   c->n = kept;
-  free(c->pool);
-  c->pool = pool;
-  c->pool_len = c->pool_live = c->pool_cap = len;
+  pool_fini(&c->pool);
+  c->pool = np;
   free(map);
   table_rebuild(c);
   c->rebuild_at = 2 * kept + SLACK;
@@ -194,7 +225,7 @@ static void rebuild(collector_series_cache *c)
 
 void collector_series_cache_map(collector_series_cache *c, const lk_series *s, size_t n, uint32_t *out)
 {
-  if (c->n > c->rebuild_at || c->pool_len > 2 * c->pool_live + SLACK * 256)
+  if (c->n > c->rebuild_at || c->pool.total > 2 * c->pool.live + SLACK * 256)
     rebuild(c);
   c->call++;
   uint32_t prev = NONE;
@@ -223,7 +254,7 @@ void collector_series_cache_map(collector_series_cache *c, const lk_series *s, s
   if (n)
     c->e[prev].next = NONE;
   c->st.entries = c->n;
-  c->st.pool_bytes = c->pool_cap;
+  c->st.pool_bytes = c->pool.alloc;
 }
 
 bool collector_series_cache_value(const collector_series_cache *c, uint32_t e, uint64_t *v)
@@ -241,13 +272,13 @@ void collector_series_cache_set_value(collector_series_cache *c, uint32_t e, uin
 const uint8_t *collector_series_cache_bytes(const collector_series_cache *c, uint32_t e, size_t *len)
 {
   *len = c->e[e].bytes_len;
-  return *len ? c->pool + c->e[e].bytes_off : NULL;
+  return *len ? pool_at(&c->pool, c->e[e].bytes) : NULL;
 }
 
 void collector_series_cache_set_bytes(collector_series_cache *c, uint32_t e, const void *p, size_t n)
 {
-  c->pool_live -= c->e[e].bytes_len;
-  c->e[e].bytes_off = pool_put(c, p, n);
+  c->pool.live -= c->e[e].bytes_len;
+  c->e[e].bytes = pool_put(&c->pool, p, n);
   c->e[e].bytes_len = (uint32_t)n;
 }
 
