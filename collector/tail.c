@@ -210,7 +210,7 @@ static int save_positions(collector_tail *t)
                   (unsigned long long)f->ck_c, f->path);
   }
   if (t->saved_text_ok && text.len == t->saved_text.len &&
-      !memcmp(text.data, t->saved_text.data, text.len)) {
+      (!text.len || !memcmp(text.data, t->saved_text.data, text.len))) {
     lk_buf_fini(&text);
     return 0;
   }
