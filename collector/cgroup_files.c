@@ -124,8 +124,19 @@ static const char *skip_sp(const char *p)
 }
 
 /* Parse a decimal number (integer or float) ending at whitespace/NUL. */
+/* Most values are plain integers: up to 15 digits they convert exactly
+ * (below 2^53), as strtod would, without its locale and rounding work. */
 static int parse_num(const char *p, const char **end, double *out)
 {
+  uint64_t u = 0;
+  const char *q = p;
+  while (*q >= '0' && *q <= '9' && q - p < 15)
+    u = u * 10 + (uint64_t)(*q++ - '0');
+  if (q > p && (!*q || *q == ' ' || *q == '\n' || *q == '\t')) {
+    *out = (double)u;
+    *end = q;
+    return 0;
+  }
   char *e;
   errno = 0;
   double v = strtod(p, &e);
@@ -157,7 +168,8 @@ int collector__kv(const char *buf, const char *const *keys, size_t nkeys, double
 {
   int rc = 0;
   const char *p = buf;
-  while (*p) {
+  uint32_t all = nkeys >= 32 ? UINT32_MAX : (1u << nkeys) - 1;
+  while (*p && (*found & all) != all) {
     const char *ke = p;
     while (*ke && *ke != ' ' && *ke != '\n')
       ke++;

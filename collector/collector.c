@@ -85,7 +85,9 @@ int collector_new(const collector_opts *o, collector_sink sink, collector **out,
   c->no_containers = o->no_containers;
   c->no_node = o->no_node;
   c->sink = sink;
+  c->sink_fini = o->sink_fini;
   c->last_rescan_ms = -1;
+  c->watch_fd = -1;
   if (o->ntargets)
     c->scraper = collector__scraper_new(o->targets, o->ntargets, c->interval_ms);
   collector__batch_init(&c->batch);
@@ -105,6 +107,10 @@ void collector_free(collector *c)
   if (!c)
     return;
   collector_stop(c);
+  if (c->sink_fini)
+    c->sink_fini(c->sink.ctx);
+  if (c->watch_fd >= 0)
+    close(c->watch_fd);
   for (size_t i = 0; i < c->nctrs; i++)
     collector__ctr_free(c->ctrs[i]);
   free(c->ctrs);

@@ -27,7 +27,10 @@ typedef struct collector collector;
 
 /* Receives one cycle's series. The series and everything they point to are
  * borrowed for the duration of the call only. A non-zero return is counted
- * as a sink error; the collector keeps going. */
+ * as a sink error; the collector keeps going. The series of one collector
+ * come in the same order cycle after cycle (new and vanished containers
+ * aside), which a collector_series_cache turns into lookups without
+ * hashing. */
 typedef int (*collector_sink_fn)(void *ctx, const lk_series *series, size_t n);
 typedef struct collector_sink {
   collector_sink_fn fn;
@@ -69,6 +72,9 @@ typedef struct collector_opts {
   bool no_node;               /* skip node metrics */
   const collector_target *targets; /* scrape targets (borrowed during collector_new) */
   size_t ntargets;
+  /* Optional: collector_free calls it with the sink's ctx after the last
+   * sink call, for a sink whose state belongs to the collector. */
+  void (*sink_fini)(void *ctx);
 } collector_opts;
 
 /* Counters since collector_new; read with collector_stats. */
@@ -82,6 +88,8 @@ typedef struct collector_stats {
   uint64_t sink_errors;
   uint64_t scrape_errors;
   uint64_t rescans;
+  uint64_t rescan_walks;      /* rescans that walked the hierarchies (the others saw no
+                                 directory change through inotify) */
   int64_t last_cycle_ns;      /* wall time the last cycle took */
 } collector_stats;
 
@@ -110,6 +118,40 @@ void collector_stats_get(collector *c, collector_stats *out);
  * descriptor open per read cgroup file (about 15 per container). Process-wide,
  * so only main/ and benchmarks call it. */
 void collector_raise_fd_limit(void);
+
+/*---- series cache: what a sink keeps per series between cycles ----*/
+
+/* Label set → a value and bytes of the sink's own (a tsdb ref; the
+ * remote_write encoding of the labels), as Prometheus's scrape cache keeps
+ * refs: exact (keys compared byte for byte, labels in the order given), and
+ * a series where it was last cycle costs one comparison, no hashing.
+ * Entries not seen for 8 calls go once the cache holds twice the series of
+ * a call. Used by one thread at a time (the sink's). */
+typedef struct collector_series_cache collector_series_cache;
+collector_series_cache *collector_series_cache_new(void);
+void collector_series_cache_free(collector_series_cache *c); /* NULL is fine */
+
+/* out[i] = the entry of s[i] (created when new: no value, no bytes), valid
+ * until the next call. */
+void collector_series_cache_map(collector_series_cache *c, const lk_series *s, size_t n,
+                                uint32_t *out);
+/* false (and *v = 0) until set_value. */
+bool collector_series_cache_value(const collector_series_cache *c, uint32_t e, uint64_t *v);
+void collector_series_cache_set_value(collector_series_cache *c, uint32_t e, uint64_t v);
+/* NULL (and *len = 0) until set_bytes; bytes are copied. The pointer is
+ * valid until the next set_bytes or map. */
+const uint8_t *collector_series_cache_bytes(const collector_series_cache *c, uint32_t e, size_t *len);
+void collector_series_cache_set_bytes(collector_series_cache *c, uint32_t e, const void *p, size_t n);
+
+typedef struct collector_series_cache_stats {
+  uint64_t hits;       /* series found where they were last call (one comparison) */
+  uint64_t lookups;    /* series found by hash (moved) */
+  uint64_t added;      /* new entries */
+  uint64_t dropped;    /* entries dropped as unseen */
+  uint64_t entries;    /* now */
+  uint64_t pool_bytes; /* keys and bytes held */
+} collector_series_cache_stats;
+void collector_series_cache_stats_get(const collector_series_cache *c, collector_series_cache_stats *out);
 
 /*---- /metrics page ----*/
 
@@ -141,6 +183,8 @@ typedef struct collector_push_stats {
   uint64_t rejected_requests, rejected_samples; /* 4xx other than 429: dropped */
   uint64_t dropped_requests, dropped_samples;   /* queue bound hit: oldest dropped */
   uint64_t queued_requests, queued_bytes;       /* waiting now */
+  uint64_t label_encodings;    /* series whose labels were encoded (first seen); the rest
+                                  reused the bytes of an earlier cycle */
 } collector_push_stats;
 
 /* Open (or reopen, keeping what a previous run left) the queue. Nothing is

@@ -135,10 +135,13 @@ struct collector {
   uint64_t cycle;
   bool no_containers, no_node;
   collector_sink sink;
+  void (*sink_fini)(void *ctx);
 
   collector__ctr **ctrs;      /* sorted by path */
   size_t nctrs;
   unsigned gen;               /* rescan generation */
+  int watch_fd;               /* inotify on every directory the last walk crossed, or -1 */
+  bool watch_complete;        /* the last walk watched every directory it crossed */
   int64_t last_rescan_ms;     /* monotonic ms of the last rescan; < 0 forces one */
   uint64_t host_netns;
   collector__meta meta;
@@ -180,7 +183,8 @@ int collector__cg_read(collector *c, collector__ctr *k, enum collector__file f, 
 int collector__read_path(const char *path, char *buf, size_t cap, size_t *out_len);
 
 /* Flat keyed "key value" lines: fills vals[i] for keys[i] found and sets bit
- * i in *found. LK_EPARSE when a wanted key's value is not a number. */
+ * i in *found (stops once every key is found). LK_EPARSE when a wanted
+ * key's value is not a number. */
 int collector__kv(const char *buf, const char *const *keys, size_t nkeys, double *vals,
                   uint32_t *found);
 /* Single value: a number, or `max` (sets *is_max). */

@@ -7,7 +7,17 @@
  * not descended), limits re-read every SPEC_EVERY rescans, /proc lookups only
  * for containers without a known process. Runs between cycles, so freeing a
  * vanished container cannot leave a batch pointing at its labels.
+ *
+ * The walk is skipped when nothing changed: every directory it crosses gets
+ * an inotify watch (before its readdir, so nothing created in between is
+ * missed) for entries created, deleted or moved, as cAdvisor watches
+ * cgroups; mkdir and rmdir of a cgroup are such events. The next rescan
+ * walks again only when an event (or a queue overflow) arrived, when a
+ * watch could not be added (the inotify limits), or when a container was
+ * marked gone; otherwise it refreshes names and limits of the containers
+ * it has.
  */
+#include <sys/inotify.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,8 +42,23 @@ typedef struct walk {
   found *v;
   size_t n, cap;
   unsigned mask;
+  const char *root;           /* absolute path of the hierarchy being walked */
+  int watch_fd;               /* -1: no watches */
+  bool watch_complete;        /* every directory crossed is watched */
   char path[4096];
 } walk;
+
+#define WATCH_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | \
+                      IN_MOVE_SELF | IN_ONLYDIR)
+
+static void watch_dir(walk *w, size_t plen)
+{
+  char abs[8192];
+  if (w->watch_fd < 0 ||
+      snprintf(abs, sizeof abs, "%s%.*s", w->root, (int)plen, w->path) >= (int)sizeof abs ||
+      inotify_add_watch(w->watch_fd, abs, WATCH_EVENTS) < 0)
+    w->watch_complete = false;
+}
 
 static bool is_dir(int dfd, const struct dirent *de)
 {
@@ -48,6 +73,7 @@ static bool is_dir(int dfd, const struct dirent *de)
 /* Walk the directory open as dfd whose relative path is w->path[0..plen). */
 static void walk_dir(walk *w, int dfd, size_t plen, int depth)
 {
+  watch_dir(w, plen);
   DIR *d = fdopendir(dfd);
   if (!d) {
     close(dfd);
@@ -105,8 +131,11 @@ static void walk_all(collector *c, walk *w)
       if (c->hier[g] && realpath(c->hier[g], r2) && !strcmp(r2, real[h]))
         w->mask |= 1u << g;
     int dfd = open(c->hier[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    w->root = c->hier[h];
     if (dfd >= 0)
       walk_dir(w, dfd, 0, 0);
+    else
+      w->watch_complete = false;
   }
   if (w->n)
     qsort(w->v, w->n, sizeof *w->v, found_cmp);
@@ -278,9 +307,24 @@ static void merge(collector *c, walk *w)
   c->nctrs = o;
 }
 
+/* Whether the container table may be stale: see the file comment. Drains
+ * the events. */
+static bool walk_needed(collector *c)
+{
+  if (c->watch_fd < 0)
+    c->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  bool need = c->watch_fd < 0 || !c->watch_complete;
+  _Alignas(struct inotify_event) char ev[4096];
+  while (c->watch_fd >= 0 && read(c->watch_fd, ev, sizeof ev) > 0)
+    need = true;
+  for (size_t i = 0; i < c->nctrs && !need; i++)
+    need = c->ctrs[i]->gone;
+  return need;
+}
+
 void collector__rescan(collector *c)
 {
-  walk w = {0};
+  walk w = {.watch_fd = -1};
   c->gen++;
   c->host_netns = netns_of(c->proc_root, "1"); /* init's, or ours when init's is hidden */
   if (!c->host_netns)
@@ -288,11 +332,20 @@ void collector__rescan(collector *c)
   if (collector__meta_load(&c->meta, c->log_root, c->pod_log_dir, c->kubelet_url))
     collector__note_error(c, NULL, "kubelet pod list", LK_EIO);
   collector__load_devnames(c);
-  walk_all(c, &w);
-  merge(c, &w);
-  free(w.v);
+  bool walked = walk_needed(c);
+  if (walked) {
+    w.watch_fd = c->watch_fd;
+    w.watch_complete = true;
+    walk_all(c, &w);
+    c->watch_complete = w.watch_complete;
+    merge(c, &w);
+    free(w.v);
+  } else
+    for (size_t i = 0; i < c->nctrs; i++)
+      refresh(c, c->ctrs[i], false);
   pthread_mutex_lock(&c->lock);
   c->stats.rescans++;
+  c->stats.rescan_walks += walked;
   c->stats.containers = c->nctrs;
   pthread_mutex_unlock(&c->lock);
   lk_debug("collector rescan: %zu containers", c->nctrs);

@@ -2,7 +2,8 @@
  * to the sink and checkpoints.
  *
  * Each followed path has one open fd and a read offset. A pass globs the
- * paths, notices a new inode at a known path (rotation by rename: the old fd
+ * paths (the thread's passes less often on big trees, see thread_poll),
+ * notices a new inode at a known path (rotation by rename: the old fd
  * is read to its end first, then the new file from 0), a size below the read
  * offset (copytruncate: restart at 0) and vanished paths (read to the end,
  * flush partials, close). Records are split on \n; an unfinished last record
@@ -119,6 +120,9 @@ struct collector_tail {
   pthread_cond_t cv;
   bool running, stop;
   int64_t interval_ms;
+  int64_t discovered_ns, discover_cost_ns; /* monotonic time and duration of the last glob pass */
+  lk_buf saved_text;      /* the checkpoint file's contents as last written */
+  bool saved_text_ok;     /* ... and that write succeeded */
 };
 
 /*---- labels from the path ----*/
@@ -192,26 +196,37 @@ static void joiner_reset(collector_tail *t, tfile *f)
   f->pending = false;
 }
 
+/* Write the checkpoint file when its contents changed (an idle pass costs
+ * no write, fsync and rename). */
 static int save_positions(collector_tail *t)
 {
   if (!t->positions)
     return 0;
+  lk_buf text = {0};
+  for (size_t i = 0; i < t->nfiles; i++) {
+    tfile *f = t->files[i];
+    lk_buf_printf(&text, "%llu %llu %u %u %llu %llu %s\n", (unsigned long long)f->dev,
+                  (unsigned long long)f->ino, f->fp, f->fp_len, (unsigned long long)f->ck_x,
+                  (unsigned long long)f->ck_c, f->path);
+  }
+  if (t->saved_text_ok && text.len == t->saved_text.len &&
+      (!text.len || !memcmp(text.data, t->saved_text.data, text.len))) {
+    lk_buf_fini(&text);
+    return 0;
+  }
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.tmp", t->positions);
   FILE *fp = fopen(tmp, "w");
-  if (!fp)
-    return -errno;
-  for (size_t i = 0; i < t->nfiles; i++) {
-    tfile *f = t->files[i];
-    fprintf(fp, "%llu %llu %u %u %llu %llu %s\n", (unsigned long long)f->dev,
-            (unsigned long long)f->ino, f->fp, f->fp_len, (unsigned long long)f->ck_x,
-            (unsigned long long)f->ck_c, f->path);
-  }
-  int rc = fflush(fp) || fsync(fileno(fp)) ? -errno : 0;
-  if (fclose(fp) && !rc)
+  int rc = !fp ? -errno : text.len && fwrite(text.data, 1, text.len, fp) != text.len ? -EIO : 0;
+  if (fp && !rc)
+    rc = fflush(fp) || fsync(fileno(fp)) ? -errno : 0;
+  if (fp && fclose(fp) && !rc)
     rc = -errno;
   if (!rc && rename(tmp, t->positions))
     rc = -errno;
+  lk_buf_fini(&t->saved_text);
+  t->saved_text = text;
+  t->saved_text_ok = !rc;
   return rc;
 }
 
@@ -602,10 +617,39 @@ static int settle(collector_tail *t)
   return 0;
 }
 
-int collector_tail_poll(collector_tail *t)
+static int tfile_path_cmp(const void *a, const void *b)
 {
+  return strcmp((*(tfile *const *)a)->path, (*(tfile *const *)b)->path);
+}
+
+/* The followed file at path p: files[0..nsorted) are sorted by path, the
+ * ones opened since are searched one by one. */
+static tfile *find_file(const collector_tail *t, size_t nsorted, const char *p)
+{
+  size_t lo = 0, hi = nsorted;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(t->files[mid]->path, p);
+    if (!c)
+      return t->files[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t i = nsorted; i < t->nfiles; i++)
+    if (!strcmp(t->files[i]->path, p))
+      return t->files[i];
+  return NULL;
+}
+
+/* Glob every pattern: open new files, mark what still exists as seen. */
+static void discover(collector_tail *t)
+{
+  int64_t t0 = lk_mono_ns();
   for (size_t i = 0; i < t->nfiles; i++)
     t->files[i]->seen = false;
+  size_t nsorted = t->nfiles;
   for (size_t g = 0; g < t->nglobs; g++) {
     glob_t gl;
     if (glob(t->globs[g], 0, NULL, &gl))
@@ -615,10 +659,7 @@ int collector_tail_poll(collector_tail *t)
       size_t len = strlen(p);
       if (len > 4 && !strcmp(p + len - 4, ".tmp"))
         continue;
-      tfile *f = NULL;
-      for (size_t i = 0; i < t->nfiles && !f; i++)
-        if (!strcmp(t->files[i]->path, p))
-          f = t->files[i];
+      tfile *f = find_file(t, nsorted, p);
       if (!f && t->nfiles < t->o.max_open)
         f = tfile_open(t, p);
       if (f)
@@ -626,6 +667,14 @@ int collector_tail_poll(collector_tail *t)
     }
     globfree(&gl);
   }
+  if (t->nfiles > nsorted)
+    qsort(t->files, t->nfiles, sizeof *t->files, tfile_path_cmp);
+  t->discovered_ns = lk_mono_ns();
+  t->discover_cost_ns = t->discovered_ns - t0;
+}
+
+static int poll_files(collector_tail *t)
+{
   for (size_t i = 0; i < t->nfiles; i++) {
     if (!t->files[i]->seen)
       continue;
@@ -634,6 +683,29 @@ int collector_tail_poll(collector_tail *t)
       return rc;
   }
   return settle(t);
+}
+
+int collector_tail_poll(collector_tail *t)
+{
+  discover(t);
+  return poll_files(t);
+}
+
+/* The thread's pass: globbing (readdir of every directory the patterns
+ * cross) is repeated only after DISCOVER_RATIO times what the last one
+ * took, at most DISCOVER_MAX_NS, so discovery costs about 0.1 % of a core
+ * however many files there are; known files are read every pass (a
+ * rotation shows at their path), a new file waits for the next glob and
+ * is read from its start. */
+#define DISCOVER_RATIO 1000
+#define DISCOVER_MAX_NS (10 * 1000000000LL)
+
+static int thread_poll(collector_tail *t)
+{
+  int64_t wait = t->discover_cost_ns * DISCOVER_RATIO;
+  if (!t->discovered_ns || lk_mono_ns() - t->discovered_ns >= (wait < DISCOVER_MAX_NS ? wait : DISCOVER_MAX_NS))
+    discover(t);
+  return poll_files(t);
 }
 
 /*---- lifecycle ----*/
@@ -709,6 +781,7 @@ void collector_tail_free(collector_tail *t)
   free(t->saved);
   free(t->b);
   lk_buf_fini(&t->bbytes);
+  lk_buf_fini(&t->saved_text);
   pthread_mutex_destroy(&t->mu);
   pthread_cond_destroy(&t->cv);
   free(t);
@@ -720,7 +793,7 @@ static void *tail_thread(void *arg)
   pthread_mutex_lock(&t->mu);
   while (!t->stop) {
     pthread_mutex_unlock(&t->mu);
-    int rc = collector_tail_poll(t);
+    int rc = thread_poll(t);
     if (rc)
       lk_warn("log tailer: sink refused a batch (%s); retrying", lk_strerror(rc));
     pthread_mutex_lock(&t->mu);

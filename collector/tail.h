@@ -76,7 +76,9 @@ void collector_tail_stats_get(const collector_tail *t, collector_tail_stats *out
 void collector_tail_free(collector_tail *t); /* NULL ok; stops the thread */
 
 /* Run collector_tail_poll every interval on a thread of its own (negated
- * errno when it cannot start). */
+ * errno when it cannot start). The thread reads known files every pass but
+ * globs for new ones only after 1,000 times what its last glob took (at
+ * most 10 s): every pass on a small tree, every ~7 s over 1,000 pods' logs. */
 int collector_tail_start(collector_tail *t, int64_t interval_ms);
 void collector_tail_stop(collector_tail *t);
 

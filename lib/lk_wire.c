@@ -10,6 +10,7 @@
 #include "lib/lk_wire.h"
 
 #include <snappy-c.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "lib/lk_wire_int.h"
@@ -120,32 +121,41 @@ static size_t label_msg_len(const lk_label *l)
   return lk__pb_field_len(strlen(l->name)) + lk__pb_field_len(strlen(l->value));
 }
 
+static size_t labels_len(const lk_label *ls, size_t n)
+{
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++)
+    len += lk__pb_field_len(label_msg_len(&ls[i]));
+  return len;
+}
+
 static size_t sample_msg_len(const lk_sample *s)
 {
   return 1 + 8 + 1 + lk__pb_uvarint_len((uint64_t)s->t);
 }
 
-static size_t series_msg_len(const lk_series *s)
+static size_t samples_len(const lk_sample *s, size_t n)
 {
-  size_t n = 0;
-  for (size_t i = 0; i < s->nlabels; i++)
-    n += lk__pb_field_len(label_msg_len(&s->labels[i]));
-  for (size_t i = 0; i < s->nsamples; i++)
-    n += lk__pb_field_len(sample_msg_len(&s->samples[i]));
-  return n;
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++)
+    len += lk__pb_field_len(sample_msg_len(&s[i]));
+  return len;
 }
 
-static void put_series(lk_buf *b, const lk_series *s)
+static void put_labels(lk_buf *b, const lk_label *ls, size_t n)
 {
-  lk__pb_put_head(b, 1, series_msg_len(s));
-  for (size_t i = 0; i < s->nlabels; i++) {
-    const lk_label *l = &s->labels[i];
+  for (size_t i = 0; i < n; i++) {
+    const lk_label *l = &ls[i];
     lk__pb_put_head(b, 1, label_msg_len(l));
     lk__pb_put_bytes(b, 1, l->name, strlen(l->name));
     lk__pb_put_bytes(b, 2, l->value, strlen(l->value));
   }
-  for (size_t i = 0; i < s->nsamples; i++) {
-    const lk_sample *sm = &s->samples[i];
+}
+
+static void put_samples(lk_buf *b, const lk_sample *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    const lk_sample *sm = &s[i];
     uint64_t bits;
     memcpy(&bits, &sm->v, 8);
     lk__pb_put_head(b, 2, sample_msg_len(sm));
@@ -156,12 +166,45 @@ static void put_series(lk_buf *b, const lk_series *s)
   }
 }
 
+static void put_series(lk_buf *b, const lk_series *s)
+{
+  lk__pb_put_head(b, 1, labels_len(s->labels, s->nlabels) + samples_len(s->samples, s->nsamples));
+  put_labels(b, s->labels, s->nlabels);
+  put_samples(b, s->samples, s->nsamples);
+}
+
+static bool labels_ok(const lk_label *ls, size_t n)
+{
+  for (size_t j = 0; j < n; j++)
+    if (!ls[j].name || !ls[j].value)
+      return false;
+  return true;
+}
+
+int lk_rw_encode_labels(const lk_label *ls, size_t n, lk_buf *out)
+{
+  if (!labels_ok(ls, n))
+    return LK_EINVAL;
+  put_labels(out, ls, n);
+  return 0;
+}
+
+int lk_rw_encode_keyed(const lk_rw_keyed *s, size_t n, lk_buf *raw, lk_buf *out)
+{
+  lk_buf_clear(raw);
+  for (size_t i = 0; i < n; i++) {
+    lk__pb_put_head(raw, 1, s[i].labels_len + samples_len(s[i].samples, s[i].nsamples));
+    lk_buf_append(raw, s[i].labels, s[i].labels_len);
+    put_samples(raw, s[i].samples, s[i].nsamples);
+  }
+  return lk_snappy_compress(raw->data, raw->len, out);
+}
+
 int lk_rw_encode(const lk_series *s, size_t n, lk_buf *out)
 {
   for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < s[i].nlabels; j++)
-      if (!s[i].labels[j].name || !s[i].labels[j].value)
-        return LK_EINVAL;
+    if (!labels_ok(s[i].labels, s[i].nlabels))
+      return LK_EINVAL;
   lk_buf raw = {0};
   for (size_t i = 0; i < n; i++)
     put_series(&raw, &s[i]);

@@ -69,6 +69,22 @@ int lk_rw_scan_labels(const lk_rw_series *s, size_t index, lk_arena *arena, lk_l
  * if a label has a NULL name or value. */
 int lk_rw_encode(const lk_series *s, size_t n, lk_buf *out);
 
+/* The same bodies from label bytes kept between requests (a sender's series
+ * cache): lk_rw_encode_labels appends the label fields of one TimeSeries
+ * (labels in the given order; LK_EINVAL on a NULL name or value) exactly as
+ * lk_rw_encode writes them, and lk_rw_encode_keyed appends a body
+ * byte-identical to lk_rw_encode's for the same series, building the
+ * uncompressed message in `raw` (cleared first; the caller keeps it to reuse
+ * its memory). Returns 0. */
+typedef struct lk_rw_keyed {
+  const uint8_t *labels;     /* lk_rw_encode_labels output */
+  size_t labels_len;
+  const lk_sample *samples;
+  size_t nsamples;
+} lk_rw_keyed;
+int lk_rw_encode_labels(const lk_label *ls, size_t n, lk_buf *out);
+int lk_rw_encode_keyed(const lk_rw_keyed *s, size_t n, lk_buf *raw, lk_buf *out);
+
 /*---- Loki push: a snappy block around logproto.PushRequest ----*/
 
 /* Messages and field numbers: lib/loki_push.proto. One entry's time is sent

@@ -1,6 +1,13 @@
 /* agent.c — see agent.h. Scrape targets: one per static target, URL
  * <scheme>://<target><metrics_path>, job = job_name, interval and timeout
- * from the scrape config (already defaulted from `global` by lk_config). */
+ * from the scrape config (already defaulted from `global` by lk_config).
+ *
+ * The local agent's store keeps each series' tsdb ref in a
+ * collector_series_cache (Prometheus's scrape cache does the same), so a
+ * cycle resolves labels only for series it has not seen: the rest is one
+ * comparison per series and tsdb_append_refs. A ref that head GC made
+ * stale answers LK_ENOENT with nothing stored; the store then resolves the
+ * whole batch again and appends it once more, so no sample is lost. */
 #include "main/agent.h"
 
 #include <stdio.h>
@@ -57,6 +64,114 @@ void lookout_agent_config_fini(lookout_agent_cfg *a)
   memset(a, 0, sizeof *a);
 }
 
+struct lookout_agent_store {
+  tsdb *db;
+  collector_series_cache *cache;
+  uint32_t *ent;                /* cache entry of each series of the batch */
+  size_t ent_cap;
+  tsdb_ref_sample *samples;
+  size_t samples_cap;
+  tsdb_series_in *miss;         /* series without a ref yet */
+  uint32_t *miss_ent;
+  tsdb_ref *miss_ref;
+  size_t miss_cap;
+  lookout_agent_store_stats st;
+};
+
+lookout_agent_store *lookout_agent_store_new(void *db)
+{
+  lookout_agent_store *a = lk_xcalloc(1, sizeof *a);
+  a->db = db;
+  a->cache = collector_series_cache_new();
+  return a;
+}
+
+void lookout_agent_store_free(void *store)
+{
+  lookout_agent_store *a = store;
+  if (!a)
+    return;
+  collector_series_cache_free(a->cache);
+  free(a->ent);
+  free(a->samples);
+  free(a->miss);
+  free(a->miss_ent);
+  free(a->miss_ref);
+  free(a);
+}
+
+/* Resolve the series of the batch that have no ref (all = every one). */
+static int store_resolve(lookout_agent_store *a, const lk_series *s, size_t n, bool all, lk_diag *d)
+{
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t ref;
+    if (!all && collector_series_cache_value(a->cache, a->ent[i], &ref))
+      continue;
+    if (m == a->miss_cap) {
+      a->miss_cap = a->miss_cap ? 2 * a->miss_cap : 256;
+      a->miss = lk_xrealloc(a->miss, a->miss_cap * sizeof *a->miss);
+      a->miss_ent = lk_xrealloc(a->miss_ent, a->miss_cap * sizeof *a->miss_ent);
+      a->miss_ref = lk_xrealloc(a->miss_ref, a->miss_cap * sizeof *a->miss_ref);
+    }
+    a->miss[m] = s[i];
+    a->miss_ent[m++] = a->ent[i];
+  }
+  if (!m)
+    return 0;
+  int rc = tsdb_series_refs(a->db, a->miss, m, a->miss_ref, d);
+  if (rc)
+    return rc;
+  for (size_t j = 0; j < m; j++)
+    collector_series_cache_set_value(a->cache, a->miss_ent[j], a->miss_ref[j]);
+  a->st.resolved += m;
+  return 0;
+}
+
+/* The batch's samples by ref, in a->samples. */
+static size_t store_samples(lookout_agent_store *a, const lk_series *s, size_t n)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t ref;
+    collector_series_cache_value(a->cache, a->ent[i], &ref);
+    a->samples = lk_xgrow(a->samples, &a->samples_cap, k + s[i].nsamples, sizeof *a->samples);
+    for (size_t j = 0; j < s[i].nsamples; j++)
+      a->samples[k++] = (tsdb_ref_sample){ref, s[i].samples[j].t, s[i].samples[j].v};
+  }
+  return k;
+}
+
+int lookout_agent_store_sink(void *store, const lk_series *s, size_t n)
+{
+  lookout_agent_store *a = store;
+  a->ent = lk_xgrow(a->ent, &a->ent_cap, n ? n : 1, sizeof *a->ent);
+  collector_series_cache_map(a->cache, s, n, a->ent);
+  lk_diag d = {0};
+  tsdb_append_stats st;
+  int rc = store_resolve(a, s, n, false, &d);
+  if (!rc) {
+    size_t k = store_samples(a, s, n);
+    rc = tsdb_append_refs(a->db, a->samples, k, &st, &d);
+    if (rc == LK_ENOENT) { /* head GC dropped a series since its ref was cached */
+      a->st.stale_batches++;
+      d = (lk_diag){0};
+      if (!(rc = store_resolve(a, s, n, true, &d)))
+        rc = tsdb_append_refs(a->db, a->samples, store_samples(a, s, n), &st, &d);
+    }
+  }
+  if (rc)
+    lk_warn("agent: storing a collector batch failed: %s: %s", lk_strerror(rc), d.msg);
+  else
+    a->st.appended += st.accepted;
+  return rc;
+}
+
+void lookout_agent_store_stats_get(const lookout_agent_store *a, lookout_agent_store_stats *out)
+{
+  *out = a->st;
+}
+
 int lookout_agent_tsdb_sink(void *ctx, const lk_series *s, size_t n)
 {
   tsdb_append_stats st;
@@ -71,10 +186,14 @@ collector *lookout_agent_start_local(const lk_config *cfg, void *db)
 {
   lookout_agent_cfg ac;
   lookout_agent_config(cfg, &ac);
+  lookout_agent_store *store = lookout_agent_store_new(db);
+  ac.opts.sink_fini = lookout_agent_store_free;
   collector *c = NULL;
   lk_diag d = {0};
-  int rc = collector_new(&ac.opts, (collector_sink){lookout_agent_tsdb_sink, db}, &c, &d);
+  int rc = collector_new(&ac.opts, (collector_sink){lookout_agent_store_sink, store}, &c, &d);
   lookout_agent_config_fini(&ac);
+  if (rc)
+    lookout_agent_store_free(store); /* collector_free owns it once created */
   if (!rc) {
     collector_raise_fd_limit();
     if ((rc = collector_start(c)))

@@ -9,8 +9,9 @@
  * plugin) at a 1 s interval, and over the window measures CPU per cycle
  * (getrusage of this single-threaded process), RSS (VmRSS/VmHWM), series per
  * cycle and how many of the farm's containers were discovered with their
- * pod/namespace/container names. A second window adds the remote_write
- * encoding the agent does each cycle. Rows: the default (core files every
+ * pod/namespace/container names. A second window adds what `lookout agent`
+ * does each cycle on top: its push sink (remote_write encoding, labels
+ * encoded once per series, and the on-disk queue; nothing is sent). Rows: the default (core files every
  * cycle, detail files every 10 s, staggered) and every file every cycle
  * (what Netdata does at its 1 s update_every). Also: the same on a generated cgroup
  * v2 fixture tree of 1,000 containers (regular files) for the v2 path.
@@ -38,18 +39,16 @@
 
 #include "collector/collector.h"
 #include "lib/lk_alloc.h"
-#include "lib/lk_buf.h"
 #include "lib/lk_time.h"
-#include "lib/lk_wire.h"
 
 #define FARM SHARED_DIR "/bench/cgroup_farm.sh"
 #define PEERS SHARED_DIR "/bench/results/collector-peers.json"
 #define MANIFEST "/run/cgroup-farm/manifest.tsv"
 
 typedef struct sink_state {
-  bool encode;
+  bool encode;                /* also through the agent's push sink (encode + on-disk queue) */
   bool check;                 /* check discovery on this cycle (not counted in the window) */
-  lk_buf body;
+  collector_sink push;
   size_t series;
   char **ids;                 /* farm container paths (sorted) */
   size_t nids;
@@ -65,11 +64,8 @@ static int sink(void *ctx, const lk_series *s, size_t n)
 {
   sink_state *st = ctx;
   st->series = n;
-  if (st->encode) {
-    lk_buf_clear(&st->body);
-    for (size_t off = 0; off < n; off += 2000) /* as the agent sends */
-      lk_rw_encode(s + off, n - off < 2000 ? n - off : 2000, &st->body);
-  }
+  if (st->encode)
+    st->push.fn(st->push.ctx, s, n);
   if (!st->seen || !st->check)
     return 0;
   memset(st->seen, 0, st->nids);
@@ -172,6 +168,12 @@ static double run_window(collector *c, int window, double *wall_ms)
   return (cpu_ms() - cpu0) / window;
 }
 
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+  (void)sb; (void)flag; (void)ftw;
+  return remove(p);
+}
+
 static int measure(const char *root, int window, bool farm, int64_t detail_ms, bool encode,
                    result *r)
 {
@@ -199,9 +201,18 @@ static int measure(const char *root, int window, bool farm, int64_t detail_ms, b
   r->discovered = 0;
   for (size_t i = 0; i < st.nids; i++)
     r->discovered += st.seen[i];
-  st.encode = true;
-  if (encode)
+  char qdir[] = "/tmp/bench-collector-queue-XXXXXX";
+  collector_pusher *p = NULL;
+  collector_push_opts po = {.url = "http://127.0.0.1:9/api/v1/write", .queue_dir = qdir,
+                            .queue_max_bytes = 64u << 20}; /* never sent: the sender is not started */
+  if (encode && mkdtemp(qdir) && !collector_pusher_new(&po, &p, NULL)) {
+    st.push = collector_pusher_sink(p);
+    st.encode = true;
     r->cpu_ms_cycle_encode = run_window(c, window / 2 > 5 ? window / 2 : 5, &wall);
+    st.encode = false;
+    collector_pusher_free(p);
+    nftw(qdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  }
   r->rss_mib = status_mib("VmRSS:");
   r->hwm_mib = status_mib("VmHWM:");
   collector_free(c);
@@ -209,7 +220,6 @@ static int measure(const char *root, int window, bool farm, int64_t detail_ms, b
     free(st.ids[i]);
   free(st.ids);
   free(st.seen);
-  lk_buf_fini(&st.body);
   return 0;
 }
 
@@ -262,11 +272,6 @@ static int farm(const char *verb, int n)
   return system(cmd);
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  (void)sb; (void)flag; (void)ftw;
-  return remove(p);
-}
 
 static int copy_file(const char *from, const char *to)
 {

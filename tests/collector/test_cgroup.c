@@ -427,6 +427,80 @@ static void test_detail_cycles(void **state)
   assert_int_equal(nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+static void make_ctr(const char *dir)
+{
+  assert_int_equal(mkdir(dir, 0755), 0);
+  char src[4200], dst[1200];
+  snprintf(src, sizeof src, FIX "/v2" ID2 "/cpu.stat");
+  snprintf(dst, sizeof dst, "%s/cpu.stat", dir);
+  copy_file(src, dst);
+}
+
+static void remove_ctr(const char *dir)
+{
+  char p[1200];
+  snprintf(p, sizeof p, "%s/cpu.stat", dir);
+  assert_int_equal(unlink(p), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+static uint64_t walks_after_rescan(collector *c, int64_t t, uint64_t *containers)
+{
+  collector_rescan(c);
+  assert_int_equal(collector_collect(c, t), 0);
+  collector_stats st;
+  collector_stats_get(c, &st);
+  *containers = st.containers;
+  return st.rescan_walks;
+}
+
+/* Rescans walk the tree only after a directory it crossed changed: a new
+ * container, one in a pod directory created after the last walk, and a
+ * removed one are all seen; a rescan with no change does not walk. */
+static void test_rescan_watch(void **state)
+{
+  (void)state;
+  char root[] = "/tmp/lk-watch-XXXXXX";
+  assert_non_null(mkdtemp(root));
+  char p[1024], pod2[1024], c2[1100], c3[1100];
+  snprintf(p, sizeof p, "%s/cgroup.controllers", root);
+  copy_file(FIX "/v2/cgroup.controllers", p);
+  snprintf(p, sizeof p, "%s/lookout", root);
+  assert_int_equal(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s/lookout/ns_pod_uid", root);
+  assert_int_equal(mkdir(p, 0755), 0);
+  snprintf(c2, sizeof c2, "%s/app", p);
+  make_ctr(c2);
+  capture cap = {0};
+  collector_opts o = {.cgroup_root = root, .proc_root = FIX "/proc", .log_root = FIX "/logs",
+                      .node = "w", .no_node = true};
+  collector *c = NULL;
+  assert_int_equal(collector_new(&o, (collector_sink){capture_sink, &cap}, &c, NULL), 0);
+  uint64_t n, walks = walks_after_rescan(c, 1000, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(walks_after_rescan(c, 2000, &n), walks); /* nothing changed: no walk */
+  snprintf(c3, sizeof c3, "%s/lookout/ns_pod_uid/side", root);
+  make_ctr(c3);
+  assert_int_equal(walks_after_rescan(c, 3000, &n), walks + 1);
+  assert_int_equal(n, 2);
+  snprintf(pod2, sizeof pod2, "%s/lookout/ns_pod2_uid2", root);
+  assert_int_equal(mkdir(pod2, 0755), 0);
+  assert_int_equal(walks_after_rescan(c, 4000, &n), walks + 2);
+  assert_int_equal(n, 2);
+  snprintf(c2, sizeof c2, "%s/app", pod2); /* in the pod directory the last walk found empty */
+  make_ctr(c2);
+  assert_int_equal(walks_after_rescan(c, 5000, &n), walks + 3);
+  assert_int_equal(n, 3);
+  remove_ctr(c3);
+  assert_int_equal(walks_after_rescan(c, 6000, &n), walks + 4);
+  assert_int_equal(n, 2);
+  assert_int_equal(walks_after_rescan(c, 7000, &n), walks + 4);
+  assert_int_equal(capture_count(&cap, NULL, "container_cpu_usage_seconds_total", NULL), 2);
+  collector_free(c);
+  capture_fini(&cap);
+  assert_int_equal(nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -437,6 +511,7 @@ int main(void)
     cmocka_unit_test(test_node),
     cmocka_unit_test(test_v2_thousand),
     cmocka_unit_test(test_detail_cycles),
+    cmocka_unit_test(test_rescan_watch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,6 +143,9 @@ typedef struct receiver {
   size_t n, cap;
   uint64_t requests;
   int status;           /* answer with this (0: 204) */
+  lk_buf *bodies;       /* every body as received, when keep_bodies */
+  size_t nbodies, bodies_cap;
+  bool keep_bodies;
   lk_http_server *srv;
   int port;
 } receiver;
@@ -158,6 +161,11 @@ static void on_write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   pthread_mutex_lock(&r->lock);
   r->requests++;
   int status = r->status;
+  if (r->keep_bodies) {
+    r->bodies = lk_xgrow(r->bodies, &r->bodies_cap, r->nbodies + 1, sizeof *r->bodies);
+    r->bodies[r->nbodies] = (lk_buf){0};
+    lk_buf_append(&r->bodies[r->nbodies++], body, len);
+  }
   if (!status && lk_rw_decode(body, len, 64 << 20, a, &s, &n, NULL) == 0) {
     for (size_t i = 0; i < n; i++)
       for (size_t j = 0; j < s[i].nsamples; j++) {
@@ -315,6 +323,122 @@ static void test_rejected_is_dropped(void **state)
   rm_rf(dir);
 }
 
+/*---- label bytes reused between cycles ----*/
+
+#define RW_STABLE 5
+#define RW_FRESH 120
+#define RW_CYCLES 30
+#define RW_PER_SEND 50
+
+static int label_name_cmp(const void *a, const void *b)
+{
+  return strcmp(((const lk_label *)a)->name, ((const lk_label *)b)->name);
+}
+
+/* What lk_rw_encode makes of a cycle, labels sorted, RW_PER_SEND series a
+ * request: the bodies the pusher must send. */
+static size_t fresh_bodies(const lk_series *s, size_t n, lk_buf *out)
+{
+  size_t nb = 0;
+  for (size_t off = 0; off < n; off += RW_PER_SEND, nb++) {
+    size_t m = n - off < RW_PER_SEND ? n - off : RW_PER_SEND;
+    lk_series sorted[RW_PER_SEND];
+    lk_label ls[RW_PER_SEND][3];
+    for (size_t i = 0; i < m; i++) {
+      memcpy(ls[i], s[off + i].labels, sizeof ls[i]);
+      qsort(ls[i], 3, sizeof ls[i][0], label_name_cmp);
+      sorted[i] = s[off + i];
+      sorted[i].labels = ls[i];
+    }
+    out[nb] = (lk_buf){0};
+    assert_int_equal(lk_rw_encode(sorted, m, &out[nb]), 0);
+  }
+  return nb;
+}
+
+/* RW_CYCLES cycles of RW_STABLE series that stay (labels not in sorted
+ * order, their order in the batch rotating) and RW_FRESH new ones each
+ * cycle; the last cycles bring back series of the first ones, which the
+ * cache has dropped by then. Every body equals lk_rw_encode's for the same
+ * series (byte for byte, and decoded), and labels are encoded once per
+ * series while it stays in the cache. */
+static void test_label_bytes_reused(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/lk-rwreuse-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  receiver r = {.lock = PTHREAD_MUTEX_INITIALIZER, .keep_bodies = true};
+  receiver_start(&r, 0);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/write", r.port);
+  collector_push_opts po = {.url = url, .queue_dir = dir, .max_series_per_send = RW_PER_SEND};
+  collector_pusher *p = NULL;
+  assert_int_equal(collector_pusher_new(&po, &p, NULL), 0);
+  assert_int_equal(collector_pusher_start(p), 0);
+  collector_sink sink = collector_pusher_sink(p);
+  enum { N = RW_STABLE + RW_FRESH, MAXB = (N + RW_PER_SEND - 1) / RW_PER_SEND };
+  char ids[N][16];
+  lk_label ls[N][3];
+  lk_sample smp[N];
+  lk_series s[N];
+  lk_buf want[RW_CYCLES * MAXB];
+  size_t nwant = 0;
+  for (int cyc = 0; cyc < RW_CYCLES; cyc++) {
+    int src = cyc >= RW_CYCLES - 2 ? cyc - (RW_CYCLES - 2) : cyc; /* the last two repeat 0 and 1 */
+    for (int i = 0; i < N; i++) {
+      int k = i < RW_STABLE ? (i + cyc) % RW_STABLE : i;
+      if (k < RW_STABLE)
+        snprintf(ids[i], sizeof ids[i], "stable-%d", k);
+      else
+        snprintf(ids[i], sizeof ids[i], "c%d-%d", src, k);
+      ls[i][0] = (lk_label){"__name__", k < RW_STABLE ? "stable_total" : "fresh"};
+      ls[i][1] = (lk_label){"zone", k % 2 ? "b" : "a"};
+      ls[i][2] = (lk_label){"id", ids[i]};
+      smp[i] = (lk_sample){1700000000000 + cyc * 1000, cyc * 1000.5 + i};
+      s[i] = (lk_series){ls[i], 3, &smp[i], 1};
+    }
+    assert_int_equal(sink.fn(sink.ctx, s, N), 0);
+    nwant += fresh_bodies(s, N, want + nwant);
+    if (cyc == 1) {
+      collector_push_stats st;
+      collector_pusher_stats_get(p, &st);
+      assert_int_equal(st.label_encodings, RW_STABLE + 2 * RW_FRESH); /* stable ones encoded once */
+    }
+  }
+  assert_int_equal(collector_pusher_flush(p, 20000), 0);
+  collector_push_stats st;
+  collector_pusher_stats_get(p, &st);
+  assert_true(st.label_encodings < (uint64_t)RW_CYCLES * N);
+  pthread_mutex_lock(&r.lock);
+  assert_int_equal(r.nbodies, nwant);
+  for (size_t b = 0; b < nwant; b++) {
+    assert_int_equal(r.bodies[b].len, want[b].len);
+    assert_memory_equal(r.bodies[b].data, want[b].data, want[b].len);
+    lk_arena *a = lk_arena_new(1 << 16), *ea = lk_arena_new(1 << 16);
+    lk_series *got, *exp;
+    size_t ngot, nexp;
+    assert_int_equal(lk_rw_decode(r.bodies[b].data, r.bodies[b].len, 1 << 24, a, &got, &ngot, NULL), 0);
+    assert_int_equal(lk_rw_decode(want[b].data, want[b].len, 1 << 24, ea, &exp, &nexp, NULL), 0);
+    assert_int_equal(ngot, nexp);
+    for (size_t i = 0; i < ngot; i++) {
+      assert_true(lk_labels_equal(got[i].labels, got[i].nlabels, exp[i].labels, exp[i].nlabels));
+      assert_int_equal(got[i].samples[0].t, exp[i].samples[0].t);
+    }
+    lk_arena_free(a);
+    lk_arena_free(ea);
+    lk_buf_fini(&r.bodies[b]);
+    lk_buf_fini(&want[b]);
+  }
+  pthread_mutex_unlock(&r.lock);
+  printf("# %zu bodies byte-identical to lk_rw_encode's; labels encoded %llu times for %d series sent\n",
+         nwant, (unsigned long long)st.label_encodings, RW_CYCLES * N);
+  collector_pusher_free(p);
+  lk_http_stop(r.srv);
+  free(r.bodies);
+  free(r.keys);
+  rm_rf(dir);
+}
+
 /*---- a real Prometheus with the remote_write receiver ----*/
 
 static int free_port(void)
@@ -411,6 +535,7 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_queue_other_version_kept),
     cmocka_unit_test(test_outage_exactly_once),
     cmocka_unit_test(test_rejected_is_dropped),
+    cmocka_unit_test(test_label_bytes_reused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
