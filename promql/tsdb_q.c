@@ -17,8 +17,9 @@ static int q_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, i
 static size_t q_count(void *set) { return tsdb_result_count(set); }
 static const promql_series_in *q_get(void *set, size_t i) { return tsdb_result_get(set, i); }
 static void q_release(void *set) { tsdb_result_free(set); }
+static uint64_t q_version(void *ctx) { return tsdb_data_version(ctx); }
 
 promql_queryable promql_queryable_tsdb(tsdb *db)
 {
-  return (promql_queryable){db, q_select, q_count, q_get, q_release};
+  return (promql_queryable){db, q_select, q_count, q_get, q_release, q_version};
 }

@@ -193,6 +193,13 @@ int tsdb_label_values(tsdb *db, const char *name, const tsdb_matcher *m, size_t 
                       int64_t mint, int64_t maxt, char ***out, size_t *out_n, lk_diag *d);
 void tsdb_strings_free(char **v, size_t n);
 
+/* A number that changes whenever a query could see different data: after
+ * every append that stored samples (once they are visible) and every change
+ * of the block list. Equal numbers, read before two evaluations, mean both
+ * saw the same data; a result cache keys on it (promql/qcache.c). Cheap
+ * (two atomic loads). */
+uint64_t tsdb_data_version(tsdb *db);
+
 /*---- Maintenance and status ----*/
 
 /* Persist the whole head into blocks, compact, apply retention and truncate
