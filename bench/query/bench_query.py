@@ -75,7 +75,8 @@ class VictoriaMetrics(CacheToggle, BP.VictoriaMetrics):
 
 
 class Lookout(CacheToggle, BP.Lookout):
-    cache_note = "cold: storage.query_cache_size: 0 (config file); warm: the default 64 MiB sample cache"
+    cache_note = ("cold: storage.query_cache_size: 0 (config file); warm: the default 64 MiB "
+                  "(decoded chunks, and a quarter for whole results)")
     ready_path = "/-/ready"  # not /api/v1/labels: readiness must not touch the index
 
     def command(self):
