@@ -27,7 +27,11 @@ QUERY_NAMES = [("q1_sum_rate_cpu", "q1 `sum by (namespace) (rate(container_cpu_u
                ("q2_max_mem_ns1", "q2 `max_over_time(container_memory_working_set_bytes{namespace=\"ns-1\"}[1h])`, 24 h at 60 s"),
                ("q3_raw_series", "q3 one series over 24 h at the scrape step (`query_range`)"),
                ("q4_raw_samples", "q4 the same series as raw samples (instant `series[24h]`)"),
-               ("q5_topk_cpu", "q5 `topk(10, rate(container_cpu_usage_seconds_total[5m]))`, 24 h at 60 s")]
+               ("q5_topk_cpu", "q5 `topk(10, rate(container_cpu_usage_seconds_total[5m]))`, 24 h at 60 s"),
+               ("q6_regex_cpu", "q6 `sum by (namespace) (rate(container_cpu_usage_seconds_total{id=~\".*pod.*\"}[5m]))`, "
+                "24 h at 60 s"),
+               ("q8_hist_p99", "q8 `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))`, "
+                "24 h at 60 s")]
 PEER_NAMES = {"lookout": "Lookout", "prometheus": "Prometheus 2.42", "victoria-metrics": "VictoriaMetrics 1.79"}
 
 

@@ -61,6 +61,7 @@
 #include "main/pod_flows.h"
 #include "main/serve.h"
 #include "orchestrator/orchestrator.h"
+#include "promql/promql.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
@@ -384,6 +385,7 @@ static int apply_manifests(const char *cmd, const lk_config *c, orch *o)
 typedef struct node {
   char *cert, *key;
   tsdb *db;
+  promql_cache *qcache; /* PromQL results for the HTTP API; NULL when query_cache_size is 0 */
   logstore *logs;
   alerting_am *am;
   alerting_manager *rules;
@@ -425,6 +427,7 @@ static void node_close(node *n)
   alerting_am_close(n->am);
   orch_hpa_ctl_free(n->autoscaler);
   free(n->ext);
+  promql_cache_free(n->qcache);
   tsdb_close(n->db);
   logstore_close(n->logs);
   pod_flows_free(n->pods);
@@ -462,6 +465,10 @@ static int node_open(const char *cmd, const lk_config *c, node *n, char *token_p
   lk_crashpoint *crash = n->crash_on ? &n->crash : NULL;
   if (open_storage(c, crash, &n->db))
     return 1;
+  /* a quarter of the query cache budget for whole results, the rest (in the
+   * tsdb) for decoded chunks; query_cache_size: 0 turns both off */
+  if (c->storage.query_cache_size)
+    promql_cache_new(c->storage.query_cache_size / 4, &n->qcache);
   n->logs = lookout_logstore_open(c, crash);
   n->am = n->logs ? open_notifier(cmd, c) : NULL;
   if (!n->am)
@@ -516,6 +523,7 @@ static int run(const char *cmd, const lk_config *c, const char *ui_dir)
       .request_timeout_s = (unsigned)((c->server.request_timeout_ms + 999) / 1000),
     },
     .db = n.db,
+    .query_cache = n.qcache,
     .logs = n.logs,
     .rules = n.rules,
     .am = n.am,

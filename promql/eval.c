@@ -539,10 +539,30 @@ static int run(const promql_queryable *q, const promql_opts *o, const promql_exp
   return rc;
 }
 
+/* run() through the result cache when the caller gave one and the data has a
+ * version; the version is read before evaluating, so data appended meanwhile
+ * gives the next query a new key (never a result that misses it). */
+static int run_cached(const promql_queryable *q, const promql_opts *o, const promql_expr *e,
+                      int64_t start, int64_t end, int64_t step, bool range, promql_result **out,
+                      lk_diag *d)
+{
+  if (!o || !o->cache || !q->version)
+    return run(q, o, e, start, end, step, range, out, d);
+  promql_opts opt;
+  apply_defaults(o, &opt);
+  uint64_t version = q->version(q->ctx);
+  if (promql__cache_get(o->cache, e->src, &opt, start, end, step, range, version, out))
+    return 0;
+  int rc = run(q, o, e, start, end, step, range, out, d);
+  if (!rc)
+    promql__cache_put(o->cache, e->src, &opt, start, end, step, range, version, *out);
+  return rc;
+}
+
 int promql_eval_instant(const promql_queryable *q, const promql_opts *o, const promql_expr *e,
                         int64_t t, promql_result **out, lk_diag *d)
 {
-  return run(q, o, e, t, t, 1, false, out, d);
+  return run_cached(q, o, e, t, t, 1, false, out, d);
 }
 
 int promql_eval_range(const promql_queryable *q, const promql_opts *o, const promql_expr *e,
@@ -557,5 +577,5 @@ int promql_eval_range(const promql_queryable *q, const promql_opts *o, const pro
   if ((end - start) / step + 1 > opt.max_points)
     return lk_diag_set(d, LK_EINVAL, -1, "exceeded maximum resolution of %lld points per timeseries. Try decreasing the query resolution (?step=XX)",
                        (long long)opt.max_points);
-  return run(q, o, e, start, end, step, true, out, d);
+  return run_cached(q, o, e, start, end, step, true, out, d);
 }

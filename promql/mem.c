@@ -197,5 +197,5 @@ static void mem_release(void *set)
 
 promql_queryable promql_mem_queryable(promql_mem *m)
 {
-  return (promql_queryable){m, mem_select, mem_count, mem_get, mem_release, NULL};
+  return (promql_queryable){m, mem_select, mem_count, mem_get, mem_release, NULL, NULL};
 }

@@ -53,6 +53,9 @@ typedef struct promql_queryable {
   const promql_series_in *(*get)(void *set, size_t i);
   void (*release)(void *set);
   const promql_rollups *rollups; /* NULL: raw samples only */
+  /* The data version (tsdb_data_version): equal before two evaluations
+   * means both see the same data. NULL: results are never cached. */
+  uint64_t (*version)(void *ctx);
 } promql_queryable;
 
 /* In-memory store: a sorted list of series, for tests and the conformance
@@ -79,6 +82,19 @@ typedef struct promql_expr promql_expr;
 int promql_parse(const char *query, promql_expr **out, lk_diag *d);
 void promql_expr_free(promql_expr *e); /* NULL is fine */
 
+/*---- Result cache ----*/
+
+/* Whole results of repeated queries (promql/qcache.c), used when
+ * promql_opts.cache is set and the queryable has a version: an entry is
+ * found only by the same query text, times, lookback and limits over the same
+ * data version, and a hit returns a copy bit-identical to what the
+ * evaluation returned. Least recently used entries go once the results held
+ * exceed budget_bytes; one result over a quarter of it is not kept.
+ * Thread-safe; free it after every evaluation that uses it has ended. */
+typedef struct promql_cache promql_cache;
+int promql_cache_new(uint64_t budget_bytes, promql_cache **out);
+void promql_cache_free(promql_cache *c); /* NULL is fine */
+
 /*---- Evaluation ----*/
 
 typedef struct promql_opts {
@@ -87,6 +103,7 @@ typedef struct promql_opts {
   uint64_t max_samples;    /* samples loaded + points held; default 50,000,000 → LK_ELIMIT */
   uint64_t max_series;     /* series per selector / result; default 1,000,000 → LK_ELIMIT */
   int64_t max_points;      /* steps per range query; default 11,000 → LK_EINVAL */
+  struct promql_cache *cache; /* result cache (borrowed), or NULL = none */
 } promql_opts;
 
 enum promql_type { PROMQL_SCALAR, PROMQL_STRING, PROMQL_VECTOR, PROMQL_MATRIX };

@@ -254,6 +254,13 @@ lk_label *promql__labels_set(pq_ctx *c, const lk_label *ls, size_t n, const char
 void promql__sig(lk_buf *b, const lk_label *ls, size_t n, const char **names, size_t nn, bool on);
 bool promql__in_list(const char *s, const char **l, size_t n);
 
+/* Result cache (qcache.c): a copy of the stored result into *out, or false. */
+bool promql__cache_get(promql_cache *c, const char *src, const promql_opts *o, int64_t start, int64_t end,
+                       int64_t step, bool range, uint64_t version, promql_result **out);
+/* Store a copy of r (an evaluation of src that read data at `version`). */
+void promql__cache_put(promql_cache *c, const char *src, const promql_opts *o, int64_t start, int64_t end,
+                       int64_t step, bool range, uint64_t version, const promql_result *r);
+
 /* A string → index hash map in the arena. */
 typedef struct pq_map {
   struct pq_map_ent { const char *k; size_t klen; uint64_t h; size_t v; } *e;

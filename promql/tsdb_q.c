@@ -18,6 +18,7 @@ static int q_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, i
 static size_t q_count(void *set) { return tsdb_result_count(set); }
 static const promql_series_in *q_get(void *set, size_t i) { return tsdb_result_get(set, i); }
 static void q_release(void *set) { tsdb_result_free(set); }
+static uint64_t q_version(void *ctx) { return tsdb_data_version(ctx); }
 
 static int r_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt, int64_t res,
                     uint64_t max_series, void **out, lk_diag *d)
@@ -36,5 +37,5 @@ static const promql_rollups tsdb_rollups = {r_select, r_count, r_get, r_release}
 
 promql_queryable promql_queryable_tsdb(tsdb *db)
 {
-  return (promql_queryable){db, q_select, q_count, q_get, q_release, &tsdb_rollups};
+  return (promql_queryable){db, q_select, q_count, q_get, q_release, &tsdb_rollups, q_version};
 }

@@ -316,6 +316,8 @@ int tsdb__block_series(const tsdb__block *b, uint32_t id, tsdb__bseries *out)
 void tsdb__fcache_fini(tsdb__fcache *c)
 {
   lk_buf_fini(&c->raw);
+  tsdb__tsmemo_free(c->memo);
+  c->memo = NULL;
   c->valid = false;
 }
 
@@ -394,10 +396,10 @@ int tsdb__block_bound(const tsdb__bseries *s, int64_t mint, int64_t maxt, size_t
 
 /* Decode one chunk at t/v (room for cap samples), keeping [mint, maxt]. */
 static int chunk_into(const uint8_t *p, const tsdb__bchunk *ch, int64_t mint, int64_t maxt, int64_t *t,
-                      double *v, size_t cap, size_t *n)
+                      double *v, size_t cap, tsdb__tsmemo **memo, size_t *n)
 {
   int64_t cnt = tsdb__chunk_count(p, ch->len);
-  if (cnt < 0 || (size_t)cnt > cap || tsdb__chunk_decode(p, ch->len, t, v) != cnt)
+  if (cnt < 0 || (size_t)cnt > cap || tsdb__chunk_decode_memo(p, ch->len, t, v, memo) != cnt)
     return LK_ECORRUPT;
   size_t w = (size_t)cnt;
   if (ch->mint < mint || ch->maxt > maxt) {
@@ -425,7 +427,7 @@ int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64
     if (!raw && (rc = tsdb__block_frame(b, s, c, &raw)))
       break;
     size_t got;
-    rc = chunk_into(raw + ch->raw_off, ch, mint, maxt, t + w, v + w, cap - w, &got);
+    rc = chunk_into(raw + ch->raw_off, ch, mint, maxt, t + w, v + w, cap - w, &c->memo, &got);
     if (rc)
       rc = frame_corrupt(b, s, "chunk does not decode");
     w += rc ? 0 : got;

@@ -32,6 +32,7 @@
 #define CHUNK_VERSION 1
 #define KMAX 22 /* 10^22 is the largest power of ten that is an exact double */
 #define SCRATCH_STACK 256
+#define DECODE_STACK 2048 /* compacted blocks hold chunks of ~1,440 samples */
 
 enum { V_XOR = 0, V_DECIMAL = 1 };
 
@@ -309,7 +310,93 @@ int64_t tsdb__chunk_count(const uint8_t *p, size_t len)
   return header_read(&r, &hdr);
 }
 
-int64_t tsdb__chunk_decode(const uint8_t *p, size_t len, int64_t *t, double *v)
+/*---- Timestamp section memo ----*/
+
+/* Direct-mapped by a hash of the section's first bytes: a block holds a few
+ * distinct sections per scrape target and chunk window, each shared by every
+ * series of that target. What the slots hold stays under MEMO_BUDGET bytes
+ * (a section that would exceed it is not kept). */
+#define MEMO_SLOTS 1024
+#define MEMO_BUDGET ((size_t)4 << 20)
+
+typedef struct memo_slot {
+  uint32_t n, len;          /* len 0: empty */
+  unsigned scheme;
+  uint8_t *bytes;           /* len bytes, then n int64 timestamps (one allocation) */
+  size_t cap;
+} memo_slot;
+
+struct tsdb__tsmemo {
+  size_t bytes;             /* Σ slot cap */
+  memo_slot slot[MEMO_SLOTS];
+};
+
+void tsdb__tsmemo_free(tsdb__tsmemo *m)
+{
+  if (!m)
+    return;
+  for (unsigned i = 0; i < MEMO_SLOTS; i++)
+    free(m->slot[i].bytes);
+  free(m);
+}
+
+static memo_slot *memo_slot_of(tsdb__tsmemo *m, const uint8_t *s, size_t avail, size_t n, unsigned scheme)
+{
+  uint64_t h = n << 1 | scheme;
+  for (size_t i = 0; i < avail && i < 8; i++)
+    h = h << 8 ^ s[i] ^ h >> 56;
+  return &m->slot[(h * 0x9e3779b97f4a7c15ULL) >> 54]; /* 10 bits: MEMO_SLOTS */
+}
+
+/* The slot holds a section that is a prefix of s[0..avail): the decoder,
+ * reading the same n values of the same scheme from the same bits, would
+ * consume exactly those bytes and produce exactly those timestamps. */
+static bool memo_match(const memo_slot *e, const uint8_t *s, size_t avail, size_t n, unsigned scheme)
+{
+  return e->len && e->n == n && e->scheme == scheme && e->len <= avail && !memcmp(e->bytes, s, e->len);
+}
+
+static void memo_store(tsdb__tsmemo *m, memo_slot *e, const uint8_t *s, size_t len, const int64_t *t,
+                       size_t n, unsigned scheme)
+{
+  size_t need = len + n * sizeof *t;
+  if (need > e->cap) {
+    if (m->bytes - e->cap + need > MEMO_BUDGET)
+      return;
+    m->bytes += need - e->cap;
+    free(e->bytes);
+    e->bytes = lk_xmalloc(need);
+    e->cap = need;
+  }
+  e->n = (uint32_t)n;
+  e->len = (uint32_t)len;
+  e->scheme = scheme;
+  memcpy(e->bytes, s, len);
+  memcpy(e->bytes + len, t, n * sizeof *t);
+}
+
+/* Byte offset of an aligned reader from p (bits refilled but not consumed
+ * are counted back). */
+static size_t br_offset(const tsdb__br *r, const uint8_t *p) { return (size_t)(r->p - p) - r->cnt / 8; }
+
+/* The timestamp section, from the memo when it holds the same bytes; the
+ * reader is left at the value section. */
+static void ts_decode_memo(tsdb__br *r, const uint8_t *p, size_t len, unsigned scheme, int64_t *t,
+                           size_t n, tsdb__tsmemo *m)
+{
+  size_t off = br_offset(r, p);
+  memo_slot *e = memo_slot_of(m, p + off, len - off, n, scheme);
+  if (memo_match(e, p + off, len - off, n, scheme)) {
+    memcpy(t, e->bytes + e->len, n * sizeof *t);
+    tsdb__br_init(r, p + off + e->len, len - off - e->len);
+    return;
+  }
+  tsdb__ts_decode(r, scheme, t, n);
+  if (!r->err)
+    memo_store(m, e, p + off, br_offset(r, p) - off, t, n, scheme);
+}
+
+int64_t tsdb__chunk_decode_memo(const uint8_t *p, size_t len, int64_t *t, double *v, tsdb__tsmemo **m)
 {
   tsdb__br r;
   unsigned hdr;
@@ -317,17 +404,28 @@ int64_t tsdb__chunk_decode(const uint8_t *p, size_t len, int64_t *t, double *v)
   int64_t n = header_read(&r, &hdr);
   if (n < 0)
     return n;
-  tsdb__ts_decode(&r, hdr & 1, t, (size_t)n);
+  if (m && n >= 3) {
+    if (!*m)
+      *m = lk_xcalloc(1, sizeof **m);
+    ts_decode_memo(&r, p, len, hdr & 1, t, (size_t)n, *m);
+  } else {
+    tsdb__ts_decode(&r, hdr & 1, t, (size_t)n);
+  }
   if (r.err)
     return LK_ECORRUPT;
   if ((hdr >> 1 & 1) == V_XOR) {
     tsdb__xor_decode(&r, v, (size_t)n);
   } else {
-    uint64_t stack[SCRATCH_STACK];
-    uint64_t *u = n <= SCRATCH_STACK ? stack : lk_xmalloc((size_t)n * sizeof *u);
+    uint64_t stack[DECODE_STACK];
+    uint64_t *u = n <= DECODE_STACK ? stack : lk_xmalloc((size_t)n * sizeof *u);
     dec_read(&r, v, (size_t)n, u);
     if (u != stack)
       free(u);
   }
   return r.err ? LK_ECORRUPT : n;
+}
+
+int64_t tsdb__chunk_decode(const uint8_t *p, size_t len, int64_t *t, double *v)
+{
+  return tsdb__chunk_decode_memo(p, len, t, v, NULL);
 }

@@ -35,6 +35,18 @@ int64_t tsdb__chunk_count(const uint8_t *p, size_t len);
  * On error the arrays hold unspecified values (they are scratch). */
 int64_t tsdb__chunk_decode(const uint8_t *p, size_t len, int64_t *t, double *v);
 
+/* Timestamp sections a reader decoded lately. Series scraped together have
+ * byte-identical timestamp sections (sections are byte-aligned and
+ * deterministic), so a reader that keeps a memo decodes each distinct one
+ * once and copies it for the others. Owned by one reader (not thread-safe);
+ * a zeroed tsdb__tsmemo * (NULL) is allocated on first use. */
+typedef struct tsdb__tsmemo tsdb__tsmemo;
+void tsdb__tsmemo_free(tsdb__tsmemo *m); /* NULL is fine */
+
+/* tsdb__chunk_decode through a memo (*m: NULL at first, allocated here);
+ * the same result bits. */
+int64_t tsdb__chunk_decode_memo(const uint8_t *p, size_t len, int64_t *t, double *v, tsdb__tsmemo **m);
+
 /* Most bytes tsdb__unpack will produce from one frame (corruption guard). */
 #define TSDB__PACK_MAX_RAW ((size_t)1 << 30)
 

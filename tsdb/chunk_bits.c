@@ -202,12 +202,14 @@ void tsdb__is_write(tsdb__bw *w, const uint64_t *u, size_t m, const tsdb__is_pla
   tsdb__bw_align(w);
 }
 
-/* m plain Rice codes: while 8 input bytes remain, one refill serves up to
- * two codes of at most 56 bits, with the reader state in locals; escapes,
- * long codes and the input's tail go through rice_get. */
+/* m plain Rice codes: while 8 input bytes remain, one refill serves every
+ * code that fits in the ≥ 56 bits it loads (short timestamp residuals: five
+ * or more), with the reader state in locals; escapes and the input's tail
+ * go through rice_get. */
 static void read_rice(tsdb__br *r, uint64_t *u, size_t m, unsigned k)
 {
   size_t i = 0;
+  const uint64_t one_k = (uint64_t)1 << k;
   while (i < m && !r->err) {
     uint64_t acc = r->acc;
     unsigned cnt = r->cnt;
@@ -219,16 +221,13 @@ static void read_rice(tsdb__br *r, uint64_t *u, size_t m, unsigned k)
       unsigned z = acc ? (unsigned)__builtin_clzll(acc) : 64u, nb = z + 1 + k;
       if (z >= QMAX || nb > 56)
         break;
-      u[i++] = ((uint64_t)z << k) + (acc >> (64 - nb)) - ((uint64_t)1 << k);
-      acc <<= nb;
-      cnt -= nb;
-      z = acc ? (unsigned)__builtin_clzll(acc) : 64u;
-      nb = z + 1 + k;
-      if (i == m || z >= QMAX || nb > cnt)
-        continue;
-      u[i++] = ((uint64_t)z << k) + (acc >> (64 - nb)) - ((uint64_t)1 << k);
-      acc <<= nb; /* nb <= cnt < 64 */
-      cnt -= nb;
+      do { /* nb <= cnt < 64 */
+        u[i++] = ((uint64_t)z << k) + (acc >> (64 - nb)) - one_k;
+        acc <<= nb;
+        cnt -= nb;
+        z = acc ? (unsigned)__builtin_clzll(acc) : 64u;
+        nb = z + 1 + k;
+      } while (i < m && z < QMAX && nb <= cnt);
     }
     r->acc = acc;
     r->cnt = cnt;

@@ -111,6 +111,7 @@ void tsdb__blocks_add(tsdb *db, tsdb__block *b)
   }
   db->blocks[i] = b;
   db->nblocks++;
+  atomic_fetch_add(&db->blocks_changed, 1);
   pthread_rwlock_unlock(&db->blocks_lock);
   tsdb__newest_update(db, maxt);
 }
@@ -145,6 +146,12 @@ static void block_delete(tsdb *db, tsdb__block *b)
   tsdb__block_close(b);
 }
 
+uint64_t tsdb_data_version(tsdb *db)
+{
+  /* both only grow, so their sum changes with either and never repeats */
+  return atomic_load(&db->appended) + atomic_load(&db->blocks_changed);
+}
+
 /* Remove the blocks in `drop` from the list and delete them. compact_mu held. */
 void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n)
 {
@@ -158,6 +165,7 @@ void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n)
       db->blocks[w++] = db->blocks[i];
   }
   db->nblocks = w;
+  atomic_fetch_add(&db->blocks_changed, 1);
   pthread_rwlock_unlock(&db->blocks_lock);
   for (size_t j = 0; j < n; j++) {
     tsdb__scache_drop_block(db->scache, drop[j]->seq);

@@ -253,7 +253,7 @@ static int decode_slot(const tsdb__block *b, const tsdb__bseries *s, uint32_t k,
   if (n < 1 || (uint64_t)n != ch->n)
     return LK_ECORRUPT;
   int64_t *t = lk_xmalloc((size_t)n * (sizeof(int64_t) + sizeof(double)));
-  if (tsdb__chunk_decode(p, ch->len, t, (double *)(void *)(t + n)) != n) {
+  if (tsdb__chunk_decode_memo(p, ch->len, t, (double *)(void *)(t + n), &fc->memo) != n) {
     free(t);
     return LK_ECORRUPT;
   }

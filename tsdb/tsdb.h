@@ -258,6 +258,12 @@ int tsdb_select_rollup(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint,
 size_t tsdb_rollup_count(const tsdb_rollup_result *r);
 const tsdb_rollup_series *tsdb_rollup_get(const tsdb_rollup_result *r, size_t i);
 void tsdb_rollup_free(tsdb_rollup_result *r); /* NULL is fine */
+/* A number that changes whenever a query could see different data: after
+ * every append that stored samples (once they are visible) and every change
+ * of the block list. Equal numbers, read before two evaluations, mean both
+ * saw the same data; a result cache keys on it (promql/qcache.c). Cheap
+ * (two atomic loads). */
+uint64_t tsdb_data_version(tsdb *db);
 
 /*---- Maintenance and status ----*/
 

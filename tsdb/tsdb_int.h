@@ -301,11 +301,13 @@ void tsdb__block_close(tsdb__block *b);
 /* Decode series `id` (labels + chunk metas); free with tsdb__bseries_fini. */
 int tsdb__block_series(const tsdb__block *b, uint32_t id, tsdb__bseries *out);
 void tsdb__bseries_fini(tsdb__bseries *s);
-/* The last unpacked frame of one block, reused while series share it. */
+/* The last unpacked frame of one block, reused while series share it, and
+ * the timestamp sections its reader decoded (chunk.h). */
 typedef struct tsdb__fcache {
   bool valid;
   uint64_t off;
   lk_buf raw;
+  struct tsdb__tsmemo *memo;
 } tsdb__fcache;
 
 void tsdb__fcache_fini(tsdb__fcache *c);
@@ -437,6 +439,7 @@ struct tsdb {
   _Atomic int64_t newest_t;  /* newest sample stored anywhere; INT64_MIN if none */
   /* counters */
   _Atomic uint64_t appended, rejected[TSDB_REJECT__COUNT], series_created;
+  _Atomic uint64_t blocks_changed; /* block list additions and removals (tsdb_data_version) */
   /* background thread: WAL fsync (interval policy) and compaction after
    * head cuts; bg_mu (a leaf lock) guards compact_wanted and stopping */
   pthread_t bg;

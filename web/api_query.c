@@ -192,7 +192,8 @@ promql_opts web__query_opts(const web_server *w, int64_t timeout_ms)
   int64_t cap = w->limits.query_timeout_ms;
   return (promql_opts){.timeout_ms = timeout_ms > 0 && timeout_ms < cap ? timeout_ms : cap,
                        .max_samples = w->limits.max_query_samples,
-                       .max_points = MAX_POINTS};
+                       .max_points = MAX_POINTS,
+                       .cache = w->query_cache};
 }
 
 int web__eval_instant(const web_server *w, const char *query, int64_t t, promql_result **out,

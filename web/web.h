@@ -55,6 +55,7 @@ typedef struct web_opts {
   web_limits limits;
   /* The stores (borrowed; they must outlive the server). */
   tsdb *db;               /* metrics; required */
+  struct promql_cache *query_cache; /* results of repeated PromQL queries, or NULL = none */
   struct logstore *logs;  /* log store for the Loki API, or NULL (those routes answer 503) */
   struct alerting_manager *rules; /* rule engine for /api/v1/rules, /api/v1/alerts, /-/reload,
                                      or NULL (those routes answer 503) */

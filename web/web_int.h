@@ -60,6 +60,7 @@ typedef struct web_stats {
 
 struct web_server {
   tsdb *db;
+  struct promql_cache *query_cache; /* borrowed; NULL = no result cache */
   struct logstore *logs; /* borrowed; NULL = no Loki API */
   struct alerting_manager *rules; /* borrowed; NULL = no rule engine */
   struct orch_hpa_ctl *autoscaler; /* borrowed; NULL = no autoscaler events */

@@ -89,6 +89,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
     return lk_diag_set(d, LK_EINVAL, -1, "dashboard directory %s: not a directory", o->ui_dir);
   web_server *w = lk_xcalloc(1, sizeof *w);
   w->db = o->db;
+  w->query_cache = o->query_cache;
   w->logs = o->logs;
   w->rules = o->rules;
   w->autoscaler = o->autoscaler;

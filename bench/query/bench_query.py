@@ -14,12 +14,17 @@ code (loaded as a module, not copied), then for each peer:
         VictoriaMetrics without -search.disableCache), idle as above; per
         query one discarded run, then the median of REPEATS (5).
 
-Queries (q1-q4 are bench_peers.py's, q5 is added here):
+The dataset is gen_dataset.py's plus what gen_query_extra.py adds: cAdvisor's
+`id` label on every container series and a classic histogram per (node,
+namespace). Queries (q1-q4 are bench_peers.py's, q5, q6 and q8 are added here):
   q1 sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))  24 h, step 60 s
   q2 max_over_time(container_memory_working_set_bytes{namespace="ns-1"}[1h])  24 h, step 60 s
   q3 one series over the last 24 h at the scrape step (query_range)
   q4 the same series as raw samples (instant query of series[24h])
   q5 topk(10, rate(container_cpu_usage_seconds_total[5m]))  24 h, step 60 s
+  q6 sum by (namespace) (rate(container_cpu_usage_seconds_total{id=~".*pod.*"}[5m]))  24 h, step 60 s
+     (a regex over every series' cgroup path)
+  q8 histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))  24 h, step 60 s
 
 Settings (environment): CONTAINERS HOURS INTERVAL SEED (default 200, 24, 15, 1),
 RUNS (default lookout:import,prometheus:remote_write,victoria-metrics:import),
@@ -44,7 +49,8 @@ from results import Recorder  # noqa: E402
 SHARED = shared.SHARED_BENCH
 
 ENV_KEYS = ("CONTAINERS", "HOURS", "INTERVAL", "SEED", "RUNS", "REPEATS", "BENCH_WORK", "LOOKOUT_BIN")
-NAMES = ["q1_sum_rate_cpu", "q2_max_mem_ns1", "q3_raw_series", "q4_raw_samples", "q5_topk_cpu"]
+NAMES = ["q1_sum_rate_cpu", "q2_max_mem_ns1", "q3_raw_series", "q4_raw_samples", "q5_topk_cpu",
+         "q6_regex_cpu", "q8_hist_p99"]
 
 
 BP = shared.load("bench_peers")
@@ -69,7 +75,8 @@ class VictoriaMetrics(CacheToggle, BP.VictoriaMetrics):
 
 
 class Lookout(CacheToggle, BP.Lookout):
-    cache_note = "cold: storage.query_cache_size: 0 (config file); warm: the default 64 MiB sample cache"
+    cache_note = ("cold: storage.query_cache_size: 0 (config file); warm: the default 64 MiB "
+                  "(decoded chunks, and a quarter for whole results)")
     ready_path = "/-/ready"  # not /api/v1/labels: readiness must not touch the index
 
     def command(self):
@@ -91,6 +98,12 @@ def queries(meta):
     end = -(-meta["max_ts_ms"] // 1000)
     qs.append(("q5_topk_cpu", "/api/v1/query_range",
                {"query": "topk(10, rate(container_cpu_usage_seconds_total[5m]))",
+                "start": start, "end": end, "step": 60}))
+    qs.append(("q6_regex_cpu", "/api/v1/query_range",
+               {"query": 'sum by (namespace) (rate(container_cpu_usage_seconds_total{id=~".*pod.*"}[5m]))',
+                "start": start, "end": end, "step": 60}))
+    qs.append(("q8_hist_p99", "/api/v1/query_range",
+               {"query": "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
                 "start": start, "end": end, "step": 60}))
     return qs
 
@@ -210,6 +223,11 @@ def ensure_dataset(work, shape, env):
         subprocess.run([sys.executable, os.path.join(SHARED, "gen_dataset.py"), "--containers", env["CONTAINERS"],
                         "--hours", env["HOURS"], "--interval", env["INTERVAL"], "--seed", env["SEED"],
                         "--out", dataset], check=True)
+    base, dataset = dataset, os.path.join(work, "dataset-%s-q.prom" % shape)
+    if not os.path.exists(dataset + ".meta.json"):
+        log("adding the id label and the histograms (q6, q8)")
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_query_extra.py"), base, dataset,
+                        "--seed", env["SEED"]], check=True)
     bodies = dataset + ".rw-2sh-1sc-2000"
     if not os.path.exists(bodies + ".json"):
         log("encoding remote_write bodies")

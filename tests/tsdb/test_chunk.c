@@ -560,6 +560,55 @@ static void test_pack(void **state)
   free(buf);
 }
 
+/* Series of one scrape target share their timestamps: decoding them through
+ * one memo (interleaved with other targets, and with irregular timestamps
+ * that take the DOD scheme) gives exactly what a plain decode gives, and a
+ * chunk whose timestamp section is memoized but whose values are cut short,
+ * or whose timestamp section itself is cut, is still corrupt. */
+static void test_timestamp_memo(void **state)
+{
+  (void)state;
+  enum { TARGETS = 5, PER = 4, N = 300 };
+  uint64_t seed = 42;
+  int64_t t[TARGETS][N];
+  for (int k = 0; k < TARGETS; k++) {
+    int64_t base = 1700000000000LL + (int64_t)rng_below(&seed, 15000);
+    for (int i = 0; i < N; i++)
+      t[k][i] = base + (int64_t)i * 15000 + (int64_t)rng_below(&seed, k == 3 ? 9000 : 7);
+  }
+  lk_buf chunks[TARGETS * PER];
+  for (int j = 0; j < PER; j++)
+    for (int k = 0; k < TARGETS; k++) {
+      double v[N], x = (double)rng_below(&seed, 1000);
+      for (int i = 0; i < N; i++)
+        v[i] = (x += (double)rng_below(&seed, 100000) / 1000);
+      chunks[j * TARGETS + k] = (lk_buf){0};
+      tsdb__chunk_encode(t[k], v, N, &chunks[j * TARGETS + k]);
+    }
+  tsdb__tsmemo *memo = NULL;
+  int64_t t1[N], t2[N];
+  double v1[N], v2[N];
+  for (int round = 0; round < 2; round++)
+    for (int c = 0; c < TARGETS * PER; c++) {
+      const lk_buf *b = &chunks[c];
+      guarded g = guard_copy(b->data, b->len);
+      assert_int_equal(tsdb__chunk_decode(g.data, b->len, t1, v1), N);
+      assert_int_equal(tsdb__chunk_decode_memo(g.data, b->len, t2, v2, &memo), N);
+      assert_memory_equal(t1, t2, sizeof t1);
+      assert_memory_equal(v1, v2, sizeof v1);
+      for (size_t cut = 1; cut < b->len; cut += 1 + b->len / 23) {
+        guarded h = guard_copy(b->data, cut);
+        assert_int_equal(tsdb__chunk_decode_memo(h.data, cut, t2, v2, &memo), LK_ECORRUPT);
+        guard_free(&h);
+      }
+      guard_free(&g);
+    }
+  assert_non_null(memo);
+  tsdb__tsmemo_free(memo);
+  for (int c = 0; c < TARGETS * PER; c++)
+    lk_buf_fini(&chunks[c]);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -574,6 +623,7 @@ int main(void)
     cmocka_unit_test(test_scheme_choice),
     cmocka_unit_test(test_garbage),
     cmocka_unit_test(test_pack),
+    cmocka_unit_test(test_timestamp_memo),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
