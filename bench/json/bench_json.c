@@ -18,6 +18,7 @@
 
 #include "lib/lk_json.h"
 #include "lib/lk_time.h"
+#include "bench/lib/bench_rng.h"
 
 #define NPOINTS 5760
 #define REPS 40
@@ -28,15 +29,9 @@ typedef struct set {
   double v[NPOINTS];
 } set;
 
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-static uint64_t rnd(void)
-{
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-static double unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+static bench_rng rng = {0x2545f4914f6cdd1dULL};
+static uint64_t rnd(void) { return bench_rnd(&rng); }
+static double unit(void) { return bench_unit(&rng); }
 
 static void fill(set *s, int kind)
 {

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/lib/bench_rng.h"
+
 typedef struct ser {
   char *prefix;              /* metric name and labels */
   char *metric;
@@ -31,16 +33,9 @@ typedef struct ser {
   int64_t t0;                /* first timestamp (ms) */
 } ser;
 
-static uint64_t rng = 0x2545F4914F6CDD1DULL;
-static uint64_t rnd(void)
-{
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-
-static double unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+static bench_rng rng = {0x2545F4914F6CDD1DULL};
+static uint64_t rnd(void) { return bench_rnd(&rng); }
+static double unit(void) { return bench_unit(&rng); }
 
 static bool is_counter(char **types, size_t nt, const char *metric)
 {

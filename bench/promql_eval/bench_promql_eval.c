@@ -29,6 +29,7 @@
 
 #include "lib/lk_hash.h"
 #include "promql/promql.h"
+#include "bench/lib/bench_rng.h"
 
 #define NSERIES 204
 #define NSAMPLES 5760
@@ -37,15 +38,9 @@
 #define NNS 10
 #define NNODES 8
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-static double unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+static bench_rng rng = {0x9e3779b97f4a7c15ULL};
+static uint64_t rnd(void) { return bench_rnd(&rng); }
+static double unit(void) { return bench_unit(&rng); }
 
 /* The labels of container k (sorted by promql_mem_add). */
 static void container_labels(int k, const char *metric, char buf[8][96], lk_label *ls)
