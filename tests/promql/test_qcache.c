@@ -8,13 +8,13 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "promql/promql.h"
 #include "tsdb/tsdb.h"
+#include "tests/helpers/disk_fx.h"
 
 #define NSER 6
 #define NSAMP 480
@@ -73,16 +73,11 @@ static int setup(void **state)
   return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  return remove(p);
-}
-
 static int teardown(void **state)
 {
   fixture *f = *state;
   tsdb_close(f->db);
-  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  dfx_rmrf(f->dir);
   free(f);
   return 0;
 }

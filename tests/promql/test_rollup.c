@@ -15,7 +15,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,17 +148,11 @@ static int setup(void **state)
   return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static int teardown(void **state)
 {
   fixture *f = *state;
   tsdb_close(f->db);
-  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  dfx_rmrf(f->dir);
   free(f);
   return 0;
 }
