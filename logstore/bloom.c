@@ -1,8 +1,8 @@
 /* bloom.c — the skip index: which tokens and substrings a block may contain.
  *
- * Sealing collects the distinct items of a block (whole tokens plus 4- and
- * 8-byte prefixes and suffixes, and the winnowed 8-grams of long tokens; see
- * FORMAT.md) into a hash set, then sizes a bloom filter at 10 bits per item;
+ * Sealing collects the distinct items of a block (short tokens whole, the
+ * winnowed 8-grams of long tokens: the lean index of FORMAT.md) into a hash
+ * set, then sizes a bloom filter at 6 bits per item;
  * beside it, every byte trigram of every line sets one bit of a fixed
  * 32 Kibit map. Queries turn each literal they require into probes that are
  * sound for substring semantics: a token probe is only made for a piece of
@@ -19,8 +19,8 @@
 #include "lib/lk_regex.h"
 #include "logstore/logstore_int.h"
 
-#define BITS_PER_ITEM 10
-#define BLOOM_K 7
+#define BITS_PER_ITEM 6
+#define BLOOM_K 4
 #define SEED_FULL 0x11u
 #define SEED_PRE 0x22u
 #define SEED_SUF 0x33u
@@ -35,7 +35,7 @@ struct ls_tokset {
   uint64_t *h; /* open addressing; 0 = empty (a zero hash is stored as 1) */
   size_t n, cap;
   uint64_t recent[RECENT]; /* skips the set (a cache miss) for repeated words */
-  uint64_t tri[LS_TRI_WORDS]; /* the block's trigram map */
+  uint8_t tri[1u << LS_TRI_LOG2]; /* the block's trigram map, a byte per bit: plain stores */
 };
 
 #define T1(c) ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -80,13 +80,8 @@ static void set_grow(ls_tokset *t)
   free(old);
 }
 
-static void set_put(ls_tokset *t, uint64_t h)
+static void set_insert(ls_tokset *t, uint64_t h)
 {
-  h |= !h;
-  uint64_t *r = &t->recent[h & (RECENT - 1)];
-  if (*r == h)
-    return;
-  *r = h;
   size_t mask = t->cap - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     if (t->h[i] == h)
@@ -98,6 +93,17 @@ static void set_put(ls_tokset *t, uint64_t h)
       return;
     }
   }
+}
+
+/* Inline: most calls are a word seen just before, answered by `recent`. */
+static inline void set_put(ls_tokset *t, uint64_t h)
+{
+  h |= !h;
+  uint64_t *r = &t->recent[h & (RECENT - 1)];
+  if (*r == h)
+    return;
+  *r = h;
+  set_insert(t, h);
 }
 
 static inline uint64_t mix(uint64_t h)
@@ -146,18 +152,38 @@ static void winnow(const char *p, size_t n, void (*fn)(void *ctx, uint64_t h), v
 
 static void put_item(void *ctx, uint64_t h) { set_put(ctx, h); }
 
-static void add_token(ls_tokset *t, const char *p, size_t n)
+/* A short token's item in a lean index (FORMAT.md): its bytes zero-padded
+ * to two little-endian words a, b; mix((a ^ n * G) * K + b * K2). */
+static inline uint64_t short_item(const uint8_t w[16], size_t n)
 {
-  set_put(t, item(p, n, SEED_FULL));
-  if (n >= 4) {
-    set_put(t, item(p, 4, SEED_PRE));
-    set_put(t, item(p + n - 4, 4, SEED_SUF));
+  uint64_t a = lk_le64_load(w), b = lk_le64_load(w + 8);
+  return mix((a ^ n * 0x9e3779b97f4a7c15ULL) * 0x87c37b91114253d5ULL + b * 0xc2b2ae3d27d4eb4fULL);
+}
+
+/* short_item of the n < GRAM_MIN_RUN bytes at p, where p has `room` bytes
+ * up to the end of its line: read as two words when 16 fit, else copied. */
+static inline uint64_t short_item_at(const char *p, size_t n, size_t room)
+{
+  uint8_t w[16] = {0};
+  if (room < sizeof w) {
+    memcpy(w, p, n);
+    return short_item(w, n);
   }
-  if (n >= 8) {
-    set_put(t, item(p, 8, SEED_PRE));
-    set_put(t, item(p + n - 8, 8, SEED_SUF));
-  }
-  if (n >= GRAM_MIN_RUN)
+  uint64_t a = lk_le64_load(p), b = lk_le64_load(p + 8);
+  a &= n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
+  b &= n >= 8 ? (1ULL << (8 * (n - 8))) - 1 : 0;
+  lk_le64_store(w, a);
+  lk_le64_store(w + 8, b);
+  return short_item(w, n);
+}
+
+/* A lean index (FORMAT.md LS_IDX_LEAN): a short token is one item, a long
+ * one its winnowed grams only (they stand for it whole, too). */
+static void add_token(ls_tokset *t, const char *p, size_t n, size_t room)
+{
+  if (n < GRAM_MIN_RUN)
+    set_put(t, short_item_at(p, n, room));
+  else
     winnow(p, n, put_item, t);
 }
 
@@ -168,17 +194,23 @@ static inline uint32_t tri_bit(unsigned char a, unsigned char b, unsigned char c
   return (v * 0x9e3779b1u) >> (32 - LS_TRI_LOG2);
 }
 
+/* tri_bit of every 3 consecutive bytes, the 3 bytes rolled through v. */
 static void add_trigrams(ls_tokset *t, const unsigned char *p, size_t n)
 {
+  if (n < 3)
+    return;
+  uint32_t v = (uint32_t)p[0] << 8 | (uint32_t)p[1] << 16;
   for (size_t i = 2; i < n; i++) {
-    uint32_t bit = tri_bit(p[i - 2], p[i - 1], p[i]);
-    t->tri[bit / 64] |= 1ull << (bit % 64);
+    v = v >> 8 | (uint32_t)p[i] << 16;
+    t->tri[(v * 0x9e3779b1u) >> (32 - LS_TRI_LOG2)] = 1;
   }
 }
 
 void logstore__tokset_trigrams(const ls_tokset *t, uint64_t *out)
 {
-  memcpy(out, t->tri, sizeof t->tri);
+  memset(out, 0, LS_TRI_WORDS * sizeof *out);
+  for (uint32_t i = 0; i < sizeof t->tri; i++)
+    out[i / 64] |= (uint64_t)t->tri[i] << (i % 64);
 }
 
 void logstore__tokset_add_line(ls_tokset *t, const char *p, size_t n)
@@ -192,7 +224,7 @@ void logstore__tokset_add_line(ls_tokset *t, const char *p, size_t n)
     while (i < n && tokch((unsigned char)p[i]))
       i++;
     if (i > s)
-      add_token(t, p + s, i - s);
+      add_token(t, p + s, i - s, n - s);
   }
 }
 
@@ -239,7 +271,7 @@ static bool bloom_has_all(const ls_block *b, const uint64_t *h, size_t n)
 
 bool logstore__bloom_may_contain(const ls_block *b, const ls_probes *p)
 {
-  if (!bloom_has_all(b, p->h, p->n))
+  if (b->lean ? !bloom_has_all(b, p->h, p->n) : !bloom_has_all(b, p->old, p->nold))
     return false;
   if (b->grams && !bloom_has_all(b, p->gram, p->ngram))
     return false;
@@ -254,6 +286,13 @@ static void probe_add(ls_probes *p, uint64_t h)
 {
   p->h = lk_xgrow(p->h, &p->cap, p->n + 1, sizeof *p->h);
   p->h[p->n++] = h;
+}
+
+/* An item of blocks written before the lean index (`probe_add`: of lean ones). */
+static void probe_old(ls_probes *p, uint64_t h)
+{
+  p->old = lk_xgrow(p->old, &p->ocap, p->nold + 1, sizeof *p->old);
+  p->old[p->nold++] = h;
 }
 
 static void probe_gram(void *ctx, uint64_t h)
@@ -277,12 +316,14 @@ static void probe_run(ls_probes *p, const char *lit, size_t s, size_t e, size_t 
 {
   bool left = s > 0, right = e < n; /* bounded by a non-token byte in the literal */
   size_t len = e - s, k = len >= 8 ? 8 : len >= 4 ? 4 : 0;
+  if (left && right && len < GRAM_MIN_RUN)
+    probe_add(p, short_item_at(lit + s, len, n - s));
   if (left && right)
-    probe_add(p, item(lit + s, len, SEED_FULL));
+    probe_old(p, item(lit + s, len, SEED_FULL));
   else if (right && k) /* the run ends a token of the line */
-    probe_add(p, item(lit + e - k, k, SEED_SUF));
+    probe_old(p, item(lit + e - k, k, SEED_SUF));
   else if (left && k) /* the run starts a token of the line */
-    probe_add(p, item(lit + s, k, SEED_PRE));
+    probe_old(p, item(lit + s, k, SEED_PRE));
   if (len >= GRAM_MIN_RUN) /* wherever it lies in a token, each window of it is one of the token's */
     winnow(lit + s, len, probe_gram, p);
 }
@@ -314,12 +355,13 @@ void logstore__probes_from_regex(ls_probes *p, const char *re)
 
 bool logstore__probes_any(const ls_probes *p)
 {
-  return p->n || p->ngram || p->ntri;
+  return p->n || p->nold || p->ngram || p->ntri;
 }
 
 void logstore__probes_fini(ls_probes *p)
 {
   free(p->h);
+  free(p->old);
   free(p->gram);
   free(p->tri);
   memset(p, 0, sizeof *p);

@@ -38,6 +38,7 @@
  * bytes; LS_IDX_TRIGRAMS: LS_TRI_WORDS u64le words of trigram map follow. */
 #define LS_IDX_GRAMS 1u
 #define LS_IDX_TRIGRAMS 2u
+#define LS_IDX_LEAN 4u     /* no prefix/suffix items; tokens of 13+ bytes by their grams only */
 #define LS_TRI_LOG2 15
 #define LS_TRI_WORDS ((1u << LS_TRI_LOG2) / 64)
 #define LS_BLK_MAGIC 0x424c4b4cu     /* "LKLB" */

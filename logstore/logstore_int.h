@@ -27,6 +27,7 @@ typedef struct ls_block {
   uint32_t bloom_words;
   uint8_t bloom_k;
   bool grams;               /* the bloom holds winnowed grams (FORMAT.md index flags) */
+  bool lean;                /* ... and no prefix/suffix items nor long tokens whole */
   uint64_t *tri;            /* owned trigram map of LS_TRI_WORDS words; NULL in older blocks */
 } ls_block;
 
@@ -139,11 +140,14 @@ void logstore__tokset_trigrams(const ls_tokset *t, uint64_t *out);
 /* Builds the bloom for the items collected; returns words, fills *k. */
 uint64_t *logstore__bloom_build(const ls_tokset *t, uint32_t *out_words, uint8_t *out_k);
 /* What the literals a query requires must find (appended to *probes; none
- * means "can't tell"): token items (every block), winnowed gram items
- * (blocks with grams), trigram bits (blocks with a trigram map). */
+ * means "can't tell"): token items (every block), items only blocks before
+ * the lean index hold (prefixes, suffixes, long tokens whole), winnowed gram
+ * items (blocks with grams), trigram bits (blocks with a trigram map). */
 typedef struct ls_probes {
   uint64_t *h;
   size_t n, cap;
+  uint64_t *old;
+  size_t nold, ocap;
   uint64_t *gram;
   size_t ngram, gcap;
   uint32_t *tri;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -99,6 +100,7 @@ static ls_seg *seg_current(logstore *s, int *rc)
 /* Serialise the head as the decompressed block data. */
 static void encode_raw(const ls_stream *st, lk_buf *raw)
 {
+  lk_buf_reserve(raw, st->hn * (LK_UVARINT_MAX * 2) + st->hbytes.len);
   int64_t prev = st->hts[0];
   for (size_t i = 0; i < st->hn; i++) {
     lk_buf_put_varint(raw, st->hts[i] - prev);
@@ -116,7 +118,7 @@ static void build_bloom(const ls_stream *st, ls_block *b)
   for (size_t i = 0; i < st->hn; i++)
     logstore__tokset_add_line(t, (const char *)st->hbytes.data + st->hoff[i], st->hlen[i]);
   b->bloom = logstore__bloom_build(t, &b->bloom_words, &b->bloom_k);
-  b->grams = true;
+  b->grams = b->lean = true;
   b->tri = lk_xmalloc(LS_TRI_WORDS * sizeof *b->tri);
   logstore__tokset_trigrams(t, b->tri);
   logstore__tokset_free(t);
@@ -132,7 +134,7 @@ static void encode_meta(const ls_stream *st, const ls_block *b, lk_buf *meta)
   lk_buf_put_uvarint(meta, b->raw_len);
   lk_buf_putc(meta, LS_CODEC_ZSTD);
   lk_buf_putc(meta, b->bloom_k);
-  lk_buf_putc(meta, LS_IDX_GRAMS | LS_IDX_TRIGRAMS);
+  lk_buf_putc(meta, LS_IDX_GRAMS | LS_IDX_TRIGRAMS | LS_IDX_LEAN);
   for (uint32_t i = 0; i < LS_TRI_WORDS; i++)
     lk_buf_put_u64le(meta, b->tri[i]);
 }
@@ -145,6 +147,9 @@ static int decode_index_flags(lk_dec *d, ls_block *b)
     return 0;
   uint8_t flags = lk_dec_u8(d);
   b->grams = flags & LS_IDX_GRAMS;
+  b->lean = flags & LS_IDX_LEAN;
+  if (b->lean && !b->grams) /* long tokens would be in the index nowhere */
+    return LK_ECORRUPT;
   if (!(flags & LS_IDX_TRIGRAMS))
     return 0;
   if (lk_dec_left(d) < LS_TRI_WORDS * 8)
@@ -155,13 +160,30 @@ static int decode_index_flags(lk_dec *d, ls_block *b)
   return 0;
 }
 
+/* Hands the whole pages inside [p, p + n) back to the kernel; the memory
+ * stays allocated and reads as zeros when next touched. */
+static void pages_release(void *p, size_t n)
+{
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p;
+  uintptr_t lo = (a + pg - 1) & ~(pg - 1), hi = (a + n) & ~(pg - 1);
+  if (hi > lo)
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* An empty head keeps its buffers for the next one but not their pages:
+ * otherwise every stream's largest head would stay resident for good. */
 static void head_reset(ls_stream *st)
 {
   st->hn = 0;
   lk_buf_clear(&st->hbytes);
   if (st->hbytes.cap > (8u << 20)) {
     lk_buf_fini(&st->hbytes);
+    return;
   }
+  pages_release(st->hbytes.data, st->hbytes.cap);
+  pages_release(st->hts, st->hcap * sizeof *st->hts);
+  pages_release(st->hoff, st->hcap * sizeof *st->hoff);
+  pages_release(st->hlen, st->hcap * sizeof *st->hlen);
 }
 
 /* Write hdr ‖ meta ‖ bloom ‖ data at the segment's end. */

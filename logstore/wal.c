@@ -78,6 +78,10 @@ int logstore__wal_append(logstore *s, const ls_stream *st, uint64_t first_seq,
                          const logstore_entry *e, size_t n)
 {
   lk_buf b = {0};
+  size_t bytes = LS_WAL_REC_HDR + 64;
+  for (size_t i = 0; i < n; i++)
+    bytes += 2 * LK_UVARINT_MAX + e[i].len;
+  lk_buf_reserve(&b, bytes); /* one allocation, not a doubling chain of copies */
   lk_buf_put_u32le(&b, 0);
   lk_buf_put_u32le(&b, 0);
   lk_buf_putc(&b, LS_WAL_ENTRIES);

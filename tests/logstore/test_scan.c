@@ -4,7 +4,10 @@
  * still refuse a corrupt block; a counted repeat in a regex (`{3,5}`) is not
  * taken as a literal the skip index must find; the skip index excludes
  * blocks for literals that are no whole token (a bare id inside a longer
- * token, a word inside another) and never a block that holds a match. */
+ * token, a word inside another) and never a block that holds a match;
+ * blocks written before the lean index (a segment kept in data/) still
+ * answer and skip through the items they hold, and the lean index costs
+ * long ids a fraction of the bits. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -292,6 +295,72 @@ static void test_skip_never_hides_a_match(void **state)
   free(dir);
 }
 
+/* data/seg-grams-trigrams.lks: skip_store(dir, 8) as written before the
+ * lean index (index flags grams | trigrams: prefix/suffix items, long tokens
+ * whole). Its blocks are read, and excluded, through those items. */
+static void test_skip_in_older_blocks(void **state)
+{
+  (void)state;
+  char *dir = dfx_tmpdir("/tmp/lk-skip-XXXXXX");
+  assert_non_null(dir);
+  size_t len;
+  uint8_t *seg = dfx_read(LOGSTORE_DATA "/seg-grams-trigrams.lks", &len);
+  assert_non_null(seg);
+  char path[512];
+  snprintf(path, sizeof path, "%s/seg-00000001.lks", dir);
+  FILE *fp = fopen(path, "wb");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(seg, 1, len, fp), len);
+  assert_int_equal(fclose(fp), 0);
+  free(seg);
+  logstore_opts o = {.dir = dir};
+  logstore *s;
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  size_t br;
+  assert_int_equal(count_query(s, "{app=~\".+\"} |= \"10000000000507\"", &br), 1); /* grams */
+  assert_int_equal(br, 1);
+  assert_int_equal(count_query(s, "{app=~\".+\"} |= \"req 10000000000203 state\"", &br), 1); /* whole */
+  assert_int_equal(br, 1);
+  assert_int_equal(count_query(s, "{app=~\".+\"} |= \"state ok blkc\"", &br), 24); /* short tokens */
+  assert_int_equal(br, 1);
+  assert_int_equal(count_query(s, "{app=~\".+\"} |= \"q 10000000000703\"", &br), 1); /* a prefix */
+  assert_int_equal(br, 1);
+  assert_int_equal(count_query(s, "{app=~\".+\"} |= \"ok\"", &br), 8 * 24 - 1);
+  logstore_close(s);
+  assert_int_equal(dfx_rmrf(dir), 0);
+  free(dir);
+}
+
+/* 2,000 lines of one 14-digit id and a few words each, sealed in one
+ * block: the lean index holds each id as its winnowed grams (one or two
+ * items) where the older one held it whole plus four prefixes and
+ * suffixes, at 8 bits an item instead of 10. */
+static void test_lean_index_size(void **state)
+{
+  (void)state;
+  char *dir = dfx_tmpdir("/tmp/lk-skip-XXXXXX");
+  assert_non_null(dir);
+  logstore_opts o = {.dir = dir, .block_bytes = 1u << 20};
+  logstore *s;
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  char line[96];
+  for (int i = 0; i < 2000; i++) {
+    snprintf(line, sizeof line, "req %lld state ok", 20000000000000LL + i * 7919LL);
+    push(s, "ids", 1 + i, line);
+  }
+  assert_int_equal(logstore_flush(s), 0);
+  logstore_stats st;
+  logstore_stats_get(s, &st);
+  assert_int_equal(st.blocks, 1);
+  uint64_t bloom_bits = (st.bloom_bytes - 4096) * 8; /* less the trigram map */
+  fprintf(stderr, "lean index: %.1f bloom bits per id\n", bloom_bits / 2000.0);
+  assert_true(bloom_bits <= 2000 * 20); /* the older index: ~45 */
+  assert_int_equal(count_query(s, "{app=~\".+\"} |= \"20000000007919\"", NULL), 1);
+  logstore_close(s);
+  assert_int_equal(dfx_rmrf(dir), 0);
+  free(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -300,6 +369,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_counts_refuse_corrupt_block, setup, teardown),
       cmocka_unit_test_setup_teardown(test_counted_repeat_regex, setup, teardown),
       cmocka_unit_test(test_skip_substrings),
+      cmocka_unit_test(test_skip_in_older_blocks),
+      cmocka_unit_test(test_lean_index_size),
       cmocka_unit_test(test_skip_never_hides_a_match),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

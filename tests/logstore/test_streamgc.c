@@ -4,7 +4,8 @@
  * removes old segments, and streams left with nothing are dropped, so the
  * live stream count and the anonymous RSS stay flat while every line reads
  * back through LogQL; a dropped stream's labels pushed again make a fresh
- * stream, and a reopen does not bring dropped streams back. */
+ * stream, and a reopen does not bring dropped streams back. A sealed head
+ * hands its pages back, so a stream's largest head does not stay resident. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,9 +172,42 @@ static void test_dropped_stream_reopen(void **state)
   free(dir);
 }
 
+/* About 6 MiB of lines in one stream's head (kept under block_bytes), then
+ * a flush: the sealed head's buffer stays allocated for the next head but
+ * its pages go back, so anonymous RSS falls by most of the head. */
+static void test_sealed_head_pages_released(void **state)
+{
+  (void)state;
+  char *dir = dfx_tmpdir("/tmp/lk-streamgc-XXXXXX");
+  assert_non_null(dir);
+  logstore_opts o = {.dir = dir, .block_bytes = 7u << 20};
+  logstore *s = NULL;
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  lk_label ls[] = {{"app", "big"}};
+  enum { BATCH = 256, LINE = 96, BATCHES = 6 * 1024 * 1024 / (BATCH * LINE) };
+  static char text[BATCH][LINE + 1];
+  logstore_entry e[BATCH];
+  for (int b = 0; b < BATCHES; b++) {
+    for (int i = 0; i < BATCH; i++) {
+      snprintf(text[i], sizeof text[i], "%0*d", LINE, b * BATCH + i);
+      e[i] = (logstore_entry){T0 + (int64_t)(b * BATCH + i) * SEC, text[i], LINE};
+    }
+    assert_int_equal(logstore_push(s, ls, 1, e, BATCH, NULL), 0);
+  }
+  uint64_t before = mfx_anon_rss_bytes();
+  assert_int_equal(logstore_flush(s), 0);
+  uint64_t after = mfx_anon_rss_bytes();
+  fprintf(stderr, "sealed head: anon_rss_mib %.1f -> %.1f\n", before / 1048576.0, after / 1048576.0);
+  assert_true(before >= after + (4u << 20));
+  logstore_close(s);
+  assert_int_equal(dfx_rmrf(dir), 0);
+  free(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_sealed_head_pages_released),
     cmocka_unit_test(test_dropped_stream_reopen),
     cmocka_unit_test(test_stream_churn),
   };
