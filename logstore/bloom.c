@@ -36,6 +36,8 @@ struct ls_tokset {
   size_t n, cap;
   uint64_t recent[RECENT]; /* skips the set (a cache miss) for repeated words */
   uint8_t tri[1u << LS_TRI_LOG2]; /* the block's trigram map, a byte per bit: plain stores */
+  uint32_t *bnd;                  /* token boundaries of the line being added */
+  size_t bcap;
 };
 
 #define T1(c) ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -59,6 +61,7 @@ void logstore__tokset_free(ls_tokset *t)
   if (!t)
     return;
   free(t->h);
+  free(t->bnd);
   free(t);
 }
 
@@ -194,18 +197,6 @@ static inline uint32_t tri_bit(unsigned char a, unsigned char b, unsigned char c
   return (v * 0x9e3779b1u) >> (32 - LS_TRI_LOG2);
 }
 
-/* tri_bit of every 3 consecutive bytes, the 3 bytes rolled through v. */
-static void add_trigrams(ls_tokset *t, const unsigned char *p, size_t n)
-{
-  if (n < 3)
-    return;
-  uint32_t v = (uint32_t)p[0] << 8 | (uint32_t)p[1] << 16;
-  for (size_t i = 2; i < n; i++) {
-    v = v >> 8 | (uint32_t)p[i] << 16;
-    t->tri[(v * 0x9e3779b1u) >> (32 - LS_TRI_LOG2)] = 1;
-  }
-}
-
 void logstore__tokset_trigrams(const ls_tokset *t, uint64_t *out)
 {
   memset(out, 0, LS_TRI_WORDS * sizeof *out);
@@ -213,19 +204,36 @@ void logstore__tokset_trigrams(const ls_tokset *t, uint64_t *out)
     out[i / 64] |= (uint64_t)t->tri[i] << (i % 64);
 }
 
+/* One pass over the line without a branch per byte: every trigram's byte
+ * of the map (the 3 bytes rolled through v) is set, and the position of
+ * every change between token and other bytes is stored while the count
+ * moves on only at a change; then each token [bnd[k], bnd[k + 1]) is added. */
 void logstore__tokset_add_line(ls_tokset *t, const char *p, size_t n)
 {
-  add_trigrams(t, (const unsigned char *)p, n);
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && !tokch((unsigned char)p[i]))
-      i++;
-    size_t s = i;
-    while (i < n && tokch((unsigned char)p[i]))
-      i++;
-    if (i > s)
-      add_token(t, p + s, i - s, n - s);
+  t->bnd = lk_xgrow(t->bnd, &t->bcap, n + 2, sizeof *t->bnd);
+  const unsigned char *u = (const unsigned char *)p;
+  uint32_t *bnd = t->bnd, v = 0;
+  size_t nb = 0, i = 0;
+  unsigned prev = 0;
+  for (; i < n && i < 2; i++) {
+    unsigned c = tokch(u[i]);
+    v = v >> 8 | (uint32_t)u[i] << 16;
+    bnd[nb] = (uint32_t)i;
+    nb += c ^ prev;
+    prev = c;
   }
+  for (; i < n; i++) {
+    unsigned c = tokch(u[i]);
+    v = v >> 8 | (uint32_t)u[i] << 16;
+    t->tri[(v * 0x9e3779b1u) >> (32 - LS_TRI_LOG2)] = 1;
+    bnd[nb] = (uint32_t)i;
+    nb += c ^ prev;
+    prev = c;
+  }
+  bnd[nb] = (uint32_t)n;
+  nb += prev;
+  for (size_t k = 0; k < nb; k += 2)
+    add_token(t, p + bnd[k], bnd[k + 1] - bnd[k], n - bnd[k]);
 }
 
 static inline void probe_bits(uint64_t h, uint64_t nbits, uint8_t k, uint64_t *idx)

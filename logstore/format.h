@@ -49,6 +49,7 @@
 
 /* Names inside the store directory. */
 #define LS_WAL_NAME "wal.log"
+#define LS_WAL_TMP_NAME "wal.log.tmp" /* a WAL being rewritten with the heads only */
 #define LS_SEG_FMT "seg-%08u.lks"
 
 #endif

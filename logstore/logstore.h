@@ -31,7 +31,7 @@ typedef struct logstore logstore;
 typedef struct logstore_opts {
   const char *dir;          /* required; created if missing */
   size_t block_bytes;       /* seal a stream's head at this many line bytes (default 2 MiB) */
-  size_t wal_bytes;         /* seal everything when the WAL grows past this (default 256 MiB) */
+  size_t wal_bytes;         /* restart the WAL past this, keeping just the heads (default 256 MiB) */
   size_t segment_bytes;     /* start a new segment file past this size (default 64 MiB) */
   size_t max_line;          /* longest accepted line (default 256 KiB) */
   int64_t ooo_window_ns;    /* accept entries this much older than a stream's newest (default 1h) */

@@ -97,6 +97,9 @@ int logstore__wal_append(logstore *s, const ls_stream *st, uint64_t first_seq,
                          const logstore_entry *e, size_t n);
 /* Empty the WAL (everything sealed); counts wal_epoch up. */
 int logstore__wal_reset(logstore *s);
+/* Start the WAL again with one record per head (nothing sealed); counts
+ * wal_epoch up. On failure the old WAL is kept and still in use. */
+int logstore__wal_rewrite(logstore *s);
 /* File header (magic u32, version u32, little-endian: LS_FILE_HDR bytes) into out. */
 void logstore__header_put(uint8_t *out, uint32_t magic);
 /* 0 when the file's first len bytes p are this build's header for magic, or

@@ -5,8 +5,8 @@
  * sorted by time. A push is written to the WAL first and then to the heads,
  * both under the write lock, so what a push acknowledged is in the WAL and
  * visible to the next query. A head past block_bytes is sealed on the spot;
- * a WAL past wal_bytes seals every head, restarts the WAL and applies
- * retention. A push fails only when its WAL record cannot be written
+ * a WAL past wal_bytes is restarted with just the heads (or, when they are
+ * large beside it, after sealing every head), then retention is applied. A push fails only when its WAL record cannot be written
  * (nothing of it is stored then); a failing seal (disk full) keeps the
  * entries in the head and WAL and is retried by the next push.
  * Invariant: for every stream, entries with seq < next_seq - hn are sealed.
@@ -284,13 +284,26 @@ static int canon_labels(const lk_label *in, size_t n, lk_label *out, lk_diag *d)
   return 0;
 }
 
-/* Past wal_bytes: seal every head, restart the WAL, then apply retention
- * (the WAL is empty then, so a segment retention deletes can never come
- * back from it after a crash). */
-static void seal_all_and_retain(logstore *s)
+static uint64_t head_bytes(const logstore *s)
 {
-  int rc = logstore__seal_all(s);
-  note_seal(s, rc);
+  uint64_t n = 0;
+  for (size_t i = 0; i < s->nstreams; i++)
+    n += s->streams[i]->hbytes.len;
+  return n;
+}
+
+/* Past wal_bytes: restart the WAL with just the heads while they are at
+ * most half of it (blocks stay full-sized), else seal every head and
+ * restart it empty; then apply retention (the WAL holds no sealed entry
+ * then, so a segment retention deletes can never come back from it after a
+ * crash). */
+static void restart_wal_and_retain(logstore *s)
+{
+  int rc = head_bytes(s) <= s->o.wal_bytes / 2 ? logstore__wal_rewrite(s) : LK_ELIMIT;
+  if (rc) {
+    rc = logstore__seal_all(s);
+    note_seal(s, rc);
+  }
   if (!rc)
     logstore__retention_locked(s);
 }
@@ -314,7 +327,7 @@ int logstore_push(logstore *s, const lk_label *labels, size_t nlabels, const log
   if (!rc)
     logstore__head_append(s, st, e, n);
   if (!rc && s->wal_size >= s->o.wal_bytes)
-    seal_all_and_retain(s);
+    restart_wal_and_retain(s);
   if (!rc && s->newest >= s->gc_next)
     stream_gc(s);
   pthread_rwlock_unlock(&s->lock);

@@ -6,11 +6,17 @@
  * skips entries already sealed (seq below the stream's sealed count), which
  * makes a crash between sealing and truncating harmless. A WAL whose header
  * names another format (unknown magic or version) is refused untouched.
+ * Past wal_bytes the WAL is started again either empty (every head sealed)
+ * or, while the heads are small beside it, holding just the heads: written
+ * to wal.log.tmp, synced, renamed over wal.log. A crash leaves one whole
+ * file either way, and both hold every entry not sealed, so heads keep
+ * filling to full blocks instead of being cut at every WAL restart.
  * The file-header helpers here serve the segment files too.
  * Called with store->lock held for writing (or before the store is shared).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -209,10 +215,14 @@ static int write_header(int fd)
 
 int logstore__wal_open(logstore *s, lk_diag *d)
 {
-  char path[4096];
+  char path[4096], tmp[4096];
   int rc = logstore__stream_path(s, path, sizeof path, LS_WAL_NAME);
+  if (!rc)
+    rc = logstore__stream_path(s, tmp, sizeof tmp, LS_WAL_TMP_NAME);
   if (rc)
     return lk_diag_set(d, rc, -1, "log store: path too long");
+  if (unlink(tmp) == 0) /* a rewrite cut short: wal.log is still whole */
+    lk_warn("log WAL: unfinished rewrite removed, file=%s", tmp);
   s->wal_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (s->wal_fd < 0)
     return lk_diag_set(d, -errno, -1, "log store: open %s: %s", path, strerror(errno));
@@ -245,6 +255,62 @@ int logstore__wal_open(logstore *s, lk_diag *d)
   s->wal_size = good;
   lseek(s->wal_fd, (off_t)good, SEEK_SET);
   return 0;
+}
+
+/* One record of everything in st's head (in time order, numbered from the
+ * first unsealed seq: replay appends exactly these again). */
+static int wal_put_head(logstore *s, ls_stream *st)
+{
+  if (!st->hn)
+    return 0;
+  logstore_entry *e = lk_xmalloc(st->hn * sizeof *e);
+  for (size_t i = 0; i < st->hn; i++)
+    e[i] = (logstore_entry){st->hts[i], (const char *)st->hbytes.data + st->hoff[i], st->hlen[i]};
+  int rc = logstore__wal_append(s, st, st->next_seq - st->hn, e, st->hn);
+  st->wal_epoch = s->wal_epoch;
+  free(e);
+  return rc;
+}
+
+/* Writes the heads into a fresh WAL at tmp; on success the old fd is
+ * closed and the new one is the store's, else everything is as before. */
+static int wal_write_heads(logstore *s, const char *tmp, const char *path)
+{
+  int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  int old_fd = s->wal_fd;
+  uint64_t old_size = s->wal_size;
+  s->wal_fd = fd;
+  s->wal_size = LS_FILE_HDR;
+  s->wal_epoch++; /* a stream without a head has no record from here on */
+  int rc = write_header(fd);
+  for (size_t i = 0; i < s->nstreams && !rc; i++)
+    rc = wal_put_head(s, s->streams[i]);
+  if (!rc && fdatasync(fd))
+    rc = -errno;
+  if (!rc)
+    lk_crash_point(s->o.crash, "log.wal_rewrite_before_rename");
+  if (!rc && rename(tmp, path))
+    rc = -errno;
+  if (rc) { /* streams stamped with the new epoch only stay longer */
+    close(fd);
+    unlink(tmp);
+    s->wal_fd = old_fd;
+    s->wal_size = old_size;
+    return rc;
+  }
+  close(old_fd);
+  return 0;
+}
+
+int logstore__wal_rewrite(logstore *s)
+{
+  char path[4096], tmp[4096];
+  int rc = logstore__stream_path(s, path, sizeof path, LS_WAL_NAME);
+  if (!rc)
+    rc = logstore__stream_path(s, tmp, sizeof tmp, LS_WAL_TMP_NAME);
+  return rc ? rc : wal_write_heads(s, tmp, path);
 }
 
 int logstore__wal_reset(logstore *s)

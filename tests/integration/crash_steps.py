@@ -61,6 +61,7 @@ POINTS = {
     "log.segment_created": "log seal",
     "log.seal_block_written": "log seal",
     "log.seal_all_before_wal_reset": "log seal",
+    "log.wal_rewrite_before_rename": "log WAL restart",
     "log.retention_before_unlink": "log retention",
 }
 REPAIRS = {  # leftover kind → the line the next start logs for each

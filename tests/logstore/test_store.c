@@ -1,7 +1,7 @@
 /* test_store.c — the log store: push/query round trips, WAL replay after a
  * reopen, sealing into blocks, torn WAL tails, kill -9 of a writer process,
  * out-of-order window, retention, a full disk under sealing, the skip index
- * reading few blocks, and
+ * reading few blocks, a WAL restarted with just the heads, and
  * LogQL regexes (RE2): the Go-answer table through line filters and the
  * regexp parser, head and sealed blocks alike. */
 #include <stdarg.h>
@@ -460,6 +460,47 @@ static void test_seal_disk_full(void **state)
   free(dir);
 }
 
+/* Past wal_bytes the WAL starts again holding just the heads: no head is
+ * cut into a short block (every block holds block_bytes or more), and a
+ * reopen replays every line once; a wal.log.tmp left by a rewrite cut
+ * short is removed. */
+static void test_wal_restart_keeps_heads(void **state)
+{
+  (void)state;
+  char *dir = tmpdir();
+  logstore_opts o = {.dir = dir, .block_bytes = 32 << 10, .wal_bytes = 256 << 10};
+  logstore *s = NULL;
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  enum { LINES = 12000 };
+  static const char *apps[] = {"a", "b", "c"};
+  char line[128];
+  for (int i = 0; i < LINES; i++) {
+    snprintf(line, sizeof line, "line %06d of stream %d, padded to about ninety bytes .................", i,
+             i % 3);
+    push_line(s, apps[i % 3], (int64_t)(1 + i) * SEC, line);
+  }
+  logstore_stats st;
+  logstore_stats_get(s, &st);
+  assert_true(st.blocks >= 20);
+  assert_true(st.head_entries > 0);
+  assert_true(st.raw_bytes >= st.blocks * (32u << 10));
+  assert_true(st.disk_bytes < st.sealed_bytes + (256u << 10) + 4096);
+  logstore_close(s);
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s/wal.log.tmp", dir);
+  FILE *fp = fopen(tmp, "wb");
+  assert_non_null(fp);
+  assert_int_equal(fputs("half a rewrite", fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  assert_int_equal(access(tmp, F_OK), -1);
+  assert_int_equal(count_query(s, "{env=\"prod\"}", 2 * LINES), LINES);
+  assert_int_equal(count_query(s, "{app=\"b\"} |= \"line 000004 \"", 10), 1);
+  logstore_close(s);
+  rmrf(dir);
+  free(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -468,6 +509,7 @@ int main(void)
       cmocka_unit_test(test_kill9),                cmocka_unit_test(test_skip_index),
       cmocka_unit_test(test_retention),            cmocka_unit_test(test_regex_digits),
       cmocka_unit_test(test_seal_disk_full),
+      cmocka_unit_test(test_wal_restart_keeps_heads),
       cmocka_unit_test(test_regex_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
