@@ -540,8 +540,10 @@ static int run(const promql_queryable *q, const promql_opts *o, const promql_exp
 }
 
 /* run() through the result cache when the caller gave one and the data has a
- * version; the version is read before evaluating, so data appended meanwhile
- * gives the next query a new key (never a result that misses it). */
+ * version. A stored result is kept with the version read before it was
+ * evaluated and the span of times it read: data written meanwhile is
+ * either in it or logged after that version, so a later lookup that finds
+ * a change in the span evaluates again. */
 static int run_cached(const promql_queryable *q, const promql_opts *o, const promql_expr *e,
                       int64_t start, int64_t end, int64_t step, bool range, promql_result **out,
                       lk_diag *d)
@@ -550,12 +552,13 @@ static int run_cached(const promql_queryable *q, const promql_opts *o, const pro
     return run(q, o, e, start, end, step, range, out, d);
   promql_opts opt;
   apply_defaults(o, &opt);
-  uint64_t version = q->version(q->ctx);
-  if (promql__cache_get(o->cache, e->src, &opt, start, end, step, range, version, out))
+  if (promql__cache_get(o->cache, q, e->src, &opt, start, end, step, range, out))
     return 0;
-  int rc = run(q, o, e, start, end, step, range, out, d);
+  pq_spy spy;
+  promql__spy_init(&spy, q);
+  int rc = run(&spy.q, o, e, start, end, step, range, out, d);
   if (!rc)
-    promql__cache_put(o->cache, e->src, &opt, start, end, step, range, version, *out);
+    promql__cache_put(o->cache, e->src, &opt, start, end, step, range, &spy, *out);
   return rc;
 }
 

@@ -254,12 +254,26 @@ lk_label *promql__labels_set(pq_ctx *c, const lk_label *ls, size_t n, const char
 void promql__sig(lk_buf *b, const lk_label *ls, size_t n, const char **names, size_t nn, bool on);
 bool promql__in_list(const char *s, const char **l, size_t n);
 
-/* Result cache (qcache.c): a copy of the stored result into *out, or false. */
-bool promql__cache_get(promql_cache *c, const char *src, const promql_opts *o, int64_t start, int64_t end,
-                       int64_t step, bool range, uint64_t version, promql_result **out);
-/* Store a copy of r (an evaluation of src that read data at `version`). */
+/* Result cache (qcache.c). An evaluation that may be stored reads storage
+ * through a spy, which notes the data version before it starts and the span
+ * of sample times its selects cover: the stored result stays valid while no
+ * change after that version touches the span. Selects run on the
+ * evaluating thread only, so the spy needs no lock. */
+typedef struct pq_spy {
+  const promql_queryable *in;
+  promql_queryable q; /* evaluate over this */
+  promql_rollups ro;
+  uint64_t version;   /* read before the evaluation */
+  int64_t lo, hi;     /* times selected (lo > hi: none) */
+} pq_spy;
+void promql__spy_init(pq_spy *s, const promql_queryable *in);
+/* A copy of the stored result into *out when nothing it read has changed
+ * since it was computed (q tells), or false. */
+bool promql__cache_get(promql_cache *c, const promql_queryable *q, const char *src, const promql_opts *o,
+                       int64_t start, int64_t end, int64_t step, bool range, promql_result **out);
+/* Store a copy of r, an evaluation of src through spy s. */
 void promql__cache_put(promql_cache *c, const char *src, const promql_opts *o, int64_t start, int64_t end,
-                       int64_t step, bool range, uint64_t version, const promql_result *r);
+                       int64_t step, bool range, const pq_spy *s, const promql_result *r);
 
 /* A string → index hash map in the arena. */
 typedef struct pq_map {
