@@ -267,13 +267,28 @@ typedef struct pq_spy {
   int64_t lo, hi;     /* times selected (lo > hi: none) */
 } pq_spy;
 void promql__spy_init(pq_spy *s, const promql_queryable *in);
-/* A copy of the stored result into *out when nothing it read has changed
- * since it was computed (q tells), or false. */
-bool promql__cache_get(promql_cache *c, const promql_queryable *q, const char *src, const promql_opts *o,
-                       int64_t start, int64_t end, int64_t step, bool range, promql_result **out);
-/* Store a copy of r, an evaluation of src through spy s. */
-void promql__cache_put(promql_cache *c, const char *src, const promql_opts *o, int64_t start, int64_t end,
+/* What a lookup found: r answers [start, end] whole (tail == INT64_MAX),
+ * or holds its steps before `tail`, still valid, and the steps from tail
+ * to end must be evaluated and spliced after them (promql__splice). A
+ * range query's steps are reused one by one only when each step reads and
+ * computes from its own time alone (no `@`, no start()/end()/range()/
+ * step(), no duration from the query's range); changes since the entry was
+ * computed must all lie after everything the reused steps read. version
+ * and read_lo/hi describe r for storing the spliced result. */
+typedef struct pq_hit {
+  promql_result *r;
+  int64_t tail;
+  uint64_t version;
+  int64_t read_lo, read_hi;
+} pq_hit;
+bool promql__cache_get(promql_cache *c, const promql_queryable *q, const promql_expr *x, const promql_opts *o,
+                       int64_t start, int64_t end, int64_t step, bool range, pq_hit *out);
+/* Store a copy of r, an evaluation of x through spy s. */
+void promql__cache_put(promql_cache *c, const promql_expr *x, const promql_opts *o, int64_t start, int64_t end,
                        int64_t step, bool range, const pq_spy *s, const promql_result *r);
+/* The matrix of head's steps followed by tail's later ones, series merged
+ * by label set; frees both. */
+promql_result *promql__splice(promql_result *head, promql_result *tail);
 
 /* A string → index hash map in the arena. */
 typedef struct pq_map {

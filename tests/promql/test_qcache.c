@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ typedef struct fixture {
   promql_queryable inner;
   unsigned selects; /* storage reads through the counting queryable */
   int new_series;   /* series written by write_new_series so far */
+  int64_t min_mint; /* earliest time selected since the test last reset it */
 } fixture;
 
 static int count_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
@@ -44,6 +46,7 @@ static int count_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t min
 {
   fixture *f = ctx;
   f->selects++;
+  f->min_mint = mint < f->min_mint ? mint : f->min_mint;
   return f->inner.select(f->inner.ctx, m, nm, mint, maxt, max_series, max_samples, out, d);
 }
 static uint64_t version(void *ctx, uint64_t since, int64_t *lo, int64_t *hi)
@@ -105,23 +108,29 @@ static int teardown(void **state)
   return 0;
 }
 
-static promql_result *eval(const promql_queryable *q, promql_cache *c, const char *query, uint64_t max_samples)
+static promql_result *eval_range(const promql_queryable *q, promql_cache *c, const char *query, int64_t start,
+                                 int64_t end, uint64_t max_samples)
 {
   promql_expr *e;
   lk_diag d = {0};
   assert_int_equal(promql_parse(query, &e, &d), 0);
   promql_opts o = {.cache = c, .max_samples = max_samples};
   promql_result *r = NULL;
-  int rc = promql_eval_range(q, &o, e, START, END, STEP, &r, &d);
+  int rc = promql_eval_range(q, &o, e, start, end, STEP, &r, &d);
   promql_expr_free(e);
   if (rc)
     fail_msg("%s: %s", query, d.msg);
   return r;
 }
 
+static promql_result *eval(const promql_queryable *q, promql_cache *c, const char *query, uint64_t max_samples)
+{
+  return eval_range(q, c, query, START, END, max_samples);
+}
+
 static bool same(const promql_result *a, const promql_result *b)
 {
-  if (a->nseries != b->nseries)
+  if (a->type != b->type || a->nseries != b->nseries || a->nwarnings != b->nwarnings || a->ninfos != b->ninfos)
     return false;
   for (size_t k = 0; k < a->nseries; k++) {
     const promql_series *x = &a->series[k], *y = &b->series[k];
@@ -272,6 +281,107 @@ static void test_retention_invalidates(void **state)
   promql_cache_free(c);
 }
 
+/* A gauge g{id} per series beside m: pseudo-random values with drops
+ * (counter resets for rate), NaN, a stale marker and a gap. */
+static void add_gauges(fixture *f)
+{
+  uint64_t x = 88172645463325252ULL;
+  const uint64_t STALE = 0x7ff0000000000002ULL;
+  for (int i = 0; i < NSAMP; i++)
+    for (int k = 0; k < 3; k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      if (k == 2 && i > 200 && i < 230)
+        continue; /* a gap longer than the lookback */
+      double v = (double)(x % 1000) / 10;
+      if (k == 1 && i == 300)
+        memcpy(&v, &STALE, 8);
+      if (k == 0 && i == 120)
+        v = NAN;
+      char id[16];
+      snprintf(id, sizeof id, "%d", k);
+      lk_label ls[2] = {{"__name__", "g"}, {"id", id}};
+      lk_sample smp = {BASE + (int64_t)i * STEP_MS, v};
+      tsdb_series_in in = {ls, 2, &smp, 1};
+      tsdb_append_stats st;
+      lk_diag d = {0};
+      assert_int_equal(tsdb_append(f->db, &in, 1, &st, &d), 0);
+    }
+}
+
+/* Queries over a range reaching past the newest sample (a dashboard up to
+ * now): new samples then land inside it. A query whose steps are
+ * independent reuses its cached steps before the new samples and
+ * evaluates only the later ones — also when the range moved on by a few
+ * steps — and the result equals a whole uncached evaluation bit for bit.
+ * The others (`@`, start()/end()) are reused whole or evaluated whole. */
+static void test_splice_equals_whole_evaluation(void **state)
+{
+  static const char *const local[] = {
+    "m", "rate(m[5m])", "sum by (id) (rate(m[5m]))", "g", "max_over_time(g[10m])", "avg_over_time(g[7m])",
+    "sum_over_time(g[10m])", "stddev_over_time(g[10m])", "quantile_over_time(0.9, g[10m])",
+    "resets(g[30m])", "changes(g[30m])", "deriv(g[10m])", "predict_linear(g[10m], 600)", "increase(g[5m])",
+    "rate(g[3m])", "topk(2, g)", "count_values(\"v\", round(g / 10))", "g offset 10m", "g offset -5m",
+    "max_over_time(rate(m[5m])[30m:1m])", "sum_over_time(g[20m:45s] offset -2m)", "g smoothed", "rate(m[5m] smoothed)", "rate(m[5m]) and g > 30",
+    "absent(nope)", "timestamp(g)", "time() - timestamp(g)", "label_replace(g, \"x\", \"$1\", \"id\", \"(.*)\")",
+    "double_exponential_smoothing(g[10m], 0.5, 0.5)", "last_over_time(g[5m])", "-g * 2 + on (id) m",
+    "count(g) by (id)", "vector(1)", "scalar(sum(g)) * 2",
+  };
+  /* not step-local; of these only the second reads the new samples */
+  static const char *const whole[] = {"g @ end()", "count(g) + end()", "g @ 1700003000", "g offset 1h @ start()"};
+  fixture *f = *state;
+  add_gauges(f);
+  const int64_t NEWEST = BASE + (int64_t)(NSAMP - 1) * STEP_MS, END2 = END + 1800000;
+  size_t nl = sizeof local / sizeof *local, nw = sizeof whole / sizeof *whole;
+  promql_queryable q = counting(f);
+  promql_cache *c;
+  assert_int_equal(promql_cache_new(64 << 20, &c), 0);
+  /* the change log summarises older changes (a third of those since):
+   * keep the setup's appends apart from the cached versions */
+  for (int i = 0; i < 1000; i++)
+    append_one(f, NSER + 100, END2 + 3600000 + i, i);
+  for (size_t i = 0; i < nl + nw; i++) /* cached over [START, END2] */
+    promql_result_free(eval_range(&q, c, i < nl ? local[i] : whole[i - nl], START, END2, 0));
+  for (int i = 1; i <= 20; i++) { /* 5 min of new scrapes after a 2 min gap, inside the range */
+    write_every_series(f, NEWEST + 105000 + i * STEP_MS);
+    for (int k = 0; k < 3; k++) {
+      char id[16];
+      snprintf(id, sizeof id, "%d", k);
+      lk_label ls[2] = {{"__name__", "g"}, {"id", id}};
+      lk_sample smp = {NEWEST + 105000 + i * STEP_MS, 50 + i + k};
+      tsdb_series_in in = {ls, 2, &smp, 1};
+      tsdb_append_stats st;
+      lk_diag d = {0};
+      assert_int_equal(tsdb_append(f->db, &in, 1, &st, &d), 0);
+    }
+  }
+  for (int moved = 0; moved <= 3; moved += 3) /* the same range, then 3 steps later */
+    for (size_t i = 0; i < nl + nw; i++) {
+      const char *query = i < nl ? local[i] : whole[i - nl];
+      int64_t s = START + moved * STEP, e = END2 + moved * STEP;
+      f->min_mint = INT64_MAX;
+      promql_result *got = eval_range(&q, c, query, s, e, 0), *plain = eval_range(&f->inner, NULL, query, s, e, 0);
+      if (!same(plain, got))
+        fail_msg("%s over [%lld, %lld]: the cached result differs from a whole evaluation", query, (long long)s,
+                 (long long)e);
+      bool spliced = f->min_mint > START + 3600000; /* only the last part read */
+      if (i < nl && !spliced && f->min_mint != INT64_MAX)
+        fail_msg("%s: read from %lld, not only the steps after the change", query, (long long)f->min_mint);
+      if (i == nl + 1 && moved == 0 && f->min_mint > s)
+        fail_msg("%s: read from %lld, not evaluated whole", query, (long long)f->min_mint);
+      promql_result_free(got);
+      promql_result_free(plain);
+    }
+  f->min_mint = INT64_MAX;
+  unsigned n = f->selects; /* a range inside the cached one, nothing new: a slice */
+  promql_result *got = eval_range(&q, c, "rate(g[3m])", START + 5 * STEP, END2, 0);
+  promql_result *plain = eval_range(&f->inner, NULL, "rate(g[3m])", START + 5 * STEP, END2, 0);
+  assert_int_equal(f->selects, n);
+  assert_true(same(plain, got));
+  promql_result_free(got);
+  promql_result_free(plain);
+  promql_cache_free(c);
+}
+
 typedef struct writer {
   fixture *f;
   atomic_bool stop;
@@ -283,7 +393,7 @@ typedef struct writer {
 static void *write_recent(void *arg)
 {
   writer *w = arg;
-  int64_t t = END + STEP_MS;
+  int64_t t = END + STEP_MS + 7000;
   for (int i = 0; i < 20000 && !atomic_load(&w->stop); i++, t += 100) {
     for (int k = 0; k < NSER; k++)
       w->failed += try_append(w->f, k, t, i) != 1;
@@ -301,6 +411,12 @@ static void test_hits_while_writing(void **state)
   promql_cache *c;
   assert_int_equal(promql_cache_new(1 << 20, &c), 0);
   const char *query = "sum by (id) (rate(m[5m]))";
+  /* The change log summarises older changes: the one holding the cached
+   * version may reach back by up to a third of the changes since. So the
+   * setup's appends inside the range are pushed back by more than a third
+   * of the writer's 20,000 rounds. */
+  for (int i = 0; i < 7000; i++)
+    append_one(f, NSER + 100, END + STEP_MS + i, i);
   promql_result *plain = eval(&f->inner, NULL, query, 0);
   promql_result_free(eval(&q, c, query, 0));
   unsigned n = f->selects;
@@ -375,6 +491,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_out_of_order_write_invalidates, setup_ooo, teardown),
     cmocka_unit_test_setup_teardown(test_retention_invalidates, setup_retention, teardown),
     cmocka_unit_test_setup_teardown(test_hits_while_writing, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_splice_equals_whole_evaluation, setup, teardown),
     cmocka_unit_test_setup_teardown(test_limits_are_part_of_the_key, setup, teardown),
     cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
   };
