@@ -1,17 +1,28 @@
-/* qcache.c — the query result cache: whole results of repeated queries.
+/* qcache.c — the query result cache: results of repeated queries, and the
+ * steps a moving dashboard range shares with its last run.
  *
- * Dashboards re-run the same queries over the same range; the data they read
- * mostly has not changed since. An entry holds a deep copy of one result,
- * keyed by the query text, the evaluation times and the options that shape a
- * result. It also keeps the data version read before its evaluation and the
- * span of sample times the evaluation selected (recorded by a spy wrapped
- * around the queryable, so offsets, `@`, subqueries and lookback are covered
- * by what was really read). A lookup asks the queryable which times changed
+ * Dashboards re-run the same queries; the data they read mostly has not
+ * changed since. An entry holds a deep copy of one result, keyed by the
+ * query text, the evaluation times and the options that shape a result. It
+ * also keeps the data version read before its evaluation and the span of
+ * sample times the evaluation selected (recorded by a spy wrapped around
+ * the queryable, so offsets, `@`, subqueries and lookback are covered by
+ * what was really read). A lookup asks the queryable which times changed
  * since that version: if none lie in the span, the entry answers and takes
- * the current version; otherwise it is dropped. Appends of recent samples
- * therefore leave a query over an older range cached; an out-of-order or
- * backfilled sample inside it, or retention removing data it read, does
- * not. A hit hands back a fresh copy, bit-identical to the stored result.
+ * the current version. Appends of recent samples therefore leave a query
+ * over an older range cached; an out-of-order or backfilled sample inside
+ * it, or retention removing data it read, does not.
+ *
+ * A range query whose steps are independent of each other and of the
+ * query's bounds (step_local) is keyed by its step and the steps' phase
+ * instead of its bounds, like VictoriaMetrics' rollup result cache. From
+ * the AST, a step at t reads nothing after t + fwd; the cached steps that
+ * end before the earliest change since the entry's version are reused, and
+ * only the later steps — those the change reaches, and those a moved range
+ * adds — are evaluated and spliced after them (eval.c). Each step being
+ * computed on its own, the spliced result is bit-identical to a whole
+ * evaluation (tests/promql/test_qcache.c checks 35 queries). A hit hands
+ * back a fresh copy.
  *
  * Thread safety: one mutex guards the table and the LRU list; it is held for
  * a lookup (with the queryable's version call, a leaf) or an insert and its
@@ -238,13 +249,18 @@ static bool step_local(const pq_expr *e, int64_t lookback, int64_t shift, int64_
   return false;
 }
 
+#define CENTURY_MS (100LL * 366 * 86400000)
+
 /* A range query whose cached steps may be reused one by one (*fwd as in
- * step_local); offsets beyond ±100 years are not. */
+ * step_local, 0 when it reads nothing); offsets beyond 100 years are not. */
 static bool reusable_steps(const promql_expr *e, const promql_opts *o, bool range, int64_t *fwd)
 {
-  const int64_t CENTURY_MS = 100LL * 366 * 86400000;
-  *fwd = INT64_MIN / 4;
-  return range && step_local(e->root, o->lookback_ms, 0, fwd) && *fwd < CENTURY_MS && *fwd > -CENTURY_MS;
+  *fwd = INT64_MIN;
+  if (!range || !step_local(e->root, o->lookback_ms, 0, fwd))
+    return false;
+  if (*fwd == INT64_MIN)
+    *fwd = 0;
+  return *fwd < CENTURY_MS && *fwd > -CENTURY_MS;
 }
 
 static bool touches(int64_t lo, int64_t hi, const qentry *e)
@@ -256,6 +272,8 @@ static bool touches(int64_t lo, int64_t hi, const qentry *e)
  * e->first − step when none. */
 static int64_t last_unchanged_step(const qentry *e, int64_t changed)
 {
+  if (changed < INT64_MIN + CENTURY_MS || changed > INT64_MAX - CENTURY_MS)
+    return e->first - e->key.step;
   int64_t limit = changed - e->fwd; /* steps t < limit read only times < changed */
   if (limit <= e->first)
     return e->first - e->key.step;
@@ -263,10 +281,10 @@ static int64_t last_unchanged_step(const qentry *e, int64_t changed)
   return t < e->last ? t : e->last;
 }
 
-/* The lookup under c->mu: whole hits restamp the entry; out gets the
- * steps of [start, end] still valid, or false. */
-static bool lookup(promql_cache *c, qentry *e, const promql_queryable *q, int64_t start, int64_t end,
-                   pq_hit *out)
+/* The lookup (cache lock held): an entry found valid whole takes the
+ * current version; out gets the steps of [start, end] still valid, or
+ * false. */
+static bool lookup(qentry *e, const promql_queryable *q, int64_t start, int64_t end, pq_hit *out)
 {
   int64_t lo, hi;
   uint64_t now = q->version(q->ctx, e->version, &lo, &hi);
@@ -303,7 +321,7 @@ bool promql__cache_get(promql_cache *c, const promql_queryable *q, const promql_
   qentry *e = c->bucket[h % NBUCKETS];
   while (e && !key_eq(e, h, x->src, &k))
     e = e->next_hash;
-  bool hit = e && lookup(c, e, q, start, end, out);
+  bool hit = e && lookup(e, q, start, end, out);
   if (hit) {
     lk_list_to_front(&c->lru, &e->lru);
     out->r = e->steps ? result_copy(e->r, start, out->tail == INT64_MAX ? end : out->tail - step, &bytes)
