@@ -57,7 +57,9 @@ class Lookout(BQ.Lookout):
         cmd = BP.Lookout.command(self)
         cfg = os.path.join(self.workdir, "longrange.yaml")
         with open(cfg, "w") as f:
-            f.write("storage:\n  retention: 3650d\n" + ("" if self.cache else "  query_cache_size: 0\n"))
+            # the 20 GB import outlasts the default 5 min request timeout on a loaded machine
+            f.write("server:\n  request_timeout: 1h\nstorage:\n  retention: 3650d\n" +
+                    ("" if self.cache else "  query_cache_size: 0\n"))
         return cmd + ["--config", cfg]
 
 
