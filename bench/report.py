@@ -138,10 +138,13 @@ def query_peers(doc):
 def render_query(doc, path, compact=False):
     peers = query_peers(doc)
     order = sorted(peers, key=lambda r: ["lookout", "victoria-metrics", "prometheus"].index(r["peer"]))
+    live = all("warm_ingest" in r for r in order)
+    kinds = [("cold", "cold", "ms"), ("warm", "warm", "median_ms")]
+    kinds += [("warm_ingest", "warm while ingesting", "median_ms")] if live else []
     head = ["query"]
-    for kind in ("cold", "warm"):
-        head += ["%s %s ms" % (PEER_NAMES[r["peer"]], kind) for r in order]
-    head += ["Lookout / fastest peer, cold", "Lookout / fastest peer, warm"]
+    for _, name, _ in kinds:
+        head += ["%s %s ms" % (PEER_NAMES[r["peer"]], name) for r in order]
+    head += ["Lookout / fastest peer, %s" % name for _, name, _ in kinds]
     rows = []
     lk = next((r for r in order if r["peer"] == "lookout"), None)
     others = [r for r in order if r["peer"] != "lookout"]
@@ -149,26 +152,23 @@ def render_query(doc, path, compact=False):
         if not all(q in r["cold"] for r in order):
             continue
         row = [label if not compact else label.split(" ", 1)[1]]
-        row += [fnum(r["cold"][q]["ms"]) for r in order]
-        row += [fnum(r["warm"][q]["median_ms"]) for r in order]
-        if lk and others:
-            best_c = min(r["cold"][q]["ms"] for r in others)
-            best_w = min(r["warm"][q]["median_ms"] for r in others)
-            row += ["%.2f×" % (lk["cold"][q]["ms"] / best_c), "%.2f×" % (lk["warm"][q]["median_ms"] / best_w)]
-        else:
-            row += ["—", "—"]
+        for kind, _, key in kinds:
+            row += [fnum(r[kind][q][key]) for r in order]
+        for kind, _, key in kinds:
+            row.append("%.2f×" % (lk[kind][q][key] / min(r[kind][q][key] for r in others)) if lk and others else "—")
         rows.append(row)
     out = [table(head, rows), ""]
     if not compact:
         out.append("Cold: the first run of each query after a fresh start of the server, every cache off "
                    "(%s), once the server is idle (no background compaction or merges), OS page cache %s. "
-                   "Warm: one fresh start with every cache on, one discarded run, then the median of %d. "
+                   "Warm: one fresh start with every cache on, one discarded run, then the median of %d.%s "
                    "Caches: %s." % (
                        "Lookout `storage.query_cache_size: 0`, VictoriaMetrics `-search.disableCache`, "
                        "Prometheus has no result cache",
                        "dropped right before every cold run (every side)" if doc["page_cache_dropped"]
                        else "not dropped (not root): the data sits in page cache for every side",
-                       doc["repeats"], "; ".join("%s — %s" % (PEER_NAMES[r["peer"]], r["caches"]) for r in order)))
+                       doc["repeats"], LIVE_NOTE if live else "",
+                       "; ".join("%s — %s" % (PEER_NAMES[r["peer"]], r["caches"]) for r in order)))
         out.append("")
         out.append("Dataset: %s series, %s samples. Ingest paths: %s. %s" % (
             "{:,}".format(doc["dataset"]["series"]), "{:,}".format(doc["dataset"]["samples"]),
@@ -183,6 +183,11 @@ def render_query(doc, path, compact=False):
     return "\n".join(out)
 
 
+LIVE_NOTE = (" Warm while ingesting: the same runs right after, while remote_write keeps adding the next "
+             "scrapes of every series (after the queried range) every 0.5 s, each timed run after one more "
+             "acknowledged write (`bench/query/live_ingest.py`).")
+
+
 def render_summary_query(doc, path):
     return render_query(doc, path, compact=True)
 
@@ -195,13 +200,16 @@ def render_longrange(doc, path):
     names = [("q7_q1_sum_rate_cpu_30d", "q7·q1 `sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))`"),
              ("q7_q2_max_mem_ns1_30d", "q7·q2 `max_over_time(container_memory_working_set_bytes{namespace=\"ns-1\"}[1h])`")]
     head = ["query, %g days at a 1 h step" % (doc["dataset"]["hours"] / 24)]
+    live = bool(peers) and all("warm_ingest" in r for r in peers)
     head += ["%s cold ms" % PEER_NAMES[r["peer"]] for r in peers] + ["%s warm ms" % PEER_NAMES[r["peer"]] for r in peers]
+    head += ["%s warm while ingesting ms" % PEER_NAMES[r["peer"]] for r in peers] if live else []
     lk = next((r for r in peers if r["peer"] == "lookout"), None)
     vm = next((r for r in peers if r["peer"] == "victoria-metrics"), None)
     head += ["Lookout / VictoriaMetrics, cold"]
     rows = []
     for q, label in names:
         row = [label] + [fnum(r["cold"][q]["ms"]) for r in peers] + [fnum(r["warm"][q]["median_ms"]) for r in peers]
+        row += [fnum(r["warm_ingest"][q]["median_ms"]) for r in peers] if live else []
         row.append("%.2f×" % (lk["cold"][q]["ms"] / vm["cold"][q]["ms"]) if lk and vm else "—")
         rows.append(row)
     out = [table(head, rows), ""]
@@ -209,9 +217,10 @@ def render_longrange(doc, path):
         out.append("Lookout's data directory after the flush: %s MiB, of which the hourly rollups (with their 5 m tails) take %s MiB "
                    "(+%.1f %% over the raw blocks)." % (fnum(lk["data_dir_bytes"] / 2**20),
                                                          fnum(lk["rollup_bytes"] / 2**20), 100 * lk["rollup_extra_disk"]))
-    out.append("Cold: median of %d first runs, each after a fresh start with every cache off, idle, OS page cache %s. "
+    out.append("Cold: median of %d first runs, each after a fresh start with every cache off, idle, OS page cache %s.%s "
                "Dataset: %s series, %s samples at %d s (%s)%s." % (
                    doc["cold_runs"], "dropped" if doc["page_cache_dropped"] else "not dropped (not root)",
+                   LIVE_NOTE if live else "",
                    "{:,}".format(doc["dataset"]["series"]), "{:,}".format(doc["dataset"]["samples"]),
                    doc["dataset"]["interval"], doc["dataset"]["generator"],
                    "" if not doc["mismatches"] else "; mismatches: " + "; ".join(doc["mismatches"])))

@@ -539,9 +539,35 @@ static int run(const promql_queryable *q, const promql_opts *o, const promql_exp
   return rc;
 }
 
+/* The steps from hit->tail to end evaluated and spliced after the cached
+ * ones into *out (stored in turn), or false: then evaluate everything. */
+static bool run_tail(const promql_queryable *q, const promql_opts *o, const promql_opts *opt,
+                     const promql_expr *e, int64_t start, int64_t end, int64_t step, pq_hit *hit,
+                     promql_result **out)
+{
+  pq_spy spy;
+  promql__spy_init(&spy, q);
+  promql_result *tail = NULL;
+  lk_diag d = {0};
+  if (run(&spy.q, o, e, hit->tail, end, step, true, &tail, &d) || tail->nwarnings || tail->ninfos) {
+    promql_result_free(tail); /* annotations speak of the whole range: evaluate it whole */
+    promql_result_free(hit->r);
+    return false;
+  }
+  *out = promql__splice(hit->r, tail);
+  spy.version = hit->version; /* the older of the two parts' versions */
+  spy.lo = hit->read_lo < spy.lo ? hit->read_lo : spy.lo;
+  spy.hi = hit->read_hi > spy.hi ? hit->read_hi : spy.hi;
+  promql__cache_put(o->cache, e, opt, start, end, step, true, &spy, *out);
+  return true;
+}
+
 /* run() through the result cache when the caller gave one and the data has a
- * version; the version is read before evaluating, so data appended meanwhile
- * gives the next query a new key (never a result that misses it). */
+ * version. A stored result is kept with the version read before it was
+ * evaluated and the span of times it read: data written meanwhile is
+ * either in it or logged after that version, so a later lookup that finds
+ * a change in the span evaluates again — only the steps after the change
+ * when the query's steps are independent (qcache.c). */
 static int run_cached(const promql_queryable *q, const promql_opts *o, const promql_expr *e,
                       int64_t start, int64_t end, int64_t step, bool range, promql_result **out,
                       lk_diag *d)
@@ -550,12 +576,20 @@ static int run_cached(const promql_queryable *q, const promql_opts *o, const pro
     return run(q, o, e, start, end, step, range, out, d);
   promql_opts opt;
   apply_defaults(o, &opt);
-  uint64_t version = q->version(q->ctx);
-  if (promql__cache_get(o->cache, e->src, &opt, start, end, step, range, version, out))
-    return 0;
-  int rc = run(q, o, e, start, end, step, range, out, d);
+  pq_hit hit;
+  if (promql__cache_get(o->cache, q, e, &opt, start, end, step, range, &hit)) {
+    if (hit.tail == INT64_MAX) {
+      *out = hit.r;
+      return 0;
+    }
+    if (run_tail(q, o, &opt, e, start, end, step, &hit, out))
+      return 0;
+  }
+  pq_spy spy;
+  promql__spy_init(&spy, q);
+  int rc = run(&spy.q, o, e, start, end, step, range, out, d);
   if (!rc)
-    promql__cache_put(o->cache, e->src, &opt, start, end, step, range, version, *out);
+    promql__cache_put(o->cache, e, &opt, start, end, step, range, &spy, *out);
   return rc;
 }
 

@@ -53,9 +53,10 @@ typedef struct promql_queryable {
   const promql_series_in *(*get)(void *set, size_t i);
   void (*release)(void *set);
   const promql_rollups *rollups; /* NULL: raw samples only */
-  /* The data version (tsdb_data_version): equal before two evaluations
-   * means both see the same data. NULL: results are never cached. */
-  uint64_t (*version)(void *ctx);
+  /* The data version, as tsdb_changed_since: returns the current one and
+   * sets [*lo, *hi] to cover the sample times changed after version
+   * `since` (*lo > *hi: none). NULL: results are never cached. */
+  uint64_t (*version)(void *ctx, uint64_t since, int64_t *lo, int64_t *hi);
 } promql_queryable;
 
 /* In-memory store: a sorted list of series, for tests and the conformance
@@ -84,11 +85,17 @@ void promql_expr_free(promql_expr *e); /* NULL is fine */
 
 /*---- Result cache ----*/
 
-/* Whole results of repeated queries (promql/qcache.c), used when
+/* Results of repeated queries (promql/qcache.c), used when
  * promql_opts.cache is set and the queryable has a version: an entry is
- * found only by the same query text, times, lookback and limits over the same
- * data version, and a hit returns a copy bit-identical to what the
- * evaluation returned. Least recently used entries go once the results held
+ * found by the same query text, times, lookback and limits, and answers
+ * while no data change since it was computed touches the times it read (so
+ * a query over an older range keeps hitting while recent samples are
+ * written). A range query whose steps are independent (no `@`, no
+ * start()/end()/range()/step()) is found by its step's grid instead of its
+ * bounds: the steps it shares with the entry that no change reaches are
+ * reused, and only the others evaluated. Either way the answer is
+ * bit-identical to what an evaluation would return; the sample limit
+ * applies to what is evaluated. Least recently used entries go once the results held
  * exceed budget_bytes; one result over a quarter of it is not kept.
  * Thread-safe; free it after every evaluation that uses it has ended. */
 typedef struct promql_cache promql_cache;

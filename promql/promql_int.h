@@ -254,12 +254,41 @@ lk_label *promql__labels_set(pq_ctx *c, const lk_label *ls, size_t n, const char
 void promql__sig(lk_buf *b, const lk_label *ls, size_t n, const char **names, size_t nn, bool on);
 bool promql__in_list(const char *s, const char **l, size_t n);
 
-/* Result cache (qcache.c): a copy of the stored result into *out, or false. */
-bool promql__cache_get(promql_cache *c, const char *src, const promql_opts *o, int64_t start, int64_t end,
-                       int64_t step, bool range, uint64_t version, promql_result **out);
-/* Store a copy of r (an evaluation of src that read data at `version`). */
-void promql__cache_put(promql_cache *c, const char *src, const promql_opts *o, int64_t start, int64_t end,
-                       int64_t step, bool range, uint64_t version, const promql_result *r);
+/* Result cache (qcache.c). An evaluation that may be stored reads storage
+ * through a spy, which notes the data version before it starts and the span
+ * of sample times its selects cover: the stored result stays valid while no
+ * change after that version touches the span. Selects run on the
+ * evaluating thread only, so the spy needs no lock. */
+typedef struct pq_spy {
+  const promql_queryable *in;
+  promql_queryable q; /* evaluate over this */
+  promql_rollups ro;
+  uint64_t version;   /* read before the evaluation */
+  int64_t lo, hi;     /* times selected (lo > hi: none) */
+} pq_spy;
+void promql__spy_init(pq_spy *s, const promql_queryable *in);
+/* What a lookup found: r answers [start, end] whole (tail == INT64_MAX),
+ * or holds its steps before `tail`, still valid, and the steps from tail
+ * to end must be evaluated and spliced after them (promql__splice). A
+ * range query's steps are reused one by one only when each step reads and
+ * computes from its own time alone (no `@`, no start()/end()/range()/
+ * step(), no duration from the query's range); changes since the entry was
+ * computed must all lie after everything the reused steps read. version
+ * and read_lo/hi describe r for storing the spliced result. */
+typedef struct pq_hit {
+  promql_result *r;
+  int64_t tail;
+  uint64_t version;
+  int64_t read_lo, read_hi;
+} pq_hit;
+bool promql__cache_get(promql_cache *c, const promql_queryable *q, const promql_expr *x, const promql_opts *o,
+                       int64_t start, int64_t end, int64_t step, bool range, pq_hit *out);
+/* Store a copy of r, an evaluation of x through spy s. */
+void promql__cache_put(promql_cache *c, const promql_expr *x, const promql_opts *o, int64_t start, int64_t end,
+                       int64_t step, bool range, const pq_spy *s, const promql_result *r);
+/* The matrix of head's steps followed by tail's later ones, series merged
+ * by label set; frees both. */
+promql_result *promql__splice(promql_result *head, promql_result *tail);
 
 /* A string → index hash map in the arena. */
 typedef struct pq_map {

@@ -18,7 +18,10 @@ static int q_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, i
 static size_t q_count(void *set) { return tsdb_result_count(set); }
 static const promql_series_in *q_get(void *set, size_t i) { return tsdb_result_get(set, i); }
 static void q_release(void *set) { tsdb_result_free(set); }
-static uint64_t q_version(void *ctx) { return tsdb_data_version(ctx); }
+static uint64_t q_version(void *ctx, uint64_t since, int64_t *lo, int64_t *hi)
+{
+  return tsdb_changed_since(ctx, since, lo, hi);
+}
 
 static int r_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt, int64_t res,
                     uint64_t max_series, void **out, lk_diag *d)

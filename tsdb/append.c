@@ -301,7 +301,7 @@ static void batch_add(batch *b, tsdb__series *s, int64_t t, double v)
 static int batch_finish(batch *b, tsdb_append_stats *out, lk_diag *d)
 {
   tsdb *db = b->db;
-  tsdb__hnote_commit(&db->head, &b->note);
+  tsdb__append_published(db, &b->note);
   batch_write(b);
   if (!b->err) /* a concurrent failed write may hold samples this batch found stored */
     b->err = tsdb__wal_flush_pending(&db->wal);

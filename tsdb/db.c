@@ -111,7 +111,6 @@ void tsdb__blocks_add(tsdb *db, tsdb__block *b)
   }
   db->blocks[i] = b;
   db->nblocks++;
-  atomic_fetch_add(&db->blocks_changed, 1);
   pthread_rwlock_unlock(&db->blocks_lock);
   tsdb__newest_update(db, maxt);
 }
@@ -146,12 +145,6 @@ static void block_delete(tsdb *db, tsdb__block *b)
   tsdb__block_close(b);
 }
 
-uint64_t tsdb_data_version(tsdb *db)
-{
-  /* both only grow, so their sum changes with either and never repeats */
-  return atomic_load(&db->appended) + atomic_load(&db->blocks_changed);
-}
-
 /* Remove the blocks in `drop` from the list and delete them. compact_mu held. */
 void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n)
 {
@@ -165,7 +158,6 @@ void tsdb__blocks_remove(tsdb *db, tsdb__block **drop, size_t n)
       db->blocks[w++] = db->blocks[i];
   }
   db->nblocks = w;
-  atomic_fetch_add(&db->blocks_changed, 1);
   pthread_rwlock_unlock(&db->blocks_lock);
   for (size_t j = 0; j < n; j++) {
     tsdb__scache_drop_block(db->scache, drop[j]->seq);
@@ -184,6 +176,7 @@ void tsdb__block_demote(tsdb *db, tsdb__block *b)
     b->chk_len = 0;
   }
   pthread_rwlock_unlock(&db->blocks_lock);
+  tsdb__changes_note(&db->changes, b->mint, b->maxt); /* raw reads lose these samples */
   tsdb__scache_drop_block(db->scache, b->seq);
   free(p);
 }
@@ -240,8 +233,14 @@ int tsdb__retention(tsdb *db)
     lk_info("retention: dropping block dir=%s mint=%lld maxt=%lld bytes=%llu", drop[i]->dir,
             (long long)drop[i]->mint, (long long)drop[i]->maxt, (unsigned long long)drop[i]->bytes);
   if (nd) {
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < nd; i++) {
+      lo = drop[i]->mint < lo ? drop[i]->mint : lo;
+      hi = drop[i]->maxt > hi ? drop[i]->maxt : hi;
+    }
     lk_crash_point(db->o.crash, "retention.before_delete");
     tsdb__blocks_remove(db, drop, nd);
+    tsdb__changes_note(&db->changes, lo, hi);
   }
   free(drop);
   return 0;
@@ -552,6 +551,7 @@ static tsdb *db_new(const tsdb_opts *opts)
   pthread_mutex_init(&db->bg_mu, NULL);
   pthread_cond_init(&db->bg_cv, NULL);
   atomic_store(&db->newest_t, INT64_MIN);
+  tsdb__changes_init(&db->changes);
   tsdb__head_init(&db->head);
   db->slabs = tsdb__slabpool_new();
   if (db->o.sample_cache_bytes > 0)
@@ -622,6 +622,7 @@ void tsdb_close(tsdb *db)
   pthread_mutex_destroy(&db->compact_mu);
   pthread_mutex_destroy(&db->bg_mu);
   pthread_cond_destroy(&db->bg_cv);
+  tsdb__changes_fini(&db->changes);
   free(db->dir);
   free(db);
 }

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lk_list.h"
 #include "tsdb/chunk.h"
 #include "tsdb/select_int.h"
 #include "tsdb/tsdb_int.h"
@@ -41,16 +42,18 @@ typedef struct entry {
   uint64_t bytes;
   uint32_t pins;
   struct entry *hnext;       /* hash chain */
-  struct entry *prev, *next; /* LRU list, most recent first */
+  lk_lnode lru;              /* in shard.lru, most recent first */
 } entry;
 
 typedef struct shard {
   pthread_mutex_t mu;
   entry **buckets;
   size_t nbuckets, count;
-  entry *lru_head, *lru_tail;
+  lk_list lru;
   uint64_t bytes;
 } shard;
+
+static entry *lru_entry(lk_lnode *n) { return lk_list_entry(n, entry, lru); }
 
 struct tsdb__scache {
   uint64_t shard_budget;
@@ -84,9 +87,9 @@ void tsdb__scache_free(tsdb__scache *c)
   if (!c)
     return;
   for (int i = 0; i < NSHARD; i++) {
-    for (entry *e = c->sh[i].lru_head, *nx; e; e = nx) {
-      nx = e->next;
-      entry_free(e);
+    for (lk_lnode *n = c->sh[i].lru.head, *nx; n; n = nx) {
+      nx = n->next;
+      entry_free(lru_entry(n));
     }
     free(c->sh[i].buckets);
     pthread_mutex_destroy(&c->sh[i].mu);
@@ -111,30 +114,6 @@ static size_t bucket_of(const shard *s, uint64_t h)
 }
 
 /*---- Shard internals (shard lock held) ----*/
-
-static void lru_unlink(shard *s, entry *e)
-{
-  if (e->prev)
-    e->prev->next = e->next;
-  else
-    s->lru_head = e->next;
-  if (e->next)
-    e->next->prev = e->prev;
-  else
-    s->lru_tail = e->prev;
-  e->prev = e->next = NULL;
-}
-
-static void lru_push_front(shard *s, entry *e)
-{
-  e->prev = NULL;
-  e->next = s->lru_head;
-  if (s->lru_head)
-    s->lru_head->prev = e;
-  s->lru_head = e;
-  if (!s->lru_tail)
-    s->lru_tail = e;
-}
 
 static void hash_unlink(shard *s, entry *e)
 {
@@ -164,7 +143,7 @@ static void grow_buckets(shard *s)
 static void remove_entry(tsdb__scache *c, shard *s, entry *e)
 {
   hash_unlink(s, e);
-  lru_unlink(s, e);
+  lk_list_unlink(&s->lru, &e->lru);
   s->count--;
   s->bytes -= e->bytes;
   atomic_fetch_sub(&c->bytes, e->bytes);
@@ -174,14 +153,15 @@ static void remove_entry(tsdb__scache *c, shard *s, entry *e)
 /* Evict least recently used, unpinned entries while over the budget. */
 static void evict(tsdb__scache *c, shard *s)
 {
-  entry *e = s->lru_tail;
-  while (s->bytes > c->shard_budget && e) {
-    entry *prev = e->prev;
+  lk_lnode *n = s->lru.tail;
+  while (s->bytes > c->shard_budget && n) {
+    lk_lnode *prev = n->prev;
+    entry *e = lru_entry(n);
     if (!e->pins && e->bytes) {
       remove_entry(c, s, e);
       atomic_fetch_add(&c->evictions, 1);
     }
-    e = prev;
+    n = prev;
   }
 }
 
@@ -191,8 +171,7 @@ static entry *entry_get(shard *s, uint64_t h, uint64_t seq, const tsdb__bseries 
 {
   for (entry *e = s->buckets[bucket_of(s, h)]; e; e = e->hnext)
     if (e->seq == seq && e->grp_off == bs->grp_off && e->base == bs->grp_base && e->nchunks == bs->nchunks) {
-      lru_unlink(s, e);
-      lru_push_front(s, e);
+      lk_list_to_front(&s->lru, &e->lru);
       e->pins++;
       return e;
     }
@@ -208,7 +187,7 @@ static entry *entry_get(shard *s, uint64_t h, uint64_t seq, const tsdb__bseries 
   e->hnext = s->buckets[j];
   s->buckets[j] = e;
   s->count++;
-  lru_push_front(s, e);
+  lk_list_push_front(&s->lru, &e->lru);
   e->pins = 1;
   return e;
 }
@@ -332,8 +311,9 @@ void tsdb__scache_drop_block(tsdb__scache *c, uint64_t seq)
   for (int i = 0; i < NSHARD; i++) {
     shard *s = &c->sh[i];
     pthread_mutex_lock(&s->mu);
-    for (entry *e = s->lru_head, *nx; e; e = nx) {
-      nx = e->next;
+    for (lk_lnode *n = s->lru.head, *nx; n; n = nx) {
+      nx = n->next;
+      entry *e = lru_entry(n);
       if (e->seq == seq && !e->pins)
         remove_entry(c, s, e);
     }

@@ -258,12 +258,17 @@ int tsdb_select_rollup(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint,
 size_t tsdb_rollup_count(const tsdb_rollup_result *r);
 const tsdb_rollup_series *tsdb_rollup_get(const tsdb_rollup_result *r, size_t i);
 void tsdb_rollup_free(tsdb_rollup_result *r); /* NULL is fine */
-/* A number that changes whenever a query could see different data: after
- * every append that stored samples (once they are visible) and every change
- * of the block list. Equal numbers, read before two evaluations, mean both
- * saw the same data; a result cache keys on it (promql/qcache.c). Cheap
- * (two atomic loads). */
+/* The data version: it grows with every change a query could see — an
+ * append that stored samples (once they are visible) or raw samples removed
+ * by retention — and stays put while data only moves (head cuts,
+ * compaction). A reader holding version v has seen every change up to v. */
 uint64_t tsdb_data_version(tsdb *db);
+/* The current data version; [*lo, *hi] covers the sample times touched by
+ * every change after version `since` (*lo > *hi: nothing changed). Older
+ * changes are summarised, so the span may be wider than what changed, never
+ * narrower. A result cache keeps a result while nothing it read changed
+ * (promql/qcache.c). Cheap: one leaf mutex, a scan of a few hundred records. */
+uint64_t tsdb_changed_since(tsdb *db, uint64_t since, int64_t *lo, int64_t *hi);
 
 /*---- Maintenance and status ----*/
 

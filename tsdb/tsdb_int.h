@@ -420,6 +420,34 @@ typedef struct tsdb__rcache {
 int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t lo, int64_t hi,
                       tsdb__rcache *c, tsdb__rvec *out);
 
+/*---- The change log (changes.c) ----*/
+
+#define TSDB__CHANGES_PER_LEVEL 4
+/* One record: the changes numbered up to v_end since the previous record,
+ * the sample times they touched within [lo, hi], 2^level changes merged. */
+typedef struct tsdb__change {
+  uint64_t v_end;
+  int64_t lo, hi;
+  uint8_t level;
+} tsdb__change;
+typedef struct tsdb__changes {
+  pthread_mutex_t mu; /* leaf lock; guards the rest */
+  uint64_t version;   /* changes so far */
+  size_t n;
+  tsdb__change rec[TSDB__CHANGES_PER_LEVEL * 64 + 1];
+} tsdb__changes;
+void tsdb__changes_init(tsdb__changes *c);
+void tsdb__changes_fini(tsdb__changes *c);
+/* Take the next version for a change touching sample times [lo, hi]; call
+ * it once the change is visible to selects. */
+void tsdb__changes_note(tsdb__changes *c, int64_t lo, int64_t hi);
+/* The current version; [*lo, *hi] covers every change numbered after since
+ * (lo > hi: none). */
+uint64_t tsdb__changes_since(tsdb__changes *c, uint64_t since, int64_t *lo, int64_t *hi);
+/* Commit an append batch's head statistics (tsdb__hnote_commit), then log
+ * the times it stored as a change. */
+void tsdb__append_published(tsdb *db, tsdb__hnote *note);
+
 /*---- The database ----*/
 
 struct tsdb {
@@ -439,7 +467,7 @@ struct tsdb {
   _Atomic int64_t newest_t;  /* newest sample stored anywhere; INT64_MIN if none */
   /* counters */
   _Atomic uint64_t appended, rejected[TSDB_REJECT__COUNT], series_created;
-  _Atomic uint64_t blocks_changed; /* block list additions and removals (tsdb_data_version) */
+  tsdb__changes changes;     /* the data version (changes.c) */
   /* background thread: WAL fsync (interval policy) and compaction after
    * head cuts; bg_mu (a leaf lock) guards compact_wanted and stopping */
   pthread_t bg;

@@ -15,6 +15,9 @@ cache off, wait until idle, drop the OS page cache, run the query once
 median is reported. Then one fresh start with caches on: one discarded
 run and the median of REPEATS (warm).
 
+Warm while ingesting ("live"): the warm runs again while remote_write keeps
+adding samples after the range (bench/query/live_ingest.py).
+
 Lookout answers rate(…[5m]) at a 1 h step from the 5 m rollups (each step's
 window is one 5 m bucket) and max_over_time(…[1h]) from the 1 h rollups.
 Disk: the data directory after the flush, and the bytes of the blocks'
@@ -54,7 +57,9 @@ class Lookout(BQ.Lookout):
         cmd = BP.Lookout.command(self)
         cfg = os.path.join(self.workdir, "longrange.yaml")
         with open(cfg, "w") as f:
-            f.write("storage:\n  retention: 3650d\n" + ("" if self.cache else "  query_cache_size: 0\n"))
+            # the 20 GB import outlasts the default 5 min request timeout on a loaded machine
+            f.write("server:\n  request_timeout: 1h\nstorage:\n  retention: 3650d\n" +
+                    ("" if self.cache else "  query_cache_size: 0\n"))
         return cmd + ["--config", cfg]
 
 
@@ -124,6 +129,8 @@ def run_peer(name, meta, qs, work, dataset, cold_runs, repeats):
             r = BP.timed_query(peer.port, qpath, params, repeats)
             info["warm"][qname] = {"median_ms": r["median_ms"], "all_ms": r["all_ms"],
                                    "series": r["series"], "points": r["points"]}
+        info["warm_ingest"], info["warm_ingest_writes"] = BQ.live_ingest.warm_while_ingesting(
+            BP, peer, meta, dataset, qs, repeats)
         info["peak_rss_kb"] = BP.proc_status_kb(peer.proc.pid, "VmHWM")
     except Exception as e:  # recorded in the result, never hidden
         info["error"] = repr(e)
@@ -152,10 +159,10 @@ def table(doc):
                                doc["dataset"]["interval"], doc["cold_runs"],
                                ", page cache dropped" if doc["page_cache_dropped"] else "")]
     lines.append("%-18s %-5s %14s %14s" % ("peer", "", "q7 q1 ms", "q7 q2 ms"))
-    for kind, key in (("cold", "ms"), ("warm", "median_ms")):
+    for kind, key, label in (("cold", "ms", "cold"), ("warm", "median_ms", "warm"), ("warm_ingest", "median_ms", "live")):
         for r in doc["results"]:
             if kind in r:
-                lines.append("%-18s %-5s %14.1f %14.1f" % (r["peer"], kind, r[kind][NAMES[0]][key],
+                lines.append("%-18s %-5s %14.1f %14.1f" % (r["peer"], label, r[kind][NAMES[0]][key],
                                                            r[kind][NAMES[1]][key]))
     for r in doc["results"]:
         if "rollup_bytes" in r:

@@ -13,6 +13,10 @@ code (loaded as a module, not copied), then for each peer:
   warm  one fresh start with every cache on (Lookout's defaults,
         VictoriaMetrics without -search.disableCache), idle as above; per
         query one discarded run, then the median of REPEATS (5).
+  warm while ingesting (WARM_INGEST=1, the default): right after, the same
+        runs while live_ingest.py keeps remote_write-ing the next scrapes of
+        every series (after the queried range) to the peer, each timed run
+        after one more acknowledged write — a warm server as it lives.
 
 The dataset is gen_dataset.py's plus what gen_query_extra.py adds: cAdvisor's
 `id` label on every container series and a classic histogram per (node,
@@ -28,7 +32,7 @@ namespace). Queries (q1-q4 are bench_peers.py's, q5, q6 and q8 are added here):
 
 Settings (environment): CONTAINERS HOURS INTERVAL SEED (default 200, 24, 15, 1),
 RUNS (default lookout:import,prometheus:remote_write,victoria-metrics:import),
-REPEATS (5), BENCH_WORK (keep/reuse the dataset there), LOOKOUT_BIN.
+REPEATS (5), BENCH_WORK (keep/reuse the dataset there), LOOKOUT_BIN, WARM_INGEST.
 Writes bench/results/query-<shape>.{json,txt} through bench/lib/results.py.
 """
 import json
@@ -43,12 +47,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
+sys.path.insert(0, HERE)
 import shared  # noqa: E402
 from results import Recorder  # noqa: E402
+import live_ingest  # noqa: E402
 
 SHARED = shared.SHARED_BENCH
 
-ENV_KEYS = ("CONTAINERS", "HOURS", "INTERVAL", "SEED", "RUNS", "REPEATS", "BENCH_WORK", "LOOKOUT_BIN")
+ENV_KEYS = ("CONTAINERS", "HOURS", "INTERVAL", "SEED", "RUNS", "REPEATS", "BENCH_WORK", "LOOKOUT_BIN",
+            "WARM_INGEST")
 NAMES = ["q1_sum_rate_cpu", "q2_max_mem_ns1", "q3_raw_series", "q4_raw_samples", "q5_topk_cpu",
          "q6_regex_cpu", "q8_hist_p99"]
 
@@ -197,6 +204,11 @@ def run_peer(name, path, meta, qs, work, dataset, bodies, bodies_info, repeats):
                                    "discarded_first_ms": first["ms"],
                                    "series": r["series"], "points": r["points"]}
         log("%s: warm %s" % (name, " ".join("%.1f" % info["warm"][q]["median_ms"] for q, _, _ in qs)))
+        if os.environ.get("WARM_INGEST", "1") == "1":
+            info["warm_ingest"], info["warm_ingest_writes"] = live_ingest.warm_while_ingesting(
+                BP, peer, meta, dataset, qs, repeats)
+            log("%s: warm while ingesting %s" % (
+                name, " ".join("%.1f" % info["warm_ingest"][q]["median_ms"] for q, _, _ in qs)))
         info["peak_rss_kb"] = BP.proc_status_kb(peer.proc.pid, "VmHWM")
     except Exception as e:  # recorded in the result, never hidden
         info["error"] = repr(e)
@@ -237,7 +249,9 @@ def ensure_dataset(work, shape, env):
 
 
 def mismatches(results):
-    """Queries whose returned series/point counts differ between peers (warm runs)."""
+    """Queries whose returned series/point counts differ between peers (warm
+    runs), or for one peer between warm and warm while ingesting (the samples
+    written lie after every queried range)."""
     out = []
     ok = [r for r in results if "warm" in r]
     for q in NAMES:
@@ -245,6 +259,11 @@ def mismatches(results):
         if len(seen) > 1:
             out.append("%s: %s" % (q, ", ".join("%s %d series/%d points" % (r["peer"], r["warm"][q]["series"],
                                                                          r["warm"][q]["points"]) for r in ok)))
+        for r in ok:
+            live = r.get("warm_ingest", {}).get(q)
+            if live and (live["series"], live["points"]) != (r["warm"][q]["series"], r["warm"][q]["points"]):
+                out.append("%s: %s answered %d series/%d points while ingesting, %d/%d before" % (
+                    q, r["peer"], live["series"], live["points"], r["warm"][q]["series"], r["warm"][q]["points"]))
     return out
 
 
@@ -256,11 +275,18 @@ def table(doc):
                                                  doc["repeats"])]
     head = "%-18s %-13s %-5s" % ("peer", "path", "") + "".join("%10s ms" % n[:2] for n in NAMES)
     lines.append(head)
-    for kind in ("cold", "warm"):
+    for kind, label in (("cold", "cold"), ("warm", "warm"), ("warm_ingest", "live")):
         for r in rows:
+            if kind not in r:
+                continue
             key = "ms" if kind == "cold" else "median_ms"
-            lines.append("%-18s %-13s %-5s" % (r["peer"], r["path"], kind) +
+            lines.append("%-18s %-13s %-5s" % (r["peer"], r["path"], label) +
                          "".join("%13.1f" % r[kind][n][key] for n in NAMES))
+    if any("warm_ingest" in r for r in rows):
+        lines.append("live = warm while remote_write keeps adding samples after the queried range (live_ingest.py)")
+        for r in rows:
+            if "warm_ingest_writes" in r:
+                lines.append("  %s: %s" % (r["peer"], json.dumps(r["warm_ingest_writes"])))
     for r in doc["results"]:
         if "error" in r:
             lines.append("%s %s: ERROR %s" % (r["peer"], r["path"], r["error"][:200]))
