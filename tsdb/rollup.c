@@ -16,7 +16,10 @@
  *
  * File (tsdb/FORMAT.md): frames of series' record streams, compressed with
  * tsdb__pack, then a fixed-width table per resolution locating each
- * series (by block series id) in its frame.
+ * series (by block series id) in its frame. Values are coded as
+ * differences of decimals where they are decimals (version 2; version 1
+ * files, values as XORs only, are still read). The writer writes frames as
+ * it goes, so a block's rollups never sit whole in memory.
  */
 #include <errno.h>
 #include <fcntl.h>
