@@ -273,7 +273,8 @@ static bool dec(const rctx *c, double v, int64_t *x)
   return c->scale != NO_SCALE && tsdb__dec_at(v, c->scale, x);
 }
 
-/* The decimal of the record's last value, what the next record codes against. */
+/* The decimal of the record's last value, what the next record codes
+ * against (a decimal record has it at hand: dec_at finds the same x). */
 static int64_t next_x(const rctx *c, double last)
 {
   int64_t x;
@@ -390,7 +391,7 @@ static void encode_rec(lk_buf *b, rctx *c, const tsdb__rvec *rv, const tsdb_roll
   }
   c->end = r->end;
   c->bits = lb;
-  c->x = next_x(c, r->last_v);
+  c->x = decimal ? xl : next_x(c, r->last_v);
 }
 
 static void encode_series(lk_buf *b, const tsdb__rvec *rv, int64_t res)
@@ -447,7 +448,7 @@ static int decode_values(lk_dec *d, rctx *c, unsigned f, tsdb_rollup_rec *r, dou
     r->tail_nresets = (uint32_t)tr;
   }
   c->bits = lb;
-  c->x = next_x(c, r->last_v);
+  c->x = decimal ? xl : next_x(c, r->last_v);
   return d->err;
 }
 
