@@ -15,9 +15,8 @@ cache off, wait until idle, drop the OS page cache, run the query once
 median is reported. Then one fresh start with caches on: one discarded
 run and the median of REPEATS (warm).
 
-Lookout answers rate(…[5m]) at a 1 h step from the hourly rollups' 5 m
-tails (each step's window is the last 5 minutes of one hour) and
-max_over_time(…[1h]) from the hourly records.
+Lookout answers rate(…[5m]) at a 1 h step from the 5 m rollups (each step's
+window is one 5 m bucket) and max_over_time(…[1h]) from the 1 h rollups.
 Disk: the data directory after the flush, and the bytes of the blocks'
 rollup files within it.
 
