@@ -644,6 +644,10 @@ static int finish(walk *w, lk_config *c, yaml_node_t *root)
   const char *fs = c->storage.fsync ? c->storage.fsync : "";
   if (strcmp(fs, "interval") && strcmp(fs, "batch") && strcmp(fs, "never"))
     return werr(w, root, "storage.fsync: expected interval, batch or never, got \"%s\"", fs);
+  if (c->storage.rollup_retention_ms && c->storage.rollup_retention_ms <= c->storage.retention_ms)
+    return werr(w, root, "storage.rollup_retention (%gh) must be 0 or longer than storage.retention (%gh): "
+                "rollups are kept past the raw samples, never less long",
+                (double)c->storage.rollup_retention_ms / 3600000, (double)c->storage.retention_ms / 3600000);
   if (c->collector.interval_ms <= 0 || c->collector.detail_interval_ms <= 0 ||
       c->evaluation_interval_ms <= 0 || c->global.scrape_interval_ms <= 0)
     return werr(w, root, "intervals must be positive durations");

@@ -58,7 +58,7 @@ static char *join(const char *a, const char *b)
   return tsdb__path(a, "/", b);
 }
 
-static int write_buf(int fd, const uint8_t *p, size_t n)
+int tsdb__write_buf(int fd, const uint8_t *p, size_t n)
 {
   while (n) {
     ssize_t w = write(fd, p, n);
@@ -138,7 +138,7 @@ static void emit_frame(tsdb__bwriter *w, const fkey *order, size_t n)
   w->chk_off += w->packed.len + 4;
   lk_buf_clear(&w->frame);
   if (w->out.len >= (1u << 20)) {
-    w->err = write_buf(w->chk_fd, w->out.data, w->out.len);
+    w->err = tsdb__write_buf(w->chk_fd, w->out.data, w->out.len);
     lk_buf_clear(&w->out);
   }
 }
@@ -419,7 +419,7 @@ static int write_file(const char *dir, const char *name, const lk_buf *b)
   free(path);
   if (fd < 0)
     return -errno;
-  int rc = write_buf(fd, b->data, b->len);
+  int rc = tsdb__write_buf(fd, b->data, b->len);
   if (!rc && fsync(fd) < 0)
     rc = -errno;
   close(fd);
@@ -460,7 +460,7 @@ int tsdb__bwriter_finish(tsdb__bwriter *w, lk_diag *d)
   flush_pending(w);
   int rc = w->err;
   if (!rc)
-    rc = write_buf(w->chk_fd, w->out.data, w->out.len);
+    rc = tsdb__write_buf(w->chk_fd, w->out.data, w->out.len);
   if (!rc && fsync(w->chk_fd) < 0)
     rc = -errno;
   if (!rc) {

@@ -30,7 +30,7 @@
 #include "tsdb/chunk_int.h"
 
 #define CHUNK_VERSION 1
-#define KMAX 22 /* 10^22 is the largest power of ten that is an exact double */
+#define KMAX TSDB__DEC_KMAX /* 10^22 is the largest power of ten that is an exact double */
 #define SCRATCH_STACK 256
 #define DECODE_STACK 2048 /* compacted blocks hold chunks of ~1,440 samples */
 
@@ -57,6 +57,9 @@ static inline bool dec_at(double v, unsigned k, int64_t *x)
   *x = i;
   return true;
 }
+
+bool tsdb__dec_at(double v, unsigned k, int64_t *x) { return k <= KMAX && dec_at(v, k, x); }
+double tsdb__dec_value(int64_t x, unsigned k) { return k ? (double)x / p10[k] : (double)x; }
 
 typedef struct dec_plan {
   unsigned k, order; /* order 1: deltas, 2: delta-of-deltas */

@@ -12,6 +12,7 @@
 #ifndef TSDB_CHUNK_H
 #define TSDB_CHUNK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,13 @@ void tsdb__tsmemo_free(tsdb__tsmemo *m); /* NULL is fine */
 /* tsdb__chunk_decode through a memo (*m: NULL at first, allocated here);
  * the same result bits. */
 int64_t tsdb__chunk_decode_memo(const uint8_t *p, size_t len, int64_t *t, double *v, tsdb__tsmemo **m);
+
+/* The DECIMAL scheme's test, for other codecs of values (rollup.c): is v
+ * exactly x / 10^k, k ≤ TSDB__DEC_KMAX, for an integer |x| < 2^53 (the
+ * division reproducing v's bits, -0.0, NaN and ±Inf never)? And x / 10^k. */
+#define TSDB__DEC_KMAX 22
+bool tsdb__dec_at(double v, unsigned k, int64_t *x);
+double tsdb__dec_value(int64_t x, unsigned k);
 
 /* Most bytes tsdb__unpack will produce from one frame (corruption guard). */
 #define TSDB__PACK_MAX_RAW ((size_t)1 << 30)

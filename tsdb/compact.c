@@ -23,6 +23,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/lk_log.h"
 #include "tsdb/tsdb_int.h"
@@ -151,7 +152,7 @@ static int write_merged(tsdb__block **src, size_t nsrc, entry *e, size_t ne, boo
  * its raw samples. */
 static void write_rollups(tsdb__rwriter *rw, const char *dir)
 {
-  int rc = tsdb__rwriter_finish(rw, dir);
+  int rc = tsdb__rwriter_finish(rw);
   if (rc)
     lk_warn("compaction: writing rollups for %s failed, block kept without them: %s", dir, lk_strerror(rc));
 }
@@ -167,21 +168,21 @@ static int merge(tsdb *db, tsdb__block **src, size_t n, bool reencode, lk_diag *
   char *fin, *tmp;
   tsdb__block_paths(db, seq, &fin, &tmp);
   tsdb__bwriter *w;
-  tsdb__rwriter *rw = reencode ? tsdb__rwriter_new() : NULL;
   rc = tsdb__bwriter_new(tmp, &w, d);
   if (!rc) {
+    tsdb__rwriter *rw = reencode ? tsdb__rwriter_new(tmp) : NULL;
     rc = write_merged(src, n, e, ne, reencode, w, rw);
     if (rc) {
+      tsdb__rwriter_free(rw); /* its unfinished file first: the abort removes the directory */
       tsdb__bwriter_abort(w);
       lk_diag_set(d, rc, -1, "compaction: merging into %s failed: %s", tmp, lk_strerror(rc));
-    } else {
-      rc = tsdb__bwriter_finish(w, d);
+    } else if ((rc = tsdb__bwriter_finish(w, d))) {
+      tsdb__rwriter_free(rw);
+      rmdir(tmp); /* the rollup file kept it from going with the block's files */
+    } else if (rw) {
+      write_rollups(rw, tmp);
     }
   }
-  if (!rc && rw)
-    write_rollups(rw, tmp);
-  else
-    tsdb__rwriter_free(rw);
   if (!rc) {
     lk_crash_point(db->o.crash, "compact.tmp_block_written");
     rc = tsdb__install_block(db, seq, tmp, fin, d);

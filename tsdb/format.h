@@ -59,11 +59,12 @@ enum { TSDB_SEC_SYMBOLS, TSDB_SEC_SERIES, TSDB_SEC_POSTINGS, TSDB_SEC_PTABLE, TS
 /*---- Block: rollup file (written by compaction; optional) ----*/
 #define TSDB_FILE_ROLLUP "rollup"
 #define TSDB_ROLLUP_MAGIC 0x5552534cu /* "LSRU" */
-#define TSDB_ROLLUP_VERSION 1
+#define TSDB_ROLLUP_VERSION 2         /* 1 (values as XORs only) is still read */
 #define TSDB_ROLLUP_HDR 8             /* magic u32, version u8, 3 reserved */
 /* then frames (tsdb__pack + crc u32) of series' record streams, the TOC
  * (see FORMAT.md) with its crc u32, and the trailer: TOC offset u64, magic u32. */
 #define TSDB_ROLLUP_TRAILER 12
 #define TSDB_ROLLUP_FRAME_BYTES (64 * 1024)
+#define TSDB_ROLLUP_FLUSH_BYTES (1024 * 1024) /* writer: packed frames buffered before a write */
 
 #endif

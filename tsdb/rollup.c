@@ -16,10 +16,14 @@
  *
  * File (tsdb/FORMAT.md): frames of series' record streams, compressed with
  * tsdb__pack, then a fixed-width table per resolution locating each
- * series (by block series id) in its frame.
+ * series (by block series id) in its frame. Values are coded as
+ * differences of decimals where they are decimals (version 2; version 1
+ * files, values as XORs only, are still read). The writer writes frames as
+ * it goes, so a block's rollups never sit whole in memory.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -39,6 +43,7 @@ enum {
   F_MIN_FIRST = 1, F_MIN_LAST = 2, F_MAX_FIRST = 4, F_MAX_LAST = 8, F_INTEGRAL = 16, F_RESETS = 32,
   F_TAIL = 64,      /* some samples in the tail, not all: tail fields follow */
   F_TAIL_ALL = 128, /* every sample in the tail */
+  F_XOR = 256,      /* version 2: this record's values as XORs, not decimals */
 };
 
 int64_t tsdb__rollup_res(size_t i)
@@ -67,9 +72,10 @@ static double fold_min(double acc, double v) { return v < acc || acc != acc ? v 
 static double fold_max(double acc, double v) { return v > acc || acc != acc ? v : acc; }
 static double mag(double v) { return v < 0 ? -v : v; }
 
+/* -0.0 is not: a sum is coded as an integer (put_sum), which has no sign of zero. */
 static bool is_integer(double v)
 {
-  return v >= -EXACT_LIMIT && v <= EXACT_LIMIT && v == (double)(int64_t)v;
+  return v >= -EXACT_LIMIT && v <= EXACT_LIMIT && v == (double)(int64_t)v && !(v == 0 && signbit(v));
 }
 
 /* Every partial sum of the bucket's integers stays within 2^53. */
@@ -213,98 +219,253 @@ void tsdb__rollup_compute(const int64_t *t, const double *v, size_t n, int64_t r
 
 /*---- Record stream of one series ----*/
 
-static void put_bits(lk_buf *b, uint64_t x) { lk_buf_put_u64le(b, x); }
+/* Version 2 codes values as differences of decimals: integers x / 10^scale
+ * (tsdb__dec_at proves each bit for bit), one scale per series, so integer
+ * and short-decimal series (bytes, counts, CPU seconds printed with 9
+ * decimals) cost the varint of a change instead of 8 bytes. A record with a
+ * value that is no decimal at that scale (NaN, ±Inf, -0.0, a binary
+ * fraction, an integer past 2^53) is flagged F_XOR and codes its values as
+ * version 1 does: bits XORed with a related value's. Times are differences
+ * from the previous record's, which repeat at a steady scrape. */
+
+#define NO_SCALE 0xffu /* a series without decimals: every record as XORs */
+
+typedef struct rctx {          /* the coding state along one series' stream */
+  unsigned ver, scale;         /* version 1: always NO_SCALE */
+  int64_t res;
+  int64_t end, to_last, span;  /* the previous record's */
+  int64_t back;                /* end − first tail sample, of the last record with F_TAIL */
+  uint64_t bits;               /* the previous record's last value bits */
+  int64_t x;                   /* that value's decimal at scale (0 when it is none) */
+} rctx;
+
+/* Raise *k until v is a decimal at it; false (*k kept) when it is none. */
+static bool fit_scale(double v, unsigned *k)
+{
+  int64_t x;
+  unsigned j = *k;
+  while (j <= TSDB__DEC_KMAX && !tsdb__dec_at(v, j, &x))
+    j++;
+  if (j > TSDB__DEC_KMAX)
+    return false;
+  *k = j;
+  return true;
+}
+
+/* The smallest scale at which every decimal value of the series is one. */
+static unsigned series_scale(const tsdb__rvec *rv)
+{
+  unsigned k = 0;
+  bool any = false;
+  for (size_t i = 0; i < rv->n; i++) {
+    const tsdb_rollup_rec *r = &rv->r[i];
+    const double v[] = {r->first_v, r->last_v, r->min, r->max, r->tail_first_v};
+    for (size_t j = 0; j < sizeof v / sizeof *v; j++)
+      any |= fit_scale(v[j], &k);
+  }
+  for (size_t i = 0; i < rv->nresets; i++)
+    any |= fit_scale(rv->resets[i], &k);
+  return any ? k : NO_SCALE;
+}
+
+static bool dec(const rctx *c, double v, int64_t *x)
+{
+  return c->scale != NO_SCALE && tsdb__dec_at(v, c->scale, x);
+}
+
+/* The decimal of the record's last value, what the next record codes
+ * against (a decimal record has it at hand: dec_at finds the same x). */
+static int64_t next_x(const rctx *c, double last)
+{
+  int64_t x;
+  return dec(c, last, &x) ? x : 0;
+}
+
+/* Every value record r codes (flags f) is a decimal at the series' scale. */
+static bool rec_decimal(const rctx *c, const tsdb__rvec *rv, const tsdb_rollup_rec *r, unsigned f)
+{
+  int64_t x;
+  bool ok = dec(c, r->first_v, &x) && dec(c, r->last_v, &x);
+  ok = ok && (f & (F_MIN_FIRST | F_MIN_LAST) || dec(c, r->min, &x));
+  ok = ok && (f & (F_MAX_FIRST | F_MAX_LAST) || dec(c, r->max, &x));
+  ok = ok && (!(f & F_TAIL) || dec(c, r->tail_first_v, &x));
+  for (uint32_t k = 0; ok && f & F_RESETS && r->nresets != TSDB_ROLLUP_MANY_RESETS && k < r->nresets; k++)
+    ok = dec(c, rv->resets[r->reset_off + k], &x);
+  return ok;
+}
+
+/* v against a reference: the difference of decimals (*x: v's), or bits XOR. */
+static void put_value(lk_buf *b, const rctx *c, bool decimal, double v, int64_t xref, uint64_t bref, int64_t *x)
+{
+  if (decimal && dec(c, v, x))
+    lk_buf_put_varint(b, *x - xref);
+  else
+    lk_buf_put_u64le(b, bits_of(v) ^ bref);
+}
+
+/* put_value's inverse: the value's bits. */
+static uint64_t get_value(lk_dec *d, const rctx *c, bool decimal, int64_t xref, uint64_t bref, int64_t *x)
+{
+  if (!decimal)
+    return lk_dec_u64le(d) ^ bref;
+  *x = (int64_t)((uint64_t)xref + (uint64_t)lk_dec_varint(d));
+  return bits_of(tsdb__dec_value(*x, c->scale));
+}
+
+static void put_time(lk_buf *b, int64_t v, int64_t *prev)
+{
+  lk_buf_put_varint(b, v - *prev);
+  *prev = v;
+}
+
+static uint64_t get_time(lk_dec *d, const rctx *c, int64_t *prev)
+{
+  if (c->ver == 1)
+    return lk_dec_uvarint(d);
+  uint64_t v = (uint64_t)*prev + (uint64_t)lk_dec_varint(d);
+  *prev = (int64_t)v;
+  return v;
+}
+
+/* An integral record's sum, exact in int64 (every |value| · count ≤ 2^53):
+ * its difference from count · (first + last) / 2, doubled. */
+static void put_sum(lk_buf *b, const tsdb_rollup_rec *r)
+{
+  int64_t ends = (int64_t)r->first_v + (int64_t)r->last_v;
+  lk_buf_put_varint(b, 2 * (int64_t)r->sum - (int64_t)r->count * ends);
+}
+
+static int get_sum(lk_dec *d, const rctx *c, tsdb_rollup_rec *r)
+{
+  if (c->ver == 1) {
+    r->sum = from_bits(lk_dec_u64le(d) ^ bits_of(r->last_v));
+    return 0;
+  }
+  int64_t diff = lk_dec_varint(d), ends, twice;
+  if (!is_integer(r->first_v) || !is_integer(r->last_v) ||
+      __builtin_mul_overflow((int64_t)r->count, (int64_t)r->first_v + (int64_t)r->last_v, &ends) ||
+      __builtin_add_overflow(ends, diff, &twice) || twice % 2 || !is_integer((double)(twice / 2)))
+    return LK_ECORRUPT;
+  r->sum = (double)(twice / 2);
+  return 0;
+}
+
+static unsigned rec_flags(const tsdb_rollup_rec *r)
+{
+  uint64_t fb = bits_of(r->first_v), lb = bits_of(r->last_v), mn = bits_of(r->min), mx = bits_of(r->max);
+  return (mn == fb ? F_MIN_FIRST : mn == lb ? F_MIN_LAST : 0) | (mx == fb ? F_MAX_FIRST : mx == lb ? F_MAX_LAST : 0) |
+         (r->integral ? F_INTEGRAL : 0) | (r->nresets ? F_RESETS : 0) |
+         (r->tail_count == r->count ? F_TAIL_ALL : r->tail_count ? F_TAIL : 0);
+}
+
+static void encode_rec(lk_buf *b, rctx *c, const tsdb__rvec *rv, const tsdb_rollup_rec *r)
+{
+  unsigned f = rec_flags(r);
+  bool decimal = rec_decimal(c, rv, r, f);
+  f |= c->scale != NO_SCALE && !decimal ? F_XOR : 0;
+  uint64_t fb = bits_of(r->first_v), lb = bits_of(r->last_v);
+  lk_buf_put_varint(b, (r->end - c->end) / c->res);
+  lk_buf_put_uvarint(b, r->count);
+  put_time(b, r->end - r->last_t, &c->to_last);
+  put_time(b, r->last_t - r->first_t, &c->span);
+  lk_buf_put_uvarint(b, f);
+  int64_t xf = c->x, xl, xo;
+  if (r->count > 1)
+    put_value(b, c, decimal, r->first_v, c->x, c->bits, &xf);
+  put_value(b, c, decimal, r->last_v, xf, r->count > 1 ? fb : c->bits, &xl);
+  if (!(f & (F_MIN_FIRST | F_MIN_LAST)))
+    put_value(b, c, decimal, r->min, xl, lb, &xo);
+  if (!(f & (F_MAX_FIRST | F_MAX_LAST)))
+    put_value(b, c, decimal, r->max, xl, lb, &xo);
+  if (f & F_INTEGRAL)
+    put_sum(b, r);
+  if (f & F_RESETS)
+    lk_buf_put_uvarint(b, r->nresets == TSDB_ROLLUP_MANY_RESETS ? TSDB_ROLLUP_MAX_RESETS + 1 : r->nresets);
+  for (uint32_t k = 0; r->nresets != TSDB_ROLLUP_MANY_RESETS && k < r->nresets; k++)
+    put_value(b, c, decimal, rv->resets[r->reset_off + k], xf, 0, &xf);
+  if (f & F_TAIL) {
+    lk_buf_put_uvarint(b, r->tail_count);
+    put_time(b, r->end - r->tail_first_t, &c->back);
+    put_value(b, c, decimal, r->tail_first_v, xl, lb, &xo);
+    lk_buf_put_uvarint(b, r->tail_nresets);
+  }
+  c->end = r->end;
+  c->bits = lb;
+  c->x = decimal ? xl : next_x(c, r->last_v);
+}
 
 static void encode_series(lk_buf *b, const tsdb__rvec *rv, int64_t res)
 {
+  rctx c = {.ver = TSDB_ROLLUP_VERSION, .res = res, .scale = series_scale(rv)};
   lk_buf_put_uvarint(b, rv->n);
-  int64_t prev_end = 0;
-  uint64_t prev = 0;
-  for (size_t i = 0; i < rv->n; i++) {
-    const tsdb_rollup_rec *r = &rv->r[i];
-    uint64_t fb = bits_of(r->first_v), lb = bits_of(r->last_v), mn = bits_of(r->min), mx = bits_of(r->max);
-    lk_buf_put_varint(b, (r->end - prev_end) / res);
-    lk_buf_put_uvarint(b, r->count);
-    lk_buf_put_uvarint(b, (uint64_t)(r->end - r->last_t));
-    lk_buf_put_uvarint(b, (uint64_t)(r->last_t - r->first_t));
-    uint8_t f = (mn == fb ? F_MIN_FIRST : mn == lb ? F_MIN_LAST : 0) |
-                (mx == fb ? F_MAX_FIRST : mx == lb ? F_MAX_LAST : 0) | (r->integral ? F_INTEGRAL : 0) |
-                (r->nresets ? F_RESETS : 0) |
-                (r->tail_count == r->count ? F_TAIL_ALL : r->tail_count ? F_TAIL : 0);
-    lk_buf_putc(b, f);
-    if (r->count > 1)
-      put_bits(b, fb ^ prev);
-    put_bits(b, lb ^ (r->count > 1 ? fb : prev));
-    if (!(f & (F_MIN_FIRST | F_MIN_LAST)))
-      put_bits(b, mn ^ lb);
-    if (!(f & (F_MAX_FIRST | F_MAX_LAST)))
-      put_bits(b, mx ^ lb);
-    if (f & F_INTEGRAL)
-      put_bits(b, bits_of(r->sum) ^ lb);
-    if (f & F_RESETS && r->nresets == TSDB_ROLLUP_MANY_RESETS) {
-      lk_buf_put_uvarint(b, TSDB_ROLLUP_MAX_RESETS + 1);
-    } else if (f & F_RESETS) {
-      lk_buf_put_uvarint(b, r->nresets);
-      for (uint32_t k = 0; k < r->nresets; k++)
-        put_bits(b, bits_of(rv->resets[r->reset_off + k]));
-    }
-    if (f & F_TAIL) {
-      lk_buf_put_uvarint(b, r->tail_count);
-      lk_buf_put_uvarint(b, (uint64_t)(r->end - r->tail_first_t));
-      put_bits(b, bits_of(r->tail_first_v) ^ lb);
-      lk_buf_put_uvarint(b, r->tail_nresets);
-    }
-    prev_end = r->end;
-    prev = lb;
-  }
+  if (rv->n)
+    lk_buf_putc(b, (uint8_t)c.scale);
+  for (size_t i = 0; i < rv->n; i++)
+    encode_rec(b, &c, rv, &rv->r[i]);
 }
 
-/* Decode one record (after the previous one's end and last value bits). */
-static int decode_rec(lk_dec *d, int64_t res, int64_t *prev_end, uint64_t *prev, tsdb_rollup_rec *r,
-                      double resets[TSDB_ROLLUP_MAX_RESETS])
+/* The stream's header after nrec: version 2's scale. */
+static int decode_scale(lk_dec *d, rctx *c, uint64_t n)
 {
-  r->end = *prev_end + lk_dec_varint(d) * res;
-  uint64_t count = lk_dec_uvarint(d), to_last = lk_dec_uvarint(d), span = lk_dec_uvarint(d);
-  uint8_t f = lk_dec_u8(d);
-  if (d->err || !count || count > UINT32_MAX || to_last >= (uint64_t)res || span > (uint64_t)res - 1 - to_last)
-    return LK_ECORRUPT;
-  r->count = (uint32_t)count;
-  r->last_t = r->end - (int64_t)to_last;
-  r->first_t = r->last_t - (int64_t)span;
-  uint64_t fb = count > 1 ? lk_dec_u64le(d) ^ *prev : *prev;
-  uint64_t lb = lk_dec_u64le(d) ^ fb;
-  fb = count > 1 ? fb : lb;
+  c->scale = c->ver >= 2 && n ? lk_dec_u8(d) : NO_SCALE;
+  return c->scale <= TSDB__DEC_KMAX || c->scale == NO_SCALE ? d->err : LK_ECORRUPT;
+}
+
+static int decode_values(lk_dec *d, rctx *c, unsigned f, tsdb_rollup_rec *r, double resets[TSDB_ROLLUP_MAX_RESETS])
+{
+  bool decimal = c->scale != NO_SCALE && !(f & F_XOR);
+  int64_t xf = c->x, xl = 0, xo;
+  uint64_t fb = r->count > 1 ? get_value(d, c, decimal, c->x, c->bits, &xf) : 0;
+  uint64_t lb = get_value(d, c, decimal, xf, r->count > 1 ? fb : c->bits, &xl);
+  fb = r->count > 1 ? fb : lb;
+  xf = r->count > 1 ? xf : xl;
   r->first_v = from_bits(fb);
   r->last_v = from_bits(lb);
-  r->min = from_bits(f & F_MIN_FIRST ? fb : f & F_MIN_LAST ? lb : lk_dec_u64le(d) ^ lb);
-  r->max = from_bits(f & F_MAX_FIRST ? fb : f & F_MAX_LAST ? lb : lk_dec_u64le(d) ^ lb);
+  r->min = from_bits(f & F_MIN_FIRST ? fb : f & F_MIN_LAST ? lb : get_value(d, c, decimal, xl, lb, &xo));
+  r->max = from_bits(f & F_MAX_FIRST ? fb : f & F_MAX_LAST ? lb : get_value(d, c, decimal, xl, lb, &xo));
   r->integral = f & F_INTEGRAL;
-  r->sum = r->integral ? from_bits(lk_dec_u64le(d) ^ lb) : 0;
+  r->sum = 0;
+  if (r->integral && get_sum(d, c, r))
+    return LK_ECORRUPT;
   uint64_t nr = f & F_RESETS ? lk_dec_uvarint(d) : 0;
   if (d->err || (f & F_RESETS && !nr) || nr > TSDB_ROLLUP_MAX_RESETS + 1)
     return LK_ECORRUPT;
   r->nresets = nr > TSDB_ROLLUP_MAX_RESETS ? TSDB_ROLLUP_MANY_RESETS : (uint32_t)nr;
   for (uint64_t k = 0; nr <= TSDB_ROLLUP_MAX_RESETS && k < nr; k++)
-    resets[k] = from_bits(lk_dec_u64le(d));
+    resets[k] = from_bits(get_value(d, c, decimal, xf, 0, &xf));
   r->tail_count = f & F_TAIL_ALL ? r->count : 0;
   r->tail_first_t = r->first_t;
   r->tail_first_v = r->first_v;
-  r->tail_nresets = f & F_TAIL_ALL && r->nresets != TSDB_ROLLUP_MANY_RESETS ? r->nresets : 0;
-  if (f & F_TAIL_ALL && r->nresets == TSDB_ROLLUP_MANY_RESETS)
-    r->tail_nresets = TSDB_ROLLUP_MANY_RESETS;
+  r->tail_nresets = f & F_TAIL_ALL ? r->nresets : 0;
   if (f & F_TAIL) {
-    uint64_t tc = lk_dec_uvarint(d), back = lk_dec_uvarint(d);
-    r->tail_first_v = from_bits(lk_dec_u64le(d) ^ lb);
+    uint64_t tc = lk_dec_uvarint(d), back = get_time(d, c, &c->back);
+    r->tail_first_v = from_bits(get_value(d, c, decimal, xl, lb, &xo));
     uint64_t tr = lk_dec_uvarint(d);
-    if (!tc || tc >= count || back >= TSDB_ROLLUP_TAIL || tr >= tc)
+    if (!tc || tc >= r->count || back >= TSDB_ROLLUP_TAIL || tr >= tc)
       return LK_ECORRUPT;
     r->tail_count = (uint32_t)tc;
     r->tail_first_t = r->end - (int64_t)back;
     r->tail_nresets = (uint32_t)tr;
   }
-  *prev_end = r->end;
-  *prev = lb;
+  c->bits = lb;
+  c->x = decimal ? xl : next_x(c, r->last_v);
   return d->err;
+}
+
+/* Decode one record, after the previous one (c). */
+static int decode_rec(lk_dec *d, rctx *c, tsdb_rollup_rec *r, double resets[TSDB_ROLLUP_MAX_RESETS])
+{
+  uint64_t res = (uint64_t)c->res;
+  r->end = (int64_t)((uint64_t)c->end + (uint64_t)lk_dec_varint(d) * res);
+  uint64_t count = lk_dec_uvarint(d), to_last = get_time(d, c, &c->to_last), span = get_time(d, c, &c->span);
+  unsigned f = c->ver == 1 ? lk_dec_u8(d) : (unsigned)lk_dec_uvarint(d);
+  if (d->err || !count || count > UINT32_MAX || to_last >= res || span > res - 1 - to_last || f >= 2 * F_XOR)
+    return LK_ECORRUPT;
+  r->count = (uint32_t)count;
+  r->last_t = r->end - (int64_t)to_last;
+  r->first_t = r->last_t - (int64_t)span;
+  c->end = r->end;
+  return decode_values(d, c, f, r, resets);
 }
 
 /*---- Writer ----*/
@@ -318,18 +479,42 @@ typedef struct wres {
 
 struct tsdb__rwriter {
   wres r[TSDB__NRES];
-  lk_buf out;            /* the file */
+  char *dir, *path;
+  int fd;                /* -1 until the first write */
+  lk_buf out;            /* the file's bytes not yet written */
+  uint64_t written;      /* bytes written before them */
   tsdb__rvec rv;
   int err;
 };
 
-tsdb__rwriter *tsdb__rwriter_new(void)
+tsdb__rwriter *tsdb__rwriter_new(const char *dir)
 {
   tsdb__rwriter *w = lk_xcalloc(1, sizeof *w);
+  w->dir = lk_xstrdup(dir);
+  w->path = tsdb__path(dir, "/", TSDB_FILE_ROLLUP);
+  w->fd = -1;
   lk_buf_put_u32le(&w->out, TSDB_ROLLUP_MAGIC);
   lk_buf_putc(&w->out, TSDB_ROLLUP_VERSION);
   lk_buf_append(&w->out, "\0\0\0", 3);
   return w;
+}
+
+static void fail(tsdb__rwriter *w, int rc) /* keeps the first error */
+{
+  w->err = w->err ? w->err : rc;
+}
+
+/* Write out what is buffered (the file is created by the first call). */
+static void flush_out(tsdb__rwriter *w)
+{
+  if (w->err)
+    return;
+  if (w->fd < 0)
+    w->fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int rc = w->fd < 0 ? -errno : tsdb__write_buf(w->fd, w->out.data, w->out.len);
+  fail(w, rc);
+  w->written += w->out.len;
+  lk_buf_clear(&w->out);
 }
 
 static void close_frame(tsdb__rwriter *w, wres *r)
@@ -339,15 +524,17 @@ static void close_frame(tsdb__rwriter *w, wres *r)
   size_t off = w->out.len;
   int rc = tsdb__pack(r->cur.data, r->cur.len, &w->out);
   if (rc) {
-    w->err = w->err ? w->err : rc;
+    fail(w, rc);
     return;
   }
   size_t len = w->out.len - off;
   lk_buf_put_u32le(&w->out, lk_crc32(0, w->out.data + off, len));
-  lk_buf_put_u64le(&r->frames, off);
+  lk_buf_put_u64le(&r->frames, w->written + off);
   lk_buf_put_u32le(&r->frames, (uint32_t)len);
   r->nframes++;
   lk_buf_clear(&r->cur);
+  if (w->out.len >= TSDB_ROLLUP_FLUSH_BYTES)
+    flush_out(w);
 }
 
 void tsdb__rwriter_add(tsdb__rwriter *w, const int64_t *t, const double *v, size_t n)
@@ -366,29 +553,11 @@ void tsdb__rwriter_add(tsdb__rwriter *w, const int64_t *t, const double *v, size
   }
 }
 
-static int write_all(const char *path, const lk_buf *b)
+/* The TOC (with its crc) and the trailer, after the frames. */
+static void put_toc(tsdb__rwriter *w)
 {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return -errno;
-  int rc = 0;
-  for (size_t done = 0; done < b->len && !rc;) {
-    ssize_t k = write(fd, b->data + done, b->len - done);
-    if (k < 0 && errno != EINTR)
-      rc = -errno;
-    done += k > 0 ? (size_t)k : 0;
-  }
-  if (!rc && fsync(fd) < 0)
-    rc = -errno;
-  close(fd);
-  return rc;
-}
-
-int tsdb__rwriter_finish(tsdb__rwriter *w, const char *dir)
-{
-  for (size_t i = 0; i < TSDB__NRES; i++)
-    close_frame(w, &w->r[i]);
-  size_t toc = w->out.len;
+  size_t start = w->out.len;
+  uint64_t toc = w->written + start;
   lk_buf_put_u32le(&w->out, TSDB__NRES);
   for (size_t i = 0; i < TSDB__NRES; i++) {
     lk_buf_put_u64le(&w->out, (uint64_t)tsdb__rollup_res(i));
@@ -399,16 +568,27 @@ int tsdb__rwriter_finish(tsdb__rwriter *w, const char *dir)
     lk_buf_append(&w->out, w->r[i].frames.data, w->r[i].frames.len);
     lk_buf_append(&w->out, w->r[i].series.data, w->r[i].series.len);
   }
-  lk_buf_put_u32le(&w->out, lk_crc32(0, w->out.data + toc, w->out.len - toc));
+  lk_buf_put_u32le(&w->out, lk_crc32(0, w->out.data + start, w->out.len - start));
   lk_buf_put_u64le(&w->out, toc);
   lk_buf_put_u32le(&w->out, TSDB_ROLLUP_MAGIC);
-  char *path = tsdb__path(dir, "/", TSDB_FILE_ROLLUP);
-  int rc = w->err ? w->err : write_all(path, &w->out);
-  if (!rc)
-    rc = tsdb__fsync_dir(dir);
-  if (rc)
-    unlink(path);
-  free(path);
+}
+
+int tsdb__rwriter_finish(tsdb__rwriter *w)
+{
+  for (size_t i = 0; i < TSDB__NRES; i++)
+    close_frame(w, &w->r[i]);
+  put_toc(w);
+  flush_out(w);
+  if (!w->err && fsync(w->fd) < 0)
+    fail(w, -errno);
+  if (w->fd >= 0 && close(w->fd) < 0)
+    fail(w, -errno);
+  w->fd = -1;
+  if (!w->err)
+    fail(w, tsdb__fsync_dir(w->dir));
+  if (w->err)
+    unlink(w->path);
+  int rc = w->err;
   tsdb__rwriter_free(w);
   return rc;
 }
@@ -417,6 +597,10 @@ void tsdb__rwriter_free(tsdb__rwriter *w)
 {
   if (!w)
     return;
+  if (w->fd >= 0) { /* unfinished */
+    close(w->fd);
+    unlink(w->path);
+  }
   for (size_t i = 0; i < TSDB__NRES; i++) {
     lk_buf_fini(&w->r[i].cur);
     lk_buf_fini(&w->r[i].frames);
@@ -424,6 +608,8 @@ void tsdb__rwriter_free(tsdb__rwriter *w)
   }
   lk_buf_fini(&w->out);
   tsdb__rvec_fini(&w->rv);
+  free(w->dir);
+  free(w->path);
   free(w);
 }
 
@@ -438,6 +624,7 @@ typedef struct rres {
 struct tsdb__rollup {
   const uint8_t *p;
   size_t len;
+  unsigned ver;          /* 1 or TSDB_ROLLUP_VERSION */
   size_t toc;            /* frames end here */
   uint32_t nres;
   rres r[TSDB__NRES];
@@ -466,9 +653,10 @@ static int map_rollup(const char *path, const uint8_t **p, size_t *len)
 static int parse_rollup(tsdb__rollup *r, uint64_t nseries)
 {
   const uint8_t *p = r->p, *tr = p + r->len - TSDB_ROLLUP_TRAILER;
-  if (lk_le32_load(p) != TSDB_ROLLUP_MAGIC || p[4] != TSDB_ROLLUP_VERSION ||
+  if (lk_le32_load(p) != TSDB_ROLLUP_MAGIC || p[4] < 1 || p[4] > TSDB_ROLLUP_VERSION ||
       lk_le32_load(tr + 8) != TSDB_ROLLUP_MAGIC)
     return LK_ECORRUPT;
+  r->ver = p[4];
   uint64_t toc = lk_le64_load(tr);
   if (toc < TSDB_ROLLUP_HDR || toc > r->len - TSDB_ROLLUP_TRAILER - 8)
     return LK_ECORRUPT;
@@ -577,12 +765,12 @@ int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t l
   lk_dec d;
   lk_dec_init(&d, c->raw.data + off, c->raw.len - off);
   uint64_t n = lk_dec_uvarint(&d);
-  int64_t prev_end = 0;
-  uint64_t prev = 0;
+  rctx cx = {.ver = r->ver, .res = res};
+  rc = decode_scale(&d, &cx, n);
   double resets[TSDB_ROLLUP_MAX_RESETS];
   for (uint64_t i = 0; i < n && !rc; i++) {
     tsdb_rollup_rec rec;
-    rc = decode_rec(&d, res, &prev_end, &prev, &rec, resets);
+    rc = decode_rec(&d, &cx, &rec, resets);
     if (rc || rec.end > hi)
       break;
     if (rec.end >= lo)

@@ -228,8 +228,8 @@ typedef struct tsdb_rollup_rec {
   uint32_t tail_count;       /* samples there (0: none; the last sample is the bucket's) */
   uint32_t tail_nresets;     /* drops between them: the last tail_nresets of the bucket's
                                 (unknown when the bucket's are TSDB_ROLLUP_MANY_RESETS) */
-  bool integral;             /* every value an integer and count · max(|min|, |max|) ≤ 2^53, so
-                                any summation order gives sum exactly */
+  bool integral;             /* every value an integer (not -0.0) and count · max(|min|, |max|)
+                                ≤ 2^53, so any summation order gives sum exactly */
 } tsdb_rollup_rec;
 
 typedef struct tsdb_rollup_series {

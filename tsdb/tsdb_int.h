@@ -359,6 +359,9 @@ int tsdb__slab_alloc(tsdb__slabpool *sp, size_t len, tsdb__slab *out);
 /* Back to the pool or the system; *s is cleared. */
 void tsdb__slab_free(tsdb__slabpool *sp, tsdb__slab *s);
 
+/* Write all n bytes to fd (retrying short writes and EINTR): 0 or -errno. */
+int tsdb__write_buf(int fd, const uint8_t *p, size_t n);
+
 /* Block writer: feed series in label order, then finish. */
 typedef struct tsdb__bwriter tsdb__bwriter;
 int tsdb__bwriter_new(const char *tmpdir, tsdb__bwriter **out, lk_diag *d);
@@ -396,11 +399,14 @@ void tsdb__rollup_compute(const int64_t *t, const double *v, size_t n, int64_t r
 
 /* Writer of one block's rollup file: series in the block's id order. */
 typedef struct tsdb__rwriter tsdb__rwriter;
-tsdb__rwriter *tsdb__rwriter_new(void);
+/* Writes dir/rollup as it goes (dir must exist by the first add): frames
+ * are written once a buffer of TSDB_ROLLUP_FLUSH_BYTES fills, so memory is
+ * the open frames and an 8-byte entry per series. */
+tsdb__rwriter *tsdb__rwriter_new(const char *dir);
 void tsdb__rwriter_add(tsdb__rwriter *w, const int64_t *t, const double *v, size_t n);
-/* Write dir/rollup and fsync it and dir; frees w. On failure nothing is left. */
-int tsdb__rwriter_finish(tsdb__rwriter *w, const char *dir);
-void tsdb__rwriter_free(tsdb__rwriter *w); /* NULL is fine */
+/* Complete dir/rollup and fsync it and dir; frees w. On failure nothing is left. */
+int tsdb__rwriter_finish(tsdb__rwriter *w);
+void tsdb__rwriter_free(tsdb__rwriter *w); /* NULL is fine; removes an unfinished file */
 
 typedef struct tsdb__rollup tsdb__rollup;
 /* Map dir/rollup of a block of nseries series: *out NULL when absent;

@@ -115,6 +115,10 @@ static void test_errors(void **state)
   check_error("storage: { fsync: sometimes }\n", "storage.fsync: expected interval, batch or never");
   check_error("listen: 'unterminated\n", "x.yaml:");
   check_error("storage: [1]\n", "storage: expected a mapping");
+  /* a rollup_retention that could never keep anything past retention */
+  check_error("storage: { rollup_retention: 7d }\n",
+              "storage.rollup_retention (168h) must be 0 or longer than storage.retention (360h)");
+  check_error("storage: { retention: 30d, rollup_retention: 30d }\n", "must be 0 or longer than storage.retention");
 }
 
 /* Keys of modules not built yet stop the load at their line, in the
@@ -290,7 +294,7 @@ static void test_load_file(void **state)
   char path[] = "/tmp/lkcfgXXXXXX";
   int fd = mkstemp(path);
   assert_true(fd >= 0);
-  const char *t = "data: /tmp/x\nlimits: { max_body_size: 1MiB, max_import_size: 2GB }\nstorage: { retention_size: 10GiB, query_cache_size: 8MiB }\n";
+  const char *t = "data: /tmp/x\nlimits: { max_body_size: 1MiB, max_import_size: 2GB }\nstorage: { retention_size: 10GiB, query_cache_size: 8MiB, rollup_retention: 90d }\n";
   assert_int_equal(write(fd, t, strlen(t)), (ssize_t)strlen(t));
   close(fd);
   lk_config c;
@@ -303,6 +307,7 @@ static void test_load_file(void **state)
   assert_int_equal(c.limits.max_import_size, 2000000000ULL);
   assert_int_equal(c.storage.retention_size, 10ULL << 30);
   assert_int_equal(c.storage.query_cache_size, 8ULL << 20);
+  assert_int_equal(c.storage.rollup_retention_ms, 90LL * 86400 * 1000);
   unlink(path);
   lk_diag d2 = {0};
   assert_int_equal(lk_config_load(&c, path, LK_CONFIG_SERVER, &d2), LK_ENOENT);
