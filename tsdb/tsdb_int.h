@@ -93,6 +93,7 @@ typedef struct tsdb__ochunk {
   uint64_t dn, vn;           /* last timestamp delta, last value bits */
   uint16_t n;                /* samples */
   uint8_t lead, mlen;        /* window of the last XOR written (mlen 0: none) */
+  uint8_t tail;              /* the stream's last byte (bits before nbits) */
 } tsdb__ochunk;
 
 /* Append a sample; t must be above o->tn when o->n > 0. */

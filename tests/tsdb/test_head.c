@@ -3,7 +3,9 @@
  * the codec directly (extreme timestamps, every kind of float64, reuse
  * after reset) and through the engine (select over part and all of the
  * open chunk, out-of-order samples mixed in, duplicates and conflicts found
- * inside it, WAL replay, a checkpoint written by a head cut, a flush). */
+ * inside it, WAL replay, a checkpoint written by a head cut, a flush);
+ * and a tsdb_append_refs batch, applied stripe by stripe, keeps every
+ * series' samples in order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -303,6 +305,69 @@ static void test_cut_checkpoint(void **state)
   tsdb_close(db);
 }
 
+/* tsdb_append_refs applies a batch stripe by stripe: 600 series (ids that
+ * share stripes), their samples interleaved round-robin in one batch, a
+ * series' later samples after other series' in between, a duplicate and a
+ * conflict among them. Every series keeps its samples in order (none is
+ * refused as out of order) and the WAL replays the same. */
+static void test_refs_interleaved(void **state)
+{
+  tu_fx *fx = *state;
+  tsdb_opts o = {.fsync = TSDB_FSYNC_NEVER, .sample_cache_bytes = -1};
+  tsdb *db = tu_open(&o, fx->dir);
+  assert_non_null(db);
+  enum { NSER = 600, PER = 5 };
+  lk_label(*ls)[2] = malloc(NSER * sizeof *ls);
+  char(*ids)[16] = malloc(NSER * sizeof *ids);
+  tsdb_series_in *in = malloc(NSER * sizeof *in);
+  for (size_t k = 0; k < NSER; k++) {
+    snprintf(ids[k], sizeof ids[k], "%zu", k);
+    ls[k][0] = (lk_label){"__name__", "rr"};
+    ls[k][1] = (lk_label){"id", ids[k]};
+    in[k] = (tsdb_series_in){ls[k], 2, NULL, 0};
+  }
+  tsdb_ref *refs = malloc(NSER * sizeof *refs);
+  assert_int_equal(tsdb_series_refs(db, in, NSER, refs, NULL), 0);
+  size_t n = NSER * PER + 2;
+  tsdb_ref_sample *smp = malloc(n * sizeof *smp);
+  for (size_t i = 0; i < PER; i++)
+    for (size_t k = 0; k < NSER; k++)
+      smp[i * NSER + k] = (tsdb_ref_sample){refs[k], T0 + (int64_t)i * STEP, (double)(k * 10 + i)};
+  int64_t last = T0 + (PER - 1) * STEP;
+  smp[n - 2] = (tsdb_ref_sample){refs[7], last, 70.0 + PER - 1}; /* duplicate */
+  smp[n - 1] = (tsdb_ref_sample){refs[8], last, -1.0};           /* conflict */
+  tsdb_append_stats st;
+  assert_int_equal(tsdb_append_refs(db, smp, n, &st, NULL), 0);
+  assert_int_equal(st.accepted, NSER * PER);
+  assert_int_equal(st.duplicates, 1);
+  assert_int_equal(st.rejected[TSDB_REJECT_CONFLICT], 1);
+  assert_int_equal(st.rejected[TSDB_REJECT_OUT_OF_ORDER], 0);
+  for (int pass = 0; pass < 2; pass++) {
+    tsdb_result *res = tu_select1(db, TSDB_EQ, "__name__", "rr", T0, T0 + PER * STEP);
+    assert_non_null(res);
+    assert_int_equal(tsdb_result_count(res), NSER);
+    for (size_t j = 0; j < NSER; j++) {
+      const tsdb_series *s = tsdb_result_get(res, j);
+      size_t k = (size_t)atoi(lk_labels_get(s->labels, s->nlabels, "id"));
+      assert_int_equal(s->n, PER);
+      for (size_t i = 0; i < PER; i++) {
+        assert_int_equal(s->t[i], T0 + (int64_t)i * STEP);
+        assert_true(s->v[i] == (double)(k * 10 + i));
+      }
+    }
+    tsdb_result_free(res);
+    tsdb_close(db);
+    db = tu_open(&o, fx->dir);
+    assert_non_null(db);
+  }
+  tsdb_close(db);
+  free(smp);
+  free(refs);
+  free(in);
+  free(ids);
+  free(ls);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -310,6 +375,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_engine_every_fill, tu_setup, tu_teardown),
     cmocka_unit_test_setup_teardown(test_ooo_mixed, tu_setup, tu_teardown),
     cmocka_unit_test_setup_teardown(test_cut_checkpoint, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_refs_interleaved, tu_setup, tu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
