@@ -1,5 +1,5 @@
 /* lk_endian.h — little-endian loads and stores of fixed-width integers
- * (and the one big-endian load the MSB-first bit readers refill with).
+ * (and the big-endian load and store of the MSB-first bit streams).
  *
  * Every integer of every on-disk format (tsdb, log store, the agent's
  * queue) goes through these, so files are the same bytes on any host and
@@ -59,6 +59,14 @@ static inline void lk_le64_store(void *p, uint64_t v)
   uint8_t *b = p;
   lk_le32_store(b, (uint32_t)v);
   lk_le32_store(b + 4, (uint32_t)(v >> 32));
+}
+
+/* The MSB-first writer of the tsdb head's open chunks stores 8 bytes at a time. */
+static inline void lk_be64_store(void *p, uint64_t v)
+{
+  uint8_t *b = p;
+  for (int i = 0; i < 8; i++)
+    b[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
 #endif

@@ -460,14 +460,16 @@ int tsdb_series_ref(tsdb *db, const lk_label *labels, size_t n, tsdb_ref *out, l
 }
 
 /* Look up every ref first so an unknown or stale ref stores nothing
- * (cut_lock shared and index_lock held, so the answer holds for the call). */
-static int check_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, lk_diag *d)
+ * (cut_lock shared and index_lock held, so the answer holds for the call);
+ * ser[i] is the series of s[i]. */
+static int check_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, tsdb__series **ser, lk_diag *d)
 {
-  tsdb__series *ser;
   for (size_t i = 0; i < n; i++) {
-    if (i && s[i].ref == s[i - 1].ref)
+    if (i && s[i].ref == s[i - 1].ref) {
+      ser[i] = ser[i - 1];
       continue;
-    int rc = tsdb__head_by_ref(&db->head, s[i].ref, &ser);
+    }
+    int rc = tsdb__head_by_ref(&db->head, s[i].ref, &ser[i]);
     if (rc == LK_ENOENT)
       return lk_diag_set(d, rc, -1, "series ref %llu is stale: its series was dropped from the head "
                          "after receiving no samples; resolve its labels again",
@@ -478,45 +480,67 @@ static int check_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, lk_diag *d)
   return 0;
 }
 
+/* The sample indexes in stripe order, stable (a series' samples keep their
+ * order): a scrape or a remote_write request names each series once, so in
+ * input order nearly every sample took and released a stripe lock (7 % of
+ * the import's storage thread); grouped, a batch takes each stripe once. */
+static uint32_t *stripe_order(tsdb__series *const *ser, size_t n)
+{
+  uint32_t start[TSDB_NSTRIPE + 1] = {0};
+  for (size_t i = 0; i < n; i++)
+    start[ser[i]->id % TSDB_NSTRIPE + 1]++;
+  for (size_t k = 1; k <= TSDB_NSTRIPE; k++)
+    start[k] += start[k - 1];
+  uint32_t *order = lk_xmalloc(n * sizeof *order);
+  for (size_t i = 0; i < n; i++)
+    order[start[ser[i]->id % TSDB_NSTRIPE]++] = (uint32_t)i;
+  return order;
+}
+
 /* Apply checked refs' samples (index_lock held: the series stay put). */
-static void append_checked(batch *b, const tsdb_ref_sample *s, size_t n)
+static void append_checked(batch *b, const tsdb_ref_sample *s, tsdb__series *const *ser, size_t n)
 {
   tsdb__head *h = &b->db->head;
+  uint32_t *order = stripe_order(ser, n);
   pthread_mutex_t *held = NULL;
-  tsdb__series *cur = NULL;
-  for (size_t i = 0; i < n && !b->err; i++) {
-    if (!cur || tsdb__series_ref(cur) != s[i].ref) {
-      tsdb__head_by_ref(h, s[i].ref, &cur); /* checked */
-      pthread_mutex_t *m = tsdb__stripe(h, cur->id);
-      if (m != held) {
-        if (held)
-          pthread_mutex_unlock(held);
-        pthread_mutex_lock(m);
-        held = m;
-      }
-      if (ensure_logged(b, cur))
-        break;
+  const tsdb__series *logged = NULL;
+  for (size_t k = 0; k < n && !b->err; k++) {
+    size_t i = order[k];
+    pthread_mutex_t *m = tsdb__stripe(h, ser[i]->id);
+    if (m != held) {
+      if (held)
+        pthread_mutex_unlock(held);
+      pthread_mutex_lock(m);
+      held = m;
     }
-    batch_add(b, cur, s[i].t, s[i].v);
+    if (ser[i] != logged) {
+      if (ensure_logged(b, ser[i]))
+        break;
+      logged = ser[i];
+    }
+    batch_add(b, ser[i], s[i].t, s[i].v);
     if (b->rec.len >= WAL_FLUSH_BYTES)
       batch_write(b);
   }
   if (held)
     pthread_mutex_unlock(held);
+  free(order);
 }
 
 int tsdb_append_refs(tsdb *db, const tsdb_ref_sample *s, size_t n, tsdb_append_stats *out, lk_diag *d)
 {
   if (!db || (n && !s))
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_append_refs: bad arguments");
+  tsdb__series **ser = lk_xmalloc((n ? n : 1) * sizeof *ser);
   pthread_rwlock_rdlock(&db->cut_lock);
   pthread_rwlock_rdlock(&db->head.index_lock); /* keeps the series tables still */
-  int rc = check_refs(db, s, n, d);
+  int rc = check_refs(db, s, n, ser, d);
   batch b;
   batch_init(&b, db);
   if (!rc)
-    append_checked(&b, s, n);
+    append_checked(&b, s, ser, n);
   pthread_rwlock_unlock(&db->head.index_lock);
+  free(ser);
   if (!rc)
     rc = batch_finish(&b, out, d);
   else

@@ -121,8 +121,7 @@ static void series_free(tsdb__series *s)
   for (uint32_t i = 0; i < s->nchunks; i++)
     free(s->chunks[i].data);
   free(s->chunks);
-  free(s->bt);
-  free(s->bv);
+  tsdb__ochunk_fini(&s->open);
   tsdb__vec_fini(&s->ooo);
   free(s->labels);
   free(s);

@@ -1,9 +1,10 @@
 /* head_series.c — the sample data of one head series.
  *
- * In-order samples go to an open buffer of up to TSDB_HEAD_CHUNK_SAMPLES
- * that is sealed (encoded with the chunk codec) when full or when a sample
- * crosses the block-range boundary the buffer started in, so in-order head
- * chunks never straddle a block cut. Out-of-order samples (within the OOO
+ * In-order samples go to an open chunk of up to TSDB_HEAD_CHUNK_SAMPLES,
+ * encoded as they arrive (head_chunk.c), that is sealed (re-encoded with the
+ * chunk codec) when full or when a sample crosses the block-range boundary
+ * the chunk started in, so in-order head chunks never straddle a block cut.
+ * Readers decode the open chunk into arrays on the stack. Out-of-order samples (within the OOO
  * window, or any order during WAL replay) collect in an unsorted side
  * vector sealed into its own chunks; `overlapping` then tells readers that
  * chunks are not in time order. Readers always normalize (sort when needed,
@@ -36,7 +37,9 @@ static void push_chunk(tsdb__head *h, tsdb__series *s, int64_t mint, int64_t max
                        uint8_t *data, uint32_t len)
 {
   if (s->nchunks == s->capchunks) {
-    s->capchunks = s->capchunks ? s->capchunks * 2 : 4;
+    /* room for one at first: an agent's 30,000 series seal their first
+     * chunk together, and 4 × 32 bytes each was 3.9 MB */
+    s->capchunks = s->capchunks ? s->capchunks * 2 : 1;
     s->chunks = lk_xrealloc(s->chunks, s->capchunks * sizeof *s->chunks);
   }
   if (s->nchunks && s->chunks[s->nchunks - 1].maxt >= mint)
@@ -64,10 +67,12 @@ static void seal(tsdb__head *h, tsdb__series *s, const int64_t *t, const double 
   push_chunk(h, s, t[0], t[n - 1], (uint32_t)n, data, len);
 }
 
-static void seal_buffer(tsdb__head *h, tsdb__series *s)
+static void seal_open(tsdb__head *h, tsdb__series *s)
 {
-  seal(h, s, s->bt, s->bv, s->bn);
-  s->bn = 0;
+  int64_t t[TSDB_HEAD_CHUNK_SAMPLES];
+  double v[TSDB_HEAD_CHUNK_SAMPLES];
+  seal(h, s, t, v, tsdb__ochunk_decode(&s->open, t, v));
+  tsdb__ochunk_reset(&s->open);
 }
 
 static void seal_ooo(tsdb__head *h, tsdb__series *s)
@@ -95,20 +100,18 @@ void tsdb__hnote_commit(tsdb__head *h, tsdb__hnote *note)
   tsdb__hnote_init(note);
 }
 
-/* Bits of an existing sample at t in the buffer or OOO vector, if any. */
+/* Bits of an existing sample at t in the open chunk or OOO vector, if any. */
 static bool find_unsealed(const tsdb__series *s, int64_t t, uint64_t *bits)
 {
-  size_t lo = 0, hi = s->bn;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (s->bt[mid] < t)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (lo < s->bn && s->bt[lo] == t) {
-    memcpy(bits, &s->bv[lo], 8);
-    return true;
+  if (s->open.n && t >= s->open.t0 && t <= s->open.tn) {
+    int64_t bt[TSDB_HEAD_CHUNK_SAMPLES];
+    double bv[TSDB_HEAD_CHUNK_SAMPLES];
+    size_t n = tsdb__ochunk_decode(&s->open, bt, bv);
+    for (size_t i = 0; i < n; i++)
+      if (bt[i] == t) {
+        memcpy(bits, &bv[i], 8);
+        return true;
+      }
   }
   for (size_t i = 0; i < s->ooo.n; i++)
     if (s->ooo.t[i] == t) {
@@ -138,31 +141,14 @@ static bool find_sealed(const tsdb__series *s, int64_t t, uint64_t *bits)
   return found;
 }
 
-/* The open buffer starts small and grows by 4× up to a whole chunk, so a
- * series that has seen a few samples (high cardinality, short-lived series)
- * holds bytes for a few, not TSDB_HEAD_CHUNK_SAMPLES; the capacity is kept
- * across seals. */
-static void grow_buffer(tsdb__series *s)
-{
-  uint32_t cap = s->bcap ? s->bcap * 4 : 2;
-  if (cap > TSDB_HEAD_CHUNK_SAMPLES)
-    cap = TSDB_HEAD_CHUNK_SAMPLES;
-  s->bt = lk_xrealloc(s->bt, cap * sizeof *s->bt);
-  s->bv = lk_xrealloc(s->bv, cap * sizeof *s->bv);
-  s->bcap = cap;
-}
-
 static void add_in_order(tsdb__head *h, tsdb__series *s, int64_t t, double v, uint64_t bits,
                          int64_t range, tsdb__hnote *note)
 {
-  if (s->bn && (s->bn == TSDB_HEAD_CHUNK_SAMPLES || t >= s->buf_end))
-    seal_buffer(h, s);
-  if (s->bn == s->bcap)
-    grow_buffer(s);
-  if (!s->bn)
+  if (s->open.n && (s->open.n == TSDB_HEAD_CHUNK_SAMPLES || t >= s->buf_end))
+    seal_open(h, s);
+  if (!s->open.n)
     s->buf_end = (tsdb__floor_div(t, range) + 1) * range;
-  s->bt[s->bn] = t;
-  s->bv[s->bn++] = v;
+  tsdb__ochunk_append(&s->open, t, v);
   s->max_t = t;
   s->last_bits = bits;
   s->has_max = true;
@@ -199,7 +185,7 @@ void tsdb__series_add_chunk(tsdb__head *h, tsdb__series *s, int64_t mint, int64_
 {
   push_chunk(h, s, mint, maxt, n, data, len);
   s->sampled = true;
-  if (s->bn)
+  if (s->open.n)
     s->overlapping = true;
   atomic_min64(&h->min_t, mint);
   atomic_max64(&h->max_t, maxt);
@@ -225,10 +211,15 @@ int tsdb__series_collect(const tsdb__series *s, int64_t mint, int64_t maxt, tsdb
     if (rc)
       return rc;
   }
-  tsdb__vec_reserve(out, s->bn);
-  for (uint32_t i = 0; i < s->bn; i++)
-    if (s->bt[i] >= mint && s->bt[i] <= maxt)
-      tsdb__vec_push(out, s->bt[i], s->bv[i]);
+  if (tsdb__series_open_overlaps(s, mint, maxt)) {
+    tsdb__vec_reserve(out, s->open.n);
+    size_t base = out->n, n = tsdb__ochunk_decode(&s->open, out->t + base, out->v + base);
+    for (size_t i = 0; i < n; i++)
+      if (out->t[base + i] >= mint && out->t[base + i] <= maxt) {
+        out->t[out->n] = out->t[base + i];
+        out->v[out->n++] = out->v[base + i];
+      }
+  }
   for (size_t i = 0; i < s->ooo.n; i++)
     if (s->ooo.t[i] >= mint && s->ooo.t[i] <= maxt)
       tsdb__vec_push(out, s->ooo.t[i], s->ooo.v[i]);
@@ -240,7 +231,7 @@ bool tsdb__series_overlaps(const tsdb__series *s, int64_t mint, int64_t maxt)
   for (uint32_t i = 0; i < s->nchunks; i++)
     if (s->chunks[i].maxt >= mint && s->chunks[i].mint <= maxt)
       return true;
-  if (s->bn && s->bt[0] <= maxt && s->bt[s->bn - 1] >= mint)
+  if (tsdb__series_open_overlaps(s, mint, maxt))
     return true;
   for (size_t i = 0; i < s->ooo.n; i++)
     if (s->ooo.t[i] >= mint && s->ooo.t[i] <= maxt)
@@ -265,15 +256,18 @@ bool tsdb__series_raw(const tsdb__series *s, int64_t lo, int64_t hi, lk_buf *scr
     }
     c[n++] = (tsdb__craw){k->mint, k->maxt, k->n, k->len, k->data};
   }
-  uint32_t a = 0, b;
-  while (a < s->bn && s->bt[a] < lo)
+  int64_t bt[TSDB_HEAD_CHUNK_SAMPLES];
+  double bv[TSDB_HEAD_CHUNK_SAMPLES];
+  size_t bn = tsdb__series_open_overlaps(s, lo, hi - 1) ? tsdb__ochunk_decode(&s->open, bt, bv) : 0;
+  size_t a = 0, b;
+  while (a < bn && bt[a] < lo)
     a++;
-  for (b = a; b < s->bn && s->bt[b] < hi;)
+  for (b = a; b < bn && bt[b] < hi;)
     b++;
   if (b > a) {
     lk_buf_clear(scratch);
-    tsdb__chunk_encode(s->bt + a, s->bv + a, b - a, scratch);
-    c[n++] = (tsdb__craw){s->bt[a], s->bt[b - 1], b - a, (uint32_t)scratch->len, scratch->data};
+    tsdb__chunk_encode(bt + a, bv + a, b - a, scratch);
+    c[n++] = (tsdb__craw){bt[a], bt[b - 1], (uint32_t)(b - a), (uint32_t)scratch->len, scratch->data};
   }
   *out = c;
   *nout = n;
@@ -282,7 +276,7 @@ bool tsdb__series_raw(const tsdb__series *s, int64_t lo, int64_t hi, lk_buf *scr
 
 bool tsdb__series_empty(const tsdb__series *s)
 {
-  return !s->nchunks && !s->bn && !s->ooo.n;
+  return !s->nchunks && !s->open.n && !s->ooo.n;
 }
 
 /* Keep the samples of chunk c with t >= before, re-encoded; false if none. */
@@ -302,6 +296,18 @@ static bool chunk_keep_tail(tsdb__hchunk *c, int64_t before)
   return keep;
 }
 
+/* Keep the open chunk's samples with t >= before, re-encoded. */
+static void open_keep_tail(tsdb__ochunk *o, int64_t before)
+{
+  int64_t t[TSDB_HEAD_CHUNK_SAMPLES];
+  double v[TSDB_HEAD_CHUNK_SAMPLES];
+  size_t n = tsdb__ochunk_decode(o, t, v);
+  tsdb__ochunk_reset(o);
+  for (size_t i = 0; i < n; i++)
+    if (t[i] >= before)
+      tsdb__ochunk_append(o, t[i], v[i]);
+}
+
 void tsdb__series_truncate(tsdb__head *h, tsdb__series *s, int64_t before)
 {
   uint32_t w = 0;
@@ -314,14 +320,8 @@ void tsdb__series_truncate(tsdb__head *h, tsdb__series *s, int64_t before)
     free(c->data);
   }
   s->nchunks = w;
-  uint32_t k = 0;
-  while (k < s->bn && s->bt[k] < before)
-    k++;
-  if (k) {
-    memmove(s->bt, s->bt + k, (s->bn - k) * sizeof *s->bt);
-    memmove(s->bv, s->bv + k, (s->bn - k) * sizeof *s->bv);
-    s->bn -= k;
-  }
+  if (s->open.n && s->open.t0 < before)
+    open_keep_tail(&s->open, before);
   tsdb__vec_normalize(&s->ooo, before, INT64_MAX);
   if (!s->nchunks)
     s->overlapping = false;
@@ -329,11 +329,7 @@ void tsdb__series_truncate(tsdb__head *h, tsdb__series *s, int64_t before)
     free(s->chunks);
     s->chunks = NULL;
     s->capchunks = 0;
-    free(s->bt);
-    free(s->bv);
-    s->bt = NULL;
-    s->bv = NULL;
-    s->bcap = 0;
+    tsdb__ochunk_fini(&s->open);
     tsdb__vec_fini(&s->ooo);
   }
 }
@@ -352,10 +348,10 @@ void tsdb__head_recount(tsdb__head *h)
       ns += s->chunks[i].n;
     }
     nc += s->nchunks;
-    if (s->bn) {
-      mn = s->bt[0] < mn ? s->bt[0] : mn;
-      mx = s->bt[s->bn - 1] > mx ? s->bt[s->bn - 1] : mx;
-      ns += s->bn;
+    if (s->open.n) {
+      mn = s->open.t0 < mn ? s->open.t0 : mn;
+      mx = s->open.tn > mx ? s->open.tn : mx;
+      ns += s->open.n;
     }
     for (size_t i = 0; i < s->ooo.n; i++) {
       mn = s->ooo.t[i] < mn ? s->ooo.t[i] : mn;

@@ -84,6 +84,26 @@ typedef struct tsdb__hchunk {
   uint8_t *data;
 } tsdb__hchunk;
 
+/* The open chunk of a head series (head_chunk.c): in-order samples
+ * encoded as they are appended. Zero-initialise; free with _fini. */
+typedef struct tsdb__ochunk {
+  uint8_t *data;             /* bit stream; zero past nbits */
+  uint32_t nbits, cap;       /* cap in bytes */
+  int64_t t0, tn;            /* first and last timestamp (n > 0) */
+  uint64_t dn, vn;           /* last timestamp delta, last value bits */
+  uint16_t n;                /* samples */
+  uint8_t lead, mlen;        /* window of the last XOR written (mlen 0: none) */
+  uint8_t tail;              /* the stream's last byte (bits before nbits) */
+} tsdb__ochunk;
+
+/* Append a sample; t must be above o->tn when o->n > 0. */
+void tsdb__ochunk_append(tsdb__ochunk *o, int64_t t, double v);
+/* Decode the o->n samples into t and v (room for o->n); returns o->n. */
+size_t tsdb__ochunk_decode(const tsdb__ochunk *o, int64_t *t, double *v);
+/* Empty it, keeping its allocation for the next chunk. */
+void tsdb__ochunk_reset(tsdb__ochunk *o);
+void tsdb__ochunk_fini(tsdb__ochunk *o);
+
 /* One series. labels/hash/id/epoch are immutable after creation; the
  * sample fields are guarded by head->stripe[id % TSDB_NSTRIPE]. The series
  * is freed by head GC (tsdb__head_gc), which runs with appends and selects
@@ -106,10 +126,8 @@ typedef struct tsdb__series {
   uint64_t last_bits;        /* value bits at max_t */
   tsdb__hchunk *chunks;
   uint32_t nchunks, capchunks;
-  int64_t *bt;               /* open in-order buffer: bn samples, room for bcap */
-  double *bv;                /* (bcap grows up to TSDB_HEAD_CHUNK_SAMPLES) */
-  uint32_t bn, bcap;
-  int64_t buf_end;           /* exclusive block-range boundary of the buffer */
+  tsdb__ochunk open;         /* open in-order chunk: up to TSDB_HEAD_CHUNK_SAMPLES */
+  int64_t buf_end;           /* exclusive block-range boundary of the open chunk */
   tsdb__vec ooo;             /* unsorted out-of-order samples */
 } tsdb__series;
 
@@ -205,12 +223,17 @@ enum tsdb__verdict tsdb__series_add(tsdb__head *h, tsdb__series *s, int64_t t, d
 /* Add a sealed chunk (replay of a checkpoint); stripe lock held. Takes data. */
 void tsdb__series_add_chunk(tsdb__head *h, tsdb__series *s, int64_t mint, int64_t maxt,
                             uint32_t n, uint8_t *data, uint32_t len);
+/* Does the series' open chunk hold samples in [mint, maxt]'s span? */
+static inline bool tsdb__series_open_overlaps(const tsdb__series *s, int64_t mint, int64_t maxt)
+{
+  return s->open.n && s->open.t0 <= maxt && s->open.tn >= mint;
+}
 /* Push the series' head samples in [mint, maxt] to out (not normalized). */
 int tsdb__series_collect(const tsdb__series *s, int64_t mint, int64_t maxt, tsdb__vec *out);
 /* Does the series hold head data overlapping [mint, maxt]? */
 bool tsdb__series_overlaps(const tsdb__series *s, int64_t mint, int64_t maxt);
 /* The series' head data in [lo, hi) as chunks to copy verbatim: sealed
- * chunks inside the range plus the open buffer encoded into `scratch`.
+ * chunks inside the range plus the open chunk encoded into `scratch`.
  * Returns false (use tsdb__series_collect) if data is out of order or a
  * chunk straddles the range. *out is malloc'd; chunk data is borrowed. */
 bool tsdb__series_raw(const tsdb__series *s, int64_t lo, int64_t hi, lk_buf *scratch, tsdb__craw **out,

@@ -611,10 +611,12 @@ static void ckpt_series(ckpt *c, const tsdb__series *s)
     lk_buf_append(&c->rec, k->data, k->len);
     ckpt_put(c, TSDB_REC_CHUNK);
   }
-  int64_t prev = 0;
-  for (size_t i = 0; i < s->bn + s->ooo.n; i++) {
-    int64_t t = i < s->bn ? s->bt[i] : s->ooo.t[i - s->bn];
-    double v = i < s->bn ? s->bv[i] : s->ooo.v[i - s->bn];
+  int64_t bt[TSDB_HEAD_CHUNK_SAMPLES], prev = 0;
+  double bv[TSDB_HEAD_CHUNK_SAMPLES];
+  size_t bn = tsdb__ochunk_decode(&s->open, bt, bv);
+  for (size_t i = 0; i < bn + s->ooo.n; i++) {
+    int64_t t = i < bn ? bt[i] : s->ooo.t[i - bn];
+    double v = i < bn ? bv[i] : s->ooo.v[i - bn];
     uint64_t bits;
     memcpy(&bits, &v, 8);
     lk_buf_put_uvarint(&c->rec, s->id);

@@ -3,8 +3,9 @@
  * dropped series back, max_series counts live series, and a churning
  * workload (2,000 new series per simulated minute for 6 simulated hours)
  * keeps the head's memory and the process RSS flat while every sample
- * reads back through the query path; series with one sample each hold
- * little memory. */
+ * reads back through the query path; series with one sample each, and
+ * series with an open chunk of 100 samples, hold little memory. */
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -261,6 +262,56 @@ static void test_few_sample_series_memory(void **state)
   tsdb_close(db);
 }
 
+/* A node agent's series between seals: 20,000 series scraped every second
+ * (1 ms jitter) for 100 cycles, counters and a few constant gauges, each
+ * cycle one batch. The open chunks hold the samples encoded, so the head
+ * costs at most 2,200 bytes of anonymous RSS per series, series and labels
+ * included (measured 1,100-1,400 in a release build, 1,500-1,900 under
+ * ASan; with the raw buffer of 16 bytes per sample it was 2,520 in a
+ * release build and 3,380 under ASan). */
+#define AGENT_SERIES 20000
+#define AGENT_CYCLES 100
+static void test_open_chunk_memory(void **state)
+{
+  tu_fx *f = *state;
+  tsdb_opts o = {.fsync = TSDB_FSYNC_NEVER, .sample_cache_bytes = -1};
+  tsdb *db = tu_open(&o, f->dir);
+  assert_non_null(db);
+  append1(db, "warmup", "0", T0, 1);
+  malloc_trim(0); /* memory the tests before freed is not what this one uses */
+  uint64_t before = mfx_anon_rss_bytes();
+  char (*ids)[16] = malloc(AGENT_SERIES * sizeof *ids);
+  lk_label(*ls)[2] = malloc(AGENT_SERIES * sizeof *ls);
+  lk_sample *smp = malloc(AGENT_SERIES * sizeof *smp);
+  tsdb_series_in *in = malloc(AGENT_SERIES * sizeof *in);
+  for (int i = 0; i < AGENT_SERIES; i++) {
+    snprintf(ids[i], sizeof ids[i], "c-%d", i);
+    ls[i][0] = (lk_label){"__name__", i % 8 ? "cgroup_counter" : "cgroup_limit"};
+    ls[i][1] = (lk_label){"id", ids[i]};
+    in[i] = (tsdb_series_in){ls[i], 2, &smp[i], 1};
+  }
+  for (int c = 0; c < AGENT_CYCLES; c++) {
+    for (int i = 0; i < AGENT_SERIES; i++) {
+      double grow = (double)((uint64_t)(c + 1) * (uint64_t)(i * 2654435761u % 100000));
+      smp[i] = (lk_sample){T0 + c * 1000LL + (c * 7 + i) % 2, i % 8 ? grow : 1073741824.0};
+    }
+    tsdb_append_stats st;
+    assert_int_equal(tsdb_append(db, in, AGENT_SERIES, &st, NULL), 0);
+    assert_int_equal(st.accepted, AGENT_SERIES);
+  }
+  uint64_t after = mfx_anon_rss_bytes();
+  double per_series = (double)(after - before) / AGENT_SERIES;
+  fprintf(stderr, "agent series, %d samples each: %.0f bytes of anonymous RSS per series\n", AGENT_CYCLES,
+          per_series);
+  assert_true(per_series <= 2200);
+  assert_int_equal(count_samples(db, "cgroup_counter", "c-19999", T0, T0 + AGENT_CYCLES * 1000LL), AGENT_CYCLES);
+  free(in);
+  free(smp);
+  free(ls);
+  free(ids);
+  tsdb_close(db);
+}
+
 /* New series every simulated minute, each scraped 4 times in its minute
  * and never again, for 6 simulated hours with 15-minute blocks and 2 h
  * retention (cuts, compactions and retention as the engine schedules
@@ -314,6 +365,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_checkpoint_no_resurrect, tu_setup, tu_teardown),
     cmocka_unit_test_setup_teardown(test_limit_counts_live, tu_setup, tu_teardown),
     cmocka_unit_test_setup_teardown(test_few_sample_series_memory, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_open_chunk_memory, tu_setup, tu_teardown),
     cmocka_unit_test_setup_teardown(test_churn, tu_setup, tu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
