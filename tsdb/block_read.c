@@ -4,8 +4,11 @@
  * Both files are mmap'ed; opening verifies the index completely (header,
  * TOC and every section CRC) and builds three small tables: symbol
  * pointers, the offset of each series entry and the postings table. Chunk
- * data is never read at open: a series' frame is CRC-checked and unpacked
- * when a query needs it. Every read is bounds-checked, so a corrupt file
+ * data is never read at open (its header is read with pread, so no page
+ * fault pulls in a readahead window): a series' frame is CRC-checked and
+ * unpacked when a query needs it, and a query first hands the kernel every
+ * frame it will read (tsdb__readahead_*), so a cold read reads only those,
+ * in one round of I/O. Every read is bounds-checked, so a corrupt file
  * yields LK_ECORRUPT, never a crash; a file of another format (unknown
  * magic or version) is refused at open with a message naming it, and a
  * frame found corrupt by a query is logged with its file and offset. A
