@@ -40,85 +40,72 @@ typedef struct win {
 
 typedef bool (*rkernel)(const win *w, double *out);
 
-/* What extrapolatedRate needs of one window of n ≥ 2 points, every
- * integer-derived quantity already a double (computed by the same
- * operations as Prometheus's). */
-typedef struct xwin {
-  double *to_start;    /* t[0] − window start (ms) */
-  double *to_end;      /* window end − t[n−1] (ms) */
-  double *sampled;     /* t[n−1] − t[0] (ms) */
-  double *nm1;         /* n − 1 */
-  double *first;       /* v[0] */
-  double *result;      /* v[n−1] − v[0], plus for counters the value before
-                          each drop, added in point order */
-} xwin;
+/* Prometheus's extrapolatedRate, split in two: the part that depends only
+ * on the window's timestamps (xtime) and the part that needs its values
+ * (xvalue). Series scraped together share their timestamps, so a call
+ * computes the first part once per distinct timestamp column (tcol) and
+ * only the second per series. Every floating-point operation is
+ * Prometheus's, in its order (intermediates are stored as doubles, which
+ * changes no bit), so results are bit-identical; choices are selects, so
+ * loops over windows have no branches and vectorize (the divisions
+ * dominate, and packed IEEE division rounds as the scalar one does). */
 
-/* Window i of n points from (t0, first) to t1. */
-static inline void xwin_set(const xwin *x, size_t i, int64_t t0, int64_t t1, size_t n, double first,
-                            int64_t eff, int64_t range, double result)
+/* Window of n ≥ 2 points from t0 to t1 ending at eff, range ms long, as
+ * doubles computed as Prometheus does: ms from its start to t0 and from
+ * t1 to its end, ms sampled, n − 1. */
+static inline __attribute__((always_inline)) void
+xtime_raw(int64_t t0, int64_t t1, size_t n, int64_t eff, int64_t range, double *xs, double *xe, double *xm,
+          double *xn)
 {
   double range_start = (double)(eff - range), range_end = (double)eff;
-  x->to_start[i] = (double)t0 - range_start;
-  x->to_end[i] = range_end - (double)t1;
-  x->sampled[i] = (double)(t1 - t0);
-  x->nm1[i] = (double)(n - 1);
-  x->first[i] = first;
-  x->result[i] = result;
+  *xs = (double)t0 - range_start;
+  *xe = range_end - (double)t1;
+  *xm = (double)(t1 - t0);
+  *xn = (double)(n - 1);
 }
 
-static inline void xwin_put(const xwin *x, size_t i, const int64_t *t, const double *v, size_t n,
-                            int64_t eff, int64_t range, double result)
-{
-  xwin_set(x, i, t[0], t[n - 1], n, v[0], eff, range, result);
-}
-
-/* Prometheus's extrapolatedRate for windows [0, nw) of x into out. Every
- * floating-point operation is Prometheus's, in its order, so results are
- * bit-identical; the choices are selects, so the loop has no branches and
- * the compiler can run several windows per instruction (the divisions
- * dominate, and packed IEEE division rounds as the scalar one does). */
+/* xtime_raw's values in place → seconds to the window's start and end,
+ * each replaced by half the average step past 1.1 average steps, and the
+ * seconds it samples. */
 static inline __attribute__((always_inline)) void
-extrapolate(const xwin *x, size_t nw, double range_s, bool counter,
-                               bool is_rate, double *restrict out)
+xtime(double *to_start, double *to_end, double *sampled, double nm1)
 {
-  const double *restrict xs = x->to_start, *restrict xe = x->to_end, *restrict xm = x->sampled;
-  const double *restrict xn = x->nm1, *restrict xf = x->first, *restrict xr = x->result;
-  for (size_t i = 0; i < nw; i++) {
-    double result = xr[i];
-    double to_start = xs[i] / 1000, to_end = xe[i] / 1000, sampled = xm[i] / 1000;
-    double avg_step = sampled / xn[i];
-    double threshold = avg_step * 1.1;
-    double half = avg_step / 2;
-    to_start = to_start >= threshold ? half : to_start;
-    if (counter) {
-      /* Prometheus: durationToZero = sampled·(first/result) when result > 0
-       * and first ≥ 0, and to_start = min(to_start, durationToZero).
-       * Computed unconditionally and selected, so the loop has no branch */
-      double zero_at = sampled * (xf[i] / result);
-      bool use = (result > 0) & (xf[i] >= 0) & (zero_at < to_start);
-      to_start = use ? zero_at : to_start;
-    }
-    to_end = to_end >= threshold ? half : to_end;
-    double factor = (sampled + to_start + to_end) / sampled;
-    if (is_rate)
-      factor /= range_s;
-    out[i] = result * factor;
-  }
+  double ts = *to_start / 1000, te = *to_end / 1000, sm = *sampled / 1000;
+  double avg_step = sm / nm1;
+  double threshold = avg_step * 1.1;
+  double half = avg_step / 2;
+  *to_start = ts >= threshold ? half : ts;
+  *to_end = te >= threshold ? half : te;
+  *sampled = sm;
 }
 
-/* extrapolate over all steps of one series, for each combination of
- * counter/is_rate as its own loop (with an AVX2 build, see kernels.h). */
-static PQ_AVX2_CLONE void extrapolate_steps(const xwin *x, size_t nw, double range_s, bool counter,
-                                            bool is_rate, double *restrict out)
+/* The extrapolated result from xtime's part and the window's first value
+ * and result (last − first, plus for counters the value before each
+ * drop). Counters: durationToZero = sampled·(first/result) when result > 0
+ * and first ≥ 0, and to_start = min(to_start, durationToZero), computed
+ * unconditionally and selected. */
+static inline __attribute__((always_inline)) double
+xvalue(double to_start, double to_end, double sampled, double first, double result, double range_s,
+       bool counter, bool is_rate)
 {
-  if (counter && is_rate)
-    extrapolate(x, nw, range_s, true, true, out);
-  else if (counter)
-    extrapolate(x, nw, range_s, true, false, out);
-  else if (is_rate)
-    extrapolate(x, nw, range_s, false, true, out);
-  else
-    extrapolate(x, nw, range_s, false, false, out);
+  if (counter) {
+    double zero_at = sampled * (first / result);
+    bool use = (result > 0) & (first >= 0) & (zero_at < to_start);
+    to_start = use ? zero_at : to_start;
+  }
+  double factor = (sampled + to_start + to_end) / sampled;
+  if (is_rate)
+    factor /= range_s;
+  return result * factor;
+}
+
+static double extrapolate_one(int64_t t0, int64_t t1, size_t n, double first, double result, int64_t eff,
+                              int64_t range, bool counter, bool is_rate)
+{
+  double ts, te, sm, nm1;
+  xtime_raw(t0, t1, n, eff, range, &ts, &te, &sm, &nm1);
+  xtime(&ts, &te, &sm, nm1);
+  return xvalue(ts, te, sm, first, result, (double)range / 1000, counter, is_rate);
 }
 
 /* The window-kernel form (windows that move back, as with @). */
@@ -131,21 +118,14 @@ static bool extrapolated(const win *w, bool counter, bool is_rate, double *out)
     for (size_t i = 1; i < w->n; i++)
       if (w->v[i] < w->v[i - 1])
         result += w->v[i - 1];
-  double f[6];
-  xwin x = {&f[0], &f[1], &f[2], &f[3], &f[4], &f[5]};
-  xwin_put(&x, 0, w->t, w->v, w->n, w->eff, w->range, result);
-  extrapolate(&x, 1, (double)w->range / 1000, counter, is_rate, out);
+  *out = extrapolate_one(w->t[0], w->t[w->n - 1], w->n, w->v[0], result, w->eff, w->range, counter, is_rate);
   return true;
 }
 
 double promql__counter_rate(int64_t t0, int64_t t1, size_t n, double first, double result, int64_t eff,
                             int64_t range, bool is_rate)
 {
-  double f[6], out;
-  xwin x = {&f[0], &f[1], &f[2], &f[3], &f[4], &f[5]};
-  xwin_set(&x, 0, t0, t1, n, first, eff, range, result);
-  extrapolate(&x, 1, (double)range / 1000, true, is_rate, &out);
-  return out;
+  return extrapolate_one(t0, t1, n, first, result, eff, range, true, is_rate);
 }
 
 static bool k_rate(const win *w, double *o) { return extrapolated(w, true, true, o); }
@@ -472,7 +452,10 @@ typedef struct rshare {
   size_t k0, k1;
   double *scratch;
   size_t *resets;      /* rate/increase: room for the series' reset indices */
-  double *xw;          /* rate/increase/delta: 6 × nsteps gathered window values */
+  struct tcol *cols;   /* rate/increase/delta: TCOLS timestamp columns' windows ... */
+  size_t ncols, next;  /* ... ncols in use, the next to replace when all are */
+  struct tcol *own;    /* ... and one for a column seen once (stale markers dropped) */
+  double *first, *result; /* per step, of the series being evaluated */
   int64_t *tbuf;       /* raw fast path: room for a series without its stale markers */
   double *vbuf;
   blockfold bf;        /* sliding only */
@@ -521,16 +504,45 @@ static inline size_t upper_from(const int64_t *t, size_t n, size_t from, size_t 
   return from;
 }
 
-/* Every step's window of t, v into x, ok[i] = 1 where it holds ≥ 2
- * points; true when any does. rs lists the series' nr counter resets. */
-static inline __attribute__((always_inline)) bool
-gather_windows(const int64_t *t, const double *v, size_t n, const int64_t *eff, size_t nsteps,
-               int64_t range, bool counter, const size_t *rs, size_t nr, const xwin *x,
-               uint8_t *ok)
+/* Every step's window over one timestamp column, and xtime's part of the
+ * extrapolation for each; series scraped together share the column, so a
+ * call computes this once per distinct column. */
+typedef struct tcol {
+  const int64_t *t;    /* the column; NULL: slot unused */
+  size_t n;
+  size_t *lo, *hi;     /* the window [lo, hi) at each step */
+  uint8_t *ok;         /* it holds ≥ 2 points */
+  double *to_start, *to_end, *sampled, *nm1; /* xtime's */
+  bool any;            /* some window holds ≥ 2 points */
+} tcol;
+
+/* Distinct timestamp columns (scrape targets) a share keeps windows of. */
+#define TCOLS 32
+
+static void tcol_alloc(lk_arena *a, tcol *c, size_t nsteps)
 {
-  size_t lo = 0, hi = 0, ri = 0; /* window [lo, hi); rs[ri] the first reset after lo */
-  size_t dlo = 0, dhi = 0;       /* the last moves of lo and hi */
-  bool any = false;
+  size_t ns = nsteps ? nsteps : 1;
+  *c = (tcol){NULL, 0, lk_arena_alloc(a, ns * sizeof(size_t)), lk_arena_alloc(a, ns * sizeof(size_t)),
+              lk_arena_alloc(a, ns), lk_arena_alloc(a, ns * sizeof(double)), lk_arena_alloc(a, ns * sizeof(double)),
+              lk_arena_alloc(a, ns * sizeof(double)), lk_arena_alloc(a, ns * sizeof(double)), false};
+}
+
+static PQ_AVX2_CLONE void xtime_steps(tcol *c, size_t nsteps)
+{
+  double *restrict ts = c->to_start, *restrict te = c->to_end, *restrict sm = c->sampled;
+  const double *restrict nm1 = c->nm1;
+  for (size_t i = 0; i < nsteps; i++)
+    xtime(&ts[i], &te[i], &sm[i], nm1[i]);
+}
+
+/* Fill c with the windows of column t (n points) at every step. */
+static void tcol_fill(tcol *c, const int64_t *t, size_t n, const int64_t *eff, size_t nsteps, int64_t range)
+{
+  size_t lo = 0, hi = 0;   /* window [lo, hi) */
+  size_t dlo = 0, dhi = 0; /* the last moves of lo and hi */
+  c->t = t;
+  c->n = n;
+  c->any = false;
   for (size_t i = 0; i < nsteps; i++) {
     int64_t e = eff[i];
     size_t h = upper_from(t, n, hi, dhi, e), l = upper_from(t, n, lo, dlo, e - range);
@@ -538,33 +550,93 @@ gather_windows(const int64_t *t, const double *v, size_t n, const int64_t *eff, 
     dlo = l - lo;
     hi = h;
     lo = l;
-    if (hi - lo < 2) {
-      /* no point; harmless values for the arithmetic pass */
-      static const int64_t dt[2] = {0, 1000};
-      static const double dv[2] = {0, 0};
-      xwin_put(x, i, dt, dv, 2, 1000, 1000, 0);
+    c->lo[i] = lo;
+    c->hi[i] = hi;
+    c->ok[i] = hi - lo >= 2;
+    c->any |= c->ok[i];
+    if (c->ok[i])
+      xtime_raw(t[lo], t[hi - 1], hi - lo, e, range, &c->to_start[i], &c->to_end[i], &c->sampled[i], &c->nm1[i]);
+    else /* no point; harmless values for the arithmetic */
+      xtime_raw(0, 1000, 2, 1000, 1000, &c->to_start[i], &c->to_end[i], &c->sampled[i], &c->nm1[i]);
+  }
+  xtime_steps(c, nsteps);
+}
+
+/* The windows of column t: a kept column with the same points, else
+ * computed into a slot (own: one that is not kept). */
+static const tcol *tcol_of(rshare *w, const int64_t *t, size_t n, bool keep)
+{
+  const rjob *j = w->j;
+  if (!keep || !n) {
+    tcol_fill(w->own, t, n, j->m->eff, j->c->nsteps, j->m->range);
+    return w->own;
+  }
+  for (size_t i = 0; i < w->ncols; i++) {
+    const tcol *c = &w->cols[i];
+    if (c->n == n && c->t[0] == t[0] && c->t[n - 1] == t[n - 1] &&
+        (c->t == t || !memcmp(c->t, t, n * sizeof *t)))
+      return c;
+  }
+  tcol *c = &w->cols[w->ncols < TCOLS ? w->ncols++ : w->next++ % TCOLS];
+  tcol_fill(c, t, n, j->m->eff, j->c->nsteps, j->m->range);
+  return c;
+}
+
+/* Each step's first value and result (last − first, plus for counters the
+ * value before each of the nr resets rs inside the window). */
+static void window_values(const tcol *c, const double *v, size_t nsteps, bool counter, const size_t *rs,
+                          size_t nr, double *first, double *result)
+{
+  size_t ri = 0; /* rs[ri] the first reset after the window's start */
+  for (size_t i = 0; i < nsteps; i++) {
+    if (!c->ok[i]) {
+      first[i] = result[i] = 0;
       continue;
     }
-    double result = v[hi - 1] - v[lo];
+    size_t lo = c->lo[i], hi = c->hi[i];
+    double res = v[hi - 1] - v[lo];
     if (counter && nr) {
       while (ri < nr && rs[ri] <= lo)
         ri++;
       for (size_t k = ri; k < nr && rs[k] < hi; k++)
-        result += v[rs[k] - 1];
+        res += v[rs[k] - 1];
     }
-    xwin_put(x, i, t + lo, v + lo, hi - lo, e, range, result);
-    ok[i] = 1;
-    any = true;
+    first[i] = v[lo];
+    result[i] = res;
   }
-  return any;
+}
+
+static inline __attribute__((always_inline)) void
+xvalue_loop(const tcol *c, const double *restrict first, const double *restrict result, size_t nsteps,
+            double range_s, bool counter, bool is_rate, double *restrict out)
+{
+  const double *restrict ts = c->to_start, *restrict te = c->to_end, *restrict sm = c->sampled;
+  for (size_t i = 0; i < nsteps; i++)
+    out[i] = xvalue(ts[i], te[i], sm[i], first[i], result[i], range_s, counter, is_rate);
+}
+
+/* xvalue over all steps of one series, for each combination of
+ * counter/is_rate as its own loop (with an AVX2 build, see kernels.h). */
+static PQ_AVX2_CLONE void xvalue_steps(const tcol *c, const double *first, const double *result, size_t nsteps,
+                                       double range_s, bool counter, bool is_rate, double *out)
+{
+  if (counter && is_rate)
+    xvalue_loop(c, first, result, nsteps, range_s, true, true, out);
+  else if (counter)
+    xvalue_loop(c, first, result, nsteps, range_s, true, false, out);
+  else if (is_rate)
+    xvalue_loop(c, first, result, nsteps, range_s, false, true, out);
+  else
+    xvalue_loop(c, first, result, nsteps, range_s, false, false, out);
 }
 
 /* rate/increase/delta over windows that only move forward: one vectorized
  * pass tells the usual series (no NaN; for counters, no reset either, so
- * windows add nothing for resets), the windows are gathered in one walk,
- * and extrapolate runs over all of them. A series with a NaN in a raw
- * matrix first drops its stale markers; a counter that decreases somewhere
- * lists its resets. */
+ * windows add nothing for resets); the windows and their time part come
+ * from the series' timestamp column (tcol_of), then each window's values
+ * are read and the extrapolation finished over all steps. A series with a
+ * NaN in a raw matrix first drops its stale markers (its column is then
+ * its own); a counter that decreases somewhere lists its resets. */
 static inline __attribute__((always_inline)) bool
 extrapolated_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series *s, bool counter,
                     bool is_rate)
@@ -572,21 +644,23 @@ extrapolated_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series *s,
   const int64_t *t = r->t;
   const double *v = r->v;
   size_t n = r->n, nsteps = j->c->nsteps, nr;
-  xwin x = {w->xw, w->xw + nsteps, w->xw + 2 * nsteps, w->xw + 3 * nsteps, w->xw + 4 * nsteps,
-            w->xw + 5 * nsteps};
   /* the usual series: a counter without resets, a gauge without NaN */
-  bool plain = counter ? ascending(v, n) : !has_nan(v, n);
+  bool plain = counter ? ascending(v, n) : !has_nan(v, n), kept = true;
   if (!plain && j->m->raw && has_nan(v, n)) {
     n = promql__drop_stale(t, v, n, w->tbuf, w->vbuf);
     t = w->tbuf;
     v = w->vbuf;
+    kept = false;
   }
   nr = counter && !plain ? find_resets(v, n, w->resets) : 0;
-  bool any = gather_windows(t, v, n, j->m->eff, nsteps, j->m->range, counter, w->resets, nr, &x,
-                            s->ok);
-  if (any)
-    extrapolate_steps(&x, nsteps, (double)j->m->range / 1000, counter, is_rate, s->v);
-  return any;
+  const tcol *c = tcol_of(w, t, n, kept);
+  if (!c->any)
+    return false;
+  window_values(c, v, nsteps, counter, w->resets, nr, w->first, w->result);
+  xvalue_steps(c, w->first, w->result, nsteps, (double)j->m->range / 1000, counter, is_rate, s->v);
+  for (size_t i = 0; i < nsteps; i++)
+    s->ok[i] |= c->ok[i];
+  return true;
 }
 
 static bool eval_series(const rjob *j, rshare *w, const pq_rseries *r, pq_series *s)
@@ -641,6 +715,19 @@ static void *eval_share(void *arg)
   return NULL;
 }
 
+/* A share's tcol slots and per-step value arrays (rate/increase/delta). */
+static void extrap_alloc(pq_ctx *c, rshare *w)
+{
+  size_t ns = c->nsteps ? c->nsteps : 1;
+  w->cols = lk_arena_alloc(c->a, TCOLS * sizeof *w->cols);
+  for (size_t k = 0; k < TCOLS; k++)
+    tcol_alloc(c->a, &w->cols[k], c->nsteps);
+  w->own = lk_arena_alloc(c->a, sizeof *w->own);
+  tcol_alloc(c->a, w->own, c->nsteps);
+  w->first = lk_arena_alloc(c->a, ns * sizeof(double));
+  w->result = lk_arena_alloc(c->a, ns * sizeof(double));
+}
+
 /* Calls over at least this many points are shared with a second thread. */
 #define PARALLEL_MIN_POINTS 200000
 
@@ -667,13 +754,15 @@ static void eval_all(pq_ctx *c, const rjob *j, size_t maxn)
     size_t nb = maxn / BLK + 1;
     w[i] = (rshare){j, i ? split : 0, i ? m->nrs : split, lk_arena_alloc(c->a, maxn * sizeof(double)),
                     counter ? lk_arena_alloc(c->a, maxn * sizeof(size_t)) : NULL,
-                    j->extrap ? lk_arena_alloc(c->a, 6 * (c->nsteps ? c->nsteps : 1) * sizeof(double)) : NULL,
+                    NULL, 0, 0, NULL, NULL, NULL,
                     m->raw ? lk_arena_alloc(c->a, maxn * sizeof(int64_t)) : NULL,
                     m->raw ? lk_arena_alloc(c->a, maxn * sizeof(double)) : NULL,
                     {.px = j->sliding ? lk_arena_alloc(c->a, maxn * sizeof(double)) : NULL,
                      .sx = j->sliding ? lk_arena_alloc(c->a, maxn * sizeof(double)) : NULL,
                      .bm = j->sliding ? lk_arena_alloc(c->a, nb * sizeof(double)) : NULL,
                      .max = j->rf->k == k_max}};
+    if (j->extrap)
+      extrap_alloc(c, &w[i]);
   }
   pthread_t th;
   bool threaded = shares == 2 && pthread_create(&th, NULL, eval_share, &w[1]) == 0;

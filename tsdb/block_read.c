@@ -4,8 +4,11 @@
  * Both files are mmap'ed; opening verifies the index completely (header,
  * TOC and every section CRC) and builds three small tables: symbol
  * pointers, the offset of each series entry and the postings table. Chunk
- * data is never read at open: a series' frame is CRC-checked and unpacked
- * when a query needs it. Every read is bounds-checked, so a corrupt file
+ * data is never read at open (its header is read with pread, so no page
+ * fault pulls in a readahead window): a series' frame is CRC-checked and
+ * unpacked when a query needs it, and a query first hands the kernel every
+ * frame it will read (tsdb__readahead_*), so a cold read reads only those,
+ * in one round of I/O. Every read is bounds-checked, so a corrupt file
  * yields LK_ECORRUPT, never a crash; a file of another format (unknown
  * magic or version) is refused at open with a message naming it, and a
  * frame found corrupt by a query is logged with its file and offset. A
@@ -29,7 +32,14 @@
 #include "tsdb/select_int.h"
 #include "tsdb/tsdb_int.h"
 
-static int map_file(const char *dir, const char *name, const uint8_t **out, size_t *len)
+#define TSDB__FILE_HEAD 5 /* magic u32, version u8 */
+
+/* Map a block file read-only; its first bytes also go to head (zeros past
+ * its end), read with pread so opening touches none of the mapping's pages
+ * (a page fault would read the device's whole readahead window, and a
+ * chunks file is only read by queries). */
+static int map_file(const char *dir, const char *name, const uint8_t **out, size_t *len,
+                    uint8_t head[TSDB__FILE_HEAD])
 {
   char *path = tsdb__path(dir, "/", name);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -42,6 +52,8 @@ static int map_file(const char *dir, const char *name, const uint8_t **out, size
     rc = -errno;
   else if (st.st_size == 0)
     rc = LK_ECORRUPT;
+  else if (pread(fd, head, TSDB__FILE_HEAD, 0) < 0)
+    rc = -errno;
   else {
     void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED)
@@ -69,14 +81,12 @@ static int section(const tsdb__block *b, uint64_t off, lk_dec *out)
   return 0;
 }
 
-/* Magic u32 and version u8 at the start of a block file: LK_ECORRUPT with
- * the file named in d unless they are this build's. */
-static int check_format(const tsdb__block *b, const char *file, const uint8_t *p, size_t len,
+/* Magic u32 and version u8 at the start of a block file (got: its first
+ * bytes): LK_ECORRUPT with the file named in d unless they are this build's. */
+static int check_format(const tsdb__block *b, const char *file, const uint8_t got[TSDB__FILE_HEAD], size_t len,
                         uint32_t want_magic, uint8_t want_version, lk_diag *d)
 {
-  uint8_t got[5] = {0};
-  memcpy(got, p, len < 5 ? len : 5);
-  if (len >= 5 && lk_le32_load(got) == want_magic && got[4] == want_version)
+  if (len >= TSDB__FILE_HEAD && lk_le32_load(got) == want_magic && got[4] == want_version)
     return 0;
   char *path = tsdb__path(b->dir, "/", file);
   int rc = lk_diag_unknown_format(d, path, lk_le32_load(got), got[4], want_magic, want_version);
@@ -170,9 +180,9 @@ static int parse_ptable(tsdb__block *b, lk_dec *d, const lk_dec *postings)
   return d->err;
 }
 
-static int parse_index(tsdb__block *b, lk_diag *d)
+static int parse_index(tsdb__block *b, const uint8_t head[TSDB__FILE_HEAD], lk_diag *d)
 {
-  int rc = check_format(b, TSDB_FILE_INDEX, b->idx, b->idx_len, TSDB_INDEX_MAGIC, TSDB_INDEX_VERSION, d);
+  int rc = check_format(b, TSDB_FILE_INDEX, head, b->idx_len, TSDB_INDEX_MAGIC, TSDB_INDEX_VERSION, d);
   if (!rc)
     rc = parse_header(b);
   if (rc)
@@ -201,21 +211,23 @@ int tsdb__block_open(const char *dir, uint64_t seq, tsdb__block **out, lk_diag *
   b->dir = lk_xstrdup(dir);
   b->seq = seq;
   const char *what = TSDB_FILE_INDEX;
-  int rc = map_file(dir, TSDB_FILE_INDEX, &b->idx, &b->idx_len);
+  uint8_t head[TSDB__FILE_HEAD] = {0};
+  int rc = map_file(dir, TSDB_FILE_INDEX, &b->idx, &b->idx_len, head);
   if (!rc)
-    rc = parse_index(b, d);
+    rc = parse_index(b, head, d);
   if (!rc && (rc = tsdb__rollup_open(dir, b->nseries, &b->ru, d))) {
     tsdb__block_close(b);
     return rc;
   }
   if (!rc) {
     what = TSDB_FILE_CHUNKS;
-    rc = map_file(dir, TSDB_FILE_CHUNKS, &b->chk, &b->chk_len);
+    memset(head, 0, sizeof head);
+    rc = map_file(dir, TSDB_FILE_CHUNKS, &b->chk, &b->chk_len, head);
     if (rc == -ENOENT && b->ru) /* rollups kept past the raw samples' retention */
       rc = 0;
   }
   if (!rc && b->chk)
-    rc = check_format(b, TSDB_FILE_CHUNKS, b->chk, b->chk_len, TSDB_CHUNKS_MAGIC, TSDB_CHUNKS_VERSION, d);
+    rc = check_format(b, TSDB_FILE_CHUNKS, head, b->chk_len, TSDB_CHUNKS_MAGIC, TSDB_CHUNKS_VERSION, d);
   if (rc) {
     lk_diag_set(d, rc, -1, "%s/%s: %s", dir, what,
                 rc == LK_ECORRUPT ? "corrupt (bad length or CRC32)" : lk_strerror(rc));
@@ -351,6 +363,37 @@ int tsdb__block_frame(const tsdb__block *b, const tsdb__bseries *s, tsdb__fcache
   }
   *raw = c->raw.data;
   return 0;
+}
+
+/* A run of frames is read as one request while it stays this short (the
+ * kernel caps one MADV_WILLNEED at the device's readahead size, 128 KiB by
+ * default) and frames are at most RA_GAP apart (reading a small gap costs
+ * less than another request). */
+#define RA_RUN ((uint64_t)128 << 10)
+#define RA_GAP ((uint64_t)16 << 10)
+
+void tsdb__readahead_flush(tsdb__readahead *ra)
+{
+  if (ra->b && ra->end > ra->off) {
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t start = ra->off & ~(page - 1);
+    /* advice only: a failure leaves the reads to page faults */
+    (void)madvise((void *)(ra->b->chk + start), (size_t)(ra->end - start), MADV_WILLNEED);
+  }
+  *ra = (tsdb__readahead){0};
+}
+
+void tsdb__readahead_add(tsdb__readahead *ra, const tsdb__block *b, const tsdb__bseries *s)
+{
+  if (!b->chk)
+    return;
+  uint64_t off = s->grp_off, end = s->grp_off + s->grp_len + 4;
+  if (ra->b == b && off >= ra->off && off <= ra->end + RA_GAP && end - ra->off <= RA_RUN) {
+    ra->end = end > ra->end ? end : ra->end;
+    return;
+  }
+  tsdb__readahead_flush(ra);
+  *ra = (tsdb__readahead){b, off, end};
 }
 
 static bool chunk_overlaps(const tsdb__bchunk *ch, int64_t mint, int64_t maxt)

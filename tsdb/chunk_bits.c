@@ -17,6 +17,17 @@
 enum { IS_ZERO = 0, IS_RICE = 1, IS_ZRICE = 2, IS_RUNS = 3 };
 
 #define QMAX 16u /* unary quotients ≥ QMAX take the escape */
+
+/* The Rice loop is one chain of dependent shifts and leading-zero counts
+ * per code: a second build for CPUs with LZCNT and BMI2 (x86-64-v3: a
+ * one-cycle shift by a register, a count that is defined at zero) is
+ * picked at load time. As PQ_AVX2_CLONE (promql/kernels.h): gcc only, not
+ * under ThreadSanitizer. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+#define TSDB__BMI_CLONE __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define TSDB__BMI_CLONE
+#endif
 #define K_TRIES 3
 
 static inline unsigned bitlen(uint64_t u) { return u ? 64u - (unsigned)__builtin_clzll(u) : 0u; }
@@ -206,7 +217,7 @@ void tsdb__is_write(tsdb__bw *w, const uint64_t *u, size_t m, const tsdb__is_pla
  * code that fits in the ≥ 56 bits it loads (short timestamp residuals: five
  * or more), with the reader state in locals; escapes and the input's tail
  * go through rice_get. */
-static void read_rice(tsdb__br *r, uint64_t *u, size_t m, unsigned k)
+TSDB__BMI_CLONE static void read_rice(tsdb__br *r, uint64_t *u, size_t m, unsigned k)
 {
   size_t i = 0;
   const uint64_t one_k = (uint64_t)1 << k;

@@ -478,8 +478,9 @@ static void read_parallel(reader *w, uint32_t nb)
 }
 
 /* Read every block candidate's samples in (block, frame) order, so each
- * frame is unpacked once even though results are produced in label order;
- * a large read is split in two halves of about equal samples, read by two
+ * frame is unpacked once even though results are produced in label order,
+ * after asking the kernel to read all their frames at once (a cold read
+ * then waits for one round of I/O, not one per frame); a large read is split in two halves of about equal samples, read by two
  * threads. Without overlapping blocks the raw count is exact, so
  * max_samples is enforced here, before the head is read. */
 static int prefetch(const sel *s, tsdb__block **blocks, uint32_t nb, tsdb__vec *gv, uint64_t max_samples,
@@ -495,6 +496,10 @@ static int prefetch(const sel *s, tsdb__block **blocks, uint32_t nb, tsdb__vec *
     }
   if (nf)
     qsort(f, nf, sizeof *f, fetch_cmp);
+  tsdb__readahead ra = {0};
+  for (size_t i = 0; i < nf; i++)
+    tsdb__readahead_add(&ra, blocks[f[i].src], &s->c[f[i].idx].bs);
+  tsdb__readahead_flush(&ra);
   bool exact = s->disjoint;
   size_t split = nf;
   if (bound >= PARALLEL_MIN_SAMPLES && nf >= 2) {

@@ -337,6 +337,17 @@ void tsdb__fcache_fini(tsdb__fcache *c);
 /* Unpack (CRC-checked) the frame holding series s, or reuse c's; *raw is
  * valid until c loads another frame. */
 int tsdb__block_frame(const tsdb__block *b, const tsdb__bseries *s, tsdb__fcache *c, const uint8_t **raw);
+/* Reading ahead: frames a query will read are added in (block, offset)
+ * order; runs of nearby frames are handed to the kernel as one asynchronous
+ * read (MADV_WILLNEED), so a cold read waits for one round of I/O and
+ * reads only what it needs. Zero-initialise; call tsdb__readahead_flush
+ * after the last add. */
+typedef struct tsdb__readahead {
+  const tsdb__block *b;
+  uint64_t off, end;         /* the pending run in b's chunks file */
+} tsdb__readahead;
+void tsdb__readahead_add(tsdb__readahead *ra, const tsdb__block *b, const tsdb__bseries *s);
+void tsdb__readahead_flush(tsdb__readahead *ra);
 /* Push the samples in [mint, maxt] of a decoded series (not normalized).
  * c: a frame cache for this block, or NULL. */
 int tsdb__block_samples(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,

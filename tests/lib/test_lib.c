@@ -1,6 +1,7 @@
 /* test_lib.c — lib/ plumbing: varints and the decode cursor,
  * duration/time parsing, label validation and ordering, the arena and the
- * interner. */
+ * interner, and CRC32 (the values zlib computes, which every file on disk
+ * holds). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "lib/lk_alloc.h"
 #include "lib/lk_buf.h"
@@ -15,6 +17,7 @@
 #include "lib/lk_labels.h"
 #include "lib/lk_time.h"
 #include "lib/lk_varint.h"
+#include "tests/lib/rand.h"
 
 static void test_varint_roundtrip(void **state)
 {
@@ -160,11 +163,33 @@ static void test_deadline(void **state)
   }
 }
 
+/* lk_crc32 gives zlib's crc32 for every length, alignment and chained
+ * start value, so checksums written by earlier builds still verify. */
+static void test_crc32_is_zlibs(void **state)
+{
+  (void)state;
+  assert_int_equal(lk_crc32(0, "123456789", 9), 0xcbf43926u);
+  assert_int_equal(lk_crc32(0, "", 0), 0);
+  enum { N = 1 << 16 };
+  uint8_t *buf = malloc(N);
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < N; i++)
+    buf[i] = (uint8_t)test_rand(&rng);
+  for (int k = 0; k < 2000; k++) {
+    size_t off = test_rand(&rng) % 64, len = k < 300 ? (size_t)k : test_rand(&rng) % (N - 64);
+    uint32_t start = k % 2 ? (uint32_t)test_rand(&rng) : 0;
+    assert_int_equal(lk_crc32(start, buf + off, len), (uint32_t)crc32(start, buf + off, (uInt)len));
+  }
+  /* chained over pieces = over the whole */
+  assert_int_equal(lk_crc32(lk_crc32(0, buf, 1000), buf + 1000, N - 1000), (uint32_t)crc32(0, buf, N));
+  free(buf);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_varint_roundtrip), cmocka_unit_test(test_varint_truncated), cmocka_unit_test(test_duration), cmocka_unit_test(test_time), cmocka_unit_test(test_deadline),
-    cmocka_unit_test(test_labels), cmocka_unit_test(test_arena_intern),
+    cmocka_unit_test(test_labels), cmocka_unit_test(test_arena_intern), cmocka_unit_test(test_crc32_is_zlibs),
   };
   return cmocka_run_group_tests_name("lib", tests, NULL, NULL);
 }
