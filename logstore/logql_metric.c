@@ -37,6 +37,15 @@ typedef struct mctx {
   lk_diag *d;
 } mctx;
 
+/* The steps whose windows (s_k - range, s_k] hold a timestamp, [lo, hi]
+ * (none when !any), and the timestamps [from, to] that share them: entries
+ * arrive mostly in order, so one span serves a run of them. */
+typedef struct span {
+  int64_t from, to;
+  size_t lo, hi;
+  bool any;
+} span;
+
 /* The output series of a metric scan; without parsers a stream's entries all
  * go to one series, so the last stream's series is kept at hand. */
 typedef struct mgroups {
@@ -46,6 +55,7 @@ typedef struct mgroups {
   const mctx *m;
   int64_t range_ns;
   bool want_bytes;
+  span sp;
 } mgroups;
 
 static bool wants_bytes(const lq_expr *e)
@@ -75,24 +85,33 @@ static lq_group *metric_group(lq_scan *sc, mgroups *mg, const ls_stream *st, con
   return new_counts(mg, g);
 }
 
-/* The steps whose window (s_k - range, s_k] holds ts, i.e. ts <= s_k <=
- * ts + range - 1, as [*lo, *hi]; false when there is none. Steps are
- * s_k = steps[0] + k * step (one step, at steps[0], for an instant query). */
-static bool step_span(const mctx *m, int64_t range_ns, int64_t ts, size_t *lo, size_t *hi)
+static span no_span(int64_t from, int64_t to)
 {
-  int64_t s0 = m->steps[0], last = ts + range_ns - 1;
-  int64_t step = m->nsteps > 1 ? m->steps[1] - s0 : 0;
-  if (last < s0 || (step == 0 && ts > s0))
-    return false;
+  return (span){.from = from, .to = to};
+}
+
+/* Steps s_k = s0 + k * step: the first holding ts is the first s_k >= ts,
+ * the last is the last s_k <= ts + range - 1 (clamped to the grid). One step
+ * (an instant query) is a grid of any step: 1 keeps the arithmetic exact. */
+static span step_span(const mctx *m, int64_t range, int64_t ts)
+{
+  int64_t s0 = m->steps[0], n = (int64_t)m->nsteps;
+  int64_t step = n > 1 ? m->steps[1] - s0 : 1, last = ts + range - 1;
+  if (last < s0)
+    return no_span(INT64_MIN, s0 - range);
   int64_t k_lo = ts <= s0 ? 0 : (ts - s0 + step - 1) / step;
-  int64_t k_hi = step == 0 ? 0 : (last - s0) / step;
-  if (k_hi >= (int64_t)m->nsteps)
-    k_hi = (int64_t)m->nsteps - 1;
-  if (k_lo > k_hi)
-    return false;
-  *lo = (size_t)k_lo;
-  *hi = (size_t)k_hi;
-  return true;
+  if (k_lo >= n)
+    return no_span(s0 + (n - 1) * step + 1, INT64_MAX);
+  int64_t lo_from = k_lo ? s0 + (k_lo - 1) * step + 1 : INT64_MIN, lo_to = s0 + k_lo * step;
+  int64_t k_hi = (last - s0) / step, hi_to = s0 + (k_hi + 1) * step - range;
+  if (k_hi >= n - 1) {
+    k_hi = n - 1;
+    hi_to = INT64_MAX;
+  }
+  int64_t hi_from = s0 + k_hi * step - range + 1;
+  span sp = {.from = lo_from > hi_from ? lo_from : hi_from, .to = lo_to < hi_to ? lo_to : hi_to,
+             .lo = (size_t)k_lo, .hi = (size_t)k_hi, .any = k_lo <= k_hi};
+  return sp;
 }
 
 /* Each entry adds itself to the steps whose window holds it, as deltas at
@@ -105,14 +124,15 @@ static bool emit_metric(lq_scan *sc, const ls_stream *st, int64_t ts, const lq_l
     sc->err = LK_ELIMIT;
     return false;
   }
-  size_t lo, hi;
-  if (!step_span(mg->m, mg->range_ns, ts, &lo, &hi))
+  if (ts < mg->sp.from || ts > mg->sp.to)
+    mg->sp = step_span(mg->m, mg->range_ns, ts);
+  if (!mg->sp.any)
     return true;
-  g->cnt[lo]++;
-  g->cnt[hi + 1]--;
+  g->cnt[mg->sp.lo]++;
+  g->cnt[mg->sp.hi + 1]--;
   if (mg->want_bytes) {
-    g->bytes[lo] += ln->len;
-    g->bytes[hi + 1] -= ln->len;
+    g->bytes[mg->sp.lo] += ln->len;
+    g->bytes[mg->sp.hi + 1] -= ln->len;
   }
   return true;
 }
@@ -148,7 +168,8 @@ static bool counts_only(const lq_expr *e)
 
 static int eval_range(mctx *m, const lq_expr *e, vecs *out)
 {
-  mgroups mg = {.m = m, .range_ns = e->range_ns, .want_bytes = wants_bytes(e)};
+  mgroups mg = {.m = m, .range_ns = e->range_ns, .want_bytes = wants_bytes(e),
+                .sp = no_span(INT64_MAX, INT64_MIN)};
   lq_scan sc = {.s = m->s, .lg = &e->log, .start = m->steps[0] - e->range_ns + 1,
                 .end = m->steps[m->nsteps - 1], .res = m->r, .emit = emit_metric, .ctx = &mg,
                 .limit = m->max_series, .ts_only = counts_only(e)};

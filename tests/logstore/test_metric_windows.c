@@ -1,9 +1,11 @@
 /* test_metric_windows.c — metric LogQL range functions against a brute-force
  * reference: entries with random timestamps placed on, just before and just
  * after every step's window edges (t - range, t], spread over sealed blocks
- * and heads, for count_over_time, rate, bytes_over_time and bytes_rate, with
- * and without a line filter, at steps shorter, equal and longer than the
- * range, and as an instant query. Every value must be equal, not close. */
+ * and heads, and in pairs of one-entry streams (one on an edge, one just
+ * after it, so the evaluator also meets edges out of order), for
+ * count_over_time, rate, bytes_over_time and bytes_rate, with and without a
+ * line filter, at steps shorter, equal and longer than the range, and as an
+ * instant query. Every value must be equal, not close. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,7 +19,7 @@
 #include "logstore/logstore.h"
 
 #define SEC 1000000000LL
-#define NSTREAMS 3
+#define NSTREAMS 403 /* three long streams, then pairs of one-entry streams */
 #define NENTRIES 600
 #define S0 (10000 * SEC)
 
@@ -31,6 +33,7 @@ typedef struct fx {
   char dir[64];
   logstore *s;
   ent e[NSTREAMS][NENTRIES];
+  size_t n[NSTREAMS];
 } fx;
 
 typedef struct grid {
@@ -67,10 +70,11 @@ static int cmp_ent(const void *a, const void *b)
 static int push_stream(fx *f, size_t s)
 {
   char app[8], lines[NENTRIES][48];
-  snprintf(app, sizeof app, "a%zu", s);
+  snprintf(app, sizeof app, "a%03zu", s);
+  size_t n = f->n[s], half = n / 2;
   lk_label ls[] = {{"app", app}, {"job", "w"}};
   logstore_entry le[NENTRIES];
-  for (size_t i = 0; i < NENTRIES; i++) {
+  for (size_t i = 0; i < n; i++) {
     const ent *e = &f->e[s][i];
     memset(lines[i], 'x', e->len);
     if (e->err)
@@ -78,9 +82,9 @@ static int push_stream(fx *f, size_t s)
     le[i] = (logstore_entry){e->ts, lines[i], e->len};
   }
   /* the first half sealed into blocks, the rest left in the head */
-  if (logstore_push(f->s, ls, 2, le, NENTRIES / 2, NULL) || logstore_flush(f->s))
+  if ((half && logstore_push(f->s, ls, 2, le, half, NULL)) || logstore_flush(f->s))
     return -1;
-  return logstore_push(f->s, ls, 2, le + NENTRIES / 2, NENTRIES - NENTRIES / 2, NULL);
+  return logstore_push(f->s, ls, 2, le + half, n - half, NULL);
 }
 
 static int setup(void **state)
@@ -92,11 +96,24 @@ static int setup(void **state)
   logstore_opts o = {.dir = f->dir, .block_bytes = 512};
   if (logstore_open(&o, &f->s, NULL))
     return -1;
+  /* the first pairs' edges: first and last steps of the grids below, and
+   * their window starts */
+  static const int64_t firsts[] = {0, -7, -10, -3, 120, 113, 110, -15, -20, 100, 93, 25,
+                                   40, 33, 25, 35, 30};
   uint64_t x = 42;
+  int64_t edge = 0;
   for (size_t s = 0; s < NSTREAMS; s++) {
-    for (size_t i = 0; i < NENTRIES; i++)
+    f->n[s] = s < 3 ? NENTRIES : 1;
+    for (size_t i = 0; i < f->n[s]; i++)
       f->e[s][i] = (ent){edge_ts(&x), 3 + next_rand(&x) % 40, next_rand(&x) % 3 == 0};
-    qsort(f->e[s], NENTRIES, sizeof(ent), cmp_ent);
+    if (s >= 3 && s % 2 == 1) { /* this stream just after an edge, the next one on it */
+      size_t p = (s - 3) / 2;
+      edge = p < sizeof firsts / sizeof *firsts ? S0 + firsts[p] * SEC : edge_ts(&x);
+      f->e[s][0].ts = edge + 1 + (int64_t)(next_rand(&x) % 2);
+    }
+    if (s >= 3 && s % 2 == 0)
+      f->e[s][0].ts = edge;
+    qsort(f->e[s], f->n[s], sizeof(ent), cmp_ent);
     if (push_stream(f, s))
       return -1;
   }
@@ -120,7 +137,7 @@ static bool expected(const fx *f, size_t s, const char *fn, bool filtered, int64
                      int64_t range, double *out)
 {
   uint64_t cnt = 0, bytes = 0;
-  for (size_t i = 0; i < NENTRIES; i++) {
+  for (size_t i = 0; i < f->n[s]; i++) {
     const ent *e = &f->e[s][i];
     if (e->ts > t - range && e->ts <= t && (!filtered || e->err)) {
       cnt++;
@@ -143,7 +160,7 @@ static size_t stream_of(const logstore_rseries *rs)
 {
   for (size_t j = 0; j < rs->nlabels; j++)
     if (!strcmp(rs->labels[j].name, "app"))
-      return (size_t)(rs->labels[j].value[1] - '0');
+      return (size_t)atoi(rs->labels[j].value + 1);
   fail_msg("series without app");
   return 0;
 }
