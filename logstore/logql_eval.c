@@ -62,7 +62,7 @@ lq_group *logstore__lq_group_get(lq_groups *g, const lk_label *ls, size_t n, lk_
 void logstore__lq_groups_fini(lq_groups *g)
 {
   for (size_t i = 0; i < g->n; i++) {
-    free(g->v[i].ts);
+    free(g->v[i].cnt);
     free(g->v[i].bytes);
   }
   free(g->v);

@@ -10,10 +10,8 @@ typedef struct lq_group {
   lk_label *labels;   /* in the result arena */
   size_t nlabels;
   uint64_t hash;
-  int64_t *ts;        /* metric queries: matching entries (malloc'd) */
-  uint64_t *bytes;
-  size_t n, cap;
-  bool unsorted;
+  int64_t *cnt;       /* metric queries: per-step entry-count deltas (nsteps + 1, malloc'd) */
+  uint64_t *bytes;    /* bytes_over_time/bytes_rate: per-step byte deltas, likewise */
 } lq_group;
 
 typedef struct lq_groups {

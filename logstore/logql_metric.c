@@ -1,11 +1,12 @@
 /* logql_metric.c — metric LogQL: range functions over log lines and vector
  * aggregations, evaluated on a grid of steps.
  *
- * The scan collects, per output series, the timestamp and byte length of
- * every matching entry in [first step - range, last step] (a bare selector's
- * count_over_time/rate reads only the blocks' timestamp columns); each series is
- * then swept with two pointers, so a range query costs one scan plus
- * O(entries + steps). Values live in a steps-wide array per series with NaN
+ * The scan adds every matching entry in [first step - range, last step] to
+ * its output series' per-step counts (and byte sums) as it streams in, in any
+ * order: +1 at the first step whose window holds it, -1 past the last (a
+ * bare selector's count_over_time/rate reads only the blocks' timestamp
+ * columns); a running sum per series then gives each step's value, so a range
+ * query costs one scan plus O(steps) per series and stores no entry. Values live in a steps-wide array per series with NaN
  * for "no point" (Loki omits steps without entries). Aggregations reduce
  * those arrays; topk/bottomk keep the k extreme series per step and group.
  */
@@ -36,13 +37,41 @@ typedef struct mctx {
   lk_diag *d;
 } mctx;
 
+/* The steps whose windows (s_k - range, s_k] hold a timestamp, [lo, hi]
+ * (none when !any), and the timestamps [from, to] that share them: entries
+ * arrive mostly in order, so one span serves a run of them. */
+typedef struct span {
+  int64_t from, to;
+  size_t lo, hi;
+  bool any;
+} span;
+
 /* The output series of a metric scan; without parsers a stream's entries all
  * go to one series, so the last stream's series is kept at hand. */
 typedef struct mgroups {
   lq_groups gs;
   const ls_stream *last_st;
   size_t last_g;
+  const mctx *m;
+  int64_t range_ns;
+  bool want_bytes;
+  span sp;
 } mgroups;
+
+static bool wants_bytes(const lq_expr *e)
+{
+  return e->fn == LQ_BYTES_OVER_TIME || e->fn == LQ_BYTES_RATE;
+}
+
+static lq_group *new_counts(mgroups *mg, lq_group *g)
+{
+  if (!g->cnt) {
+    g->cnt = lk_xcalloc(mg->m->nsteps + 1, sizeof *g->cnt);
+    if (mg->want_bytes)
+      g->bytes = lk_xcalloc(mg->m->nsteps + 1, sizeof *g->bytes);
+  }
+  return g;
+}
 
 static lq_group *metric_group(lq_scan *sc, mgroups *mg, const ls_stream *st, const lq_line *ln)
 {
@@ -53,9 +82,40 @@ static lq_group *metric_group(lq_scan *sc, mgroups *mg, const ls_stream *st, con
   lq_group *g = logstore__lq_group_get(&mg->gs, tmp, nl, sc->res->arena);
   mg->last_st = st;
   mg->last_g = (size_t)(g - mg->gs.v);
-  return g;
+  return new_counts(mg, g);
 }
 
+static span no_span(int64_t from, int64_t to)
+{
+  return (span){.from = from, .to = to};
+}
+
+/* Steps s_k = s0 + k * step: the first holding ts is the first s_k >= ts,
+ * the last is the last s_k <= ts + range - 1 (clamped to the grid). One step
+ * (an instant query) is a grid of any step: 1 keeps the arithmetic exact. */
+static span step_span(const mctx *m, int64_t range, int64_t ts)
+{
+  int64_t s0 = m->steps[0], n = (int64_t)m->nsteps;
+  int64_t step = n > 1 ? m->steps[1] - s0 : 1, last = ts + range - 1;
+  if (last < s0)
+    return no_span(INT64_MIN, s0 - range);
+  int64_t k_lo = ts <= s0 ? 0 : (ts - s0 + step - 1) / step;
+  if (k_lo >= n)
+    return no_span(s0 + (n - 1) * step + 1, INT64_MAX);
+  int64_t lo_from = k_lo ? s0 + (k_lo - 1) * step + 1 : INT64_MIN, lo_to = s0 + k_lo * step;
+  int64_t k_hi = (last - s0) / step, hi_to = s0 + (k_hi + 1) * step - range;
+  if (k_hi >= n - 1) {
+    k_hi = n - 1;
+    hi_to = INT64_MAX;
+  }
+  int64_t hi_from = s0 + k_hi * step - range + 1;
+  span sp = {.from = lo_from > hi_from ? lo_from : hi_from, .to = lo_to < hi_to ? lo_to : hi_to,
+             .lo = (size_t)k_lo, .hi = (size_t)k_hi, .any = k_lo <= k_hi};
+  return sp;
+}
+
+/* Each entry adds itself to the steps whose window holds it, as deltas at
+ * the first of them and past the last: no per-entry storage, any order. */
 static bool emit_metric(lq_scan *sc, const ls_stream *st, int64_t ts, const lq_line *ln)
 {
   mgroups *mg = sc->ctx;
@@ -64,59 +124,29 @@ static bool emit_metric(lq_scan *sc, const ls_stream *st, int64_t ts, const lq_l
     sc->err = LK_ELIMIT;
     return false;
   }
-  if (g->n == g->cap) {
-    size_t cap = g->cap;
-    g->ts = lk_xgrow(g->ts, &cap, g->n + 1, sizeof *g->ts);
-    cap = g->cap;
-    g->bytes = lk_xgrow(g->bytes, &cap, g->n + 1, sizeof *g->bytes);
-    g->cap = cap;
+  if (ts < mg->sp.from || ts > mg->sp.to)
+    mg->sp = step_span(mg->m, mg->range_ns, ts);
+  if (!mg->sp.any)
+    return true;
+  g->cnt[mg->sp.lo]++;
+  g->cnt[mg->sp.hi + 1]--;
+  if (mg->want_bytes) {
+    g->bytes[mg->sp.lo] += ln->len;
+    g->bytes[mg->sp.hi + 1] -= ln->len;
   }
-  if (g->n && g->ts[g->n - 1] > ts)
-    g->unsorted = true;
-  g->ts[g->n] = ts;
-  g->bytes[g->n++] = ln->len;
   return true;
 }
 
-typedef struct tb {
-  int64_t t;
-  uint64_t b;
-} tb;
-
-static int cmp_tb(const void *a, const void *b)
+/* The values of one series: running sums of its deltas, step by step. */
+static void sweep(const mctx *m, const lq_expr *e, const lq_group *g, double *out)
 {
-  const tb *x = a, *y = b;
-  return x->t < y->t ? -1 : x->t > y->t;
-}
-
-static void sort_group(lq_group *g)
-{
-  tb *v = lk_xmalloc((g->n ? g->n : 1) * sizeof *v);
-  for (size_t i = 0; i < g->n; i++)
-    v[i] = (tb){g->ts[i], g->bytes[i]};
-  qsort(v, g->n, sizeof *v, cmp_tb);
-  for (size_t i = 0; i < g->n; i++) {
-    g->ts[i] = v[i].t;
-    g->bytes[i] = v[i].b;
-  }
-  free(v);
-}
-
-/* Window (t - range, t] per step, two pointers over sorted entries. */
-static void sweep(const mctx *m, const lq_expr *e, lq_group *g, double *out)
-{
-  if (g->unsorted)
-    sort_group(g);
-  size_t lo = 0, hi = 0;
+  int64_t cnt = 0;
   uint64_t bytes = 0;
   double secs = (double)e->range_ns / 1e9;
   for (size_t k = 0; k < m->nsteps; k++) {
-    int64_t t = m->steps[k];
-    while (hi < g->n && g->ts[hi] <= t)
-      bytes += g->bytes[hi++];
-    while (lo < hi && g->ts[lo] <= t - e->range_ns)
-      bytes -= g->bytes[lo++];
-    size_t cnt = hi - lo;
+    cnt += g->cnt[k];
+    if (g->bytes)
+      bytes += g->bytes[k];
     if (!cnt) {
       out[k] = NAN;
       continue;
@@ -133,12 +163,13 @@ static void sweep(const mctx *m, const lq_expr *e, lq_group *g, double *out)
 /* count_over_time and rate of a bare selector count entries: no line needed. */
 static bool counts_only(const lq_expr *e)
 {
-  return (e->fn == LQ_COUNT_OVER_TIME || e->fn == LQ_RATE) && e->log.nst == 0;
+  return !wants_bytes(e) && e->log.nst == 0;
 }
 
 static int eval_range(mctx *m, const lq_expr *e, vecs *out)
 {
-  mgroups mg = {0};
+  mgroups mg = {.m = m, .range_ns = e->range_ns, .want_bytes = wants_bytes(e),
+                .sp = no_span(INT64_MAX, INT64_MIN)};
   lq_scan sc = {.s = m->s, .lg = &e->log, .start = m->steps[0] - e->range_ns + 1,
                 .end = m->steps[m->nsteps - 1], .res = m->r, .emit = emit_metric, .ctx = &mg,
                 .limit = m->max_series, .ts_only = counts_only(e)};
