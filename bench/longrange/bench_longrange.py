@@ -18,8 +18,9 @@ run and the median of REPEATS (warm).
 Warm while ingesting ("live"): the warm runs again while remote_write keeps
 adding samples after the range (bench/query/live_ingest.py).
 
-Lookout answers rate(…[5m]) at a 1 h step from the 5 m rollups (each step's
-window is one 5 m bucket) and max_over_time(…[1h]) from the 1 h rollups.
+Lookout answers rate(…[5m]) at a 1 h step from the 5-minute tails of the
+hourly rollup records (each step's window is the last 5 m of an hour) and
+max_over_time(…[1h]) from the hourly records themselves.
 Disk: the data directory after the flush, and the bytes of the blocks'
 rollup files within it.
 
