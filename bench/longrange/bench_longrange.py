@@ -104,7 +104,7 @@ def run_peer(name, meta, qs, work, dataset, cold_runs, repeats):
     workdir = tempfile.mkdtemp(prefix="bench-longrange-%s-" % name, dir=work)
     peer = PEERS[name](workdir)
     info = {"peer": name, "path": "import", "caches": peer.cache_note}
-    try:
+    with BQ.peer_run(info, name, peer, workdir):
         info["version"] = peer.version()
         peer.start()
         log("%s: ingest" % name)
@@ -124,22 +124,7 @@ def run_peer(name, meta, qs, work, dataset, cold_runs, repeats):
                                    "series": runs[0]["series"], "points": runs[0]["points"]}
         log("%s: cold %s" % (name, " ".join("%.1f" % info["cold"][q]["ms"] for q, _, _ in qs)))
         BQ.restart(peer, cache=True, drop=False)
-        info["warm"] = {}
-        for qname, qpath, params in qs:
-            BQ.one_query(peer.port, qpath, params)
-            r = BP.timed_query(peer.port, qpath, params, repeats)
-            info["warm"][qname] = {"median_ms": r["median_ms"], "all_ms": r["all_ms"],
-                                   "series": r["series"], "points": r["points"]}
-        info["warm_ingest"], info["warm_ingest_writes"] = BQ.live_ingest.warm_while_ingesting(
-            BP, peer, meta, dataset, qs, repeats)
-        info["peak_rss_kb"] = BP.proc_status_kb(peer.proc.pid, "VmHWM")
-    except Exception as e:  # recorded in the result, never hidden
-        info["error"] = repr(e)
-        info["log_tail"] = peer.log_tail()
-        log("%s: FAILED %r" % (name, e))
-    finally:
-        peer.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        BQ.warm_phases(info, name, peer, meta, dataset, qs, repeats)
     return info
 
 

@@ -35,6 +35,7 @@ RUNS (default lookout:import,prometheus:remote_write,victoria-metrics:import),
 REPEATS (5), BENCH_WORK (keep/reuse the dataset there), LOOKOUT_BIN, WARM_INGEST.
 Writes bench/results/query-<shape>.{json,txt} through bench/lib/results.py.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -183,7 +184,7 @@ def run_peer(name, path, meta, qs, work, dataset, bodies, bodies_info, repeats):
     workdir = tempfile.mkdtemp(prefix="bench-query-%s-" % name, dir=work)
     peer = PEERS[name](workdir)
     info = {"peer": name, "path": path, "caches": peer.cache_note}
-    try:
+    with peer_run(info, name, peer, workdir):
         info["version"] = peer.version()
         peer.start()
         log("%s: ingest via %s" % (name, path))
@@ -196,28 +197,43 @@ def run_peer(name, path, meta, qs, work, dataset, bodies, bodies_info, repeats):
             info["cold"][qname] = one_query(peer.port, qpath, params)
         log("%s: cold %s" % (name, " ".join("%.1f" % info["cold"][q]["ms"] for q, _, _ in qs)))
         info["idle_after_start_s"].append(restart(peer, cache=True, drop=False)[1])
-        info["warm"] = {}
-        for qname, qpath, params in qs:
-            first = one_query(peer.port, qpath, params)
-            r = BP.timed_query(peer.port, qpath, params, repeats)
-            info["warm"][qname] = {"median_ms": r["median_ms"], "all_ms": r["all_ms"],
-                                   "discarded_first_ms": first["ms"],
-                                   "series": r["series"], "points": r["points"]}
-        log("%s: warm %s" % (name, " ".join("%.1f" % info["warm"][q]["median_ms"] for q, _, _ in qs)))
-        if os.environ.get("WARM_INGEST", "1") == "1":
-            info["warm_ingest"], info["warm_ingest_writes"] = live_ingest.warm_while_ingesting(
-                BP, peer, meta, dataset, qs, repeats)
-            log("%s: warm while ingesting %s" % (
-                name, " ".join("%.1f" % info["warm_ingest"][q]["median_ms"] for q, _, _ in qs)))
-        info["peak_rss_kb"] = BP.proc_status_kb(peer.proc.pid, "VmHWM")
-    except Exception as e:  # recorded in the result, never hidden
+        warm_phases(info, name, peer, meta, dataset, qs, repeats)
+    return info
+
+
+@contextlib.contextmanager
+def peer_run(info, name, peer, workdir):
+    """Runs one peer's steps: a failure is recorded in the result (never hidden)
+    and ends that peer's run; the peer is stopped and its directory removed."""
+    try:
+        yield
+    except Exception as e:
         info["error"] = repr(e)
         info["log_tail"] = peer.log_tail()
         log("%s: FAILED %r" % (name, e))
     finally:
         peer.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return info
+
+
+def warm_phases(info, name, peer, meta, dataset, qs, repeats):
+    """After a restart with caches on: each query once (discarded), then the
+    median of REPEATS (warm); the same while remote_write keeps adding samples
+    (WARM_INGEST=1, the default); then the peak RSS of the whole run."""
+    info["warm"] = {}
+    for qname, qpath, params in qs:
+        first = one_query(peer.port, qpath, params)
+        r = BP.timed_query(peer.port, qpath, params, repeats)
+        info["warm"][qname] = {"median_ms": r["median_ms"], "all_ms": r["all_ms"],
+                               "discarded_first_ms": first["ms"],
+                               "series": r["series"], "points": r["points"]}
+    log("%s: warm %s" % (name, " ".join("%.1f" % info["warm"][q]["median_ms"] for q, _, _ in qs)))
+    if os.environ.get("WARM_INGEST", "1") == "1":
+        info["warm_ingest"], info["warm_ingest_writes"] = live_ingest.warm_while_ingesting(
+            BP, peer, meta, dataset, qs, repeats)
+        log("%s: warm while ingesting %s" % (
+            name, " ".join("%.1f" % info["warm_ingest"][q]["median_ms"] for q, _, _ in qs)))
+    info["peak_rss_kb"] = BP.proc_status_kb(peer.proc.pid, "VmHWM")
 
 
 def snappy_python():
