@@ -17,6 +17,7 @@
 
 #include "lib/lk_alloc.h"
 #include "logstore/logstore.h"
+#include "tests/helpers/disk_fx.h"
 
 #define SEC 1000000000LL
 #define NSTREAMS 403 /* three long streams, then pairs of one-entry streams */
@@ -125,9 +126,7 @@ static int teardown(void **state)
 {
   fx *f = *state;
   logstore_close(f->s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  int rc = system(cmd);
+  int rc = dfx_rmrf(f->dir);
   free(f);
   return rc;
 }
