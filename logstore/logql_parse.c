@@ -300,6 +300,8 @@ static int range_expr(parser *ps, lq_expr *e)
   int64_t ms;
   if (lk_parse_duration(dur, &ms, NULL) || ms <= 0)
     return perr(ps, "invalid range duration \"%s\"", dur);
+  if (ms > INT64_MAX / 1000000)
+    return perr(ps, "range duration \"%s\" is too long", dur);
   e->range_ns = ms * 1000000;
   ps->p = close + 1;
   if (!eat(ps, ")"))

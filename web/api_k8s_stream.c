@@ -283,10 +283,14 @@ static const char *pick_container(const json_t *pod, const char *want, const cha
 static int64_t since_ns(const lk_http_req *req)
 {
   const char *s = lk_http_arg(req, "sinceSeconds"), *t = lk_http_arg(req, "sinceTime");
-  if (s)
-    return (lk_now_ms() - strtoll(s, NULL, 10) * 1000) * 1000000;
-  int64_t ms = t ? orch_parse_rfc3339(t) : -1;
-  return ms >= 0 ? ms * 1000000 : 0;
+  int64_t now_ms = lk_now_ms(), ms = -1;
+  if (s) {
+    long long secs = strtoll(s, NULL, 10);
+    ms = secs < now_ms / 1000 ? now_ms - (secs > 0 ? secs : 0) * 1000 : 0;
+  } else if (t) {
+    ms = orch_parse_rfc3339(t);
+  }
+  return ms > 0 && ms <= INT64_MAX / 1000000 ? ms * 1000000 : 0;
 }
 
 void web__k8s_pod_log(web_server *w, const lk_http_req *req, const web_k8s_req *k, lk_http_resp *resp)

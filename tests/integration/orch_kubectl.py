@@ -322,7 +322,7 @@ def check_rolling_update(node, cfg):
     assert len(rs) == 2 and sorted(r["spec"]["replicas"] for r in rs) == [0, 3], rs
 
 
-def check_logs(cfg):
+def check_logs(node, cfg):
     name = kubectl(cfg, "get", "pods", "-o", "name").stdout.split()[0]
     def two_lines():
         out = kubectl(cfg, "logs", name, "--tail", "2", check=False).stdout.strip()
@@ -330,6 +330,13 @@ def check_logs(cfg):
     got = wait_for("two log lines", two_lines, timeout=30)
     lines = got.splitlines()
     assert len(lines) == 2 and all(line.startswith("tick ") for line in lines), got
+    # a since longer than the epoch means every line, not an overflowed start
+    ancient = kubectl(cfg, "logs", name, "--since", "2000000h").stdout.splitlines()
+    assert len(ancient) >= 2 and ancient[0].startswith("tick "), ancient
+    pod = name.split("/", 1)[1]
+    st, raw = lkt.http("GET", f"{node.base}/api/v1/namespaces/default/pods/{pod}/log?sinceSeconds=99999999999999999",
+                       None, {"Authorization": "Bearer " + node.token}, timeout=10)
+    assert st == 200 and raw.decode().startswith("tick "), (st, raw[:200])
 
 
 def check_self_healing(node, cfg):
@@ -440,7 +447,7 @@ def main():
             check_diff(cfg, work, manifest)
             if runs:
                 check_rolling_update(node, cfg)
-                check_logs(cfg)
+                check_logs(node, cfg)
                 check_self_healing(node, cfg)
             check_bad_input(node, cfg, work)
             check_conflict_and_auth(node, cfg, work)

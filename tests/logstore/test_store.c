@@ -158,7 +158,8 @@ static void test_bad_input(void **state)
   assert_int_equal(logstore_push(s, bad, 1, &e, 1, NULL), LK_EINVAL);
   static const char *queries[] = {"{app=\"a\"", "{app=\"a\"} |= ", "sum(", "{app=~\"(\"}",
                                   "{app=\"\"}", "count_over_time({app=\"a\"}[x])",
-                                  "{app=\"a\"} | foo ==", "rate({app=\"a\"})"};
+                                  "{app=\"a\"} | foo ==", "rate({app=\"a\"})",
+                                  "sum(rate({app=\"a\"} |= \"x\" [11555777727s]))"};
   for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
     lk_diag pd = {0};
     assert_int_equal(logstore_logql_check(queries[i], &pd), LK_EPARSE);
