@@ -311,7 +311,7 @@ static int load_block(logstore *s, ls_seg *seg, uint64_t off, const uint32_t hdr
   uint8_t codec = lk_dec_u8(&d);
   b.bloom_k = lk_dec_u8(&d);
   if (!rc && (nl < 0 || d.err || codec != LS_CODEC_ZSTD || b.raw_len > LS_MAX_BLOCK_RAW ||
-              decode_index_flags(&d, &b)))
+              b.nentries > b.raw_len / 2 || decode_index_flags(&d, &b)))
     rc = LK_ECORRUPT;
   if (!rc) {
     lk_labels_sort(ls, (size_t)nl);
@@ -535,6 +535,8 @@ static uint8_t *block_data(logstore *s, const ls_block *b, int *rc)
     *rc = block_corrupt(s, b, *rc == LK_ECORRUPT ? "block beyond the file's end" : lk_strerror(*rc));
   else if (lk_crc32(0, data, b->data_len) != b->data_crc)
     *rc = block_corrupt(s, b, "data CRC32 mismatch");
+  else if (ZSTD_getFrameContentSize(data, b->data_len) != b->raw_len)
+    *rc = block_corrupt(s, b, "data's frame size differs from the block's");
   if (*rc) {
     free(data);
     return NULL;
