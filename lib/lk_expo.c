@@ -134,6 +134,14 @@ static int parse_int64(span s, int64_t *out)
   if (q == s.e)
     return LK_EPARSE;
   uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+  /* up to 18 digits cannot pass lim: no overflow check (timestamps have 13) */
+  const char *fast_end = s.e - q > 18 ? q + 18 : s.e;
+  for (; q < fast_end; q++) {
+    unsigned dgt = (unsigned)(*q - '0');
+    if (dgt > 9)
+      return LK_EPARSE;
+    v = v * 10 + dgt;
+  }
   for (; q < s.e; q++) {
     unsigned dgt = (unsigned)(*q - '0');
     if (dgt > 9 || v > (lim - dgt) / 10)

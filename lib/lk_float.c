@@ -3,6 +3,8 @@
  * The exposition parser reads one float per line, so the common case must not
  * go through strtod (locale handling, arbitrary precision setup). We validate
  * the syntax ourselves, then:
+ *   - plain decimals (digits[.digits], ≤ 19 digits, the form exporters
+ *     print) take a tighter loop of their own, then the same fast path;
  *   - fast path (Clinger): a decimal mantissa of at most 19 significant digits
  *     whose value is ≤ 2^53, scaled by 10^e with |e| ≤ 22: both operands are
  *     exact doubles, so one IEEE multiply or divide is correctly rounded;
@@ -109,6 +111,30 @@ static int slow_parse(const char *s, size_t n, double *out)
   return 0;
 }
 
+/* The common form — digits[.digits], 1 to 19 digits in all, no exponent —
+ * when Clinger's fast path holds (mantissa ≤ 2^53, at most 22 fraction
+ * digits): 1 and *out (unsigned) set. 0 (nothing set) for anything else,
+ * which the general path below then parses or rejects. */
+static int plain_decimal(const char *s, size_t n, double *out)
+{
+  uint64_t mant = 0; /* wraps past 19 digits: then unused */
+  size_t i = 0;
+  for (; i < n && is_digit(s[i]); i++)
+    mant = mant * 10 + (uint64_t)(s[i] - '0');
+  size_t int_digits = i, frac_digits = 0;
+  if (i < n && s[i] == '.') {
+    size_t f = ++i;
+    for (; i < n && is_digit(s[i]); i++)
+      mant = mant * 10 + (uint64_t)(s[i] - '0');
+    frac_digits = i - f;
+  }
+  size_t digits = int_digits + frac_digits;
+  if (i != n || !digits || digits > 19 || mant > (1ull << 53) || frac_digits > 22)
+    return 0;
+  *out = (double)mant / pow10_exact[frac_digits];
+  return 1;
+}
+
 int lk_parse_go_float(const char *s, size_t n, double *out)
 {
   if (n == 0)
@@ -122,6 +148,11 @@ int lk_parse_go_float(const char *s, size_t n, double *out)
   if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X'))
     return hex_syntax_ok(s, n, i + 2) ? slow_parse(s, n, out) : LK_EPARSE;
 
+  if (plain_decimal(s + i, n - i, out)) {
+    if (neg)
+      *out = -*out;
+    return 0;
+  }
   uint64_t mant = 0;
   int sig = 0, dropped = 0; /* significant digits kept; digits beyond 19 */
   int64_t exp10 = 0;

@@ -454,6 +454,68 @@ static void test_go_float_exact(void **state)
   }
 }
 
+/* Millisecond timestamps around the digit counts where parse_int64 switches
+ * from its unchecked loop (≤ 18 digits) to the overflow-checked one. */
+static void test_timestamp_bounds(void **state)
+{
+  (void)state;
+  const struct {
+    const char *ts;
+    int ok;
+    int64_t want;
+  } cases[] = {
+    {"1699920000452", 1, 1699920000452},
+    {"999999999999999999", 1, 999999999999999999},
+    {"-999999999999999999", 1, -999999999999999999},
+    {"9223372036854775807", 1, INT64_MAX},
+    {"-9223372036854775808", 1, INT64_MIN},
+    {"+0000000000000000001", 1, 1},
+    {"00000000000000000000000042", 1, 42},
+    {"9223372036854775808", 0, 0},
+    {"-9223372036854775809", 0, 0},
+    {"10000000000000000000", 0, 0},
+    {"12345678901234567a", 0, 0},
+    {"1234567890123456789a", 0, 0},
+    {"-", 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[128];
+    snprintf(text, sizeof text, "m 1 %s\n", cases[i].ts);
+    lk_diag d = {0};
+    collector c = {0};
+    int rc = parse_all(text, 0, 0, &c, &d);
+    if (cases[i].ok && (rc || c.n != 1 || !c.s[0].has_t || c.s[0].t != cases[i].want))
+      fail_msg("%s: rc %d n %zu t %lld", cases[i].ts, rc, c.n, (long long)c.s[0].t);
+    if (!cases[i].ok && (rc != LK_EPARSE || c.n || !strstr(d.msg, "invalid timestamp")))
+      fail_msg("%s accepted (rc %d, diag \"%s\")", cases[i].ts, rc, d.msg);
+  }
+}
+
+/* The plain-decimal path's edges: 19 and 20 digits, 2^53 and 2^53 + 1,
+ * 22 and 23 fraction digits, leading or trailing points: as strtod. */
+static void test_go_float_plain_edges(void **state)
+{
+  (void)state;
+  const char *cases[] = {
+    "9007199254740992", "9007199254740993", "9007199254740992.0", "900719925474099.3",
+    "1234567890123456789", "12345678901234567890", "0.1234567890123456789", "0.0000000000000000000001",
+    "0.00000000000000000000001", "5.", ".5", "-.5", "-0.0", "0", "000000000000000000000.5",
+    "20.272042784", "18446744073709551621", "1e5", "1.5E-3", "+3.25", "18446744073709551616.5",
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    double got, want = strtod(cases[i], NULL);
+    assert_int_equal(lk_parse_go_float(cases[i], strlen(cases[i]), &got), 0);
+    if (bits_of(got) != bits_of(want))
+      fail_msg("%s: got %.17g want %.17g", cases[i], got, want);
+  }
+  const char *bad[] = {".", "-.", "1..2", "1.2.", "..5", "1 ", "1.-2"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    double v;
+    if (lk_parse_go_float(bad[i], strlen(bad[i]), &v) != LK_EPARSE)
+      fail_msg("accepted \"%s\"", bad[i]);
+  }
+}
+
 /*---- writer ----*/
 
 static void test_writer(void **state)
@@ -681,6 +743,8 @@ int main(void)
     cmocka_unit_test(test_parse_series),
     cmocka_unit_test(test_go_float_syntax),
     cmocka_unit_test(test_go_float_exact),
+    cmocka_unit_test(test_go_float_plain_edges),
+    cmocka_unit_test(test_timestamp_bounds),
     cmocka_unit_test(test_writer),
     cmocka_unit_test(test_gunzip),
     cmocka_unit_test(test_guard_page),
