@@ -492,7 +492,8 @@ static void test_timestamp_bounds(void **state)
 }
 
 /* The plain-decimal path's edges: 19 and 20 digits, 2^53 and 2^53 + 1,
- * 22 and 23 fraction digits, leading or trailing points: as strtod. */
+ * 22 and 23 fraction digits, leading or trailing points, exponents at and
+ * past ±22 or with many digits: as strtod. */
 static void test_go_float_plain_edges(void **state)
 {
   (void)state;
@@ -501,6 +502,8 @@ static void test_go_float_plain_edges(void **state)
     "1234567890123456789", "12345678901234567890", "0.1234567890123456789", "0.0000000000000000000001",
     "0.00000000000000000000001", "5.", ".5", "-.5", "-0.0", "0", "000000000000000000000.5",
     "20.272042784", "18446744073709551621", "1e5", "1.5E-3", "+3.25", "18446744073709551616.5",
+    "1.23456789e+09", "9.007199254740993e+15", "1e22", "1e23", "1e-22", "1e-23", "0e400",
+    "123456789012345678e-5", "1E+0005", "1e00000000001", "4.2e-0000000000000000000001", "5.e3",
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     double got, want = strtod(cases[i], NULL);
@@ -508,7 +511,7 @@ static void test_go_float_plain_edges(void **state)
     if (bits_of(got) != bits_of(want))
       fail_msg("%s: got %.17g want %.17g", cases[i], got, want);
   }
-  const char *bad[] = {".", "-.", "1..2", "1.2.", "..5", "1 ", "1.-2"};
+  const char *bad[] = {".", "-.", "1..2", "1.2.", "..5", "1 ", "1.-2", "1e", "1e+", "1e5.", "1.5e-3x", "e5"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     double v;
     if (lk_parse_go_float(bad[i], strlen(bad[i]), &v) != LK_EPARSE)
