@@ -27,6 +27,7 @@
 #include "lib/lk_alloc.h"
 #include "lib/lk_err.h"
 #include "lib/lk_expo.h"
+#include "lib/lk_expo_int.h"
 
 #define GO_NAN_BITS 0x7ff8000000000001ull
 
@@ -127,6 +128,8 @@ static int plain_decimal(const char *s, size_t n, double *out)
   int64_t exp10 = 0;
   if (i < n && s[i] == '.') {
     size_t f = ++i;
+    for (uint64_t eight; n - i >= 8 && lk__eight_digits(s + i, &eight); i += 8)
+      mant = mant * 100000000 + eight;
     for (; i < n && is_digit(s[i]); i++)
       mant = mant * 10 + (uint64_t)(s[i] - '0');
     digits += i - f;
