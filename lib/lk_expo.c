@@ -107,12 +107,37 @@ static span trim(span s)
   return s;
 }
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* 0x80 in each byte of x that is zero, exactly (no borrow between bytes). */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+  uint64_t y = (x & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full;
+  return ~(y | x | 0x7f7f7f7f7f7f7f7full);
+}
+#endif
+
+/* Just past the last blank in [p, e), or p if there is none: 8 bytes a
+ * step (a sample line ends with two tokens of ~13 bytes). */
+static const char *after_last_blank(const char *p, const char *e)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (; e - p >= 8; e -= 8) {
+    uint64_t w;
+    memcpy(&w, e - 8, 8);
+    uint64_t m = zero_bytes(w ^ 0x2020202020202020ull) | zero_bytes(w ^ 0x0909090909090909ull);
+    if (m) /* the highest flagged byte is the last blank */
+      return e - 8 + (63 - __builtin_clzll(m)) / 8 + 1;
+  }
+#endif
+  while (e > p && !is_blank(e[-1]))
+    e--;
+  return e;
+}
+
 /* Split the last blank-separated token off a trimmed, non-empty span. */
 static span last_token(span s, span *rest)
 {
-  const char *q = s.e;
-  while (q > s.p && !is_blank(q[-1]))
-    q--;
+  const char *q = after_last_blank(s.p, s.e);
   *rest = trim((span){s.p, q});
   return (span){q, s.e};
 }
@@ -134,6 +159,16 @@ static int parse_int64(span s, int64_t *out)
   if (q == s.e)
     return LK_EPARSE;
   uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+  /* up to 18 digits cannot pass lim: no overflow check (timestamps have 13) */
+  const char *fast_end = s.e - q > 18 ? q + 18 : s.e;
+  for (uint64_t eight; fast_end - q >= 8 && lk__eight_digits(q, &eight); q += 8)
+    v = v * 100000000 + eight;
+  for (; q < fast_end; q++) {
+    unsigned dgt = (unsigned)(*q - '0');
+    if (dgt > 9)
+      return LK_EPARSE;
+    v = v * 10 + dgt;
+  }
   for (; q < s.e; q++) {
     unsigned dgt = (unsigned)(*q - '0');
     if (dgt > 9 || v > (lim - dgt) / 10)

@@ -3,6 +3,9 @@
  * The exposition parser reads one float per line, so the common case must not
  * go through strtod (locale handling, arbitrary precision setup). We validate
  * the syntax ourselves, then:
+ *   - plain decimals (digits[.digits][e±digits], ≤ 19 digits, the forms
+ *     exporters print) take a tighter loop of their own, then the same
+ *     fast path;
  *   - fast path (Clinger): a decimal mantissa of at most 19 significant digits
  *     whose value is ≤ 2^53, scaled by 10^e with |e| ≤ 22: both operands are
  *     exact doubles, so one IEEE multiply or divide is correctly rounded;
@@ -24,6 +27,7 @@
 #include "lib/lk_alloc.h"
 #include "lib/lk_err.h"
 #include "lib/lk_expo.h"
+#include "lib/lk_expo_int.h"
 
 #define GO_NAN_BITS 0x7ff8000000000001ull
 
@@ -109,6 +113,43 @@ static int slow_parse(const char *s, size_t n, double *out)
   return 0;
 }
 
+/* The common forms — digits[.digits][e[+-]digits], 1 to 19 digits before
+ * the exponent, whose value is mantissa × 10^k with |k| ≤ 22 and mantissa
+ * ≤ 2^53 (Clinger's fast path, exact): 1 and *out (unsigned) set. 0
+ * (nothing set) for anything else, which the general path then parses or
+ * rejects. */
+static int plain_decimal(const char *s, size_t n, double *out)
+{
+  uint64_t mant = 0; /* wraps past 19 digits: then unused */
+  size_t i = 0;
+  for (; i < n && is_digit(s[i]); i++)
+    mant = mant * 10 + (uint64_t)(s[i] - '0');
+  size_t digits = i;
+  int64_t exp10 = 0;
+  if (i < n && s[i] == '.') {
+    size_t f = ++i;
+    for (uint64_t eight; n - i >= 8 && lk__eight_digits(s + i, &eight); i += 8)
+      mant = mant * 100000000 + eight;
+    for (; i < n && is_digit(s[i]); i++)
+      mant = mant * 10 + (uint64_t)(s[i] - '0');
+    digits += i - f;
+    exp10 = -(int64_t)(i - f);
+  }
+  if (!digits || digits > 19 || mant > (1ull << 53))
+    return 0;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    int64_t e;
+    if (n - i > 6 || !skip_exponent(s, n, &i, &e)) /* more than 4 exponent digits: the general path */
+      return 0;
+    exp10 += e;
+  }
+  if (i != n || exp10 < -22 || exp10 > 22)
+    return 0;
+  double v = (double)mant;
+  *out = exp10 >= 0 ? v * pow10_exact[exp10] : v / pow10_exact[-exp10];
+  return 1;
+}
+
 int lk_parse_go_float(const char *s, size_t n, double *out)
 {
   if (n == 0)
@@ -122,6 +163,11 @@ int lk_parse_go_float(const char *s, size_t n, double *out)
   if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X'))
     return hex_syntax_ok(s, n, i + 2) ? slow_parse(s, n, out) : LK_EPARSE;
 
+  if (plain_decimal(s + i, n - i, out)) {
+    if (neg)
+      *out = -*out;
+    return 0;
+  }
   uint64_t mant = 0;
   int sig = 0, dropped = 0; /* significant digits kept; digits beyond 19 */
   int64_t exp10 = 0;

@@ -23,7 +23,13 @@
  * scalar field keeps its last value; absent strings are "" and absent numbers 0.
  * Exemplars, histograms and metadata are not decoded, but checked the same
  * way (a table of their fields), so exactly the bodies protobuf-c accepts are
- * accepted; the scan path counts histograms (one message = one sample). Varints: tags and lengths at most 5 bytes, values at most 10.
+ * accepted; the scan path counts histograms (one message = one sample).
+ *
+ * lk_rw_scan_expect: a series message that starts with the key the caller
+ * expects at its index (whole label fields an earlier scan accepted) is
+ * compared once and walked from the key's end, since the same bytes parse
+ * as the same fields; its results equal lk_rw_scan's.
+ * Varints: tags and lengths at most 5 bytes, values at most 10.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -270,13 +276,21 @@ int lk_rw_decode(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *
 
 /* Checks as count_series, the span of the label fields (key), the number of
  * histogram samples, and where the first sample field starts (*first; the
- * labels need not be read again). */
-static int scan_series(ctx *c, uint8_t *data, size_t len, lk_rw_series *out, size_t *ns, uint8_t **first)
+ * labels need not be read again). A message that starts with the expected
+ * key xk (xlen bytes, whole label fields accepted before) is walked from its
+ * end: the same bytes parse as the same fields. */
+static int scan_series(ctx *c, uint8_t *data, size_t len, const uint8_t *xk, size_t xlen, lk_rw_series *out,
+                       size_t *ns, uint8_t **first)
 {
   lk__pbuf b = {data, data + len};
   lk__pbfield f = {0};
   const uint8_t *kstart = NULL, *kend = NULL;
   bool contiguous = true;
+  bool skipped = xlen && xlen <= len && !memcmp(data, xk, xlen);
+  if (skipped) {
+    kstart = data;
+    kend = b.p = data + xlen;
+  }
   *ns = 0;
   *first = data + len;
   out->nhistograms = 0;
@@ -301,6 +315,7 @@ static int scan_series(ctx *c, uint8_t *data, size_t len, lk_rw_series *out, siz
   }
   out->key = contiguous ? kstart : NULL;
   out->key_len = contiguous && kstart ? (size_t)(kend - kstart) : 0;
+  out->expected = skipped && out->key == data && out->key_len == xlen; /* no later label field */
   out->msg = data;
   out->msg_len = len;
   return 0;
@@ -325,6 +340,13 @@ static int scan_samples(ctx *c, uint8_t *from, uint8_t *end, lk_sample *ss)
 int lk_rw_scan(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
                lk_rw_series **out, size_t *n, lk_diag *d)
 {
+  return lk_rw_scan_expect(body, len, max_decoded, arena, NULL, NULL, out, n, d);
+}
+
+int lk_rw_scan_expect(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
+                      lk_rw_expect_fn expect, void *ectx, lk_rw_series **out, size_t *n, lk_diag *d)
+{
+  const lk_rw_expected *x = NULL;
   ctx c = {.a = arena, .d = d};
   uint8_t *buf;
   size_t size, nts;
@@ -341,8 +363,12 @@ int lk_rw_scan(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *ar
     lk_rw_series *s = &rs[c.series];
     size_t ns;
     uint8_t *first;
-    if ((rc = scan_series(&c, f.data, f.len, s, &ns, &first)))
+    size_t i = c.series;
+    bool have = x && i < x->n;
+    if ((rc = scan_series(&c, f.data, f.len, have ? x->keys[i] : NULL, have ? x->lens[i] : 0, s, &ns, &first)))
       return rc;
+    if (i == 0 && expect && s->key && (x = expect(ectx, s->key, s->key_len)) && x->n)
+      s->expected = x->lens[0] == s->key_len && !memcmp(x->keys[0], s->key, s->key_len);
     lk_sample *ss = ns ? lk_arena_alloc(arena, ns * sizeof *ss) : NULL;
     if ((rc = scan_samples(&c, first, f.data + f.len, ss)))
       return rc;

@@ -53,12 +53,32 @@ typedef struct lk_rw_series {
   const uint8_t *msg;        /* the TimeSeries message, in the arena */
   size_t msg_len;
   size_t nhistograms;        /* native histogram samples (TimeSeries field 4), not decoded */
+  int expected;              /* 1: key equals the expected key of its index (see below) */
 } lk_rw_series;
 
 /* Same arguments, limits and errors as lk_rw_decode, minus the label
  * checks. The keys and messages point into the arena (left unmodified). */
 int lk_rw_scan(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
                lk_rw_series **out, size_t *n, lk_diag *d);
+
+/* The keys a caller expects, by series index (a sender repeats its series
+ * in the same order request after request). Each key must be one an earlier
+ * lk_rw_scan gave out (a run of whole label fields); len 0 expects nothing. */
+typedef struct lk_rw_expected {
+  const uint8_t *const *keys;
+  const size_t *lens;
+  size_t n;
+} lk_rw_expected;
+
+/* Picks what to expect once the first series' key is known; NULL: nothing. */
+typedef const lk_rw_expected *(*lk_rw_expect_fn)(void *ctx, const uint8_t *key0, size_t len0);
+
+/* lk_rw_scan, with a series whose message starts with its expected key
+ * compared once (memcmp) instead of walked field by field; the results are
+ * the same as lk_rw_scan's, plus `expected` set on the series whose key
+ * equals the expected one. expect may be NULL. */
+int lk_rw_scan_expect(const uint8_t *body, size_t len, size_t max_decoded, lk_arena *arena,
+                      lk_rw_expect_fn expect, void *ctx, lk_rw_series **out, size_t *n, lk_diag *d);
 /* Labels of s (the `index`-th series, for messages): sorted by name, copied
  * into the arena; the label errors of lk_rw_decode (LK_ECORRUPT, LK_EINVAL). */
 int lk_rw_scan_labels(const lk_rw_series *s, size_t index, lk_arena *arena, lk_label **out,

@@ -21,7 +21,10 @@
  * series skip label decoding, sorting, hashing and comparison, and samples
  * go to storage by ref. Only cache misses are decoded and resolved, all in
  * one tsdb_series_refs call (validated and created atomically), before any
- * sample is stored — the all-or-nothing rule above is kept. A cached ref
+ * sample is stored — the all-or-nothing rule above is kept. Before the
+ * cache, a sender's memo (rw_memo.c: its previous request's keys and refs,
+ * by index) lets lk_rw_scan_expect check each series with one memcmp, and
+ * an expected series takes the memo's ref without hashing. A cached ref
  * whose idle series storage dropped (head GC) is refused as stale with
  * nothing stored; the request then resolves its series again. Scratch memory
  * comes from a small pool of arenas reused across requests.
@@ -89,6 +92,12 @@ static void report_rejections(lk_http_resp *resp, const tsdb_append_stats *st, s
 #define ARENA_KEEP_MAX ((size_t)4 << 20) /* larger arenas (huge bodies) are not pooled */
 #define KEY_SEED 0x7277
 
+/* One request's link to its sender's memo (rw_memo.c). */
+typedef struct write_req {
+  web_server *w;
+  web__rw_memo *memo; /* taken by expect_memo; owned by the request */
+} write_req;
+
 /* A scratch arena for one request, from the pool when one is free. */
 static lk_arena *arena_get(web_server *w)
 {
@@ -112,7 +121,7 @@ static void arena_put(web_server *w, lk_arena *a)
   lk_arena_free(a);
 }
 
-/* Decode and resolve the series the cache does not know (miss[0..nmiss)),
+/* Decode and resolve the series the cache does not know (miss[0..nmiss), keys[j] of miss[j]),
  * then remember their refs. */
 static int resolve_missing(web_server *w, const lk_rw_series *rs, const size_t *miss, size_t nmiss,
                            const lk_keycache_key *keys, lk_arena *a, tsdb_ref *refs, lk_diag *d)
@@ -132,50 +141,65 @@ static int resolve_missing(web_server *w, const lk_rw_series *rs, const size_t *
   if (rc)
     return rc;
   for (size_t j = 0; j < nmiss; j++) {
-    const lk_keycache_key *k = &keys[miss[j]];
+    const lk_keycache_key *k = &keys[j];
     refs[miss[j]] = got[j];
     lk_keycache_put(w->rw_cache, k->key, k->len, k->hash, got[j]); /* no key: len 0, not stored */
   }
   return 0;
 }
 
-static lk_keycache_key *cache_keys(const lk_rw_series *rs, size_t n, lk_arena *a)
+/* Cache keys of the series rs[ask[0..nask)]. */
+static lk_keycache_key *cache_keys(const lk_rw_series *rs, const size_t *ask, size_t nask, lk_arena *a)
 {
-  lk_keycache_key *keys = lk_arena_alloc(a, n * sizeof *keys);
-  for (size_t i = 0; i < n; i++) {
-    const lk_rw_series *s = &rs[i];
-    keys[i] = (lk_keycache_key){s->key, s->key ? s->key_len : 0,
+  lk_keycache_key *keys = lk_arena_alloc(a, (nask ? nask : 1) * sizeof *keys);
+  for (size_t j = 0; j < nask; j++) {
+    const lk_rw_series *s = &rs[ask[j]];
+    keys[j] = (lk_keycache_key){s->key, s->key ? s->key_len : 0,
                                 s->key ? lk_hash64(s->key, s->key_len, KEY_SEED) : 0};
   }
   return keys;
 }
 
-/* The ref of every series: from the cache (skipped when fresh), else
- * resolved in one batch. */
-static int resolve_refs(web_server *w, const lk_rw_series *rs, size_t n, bool fresh, lk_arena *a,
-                        tsdb_ref *refs, lk_diag *d)
+/* The ref of every series: from the memo (series it expected), else from
+ * the cache (both skipped when fresh), else resolved in one batch. */
+static int resolve_refs(web_server *w, const lk_rw_series *rs, size_t n, const web__rw_memo *memo, bool fresh,
+                        lk_arena *a, tsdb_ref *refs, lk_diag *d)
 {
-  lk_keycache_key *keys = cache_keys(rs, n, a);
-  bool *found = lk_arena_alloc(a, n * sizeof *found);
-  memset(found, 0, n * sizeof *found);
-  if (!fresh && lk_keycache_get_many(w->rw_cache, keys, n, refs, found) == n)
-    return 0;
-  size_t *miss = lk_arena_alloc(a, n * sizeof *miss);
+  size_t *ask = lk_arena_alloc(a, n * sizeof *ask);
+  size_t nask = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!fresh && memo && rs[i].expected)
+      refs[i] = web__rw_memo_ref(memo, i);
+    else
+      ask[nask++] = i;
+  }
+  lk_keycache_key *keys = cache_keys(rs, ask, nask, a);
+  tsdb_ref *got = lk_arena_alloc(a, (nask ? nask : 1) * sizeof *got);
+  bool *found = lk_arena_alloc(a, (nask ? nask : 1) * sizeof *found);
+  memset(found, 0, nask * sizeof *found);
+  if (!fresh && nask)
+    lk_keycache_get_many(w->rw_cache, keys, nask, got, found);
+  size_t *miss = lk_arena_alloc(a, (nask ? nask : 1) * sizeof *miss);
+  lk_keycache_key *mkeys = lk_arena_alloc(a, (nask ? nask : 1) * sizeof *mkeys);
   size_t nmiss = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!found[i] && rs[i].nsamples) /* nothing to store (histograms only): not created */
-      miss[nmiss++] = i;
-  return nmiss ? resolve_missing(w, rs, miss, nmiss, keys, a, refs, d) : 0;
+  for (size_t j = 0; j < nask; j++) {
+    if (found[j])
+      refs[ask[j]] = got[j];
+    else if (rs[ask[j]].nsamples) { /* nothing to store (histograms only): not created */
+      mkeys[nmiss] = keys[j];
+      miss[nmiss++] = ask[j];
+    }
+  }
+  return nmiss ? resolve_missing(w, rs, miss, nmiss, mkeys, a, refs, d) : 0;
 }
 
-/* Resolve, then append by ref. A cached ref goes stale when head GC drops
- * its idle series (LK_ENOENT, nothing stored): then every series is
+/* Resolve, then append by ref. A cached or memo ref goes stale when head GC
+ * drops its idle series (LK_ENOENT, nothing stored): then every series is
  * resolved by its labels again (the cache learns the new refs) and the
- * append is retried once. */
-static int append_resolved(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a,
-                           tsdb_append_stats *st, lk_diag *d)
+ * append is retried once (*fresh set). refs: n entries, filled. */
+static int append_resolved(web_server *w, const lk_rw_series *rs, size_t n, const web__rw_memo *memo,
+                           lk_arena *a, tsdb_ref *refs, bool *fresh, tsdb_append_stats *st, lk_diag *d)
 {
-  tsdb_ref *refs = lk_arena_alloc(a, (n ? n : 1) * sizeof *refs);
   size_t total = 0;
   for (size_t i = 0; i < n; i++)
     total += rs[i].nsamples;
@@ -184,7 +208,8 @@ static int append_resolved(web_server *w, const lk_rw_series *rs, size_t n, lk_a
   for (int attempt = 0; attempt < 2 && rc == LK_ENOENT; attempt++) {
     lk_diag first = {0};
     lk_diag *dd = attempt ? d : &first;
-    rc = n ? resolve_refs(w, rs, n, attempt > 0, a, refs, dd) : 0;
+    *fresh = attempt > 0;
+    rc = n ? resolve_refs(w, rs, n, memo, *fresh, a, refs, dd) : 0;
     size_t k = 0;
     for (size_t i = 0; i < n && !rc; i++)
       for (size_t j = 0; j < rs[i].nsamples; j++)
@@ -197,15 +222,44 @@ static int append_resolved(web_server *w, const lk_rw_series *rs, size_t n, lk_a
   return rc;
 }
 
-static int store(web_server *w, const lk_rw_series *rs, size_t n, lk_arena *a, tsdb_append_stats *st,
-                 lk_diag *d)
+/* After a stored request: the memo for its sender's next one — the same
+ * memo if it expected every series with refs still current, else a new one. */
+static web__rw_memo *next_memo(web__rw_memo *memo, const lk_rw_series *rs, size_t n, const tsdb_ref *refs,
+                               bool fresh)
+{
+  bool all = memo && !fresh && web__rw_memo_expected(memo)->n == n;
+  for (size_t i = 0; i < n && all; i++)
+    all = rs[i].expected || !rs[i].nsamples;
+  if (all)
+    return memo;
+  web__rw_memo_free(memo);
+  return web__rw_memo_build(rs, n, refs);
+}
+
+/* Store the request's series; the memo (taken by the scan, or NULL) goes
+ * back to the table updated on success, and is freed on failure. */
+static int store(web_server *w, const lk_rw_series *rs, size_t n, web__rw_memo *memo, lk_arena *a,
+                 tsdb_append_stats *st, lk_diag *d)
 {
   uint64_t hist = 0;
   for (size_t i = 0; i < n; i++)
     hist += rs[i].nhistograms;
-  int rc = append_resolved(w, rs, n, a, st, d);
+  tsdb_ref *refs = lk_arena_alloc(a, (n ? n : 1) * sizeof *refs);
+  bool fresh = false;
+  int rc = append_resolved(w, rs, n, memo, a, refs, &fresh, st, d);
   st->rejected[TSDB_REJECT_NATIVE_HISTOGRAM] = hist; /* tsdb fills *st afresh */
+  memo = rc ? (web__rw_memo_free(memo), NULL) : next_memo(memo, rs, n, refs, fresh);
+  if (memo)
+    web__rw_memo_put(w, memo);
   return rc;
+}
+
+/* lk_rw_scan_expect's pick: this sender's memo, taken out of the table. */
+static const lk_rw_expected *expect_memo(void *ctx, const uint8_t *key0, size_t len0)
+{
+  write_req *r = ctx;
+  r->memo = web__rw_memo_take(r->w, key0, len0);
+  return r->memo ? web__rw_memo_expected(r->memo) : NULL;
 }
 
 static size_t series_with_histograms(const lk_rw_series *rs, size_t n)
@@ -240,10 +294,13 @@ void web__write(void *ctx, const lk_http_req *req, lk_http_resp *resp)
   tsdb_append_stats st = {0};
   size_t hist_series = 0;
   uint64_t invalid = 0; /* samples of a body refused for an invalid series */
-  int rc = lk_rw_scan(body, len, w->limits.max_decoded_body, a, &rs, &n, &d);
-  if (!rc) {
+  write_req r = {w, NULL};
+  int rc = lk_rw_scan_expect(body, len, w->limits.max_decoded_body, a, expect_memo, &r, &rs, &n, &d);
+  if (rc) {
+    web__rw_memo_free(r.memo); /* a corrupt body: its sender's next one starts afresh */
+  } else {
     hist_series = series_with_histograms(rs, n);
-    rc = store(w, rs, n, a, &st, &d);
+    rc = store(w, rs, n, r.memo, a, &st, &d);
     if (rc == LK_EINVAL || rc == LK_ELIMIT)
       invalid = float_samples(rs, n);
   }

@@ -4,7 +4,7 @@
  * as fields here and in web_opts; add handlers to routes.c.
  *
  * Lock order: stats.lock is a leaf (held only to bump or copy counters);
- * so are arena_mu, render_mu and the rw_cache shard locks.
+ * so are arena_mu, memo_mu, render_mu and the rw_cache shard locks.
  */
 #ifndef WEB_INT_H
 #define WEB_INT_H
@@ -16,6 +16,7 @@
 #include "lib/lk_alloc.h"
 #include "lib/lk_http.h"
 #include "lib/lk_keycache.h"
+#include "lib/lk_wire.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
@@ -32,6 +33,10 @@ enum web_ingest_path { WEB_IN_WRITE, WEB_IN_IMPORT, WEB_IN_NPATHS };
 #define WEB_NBUCKETS 11     /* latency buckets, see selfmetrics.c */
 #define WEB_ARENA_POOL 8    /* request arenas kept for reuse */
 #define WEB_RW_CACHE_BYTES ((size_t)64 << 20) /* remote_write series cache bound */
+#define WEB_RW_MEMOS 16                        /* remote_write senders remembered (rw_memo.c) */
+#define WEB_RW_MEMO_BYTES ((size_t)4 << 20)    /* key bytes of one memo at most */
+
+typedef struct web__rw_memo web__rw_memo;
 
 typedef struct web_code_count {
   const char *route;
@@ -83,6 +88,11 @@ struct web_server {
   pthread_mutex_t arena_mu;
   lk_arena *arenas[WEB_ARENA_POOL];
   size_t narenas;
+  /* remote_write: the previous request of each recent sender (rw_memo.c;
+   * memo_mu guards memos/nmemos, oldest first) */
+  pthread_mutex_t memo_mu;
+  web__rw_memo *memos[WEB_RW_MEMOS];
+  size_t nmemos;
   /* api_render.c: held around every librrd call (librrd keeps process-wide
    * state); owned by the render handler, a leaf */
   pthread_mutex_t render_mu;
@@ -140,6 +150,18 @@ void web__count_append(web_server *w, enum web_ingest_path path, const tsdb_appe
  * (outside retention)" — the reasons counted in st (those other than native
  * histograms, which the remote_write answer states before this). */
 void web__rejections_msg(lk_buf *out, const tsdb_append_stats *st);
+
+/* rw_memo.c: a sender's previous remote_write series (see the file comment).
+ * take: the memo whose first key is key0, out of the table (NULL: none);
+ * put: into the table (ownership passes; the oldest may be freed); build:
+ * from a stored request's series and their refs (NULL if too large). */
+web__rw_memo *web__rw_memo_take(web_server *w, const uint8_t *key0, size_t len0);
+void web__rw_memo_put(web_server *w, web__rw_memo *m);
+web__rw_memo *web__rw_memo_build(const lk_rw_series *rs, size_t n, const tsdb_ref *refs);
+const lk_rw_expected *web__rw_memo_expected(const web__rw_memo *m);
+tsdb_ref web__rw_memo_ref(const web__rw_memo *m, size_t i);
+void web__rw_memo_free(web__rw_memo *m);
+void web__rw_memo_fini(web_server *w); /* frees the table and memo_mu */
 
 /* Prometheus-shaped success envelope around data already in `data`. */
 void web__ok(lk_http_resp *resp, const lk_buf *data);

@@ -59,6 +59,7 @@ static void free_server(web_server *w)
   for (size_t i = 0; i < w->narenas; i++)
     lk_arena_free(w->arenas[i]);
   lk_keycache_free(w->rw_cache);
+  web__rw_memo_fini(w);
   free(w->ui_dir);
   free(w->routes);
   free(w);
@@ -104,6 +105,7 @@ int web_start(const web_opts *o, web_server **out, lk_diag *d)
   w->start_ms = lk_now_ms();
   pthread_mutex_init(&w->stats.lock, NULL);
   pthread_mutex_init(&w->arena_mu, NULL);
+  pthread_mutex_init(&w->memo_mu, NULL);
   pthread_mutex_init(&w->render_mu, NULL);
   w->rw_cache = lk_keycache_new(WEB_RW_CACHE_BYTES);
   w->nroutes = web__nroutes;

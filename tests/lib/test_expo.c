@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "lib/lk_expo.h"
+#include "lib/lk_expo_int.h"
 #include "lib/lk_gzip.h"
 #include "tests/lib/guard.h"
 
@@ -454,6 +455,157 @@ static void test_go_float_exact(void **state)
   }
 }
 
+/* Millisecond timestamps around the digit counts where parse_int64 switches
+ * from its unchecked loop (≤ 18 digits) to the overflow-checked one. */
+static void test_timestamp_bounds(void **state)
+{
+  (void)state;
+  const struct {
+    const char *ts;
+    int ok;
+    int64_t want;
+  } cases[] = {
+    {"1699920000452", 1, 1699920000452},
+    {"999999999999999999", 1, 999999999999999999},
+    {"-999999999999999999", 1, -999999999999999999},
+    {"9223372036854775807", 1, INT64_MAX},
+    {"-9223372036854775808", 1, INT64_MIN},
+    {"+0000000000000000001", 1, 1},
+    {"00000000000000000000000042", 1, 42},
+    {"9223372036854775808", 0, 0},
+    {"-9223372036854775809", 0, 0},
+    {"10000000000000000000", 0, 0},
+    {"12345678901234567a", 0, 0},
+    {"1234567890123456789a", 0, 0},
+    {"-", 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[128];
+    snprintf(text, sizeof text, "m 1 %s\n", cases[i].ts);
+    lk_diag d = {0};
+    collector c = {0};
+    int rc = parse_all(text, 0, 0, &c, &d);
+    if (cases[i].ok && (rc || c.n != 1 || !c.s[0].has_t || c.s[0].t != cases[i].want))
+      fail_msg("%s: rc %d n %zu t %lld", cases[i].ts, rc, c.n, (long long)c.s[0].t);
+    if (!cases[i].ok && (rc != LK_EPARSE || c.n || !strstr(d.msg, "invalid timestamp")))
+      fail_msg("%s accepted (rc %d, diag \"%s\")", cases[i].ts, rc, d.msg);
+  }
+}
+
+/* lk__eight_digits: every run of 8 digits gives its number; one byte that
+ * is not a digit (just below or above '0'..'9', high bytes that carry) at
+ * any position gives 0. */
+static void test_eight_digits(void **state)
+{
+  (void)state;
+  uint64_t seed = 7;
+  const unsigned char odd[] = {'/', ':', 0, ' ', '.', 'e', 0x80, 0xf9, 0xfa, 0xff, 0x3f, 0x40, 0x29};
+  for (int it = 0; it < 20000; it++) {
+    char p[8];
+    uint64_t want = 0, got = 0;
+    for (int i = 0; i < 8; i++) {
+      p[i] = (char)('0' + test_rand(&seed) % 10);
+      want = want * 10 + (uint64_t)(p[i] - '0');
+    }
+    assert_int_equal(lk__eight_digits(p, &got), 1);
+    assert_int_equal(got, want);
+    p[test_rand(&seed) % 8] = (char)odd[test_rand(&seed) % sizeof odd];
+    assert_int_equal(lk__eight_digits(p, &got), 0);
+  }
+}
+
+/* Random timestamps of 1 to 18 digits, signed or not: as strtoll. */
+static void test_timestamp_random(void **state)
+{
+  (void)state;
+  uint64_t seed = 11;
+  for (int it = 0; it < 20000; it++) {
+    char ts[32], text[64];
+    uint64_t r = test_rand(&seed);
+    int digits = 1 + (int)(r % 18); /* 19 digits: test_timestamp_bounds */
+    size_t k = 0;
+    if (r & 64)
+      ts[k++] = r & 128 ? '-' : '+';
+    for (int i = 0; i < digits; i++)
+      ts[k++] = (char)('0' + test_rand(&seed) % 10);
+    ts[k] = 0;
+    snprintf(text, sizeof text, "m 1 %s\n", ts);
+    lk_diag d = {0};
+    collector c = {0};
+    if (parse_all(text, 0, 0, &c, &d) || c.n != 1 || c.s[0].t != strtoll(ts, NULL, 10))
+      fail_msg("%s: got %lld (%zu samples, diag \"%s\")", ts, (long long)c.s[0].t, c.n, d.msg);
+  }
+}
+
+/* Sample lines with random runs of spaces and tabs around tokens of every
+ * length (and blanks inside label values): series, value and timestamp
+ * split where the blanks are. */
+static void test_blank_runs(void **state)
+{
+  (void)state;
+  uint64_t seed = 23;
+  const char blank[] = {' ', '\t'};
+  for (int it = 0; it < 20000; it++) {
+    char text[256], series[64], val[32], ts[32];
+    uint64_t r = test_rand(&seed);
+    int nv = 1 + (int)(r % 17), nt = 1 + (int)((r >> 8) % 18), has_t = (int)(r >> 16) & 1;
+    snprintf(series, sizeof series, r >> 17 & 1 ? "m{a=\"x \t y\"}" : "metric_%d", (int)(r >> 20) % 100);
+    for (int i = 0; i < nv; i++)
+      val[i] = (char)('1' + test_rand(&seed) % 9);
+    val[nv] = 0;
+    for (int i = 0; i < nt; i++)
+      ts[i] = (char)('1' + test_rand(&seed) % 9);
+    ts[nt] = 0;
+    size_t k = (size_t)snprintf(text, sizeof text, "%s", series);
+    for (int part = 0; part < 2 + has_t; part++) {
+      int nb = 1 + (int)(test_rand(&seed) % 10);
+      for (int i = 0; i < nb; i++)
+        text[k++] = blank[test_rand(&seed) % 2];
+      if (part < 1 + has_t)
+        k += (size_t)snprintf(text + k, sizeof text - k, "%s", part == 0 ? val : ts);
+    }
+    text[k++] = '\n';
+    text[k] = 0;
+    lk_diag d = {0};
+    collector c = {0};
+    if (parse_all(text, 0, 0, &c, &d) || c.n != 1)
+      fail_msg("%s: %s", text, d.msg);
+    assert_string_equal(c.s[0].series, series);
+    assert_int_equal(c.s[0].vbits, bits_of(strtod(val, NULL)));
+    assert_int_equal(c.s[0].has_t, has_t);
+    if (has_t)
+      assert_int_equal(c.s[0].t, strtoll(ts, NULL, 10));
+  }
+}
+
+/* The plain-decimal path's edges: 19 and 20 digits, 2^53 and 2^53 + 1,
+ * 22 and 23 fraction digits, leading or trailing points, exponents at and
+ * past ±22 or with many digits: as strtod. */
+static void test_go_float_plain_edges(void **state)
+{
+  (void)state;
+  const char *cases[] = {
+    "9007199254740992", "9007199254740993", "9007199254740992.0", "900719925474099.3",
+    "1234567890123456789", "12345678901234567890", "0.1234567890123456789", "0.0000000000000000000001",
+    "0.00000000000000000000001", "5.", ".5", "-.5", "-0.0", "0", "000000000000000000000.5",
+    "20.272042784", "18446744073709551621", "1e5", "1.5E-3", "+3.25", "18446744073709551616.5",
+    "1.23456789e+09", "9.007199254740993e+15", "1e22", "1e23", "1e-22", "1e-23", "0e400",
+    "123456789012345678e-5", "1E+0005", "1e00000000001", "4.2e-0000000000000000000001", "5.e3",
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    double got, want = strtod(cases[i], NULL);
+    assert_int_equal(lk_parse_go_float(cases[i], strlen(cases[i]), &got), 0);
+    if (bits_of(got) != bits_of(want))
+      fail_msg("%s: got %.17g want %.17g", cases[i], got, want);
+  }
+  const char *bad[] = {".", "-.", "1..2", "1.2.", "..5", "1 ", "1.-2", "1e", "1e+", "1e5.", "1.5e-3x", "e5"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    double v;
+    if (lk_parse_go_float(bad[i], strlen(bad[i]), &v) != LK_EPARSE)
+      fail_msg("accepted \"%s\"", bad[i]);
+  }
+}
+
 /*---- writer ----*/
 
 static void test_writer(void **state)
@@ -681,6 +833,11 @@ int main(void)
     cmocka_unit_test(test_parse_series),
     cmocka_unit_test(test_go_float_syntax),
     cmocka_unit_test(test_go_float_exact),
+    cmocka_unit_test(test_go_float_plain_edges),
+    cmocka_unit_test(test_timestamp_bounds),
+    cmocka_unit_test(test_timestamp_random),
+    cmocka_unit_test(test_eight_digits),
+    cmocka_unit_test(test_blank_runs),
     cmocka_unit_test(test_writer),
     cmocka_unit_test(test_gunzip),
     cmocka_unit_test(test_guard_page),

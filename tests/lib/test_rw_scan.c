@@ -3,7 +3,9 @@
  * the same bodies: the independently built fixture, every prefix of it
  * before a guard page, and a bounded mutation fuzz. Also: keys are the raw
  * label fields (equal keys ⇔ same bytes ⇒ same labels), scanning leaves them
- * intact, and non-contiguous label fields give no key.
+ * intact, and non-contiguous label fields give no key. lk_rw_scan_expect
+ * gives the same results as lk_rw_scan whatever it expects (fixture,
+ * prefixes, fuzz), and `expected` only on a whole-key match.
  * argv[1] = the fixtures directory (tests/lib/fixtures). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,10 +32,84 @@ static uint8_t *read_fixture(const char *name, size_t *n)
   return buf;
 }
 
-/* Scan + labels of every series; 0 and the same series as lk_rw_decode's,
- * or an error exactly when lk_rw_decode fails. Returns the scan path's rc. */
-static int scan_all_and_compare(const uint8_t *body, size_t len, lk_arena *a, lk_arena *b)
+static const lk_rw_expected *expect_given(void *ctx, const uint8_t *key0, size_t len0)
 {
+  (void)key0;
+  (void)len0;
+  return ctx;
+}
+
+/* lk_rw_scan_expect with the expected keys x: the same rc and series as
+ * lk_rw_scan's, `expected` set exactly on the series whose key is x's. */
+static void expect_matches_scan(const uint8_t *body, size_t len, const lk_rw_expected *x, lk_arena *b)
+{
+  lk_rw_series *rs = NULL, *xs = NULL;
+  size_t n = 0, nx = 0;
+  int rc = lk_rw_scan(body, len, 1 << 20, b, &rs, &n, NULL);
+  int rcx = lk_rw_scan_expect(body, len, 1 << 20, b, expect_given, (void *)x, &xs, &nx, NULL);
+  assert_int_equal(rc, rcx);
+  if (rc)
+    return;
+  assert_int_equal(n, nx);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(rs[i].key == NULL, xs[i].key == NULL);
+    assert_int_equal(rs[i].key_len, xs[i].key_len);
+    if (rs[i].key)
+      assert_memory_equal(rs[i].key, xs[i].key, rs[i].key_len);
+    assert_int_equal(rs[i].nsamples, xs[i].nsamples);
+    if (rs[i].nsamples)
+      assert_memory_equal(rs[i].samples, xs[i].samples, rs[i].nsamples * sizeof *rs[i].samples);
+    assert_int_equal(rs[i].nhistograms, xs[i].nhistograms);
+    assert_int_equal(rs[i].msg_len, xs[i].msg_len);
+    int want = i < x->n && x->lens[i] && xs[i].key && xs[i].key_len == x->lens[i] &&
+               !memcmp(xs[i].key, x->keys[i], x->lens[i]);
+    assert_int_equal(xs[i].expected, want);
+    assert_int_equal(rs[i].expected, 0);
+  }
+}
+
+/* The fixture's keys as expectations (copied: they point into the arena). */
+typedef struct fixture_keys {
+  lk_rw_expected x;
+  uint8_t **keys;
+  size_t *lens;
+} fixture_keys;
+
+static void fixture_keys_init(fixture_keys *fk, const uint8_t *body, size_t len)
+{
+  lk_arena *a = lk_arena_new(1 << 16);
+  lk_rw_series *rs;
+  size_t n;
+  assert_int_equal(lk_rw_scan(body, len, 1 << 20, a, &rs, &n, NULL), 0);
+  fk->keys = lk_xcalloc(n, sizeof *fk->keys);
+  fk->lens = lk_xcalloc(n, sizeof *fk->lens);
+  for (size_t i = 0; i < n; i++) {
+    fk->lens[i] = rs[i].key ? rs[i].key_len : 0;
+    fk->keys[i] = lk_xmalloc(fk->lens[i] + 1);
+    memcpy(fk->keys[i], rs[i].key ? rs[i].key : (const uint8_t *)"", fk->lens[i]);
+  }
+  fk->x = (lk_rw_expected){(const uint8_t *const *)fk->keys, fk->lens, n};
+  lk_arena_free(a);
+}
+
+static void fixture_keys_fini(fixture_keys *fk)
+{
+  for (size_t i = 0; i < fk->x.n; i++)
+    free(fk->keys[i]);
+  free(fk->keys);
+  free(fk->lens);
+}
+
+/* Scan + labels of every series; 0 and the same series as lk_rw_decode's,
+ * or an error exactly when lk_rw_decode fails; with expectations x (may be
+ * NULL) also lk_rw_scan_expect as lk_rw_scan. Returns the scan path's rc. */
+static int scan_all_and_compare(const uint8_t *body, size_t len, const lk_rw_expected *x, lk_arena *a,
+                                lk_arena *b)
+{
+  if (x) {
+    expect_matches_scan(body, len, x, b);
+    lk_arena_reset(b);
+  }
   lk_series *want = NULL;
   size_t nwant = 0;
   int rc_dec = lk_rw_decode(body, len, 1 << 20, a, &want, &nwant, NULL);
@@ -82,9 +158,15 @@ static void test_fixture_matches_decode(void **state)
   size_t len;
   uint8_t *body = read_fixture("rw_python.bin", &len);
   lk_arena *a = lk_arena_new(1 << 16), *b = lk_arena_new(1 << 16);
-  assert_int_equal(scan_all_and_compare(body, len, a, b), 0);
+  fixture_keys fk;
+  fixture_keys_init(&fk, body, len);
+  assert_int_equal(scan_all_and_compare(body, len, &fk.x, a, b), 0);
   lk_rw_series *rs;
   size_t n;
+  assert_int_equal(lk_rw_scan_expect(body, len, 1 << 20, b, expect_given, &fk.x, &rs, &n, NULL), 0);
+  for (size_t i = 0; i < n; i++) /* its own keys: every series expected */
+    assert_int_equal(rs[i].expected, 1);
+  fixture_keys_fini(&fk);
   assert_int_equal(lk_rw_scan(body, len, 1 << 20, b, &rs, &n, NULL), 0);
   assert_int_equal(n, 202);
   for (size_t i = 0; i < n; i++)
@@ -148,18 +230,80 @@ static void test_keys(void **state)
   lk_arena_free(a);
 }
 
+/* A series is expected only when its whole key equals the expected one:
+ * not when the expected key is a prefix of its labels (one more label), nor
+ * when a label field follows its samples (no key). */
+static void test_expected_keys(void **state)
+{
+  (void)state;
+  lk_label l1[] = {{"__name__", "m"}, {"job", "a"}};
+  lk_label l2[] = {{"__name__", "m"}, {"job", "a"}, {"x", "y"}};
+  lk_label l3[] = {{"__name__", "m"}, {"job", "b"}};
+  lk_sample s[] = {{1000, 1}};
+  lk_series first[] = {{l1, 2, s, 1}, {l3, 2, s, 1}};
+  lk_series next[] = {{l1, 2, s, 1}, {l2, 3, s, 1}, {l3, 2, s, 1}};
+  lk_buf body = {0};
+  lk_arena *a = lk_arena_new(1 << 12);
+  assert_int_equal(lk_rw_encode(first, 2, &body), 0);
+  fixture_keys fk;
+  fixture_keys_init(&fk, body.data, body.len);
+  lk_buf_clear(&body);
+  assert_int_equal(lk_rw_encode(next, 3, &body), 0);
+  expect_matches_scan(body.data, body.len, &fk.x, a);
+  lk_rw_series *rs;
+  size_t n;
+  fk.lens[1] = fk.lens[0]; /* expect l1's key at index 1 too: a prefix of l2's */
+  memcpy(fk.keys[1], fk.keys[0], fk.lens[0]);
+  assert_int_equal(lk_rw_scan_expect(body.data, body.len, 1 << 20, a, expect_given, &fk.x, &rs, &n, NULL), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(rs[0].expected, 1);
+  assert_int_equal(rs[1].expected, 0);
+  assert_true(rs[1].key_len > fk.lens[1]);
+  assert_int_equal(rs[2].expected, 0); /* beyond what is expected */
+  lk_rw_series *plain;
+  assert_int_equal(lk_rw_scan(body.data, body.len, 1 << 20, a, &plain, &n, NULL), 0);
+  assert_int_equal(rs[1].key_len, plain[1].key_len);
+  fixture_keys_fini(&fk);
+
+  /* label, sample, label with the first label expected: no key, not expected */
+  const uint8_t la[] = {0x0a, 0x05, 0x0a, 0x01, 'a', 0x12, 0x00};
+  const uint8_t sample[] = {0x12, 0x03, 0x10, 0xe8, 0x07};
+  const uint8_t lb[] = {0x0a, 0x06, 0x0a, 0x01, 'b', 0x12, 0x01, 'x'};
+  uint8_t hdr[] = {0x0a, (uint8_t)(sizeof la + sizeof sample + sizeof lb)};
+  lk_buf pb = {0};
+  lk_buf_append(&pb, hdr, 2);
+  lk_buf_append(&pb, la, sizeof la);
+  lk_buf_append(&pb, sample, sizeof sample);
+  lk_buf_append(&pb, lb, sizeof lb);
+  lk_buf_clear(&body);
+  lk_snappy_compress(pb.data, pb.len, &body);
+  const uint8_t *keys[] = {la};
+  size_t lens[] = {sizeof la};
+  lk_rw_expected x = {keys, lens, 1};
+  expect_matches_scan(body.data, body.len, &x, a);
+  assert_int_equal(lk_rw_scan_expect(body.data, body.len, 1 << 20, a, expect_given, &x, &rs, &n, NULL), 0);
+  assert_null(rs[0].key);
+  assert_int_equal(rs[0].expected, 0);
+  lk_buf_fini(&pb);
+  lk_buf_fini(&body);
+  lk_arena_free(a);
+}
+
 static void test_guard_page_prefixes(void **state)
 {
   (void)state;
   size_t len;
   uint8_t *body = read_fixture("rw_python.bin", &len);
   lk_arena *a = lk_arena_new(1 << 16), *b = lk_arena_new(1 << 16);
+  fixture_keys fk;
+  fixture_keys_init(&fk, body, len);
   for (size_t cut = 0; cut <= len; cut++) {
     guard_buf g;
     assert_int_equal(guard_init(&g, body, cut), 0);
-    assert_int_equal(scan_all_and_compare(g.data, cut, a, b), cut == len ? 0 : LK_ECORRUPT);
+    assert_int_equal(scan_all_and_compare(g.data, cut, &fk.x, a, b), cut == len ? 0 : LK_ECORRUPT);
     guard_fini(&g);
   }
+  fixture_keys_fini(&fk);
   lk_arena_free(a);
   lk_arena_free(b);
   free(body);
@@ -173,6 +317,8 @@ static void test_mutation_fuzz(void **state)
   lk_buf raw = {0}, mut = {0}, z = {0};
   assert_int_equal(lk_snappy_uncompress(body, len, 1 << 20, &raw, NULL), 0);
   lk_arena *a = lk_arena_new(1 << 16), *b = lk_arena_new(1 << 16);
+  fixture_keys fk; /* the unmutated body's keys: what a sender's memo holds */
+  fixture_keys_init(&fk, body, len);
   uint64_t seed = 0x5ca1ab1e12345678ull;
   int ok = 0, bad = 0;
   for (int iter = 0; iter < 4000; iter++) {
@@ -181,12 +327,13 @@ static void test_mutation_fuzz(void **state)
     lk_snappy_compress(mut.data, mut.len, &z);
     guard_buf g;
     assert_int_equal(guard_init(&g, z.data, z.len), 0);
-    if (scan_all_and_compare(g.data, z.len, a, b))
+    if (scan_all_and_compare(g.data, z.len, &fk.x, a, b))
       bad++;
     else
       ok++;
     guard_fini(&g);
   }
+  fixture_keys_fini(&fk);
   print_message("scan fuzz: %d accepted, %d rejected, all as lk_rw_decode\n", ok, bad);
   assert_true(ok > 0 && bad > 0);
   lk_arena_free(a);
@@ -240,6 +387,7 @@ int main(int argc, char **argv)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fixture_matches_decode),
     cmocka_unit_test(test_keys),
+    cmocka_unit_test(test_expected_keys),
     cmocka_unit_test(test_histograms_counted),
     cmocka_unit_test(test_guard_page_prefixes),
     cmocka_unit_test(test_mutation_fuzz),

@@ -4,7 +4,8 @@
  * Prometheus does not retry) naming limits.max_series, the head stays at the
  * limit, and an existing series keeps ingesting; a series whose cached ref
  * went stale (head GC dropped it while idle) is resolved again and stored,
- * by remote_write and by the text import alike.
+ * by remote_write and by the text import alike; a sender's memo of its
+ * previous request never stores a sample under another series.
  * LK_RW_ATTACK_SERIES=1000000 runs the attack at full size and prints the
  * figures (a slow run, not part of the suite's default). */
 #include <setjmp.h>
@@ -211,10 +212,81 @@ static void test_import_stale_ref(void **state)
   assert_int_equal(web_fx_stop(f), 0);
 }
 
+/* POST series (each one sample of {__name__=m, id=ids[i]} at t, and the
+ * label x="y" on the one at index extra, if any): the HTTP status. */
+static int write_ids(web_fx *f, const char *const *ids, size_t n, int extra, int64_t t)
+{
+  lk_label ls[8][3];
+  lk_series in[8];
+  lk_sample s = {t, 1};
+  assert_true(n <= 8);
+  for (size_t i = 0; i < n; i++) {
+    ls[i][0] = (lk_label){"__name__", "m"};
+    ls[i][1] = (lk_label){"id", ids[i]};
+    ls[i][2] = (lk_label){"x", "y"};
+    in[i] = (lk_series){ls[i], (int)i == extra ? 3 : 2, &s, 1};
+  }
+  lk_httpc_resp r = {0};
+  assert_int_equal(post_rw(f, in, n, &r), 0);
+  int status = r.status;
+  lk_httpc_resp_fini(&r);
+  return status;
+}
+
+/* Samples of {__name__="m", id=id, x=x} (x "": without the label x). */
+static size_t samples_x(web_fx *f, const char *id, const char *x)
+{
+  tsdb_matcher m[] = {{TSDB_EQ, "__name__", "m"}, {TSDB_EQ, "id", id}, {TSDB_EQ, "x", x}};
+  tsdb_result *r;
+  assert_int_equal(tsdb_select(f->db, m, 3, 0, INT64_MAX / 2, NULL, &r, NULL), 0);
+  size_t n = tsdb_result_count(r) ? tsdb_result_get(r, 0)->n : 0;
+  tsdb_result_free(r);
+  return n;
+}
+
+/* A sender's memo (web/rw_memo.c) expects its previous request's series by
+ * index: a request that starts the same but then differs — a series with
+ * one more label (its key starts with the expected one), another series —
+ * stores each sample under its own series; refs the memo kept that went
+ * stale (head GC) are resolved again. */
+static void test_rw_memo_by_index(void **state)
+{
+  (void)state;
+  tsdb_opts to = {.block_range_ms = 60 * MIN_MS, .head_min_samples = 1};
+  web_opts wo = {.limits = {.max_write_body = 1 << 20}};
+  web_fx *f = web_fx_start_tsdb("/tmp/lk_rwlim_XXXXXX", wo, NULL, &to);
+  if (!f)
+    fail();
+  const char *abc[] = {"a", "b", "c"}, *abd[] = {"a", "b", "d"}, *b[] = {"b"};
+  assert_int_equal(write_ids(f, abc, 3, -1, T0), 204);
+  assert_int_equal(write_ids(f, abd, 3, 1, T0 + 1000), 204); /* b with x="y" */
+  assert_int_equal(samples_x(f, "a", ""), 2);
+  assert_int_equal(samples_x(f, "b", ""), 1);
+  assert_int_equal(samples_x(f, "c", ""), 1);
+  assert_int_equal(samples_x(f, "d", ""), 1);
+  assert_int_equal(samples_x(f, "b", "y"), 1);
+  assert_int_equal(write_ids(f, abd, 3, 1, T0 + 2000), 204); /* the same again: all expected */
+  assert_int_equal(samples_x(f, "b", "y"), 2);
+  assert_int_equal(write_ids(f, abd, 3, -1, T0 + 3000), 204); /* b without x again */
+  assert_int_equal(samples_x(f, "b", "y"), 2);
+  assert_int_equal(head_series(f), 5);
+  assert_int_equal(write_ids(f, b, 1, -1, T0 + 200 * MIN_MS), 204); /* the cut drops a, c, d and b{x} */
+  assert_int_equal(head_series(f), 1);
+  assert_int_equal(write_ids(f, abd, 3, -1, T0 + 201 * MIN_MS), 204); /* the memo's refs of a, d: stale */
+  assert_int_equal(write_ids(f, abd, 3, -1, T0 + 202 * MIN_MS), 204);
+  assert_int_equal(samples_x(f, "a", ""), 6);
+  assert_int_equal(samples_x(f, "b", ""), 5);
+  assert_int_equal(samples_x(f, "c", ""), 1);
+  assert_int_equal(samples_x(f, "d", ""), 5);
+  assert_int_equal(samples_x(f, "b", "y"), 2);
+  assert_int_equal(web_fx_stop(f), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stale_cached_ref),
+    cmocka_unit_test(test_rw_memo_by_index),
     cmocka_unit_test(test_import_stale_ref),
     cmocka_unit_test(test_series_attack),
   };
