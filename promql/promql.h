@@ -38,7 +38,7 @@ typedef struct promql_rollups {
   int (*select)(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt, int64_t res,
                 uint64_t max_series, void **out_set, lk_diag *d);
   size_t (*count)(void *set);
-  const tsdb_rollup_series *(*get)(void *set, size_t i);
+  int (*get)(void *set, size_t i, tsdb_rollup_series *out, lk_diag *d); /* as tsdb_rollup_get */
   void (*release)(void *set);
 } promql_rollups;
 

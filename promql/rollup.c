@@ -171,19 +171,21 @@ static int eval_set(pq_ctx *c, enum rkind k, void *set, int64_t first, int64_t r
     return rc;
   pq_series *o = promql__new_series(c, n);
   size_t m = 0;
-  for (size_t j = 0; j < n && *exact; j++) {
-    const tsdb_rollup_series *in = ro->get(set, j);
+  for (size_t j = 0; j < n && *exact && !rc; j++) {
+    tsdb_rollup_series in;
+    if ((rc = ro->get(set, j, &in, c->d)))
+      break;
     pq_series *s = &o[m];
     promql__alloc_slots(c, s);
-    if (!series_steps(c, k, in, first, range, tail, s, exact))
+    if (!series_steps(c, k, &in, first, range, tail, s, exact))
       continue;
-    s->ls = copy_labels(c, in->labels, in->nlabels);
-    s->nls = in->nlabels;
+    s->ls = copy_labels(c, in.labels, in.nlabels);
+    s->nls = in.nlabels;
     s->drop_name = k != R_LAST;
     m++;
   }
   *out = (pq_val){.type = V_VECTOR, .ser = o, .n = m};
-  return 0;
+  return rc;
 }
 
 /* Whether 1 h buckets (or, *tail, their last 5 minutes) tile every window. */

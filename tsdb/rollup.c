@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -728,9 +729,18 @@ static const rres *find_res(const tsdb__rollup *r, int64_t res)
 bool tsdb__rollup_has(const tsdb__rollup *r, int64_t res) { return find_res(r, res) != NULL; }
 uint64_t tsdb__rollup_bytes(const tsdb__rollup *r) { return r ? r->len : 0; }
 
+void tsdb__rcache_fini(tsdb__rcache *c)
+{
+  for (size_t i = 0; i < c->n; i++)
+    lk_buf_fini(&c->bufs[i]);
+  free(c->bufs);
+  memset(c, 0, sizeof *c);
+}
+
+/* The unpacked frame, c's last buffer (a new one unless it is already there). */
 static int load_frame(const tsdb__rollup *r, const rres *x, uint32_t frame, tsdb__rcache *c)
 {
-  if (c->ru == r && c->res == x->res && c->frame == frame)
+  if (c->n && c->ru == r && c->res == x->res && c->frame == frame)
     return 0;
   if (frame >= x->nframes)
     return LK_ECORRUPT;
@@ -740,18 +750,22 @@ static int load_frame(const tsdb__rollup *r, const rres *x, uint32_t frame, tsdb
       lk_crc32(0, r->p + off, len) != lk_le32_load(r->p + off + len))
     return LK_ECORRUPT;
   c->ru = NULL;
-  lk_buf_clear(&c->raw);
-  int rc = tsdb__unpack(r->p + off, len, &c->raw);
-  if (rc)
+  c->bufs = lk_xgrow(c->bufs, &c->cap, c->n + 1, sizeof *c->bufs);
+  lk_buf *raw = &c->bufs[c->n];
+  *raw = (lk_buf){0};
+  int rc = tsdb__unpack(r->p + off, len, raw);
+  if (rc) {
+    lk_buf_fini(raw);
     return rc;
+  }
+  c->n++;
   c->ru = r;
   c->res = x->res;
   c->frame = frame;
   return 0;
 }
 
-int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t lo, int64_t hi,
-                      tsdb__rcache *c, tsdb__rvec *out)
+int tsdb__rollup_stream(const tsdb__rollup *r, int64_t res, uint32_t id, tsdb__rcache *c, tsdb__rstream *out)
 {
   const rres *x = find_res(r, res);
   if (!x)
@@ -760,21 +774,39 @@ int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t l
   int rc = load_frame(r, x, frame, c);
   if (rc)
     return rc;
-  if (off > c->raw.len)
+  const lk_buf *raw = &c->bufs[c->n - 1];
+  if (off > raw->len)
     return LK_ECORRUPT;
+  *out = (tsdb__rstream){raw->data + off, raw->len - off, r->ver, res};
+  return 0;
+}
+
+int tsdb__rollup_decode(const tsdb__rstream *s, int64_t lo, int64_t hi, size_t max, tsdb__rvec *out)
+{
   lk_dec d;
-  lk_dec_init(&d, c->raw.data + off, c->raw.len - off);
+  lk_dec_init(&d, s->p, s->len);
   uint64_t n = lk_dec_uvarint(&d);
-  rctx cx = {.ver = r->ver, .res = res};
-  rc = decode_scale(&d, &cx, n);
+  rctx cx = {.ver = s->ver, .res = s->res};
+  int rc = decode_scale(&d, &cx, n);
   double resets[TSDB_ROLLUP_MAX_RESETS];
-  for (uint64_t i = 0; i < n && !rc; i++) {
+  size_t pushed = 0;
+  for (uint64_t i = 0; i < n && pushed < max && !rc; i++) {
     tsdb_rollup_rec rec;
     rc = decode_rec(&d, &cx, &rec, resets);
     if (rc || rec.end > hi)
       break;
-    if (rec.end >= lo)
+    if (rec.end >= lo) {
       tsdb__rvec_push(out, &rec, resets);
+      pushed++;
+    }
   }
   return rc ? rc : d.err;
+}
+
+int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t lo, int64_t hi,
+                      tsdb__rcache *c, tsdb__rvec *out)
+{
+  tsdb__rstream s;
+  int rc = tsdb__rollup_stream(r, res, id, c, &s);
+  return rc ? rc : tsdb__rollup_decode(&s, lo, hi, SIZE_MAX, out);
 }

@@ -249,10 +249,11 @@ static void test_storage_refuses_inexact_ranges(void **state)
   lk_diag d = {0};
   assert_int_equal(tsdb_select_rollup(f->db, &m, 1, BASE + 1, BASE + 10 * H_MS, TSDB_ROLLUP_1H, 0, &r, &d), 0);
   assert_int_equal(tsdb_rollup_count(r), NSER);
-  const tsdb_rollup_series *s = tsdb_rollup_get(r, 0);
+  tsdb_rollup_series s;
+  assert_int_equal(tsdb_rollup_get(r, 0, &s, &d), 0);
   uint64_t n = 0;
-  for (size_t i = 0; i < s->n; i++)
-    n += s->r[i].count;
+  for (size_t i = 0; i < s.n; i++)
+    n += s.r[i].count;
   assert_true(n > 100);
   tsdb_rollup_free(r);
   assert_int_equal(tsdb_select_rollup(f->db, &m, 1, BASE, BASE + 10 * H_MS, TSDB_ROLLUP_1H, 0, &r, &d), LK_ENOENT);
