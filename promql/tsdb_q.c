@@ -33,9 +33,9 @@ static int r_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, i
 }
 
 static size_t r_count(void *set) { return tsdb_rollup_count(set); }
-static int r_get(void *set, size_t i, tsdb_rollup_series *out, lk_diag *d)
+static int r_get(void *set, size_t i, unsigned slot, tsdb_rollup_series *out, lk_diag *d)
 {
-  return tsdb_rollup_get(set, i, out, d);
+  return tsdb_rollup_get(set, i, slot, out, d);
 }
 static void r_release(void *set) { tsdb_rollup_free(set); }
 

@@ -17,7 +17,7 @@
  *
  * Locks: cut_lock shared → blocks_lock shared while checking and reading,
  * as select.c; the result copies what it keeps. A result is used by one
- * thread at a time (tsdb_rollup_get reuses its record buffer).
+ * thread at a time per slot (tsdb_rollup_get reuses the slot's records).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ struct tsdb_rollup_result {
   tsdb__rcache *caches;      /* one per block of the database at select time */
   size_t ncaches;
   int64_t lo, hi;            /* bucket ends in range */
-  tsdb__rvec v;              /* the records of the series last got */
+  tsdb__rvec v[TSDB_ROLLUP_SLOTS]; /* per slot, the records of the series last got */
 };
 
 typedef struct rcand {
@@ -221,18 +221,20 @@ int tsdb_select_rollup(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint,
 
 size_t tsdb_rollup_count(const tsdb_rollup_result *r) { return r ? r->n : 0; }
 
-int tsdb_rollup_get(tsdb_rollup_result *r, size_t i, tsdb_rollup_series *out, lk_diag *d)
+int tsdb_rollup_get(tsdb_rollup_result *r, size_t i, unsigned slot, tsdb_rollup_series *out, lk_diag *d)
 {
-  if (!r || i >= r->n || !out)
+  if (!r || i >= r->n || slot >= TSDB_ROLLUP_SLOTS || !out)
     return lk_diag_set(d, LK_EINVAL, -1, "tsdb_rollup_get: bad arguments");
   const rseries *s = &r->s[i];
-  r->v.n = r->v.nresets = 0;
+  tsdb__rvec v = r->v[slot]; /* a copy: the slots share a cache line */
+  v.n = v.nresets = 0;
   int rc = 0;
   for (size_t k = 0; k < s->npieces && !rc; k++)
-    rc = tsdb__rollup_decode(&r->pieces[s->piece + k], r->lo, r->hi, SIZE_MAX, &r->v);
+    rc = tsdb__rollup_decode(&r->pieces[s->piece + k], r->lo, r->hi, SIZE_MAX, &v);
+  r->v[slot] = v;
   if (rc)
     return lk_diag_set(d, rc, -1, CORRUPT_MSG);
-  *out = (tsdb_rollup_series){s->labels, s->nl, r->v.r, r->v.n, r->v.resets};
+  *out = (tsdb_rollup_series){s->labels, s->nl, v.r, v.n, v.resets};
   return 0;
 }
 
@@ -244,7 +246,8 @@ void tsdb_rollup_free(tsdb_rollup_result *r)
     tsdb__rcache_fini(&r->caches[i]);
   free(r->caches);
   free(r->pieces);
-  tsdb__rvec_fini(&r->v);
+  for (size_t i = 0; i < TSDB_ROLLUP_SLOTS; i++)
+    tsdb__rvec_fini(&r->v[i]);
   lk_arena_free(r->a);
   free(r->s);
   free(r);
