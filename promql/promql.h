@@ -32,13 +32,17 @@
  * ascending unique time order within [mint, maxt] (stale markers included). */
 typedef tsdb_series promql_series_in;
 
+#define PROMQL_ROLLUP_SLOTS TSDB_ROLLUP_SLOTS
+
 /* Optional bucket summaries for long ranges, with tsdb_select_rollup's
  * contract (LK_ENOENT: cannot answer this range exactly). */
 typedef struct promql_rollups {
   int (*select)(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt, int64_t res,
                 uint64_t max_series, void **out_set, lk_diag *d);
   size_t (*count)(void *set);
-  const tsdb_rollup_series *(*get)(void *set, size_t i);
+  /* as tsdb_rollup_get: slot < PROMQL_ROLLUP_SLOTS; calls with different
+   * slots may run at once on different threads */
+  int (*get)(void *set, size_t i, unsigned slot, tsdb_rollup_series *out, lk_diag *d);
   void (*release)(void *set);
 } promql_rollups;
 

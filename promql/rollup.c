@@ -17,6 +17,7 @@
  * time order, and extrapolate with the window's first/last sample, as
  * funcs_range.c does over the points.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "promql/promql_int.h"
@@ -160,30 +161,84 @@ static lk_label *copy_labels(pq_ctx *c, const lk_label *ls, size_t n)
   return o;
 }
 
-/* The values of every series, or *exact false. */
+/* One thread's share of a set's series [j0, j1): it reads them through
+ * its own slot, writes only their o[] entries, kept[] and labels[], and
+ * its own rc, diag and exact. */
+typedef struct rshare {
+  const pq_ctx *c;
+  enum rkind k;
+  void *set;
+  unsigned slot;
+  size_t j0, j1;
+  int64_t first, range;
+  bool tail, exact;
+  pq_series *o;
+  bool *kept;
+  tsdb_rollup_series *in;  /* labels of each series (valid until release) */
+  int rc;
+  lk_diag d;
+} rshare;
+
+static void *eval_share(void *arg)
+{
+  rshare *w = arg;
+  for (size_t j = w->j0; j < w->j1 && w->exact && !w->rc; j++) {
+    if ((w->rc = w->c->q->rollups->get(w->set, j, w->slot, &w->in[j], &w->d)))
+      break;
+    w->kept[j] = series_steps(w->c, w->k, &w->in[j], w->first, w->range, w->tail, &w->o[j], &w->exact);
+  }
+  return NULL;
+}
+
+/* Sets of at least this many series and steps are shared with a second thread. */
+#define PARALLEL_MIN_STEPS 8192
+
+/* The values of every series, or *exact false. Large sets are read and
+ * evaluated in two halves on two threads (storage decodes records per
+ * series, promql__counter_rate runs per step); the helper thread takes no
+ * locks and allocates nothing, and is joined before anything is read. */
 static int eval_set(pq_ctx *c, enum rkind k, void *set, int64_t first, int64_t range, bool tail, pq_val *out,
                     bool *exact)
 {
-  const promql_rollups *ro = c->q->rollups;
-  size_t n = ro->count(set);
+  size_t n = c->q->rollups->count(set);
   int rc = promql__check_limits(c, (uint64_t)n * c->nsteps);
   if (rc)
     return rc;
   pq_series *o = promql__new_series(c, n);
+  for (size_t j = 0; j < n; j++)
+    promql__alloc_slots(c, &o[j]);
+  bool *kept = lk_arena_zalloc(c->a, n ? n : 1);
+  tsdb_rollup_series *in = lk_arena_alloc(c->a, (n ? n : 1) * sizeof *in);
+  size_t split = n >= 2 && (uint64_t)n * c->nsteps >= PARALLEL_MIN_STEPS ? n / 2 : n;
+  _Static_assert(PROMQL_ROLLUP_SLOTS >= 2, "a slot per share");
+  rshare w[2];
+  for (unsigned i = 0; i < 2; i++)
+    w[i] = (rshare){.c = c, .k = k, .set = set, .slot = i, .j0 = i ? split : 0, .j1 = i ? n : split, .first = first,
+                    .range = range, .tail = tail, .exact = true, .o = o, .kept = kept, .in = in};
+  pthread_t th;
+  bool threaded = split < n && pthread_create(&th, NULL, eval_share, &w[1]) == 0;
+  eval_share(&w[0]);
+  if (threaded)
+    pthread_join(th, NULL);
+  else
+    eval_share(&w[1]);
+  for (unsigned i = 0; i < 2 && !rc; i++) {
+    if ((rc = w[i].rc) && w[i].d.set)
+      lk_diag_set(c->d, rc, w[i].d.offset, "%s", w[i].d.msg);
+    *exact &= w[i].exact;
+  }
   size_t m = 0;
-  for (size_t j = 0; j < n && *exact; j++) {
-    const tsdb_rollup_series *in = ro->get(set, j);
-    pq_series *s = &o[m];
-    promql__alloc_slots(c, s);
-    if (!series_steps(c, k, in, first, range, tail, s, exact))
+  for (size_t j = 0; j < n && !rc && *exact; j++) {
+    if (!kept[j])
       continue;
-    s->ls = copy_labels(c, in->labels, in->nlabels);
-    s->nls = in->nlabels;
-    s->drop_name = k != R_LAST;
+    o[m] = o[j];
+    o[m].ls = copy_labels(c, in[j].labels, in[j].nlabels);
+    o[m].nls = in[j].nlabels;
+    o[m].drop_name = k != R_LAST;
     m++;
   }
   *out = (pq_val){.type = V_VECTOR, .ser = o, .n = m};
-  return 0;
+  return rc;
 }
 
 /* Whether 1 h buckets (or, *tail, their last 5 minutes) tile every window. */

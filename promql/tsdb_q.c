@@ -33,7 +33,10 @@ static int r_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, i
 }
 
 static size_t r_count(void *set) { return tsdb_rollup_count(set); }
-static const tsdb_rollup_series *r_get(void *set, size_t i) { return tsdb_rollup_get(set, i); }
+static int r_get(void *set, size_t i, unsigned slot, tsdb_rollup_series *out, lk_diag *d)
+{
+  return tsdb_rollup_get(set, i, slot, out, d);
+}
 static void r_release(void *set) { tsdb_rollup_free(set); }
 
 static const promql_rollups tsdb_rollups = {r_select, r_count, r_get, r_release};

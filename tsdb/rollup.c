@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -237,6 +238,8 @@ typedef struct rctx {          /* the coding state along one series' stream */
   int64_t back;                /* end − first tail sample, of the last record with F_TAIL */
   uint64_t bits;               /* the previous record's last value bits */
   int64_t x;                   /* that value's decimal at scale (0 when it is none) */
+  double div;                  /* reading: 10^scale (exact up to 10^22), so x / div is
+                                  tsdb__dec_value(x, scale) without a call per value */
 } rctx;
 
 /* Raise *k until v is a decimal at it; false (*k kept) when it is none. */
@@ -294,6 +297,28 @@ static bool rec_decimal(const rctx *c, const tsdb__rvec *rv, const tsdb_rollup_r
   return ok;
 }
 
+/* lk_dec_uvarint, its common case inline (records are read by the
+ * hundred thousand): a varint of at most 9 bytes with 10 bytes left;
+ * anything else (a 10-byte varint, the input's end) goes to it. */
+static inline uint64_t uvarint(lk_dec *d)
+{
+  const uint8_t *p = d->p;
+  if (d->end - p >= LK_UVARINT_MAX) {
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 63; shift += 7) {
+      uint8_t b = *p++;
+      v |= (uint64_t)(b & 0x7f) << shift;
+      if (b < 0x80) {
+        d->p = p;
+        return v;
+      }
+    }
+  }
+  return lk_dec_uvarint(d);
+}
+
+static inline int64_t varint(lk_dec *d) { return lk_unzigzag(uvarint(d)); }
+
 /* v against a reference: the difference of decimals (*x: v's), or bits XOR. */
 static void put_value(lk_buf *b, const rctx *c, bool decimal, double v, int64_t xref, uint64_t bref, int64_t *x)
 {
@@ -308,8 +333,8 @@ static uint64_t get_value(lk_dec *d, const rctx *c, bool decimal, int64_t xref, 
 {
   if (!decimal)
     return lk_dec_u64le(d) ^ bref;
-  *x = (int64_t)((uint64_t)xref + (uint64_t)lk_dec_varint(d));
-  return bits_of(tsdb__dec_value(*x, c->scale));
+  *x = (int64_t)((uint64_t)xref + (uint64_t)varint(d));
+  return bits_of((double)*x / c->div);
 }
 
 static void put_time(lk_buf *b, int64_t v, int64_t *prev)
@@ -321,8 +346,8 @@ static void put_time(lk_buf *b, int64_t v, int64_t *prev)
 static uint64_t get_time(lk_dec *d, const rctx *c, int64_t *prev)
 {
   if (c->ver == 1)
-    return lk_dec_uvarint(d);
-  uint64_t v = (uint64_t)*prev + (uint64_t)lk_dec_varint(d);
+    return uvarint(d);
+  uint64_t v = (uint64_t)*prev + (uint64_t)varint(d);
   *prev = (int64_t)v;
   return v;
 }
@@ -341,7 +366,7 @@ static int get_sum(lk_dec *d, const rctx *c, tsdb_rollup_rec *r)
     r->sum = from_bits(lk_dec_u64le(d) ^ bits_of(r->last_v));
     return 0;
   }
-  int64_t diff = lk_dec_varint(d), ends, twice;
+  int64_t diff = varint(d), ends, twice;
   if (!is_integer(r->first_v) || !is_integer(r->last_v) ||
       __builtin_mul_overflow((int64_t)r->count, (int64_t)r->first_v + (int64_t)r->last_v, &ends) ||
       __builtin_add_overflow(ends, diff, &twice) || twice % 2 || !is_integer((double)(twice / 2)))
@@ -408,6 +433,9 @@ static void encode_series(lk_buf *b, const tsdb__rvec *rv, int64_t res)
 static int decode_scale(lk_dec *d, rctx *c, uint64_t n)
 {
   c->scale = c->ver >= 2 && n ? lk_dec_u8(d) : NO_SCALE;
+  c->div = 1;
+  for (unsigned k = 0; c->scale <= TSDB__DEC_KMAX && k < c->scale; k++)
+    c->div *= 10;
   return c->scale <= TSDB__DEC_KMAX || c->scale == NO_SCALE ? d->err : LK_ECORRUPT;
 }
 
@@ -427,7 +455,7 @@ static int decode_values(lk_dec *d, rctx *c, unsigned f, tsdb_rollup_rec *r, dou
   r->sum = 0;
   if (r->integral && get_sum(d, c, r))
     return LK_ECORRUPT;
-  uint64_t nr = f & F_RESETS ? lk_dec_uvarint(d) : 0;
+  uint64_t nr = f & F_RESETS ? uvarint(d) : 0;
   if (d->err || (f & F_RESETS && !nr) || nr > TSDB_ROLLUP_MAX_RESETS + 1)
     return LK_ECORRUPT;
   r->nresets = nr > TSDB_ROLLUP_MAX_RESETS ? TSDB_ROLLUP_MANY_RESETS : (uint32_t)nr;
@@ -438,9 +466,9 @@ static int decode_values(lk_dec *d, rctx *c, unsigned f, tsdb_rollup_rec *r, dou
   r->tail_first_v = r->first_v;
   r->tail_nresets = f & F_TAIL_ALL ? r->nresets : 0;
   if (f & F_TAIL) {
-    uint64_t tc = lk_dec_uvarint(d), back = get_time(d, c, &c->back);
+    uint64_t tc = uvarint(d), back = get_time(d, c, &c->back);
     r->tail_first_v = from_bits(get_value(d, c, decimal, xl, lb, &xo));
-    uint64_t tr = lk_dec_uvarint(d);
+    uint64_t tr = uvarint(d);
     if (!tc || tc >= r->count || back >= TSDB_ROLLUP_TAIL || tr >= tc)
       return LK_ECORRUPT;
     r->tail_count = (uint32_t)tc;
@@ -456,9 +484,9 @@ static int decode_values(lk_dec *d, rctx *c, unsigned f, tsdb_rollup_rec *r, dou
 static int decode_rec(lk_dec *d, rctx *c, tsdb_rollup_rec *r, double resets[TSDB_ROLLUP_MAX_RESETS])
 {
   uint64_t res = (uint64_t)c->res;
-  r->end = (int64_t)((uint64_t)c->end + (uint64_t)lk_dec_varint(d) * res);
-  uint64_t count = lk_dec_uvarint(d), to_last = get_time(d, c, &c->to_last), span = get_time(d, c, &c->span);
-  unsigned f = c->ver == 1 ? lk_dec_u8(d) : (unsigned)lk_dec_uvarint(d);
+  r->end = (int64_t)((uint64_t)c->end + (uint64_t)varint(d) * res);
+  uint64_t count = uvarint(d), to_last = get_time(d, c, &c->to_last), span = get_time(d, c, &c->span);
+  unsigned f = c->ver == 1 ? lk_dec_u8(d) : (unsigned)uvarint(d);
   if (d->err || !count || count > UINT32_MAX || to_last >= res || span > res - 1 - to_last || f >= 2 * F_XOR)
     return LK_ECORRUPT;
   r->count = (uint32_t)count;
@@ -728,9 +756,18 @@ static const rres *find_res(const tsdb__rollup *r, int64_t res)
 bool tsdb__rollup_has(const tsdb__rollup *r, int64_t res) { return find_res(r, res) != NULL; }
 uint64_t tsdb__rollup_bytes(const tsdb__rollup *r) { return r ? r->len : 0; }
 
+void tsdb__rcache_fini(tsdb__rcache *c)
+{
+  for (size_t i = 0; i < c->n; i++)
+    lk_buf_fini(&c->bufs[i]);
+  free(c->bufs);
+  memset(c, 0, sizeof *c);
+}
+
+/* The unpacked frame, c's last buffer (a new one unless it is already there). */
 static int load_frame(const tsdb__rollup *r, const rres *x, uint32_t frame, tsdb__rcache *c)
 {
-  if (c->ru == r && c->res == x->res && c->frame == frame)
+  if (c->n && c->ru == r && c->res == x->res && c->frame == frame)
     return 0;
   if (frame >= x->nframes)
     return LK_ECORRUPT;
@@ -740,18 +777,22 @@ static int load_frame(const tsdb__rollup *r, const rres *x, uint32_t frame, tsdb
       lk_crc32(0, r->p + off, len) != lk_le32_load(r->p + off + len))
     return LK_ECORRUPT;
   c->ru = NULL;
-  lk_buf_clear(&c->raw);
-  int rc = tsdb__unpack(r->p + off, len, &c->raw);
-  if (rc)
+  c->bufs = lk_xgrow(c->bufs, &c->cap, c->n + 1, sizeof *c->bufs);
+  lk_buf *raw = &c->bufs[c->n];
+  *raw = (lk_buf){0};
+  int rc = tsdb__unpack(r->p + off, len, raw);
+  if (rc) {
+    lk_buf_fini(raw);
     return rc;
+  }
+  c->n++;
   c->ru = r;
   c->res = x->res;
   c->frame = frame;
   return 0;
 }
 
-int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t lo, int64_t hi,
-                      tsdb__rcache *c, tsdb__rvec *out)
+int tsdb__rollup_stream(const tsdb__rollup *r, int64_t res, uint32_t id, tsdb__rcache *c, tsdb__rstream *out)
 {
   const rres *x = find_res(r, res);
   if (!x)
@@ -760,21 +801,39 @@ int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t l
   int rc = load_frame(r, x, frame, c);
   if (rc)
     return rc;
-  if (off > c->raw.len)
+  const lk_buf *raw = &c->bufs[c->n - 1];
+  if (off > raw->len)
     return LK_ECORRUPT;
+  *out = (tsdb__rstream){raw->data + off, raw->len - off, r->ver, res};
+  return 0;
+}
+
+int tsdb__rollup_decode(const tsdb__rstream *s, int64_t lo, int64_t hi, size_t max, tsdb__rvec *out)
+{
   lk_dec d;
-  lk_dec_init(&d, c->raw.data + off, c->raw.len - off);
+  lk_dec_init(&d, s->p, s->len);
   uint64_t n = lk_dec_uvarint(&d);
-  rctx cx = {.ver = r->ver, .res = res};
-  rc = decode_scale(&d, &cx, n);
+  rctx cx = {.ver = s->ver, .res = s->res};
+  int rc = decode_scale(&d, &cx, n);
   double resets[TSDB_ROLLUP_MAX_RESETS];
-  for (uint64_t i = 0; i < n && !rc; i++) {
+  size_t pushed = 0;
+  for (uint64_t i = 0; i < n && pushed < max && !rc; i++) {
     tsdb_rollup_rec rec;
     rc = decode_rec(&d, &cx, &rec, resets);
     if (rc || rec.end > hi)
       break;
-    if (rec.end >= lo)
+    if (rec.end >= lo) {
       tsdb__rvec_push(out, &rec, resets);
+      pushed++;
+    }
   }
   return rc ? rc : d.err;
+}
+
+int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t lo, int64_t hi,
+                      tsdb__rcache *c, tsdb__rvec *out)
+{
+  tsdb__rstream s;
+  int rc = tsdb__rollup_stream(r, res, id, c, &s);
+  return rc ? rc : tsdb__rollup_decode(&s, lo, hi, SIZE_MAX, out);
 }

@@ -256,7 +256,12 @@ typedef struct tsdb_rollup_result tsdb_rollup_result;
 int tsdb_select_rollup(tsdb *db, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
                        int64_t res, uint64_t max_series, tsdb_rollup_result **out, lk_diag *d);
 size_t tsdb_rollup_count(const tsdb_rollup_result *r);
-const tsdb_rollup_series *tsdb_rollup_get(const tsdb_rollup_result *r, size_t i);
+#define TSDB_ROLLUP_SLOTS 2
+/* Series i (< count), its records decoded now into r's buffer `slot`
+ * (< TSDB_ROLLUP_SLOTS): they stay valid until the next get into that slot,
+ * the labels until tsdb_rollup_free. Gets into different slots may run at
+ * once on different threads. LK_ECORRUPT (diag) on damaged records. */
+int tsdb_rollup_get(tsdb_rollup_result *r, size_t i, unsigned slot, tsdb_rollup_series *out, lk_diag *d);
 void tsdb_rollup_free(tsdb_rollup_result *r); /* NULL is fine */
 /* The data version: it grows with every change a query could see — an
  * append that stored samples (once they are visible) or raw samples removed

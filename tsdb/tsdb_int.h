@@ -449,14 +449,29 @@ int tsdb__rollup_open(const char *dir, uint64_t nseries, tsdb__rollup **out, lk_
 void tsdb__rollup_close(tsdb__rollup *r); /* NULL is fine */
 bool tsdb__rollup_has(const tsdb__rollup *r, int64_t res);
 uint64_t tsdb__rollup_bytes(const tsdb__rollup *r);
-/* The last unpacked frame, reused while series share it. */
+/* The frames of one block's rollups unpacked so far, each kept (streams
+ * point into them) until tsdb__rcache_fini; the last is reused while
+ * series share it. Zero-initialise. */
 typedef struct tsdb__rcache {
   const tsdb__rollup *ru;
   int64_t res;
   uint32_t frame;
-  lk_buf raw;
+  lk_buf *bufs;
+  size_t n, cap;
 } tsdb__rcache;
-/* Push series id's records of resolution res with end in [lo, hi] to out. */
+void tsdb__rcache_fini(tsdb__rcache *c);
+/* One series' record stream at one resolution, borrowed from a tsdb__rcache. */
+typedef struct tsdb__rstream {
+  const uint8_t *p;
+  size_t len;
+  unsigned ver;
+  int64_t res;
+} tsdb__rstream;
+/* Locate series id's stream of resolution res (LK_ENOENT: none at res). */
+int tsdb__rollup_stream(const tsdb__rollup *r, int64_t res, uint32_t id, tsdb__rcache *c, tsdb__rstream *out);
+/* Push the stream's records with end in [lo, hi] to out, at most max of them. */
+int tsdb__rollup_decode(const tsdb__rstream *s, int64_t lo, int64_t hi, size_t max, tsdb__rvec *out);
+/* Both: push series id's records of resolution res with end in [lo, hi] to out. */
 int tsdb__rollup_read(const tsdb__rollup *r, int64_t res, uint32_t id, int64_t lo, int64_t hi,
                       tsdb__rcache *c, tsdb__rvec *out);
 

@@ -7,7 +7,9 @@
  * rollups serve it (5 m and 1 h buckets, with offsets) and over some that
  * do not, once through the queryable with rollups and once with them
  * forced off; the results must match in labels, timestamps and value bits.
- * A counting wrapper proves the rollup path really answered. Also checked
+ * A counting wrapper proves the rollup path really answered; a set of
+ * hundreds of series is read and evaluated on two threads, bit for bit the
+ * same. Also checked
  * at the storage API: unaligned ranges and ranges reaching the head are
  * refused (LK_ENOENT), and a rollup file with a flipped byte is refused at
  * open. */
@@ -16,6 +18,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@
 #define BASE (1700006400000LL - 1700006400000LL % (18 * H_MS)) /* on a compaction window edge */
 #define SPAN (60 * H_MS)
 #define NSER 12
+#define WIDE 160
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static uint64_t rnd(void)
@@ -77,11 +81,20 @@ static size_t gen(int k, int64_t from, int64_t to, lk_sample *out, size_t cap)
   return n;
 }
 
-/* The tsdb queryable, counting raw selects. */
+/* The tsdb queryable, counting raw selects and noting the rollup slots read. */
 typedef struct counting {
   promql_queryable inner;
   int raw;
+  unsigned slots; /* bit per slot a rollup series was read through */
 } counting;
+
+/* A rollup set with the slots its series were read through (gets run on
+ * two threads, hence atomic); added to the counter when released. */
+typedef struct cset {
+  void *inner;
+  counting *cnt;
+  atomic_uint slots;
+} cset;
 
 static int c_select(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, int64_t maxt,
                     uint64_t max_series, uint64_t max_samples, void **out, lk_diag *d)
@@ -95,7 +108,37 @@ static int c_rollup(void *ctx, const tsdb_matcher *m, size_t nm, int64_t mint, i
                     uint64_t max_series, void **out, lk_diag *d)
 {
   counting *c = ctx;
-  return c->inner.rollups->select(c->inner.ctx, m, nm, mint, maxt, res, max_series, out, d);
+  void *set = NULL;
+  int rc = c->inner.rollups->select(c->inner.ctx, m, nm, mint, maxt, res, max_series, &set, d);
+  if (rc)
+    return rc;
+  cset *cs = calloc(1, sizeof *cs);
+  assert_non_null(cs);
+  cs->inner = set;
+  cs->cnt = c;
+  *out = cs;
+  return 0;
+}
+
+static size_t c_count(void *set)
+{
+  cset *cs = set;
+  return cs->cnt->inner.rollups->count(cs->inner);
+}
+
+static int c_get(void *set, size_t i, unsigned slot, tsdb_rollup_series *out, lk_diag *d)
+{
+  cset *cs = set;
+  atomic_fetch_or(&cs->slots, 1u << slot);
+  return cs->cnt->inner.rollups->get(cs->inner, i, slot, out, d);
+}
+
+static void c_release(void *set)
+{
+  cset *cs = set;
+  cs->cnt->slots |= atomic_load(&cs->slots);
+  cs->cnt->inner.rollups->release(cs->inner);
+  free(cs);
 }
 
 typedef struct fixture {
@@ -120,7 +163,32 @@ static void add_series(tsdb *db, int k, int64_t from, int64_t to)
   assert_int_equal(tsdb_append(db, &in, 1, &st, &d), 0);
 }
 
-static int setup(void **state)
+/* WIDE counters "w" (labels i, and g of 7 groups) at a 2 min scrape with
+ * a few drops (never past TSDB_ROLLUP_MAX_RESETS in an hour): enough series
+ * × hourly steps that promql reads them on two threads. */
+static void add_wide(tsdb *db)
+{
+  static lk_sample smp[SPAN / 120000];
+  for (int i = 0; i < WIDE; i++) {
+    double v = (double)(rnd() % 100000) / 1000;
+    size_t n = 0;
+    for (int64_t t = BASE + (int64_t)(rnd() % 120000); t < BASE + SPAN; t += 120000) {
+      v = rnd() % 499 ? v + (double)(rnd() % 9000) / 1000 : (double)(rnd() % 10);
+      smp[n++] = (lk_sample){t, v};
+    }
+    char id[16], g[8];
+    snprintf(id, sizeof id, "%03d", i);
+    snprintf(g, sizeof g, "%d", i % 7);
+    lk_label l[3] = {{"__name__", "w"}, {"g", g}, {"i", id}};
+    tsdb_series_in in = {l, 3, smp, n};
+    tsdb_append_stats st;
+    lk_diag d = {0};
+    assert_int_equal(tsdb_append(db, &in, 1, &st, &d), 0);
+    assert_int_equal(st.accepted, n);
+  }
+}
+
+static int open_fixture(void **state, bool wide)
 {
   fixture *f = calloc(1, sizeof *f);
   snprintf(f->dir, sizeof f->dir, "/tmp/lk-rollup-XXXXXX");
@@ -130,12 +198,13 @@ static int setup(void **state)
   assert_int_equal(tsdb_open(&o, &f->db, &d), 0);
   for (int k = 0; k < NSER; k++)
     add_series(f->db, k, BASE, BASE + SPAN);
+  if (wide)
+    add_wide(f->db);
   assert_int_equal(tsdb_flush(f->db, &d), 0);
   for (int k = 0; k < NSER; k += 3) /* newer data stays in the head */
     add_series(f->db, k, BASE + SPAN, BASE + SPAN + H_MS / 2);
   f->cnt.inner = promql_queryable_tsdb(f->db);
-  f->ops = *f->cnt.inner.rollups;
-  f->ops.select = c_rollup;
+  f->ops = (promql_rollups){c_rollup, c_count, c_get, c_release};
   f->on = f->cnt.inner;
   f->on.ctx = &f->cnt;
   f->on.select = c_select;
@@ -147,6 +216,9 @@ static int setup(void **state)
   *state = f;
   return 0;
 }
+
+static int setup(void **state) { return open_fixture(state, false); }
+static int setup_wide(void **state) { return open_fixture(state, true); }
 
 static int teardown(void **state)
 {
@@ -226,6 +298,20 @@ static void test_every_function_both_ways(void **state)
   }
 }
 
+/* A set of WIDE series over 57 hourly steps is split between two threads
+ * (both rollup slots read) and still gives the raw result bit for bit. */
+static void test_wide_set_on_two_threads(void **state)
+{
+  fixture *f = *state;
+  static const char *qs[] = {"sum by (g) (rate(w[5m]))", "max_over_time(w[1h])", "increase(w[3h])"};
+  for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+    f->cnt.slots = 0;
+    assert_int_equal(both_ways(f, qs[i], BASE + 3 * H_MS, BASE + SPAN - H_MS, H_MS), 1);
+    if (f->cnt.slots != 3)
+      fail_msg("%s: rollup slots read 0x%x, want both (0x3)", qs[i], f->cnt.slots);
+  }
+}
+
 static void test_unservable_shapes_read_raw(void **state)
 {
   fixture *f = *state;
@@ -249,10 +335,11 @@ static void test_storage_refuses_inexact_ranges(void **state)
   lk_diag d = {0};
   assert_int_equal(tsdb_select_rollup(f->db, &m, 1, BASE + 1, BASE + 10 * H_MS, TSDB_ROLLUP_1H, 0, &r, &d), 0);
   assert_int_equal(tsdb_rollup_count(r), NSER);
-  const tsdb_rollup_series *s = tsdb_rollup_get(r, 0);
+  tsdb_rollup_series s;
+  assert_int_equal(tsdb_rollup_get(r, 0, 0, &s, &d), 0);
   uint64_t n = 0;
-  for (size_t i = 0; i < s->n; i++)
-    n += s->r[i].count;
+  for (size_t i = 0; i < s.n; i++)
+    n += s.r[i].count;
   assert_true(n > 100);
   tsdb_rollup_free(r);
   assert_int_equal(tsdb_select_rollup(f->db, &m, 1, BASE, BASE + 10 * H_MS, TSDB_ROLLUP_1H, 0, &r, &d), LK_ENOENT);
@@ -363,6 +450,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_every_function_both_ways, setup, teardown),
     cmocka_unit_test_setup_teardown(test_unservable_shapes_read_raw, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_wide_set_on_two_threads, setup_wide, teardown),
     cmocka_unit_test_setup_teardown(test_storage_refuses_inexact_ranges, setup, teardown),
     cmocka_unit_test_setup_teardown(test_corrupt_rollup_refused, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rollup_retention, setup, teardown),

@@ -158,7 +158,7 @@ static void check_series(const tsdb__rollup *ru, uint32_t id, int k, const int64
   same_records(&want, &got, k);
   tsdb__rvec_fini(&want);
   tsdb__rvec_fini(&got);
-  lk_buf_fini(&c.raw);
+  tsdb__rcache_fini(&c);
 }
 
 /* Every kind, twice (different random draws), plus an empty series: the
