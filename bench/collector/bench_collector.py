@@ -32,7 +32,7 @@ cut), with each --compare BIN (another `lookout` build, e.g. main's) run side
 by side on the same farm. Writes bench/results/collector-<N>-rss.{json,txt}.
 
   bench/collector/bench_collector.py [--n 1000] [--window 60] [--warmup 20] [--netdata [--netdata-timeout S]]
-  bench/collector/bench_collector.py [--n 1000] --rss-minutes 25 [--compare BIN ...]
+  bench/collector/bench_collector.py [--n 1000] --rss-minutes 25 [--compare [LABEL=]BIN ...]
 """
 import argparse
 import json
@@ -175,20 +175,19 @@ def run_lookout_up(args, ids, detail):
 def run_rss_curve(args, ids):
     """`lookout up` (every file every cycle) from this tree and each --compare binary, side by side on the
     farm: RSS once a minute for --rss-minutes after every container is named."""
-    bins = [args.lookout] + args.compare
+    bins = [("this tree", args.lookout)] + args.compare
     ups = []
     try:
-        for b in bins:
+        for _, b in bins:
             ups.append(UpProcess(b, "1s"))
         discovery = [up.wait_named(ids) for up in ups]
         snaps = window_all([up.proc.pid for up in ups], 60.0 * args.rss_minutes, 60.0)
         rows = []
-        for b, up, d, ss in zip(bins, ups, discovery, snaps):
+        for (label, b), up, d, ss in zip(bins, ups, discovery, snaps):
             res = window_figures(ss)
             res.update({
-                "row": "lookout up (%s), every cgroup file every cycle" % (
-                    "this tree" if b == args.lookout else repo_path(b)),
-                "binary": repo_path(b), "version": up.version,
+                "row": "lookout up (%s), every cgroup file every cycle" % label,
+                "binary": label, "path": repo_path(b), "version": up.version,
                 "rss_mib_per_min": [round(x["rss_kb"] / 1024.0, 1) for x in ss],
                 "discovery_s": round(d, 1),
                 "discovered": named_containers(up.port, ids), "expected": len(ids),
@@ -293,9 +292,10 @@ def main():
     ap.add_argument("--rss-minutes", type=float, default=0,
                     help="only the RSS curve of lookout up over this many minutes (bench/results/collector-N-rss)")
     ap.add_argument("--compare", action="append", default=[], metavar="BIN",
-                    help="with --rss-minutes: another lookout binary measured side by side")
+                    help="with --rss-minutes: another lookout binary ([LABEL=]BIN) measured side by side")
     args = ap.parse_args()
-    args.compare = [os.path.abspath(b) for b in args.compare]
+    args.compare = [(c.split("=", 1)[0], os.path.abspath(c.split("=", 1)[1])) if "=" in c else (repo_path(c), os.path.abspath(c))
+                    for c in args.compare]
     if os.geteuid() != 0:
         sys.exit("needs root (cgroup farm)")
     state = os.environ.get("FARM_STATE", "/run/cgroup-farm")
