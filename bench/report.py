@@ -258,13 +258,14 @@ def render_collector_rss(doc, path):
     head = ["minute after every container was named"] + ["%s: RSS MiB" % r["binary"] for r in runs]
     n = max(len(r["rss_mib_per_min"]) for r in runs)
     rows = [[str(m)] + [fnum(r["rss_mib_per_min"][m]) if m < len(r["rss_mib_per_min"]) else "" for r in runs]
-            for m in range(0, n, 5 if n > 12 else 1)]
+            for m in range(0, n, 1 if n <= 31 else 5)]
     rows.append(["peak (VmHWM)"] + [fnum(r["peak_rss_mib"]) for r in runs])
     rows.append(["CPU % of one core"] + ["%.2f" % r["cpu_pct_of_one_core"] for r in runs])
     out = [table(head, rows), "",
            "`lookout up` with every cgroup file read every second (collector.interval and detail_interval 1s) on "
            "`../shared/bench/cgroup_farm.sh create %d` (FARM_HOLD_PCT=100); the builds run side by side on the same "
-           "farm; RSS (VmRSS) once a minute for %g minutes." % (doc["n_containers"], doc["rss_minutes"]), "",
+           "farm; RSS (VmRSS) once a minute for %g minutes (\"this tree\": the commit below)." % (
+               doc["n_containers"], doc["rss_minutes"]), "",
            source_line(doc, path)]
     return "\n".join(out)
 
