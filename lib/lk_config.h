@@ -7,7 +7,7 @@
  *   listen: 127.0.0.1:9470                                              [S]
  *   data: ./data                                                        [S A]
  *   storage:   { retention: 15d, rollup_retention: 0, retention_size: 0, ooo_window: 0s, [S]
- *                fsync: interval|batch|never, block_range: 2h (up: 10m), query_cache_size: 64MiB,
+ *                fsync: interval|batch|never, block_range: 2h (up: 6m40s), query_cache_size: 64MiB,
  *                log_block_size: 2MiB, log_wal_size: 256MiB, log_segment_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...],   [A]
  *                flows: { pods: true } }   (flows.pods: lookout up only)
@@ -210,9 +210,13 @@ enum {
 /* storage.block_range when the file does not set it. `lookout up` cuts its
  * head into blocks sooner: the head keeps up to 1.5 block ranges of sealed
  * chunks in memory, and a node agent's 30,000 series at 1 s seal about
- * 1.5 MB of them a minute, so 2 h grew `lookout up` past 200 MB. */
+ * 2 MB of them a minute, so 2 h grew `lookout up` past 200 MB. Its range is
+ * a ninth of an hour (6m40s), not 10m: compaction merges windows of 3, 9,
+ * 27… block ranges, and only when those are whole hours does no hourly
+ * rollup bucket straddle two blocks (a straddled bucket gives two partial
+ * records of one hour, and the rate[5m] tails read only the first). */
 #define LK_BLOCK_RANGE_SERVER_MS (2LL * 3600 * 1000)
-#define LK_BLOCK_RANGE_UP_MS (10LL * 60 * 1000)
+#define LK_BLOCK_RANGE_UP_MS (3600LL * 1000 / 9)
 /* The block range the program `reader` (LK_CONFIG_SERVER or _UP) uses. */
 int64_t lk_config_block_range(const lk_config *c, unsigned reader);
 
