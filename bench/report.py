@@ -253,6 +253,23 @@ def render_collector(doc, path):
     return "\n".join(out)
 
 
+def render_collector_rss(doc, path):
+    runs = [r for r in doc["rows"] if "rss_mib_per_min" in r]
+    head = ["minute after every container was named"] + ["%s: RSS MiB" % r["binary"] for r in runs]
+    n = max(len(r["rss_mib_per_min"]) for r in runs)
+    rows = [[str(m)] + [fnum(r["rss_mib_per_min"][m]) if m < len(r["rss_mib_per_min"]) else "" for r in runs]
+            for m in range(0, n, 1 if n <= 31 else 5)]
+    rows.append(["peak (VmHWM)"] + [fnum(r["peak_rss_mib"]) for r in runs])
+    rows.append(["CPU % of one core"] + ["%.2f" % r["cpu_pct_of_one_core"] for r in runs])
+    out = [table(head, rows), "",
+           "`lookout up` with every cgroup file read every second (collector.interval and detail_interval 1s) on "
+           "`../shared/bench/cgroup_farm.sh create %d` (FARM_HOLD_PCT=100); the builds run side by side on the same "
+           "farm; RSS (VmRSS) once a minute for %g minutes (\"this tree\": the commit below)." % (
+               doc["n_containers"], doc["rss_minutes"]), "",
+           source_line(doc, path)]
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- logs
 
 def render_logs(doc, path):
@@ -575,7 +592,7 @@ def render_cardinality(doc, path):
 
 
 RENDERERS = {"cardinality": render_cardinality, "flows": render_flows, "tsdb": render_tsdb, "summary-tsdb": render_summary_tsdb, "query": render_query,
-             "summary-query": render_summary_query, "collector": render_collector, "logs": render_logs,
+             "summary-query": render_summary_query, "collector": render_collector, "collector-rss": render_collector_rss, "logs": render_logs,
              "summary-logs": render_summary_logs, "loki-reference": render_loki_reference,
              "regex": render_regex, "alerting": render_alerting, "autoscale": render_autoscale,
              "summary-autoscale": render_summary_autoscale, "scaleout": render_scaleout,

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -643,10 +644,36 @@ static tfile *find_file(const collector_tail *t, size_t nsorted, const char *p)
   return NULL;
 }
 
+/* max_open's default: a quarter of the soft open-file limit, read at each
+ * glob (main raises it to the hard limit once the collector starts), at
+ * least MIN_OPEN_DEFAULT. The collector needs most of the rest: one
+ * descriptor per read cgroup file, about 15 per container. */
+#define MIN_OPEN_DEFAULT 512
+
+static size_t open_bound(const collector_tail *t)
+{
+  struct rlimit rl;
+  if (t->o.max_open || getrlimit(RLIMIT_NOFILE, &rl))
+    return t->o.max_open ? t->o.max_open : MIN_OPEN_DEFAULT;
+  rlim_t quarter = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)SIZE_MAX : rl.rlim_cur / 4;
+  return quarter > MIN_OPEN_DEFAULT ? (size_t)quarter : MIN_OPEN_DEFAULT;
+}
+
+/* Files found past the open-files bound are not followed: counted, and
+ * warned about whenever their number grows. */
+static void note_unfollowed(collector_tail *t, size_t n, size_t bound)
+{
+  if (n > t->st.unfollowed)
+    lk_warn("log tailer: not following %zu log files: %zu are open, the bound (max_open, else a quarter of "
+            "the open-file limit)", n, bound);
+  t->st.unfollowed = n;
+}
+
 /* Glob every pattern: open new files, mark what still exists as seen. */
 static void discover(collector_tail *t)
 {
   int64_t t0 = lk_mono_ns();
+  size_t bound = open_bound(t), unfollowed = 0;
   for (size_t i = 0; i < t->nfiles; i++)
     t->files[i]->seen = false;
   size_t nsorted = t->nfiles;
@@ -660,7 +687,9 @@ static void discover(collector_tail *t)
       if (len > 4 && !strcmp(p + len - 4, ".tmp"))
         continue;
       tfile *f = find_file(t, nsorted, p);
-      if (!f && t->nfiles < t->o.max_open)
+      if (!f && t->nfiles >= bound)
+        unfollowed++;
+      else if (!f)
         f = tfile_open(t, p);
       if (f)
         f->seen = true;
@@ -669,6 +698,7 @@ static void discover(collector_tail *t)
   }
   if (t->nfiles > nsorted)
     qsort(t->files, t->nfiles, sizeof *t->files, tfile_path_cmp);
+  note_unfollowed(t, unfollowed, bound);
   t->discovered_ns = lk_mono_ns();
   t->discover_cost_ns = t->discovered_ns - t0;
 }
@@ -739,8 +769,6 @@ int collector_tail_new(const collector_tail_opts *o, collector_log_sink sink,
     t->o.max_line = 256u << 10;
   if (!t->o.batch_entries)
     t->o.batch_entries = 1000;
-  if (!t->o.max_open)
-    t->o.max_open = 512;
   if (!t->o.partial_flush_ns)
     t->o.partial_flush_ns = 5000000000LL;
   static const char *def[] = {COLLECTOR_TAIL_DEFAULT_GLOB};

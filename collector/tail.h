@@ -56,12 +56,16 @@ typedef struct collector_tail_opts {
   enum collector_log_format format;
   size_t max_line;            /* joined line cap (default 256 KiB); longer ones are split */
   size_t batch_entries;       /* entries per sink call (default 1000) */
-  size_t max_open;            /* open files bound (default 512) */
+  size_t max_open;            /* open files bound; 0: a quarter of the soft RLIMIT_NOFILE at
+                               * each glob (the collector's cgroup files need the rest), at
+                               * least 512. Files found past the bound are not followed
+                               * (stats.unfollowed, and a warning) */
   int64_t partial_flush_ns;   /* flush a dangling partial after this quiet time (default 5 s) */
 } collector_tail_opts;
 
 typedef struct collector_tail_stats {
   uint64_t files, entries, bytes, truncations, rotations, sink_errors, lost_bytes;
+  uint64_t unfollowed; /* files the last glob found but did not open: the open-files bound */
 } collector_tail_stats;
 
 typedef struct collector_tail collector_tail;

@@ -469,8 +469,8 @@ static const field collector_flows_fields[] = {
   {0},
 };
 static const field collector_fields[] = {
-  {"interval", F_DUR, C(collector.interval_ms), NULL, NULL, .used_by = AGT},
-  {"detail_interval", F_DUR, C(collector.detail_interval_ms), NULL, NULL, .used_by = AGT},
+  {"interval", F_DUR, C(collector.interval_ms), NULL, NULL, .used_by = AGT, .positive = true},
+  {"detail_interval", F_DUR, C(collector.detail_interval_ms), NULL, NULL, .used_by = AGT, .positive = true},
   {"cgroup_root", F_STR, C(collector.cgroup_root), NULL, NULL, .used_by = AGT},
   {"log_paths", F_STRLIST, C(collector.log_paths), NULL, NULL, .used_by = AGT},
   {"pcap_interfaces", F_STRLIST, C(collector.pcap_interfaces), NULL, NULL, .used_by = AGT},
@@ -496,7 +496,7 @@ static int parse_external_labels(walk *w, yaml_node_t *n, void *base, const char
 /* scrape_* are the defaults of scrape_configs entries (lk_config.h);
  * evaluation_interval the default of rule groups. */
 static const field global_fields[] = {
-  {"scrape_interval", F_DUR, C(global.scrape_interval_ms), NULL, NULL, .used_by = AGT},
+  {"scrape_interval", F_DUR, C(global.scrape_interval_ms), NULL, NULL, .used_by = AGT, .positive = true},
   {"scrape_timeout", F_DUR, C(global.scrape_timeout_ms), NULL, NULL, .used_by = AGT},
   {"evaluation_interval", F_DUR, C(evaluation_interval_ms), NULL, NULL, .used_by = SRV, .positive = true},
   {"external_labels", F_CUSTOM, 0, NULL, parse_external_labels, .used_by = SRV},
@@ -590,7 +590,6 @@ void lk_config_init(lk_config *c)
   c->data = lk_xstrdup("./data");
   c->storage.retention_ms = 15LL * 24 * 3600 * 1000;
   c->storage.fsync = lk_xstrdup("interval");
-  c->storage.block_range_ms = 2LL * 3600 * 1000;
   c->storage.query_cache_size = 64ULL << 20;
   c->collector.interval_ms = 5000;
   c->collector.flows.pods = true;
@@ -634,23 +633,37 @@ void lk_config_init(lk_config *c)
   c->server.request_timeout_ms = 300000;
 }
 
-/* Cross-field checks and derived defaults, after the walk. */
-static int finish(walk *w, lk_config *c, yaml_node_t *root)
+/* The node a cross-field error is reported at: the key at `path` under
+ * `n` (segments split by '.', each a mapping key or a sequence index, e.g.
+ * "storage.fsync" or "scrape_configs.2.scrape_timeout"), else the deepest
+ * part of that path the file has, else `n` itself (defaults broke a rule). */
+static const yaml_node_t *key_node(walk *w, yaml_node_t *n, const char *path)
 {
-  if (!c->listen || !c->listen[0] || !strchr(c->listen, ':'))
-    return werr(w, root, "listen: expected host:port, got \"%s\"", c->listen ? c->listen : "");
-  if (!c->data || !c->data[0])
-    return werr(w, root, "data: must name a directory");
-  const char *fs = c->storage.fsync ? c->storage.fsync : "";
-  if (strcmp(fs, "interval") && strcmp(fs, "batch") && strcmp(fs, "never"))
-    return werr(w, root, "storage.fsync: expected interval, batch or never, got \"%s\"", fs);
-  if (c->storage.rollup_retention_ms && c->storage.rollup_retention_ms <= c->storage.retention_ms)
-    return werr(w, root, "storage.rollup_retention (%gh) must be 0 or longer than storage.retention (%gh): "
-                "rollups are kept past the raw samples, never less long",
-                (double)c->storage.rollup_retention_ms / 3600000, (double)c->storage.retention_ms / 3600000);
-  if (c->collector.interval_ms <= 0 || c->collector.detail_interval_ms <= 0 ||
-      c->evaluation_interval_ms <= 0 || c->global.scrape_interval_ms <= 0)
-    return werr(w, root, "intervals must be positive durations");
+  const yaml_node_t *at = n;
+  while (n && *path) {
+    size_t len = strcspn(path, ".");
+    yaml_node_t *next = NULL;
+    if (n->type == YAML_MAPPING_NODE) {
+      for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; !next && pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, pr->key);
+        if (k->type == YAML_SCALAR_NODE && k->data.scalar.length == len && !memcmp(scalar(k), path, len)) {
+          at = k;
+          next = yaml_document_get_node(w->doc, pr->value);
+        }
+      }
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+      size_t i = strtoul(path, NULL, 10);
+      if (i < (size_t)(n->data.sequence.items.top - n->data.sequence.items.start))
+        at = next = seq_item(w, n, i);
+    }
+    n = next;
+    path += len + (path[len] == '.');
+  }
+  return at;
+}
+
+static int check_scrape_jobs(walk *w, lk_config *c, yaml_node_t *root)
+{
   for (size_t i = 0; i < c->nscrape_configs; i++) {
     lk_scrape_config *s = &c->scrape_configs[i];
     if (!s->scrape_interval_ms)
@@ -658,16 +671,44 @@ static int finish(walk *w, lk_config *c, yaml_node_t *root)
     if (!s->scrape_timeout_ms)
       s->scrape_timeout_ms = c->global.scrape_timeout_ms < s->scrape_interval_ms
                                  ? c->global.scrape_timeout_ms : s->scrape_interval_ms;
-    if (s->scrape_timeout_ms > s->scrape_interval_ms)
-      return werr(w, root, "scrape_configs: job \"%s\": scrape_timeout is greater than scrape_interval",
+    if (s->scrape_timeout_ms > s->scrape_interval_ms) {
+      char path[64];
+      snprintf(path, sizeof path, "scrape_configs.%zu.scrape_timeout", i);
+      return werr(w, key_node(w, root, path), "scrape_configs: job \"%s\": scrape_timeout is greater than scrape_interval",
                   s->job_name);
+    }
     if (!s->metrics_path)
       s->metrics_path = lk_xstrdup("/metrics");
     if (!s->scheme)
       s->scheme = lk_xstrdup("http");
   }
+  return 0;
+}
+
+/* Cross-field checks and derived defaults, after the walk; each error names
+ * the line of the key it is about (key_node). */
+static int finish(walk *w, lk_config *c, yaml_node_t *root)
+{
+  if (!c->listen || !c->listen[0] || !strchr(c->listen, ':'))
+    return werr(w, key_node(w, root, "listen"), "listen: expected host:port, got \"%s\"",
+                c->listen ? c->listen : "");
+  if (!c->data || !c->data[0])
+    return werr(w, key_node(w, root, "data"), "data: must name a directory");
+  const char *fs = c->storage.fsync ? c->storage.fsync : "";
+  if (strcmp(fs, "interval") && strcmp(fs, "batch") && strcmp(fs, "never"))
+    return werr(w, key_node(w, root, "storage.fsync"), "storage.fsync: expected interval, batch or never, got \"%s\"",
+                fs);
+  if (c->storage.rollup_retention_ms && c->storage.rollup_retention_ms <= c->storage.retention_ms)
+    return werr(w, key_node(w, root, "storage.rollup_retention"),
+                "storage.rollup_retention (%gh) must be 0 or longer than storage.retention (%gh): "
+                "rollups are kept past the raw samples, never less long",
+                (double)c->storage.rollup_retention_ms / 3600000, (double)c->storage.retention_ms / 3600000);
+  int rc = check_scrape_jobs(w, c, root);
+  if (rc)
+    return rc;
   if ((c->tls.cert_file != NULL) != (c->tls.key_file != NULL))
-    return werr(w, root, "tls: both cert_file and key_file are needed");
+    return werr(w, key_node(w, root, c->tls.cert_file ? "tls.cert_file" : "tls.key_file"),
+                "tls: both cert_file and key_file are needed");
   return 0;
 }
 
@@ -710,6 +751,13 @@ int lk_config_parse(lk_config *c, const char *text, size_t len, const char *name
   lk_config_fini(c);
   *c = tmp;
   return 0;
+}
+
+int64_t lk_config_block_range(const lk_config *c, unsigned reader)
+{
+  if (c->storage.block_range_ms)
+    return c->storage.block_range_ms;
+  return reader == LK_CONFIG_UP ? LK_BLOCK_RANGE_UP_MS : LK_BLOCK_RANGE_SERVER_MS;
 }
 
 int lk_config_load(lk_config *c, const char *path, unsigned reader, lk_diag *d)

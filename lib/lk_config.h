@@ -7,7 +7,7 @@
  *   listen: 127.0.0.1:9470                                              [S]
  *   data: ./data                                                        [S A]
  *   storage:   { retention: 15d, rollup_retention: 0, retention_size: 0, ooo_window: 0s, [S]
- *                fsync: interval|batch|never, block_range: 2h, query_cache_size: 64MiB,
+ *                fsync: interval|batch|never, block_range: 2h (up: 6m40s), query_cache_size: 64MiB,
  *                log_block_size: 2MiB, log_wal_size: 256MiB, log_segment_size: 64MiB }
  *   collector: { interval: 5s, cgroup_root: /sys/fs/cgroup, log_paths: [...],   [A]
  *                flows: { pods: true } }   (flows.pods: lookout up only)
@@ -109,7 +109,7 @@ typedef struct lk_config {
     uint64_t retention_size;  /* bytes, 0 = off */
     int64_t ooo_window_ms;    /* 0 */
     char *fsync;              /* "interval" (default), "batch", "never" */
-    int64_t block_range_ms;   /* 2h */
+    int64_t block_range_ms;   /* 0 (unset): the program's, LK_BLOCK_RANGE_SERVER_MS or _UP_MS */
     uint64_t query_cache_size; /* bytes of decoded block chunks kept for queries; 64MiB, 0 = off */
     uint64_t log_block_size;   /* log store: seal a stream's head at this many bytes; 0 = 2MiB */
     uint64_t log_wal_size;     /* log store: seal every head (then retention) past this; 0 = 256MiB */
@@ -206,6 +206,19 @@ enum {
   LK_CONFIG_AGENT = LK_CONFIG_COLLECT | LK_CONFIG_PUSH,
   LK_CONFIG_UP = LK_CONFIG_SERVER | LK_CONFIG_COLLECT,
 };
+
+/* storage.block_range when the file does not set it. `lookout up` cuts its
+ * head into blocks sooner: the head keeps up to 1.5 block ranges of sealed
+ * chunks in memory, and a node agent's 30,000 series at 1 s seal about
+ * 2 MB of them a minute, so 2 h grew `lookout up` past 200 MB. Its range is
+ * a ninth of an hour (6m40s), not 10m: compaction merges windows of 3, 9,
+ * 27… block ranges, and only when those are whole hours does no hourly
+ * rollup bucket straddle two blocks (a straddled bucket gives two partial
+ * records of one hour, and the rate[5m] tails read only the first). */
+#define LK_BLOCK_RANGE_SERVER_MS (2LL * 3600 * 1000)
+#define LK_BLOCK_RANGE_UP_MS (3600LL * 1000 / 9)
+/* The block range the program `reader` (LK_CONFIG_SERVER or _UP) uses. */
+int64_t lk_config_block_range(const lk_config *c, unsigned reader);
 
 /* Fill every field with its default (allocates; free with lk_config_fini). */
 void lk_config_init(lk_config *c);

@@ -164,13 +164,13 @@ static enum tsdb_fsync fsync_mode(const char *s)
   return !strcmp(s, "batch") ? TSDB_FSYNC_BATCH : !strcmp(s, "never") ? TSDB_FSYNC_NEVER : TSDB_FSYNC_INTERVAL;
 }
 
-static int open_storage(const lk_config *c, lk_crashpoint *crash, tsdb **db)
+static int open_storage(const lk_config *c, unsigned reader, lk_crashpoint *crash, tsdb **db)
 {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/tsdb", c->data);
   tsdb_opts o = {
     .dir = dir,
-    .block_range_ms = c->storage.block_range_ms,
+    .block_range_ms = lk_config_block_range(c, reader),
     .retention_ms = c->storage.retention_ms,
     .rollup_retention_ms = c->storage.rollup_retention_ms,
     .retention_bytes = c->storage.retention_size,
@@ -189,7 +189,8 @@ static int open_storage(const lk_config *c, lk_crashpoint *crash, tsdb **db)
     lk_error("cannot open storage in %s: %s", dir, d.set ? d.msg : "unknown error");
     return -1;
   }
-  lk_info("storage open dir=%s took_ms=%lld", dir, (long long)((lk_mono_ns() - t0) / 1000000));
+  lk_info("storage open dir=%s block_range_ms=%lld took_ms=%lld", dir, (long long)o.block_range_ms,
+          (long long)((lk_mono_ns() - t0) / 1000000));
   return 0;
 }
 
@@ -463,7 +464,8 @@ static int node_open(const char *cmd, const lk_config *c, node *n, char *token_p
   }
   n->crash_on = crash_at != NULL;
   lk_crashpoint *crash = n->crash_on ? &n->crash : NULL;
-  if (open_storage(c, crash, &n->db))
+  unsigned reader = !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER;
+  if (open_storage(c, reader, crash, &n->db))
     return 1;
   /* a quarter of the query cache budget for whole results, the rest (in the
    * tsdb) for decoded chunks; query_cache_size: 0 turns both off */
@@ -473,7 +475,7 @@ static int node_open(const char *cmd, const lk_config *c, node *n, char *token_p
   n->am = n->logs ? open_notifier(cmd, c) : NULL;
   if (!n->am)
     return n->logs ? 2 : 1;
-  n->src = (config_src){c->path, !strcmp(cmd, "up") ? LK_CONFIG_UP : LK_CONFIG_SERVER};
+  n->src = (config_src){c->path, reader};
   if (!(n->rules = open_rules(c, &n->src, n->db, n->logs)))
     return 1;
   /* Receivers of every rule evaluation's alerts (alerting_send_fn), added

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -515,6 +516,73 @@ static void test_restart_file_and_bad_input(void **state)
   free(dir);
 }
 
+/* 1,000 containers' logs (the collector bench's farm), one line each. */
+static char *mkpods_many(int n)
+{
+  char *dir = mkpods();
+  for (int i = 0; i < n; i++) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/pods/ns_pod-%d_u%d", dir, i, i);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/pods/ns_pod-%d_u%d/c", dir, i, i);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/pods/ns_pod-%d_u%d/c/0.log", dir, i, i);
+    char line[100];
+    snprintf(line, sizeof line, "2024-05-01T12:00:00.000000000Z stdout F line %d\n", i);
+    append(path, line);
+  }
+  return dir;
+}
+
+/* Lines read in one poll of a fresh tailer (max_open 0: the default) and
+ * how many files it left unfollowed. */
+static size_t poll_once(const char *dir, size_t max_open, uint64_t *unfollowed)
+{
+  char glob[512];
+  snprintf(glob, sizeof glob, "%s/pods/*/*/*.log", dir);
+  const char *globs[] = {glob};
+  collector_tail_opts o = {.globs = globs, .nglobs = 1, .max_open = max_open};
+  sink_state ss = {0};
+  collector_tail *t;
+  assert_int_equal(collector_tail_new(&o, (collector_log_sink){sink, &ss}, &t, NULL), 0);
+  assert_int_equal(collector_tail_poll(t), 0);
+  collector_tail_stats st;
+  collector_tail_stats_get(t, &st);
+  *unfollowed = st.unfollowed;
+  collector_tail_free(t);
+  size_t n = ss.n;
+  sink_free(&ss);
+  return n;
+}
+
+/* The default bound on open files follows the open-file limit, so the
+ * bench's 1,000 containers are all followed once main has raised it (it
+ * was a fixed 512); a low limit keeps the 512 floor, max_open still
+ * bounds, and what is left out is counted. */
+static void test_open_bound_follows_fd_limit(void **state)
+{
+  (void)state;
+  struct rlimit was;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+  if (was.rlim_max != RLIM_INFINITY && was.rlim_max < 8192)
+    skip(); /* cannot raise the soft limit far enough here */
+  char *dir = mkpods_many(1000);
+  uint64_t unfollowed;
+  struct rlimit rl = {8192, was.rlim_max};
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  assert_int_equal(poll_once(dir, 0, &unfollowed), 1000);
+  assert_int_equal(unfollowed, 0);
+  assert_int_equal(poll_once(dir, 300, &unfollowed), 300);
+  assert_int_equal(unfollowed, 700);
+  rl.rlim_cur = 1024;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  assert_int_equal(poll_once(dir, 0, &unfollowed), 512);
+  assert_int_equal(unfollowed, 488);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+  rmrf(dir);
+  free(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -525,6 +593,7 @@ int main(void)
       cmocka_unit_test(test_stale_position),
       cmocka_unit_test(test_rotation_with_writer),
       cmocka_unit_test(test_rotation_gzip),
+      cmocka_unit_test(test_open_bound_follows_fd_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

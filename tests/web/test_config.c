@@ -49,6 +49,27 @@ static void test_defaults(void **state)
   lk_config_fini(&c);
 }
 
+/* `lookout up` cuts its head into blocks every 6m40s (a ninth of an hour,
+ * so compaction windows stay whole hours) unless the file says otherwise
+ * (its head's sealed chunks grew it past 200 MB at 2 h); `lookout server`
+ * keeps 2 h. */
+static void test_block_range_per_program(void **state)
+{
+  (void)state;
+  lk_config c;
+  lk_config_init(&c);
+  assert_int_equal(lk_config_block_range(&c, LK_CONFIG_UP), 400000);
+  assert_int_equal(lk_config_block_range(&c, LK_CONFIG_SERVER), 2 * 3600000);
+  static const char text[] = "storage:\n  block_range: 2h\n";
+  lk_diag d = {0};
+  assert_int_equal(lk_config_parse(&c, text, strlen(text), "x.yaml", LK_CONFIG_UP, &d), 0);
+  assert_int_equal(lk_config_block_range(&c, LK_CONFIG_UP), 2 * 3600000);
+  static const char other[] = "storage:\n  retention: 1d\n";
+  assert_int_equal(lk_config_parse(&c, other, strlen(other), "x.yaml", LK_CONFIG_UP, &d), 0);
+  assert_int_equal(lk_config_block_range(&c, LK_CONFIG_UP), 400000);
+  lk_config_fini(&c);
+}
+
 static void test_design_example(void **state)
 {
   lk_config c;
@@ -119,6 +140,26 @@ static void test_errors(void **state)
   check_error("storage: { rollup_retention: 7d }\n",
               "storage.rollup_retention (168h) must be 0 or longer than storage.retention (360h)");
   check_error("storage: { retention: 30d, rollup_retention: 30d }\n", "must be 0 or longer than storage.retention");
+}
+
+/* Checks across keys, made after the walk, name the line of the key they
+ * are about, not line 1 (the root), however deep the key sits. */
+static void test_cross_field_lines(void **state)
+{
+  (void)state;
+  check_error("data: /tmp/x\n\nlisten: nocolon\n", "x.yaml:3: listen: expected host:port, got \"nocolon\"");
+  check_error("listen: a:1\ndata: ''\n", "x.yaml:2: data: must name a directory");
+  check_error("listen: a:1\nstorage:\n  retention: 5d\n  fsync: sometimes\n",
+              "x.yaml:4: storage.fsync: expected interval, batch or never");
+  check_error("storage:\n  retention: 30d\n  block_range: 2h\n  rollup_retention: 7d\n",
+              "x.yaml:4: storage.rollup_retention (168h) must be 0 or longer");
+  check_error("scrape_configs:\n  - job_name: a\n  - job_name: b\n    scrape_interval: 5s\n    scrape_timeout: 10s\n",
+              "x.yaml:5: scrape_configs: job \"b\": scrape_timeout is greater than scrape_interval");
+  check_error("listen: a:1\ntls:\n  key_file: k.pem\n", "x.yaml:3: tls: both cert_file and key_file are needed");
+  check_error("listen: a:1\ntls:\n  cert_file: c.pem\n", "x.yaml:3: tls: both cert_file and key_file are needed");
+  check_error("listen: a:1\ncollector:\n  detail_interval: 5s\n  interval: 0s\n",
+              "x.yaml:4: interval: must be greater than 0");
+  check_error("global:\n  scrape_timeout: 1s\n  scrape_interval: 0s\n", "x.yaml:3: scrape_interval: must be greater than 0");
 }
 
 /* Keys of modules not built yet stop the load at their line, in the
@@ -354,8 +395,10 @@ int main(int argc, char **argv)
   readme_path = argv[1];
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_defaults),
+    cmocka_unit_test(test_block_range_per_program),
     cmocka_unit_test(test_design_example),
     cmocka_unit_test(test_errors),
+    cmocka_unit_test(test_cross_field_lines),
     cmocka_unit_test(test_not_supported_yet),
     cmocka_unit_test(test_keys_per_program),
     cmocka_unit_test(test_rule_keys),
