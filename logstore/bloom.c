@@ -2,7 +2,9 @@
  *
  * Sealing collects the distinct items of a block (short tokens whole, the
  * winnowed 8-grams of long tokens: the lean index of FORMAT.md) into a hash
- * set, then sizes a bloom filter at 6 bits per item;
+ * set, then sizes a bloom filter at 6 bits per item (a line met before in
+ * the block and a short token met just before are skipped before any
+ * hashing: they add nothing new);
  * beside it, every byte trigram of every line sets one bit of a fixed
  * 32 Kibit map. Queries turn each literal they require into probes that are
  * sound for substring semantics: a token probe is only made for a piece of
@@ -13,6 +15,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "lib/lk_endian.h"
 #include "lib/lk_hash.h"
@@ -30,14 +35,26 @@
 #define GRAM_MIN_RUN (GRAM + GRAM_WINDOW - 1)
 
 #define RECENT 1024 /* direct-mapped cache of recently added items */
+#define RECENT_SHORT_LOG2 12 /* ... and of short tokens, by their bytes */
+#define SEEN_LINES 4096 /* direct-mapped cache of lines already added whole */
+
+/* A line added before, by its hash; its bytes are the caller's (borrowed
+ * until the set is freed) and compared whole, so a hit is exact. */
+typedef struct seen_line {
+  uint64_t h;
+  const char *p;
+  size_t n;
+} seen_line;
 
 struct ls_tokset {
   uint64_t *h; /* open addressing; 0 = empty (a zero hash is stored as 1) */
   size_t n, cap;
   uint64_t recent[RECENT]; /* skips the set (a cache miss) for repeated words */
+  uint64_t recent_short[1u << RECENT_SHORT_LOG2][2]; /* skips hashing a repeated short token */
   uint8_t tri[1u << LS_TRI_LOG2]; /* the block's trigram map, a byte per bit: plain stores */
   uint32_t *bnd;                  /* token boundaries of the line being added */
   size_t bcap;
+  seen_line seen[SEEN_LINES];     /* a line seen again adds nothing: skipped */
 };
 
 #define T1(c) ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -157,37 +174,53 @@ static void put_item(void *ctx, uint64_t h) { set_put(ctx, h); }
 
 /* A short token's item in a lean index (FORMAT.md): its bytes zero-padded
  * to two little-endian words a, b; mix((a ^ n * G) * K + b * K2). */
-static inline uint64_t short_item(const uint8_t w[16], size_t n)
+static inline uint64_t short_item(uint64_t a, uint64_t b, size_t n)
 {
-  uint64_t a = lk_le64_load(w), b = lk_le64_load(w + 8);
   return mix((a ^ n * 0x9e3779b97f4a7c15ULL) * 0x87c37b91114253d5ULL + b * 0xc2b2ae3d27d4eb4fULL);
 }
 
-/* short_item of the n < GRAM_MIN_RUN bytes at p, where p has `room` bytes
- * up to the end of its line: read as two words when 16 fit, else copied. */
+/* The n < GRAM_MIN_RUN bytes at p zero-padded to two little-endian words,
+ * where p has `room` bytes up to the end of its line: read as two words
+ * when 16 fit, else copied. */
+static inline void short_words(const char *p, size_t n, size_t room, uint64_t *a, uint64_t *b)
+{
+  if (room < 16) {
+    uint8_t w[16] = {0};
+    memcpy(w, p, n);
+    *a = lk_le64_load(w);
+    *b = lk_le64_load(w + 8);
+    return;
+  }
+  *a = lk_le64_load(p) & (n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1);
+  *b = lk_le64_load(p + 8) & (n >= 8 ? (1ULL << (8 * (n - 8))) - 1 : 0);
+}
+
 static inline uint64_t short_item_at(const char *p, size_t n, size_t room)
 {
-  uint8_t w[16] = {0};
-  if (room < sizeof w) {
-    memcpy(w, p, n);
-    return short_item(w, n);
-  }
-  uint64_t a = lk_le64_load(p), b = lk_le64_load(p + 8);
-  a &= n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
-  b &= n >= 8 ? (1ULL << (8 * (n - 8))) - 1 : 0;
-  lk_le64_store(w, a);
-  lk_le64_store(w + 8, b);
-  return short_item(w, n);
+  uint64_t a, b;
+  short_words(p, n, room, &a, &b);
+  return short_item(a, b, n);
 }
 
 /* A lean index (FORMAT.md LS_IDX_LEAN): a short token is one item, a long
- * one its winnowed grams only (they stand for it whole, too). */
+ * one its winnowed grams only (they stand for it whole, too). A short token
+ * met just before (same padded words: a token holds no zero byte, so they
+ * give its length too) is skipped before its item is hashed. */
 static void add_token(ls_tokset *t, const char *p, size_t n, size_t room)
 {
-  if (n < GRAM_MIN_RUN)
-    set_put(t, short_item_at(p, n, room));
-  else
+  if (n >= GRAM_MIN_RUN) {
     winnow(p, n, put_item, t);
+    return;
+  }
+  uint64_t a, b;
+  short_words(p, n, room, &a, &b);
+  uint64_t *slot = t->recent_short[((a ^ b * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >> (64 - RECENT_SHORT_LOG2)];
+  if (slot[0] == a && slot[1] == b)
+    return;
+  slot[0] = a;
+  slot[1] = b;
+  uint64_t h = short_item(a, b, n);
+  set_insert(t, h | !h);
 }
 
 /* Trigram (a, b, c) to its bit in the map (FORMAT.md). */
@@ -204,34 +237,88 @@ void logstore__tokset_trigrams(const ls_tokset *t, uint64_t *out)
     out[i / 64] |= (uint64_t)t->tri[i] << (i % 64);
 }
 
-/* One pass over the line without a branch per byte: every trigram's byte
- * of the map (the 3 bytes rolled through v) is set, and the position of
- * every change between token and other bytes is stored while the count
- * moves on only at a change; then each token [bnd[k], bnd[k + 1]) is added. */
-void logstore__tokset_add_line(ls_tokset *t, const char *p, size_t n)
+/* True when the same bytes were added as a line before (they set every
+ * item and trigram already); otherwise remembers them. Logs repeat whole
+ * lines often (a third of the bench corpus' bytes, inside a block), and a
+ * line hash costs a few cycles per 16 bytes against the index's ~10 per byte. */
+static bool line_seen(ls_tokset *t, const char *p, size_t n)
 {
-  t->bnd = lk_xgrow(t->bnd, &t->bcap, n + 2, sizeof *t->bnd);
-  const unsigned char *u = (const unsigned char *)p;
-  uint32_t *bnd = t->bnd, v = 0;
+  uint64_t h = lk_hash64(p, n, 0);
+  seen_line *e = &t->seen[h & (SEEN_LINES - 1)];
+  if (e->h == h && e->n == n && e->p && !memcmp(e->p, p, n))
+    return true;
+  *e = (seen_line){.h = h, .p = p, .n = n};
+  return false;
+}
+
+/* Every 3 consecutive bytes of the line set their byte of the trigram map;
+ * 8 bytes are loaded at once and give 6 trigrams, so no value is carried
+ * from byte to byte. */
+static void add_trigrams(ls_tokset *t, const unsigned char *u, size_t n)
+{
+  size_t i = 0;
+  for (; i + 8 <= n; i += 6) {
+    uint64_t w = lk_le64_load(u + i);
+    for (unsigned k = 0; k < 6; k++)
+      t->tri[((uint32_t)(w >> (8 * k) & 0xffffff) * 0x9e3779b1u) >> (32 - LS_TRI_LOG2)] = 1;
+  }
+  for (; i + 3 <= n; i++)
+    t->tri[tri_bit(u[i], u[i + 1], u[i + 2])] = 1;
+}
+
+/* Bit i set when byte i of the 16 at u is a token byte ([A-Za-z0-9]):
+ * unsigned range checks as signed compares after flipping the top bit. */
+#ifdef __SSE2__
+static inline uint32_t token_mask16(const unsigned char *u)
+{
+  __m128i x = _mm_loadu_si128((const __m128i *)u), top = _mm_set1_epi8((char)0x80);
+  __m128i digit = _mm_xor_si128(_mm_sub_epi8(x, _mm_set1_epi8('0')), top);
+  __m128i alpha = _mm_xor_si128(_mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8('a')), top);
+  __m128i m = _mm_or_si128(_mm_cmplt_epi8(digit, _mm_set1_epi8((char)(10 ^ 0x80))),
+                           _mm_cmplt_epi8(alpha, _mm_set1_epi8((char)(26 ^ 0x80))));
+  return (uint32_t)_mm_movemask_epi8(m);
+}
+#endif
+
+/* The position of every change between token and other bytes of the line
+ * into bnd (n + 1 at most), then n when the line ends inside a token; so
+ * token k is [bnd[2k], bnd[2k + 1]). Returns the count. 16 bytes at a time
+ * where SSE2 is there (every x86-64), then byte by byte without a branch:
+ * the count moves on only at a change. */
+static size_t token_bounds(const unsigned char *u, size_t n, uint32_t *bnd)
+{
   size_t nb = 0, i = 0;
   unsigned prev = 0;
-  for (; i < n && i < 2; i++) {
-    unsigned c = tokch(u[i]);
-    v = v >> 8 | (uint32_t)u[i] << 16;
-    bnd[nb] = (uint32_t)i;
-    nb += c ^ prev;
-    prev = c;
+#ifdef __SSE2__
+  for (; i + 16 <= n; i += 16) {
+    uint32_t m = token_mask16(u + i);
+    uint32_t change = (m ^ (m << 1 | prev)) & 0xffff;
+    prev = m >> 15;
+    for (; change; change &= change - 1)
+      bnd[nb++] = (uint32_t)(i + (size_t)__builtin_ctz(change));
   }
+#endif
   for (; i < n; i++) {
     unsigned c = tokch(u[i]);
-    v = v >> 8 | (uint32_t)u[i] << 16;
-    t->tri[(v * 0x9e3779b1u) >> (32 - LS_TRI_LOG2)] = 1;
     bnd[nb] = (uint32_t)i;
     nb += c ^ prev;
     prev = c;
   }
   bnd[nb] = (uint32_t)n;
-  nb += prev;
+  return nb + prev;
+}
+
+/* A line seen before adds nothing; otherwise its trigrams, then each of its
+ * tokens. */
+void logstore__tokset_add_line(ls_tokset *t, const char *p, size_t n)
+{
+  if (line_seen(t, p, n))
+    return;
+  const unsigned char *u = (const unsigned char *)p;
+  add_trigrams(t, u, n);
+  t->bnd = lk_xgrow(t->bnd, &t->bcap, n + 2, sizeof *t->bnd);
+  size_t nb = token_bounds(u, n, t->bnd);
+  uint32_t *bnd = t->bnd;
   for (size_t k = 0; k < nb; k += 2)
     add_token(t, p + bnd[k], bnd[k + 1] - bnd[k], n - bnd[k]);
 }

@@ -82,6 +82,11 @@ struct logstore {
   int64_t newest;
   uint64_t raw_bytes, sealed_bytes;
   bool seal_failing;        /* the last seal failed (logged once until one works) */
+  /* kept from seal to seal (sealing holds the write lock): the zstd context
+   * and the block's raw and compressed bytes, so a seal allocates and
+   * faults in no fresh pages (their pages go back after a seal of every head) */
+  struct ZSTD_CCtx_s *cctx;
+  lk_buf seal_raw, seal_out;
 };
 
 /* store.c */
@@ -137,6 +142,8 @@ void logstore__decoded_fini(ls_decoded *d);
 typedef struct ls_tokset ls_tokset;
 ls_tokset *logstore__tokset_new(void);
 void logstore__tokset_free(ls_tokset *t);
+/* Borrows the line's bytes until the set is freed (a line added again is
+ * recognised by them and skipped). */
 void logstore__tokset_add_line(ls_tokset *t, const char *p, size_t n);
 /* The trigram map of the lines added: LS_TRI_WORDS words into out. */
 void logstore__tokset_trigrams(const ls_tokset *t, uint64_t *out);

@@ -97,19 +97,28 @@ static ls_seg *seg_current(logstore *s, int *rc)
   return *rc ? NULL : &s->segs[s->nsegs - 1];
 }
 
-/* Serialise the head as the decompressed block data. */
+/* Serialise the head as the decompressed block data, appended to raw:
+ * varints written in place, line bytes copied a run at a time (a head
+ * filled in time order is one run). */
 static void encode_raw(const ls_stream *st, lk_buf *raw)
 {
   lk_buf_reserve(raw, st->hn * (LK_UVARINT_MAX * 2) + st->hbytes.len);
+  uint8_t *p = raw->data + raw->len;
   int64_t prev = st->hts[0];
   for (size_t i = 0; i < st->hn; i++) {
-    lk_buf_put_varint(raw, st->hts[i] - prev);
+    p += lk_uvarint_put(p, lk_zigzag(st->hts[i] - prev));
     prev = st->hts[i];
   }
   for (size_t i = 0; i < st->hn; i++)
-    lk_buf_put_uvarint(raw, st->hlen[i]);
-  for (size_t i = 0; i < st->hn; i++)
-    lk_buf_append(raw, st->hbytes.data + st->hoff[i], st->hlen[i]);
+    p += lk_uvarint_put(p, st->hlen[i]);
+  for (size_t i = 0, j; i < st->hn; i = j) {
+    size_t end = (size_t)st->hoff[i] + st->hlen[i];
+    for (j = i + 1; j < st->hn && st->hoff[j] == end; j++)
+      end += st->hlen[j];
+    memcpy(p, st->hbytes.data + st->hoff[i], end - st->hoff[i]);
+    p += end - st->hoff[i];
+  }
+  raw->len = (size_t)(p - raw->data);
 }
 
 static void build_bloom(const ls_stream *st, ls_block *b)
@@ -239,20 +248,23 @@ int logstore__seal(logstore *s, ls_stream *st)
 {
   if (!st->hn)
     return 0;
-  lk_buf raw = {0}, meta = {0};
-  encode_raw(st, &raw);
+  if (!s->cctx && !(s->cctx = ZSTD_createCCtx()))
+    return LK_ENOMEM;
+  lk_buf *raw = &s->seal_raw, *out = &s->seal_out, meta = {0};
+  lk_buf_clear(raw);
+  encode_raw(st, raw);
   ls_block b = {.mint = st->hts[0], .maxt = st->hts[st->hn - 1], .nentries = (uint32_t)st->hn,
-                .raw_len = (uint32_t)raw.len};
-  size_t bound = ZSTD_compressBound(raw.len);
-  void *data = lk_xmalloc(bound);
-  size_t clen = ZSTD_compress(data, bound, raw.data, raw.len, LS_ZSTD_LEVEL);
+                .raw_len = (uint32_t)raw->len};
+  lk_buf_clear(out);
+  lk_buf_reserve(out, ZSTD_compressBound(raw->len));
+  size_t clen = ZSTD_compressCCtx(s->cctx, out->data, out->cap, raw->data, raw->len, LS_ZSTD_LEVEL);
   int rc = ZSTD_isError(clen) ? LK_EIO : 0;
   if (!rc) {
     b.data_len = (uint32_t)clen;
-    b.data_crc = lk_crc32(0, data, clen);
+    b.data_crc = lk_crc32(0, out->data, clen);
     build_bloom(st, &b);
     encode_meta(st, &b, &meta);
-    rc = write_block(s, &b, &meta, data);
+    rc = write_block(s, &b, &meta, out->data);
   }
   if (!rc) {
     lk_crash_point(s->o.crash, "log.seal_block_written");
@@ -263,8 +275,6 @@ int logstore__seal(logstore *s, ls_stream *st)
     free(b.bloom);
     free(b.tri);
   }
-  free(data);
-  lk_buf_fini(&raw);
   lk_buf_fini(&meta);
   return rc;
 }
@@ -276,6 +286,8 @@ int logstore__seal_all(logstore *s)
     if (rc)
       return rc;
   }
+  pages_release(s->seal_raw.data, s->seal_raw.cap); /* kept for the next seal, as a head's */
+  pages_release(s->seal_out.data, s->seal_out.cap);
   if (s->nsegs && fdatasync(s->segs[s->nsegs - 1].fd))
     return -errno;
   lk_crash_point(s->o.crash, "log.seal_all_before_wal_reset");
@@ -451,6 +463,10 @@ void logstore__segs_close(logstore *s)
   free(s->segs);
   s->segs = NULL;
   s->nsegs = 0;
+  ZSTD_freeCCtx(s->cctx);
+  s->cctx = NULL;
+  lk_buf_fini(&s->seal_raw);
+  lk_buf_fini(&s->seal_out);
 }
 
 /*---- reading ----*/

@@ -35,6 +35,7 @@
 #define DEF_BLOCK_BYTES (2u << 20)
 #define DEF_WAL_BYTES (256u << 20)
 #define DEF_MAX_LINE (256u << 10)
+#define HEAD_WHOLE_AT (64u << 10) /* head bytes from which it is grown to a whole block at once */
 #define DEF_OOO_NS (3600LL * 1000000000LL)
 #define MAX_LABELS 64
 #define GC_MIN_WINDOW_NS (60LL * 1000000000LL) /* idle time before a stream's head is sealed, at least */
@@ -238,8 +239,23 @@ static void stream_gc(logstore *s)
     lk_info("log store gc: dropped streams=%zu live_streams=%zu", dropped, s->nstreams);
 }
 
+/* A head about to pass HEAD_WHOLE_AT bytes is grown at once to a whole
+ * block's: one copy instead of a doubling chain up to block_bytes (each
+ * step a copy of all before it and fresh pages). Pages are touched only as
+ * lines arrive, and a stream that never gets there stays small. */
+static void head_reserve(const logstore *s, ls_stream *st, const logstore_entry *e, size_t n)
+{
+  size_t need = st->hbytes.len;
+  for (size_t i = 0; i < n; i++)
+    need += e[i].len;
+  if (need < st->hbytes.cap || need < HEAD_WHOLE_AT)
+    return;
+  lk_buf_reserve(&st->hbytes, (need > s->o.block_bytes ? need : s->o.block_bytes) - st->hbytes.len);
+}
+
 void logstore__head_append(logstore *s, ls_stream *st, const logstore_entry *e, size_t n)
 {
+  head_reserve(s, st, e, n);
   for (size_t i = 0; i < n; i++) {
     head_insert(st, e[i].ts, e[i].line, e[i].len);
     if (e[i].ts > st->maxt)

@@ -84,21 +84,25 @@ int logstore__wal_append(logstore *s, const ls_stream *st, uint64_t first_seq,
                          const logstore_entry *e, size_t n)
 {
   lk_buf b = {0};
-  size_t bytes = LS_WAL_REC_HDR + 64;
+  size_t entry_bytes = 0;
   for (size_t i = 0; i < n; i++)
-    bytes += 2 * LK_UVARINT_MAX + e[i].len;
-  lk_buf_reserve(&b, bytes); /* one allocation, not a doubling chain of copies */
+    entry_bytes += 2 * LK_UVARINT_MAX + e[i].len;
+  lk_buf_reserve(&b, LS_WAL_REC_HDR + 64 + entry_bytes); /* one allocation, not a doubling chain of copies */
   lk_buf_put_u32le(&b, 0);
   lk_buf_put_u32le(&b, 0);
   lk_buf_putc(&b, LS_WAL_ENTRIES);
   logstore__labels_put(&b, st->labels, st->nlabels);
   lk_buf_put_uvarint(&b, first_seq);
   lk_buf_put_uvarint(&b, n);
+  lk_buf_reserve(&b, entry_bytes); /* (long labels may have used the slack) */
+  uint8_t *p = b.data + b.len;      /* entries written in place */
   for (size_t i = 0; i < n; i++) {
-    lk_buf_put_varint(&b, e[i].ts);
-    lk_buf_put_uvarint(&b, e[i].len);
-    lk_buf_append(&b, e[i].line, e[i].len);
+    p += lk_uvarint_put(p, lk_zigzag(e[i].ts));
+    p += lk_uvarint_put(p, e[i].len);
+    memcpy(p, e[i].line, e[i].len);
+    p += e[i].len;
   }
+  b.len = (size_t)(p - b.data);
   uint32_t len = (uint32_t)(b.len - LS_WAL_REC_HDR);
   uint32_t crc = lk_crc32(0, b.data + LS_WAL_REC_HDR, len);
   lk_le32_store(b.data, len);

@@ -361,6 +361,91 @@ static void test_lean_index_size(void **state)
   free(dir);
 }
 
+/* Lines built to meet the index's shortcuts: each block's lines repeat
+ * whole (a line met again is skipped when indexing), differ from a repeat
+ * in one byte at the same length, and put tokens across the 16-byte steps
+ * of the token scan, beside UTF-8 bytes and `_`/`@`/`[`/`{` next to letters.
+ * Every token, asked as a whole word, is found in its block and only there. */
+static void edge_line(char *out, size_t cap, int blk, int j)
+{
+  static const char *const shapes[] = {
+      "%02d°C_abcdefghijklmnopq@tok%dz{x}",  /* a 17-byte token across byte 16 */
+      "é=wordfifteenxx%d [k%dz] über_alles", /* tokens after 2-byte UTF-8 */
+      "0123456789abcdef%dtail%dq",            /* a token ending at byte 16 and going on */
+  };
+  snprintf(out, cap, shapes[j % 3], blk, j / 3 + blk * 10);
+}
+
+static void test_skip_index_repeats_and_scan_steps(void **state)
+{
+  (void)state;
+  enum { NBLK = 6, PER = 9, REPEAT = 4 };
+  char *dir = dfx_tmpdir("/tmp/lk-skip-XXXXXX");
+  assert_non_null(dir);
+  logstore_opts o = {.dir = dir, .block_bytes = 1u << 20};
+  logstore *s;
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  char line[128], name[16];
+  int64_t t = 1;
+  for (int b = 0; b < NBLK; b++) {
+    snprintf(name, sizeof name, "e%02d", b);
+    for (int r = 0; r < REPEAT; r++)
+      for (int j = 0; j < PER; j++) {
+        edge_line(line, sizeof line, b, j);
+        push(s, name, t++, line);
+        line[strlen(line) - 1] ^= 1; /* the same length, one byte off */
+        push(s, name, t++, line);
+      }
+  }
+  assert_int_equal(logstore_flush(s), 0);
+  struct { const char *lit; int blk; } want[] = {
+      {"03°C_abcdefghijklmnopq@tok32z{", 3}, {"@tok0z{", 0}, {"{x}", -1},
+      {"=wordfifteenxx4 ", 4}, {"[k51z]", 5}, {" über_", -1},
+      {"0123456789abcdef2tail21q", 2}, {"0123456789abcdef2tail21p", 2},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    char q[96];
+    snprintf(q, sizeof q, "{app=~\".+\"} |= \"%s\"", want[i].lit);
+    size_t br, n = count_query(s, q, &br);
+    if (!n)
+      fail_msg("%s: not found", q);
+    if (want[i].blk >= 0 && br != 1)
+      fail_msg("%s: %zu blocks read, want only block %d's", q, br, want[i].blk);
+  }
+  logstore_close(s);
+  assert_int_equal(dfx_rmrf(dir), 0);
+  free(dir);
+}
+
+/* More distinct lines of one length than the index's cache of lines seen
+ * holds, each with its own short token sharing its first 8 bytes with all
+ * the others' (as many as the cache of short tokens holds): a line or token
+ * is skipped only when it was really met before, so each is found. */
+static void test_skip_index_cache_collisions(void **state)
+{
+  (void)state;
+  enum { LINES = 6000 };
+  char *dir = dfx_tmpdir("/tmp/lk-skip-XXXXXX");
+  assert_non_null(dir);
+  logstore_opts o = {.dir = dir, .block_bytes = 1u << 20};
+  logstore *s;
+  assert_int_equal(logstore_open(&o, &s, NULL), 0);
+  char line[64], q[96];
+  for (int i = 0; i < LINES; i++) {
+    snprintf(line, sizeof line, "k=commonpf%04d v=%05d", i, (i * 7919) % 100000);
+    push(s, "same", 1 + i / 4, line); /* within count_query's range */
+  }
+  assert_int_equal(logstore_flush(s), 0);
+  for (int i = 0; i < LINES; i += 7) {
+    snprintf(q, sizeof q, "{app=~\".+\"} |= \"=commonpf%04d \"", i);
+    if (count_query(s, q, NULL) != 1)
+      fail_msg("%s: not found", q);
+  }
+  logstore_close(s);
+  assert_int_equal(dfx_rmrf(dir), 0);
+  free(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -372,6 +457,8 @@ int main(void)
       cmocka_unit_test(test_skip_in_older_blocks),
       cmocka_unit_test(test_lean_index_size),
       cmocka_unit_test(test_skip_never_hides_a_match),
+      cmocka_unit_test(test_skip_index_repeats_and_scan_steps),
+      cmocka_unit_test(test_skip_index_cache_collisions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
