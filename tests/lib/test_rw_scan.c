@@ -178,6 +178,25 @@ static void test_fixture_matches_decode(void **state)
   free(body);
 }
 
+static const uint8_t LSL_LABEL_A[] = {0x0a, 0x05, 0x0a, 0x01, 'a', 0x12, 0x00}; /* a="" */
+
+/* A series of label a="", sample (t=1000), label b="x", snappy'd into *body
+ * (cleared first): a label after the samples, so the series has no key. */
+static void label_sample_label(lk_buf *body)
+{
+  const uint8_t sample[] = {0x12, 0x03, 0x10, 0xe8, 0x07};
+  const uint8_t lb[] = {0x0a, 0x06, 0x0a, 0x01, 'b', 0x12, 0x01, 'x'};
+  uint8_t hdr[] = {0x0a, (uint8_t)(sizeof LSL_LABEL_A + sizeof sample + sizeof lb)};
+  lk_buf pb = {0};
+  lk_buf_append(&pb, hdr, 2);
+  lk_buf_append(&pb, LSL_LABEL_A, sizeof LSL_LABEL_A);
+  lk_buf_append(&pb, sample, sizeof sample);
+  lk_buf_append(&pb, lb, sizeof lb);
+  lk_buf_clear(body);
+  lk_snappy_compress(pb.data, pb.len, body);
+  lk_buf_fini(&pb);
+}
+
 static void test_keys(void **state)
 {
   (void)state;
@@ -205,17 +224,7 @@ static void test_keys(void **state)
   lk_buf_fini(&body);
 
   /* label, sample, label: no key, but the labels still decode */
-  const uint8_t sample[] = {0x12, 0x03, 0x10, 0xe8, 0x07};
-  lk_buf pb = {0};
-  const uint8_t la[] = {0x0a, 0x05, 0x0a, 0x01, 'a', 0x12, 0x00};
-  const uint8_t lb[] = {0x0a, 0x06, 0x0a, 0x01, 'b', 0x12, 0x01, 'x'};
-  uint8_t hdr[] = {0x0a, (uint8_t)(sizeof la + sizeof sample + sizeof lb)};
-  lk_buf_append(&pb, hdr, 2);
-  lk_buf_append(&pb, la, sizeof la);
-  lk_buf_append(&pb, sample, sizeof sample);
-  lk_buf_append(&pb, lb, sizeof lb);
-  lk_buf_clear(&body);
-  lk_snappy_compress(pb.data, pb.len, &body);
+  label_sample_label(&body);
   assert_int_equal(lk_rw_scan(body.data, body.len, 1 << 20, a, &rs, &n, NULL), 0);
   assert_int_equal(n, 1);
   assert_null(rs[0].key);
@@ -225,7 +234,6 @@ static void test_keys(void **state)
   assert_int_equal(nl, 2);
   assert_string_equal(ls[1].name, "b");
   assert_string_equal(ls[1].value, "x");
-  lk_buf_fini(&pb);
   lk_buf_fini(&body);
   lk_arena_free(a);
 }
@@ -266,25 +274,14 @@ static void test_expected_keys(void **state)
   fixture_keys_fini(&fk);
 
   /* label, sample, label with the first label expected: no key, not expected */
-  const uint8_t la[] = {0x0a, 0x05, 0x0a, 0x01, 'a', 0x12, 0x00};
-  const uint8_t sample[] = {0x12, 0x03, 0x10, 0xe8, 0x07};
-  const uint8_t lb[] = {0x0a, 0x06, 0x0a, 0x01, 'b', 0x12, 0x01, 'x'};
-  uint8_t hdr[] = {0x0a, (uint8_t)(sizeof la + sizeof sample + sizeof lb)};
-  lk_buf pb = {0};
-  lk_buf_append(&pb, hdr, 2);
-  lk_buf_append(&pb, la, sizeof la);
-  lk_buf_append(&pb, sample, sizeof sample);
-  lk_buf_append(&pb, lb, sizeof lb);
-  lk_buf_clear(&body);
-  lk_snappy_compress(pb.data, pb.len, &body);
-  const uint8_t *keys[] = {la};
-  size_t lens[] = {sizeof la};
+  label_sample_label(&body);
+  const uint8_t *keys[] = {LSL_LABEL_A};
+  size_t lens[] = {sizeof LSL_LABEL_A};
   lk_rw_expected x = {keys, lens, 1};
   expect_matches_scan(body.data, body.len, &x, a);
   assert_int_equal(lk_rw_scan_expect(body.data, body.len, 1 << 20, a, expect_given, &x, &rs, &n, NULL), 0);
   assert_null(rs[0].key);
   assert_int_equal(rs[0].expected, 0);
-  lk_buf_fini(&pb);
   lk_buf_fini(&body);
   lk_arena_free(a);
 }

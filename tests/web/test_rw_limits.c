@@ -157,17 +157,25 @@ static void test_series_attack(void **state)
   assert_int_equal(web_fx_stop(f), 0);
 }
 
+/* A server whose head cuts after 1 h blocks and drops a series idle past
+ * it (head_min_samples 1): what makes cached refs go stale. */
+static web_fx *start_cutting_server(void)
+{
+  tsdb_opts to = {.block_range_ms = 60 * MIN_MS, .head_min_samples = 1};
+  web_opts wo = {.limits = {.max_write_body = 1 << 20}};
+  web_fx *f = web_fx_start_tsdb("/tmp/lk_rwlim_XXXXXX", wo, NULL, &to);
+  if (!f)
+    fail();
+  return f;
+}
+
 /* The remote_write series cache holds the ref of a series; it goes idle,
  * a head cut drops it; writing it again resolves it anew (204) and both
  * samples read back. */
 static void test_stale_cached_ref(void **state)
 {
   (void)state;
-  tsdb_opts to = {.block_range_ms = 60 * MIN_MS, .head_min_samples = 1};
-  web_opts wo = {.limits = {.max_write_body = 1 << 20}};
-  web_fx *f = web_fx_start_tsdb("/tmp/lk_rwlim_XXXXXX", wo, NULL, &to);
-  if (!f)
-    fail();
+  web_fx *f = start_cutting_server();
   assert_int_equal(write1(f, "idle", "a", T0, 1), 204);
   assert_int_equal(write1(f, "busy", "b", T0 + 200 * MIN_MS, 2), 204);
   assert_int_equal(head_series(f), 1); /* idle{id=a} dropped */
@@ -186,11 +194,7 @@ static void test_stale_cached_ref(void **state)
 static void test_import_stale_ref(void **state)
 {
   (void)state;
-  tsdb_opts to = {.block_range_ms = 60 * MIN_MS, .head_min_samples = 1};
-  web_opts wo = {.limits = {.max_write_body = 1 << 20}};
-  web_fx *f = web_fx_start_tsdb("/tmp/lk_rwlim_XXXXXX", wo, NULL, &to);
-  if (!f)
-    fail();
+  web_fx *f = start_cutting_server();
   enum { FILL = 20000 };
   lk_buf body = {0};
   lk_buf_printf(&body, "idle{id=\"a\"} 1 %lld\n", (long long)T0);
@@ -252,11 +256,7 @@ static size_t samples_x(web_fx *f, const char *id, const char *x)
 static void test_rw_memo_by_index(void **state)
 {
   (void)state;
-  tsdb_opts to = {.block_range_ms = 60 * MIN_MS, .head_min_samples = 1};
-  web_opts wo = {.limits = {.max_write_body = 1 << 20}};
-  web_fx *f = web_fx_start_tsdb("/tmp/lk_rwlim_XXXXXX", wo, NULL, &to);
-  if (!f)
-    fail();
+  web_fx *f = start_cutting_server();
   const char *abc[] = {"a", "b", "c"}, *abd[] = {"a", "b", "d"}, *b[] = {"b"};
   assert_int_equal(write_ids(f, abc, 3, -1, T0), 204);
   assert_int_equal(write_ids(f, abd, 3, 1, T0 + 1000), 204); /* b with x="y" */
