@@ -38,6 +38,7 @@ struct tsdb_result {
   void **own;                /* heap sample arrays taken over from groups */
   size_t nown, capown;
   tsdb__slab slab;           /* block samples of every group */
+  tsdb__tcols *cols;         /* block timestamps, one copy per distinct column */
   tsdb__slabpool *pool;      /* a reference while slab is held */
   const lk_label *prev_src;  /* the source labels of the last series added (valid
                                 while the select holds its locks) ... */
@@ -54,6 +55,7 @@ typedef struct cand {
   size_t grp;                /* index of its group (equal label sets) */
   size_t base, bound, got;   /* block samples: slot [base, base+bound) of the
                                 group's array, got of them filled */
+  const int64_t *tcol;       /* with shared columns: its got timestamps */
 } cand;
 
 typedef struct sel {
@@ -65,6 +67,9 @@ typedef struct sel {
   size_t n, cap;
   tsdb__fcache *fc;          /* one frame cache per block */
   bool disjoint;             /* the blocks read do not overlap in time */
+  tsdb__tcols *cols;         /* the result's shared timestamp columns, or NULL:
+                                timestamps are copied to the slab (the sample
+                                cache serves them) */
 } sel;
 
 /*---- Postings per source ----*/
@@ -393,7 +398,9 @@ static bool blocks_overlap(tsdb__block **b, uint32_t nb, int64_t mint, int64_t m
 
 /* Give each group a slice of the result's slab for its block members and
  * each member a slot in it, sized by its chunk counts. The vectors are
- * views into the slab (their cap is the slice). */
+ * views into the slab (their cap is the slice). With shared timestamp
+ * columns the slab holds values only, one run of them, so the memory a
+ * query touches is half as large. */
 static int plan_groups(sel *s, tsdb_result *r, tsdb__vec *gv, size_t ng, lk_diag *d)
 {
   size_t total = 0;
@@ -408,14 +415,15 @@ static int plan_groups(sel *s, tsdb_result *r, tsdb__vec *gv, size_t ng, lk_diag
     gv[c->grp].cap += c->bound;
     total += c->bound;
   }
-  int rc = slab_alloc(s->db, r, total * (sizeof(int64_t) + sizeof(double)), d);
+  size_t tsize = s->cols ? 0 : sizeof(int64_t);
+  int rc = slab_alloc(s->db, r, total * (tsize + sizeof(double)), d);
   if (rc)
     return rc;
   uint8_t *p = r->slab.p;
   for (size_t g = 0; g < ng; g++) {
-    gv[g].t = (int64_t *)(void *)p;
-    gv[g].v = (double *)(void *)(p + gv[g].cap * sizeof(int64_t));
-    p += gv[g].cap * (sizeof(int64_t) + sizeof(double));
+    gv[g].t = s->cols ? NULL : (int64_t *)(void *)p;
+    gv[g].v = (double *)(void *)(p + gv[g].cap * tsize);
+    p += gv[g].cap * (tsize + sizeof(double));
   }
   return 0;
 }
@@ -430,6 +438,7 @@ typedef struct reader {
   const fetch *f;
   size_t nf;
   tsdb__fcache *fc;          /* its own frame caches, one per block */
+  tsdb__tscratch ts;         /* with shared columns */
   uint64_t stop_at;          /* give up past this many samples (0: never) */
   uint64_t total;
   int rc;
@@ -442,10 +451,14 @@ static void *read_share(void *arg)
     cand *c = &w->s->c[w->f[k].idx];
     tsdb__vec *v = &w->gv[c->grp];
     tsdb__scache *sc = w->s->db->scache;
-    w->rc = sc ? tsdb__scache_read(sc, w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
-                                   v->t + c->base, v->v + c->base, c->bound, &c->got)
-               : tsdb__block_samples_into(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
-                                          v->t + c->base, v->v + c->base, c->bound, &c->got);
+    if (w->s->cols)
+      w->rc = tsdb__block_samples_shared(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
+                                         w->s->cols, &w->ts, v->v + c->base, c->bound, &c->tcol, &c->got);
+    else
+      w->rc = sc ? tsdb__scache_read(sc, w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
+                                     v->t + c->base, v->v + c->base, c->bound, &c->got)
+                 : tsdb__block_samples_into(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt,
+                                            &w->fc[c->src], v->t + c->base, v->v + c->base, c->bound, &c->got);
     w->total += w->rc ? 0 : c->got;
     if (w->stop_at && w->total > w->stop_at)
       break;
@@ -471,6 +484,10 @@ static void read_parallel(reader *w, uint32_t nb)
     pthread_join(th, NULL);
   else if (w[1].nf)
     read_share(&w[1]);
+  for (int i = 0; i < 2; i++) {
+    free(w[i].ts.t);
+    lk_buf_fini(&w[i].ts.key);
+  }
   if (w[1].fc)
     for (uint32_t i = 0; i < nb; i++)
       tsdb__fcache_fini(&w[1].fc[i]);
@@ -509,7 +526,7 @@ static int prefetch(const sel *s, tsdb__block **blocks, uint32_t nb, tsdb__vec *
   }
   reader w[2];
   for (int i = 0; i < 2; i++)
-    w[i] = (reader){s, blocks, gv, i ? f + split : f, i ? nf - split : split, i ? NULL : s->fc,
+    w[i] = (reader){s, blocks, gv, i ? f + split : f, i ? nf - split : split, i ? NULL : s->fc, {0},
                     exact ? max_samples : 0, 0, 0};
   read_parallel(w, nb);
   free(f);
@@ -531,12 +548,61 @@ static bool normal(const tsdb__vec *v, int64_t mint, int64_t maxt)
   return ok;
 }
 
-/* Gather a group's samples into v (a slab view): the block members' slots
- * compacted in source order, then, if head members have samples in the
- * range (series stay in the head after their samples moved to blocks),
- * moved to heap arrays (*heap set) with the head's samples appended;
- * normalized unless already in order. */
-static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *heap)
+/* The timestamps of a group's block members in source order, from the
+ * shared columns: a lone member's column itself, else the concatenation
+ * of the members' columns, kept once per distinct sequence of them (key:
+ * scratch). NULL when no member has samples. */
+static const int64_t *group_column(const sel *s, const cand *c, size_t n, size_t total, lk_buf *key)
+{
+  const cand *only = NULL;
+  size_t members = 0;
+  lk_buf_clear(key);
+  lk_buf_append(key, "C", 1);
+  for (size_t i = 0; i < n; i++) {
+    if (c[i].hs || !c[i].got)
+      continue;
+    only = &c[i];
+    members++;
+    uint64_t ref[2] = {(uint64_t)(uintptr_t)c[i].tcol, c[i].got};
+    lk_buf_append(key, ref, sizeof ref);
+  }
+  if (members <= 1)
+    return only ? only->tcol : NULL;
+  size_t have;
+  const int64_t *col = tsdb__tcols_find(s->cols, key, &have);
+  if (col)
+    return col;
+  int64_t *t = lk_xmalloc(total * sizeof *t), *p = t;
+  for (size_t i = 0; i < n; i++)
+    if (!c[i].hs && c[i].got) {
+      memcpy(p, c[i].tcol, c[i].got * sizeof *p);
+      p += c[i].got;
+    }
+  col = tsdb__tcols_add(s->cols, key, t, total);
+  free(t);
+  return col;
+}
+
+/* Copy v's samples to heap arrays of its own. */
+static void vec_to_heap(tsdb__vec *v)
+{
+  tsdb__vec h = {0};
+  if (v->n) {
+    tsdb__vec_reserve(&h, v->n);
+    memcpy(h.t, v->t, v->n * sizeof *h.t);
+    memcpy(h.v, v->v, v->n * sizeof *h.v);
+    h.n = v->n;
+  }
+  *v = h;
+}
+
+/* Gather a group's samples into v (a slab view; with shared columns, its
+ * timestamps are group_column's): the block members' slots compacted in
+ * source order, then, if head members have samples in the range (series
+ * stay in the head after their samples moved to blocks), moved to heap
+ * arrays (*heap set) with the head's samples appended; normalized unless
+ * already in order (on heap arrays when the timestamps are shared). */
+static int group_samples(const sel *s, cand *c, size_t n, lk_buf *key, tsdb__vec *v, bool *heap)
 {
   int rc = 0;
   size_t w = 0;
@@ -546,23 +612,18 @@ static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *he
     if (c[i].hs || !c[i].got)
       continue;
     if (c[i].base != w) {
-      memmove(v->t + w, v->t + c[i].base, c[i].got * sizeof *v->t);
+      if (!s->cols)
+        memmove(v->t + w, v->t + c[i].base, c[i].got * sizeof *v->t);
       memmove(v->v + w, v->v + c[i].base, c[i].got * sizeof *v->v);
     }
     w += c[i].got;
   }
   v->n = w;
+  if (s->cols)
+    v->t = (int64_t *)group_column(s, c, n, w, key);
   *heap = head;
-  if (head) {
-    tsdb__vec h = {0};
-    if (w) {
-      tsdb__vec_reserve(&h, w);
-      memcpy(h.t, v->t, w * sizeof *h.t);
-      memcpy(h.v, v->v, w * sizeof *h.v);
-      h.n = w;
-    }
-    *v = h;
-  }
+  if (head)
+    vec_to_heap(v);
   for (size_t i = 0; head && i < n && !rc; i++) {
     if (!c[i].hs)
       continue;
@@ -571,8 +632,13 @@ static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *he
     rc = tsdb__series_collect(c[i].hs, s->mint, s->maxt, v);
     pthread_mutex_unlock(tsdb__stripe(hd, c[i].hs->id));
   }
-  if (!(s->disjoint && !head) && !normal(v, s->mint, s->maxt))
+  if (!(s->disjoint && !head) && !normal(v, s->mint, s->maxt)) {
+    if (!*heap && s->cols) {
+      vec_to_heap(v);
+      *heap = true;
+    }
     tsdb__vec_normalize(v, s->mint, s->maxt);
+  }
   return rc;
 }
 
@@ -595,7 +661,10 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
   size_t ng = number_groups(s);
   s->disjoint = !blocks_overlap(blocks, nb, s->mint, s->maxt);
   tsdb__vec *gv = lk_xcalloc(ng ? ng : 1, sizeof *gv);
+  lk_buf key = {0};
   uint64_t samples = 0;
+  if (!o->labels_only && !s->db->scache)
+    s->cols = r->cols = tsdb__tcols_new();
   int rc = o->labels_only ? 0 : plan_groups(s, r, gv, ng, d);
   if (!rc && !o->labels_only)
     rc = prefetch(s, blocks, nb, gv, o->max_samples, d);
@@ -608,7 +677,7 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
     if (o->labels_only) {
       keep = group_overlaps(s, s->c + i, j - i);
     } else {
-      rc = group_samples(s, s->c + i, j - i, v, &heap);
+      rc = group_samples(s, s->c + i, j - i, &key, v, &heap);
       keep = !rc && v->n > 0;
       samples += keep ? v->n : 0;
       if (!rc && o->max_samples && samples > o->max_samples)
@@ -625,6 +694,7 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
     i = j;
   }
   free(gv);
+  lk_buf_fini(&key);
   if (rc == LK_ECORRUPT)
     lk_diag_set(d, rc, -1, "corrupt data encountered while reading series");
   return rc;
@@ -739,6 +809,7 @@ void tsdb_result_free(tsdb_result *r)
     tsdb__slab_free(r->pool, &r->slab);
     tsdb__slabpool_unref(r->pool);
   }
+  tsdb__tcols_free(r->cols);
   free(r->s);
   free(r);
 }
