@@ -13,7 +13,10 @@
  * Samples are copied once: block members decode (or copy from the sample
  * cache, scache.c) straight into one slab the result owns (slab.c), sized
  * by their chunk counts: a slice per group, a slot per member, compacted
- * in source order afterwards. A group with head members moves to its own
+ * in source order afterwards. Without the sample cache the slab holds
+ * values only: series scraped together have equal timestamps, so the
+ * result keeps one array per distinct timestamp column (tcols.c) and their
+ * series point at it. A group with head members moves to its own
  * heap arrays (head samples are appended). Block chunks are time-ordered
  * and disjoint, so a group read from blocks that do not overlap in time is
  * already in order; other groups are sorted and deduplicated.
@@ -22,8 +25,9 @@
  * shared (blocks stay mapped) → index_lock shared while reading head
  * postings → each head series' stripe while copying its samples. A large
  * block read runs on two threads under the caller's shared locks; the
- * helper thread takes no lock, owns its frame caches and writes only its
- * candidates' slots, and is joined before the head is read.
+ * helper thread takes no lock but the column table's (a leaf), owns its
+ * frame caches and writes only its candidates' slots, and is joined
+ * before the head is read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -429,8 +433,9 @@ static int plan_groups(sel *s, tsdb_result *r, tsdb__vec *gv, size_t ng, lk_diag
 }
 
 /* One reader of a share of the fetch list. Readers write disjoint slots
- * and take no locks: the caller holds cut_lock and blocks_lock shared for
- * the whole read, and the head is not touched. */
+ * and take no locks but the column table's (a leaf): the caller holds
+ * cut_lock and blocks_lock shared for the whole read, and the head is not
+ * touched. */
 typedef struct reader {
   const sel *s;
   tsdb__block **blocks;
