@@ -437,15 +437,20 @@ int tsdb__block_bound(const tsdb__bseries *s, int64_t mint, int64_t maxt, size_t
   return 0;
 }
 
-/* Decode one chunk at t/v (room for cap samples), keeping [mint, maxt]. */
+/* Decode one chunk at t/v (room for cap samples), keeping [mint, maxt];
+ * with key, append what determines the kept timestamps: the timestamp
+ * scheme, whether the chunk was cut to the range, and the encoded sample
+ * count and timestamp section. */
 static int chunk_into(const uint8_t *p, const tsdb__bchunk *ch, int64_t mint, int64_t maxt, int64_t *t,
-                      double *v, size_t cap, tsdb__tsmemo **memo, size_t *n)
+                      double *v, size_t cap, tsdb__tsmemo **memo, lk_buf *key, size_t *n)
 {
   int64_t cnt = tsdb__chunk_count(p, ch->len);
-  if (cnt < 0 || (size_t)cnt > cap || tsdb__chunk_decode_memo(p, ch->len, t, v, memo) != cnt)
+  size_t vsec;
+  if (cnt < 0 || (size_t)cnt > cap || tsdb__chunk_decode_at(p, ch->len, t, v, memo, &vsec) != cnt)
     return LK_ECORRUPT;
   size_t w = (size_t)cnt;
-  if (ch->mint < mint || ch->maxt > maxt) {
+  bool cut = ch->mint < mint || ch->maxt > maxt;
+  if (cut) {
     w = 0;
     for (size_t i = 0; i < (size_t)cnt; i++) {
       t[w] = t[i];
@@ -453,12 +458,20 @@ static int chunk_into(const uint8_t *p, const tsdb__bchunk *ch, int64_t mint, in
       w += t[i] >= mint && t[i] <= maxt;
     }
   }
+  if (key) {
+    uint8_t head[5] = {(uint8_t)((p[0] & 1) | (unsigned)cut << 1)};
+    lk_le32_store(head + 1, (uint32_t)(vsec - 1));
+    lk_buf_append(key, head, sizeof head);
+    lk_buf_append(key, p + 1, vsec - 1);
+  }
   *n = w;
   return 0;
 }
 
-int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
-                             tsdb__fcache *c, int64_t *t, double *v, size_t cap, size_t *n)
+/* The samples of s in [mint, maxt] at t/v (room for cap); with key, what
+ * determines the timestamps is appended to it (chunk_into). */
+static int samples_into(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
+                        tsdb__fcache *c, int64_t *t, double *v, size_t cap, lk_buf *key, size_t *n)
 {
   size_t w = 0;
   const uint8_t *raw = NULL;
@@ -470,7 +483,7 @@ int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64
     if (!raw && (rc = tsdb__block_frame(b, s, c, &raw)))
       break;
     size_t got;
-    rc = chunk_into(raw + ch->raw_off, ch, mint, maxt, t + w, v + w, cap - w, &c->memo, &got);
+    rc = chunk_into(raw + ch->raw_off, ch, mint, maxt, t + w, v + w, cap - w, &c->memo, key, &got);
     if (rc)
       rc = frame_corrupt(b, s, "chunk does not decode");
     w += rc ? 0 : got;
@@ -478,6 +491,34 @@ int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64
   if (!rc)
     *n = w;
   return rc;
+}
+
+int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
+                             tsdb__fcache *c, int64_t *t, double *v, size_t cap, size_t *n)
+{
+  return samples_into(b, s, mint, maxt, c, t, v, cap, NULL, n);
+}
+
+int tsdb__block_samples_shared(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
+                               tsdb__fcache *c, tsdb__tcols *tc, tsdb__tscratch *sc, double *v, size_t cap,
+                               const int64_t **t, size_t *n)
+{
+  if (sc->cap < cap) {
+    free(sc->t);
+    sc->t = lk_xmalloc(cap * sizeof *sc->t);
+    sc->cap = cap;
+  }
+  lk_buf_clear(&sc->key);
+  lk_buf_append(&sc->key, "S", 1);
+  size_t got = 0;
+  int rc = samples_into(b, s, mint, maxt, c, sc->t, v, cap, &sc->key, &got);
+  if (rc)
+    return rc;
+  size_t have;
+  const int64_t *col = tsdb__tcols_find(tc, &sc->key, &have);
+  *t = col ? col : tsdb__tcols_add(tc, &sc->key, sc->t, got);
+  *n = got;
+  return 0;
 }
 
 int tsdb__block_postings(const tsdb__block *b, uint32_t pi, uint32_t **ids, size_t *n)

@@ -401,6 +401,12 @@ static void ts_decode_memo(tsdb__br *r, const uint8_t *p, size_t len, unsigned s
 
 int64_t tsdb__chunk_decode_memo(const uint8_t *p, size_t len, int64_t *t, double *v, tsdb__tsmemo **m)
 {
+  return tsdb__chunk_decode_at(p, len, t, v, m, NULL);
+}
+
+int64_t tsdb__chunk_decode_at(const uint8_t *p, size_t len, int64_t *t, double *v, tsdb__tsmemo **m,
+                              size_t *vsec)
+{
   tsdb__br r;
   unsigned hdr;
   tsdb__br_init(&r, p, len);
@@ -416,6 +422,8 @@ int64_t tsdb__chunk_decode_memo(const uint8_t *p, size_t len, int64_t *t, double
   }
   if (r.err)
     return LK_ECORRUPT;
+  if (vsec)
+    *vsec = br_offset(&r, p);
   if ((hdr >> 1 & 1) == V_XOR) {
     tsdb__xor_decode(&r, v, (size_t)n);
   } else {

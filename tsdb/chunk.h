@@ -48,6 +48,13 @@ void tsdb__tsmemo_free(tsdb__tsmemo *m); /* NULL is fine */
  * the same result bits. */
 int64_t tsdb__chunk_decode_memo(const uint8_t *p, size_t len, int64_t *t, double *v, tsdb__tsmemo **m);
 
+/* tsdb__chunk_decode_memo that also tells where the value section starts
+ * (*vsec, when not NULL): p[1..*vsec) is the sample count and timestamp
+ * section, which with the timestamp scheme (p[0] & 1) alone determine the
+ * decoded timestamps. */
+int64_t tsdb__chunk_decode_at(const uint8_t *p, size_t len, int64_t *t, double *v, tsdb__tsmemo **m,
+                              size_t *vsec);
+
 /* The DECIMAL scheme's test, for other codecs of values (rollup.c): is v
  * exactly x / 10^k, k ≤ TSDB__DEC_KMAX, for an integer |x| < 2^53 (the
  * division reproducing v's bits, -0.0, NaN and ±Inf never)? And x / 10^k. */

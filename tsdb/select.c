@@ -13,7 +13,10 @@
  * Samples are copied once: block members decode (or copy from the sample
  * cache, scache.c) straight into one slab the result owns (slab.c), sized
  * by their chunk counts: a slice per group, a slot per member, compacted
- * in source order afterwards. A group with head members moves to its own
+ * in source order afterwards. Without the sample cache the slab holds
+ * values only: series scraped together have equal timestamps, so the
+ * result keeps one array per distinct timestamp column (tcols.c) and their
+ * series point at it. A group with head members moves to its own
  * heap arrays (head samples are appended). Block chunks are time-ordered
  * and disjoint, so a group read from blocks that do not overlap in time is
  * already in order; other groups are sorted and deduplicated.
@@ -22,8 +25,9 @@
  * shared (blocks stay mapped) → index_lock shared while reading head
  * postings → each head series' stripe while copying its samples. A large
  * block read runs on two threads under the caller's shared locks; the
- * helper thread takes no lock, owns its frame caches and writes only its
- * candidates' slots, and is joined before the head is read.
+ * helper thread takes no lock but the column table's (a leaf), owns its
+ * frame caches and writes only its candidates' slots, and is joined
+ * before the head is read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +42,7 @@ struct tsdb_result {
   void **own;                /* heap sample arrays taken over from groups */
   size_t nown, capown;
   tsdb__slab slab;           /* block samples of every group */
+  tsdb__tcols *cols;         /* block timestamps, one copy per distinct column */
   tsdb__slabpool *pool;      /* a reference while slab is held */
   const lk_label *prev_src;  /* the source labels of the last series added (valid
                                 while the select holds its locks) ... */
@@ -54,6 +59,7 @@ typedef struct cand {
   size_t grp;                /* index of its group (equal label sets) */
   size_t base, bound, got;   /* block samples: slot [base, base+bound) of the
                                 group's array, got of them filled */
+  const int64_t *tcol;       /* with shared columns: its got timestamps */
 } cand;
 
 typedef struct sel {
@@ -65,6 +71,9 @@ typedef struct sel {
   size_t n, cap;
   tsdb__fcache *fc;          /* one frame cache per block */
   bool disjoint;             /* the blocks read do not overlap in time */
+  tsdb__tcols *cols;         /* the result's shared timestamp columns, or NULL:
+                                timestamps are copied to the slab (the sample
+                                cache serves them) */
 } sel;
 
 /*---- Postings per source ----*/
@@ -393,7 +402,9 @@ static bool blocks_overlap(tsdb__block **b, uint32_t nb, int64_t mint, int64_t m
 
 /* Give each group a slice of the result's slab for its block members and
  * each member a slot in it, sized by its chunk counts. The vectors are
- * views into the slab (their cap is the slice). */
+ * views into the slab (their cap is the slice). With shared timestamp
+ * columns the slab holds values only, one run of them, so the memory a
+ * query touches is half as large. */
 static int plan_groups(sel *s, tsdb_result *r, tsdb__vec *gv, size_t ng, lk_diag *d)
 {
   size_t total = 0;
@@ -408,21 +419,23 @@ static int plan_groups(sel *s, tsdb_result *r, tsdb__vec *gv, size_t ng, lk_diag
     gv[c->grp].cap += c->bound;
     total += c->bound;
   }
-  int rc = slab_alloc(s->db, r, total * (sizeof(int64_t) + sizeof(double)), d);
+  size_t tsize = s->cols ? 0 : sizeof(int64_t);
+  int rc = slab_alloc(s->db, r, total * (tsize + sizeof(double)), d);
   if (rc)
     return rc;
   uint8_t *p = r->slab.p;
   for (size_t g = 0; g < ng; g++) {
-    gv[g].t = (int64_t *)(void *)p;
-    gv[g].v = (double *)(void *)(p + gv[g].cap * sizeof(int64_t));
-    p += gv[g].cap * (sizeof(int64_t) + sizeof(double));
+    gv[g].t = s->cols ? NULL : (int64_t *)(void *)p;
+    gv[g].v = (double *)(void *)(p + gv[g].cap * tsize);
+    p += gv[g].cap * (tsize + sizeof(double));
   }
   return 0;
 }
 
 /* One reader of a share of the fetch list. Readers write disjoint slots
- * and take no locks: the caller holds cut_lock and blocks_lock shared for
- * the whole read, and the head is not touched. */
+ * and take no locks but the column table's (a leaf): the caller holds
+ * cut_lock and blocks_lock shared for the whole read, and the head is not
+ * touched. */
 typedef struct reader {
   const sel *s;
   tsdb__block **blocks;
@@ -430,6 +443,7 @@ typedef struct reader {
   const fetch *f;
   size_t nf;
   tsdb__fcache *fc;          /* its own frame caches, one per block */
+  tsdb__tscratch ts;         /* with shared columns */
   uint64_t stop_at;          /* give up past this many samples (0: never) */
   uint64_t total;
   int rc;
@@ -442,10 +456,14 @@ static void *read_share(void *arg)
     cand *c = &w->s->c[w->f[k].idx];
     tsdb__vec *v = &w->gv[c->grp];
     tsdb__scache *sc = w->s->db->scache;
-    w->rc = sc ? tsdb__scache_read(sc, w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
-                                   v->t + c->base, v->v + c->base, c->bound, &c->got)
-               : tsdb__block_samples_into(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
-                                          v->t + c->base, v->v + c->base, c->bound, &c->got);
+    if (w->s->cols)
+      w->rc = tsdb__block_samples_shared(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
+                                         w->s->cols, &w->ts, v->v + c->base, c->bound, &c->tcol, &c->got);
+    else
+      w->rc = sc ? tsdb__scache_read(sc, w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt, &w->fc[c->src],
+                                     v->t + c->base, v->v + c->base, c->bound, &c->got)
+                 : tsdb__block_samples_into(w->blocks[c->src], &c->bs, w->s->mint, w->s->maxt,
+                                            &w->fc[c->src], v->t + c->base, v->v + c->base, c->bound, &c->got);
     w->total += w->rc ? 0 : c->got;
     if (w->stop_at && w->total > w->stop_at)
       break;
@@ -471,6 +489,10 @@ static void read_parallel(reader *w, uint32_t nb)
     pthread_join(th, NULL);
   else if (w[1].nf)
     read_share(&w[1]);
+  for (int i = 0; i < 2; i++) {
+    free(w[i].ts.t);
+    lk_buf_fini(&w[i].ts.key);
+  }
   if (w[1].fc)
     for (uint32_t i = 0; i < nb; i++)
       tsdb__fcache_fini(&w[1].fc[i]);
@@ -509,7 +531,7 @@ static int prefetch(const sel *s, tsdb__block **blocks, uint32_t nb, tsdb__vec *
   }
   reader w[2];
   for (int i = 0; i < 2; i++)
-    w[i] = (reader){s, blocks, gv, i ? f + split : f, i ? nf - split : split, i ? NULL : s->fc,
+    w[i] = (reader){s, blocks, gv, i ? f + split : f, i ? nf - split : split, i ? NULL : s->fc, {0},
                     exact ? max_samples : 0, 0, 0};
   read_parallel(w, nb);
   free(f);
@@ -531,12 +553,61 @@ static bool normal(const tsdb__vec *v, int64_t mint, int64_t maxt)
   return ok;
 }
 
-/* Gather a group's samples into v (a slab view): the block members' slots
- * compacted in source order, then, if head members have samples in the
- * range (series stay in the head after their samples moved to blocks),
- * moved to heap arrays (*heap set) with the head's samples appended;
- * normalized unless already in order. */
-static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *heap)
+/* The timestamps of a group's block members in source order, from the
+ * shared columns: a lone member's column itself, else the concatenation
+ * of the members' columns, kept once per distinct sequence of them (key:
+ * scratch). NULL when no member has samples. */
+static const int64_t *group_column(const sel *s, const cand *c, size_t n, size_t total, lk_buf *key)
+{
+  const cand *only = NULL;
+  size_t members = 0;
+  lk_buf_clear(key);
+  lk_buf_append(key, "C", 1);
+  for (size_t i = 0; i < n; i++) {
+    if (c[i].hs || !c[i].got)
+      continue;
+    only = &c[i];
+    members++;
+    uint64_t ref[2] = {(uint64_t)(uintptr_t)c[i].tcol, c[i].got};
+    lk_buf_append(key, ref, sizeof ref);
+  }
+  if (members <= 1)
+    return only ? only->tcol : NULL;
+  size_t have;
+  const int64_t *col = tsdb__tcols_find(s->cols, key, &have);
+  if (col)
+    return col;
+  int64_t *t = lk_xmalloc(total * sizeof *t), *p = t;
+  for (size_t i = 0; i < n; i++)
+    if (!c[i].hs && c[i].got) {
+      memcpy(p, c[i].tcol, c[i].got * sizeof *p);
+      p += c[i].got;
+    }
+  col = tsdb__tcols_add(s->cols, key, t, total);
+  free(t);
+  return col;
+}
+
+/* Copy v's samples to heap arrays of its own. */
+static void vec_to_heap(tsdb__vec *v)
+{
+  tsdb__vec h = {0};
+  if (v->n) {
+    tsdb__vec_reserve(&h, v->n);
+    memcpy(h.t, v->t, v->n * sizeof *h.t);
+    memcpy(h.v, v->v, v->n * sizeof *h.v);
+    h.n = v->n;
+  }
+  *v = h;
+}
+
+/* Gather a group's samples into v (a slab view; with shared columns, its
+ * timestamps are group_column's): the block members' slots compacted in
+ * source order, then, if head members have samples in the range (series
+ * stay in the head after their samples moved to blocks), moved to heap
+ * arrays (*heap set) with the head's samples appended; normalized unless
+ * already in order (on heap arrays when the timestamps are shared). */
+static int group_samples(const sel *s, cand *c, size_t n, lk_buf *key, tsdb__vec *v, bool *heap)
 {
   int rc = 0;
   size_t w = 0;
@@ -546,23 +617,18 @@ static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *he
     if (c[i].hs || !c[i].got)
       continue;
     if (c[i].base != w) {
-      memmove(v->t + w, v->t + c[i].base, c[i].got * sizeof *v->t);
+      if (!s->cols)
+        memmove(v->t + w, v->t + c[i].base, c[i].got * sizeof *v->t);
       memmove(v->v + w, v->v + c[i].base, c[i].got * sizeof *v->v);
     }
     w += c[i].got;
   }
   v->n = w;
+  if (s->cols)
+    v->t = (int64_t *)group_column(s, c, n, w, key);
   *heap = head;
-  if (head) {
-    tsdb__vec h = {0};
-    if (w) {
-      tsdb__vec_reserve(&h, w);
-      memcpy(h.t, v->t, w * sizeof *h.t);
-      memcpy(h.v, v->v, w * sizeof *h.v);
-      h.n = w;
-    }
-    *v = h;
-  }
+  if (head)
+    vec_to_heap(v);
   for (size_t i = 0; head && i < n && !rc; i++) {
     if (!c[i].hs)
       continue;
@@ -571,8 +637,13 @@ static int group_samples(const sel *s, cand *c, size_t n, tsdb__vec *v, bool *he
     rc = tsdb__series_collect(c[i].hs, s->mint, s->maxt, v);
     pthread_mutex_unlock(tsdb__stripe(hd, c[i].hs->id));
   }
-  if (!(s->disjoint && !head) && !normal(v, s->mint, s->maxt))
+  if (!(s->disjoint && !head) && !normal(v, s->mint, s->maxt)) {
+    if (!*heap && s->cols) {
+      vec_to_heap(v);
+      *heap = true;
+    }
     tsdb__vec_normalize(v, s->mint, s->maxt);
+  }
   return rc;
 }
 
@@ -595,7 +666,10 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
   size_t ng = number_groups(s);
   s->disjoint = !blocks_overlap(blocks, nb, s->mint, s->maxt);
   tsdb__vec *gv = lk_xcalloc(ng ? ng : 1, sizeof *gv);
+  lk_buf key = {0};
   uint64_t samples = 0;
+  if (!o->labels_only && !s->db->scache)
+    s->cols = r->cols = tsdb__tcols_new();
   int rc = o->labels_only ? 0 : plan_groups(s, r, gv, ng, d);
   if (!rc && !o->labels_only)
     rc = prefetch(s, blocks, nb, gv, o->max_samples, d);
@@ -608,7 +682,7 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
     if (o->labels_only) {
       keep = group_overlaps(s, s->c + i, j - i);
     } else {
-      rc = group_samples(s, s->c + i, j - i, v, &heap);
+      rc = group_samples(s, s->c + i, j - i, &key, v, &heap);
       keep = !rc && v->n > 0;
       samples += keep ? v->n : 0;
       if (!rc && o->max_samples && samples > o->max_samples)
@@ -625,6 +699,7 @@ static int build_result(sel *s, tsdb__block **blocks, uint32_t nb, const tsdb_se
     i = j;
   }
   free(gv);
+  lk_buf_fini(&key);
   if (rc == LK_ECORRUPT)
     lk_diag_set(d, rc, -1, "corrupt data encountered while reading series");
   return rc;
@@ -739,6 +814,7 @@ void tsdb_result_free(tsdb_result *r)
     tsdb__slab_free(r->pool, &r->slab);
     tsdb__slabpool_unref(r->pool);
   }
+  tsdb__tcols_free(r->cols);
   free(r->s);
   free(r);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/lk_buf.h"
 #include "lib/lk_regex.h"
 #include "tsdb/tsdb.h"
 #include "tsdb/tsdb_int.h"
@@ -32,6 +33,34 @@ bool tsdb__matcher_match(const tsdb__cmatcher *c, const char *v);
 int tsdb__block_bound(const tsdb__bseries *s, int64_t mint, int64_t maxt, size_t *out);
 int tsdb__block_samples_into(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
                              tsdb__fcache *c, int64_t *t, double *v, size_t cap, size_t *n);
+
+/* Timestamp columns shared by the series of one select result (tcols.c):
+ * a column is added once under a key that determines its content, and is
+ * found by that key. Pointers stay valid until tsdb__tcols_free. Safe for
+ * concurrent readers (an internal leaf mutex). */
+typedef struct tsdb__tcols tsdb__tcols;
+tsdb__tcols *tsdb__tcols_new(void);
+void tsdb__tcols_free(tsdb__tcols *c); /* NULL is fine */
+/* The column stored under key (and its length in *n), or NULL. */
+const int64_t *tsdb__tcols_find(tsdb__tcols *c, const lk_buf *key, size_t *n);
+/* Store a copy of t[0..n) under key; returns it, or the column another
+ * reader stored under the same key meanwhile. */
+const int64_t *tsdb__tcols_add(tsdb__tcols *c, const lk_buf *key, const int64_t *t, size_t n);
+
+/* One reader's scratch for tsdb__block_samples_shared: decoded timestamps
+ * (cap of them) and the key being built. Zero-initialise; free t and key. */
+typedef struct tsdb__tscratch {
+  int64_t *t;
+  size_t cap;
+  lk_buf key;
+} tsdb__tscratch;
+
+/* As tsdb__block_samples_into, but the timestamps are not written to the
+ * caller: *t is the result's shared column with them (keyed by the encoded
+ * timestamp sections read, so series scraped together share one). */
+int tsdb__block_samples_shared(const tsdb__block *b, const tsdb__bseries *s, int64_t mint, int64_t maxt,
+                               tsdb__fcache *c, tsdb__tcols *tc, tsdb__tscratch *sc, double *v, size_t cap,
+                               const int64_t **t, size_t *n);
 
 /* Ascending unique uint32 ids. Zero-initialise. */
 typedef struct tsdb__ids {

@@ -5,8 +5,9 @@
  * frames it needs: selecting one series of
  * a block of a few dozen frames leaves every page outside that series'
  * frame unread (a page fault alone would read the device's whole readahead
- * window around it — 8 MiB on some disks, the whole file here). Real
- * files in a temporary directory; the page cache is observed with mincore.
+ * window around it — 8 MiB on some disks, the whole file here). And a
+ * select's series scraped together share one timestamp array. Real files
+ * in a temporary directory; the page cache is observed with mincore.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,10 +137,111 @@ static void test_cold_select_reads_only_its_frame(void **state)
   free(chunks);
 }
 
+/* Series a, b and c: a and b scraped together (the same jittered
+ * timestamps), c one millisecond later; each with values of its own. */
+#define SH_N 480 /* every 15 s: 2 h, two blocks of 1 h */
+static int64_t sh_t(int which, int k)
+{
+  int64_t t = START + k * 15000LL + (k * 7919 % 13);
+  return which == 2 ? t + 1 : t;
+}
+static double sh_v(int which, int k) { return which * 1000.0 + k * 0.25; }
+
+static void sh_append(tsdb *db, int which, int from, int to)
+{
+  const char *id = which == 0 ? "a" : which == 1 ? "b" : "c";
+  const char *kv[] = {"__name__", "sh", "id", id, NULL};
+  int64_t t[SH_N];
+  double v[SH_N];
+  for (int k = from; k < to; k++) {
+    t[k - from] = sh_t(which, k);
+    v[k - from] = sh_v(which, k);
+  }
+  assert_int_equal(tu_append(db, t, v, (size_t)(to - from), NULL, kv), 0);
+}
+
+/* s holds exactly the samples k in [lo, hi) of series `which`, and with
+ * late, one more 5 ms after the first (value -1). */
+static void sh_check(const tsdb_series *s, int which, int lo, int hi, bool late)
+{
+  size_t i = 0;
+  for (int k = lo; k < hi; k++) {
+    assert_true(i < s->n);
+    assert_int_equal(s->t[i], sh_t(which, k));
+    assert_true(s->v[i] == sh_v(which, k));
+    i++;
+    if (late && k == lo) {
+      assert_true(i < s->n);
+      assert_int_equal(s->t[i], sh_t(which, lo) + 5);
+      assert_true(s->v[i] == -1.0);
+      i++;
+    }
+  }
+  assert_int_equal(s->n, i);
+}
+
+static tsdb_result *sh_select(tsdb *db, int lo, int hi)
+{
+  return tu_select1(db, TSDB_EQ, "__name__", "sh", sh_t(0, lo), sh_t(2, hi - 1));
+}
+
+static size_t count_blocks(const char *dir)
+{
+  size_t n = 0;
+  DIR *h = opendir(dir);
+  assert_non_null(h);
+  for (struct dirent *e; (e = readdir(h));)
+    n += !strncmp(e->d_name, "b-", 2);
+  closedir(h);
+  return n;
+}
+
+/* A select keeps one timestamp array for series scraped together (the
+ * same encoded timestamps): within a block, across blocks (concatenated),
+ * and for a range that cuts chunks; a series that also has head samples
+ * gets arrays of its own, sorted without disturbing the others. */
+static void test_series_scraped_together_share_timestamps(void **state)
+{
+  tu_fx *f = *state;
+  tsdb_opts o = {.sample_cache_bytes = -1, .block_range_ms = 3600000, .retention_ms = 36000000,
+                 .ooo_window_ms = 86400000};
+  tsdb *db = tu_open(&o, f->dir);
+  assert_non_null(db);
+  for (int w = 0; w < 3; w++)
+    sh_append(db, w, 0, SH_N);
+  assert_int_equal(tsdb_flush(db, NULL), 0);
+  assert_int_equal(count_blocks(f->dir), 2);
+
+  int ranges[][2] = {{0, SH_N}, {0, SH_N / 4}, {17, SH_N - 9}};
+  for (size_t q = 0; q < sizeof ranges / sizeof *ranges; q++) {
+    tsdb_result *r = sh_select(db, ranges[q][0], ranges[q][1]);
+    assert_non_null(r);
+    assert_int_equal(tsdb_result_count(r), 3);
+    for (int w = 0; w < 3; w++)
+      sh_check(tsdb_result_get(r, (size_t)w), w, ranges[q][0], ranges[q][1], false);
+    assert_ptr_equal(tsdb_result_get(r, 0)->t, tsdb_result_get(r, 1)->t);
+    assert_ptr_not_equal(tsdb_result_get(r, 0)->t, tsdb_result_get(r, 2)->t);
+    tsdb_result_free(r);
+  }
+
+  /* a late sample of a in the head, inside the blocks' range */
+  const char *kv[] = {"__name__", "sh", "id", "a", NULL};
+  int64_t t = sh_t(0, 0) + 5;
+  double v = -1.0;
+  assert_int_equal(tu_append(db, &t, &v, 1, NULL, kv), 0);
+  tsdb_result *r = sh_select(db, 0, SH_N);
+  assert_non_null(r);
+  for (int w = 0; w < 3; w++)
+    sh_check(tsdb_result_get(r, (size_t)w), w, 0, SH_N, w == 0);
+  tsdb_result_free(r);
+  tsdb_close(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cold_select_reads_only_its_frame, tu_setup, tu_teardown),
+    cmocka_unit_test_setup_teardown(test_series_scraped_together_share_timestamps, tu_setup, tu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
