@@ -22,10 +22,10 @@
  * of rescanning each window.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/lk_pair.h"
 #include "promql/promql_int.h"
 
 typedef struct win {
@@ -764,13 +764,10 @@ static void eval_all(pq_ctx *c, const rjob *j, size_t maxn)
     if (j->extrap)
       extrap_alloc(c, &w[i]);
   }
-  pthread_t th;
-  bool threaded = shares == 2 && pthread_create(&th, NULL, eval_share, &w[1]) == 0;
-  eval_share(&w[0]);
-  if (threaded)
-    pthread_join(th, NULL);
-  else if (shares == 2)
-    eval_share(&w[1]);
+  if (shares == 2)
+    lk_run_pair(eval_share, &w[0], &w[1]);
+  else
+    eval_share(&w[0]);
 }
 
 int promql__eval_range_func(pq_ctx *c, const pq_expr *call, pq_val *args, pq_val *out)

@@ -17,9 +17,9 @@
  * time order, and extrapolate with the window's first/last sample, as
  * funcs_range.c does over the points.
  */
-#include <pthread.h>
 #include <string.h>
 
+#include "lib/lk_pair.h"
 #include "promql/promql_int.h"
 
 #define EXACT_LIMIT 9007199254740992.0 /* 2^53 */
@@ -215,13 +215,10 @@ static int eval_set(pq_ctx *c, enum rkind k, void *set, int64_t first, int64_t r
   for (unsigned i = 0; i < 2; i++)
     w[i] = (rshare){.c = c, .k = k, .set = set, .slot = i, .j0 = i ? split : 0, .j1 = i ? n : split, .first = first,
                     .range = range, .tail = tail, .exact = true, .o = o, .kept = kept, .in = in};
-  pthread_t th;
-  bool threaded = split < n && pthread_create(&th, NULL, eval_share, &w[1]) == 0;
-  eval_share(&w[0]);
-  if (threaded)
-    pthread_join(th, NULL);
+  if (split < n)
+    lk_run_pair(eval_share, &w[0], &w[1]);
   else
-    eval_share(&w[1]);
+    eval_share(&w[0]); /* w[1] has no series */
   for (unsigned i = 0; i < 2 && !rc; i++) {
     if ((rc = w[i].rc) && w[i].d.set)
       lk_diag_set(c->d, rc, w[i].d.offset, "%s", w[i].d.msg);

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lk_pair.h"
 #include "tsdb/select_int.h"
 #include "tsdb/tsdb_int.h"
 
@@ -478,17 +479,12 @@ static void *read_share(void *arg)
  * in turn when no thread can be started). */
 static void read_parallel(reader *w, uint32_t nb)
 {
-  pthread_t th;
-  bool threaded = false;
   if (w[1].nf) {
     w[1].fc = lk_xcalloc(nb ? nb : 1, sizeof *w[1].fc);
-    threaded = pthread_create(&th, NULL, read_share, &w[1]) == 0;
+    lk_run_pair(read_share, &w[0], &w[1]);
+  } else {
+    read_share(&w[0]);
   }
-  read_share(&w[0]);
-  if (threaded)
-    pthread_join(th, NULL);
-  else if (w[1].nf)
-    read_share(&w[1]);
   for (int i = 0; i < 2; i++) {
     free(w[i].ts.t);
     lk_buf_fini(&w[i].ts.key);
