@@ -652,9 +652,11 @@ static tfile *find_file(const collector_tail *t, size_t nsorted, const char *p)
 
 static size_t open_bound(const collector_tail *t)
 {
+  if (t->o.max_open)
+    return t->o.max_open;
   struct rlimit rl;
-  if (t->o.max_open || getrlimit(RLIMIT_NOFILE, &rl))
-    return t->o.max_open ? t->o.max_open : MIN_OPEN_DEFAULT;
+  if (getrlimit(RLIMIT_NOFILE, &rl))
+    return MIN_OPEN_DEFAULT;
   rlim_t quarter = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)SIZE_MAX : rl.rlim_cur / 4;
   return quarter > MIN_OPEN_DEFAULT ? (size_t)quarter : MIN_OPEN_DEFAULT;
 }
